@@ -1,0 +1,49 @@
+# composer: `make demo` and `make test` install whatever is missing, then run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := busybox-static nftables iproute2 crun tini uidmap slirp4netns skopeo docker-registry libseccomp2 procps
+BUSYBOX_TAR := build/busybox-rootfs.tar
+IMAGE := localhost/busybox:latest
+
+.PHONY: demo test lint bench deps venv image clean
+
+deps:  ## Debian packages the runtime and the tests need
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+
+$(BIN)/composer: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	@touch $@
+
+venv: deps $(BIN)/composer
+
+$(BUSYBOX_TAR): tools/mkbusybox.sh
+	@mkdir -p build
+	tools/mkbusybox.sh $@
+
+image: venv $(BUSYBOX_TAR)  ## the fixture image, in the default store (the demo's)
+	@$(BIN)/composer image inspect $(IMAGE) >/dev/null 2>&1 || $(BIN)/composer image import $(BUSYBOX_TAR) $(IMAGE)
+
+test: venv $(BUSYBOX_TAR)
+	COMPOSER_BUSYBOX_TAR=$(abspath $(BUSYBOX_TAR)) $(BIN)/python -m pytest -q -p no:cacheprovider
+
+demo: image
+	examples/demo.sh
+
+lint: venv
+	$(BIN)/ruff check composer runtime tests bench
+	$(BIN)/mypy composer runtime
+
+bench: image
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,1 @@
+"""The command line: `composer <command>`, mirroring `docker compose` plus podman-like nouns."""

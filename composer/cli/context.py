@@ -1,0 +1,53 @@
+"""What every command gets: parsed global flags, the environment, the cwd, and lazy handles."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from composer.project import Project
+    from runtime.engine import Engine
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    environ: Mapping[str, str]
+    cwd: str
+    _engine: Any = field(default=None, repr=False)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from runtime.engine import Engine
+
+            self._engine = Engine()
+        return self._engine  # type: ignore[no-any-return]
+
+    def load_project(self, services: Sequence[str] = (), **options: Any) -> Project:
+        """Load the project named by the global flags (file discovery, .env, profiles, ...).
+
+        *services* named on the command line are enabled with their dependencies even when their
+        profile is not. *options* are the loader's (interpolate=, normalize=, resolve_paths=, ...).
+        """
+        from composer.loader import LoadOptions, load_project
+
+        a = self.args
+        opts = LoadOptions(
+            files=tuple(a.files),
+            project_name=a.project_name,
+            project_directory=a.project_directory,
+            env_files=tuple(a.env_files),
+            profiles=tuple(a.profiles),
+            environ=self.environ,
+            cwd=self.cwd,
+            services=tuple(services),
+            **options,
+        )
+        return load_project(opts)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()

@@ -1,0 +1,128 @@
+"""Entry point: global flags, dispatch to one command module, and the one place errors are caught.
+
+Each command module defines ``add_arguments(name, parser)`` and ``run(name, args, ctx) -> int``
+and imports heavy libraries only inside ``run``: `composer --version` must stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+
+from composer import __version__
+from composer.cli.context import Context
+
+# command -> module. A module may serve several commands (it receives the name).
+COMMANDS: dict[str, str] = {
+    "config": "composer.cli.cmd_config",
+    # compose verbs (orchestration)
+    "up": "composer.cli.cmd_up",
+    "down": "composer.cli.cmd_down",
+    "create": "composer.cli.cmd_up",
+    "ps": "composer.cli.cmd_ps",
+    "logs": "composer.cli.cmd_logs",
+    "start": "composer.cli.cmd_lifecycle",
+    "stop": "composer.cli.cmd_lifecycle",
+    "restart": "composer.cli.cmd_lifecycle",
+    "kill": "composer.cli.cmd_lifecycle",
+    "rm": "composer.cli.cmd_lifecycle",
+    "pause": "composer.cli.cmd_lifecycle",
+    "unpause": "composer.cli.cmd_lifecycle",
+    "exec": "composer.cli.cmd_exec",
+    "run": "composer.cli.cmd_run",
+    "top": "composer.cli.cmd_inspect",
+    "port": "composer.cli.cmd_inspect",
+    "images": "composer.cli.cmd_inspect",
+    "events": "composer.cli.cmd_events",
+    "wait": "composer.cli.cmd_lifecycle",
+    "cp": "composer.cli.cmd_exec",
+    "ls": "composer.cli.cmd_ps",
+    "scale": "composer.cli.cmd_up",
+    "stats": "composer.cli.cmd_inspect",
+    "pull": "composer.cli.cmd_up",
+    "version": "composer.cli.cmd_version",
+    # engine nouns (podman-like)
+    "container": "composer.cli.cmd_container",
+    "image": "composer.cli.cmd_image",
+    "volume": "composer.cli.cmd_volume",
+    "network": "composer.cli.cmd_network",
+    "pod": "composer.cli.cmd_pod",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="composer", description="Daemonless compose engine: run compose projects as containers."
+    )
+    parser.add_argument("-v", "--version", action="store_true", help="show the version and exit")
+    g = parser.add_argument_group("project options (as docker compose)")
+    g.add_argument("-f", "--file", action="append", default=[], dest="files", metavar="FILE",
+                   help="compose configuration file (repeatable; '-' reads stdin)")
+    g.add_argument("-p", "--project-name", dest="project_name", help="project name")
+    g.add_argument("--project-directory", help="alternate working directory (default: the first file's)")
+    g.add_argument("--env-file", action="append", default=[], dest="env_files", metavar="PATH",
+                   help="alternate environment file (repeatable)")
+    g.add_argument("--profile", action="append", default=[], dest="profiles", help="profile to enable")
+    g.add_argument("--parallel", type=int, default=-1, help="max parallelism, -1 for unlimited")
+    g.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    g.add_argument("--ansi", choices=["never", "always", "auto"], default="auto")
+    g.add_argument("--progress", choices=["auto", "tty", "plain", "json", "quiet"], default="auto")
+    g.add_argument("--compatibility", action="store_true", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        if importlib.util.find_spec(module_name) is None:
+            continue  # not built yet
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=_first_line(getattr(module, "HELP", {}).get(name, "")))
+        module.add_arguments(name, p)
+        p.set_defaults(_module=module_name)
+    return parser
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-v"], ["--version"]):  # fast path: no parser, no imports
+        print(f"composer version {__version__}")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"composer version {__version__}")
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 0
+    ctx = Context(args=args, environ=dict(os.environ), cwd=os.getcwd())
+    from composer.errors import ComposerError
+    from runtime.errors import EngineError
+
+    try:
+        module = importlib.import_module(args._module)
+        return int(module.run(args.command, args, ctx) or 0)
+    except (ComposerError, EngineError) as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for who asks
+        if os.environ.get("COMPOSER_DEBUG"):
+            raise
+        print(f"composer: internal error: {type(exc).__name__}: {exc} (set COMPOSER_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

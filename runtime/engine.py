@@ -1,0 +1,60 @@
+"""The Engine: the composition root of runtime/ and its whole public API.
+
+composer/ and the CLI nouns talk to the runtime only through an Engine and the specs in
+runtime.spec. Each manager lives in its own module and is imported on first use, so a command pays
+only for what it touches (pyroute2 is imported only when networking is).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from runtime.paths import Paths
+from runtime.state import Store
+
+if TYPE_CHECKING:
+    from runtime.containers import ContainerManager
+    from runtime.images import ImageStore
+    from runtime.network import NetworkManager
+    from runtime.pods import PodManager
+    from runtime.volumes import VolumeManager
+
+
+class Engine:
+    def __init__(self, paths: Paths | None = None) -> None:
+        self.paths = paths or Paths.from_env()
+        self.store = Store(self.paths.db)
+
+    @cached_property
+    def images(self) -> ImageStore:
+        from runtime.images import ImageStore
+
+        return ImageStore(self.paths, self.store)
+
+    @cached_property
+    def volumes(self) -> VolumeManager:
+        from runtime.volumes import VolumeManager
+
+        return VolumeManager(self.paths, self.store)
+
+    @cached_property
+    def networks(self) -> NetworkManager:
+        from runtime.network import NetworkManager
+
+        return NetworkManager(self.paths, self.store)
+
+    @cached_property
+    def containers(self) -> ContainerManager:
+        from runtime.containers import ContainerManager
+
+        return ContainerManager(self)
+
+    @cached_property
+    def pods(self) -> PodManager:
+        from runtime.pods import PodManager
+
+        return PodManager(self)
+
+    def close(self) -> None:
+        self.store.close()

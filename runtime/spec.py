@@ -1,0 +1,259 @@
+"""Runtime-level specs: what a caller (composer, the CLI nouns) asks the engine for.
+
+This is the contract between composer/ and runtime/ and between the parts of runtime/. It knows
+nothing of compose files: composer's specgen turns a service into a ContainerSpec, the way podman's
+specgen does. All values are already validated and normalised (bytes as ints, durations as float
+seconds, argv as tuples). Standard library only: the monitor imports this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+MountType = Literal["bind", "volume", "tmpfs"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mount:
+    type: MountType
+    target: str                      # absolute path inside the container
+    source: str = ""                 # host path (bind), volume name (volume; "" = anonymous), "" (tmpfs)
+    read_only: bool = False
+    propagation: str = "rprivate"    # bind: private|rprivate|shared|rshared|slave|rslave
+    create_host_path: bool = True    # bind: create a missing source dir (compose's default)
+    tmpfs_size: int | None = None    # bytes
+    tmpfs_mode: int | None = None    # e.g. 0o1777
+    nocopy: bool = False             # volume: do not copy image content into a new volume
+    subpath: str = ""                # volume: mount only this sub path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortMapping:
+    container_port: int
+    host_port: int = 0               # 0: a free port chosen by the runtime
+    protocol: Literal["tcp", "udp"] = "tcp"
+    host_ip: str = ""                # "" = every host address (v4 and v6)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkAttachment:
+    network: str                     # runtime network name, e.g. "demo_default"
+    aliases: tuple[str, ...] = ()    # names that resolve to this container on that network
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    mac_address: str | None = None
+    interface_name: str | None = None
+    priority: int = 0                # higher first; the first attachment carries the default route
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Healthcheck:
+    test: tuple[str, ...]            # OCI/docker form: ("CMD", ...) | ("CMD-SHELL", cmd) | ("NONE",)
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+    start_interval: float = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestartPolicy:
+    name: Literal["no", "always", "on-failure", "unless-stopped"] = "no"
+    max_retries: int = 0             # on-failure:N; 0 = unlimited
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resources:
+    memory: int | None = None        # bytes (mem_limit, deploy.resources.limits.memory)
+    memory_reservation: int | None = None
+    memory_swap: int | None = None   # bytes; -1 unlimited
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    cpuset: str | None = None
+    pids_limit: int | None = None
+    oom_kill_disable: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerSpec:
+    """Everything needed to create one container. Names are final (``demo-web-1``)."""
+
+    name: str
+    image: str                                  # a reference the image store resolves
+    command: tuple[str, ...] | None = None      # None: the image's Cmd
+    entrypoint: tuple[str, ...] | None = None   # None: the image's Entrypoint; () clears it
+    env: Mapping[str, str] = field(default_factory=dict)  # merged over the image's Env
+    working_dir: str | None = None
+    user: str | None = None                     # "name", "uid", "uid:gid", "name:group"
+    group_add: tuple[str, ...] = ()
+    hostname: str | None = None                 # None: first 12 chars of the id
+    domainname: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    pod: str | None = None                      # pod name; its cgroup parent groups the containers
+    mounts: tuple[Mount, ...] = ()
+    volumes_from: tuple[str, ...] = ()          # "container[:ro|:rw]"
+    read_only: bool = False
+    # security
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()               # "NET_ADMIN" or "CAP_NET_ADMIN"; "ALL"
+    cap_drop: tuple[str, ...] = ()
+    no_new_privileges: bool = True
+    seccomp: str = "default"                    # "default" | "unconfined" | path to a JSON profile
+    masked_paths: tuple[str, ...] | None = None      # None: the defaults
+    readonly_paths: tuple[str, ...] | None = None    # None: the defaults
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    ulimits: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # "nofile": (soft, hard)
+    devices: tuple[str, ...] = ()               # "/dev/x[:/dev/y[:rwm]]"
+    # process
+    init: bool = False
+    tty: bool = False
+    stdin_open: bool = False
+    stop_signal: str | None = None              # None: the image's StopSignal, else SIGTERM
+    stop_timeout: float = 10.0
+    restart: RestartPolicy = RestartPolicy()
+    healthcheck: Healthcheck | None = None      # None: the image's; Healthcheck(test=("NONE",)) disables
+    resources: Resources = Resources()
+    shm_size: int | None = None                 # bytes; None: 64 MiB
+    ipc_mode: str | None = None                 # None (private) | "host" | "shareable" | "container:ID"
+    pid_mode: str | None = None                 # None (private) | "host" | "container:ID"
+    log_max_size: int | None = None             # bytes; rotate logs past this
+    log_max_file: int = 1
+    # network
+    network_mode: str = "bridge"                # "bridge" | "none" | "host" | "container:ID"
+    networks: tuple[NetworkAttachment, ...] = ()
+    ports: tuple[PortMapping, ...] = ()
+    expose: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    extra_hosts: tuple[tuple[str, str], ...] = ()   # (hostname, address)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecSpec:
+    command: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    user: str | None = None
+    working_dir: str | None = None
+    tty: bool = False
+    stdin_open: bool = False
+    privileged: bool = False
+    detach: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IPAMConfig:
+    subnet: str
+    gateway: str | None = None
+    ip_range: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkSpec:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    internal: bool = False
+    enable_ipv6: bool = False
+    ipam: tuple[IPAMConfig, ...] = ()           # () = a free subnet from the pool
+    driver_opts: Mapping[str, str] = field(default_factory=dict)  # "mtu", "com.docker.network.bridge.name"
+    attachable: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VolumeSpec:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    driver_opts: Mapping[str, str] = field(default_factory=dict)  # local driver: type, device, o
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodSpec:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+# ---- what the engine reports back ------------------------------------------------------------
+
+ContainerStatus = Literal["created", "running", "paused", "restarting", "exited", "dead"]
+HealthStatus = Literal["", "starting", "healthy", "unhealthy"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerInfo:
+    id: str
+    name: str
+    image: str                  # the reference as asked for
+    image_id: str
+    labels: Mapping[str, str]
+    status: ContainerStatus
+    created_at: str             # RFC 3339
+    started_at: str = ""
+    finished_at: str = ""
+    exit_code: int | None = None
+    exit_signal: str | None = None
+    oom_killed: bool = False
+    pid: int = 0
+    health: HealthStatus = ""
+    restart_count: int = 0
+    command: tuple[str, ...] = ()
+    ports: tuple[tuple[PortMapping, int], ...] = ()       # (asked, actual host port)
+    networks: Mapping[str, str] = field(default_factory=dict)  # network -> ipv4 address
+    pod: str | None = None
+    spec: ContainerSpec | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogRecord:
+    time: str                   # RFC 3339 with nanoseconds, UTC
+    stream: Literal["stdout", "stderr"]
+    text: bytes                 # without the trailing newline
+    partial: bool = False       # True: the line continues in the next record (P in the log file)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageInfo:
+    id: str                     # "sha256:<hex>" of the image config
+    refs: tuple[str, ...]       # normalised references, e.g. "localhost/busybox:latest"
+    config: Mapping[str, object]  # OCI image config "config" object: Env, Cmd, Entrypoint, WorkingDir,
+                                  # User, ExposedPorts, StopSignal, Labels, Volumes, Healthcheck
+    layers: tuple[str, ...]     # diff ids, lowest first
+    layer_dirs: tuple[str, ...]  # unpacked layer directories, lowest first (overlay lowerdirs)
+    size: int
+    created: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VolumeInfo:
+    name: str
+    mountpoint: str
+    labels: Mapping[str, str]
+    driver: str = "local"
+    options: Mapping[str, str] = field(default_factory=dict)
+    created_at: str = ""
+    anonymous: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkInfo:
+    name: str
+    id: str
+    bridge: str                 # Linux bridge interface name
+    subnets: tuple[str, ...]
+    gateways: tuple[str, ...]
+    internal: bool
+    enable_ipv6: bool
+    labels: Mapping[str, str]
+    created_at: str = ""
+    containers: Mapping[str, str] = field(default_factory=dict)   # container id -> ipv4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodInfo:
+    name: str
+    id: str
+    labels: Mapping[str, str]
+    containers: tuple[str, ...]   # container ids
+    created_at: str = ""
+    cgroup_parent: str = ""

@@ -1,0 +1,27 @@
+import subprocess
+import sys
+
+from composer import __version__
+from tests.conftest import composer_cli
+
+
+def test_version_flag_prints_the_version() -> None:
+    out = composer_cli("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"composer version {__version__}"
+
+
+def test_version_flag_imports_no_heavy_module() -> None:
+    code = (
+        "import sys; from composer.cli.main import main; main(['--version']);"
+        "heavy = {'networkx', 'jsonschema', 'trio', 'pyroute2', 'yaml'} & set(sys.modules);"
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    out = composer_cli("no-such-command")
+    assert out.returncode == 2
+    assert "invalid choice" in out.stderr
