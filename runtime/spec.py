@@ -257,3 +257,20 @@ class PodInfo:
     containers: tuple[str, ...]   # container ids
     created_at: str = ""
     cgroup_parent: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerNet:
+    """What NetworkManager.setup_container prepared for one container (before its init starts)."""
+
+    netns_path: str | None      # pinned netns to setns() into; None: the host's (network_mode host)
+    hosts_path: str             # bind-mount at /etc/hosts (rewritten in place when peers change)
+    resolv_path: str            # bind-mount at /etc/resolv.conf
+    hostname: str
+    addresses: Mapping[str, str] = field(default_factory=dict)   # network -> ipv4
+    ports: tuple[tuple[PortMapping, int], ...] = ()               # (asked, actual host port)
+
+
+def default_hostname(spec: ContainerSpec, container_id: str) -> str:
+    """The container's hostname: the file's, else the first 12 characters of its id (as docker)."""
+    return spec.hostname or container_id[:12]
