@@ -1,0 +1,89 @@
+"""The /etc/hosts and /etc/resolv.conf a container sees: pure renderers and an in-place writer."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")  # as docker, when the host has only local resolvers
+
+
+@dataclass(frozen=True, slots=True)
+class HostEntry:
+    address: str
+    names: tuple[str, ...]
+
+
+def render_hosts(own: Sequence[HostEntry], peers: Iterable[HostEntry],
+                 extra: Sequence[tuple[str, str]]) -> str:
+    """localhost lines, the container's own names, its peers, then extra_hosts."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    for entry in (*own, *peers):
+        names = list(dict.fromkeys(n for n in entry.names if n))
+        if names:
+            lines.append(f"{entry.address}\t{' '.join(names)}")
+    lines.extend(f"{addr}\t{host}" for host, addr in extra)
+    return "\n".join(lines) + "\n"
+
+
+def nameservers(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            out.append(parts[1])
+    return out
+
+
+def _field(text: str, key: str) -> list[str]:
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0] == key:
+            return parts[1:]
+    return []
+
+
+def render_resolv(dns: Sequence[str], search: Sequence[str], options: Sequence[str],
+                  host_text: str, upstream_text: str = "") -> str:
+    """The container's resolv.conf: the spec's servers, else the host's minus loopback ones.
+
+    Inside a network namespace 127.x is the container itself, not the host's stub resolver, so
+    loopback servers are dropped; if none remain, the upstream (systemd-resolved's) or Google's.
+    """
+    servers = list(dns)
+    if not servers:
+        servers = [s for s in nameservers(host_text) if not _loopback(s)]
+    if not servers:
+        servers = [s for s in nameservers(upstream_text) if not _loopback(s)] or list(FALLBACK_NAMESERVERS)
+    search = list(search) or _field(host_text, "search") or _field(host_text, "domain")
+    options = list(options) or _field(host_text, "options")
+    lines = [f"nameserver {s}" for s in servers]
+    if search:
+        lines.append("search " + " ".join(search))
+    if options:
+        lines.append("options " + " ".join(options))
+    return "\n".join(lines) + "\n"
+
+
+def _loopback(server: str) -> bool:
+    return server.startswith("127.") or server == "::1"
+
+
+def write_in_place(path: str, text: str) -> None:
+    """Rewrite *path* keeping its inode: it is bind-mounted into running containers."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""

@@ -1,0 +1,93 @@
+"""IP address management: pure functions over subnets and the addresses already taken.
+
+The state (which subnets exist, which addresses are leased) is passed in; callers hold a
+BEGIN IMMEDIATE transaction around choose-and-record so two processes never get one address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Collection, Iterable, Iterator
+
+from runtime.errors import NetworkError
+
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def v4_pool() -> Iterator[ipaddress.IPv4Network]:
+    """10.89.0.0/24, 10.89.1.0/24, ... as podman, then on into 10.90.x.0/24 ... 10.255.x.0/24."""
+    for second in range(89, 256):
+        for third in range(256):
+            yield ipaddress.IPv4Network(f"10.{second}.{third}.0/24")
+
+
+def v6_pool() -> Iterator[ipaddress.IPv6Network]:
+    """/64s from a ULA prefix (fd00::/8): fd89:0:0:0::/64, fd89:0:0:1::/64, ..."""
+    for n in range(65536):
+        yield ipaddress.IPv6Network(f"fd89:0:0:{n:x}::/64")
+
+
+def overlaps(net: Net, others: Iterable[Net]) -> Net | None:
+    for o in others:
+        if o.version == net.version and net.overlaps(o):
+            return o
+    return None
+
+
+def pick_subnet(pool: Iterable[Net], used: Collection[Net], what: str) -> Net:
+    for net in pool:
+        if overlaps(net, used) is None:
+            return net
+    raise NetworkError(f"network {what}: no free subnet left in the address pool")
+
+
+def parse_subnet(network: str, raw: str) -> Net:
+    try:
+        return ipaddress.ip_network(raw, strict=True)
+    except ValueError as exc:
+        raise NetworkError(f"network {network}: invalid subnet {raw!r}: {exc}") from None
+
+
+def parse_address(owner: str, raw: str) -> Addr:
+    try:
+        return ipaddress.ip_address(raw)
+    except ValueError:
+        raise NetworkError(f"{owner}: invalid ip address {raw!r}") from None
+
+
+def default_gateway(subnet: Net) -> Addr:
+    first = next(iter(subnet.hosts())) if subnet.num_addresses > 2 else subnet.network_address
+    return first  # type: ignore[return-value]
+
+
+def first_free(subnet: Net, ip_range: Net | None, reserved: Collection[Addr]) -> Addr | None:
+    """The lowest address of *ip_range* (or *subnet*) that is a host address and not reserved."""
+    span = ip_range or subnet
+    for addr in span.hosts() if span.num_addresses > 2 else span:
+        if addr in subnet and addr != subnet.network_address and addr not in reserved:
+            if subnet.version == 4 and addr == subnet.broadcast_address:
+                continue
+            return addr
+    return None
+
+
+def check_static(owner: str, network: str, addr: Addr, subnet: Net, reserved: Collection[Addr]) -> None:
+    if addr.version != subnet.version or addr not in subnet:
+        raise NetworkError(f"{owner}: address {addr} is not in subnet {subnet} of network {network}")
+    if addr == subnet.network_address or (subnet.version == 4 and addr == subnet.broadcast_address):
+        raise NetworkError(f"{owner}: address {addr} is not a host address of network {network}")
+    if addr in reserved:
+        raise NetworkError(f"{owner}: address {addr} is already in use on network {network}")
+
+
+def check_mac(owner: str, mac: str) -> str:
+    """A unicast MAC address in canonical lower-case form."""
+    if not _MAC.match(mac):
+        raise NetworkError(f"{owner}: invalid mac address {mac!r}; expected xx:xx:xx:xx:xx:xx")
+    if int(mac[:2], 16) & 1:
+        raise NetworkError(f"{owner}: mac address {mac!r} is a multicast address")
+    return mac.lower()

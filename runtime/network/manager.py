@@ -1,0 +1,610 @@
+"""NetworkManager: networks (bridges + IPAM in state) and per-container network setup.
+
+Order of work for a container: validate → reserve addresses and ports in one BEGIN IMMEDIATE
+transaction (no netlink inside it) → pin a netns, plug veths → write hosts/resolv.conf → rewrite the
+peers' hosts files in place → re-render composer's nftables table. Any failure tears down what was
+made (teardown_container is idempotent and also repairs a half-made setup after a crash).
+"""
+
+from __future__ import annotations
+
+import builtins
+import fcntl
+import hashlib
+import ipaddress
+import os
+import secrets
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import Conflict, EngineError, InvalidSpec, NetworkError, NotFound
+from runtime.network import files, ipam, netns, nft
+from runtime.network.ipam import Addr, Net
+from runtime.paths import Paths
+from runtime.spec import (
+    ContainerNet,
+    ContainerSpec,
+    NetworkAttachment,
+    NetworkInfo,
+    NetworkSpec,
+    PortMapping,
+    default_hostname,
+)
+from runtime.state import Doc, Store, Tx
+
+NET = "network"
+CTR = "netctr"     # per-container network record
+IP = "ip"          # id = f"{network}/{addr}", data = {"container": id}
+
+BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
+MTU_OPTS = ("mtu", "com.docker.network.driver.mtu")
+HOST_RESOLV = "/etc/resolv.conf"
+UPSTREAM_RESOLV = "/run/systemd/resolve/resolv.conf"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def host_veth(container_id: str, network: str) -> str:
+    """The host end of a container's veth: deterministic, so teardown finds it after a crash."""
+    return "ve" + hashlib.sha256(f"{container_id}/{network}".encode()).hexdigest()[:10]
+
+
+def _labels_match(labels: Mapping[str, str], want: Mapping[str, str] | None) -> bool:
+    if not want:
+        return True
+    return all(k in labels and (v == "" or labels[k] == v) for k, v in want.items())
+
+
+class NetworkManager:
+    def __init__(self, paths: Paths, store: Store) -> None:
+        self.paths = paths
+        self.store = store
+        self.table = nft.table_name(paths.rundir)
+
+    # ---- networks --------------------------------------------------------------------------
+
+    def create(self, spec: NetworkSpec) -> NetworkInfo:
+        """Create a bridge network. Raises Conflict (name taken) or NetworkError (subnets)."""
+        from runtime.network import links
+
+        name = spec.name
+        if not name or "/" in name:
+            raise InvalidSpec(f"network {name!r}: invalid name")
+        mtu = self._mtu(spec)
+        bridge = spec.driver_opts.get(BRIDGE_NAME_OPT, "")
+        if bridge and (len(bridge) > 15 or "/" in bridge or " " in bridge):
+            raise InvalidSpec(f"network {name}: bridge name {bridge!r} must be at most 15 characters")
+        explicit = [(ipam.parse_subnet(name, c.subnet), c) for c in spec.ipam]
+        for i, (a, _) in enumerate(explicit):
+            for b, _ in explicit[:i]:
+                if a.overlaps(b):
+                    raise NetworkError(f"network {name}: subnet {a} overlaps subnet {b}")
+        host_nets = links.host_networks()
+        for net, _ in explicit:
+            if (o := ipam.overlaps(net, host_nets)) is not None:
+                raise NetworkError(f"network {name}: subnet {net} overlaps {o}, already in use on the host")
+        net_id = secrets.token_hex(32)
+        while not bridge or links.link_exists(bridge):
+            if bridge and spec.driver_opts.get(BRIDGE_NAME_OPT):
+                raise NetworkError(f"network {name}: interface {bridge} already exists on the host")
+            net_id = secrets.token_hex(32)
+            bridge = "cm" + net_id[:8]
+        with self.store.transaction() as tx:
+            if tx.by_name(NET, name) is not None:
+                raise Conflict(f"network {name}: already exists")
+            used: list[tuple[str, Net]] = [
+                (d["name"], ipaddress.ip_network(s)) for _, d in tx.list(NET) for s in d["subnets"]
+            ]
+            subnets: list[Net] = []
+            gateways: list[str] = []
+            ranges: list[str | None] = []
+            for net, cfg in explicit:
+                for other, s in used:
+                    if s.version == net.version and s.overlaps(net):
+                        raise NetworkError(
+                            f"network {name}: subnet {net} overlaps subnet {s} of network {other}")
+                gw = (ipam.parse_address(f"network {name}", cfg.gateway) if cfg.gateway
+                      else ipam.default_gateway(net))
+                if gw not in net:
+                    raise NetworkError(f"network {name}: gateway {gw} is not in subnet {net}")
+                if cfg.ip_range:
+                    rng = ipam.parse_subnet(name, cfg.ip_range) if "/" in cfg.ip_range else None
+                    if rng is None or not rng.subnet_of(net):  # type: ignore[arg-type]
+                        raise NetworkError(f"network {name}: ip range {cfg.ip_range} is not inside {net}")
+                subnets.append(net)
+                gateways.append(str(gw))
+                ranges.append(cfg.ip_range)
+            taken = [s for _, s in used] + host_nets
+            if not any(s.version == 4 for s in subnets):
+                s4 = ipam.pick_subnet(ipam.v4_pool(), taken, name)
+                subnets.insert(0, s4)
+                gateways.insert(0, str(ipam.default_gateway(s4)))
+                ranges.insert(0, None)
+            if spec.enable_ipv6 and not any(s.version == 6 for s in subnets):
+                s6 = ipam.pick_subnet(ipam.v6_pool(), taken, name)
+                subnets.append(s6)
+                gateways.append(str(ipam.default_gateway(s6)))
+                ranges.append(None)
+            for _, d in tx.list(NET):
+                if d["bridge"] == bridge:
+                    raise NetworkError(f"network {name}: bridge {bridge} is used by network {d['name']}")
+            doc: Doc = {
+                "id": net_id, "name": name, "bridge": bridge,
+                "subnets": [str(s) for s in subnets], "gateways": gateways, "ip_ranges": ranges,
+                "internal": spec.internal,
+                "enable_ipv6": spec.enable_ipv6 or any(s.version == 6 for s in subnets),
+                "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts), "mtu": mtu,
+                "attachable": spec.attachable, "created_at": _now(),
+            }
+            tx.put(NET, net_id, doc, name=name)
+        try:
+            addrs = [(gw, ipaddress.ip_network(s).prefixlen)
+                     for s, gw in zip(doc["subnets"], gateways, strict=True)]
+            links.create_bridge(bridge, addrs, mtu)
+            links.sysctl("net.ipv4.ip_forward", "1")
+            links.sysctl(f"net.ipv4.conf.{bridge}.route_localnet", "1")
+            if doc["enable_ipv6"]:
+                links.sysctl("net.ipv6.conf.all.forwarding", "1")
+            self._refresh_nft()
+        except BaseException:
+            with self.store.transaction() as tx:
+                tx.delete(NET, net_id)
+            links.delete_link(bridge)
+            raise
+        return self._info(doc, self.store.read())
+
+    def _mtu(self, spec: NetworkSpec) -> int | None:
+        for key in MTU_OPTS:
+            if key in spec.driver_opts:
+                raw = spec.driver_opts[key]
+                if not raw.isdigit() or not 68 <= int(raw) <= 65535:
+                    raise InvalidSpec(f"network {spec.name}: invalid mtu {raw!r}; expected 68-65535")
+                return int(raw)
+        return None
+
+    def _doc(self, tx: Tx, name: str) -> tuple[str, Doc]:
+        found = tx.by_name(NET, name)
+        if found is None:
+            doc = tx.get(NET, name)
+            if doc is None:
+                matches = [(i, d) for i, d in tx.list(NET, name)] if len(name) >= 6 else []
+                if len(matches) != 1:
+                    raise NotFound(f"network {name}: not found")
+                return matches[0]
+            return name, doc
+        return found
+
+    def _info(self, doc: Doc, tx: Tx) -> NetworkInfo:
+        members: dict[str, str] = {}
+        for cid, c in tx.list(CTR):
+            for a in c.get("attachments", []):
+                if a["network"] == doc["name"]:
+                    members[cid] = a.get("ipv4") or ""
+        return NetworkInfo(
+            name=doc["name"], id=doc["id"], bridge=doc["bridge"], subnets=tuple(doc["subnets"]),
+            gateways=tuple(doc["gateways"]), internal=doc["internal"], enable_ipv6=doc["enable_ipv6"],
+            labels=doc["labels"], created_at=doc["created_at"], containers=members,
+        )
+
+    def get(self, name: str) -> NetworkInfo:
+        """A network by name (or id, or an unambiguous id prefix). Raises NotFound."""
+        tx = self.store.read()
+        return self._info(self._doc(tx, name)[1], tx)
+
+    def list(self, labels: Mapping[str, str] | None = None) -> builtins.list[NetworkInfo]:
+        tx = self.store.read()
+        docs = sorted((d for _, d in tx.list(NET)), key=lambda d: d["name"])
+        return [self._info(d, tx) for d in docs if _labels_match(d["labels"], labels)]
+
+    def remove(self, name: str) -> None:
+        """Remove a network and its bridge. Raises Conflict while containers are attached."""
+        from runtime.network import links
+
+        with self.store.transaction() as tx:
+            net_id, doc = self._doc(tx, name)
+            users = sorted(c.get("name", cid) for cid, c in tx.list(CTR)
+                           if any(a["network"] == doc["name"] for a in c.get("attachments", [])))
+            if users:
+                raise Conflict(f"network {doc['name']}: in use by container {', '.join(users)}")
+            tx.delete(NET, net_id)
+            for ip_id, _ in tx.list(IP, doc["name"] + "/"):
+                tx.delete(IP, ip_id)
+        links.delete_link(doc["bridge"])
+        self._refresh_nft()
+
+    def prune(self, labels: Mapping[str, str] | None = None) -> builtins.list[str]:
+        """Remove every network without containers (matching *labels*); returns their names."""
+        removed = []
+        for info in self.list(labels):
+            if info.containers:
+                continue
+            try:
+                self.remove(info.name)
+            except (Conflict, NotFound):
+                continue
+            removed.append(info.name)
+        return removed
+
+    # ---- containers ------------------------------------------------------------------------
+
+    def setup_container(self, container_id: str, spec: ContainerSpec) -> ContainerNet:
+        """Prepare a container's network before its init starts (the init joins netns_path)."""
+        with self.store.transaction() as tx:
+            stale = tx.get(CTR, container_id) is not None
+        if stale or os.path.lexists(self.paths.netns(container_id)):
+            self.teardown_container(container_id)
+        run = self.paths.container_run(container_id)
+        run.mkdir(parents=True, exist_ok=True)
+        hosts, resolv = str(run / "hosts"), str(run / "resolv.conf")
+        mode = spec.network_mode or "bridge"
+        if mode == "host":
+            return self._setup_host(container_id, spec, hosts, resolv)
+        if mode.startswith("container:"):
+            return self._setup_joined(container_id, spec, mode.split(":", 1)[1])
+        if mode not in ("bridge", "none"):
+            raise InvalidSpec(f"container {spec.name}: unknown network mode {mode!r}")
+        try:
+            return self._setup_own(container_id, spec, mode, hosts, resolv)
+        except BaseException as exc:
+            self.teardown_container(container_id)
+            if isinstance(exc, EngineError) or not isinstance(exc, Exception):
+                raise
+            raise NetworkError(f"container {spec.name}: network setup failed: {exc}") from exc
+
+    def _setup_host(self, cid: str, spec: ContainerSpec, hosts: str, resolv: str) -> ContainerNet:
+        files.write_in_place(hosts, files.read_text("/etc/hosts"))
+        files.write_in_place(resolv, files.read_text(HOST_RESOLV))
+        hostname = spec.hostname or socket.gethostname()
+        doc: Doc = {"name": spec.name, "hostname": hostname, "mode": "host", "netns_path": None,
+                    "hosts_path": hosts, "resolv_path": resolv, "attachments": [], "ports": []}
+        with self.store.transaction() as tx:
+            tx.put(CTR, cid, doc)
+        return ContainerNet(netns_path=None, hosts_path=hosts, resolv_path=resolv, hostname=hostname)
+
+    def _find_ctr(self, tx: Tx, ref: str) -> tuple[str, Doc] | None:
+        doc = tx.get(CTR, ref)
+        if doc is not None:
+            return ref, doc
+        for cid, d in tx.list(CTR):
+            if d.get("name") == ref or (len(ref) >= 6 and cid.startswith(ref)):
+                return cid, d
+        return None
+
+    def _setup_joined(self, cid: str, spec: ContainerSpec, ref: str) -> ContainerNet:
+        with self.store.transaction() as tx:
+            found = self._find_ctr(tx, ref)
+            if found is None or found[1]["mode"] == "container":
+                raise NetworkError(f"container {spec.name}: network container {ref} is not set up")
+            other_id, other = found
+            tx.put(CTR, cid, {"name": spec.name, "hostname": other["hostname"], "mode": "container",
+                              "target": other_id, "netns_path": other["netns_path"],
+                              "hosts_path": other["hosts_path"], "resolv_path": other["resolv_path"],
+                              "attachments": [], "ports": []})
+        return ContainerNet(netns_path=other["netns_path"], hosts_path=other["hosts_path"],
+                            resolv_path=other["resolv_path"], hostname=other["hostname"],
+                            addresses={a["network"]: a["ipv4"]
+                                       for a in other["attachments"] if a.get("ipv4")},
+                            ports=tuple(self._ports_of(other)))
+
+    def _setup_own(self, cid: str, spec: ContainerSpec, mode: str, hosts: str, resolv: str) -> ContainerNet:
+        from runtime.network import links
+
+        who = f"container {spec.name}"
+        hostname = default_hostname(spec, cid)
+        pin = self.paths.netns(cid)
+        atts = sorted(spec.networks, key=lambda a: -a.priority) if mode == "bridge" else []
+        ports = list(spec.ports) if mode == "bridge" else []
+        self._check_attachments(who, atts)
+        chosen = [self._probe_port(who, p) for p in ports]
+        with self.store.transaction() as tx:
+            records = [self._lease(tx, who, cid, a, i) for i, a in enumerate(atts)]
+            names = [r["ifname"] for r in records]
+            if len(set(names)) != len(names):
+                raise NetworkError(f"{who}: two networks use interface name {names[0]}")
+            port_docs = self._reserve_ports(tx, who, cid, ports, chosen)
+            doc: Doc = {"name": spec.name, "hostname": hostname, "mode": mode, "netns_path": str(pin),
+                        "hosts_path": hosts, "resolv_path": resolv, "attachments": records,
+                        "ports": port_docs, "extra_hosts": [list(h) for h in spec.extra_hosts],
+                        "complete": False}
+            tx.put(CTR, cid, doc)
+        netns.create_pin(pin)
+        nets = {r["network"]: self._net_doc(r["network"]) for r in records}
+        if records:
+            links.plug(pin, [self._iface(cid, r, nets[r["network"]]) for r in records],
+                       *self._gateways(records, nets))
+        else:
+            links.lo_up(pin)
+        files.write_in_place(resolv, files.render_resolv(
+            spec.dns, spec.dns_search, spec.dns_opt,
+            files.read_text(HOST_RESOLV), files.read_text(UPSTREAM_RESOLV)))
+        with self.store.transaction() as tx:
+            doc["complete"] = True
+            tx.put(CTR, cid, doc)
+        self._refresh_hosts({r["network"] for r in records}, also=cid)
+        if port_docs:
+            self._refresh_nft()
+        return ContainerNet(netns_path=str(pin), hosts_path=hosts, resolv_path=resolv, hostname=hostname,
+                            addresses={r["network"]: r["ipv4"] for r in records if r.get("ipv4")},
+                            ports=tuple(self._ports_of(doc)))
+
+    def _check_attachments(self, who: str, atts: Sequence[NetworkAttachment]) -> None:
+        seen = set()
+        for a in atts:
+            if a.network in seen:
+                raise NetworkError(f"{who}: network {a.network} is listed twice")
+            seen.add(a.network)
+            if a.mac_address:
+                ipam.check_mac(who, a.mac_address)
+            if a.interface_name and (len(a.interface_name) > 15 or "/" in a.interface_name
+                                     or a.interface_name in (".", "..", "lo")):
+                raise NetworkError(f"{who}: invalid interface name {a.interface_name!r}")
+
+    def _net_doc(self, name: str) -> Doc:
+        doc = self.store.read().by_name(NET, name)
+        if doc is None:
+            raise NetworkError(f"network {name}: not found")
+        return doc[1]
+
+    def _lease(self, tx: Tx, who: str, cid: str, a: NetworkAttachment, index: int) -> Doc:
+        """Choose and record this attachment's addresses (inside the caller's transaction)."""
+        found = tx.by_name(NET, a.network)
+        if found is None:
+            raise NetworkError(f"{who}: network {a.network} not found")
+        net = found[1]
+        reserved: set[Addr] = {ipaddress.ip_address(g) for g in net["gateways"]}
+        reserved |= {ipaddress.ip_address(i.split("/", 1)[1]) for i, _ in tx.list(IP, a.network + "/")}
+        rec: Doc = {"network": a.network, "ifname": a.interface_name or f"eth{index}",
+                    "veth": host_veth(cid, a.network), "aliases": list(a.aliases),
+                    "mac": a.mac_address.lower() if a.mac_address else None, "ipv4": None, "ipv6": None,
+                    "prefix4": None, "prefix6": None}
+        for version, static in ((4, a.ipv4_address), (6, a.ipv6_address)):
+            idx = next((k for k, s in enumerate(net["subnets"])
+                        if ipaddress.ip_network(s).version == version), None)
+            if idx is None:
+                if static:
+                    raise NetworkError(f"{who}: network {a.network} has no ipv{version} subnet for {static}")
+                continue
+            subnet = ipaddress.ip_network(net["subnets"][idx])
+            if static:
+                addr = ipam.parse_address(who, static)
+                ipam.check_static(who, a.network, addr, subnet, reserved)
+            else:
+                rng = net["ip_ranges"][idx]
+                free = ipam.first_free(subnet, ipaddress.ip_network(rng) if rng else None, reserved)
+                if free is None:
+                    raise NetworkError(f"{who}: no free address left on network {a.network}")
+                addr = free
+            tx.put(IP, f"{a.network}/{addr}", {"container": cid})
+            rec[f"ipv{version}"] = str(addr)
+            rec[f"prefix{version}"] = subnet.prefixlen
+        return rec
+
+    def _iface(self, cid: str, rec: Doc, net: Doc) -> Any:
+        from runtime.network.links import Iface
+
+        addrs = tuple((rec[f"ipv{v}"], rec[f"prefix{v}"]) for v in (4, 6) if rec.get(f"ipv{v}"))
+        return Iface(host_name=rec["veth"], ifname=rec["ifname"], bridge=net["bridge"], mac=rec["mac"],
+                     addrs=addrs, mtu=net.get("mtu"))
+
+    def _gateways(self, records: Sequence[Doc], nets: Mapping[str, Doc]) -> tuple[str | None, str | None]:
+        """The default routes go via the first (highest priority) network, unless it is internal."""
+        first = nets[records[0]["network"]]
+        if first["internal"]:
+            return None, None
+        gw4 = next((g for g in first["gateways"] if ":" not in g), None) if records[0].get("ipv4") else None
+        gw6 = next((g for g in first["gateways"] if ":" in g), None) if records[0].get("ipv6") else None
+        return gw4, gw6
+
+    # ---- published ports -------------------------------------------------------------------
+
+    def _probe_port(self, who: str, p: PortMapping) -> int:
+        """Check that the host port is free on the host (or pick one); the state is checked later."""
+        kind = socket.SOCK_STREAM if p.protocol == "tcp" else socket.SOCK_DGRAM
+        host = p.host_ip or "0.0.0.0"
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(fam, kind) as s:
+            if kind == socket.SOCK_STREAM:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, p.host_port))
+            except OSError as exc:
+                if exc.errno == 99:  # EADDRNOTAVAIL
+                    raise NetworkError(f"{who}: host ip {host} is not an address of this host") from None
+                raise NetworkError(
+                    f"{who}: host port {host}:{p.host_port}/{p.protocol} is already in use") from None
+            return int(s.getsockname()[1])
+
+    def _reserve_ports(self, tx: Tx, who: str, cid: str, ports: Sequence[PortMapping],
+                       chosen: Sequence[int]) -> builtins.list[Doc]:
+        used: builtins.list[tuple[str, str, int]] = []
+        for other, d in tx.list(CTR):
+            if other != cid:
+                used += [(p["protocol"], p["host_ip"], p["actual"]) for p in d.get("ports", [])]
+        out: list[Doc] = []
+        for p, actual in zip(ports, chosen, strict=True):
+            def clash(port: int, p: PortMapping = p) -> bool:
+                return any(proto == p.protocol and port == hp and (not ip or not p.host_ip or ip == p.host_ip)
+                           for proto, ip, hp in used)
+            tries = 0
+            while clash(actual):
+                if p.host_port or tries > 50:
+                    raise NetworkError(f"{who}: host port {p.host_ip or '0.0.0.0'}:{actual}/{p.protocol} "
+                                       "is already in use")
+                actual = self._probe_port(who, p)
+                tries += 1
+            used.append((p.protocol, p.host_ip, actual))
+            out.append({"container_port": p.container_port, "host_port": p.host_port,
+                        "protocol": p.protocol, "host_ip": p.host_ip, "actual": actual})
+        return out
+
+    @staticmethod
+    def _ports_of(doc: Doc) -> builtins.list[tuple[PortMapping, int]]:
+        return [(PortMapping(container_port=p["container_port"], host_port=p["host_port"],
+                             protocol=p["protocol"], host_ip=p["host_ip"]), p["actual"])
+                for p in doc.get("ports", [])]
+
+    def ports(self, container_id: str) -> builtins.list[tuple[PortMapping, int]]:
+        doc = self.store.read().get(CTR, container_id)
+        return [] if doc is None else self._ports_of(doc)
+
+    # ---- teardown --------------------------------------------------------------------------
+
+    def teardown_container(self, container_id: str) -> None:
+        """Undo setup_container; idempotent, and repairs whatever a crash left half made."""
+        from runtime.network import links
+
+        tx = self.store.read()
+        doc = tx.get(CTR, container_id)
+        mode = doc["mode"] if doc else "bridge"
+        networks = {a["network"] for a in doc.get("attachments", [])} if doc else set()
+        if mode in ("bridge", "none"):
+            veths = {a["veth"] for a in doc.get("attachments", [])} if doc else set()
+            veths |= {host_veth(container_id, d["name"]) for _, d in tx.list(NET)}
+            for v in sorted(veths):
+                links.delete_link(v)
+            netns.remove_pin(self.paths.netns(container_id))
+        with self.store.transaction() as tx:
+            for ip_id, data in tx.list(IP):
+                if data.get("container") == container_id:
+                    tx.delete(IP, ip_id)
+                    networks.add(ip_id.rsplit("/", 1)[0])
+            tx.delete(CTR, container_id)
+        if networks:
+            self._refresh_hosts(networks)
+        if doc and doc.get("ports"):
+            self._refresh_nft()
+
+    # ---- connect / disconnect --------------------------------------------------------------
+
+    def connect(self, container_id: str, attachment: NetworkAttachment) -> None:
+        """Attach a set-up (running or created) container to one more network."""
+        from runtime.network import links
+
+        with self.store.transaction() as tx:
+            doc = tx.get(CTR, container_id)
+            if doc is None or doc["mode"] != "bridge":
+                raise NetworkError(f"container {container_id}: not on a bridge network; cannot connect")
+            who = f"container {doc['name']}"
+            if any(a["network"] == attachment.network for a in doc["attachments"]):
+                raise Conflict(f"{who}: already connected to network {attachment.network}")
+            self._check_attachments(who, [attachment])
+            taken = {a["ifname"] for a in doc["attachments"]}
+            index = next(i for i in range(len(taken) + 1) if f"eth{i}" not in taken)
+            rec = self._lease(tx, who, container_id, attachment, index)
+            if rec["ifname"] in taken:
+                raise NetworkError(f"{who}: interface {rec['ifname']} already exists")
+            doc["attachments"].append(rec)
+            tx.put(CTR, container_id, doc)
+        try:
+            net = self._net_doc(attachment.network)
+            first = len(doc["attachments"]) == 1
+            gws = self._gateways([rec], {rec["network"]: net}) if first else (None, None)
+            links.plug(Path(doc["netns_path"]), [self._iface(container_id, rec, net)], *gws, lo=False)
+        except BaseException:
+            self._drop_attachment(container_id, attachment.network)
+            raise
+        self._refresh_hosts({attachment.network}, also=container_id)
+        if doc.get("ports"):
+            self._refresh_nft()
+
+    def disconnect(self, container_id: str, network: str) -> None:
+        doc = self.store.read().get(CTR, container_id)
+        if doc is None or not any(a["network"] == network for a in doc.get("attachments", [])):
+            raise NotFound(f"container {container_id}: not connected to network {network}")
+        self._drop_attachment(container_id, network)
+        self._refresh_hosts({network}, also=container_id)
+        if doc.get("ports"):
+            self._refresh_nft()
+
+    def _drop_attachment(self, container_id: str, network: str) -> None:
+        from runtime.network import links
+
+        links.delete_link(host_veth(container_id, network))
+        with self.store.transaction() as tx:
+            for ip_id, data in tx.list(IP, network + "/"):
+                if data.get("container") == container_id:
+                    tx.delete(IP, ip_id)
+            doc = tx.get(CTR, container_id)
+            if doc is not None:
+                doc["attachments"] = [a for a in doc["attachments"] if a["network"] != network]
+                tx.put(CTR, container_id, doc)
+
+    # ---- derived files and rules -----------------------------------------------------------
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        path = self.paths.lock("network")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _refresh_hosts(self, networks: set[str], also: str | None = None) -> None:
+        """Rewrite (in place) the hosts file of every container on *networks*, and of *also*."""
+        with self._lock():
+            docs = dict(self.store.read().list(CTR))
+            for cid, doc in docs.items():
+                if doc["mode"] not in ("bridge", "none"):
+                    continue
+                mine = {a["network"] for a in doc["attachments"]}
+                if cid != also and not (mine & networks):
+                    continue
+                if cid != also and not os.path.exists(doc["hosts_path"]):
+                    continue
+                files.write_in_place(doc["hosts_path"], self._hosts_text(cid, doc, docs))
+
+    @staticmethod
+    def _hosts_text(cid: str, doc: Doc, docs: Mapping[str, Doc]) -> str:
+        own: list[files.HostEntry] = []
+        for a in doc["attachments"]:
+            for v in ("ipv4", "ipv6"):
+                if a.get(v):
+                    own.append(files.HostEntry(a[v], (doc["hostname"], doc["name"])))
+        if not own:
+            own.append(files.HostEntry("127.0.0.1", (doc["hostname"], doc["name"])))
+        peers: list[files.HostEntry] = []
+        for a in doc["attachments"]:
+            for other_id, other in sorted(docs.items(), key=lambda kv: kv[1].get("name", "")):
+                if other_id == cid:
+                    continue
+                for b in other.get("attachments", []):
+                    if b["network"] == a["network"]:
+                        for v in ("ipv4", "ipv6"):
+                            if b.get(v):
+                                peers.append(files.HostEntry(b[v], (*b["aliases"], other["name"])))
+        extra = [(h, addr) for h, addr in doc.get("extra_hosts", [])]
+        return files.render_hosts(own, peers, extra)
+
+    def _refresh_nft(self) -> None:
+        """Re-render composer's table from state and apply it in one transaction."""
+        tx = self.store.read()
+        nets = {d["name"]: d for _, d in tx.list(NET)}
+        bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"])
+                   for d in sorted(nets.values(), key=lambda d: d["name"])]
+        rules: list[nft.PortRule] = []
+        for _, doc in tx.list(CTR):
+            target = next((a for a in doc.get("attachments", [])
+                           if a["network"] in nets and not nets[a["network"]]["internal"]), None)
+            if target is None:
+                continue
+            for p in doc.get("ports", []):
+                for v in ("ipv4", "ipv6"):
+                    if target.get(v):
+                        rules.append(nft.PortRule(p["protocol"], p["host_ip"], p["actual"], target[v],
+                                                  p["container_port"]))
+        if not nft.nft_available():
+            if rules:
+                from runtime.errors import MissingTool
+                raise MissingTool("nft", "nftables")
+            return
+        with self._lock():
+            nft.apply(nft.render(self.table, bridges, rules))
