@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import platform
+from pathlib import Path
+
+import pytest
+
+from runtime.errors import InvalidSpec
+from runtime.security.caps import DEFAULT_CAPS, set_no_new_privs
+from runtime.security.seccomp import (
+    cached_filter,
+    compile_filter,
+    default_profile,
+    load_filter,
+    load_profile_file,
+)
+from tests.runtime.security.forked import in_child, status_fields
+
+X86_64 = platform.machine() == "x86_64"
+NR_KEYCTL, NR_CLONE3 = 250, 435   # x86_64
+CLONE_NEWNS, CLONE_NEWUTS = 0x00020000, 0x04000000
+
+
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def _errno_of(rc: int) -> int:
+    return 0 if rc >= 0 else ctypes.get_errno()
+
+
+def _probe() -> dict[str, object]:
+    libc = _libc()
+    out: dict[str, object] = dict(status_fields("Seccomp", "NoNewPrivs"))
+    out["unshare_ns"] = _errno_of(libc.unshare(CLONE_NEWNS))
+    out["keyctl"] = _errno_of(libc.syscall(NR_KEYCTL, 0, 0, 0, 0, 0))
+    out["clone3"] = _errno_of(libc.syscall(NR_CLONE3, 0, 0))
+    out["getpid"] = os.getpid() > 0
+    pid = os.fork()   # clone without namespace flags
+    if pid == 0:
+        os._exit(7)
+    out["fork_exit"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    Path("/tmp").stat()
+    return out
+
+
+def test_default_profile_denies_with_eperm_and_lists_conditionals() -> None:
+    p = default_profile()
+    assert p["defaultAction"] == "SCMP_ACT_ERRNO" and p["defaultErrnoRet"] == errno.EPERM
+    names = {n for r in p["syscalls"] if not r.get("includes") and not r.get("args")
+             and r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    assert {"read", "write", "execve", "openat", "futex"} <= names
+    assert not names & {"mount", "unshare", "setns", "keyctl", "add_key", "ptrace", "reboot",
+                        "init_module", "clone", "personality", "socket", "bpf"}
+    sys_admin = [r for r in p["syscalls"] if r.get("includes", {}).get("caps") == ["CAP_SYS_ADMIN"]]
+    assert {"mount", "unshare", "setns", "umount2"} <= set(sys_admin[0]["names"])
+    p["syscalls"].clear()
+    assert default_profile()["syscalls"], "default_profile returns a copy"
+
+
+def test_compile_depends_on_caps() -> None:
+    plain = compile_filter(default_profile(), DEFAULT_CAPS)
+    admin = compile_filter(default_profile(), DEFAULT_CAPS | {"SYS_ADMIN"})
+    assert len(plain) % 8 == 0 and len(plain) > 800
+    assert plain != admin
+    assert compile_filter(default_profile(), DEFAULT_CAPS) == plain
+
+
+def test_cache_reuses_the_compiled_program(tmp_path: Path) -> None:
+    first = cached_filter(tmp_path, default_profile(), DEFAULT_CAPS)
+    (path,) = tmp_path.glob("*.bpf")
+    assert path.read_bytes() == first
+    path.write_bytes(b"\0" * 8)   # a marker: a second call must read the cache, not recompile
+    assert cached_filter(tmp_path, default_profile(), DEFAULT_CAPS) == b"\0" * 8
+    cached_filter(tmp_path, default_profile(), DEFAULT_CAPS | {"SYS_PTRACE"})
+    assert len(list(tmp_path.glob("*.bpf"))) == 2
+
+
+def test_profile_file_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InvalidSpec, match="bad.json"):
+        load_profile_file(bad)
+    bad.write_text(json.dumps({"defaultAction": "SCMP_ACT_BOGUS"}))
+    with pytest.raises(InvalidSpec, match="unsupported action 'SCMP_ACT_BOGUS'"):
+        load_profile_file(bad)
+    with pytest.raises(InvalidSpec, match="missing.json"):
+        load_profile_file(tmp_path / "missing.json")
+
+
+@pytest.mark.privileged
+@pytest.mark.skipif(not X86_64, reason="syscall numbers in this test are x86_64's")
+def test_default_filter_denies_namespaces_and_keyctl(tmp_path: Path) -> None:
+    bpf = cached_filter(tmp_path, default_profile(), DEFAULT_CAPS)
+
+    def child() -> dict[str, object]:
+        set_no_new_privs()
+        load_filter(bpf)
+        return _probe()
+    got = in_child(child)
+    assert got["Seccomp"] == "2" and got["NoNewPrivs"] == "1"
+    assert got["unshare_ns"] == errno.EPERM
+    assert got["keyctl"] == errno.EPERM
+    assert got["clone3"] == errno.ENOSYS     # so that libc falls back to clone
+    assert got["getpid"] is True and got["fork_exit"] == 7
+
+
+@pytest.mark.privileged
+@pytest.mark.skipif(not X86_64, reason="syscall numbers in this test are x86_64's")
+def test_sys_admin_unlocks_unshare(tmp_path: Path) -> None:
+    bpf = compile_filter(default_profile(), DEFAULT_CAPS | {"SYS_ADMIN"})
+
+    def child() -> dict[str, object]:
+        set_no_new_privs()
+        load_filter(bpf)
+        return _probe()
+    got = in_child(child)
+    assert got["unshare_ns"] == 0 and got["keyctl"] == errno.EPERM
+
+
+@pytest.mark.privileged
+def test_without_a_filter_nothing_is_denied() -> None:
+    def child() -> dict[str, object]:
+        return _probe() if X86_64 else {}
+    got = in_child(child)
+    assert got.get("Seccomp", "0") == "0"
+    if X86_64:
+        assert got["unshare_ns"] == 0   # the probe itself can fail: the filter is what denies
+
+
+@pytest.mark.privileged
+def test_custom_profile_file_is_applied(tmp_path: Path) -> None:
+    prof = tmp_path / "p.json"
+    prof.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}],
+    }))
+    bpf = compile_filter(load_profile_file(prof), DEFAULT_CAPS)
+    target = tmp_path / "d"
+
+    def child() -> int:
+        set_no_new_privs()
+        load_filter(bpf)
+        try:
+            os.mkdir(target)
+        except OSError as exc:
+            return exc.errno or 0
+        return 0
+    assert in_child(child) == errno.EACCES
+    assert not target.exists()
