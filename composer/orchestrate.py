@@ -1,0 +1,362 @@
+"""The trio driver: runs a Plan against an Engine. Thin: every decision was made by the planner.
+
+Each operation is a task that waits for its dependencies, then for the depends_on conditions of
+the services it starts (service_started / service_healthy / service_completed_successfully),
+then takes a slot of the CapacityLimiter and makes its blocking engine call in a worker thread.
+A failed operation fails the operations that depend on it, with a message naming both. Ctrl-C
+cancels the waiting tasks; a call already running in a thread finishes first (never half-made).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import trio
+
+from composer import labels as L
+from composer.errors import ComposerError, ServiceError
+from composer.graph import COMPLETED, HEALTHY, Dependency
+from composer.plan import Op, Plan
+from composer.progress import Progress
+from composer.project import Project
+from composer.specgen import ProjectFile, service_spec
+from runtime.errors import EngineError, NotFound
+from runtime.spec import ContainerInfo, IPAMConfig, NetworkSpec, PodSpec, VolumeSpec
+
+
+class EngineLike(Protocol):
+    """What the driver uses of runtime.engine.Engine (a test passes a recording fake)."""
+
+    containers: Any
+    networks: Any
+    volumes: Any
+    pods: Any
+    images: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriverOptions:
+    files_dir: Callable[[str], str]            # container name -> dir for its secret/config files
+    stop_timeout: float | None = None          # -t; None: each container's stop_grace_period
+    remove_volumes: bool = False               # anonymous volumes of removed containers
+    poll_interval: float = 0.5                 # health / completion polling
+    condition_timeout: float | None = None     # give up waiting on a dependency's condition
+    warn: Callable[[str], None] = field(default=lambda _m: None)
+
+
+class OpFailed(ComposerError):
+    pass
+
+
+class _Run:
+    def __init__(self, plan: Plan, project: Project | None, engine: EngineLike, progress: Progress,
+                 options: DriverOptions, limiter: trio.CapacityLimiter) -> None:
+        self.plan, self.project, self.engine = plan, project, engine
+        self.progress, self.opt, self.limiter = progress, options, limiter
+        self.done = {op.id: trio.Event() for op in plan.ops}
+        self.errors: dict[int, str] = {}
+        self.by_id = {op.id: op for op in plan.ops}
+        self.ids: dict[str, str] = {}        # service -> id of its first container (service:x refs)
+        self.failed_services: dict[str, str] = {}
+
+    # -- scheduling ---------------------------------------------------------------------------------
+
+    async def run_op(self, op: Op) -> None:
+        try:
+            for dep in op.deps:
+                await self.done[dep].wait()
+                if dep in self.errors:
+                    other = self.by_id[dep]
+                    raise OpFailed(f"{op.target}: {op.kind} not done because {other.target} "
+                                   f"failed ({other.kind}): {self.errors[dep]}")
+            for cond in op.wait_for:
+                await self.wait_condition(op, cond)
+            async with self.limiter:
+                await trio.to_thread.run_sync(self.apply, op)
+        except (ComposerError, EngineError) as exc:
+            self.errors[op.id] = str(exc)
+            if op.service:
+                self.failed_services.setdefault(op.service, str(exc))
+            self.report(op, "Error", error=True)
+        finally:
+            self.done[op.id].set()
+
+    async def wait_condition(self, op: Op, dep: Dependency) -> None:
+        """Block until *dep*'s containers meet its condition; fail (or warn when optional) if they cannot."""
+        try:
+            with trio.fail_after(self.opt.condition_timeout) if self.opt.condition_timeout else _nullscope():
+                await self._wait_condition(dep)
+        except trio.TooSlowError:
+            self._dep_failed(op, dep, f"timed out waiting for {dep.condition}")
+        except _DependencyFailed as exc:
+            self._dep_failed(op, dep, str(exc))
+
+    def _dep_failed(self, op: Op, dep: Dependency, why: str) -> None:
+        msg = f"dependency {dep.service} failed: {why}"
+        if not dep.required:
+            self.opt.warn(f"service {op.service}: optional {msg}; starting anyway")
+            return
+        raise ServiceError(op.service, msg)
+
+    async def _wait_condition(self, dep: Dependency) -> None:
+        if dep.service in self.failed_services:
+            raise _DependencyFailed(self.failed_services[dep.service])
+        if dep.condition not in (HEALTHY, COMPLETED):
+            containers = await self._containers_of(dep.service)
+            if not containers:
+                raise _DependencyFailed(f"service {dep.service} has no container")
+            return
+        announced: set[str] = set()
+        blank: dict[str, int] = {}
+        while True:
+            containers = await self._containers_of(dep.service)
+            if not containers:
+                raise _DependencyFailed(f"service {dep.service} has no container")
+            ok = 0
+            for c in containers:
+                if dep.condition == HEALTHY:
+                    if c.health == "healthy":
+                        ok += 1
+                        if c.name not in announced:
+                            self.progress.event("Container", c.name, "Healthy")
+                            announced.add(c.name)
+                    elif c.health == "unhealthy":
+                        raise _DependencyFailed(f"container {c.name} is unhealthy")
+                    elif c.status in ("exited", "dead"):
+                        raise _DependencyFailed(f"container {c.name} exited ({c.exit_code})")
+                    elif not c.health and c.status == "running":
+                        # running without a health status: no healthcheck (give the monitor a moment)
+                        blank[c.name] = blank.get(c.name, 0) + 1
+                        if blank[c.name] > 4:
+                            raise _DependencyFailed(f"container {c.name} has no healthcheck configured")
+                    elif c.name not in announced:
+                        self.progress.event("Container", c.name, "Waiting")
+                        announced.add(c.name)
+                else:  # completed successfully
+                    if c.status in ("exited", "dead"):
+                        if c.exit_code != 0:
+                            raise _DependencyFailed(
+                                f"service {dep.service} didn't complete successfully: exit {c.exit_code}")
+                        ok += 1
+                        if c.name not in announced:
+                            self.progress.event("Container", c.name, "Exited")
+                            announced.add(c.name)
+                    elif c.status == "created":
+                        pass  # not started yet (its start op may be running)
+                    elif c.name not in announced:
+                        self.progress.event("Container", c.name, "Waiting")
+                        announced.add(c.name)
+            if ok == len(containers):
+                return
+            await trio.sleep(self.opt.poll_interval)
+
+    async def _containers_of(self, service: str) -> list[ContainerInfo]:
+        labels = {L.PROJECT: self.plan.project, L.SERVICE: service, L.ONEOFF: "False"}
+        found = await trio.to_thread.run_sync(lambda: self.engine.containers.list(all=True, labels=labels))
+        return list(found)
+
+    # -- the operations (in a worker thread) --------------------------------------------------------
+
+    def report(self, op: Op, state: str, *, error: bool = False) -> None:
+        kind, name = _resource(op)
+        if kind:
+            self.progress.event(kind, name, state, error=error)
+
+    def apply(self, op: Op) -> None:
+        e, opt = self.engine, self.opt
+        k = op.kind
+        if k == "CreatePod":
+            try:
+                e.pods.create(PodSpec(name=op.name, labels=L.project_labels(self.plan.project)))
+            except EngineError as exc:
+                if not _exists(e.pods, op.name):
+                    raise ServiceError(op.name, f"cannot create pod: {exc}") from exc
+        elif k == "CreateNetwork":
+            self.report(op, "Creating")
+            e.networks.create(self._network_spec(op))
+            self.report(op, "Created")
+        elif k == "CreateVolume":
+            self.report(op, "Creating")
+            vol = (self.project.volumes.get(op.key) if self.project else None) or {}
+            e.volumes.create(VolumeSpec(name=op.name, labels={**(vol.get("labels") or {}),
+                                                              **L.volume_labels(self.plan.project, op.key)},
+                                        driver_opts=dict(vol.get("driver_opts") or {})))
+            self.report(op, "Created")
+        elif k == "PullImage":
+            self.report(op, "Pulling")
+            pull = getattr(e.images, "pull", None)
+            if pull is None:
+                raise ServiceError(op.name, "image not found locally and this engine cannot pull")
+            pull(op.name)
+            self.report(op, "Pulled")
+        elif k in ("CreateContainer", "RecreateContainer"):
+            if k == "RecreateContainer":
+                self.report(op, "Recreate")
+                self._stop(op.container_id or op.name)
+                e.containers.remove(op.container_id or op.name, force=True, volumes=opt.remove_volumes)
+            else:
+                self.report(op, "Creating")
+            info = self._create(op)
+            if op.number == 1 or op.service not in self.ids:
+                self.ids[op.service] = info.id
+            self.report(op, "Recreated" if k == "RecreateContainer" else "Created")
+        elif k == "StartContainer":
+            self.report(op, "Starting")
+            ref = op.container_id or op.name
+            try:
+                e.containers.start(ref)
+            except EngineError as exc:
+                raise ServiceError(op.service, f"container {op.name} failed to start: {exc}") from exc
+            self.report(op, "Started")
+        elif k == "StopContainer":
+            self.report(op, "Stopping")
+            self._stop(op.container_id or op.name)
+            self.report(op, "Stopped")
+        elif k == "RemoveContainer":
+            self.report(op, "Removing")
+            try:
+                e.containers.remove(op.container_id or op.name, force=True, volumes=opt.remove_volumes)
+            except NotFound:
+                pass
+            self.report(op, "Removed")
+        elif k in ("RemoveNetwork", "RemoveVolume", "RemoveImage", "RemovePod"):
+            self.report(op, "Removing")
+            manager = {"RemoveNetwork": e.networks, "RemoveVolume": e.volumes, "RemoveImage": e.images,
+                       "RemovePod": e.pods}[k]
+            try:
+                if k == "RemovePod":
+                    manager.remove(op.name, force=True)
+                else:
+                    manager.remove(op.name)
+            except NotFound:
+                pass
+            except EngineError as exc:
+                if k == "RemovePod":
+                    raise
+                opt.warn(f"{_resource(op)[0].lower() or 'object'} {op.name}: not removed: {exc}")
+                self.report(op, "Skipped")
+                return
+            self.report(op, "Removed")
+        else:  # pragma: no cover - the planner makes no other kind
+            raise ServiceError(op.service or op.name, f"unknown operation {k}")
+
+    def _stop(self, ref: str) -> None:
+        try:
+            if self.opt.stop_timeout is None:
+                self.engine.containers.stop(ref)
+            else:
+                self.engine.containers.stop(ref, timeout=self.opt.stop_timeout)
+        except NotFound:
+            pass
+
+    def _create(self, op: Op) -> ContainerInfo:
+        if self.project is None:
+            raise ServiceError(op.service, "cannot create a container without the compose file")
+        if len(self.ids) == 0 or any(s not in self.ids for s in self.project.services):
+            self._fill_ids()
+        gen = service_spec(self.project, op.service, op.number, files_dir=self.opt.files_dir(op.name),
+                           container_ids=self.ids, config_hash=op.config_hash or None, name=op.name)
+        for w in gen.warnings:
+            self.opt.warn(w)
+        for f in gen.files:
+            write_project_file(f)
+        info: ContainerInfo = self.engine.containers.create(gen.spec)
+        return info
+
+    def _fill_ids(self) -> None:
+        for c in self.engine.containers.list(all=True, labels={L.PROJECT: self.plan.project}):
+            svc = c.labels.get(L.SERVICE, "")
+            if c.labels.get(L.ONEOFF) == "True" or not svc:
+                continue
+            if svc not in self.ids or c.labels.get(L.CONTAINER_NUMBER) == "1":
+                self.ids[svc] = c.id
+
+    def _network_spec(self, op: Op) -> NetworkSpec:
+        net = (self.project.networks.get(op.key) if self.project else None) or {}
+        if net.get("driver") not in (None, "", "bridge"):
+            self.opt.warn(f"network {op.name}: driver {net['driver']!r} is not supported; using bridge")
+        ipam = tuple(
+            IPAMConfig(subnet=str(c["subnet"]), gateway=c.get("gateway"), ip_range=c.get("ip_range"))
+            for c in ((net.get("ipam") or {}).get("config") or ()) if c.get("subnet")
+        )
+        return NetworkSpec(
+            name=op.name,
+            labels={**(net.get("labels") or {}), **L.network_labels(self.plan.project, op.key)},
+            internal=bool(net.get("internal")),
+            enable_ipv6=bool(net.get("enable_ipv6")),
+            ipam=ipam,
+            driver_opts={str(k): str(v) for k, v in (net.get("driver_opts") or {}).items()},
+            attachable=bool(net.get("attachable", True)),
+        )
+
+
+class _DependencyFailed(Exception):
+    pass
+
+
+class _nullscope:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _exists(manager: Any, name: str) -> bool:
+    try:
+        manager.get(name)
+        return True
+    except EngineError:
+        return False
+
+
+def _resource(op: Op) -> tuple[str, str]:
+    kind = op.target.split(":", 1)[0]
+    return {"service": ("Container", op.name), "network": ("Network", op.name), "volume": ("Volume", op.name),
+            "image": ("Image", op.name), "pod": ("", op.name)}.get(kind, ("", op.name))
+
+
+def write_project_file(f: ProjectFile) -> None:
+    """Materialise a secret/config file: atomically, with its mode and owner."""
+    path = Path(f.path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if f.copy_from is not None:
+        shutil.copyfile(f.copy_from, tmp)
+    else:
+        tmp.write_bytes(f.content or b"")
+    os.chmod(tmp, f.mode)
+    if f.uid is not None or f.gid is not None:
+        os.chown(tmp, -1 if f.uid is None else f.uid, -1 if f.gid is None else f.gid)
+    os.replace(tmp, path)
+
+
+async def execute(plan: Plan, engine: EngineLike, *, project: Project | None, progress: Progress,
+                  options: DriverOptions, limiter: trio.CapacityLimiter | None = None) -> dict[int, str]:
+    """Run *plan*; returns {op id: error} of the operations that failed (empty: all done).
+
+    Independent operations run in parallel, bounded by *limiter* (default: unlimited).
+    """
+    lim = limiter or trio.CapacityLimiter(1 << 16)
+    run = _Run(plan, project, engine, progress, options, lim)
+    async with trio.open_nursery() as nursery:
+        for op in plan.ops:
+            nursery.start_soon(run.run_op, op)
+    return run.errors
+
+
+def first_error(plan: Plan, errors: Mapping[int, str]) -> str:
+    """The root failure (not the ones it caused), for the CLI's one-line message."""
+    caused = {i for i, msg in errors.items() if " not done because " in msg}
+    roots = [i for i in sorted(errors) if i not in caused]
+    return errors[(roots or sorted(errors))[0]]
+
+
+def limiter_for(parallel: int) -> trio.CapacityLimiter:
+    """--parallel N (-1: unlimited)."""
+    return trio.CapacityLimiter(parallel if parallel and parallel > 0 else 1 << 16)

@@ -1,0 +1,350 @@
+"""reconcile(project, observed, options) -> Plan: what to do so that what runs matches the file. Pure.
+
+What runs is found by labels (com.docker.compose.project/service/container-number/config-hash),
+so the planner needs no state of its own. Each operation names its target, the operations it
+must wait for, and a human-readable cause; `composer up --dry-run` prints `Plan.render()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from composer import labels as L
+from composer.errors import ProjectError
+from composer.graph import Dependency, build_graph, dependency_closure, service_dependencies, service_order
+from composer.project import Project
+from composer.specgen import container_name, network_name, replicas, volume_name
+from runtime.spec import ContainerInfo
+
+OpKind = Literal[
+    "CreatePod", "CreateNetwork", "CreateVolume", "PullImage", "CreateContainer", "RecreateContainer",
+    "StartContainer", "StopContainer", "RemoveContainer", "RemoveNetwork", "RemoveVolume", "RemovePod",
+    "RemoveImage",
+]
+RUNNING: Final = frozenset({"running", "restarting", "paused"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Op:
+    id: int
+    kind: OpKind
+    target: str                       # "network:demo_default", "service:web:1", "pod:demo", ...
+    cause: str
+    deps: tuple[int, ...] = ()
+    service: str = ""                 # container ops
+    number: int = 0
+    name: str = ""                    # runtime object name (container, network, volume, pod, image)
+    container_id: str = ""            # existing container (recreate, start, stop, remove)
+    config_hash: str = ""
+    wait_for: tuple[Dependency, ...] = ()   # StartContainer: depends_on conditions to meet first
+    key: str = ""                     # network/volume key in the file
+
+    def render(self) -> str:
+        deps = ",".join(str(d) for d in self.deps)
+        return f"[{deps}] -> #{self.id} {self.target}, {self.kind}, {self.cause}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    project: str
+    ops: tuple[Op, ...]
+    warnings: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        return "".join(op.render() + "\n" for op in self.ops)
+
+    def __bool__(self) -> bool:
+        return bool(self.ops)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observed:
+    """What the engine has for this project (the CLI gathers it; tests write it by hand)."""
+
+    containers: tuple[ContainerInfo, ...] = ()
+    networks: frozenset[str] = frozenset()     # runtime names that exist
+    volumes: frozenset[str] = frozenset()
+    images: frozenset[str] = frozenset()       # image references present locally
+    pod: bool = False                          # the project's pod exists
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileOptions:
+    services: tuple[str, ...] = ()            # empty: every enabled service
+    recreate: Literal["diverged", "force", "never"] = "diverged"
+    no_deps: bool = False
+    start: bool = True                        # --no-start: create only
+    scale: Mapping[str, int] = field(default_factory=dict)
+    remove_orphans: bool = False
+    pull: Literal["missing", "always", "never", "policy"] = "policy"
+
+
+class _Builder:
+    def __init__(self, project: str) -> None:
+        self.project = project
+        self.ops: list[Op] = []
+        self.warnings: list[str] = []
+
+    def add(self, kind: OpKind, target: str, cause: str, deps: Iterable[int | None] = (), **kw: Any) -> int:
+        op_id = len(self.ops) + 1
+        clean = tuple(sorted({d for d in deps if d is not None}))
+        self.ops.append(Op(id=op_id, kind=kind, target=target, cause=cause, deps=clean, **kw))
+        return op_id
+
+    def plan(self) -> Plan:
+        return Plan(self.project, tuple(self.ops), tuple(self.warnings))
+
+
+def _number(c: ContainerInfo) -> int:
+    try:
+        return int(c.labels.get(L.CONTAINER_NUMBER, "0"))
+    except ValueError:
+        return 0
+
+
+def _is_oneoff(c: ContainerInfo) -> bool:
+    return c.labels.get(L.ONEOFF, "False") == "True"
+
+
+def reconcile(project: Project, observed: Observed, options: ReconcileOptions = ReconcileOptions()) -> Plan:
+    """The operations that bring *observed* to what *project* declares (`up`, `create`, `scale`).
+
+    Raises:
+        ProjectError: an external network or volume does not exist, or an unknown service is named.
+        DependencyCycleError: the services depend on each other in a cycle.
+    """
+    b = _Builder(project.name)
+    build_graph(project)  # cycles fail before anything is planned
+    for name in options.services:
+        if name not in project.services:
+            raise ProjectError(project.name, f"no such service: {name}")
+    if options.services:
+        wanted = set(options.services) if options.no_deps else dependency_closure(project, options.services)
+    else:
+        wanted = set(project.services)
+    order = [s for s in service_order(project) if s in wanted]
+
+    pod_op = None if observed.pod else b.add("CreatePod", f"pod:{project.name}", "not found", name=project.name)
+
+    net_ops: dict[str, int | None] = {}
+    for key, net in project.networks.items():
+        rname = network_name(project, key)
+        if rname in observed.networks:
+            net_ops[key] = None
+        elif net.get("external"):
+            raise ProjectError(project.name, f"network {rname} declared as external, but could not be found")
+        elif any(key in _svc_networks(project.services[s]) for s in wanted):
+            net_ops[key] = b.add("CreateNetwork", f"network:{rname}", "not found", name=rname, key=key)
+    vol_ops: dict[str, int | None] = {}
+    for key, vol in project.volumes.items():
+        rname = volume_name(project, key)
+        if rname in observed.volumes:
+            vol_ops[key] = None
+        elif vol.get("external"):
+            raise ProjectError(project.name, f"volume {rname} declared as external, but could not be found")
+        elif any(key in _svc_volumes(project.services[s]) for s in wanted):
+            vol_ops[key] = b.add("CreateVolume", f"volume:{rname}", "not found", name=rname, key=key)
+
+    by_service: dict[str, list[ContainerInfo]] = {}
+    orphans: list[ContainerInfo] = []
+    for c in observed.containers:
+        if _is_oneoff(c):
+            continue
+        svc_name = c.labels.get(L.SERVICE, "")
+        if svc_name in project.services:
+            by_service.setdefault(svc_name, []).append(c)
+        else:
+            orphans.append(c)
+
+    pulled: dict[str, int | None] = {}
+    created: dict[str, list[int]] = {}     # service -> create/recreate op ids (all replicas)
+    started: dict[str, list[int]] = {}     # service -> start op ids
+    for name in order:
+        svc = project.services[name]
+        deps = {d.service: d for d in service_dependencies(svc).values()}
+        present = [d for d in deps.values() if d.service in project.services]
+        for d in deps.values():
+            if d.service not in project.services and d.required:
+                raise ProjectError(project.name, f"service {name} depends on undefined service {d.service}")
+        infra = [pod_op, *(net_ops.get(n) for n in _svc_networks(svc)),
+                 *(vol_ops.get(v) for v in _svc_volumes(svc))]
+        pull_op = _pull_op(b, svc, observed, options, pulled)
+        before_create = [*infra, pull_op, *(i for d in present for i in created.get(d.service, ()))]
+        before_start = [i for d in present for i in started.get(d.service, ())]
+        want = options.scale.get(name, replicas(svc))
+        chash = L.config_hash(svc)
+        have = sorted(by_service.get(name, []), key=_number)
+        for c in have[want:] if want < len(have) else ():
+            stop = b.add("StopContainer", f"service:{name}:{_number(c)}", f"scale down to {want}",
+                         service=name, number=_number(c), name=c.name, container_id=c.id) \
+                if c.status in RUNNING else None
+            b.add("RemoveContainer", f"service:{name}:{_number(c)}", f"scale down to {want}", [stop],
+                  service=name, number=_number(c), name=c.name, container_id=c.id)
+        have = have[:want]
+        used = {_number(c) for c in have}
+        for c in have:
+            n = _number(c)
+            target = f"service:{name}:{n}"
+            old = c.labels.get(L.CONFIG_HASH, "")
+            if options.recreate == "force" or (options.recreate == "diverged" and old != chash):
+                cause = "--force-recreate" if options.recreate == "force" else "config hash changed"
+                op = b.add("RecreateContainer", target, cause, before_create, service=name, number=n,
+                           name=c.name, container_id=c.id, config_hash=chash)
+                created.setdefault(name, []).append(op)
+                if options.start:
+                    started.setdefault(name, []).append(b.add(
+                        "StartContainer", target, f"recreated by #{op}", [op, *before_start], service=name,
+                        number=n, name=c.name, wait_for=tuple(present)))
+            elif options.start and c.status not in RUNNING:
+                started.setdefault(name, []).append(b.add(
+                    "StartContainer", target, f"container is {c.status}", before_start, service=name,
+                    number=n, name=c.name, container_id=c.id, wait_for=tuple(present)))
+        free = (n for n in range(1, 1 << 20) if n not in used)
+        for _ in range(want - len(have)):
+            n = next(free)
+            cname = container_name(project.name, name, svc, n)
+            target = f"service:{name}:{n}"
+            cause = "no existing container" if not have and n == 1 else f"scale up to {want}"
+            op = b.add("CreateContainer", target, cause, before_create, service=name, number=n, name=cname,
+                       config_hash=chash)
+            created.setdefault(name, []).append(op)
+            if options.start:
+                started.setdefault(name, []).append(b.add(
+                    "StartContainer", target, f"created by #{op}", [op, *before_start], service=name,
+                    number=n, name=cname, wait_for=tuple(present)))
+
+    if orphans:
+        names = sorted(c.name for c in orphans)
+        if options.remove_orphans:
+            for c in sorted(orphans, key=lambda c: c.name):
+                svc_name = c.labels.get(L.SERVICE, "")
+                stop = b.add("StopContainer", f"service:{svc_name}:{_number(c)}", "orphan", service=svc_name,
+                             number=_number(c), name=c.name, container_id=c.id) if c.status in RUNNING else None
+                b.add("RemoveContainer", f"service:{svc_name}:{_number(c)}", "orphan", [stop],
+                      service=svc_name, number=_number(c), name=c.name, container_id=c.id)
+        else:
+            b.warnings.append(
+                f"found orphan containers ({', '.join(names)}) for this project. If you removed or renamed "
+                "this service in your compose file, you can run this command with the --remove-orphans "
+                "flag to clean it up")
+    return b.plan()
+
+
+def _pull_op(b: _Builder, svc: Mapping[str, Any], observed: Observed, options: ReconcileOptions,
+             pulled: dict[str, int | None]) -> int | None:
+    image = svc.get("image")
+    if not image:
+        return None
+    image = str(image)
+    if image in pulled:
+        return pulled[image]
+    policy = options.pull if options.pull != "policy" else str(svc.get("pull_policy") or "missing")
+    present = image in observed.images
+    op: int | None = None
+    if policy == "always" or (policy in ("missing", "if_not_present") and not present):
+        op = b.add("PullImage", f"image:{image}", "--pull always" if present else "not found locally",
+                   name=image)
+    pulled[image] = op
+    return op
+
+
+def _svc_networks(svc: Mapping[str, Any]) -> list[str]:
+    if svc.get("network_mode"):
+        return []
+    nets = svc.get("networks")
+    return ["default"] if nets is None else list(nets)
+
+
+def _svc_volumes(svc: Mapping[str, Any]) -> list[str]:
+    return [str(v["source"]) for v in svc.get("volumes") or ()
+            if isinstance(v, Mapping) and v.get("type", "volume") == "volume" and v.get("source")]
+
+
+# ---- tear down -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DownOptions:
+    services: tuple[str, ...] = ()        # stop/rm only these (empty: all)
+    remove_containers: bool = True        # False: stop only
+    remove_orphans: bool = False
+    volumes: bool = False                 # -v: named volumes declared by the project, and anonymous ones
+    networks: bool = True
+    pod: bool = True
+    images: Literal["", "local", "all"] = ""
+
+
+def _label_deps(c: ContainerInfo) -> set[str]:
+    raw = c.labels.get(L.DEPENDS_ON, "")
+    return {item.split(":", 1)[0] for item in raw.split(",") if item}
+
+
+def teardown(project_name: str, containers: Sequence[ContainerInfo], *, known_services: Iterable[str] | None,
+             networks: Iterable[str] = (), volumes: Iterable[str] = (), images: Iterable[str] = (),
+             pod: bool = False, options: DownOptions = DownOptions()) -> Plan:
+    """The plan of `down` (and of `stop`/`rm` with remove_containers/networks off): dependents first.
+
+    Works from labels alone, so `down -p NAME` needs no compose file. *known_services* are the
+    services of the file when there is one: containers of other services are orphans, removed only
+    with remove_orphans. None means there is no file: every container of the project goes.
+    """
+    b = _Builder(project_name)
+    known = None if known_services is None else set(known_services)
+    chosen = [c for c in containers
+              if (not options.services or c.labels.get(L.SERVICE) in options.services)
+              and (known is None or c.labels.get(L.SERVICE) in known or options.remove_orphans
+                   or _is_oneoff(c))]
+    by_service: dict[str, list[ContainerInfo]] = {}
+    for c in chosen:
+        by_service.setdefault(c.labels.get(L.SERVICE, ""), []).append(c)
+    # dependents stop first: a service waits for every service that depends on it
+    dependents: dict[str, set[str]] = {s: set() for s in by_service}
+    for s, cs in by_service.items():
+        for c in cs:
+            for d in _label_deps(c):
+                if d in dependents and d != s:
+                    dependents[d].add(s)
+    done: dict[str, list[int]] = {}
+    removal_ids: list[int] = []
+
+    def visit(s: str, stack: tuple[str, ...] = ()) -> list[int]:
+        if s in done:
+            return done[s]
+        if s in stack:
+            return []  # a cycle in labels: ignore the back edge
+        waits = [i for d in sorted(dependents[s]) for i in visit(d, (*stack, s))]
+        ids = []
+        for c in sorted(by_service[s], key=lambda c: (_number(c), c.name)):
+            target = f"service:{s}:{_number(c)}"
+            stop = None
+            if c.status in RUNNING:
+                stop = b.add("StopContainer", target, "project down" if options.remove_containers else "stop",
+                             waits, service=s, number=_number(c), name=c.name, container_id=c.id)
+            if options.remove_containers:
+                rid = b.add("RemoveContainer", target,
+                            "orphan" if known is not None and s not in known else "project down",
+                            [stop] if stop else waits, service=s, number=_number(c), name=c.name,
+                            container_id=c.id)
+                removal_ids.append(rid)
+                ids.append(rid)
+            elif stop:
+                ids.append(stop)
+        done[s] = ids
+        return ids
+
+    for s in sorted(by_service):
+        visit(s)
+    if options.remove_containers and not options.services:
+        if options.networks:
+            for n in sorted(networks):
+                b.add("RemoveNetwork", f"network:{n}", "project down", removal_ids, name=n)
+        if options.volumes:
+            for v in sorted(volumes):
+                b.add("RemoveVolume", f"volume:{v}", "down -v", removal_ids, name=v)
+        for ref in sorted(images):
+            b.add("RemoveImage", f"image:{ref}", f"down --rmi {options.images}", removal_ids, name=ref)
+        if pod and options.pod:
+            b.add("RemovePod", f"pod:{project_name}", "project down", removal_ids, name=project_name)
+    return b.plan()
