@@ -1,0 +1,113 @@
+"""The OCI blob store: root/blobs/sha256/<hex>, content-addressed, written by rename.
+
+A blob is first streamed into a temporary file beside its final place while it is hashed; it is
+renamed into place only when the digest is right, so a reader never sees a partial blob and a
+crash leaves only a temporary file (named ``.tmp-*``, swept by gc).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from runtime.errors import ImageError
+
+CHUNK: Final = 1 << 20
+_SHA256: Final = re.compile(r"sha256:[a-f0-9]{64}")
+
+
+def check_digest(digest: str) -> str:
+    """Return the hex part of a sha256 digest. Raises ImageError for anything else."""
+    if not _SHA256.fullmatch(digest):
+        raise ImageError(f"unsupported or malformed digest {digest!r}; expected sha256:<64 hex>")
+    return digest[7:]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root  # .../blobs/sha256
+
+    def path(self, digest: str) -> Path:
+        return self.root / check_digest(digest)
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def read(self, digest: str) -> bytes:
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise ImageError(f"blob {digest} is missing from the store") from None
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def put_bytes(self, data: bytes, expected: str | None = None) -> tuple[str, int]:
+        """Store *data*; returns (digest, size). Raises ImageError when *expected* does not match."""
+        digest = sha256_bytes(data)
+        if expected is not None and expected != digest:
+            raise ImageError(f"blob digest mismatch: expected {expected}, got {digest}")
+        if not self.has(digest):
+            self._commit(digest, lambda f: f.write(data))
+        return digest, len(data)
+
+    def put_stream(self, src: BinaryIO, expected: str | None = None) -> tuple[str, int, bool]:
+        """Copy *src* to the store while hashing it; returns (digest, size, whether it is new)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        try:
+            h, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as f:
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+                    f.write(chunk)
+                    size += len(chunk)
+            digest = "sha256:" + h.hexdigest()
+            if expected is not None and expected != digest:
+                raise ImageError(f"blob digest mismatch: expected {expected}, got {digest}")
+            final = self.root / digest[7:]
+            if final.exists():
+                _unlink(tmp)
+                return digest, size, False
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)  # same content either way: a race is harmless
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return digest, size, True
+
+    def _commit(self, digest: str, write: object) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)  # type: ignore[operator]
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.root / digest[7:])
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def remove(self, digest: str) -> None:
+        _unlink(str(self.path(digest)))
+
+    def digests(self) -> Iterator[str]:
+        if self.root.is_dir():
+            for p in self.root.iterdir():
+                if not p.name.startswith("."):
+                    yield "sha256:" + p.name
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -1,0 +1,64 @@
+"""`composer image ...` through the real CLI, in a private runtime root."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import composer_cli
+
+
+def test_import_then_inspect_shows_env_path_and_layer_with_busybox(
+    engine_paths: tuple[Path, Path], busybox_tar: Path
+) -> None:
+    r = composer_cli("image", "import", str(busybox_tar), "localhost/busybox:latest")
+    assert r.returncode == 0, r.stderr
+    image_id = r.stdout.strip()
+    assert image_id.startswith("sha256:") and len(image_id) == 71
+
+    r = composer_cli("image", "inspect", "localhost/busybox:latest")
+    assert r.returncode == 0, r.stderr
+    [doc] = json.loads(r.stdout)
+    assert doc["Id"] == image_id.removeprefix("sha256:")
+    assert doc["RepoTags"] == ["localhost/busybox:latest"]
+    assert doc["Config"]["Env"] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    assert "Cmd" not in doc["Config"]  # as podman import: no Cmd unless --change gives one
+    [layer_dir] = doc["LayerDirs"]
+    assert (Path(layer_dir) / "bin" / "busybox").is_file()
+    assert Path(layer_dir).is_relative_to(engine_paths[0])
+
+
+def test_import_with_changes_sets_cmd_and_short_name_resolves(
+    engine_paths: tuple[Path, Path], busybox_tar: Path
+) -> None:
+    r = composer_cli("image", "import", "--change", 'CMD ["sh"]', "--change", "ENV A=1",
+                     "--change", "EXPOSE 80", str(busybox_tar), "localhost/bb")
+    assert r.returncode == 0, r.stderr
+    r = composer_cli("image", "inspect", "bb")  # a short name finds localhost/bb:latest
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads(r.stdout)[0]["Config"]
+    assert cfg["Cmd"] == ["sh"]
+    assert "A=1" in cfg["Env"]
+    assert cfg["ExposedPorts"] == {"80/tcp": {}}
+
+
+def test_inspect_of_a_missing_image_exits_125_and_names_it(engine_paths: tuple[Path, Path]) -> None:
+    r = composer_cli("image", "inspect", "localhost/nosuch:1")
+    assert r.returncode == 125
+    assert "image 'localhost/nosuch:1' not found" in r.stderr
+    assert json.loads(r.stdout) == []
+
+
+def test_import_from_stdin_and_ls_table(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
+    with open(busybox_tar, "rb") as f:
+        argv = [sys.executable, "-m", "composer", "image", "import", "-", "localhost/fromstdin:v1"]
+        p = subprocess.run(argv, stdin=f, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    r = composer_cli("image", "ls")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert lines[1].split()[:3] == ["localhost/fromstdin", "v1", p.stdout.strip()[7:19]]
+    assert lines[1].endswith("MB")
