@@ -1,1 +1,254 @@
-"""The compose loader."""
+"""The compose loader: compose files in, a canonical Project out.
+
+A pipeline of small pure stages over a plain tree, in this order: discover files (I/O edge) → read
+`.env` → parse each file → project name → interpolate each file → include → extends → merge the
+files → validate against the schema → canonical long form (defaults, absolute paths) → profiles and
+service selection → cross-reference checks → Project. Inputs are explicit in LoadOptions: the loader
+never reads os.environ, never chdirs, never prints. Warnings go to ``LoadOptions.warnings``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from composer.errors import ConfigError
+from composer.project import Project
+
+__all__ = ["LoadOptions", "LoadResult", "load_project", "load"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadOptions:
+    files: tuple[str, ...] = ()                 # -f, in order; "-" is stdin_text
+    project_name: str | None = None             # -p
+    project_directory: str | None = None        # --project-directory
+    env_files: tuple[str, ...] = ()             # --env-file (replaces the project's .env)
+    profiles: tuple[str, ...] = ()              # --profile (else COMPOSE_PROFILES)
+    environ: Mapping[str, str] = field(default_factory=dict)   # the shell's environment
+    cwd: str = "."
+    services: tuple[str, ...] = ()              # named on the command line
+    interpolate: bool = True
+    normalize: bool = True
+    resolve_paths: bool = True
+    consistency: bool = True
+    stdin_text: str | None = None
+    warnings: list[str] | None = None           # the loader appends warnings here
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadResult:
+    project: Project
+    raw_trees: tuple[dict[str, Any], ...]       # each file as parsed, before interpolation
+    environment: Mapping[str, str]              # what interpolation saw (shell + .env + project name)
+
+
+def load_project(opts: LoadOptions) -> Project:
+    """Load the project *opts* describe.
+
+    Raises:
+        ConfigError (and subclasses): the first problem found, as `<file>: <tree path>: <what>`.
+    """
+    return load(opts).project
+
+
+def load(opts: LoadOptions) -> LoadResult:
+    """As load_project, with what `config --variables/--environment` also need."""
+    from composer.loader import discovery, environment, naming
+    from composer.loader.merge import merge_all
+    from composer.loader.profiles import active_profiles, prune_resources, select_services
+
+    warnings: list[str] = opts.warnings if opts.warnings is not None else []
+    cwd = os.path.abspath(opts.cwd)
+    shell = dict(opts.environ)
+
+    # .env first: it may name the files (COMPOSE_FILE) and the project (COMPOSE_PROJECT_NAME)
+    first_dir = (os.path.normpath(os.path.join(cwd, opts.project_directory)) if opts.project_directory
+                 else _dir_of_first(opts.files, cwd))
+    env_paths, explicit = environment.env_file_paths(opts.env_files, cwd, first_dir)
+    dotenv = environment.read_env_files(env_paths, explicit, shell)
+    env = environment.project_environment(shell, dotenv)
+    found = discovery.discover(opts.files, opts.project_directory, cwd, env)
+    warnings.extend(found.warnings)
+    working_dir = found.working_dir
+    if not explicit and working_dir != first_dir:  # the search went elsewhere: that directory's .env
+        env_paths, _ = environment.env_file_paths((), cwd, working_dir)
+        dotenv = environment.read_env_files(env_paths, False, shell)
+        env = environment.project_environment(shell, dotenv)
+
+    raw = [_read_file(f, opts.stdin_text, cwd) for f in found.files]
+    sources = [_source_name(f, cwd) for f in found.files]
+
+    name = naming.project_name(opts.project_name, env, [_interpolated_name(t, env, s, opts)
+                                                        for t, s in zip(raw, sources, strict=True)],
+                               working_dir)
+    env = {**env, "COMPOSE_PROJECT_NAME": name}
+
+    trees = [_file_stage(t, s, env, working_dir, opts, warnings, chain=())
+             for t, s in zip(raw, sources, strict=True)]
+    merged = merge_all(trees)
+    if not merged:
+        raise ConfigError(sources[0], "empty compose file")
+    merged.pop("name", None)
+    tree: dict[str, Any] = {"name": name, **merged}
+
+    from composer.loader.canonical import canonicalize
+
+    validate_schema, check_consistency = _validators()
+    validate_schema(tree, sources[0])
+    canonical = canonicalize(tree, working_dir=working_dir, environ=env, resolve_paths=opts.resolve_paths)
+    if not opts.normalize:
+        canonical = _denormalize(canonical, tree)
+    selection = select_services(canonical, active_profiles(opts.profiles, env), opts.services, warnings)
+    final = prune_resources(selection.tree) if opts.normalize else selection.tree
+    if opts.consistency:
+        check_consistency(final, sources[0])
+    project = Project(
+        name=name,
+        working_dir=working_dir,
+        config_files=tuple(found.files),
+        tree=final,
+        environment=env,
+        disabled_services=selection.disabled,
+    )
+    return LoadResult(project=project, raw_trees=tuple(raw), environment=env)
+
+
+def _validators() -> tuple[Any, Any]:
+    try:
+        from composer.loader.validate import check_consistency, validate_schema
+    except ImportError:  # the schema stage is being written alongside; load without it meanwhile
+        def _skip(tree: dict[str, Any], source: str) -> None:
+            return None
+        return _skip, _skip
+    return validate_schema, check_consistency
+
+
+# -- stages with I/O at their edge -------------------------------------------------------------
+
+def _dir_of_first(files: tuple[str, ...], cwd: str) -> str:
+    for f in files:
+        if f != "-":
+            return os.path.dirname(os.path.normpath(os.path.join(cwd, f)))
+    return cwd
+
+
+def _source_name(path: str, cwd: str) -> str:
+    return os.path.join(cwd, "-") if path == "-" else path
+
+
+def _read_file(path: str, stdin_text: str | None, cwd: str) -> dict[str, Any]:
+    from composer.loader.yamlparse import parse_yaml
+
+    if path == "-":
+        return parse_yaml(stdin_text or "", _source_name(path, cwd))
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise ConfigError(path, "no such file or directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read compose file: {exc}") from None
+    return parse_yaml(text, path)
+
+
+def _interpolated_name(tree: dict[str, Any], env: Mapping[str, str], source: str,
+                       opts: LoadOptions) -> dict[str, Any]:
+    """Only the `name:` of a file, interpolated: the project name is needed before the rest."""
+    from composer.loader.interpolate import interpolate
+
+    if "name" not in tree:
+        return {}
+    value = tree["name"]
+    if opts.interpolate:
+        value = interpolate(value, env, source, None, path="name")
+    return {"name": value}
+
+
+def _file_stage(raw: dict[str, Any], source: str, env: Mapping[str, str], working_dir: str,
+                opts: LoadOptions, warnings: list[str], *, chain: tuple[str, ...]) -> dict[str, Any]:
+    """One file: interpolate, include, extends. Markers (!reset, !override) stay for the merge."""
+    from composer.loader.extends import apply_extends
+    from composer.loader.include import apply_include
+    from composer.loader.interpolate import interpolate
+
+    tree = interpolate(raw, env, source, warnings) if opts.interpolate else raw
+    if "version" in tree:
+        warnings.append(f"{source}: the attribute `version` is obsolete, it will be ignored, "
+                        "please remove it to avoid potential confusion")
+        tree = {k: v for k, v in tree.items() if k != "version"}
+    if "include" in tree:  # relative to the (included) project's working directory, as compose-go
+        tree = apply_include(tree, source, working_dir,
+                             lambda spec: _load_included(spec, env, opts, warnings, (*chain, source)))
+
+    def read_other(path: str) -> dict[str, Any]:
+        if not os.path.exists(path):
+            raise FileNotFoundError(path)
+        other = _read_file(path, None, working_dir)
+        return interpolate(other, env, path, warnings) if opts.interpolate else other
+
+    return apply_extends(tree, source, read_other)
+
+
+def _load_included(spec: Any, parent_env: Mapping[str, str], opts: LoadOptions, warnings: list[str],
+                   chain: tuple[str, ...]) -> dict[str, Any]:
+    from composer.errors import IncludeError
+    from composer.loader import environment
+    from composer.loader.extends import rebase_service_paths
+    from composer.loader.merge import merge_all
+
+    for path in spec.paths:
+        if path in chain:
+            cycle = " -> ".join([*chain[chain.index(path):], path])
+            raise IncludeError(chain[-1], f"include cycle detected: {cycle}")
+        if not os.path.isfile(path):
+            raise IncludeError(chain[-1], f"included file {path} not found")
+    dotenv = environment.read_env_files(spec.env_files, spec.explicit_env, parent_env)
+    env = {**dotenv, **parent_env}  # the including project's variables win
+    trees = [_file_stage(_read_file(p, None, spec.project_directory), p, env, spec.project_directory,
+                         opts, warnings, chain=chain) for p in spec.paths]
+    merged = merge_all(trees)
+    merged.pop("name", None)
+    return _rebase_tree(merged, spec.project_directory, rebase_service_paths)
+
+
+def _rebase_tree(tree: dict[str, Any], base_dir: str, rebase_service: Any) -> dict[str, Any]:
+    """An included project's relative paths, made absolute against its project directory."""
+    out = dict(tree)
+    services = tree.get("services")
+    if isinstance(services, dict):
+        out["services"] = {n: rebase_service(s, base_dir) if isinstance(s, dict) else s
+                           for n, s in services.items()}
+    for kind in ("secrets", "configs"):
+        section = tree.get(kind)
+        if isinstance(section, dict):
+            out[kind] = {
+                n: {**d, "file": os.path.normpath(os.path.join(base_dir, d["file"]))}
+                if isinstance(d, dict) and isinstance(d.get("file"), str) else d
+                for n, d in section.items()
+            }
+    return out
+
+
+def _denormalize(canonical: dict[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
+    """--no-normalize: drop what normalisation adds (the implicit default network and the services'
+    implicit attachment to it)."""
+    out = dict(canonical)
+    src_networks = source.get("networks") or {}
+    nets = dict(out.get("networks") or {})
+    if "default" in nets and "default" not in src_networks:
+        nets.pop("default")
+    if nets:
+        out["networks"] = nets
+    else:
+        out.pop("networks", None)
+    src_services = source.get("services") or {}
+    services = {}
+    for name, svc in (out.get("services") or {}).items():
+        if isinstance(svc, dict) and "networks" not in (src_services.get(name) or {}):
+            svc = {k: v for k, v in svc.items() if k != "networks"}
+        services[name] = svc
+    out["services"] = services
+    return out

@@ -1,0 +1,165 @@
+"""`composer config`: parse, resolve and render the compose file in canonical form (as docker compose)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from composer.cli.context import Context
+
+HELP = {"config": "Parse, resolve and render compose file in canonical format"}
+
+_REMOVED_FROM_HASH = ("build", "pull_policy", "scale", "depends_on", "profiles")
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", dest="output_format", choices=["yaml", "json"], default="yaml",
+                        help="format the output")
+    parser.add_argument("-o", "--output", dest="output_file", metavar="FILE", help="save to file")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only validate the configuration")
+    parser.add_argument("--services", dest="list_services", action="store_true",
+                        help="print the service names, one per line")
+    parser.add_argument("--volumes", dest="list_volumes", action="store_true",
+                        help="print the volume names, one per line")
+    parser.add_argument("--networks", dest="list_networks", action="store_true",
+                        help="print the network names, one per line")
+    parser.add_argument("--images", dest="list_images", action="store_true",
+                        help="print the image names, one per line")
+    parser.add_argument("--profiles", dest="list_profiles", action="store_true",
+                        help="print the profile names, one per line")
+    parser.add_argument("--hash", dest="hash_services", metavar="SERVICE",
+                        help="print the service config hash, one per line ('*' for all)")
+    parser.add_argument("--variables", dest="list_variables", action="store_true",
+                        help="print model variables and default values")
+    parser.add_argument("--environment", dest="list_environment", action="store_true",
+                        help="print environment used for interpolation")
+    parser.add_argument("--no-interpolate", dest="no_interpolate", action="store_true")
+    parser.add_argument("--no-normalize", dest="no_normalize", action="store_true")
+    parser.add_argument("--no-path-resolution", dest="no_path_resolution", action="store_true")
+    parser.add_argument("--no-consistency", dest="no_consistency", action="store_true")
+    parser.add_argument("--resolve-image-digests", dest="resolve_image_digests", action="store_true",
+                        help="pin image tags to digests (not supported: ignored with a warning)")
+    parser.add_argument("config_services", nargs="*", metavar="SERVICE")
+
+
+def service_hash(service: Mapping[str, Any]) -> str:
+    """com.docker.compose.config-hash: sha256 of the service's JSON (docker compose's field order)
+    without build, pull_policy, scale, deploy.replicas, depends_on and profiles."""
+    from composer.loader.render import to_json_tree
+
+    svc = {k: v for k, v in service.items() if k not in _REMOVED_FROM_HASH}
+    if isinstance(svc.get("deploy"), dict):
+        svc["deploy"] = {k: v for k, v in svc["deploy"].items() if k != "replicas"}
+    doc = to_json_tree({"name": "x", "services": {"s": svc}})["services"]["s"]
+    return hashlib.sha256(go_json(doc).encode()).hexdigest()
+
+
+def go_json(value: Any) -> str:
+    """Compact JSON as Go's encoding/json writes it (HTML characters escaped)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        print(f"WARN[0000] {line}", file=sys.stderr)
+
+
+def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    from composer.loader import LoadOptions, load
+    from composer.loader.render import render
+
+    warnings: list[str] = []
+    if args.resolve_image_digests:
+        warnings.append("--resolve-image-digests is not supported by composer; images are printed as written")
+    a = ctx.args
+    opts = LoadOptions(
+        files=tuple(a.files), project_name=a.project_name, project_directory=a.project_directory,
+        env_files=tuple(a.env_files), profiles=tuple(a.profiles), environ=ctx.environ, cwd=ctx.cwd,
+        services=tuple(args.config_services), interpolate=not args.no_interpolate,
+        normalize=not args.no_normalize, resolve_paths=not args.no_path_resolution,
+        consistency=not args.no_consistency,
+        stdin_text=sys.stdin.read() if "-" in a.files else None, warnings=warnings,
+    )
+    if args.list_variables:
+        return _print_variables(opts, warnings)
+    try:
+        result = load(opts)
+    finally:
+        _warn(warnings)
+    project = result.project
+    out: str
+    if args.quiet:
+        return 0
+    if args.list_services:
+        out = _lines(project.services)
+    elif args.list_volumes:
+        out = _lines(project.volumes)
+    elif args.list_networks:
+        out = _lines(project.networks)
+    elif args.list_images:
+        out = _lines([_image_of(project.name, n, s) for n, s in project.services.items()])
+    elif args.list_profiles:
+        from composer.loader.profiles import all_profiles
+
+        out = _lines(all_profiles({**project.services, **project.disabled_services}))
+    elif args.list_environment:
+        out = _lines([f"{k}={v}" for k, v in sorted(result.environment.items())])
+    elif args.hash_services is not None:
+        wanted = (sorted(project.services) if args.hash_services == "*"
+                  else [s.strip() for s in args.hash_services.split(",") if s.strip()])
+        from composer.errors import UsageError
+
+        lines = []
+        for svc in wanted:
+            if svc not in project.services:
+                raise UsageError(f"no such service: {svc}")
+            lines.append(f"{svc} {service_hash(project.services[svc])}")
+        out = _lines(lines)
+    else:
+        out = render(dict(project.tree), args.output_format)  # byte-equal to docker compose's
+    if args.output_file:
+        with open(args.output_file, "w", encoding="utf-8") as fh:
+            fh.write(out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+def _lines(items: Any) -> str:
+    return "".join(f"{i}\n" for i in items)
+
+
+def _image_of(project: str, name: str, service: Mapping[str, Any]) -> str:
+    image = service.get("image")
+    return str(image) if image else f"{project}-{name}"
+
+
+def _print_variables(opts: Any, warnings: list[str]) -> int:
+    """NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE of every variable the files refer to."""
+    from dataclasses import replace
+
+    from composer.loader import load
+    from composer.loader.interpolate import variables_in
+
+    result = load(replace(opts, interpolate=False, consistency=False))
+    _warn(warnings)
+    found: dict[str, Any] = {}
+    for tree in result.raw_trees:
+        for var_name, var in variables_in(tree).items():
+            found.setdefault(var_name, var)
+    rows = [("NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE")]
+    rows += [(v.name, "true" if v.required else "false", v.default, v.alternate)
+             for v in sorted(found.values(), key=lambda v: v.name)]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        cells = [r[i].ljust(max(widths[i] + 3, 20)) for i in range(3)]
+        sys.stdout.write("".join(cells) + r[3] + "\n")
+    return 0

@@ -1,0 +1,237 @@
+"""Variable interpolation in the values of one compose file (never in keys), as compose-go does it.
+
+`$$` is a literal `$`; `$VAR` and `${VAR}` substitute; `${VAR:-d}`/`${VAR-d}` default when unset or
+empty / unset; `${VAR:?e}`/`${VAR?e}` fail; `${VAR:+a}`/`${VAR+a}` substitute *a* when set (and non-empty).
+Defaults nest (`${A:-${B:-x}}`) and are only evaluated when used. An unset variable without a default
+is a warning and becomes the empty string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from composer.errors import InterpolationError
+from composer.loader.yamlparse import Override, Reset
+
+__all__ = ["Variable", "interpolate", "substitute", "variables_in", "TemplateError"]
+
+_NAME_START = frozenset("_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NAME_CHARS = _NAME_START | frozenset("0123456789")
+_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+
+
+class TemplateError(ValueError):
+    """A template is malformed (`invalid`) or names a required variable that is missing."""
+
+    def __init__(self, message: str, *, required: bool = False) -> None:
+        super().__init__(message)
+        self.required = required
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A variable a template refers to, for `config --variables`."""
+
+    name: str
+    required: bool = False
+    default: str = ""
+    alternate: str = ""
+
+
+Lookup = Callable[[str], "str | None"]
+
+
+def substitute(template: str, lookup: Lookup, on_unset: Callable[[str], None] | None = None) -> str:
+    """Expand *template*. *lookup* returns None for an unset variable; *on_unset* hears about one
+    that had no default. Raises TemplateError."""
+    out, _ = _expand(template, 0, lookup, on_unset, stop_at_brace=False)
+    return out
+
+
+def _expand(text: str, pos: int, lookup: Lookup, on_unset: Callable[[str], None] | None,
+            *, stop_at_brace: bool) -> tuple[str, int]:
+    out: list[str] = []
+    n = len(text)
+    while pos < n:
+        ch = text[pos]
+        if stop_at_brace and ch == "}":
+            return "".join(out), pos
+        if ch != "$":
+            out.append(ch)
+            pos += 1
+            continue
+        nxt = text[pos + 1] if pos + 1 < n else ""
+        if nxt == "$":
+            out.append("$")
+            pos += 2
+        elif nxt == "{":
+            value, pos = _braced(text, pos + 2, lookup, on_unset)
+            out.append(value)
+        elif nxt in _NAME_START:
+            end = pos + 1
+            while end < n and text[end] in _NAME_CHARS:
+                end += 1
+            name = text[pos + 1:end]
+            value = lookup(name)
+            if value is None:
+                if on_unset:
+                    on_unset(name)
+                value = ""
+            out.append(value)
+            pos = end
+        else:  # a lone `$` is kept as it is, like compose-go
+            out.append("$")
+            pos += 1
+    if stop_at_brace:
+        raise TemplateError("unterminated ${")
+    return "".join(out), pos
+
+
+def _braced(text: str, pos: int, lookup: Lookup,
+            on_unset: Callable[[str], None] | None) -> tuple[str, int]:
+    """Expand `${...}` whose body starts at *pos*; returns the value and the index after `}`."""
+    n = len(text)
+    end = pos
+    if end < n and text[end] in _NAME_START:
+        end += 1
+        while end < n and text[end] in _NAME_CHARS:
+            end += 1
+    name = text[pos:end]
+    if not name:
+        raise TemplateError("missing variable name")
+    if end < n and text[end] == "}":
+        value = lookup(name)
+        if value is None:
+            if on_unset:
+                on_unset(name)
+            value = ""
+        return value, end + 1
+    op = next((o for o in _OPERATORS if text.startswith(o, end)), None)
+    if op is None:
+        raise TemplateError("invalid character after variable name")
+    arg_start = end + len(op)
+    value = lookup(name)
+    is_set = value is not None
+    non_empty = bool(value)
+    use_arg = {
+        ":-": not non_empty, "-": not is_set,
+        ":?": not non_empty, "?": not is_set,
+        ":+": non_empty, "+": is_set,
+    }[op]
+    # The argument is expanded only when it is used (a nested `${X:?}` must not fire otherwise), but
+    # it is always scanned so the closing brace is found.
+    silent: Lookup = lambda _n: "_"  # noqa: E731  (non-empty: nothing fires)
+    arg, close = _expand(text, arg_start, lookup if use_arg else silent,
+                         on_unset if use_arg else None, stop_at_brace=True)
+    if op in (":?", "?"):
+        if use_arg:
+            msg = f"required variable {name} is missing a value"
+            raise TemplateError(f"{msg}: {arg}" if arg else msg, required=True)
+        return value or "", close + 1
+    if op in (":+", "+"):
+        return (arg if use_arg else ""), close + 1
+    return (arg if use_arg else value or ""), close + 1
+
+
+def interpolate(tree: Any, environ: Mapping[str, str], source: str,
+                warnings: list[str] | None = None, path: str = "") -> Any:
+    """Return *tree* with every string value expanded against *environ*. Keys are not touched.
+
+    Raises:
+        InterpolationError: where = "<source>: <tree path>".
+    """
+    warned: set[str] = set()
+
+    def on_unset(name: str) -> None:
+        if warnings is not None and name not in warned:
+            warned.add(name)
+            msg = f'The "{name}" variable is not set. Defaulting to a blank string.'
+            if msg not in warnings:
+                warnings.append(msg)
+
+    def walk(node: Any, where: str) -> Any:
+        if isinstance(node, str):
+            try:
+                return substitute(node, environ.get, on_unset)
+            except TemplateError as exc:
+                loc = f"{source}: {where}" if source else where
+                if exc.required:
+                    raise InterpolationError(loc, str(exc)) from None
+                raise InterpolationError(
+                    loc, f"invalid interpolation format {node!r}: {exc}; escape a literal $ as $$"
+                ) from None
+        if isinstance(node, dict):
+            return {k: walk(v, f"{where}.{k}" if where else str(k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(node)]
+        if isinstance(node, Reset | Override):
+            return type(node)(walk(node.value, where))
+        return node
+
+    return walk(tree, path)
+
+
+def variables_in(tree: Any) -> dict[str, Variable]:
+    """Every variable the string values of *tree* refer to (for `config --variables`)."""
+    found: dict[str, Variable] = {}
+
+    def scan(text: str) -> None:
+        pos, n = 0, len(text)
+        while pos < n:
+            if text[pos] != "$":
+                pos += 1
+                continue
+            nxt = text[pos + 1] if pos + 1 < n else ""
+            if nxt == "$":
+                pos += 2
+            elif nxt == "{":
+                end = pos + 2
+                while end < n and text[end] in _NAME_CHARS:
+                    end += 1
+                name = text[pos + 2:end]
+                op = next((o for o in _OPERATORS if text.startswith(o, end)), None)
+                arg = ""
+                if op is not None:
+                    depth, k = 0, end + len(op)
+                    while k < n and not (text[k] == "}" and depth == 0):
+                        if text.startswith("${", k):
+                            depth += 1
+                            k += 1
+                        elif text[k] == "}":
+                            depth -= 1
+                        k += 1
+                    arg = text[end + len(op):k]
+                    scan(arg)
+                if name and name not in found:
+                    found[name] = Variable(
+                        name,
+                        required=op in (":?", "?"),
+                        default=arg if op in (":-", "-") else "",
+                        alternate=arg if op in (":+", "+") else "",
+                    )
+                pos = end
+            elif nxt in _NAME_START:
+                end = pos + 1
+                while end < n and text[end] in _NAME_CHARS:
+                    end += 1
+                found.setdefault(text[pos + 1:end], Variable(text[pos + 1:end]))
+                pos = end
+            else:
+                pos += 1
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            scan(node)
+        elif isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, Reset | Override):
+            walk(node.value)
+
+    walk(tree)
+    return found

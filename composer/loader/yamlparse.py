@@ -1,0 +1,188 @@
+"""Parse one compose file's text into a plain tree (dicts, lists, scalars).
+
+Anchors, aliases and merge keys (`<<`) work as YAML says; duplicate keys are errors with line numbers
+(pyyaml silently keeps the last one); `!reset` and `!override` become marker values that the merge
+stage honours and `strip_markers` removes for a file that is not merged into anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from composer.errors import ConfigError
+
+__all__ = ["Override", "Reset", "parse_yaml", "strip_markers"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """`!reset`: the key is removed from the result (and from what it overrides)."""
+
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """`!override`: the value replaces what it overrides instead of merging with it."""
+
+    value: Any = None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and knows compose's two tags."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self._check_duplicates(node)
+        explicit = {_key_text(k) for k, _ in node.value if _key_text(k) != "<<"}
+        resets = {_key_text(k) for k, v in node.value if v.tag == "!reset"}
+        merged_keys = self._merge_key_names(node)
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                raise ConfigError(self._where(key_node), "mapping keys must be scalars")
+            if key is None:
+                key = "null"
+            # compose-go removes a `!reset` key before it resolves merge keys, so a value the merge
+            # key brings back survives; keep that quirk for identical output.
+            if str(key) in resets and str(key) in merged_keys and key in mapping:
+                continue
+            value = self.construct_object(value_node, deep=deep)
+            if str(key) in explicit or key not in mapping:
+                mapping[key] = value
+        return mapping
+
+    def _merge_key_names(self, node: MappingNode) -> set[str]:
+        names: set[str] = set()
+        for k, v in node.value:
+            if _key_text(k) != "<<":
+                continue
+            sources = v.value if isinstance(v, SequenceNode) else [v]
+            for src in sources:
+                if isinstance(src, MappingNode):
+                    names |= {_key_text(sk) for sk, _ in src.value}
+        return names
+
+    def _check_duplicates(self, node: MappingNode) -> None:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.value == "<<":
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                raise ConfigError(
+                    self._source,
+                    f'line {line}: mapping key "{key_node.value}" already defined at line {seen[key_node.value]}',
+                )
+            seen[key_node.value] = line
+
+    def _where(self, node: Node) -> str:
+        return f"{self._source}: line {node.start_mark.line + 1}"
+
+    _source = "<stdin>"
+
+
+def _key_text(node: Node) -> str:
+    return str(node.value) if isinstance(node, ScalarNode) else ""
+
+
+def _construct_reset(loader: _Loader, node: Node) -> Reset:
+    return Reset(_construct_any(loader, node))
+
+
+def _construct_override(loader: _Loader, node: Node) -> Override:
+    return Override(_construct_any(loader, node))
+
+
+def _construct_any(loader: _Loader, node: Node) -> Any:
+    if isinstance(node, MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    value = loader.construct_scalar(node)
+    return None if value in ("", "~", "null") else value
+
+
+def _yaml12_resolvers() -> dict[Any, Any]:
+    """YAML 1.2 scalars as compose-go's yaml.v3 reads them: `yes`/`on` stay strings, dates stay strings."""
+    table: dict[Any, Any] = {}
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        kept = [(tag, rx) for tag, rx in resolvers
+                if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
+        if kept:
+            table[first] = kept
+    bool_rx = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+    for first in "tTfF":
+        table.setdefault(first, []).append(("tag:yaml.org,2002:bool", bool_rx))
+    return table
+
+
+_Loader.yaml_implicit_resolvers = _yaml12_resolvers()
+_Loader.add_constructor("!reset", _construct_reset)  # type: ignore[arg-type]
+_Loader.add_constructor("!override", _construct_override)  # type: ignore[arg-type]
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    """Parse *text* (the file *source*) into a tree; an empty document is an empty mapping.
+
+    Raises:
+        ConfigError: malformed YAML, duplicate keys, or a top level that is not a mapping.
+    """
+    loader = _Loader(text)
+    loader._source = source
+    try:
+        try:
+            doc = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(source, f"{line}{exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, f"invalid yaml: {str(exc).splitlines()[0]}") from None
+    except (RecursionError, ValueError, TypeError) as exc:  # pathological alias graphs, bad timestamps
+        raise ConfigError(source, f"invalid yaml: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(source, f"top-level object must be a mapping, not {_kind(doc)}")
+    return _normalize_keys(doc)
+
+
+def _kind(value: object) -> str:
+    return {list: "a sequence", str: "a string"}.get(type(value), type(value).__name__)
+
+
+def _normalize_keys(node: Any) -> Any:
+    """Keys become strings (YAML allows `80: x` or `true: y`); values are left to later stages."""
+    if isinstance(node, dict):
+        return {_key_str(k): _normalize_keys(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_normalize_keys(v) for v in node]
+    if isinstance(node, Reset | Override):
+        return type(node)(_normalize_keys(node.value))
+    return node
+
+
+def _key_str(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def strip_markers(node: Any) -> Any:
+    """Resolve markers in a tree that is not merged onto another: `!reset` keys go, `!override` unwraps."""
+    if isinstance(node, dict):
+        return {k: strip_markers(v) for k, v in node.items() if not isinstance(v, Reset)}
+    if isinstance(node, list):
+        return [strip_markers(v) for v in node if not isinstance(v, Reset)]
+    if isinstance(node, Override):
+        return strip_markers(node.value)
+    return node
