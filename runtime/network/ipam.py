@@ -64,14 +64,24 @@ def default_gateway(subnet: Net) -> Addr:
     return first  # type: ignore[return-value]
 
 
-def first_free(subnet: Net, ip_range: Net | None, reserved: Collection[Addr]) -> Addr | None:
-    """The lowest address of *ip_range* (or *subnet*) that is a host address and not reserved."""
+def first_free(subnet: Net, ip_range: Net | None, reserved: Collection[Addr],
+               after: Addr | None = None) -> Addr | None:
+    """The next free host address of *ip_range* (or *subnet*) after *after*, wrapping around.
+
+    Serial allocation, as docker's IPAM: a just-released address is not handed out again at once,
+    so stale ARP entries and hosts files of peers do not point at a new container.
+    """
     span = ip_range or subnet
-    for addr in span.hosts() if span.num_addresses > 2 else span:
-        if addr in subnet and addr != subnet.network_address and addr not in reserved:
-            if subnet.version == 4 and addr == subnet.broadcast_address:
-                continue
-            return addr
+    first, last = int(span.network_address), int(span.broadcast_address)
+    start = int(after) + 1 if after is not None and first <= int(after) < last else first
+    for i in range(last - first + 1):
+        value = first + (start - first + i) % (last - first + 1)
+        addr: Addr = ipaddress.IPv6Address(value) if subnet.version == 6 else ipaddress.IPv4Address(value)
+        if addr not in subnet or addr == subnet.network_address or addr in reserved:
+            continue
+        if subnet.version == 4 and addr == subnet.broadcast_address:
+            continue
+        return addr
     return None
 
 

@@ -376,10 +376,14 @@ class NetworkManager:
                 ipam.check_static(who, a.network, addr, subnet, reserved)
             else:
                 rng = net["ip_ranges"][idx]
-                free = ipam.first_free(subnet, ipaddress.ip_network(rng) if rng else None, reserved)
+                last = net.get(f"last{version}")
+                free = ipam.first_free(subnet, ipaddress.ip_network(rng) if rng else None, reserved,
+                                       ipaddress.ip_address(last) if last else None)
                 if free is None:
                     raise NetworkError(f"{who}: no free address left on network {a.network}")
                 addr = free
+                net[f"last{version}"] = str(addr)
+                tx.put(NET, found[0], net, name=a.network)
             tx.put(IP, f"{a.network}/{addr}", {"container": cid})
             rec[f"ipv{version}"] = str(addr)
             rec[f"prefix{version}"] = subnet.prefixlen
