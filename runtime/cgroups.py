@@ -1,0 +1,467 @@
+"""cgroups for containers: per-controller v1/v2 detection, creation with limits, and the
+operations the engine needs (join, list, freeze, kill, OOM status, remove).
+
+Hybrid hosts exist (the development machines bind memory, pids, cpu, cpuset, freezer and devices to
+v1 and mount an empty cgroup2 at /sys/fs/cgroup/unified), so every controller is looked up on its
+own, on each call to ``detect()``. A container's cgroup is ``<hierarchy>/composer/<parts...>`` in
+every hierarchy it uses; parts are ``[pod or "standalone", container_id]``.
+
+Standard library only: the monitor imports this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from runtime.errors import EngineError, InvalidSpec, NotFound
+from runtime.spec import Resources
+
+__all__ = ["Cgroup", "Hierarchy", "detect", "plan_limits", "ROOT_NAME"]
+
+ROOT_NAME: Final = "composer"
+# The controllers composer uses; freezer and devices only exist as such on v1 (v2 has
+# cgroup.freeze built in, and device control through BPF, which composer does not do).
+CONTROLLERS: Final = ("memory", "pids", "cpu", "cpuset", "freezer", "devices")
+_V2_CONTROLLERS: Final = ("memory", "pids", "cpu", "cpuset")
+
+CFS_PERIOD: Final = 100_000
+MIN_MEMORY: Final = 6 * 1024 * 1024   # docker's minimum memory limit
+
+# The devices cgroup allow-list (v1), as runc's defaults: mknod of anything (device creation is
+# stopped by the missing CAP_MKNOD, not here), the standard nodes, ptys and /dev/net/tun.
+DEFAULT_DEVICE_RULES: Final[tuple[str, ...]] = (
+    "c *:* m", "b *:* m",
+    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",   # null zero full random urandom
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",             # tty console ptmx pts
+    "c 10:200 rwm",                                                    # net/tun
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hierarchy:
+    version: Literal[1, 2]
+    mountpoint: Path
+
+
+def detect(mountinfo: str | None = None) -> dict[str, Hierarchy]:
+    """Which hierarchy serves each composer controller, read from /proc/self/mountinfo.
+
+    A v1 mount names its controllers in its super options (``rw,cpu,cpuacct``); a controller not
+    bound to v1 is served by cgroup2 when the cgroup2 root lists it in cgroup.controllers. The
+    cgroup2 hierarchy itself is returned under the key ``"unified"`` when mounted.
+    """
+    if mountinfo is None:
+        with open("/proc/self/mountinfo") as f:
+            mountinfo = f.read()
+    v1: dict[str, Hierarchy] = {}
+    v2: Path | None = None
+    for line in mountinfo.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        fields, rfields = left.split(), right.split()
+        if len(fields) < 5 or len(rfields) < 3:
+            continue
+        mountpoint, fstype, opts = Path(fields[4]), rfields[0], rfields[2].split(",")
+        if fstype == "cgroup":
+            for opt in opts:
+                if opt in CONTROLLERS and opt not in v1:
+                    v1[opt] = Hierarchy(1, mountpoint)
+        elif fstype == "cgroup2" and v2 is None:
+            v2 = mountpoint
+    out = dict(v1)
+    if v2 is not None:
+        unified = Hierarchy(2, v2)
+        out["unified"] = unified
+        try:
+            available = (v2 / "cgroup.controllers").read_text().split()
+        except OSError:
+            available = []
+        for name in _V2_CONTROLLERS:
+            if name not in out and name in available:
+                out[name] = unified
+        if "freezer" not in out:
+            out["freezer"] = unified   # cgroup.freeze: every non-root v2 cgroup has it
+    return out
+
+
+# ---- limits: a pure plan --------------------------------------------------------------------
+
+Write = tuple[str, str, str]   # (controller, file, value)
+
+
+def _ncpus() -> int:
+    return len(os.sched_getaffinity(0)) or os.cpu_count() or 1
+
+
+def _check_cpuset(spec: str, ncpus: int) -> None:
+    try:
+        for piece in spec.split(","):
+            lo, _, hi = piece.strip().partition("-")
+            a, b = int(lo), int(hi or lo)
+            if a < 0 or b < a or b >= ncpus:
+                raise ValueError
+    except ValueError:
+        raise InvalidSpec(f"cpuset {spec!r}: expected cpus like 0-{ncpus - 1} or 0,1") from None
+
+
+def plan_limits(res: Resources, versions: Mapping[str, int], *, memsw: bool = True,
+                ncpus: int | None = None) -> list[Write]:
+    """The files to write for *res*, in order, given each controller's cgroup version.
+
+    Raises:
+        InvalidSpec: a value out of range, or a limit whose controller this host lacks.
+    """
+    ncpus = _ncpus() if ncpus is None else ncpus
+    out: list[Write] = []
+
+    def need(ctrl: str, what: str) -> int:
+        if ctrl not in versions:
+            raise InvalidSpec(f"{what}: the {ctrl} cgroup controller is not available on this host")
+        return versions[ctrl]
+
+    if res.memory is not None:
+        if res.memory < MIN_MEMORY:
+            raise InvalidSpec(f"memory limit {res.memory}: the minimum is {MIN_MEMORY} bytes (6 MiB)")
+        v = need("memory", "memory limit")
+        swap = res.memory_swap
+        if swap is not None and swap != -1 and swap < res.memory:
+            raise InvalidSpec(f"memory_swap {swap}: must be at least the memory limit {res.memory}")
+        if v == 1:
+            out.append(("memory", "memory.limit_in_bytes", str(res.memory)))
+            if memsw:
+                # docker: unset swap means as much swap as memory again
+                total = 2 * res.memory if swap is None else swap
+                out.append(("memory", "memory.memsw.limit_in_bytes", "-1" if total == -1 else str(total)))
+        else:
+            out.append(("memory", "memory.max", str(res.memory)))
+            extra = res.memory if swap is None else (-1 if swap == -1 else swap - res.memory)
+            out.append(("memory", "memory.swap.max", "max" if extra == -1 else str(extra)))
+    elif res.memory_swap not in (None, -1):
+        raise InvalidSpec("memory_swap: needs a memory limit too")
+    if res.memory_reservation is not None:
+        if res.memory_reservation < 0 or (res.memory is not None and res.memory_reservation > res.memory):
+            raise InvalidSpec(f"memory reservation {res.memory_reservation}: must be between 0 and "
+                              f"the memory limit")
+        v = need("memory", "memory reservation")
+        out.append(("memory", "memory.soft_limit_in_bytes" if v == 1 else "memory.low",
+                    str(res.memory_reservation)))
+    if res.oom_kill_disable and need("memory", "oom_kill_disable") == 1:
+        out.append(("memory", "memory.oom_control", "1"))
+    if res.cpus is not None:
+        if not 0.01 <= res.cpus <= ncpus:
+            raise InvalidSpec(f"cpus {res.cpus:g}: expected 0.01 to {ncpus} (the cpus available)")
+        quota = int(round(res.cpus * CFS_PERIOD))
+        if need("cpu", "cpus") == 1:
+            out.append(("cpu", "cpu.cfs_period_us", str(CFS_PERIOD)))
+            out.append(("cpu", "cpu.cfs_quota_us", str(quota)))
+        else:
+            out.append(("cpu", "cpu.max", f"{quota} {CFS_PERIOD}"))
+    if res.cpu_shares is not None:
+        if not 2 <= res.cpu_shares <= 262144:
+            raise InvalidSpec(f"cpu_shares {res.cpu_shares}: expected 2 to 262144")
+        if need("cpu", "cpu_shares") == 1:
+            out.append(("cpu", "cpu.shares", str(res.cpu_shares)))
+        else:   # runc's conversion of shares [2, 262144] to weight [1, 10000]
+            out.append(("cpu", "cpu.weight", str(1 + ((res.cpu_shares - 2) * 9999) // 262142)))
+    if res.cpuset is not None:
+        _check_cpuset(res.cpuset, ncpus)
+        need("cpuset", "cpuset")
+        out.append(("cpuset", "cpuset.cpus", res.cpuset))
+    if res.pids_limit is not None:
+        need("pids", "pids_limit")
+        out.append(("pids", "pids.max", "max" if res.pids_limit <= 0 else str(res.pids_limit)))
+    return out
+
+
+def device_rules(extra: Sequence[str] = ()) -> list[Write]:
+    """The v1 devices cgroup writes: deny everything, then allow the defaults and *extra*
+    (rules like ``"c 10:229 rwm"`` for the container's ``devices:``)."""
+    return [("devices", "devices.deny", "a"),
+            *(("devices", "devices.allow", rule) for rule in (*DEFAULT_DEVICE_RULES, *extra))]
+
+
+# ---- the cgroup object ----------------------------------------------------------------------
+
+
+def _write(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _rmdir_retry(path: Path, tries: int = 50) -> None:
+    for _ in range(tries):
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            time.sleep(0.02)   # the last task is still exiting
+    path.rmdir()
+
+
+@dataclass(frozen=True, slots=True)
+class Cgroup:
+    """A container's (or pod's) cgroup across the hierarchies composer uses."""
+
+    parts: tuple[str, ...]
+    paths: Mapping[str, Path]      # controller -> directory ("unified" when only that exists)
+    versions: Mapping[str, int]
+
+    # -- construction --
+
+    @staticmethod
+    def _layout(parts: Sequence[str]) -> tuple[dict[str, Path], dict[str, int]]:
+        for part in parts:
+            if not part or "/" in part or part in (".", ".."):
+                raise InvalidSpec(f"cgroup name part {part!r}: expected a plain name")
+        found = detect()
+        paths: dict[str, Path] = {}
+        versions: dict[str, int] = {}
+        for ctrl in CONTROLLERS:
+            h = found.get(ctrl)
+            if h is None:
+                continue
+            paths[ctrl] = h.mountpoint.joinpath(ROOT_NAME, *parts)
+            versions[ctrl] = h.version
+        # Where no controller can track processes, the bare cgroup2 hierarchy still can.
+        if not any(c in paths for c in ("memory", "pids", "freezer", "cpu")) and "unified" in found:
+            paths["unified"] = found["unified"].mountpoint.joinpath(ROOT_NAME, *parts)
+            versions["unified"] = 2
+        if not paths:
+            raise EngineError("no cgroup hierarchy is mounted (looked in /proc/self/mountinfo)")
+        return paths, versions
+
+    @classmethod
+    def create(cls, parts: Sequence[str], resources: Resources | None = None, *,
+               devices: Sequence[str] = ()) -> Cgroup:
+        """Create ``composer/<parts...>`` in every hierarchy and write the limits of *resources*.
+
+        Args:
+            devices: extra v1 devices-cgroup allow rules (``"c 10:229 rwm"``).
+        Raises:
+            InvalidSpec: an invalid limit (the message names it); nothing is left behind.
+        """
+        paths, versions = cls._layout(parts)
+        writes = plan_limits(resources or Resources(), versions, memsw=cls._has_memsw(paths))
+        if versions.get("devices") == 1:
+            writes += device_rules(devices)
+        created: list[Path] = []
+        try:
+            for ctrl, path in paths.items():
+                cls._make_dirs(path, ctrl, versions[ctrl], created)
+            for ctrl, fname, value in writes:
+                try:
+                    _write(paths[ctrl] / fname, value)
+                except OSError as exc:
+                    raise InvalidSpec(f"cgroup {'/'.join(parts)}: cannot set {fname} to {value}: "
+                                      f"{exc.strerror}") from exc
+        except BaseException:
+            for path in reversed(created):
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            raise
+        return cls(tuple(parts), paths, versions)
+
+    @staticmethod
+    def _has_memsw(paths: Mapping[str, Path]) -> bool:
+        mem = paths.get("memory")
+        if mem is None:
+            return False
+        root = mem
+        while root.name != ROOT_NAME:
+            root = root.parent
+        return (root.parent / "memory.memsw.limit_in_bytes").exists()
+
+    @staticmethod
+    def _make_dirs(leaf: Path, ctrl: str, version: int, created: list[Path]) -> None:
+        """mkdir from the hierarchy root down to *leaf*; v1 cpuset dirs get the parent's cpus and
+        mems (an empty cpuset refuses tasks); v2 parents get the controllers enabled."""
+        root = leaf
+        while root.name != ROOT_NAME:
+            root = root.parent
+        mount = root.parent
+        chain = [root, *[root.joinpath(*leaf.relative_to(root).parts[:i + 1])
+                         for i in range(len(leaf.relative_to(root).parts))]]
+        parent = mount
+        for d in chain:
+            if version == 2:
+                _enable_v2_controllers(parent)
+            try:
+                d.mkdir()
+                created.append(d)
+            except FileExistsError:
+                pass
+            if version == 1 and ctrl == "cpuset":
+                for fname in ("cpuset.cpus", "cpuset.mems"):
+                    if not (d / fname).read_text().strip():
+                        _write(d / fname, (parent / fname).read_text().strip())
+            parent = d
+
+    @classmethod
+    def open(cls, parts: Sequence[str]) -> Cgroup:
+        """The existing cgroup ``composer/<parts...>``. Raises NotFound if it exists nowhere."""
+        paths, versions = cls._layout(parts)
+        present = {c: p for c, p in paths.items() if p.is_dir()}
+        if not present:
+            raise NotFound(f"cgroup {'/'.join(parts)}: not found")
+        return cls(tuple(parts), present, {c: versions[c] for c in present})
+
+    # -- queries and actions --
+
+    def path(self, controller: str) -> Path:
+        """The directory of *controller* (KeyError if this host does not have it)."""
+        return self.paths[controller]
+
+    def _dirs(self) -> list[Path]:
+        seen: dict[Path, None] = {}
+        for p in self.paths.values():
+            seen.setdefault(p, None)
+        return list(seen)
+
+    def _tracking_dir(self) -> Path:
+        for ctrl in ("pids", "memory", "freezer", "cpu", "unified", "cpuset", "devices"):
+            if ctrl in self.paths:
+                return self.paths[ctrl]
+        raise EngineError(f"cgroup {'/'.join(self.parts)}: no hierarchy tracks its processes")
+
+    def join(self, pid: int) -> None:
+        """Move *pid* into this cgroup in every hierarchy."""
+        for d in self._dirs():
+            _write(d / "cgroup.procs", str(pid))
+
+    def pids(self) -> list[int]:
+        try:
+            text = (self._tracking_dir() / "cgroup.procs").read_text()
+        except FileNotFoundError:
+            return []
+        return sorted(int(x) for x in text.split())
+
+    def _memory_file(self, v1: str, v2: str) -> Path | None:
+        if "memory" not in self.paths:
+            return None
+        return self.paths["memory"] / (v1 if self.versions["memory"] == 1 else v2)
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer killed in this cgroup."""
+        f = self._memory_file("memory.oom_control", "memory.events")
+        if f is None:
+            return 0
+        try:
+            for line in f.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except FileNotFoundError:
+            pass
+        return 0
+
+    def oom_killed(self) -> bool:
+        return self.oom_kills() > 0
+
+    def memory_usage(self) -> int:
+        f = self._memory_file("memory.usage_in_bytes", "memory.current")
+        if f is None:
+            return 0
+        try:
+            return int(f.read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _freezer(self) -> tuple[Path, int]:
+        if "freezer" not in self.paths:
+            raise EngineError(f"cgroup {'/'.join(self.parts)}: no freezer on this host")
+        return self.paths["freezer"], self.versions["freezer"]
+
+    def frozen(self) -> bool:
+        d, v = self._freezer()
+        if v == 1:
+            return (d / "freezer.state").read_text().strip() == "FROZEN"
+        return "frozen 1" in (d / "cgroup.events").read_text().splitlines()
+
+    def _set_frozen(self, on: bool, timeout: float = 5.0) -> None:
+        d, v = self._freezer()
+        if v == 1:
+            _write(d / "freezer.state", "FROZEN" if on else "THAWED")
+        else:
+            _write(d / "cgroup.freeze", "1" if on else "0")
+        deadline = time.monotonic() + timeout
+        while self.frozen() != on:   # FREEZING is transient while tasks stop
+            if time.monotonic() > deadline:
+                raise EngineError(f"cgroup {'/'.join(self.parts)}: did not "
+                                  f"{'freeze' if on else 'thaw'} within {timeout:g}s")
+            if v == 1 and on:
+                _write(d / "freezer.state", "FROZEN")
+            time.sleep(0.005)
+
+    def freeze(self) -> None:
+        self._set_frozen(True)
+
+    def thaw(self) -> None:
+        self._set_frozen(False)
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> None:
+        """Send *sig* to every process in the cgroup. For SIGKILL the cgroup is frozen first so
+        that no fork escapes between listing and killing (as runc does)."""
+        if sig == signal.SIGKILL and "freezer" in self.paths:
+            with contextlib.suppress(OSError, EngineError):
+                self.freeze()
+            try:
+                self._signal_all(sig)
+            finally:
+                with contextlib.suppress(OSError, EngineError):
+                    self.thaw()
+        else:
+            self._signal_all(sig)
+
+    def _signal_all(self, sig: int) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def remove(self, timeout: float = 5.0) -> None:
+        """Kill what is left, remove the cgroup in every hierarchy, then its empty parents up to
+        (not including) ``composer/``. Removing a cgroup that is already gone is not an error."""
+        deadline = time.monotonic() + timeout
+        while self.pids():
+            self.kill_all(signal.SIGKILL)
+            if time.monotonic() > deadline:
+                raise EngineError(f"cgroup {'/'.join(self.parts)}: processes {self.pids()} "
+                                  f"survived SIGKILL")
+            time.sleep(0.01)
+        for d in self._dirs():
+            _rmdir_retry(d)
+            parent = d.parent
+            while parent.name != ROOT_NAME and parent.parent != parent:
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break   # another container still uses it (or it is gone)
+                parent = parent.parent
+
+
+def _enable_v2_controllers(parent: Path) -> None:
+    """Enable composer's controllers for *parent*'s children where the parent offers them."""
+    try:
+        available = set((parent / "cgroup.controllers").read_text().split())
+        enabled = set((parent / "cgroup.subtree_control").read_text().split())
+    except OSError:
+        return
+    want = [c for c in _V2_CONTROLLERS if c in available and c not in enabled]
+    if want:
+        with contextlib.suppress(OSError):
+            _write(parent / "cgroup.subtree_control", " ".join(f"+{c}" for c in want))
