@@ -1,0 +1,737 @@
+"""ContainerManager: the lifecycle of containers (create, start, stop, kill, remove, ...).
+
+State is a row of kind "container" (the spec, image id, volumes, created time) plus what the
+container's monitor writes in its run dir (state.json, exit.json, health.json). Status is derived
+on every read from the row, the monitor's liveness (pid + start time) and those files; an exit
+file found by a reader is folded into the row, so a crash or a reboot leaves a truthful status.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import signal as _signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from runtime import spec as S
+from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, NotFound
+from runtime.executor import oci
+from runtime.executor.user import UserError, resolve_in_dirs
+from runtime.logs import follow_log, read_log, rfc3339_nano
+from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, LogRecord
+
+if TYPE_CHECKING:
+    from runtime.engine import Engine
+
+KIND: Final = "container"
+MONITOR: Final = str(Path(__file__).resolve().parent / "monitor.py")
+ENTER: Final = str(Path(__file__).resolve().parent / "executor" / "enter.py")
+INIT_BINARY: Final = "/usr/bin/tini-static"   # static: it runs inside any image
+
+# Lifecycle: which statuses each verb accepts (checked before acting).
+ALLOWED: Final[dict[str, frozenset[str]]] = {
+    "start": frozenset({"created", "exited", "dead", "running"}),
+    "stop": frozenset({"created", "running", "paused", "restarting", "exited", "dead"}),
+    "kill": frozenset({"running", "paused", "restarting"}),
+    "pause": frozenset({"running"}),
+    "unpause": frozenset({"paused"}),
+    "exec": frozenset({"running"}),
+    "remove": frozenset({"created", "exited", "dead"}),
+}
+
+
+def check_transition(verb: str, status: str, name: str) -> None:
+    if status not in ALLOWED[verb]:
+        raise Conflict(f"container {name}: cannot {verb} while {status}")
+
+
+# ---- spec <-> JSON ---------------------------------------------------------------------------
+
+def spec_to_json(spec: ContainerSpec) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(spec)))  # tuples -> lists, mappings -> dicts
+
+
+def spec_from_json(d: Mapping[str, Any]) -> ContainerSpec:
+    def tup(v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    kw: dict[str, Any] = {}
+    for f in dataclasses.fields(ContainerSpec):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name == "mounts":
+            v = tuple(S.Mount(**m) for m in v)
+        elif f.name == "networks":
+            v = tuple(S.NetworkAttachment(**{k: tup(x) for k, x in a.items()}) for a in v)
+        elif f.name == "ports":
+            v = tuple(S.PortMapping(**p) for p in v)
+        elif f.name == "restart":
+            v = S.RestartPolicy(**v)
+        elif f.name == "resources":
+            v = S.Resources(**v)
+        elif f.name == "healthcheck":
+            v = None if v is None else S.Healthcheck(**{k: tup(x) for k, x in v.items()})
+        elif f.name == "ulimits":
+            v = {k: tuple(x) for k, x in v.items()}
+        elif f.name == "extra_hosts":
+            v = tuple(tuple(x) for x in v)
+        else:
+            v = tup(v)
+        kw[f.name] = v
+    return ContainerSpec(**kw)
+
+
+def _image_healthcheck(config: Mapping[str, Any]) -> S.Healthcheck | None:
+    hc = config.get("Healthcheck")
+    if not isinstance(hc, Mapping) or not hc.get("Test"):
+        return None
+
+    def sec(key: str, default: float) -> float:
+        v = hc.get(key)
+        return float(v) / 1e9 if v else default
+
+    return S.Healthcheck(test=tuple(hc["Test"]), interval=sec("Interval", 30.0), timeout=sec("Timeout", 30.0),
+                         retries=int(hc.get("Retries") or 3), start_period=sec("StartPeriod", 0.0),
+                         start_interval=sec("StartInterval", 5.0))
+
+
+# ---- liveness ----------------------------------------------------------------------------------
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _starttime(pid: int) -> int | None:
+    """The start time of *pid* (jiffies since boot), None if gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def _alive(pid: int, starttime: int | None) -> bool:
+    return pid > 0 and starttime is not None and _starttime(pid) == starttime
+
+
+class ContainerManager:
+    """Containers of one engine. Every method is safe to call from several processes at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.paths = engine.paths
+        self.store = engine.store
+        self.warnings: builtins.list[str] = []   # warnings of the last create (e.g. clamped ulimits)
+
+    # ---- lookup ----
+    def _find(self, ref: str) -> tuple[str, dict[str, Any]]:
+        tx = self.store.read()
+        doc = tx.get(KIND, ref)
+        if doc is not None:
+            return ref, doc
+        hit = tx.by_name(KIND, ref.lstrip("/"))
+        if hit is not None:
+            return hit
+        if ref and all(c in "0123456789abcdef" for c in ref):
+            rows = tx.list(KIND, ref)
+            if len(rows) == 1:
+                return rows[0]
+            if len(rows) > 1:
+                raise Conflict(f"container id prefix {ref} is ambiguous: it matches {len(rows)} containers")
+        raise NotFound(f"no container with name or ID {ref} found")
+
+    def get(self, ref: str) -> ContainerInfo:
+        """The container named by a full id, a unique id prefix, or its name."""
+        cid, doc = self._find(ref)
+        return self._info(cid, doc)
+
+    def list(self, *, all: bool = True, labels: Mapping[str, str] | None = None) -> builtins.list[ContainerInfo]:
+        out = []
+        for cid, doc in self.store.read().list(KIND):
+            if labels and any(doc.get("labels", {}).get(k) != v for k, v in labels.items()):
+                continue
+            info = self._info(cid, doc)
+            if all or info.status in ("running", "paused", "restarting"):
+                out.append(info)
+        return sorted(out, key=lambda i: i.created_at)
+
+    def _monitor_alive(self, cid: str) -> bool:
+        mon = _read_json(self.paths.container_run(cid) / "monitor.json")
+        return bool(mon) and _alive(int(mon["pid"]), mon.get("starttime"))  # type: ignore[index]
+
+    def _runtime_state(self, cid: str, doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(status, state record) from the monitor's files, folding an exit file into the row."""
+        run = self.paths.container_run(cid)
+        alive = self._monitor_alive(cid)
+        state = _read_json(run / "state.json") or {}
+        if alive:
+            status = str(state.get("status") or "created")
+            if status == "running" and doc.get("paused"):
+                status = "paused"
+            return status, state
+        final = _read_json(run / "exit.json")
+        if final is not None:
+            final["status"] = "exited" if final.get("started_at") else "dead"
+            self._fold(cid, final)
+            return str(final["status"]), final
+        last = doc.get("last_state")
+        if isinstance(last, dict) and not state:
+            return str(last.get("status") or "exited"), last
+        if state.get("status") == "exited":
+            return "exited", state
+        return "dead", state
+
+    def _fold(self, cid: str, final: dict[str, Any]) -> None:
+        with self.store.transaction() as tx:
+            doc = tx.get(KIND, cid)
+            if doc is None:
+                return
+            doc["last_state"] = final
+            doc.pop("paused", None)
+            tx.put(KIND, cid, doc, name=doc["name"])
+        run = self.paths.container_run(cid)
+        for name in ("exit.json", "state.json"):
+            with contextlib.suppress(FileNotFoundError):
+                (run / name).unlink()
+
+    def _info(self, cid: str, doc: dict[str, Any]) -> ContainerInfo:
+        status, st = self._runtime_state(cid, doc)
+        health = ""
+        if doc.get("healthcheck") and status in ("running", "paused"):
+            h = _read_json(self.paths.container_run(cid) / "health.json")
+            health = str(h.get("Status", "starting")) if h else "starting"
+        spec = spec_from_json(doc["spec"])
+        return ContainerInfo(
+            id=cid, name=doc["name"], image=doc["image"], image_id=doc.get("image_id", ""),
+            labels=dict(doc.get("labels", {})), status=status,  # type: ignore[arg-type]
+            created_at=doc["created_at"], started_at=str(st.get("started_at") or ""),
+            finished_at=str(st.get("finished_at") or "") if status in ("exited", "dead") else "",
+            exit_code=st.get("exit_code") if status in ("exited", "dead") else None,
+            exit_signal=st.get("signal") if status in ("exited", "dead") else None,
+            oom_killed=bool(st.get("oom_killed")), pid=int(st.get("pid") or 0) if status in (
+                "running", "paused", "created") else 0,
+            health=health, restart_count=int(st.get("restart_count") or 0),  # type: ignore[arg-type]
+            command=tuple(doc.get("command", ())),
+            ports=tuple((S.PortMapping(**p), int(h)) for p, h in doc.get("ports", [])),
+            networks=dict(doc.get("networks", {})), pod=spec.pod, spec=spec,
+        )
+
+    # ---- create ----
+    def create(self, spec: ContainerSpec) -> ContainerInfo:
+        """Create a container and its init, stopped at the start gate.
+
+        Raises:
+            Conflict: the name is taken. NotFound: no such image or volume.
+            InvalidSpec / ExecError: the container cannot be set up; nothing is left behind.
+        """
+        self.warnings = []
+        image = self.engine.images.resolve(spec.image)
+        cid = secrets.token_hex(32)
+        doc: dict[str, Any] = {
+            "name": spec.name, "image": spec.image, "image_id": image.id, "labels": dict(spec.labels),
+            "spec": spec_to_json(spec), "created_at": rfc3339_nano(), "volume_names": [], "anonymous_volumes": [],
+            "pod": spec.pod,
+        }
+        try:
+            with self.store.transaction() as tx:
+                if tx.by_name(KIND, spec.name) is not None:
+                    raise Conflict(f'container name "{spec.name}" is already in use')
+                tx.put(KIND, cid, doc, name=spec.name)
+        except sqlite3.IntegrityError:
+            raise Conflict(f'container name "{spec.name}" is already in use') from None
+        undo: builtins.list[Callable[[], None]] = [lambda: self._delete_row(cid)]
+        try:
+            self._prepare(cid, spec, image, doc, undo)
+            return self.get(cid)
+        except BaseException as exc:
+            for step in reversed(undo):
+                with contextlib.suppress(Exception):
+                    step()
+            if isinstance(exc, EngineError) or not isinstance(exc, Exception):
+                raise
+            raise ExecError(f"container {spec.name}: {exc}") from exc
+
+    def _delete_row(self, cid: str) -> None:
+        with self.store.transaction() as tx:
+            tx.delete(KIND, cid)
+
+    def _save(self, cid: str, doc: dict[str, Any]) -> None:
+        with self.store.transaction() as tx:
+            tx.put(KIND, cid, doc, name=doc["name"])
+
+    def _prepare(self, cid: str, spec: ContainerSpec, image: S.ImageInfo, doc: dict[str, Any],
+                 undo: builtins.list[Callable[[], None]]) -> None:
+        cdir, run = self.paths.container_dir(cid), self.paths.container_run(cid)
+        undo.append(lambda: shutil.rmtree(cdir, ignore_errors=True))
+        undo.append(lambda: shutil.rmtree(run, ignore_errors=True))
+        for d in (cdir / "upper", cdir / "work", cdir / "rootfs", run):
+            d.mkdir(parents=True, exist_ok=True)
+        config = dict(image.config)
+        # user (from the image's files, read on the host before start)
+        try:
+            user = resolve_in_dirs(spec.user or str(config.get("User") or "") or None, spec.group_add,
+                                   [cdir / "upper", *reversed(image.layer_dirs)])
+        except UserError as exc:
+            raise InvalidSpec(f"container {spec.name}: {exc}") from None
+        caps, user_caps = self._caps(spec)
+        rlimits = self._rlimits(spec)
+        # cgroup
+        cgroup_parts: builtins.list[str] | None = None
+        try:
+            from runtime.cgroups import Cgroup
+        except ImportError:
+            Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
+        if Cgroup is not None:
+            cgroup_parts = [spec.pod or "standalone", cid]
+            cg = Cgroup.create(cgroup_parts, spec.resources)
+            undo.append(cg.remove)
+        # volumes
+        volume_sources = self._volumes(cid, spec, config, doc, undo)
+        # network (before the init: it joins the netns pin)
+        net = self.engine.networks.setup_container(cid, spec)
+        undo.append(lambda: self.engine.networks.teardown_container(cid))
+        doc["networks"] = dict(net.addresses)
+        doc["ports"] = [[dataclasses.asdict(p), h] for p, h in net.ports]
+        hostname_path = run / "hostname"
+        hostname_path.write_text((net.hostname or S.default_hostname(spec, cid)) + "\n")
+        seccomp_path = self._seccomp(cid, spec, caps)
+        healthcheck = spec.healthcheck if spec.healthcheck is not None else _image_healthcheck(config)
+        if healthcheck is not None and healthcheck.test[:1] == ("NONE",):
+            healthcheck = None
+        inputs = oci.BundleInputs(
+            container_id=cid, rootfs=str(cdir / "rootfs"), user=user, caps=caps, net=net,
+            hostname_path=str(hostname_path), volume_sources=volume_sources,
+            rlimits=[(n, s, h) for n, (s, h) in rlimits.items()],
+            init_path=INIT_BINARY if spec.init and os.path.exists(INIT_BINARY) else None,
+            cgroups_path="/".join(["composer", *cgroup_parts]) if cgroup_parts else "",
+            **self._security_defaults(),
+        )
+        bundle = oci.build_config(spec, config, inputs)
+        if user.uid != 0 and user_caps:
+            bundle["process"]["capabilities"]["ambient"] = sorted(f"CAP_{c}" for c in user_caps & caps)
+        (cdir / "config.json").write_text(json.dumps(bundle, indent=1))
+        meta = {
+            "id": cid, "name": spec.name, "lowerdirs": list(image.layer_dirs), "upperdir": str(cdir / "upper"),
+            "workdir": str(cdir / "work"), "cgroup": cgroup_parts, "seccomp_bpf": seccomp_path,
+            "log_path": str(cdir / "ctr.log"), "log_max_size": spec.log_max_size, "log_max_file": spec.log_max_file,
+            "restart": dataclasses.asdict(spec.restart),
+            "healthcheck": dataclasses.asdict(healthcheck) if healthcheck else None,
+            "stop_signal": oci.stop_signal(spec, config),
+        }
+        (cdir / "container.json").write_text(json.dumps(meta, indent=1))
+        doc["command"] = bundle["process"]["args"]
+        doc["healthcheck"] = meta["healthcheck"] is not None
+        doc["stop_signal"] = meta["stop_signal"]
+        doc["cgroup"] = cgroup_parts
+        self._save(cid, doc)
+        undo.append(lambda: self._kill_everything(cid))
+        self._spawn_monitor(cid, spec.name, start=False)
+
+    def _caps(self, spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
+        from runtime.security.caps import normalize_cap, resolve_caps
+
+        caps = resolve_caps(spec.cap_add, spec.cap_drop, spec.privileged)
+        user_caps = frozenset(normalize_cap(c) for c in spec.cap_add if normalize_cap(c) != "ALL")
+        return caps, user_caps
+
+    def _rlimits(self, spec: ContainerSpec) -> dict[str, tuple[int, int]]:
+        from runtime.security.rlimits import clamp_rlimits
+
+        limits, warnings = clamp_rlimits(spec.ulimits)
+        self.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
+        return limits
+
+    def _security_defaults(self) -> dict[str, Any]:
+        from runtime.security import defaults as d
+
+        return {"masked_paths": d.DEFAULT_MASKED_PATHS, "readonly_paths": d.DEFAULT_READONLY_PATHS,
+                "devices": tuple((n.path, n.type, n.major, n.minor, n.mode) for n in d.DEFAULT_DEVICES)}
+
+    def _seccomp(self, cid: str, spec: ContainerSpec, caps: frozenset[str]) -> str | None:
+        if spec.privileged or spec.seccomp == "unconfined":
+            return None
+        from runtime.security import seccomp
+
+        if spec.seccomp == "default":
+            from runtime.security.seccomp_profile import default_profile
+
+            profile = default_profile()
+        else:
+            profile = seccomp.load_profile_file(spec.seccomp)
+        bpf = seccomp.cached_filter(self.paths.root / "cache" / "seccomp", profile, caps)
+        path = self.paths.container_dir(cid) / "seccomp.bpf"
+        path.write_bytes(bpf)
+        return str(path)
+
+    def _volumes(self, cid: str, spec: ContainerSpec, config: Mapping[str, Any], doc: dict[str, Any],
+                 undo: builtins.list[Callable[[], None]]) -> dict[str, str]:
+        mounts = [m for m in spec.mounts if m.type == "volume"]
+        targets = {m.target for m in spec.mounts}
+        image_volumes = [t for t in (config.get("Volumes") or {}) if t not in targets]
+        if not mounts and not image_volumes:
+            return {}
+        vols = self.engine.volumes
+        out: dict[str, str] = {}
+        for m in [*mounts, *(S.Mount(type="volume", target=t) for t in image_volumes)]:
+            if m.source:
+                try:
+                    info = vols.get(m.source)
+                except NotFound:
+                    info = vols.create(S.VolumeSpec(name=m.source))
+            else:
+                info = vols.create_anonymous({"com.docker.volume.anonymous": ""})
+                doc["anonymous_volumes"].append(info.name)
+                undo.append(lambda name=info.name: vols.remove(name))  # type: ignore[misc]
+            doc["volume_names"].append(info.name)
+            src = info.mountpoint
+            if m.subpath:
+                src = os.path.join(src, m.subpath)
+            out[m.target] = src
+        return out
+
+    def _spawn_monitor(self, cid: str, name: str, *, start: bool) -> None:
+        cdir, run = self.paths.container_dir(cid), self.paths.container_run(cid)
+        argv = [sys.executable, "-I", "-S", MONITOR, str(cdir), str(run), *(["--start"] if start else [])]
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              start_new_session=True, close_fds=True, timeout=60)
+        line = proc.stdout.decode(errors="replace").strip()
+        if line.startswith("ok "):
+            return
+        if line.startswith("error "):
+            raise ExecError(line[6:])
+        detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no status"])[-1]
+        raise ExecError(f"container {name}: the monitor failed to start: {detail}")
+
+    # ---- verbs ----
+    def _write_ctl(self, cid: str, cmd: str) -> None:
+        fd = os.open(self.paths.container_run(cid) / "ctl", os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, (cmd + "\n").encode())
+        finally:
+            os.close(fd)
+
+    def start(self, ref: str) -> ContainerInfo:
+        """Start a created (or stopped) container; returns when its process was exec'd."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        check_transition("start", info.status, info.name)
+        if info.status == "running":
+            return info
+        run = self.paths.container_run(cid)
+        if info.status == "created":
+            self._write_ctl(cid, "start")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                state = _read_json(run / "state.json") or {}
+                if state.get("error"):
+                    raise ExecError(str(state["error"]))
+                if state.get("status") != "created" or not self._monitor_alive(cid):
+                    break
+                time.sleep(0.005)
+            return self.get(cid)
+        # exited or dead: a fresh monitor with the gate open
+        self._kill_everything(cid)
+        for name in ("stopping", "exit.json", "health.json", "ctl"):
+            with contextlib.suppress(FileNotFoundError):
+                (run / name).unlink()
+        if isinstance(doc.get("last_state"), dict):
+            (run / "state.json").write_text(json.dumps({"restart_count": 0}))
+        run.mkdir(parents=True, exist_ok=True)
+        doc.pop("last_state", None)
+        self._save(cid, doc)
+        self._spawn_monitor(cid, info.name, start=True)
+        info = self.get(cid)
+        state = _read_json(run / "state.json") or {}
+        if state.get("error"):
+            raise ExecError(str(state["error"]))
+        return info
+
+    def _signal_init(self, cid: str, sig: int) -> bool:
+        state = _read_json(self.paths.container_run(cid) / "state.json") or {}
+        pid = int(state.get("pid") or 0)
+        if pid <= 0:
+            return False
+        try:
+            os.kill(pid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def _wait_monitor_exit(self, cid: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._monitor_alive(cid):
+                return True
+            time.sleep(0.01)
+        return not self._monitor_alive(cid)
+
+    def stop(self, ref: str, timeout: float | None = None) -> ContainerInfo:
+        """Stop signal, then SIGKILL after *timeout* (default: the spec's stop_timeout)."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        check_transition("stop", info.status, info.name)
+        if info.status in ("exited", "dead"):
+            return info
+        run = self.paths.container_run(cid)
+        (run / "stopping").write_text(rfc3339_nano())
+        if info.status == "paused":
+            self.unpause(cid)
+        if info.status == "created":
+            self._kill_monitor(cid)
+            return self.get(cid)
+        grace = info.spec.stop_timeout if timeout is None and info.spec else (timeout or 0.0)
+        if self._signal_init(cid, int(doc.get("stop_signal") or _signal.SIGTERM)) and grace > 0:
+            self._wait_monitor_exit(cid, grace)
+        if self._monitor_alive(cid):
+            self._signal_init(cid, _signal.SIGKILL)
+            if not self._wait_monitor_exit(cid, 10.0):
+                raise ExecError(f"container {info.name}: did not stop after SIGKILL")
+        return self.get(cid)
+
+    def _kill_monitor(self, cid: str) -> None:
+        """End a created container's monitor (and its init at the gate)."""
+        state = _read_json(self.paths.container_run(cid) / "state.json") or {}
+        mon = _read_json(self.paths.container_run(cid) / "monitor.json") or {}
+        for pid, start in ((int(state.get("pid") or 0), None), (int(mon.get("pid") or 0), mon.get("starttime"))):
+            if pid > 0 and (start is None or _alive(pid, start)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, _signal.SIGKILL)
+        self._wait_monitor_exit(cid, 5.0)
+
+    def kill(self, ref: str, signal: str | int = "SIGKILL") -> ContainerInfo:
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        check_transition("kill", info.status, info.name)
+        sig = oci.parse_signal(signal, info.name)
+        if info.status == "paused" and sig == _signal.SIGKILL:
+            self.unpause(cid)
+        self._signal_init(cid, sig)
+        return self.get(cid)
+
+    def restart(self, ref: str, timeout: float | None = None) -> ContainerInfo:
+        self.stop(ref, timeout)
+        return self.start(ref)
+
+    def _cgroup(self, doc: Mapping[str, Any]) -> Any:
+        parts = doc.get("cgroup")
+        if not parts:
+            return None
+        try:
+            from runtime.cgroups import Cgroup
+        except ImportError:
+            return None
+        try:
+            return Cgroup.open(list(parts))
+        except (EngineError, OSError):
+            return None
+
+    def pause(self, ref: str) -> ContainerInfo:
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        check_transition("pause", info.status, info.name)
+        cg = self._cgroup(doc)
+        if cg is None:
+            raise ExecError(f"container {info.name}: cannot pause without a freezer cgroup")
+        cg.freeze()
+        doc["paused"] = True
+        self._save(cid, doc)
+        return self.get(cid)
+
+    def unpause(self, ref: str) -> ContainerInfo:
+        cid, doc = self._find(ref)
+        cg = self._cgroup(doc)
+        if cg is not None:
+            cg.thaw()
+        doc.pop("paused", None)
+        self._save(cid, doc)
+        return self.get(cid)
+
+    def _kill_everything(self, cid: str) -> None:
+        """Kill whatever still runs for *cid*: its monitor, its init, anything in its cgroup."""
+        run = self.paths.container_run(cid)
+        with contextlib.suppress(OSError):
+            (run / "stopping").write_text(rfc3339_nano())
+        self._kill_monitor(cid)
+        doc = self.store.read().get(KIND, cid) or {}
+        cg = self._cgroup(doc)
+        if cg is not None:
+            with contextlib.suppress(Exception):
+                cg.thaw()
+            with contextlib.suppress(Exception):
+                cg.kill_all(_signal.SIGKILL)
+
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        """Remove a container and everything it holds (not while running unless *force*)."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        if not force:
+            if info.status in ("running", "paused", "restarting"):
+                raise Conflict(f"container {info.name}: cannot remove a {info.status} container; stop it first "
+                               "or use force")
+        self._kill_everything(cid)
+        errors: builtins.list[str] = []
+        try:
+            self.engine.networks.teardown_container(cid)
+        except Exception as exc:  # noqa: BLE001 - keep cleaning, report at the end
+            errors.append(f"network: {exc}")
+        cg = self._cgroup(doc)
+        if cg is not None:
+            try:
+                cg.remove()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"cgroup: {exc}")
+        shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
+        shutil.rmtree(self.paths.container_run(cid), ignore_errors=True)
+        self._delete_row(cid)
+        if volumes:
+            for name in doc.get("anonymous_volumes", []):
+                try:
+                    self.engine.volumes.remove(name)
+                except NotFound:
+                    pass
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(f"volume {name}: {exc}")
+        if errors:
+            raise ExecError(f"container {info.name}: removed, but " + "; ".join(errors))
+
+    def wait(self, ref: str, *, condition: str = "not-running", timeout: float | None = None) -> int:
+        """Block until the container meets *condition*; returns its exit code (-1 if none)."""
+        cid, _ = self._find(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        first = self.get(cid)
+        seen_running = first.status in ("running", "paused", "restarting")
+        while True:
+            try:
+                info = self.get(cid)
+            except NotFound:
+                if condition == "removed":
+                    return first.exit_code if first.exit_code is not None else 0
+                raise
+            running = info.status in ("running", "paused", "restarting")
+            seen_running = seen_running or running
+            if condition == "not-running" and not running:
+                return info.exit_code if info.exit_code is not None else 0
+            if condition == "next-exit" and seen_running and not running:
+                return info.exit_code if info.exit_code is not None else 0
+            if deadline is not None and time.monotonic() > deadline:
+                raise ExecError(f"container {info.name}: timed out waiting for {condition}")
+            first = info
+            time.sleep(0.02)
+
+    # ---- logs ----
+    def log_path(self, ref: str) -> Path:
+        cid, _ = self._find(ref)
+        return self.paths.container_dir(cid) / "ctr.log"
+
+    def logs(self, ref: str, *, follow: bool = False, tail: int | None = None, since: float | None = None,
+             until: float | None = None) -> Iterator[LogRecord]:
+        cid, _ = self._find(ref)
+        path = self.paths.container_dir(cid) / "ctr.log"
+        if not follow:
+            return iter(read_log(path, tail=tail, since=since, until=until))
+        return follow_log(path, lambda: self._monitor_alive(cid), tail=tail, since=since, until=until)
+
+    # ---- exec / top / copy ----
+    def exec(self, ref: str, spec: ExecSpec, *, stdin: int = 0, stdout: int = 1, stderr: int = 2) -> int:
+        """Run a process in a running container (its namespaces, cgroup, user, caps, seccomp)."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        check_transition("exec", info.status, info.name)
+        req = {"pid": info.pid, "container_dir": str(self.paths.container_dir(cid)), "command": list(spec.command),
+               "env": dict(spec.env), "user": spec.user, "working_dir": spec.working_dir,
+               "privileged": spec.privileged}
+        argv = [sys.executable, "-I", "-S", ENTER, json.dumps(req)]
+        if spec.detach:
+            subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+            return 0
+        return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr).returncode
+
+    def top(self, ref: str) -> builtins.list[dict[str, str]]:
+        """The processes of a running container (host view): PID, PPID, UID, CMD."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        if info.status not in ("running", "paused"):
+            raise Conflict(f"container {info.name}: cannot top while {info.status}")
+        try:
+            ns = os.stat(f"/proc/{info.pid}/ns/pid").st_ino
+            mnt = os.stat(f"/proc/{info.pid}/ns/mnt").st_ino
+        except OSError:
+            return []
+        out = []
+        for entry in sorted((e for e in os.listdir("/proc") if e.isdigit()), key=int):
+            try:
+                if (os.stat(f"/proc/{entry}/ns/pid").st_ino != ns
+                        or os.stat(f"/proc/{entry}/ns/mnt").st_ino != mnt):
+                    continue
+                with open(f"/proc/{entry}/status") as f:
+                    status = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            out.append({"PID": entry, "PPID": status.get("PPid", "").strip(),
+                        "UID": status.get("Uid", "").split()[0] if status.get("Uid") else "",
+                        "CMD": cmd or f"[{status.get('Name', '').strip()}]"})
+        return out
+
+    def _root_view(self, cid: str, info: ContainerInfo) -> str:
+        if info.status in ("running", "paused") and info.pid:
+            return f"/proc/{info.pid}/root"
+        raise Conflict(f"container {info.name}: copy needs a running container")
+
+    def copy_to(self, ref: str, src: str | Path, dst: str) -> None:
+        """Copy host file or directory *src* to *dst* inside the container."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        if not dst.startswith("/"):
+            raise InvalidSpec(f"container {info.name}: copy destination {dst!r} is not absolute")
+        from runtime.executor.init import secure_join
+
+        root = self._root_view(cid, info)
+        target = secure_join(root, dst)
+        if os.path.isdir(target):
+            target = os.path.join(target, os.path.basename(str(src).rstrip("/")))
+        if os.path.isdir(src):
+            shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, target)
+
+    def copy_from(self, ref: str, src: str, dst: str | Path) -> None:
+        """Copy *src* inside the container to host path *dst*."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        from runtime.executor.init import secure_join
+
+        root = self._root_view(cid, info)
+        source = secure_join(root, src)
+        if not os.path.lexists(source):
+            raise NotFound(f"container {info.name}: no such file {src}")
+        target = Path(dst)
+        if target.is_dir():
+            target = target / os.path.basename(src.rstrip("/"))
+        if os.path.isdir(source) and not os.path.islink(source):
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target, follow_symlinks=False)

@@ -1,0 +1,149 @@
+"""Enter a running container: its namespaces, cgroup, user, capabilities and seccomp (exec, probes).
+
+Run as a small helper process (``python -I -S runtime/executor/enter.py REQUEST_JSON``) so that the
+process that enters is never a big threaded one; the monitor calls ``spawn_entered`` directly for
+healthchecks. The helper joins the namespaces, forks (a PID namespace applies to children), and
+exits with the workload's status. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+if __name__ == "__main__" and __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from collections.abc import Mapping, Sequence  # noqa: E402
+from typing import Any, Final  # noqa: E402
+
+from runtime.executor import init as _init  # noqa: E402
+from runtime.executor import syscalls as sc  # noqa: E402
+from runtime.executor.syscalls import SYSCALLS  # noqa: E402
+
+# join order: everything but mnt first (their /proc/<pid>/ns files are reached through the host's /proc)
+_JOIN: Final = (("cgroup", sc.CLONE_NEWCGROUP), ("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS),
+                ("net", sc.CLONE_NEWNET), ("pid", sc.CLONE_NEWPID), ("mnt", sc.CLONE_NEWNS))
+
+
+def join_namespaces(pid: int, cgroup: Sequence[str] | None) -> None:
+    """Join the cgroup and every namespace of process *pid* that differs from ours."""
+    if cgroup is not None:
+        from runtime.cgroups import Cgroup
+
+        Cgroup.open(list(cgroup)).join(os.getpid())
+    fds: list[tuple[int, int]] = []
+    try:
+        for name, flag in _JOIN:
+            theirs = f"/proc/{pid}/ns/{name}"
+            if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                continue
+            fds.append((os.open(theirs, os.O_RDONLY | os.O_CLOEXEC), flag))
+        for fd, flag in fds:
+            SYSCALLS.setns(fd, flag)
+    finally:
+        for fd, _ in fds:
+            os.close(fd)
+    os.chdir("/")
+
+
+def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: bytes | None) -> None:
+    """In the entered child: user, caps, no_new_privs, seccomp, then execve. Never returns."""
+    from runtime.executor.user import resolve_user
+
+    process = dict(config["process"])
+    if req.get("user"):
+        def etc(name: str) -> str:
+            try:
+                with open(f"/etc/{name}") as f:
+                    return f.read()
+            except OSError:
+                return ""
+        u = resolve_user(str(req["user"]), (), etc("passwd"), etc("group"))
+        process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
+    if req.get("privileged"):
+        process["capabilities"] = {"bounding": _all_caps()}
+        seccomp_bpf = None
+    env = dict(e.partition("=")[::2] for e in process.get("env") or [])
+    env.update(req.get("env") or {})
+    envl = [f"{k}={v}" for k, v in env.items()]
+    args = [str(a) for a in req["command"]]
+    cwd = str(req.get("working_dir") or process.get("cwd") or "/")
+    _init.set_identity(process)
+    os.chdir(cwd)
+    exe = _init.find_executable(args[0], envl)
+    if process.get("noNewPrivileges"):
+        _init.set_no_new_privs()
+    _init.load_seccomp(seccomp_bpf)
+    os.execve(exe, args, env)
+
+
+def _all_caps() -> list[str]:
+    try:
+        last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    except OSError:
+        last = 40
+    try:
+        from runtime.security.caps import ALL_CAPS  # type: ignore[attr-defined]
+
+        return sorted(ALL_CAPS)
+    except ImportError:
+        return [f"CAP_{i}" for i in range(last + 1)]
+
+
+def spawn_entered(pid: int, config: Mapping[str, Any], req: Mapping[str, Any], cgroup: Sequence[str] | None,
+                  seccomp_bpf: bytes | None, stdio: tuple[int, int, int], new_pgrp: bool = True) -> int:
+    """Fork a process that enters container process *pid* and runs req["command"]; returns its pid.
+
+    The forked process joins the namespaces, forks the workload (now inside the PID namespace),
+    waits for it and exits with its status; on a setup failure it prints one line to its stderr
+    and exits 126 (127 when the executable is missing).
+    """
+    child = os.fork()
+    if child:
+        return child
+    code = 126
+    try:
+        if new_pgrp:
+            os.setpgid(0, 0)
+        for target, fd in enumerate(stdio):
+            if fd != target:
+                os.dup2(fd, target)
+        join_namespaces(pid, cgroup)
+        grandchild = os.fork()
+        if grandchild == 0:
+            try:
+                exec_in(config, req, seccomp_bpf)
+            except BaseException as exc:  # noqa: BLE001
+                msg = str(exc) if isinstance(exc, _init.InitError) else _init._describe(exc)
+                os.write(2, f"{msg}\n".encode())
+                os._exit(127 if "executable file not found" in msg or "no such file" in msg else 126)
+        _, status = os.waitpid(grandchild, 0)
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code
+    except BaseException as exc:  # noqa: BLE001
+        os.write(2, f"{_init._describe(exc)}\n".encode())
+    os._exit(code)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Helper entry point: argv[1] is a JSON request {pid, container_dir, command, env, user, ...}."""
+    req = json.loads(argv[1])
+    cdir = str(req["container_dir"])
+    with open(os.path.join(cdir, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(cdir, "container.json")) as f:
+        meta = json.load(f)
+    bpf = None
+    if meta.get("seccomp_bpf"):
+        with open(meta["seccomp_bpf"], "rb") as f:
+            bpf = f.read()
+    child = spawn_entered(int(req["pid"]), config, req, meta.get("cgroup"), bpf, (0, 1, 2), new_pgrp=False)
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,373 @@
+"""The sequence inside a new container, from joining its cgroup to execve (DESIGN.md section 3).
+
+``spawn(...)`` is called by the monitor (a small single-threaded process). It forks A, which joins
+the cgroup and the network namespace and unshares the others, then forks B: PID 1 of the new PID
+namespace. A reports B's host pid through the sync pipe and exits; the monitor, a subreaper,
+inherits B. B builds the rootfs, pivots into it, drops privileges, loads seccomp, writes
+``ready`` and waits on the start gate; then it execs the workload. Any failure in A or B is one
+line ``error container <name>: <what failed>`` on the sync pipe, never a traceback.
+Standard library only; everything is imported and the seccomp BPF read before pivot_root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import resource
+import stat
+import termios
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from runtime.executor import syscalls as sc
+from runtime.executor.syscalls import SYSCALLS, Syscalls
+
+_FLAGS: Final[dict[str, tuple[int, bool]]] = {  # option -> (flag, set it)
+    "ro": (sc.MS_RDONLY, True), "rw": (sc.MS_RDONLY, False),
+    "nosuid": (sc.MS_NOSUID, True), "suid": (sc.MS_NOSUID, False),
+    "nodev": (sc.MS_NODEV, True), "dev": (sc.MS_NODEV, False),
+    "noexec": (sc.MS_NOEXEC, True), "exec": (sc.MS_NOEXEC, False),
+    "sync": (sc.MS_SYNCHRONOUS, True), "async": (sc.MS_SYNCHRONOUS, False),
+    "dirsync": (sc.MS_DIRSYNC, True), "remount": (sc.MS_REMOUNT, True),
+    "bind": (sc.MS_BIND, True), "rbind": (sc.MS_BIND | sc.MS_REC, True),
+    "relatime": (sc.MS_RELATIME, True), "norelatime": (sc.MS_RELATIME, False),
+    "strictatime": (sc.MS_STRICTATIME, True), "noatime": (sc.MS_NOATIME, True),
+    "nodiratime": (sc.MS_NODIRATIME, True), "atime": (sc.MS_NOATIME, False),
+    "defaults": (0, True),
+}
+_PROPAGATION: Final[dict[str, int]] = {
+    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+_UNSHARE_ORDER: Final = ("mount", "uts", "ipc", "pid", "cgroup")
+
+
+class InitError(Exception):
+    """A step of the container setup failed; str() says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class MountOptions:
+    flags: int
+    propagation: int
+    data: str
+
+
+def parse_mount_options(options: Sequence[str]) -> MountOptions:
+    """Split OCI mount options into mount(2) flags, a propagation change and fs-specific data."""
+    flags, prop, data = 0, 0, []
+    for opt in options:
+        if opt in _FLAGS:
+            bit, on = _FLAGS[opt]
+            flags = flags | bit if on else flags & ~bit
+        elif opt in _PROPAGATION:
+            prop = _PROPAGATION[opt]
+        else:
+            data.append(opt)
+    return MountOptions(flags, prop, ",".join(data))
+
+
+def secure_join(root: str, path: str) -> str:
+    """*path* inside *root*, following symlinks as if *root* were /: never escapes *root*."""
+    parts = [p for p in path.split("/") if p]
+    resolved: list[str] = []
+    links = 0
+    while parts:
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            target = os.readlink(candidate)
+        except OSError:
+            resolved.append(part)
+            continue
+        links += 1
+        if links > 40:
+            raise InitError(f"too many levels of symbolic links in {path}")
+        if target.startswith("/"):
+            resolved = []
+        parts = [p for p in target.split("/") if p] + parts
+    return os.path.join(root, *resolved)
+
+
+def _make_target(dest: str, as_file: bool) -> None:
+    if os.path.lexists(dest):
+        return
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if as_file:
+        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    else:
+        os.mkdir(dest, 0o755)
+
+
+def mount_one(m: Mapping[str, Any], rootfs: str, sys: Syscalls = SYSCALLS) -> None:
+    """Mount one OCI mount entry under *rootfs* (before pivot_root)."""
+    dest = secure_join(rootfs, str(m["destination"]))
+    mtype = str(m.get("type") or "")
+    source = str(m.get("source") or mtype)
+    opts = parse_mount_options(m.get("options") or ())
+    is_bind = mtype == "bind" or bool(opts.flags & sc.MS_BIND)
+    if is_bind:
+        if not os.path.exists(source):
+            raise InitError(f"bind source {source} does not exist")
+        _make_target(dest, not os.path.isdir(source))
+        sys.mount(source, dest, None, sc.MS_BIND | (opts.flags & sc.MS_REC))
+        extra = opts.flags & ~(sc.MS_BIND | sc.MS_REC)
+        if extra:
+            sys.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | extra)
+    else:
+        _make_target(dest, False)
+        sys.mount(source, dest, mtype, opts.flags, opts.data or None)
+    if opts.propagation:
+        sys.mount(None, dest, None, opts.propagation)
+
+
+def _bind_devices(devices: Sequence[Mapping[str, Any]], rootfs: str, sys: Syscalls) -> None:
+    for d in devices:
+        path = str(d["path"])
+        dest = secure_join(rootfs, path)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = 0
+        if not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
+            raise InitError(f"device {path} is not available on the host")
+        _make_target(dest, True)
+        sys.mount(path, dest, None, sc.MS_BIND)
+    dev = secure_join(rootfs, "/dev")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore")):
+        link = os.path.join(dev, name)
+        if not os.path.lexists(link):
+            os.symlink(target, link)
+
+
+def _mask_and_protect(masked: Sequence[str], readonly: Sequence[str], sys: Syscalls) -> None:
+    for path in masked:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            sys.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
+        else:
+            sys.mount("/dev/null", path, None, sc.MS_BIND)
+    for path in readonly:
+        if not os.path.exists(path):
+            continue
+        sys.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+        sys.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
+                  | sc.MS_NOEXEC)
+
+
+def _set_sysctls(sysctls: Mapping[str, str]) -> None:
+    for key, value in sysctls.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(str(value))
+        except OSError as exc:
+            raise InitError(f"sysctl {key}={value}: {exc.strerror}") from None
+
+
+def _set_rlimits(rlimits: Sequence[Mapping[str, Any]]) -> None:
+    for r in rlimits:
+        name = str(r["type"])
+        res = getattr(resource, name, None)
+        if res is None:
+            raise InitError(f"unknown rlimit {name}")
+        try:
+            resource.setrlimit(res, (int(r["soft"]), int(r["hard"])))
+        except (ValueError, OSError) as exc:
+            raise InitError(f"rlimit {name}: {exc}") from None
+
+
+def find_executable(name: str, env: Sequence[str]) -> str:
+    """The path execve will run: *name* itself if it has a slash, else the first match in PATH."""
+    if "/" in name:
+        if not os.path.exists(name):
+            raise InitError(f'exec: "{name}": no such file or directory')
+        return name
+    path = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/sbin:/usr/bin:/sbin:/bin")
+    for d in path.split(":"):
+        cand = os.path.join(d or ".", name)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    raise InitError(f'exec: "{name}": executable file not found in $PATH')
+
+
+def set_identity(process: Mapping[str, Any]) -> None:
+    """Groups, gid, uid and capabilities; SECURITY's apply_identity when present."""
+    user = process.get("user") or {}
+    uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    groups = [int(g) for g in user.get("additionalGids") or []]
+    caps = frozenset((process.get("capabilities") or {}).get("bounding") or [])
+    ambient = frozenset(c.removeprefix("CAP_") for c in (process.get("capabilities") or {}).get("ambient") or [])
+    from runtime.security.caps import apply_identity
+
+    apply_identity(uid, gid, groups, frozenset(c.removeprefix("CAP_") for c in caps), user_caps=ambient)
+
+
+def set_no_new_privs() -> None:
+    from runtime.security.caps import set_no_new_privs as _nnp
+
+    _nnp()
+
+
+def load_seccomp(bpf: bytes | None) -> None:
+    if not bpf:
+        return
+    from runtime.security.seccomp import load_filter
+
+    load_filter(bpf)
+
+
+# ---- the two processes -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class InitPlan:
+    """Everything B needs, read by the monitor before forking."""
+
+    name: str
+    config: Mapping[str, Any]        # the OCI config.json
+    lowerdirs: Sequence[str]         # image layer dirs, lowest first
+    upperdir: str
+    workdir: str
+    cgroup: Sequence[str] | None     # Cgroup parts to join; None: stay where the monitor is
+    seccomp_bpf: bytes | None
+    stdio: tuple[int, int, int]      # fds to become 0, 1, 2 in the container
+    tty: bool
+
+
+def _report(fd: int, line: str) -> None:
+    try:
+        os.write(fd, (line.replace("\n", " ") + "\n").encode(errors="replace"))
+    except OSError:
+        pass
+
+
+def preload() -> None:
+    """Import and load everything B needs later: after pivot_root the host's files are gone."""
+    from runtime.security import caps, seccomp
+
+    caps.preload()
+    seccomp.preload()
+    with contextlib.suppress(ImportError):
+        import runtime.cgroups  # noqa: F401
+
+
+def spawn(plan: InitPlan, sync_w: int, gate_r: int) -> int:
+    """Fork A (which forks PID 1 and exits); returns A's pid. B's pid comes on the sync pipe."""
+    preload()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        code = _process_a(plan, sync_w, gate_r)
+    except BaseException as exc:  # noqa: BLE001 - the child must never unwind into the monitor
+        _report(sync_w, f"error container {plan.name}: {_describe(exc)}")
+    finally:
+        os._exit(code)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
+    return str(exc) or type(exc).__name__
+
+
+def _process_a(plan: InitPlan, sync_w: int, gate_r: int) -> int:
+    linux = plan.config.get("linux") or {}
+    namespaces = {n["type"]: n.get("path") for n in linux.get("namespaces") or []}
+    if plan.cgroup is not None:
+        from runtime.cgroups import Cgroup
+
+        Cgroup.open(list(plan.cgroup)).join(os.getpid())
+    if namespaces.get("network"):
+        fd = os.open(str(namespaces["network"]), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            SYSCALLS.setns(fd, sc.CLONE_NEWNET)
+        finally:
+            os.close(fd)
+    flags = 0
+    for kind in _UNSHARE_ORDER:
+        if kind in namespaces:
+            if namespaces[kind]:
+                raise InitError(f"joining an existing {kind} namespace is not supported")
+            flags |= sc.NAMESPACE_FLAGS[kind]
+    SYSCALLS.unshare(flags)
+    pid = os.fork()
+    if pid:
+        _report(sync_w, f"pid {pid}")
+        return 0
+    try:
+        _process_b(plan, sync_w, gate_r)
+    except BaseException as exc:  # noqa: BLE001
+        _report(sync_w, f"error container {plan.name}: {_describe(exc)}")
+    os._exit(127)
+
+
+def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
+    cfg = plan.config
+    process = cfg["process"]
+    linux = cfg.get("linux") or {}
+    os.setsid()
+    for target, fd in enumerate(plan.stdio):
+        os.dup2(fd, target)
+    if plan.tty:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    sys = SYSCALLS
+    rootfs = str(cfg["root"]["path"])
+    sys.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    lower = ":".join(reversed([str(d) for d in plan.lowerdirs]))  # overlay wants the top layer first
+    sys.mount("overlay", rootfs, "overlay", 0, f"lowerdir={lower},upperdir={plan.upperdir},workdir={plan.workdir}")
+    for m in cfg.get("mounts") or []:
+        try:
+            mount_one(m, rootfs, sys)
+        except OSError as exc:
+            if m.get("type") == "cgroup2" and exc.errno in (errno.EBUSY, errno.EPERM, errno.EINVAL):
+                continue  # no usable cgroup2 view on this host: the container sees none
+            raise InitError(f"mount {m['destination']}: {exc.strerror}") from None
+    _bind_devices(linux.get("devices") or [], rootfs, sys)
+    os.chdir(rootfs)
+    sys.pivot_root(".", ".")
+    sys.umount2(".", sc.MNT_DETACH)
+    os.chdir("/")
+    if cfg["root"].get("readonly"):
+        sys.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
+    _set_sysctls(linux.get("sysctl") or {})
+    _mask_and_protect(linux.get("maskedPaths") or [], linux.get("readonlyPaths") or [], sys)
+    if "uts" in {n["type"] for n in linux.get("namespaces") or []}:
+        sys.sethostname(str(cfg.get("hostname") or ""))
+        if cfg.get("domainname"):
+            sys.setdomainname(str(cfg["domainname"]))
+    _set_rlimits(process.get("rlimits") or [])
+    cwd = str(process.get("cwd") or "/")
+    os.makedirs(cwd, exist_ok=True)
+    env = list(process.get("env") or [])
+    args = [str(a) for a in process["args"]]
+    set_identity(process)
+    os.chdir(cwd)
+    exe = find_executable(args[0], env)
+    if process.get("noNewPrivileges"):
+        set_no_new_privs()
+    load_seccomp(plan.seccomp_bpf)
+    _report(sync_w, "ready")
+    if os.read(gate_r, 1) != b"s":
+        os._exit(0)  # the gate was closed without a start: the monitor is going away
+    os.close(gate_r)
+    try:
+        os.execve(exe, args, dict(e.partition("=")[::2] for e in env))
+    except OSError as exc:
+        raise InitError(f'exec: "{args[0]}": {exc.strerror}') from None

@@ -1,0 +1,257 @@
+"""PURE: a ContainerSpec, its image's config and its network turned into an OCI runtime spec.
+
+The result is the ``config.json`` of an OCI bundle: composer's executor runs it, and so can crun
+(a cross-check). Nothing here touches the system: every host fact (resolved user, capabilities,
+clamped rlimits, volume directories) is passed in.
+"""
+
+from __future__ import annotations
+
+import signal as _signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from runtime.errors import InvalidSpec
+from runtime.executor.user import User
+from runtime.spec import ContainerNet, ContainerSpec, Mount
+
+OCI_VERSION: Final = "1.0.2"
+DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHM_SIZE: Final = 64 * 1024 * 1024
+INIT_TARGET: Final = "/dev/init"    # where the `init: true` binary is bound (docker: /sbin/docker-init)
+
+FALLBACK_MASKED: Final[tuple[str, ...]] = (
+    "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/dev/block",
+    "/sys/devices/virtual/powercap",
+)
+FALLBACK_READONLY: Final[tuple[str, ...]] = (
+    "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+)
+# (path, type, major, minor, mode): the nodes every container gets (bound from the host's)
+FALLBACK_DEVICES: Final[tuple[tuple[str, str, int, int, int], ...]] = (
+    ("/dev/null", "c", 1, 3, 0o666), ("/dev/zero", "c", 1, 5, 0o666), ("/dev/full", "c", 1, 7, 0o666),
+    ("/dev/random", "c", 1, 8, 0o666), ("/dev/urandom", "c", 1, 9, 0o666), ("/dev/tty", "c", 5, 0, 0o666),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BundleInputs:
+    """Host facts the spec needs, resolved by the caller."""
+
+    container_id: str
+    rootfs: str
+    user: User
+    caps: frozenset[str]
+    net: ContainerNet
+    hostname_path: str                                   # host file bound at /etc/hostname
+    volume_sources: Mapping[str, str] = field(default_factory=dict)   # target -> host dir (volumes)
+    rlimits: Sequence[tuple[str, int, int]] = ()         # ("nofile", soft, hard), already clamped
+    masked_paths: Sequence[str] = FALLBACK_MASKED
+    readonly_paths: Sequence[str] = FALLBACK_READONLY
+    devices: Sequence[tuple[str, str, int, int, int]] = FALLBACK_DEVICES
+    seccomp: Mapping[str, Any] | None = None             # OCI linux.seccomp object; None: unconfined
+    init_path: str | None = None                         # host binary bound at INIT_TARGET (init: true)
+    cgroups_path: str = ""
+
+
+def process_args(spec: ContainerSpec, image_config: Mapping[str, Any]) -> list[str]:
+    """Entrypoint + command with docker's rules: a given entrypoint also resets the image's Cmd."""
+    entrypoint = list(spec.entrypoint) if spec.entrypoint is not None else list(image_config.get("Entrypoint") or [])
+    if spec.command is not None:
+        cmd = list(spec.command)
+    elif spec.entrypoint is not None:
+        cmd = []
+    else:
+        cmd = list(image_config.get("Cmd") or [])
+    args = entrypoint + cmd
+    if not args:
+        raise InvalidSpec(f"container {spec.name}: no command specified")
+    return args
+
+
+def merge_env(spec: ContainerSpec, image_config: Mapping[str, Any], hostname: str) -> list[str]:
+    """The image's Env, then HOSTNAME, then the spec's env on top (order kept, keys unique)."""
+    env: dict[str, str] = {}
+    for item in image_config.get("Env") or []:
+        k, _, v = str(item).partition("=")
+        env[k] = v
+    env.setdefault("PATH", DEFAULT_PATH)
+    env["HOSTNAME"] = hostname
+    if spec.tty:
+        env.setdefault("TERM", "xterm")
+    env.update(spec.env)
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def stop_signal(spec: ContainerSpec, image_config: Mapping[str, Any]) -> int:
+    """The spec's stop signal, else the image's StopSignal, else SIGTERM, as a number."""
+    return parse_signal(spec.stop_signal or str(image_config.get("StopSignal") or "") or "SIGTERM", spec.name)
+
+
+def parse_signal(raw: str | int, where: str) -> int:
+    if isinstance(raw, int):
+        return raw
+    s = raw.strip().upper()
+    if s.isdigit():
+        return int(s)
+    if not s.startswith("SIG"):
+        s = "SIG" + s
+    try:
+        return int(_signal.Signals[s])
+    except KeyError:
+        raise InvalidSpec(f"container {where}: unknown signal {raw!r}") from None
+
+
+def _default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
+    shm = spec.shm_size if spec.shm_size is not None else DEFAULT_SHM_SIZE
+    mounts: list[dict[str, Any]] = [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup2",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+    ]
+    if spec.ipc_mode != "host":
+        mounts.insert(3, {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                          "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm}"]})
+    if spec.privileged:
+        for m in mounts:
+            if m["type"] in ("sysfs", "cgroup2"):
+                m["options"] = [o for o in m["options"] if o != "ro"]
+    return mounts
+
+
+def _user_mount(m: Mount, spec: ContainerSpec, inputs: BundleInputs) -> dict[str, Any]:
+    if not m.target.startswith("/"):
+        raise InvalidSpec(f"container {spec.name}: mount target {m.target!r} is not absolute")
+    ro = ["ro"] if m.read_only else []
+    if m.type == "tmpfs":
+        opts = ["nosuid", "nodev", *ro]
+        if m.tmpfs_size is not None:
+            opts.append(f"size={m.tmpfs_size}")
+        opts.append(f"mode={m.tmpfs_mode:o}" if m.tmpfs_mode is not None else "mode=1777")
+        return {"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": opts}
+    if m.type == "volume":
+        source = inputs.volume_sources.get(m.target)
+        if source is None:
+            raise InvalidSpec(f"container {spec.name}: volume for {m.target} was not prepared")
+        return {"destination": m.target, "type": "bind", "source": source, "options": ["rbind", "rprivate", *ro]}
+    if not m.source.startswith("/"):
+        raise InvalidSpec(f"container {spec.name}: bind source {m.source!r} is not absolute")
+    return {"destination": m.target, "type": "bind", "source": m.source,
+            "options": ["rbind", m.propagation or "rprivate", *ro]}
+
+
+def _resources(spec: ContainerSpec) -> dict[str, Any]:
+    r = spec.resources
+    out: dict[str, Any] = {}
+    mem: dict[str, Any] = {}
+    if r.memory is not None:
+        mem["limit"] = r.memory
+    if r.memory_reservation is not None:
+        mem["reservation"] = r.memory_reservation
+    if r.memory_swap is not None:
+        mem["swap"] = r.memory_swap
+    if r.oom_kill_disable:
+        mem["disableOOMKiller"] = True
+    if mem:
+        out["memory"] = mem
+    cpu: dict[str, Any] = {}
+    if r.cpus is not None:
+        cpu["period"] = 100000
+        cpu["quota"] = int(r.cpus * 100000)
+    if r.cpu_shares is not None:
+        cpu["shares"] = r.cpu_shares
+    if r.cpuset is not None:
+        cpu["cpus"] = r.cpuset
+    if cpu:
+        out["cpu"] = cpu
+    if r.pids_limit is not None:
+        out["pids"] = {"limit": r.pids_limit}
+    return out
+
+
+def _namespaces(spec: ContainerSpec, net: ContainerNet) -> list[dict[str, str]]:
+    ns: list[dict[str, str]] = [{"type": "mount"}, {"type": "uts"}, {"type": "cgroup"}]
+    if spec.pid_mode != "host":
+        ns.append({"type": "pid"})
+    if spec.ipc_mode != "host":
+        ns.append({"type": "ipc"})
+    if net.netns_path is not None:
+        ns.append({"type": "network", "path": net.netns_path})
+    return ns
+
+
+def _capabilities(caps: frozenset[str]) -> dict[str, list[str]]:
+    names = sorted(c if c.startswith("CAP_") else f"CAP_{c}" for c in caps)
+    return {"bounding": names, "effective": names, "permitted": names}
+
+
+def build_config(spec: ContainerSpec, image_config: Mapping[str, Any], inputs: BundleInputs) -> dict[str, Any]:
+    """The OCI runtime spec (config.json) of one container."""
+    hostname = inputs.net.hostname or inputs.container_id[:12]
+    args = process_args(spec, image_config)
+    if spec.init:
+        if inputs.init_path is None:
+            raise InvalidSpec(f"container {spec.name}: init requested but no init binary is available")
+        args = [INIT_TARGET, "--", *args]
+    u = inputs.user
+    process: dict[str, Any] = {
+        "terminal": spec.tty,
+        "user": {"uid": u.uid, "gid": u.gid, **({"additionalGids": list(u.additional_gids)} if u.additional_gids else {})},
+        "args": args,
+        "env": merge_env(spec, image_config, hostname),
+        "cwd": spec.working_dir or str(image_config.get("WorkingDir") or "") or "/",
+        "capabilities": _capabilities(inputs.caps),
+        "rlimits": [{"type": f"RLIMIT_{n.upper()}", "soft": s, "hard": h} for n, s, h in inputs.rlimits],
+        "noNewPrivileges": spec.no_new_privileges,
+    }
+    if not any(e.startswith("HOME=") for e in process["env"]):
+        process["env"].append(f"HOME={u.home}")
+    mounts = _default_mounts(spec)
+    if spec.init and inputs.init_path:
+        mounts.append({"destination": INIT_TARGET, "type": "bind", "source": inputs.init_path,
+                       "options": ["bind", "ro", "nosuid", "nodev"]})
+    for m in spec.mounts:
+        mounts.append(_user_mount(m, spec, inputs))
+    targets = {m.target for m in spec.mounts}
+    for dest, src in (("/etc/hosts", inputs.net.hosts_path), ("/etc/resolv.conf", inputs.net.resolv_path),
+                      ("/etc/hostname", inputs.hostname_path)):
+        if dest not in targets and src:
+            mounts.append({"destination": dest, "type": "bind", "source": src, "options": ["bind", "rprivate"]})
+    linux: dict[str, Any] = {
+        "namespaces": _namespaces(spec, inputs.net),
+        "maskedPaths": [] if spec.privileged else list(
+            spec.masked_paths if spec.masked_paths is not None else inputs.masked_paths),
+        "readonlyPaths": [] if spec.privileged else list(
+            spec.readonly_paths if spec.readonly_paths is not None else inputs.readonly_paths),
+        "resources": _resources(spec),
+        "sysctl": dict(spec.sysctls),
+        "devices": [{"path": p, "type": t, "major": ma, "minor": mi, "fileMode": mode, "uid": 0, "gid": 0}
+                    for p, t, ma, mi, mode in inputs.devices],
+        "rootfsPropagation": "rprivate",
+    }
+    if inputs.cgroups_path:
+        linux["cgroupsPath"] = inputs.cgroups_path
+    if inputs.seccomp is not None and not spec.privileged:
+        linux["seccomp"] = dict(inputs.seccomp)
+    config: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": inputs.rootfs, "readonly": spec.read_only},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": linux,
+        "annotations": {"org.opencontainers.image.stopSignal": str(stop_signal(spec, image_config))},
+    }
+    if spec.domainname:
+        config["domainname"] = spec.domainname
+    return config

@@ -1,0 +1,189 @@
+"""The container log file: codec (sans-IO) and readers.
+
+One record per line: ``<RFC3339Nano UTC> stdout|stderr F|P <text>`` (the CRI log format that
+conmon writes). ``P`` marks a piece of a line that continues in the next record of the same stream:
+the monitor writes what it read at once, without waiting for the newline. Standard library only:
+the monitor imports this module.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Final, Literal
+
+from runtime.spec import LogRecord
+
+Stream = Literal["stdout", "stderr"]
+STREAMS: Final[tuple[Stream, Stream]] = ("stdout", "stderr")
+
+
+def rfc3339_nano(ns: int | None = None) -> str:
+    """UTC time with nanoseconds, fixed width so that timestamps compare as strings."""
+    ns = time.time_ns() if ns is None else ns
+    sec, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z"
+
+
+def encode_record(rec: LogRecord) -> bytes:
+    return b"%s %s %s %s\n" % (rec.time.encode(), rec.stream.encode(), b"P" if rec.partial else b"F", rec.text)
+
+
+def encode_chunk(stream: Stream, data: bytes, now: str | None = None) -> bytes:
+    """Encode what one read returned: each complete line as F, a trailing piece as P."""
+    now = now or rfc3339_nano()
+    *lines, rest = data.split(b"\n")
+    recs = [LogRecord(time=now, stream=stream, text=line) for line in lines]
+    if rest:
+        recs.append(LogRecord(time=now, stream=stream, text=rest, partial=True))
+    return b"".join(encode_record(r) for r in recs)
+
+
+def decode_line(line: bytes) -> LogRecord | None:
+    """Decode one line of a log file (with or without its newline); None if it is not a record."""
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    parts = line.split(b" ", 3)
+    if len(parts) < 3 or parts[1] not in (b"stdout", b"stderr") or parts[2] not in (b"F", b"P"):
+        return None
+    stream: Stream = "stdout" if parts[1] == b"stdout" else "stderr"
+    return LogRecord(time=parts[0].decode(), stream=stream, text=parts[3] if len(parts) == 4 else b"",
+                     partial=parts[2] == b"P")
+
+
+def join_partials(records: Iterable[LogRecord]) -> Iterator[LogRecord]:
+    """Join P records with what follows them on the same stream into whole lines."""
+    pending: dict[str, list[LogRecord]] = {}
+    for rec in records:
+        parts = pending.setdefault(rec.stream, [])
+        parts.append(rec)
+        if not rec.partial:
+            del pending[rec.stream]
+            yield LogRecord(time=parts[0].time, stream=rec.stream, text=b"".join(p.text for p in parts))
+    for parts in pending.values():
+        yield LogRecord(time=parts[0].time, stream=parts[0].stream,
+                        text=b"".join(p.text for p in parts), partial=True)
+
+
+class LineFramer:
+    """Split a byte stream into complete lines. No I/O; feed it whatever the file gave you."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        *lines, rest = self._buf.split(b"\n")
+        self._buf = bytearray(rest)
+        return [bytes(line) for line in lines]
+
+
+# ---- the writer side (used by the monitor) ----------------------------------------------------
+
+class LogWriter:
+    """Append records to ``path``; rotate to ``path.1`` ... when it grows past ``max_size``."""
+
+    def __init__(self, path: Path, max_size: int | None = None, max_files: int = 1) -> None:
+        self.path, self.max_size, self.max_files = path, max_size, max(1, max_files)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self._size = os.fstat(self._fd).st_size
+
+    def write(self, stream: Stream, data: bytes) -> None:
+        out = encode_chunk(stream, data)
+        if self.max_size and self._size and self._size + len(out) > self.max_size:
+            self._rotate()
+        os.write(self._fd, out)
+        self._size += len(out)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        if self.max_files <= 1:
+            os.truncate(self.path, 0)
+        else:
+            for i in range(self.max_files - 1, 0, -1):
+                src = self.path if i == 1 else self.path.with_name(f"{self.path.name}.{i - 1}")
+                if src.exists():
+                    os.replace(src, self.path.with_name(f"{self.path.name}.{i}"))
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self._size = 0
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+# ---- readers ------------------------------------------------------------------------------------
+
+def log_files(path: Path) -> list[Path]:
+    """The current log file and its rotated predecessors, oldest first."""
+    rotated = sorted((p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()),
+                     key=lambda p: -int(p.suffix[1:]))
+    return [*rotated, path]
+
+
+def _in_window(rec: LogRecord, since: str | None, until: str | None) -> bool:
+    return (since is None or rec.time >= since) and (until is None or rec.time < until)
+
+
+def read_log(path: Path, *, tail: int | None = None, since: float | None = None,
+             until: float | None = None) -> list[LogRecord]:
+    """Records of a container's log (all rotated files), filtered; *tail* keeps the last N."""
+    lo = None if since is None else rfc3339_nano(int(since * 1e9))
+    hi = None if until is None else rfc3339_nano(int(until * 1e9))
+    keep: deque[LogRecord] = deque(maxlen=tail if tail is not None and tail >= 0 else None)
+    for f in log_files(path):
+        try:
+            with open(f, "rb") as fh:
+                for line in fh:
+                    rec = decode_line(line)
+                    if rec is not None and _in_window(rec, lo, hi):
+                        keep.append(rec)
+        except FileNotFoundError:
+            continue
+    return list(keep)
+
+
+def follow_log(path: Path, running: Callable[[], bool], *, tail: int | None = None,
+               since: float | None = None, until: float | None = None,
+               poll: float = 0.1) -> Iterator[LogRecord]:
+    """The records so far, then new ones as they are written, until the container stops running."""
+    hi = None if until is None else rfc3339_nano(int(until * 1e9))
+    yield from read_log(path, tail=tail, since=since, until=until)
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - held across yields
+    except FileNotFoundError:
+        return
+    with fh:
+        fh.seek(0, os.SEEK_END)
+        ino = os.fstat(fh.fileno()).st_ino
+        framer = LineFramer()
+        while True:
+            data = fh.read()
+            if data:
+                for line in framer.feed(data):
+                    rec = decode_line(line)
+                    if rec is None:
+                        continue
+                    if hi is not None and rec.time >= hi:
+                        return
+                    yield rec
+                continue
+            try:
+                rotated = os.stat(path).st_ino != ino
+            except FileNotFoundError:
+                rotated = False
+            if rotated:  # the writer moved on to a new file: read that from its start
+                fh.close()
+                fh = open(path, "rb")  # noqa: SIM115
+                ino = os.fstat(fh.fileno()).st_ino
+                continue
+            if not running():
+                data = fh.read()
+                for line in framer.feed(data):
+                    rec = decode_line(line)
+                    if rec is not None:
+                        yield rec
+                return
+            time.sleep(poll)
