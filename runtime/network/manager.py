@@ -86,9 +86,6 @@ class NetworkManager:
                 if a.overlaps(b):
                     raise NetworkError(f"network {name}: subnet {a} overlaps subnet {b}")
         host_nets = links.host_networks()
-        for net, _ in explicit:
-            if (o := ipam.overlaps(net, host_nets)) is not None:
-                raise NetworkError(f"network {name}: subnet {net} overlaps {o}, already in use on the host")
         net_id = secrets.token_hex(32)
         while not bridge or links.link_exists(bridge):
             if bridge and spec.driver_opts.get(BRIDGE_NAME_OPT):
@@ -109,6 +106,8 @@ class NetworkManager:
                     if s.version == net.version and s.overlaps(net):
                         raise NetworkError(
                             f"network {name}: subnet {net} overlaps subnet {s} of network {other}")
+                if (o := ipam.overlaps(net, host_nets)) is not None:
+                    raise NetworkError(f"network {name}: subnet {net} overlaps {o}, already in use on the host")
                 gw = (ipam.parse_address(f"network {name}", cfg.gateway) if cfg.gateway
                       else ipam.default_gateway(net))
                 if gw not in net:
