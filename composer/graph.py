@@ -98,7 +98,7 @@ def build_graph(project: Project) -> nx.DiGraph:
 
 def _check_cycles(g: nx.DiGraph) -> None:
     try:
-        cycle = nx.find_cycle(g)
+        cycle = nx.find_cycle(g.reverse(copy=False))  # name it in "depends on" order
     except nx.NetworkXNoCycle:
         return
     names = [v for (_, v), _ in cycle]

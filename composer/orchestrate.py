@@ -21,10 +21,12 @@ import trio
 from composer import labels as L
 from composer.errors import ComposerError, ServiceError
 from composer.graph import COMPLETED, HEALTHY, Dependency
-from composer.plan import Op, Plan
+from composer.plan import Observed, Op, Plan
 from composer.progress import Progress
 from composer.project import Project
 from composer.specgen import ProjectFile, service_spec
+from composer.specgen import network_name as _network_name
+from composer.specgen import volume_name as _volume_name
 from runtime.errors import EngineError, NotFound
 from runtime.spec import ContainerInfo, IPAMConfig, NetworkSpec, PodSpec, VolumeSpec
 
@@ -68,10 +70,13 @@ class _Run:
 
     async def run_op(self, op: Op) -> None:
         try:
+            optional = {d.service for d in op.wait_for if not d.required}
             for dep in op.deps:
                 await self.done[dep].wait()
                 if dep in self.errors:
                     other = self.by_id[dep]
+                    if other.service in optional and other.service != op.service:
+                        continue  # wait_condition warns about it
                     raise OpFailed(f"{op.target}: {op.kind} not done because {other.target} "
                                    f"failed ({other.kind}): {self.errors[dep]}")
             for cond in op.wait_for:
@@ -360,3 +365,23 @@ def first_error(plan: Plan, errors: Mapping[int, str]) -> str:
 def limiter_for(parallel: int) -> trio.CapacityLimiter:
     """--parallel N (-1: unlimited)."""
     return trio.CapacityLimiter(parallel if parallel and parallel > 0 else 1 << 16)
+
+
+def observe(engine: EngineLike, project: Project) -> Observed:
+    """What the engine has for *project*: its containers (by label), networks, volumes, images, pod."""
+    containers = tuple(engine.containers.list(all=True, labels={L.PROJECT: project.name}))
+    networks = frozenset(n for n in (_network_name(project, k) for k in project.networks)
+                         if _exists(engine.networks, n))
+    volumes = frozenset(v for v in (_volume_name(project, k) for k in project.volumes)
+                        if _exists(engine.volumes, v))
+    images: set[str] = set()
+    for svc in project.services.values():
+        ref = svc.get("image")
+        if ref and ref not in images:
+            try:
+                engine.images.resolve(ref)
+                images.add(ref)
+            except EngineError:
+                pass
+    return Observed(containers=containers, networks=networks, volumes=volumes, images=frozenset(images),
+                    pod=_exists(engine.pods, project.name))

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from composer import labels as L
+from composer.errors import DependencyCycleError, ProjectError
+from composer.graph import dependency_closure, service_order
+from composer.plan import DownOptions, Observed, ReconcileOptions, reconcile, teardown
+from composer.project import Project
+from runtime.spec import ContainerInfo
+
+from .helpers import load
+
+APP = """
+services:
+  web:
+    image: busybox
+    depends_on: {app: {condition: service_started}}
+    ports: ["8080"]
+  app:
+    image: busybox
+    depends_on:
+      db: {condition: service_healthy}
+      migrate: {condition: service_completed_successfully}
+  migrate:
+    image: busybox
+    depends_on: {db: {condition: service_healthy}}
+  db:
+    image: busybox
+    volumes: [data:/data]
+    healthcheck: {test: ["CMD", "true"]}
+volumes: {data: {}}
+"""
+
+
+def _project(text: str) -> Project:
+    """A Project from an inline canonical-ish tree (for cycles, which docker compose refuses to print)."""
+    import yaml
+
+    tree = yaml.safe_load(text)
+    return Project(name="demo", working_dir="/w", config_files=("/w/compose.yaml",), tree=tree)
+
+
+def test_cycle_is_an_error_naming_the_cycle() -> None:
+    p = _project("services:\n  a: {image: x, depends_on: {b: {}}}\n  b: {image: x, links: [c]}\n"
+                 "  c: {image: x, network_mode: 'service:a'}\n")
+    with pytest.raises(DependencyCycleError, match=r"^services: dependency cycle: a -> b -> c -> a$"):
+        service_order(p)
+
+
+def test_order_puts_dependencies_first(tmp_path: Path) -> None:
+    p = load(tmp_path, APP)
+    assert service_order(p) == ["db", "migrate", "app", "web"]
+    assert dependency_closure(p, ["migrate"]) == {"migrate", "db"}
+
+
+def test_reconcile_empty_project_creates_everything(tmp_path: Path) -> None:
+    p = load(tmp_path, APP)
+    plan = reconcile(p, Observed(images=frozenset({"busybox"})))
+    assert plan.render() == dedent("""\
+        [] -> #1 pod:demo, CreatePod, not found
+        [] -> #2 network:demo_default, CreateNetwork, not found
+        [] -> #3 volume:demo_data, CreateVolume, not found
+        [1,2,3] -> #4 service:db:1, CreateContainer, no existing container
+        [4] -> #5 service:db:1, StartContainer, created by #4
+        [1,2,4] -> #6 service:migrate:1, CreateContainer, no existing container
+        [5,6] -> #7 service:migrate:1, StartContainer, created by #6
+        [1,2,4,6] -> #8 service:app:1, CreateContainer, no existing container
+        [5,7,8] -> #9 service:app:1, StartContainer, created by #8
+        [1,2,8] -> #10 service:web:1, CreateContainer, no existing container
+        [9,10] -> #11 service:web:1, StartContainer, created by #10
+        """)
+    start_app = plan.ops[8]
+    assert [(d.service, d.condition) for d in start_app.wait_for] == [
+        ("db", "service_healthy"), ("migrate", "service_completed_successfully")]
+
+
+def _running(p: Project, service: str, n: int = 1, *, status: str = "running", hash_: str | None = None,
+             cid: str = "") -> ContainerInfo:
+    svc = p.services.get(service, {"image": "busybox"})
+    return ContainerInfo(
+        id=cid or f"id-{service}-{n}", name=f"demo-{service}-{n}", image="busybox", image_id="sha256:x",
+        status=status,  # type: ignore[arg-type]
+        created_at="2026-01-01T00:00:00Z",
+        labels={L.PROJECT: "demo", L.SERVICE: service, L.CONTAINER_NUMBER: str(n), L.ONEOFF: "False",
+                L.CONFIG_HASH: hash_ if hash_ is not None else L.config_hash(svc)})
+
+
+def test_reconcile_running_project_recreates_only_the_changed_service(tmp_path: Path) -> None:
+    p = load(tmp_path, APP)
+    have = [_running(p, s) for s in ("db", "app", "web")]
+    have.append(_running(p, "migrate", status="exited"))
+    have.append(_running(p, "gone"))
+    observed = Observed(containers=tuple(have), networks=frozenset({"demo_default"}),
+                        volumes=frozenset({"demo_data"}), images=frozenset({"busybox"}), pod=True)
+    assert reconcile(p, observed).render() == dedent("""\
+        [] -> #1 service:migrate:1, StartContainer, container is exited
+        """)
+    changed = replace(p, tree={**p.tree, "services": {**p.services, "web": {**p.services["web"], "command": ["x"]}}})
+    plan = reconcile(changed, observed, ReconcileOptions(remove_orphans=True))
+    assert plan.render() == dedent("""\
+        [] -> #1 service:migrate:1, StartContainer, container is exited
+        [] -> #2 service:web:1, RecreateContainer, config hash changed
+        [2] -> #3 service:web:1, StartContainer, recreated by #2
+        [] -> #4 service:gone:1, StopContainer, orphan
+        [4] -> #5 service:gone:1, RemoveContainer, orphan
+        """)
+    quiet = reconcile(p, observed, ReconcileOptions(services=("web",), no_deps=True, recreate="force"))
+    assert quiet.render() == dedent("""\
+        [] -> #1 service:web:1, RecreateContainer, --force-recreate
+        [1] -> #2 service:web:1, StartContainer, recreated by #1
+        """)
+    assert quiet.warnings and "demo-gone-1" in quiet.warnings[0]
+
+
+def test_reconcile_scales_up_and_down(tmp_path: Path) -> None:
+    p = load(tmp_path, "services:\n  w:\n    image: busybox\n    network_mode: none\n")
+    observed = Observed(containers=(_running(p, "w", 1), _running(p, "w", 2), _running(p, "w", 3)),
+                        images=frozenset({"busybox"}), pod=True)
+    assert reconcile(p, observed, ReconcileOptions(scale={"w": 2})).render() == dedent("""\
+        [] -> #1 service:w:3, StopContainer, scale down to 2
+        [1] -> #2 service:w:3, RemoveContainer, scale down to 2
+        """)
+    assert reconcile(p, observed, ReconcileOptions(scale={"w": 4}, start=False)).render() == dedent("""\
+        [] -> #1 service:w:4, CreateContainer, scale up to 4
+        """)
+
+
+def test_external_network_must_exist(tmp_path: Path) -> None:
+    p = load(tmp_path, "services:\n  a: {image: busybox, networks: [ext]}\nnetworks: {ext: {external: true}}\n")
+    with pytest.raises(ProjectError, match="network ext declared as external, but could not be found"):
+        reconcile(p, Observed())
+
+
+def test_teardown_stops_dependents_first_from_labels_alone(tmp_path: Path) -> None:
+    p = load(tmp_path, APP)
+    cs = []
+    for s, deps in (("db", ""), ("migrate", "db:service_healthy:false"), ("app", "db:service_healthy:false,"
+                    "migrate:service_completed_successfully:false"), ("web", "app:service_started:false")):
+        c = _running(p, s, status="exited" if s == "migrate" else "running")
+        cs.append(replace(c, labels={**c.labels, L.DEPENDS_ON: deps}))
+    plan = teardown("demo", cs, known_services=None, networks=["demo_default"], volumes=["demo_data"], pod=True,
+                    options=DownOptions(volumes=True))
+    assert plan.render() == dedent("""\
+        [] -> #1 service:web:1, StopContainer, project down
+        [1] -> #2 service:web:1, RemoveContainer, project down
+        [2] -> #3 service:app:1, StopContainer, project down
+        [3] -> #4 service:app:1, RemoveContainer, project down
+        [4] -> #5 service:migrate:1, RemoveContainer, project down
+        [4,5] -> #6 service:db:1, StopContainer, project down
+        [6] -> #7 service:db:1, RemoveContainer, project down
+        [2,4,5,7] -> #8 network:demo_default, RemoveNetwork, project down
+        [2,4,5,7] -> #9 volume:demo_data, RemoveVolume, down -v
+        [2,4,5,7] -> #10 pod:demo, RemovePod, project down
+        """)
