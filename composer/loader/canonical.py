@@ -186,7 +186,9 @@ def _build(value: Any, ctx: _Ctx, where: str) -> dict[str, Any]:
     if "shm_size" in b:
         b["shm_size"] = _bytes(b["shm_size"], f"{where}.shm_size")
     if "secrets" in b:
-        b["secrets"] = [_file_ref(s, secret=True, where=f"{where}.secrets[{i}]") for i, s in enumerate(b["secrets"])]
+        b["secrets"] = [
+            _file_ref(s, secret=True, where=f"{where}.secrets[{i}]") for i, s in enumerate(b["secrets"])
+        ]
     if "ssh" in b:
         b["ssh"] = _ssh(b["ssh"])
     if "ulimits" in b:
@@ -699,18 +701,14 @@ def canonicalize(
     out: dict[str, Any] = {}
     if project:
         out["name"] = project
-    services = {
-        name: _service(name, svc or {}, ctx) for name, svc in (tree.get("services") or {}).items()
-    }
+    services = {name: _service(name, svc or {}, ctx) for name, svc in (tree.get("services") or {}).items()}
     out["services"] = services
     used = _used(services)
     for kind in ("networks", "volumes", "secrets", "configs"):
         declared = dict(tree.get(kind) or {})
         if kind == "networks" and "default" in used["networks"]:
             declared.setdefault("default", None)
-        res = {
-            k: _resource(kind, k, v, project, ctx) for k, v in declared.items() if k in used[kind]
-        }
+        res = {k: _resource(kind, k, v, project, ctx) for k, v in declared.items() if k in used[kind]}
         if res:
             out[kind] = res
     for key, value in tree.items():

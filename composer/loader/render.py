@@ -67,8 +67,7 @@ STRUCTS: Final[dict[str, tuple[_Field, ...]]] = {
         "Build": "context dockerfile dockerfile_inline entitlements args provenance sbom ssh labels "
         "cache_from cache_to no_cache additional_contexts pull extra_hosts isolation network "
         "target secrets=[FileRef] shm_size tags ulimits={Ulimit} platforms privileged",
-        "Blkio": "weight weight_device device_read_bps device_read_iops device_write_bps "
-        "device_write_iops",
+        "Blkio": "weight weight_device device_read_bps device_read_iops device_write_bps device_write_iops",
         "Device": "source target permissions",
         "Logging": "driver options",
         "Deploy": "mode replicas* labels update_config=Update* rollback_config=Update* "
@@ -113,7 +112,9 @@ STRUCTS: Final[dict[str, tuple[_Field, ...]]] = {
 
 
 def _is_zero(value: Any) -> bool:
-    return value is None or value is False or value == 0 and not isinstance(value, bool) or value in ("", [], {})
+    return (
+        value is None or value is False or value == 0 and not isinstance(value, bool) or value in ("", [], {})
+    )
 
 
 def _shape(value: Any, typ: str | None, fmt: str, top: bool = False) -> Any:
@@ -185,7 +186,13 @@ def _go_json_value(value: Any) -> Any:
     return value
 
 
-_HTML_ESCAPES: Final = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_HTML_ESCAPES: Final = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def _json(tree: Any) -> str:
@@ -197,11 +204,34 @@ def _json(tree: Any) -> str:
 # --- YAML: gopkg.in/yaml.v3 with SetIndent(2) -------------------------------------------------
 
 _OLD_BOOLS: Final = frozenset(
-    "y Y yes Yes YES n N no No NO on On ON off Off OFF true True TRUE false False FALSE".split()
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+    ]
 )
 _NULLS: Final = frozenset(["", "~", "null", "Null", "NULL"])
 _SPECIAL_FLOATS: Final = frozenset(
-    ".inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF .nan .NaN .NAN".split()
+    [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"]
 )
 _GO_INT: Final = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
 _YAML_FLOAT: Final = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -248,7 +278,8 @@ def _printable(c: str) -> bool:
         or 0x20 <= o <= 0x7E
         or o == 0x85
         or 0xA0 <= o <= 0xD7FF
-        or 0xE000 <= o <= 0xFFFD and o != 0xFEFF
+        or 0xE000 <= o <= 0xFFFD
+        and o != 0xFEFF
         or 0x10000 <= o <= 0x10FFFF
     )
 
@@ -355,7 +386,7 @@ def _yaml_lines(value: Any, indent: int) -> list[str]:
                 lines += inline[1]
             else:
                 sub = _yaml_lines(v, indent + 2)
-                lines.append(f"{pad}- {sub[0][indent + 2:]}")
+                lines.append(f"{pad}- {sub[0][indent + 2 :]}")
                 lines += sub[1:]
     else:
         lines.append(f"{pad}{_scalar(value)}\n")

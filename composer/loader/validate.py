@@ -1,0 +1,384 @@
+"""Validation stages: the compose-spec JSON schema, cross-reference checks, unsupported keys.
+
+validate_schema() runs on the merged tree (before the canonical form); check_consistency() on
+the canonical tree, where every reference has one shape. Both raise with a location that names
+the file and the tree path, and one lower-case line saying what was expected.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Final
+
+from composer.errors import ConfigError, DependencyCycleError, SchemaError
+from composer.loader import units
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import ValidationError
+
+__all__ = ["validate_schema", "check_consistency", "unsupported_keys", "UNSUPPORTED", "tree_path"]
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft7Validator:
+    """Load the schema from the package and compile it once (jsonschema is imported lazily)."""
+    from importlib.resources import files
+
+    from jsonschema import Draft7Validator, FormatChecker
+
+    schema = json.loads(files("composer").joinpath("schema/compose-spec.json").read_text())
+    checker = FormatChecker()
+
+    @checker.checks("duration", raises=units.UnitError)
+    def _is_duration(value: object) -> bool:
+        if isinstance(value, str):
+            units.parse_duration(value)
+        return True
+
+    return Draft7Validator(schema, format_checker=checker)
+
+
+def tree_path(parts: Iterable[Any]) -> str:
+    """("services", "web", "ports", 0) -> "services.web.ports[0]"."""
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += f".{p}" if out else str(p)
+    return out
+
+
+_TYPE_NAMES: Final[dict[str, str]] = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
+
+
+def _expected_types(err: ValidationError) -> list[str]:
+    """The JSON types a (possibly oneOf) schema accepts, for an 'expected ...' message."""
+    schema = err.schema if isinstance(err.schema, Mapping) else {}
+    found: list[str] = []
+
+    def walk(s: Any) -> None:
+        if not isinstance(s, Mapping):
+            return
+        if "$ref" in s:
+            name = s["$ref"].rsplit("/", 1)[-1]
+            walk(_validator().schema["definitions"].get(name))
+            return
+        t = s.get("type")
+        for one in [t] if isinstance(t, str) else t or []:
+            if one not in found:
+                found.append(one)
+        for alt in s.get("oneOf", []) + s.get("anyOf", []):
+            walk(alt)
+
+    walk(schema)
+    return found
+
+
+def _message(err: ValidationError) -> str:
+    v = err.validator
+    inst = err.instance
+    if v == "additionalProperties":
+        allowed = set(err.schema.get("properties") or {})
+        patterns = list(err.schema.get("patternProperties") or {})
+        extras = [
+            k for k in inst if k not in allowed and not any(__import__("re").search(p, k) for p in patterns)
+        ]
+        if len(extras) == 1:
+            return f"additional property {extras[0]!r} not allowed"
+        return "additional properties " + ", ".join(repr(e) for e in sorted(extras)) + " not allowed"
+    if v == "type" or v == "oneOf" and not err.context:
+        types = _expected_types(err) or [err.validator_value] if v == "type" else _expected_types(err)
+        names = [_TYPE_NAMES.get(t, t) for t in types if isinstance(t, str)]
+        want = " or ".join(names) if names else "another type"
+        return f"expected {want}, got {_show(inst)}"
+    if v == "oneOf":
+        types = _expected_types(err)
+        names = [_TYPE_NAMES.get(t, t) for t in types]
+        return f"invalid value {_show(inst)}; expected {' or '.join(names)}"
+    if v == "enum":
+        opts = ", ".join(repr(o) for o in err.validator_value)
+        return f"invalid value {_show(inst)}; expected one of {opts}"
+    if v == "required":
+        missing = [r for r in err.validator_value if r not in inst]
+        return f"missing required property {missing[0]!r}" if missing else "missing required property"
+    if v == "pattern":
+        return f"invalid value {_show(inst)}; does not match pattern {err.validator_value!r}"
+    if v == "uniqueItems":
+        return "list items must be unique"
+    if v == "format":
+        return f"invalid {err.validator_value} {_show(inst)}"
+    if v in ("minimum", "maximum"):
+        op = ">=" if v == "minimum" else "<="
+        return f"invalid value {_show(inst)}; must be {op} {err.validator_value}"
+    return err.message.lower()
+
+
+def _most_specific(err: ValidationError) -> ValidationError:
+    """Descend oneOf branches: prefer the alternative whose type matched the value."""
+    from jsonschema.exceptions import best_match
+
+    while err.validator in ("oneOf", "anyOf") and err.context:
+        # Drop branches that only failed on the type: they are not what the author meant.
+        typed = [e for e in err.context if e.validator != "type" or e.relative_path]
+        if not typed:
+            return err
+        deeper = best_match(typed)
+        if deeper is None:
+            return err
+        err = deeper
+    return err
+
+
+def validate_schema(tree: Mapping[str, Any], source: str) -> None:
+    """Validate a merged tree against composer's compose-spec schema (Draft 7).
+
+    Raises:
+        SchemaError: where = f"{source}: services.web.ports[0]", what = one lower-case line.
+    """
+    from jsonschema.exceptions import best_match
+
+    errors = list(_validator().iter_errors(tree))
+    if not errors:
+        return
+    err = best_match(errors)
+    assert err is not None
+    err = _most_specific(err)
+    path = tree_path(err.absolute_path)
+    where = f"{source}: {path}" if source and path else source or path
+    raise SchemaError(where, _message(err))
+
+
+# --- consistency ----------------------------------------------------------------------------
+
+
+def _loc(source: str, path: str) -> str:
+    return f"{source}: {path}" if source else path
+
+
+def _check_refs(name: str, svc: Mapping[str, Any], tree: Mapping[str, Any], source: str) -> None:
+    where = _loc(source, f"services.{name}")
+    networks = tree.get("networks") or {}
+    if svc.get("network_mode") and svc.get("networks"):
+        raise ConfigError(where, "network_mode and networks are mutually exclusive")
+    for net in svc.get("networks") or {}:
+        if net not in networks and net != "default":
+            raise ConfigError(f"{where}.networks", f"undefined network {net!r}")
+    volumes = tree.get("volumes") or {}
+    for i, v in enumerate(svc.get("volumes") or []):
+        if v.get("type") == "volume" and v.get("source") and v["source"] not in volumes:
+            raise ConfigError(f"{where}.volumes[{i}]", f"undefined volume {v['source']!r}")
+    for kind in ("secrets", "configs"):
+        declared = tree.get(kind) or {}
+        for i, ref in enumerate(svc.get(kind) or []):
+            if ref.get("source") not in declared:
+                raise ConfigError(f"{where}.{kind}[{i}]", f"undefined {kind[:-1]} {ref.get('source')!r}")
+    for i, ref in enumerate((svc.get("build") or {}).get("secrets") or []):
+        if ref.get("source") not in (tree.get("secrets") or {}):
+            raise ConfigError(f"{where}.build.secrets[{i}]", f"undefined secret {ref.get('source')!r}")
+    if not svc.get("image") and not svc.get("build") and not svc.get("provider"):
+        raise ConfigError(where, "neither an image nor a build context specified")
+
+
+def _check_services_named(
+    name: str, svc: Mapping[str, Any], services: Mapping[str, Any], source: str
+) -> None:
+    where = _loc(source, f"services.{name}")
+    for dep in svc.get("depends_on") or {}:
+        if dep not in services:
+            raise ConfigError(f"{where}.depends_on", f"depends on undefined service {dep!r}")
+    for link in svc.get("links") or []:
+        target = str(link).split(":")[0]
+        if target not in services:
+            raise ConfigError(f"{where}.links", f"undefined service {target!r}")
+    for vf in svc.get("volumes_from") or []:
+        if not str(vf).startswith("container:") and str(vf).split(":")[0] not in services:
+            raise ConfigError(f"{where}.volumes_from", f"undefined service {str(vf).split(':')[0]!r}")
+    for key in ("network_mode", "ipc", "pid", "uts", "cgroup"):
+        ref = svc.get(key)
+        if isinstance(ref, str) and ref.startswith("service:") and ref[8:] not in services:
+            raise ConfigError(f"{where}.{key}", f"undefined service {ref[8:]!r}")
+
+
+# (service key, deploy path, what compose calls them): both set and different is an error.
+_DEPLOY_TWINS: Final = (
+    ("scale", ("replicas",), "deploy.replicas"),
+    ("mem_limit", ("resources", "limits", "memory"), "deploy.resources.limits.memory"),
+    ("cpus", ("resources", "limits", "cpus"), "deploy.resources.limits.cpus"),
+    ("pids_limit", ("resources", "limits", "pids"), "deploy.resources.limits.pids"),
+    ("mem_reservation", ("resources", "reservations", "memory"), "deploy.resources.reservations.memory"),
+)
+
+
+def _dig(tree: Any, path: Sequence[str]) -> Any:
+    for p in path:
+        if not isinstance(tree, Mapping):
+            return None
+        tree = tree.get(p)
+    return tree
+
+
+def _number(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _check_values(name: str, svc: Mapping[str, Any], source: str) -> None:
+    where = _loc(source, f"services.{name}")
+    for key, path, label in _DEPLOY_TWINS:
+        a, b = svc.get(key), _dig(svc.get("deploy"), path)
+        if a is not None and b is not None and _number(a) != _number(b):
+            raise ConfigError(where, f"can't set distinct values on {key!r} and {label!r}")
+    scale = svc.get("scale", _dig(svc.get("deploy"), ("replicas",)))
+    try:
+        many = scale is not None and int(scale) > 1
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}.scale", f"invalid scale {scale!r}; expected an integer") from None
+    if many and svc.get("container_name"):
+        raise ConfigError(
+            f"{where}.container_name",
+            f"container_name {svc['container_name']!r} cannot be used with scale {scale}",
+        )
+    for i, port in enumerate(svc.get("ports") or []):
+        target = port.get("target")
+        if not isinstance(target, int) or not 0 < target <= 65535:
+            raise ConfigError(f"{where}.ports[{i}].target", f"invalid port {target!r}; expected 1-65535")
+        published = port.get("published")
+        if published:
+            for part in str(published).split("-", 1):
+                if not part.isdigit() or not 0 <= int(part) <= 65535:
+                    raise ConfigError(f"{where}.ports[{i}].published", f"invalid port {published!r}")
+    hc = svc.get("healthcheck") or {}
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        if key in hc:
+            try:
+                units.parse_duration(hc[key])
+            except units.UnitError as exc:
+                raise ConfigError(f"{where}.healthcheck.{key}", str(exc)) from None
+
+
+def _check_cycles(services: Mapping[str, Mapping[str, Any]], source: str) -> None:
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for name, svc in services.items():
+        graph.add_node(name)
+        for dep in svc.get("depends_on") or {}:
+            graph.add_edge(name, dep)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    names = [u for u, _ in cycle] + [cycle[0][0]]
+    raise DependencyCycleError(
+        _loc(source, f"services.{names[0]}.depends_on"), "dependency cycle " + " -> ".join(names)
+    )
+
+
+def check_consistency(tree: Mapping[str, Any], source: str) -> None:
+    """Cross-reference checks on the canonical tree, matching what docker compose rejects.
+
+    Undefined networks/volumes/secrets/configs, references to unknown services (depends_on,
+    links, volumes_from, network_mode/ipc/pid/uts/cgroup `service:`), dependency cycles, port
+    and duration values, scale vs deploy twins, container_name with scale > 1.
+
+    Raises:
+        ConfigError: the first problem, located as f"{source}: services.web.<key>".
+        DependencyCycleError: a depends_on cycle, named `a -> b -> a`.
+    """
+    services: Mapping[str, Mapping[str, Any]] = tree.get("services") or {}
+    for name in sorted(services):
+        svc = services[name]
+        _check_refs(name, svc, tree, source)
+        _check_services_named(name, svc, services, source)
+        _check_values(name, svc, source)
+    _check_cycles(services, source)
+
+
+# --- keys composer accepts but does not act on -----------------------------------------------
+
+# One table: tree path pattern -> why. `*` matches one level (a service name).
+UNSUPPORTED: Final[dict[str, str]] = {
+    "services.*.blkio_config": "block I/O limits are not applied",
+    "services.*.cgroup": "cgroup namespace mode is not applied",
+    "services.*.credential_spec": "windows only",
+    "services.*.deploy.placement": "swarm placement has no meaning without a cluster",
+    "services.*.deploy.update_config": "swarm rolling updates are not performed",
+    "services.*.deploy.rollback_config": "swarm rollbacks are not performed",
+    "services.*.deploy.endpoint_mode": "swarm endpoint mode is not applied",
+    "services.*.deploy.mode": "swarm service mode is not applied",
+    "services.*.deploy.resources.reservations": "reservations are not enforced",
+    "services.*.develop": "compose watch is not supported",
+    "services.*.gpus": "gpu devices are not supported",
+    "services.*.isolation": "windows only",
+    "services.*.platform": "images are pulled for the host platform",
+    "services.*.runtime": "composer runs containers with its own runtime",
+    "services.*.storage_opt": "storage driver options are not applied",
+    "services.*.volume_driver": "volume drivers are not supported",
+    "services.*.mac_address": "mac addresses are not set",
+    "services.*.provider": "providers are not supported",
+    "services.*.models": "models are not supported",
+    "services.*.use_api_socket": "there is no docker api socket",
+    "services.*.build.platforms": "multi-platform builds are not supported",
+    "services.*.build.cache_to": "build cache export is not supported",
+    "services.*.post_start": "lifecycle hooks are not run",
+    "services.*.pre_stop": "lifecycle hooks are not run",
+    "services.*.attach": "log attach selection is not applied",
+    "models": "models are not supported",
+    "configs.*.template_driver": "config templating is not supported",
+    "secrets.*.driver": "secret drivers are not supported",
+}
+
+
+def _walk_keys(tree: Any, prefix: str) -> Iterable[tuple[str, str]]:
+    """(pattern-able path with names as-is, display path) for every mapping key."""
+    if isinstance(tree, Mapping):
+        for k, v in tree.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            yield path, path
+            yield from _walk_keys(v, path)
+
+
+def unsupported_keys(tree: Mapping[str, Any]) -> list[str]:
+    """One-line warnings for keys composer accepts but will not act on (and obsolete `version`)."""
+    warnings: list[str] = []
+    if "version" in tree:
+        warnings.append("version: the attribute is obsolete, it will be ignored")
+    for path, shown in _walk_keys({k: v for k, v in tree.items() if k != "version"}, ""):
+        depth = path.count(".")
+        for pattern, why in UNSUPPORTED.items():
+            if pattern.count(".") == depth and fnmatch.fnmatchcase(path, pattern):
+                warnings.append(f"{shown}: not supported by composer and ignored ({why})")
+                break
+    return warnings
