@@ -1,0 +1,258 @@
+"""Named and anonymous volumes (the local driver): directories under root/volumes/<name>/_data.
+
+A volume is a row of kind "volume" (id = name = the volume name). Local driver options
+``type``/``device``/``o`` are recorded here; the executor mounts them on ``_data`` when a
+container starts (as docker's local driver does). A volume is in use while a container row's JSON
+lists it in "volume_names". Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+import shutil
+import stat
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from runtime.errors import Conflict, InvalidSpec, NotFound
+from runtime.paths import Paths
+from runtime.spec import VolumeInfo, VolumeSpec
+from runtime.state import Doc, Store, Tx
+
+_NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+LOCAL_OPTIONS: Final = frozenset({"type", "device", "o"})
+
+LabelFilter = Mapping[str, str | None]  # key -> value; None: the key is present with any value
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def labels_match(labels: Mapping[str, str], wanted: LabelFilter | None) -> bool:
+    """True when *labels* has every key of *wanted* (and its value, unless that is None)."""
+    return all(k in labels and (v is None or labels[k] == v) for k, v in (wanted or {}).items())
+
+
+class VolumeManager:
+    def __init__(self, paths: Paths, store: Store) -> None:
+        self.paths = paths
+        self.store = store
+
+    def _dir(self, name: str) -> Path:
+        return self.paths.volumes / name
+
+    def _info(self, doc: Doc) -> VolumeInfo:
+        return VolumeInfo(
+            name=doc["name"], mountpoint=doc["mountpoint"], labels=doc.get("labels") or {},
+            driver=doc.get("driver", "local"), options=doc.get("options") or {},
+            created_at=doc.get("created_at", ""), anonymous=bool(doc.get("anonymous")),
+        )
+
+    def create(self, spec: VolumeSpec) -> VolumeInfo:
+        """Create the volume; an existing one with the same labels is returned as it is.
+
+        Raises:
+            InvalidSpec: a bad name or an unknown driver option.
+            Conflict: the name exists with other labels.
+        """
+        return self._create(spec, anonymous=False)
+
+    def create_anonymous(self, labels: Mapping[str, str] | None = None) -> VolumeInfo:
+        """A new volume with a random 64-hex name (an anonymous volume, as docker's)."""
+        return self._create(VolumeSpec(name=secrets.token_hex(32), labels=dict(labels or {})), anonymous=True)
+
+    def _create(self, spec: VolumeSpec, anonymous: bool) -> VolumeInfo:
+        name = spec.name
+        if not _NAME.fullmatch(name):
+            raise InvalidSpec(f"volume {name!r}: invalid name; expected [a-zA-Z0-9][a-zA-Z0-9_.-]+")
+        unknown = sorted(set(spec.driver_opts) - LOCAL_OPTIONS)
+        if unknown:
+            raise InvalidSpec(f"volume {name}: unknown driver option {unknown[0]!r}; "
+                              "expected type, device or o")
+        if "device" in spec.driver_opts and "type" not in spec.driver_opts:
+            raise InvalidSpec(f"volume {name}: driver option device needs type (e.g. type=none, o=bind)")
+        existing = self.store.read().get("volume", name)
+        if existing is not None:
+            return self._same_or_conflict(existing, spec)
+        vdir = self._dir(name)
+        data = vdir / "_data"
+        self.paths.volumes.mkdir(parents=True, exist_ok=True)
+        try:
+            vdir.mkdir(mode=0o700)
+        except FileExistsError:
+            # a row-less directory is debris of a crash (or a racing create): reuse it only if empty
+            if any(p.name != "_data" for p in vdir.iterdir()) or (data.exists() and any(data.iterdir())):
+                raise Conflict(f"volume {name}: directory {vdir} exists and is not empty") from None
+        try:
+            data.mkdir(mode=0o755, exist_ok=True)
+            os.chmod(data, 0o755)
+            doc: Doc = {
+                "name": name, "mountpoint": str(data), "labels": dict(spec.labels), "driver": "local",
+                "options": dict(spec.driver_opts), "created_at": _now(), "anonymous": anonymous,
+                "populated": False,
+            }
+            with self.store.transaction() as tx:
+                won = tx.get("volume", name)
+                if won is not None:  # another process created it meanwhile: its directory is ours too
+                    return self._same_or_conflict(won, spec)
+                tx.put("volume", name, doc, name=name)
+        except BaseException:
+            if self.store.read().get("volume", name) is None:
+                shutil.rmtree(vdir, ignore_errors=True)
+            raise
+        return self._info(doc)
+
+    def _same_or_conflict(self, doc: Doc, spec: VolumeSpec) -> VolumeInfo:
+        if (doc.get("labels") or {}) != dict(spec.labels):
+            raise Conflict(f"volume {spec.name} already exists with different labels")
+        return self._info(doc)
+
+    def get(self, name: str) -> VolumeInfo:
+        doc = self.store.read().get("volume", name)
+        if doc is None:
+            raise NotFound(f"volume {name!r} not found")
+        return self._info(doc)
+
+    def list(self, labels: LabelFilter | None = None) -> list[VolumeInfo]:
+        return [self._info(d) for _, d in self.store.read().list("volume")
+                if labels_match(d.get("labels") or {}, labels)]
+
+    def users(self, name: str, tx: Tx | None = None) -> list[str]:
+        """Containers whose record lists *name* in "volume_names"."""
+        tx = tx or self.store.read()
+        return [str(d.get("name") or cid[:12]) for cid, d in tx.list("container")
+                if name in (d.get("volume_names") or [])]
+
+    def remove(self, name: str, force: bool = False) -> bool:
+        """Remove the volume and its data. *force*: a missing volume is no error.
+
+        Returns whether a volume was removed. Raises Conflict while a container uses it.
+        """
+        with self.store.transaction() as tx:
+            if tx.get("volume", name) is None:
+                if force:
+                    return False
+                raise NotFound(f"volume {name!r} not found")
+            users = self.users(name, tx)
+            if users:
+                raise Conflict(f"volume {name} is in use by container(s) {', '.join(users)}")
+            tx.delete("volume", name)
+        self._remove_dir(name)
+        return True
+
+    def _remove_dir(self, name: str) -> None:
+        vdir = self._dir(name)
+        data = vdir / "_data"
+        if os.path.ismount(data):  # a device volume left mounted by a crash: never delete through it
+            _umount(str(data))
+        shutil.rmtree(vdir, ignore_errors=True)
+
+    def prune(self, labels: LabelFilter | None = None) -> list[str]:
+        """Remove every volume matching *labels* that no container uses; returns their names."""
+        removed = []
+        with self.store.transaction() as tx:
+            for name, doc in tx.list("volume"):
+                if labels_match(doc.get("labels") or {}, labels) and not self.users(name, tx):
+                    tx.delete("volume", name)
+                    removed.append(name)
+        for name in removed:
+            self._remove_dir(name)
+        return removed
+
+    def populate_from_image(self, volume: str | VolumeInfo, image_dir_path: str | Path) -> bool:
+        """Copy the image's content at the mount target into the volume, once, while it is empty.
+
+        Docker's copy-up: the first container that mounts a new empty volume over a directory of
+        its image sees that directory's content in the volume. *image_dir_path* is the host path of
+        that directory in the container's rootfs (not followed if it is a symlink). The volume's
+        root takes the directory's owner and mode. Returns whether anything was copied.
+        """
+        name = volume if isinstance(volume, str) else volume.name
+        info = self.get(name)
+        dest = Path(info.mountpoint)
+        with self.store.transaction() as tx:
+            doc = tx.get("volume", name)
+            if doc is None:
+                raise NotFound(f"volume {name!r} not found")
+            if doc.get("populated"):
+                return False
+            doc["populated"] = True  # claim it: a concurrent start must not copy twice
+            tx.put("volume", name, doc, name=name)
+        try:
+            st = os.lstat(image_dir_path)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(st.st_mode) or any(dest.iterdir()):
+            return False
+        try:
+            _copy_tree(Path(image_dir_path), dest)
+            os.chown(dest, st.st_uid, st.st_gid)
+            os.chmod(dest, stat.S_IMODE(st.st_mode))
+        except BaseException:
+            for child in dest.iterdir():  # leave the volume empty, as it was
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+            with self.store.transaction() as tx:
+                doc = tx.get("volume", name)
+                if doc is not None:
+                    doc["populated"] = False
+                    tx.put("volume", name, doc, name=name)
+            raise
+        return True
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy *src*'s children into *dst*, keeping symlinks, owners, modes, times and xattrs."""
+    for entry in os.scandir(src):
+        s, d = Path(entry.path), dst / entry.name
+        st = entry.stat(follow_symlinks=False)
+        if entry.is_symlink():
+            os.symlink(os.readlink(s), d)
+        elif entry.is_dir(follow_symlinks=False):
+            d.mkdir()
+            _copy_tree(s, d)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(s, d, follow_symlinks=False)
+        elif stat.S_ISFIFO(st.st_mode):
+            os.mkfifo(d)
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            os.mknod(d, st.st_mode, st.st_rdev)
+        else:
+            continue  # sockets
+        _copy_meta(s, d, st)
+
+
+def _copy_meta(s: Path, d: Path, st: os.stat_result) -> None:
+    with contextlib.suppress(PermissionError):  # rootless: keep our own ids
+        os.chown(d, st.st_uid, st.st_gid, follow_symlinks=False)
+    if not stat.S_ISLNK(st.st_mode):
+        os.chmod(d, stat.S_IMODE(st.st_mode))
+        try:
+            for attr in os.listxattr(s, follow_symlinks=False):
+                if attr.startswith(("trusted.overlay.", "user.overlay.")):
+                    continue
+                os.setxattr(d, attr, os.getxattr(s, attr, follow_symlinks=False), follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTSUP, errno.EPERM):
+                raise
+    os.utime(d, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def _umount(path: str) -> None:
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    MNT_DETACH = 2  # noqa: N806
+    if libc.umount2(path.encode(), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"umount {path}: {os.strerror(err)}")
