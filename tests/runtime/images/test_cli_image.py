@@ -62,3 +62,30 @@ def test_import_from_stdin_and_ls_table(engine_paths: tuple[Path, Path], busybox
     assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
     assert lines[1].split()[:3] == ["localhost/fromstdin", "v1", p.stdout.strip()[7:19]]
     assert lines[1].endswith("MB")
+
+
+def test_save_load_tag_rm_prune_through_the_cli(engine_paths: tuple[Path, Path], busybox_tar: Path,
+                                               tmp_path: Path) -> None:
+    image_id = composer_cli("image", "import", "-q", str(busybox_tar), "localhost/busybox").stdout.strip()
+    assert composer_cli("image", "tag", "localhost/busybox", "localhost/copy:2").returncode == 0
+    archive = tmp_path / "bb.tar"
+    r = composer_cli("image", "save", "--format", "oci-archive", "-o", str(archive), "localhost/copy:2")
+    assert r.returncode == 0, r.stderr
+
+    r = composer_cli("image", "rm", "localhost/copy:2")
+    assert (r.returncode, r.stdout) == (0, "Untagged: localhost/copy:2\n")
+    r = composer_cli("image", "rm", image_id[:12])
+    assert r.stdout.splitlines() == ["Untagged: localhost/busybox:latest", f"Deleted: sha256:{image_id}"]
+    assert composer_cli("image", "ls", "-q").stdout == ""
+    r = composer_cli("image", "rm", "localhost/busybox")
+    assert r.returncode == 1 and "image 'localhost/busybox' not found" in r.stderr
+
+    r = composer_cli("image", "load", "-i", str(archive))
+    assert (r.returncode, r.stdout) == (0, "Loaded image: localhost/copy:2\n"), r.stderr
+    r = composer_cli("image", "ls", "--format", "json")
+    [doc] = json.loads(r.stdout)
+    assert (doc["Id"], doc["Names"]) == (image_id, ["localhost/copy:2"])
+
+    composer_cli("image", "import", str(busybox_tar), "localhost/copy:2")  # the old one dangles
+    r = composer_cli("image", "prune")
+    assert (r.returncode, r.stdout) == (0, image_id + "\n")
