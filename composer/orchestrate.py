@@ -83,6 +83,9 @@ class _Run:
                 await self.wait_condition(op, cond)
             async with self.limiter:
                 await trio.to_thread.run_sync(self.apply, op)
+        except ImportError as exc:  # a runtime manager that has not landed yet
+            self.errors[op.id] = f"{op.target}: the runtime cannot do {op.kind} yet ({exc})"
+            self.report(op, "Error", error=True)
         except (ComposerError, EngineError) as exc:
             self.errors[op.id] = str(exc)
             if op.service:
@@ -370,10 +373,11 @@ def limiter_for(parallel: int) -> trio.CapacityLimiter:
 def observe(engine: EngineLike, project: Project) -> Observed:
     """What the engine has for *project*: its containers (by label), networks, volumes, images, pod."""
     containers = tuple(engine.containers.list(all=True, labels={L.PROJECT: project.name}))
+    nets, vols, pods = (_manager(engine, a) for a in ("networks", "volumes", "pods"))
     networks = frozenset(n for n in (_network_name(project, k) for k in project.networks)
-                         if _exists(engine.networks, n))
+                         if nets is not None and _exists(nets, n))
     volumes = frozenset(v for v in (_volume_name(project, k) for k in project.volumes)
-                        if _exists(engine.volumes, v))
+                        if vols is not None and _exists(vols, v))
     images: set[str] = set()
     for svc in project.services.values():
         ref = svc.get("image")
@@ -384,4 +388,12 @@ def observe(engine: EngineLike, project: Project) -> Observed:
             except EngineError:
                 pass
     return Observed(containers=containers, networks=networks, volumes=volumes, images=frozenset(images),
-                    pod=_exists(engine.pods, project.name))
+                    pod=pods is None or _exists(pods, project.name))  # no pod support: no pod op
+
+
+def _manager(engine: EngineLike, attr: str) -> Any:
+    """engine.<attr>, or None while the runtime does not have that manager yet."""
+    try:
+        return getattr(engine, attr)
+    except ImportError:
+        return None

@@ -1,0 +1,245 @@
+"""What the compose verbs share: find the project (file or -p NAME), its containers, run a plan."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from composer import labels as L
+from composer.cli.context import Context
+from composer.errors import ComposerError, ConfigError, ProjectError
+
+if TYPE_CHECKING:
+    from composer.plan import Plan
+    from composer.progress import Progress
+    from composer.project import Project
+    from runtime.engine import Engine
+    from runtime.spec import ContainerInfo
+
+
+def load_or_name(ctx: Context, services: Sequence[str] = (), *, need_file: bool = False
+                 ) -> tuple[Project | None, str]:
+    """The loaded project, or (None, name) when only `-p NAME` is given and there is no compose file."""
+    try:
+        project = ctx.load_project(services=services)
+        return project, project.name
+    except ConfigError as exc:
+        name = ctx.args.project_name
+        if not need_file and name and not ctx.args.files and "no configuration file provided" in str(exc):
+            return None, _normalize(name)
+        raise
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "", name.lower())
+
+
+def project_containers(engine: Engine, project: str, services: Iterable[str] = (), *,
+                       all: bool = True, oneoff: bool | None = False) -> list[ContainerInfo]:
+    """The project's containers found by label, service then number order."""
+    wanted = set(services)
+    out = []
+    for c in engine.containers.list(all=True, labels={L.PROJECT: project}):
+        if wanted and c.labels.get(L.SERVICE) not in wanted:
+            continue
+        is_oneoff = c.labels.get(L.ONEOFF) == "True"
+        if oneoff is not None and is_oneoff != oneoff:
+            continue
+        if not all and c.status not in ("running", "restarting", "paused"):
+            continue
+        out.append(c)
+    out.sort(key=lambda c: (c.labels.get(L.SERVICE, ""), _num(c), c.name))
+    return out
+
+
+def _num(c: ContainerInfo) -> int:
+    try:
+        return int(c.labels.get(L.CONTAINER_NUMBER, "0"))
+    except ValueError:
+        return 0
+
+
+def check_services(project: Project | None, services: Sequence[str]) -> None:
+    if project is None:
+        return
+    for s in services:
+        if s not in project.services:
+            raise ProjectError(project.name, f"no such service: {s}")
+
+
+def progress_for(ctx: Context) -> Progress:
+    from composer.progress import from_args
+
+    return from_args(ctx.args.progress, ctx.args.ansi, ctx.environ)
+
+
+def files_root(engine: Engine, project: str) -> Path:
+    return Path(engine.paths.root) / "projects" / project
+
+
+def remove_project_files(engine: Engine, project: str) -> None:
+    shutil.rmtree(files_root(engine, project), ignore_errors=True)
+
+
+def run_plan(ctx: Context, plan: Plan, project: Project | None, *, stop_timeout: float | None = None,
+             remove_volumes: bool = False, progress: Progress | None = None) -> None:
+    """Execute *plan* with the trio driver; raise the root failure as one line."""
+    import trio
+
+    from composer.orchestrate import DriverOptions, execute, first_error, limiter_for
+
+    engine = ctx.engine()
+    prog = progress or progress_for(ctx)
+    for w in plan.warnings:
+        prog.message(f"WARN[0000] {w}")
+    if not plan.ops:
+        return
+    root = files_root(engine, plan.project)
+    opts = DriverOptions(files_dir=lambda name: str(root / "containers" / name), stop_timeout=stop_timeout,
+                         remove_volumes=remove_volumes, warn=lambda m: prog.message(f"WARN[0000] {m}"))
+
+    async def main() -> dict[int, str]:
+        return await execute(plan, engine, project=project, progress=prog, options=opts,
+                             limiter=limiter_for(ctx.args.parallel))
+
+    errors = trio.run(main)
+    if errors:
+        raise ComposerError(first_error(plan, errors))
+
+
+def lock(ctx: Context, project: str) -> Any:
+    from composer.project_lock import project_lock
+
+    return project_lock(ctx.engine().paths.lock(f"project-{project}"), project)
+
+
+def add_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-t", "--timeout", type=float, default=None, dest="stop_timeout",
+                        help="specify a shutdown timeout in seconds")
+
+
+# ---- human time ----------------------------------------------------------------------------------
+
+
+def parse_time(text: str) -> datetime | None:
+    if not text:
+        return None
+    t = text.strip()
+    if t.endswith("Z"):
+        t = t[:-1] + "+00:00"
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)$", t)
+    if m and m.group(2):
+        t = m.group(1) + m.group(2)[:7] + m.group(3)
+    try:
+        dt = datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def human_duration(seconds: float) -> str:
+    """docker's units.HumanDuration: "Less than a second", "3 seconds", "About a minute", ..."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = s // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(s / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"
+
+
+def ago(stamp: str, now: float | None = None) -> str:
+    dt = parse_time(stamp)
+    if dt is None:
+        return ""
+    return human_duration((now or time.time()) - dt.timestamp()) + " ago"
+
+
+def since_to_epoch(text: str | None, now: float | None = None) -> float | None:
+    """--since/--until: an RFC 3339 time, a Unix timestamp, or a relative duration ("10m")."""
+    if not text:
+        return None
+    from composer.units import duration_seconds
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    dt = parse_time(text)
+    if dt is not None:
+        return dt.timestamp()
+    try:
+        return (now or time.time()) - duration_seconds(text)
+    except ValueError:
+        raise ComposerError(f"invalid time {text!r}; expected RFC 3339, a Unix time or a duration like 10m") from None
+
+
+def status_text(c: ContainerInfo, now: float | None = None) -> str:
+    """docker's STATUS column: "Up 3 minutes (healthy)", "Exited (0) 2 seconds ago", "Created"."""
+    now = now or time.time()
+    if c.status in ("running", "paused", "restarting"):
+        start = parse_time(c.started_at)
+        up = human_duration(now - start.timestamp()) if start else ""
+        text = f"Up {up}".rstrip()
+        if c.status == "paused":
+            text += " (Paused)"
+        elif c.status == "restarting":
+            text = f"Restarting ({c.exit_code or 0}) {up} ago"
+        elif c.health:
+            text += f" ({'health: starting' if c.health == 'starting' else c.health})"
+        return text
+    if c.status in ("exited", "dead"):
+        end = c.finished_at and parse_time(c.finished_at)
+        when = f" {human_duration(now - end.timestamp())} ago" if end else ""
+        return f"Exited ({c.exit_code if c.exit_code is not None else 0}){when}"
+    return c.status.capitalize()
+
+
+def ports_text(c: ContainerInfo) -> str:
+    parts = []
+    for asked, host_port in c.ports:
+        proto = asked.protocol
+        if asked.host_ip:
+            parts.append(f"{asked.host_ip}:{host_port}->{asked.container_port}/{proto}")
+        else:
+            parts.append(f"0.0.0.0:{host_port}->{asked.container_port}/{proto}")
+            parts.append(f"[::]:{host_port}->{asked.container_port}/{proto}")
+    return ", ".join(parts)
+
+
+def command_text(c: ContainerInfo, width: int = 20) -> str:
+    cmd = " ".join(c.command)
+    if len(cmd) > width:
+        cmd = cmd[: width - 1] + "…"
+    return f'"{cmd}"'
+
+
+def print_table(rows: Sequence[Sequence[str]], out: Any = None) -> None:
+    out = out or sys.stdout
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        out.write("   ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() + "\n")

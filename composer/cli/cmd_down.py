@@ -1,0 +1,93 @@
+"""`composer down`: stop and remove the project's containers, networks, (volumes), pod.
+
+Works from labels, so `composer down -p NAME` needs no compose file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from composer import labels as L
+from composer.cli import _compose as C
+from composer.cli.context import Context
+
+HELP = {"down": "Stop and remove containers, networks"}
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--volumes", action="store_true", dest="remove_volumes",
+                        help="remove named volumes declared in the volumes section and anonymous volumes")
+    parser.add_argument("--rmi", choices=["local", "all"], default="", help="remove images used by services")
+    parser.add_argument("--remove-orphans", action="store_true")
+    C.add_timeout(parser)
+    parser.add_argument("services", nargs="*", metavar="SERVICE")
+
+
+def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    from composer.plan import DownOptions, teardown
+    from composer.specgen import network_name, volume_name
+
+    project, pname = C.load_or_name(ctx, args.services)
+    C.check_services(project, args.services)
+    engine = ctx.engine()
+    with C.lock(ctx, pname):
+        containers = C.project_containers(engine, pname, oneoff=None)
+        if project is not None:
+            networks = [network_name(project, k) for k, n in project.networks.items() if not n.get("external")]
+            volumes = [volume_name(project, k) for k, v in project.volumes.items() if not v.get("external")]
+        else:
+            networks = [n.name for n in engine.networks.list(labels={L.PROJECT: pname})]
+            volumes = [v.name for v in _volumes(engine, pname)]
+        networks = [n for n in networks if _exists(engine.networks, n)]
+        volumes = [v for v in volumes if _exists(engine.volumes, v)]
+        images: list[str] = []
+        if args.rmi == "all":
+            images = sorted({c.image for c in containers} | (
+                {str(s["image"]) for s in project.services.values() if s.get("image")} if project else set()))
+        elif args.rmi == "local" and project is not None:  # images compose would have built: no image: key
+            images = sorted(f"{pname}-{k}" for k, s in project.services.items() if not s.get("image"))
+        plan = teardown(pname, containers, known_services=None if project is None else project.services,
+                        networks=networks, volumes=volumes, images=images, pod=_pod_exists(engine, pname),
+                        options=DownOptions(services=tuple(args.services), remove_orphans=args.remove_orphans,
+                                            volumes=args.remove_volumes, images=args.rmi))
+        if ctx.args.dry_run:
+            sys.stdout.write(plan.render())
+            return 0
+        if project is not None and not args.remove_orphans:
+            orphans = sorted(c.name for c in containers if c.labels.get(L.SERVICE) not in project.services
+                             and c.labels.get(L.ONEOFF) != "True")
+            if orphans:
+                C.progress_for(ctx).message(
+                    f"WARN[0000] found orphan containers ({', '.join(orphans)}) for this project. If you removed "
+                    "or renamed this service in your compose file, you can run this command with the "
+                    "--remove-orphans flag to clean it up")
+        C.run_plan(ctx, plan, project, stop_timeout=args.stop_timeout, remove_volumes=args.remove_volumes)
+        if not args.services:
+            C.remove_project_files(engine, pname)
+    return 0
+
+
+def _volumes(engine: object, project: str) -> list:  # type: ignore[type-arg]
+    try:
+        return list(engine.volumes.list(labels={L.PROJECT: project}))  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+
+
+def _exists(manager: object, name: str) -> bool:
+    try:
+        manager.get(name)  # type: ignore[attr-defined]
+        return True
+    except ImportError:
+        return False
+    except Exception:  # noqa: BLE001 - NotFound and friends
+        return False
+
+
+def _pod_exists(engine: object, name: str) -> bool:
+    try:
+        engine.pods.get(name)  # type: ignore[attr-defined]
+        return True
+    except Exception:  # noqa: BLE001 - no pod, or no pod support yet
+        return False

@@ -1,0 +1,285 @@
+"""`composer up`, `create`, `scale`, `pull`: converge what runs to the compose file.
+
+Observe (labels) -> reconcile (pure plan) -> execute (trio), under the project lock so two `up`
+of one project never create duplicates. `--dry-run` prints the plan and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from composer import labels as L
+from composer.cli import _compose as C
+from composer.cli.context import Context
+from composer.errors import ComposerError, UsageError
+
+if TYPE_CHECKING:
+    from composer.project import Project
+    from runtime.spec import ContainerInfo
+
+HELP = {
+    "up": "Create and start containers",
+    "create": "Creates containers for a service",
+    "scale": "Scale services",
+    "pull": "Pull service images",
+}
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    if name == "scale":
+        parser.add_argument("--no-deps", action="store_true", help="don't start linked services")
+        parser.add_argument("scales", nargs="+", metavar="SERVICE=REPLICAS")
+        return
+    if name == "pull":
+        parser.add_argument("--ignore-pull-failures", action="store_true")
+        parser.add_argument("--include-deps", action="store_true")
+        parser.add_argument("-q", "--quiet", action="store_true")
+        parser.add_argument("--policy", choices=["missing", "always"], default=None)
+        parser.add_argument("--ignore-buildable", action="store_true")
+        parser.add_argument("services", nargs="*", metavar="SERVICE")
+        return
+    parser.add_argument("--build", action="store_true", help="build images before starting containers")
+    parser.add_argument("--no-build", action="store_true", help="don't build an image, even if it's missing")
+    parser.add_argument("--pull", choices=["always", "missing", "never", "policy"], default="policy",
+                        dest="pull_policy", help="pull image before running")
+    parser.add_argument("--force-recreate", action="store_true")
+    parser.add_argument("--no-recreate", action="store_true")
+    parser.add_argument("--remove-orphans", action="store_true")
+    parser.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM")
+    parser.add_argument("-y", "--yes", action="store_true", help="assume yes to prompts")
+    parser.add_argument("--quiet-pull", action="store_true")
+    if name == "up":
+        parser.add_argument("-d", "--detach", action="store_true", help="run containers in the background")
+        parser.add_argument("--no-deps", action="store_true", help="don't start linked services")
+        parser.add_argument("--no-start", action="store_true", help="don't start the services after creating")
+        parser.add_argument("--wait", action="store_true", help="wait for services to be running|healthy")
+        parser.add_argument("--wait-timeout", type=float, default=None)
+        parser.add_argument("--abort-on-container-exit", action="store_true")
+        parser.add_argument("--abort-on-container-failure", action="store_true")
+        parser.add_argument("--exit-code-from", default=None, metavar="SERVICE")
+        parser.add_argument("--attach", action="append", default=[], metavar="SERVICE")
+        parser.add_argument("--no-attach", action="append", default=[], metavar="SERVICE")
+        parser.add_argument("--attach-dependencies", action="store_true")
+        parser.add_argument("--no-log-prefix", action="store_true")
+        parser.add_argument("--no-color", action="store_true")
+        parser.add_argument("--timestamps", action="store_true")
+        parser.add_argument("-V", "--renew-anon-volumes", action="store_true")
+        C.add_timeout(parser)
+    parser.add_argument("services", nargs="*", metavar="SERVICE")
+
+
+def _scales(items: list[str]) -> dict[str, int]:
+    out = {}
+    for item in items:
+        svc, sep, num = item.partition("=")
+        if not sep or not num.isdigit():
+            raise UsageError(f"invalid scale {item!r}; expected SERVICE=NUM")
+        out[svc] = int(num)
+    return out
+
+
+def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    if name == "pull":
+        return _pull(args, ctx)
+    if name == "scale":
+        scale = _scales(args.scales)
+        project = ctx.load_project(services=tuple(scale))
+        C.check_services(project, list(scale))
+        return _converge(ctx, project, services=tuple(scale), scale=scale, no_deps=args.no_deps)
+    if getattr(args, "build", False):
+        raise UsageError("build is not supported yet")
+    if args.force_recreate and args.no_recreate:
+        raise UsageError("--force-recreate and --no-recreate are incompatible")
+    detach = name == "create" or args.detach
+    if name == "up" and detach and (args.abort_on_container_exit or args.abort_on_container_failure
+                                    or args.exit_code_from):
+        raise UsageError("--abort-on-container-exit and --exit-code-from cannot be combined with --detach")
+    project = ctx.load_project(services=args.services)
+    C.check_services(project, args.services)
+    recreate = "force" if args.force_recreate else ("never" if args.no_recreate else "diverged")
+    start = name == "up" and not args.no_start
+    rc = _converge(
+        ctx, project, services=tuple(args.services), scale=_scales(args.scale), recreate=recreate,
+        no_deps=getattr(args, "no_deps", False), start=start, remove_orphans=args.remove_orphans,
+        pull=args.pull_policy, stop_timeout=getattr(args, "stop_timeout", None),
+    )
+    if rc or ctx.args.dry_run or name == "create" or not start:
+        return rc
+    if detach:
+        if args.wait:
+            _wait(ctx, project, args.services, args.wait_timeout)
+        return 0
+    return _attached(ctx, project, args)
+
+
+def _converge(ctx: Context, project: Project, **opts: Any) -> int:
+    from composer.orchestrate import observe
+    from composer.plan import ReconcileOptions, reconcile
+
+    stop_timeout = opts.pop("stop_timeout", None)
+    options = ReconcileOptions(**opts)
+    engine = ctx.engine()
+    if ctx.args.dry_run:
+        plan = reconcile(project, observe(engine, project), options)
+        sys.stdout.write(plan.render())
+        for w in plan.warnings:
+            sys.stderr.write(f"WARN[0000] {w}\n")
+        return 0
+    with C.lock(ctx, project.name):
+        plan = reconcile(project, observe(engine, project), options)
+        C.run_plan(ctx, plan, project, stop_timeout=stop_timeout)
+    return 0
+
+
+# ---- --wait --------------------------------------------------------------------------------------
+
+
+def _wait(ctx: Context, project: Project, services: list[str], timeout: float | None) -> None:
+    from composer.graph import COMPLETED, dependency_closure, service_dependencies
+
+    engine = ctx.engine()
+    wanted = dependency_closure(project, services) if services else set(project.services)
+    one_shots = {d.service for s in project.services.values()
+                 for d in service_dependencies(s).values() if d.condition == COMPLETED}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        pending = []
+        for c in C.project_containers(engine, project.name, wanted):
+            svc = c.labels.get(L.SERVICE, "")
+            if c.status in ("exited", "dead"):
+                if svc in one_shots and c.exit_code == 0:
+                    continue
+                raise ComposerError(f"container {c.name} exited ({c.exit_code})")
+            if c.health == "unhealthy":
+                raise ComposerError(f"container {c.name} is unhealthy")
+            if c.status != "running" or c.health == "starting":
+                pending.append(c.name)
+        if not pending:
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            raise ComposerError(f"timeout waiting for {', '.join(pending)}")
+        time.sleep(0.2)
+
+
+# ---- attached up ---------------------------------------------------------------------------------
+
+
+def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
+    from composer.cli.cmd_logs import LogPrinter, follow_containers, short_name, use_color
+    from composer.graph import dependency_closure
+
+    engine = ctx.engine()
+    selected = set(args.services) or set(project.services)
+    if args.attach:
+        attach = set(args.attach)
+    elif args.attach_dependencies or not args.services:
+        attach = dependency_closure(project, selected) if args.services else selected
+    else:
+        attach = selected
+    attach -= set(args.no_attach)
+    containers = [c for c in C.project_containers(engine, project.name, attach)]
+    printer = LogPrinter([short_name(c) for c in containers], use_color(ctx, args.no_color),
+                         prefix=not args.no_log_prefix, timestamps=args.timestamps)
+    printer.write(f"Attaching to {', '.join(short_name(c) for c in containers)}\n")
+    events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
+    follow_containers(engine, containers, printer, follow=True, events=events)
+    abort = args.abort_on_container_exit or args.abort_on_container_failure or bool(args.exit_code_from)
+    exit_code = 0
+    remaining = {c.id for c in containers}
+    try:
+        while remaining:
+            try:
+                _, c = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            remaining.discard(c.id)
+            info = _get(engine, c)
+            code = info.exit_code if info is not None and info.exit_code is not None else 0
+            printer.write(f"{short_name(c)} exited with code {code}\n")
+            svc = c.labels.get(L.SERVICE)
+            if args.exit_code_from and svc == args.exit_code_from:
+                exit_code = code
+            elif not args.exit_code_from and (abort and (args.abort_on_container_exit or code != 0)):
+                exit_code = code
+            if abort and (args.abort_on_container_exit or args.exit_code_from or code != 0):
+                printer.write("Aborting on container exit...\n")
+                _stop_all(ctx, project, args)
+                return exit_code
+    except KeyboardInterrupt:
+        printer.write("Gracefully stopping... (press Ctrl+C again to force)\n")
+        try:
+            _stop_all(ctx, project, args)
+        except KeyboardInterrupt:
+            for c in C.project_containers(engine, project.name, all=False):
+                try:
+                    engine.containers.kill(c.id)
+                except Exception:  # noqa: BLE001 - forcing: best effort
+                    pass
+        return 130
+    return exit_code
+
+
+def _get(engine: Any, c: ContainerInfo) -> ContainerInfo | None:
+    from runtime.errors import NotFound
+
+    try:
+        return engine.containers.get(c.id)  # type: ignore[no-any-return]
+    except NotFound:
+        return None
+
+
+def _stop_all(ctx: Context, project: Project, args: argparse.Namespace) -> None:
+    from composer.plan import DownOptions, teardown
+
+    engine = ctx.engine()
+    containers = C.project_containers(engine, project.name)
+    plan = teardown(project.name, containers, known_services=project.services,
+                    options=DownOptions(remove_containers=False))
+    C.run_plan(ctx, plan, project, stop_timeout=getattr(args, "stop_timeout", None))
+
+
+# ---- pull ----------------------------------------------------------------------------------------
+
+
+def _pull(args: argparse.Namespace, ctx: Context) -> int:
+    from composer.graph import dependency_closure
+
+    project = ctx.load_project(services=args.services)
+    C.check_services(project, args.services)
+    wanted = (dependency_closure(project, args.services) if args.include_deps else set(args.services)) \
+        if args.services else set(project.services)
+    engine = ctx.engine()
+    progress = C.progress_for(ctx)
+    pull = getattr(engine.images, "pull", None)
+    failed = []
+    for svc_name in sorted(wanted):
+        ref = project.services[svc_name].get("image")
+        if not ref:
+            continue
+        if args.policy == "missing":
+            try:
+                engine.images.resolve(ref)
+                continue
+            except Exception:  # noqa: BLE001 - missing: pull it
+                pass
+        if ctx.args.dry_run:
+            print(f"would pull {ref}")
+            continue
+        if pull is None:
+            raise ComposerError(f"image {ref}: pulling is not supported by this engine yet")
+        progress.event("Image", ref, "Pulling")
+        try:
+            pull(ref)
+            progress.event("Image", ref, "Pulled")
+        except Exception as exc:
+            progress.event("Image", ref, "Error", error=True)
+            if not args.ignore_pull_failures:
+                raise
+            failed.append(f"{ref}: {exc}")
+    for f in failed:
+        progress.message(f"WARN[0000] {f}")
+    return 0
