@@ -21,6 +21,7 @@ from typing import Any, Final  # noqa: E402
 from runtime.executor import init as _init  # noqa: E402
 from runtime.executor import syscalls as sc  # noqa: E402
 from runtime.executor.syscalls import SYSCALLS  # noqa: E402
+from runtime.executor.user import resolve_user  # noqa: E402
 
 # join order: everything but mnt first (their /proc/<pid>/ns files are reached through the host's /proc)
 _JOIN: Final = (("cgroup", sc.CLONE_NEWCGROUP), ("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS),
@@ -50,8 +51,6 @@ def join_namespaces(pid: int, cgroup: Sequence[str] | None) -> None:
 
 def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: bytes | None) -> None:
     """In the entered child: user, caps, no_new_privs, seccomp, then execve. Never returns."""
-    from runtime.executor.user import resolve_user
-
     process = dict(config["process"])
     if req.get("user"):
         def etc(name: str) -> str:
@@ -100,6 +99,7 @@ def spawn_entered(pid: int, config: Mapping[str, Any], req: Mapping[str, Any], c
     waits for it and exits with its status; on a setup failure it prints one line to its stderr
     and exits 126 (127 when the executable is missing).
     """
+    _init.preload()  # everything is imported before entering the mount namespace
     child = os.fork()
     if child:
         return child

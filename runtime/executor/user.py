@@ -83,7 +83,7 @@ def resolve_user(user: str | None, group_add: Sequence[str], passwd_text: str, g
     gid = _group_id(group_part, groups) if group_part else (entry.gid if entry else 0)
     extra: list[int] = []
     if entry is not None and not group_part:
-        extra = [g.gid for g in groups if entry.name in g.members and g.gid != gid]
+        extra = [g.gid for g in groups if entry.name in g.members]
     for ref in group_add:
         g = _group_id(ref, groups)
         if g not in extra:

@@ -1,0 +1,266 @@
+"""Real containers from the busybox image: namespaces, mounts, security, lifecycle, logs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.engine import Engine
+from runtime.errors import Conflict, InvalidSpec, NotFound
+from runtime.logs import join_partials
+from runtime.paths import Paths
+from runtime.spec import ContainerSpec, ExecSpec, Healthcheck, Mount, RestartPolicy
+
+pytestmark = pytest.mark.privileged
+IMAGE = "localhost/busybox:latest"
+
+
+def _leftovers(root: Path) -> list[str]:
+    found = [line for line in Path("/proc/mounts").read_text().splitlines() if str(root) in line]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(root) in cmd:
+            found.append(f"process {pid}: {cmd}")
+    return found
+
+
+@pytest.fixture
+def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
+    root, run = engine_paths
+    eng = Engine(Paths(root=root, rundir=run))
+    eng.images.import_tarball(busybox_tar, IMAGE)
+    yield eng
+    for c in eng.containers.list():
+        eng.containers.remove(c.id, force=True)
+    eng.close()
+    assert _leftovers(root.parent) == []
+    assert not list((root / "containers").glob("*")) if (root / "containers").exists() else True
+
+
+def spec(name: str, *cmd: str, **kw: object) -> ContainerSpec:
+    kw.setdefault("network_mode", "none")
+    return ContainerSpec(name=name, image=IMAGE, command=cmd or None, **kw)  # type: ignore[arg-type]
+
+
+def run(engine: Engine, s: ContainerSpec, timeout: float = 20) -> tuple[int, str, str]:
+    c = engine.containers.create(s)
+    engine.containers.start(c.id)
+    code = engine.containers.wait(c.id, timeout=timeout)
+    recs = list(join_partials(engine.containers.logs(c.id)))
+    out = "".join(r.text.decode() + "\n" for r in recs if r.stream == "stdout")
+    err = "".join(r.text.decode() + "\n" for r in recs if r.stream == "stderr")
+    return code, out, err
+
+
+def test_create_stops_at_the_gate_and_start_runs_pid_1(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-gate", "sh", "-c", "echo pid=$$; hostname; exit 3"))
+    assert c.status == "created" and c.pid > 0
+    assert engine.containers.logs(c.id) is not None and list(engine.containers.logs(c.id)) == []
+    assert engine.containers.start(c.id).status in ("running", "exited")
+    assert engine.containers.wait(c.id, timeout=10) == 3
+    info = engine.containers.get("t-gate")
+    assert info.status == "exited" and info.exit_code == 3 and info.finished_at
+    lines = [r.text for r in engine.containers.logs(c.id)]
+    assert lines == [b"pid=1", c.id[:12].encode()]
+    assert engine.containers.get(c.id[:10]).id == c.id
+
+
+def test_logs_keep_stream_order_and_partial_lines(engine: Engine) -> None:
+    # two pipes: the order between streams is kept for writes that do not race each other
+    c = engine.containers.create(spec("t-logs", "sh", "-c", "echo one; sleep 0.1; echo two >&2; sleep 0.1; printf three; sleep 0.2; echo ' four'"))
+    engine.containers.start(c.id)
+    engine.containers.wait(c.id, timeout=10)
+    recs = list(engine.containers.logs(c.id))
+    assert [(r.stream, r.text, r.partial) for r in recs[:3]] == [
+        ("stdout", b"one", False), ("stderr", b"two", False), ("stdout", b"three", True)]
+    assert [r.text for r in join_partials(recs) if r.stream == "stdout"] == [b"one", b"three four"]
+    assert [r.text for r in engine.containers.logs(c.id, tail=1)] == [b" four"]
+    raw = engine.containers.log_path(c.id).read_text().splitlines()
+    assert raw[0].endswith(" stdout F one") and " stdout P three" in raw[2]
+
+
+def test_security_defaults_apply(engine: Engine) -> None:
+    from runtime.security.caps import DEFAULT_CAPS, caps_mask
+
+    script = ("grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
+              "wc -c < /proc/timer_list; (echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null || echo sys-ro; "
+              "cat /proc/mounts")
+    code, out, _ = run(engine, spec("t-sec", "sh", "-c", script))
+    assert code == 0
+    status = dict(line.split(":\t") for line in out.splitlines() if ":\t" in line)
+    mask = f"{caps_mask(DEFAULT_CAPS):016x}"
+    assert status["CapEff"] == mask and status["CapBnd"] == mask
+    assert status["NoNewPrivs"] == "1" and status["Seccomp"] == "2"
+    assert "\n0\n" in out and "sys-ro" in out   # /proc/kcore is absent on these kernels: timer_list
+    assert Path("/proc/timer_list").read_bytes() != b""
+    table = [line.split() for line in out.split("sys-ro\n", 1)[1].splitlines()]
+    assert table[0][:3] == ["overlay", "/", "overlay"]
+    allowed = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname")
+    assert [m[1] for m in table[1:] if not m[1].startswith(allowed)] == []   # no host mounts visible
+
+
+def test_user_is_resolved_from_the_image(engine: Engine) -> None:
+    code, out, _ = run(engine, spec("t-user", "id", user="www-data", group_add=("users",)))
+    assert code == 0 and out.strip() == "uid=33(www-data) gid=33(www-data) groups=100(users)"
+    code, out, _ = run(engine, spec("t-uid", "sh", "-c", "id -u; id -g; grep CapEff /proc/self/status",
+                                    user="1234:5"))
+    assert out.split() == ["1234", "5", "CapEff:", "0000000000000000"]
+
+
+def test_unknown_user_fails_create_and_leaves_nothing(engine: Engine) -> None:
+    with pytest.raises(InvalidSpec, match=r"container t-nouser: unable to find user nosuch"):
+        engine.containers.create(spec("t-nouser", "true", user="nosuch"))
+    with pytest.raises(NotFound):
+        engine.containers.get("t-nouser")
+    assert not any((engine.paths.root / "containers").iterdir())
+
+
+def test_missing_executable_fails_create_with_one_line(engine: Engine) -> None:
+    with pytest.raises(Exception, match=r'^container t-noexe: exec: "nosuchcmd": executable file not found'):
+        engine.containers.create(spec("t-noexe", "nosuchcmd"))
+    assert engine.containers.list() == []
+
+
+def test_name_conflict(engine: Engine) -> None:
+    engine.containers.create(spec("t-dup", "true"))
+    with pytest.raises(Conflict, match='container name "t-dup" is already in use'):
+        engine.containers.create(spec("t-dup", "true"))
+
+
+def test_stop_uses_the_stop_signal_then_sigkill(engine: Engine) -> None:
+    trap = "trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+    c = engine.containers.create(spec("t-stop", "sh", "-c", trap))
+    engine.containers.start(c.id)
+    _wait_log(engine, c.id, b"ready")
+    info = engine.containers.stop(c.id, timeout=5)
+    assert info.status == "exited" and info.exit_code == 0
+    assert b"got-term" in [r.text for r in engine.containers.logs(c.id)]
+    c2 = engine.containers.create(spec("t-stubborn", "sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"))
+    engine.containers.start(c2.id)
+    t = time.monotonic()
+    info = engine.containers.stop(c2.id, timeout=0.5)
+    assert info.exit_code == 137 and info.exit_signal == "SIGKILL" and time.monotonic() - t < 5
+
+
+def test_kill_records_the_signal_and_start_again(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-kill", "sleep", "100"))
+    engine.containers.start(c.id)
+    engine.containers.kill(c.id, "SIGKILL")
+    assert engine.containers.wait(c.id, timeout=10) == 137
+    assert engine.containers.get(c.id).exit_signal == "SIGKILL"
+    info = engine.containers.start(c.id)
+    assert info.status == "running"
+    with pytest.raises(Conflict, match="cannot remove a running container"):
+        engine.containers.remove(c.id)
+    engine.containers.remove(c.id, force=True)
+    with pytest.raises(NotFound, match=f"no container with name or ID {c.id} found"):
+        engine.containers.get(c.id)
+
+
+def test_restart_on_failure_2_restarts_twice(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-restart", "sh", "-c", "echo run; exit 2",
+                                      restart=RestartPolicy(name="on-failure", max_retries=2)))
+    engine.containers.start(c.id)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        info = engine.containers.get(c.id)
+        if info.status == "exited":
+            break
+        time.sleep(0.05)
+    assert info.status == "exited" and info.exit_code == 2 and info.restart_count == 2
+    assert [r.text for r in engine.containers.logs(c.id)] == [b"run"] * 3
+
+
+def test_healthcheck_turns_healthy_then_unhealthy(engine: Engine) -> None:
+    hc = Healthcheck(test=("CMD-SHELL", "test ! -e /tmp/sick"), interval=0.2, timeout=2, retries=2)
+    c = engine.containers.create(spec("t-health", "sleep", "100", healthcheck=hc))
+    engine.containers.start(c.id)
+    assert engine.containers.get(c.id).health in ("starting", "healthy")
+    _wait_for(lambda: engine.containers.get(c.id).health == "healthy")
+    assert engine.containers.exec(c.id, ExecSpec(command=("touch", "/tmp/sick"))) == 0
+    _wait_for(lambda: engine.containers.get(c.id).health == "unhealthy")
+
+
+def test_exec_enters_every_namespace(engine: Engine, tmp_path: Path) -> None:
+    c = engine.containers.create(spec("t-exec", "sleep", "100", user="www-data"))
+    engine.containers.start(c.id)
+    out = tmp_path / "out"
+    with open(out, "wb") as f:
+        code = engine.containers.exec(c.id, ExecSpec(command=(
+            "sh", "-c", "for n in pid mnt uts ipc net; do [ $(readlink /proc/1/ns/$n) = $(readlink /proc/self/ns/$n) ]"
+            " || echo differ $n; done; id -u; hostname; grep Seccomp: /proc/self/status; exit 7")), stdout=f.fileno())
+    assert code == 7
+    assert out.read_text().split("\n")[:4] == ["33", c.id[:12], "Seccomp:\t2", ""]
+    with open(out, "wb") as f:
+        assert engine.containers.exec(c.id, ExecSpec(command=("id", "-u"), user="0"), stdout=f.fileno()) == 0
+    assert out.read_text() == "0\n"
+    assert engine.containers.exec(c.id, ExecSpec(command=("nosuchcmd",)), stderr=subprocess.DEVNULL) == 127
+    top = engine.containers.top(c.id)
+    assert [p["CMD"] for p in top] == ["sleep 100"]
+
+
+def test_binds_tmpfs_and_read_only_rootfs(engine: Engine, tmp_path: Path) -> None:
+    host = tmp_path / "data"
+    host.mkdir()
+    (host / "in.txt").write_text("from-host\n")
+    mounts = (Mount(type="bind", source=str(host), target="/data"),
+              Mount(type="bind", source=str(host), target="/ro", read_only=True),
+              Mount(type="tmpfs", target="/scratch", tmpfs_size=1 << 20))
+    script = ("cat /data/in.txt; echo out > /data/out.txt; (echo x > /ro/x) 2>/dev/null || echo ro-ok; "
+              "echo s > /scratch/s && grep ' /scratch ' /proc/mounts | cut -d' ' -f3; "
+              "(touch /etc/x) 2>/dev/null || echo rootfs-ro")
+    code, out, _ = run(engine, spec("t-mounts", "sh", "-c", script, mounts=mounts, read_only=True))
+    assert code == 0 and out.split() == ["from-host", "ro-ok", "tmpfs", "rootfs-ro"]
+    assert (host / "out.txt").read_text() == "out\n"
+
+
+def test_init_true_runs_tini_as_pid_1(engine: Engine) -> None:
+    code, out, _ = run(engine, spec("t-init", "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '", init=True))
+    assert code == 0
+    pid, cmdline = out.splitlines()
+    assert pid != "1" and cmdline.startswith("/dev/init -- sh")
+
+
+def test_sigkill_of_the_monitor_then_rm_force_cleans_everything(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-orphan", "sleep", "100"))
+    engine.containers.start(c.id)
+    import json
+
+    mon = json.loads((engine.paths.container_run(c.id) / "monitor.json").read_text())
+    os.kill(mon["pid"], signal.SIGKILL)
+    _wait_for(lambda: engine.containers.get(c.id).status == "dead")
+    engine.containers.remove(c.id, force=True)
+    assert _leftovers(engine.paths.root.parent) == []
+    assert not engine.paths.container_dir(c.id).exists() and not engine.paths.container_run(c.id).exists()
+
+
+def test_stop_of_a_created_container_and_list_by_labels(engine: Engine) -> None:
+    a = engine.containers.create(spec("t-a", "true", labels={"p": "x"}))
+    engine.containers.create(spec("t-b", "true", labels={"p": "y"}))
+    assert [c.name for c in engine.containers.list(labels={"p": "x"})] == ["t-a"]
+    assert engine.containers.list(all=False) == []
+    info = engine.containers.stop(a.id)
+    assert info.status in ("dead", "exited")
+    engine.containers.remove(a.id)
+
+
+def _wait_log(engine: Engine, cid: str, text: bytes, timeout: float = 10) -> None:
+    _wait_for(lambda: text in [r.text for r in engine.containers.logs(cid)], timeout)
+
+
+def _wait_for(cond: object, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
