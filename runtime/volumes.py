@@ -8,6 +8,7 @@ lists it in "volume_names". Standard library only.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import os
@@ -120,11 +121,11 @@ class VolumeManager:
             raise NotFound(f"volume {name!r} not found")
         return self._info(doc)
 
-    def list(self, labels: LabelFilter | None = None) -> list[VolumeInfo]:
+    def list(self, labels: LabelFilter | None = None) -> builtins.list[VolumeInfo]:
         return [self._info(d) for _, d in self.store.read().list("volume")
                 if labels_match(d.get("labels") or {}, labels)]
 
-    def users(self, name: str, tx: Tx | None = None) -> list[str]:
+    def users(self, name: str, tx: Tx | None = None) -> builtins.list[str]:
         """Containers whose record lists *name* in "volume_names"."""
         tx = tx or self.store.read()
         return [str(d.get("name") or cid[:12]) for cid, d in tx.list("container")
@@ -154,9 +155,9 @@ class VolumeManager:
             _umount(str(data))
         shutil.rmtree(vdir, ignore_errors=True)
 
-    def prune(self, labels: LabelFilter | None = None) -> list[str]:
+    def prune(self, labels: LabelFilter | None = None) -> builtins.list[str]:
         """Remove every volume matching *labels* that no container uses; returns their names."""
-        removed = []
+        removed: builtins.list[str] = []
         with self.store.transaction() as tx:
             for name, doc in tx.list("volume"):
                 if labels_match(doc.get("labels") or {}, labels) and not self.users(name, tx):

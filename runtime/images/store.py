@@ -11,6 +11,7 @@ exclusively, so it never deletes a blob or layer that an import in progress has 
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import json
@@ -82,7 +83,7 @@ class ImageStore:
         image_id, doc, _ = self._find(tx, ref)
         return self._info(tx, image_id, doc)
 
-    def list(self) -> list[ImageInfo]:
+    def list(self) -> builtins.list[ImageInfo]:
         """Every image, newest first."""
         tx = self.store.read()
         infos = [self._info(tx, i, d) for i, d in tx.list("image")]
@@ -254,7 +255,7 @@ class ImageStore:
 
     # ---- archives ----------------------------------------------------------------------------
 
-    def load(self, path: Path | str) -> list[ImageInfo]:
+    def load(self, path: Path | str) -> builtins.list[ImageInfo]:
         """Load a docker-archive or oci-archive (plain or compressed tar). Returns the images."""
         from runtime.images.archive import load_archive
 
@@ -293,14 +294,14 @@ class ImageStore:
             if not tx.delete("tag", name):
                 raise NotFound(f"image {ref!r} not found")
 
-    def remove(self, ref: str, force: bool = False) -> list[str]:
+    def remove(self, ref: str, force: bool = False) -> builtins.list[str]:
         """Remove an image (as ``podman rmi``). A name of an image with several names only untags.
 
         Refuses while a container uses the image; with *force* the image loses its names but
         stays (its layers back the container) until no container uses it.
         Returns report lines: ``Untagged: REF`` and ``Deleted: ID``.
         """
-        lines: list[str] = []
+        lines: builtins.list[str] = []
         with self._lock(exclusive=True):
             with self.store.transaction() as tx:
                 image_id, _, tag = self._find(tx, ref)
@@ -320,9 +321,9 @@ class ImageStore:
             self._gc()
         return lines
 
-    def prune(self, all: bool = False) -> list[str]:
+    def prune(self, all: bool = False) -> builtins.list[str]:
         """Remove images without names (with *all*: every image) that no container uses."""
-        removed = []
+        removed: builtins.list[str] = []
         with self._lock(exclusive=True):
             with self.store.transaction() as tx:
                 tagged = {d.get("image") for _, d in tx.list("tag")}
@@ -390,7 +391,7 @@ class _NewBlobs:
             self.blobs.remove(d)
 
 
-def _users(tx: Tx, image_id: str) -> list[str]:
+def _users(tx: Tx, image_id: str) -> builtins.list[str]:
     """Names (or ids) of the containers whose record says they use *image_id*."""
     hexid = image_id.removeprefix("sha256:")
     out = []

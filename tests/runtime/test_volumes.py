@@ -41,7 +41,8 @@ def test_create_makes_the_data_dir_and_is_idempotent_with_same_labels(volumes: V
 
 
 def test_driver_options_are_recorded_and_unknown_ones_refused(volumes: VolumeManager) -> None:
-    v = volumes.create(VolumeSpec(name="tmpvol", driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}))
+    opts = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
+    v = volumes.create(VolumeSpec(name="tmpvol", driver_opts=opts))
     assert v.options == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
     with pytest.raises(InvalidSpec, match="unknown driver option 'colour'"):
         volumes.create(VolumeSpec(name="v2", driver_opts={"colour": "red"}))
@@ -121,4 +122,5 @@ def test_populate_skips_a_volume_that_already_has_data(volumes: VolumeManager, t
     Path(v.mountpoint, "mine").write_text("user")
     assert volumes.populate_from_image(v, src) is False
     assert sorted(os.listdir(v.mountpoint)) == ["mine"]
-    assert volumes.populate_from_image(volumes.create(VolumeSpec(name="empty")), tmp_path / "missing") is False
+    empty = volumes.create(VolumeSpec(name="empty"))
+    assert volumes.populate_from_image(empty, tmp_path / "missing") is False

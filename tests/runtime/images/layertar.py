@@ -10,7 +10,7 @@ from pathlib import Path
 class LayerTar:
     def __init__(self) -> None:
         self.buf = io.BytesIO()
-        self.tf = tarfile.open(fileobj=self.buf, mode="w", format=tarfile.PAX_FORMAT)
+        self.tf = tarfile.open(fileobj=self.buf, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
 
     def _info(self, name: str, type_: bytes, **kw: object) -> tarfile.TarInfo:
         ti = tarfile.TarInfo(name)

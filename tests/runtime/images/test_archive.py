@@ -56,7 +56,8 @@ def test_skopeo_reads_what_we_save(images: ImageStore, busybox: str, tmp_path: P
 @needs_skopeo
 @pytest.mark.parametrize("dest", ["docker-archive:{p}:example.com/team/app:v1",
                                   "oci-archive:{p}:example.com/team/app:v1"])
-def test_load_an_archive_written_by_skopeo(images: ImageStore, busybox: str, tmp_path: Path, dest: str) -> None:
+def test_load_an_archive_written_by_skopeo(images: ImageStore, busybox: str, tmp_path: Path,
+                                           dest: str) -> None:
     ours = tmp_path / "ours.tar"
     images.save(["localhost/busybox"], ours, "oci-archive")
     skdir = tmp_path / "dir"
@@ -91,7 +92,8 @@ def test_save_then_load_round_trips(images: ImageStore, busybox: str, tmp_path: 
     assert set(info.refs) == {"localhost/busybox:latest", "localhost/other:2"}
 
 
-def test_tampered_layer_is_refused_and_nothing_is_left(images: ImageStore, busybox: str, tmp_path: Path) -> None:
+def test_tampered_layer_is_refused_and_nothing_is_left(images: ImageStore, busybox: str,
+                                                       tmp_path: Path) -> None:
     good = tmp_path / "good.tar"
     images.save(["localhost/busybox"], good, "docker-archive")
     images.remove("localhost/busybox")
@@ -103,7 +105,7 @@ def test_tampered_layer_is_refused_and_nothing_is_left(images: ImageStore, busyb
                 import io
 
                 raw = bytearray(data.read())  # type: ignore[union-attr]
-                layer = tarfile.open(fileobj=io.BytesIO(bytes(raw)))
+                layer = tarfile.open(fileobj=io.BytesIO(bytes(raw)))  # noqa: SIM115
                 body = io.BytesIO()
                 with tarfile.open(fileobj=body, mode="w") as t2:
                     for lm in layer.getmembers()[:5]:

@@ -108,7 +108,8 @@ def test_remove_refuses_while_a_container_uses_the_image(images: ImageStore, tmp
     assert images.prune() == [info.id]
 
 
-def test_reimport_moves_the_name_and_prune_removes_the_dangling_image(images: ImageStore, tmp_path: Path) -> None:
+def test_reimport_moves_the_name_and_prune_removes_the_dangling_image(images: ImageStore,
+                                                                      tmp_path: Path) -> None:
     a = images.import_tarball(_tar(tmp_path, b"1"), "localhost/app")
     b = images.import_tarball(_tar(tmp_path, b"2"), "localhost/app")
     assert images.resolve("localhost/app").id == b.id

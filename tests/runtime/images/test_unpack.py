@@ -151,8 +151,8 @@ def test_concurrent_unpacks_of_one_layer_are_safe(tmp_path: Path) -> None:
 
 @pytest.mark.privileged
 def test_overlay_mount_hides_whited_out_files_and_opaque_dirs(tmp_path: Path) -> None:
-    lower = _unpack(tmp_path, LayerTar().file("gone", b"1").dir("dir").file("dir/old", b"2").file("kept", b"3"),
-                    "lower.tar")
+    lower = _unpack(tmp_path, LayerTar().file("gone", b"1").dir("dir").file("dir/old", b"2")
+                    .file("kept", b"3"), "lower.tar")
     upper = _unpack(tmp_path, LayerTar().file(".wh.gone").dir("dir").file("dir/.wh..wh..opq")
                     .file("dir/new", b"4"), "upper.tar")
     mnt = tmp_path / "mnt"
