@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,14 +34,23 @@ def host_ipr() -> Iterator[Any]:
 
 
 @contextmanager
-def ns_ipr(pin: Path) -> Iterator[Any]:
+def ns_ipr(pin: Path, sock: socket.socket | None = None) -> Iterator[Any]:
+    """An IPRoute working inside the namespace at *pin* (through a socket opened there)."""
     from pyroute2 import IPRoute
 
-    ipr = IPRoute(use_socket=netns.netlink_socket(pin))
+    ipr = IPRoute(use_socket=sock or netns.netlink_socket(pin))
     try:
         yield ipr
     finally:
         ipr.close()
+
+
+def ifindex(name: str) -> int | None:
+    try:
+        with open(f"/sys/class/net/{name}/ifindex") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
 
 
 def sysctl(key: str, value: str) -> None:
@@ -116,31 +126,36 @@ class Iface:
     mtu: int | None
 
 
-def plug(pin: Path, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None, lo: bool = True) -> None:
-    """Create each veth with its peer directly inside the namespace, address it, add routes."""
+def plug(pin: Path, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None, lo: bool = True,
+         sock: socket.socket | None = None) -> None:
+    """Create each veth with its peer directly inside the namespace, address it, add routes.
+
+    Few netlink requests on purpose (each costs ~1 ms through pyroute2): the host end is created
+    enslaved and up in the same request, and the peer's index comes back with one get.
+    """
+    peer_index: dict[str, int] = {}
     nsfd = os.open(pin, os.O_RDONLY)
     try:
         with host_ipr() as host:
             for i in ifaces:
+                master = ifindex(i.bridge)
+                if master is None:
+                    raise NetworkError(f"bridge {i.bridge} is missing; remove and recreate its network")
                 peer: dict[str, Any] = {"ifname": i.ifname, "net_ns_fd": nsfd}
                 if i.mac:
                     peer["address"] = i.mac
                 if i.mtu:
                     peer["mtu"] = i.mtu
                 kw: dict[str, Any] = {"mtu": i.mtu} if i.mtu else {}
-                host.link("add", ifname=i.host_name, kind="veth", peer=peer, **kw)
-                idx = host.link_lookup(ifname=i.host_name)[0]
-                br = host.link_lookup(ifname=i.bridge)
-                if not br:
-                    raise NetworkError(f"bridge {i.bridge} is missing; remove and recreate its network")
-                host.link("set", index=idx, master=br[0], state="up")
+                host.link("add", ifname=i.host_name, kind="veth", peer=peer, master=master, state="up", **kw)
+                peer_index[i.ifname] = host.link("get", ifname=i.host_name)[0].get_attr("IFLA_LINK")
     finally:
         os.close(nsfd)
-    with ns_ipr(pin) as ipr:
+    with ns_ipr(pin, sock) as ipr:
         if lo:
-            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+            ipr.link("set", index=1, state="up")  # lo is always index 1 in a new namespace
         for i in ifaces:
-            idx = ipr.link_lookup(ifname=i.ifname)[0]
+            idx = peer_index[i.ifname]
             for addr, plen in i.addrs:
                 kw = {"flags": IFA_F_NODAD} if ":" in addr else {}
                 ipr.addr("add", index=idx, address=addr, prefixlen=plen, **kw)
@@ -151,6 +166,6 @@ def plug(pin: Path, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None, l
             ipr.route("add", dst="::/0", gateway=gw6)
 
 
-def lo_up(pin: Path) -> None:
-    with ns_ipr(pin) as ipr:
-        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+def lo_up(pin: Path, sock: socket.socket | None = None) -> None:
+    with ns_ipr(pin, sock) as ipr:
+        ipr.link("set", index=1, state="up")

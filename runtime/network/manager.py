@@ -107,7 +107,8 @@ class NetworkManager:
                         raise NetworkError(
                             f"network {name}: subnet {net} overlaps subnet {s} of network {other}")
                 if (o := ipam.overlaps(net, host_nets)) is not None:
-                    raise NetworkError(f"network {name}: subnet {net} overlaps {o}, already in use on the host")
+                    raise NetworkError(
+                        f"network {name}: subnet {net} overlaps {o}, already in use on the host")
                 gw = (ipam.parse_address(f"network {name}", cfg.gateway) if cfg.gateway
                       else ipam.default_gateway(net))
                 if gw not in net:
@@ -312,13 +313,13 @@ class NetworkManager:
                         "ports": port_docs, "extra_hosts": [list(h) for h in spec.extra_hosts],
                         "complete": False}
             tx.put(CTR, cid, doc)
-        netns.create_pin(pin)
+        sock = netns.create_pin(pin, with_socket=True)
         nets = {r["network"]: self._net_doc(r["network"]) for r in records}
         if records:
             links.plug(pin, [self._iface(cid, r, nets[r["network"]]) for r in records],
-                       *self._gateways(records, nets))
+                       *self._gateways(records, nets), sock=sock)
         else:
-            links.lo_up(pin)
+            links.lo_up(pin, sock)
         files.write_in_place(resolv, files.render_resolv(
             spec.dns, spec.dns_search, spec.dns_opt,
             files.read_text(HOST_RESOLV), files.read_text(UPSTREAM_RESOLV)))

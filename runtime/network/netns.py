@@ -67,25 +67,32 @@ def _restore(orig: int) -> None:
         os.close(orig)
 
 
-def create_pin(pin: Path) -> None:
-    """A new, empty network namespace kept alive by a bind mount on *pin*."""
+def create_pin(pin: Path, with_socket: bool = False) -> socket.socket | None:
+    """A new, empty network namespace kept alive by a bind mount on *pin*.
+
+    With *with_socket*, also return a NETLINK_ROUTE socket opened inside it (same helper thread:
+    one thread start and one namespace switch less than netlink_socket() afterwards).
+    """
     pin.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(pin, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
 
-    def work() -> None:
+    def work() -> socket.socket | None:
         orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:
             _check(_lib().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             _check(_lib().mount(b"/proc/thread-self/ns/net", os.fsencode(pin), None, MS_BIND, None),
                    f"bind mount {pin}")
+            if with_socket:
+                return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+            return None
         finally:
             _restore(orig)
 
     try:
-        in_thread(work)
+        return in_thread(work)
     except OSError as exc:
-        pin.unlink(missing_ok=True)
+        remove_pin(pin)
         raise NetworkError(f"netns {pin}: cannot create: {exc}") from None
 
 

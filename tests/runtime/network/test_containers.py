@@ -12,7 +12,7 @@ import pytest
 from runtime.errors import Conflict, NetworkError
 from runtime.network import NetworkManager
 from runtime.network.manager import host_veth
-from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec
+from runtime.spec import ContainerSpec, IPAMConfig, NetworkAttachment, NetworkSpec
 
 from .conftest import in_ns, links, with_hosts
 
@@ -84,11 +84,11 @@ def test_recreated_peer_appears_in_place(manager: NetworkManager) -> None:
 
 
 def test_static_address_mac_and_interface_name(manager: NetworkManager) -> None:
-    manager.create(NetworkSpec(name="n1"))
-    att = NetworkAttachment(network="n1", ipv4_address="10.89.0.77", mac_address="02:42:AC:11:00:99",
+    manager.create(NetworkSpec(name="n1", ipam=(IPAMConfig(subnet="172.30.77.0/24"),)))
+    att = NetworkAttachment(network="n1", ipv4_address="172.30.77.77", mac_address="02:42:AC:11:00:99",
                             interface_name="lan0")
     net = manager.setup_container(A, ContainerSpec(name="x-1", image="i", networks=(att,)))
-    assert net.addresses["n1"].endswith(".77")
+    assert net.addresses == {"n1": "172.30.77.77"}
     assert net.netns_path
     out = in_ns(net.netns_path, "ip", "-o", "link", "show", "lan0").stdout
     assert "02:42:ac:11:00:99" in out
