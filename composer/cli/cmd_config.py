@@ -125,6 +125,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         out = _lines(lines)
     else:
         out = render(dict(project.tree), args.output_format)  # byte-equal to docker compose's
+        if not args.no_interpolate:  # the output must read back to the same model: `$` is literal
+            out = out.replace("$", "$$")
     if args.output_file:
         with open(args.output_file, "w", encoding="utf-8") as fh:
             fh.write(out)

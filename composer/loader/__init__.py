@@ -104,7 +104,7 @@ def load(opts: LoadOptions) -> LoadResult:
     selection = select_services(canonical, active_profiles(opts.profiles, env), opts.services, warnings)
     final = prune_resources(selection.tree) if opts.normalize else selection.tree
     if opts.consistency:
-        check_consistency(final, sources[0])
+        check_consistency(_without_optional_disabled_deps(final, selection.disabled), sources[0])
     project = Project(
         name=name,
         working_dir=working_dir,
@@ -114,6 +114,20 @@ def load(opts: LoadOptions) -> LoadResult:
         disabled_services=selection.disabled,
     )
     return LoadResult(project=project, raw_trees=tuple(raw), environment=env)
+
+
+def _without_optional_disabled_deps(tree: dict[str, Any], disabled: Mapping[str, Any]) -> dict[str, Any]:
+    """The view consistency checks get: a `required: false` dependency on a profile-disabled service
+    is fine (docker compose keeps it in the output and starts without it)."""
+    services = {}
+    for name, svc in (tree.get("services") or {}).items():
+        deps = svc.get("depends_on") if isinstance(svc, dict) else None
+        if isinstance(deps, dict):
+            deps = {d: c for d, c in deps.items()
+                    if not (d in disabled and isinstance(c, dict) and c.get("required") is False)}
+            svc = {**svc, "depends_on": deps}
+        services[name] = svc
+    return {**tree, "services": services}
 
 
 def _validators() -> tuple[Any, Any]:

@@ -83,49 +83,39 @@ def _closure(services: Mapping[str, Any], roots: Iterable[str]) -> set[str]:
 
 def select_services(tree: Tree, profiles: Sequence[str], named: Sequence[str],
                     warnings: list[str] | None = None) -> Selection:
-    """Keep the enabled (and, if any are *named*, the selected) services.
+    """Keep the enabled services; if some are *named*, only them and what they depend on.
+
+    As docker compose: naming a service activates its profiles (so it is enabled), but not its
+    dependencies' profiles.
 
     Raises:
         ProfileError: a named service that does not exist, or a required dependency that is disabled.
     """
     services: dict[str, Any] = dict(tree.get("services") or {})
+    for name in named:
+        if name not in services:
+            raise ProfileError("", f"no such service: {name}")
     active = set(profiles)
+    for name in named:
+        active.update(_service_profiles(services[name]))
 
     def enabled(svc: Any) -> bool:
         own = _service_profiles(svc)
         return not own or "*" in active or bool(active.intersection(own))
 
-    for name in named:
-        if name not in services:
-            raise ProfileError("", f"no such service: {name}")
     keep = {n for n, s in services.items() if enabled(s)}
+    for name in sorted(keep):
+        for dep, required in dependencies_of(services[name]).items():
+            if dep in keep or not required or dep not in services:
+                continue  # an optional one stays (as docker compose); an undefined one is for consistency
+            raise ProfileError(f"services.{name}.depends_on",
+                               f'service "{name}" depends on service "{dep}", which is disabled '
+                               f"by its profiles {_service_profiles(services[dep])}; enable one of them")
     if named:
-        keep = _closure(services, named) | ({n for n in named})
-    kept: dict[str, Any] = {}
-    for name in services:
-        if name not in keep:
-            continue
-        svc = services[name]
-        for dep, required in dependencies_of(svc).items():
-            if dep in keep:
-                continue
-            if dep in services and not required:
-                if warnings is not None:
-                    warnings.append(f'service "{name}" depends on disabled service "{dep}" (not required); '
-                                    "ignoring the dependency")
-                if isinstance(svc.get("depends_on"), dict):
-                    svc = {**svc, "depends_on": {k: v for k, v in svc["depends_on"].items() if k != dep}}
-                continue
-            if dep in services:
-                raise ProfileError(f"services.{name}.depends_on",
-                                   f'service "{name}" depends on service "{dep}", which is disabled '
-                                   f"by its profiles {_service_profiles(services[dep])}; enable one of them")
-            if not required:
-                continue  # an optional dependency on an undefined service: consistency checks say more
-        kept[name] = svc
-    disabled = {n: s for n, s in services.items() if n not in kept}
-    out = {**tree, "services": kept}
-    return Selection(out, disabled)
+        keep = _closure({n: services[n] for n in keep}, named)
+    kept = {n: s for n, s in services.items() if n in keep}
+    disabled = {n: s for n, s in services.items() if n not in keep}
+    return Selection({**tree, "services": kept}, disabled)
 
 
 def _used_resources(services: Mapping[str, Any]) -> dict[str, set[str]]:
