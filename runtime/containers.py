@@ -265,6 +265,7 @@ class ContainerManager:
             self._prepare(cid, spec, image, doc, undo)
             return self.get(cid)
         except BaseException as exc:
+            undo.append(undo.pop(0))  # the row goes first: volumes refuse removal while it names them
             for step in reversed(undo):
                 with contextlib.suppress(Exception):
                     step()
@@ -307,7 +308,8 @@ class ContainerManager:
             cg = Cgroup.create(cgroup_parts, spec.resources)
             undo.append(cg.remove)
         # volumes
-        volume_sources = self._volumes(cid, spec, config, doc, undo)
+        volume_sources = self._volumes(cid, spec, config, doc, undo,
+                                       [str(cdir / "upper"), *reversed(image.layer_dirs)])
         # network (before the init: it joins the netns pin)
         net = self.engine.networks.setup_container(cid, spec)
         undo.append(lambda: self.engine.networks.teardown_container(cid))
@@ -384,8 +386,19 @@ class ContainerManager:
         path.write_bytes(bpf)
         return str(path)
 
+    @staticmethod
+    def _image_path(layers: builtins.list[str], target: str) -> str | None:
+        """The host directory of *target* in the image: the topmost layer that has it."""
+        from runtime.executor.init import secure_join
+
+        for layer in layers:
+            path = secure_join(layer, target)
+            if os.path.isdir(path) and not os.path.islink(path):
+                return path
+        return None
+
     def _volumes(self, cid: str, spec: ContainerSpec, config: Mapping[str, Any], doc: dict[str, Any],
-                 undo: builtins.list[Callable[[], None]]) -> dict[str, str]:
+                 undo: builtins.list[Callable[[], None]], image_layers: builtins.list[str]) -> dict[str, str]:
         mounts = [m for m in spec.mounts if m.type == "volume"]
         targets = {m.target for m in spec.mounts}
         image_volumes = [t for t in (config.get("Volumes") or {}) if t not in targets]
@@ -404,6 +417,10 @@ class ContainerManager:
                 doc["anonymous_volumes"].append(info.name)
                 undo.append(lambda name=info.name: vols.remove(name))  # type: ignore[misc]
             doc["volume_names"].append(info.name)
+            if not m.nocopy and not m.subpath:
+                image_dir = self._image_path(image_layers, m.target)
+                if image_dir is not None:
+                    vols.populate_from_image(info, image_dir)
             src = info.mountpoint
             if m.subpath:
                 src = os.path.join(src, m.subpath)

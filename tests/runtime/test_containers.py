@@ -15,10 +15,14 @@ from runtime.engine import Engine
 from runtime.errors import Conflict, InvalidSpec, NotFound
 from runtime.logs import join_partials
 from runtime.paths import Paths
-from runtime.spec import ContainerSpec, ExecSpec, Healthcheck, Mount, RestartPolicy
+from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, Healthcheck, Mount, RestartPolicy
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
+
+
+def _cgroups(ids: set[str]) -> list[str]:
+    return [str(p) for p in Path("/sys/fs/cgroup").glob("*/composer/*/*") if p.name in ids]
 
 
 def _leftovers(root: Path) -> list[str]:
@@ -38,11 +42,21 @@ def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engin
     root, run = engine_paths
     eng = Engine(Paths(root=root, rundir=run))
     eng.images.import_tarball(busybox_tar, IMAGE)
+    ids: set[str] = set()
+    create = eng.containers.create
+
+    def tracking_create(s: ContainerSpec) -> ContainerInfo:
+        info = create(s)
+        ids.add(info.id)
+        return info
+
+    eng.containers.create = tracking_create  # type: ignore[method-assign]
     yield eng
     for c in eng.containers.list():
         eng.containers.remove(c.id, force=True)
     eng.close()
     assert _leftovers(root.parent) == []
+    assert _cgroups(ids) == []
     assert not list((root / "containers").glob("*")) if (root / "containers").exists() else True
 
 
@@ -264,3 +278,43 @@ def _wait_for(cond: object, timeout: float = 15) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def test_volume_data_survives_container_removal(engine: Engine) -> None:
+    vol = (Mount(type="volume", source="t-data", target="/var/www"),)
+    code, out, _ = run(engine, spec("t-vol1", "sh", "-c", "cat /var/www/index.html; echo kept > /var/www/x",
+                                    mounts=vol))
+    assert code == 0 and out == "<h1>composer demo</h1>\n"   # copied up from the image
+    engine.containers.remove("t-vol1")
+    code, out, _ = run(engine, spec("t-vol2", "cat", "/var/www/x", mounts=vol))
+    assert out == "kept\n"
+    anon = engine.containers.create(spec("t-anon", "true", mounts=(Mount(type="volume", target="/anon"),)))
+    (name,) = engine.store.read().get("container", anon.id)["anonymous_volumes"]
+    engine.containers.remove(anon.id, volumes=True)
+    with pytest.raises(NotFound):
+        engine.volumes.get(name)
+    engine.containers.remove("t-vol2")
+    engine.volumes.remove("t-data")
+
+
+def test_memory_limit_oom_kill_is_reported(engine: Engine) -> None:
+    from runtime.spec import Resources
+
+    hog = "x=a; while :; do x=$x$x; done"
+    code, _, _ = run(engine, spec("t-oom", "sh", "-c", hog, resources=Resources(memory=16 << 20, memory_swap=16 << 20)))
+    info = engine.containers.get("t-oom")
+    assert code == 137 and info.oom_killed and info.exit_signal == "SIGKILL"
+
+
+def test_pause_freezes_and_unpause_thaws(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-pause", "sh", "-c", "while :; do date +%s%N; sleep 0.02; done"))
+    engine.containers.start(c.id)
+    _wait_for(lambda: len(list(engine.containers.logs(c.id))) > 2)
+    assert engine.containers.pause(c.id).status == "paused"
+    time.sleep(0.1)
+    n = len(list(engine.containers.logs(c.id)))
+    time.sleep(0.3)
+    assert len(list(engine.containers.logs(c.id))) == n
+    assert engine.containers.unpause(c.id).status == "running"
+    _wait_for(lambda: len(list(engine.containers.logs(c.id))) > n)
+    assert engine.containers.stop(c.id, timeout=0.2).status == "exited"
