@@ -176,3 +176,21 @@ def test_connect_and_disconnect(manager: NetworkManager) -> None:
     manager.disconnect(A, "n2")
     assert "eth1" not in in_ns(net.netns_path, "ip", "-o", "link").stdout
     assert "x" not in Path(peer.hosts_path).read_text().split()
+
+
+def test_ipv6_network_gives_v6_addresses_that_talk(manager: NetworkManager, servers: Callable) -> None:
+    info = manager.create(NetworkSpec(name="v6", enable_ipv6=True))
+    v6_subnet = next(s for s in info.subnets if ":" in s)
+    a = manager.setup_container(A, ContainerSpec(name="v6-a-1", image="i", networks=(
+        NetworkAttachment(network="v6", aliases=("srv",)),)))
+    b = manager.setup_container(B, ContainerSpec(name="v6-b-1", image="i", networks=(
+        NetworkAttachment(network="v6", ipv6_address=v6_subnet.replace("::/64", "::99")),)))
+    assert a.netns_path and b.netns_path
+    a6 = [ln.split()[0] for ln in Path(b.hosts_path).read_text().splitlines() if "srv" in ln.split() and ":" in ln]
+    assert len(a6) == 1
+    assert a6[0] in in_ns(a.netns_path, "ip", "-6", "-o", "addr").stdout
+    assert v6_subnet.replace("::/64", "::99") in in_ns(b.netns_path, "ip", "-6", "-o", "addr").stdout
+    servers(a.netns_path, 8080, "v6-ok")
+    got = in_ns(b.netns_path, "busybox", "nc", "-w", "2", a6[0], "8080", input="")
+    assert got.stdout.strip() == "v6-ok", got
+    assert "default via" in in_ns(b.netns_path, "ip", "-6", "route").stdout
