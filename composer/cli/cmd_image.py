@@ -56,6 +56,20 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         p.add_argument("-f", "--force", action="store_true", help="untag even when a container uses it")
         p.add_argument("refs", nargs="+", metavar="REF")
 
+    p = sub.add_parser("pull", help="pull an image from a registry")
+    p.add_argument("--tls-verify", dest="tls_verify", default=None, type=_bool,
+                   help="require HTTPS and verify certificates (default: true, false for loopback)")
+    p.add_argument("--arch", default=None, help="architecture to choose from a manifest list")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image id")
+    p.add_argument("reference", metavar="REF")
+
+    p = sub.add_parser("push", help="push an image to a registry")
+    p.add_argument("--tls-verify", dest="tls_verify", default=None, type=_bool,
+                   help="require HTTPS and verify certificates (default: true, false for loopback)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    p.add_argument("src", metavar="SOURCE")
+    p.add_argument("dst", metavar="DESTINATION", nargs="?")
+
     p = sub.add_parser("tag", help="add a name to an image")
     p.add_argument("src", metavar="SOURCE")
     p.add_argument("dst", metavar="TARGET", nargs="+")
@@ -71,7 +85,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     cmd = "ls" if args.image_cmd == "list" else "rm" if args.image_cmd == "remove" else args.image_cmd
     handler = {
         "import": _import, "load": _load, "save": _save, "ls": _ls, "inspect": _inspect,
-        "rm": _rm, "tag": _tag, "prune": _prune,
+        "rm": _rm, "tag": _tag, "prune": _prune, "pull": _pull, "push": _push,
     }[cmd]
     return handler(images, args)
 
@@ -225,6 +239,32 @@ def _rm(images: ImageStore, args: argparse.Namespace) -> int:
     from runtime.errors import NotFound
 
     return 1 if isinstance(failed, NotFound) else 2  # as podman rmi: 1 missing, 2 in use
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _progress(quiet: bool) -> Any:
+    return None if quiet else (lambda line: print(line, file=sys.stderr))
+
+
+def _pull(images: ImageStore, args: argparse.Namespace) -> int:
+    info = images.pull(args.reference, tls_verify=args.tls_verify, arch=args.arch,
+                       progress=_progress(args.quiet))
+    print(info.id.removeprefix("sha256:"))
+    return 0
+
+
+def _push(images: ImageStore, args: argparse.Namespace) -> int:
+    digest = images.push(args.src, args.dst, tls_verify=args.tls_verify, progress=_progress(args.quiet))
+    if not args.quiet:
+        print(f"Writing manifest to image destination: {digest}", file=sys.stderr)
+    return 0
 
 
 def _tag(images: ImageStore, args: argparse.Namespace) -> int:

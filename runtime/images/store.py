@@ -19,7 +19,7 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -277,6 +277,22 @@ class ImageStore:
             image_id, doc, tag = self._find(tx, ref)
             chosen.append((image_id, doc, [tag] if tag else list(self._refs(tx, image_id))))
         save_archive(self, chosen, Path(path), fmt)
+
+    # ---- registries ---------------------------------------------------------------------------
+
+    def pull(self, ref: str, *, tls_verify: bool | None = None, arch: str | None = None,
+             progress: Callable[[str], None] | None = None) -> ImageInfo:
+        """Pull *ref* from its registry (OCI distribution API). Loopback registries default to HTTP."""
+        from runtime.images.registry import pull
+
+        return self.resolve(pull(self, ref, tls_verify=tls_verify, arch=arch, progress=progress))
+
+    def push(self, src: str, dest: str | None = None, *, tls_verify: bool | None = None,
+             progress: Callable[[str], None] | None = None) -> str:
+        """Push a local image to *dest* (default: its name); returns the manifest digest."""
+        from runtime.images.registry import push
+
+        return push(self, src, dest, tls_verify=tls_verify, progress=progress)
 
     # ---- names and removal -------------------------------------------------------------------
 
