@@ -36,7 +36,7 @@ def _validator() -> Draft7Validator:
     schema = json.loads(files("composer").joinpath("schema/compose-spec.json").read_text())
     checker = FormatChecker()
 
-    @checker.checks("duration", raises=units.UnitError)
+    @checker.checks("duration", raises=units.UnitError)  # type: ignore[untyped-decorator]
     def _is_duration(value: object) -> bool:
         if isinstance(value, str):
             units.parse_duration(value)
@@ -140,7 +140,7 @@ def _message(err: ValidationError) -> str:
     if v in ("minimum", "maximum"):
         op = ">=" if v == "minimum" else "<="
         return f"invalid value {_show(inst)}; must be {op} {err.validator_value}"
-    return err.message.lower()
+    return str(err.message).lower()
 
 
 def _most_specific(err: ValidationError) -> ValidationError:

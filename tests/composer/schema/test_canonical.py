@@ -1,4 +1,5 @@
 """canonicalize(): YAML in, the long syntax docker compose prints out."""
+# ruff: noqa: E501  (tables of inline YAML read better on one line)
 
 from __future__ import annotations
 

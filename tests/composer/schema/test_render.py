@@ -4,6 +4,7 @@ The JSON form is checked against expected.json by tests/composer/test_fixtures.p
 is checked here against the docker compose binary, on the canon-* fixtures.
 """
 
+# ruff: noqa: E501  (tables of inline YAML read better on one line)
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Durations, byte sizes and port specs parse and print as docker compose's Go libraries do."""
+# ruff: noqa: E501  (tables of inline YAML read better on one line)
 
 from __future__ import annotations
 
