@@ -318,3 +318,21 @@ def test_pause_freezes_and_unpause_thaws(engine: Engine) -> None:
     assert engine.containers.unpause(c.id).status == "running"
     _wait_for(lambda: len(list(engine.containers.logs(c.id))) > n)
     assert engine.containers.stop(c.id, timeout=0.2).status == "exited"
+
+
+def test_pod_owns_the_cgroup_parent_of_its_containers(engine: Engine) -> None:
+    from runtime.spec import PodSpec
+
+    pod = engine.pods.create(PodSpec(name="t-pod", labels={"a": "b"}))
+    assert pod.cgroup_parent == "composer/t-pod" and Path("/sys/fs/cgroup/memory/composer/t-pod").is_dir()
+    c = engine.containers.create(spec("t-pod-web", "sleep", "100", pod="t-pod"))
+    engine.containers.start(c.id)
+    assert engine.pods.get("t-pod").containers == (c.id,)
+    assert Path(f"/sys/fs/cgroup/memory/composer/t-pod/{c.id}/cgroup.procs").read_text().split()
+    with pytest.raises(Conflict, match="pod t-pod: has 1 containers"):
+        engine.pods.remove("t-pod")
+    engine.pods.stop("t-pod", timeout=0.1)
+    assert engine.containers.get(c.id).status == "exited"
+    engine.pods.remove("t-pod", force=True)
+    assert engine.pods.list() == [] and engine.containers.list() == []
+    assert not Path("/sys/fs/cgroup/memory/composer/t-pod").exists()
