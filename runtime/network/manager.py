@@ -9,12 +9,18 @@ made (teardown_container is idempotent and also repairs a half-made setup after 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import fcntl
 import hashlib
 import ipaddress
+import json
 import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -55,6 +61,29 @@ def host_veth(container_id: str, network: str) -> str:
     return "ve" + hashlib.sha256(f"{container_id}/{network}".encode()).hexdigest()[:10]
 
 
+def _kill_proxy(pid: int) -> None:
+    """Kill a port proxy by pid, but only if that pid still is our proxy (pids are reused)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"proxy.py" not in f.read():
+                return
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        return
+    # reap it if it is our child; otherwise wait until it is gone (a zombie has no command line)
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, 0)
+        return
+    for _ in range(200):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if not f.read():
+                    return
+        except OSError:
+            return
+        time.sleep(0.005)
+
+
 def _labels_match(labels: Mapping[str, str], want: Mapping[str, str] | None) -> bool:
     if not want:
         return True
@@ -66,6 +95,9 @@ class NetworkManager:
         self.paths = paths
         self.store = store
         self.table = nft.table_name(paths.rundir)
+        # "nft": DNAT in composer's table; "proxy": a userspace relay process per container (the
+        # fallback where nft is missing; egress NAT and isolation need nft either way).
+        self.port_driver = "nft" if nft.nft_available() else "proxy"
 
     # ---- networks --------------------------------------------------------------------------
 
@@ -323,11 +355,14 @@ class NetworkManager:
         files.write_in_place(resolv, files.render_resolv(
             spec.dns, spec.dns_search, spec.dns_opt,
             files.read_text(HOST_RESOLV), files.read_text(UPSTREAM_RESOLV)))
+        if port_docs and self.port_driver == "proxy":
+            doc["proxy_pid"] = self._start_proxy(who, cid, doc)
+        doc["port_driver"] = self.port_driver
         with self.store.transaction() as tx:
             doc["complete"] = True
             tx.put(CTR, cid, doc)
         self._refresh_hosts({r["network"] for r in records}, also=cid)
-        if port_docs:
+        if port_docs and self.port_driver == "nft":
             self._refresh_nft()
         return ContainerNet(netns_path=str(pin), hosts_path=hosts, resolv_path=resolv, hostname=hostname,
                             addresses={r["network"]: r["ipv4"] for r in records if r.get("ipv4")},
@@ -447,6 +482,28 @@ class NetworkManager:
                         "protocol": p.protocol, "host_ip": p.host_ip, "actual": actual})
         return out
 
+    def _start_proxy(self, who: str, cid: str, doc: Doc) -> int:
+        """Start the userspace relay for this container's ports; returns its pid once it is bound."""
+        target = next((a for a in doc["attachments"] if a.get("ipv4")), None)
+        if target is None:
+            raise NetworkError(f"{who}: published ports need a network with an ipv4 address")
+        rules = [{**p, "host_port": p["actual"], "address": target["ipv4"]} for p in doc["ports"]]
+        log = self.paths.container_run(cid) / "port-proxy.log"
+        with open(log, "ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(Path(__file__).with_name("proxy.py")), json.dumps(rules)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode().strip()
+        proc.stdout.close()
+        if line != "ready":
+            proc.kill()
+            proc.wait()
+            raise NetworkError(f"{who}: port proxy failed: {line.removeprefix('error ') or 'no answer'}")
+        # the proxy outlives this process; it is found again by pid (and its command line) at teardown
+        proc.returncode = 0  # do not let Popen.__del__ warn about a "still running" child
+        return proc.pid
+
     @staticmethod
     def _ports_of(doc: Doc) -> builtins.list[tuple[PortMapping, int]]:
         return [(PortMapping(container_port=p["container_port"], host_port=p["host_port"],
@@ -467,6 +524,8 @@ class NetworkManager:
         doc = tx.get(CTR, container_id)
         mode = doc["mode"] if doc else "bridge"
         networks = {a["network"] for a in doc.get("attachments", [])} if doc else set()
+        if doc and doc.get("proxy_pid"):
+            _kill_proxy(int(doc["proxy_pid"]))
         if mode in ("bridge", "none"):
             veths = {a["veth"] for a in doc.get("attachments", [])} if doc else set()
             veths |= {host_veth(container_id, d["name"]) for _, d in tx.list(NET)}
@@ -596,6 +655,8 @@ class NetworkManager:
                    for d in sorted(nets.values(), key=lambda d: d["name"])]
         rules: list[nft.PortRule] = []
         for _, doc in tx.list(CTR):
+            if doc.get("port_driver") == "proxy":
+                continue
             target = next((a for a in doc.get("attachments", [])
                            if a["network"] in nets and not nets[a["network"]]["internal"]), None)
             if target is None:

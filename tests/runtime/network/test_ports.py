@@ -104,3 +104,25 @@ def test_port_taken_by_another_container_is_an_error(manager: NetworkManager) ->
     # the same port number over udp is another port
     manager.setup_container(B, web(PortMapping(container_port=80, host_port=port, protocol="udp"),
                                    name="demo-web-2"))
+
+
+def test_userspace_proxy_publishes_tcp_and_udp_without_nft_rules(
+        manager: NetworkManager, servers: Callable, udp_echo: Callable) -> None:
+    manager.port_driver = "proxy"  # what a host without nft gets
+    manager.create(NetworkSpec(name="demo_default"))
+    tport, uport = free_port(), free_port(socket.SOCK_DGRAM)
+    net = manager.setup_container(A, web(PortMapping(container_port=80, host_port=tport),
+                                         PortMapping(container_port=53, host_port=uport, protocol="udp")))
+    assert net.netns_path
+    servers(net.netns_path, 80, "proxied")
+    udp_echo(net.netns_path, 53)
+    assert tcp_get("127.0.0.1", tport) == "proxied"
+    assert udp_ask("127.0.0.1", uport) == b"echo:hi"
+    table = subprocess.run(["nft", "list", "table", "inet", manager.table], capture_output=True, text=True).stdout
+    assert f"dport {tport}" not in table
+    # the proxy holds the port: another container cannot take it
+    with pytest.raises(NetworkError, match="already in use"):
+        manager.setup_container(B, web(PortMapping(container_port=80, host_port=tport), name="demo-web-2"))
+    manager.teardown_container(A)
+    with pytest.raises(OSError):
+        tcp_get("127.0.0.1", tport, timeout=0.5)
