@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import composer_cli
 
 
@@ -89,3 +91,17 @@ def test_save_load_tag_rm_prune_through_the_cli(engine_paths: tuple[Path, Path],
     composer_cli("image", "import", str(busybox_tar), "localhost/copy:2")  # the old one dangles
     r = composer_cli("image", "prune")
     assert (r.returncode, r.stdout) == (0, image_id + "\n")
+
+
+@pytest.mark.slow
+def test_push_and_pull_through_the_cli(engine_paths: tuple[Path, Path], busybox_tar: Path,
+                                       registry: str) -> None:
+    image_id = composer_cli("image", "import", "-q", str(busybox_tar), "localhost/busybox").stdout.strip()
+    r = composer_cli("image", "push", "localhost/busybox", f"{registry}/cli/busybox:1")
+    assert r.returncode == 0, r.stderr
+    assert "Writing manifest to image destination: sha256:" in r.stderr
+    assert composer_cli("image", "rm", "localhost/busybox").returncode == 0
+    r = composer_cli("image", "pull", "-q", f"{registry}/cli/busybox:1")
+    assert (r.returncode, r.stdout.strip()) == (0, image_id), r.stderr
+    r = composer_cli("image", "pull", "--tls-verify=true", f"{registry}/cli/busybox:1")
+    assert r.returncode == 125 and f"registry: GET https://{registry}/v2/cli/busybox/manifests/1" in r.stderr
