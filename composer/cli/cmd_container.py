@@ -8,6 +8,7 @@ plain strings; the command handlers below them only talk to ``Engine.containers`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 HELP = {"container": "Manage containers: run, create, start, stop, kill, rm, ls, logs, inspect, exec, ..."}
 
 DEFAULT_NETWORK = "composer"   # podman's is "podman": one bridge for containers run without --network
-DEFAULT_SUBNET = "10.89.0.0/24"
 
 
 class UsageError(Exception):
@@ -643,22 +643,16 @@ def _each(refs: Iterable[str], fn: Callable[[str], object], *, echo: bool = True
 
 
 def _ensure_default_network(engine: Engine, spec: ContainerSpec) -> None:
-    from runtime.errors import NotFound
-    from runtime.spec import IPAMConfig, NetworkSpec
+    from runtime.errors import Conflict, NotFound
+    from runtime.spec import NetworkSpec
 
     if not any(a.network == DEFAULT_NETWORK for a in spec.networks):
         return
     try:
         engine.networks.get(DEFAULT_NETWORK)
     except NotFound:
-        try:
-            engine.networks.create(NetworkSpec(name=DEFAULT_NETWORK,
-                                               ipam=(IPAMConfig(subnet=DEFAULT_SUBNET),)))
-        except Exception:  # noqa: BLE001 - a concurrent create, or the subnet is taken
-            try:
-                engine.networks.get(DEFAULT_NETWORK)
-            except NotFound:
-                engine.networks.create(NetworkSpec(name=DEFAULT_NETWORK))
+        with contextlib.suppress(Conflict):   # created meanwhile by another command
+            engine.networks.create(NetworkSpec(name=DEFAULT_NETWORK))
 
 
 def _create(args: argparse.Namespace, ctx: Context) -> ContainerInfo:
