@@ -336,3 +336,24 @@ def test_pod_owns_the_cgroup_parent_of_its_containers(engine: Engine) -> None:
     engine.pods.remove("t-pod", force=True)
     assert engine.pods.list() == [] and engine.containers.list() == []
     assert not Path("/sys/fs/cgroup/memory/composer/t-pod").exists()
+
+
+def test_containers_on_a_bridge_network_reach_each_other_by_name(engine: Engine) -> None:
+    from runtime.spec import NetworkAttachment, NetworkSpec
+
+    engine.networks.create(NetworkSpec(name="t_default"))
+    try:
+        att = (NetworkAttachment(network="t_default", aliases=("web",)),)
+        web = engine.containers.create(spec("t-web-1", "httpd", "-f", "-p", "8080", "-h", "/var/www",
+                                            network_mode="bridge", networks=att))
+        engine.containers.start(web.id)
+        code, out, err = run(engine, spec("t-client-1", "sh", "-c", "ip -o -4 addr show eth0 | wc -l; "
+                                          "wget -q -O - http://web:8080/; hostname", network_mode="bridge",
+                                          networks=(NetworkAttachment(network="t_default"),)))
+        assert code == 0, err
+        assert out.splitlines()[:2] == ["1", "<h1>composer demo</h1>"]
+        assert engine.containers.get(web.id).networks["t_default"]
+        for c in engine.containers.list():
+            engine.containers.remove(c.id, force=True)
+    finally:
+        engine.networks.remove("t_default")
