@@ -119,7 +119,8 @@ class _Run:
             if not containers:
                 raise _DependencyFailed(f"service {dep.service} has no container")
             return
-        announced: set[str] = set()
+        announced: set[str] = set()      # "Waiting" shown
+        finished: set[str] = set()       # "Healthy" / "Exited" shown
         blank: dict[str, int] = {}
         while True:
             containers = await self._containers_of(dep.service)
@@ -130,9 +131,9 @@ class _Run:
                 if dep.condition == HEALTHY:
                     if c.health == "healthy":
                         ok += 1
-                        if c.name not in announced:
+                        if c.name not in finished:
                             self.progress.event("Container", c.name, "Healthy")
-                            announced.add(c.name)
+                            finished.add(c.name)
                     elif c.health == "unhealthy":
                         raise _DependencyFailed(f"container {c.name} is unhealthy")
                     elif c.status in ("exited", "dead"):
@@ -151,9 +152,9 @@ class _Run:
                             raise _DependencyFailed(
                                 f"service {dep.service} didn't complete successfully: exit {c.exit_code}")
                         ok += 1
-                        if c.name not in announced:
+                        if c.name not in finished:
                             self.progress.event("Container", c.name, "Exited")
-                            announced.add(c.name)
+                            finished.add(c.name)
                     elif c.status == "created":
                         pass  # not started yet (its start op may be running)
                     elif c.name not in announced:
@@ -234,8 +235,8 @@ class _Run:
             self.report(op, "Removed")
         elif k in ("RemoveNetwork", "RemoveVolume", "RemoveImage", "RemovePod"):
             self.report(op, "Removing")
-            manager = {"RemoveNetwork": e.networks, "RemoveVolume": e.volumes, "RemoveImage": e.images,
-                       "RemovePod": e.pods}[k]
+            manager = getattr(e, {"RemoveNetwork": "networks", "RemoveVolume": "volumes", "RemoveImage": "images",
+                                  "RemovePod": "pods"}[k])
             try:
                 if k == "RemovePod":
                     manager.remove(op.name, force=True)

@@ -1,0 +1,167 @@
+"""End to end, for real: `composer up -d / ps / logs / down -v` of a small project on the embedded runtime.
+
+web (busybox httpd, published port) needs app; app needs migrate (one-shot, completed successfully)
+and db (healthchecked, named volume, a secret and a config). Order and conditions are read from the
+timestamps the monitor writes on each log line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import composer_cli
+
+pytestmark = pytest.mark.privileged
+
+COMPOSE = """
+name: demo
+services:
+  web:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo web start; mkdir -p /www; echo hello-from-web > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    ports: ["127.0.0.1:{port}:8080"]
+    depends_on: {{app: {{condition: service_started}}}}
+  app:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo app start {version}; exec sleep 1000"]
+    stop_grace_period: 1s
+    depends_on:
+      db: {{condition: service_healthy}}
+      migrate: {{condition: service_completed_successfully}}
+  migrate:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo migrate start; cat /data/ready; echo migrate done"]
+    volumes: [data:/data]
+    depends_on: {{db: {{condition: service_healthy}}}}
+  db:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo db start; cat /run/secrets/token; cat /etc/app.conf; echo; sleep 1; echo ok > /data/ready; echo db ready; exec sleep 1000"]
+    volumes: [data:/data]
+    healthcheck: {{test: ["CMD", "test", "-f", "/data/ready"], interval: 1s, retries: 30}}
+    secrets: [token]
+    configs: [{{source: appconf, target: /etc/app.conf}}]
+volumes: {{data: {{}}}}
+secrets: {{token: {{file: ./token.txt}}}}
+configs: {{appconf: {{content: "conf-value=42"}}}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(proj: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    res = composer_cli("--progress", "plain", *args, cwd=proj, timeout=timeout)
+    assert res.returncode == 0, f"composer {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def _log_times(proj: Path) -> dict[str, str]:
+    """First time each line was logged, keyed by its text: `web-1  | 2026-...Z text`."""
+    out = _cli(proj, "logs", "-t", "--no-color").stdout
+    times: dict[str, str] = {}
+    for line in out.splitlines():
+        _, _, rest = line.partition("| ")
+        stamp, _, text = rest.partition(" ")
+        times.setdefault(text.strip(), stamp)
+    return times
+
+
+@pytest.fixture
+def image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
+    res = composer_cli("image", "import", str(busybox_tar), "localhost/busybox:latest")
+    assert res.returncode == 0, res.stderr
+
+
+def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path], image: None) -> None:
+    root, rundir = engine_paths
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "token.txt").write_text("s3cret-token\n")
+    port = _free_port()
+    (proj / "compose.yaml").write_text(COMPOSE.format(port=port, version="v1"))
+    bridges: list[str] = []
+    try:
+        up = _cli(proj, "up", "-d")
+        assert " Container demo-web-1  Started" in up.stderr
+        assert " Container demo-db-1  Healthy" in up.stderr
+
+        # conditions, from the monitor's own timestamps
+        t = _log_times(proj)
+        assert t["db ready"] < t["migrate start"], t
+        assert t["migrate done"] < t["app start v1"], t
+        assert t["app start v1"] < t["web start"], t
+        assert "s3cret-token" in t and "conf-value=42" in t and "ok" in t
+
+        # the published port answers
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as resp:
+            assert resp.read().decode().strip() == "hello-from-web"
+
+        # ps: table and json, from the file and from -p alone
+        ps = [json.loads(x) for x in _cli(proj, "ps", "-a", "--format", "json").stdout.splitlines()]
+        state = {c["Service"]: (c["State"], c["ExitCode"]) for c in ps}
+        assert state == {"web": ("running", 0), "app": ("running", 0), "migrate": ("exited", 0),
+                         "db": ("running", 0)}
+        ids = {c["Service"]: c["ID"] for c in ps}
+        table = _cli(tmp_path, "-p", "demo", "ps").stdout
+        assert table.splitlines()[0].split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
+        assert f"127.0.0.1:{port}->8080/tcp" in table and "(healthy)" in table
+
+        # logs prefixes
+        logs = _cli(tmp_path, "-p", "demo", "logs", "--no-color", "web").stdout
+        assert logs.splitlines() == ["web-1  | web start"]
+
+        # the bridge of the project network, to check it is gone after down
+        net = subprocess.run([os.sys.executable, "-m", "composer", "network", "inspect", "demo_default"],
+                             capture_output=True, text=True)
+        if net.returncode == 0 and net.stdout.strip():
+            doc = json.loads(net.stdout)
+            doc = doc[0] if isinstance(doc, list) else doc
+            bridges.append(str(doc.get("bridge") or doc.get("Bridge") or ""))
+
+        # second up: only the changed service is recreated
+        (proj / "compose.yaml").write_text(COMPOSE.format(port=port, version="v2"))
+        up2 = _cli(proj, "up", "-d")
+        assert " Container demo-app-1  Recreated" in up2.stderr
+        for other in ("web", "db"):
+            assert f"Container demo-{other}-1  Recreate" not in up2.stderr
+        ps2 = {c["Service"]: c["ID"] for c in
+               (json.loads(x) for x in _cli(proj, "ps", "-a", "--format", "json").stdout.splitlines())}
+        assert ps2["app"] != ids["app"]
+        assert (ps2["web"], ps2["db"]) == (ids["web"], ids["db"])
+    finally:
+        down = composer_cli("--progress", "plain", "down", "-v", "-t", "1", cwd=proj, timeout=120)
+    assert down.returncode == 0, down.stderr
+
+    # nothing is left: processes, mounts, netns, bridges, nft table, volumes, state rows
+    assert _cli(tmp_path, "-p", "demo", "ps", "-a", "-q").stdout == ""
+    mounts = Path("/proc/mounts").read_text()
+    assert str(root) not in mounts and str(rundir) not in mounts
+    netns = rundir / "netns"
+    assert not netns.exists() or list(netns.iterdir()) == []
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert bridges and all(bridges), "the project network's bridge was not found"
+    for br in bridges:
+        assert f" {br}:" not in links
+    from runtime.network.nft import table_name
+
+    table = table_name(rundir)
+    nft = subprocess.run(["nft", "list", "table", "inet", table], capture_output=True, text=True)
+    assert nft.returncode != 0 or "demo" not in nft.stdout
+    assert not (root / "volumes" / "demo_data").exists()
+    with sqlite3.connect(root / "state.db") as db:
+        rows = db.execute("SELECT kind, name FROM objects WHERE kind IN ('container','network','volume')"
+                          ).fetchall()
+    assert rows == []
+    ps_out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(root) not in ps_out and "sleep 1000" not in ps_out
