@@ -345,3 +345,46 @@ def test_create_then_start_attach_and_detached_rm(bb: tuple[Path, Path]) -> None
     while "gone" in cli("ls", "-a").stdout and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "gone" not in cli("ls", "-a").stdout
+
+
+# ---- pods ---------------------------------------------------------------------------------
+
+def test_pod_status_from_container_statuses() -> None:
+    from composer.cli.cmd_pod import pod_status
+
+    assert pod_status([]) == "Created"
+    assert pod_status(["running", "running"]) == "Running"
+    assert pod_status(["running", "exited"]) == "Degraded"
+    assert pod_status(["exited", "created"]) == "Exited"
+    assert pod_status(["created"]) == "Created"
+    assert pod_status(["paused"]) == "Paused"
+
+
+def _have_pods() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("runtime.pods") is not None
+
+
+@pytest.mark.privileged
+@pytest.mark.skipif(not _have_pods(), reason="runtime/pods.py (PodManager) is not written yet")
+def test_pod_create_run_in_it_ls_inspect_stop_rm(bb: tuple[Path, Path]) -> None:
+    r = composer_cli("pod", "create", "--name", "pp", "-l", "k=v")
+    assert r.returncode == 0, r.stderr
+    pod_id = r.stdout.strip()
+    r = cli("run", "-d", "--name", "pp-a", "--pod", "pp", "--network", "none", "busybox", "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert any(p.name == cid for p in Path("/sys/fs/cgroup").glob("*/composer/pp/*"))
+    table = composer_cli("pod", "ls").stdout.splitlines()
+    assert table[0].split() == ["POD", "ID", "NAME", "STATUS", "CREATED", "#", "OF", "CONTAINERS"]
+    assert table[1].startswith(pod_id[:12]) and " pp " in table[1] and "Running" in table[1]
+    [doc] = json.loads(composer_cli("pod", "inspect", "pp").stdout)
+    assert doc["Name"] == "pp" and doc["Labels"] == {"k": "v"} and doc["Containers"][0]["Id"] == cid
+    assert composer_cli("pod", "stop", "-t", "1", "pp").returncode == 0
+    assert cli("inspect", "-f", "{{.State.Status}}", "pp-a").stdout == "exited\n"
+    assert composer_cli("pod", "rm", "-f", "pp").returncode == 0
+    assert composer_cli("pod", "ls", "-q").stdout == ""
+    assert cli("ls", "-a", "-q").stdout == ""
+    r = composer_cli("pod", "inspect", "pp")
+    assert r.returncode == 125 and json.loads(r.stdout) == []
