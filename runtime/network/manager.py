@@ -176,13 +176,7 @@ class NetworkManager:
             }
             tx.put(NET, net_id, doc, name=name)
         try:
-            addrs = [(gw, ipaddress.ip_network(s).prefixlen)
-                     for s, gw in zip(doc["subnets"], gateways, strict=True)]
-            links.create_bridge(bridge, addrs, mtu)
-            links.sysctl("net.ipv4.ip_forward", "1")
-            links.sysctl(f"net.ipv4.conf.{bridge}.route_localnet", "1")
-            if doc["enable_ipv6"]:
-                links.sysctl("net.ipv6.conf.all.forwarding", "1")
+            self._make_bridge(doc)
             self._refresh_nft()
         except BaseException:
             with self.store.transaction() as tx:
@@ -190,6 +184,30 @@ class NetworkManager:
             links.delete_link(bridge)
             raise
         return self._info(doc, self.store.read())
+
+    @staticmethod
+    def _make_bridge(doc: Doc) -> None:
+        from runtime.network import links
+
+        addrs = [(gw, ipaddress.ip_network(s).prefixlen)
+                 for s, gw in zip(doc["subnets"], doc["gateways"], strict=True)]
+        links.create_bridge(doc["bridge"], addrs, doc.get("mtu"))
+        links.sysctl("net.ipv4.ip_forward", "1")
+        links.sysctl(f"net.ipv4.conf.{doc['bridge']}.route_localnet", "1")
+        if doc["enable_ipv6"]:
+            links.sysctl("net.ipv6.conf.all.forwarding", "1")
+
+    def _ensure_bridges(self, nets: Mapping[str, Doc]) -> None:
+        """Recreate bridges that vanished while the state kept their networks (after a reboot the
+        run dir and the links are gone, the state under the root is not)."""
+        from runtime.network import links
+
+        missing = [d for d in nets.values() if not links.link_exists(d["bridge"])]
+        for d in missing:
+            with contextlib.suppress(NetworkError):  # another process made it meanwhile
+                self._make_bridge(d)
+        if missing:
+            self._refresh_nft()
 
     def _mtu(self, spec: NetworkSpec) -> int | None:
         for key in MTU_OPTS:
@@ -347,6 +365,7 @@ class NetworkManager:
             tx.put(CTR, cid, doc)
         sock = netns.create_pin(pin, with_socket=True)
         nets = {r["network"]: self._net_doc(r["network"]) for r in records}
+        self._ensure_bridges(nets)
         if records:
             links.plug(pin, [self._iface(cid, r, nets[r["network"]]) for r in records],
                        *self._gateways(records, nets), sock=sock)

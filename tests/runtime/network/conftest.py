@@ -91,7 +91,8 @@ def servers() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 def _wait_listen(pin: str, port: int) -> None:
     for _ in range(100):
         out = in_ns(pin, "cat", "/proc/net/tcp", "/proc/net/tcp6").stdout
-        if any(f":{port:04X} " in ln and ln.split()[3] == "0A" for ln in out.splitlines()[1:] if len(ln.split()) > 3):
+        rows = [ln.split() for ln in out.splitlines()[1:]]
+        if any(len(r) > 3 and r[1].endswith(f":{port:04X}") and r[3] == "0A" for r in rows):
             return
         threading.Event().wait(0.02)
     raise AssertionError(f"server on port {port} did not start")

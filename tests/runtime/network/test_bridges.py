@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_create_makes_a_bridge_with_the_gateway_and_remove_deletes_it(manager: N
     info = manager.create(NetworkSpec(name="demo_default", labels={"com.docker.compose.project": "demo"}))
     assert info.bridge in links() and len(info.bridge) <= 15
     assert f"inet {info.gateways[0]}/24" in addr_of(info.bridge)
-    assert open(f"/proc/sys/net/ipv4/conf/{info.bridge}/route_localnet").read().strip() == "1"
+    assert Path(f"/proc/sys/net/ipv4/conf/{info.bridge}/route_localnet").read_text().strip() == "1"
     assert manager.get("demo_default") == info
     assert manager.get(info.id[:12]).name == "demo_default"
     assert manager.table in nft_tables()
@@ -60,20 +61,22 @@ def test_explicit_ipam_and_overlap_errors(manager: NetworkManager) -> None:
     info = manager.create(NetworkSpec(name="fixed", ipam=(IPAMConfig(
         subnet="172.30.7.0/24", gateway="172.30.7.254", ip_range="172.30.7.128/25"),)))
     assert info.subnets == ("172.30.7.0/24",) and info.gateways == ("172.30.7.254",)
-    with pytest.raises(NetworkError, match="network clash: subnet 172.30.0.0/16 overlaps subnet 172.30.7.0/24 "
-                                           "of network fixed"):
+    with pytest.raises(NetworkError, match="network clash: subnet 172.30.0.0/16 overlaps subnet "
+                                           "172.30.7.0/24 of network fixed"):
         manager.create(NetworkSpec(name="clash", ipam=(IPAMConfig(subnet="172.30.0.0/16"),)))
     with pytest.raises(NetworkError, match="network onhost: subnet 192.0.2.0/24 overlaps"):
         manager.create(NetworkSpec(name="onhost", ipam=(IPAMConfig(subnet="192.0.2.0/24"),)))
     with pytest.raises(NetworkError, match="gateway 10.1.0.1 is not in subnet"):
-        manager.create(NetworkSpec(name="badgw", ipam=(IPAMConfig(subnet="172.31.9.0/24", gateway="10.1.0.1"),)))
+        manager.create(NetworkSpec(name="badgw", ipam=(
+            IPAMConfig(subnet="172.31.9.0/24", gateway="10.1.0.1"),)))
     assert [n.name for n in manager.list()] == ["fixed"]
 
 
 def test_ip_range_limits_allocation(manager: NetworkManager) -> None:
     from runtime.spec import ContainerSpec, NetworkAttachment
 
-    manager.create(NetworkSpec(name="fixed", ipam=(IPAMConfig(subnet="172.30.8.0/24", ip_range="172.30.8.64/30"),)))
+    manager.create(NetworkSpec(name="fixed", ipam=(
+        IPAMConfig(subnet="172.30.8.0/24", ip_range="172.30.8.64/30"),)))
     got = [manager.setup_container(c * 64, ContainerSpec(name=f"x-{c}", image="i", networks=(
         NetworkAttachment(network="fixed"),))).addresses["fixed"] for c in "ab"]
     assert got == ["172.30.8.64", "172.30.8.65"]
@@ -86,7 +89,8 @@ def test_ip_range_limits_allocation(manager: NetworkManager) -> None:
 def test_options_labels_internal_ipv6_and_prune(manager: NetworkManager) -> None:
     info = manager.create(NetworkSpec(name="opts", internal=True, enable_ipv6=True,
                                       labels={"team": "a"},
-                                      driver_opts={"mtu": "1280", "com.docker.network.bridge.name": "cmtbr-opts"}))
+                                      driver_opts={"mtu": "1280",
+                                                   "com.docker.network.bridge.name": "cmtbr-opts"}))
     assert info.bridge == "cmtbr-opts"
     assert "mtu 1280" in subprocess.run(["ip", "link", "show", "cmtbr-opts"], capture_output=True,
                                         text=True).stdout
@@ -98,3 +102,16 @@ def test_options_labels_internal_ipv6_and_prune(manager: NetworkManager) -> None
     assert manager.prune({"team": "b"}) == ["other"]
     assert manager.prune() == ["opts"]
     assert "cmtbr-opts" not in links()
+
+
+def test_a_vanished_bridge_is_recreated_on_next_setup(manager: NetworkManager) -> None:
+    from runtime.spec import ContainerSpec, NetworkAttachment
+
+    info = manager.create(NetworkSpec(name="demo_default"))
+    subprocess.run(["ip", "link", "del", info.bridge], check=True)  # as after a reboot
+    subprocess.run(["nft", "delete", "table", "inet", manager.table], check=True)
+    net = manager.setup_container("a" * 64, ContainerSpec(name="x-1", image="i", networks=(
+        NetworkAttachment(network="demo_default"),)))
+    assert info.bridge in links() and f"inet {info.gateways[0]}/24" in addr_of(info.bridge)
+    assert manager.table in nft_tables()
+    assert net.addresses["demo_default"]

@@ -31,7 +31,8 @@ for i in range(3):
 """
 
 
-def test_parallel_processes_never_share_an_address(manager: NetworkManager, engine_paths: tuple[Path, Path]) -> None:
+def test_parallel_processes_never_share_an_address(
+        manager: NetworkManager, engine_paths: tuple[Path, Path]) -> None:
     root, run = engine_paths
     manager.create(NetworkSpec(name="demo_default"))
     procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(root), str(run), str(n)],

@@ -186,7 +186,8 @@ def test_ipv6_network_gives_v6_addresses_that_talk(manager: NetworkManager, serv
     b = manager.setup_container(B, ContainerSpec(name="v6-b-1", image="i", networks=(
         NetworkAttachment(network="v6", ipv6_address=v6_subnet.replace("::/64", "::99")),)))
     assert a.netns_path and b.netns_path
-    a6 = [ln.split()[0] for ln in Path(b.hosts_path).read_text().splitlines() if "srv" in ln.split() and ":" in ln]
+    a6 = [ln.split()[0] for ln in Path(b.hosts_path).read_text().splitlines()
+          if "srv" in ln.split() and ":" in ln]
     assert len(a6) == 1
     assert a6[0] in in_ns(a.netns_path, "ip", "-6", "-o", "addr").stdout
     assert v6_subnet.replace("::/64", "::99") in in_ns(b.netns_path, "ip", "-6", "-o", "addr").stdout

@@ -26,7 +26,8 @@ def outside(tmp_path: Path) -> Iterator[str]:
     pin = tmp_path / "outside-ns"
     netns.create_pin(pin)
     try:
-        subprocess.run(["ip", "link", "add", "cmtext0", "type", "veth", "peer", "name", "cmtext1"], check=True)
+        subprocess.run(["ip", "link", "add", "cmtext0", "type", "veth", "peer", "name", "cmtext1"],
+                       check=True)
         subprocess.run(["ip", "link", "set", "cmtext1", "netns", str(pin)], check=True)
         subprocess.run(["ip", "addr", "add", f"{HOST_SIDE}/30", "dev", "cmtext0"], check=True)
         subprocess.run(["ip", "link", "set", "cmtext0", "up"], check=True)

@@ -88,7 +88,8 @@ def test_port_in_use_on_host_is_a_clear_error(manager: NetworkManager) -> None:
         holder.bind(("0.0.0.0", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        with pytest.raises(NetworkError, match=f"container demo-web-1: host port .*:{port}/tcp is already in use"):
+        with pytest.raises(NetworkError,
+                           match=f"container demo-web-1: host port .*:{port}/tcp is already in use"):
             manager.setup_container(A, web(PortMapping(container_port=80, host_port=port)))
     assert manager.get("demo_default").containers == {}
     assert manager.store.read().list("ip") == []
@@ -99,7 +100,8 @@ def test_port_taken_by_another_container_is_an_error(manager: NetworkManager) ->
     manager.create(NetworkSpec(name="demo_default"))
     port = free_port()
     manager.setup_container(A, web(PortMapping(container_port=80, host_port=port)))
-    with pytest.raises(NetworkError, match=f"container demo-web-2: host port .*:{port}/tcp is already in use"):
+    with pytest.raises(NetworkError,
+                       match=f"container demo-web-2: host port .*:{port}/tcp is already in use"):
         manager.setup_container(B, web(PortMapping(container_port=80, host_port=port), name="demo-web-2"))
     # the same port number over udp is another port
     manager.setup_container(B, web(PortMapping(container_port=80, host_port=port, protocol="udp"),
@@ -118,7 +120,8 @@ def test_userspace_proxy_publishes_tcp_and_udp_without_nft_rules(
     udp_echo(net.netns_path, 53)
     assert tcp_get("127.0.0.1", tport) == "proxied"
     assert udp_ask("127.0.0.1", uport) == b"echo:hi"
-    table = subprocess.run(["nft", "list", "table", "inet", manager.table], capture_output=True, text=True).stdout
+    table = subprocess.run(["nft", "list", "table", "inet", manager.table], capture_output=True,
+                           text=True).stdout
     assert f"dport {tport}" not in table
     # the proxy holds the port: another container cannot take it
     with pytest.raises(NetworkError, match="already in use"):

@@ -30,10 +30,12 @@ def test_allocation_is_serial_and_skips_reserved_addresses() -> None:
     after = ipaddress.ip_address("10.89.0.5")
     assert ipam.first_free(s, None, {gw}, after) == ipaddress.ip_address("10.89.0.6")
     # wraps around, never the network or broadcast address
-    assert ipam.first_free(s, None, {gw}, ipaddress.ip_address("10.89.0.6")) == ipaddress.ip_address("10.89.0.2")
+    wrapped = ipam.first_free(s, None, {gw}, ipaddress.ip_address("10.89.0.6"))
+    assert wrapped == ipaddress.ip_address("10.89.0.2")
     full = {ipaddress.ip_address(f"10.89.0.{i}") for i in range(1, 7)}
     assert ipam.first_free(s, None, full) is None
-    assert ipam.first_free(net("10.89.0.0/24"), net("10.89.0.64/30"), {gw}) == ipaddress.ip_address("10.89.0.64")
+    ranged = ipam.first_free(net("10.89.0.0/24"), net("10.89.0.64/30"), {gw})
+    assert ranged == ipaddress.ip_address("10.89.0.64")
 
 
 def test_static_addresses_and_macs_are_checked() -> None:
