@@ -193,6 +193,9 @@ def _build(value: Any, ctx: _Ctx, where: str) -> dict[str, Any]:
         b["ssh"] = _ssh(b["ssh"])
     if "ulimits" in b:
         b["ulimits"] = _ulimits(b["ulimits"])
+    for key in ("provenance", "sbom"):  # string-or-bool in the spec, a string in compose's model
+        if key in b:
+            b[key] = go_str(b[key])
     return b
 
 
@@ -497,6 +500,50 @@ def _networks(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
+def _hook(value: Mapping[str, Any], where: str) -> dict[str, Any]:
+    h = dict(value)
+    if "command" in h:
+        h["command"] = _split_command(h["command"], f"{where}.command")
+    if "environment" in h:
+        h["environment"] = _mapping(h["environment"], keep_none=True, where=f"{where}.environment")
+    return h
+
+
+def _develop(value: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, Any]:
+    d = dict(value)
+    watch = []
+    for i, trigger in enumerate(d.get("watch") or []):
+        t = dict(trigger)
+        if "path" in t:
+            t["path"] = ctx.path(str(t["path"]))
+        for key in ("ignore", "include"):
+            if key in t:
+                t[key] = _string_list(t[key])
+        if isinstance(t.get("exec"), Mapping):
+            t["exec"] = _hook(t["exec"], f"{where}.watch[{i}].exec")
+        watch.append(t)
+    if "watch" in d:
+        d["watch"] = watch
+    return d
+
+
+def _blkio(value: Mapping[str, Any], where: str) -> dict[str, Any]:
+    b = copy.deepcopy(dict(value))
+    for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
+        for i, dev in enumerate(b.get(key) or []):
+            if "rate" in dev:
+                dev["rate"] = _bytes(dev["rate"], f"{where}.{key}[{i}].rate")
+    return b
+
+
+def _service_networks(value: Any) -> dict[str, Any]:
+    nets = _networks(value)
+    for name, cfg in nets.items():
+        if isinstance(cfg, Mapping) and isinstance(cfg.get("driver_opts"), Mapping):
+            nets[name] = {**cfg, "driver_opts": {k: go_str(v) for k, v in cfg["driver_opts"].items()}}
+    return nets
+
+
 Rule = Callable[[Any, _Ctx, str], Any]
 
 # One line per service key that needs more than a copy. The default keeps the value as it is.
@@ -511,7 +558,13 @@ SERVICE_RULES: Final[dict[str, Rule]] = {
     "volumes": _volumes,
     "depends_on": lambda v, c, w: _depends_on(v, w),
     "healthcheck": lambda v, c, w: _healthcheck(v, w),
-    "networks": lambda v, c, w: _networks(v),
+    "networks": lambda v, c, w: _service_networks(v),
+    "develop": _develop,
+    "models": lambda v, c, w: _networks(v),
+    "blkio_config": lambda v, c, w: _blkio(v, w),
+    "group_add": lambda v, c, w: _string_list(v),
+    "post_start": lambda v, c, w: [_hook(h, f"{w}[{i}]") for i, h in enumerate(v)],
+    "pre_stop": lambda v, c, w: [_hook(h, f"{w}[{i}]") for i, h in enumerate(v)],
     "dns": lambda v, c, w: _string_list(v),
     "dns_search": lambda v, c, w: _string_list(v),
     "tmpfs": lambda v, c, w: _string_list(v),

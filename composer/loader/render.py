@@ -67,7 +67,10 @@ STRUCTS: Final[dict[str, tuple[_Field, ...]]] = {
         "Build": "context dockerfile dockerfile_inline entitlements args provenance sbom ssh labels "
         "cache_from cache_to no_cache additional_contexts pull extra_hosts isolation network "
         "target secrets=[FileRef] shm_size tags ulimits={Ulimit} platforms privileged",
-        "Blkio": "weight weight_device device_read_bps device_read_iops device_write_bps device_write_iops",
+        "Blkio": "weight weight_device=[BlkioWeight] device_read_bps=[BlkioRate] device_read_iops=[BlkioRate] "
+        "device_write_bps=[BlkioRate] device_write_iops=[BlkioRate]",
+        "BlkioWeight": "path!! weight!!",
+        "BlkioRate": "path!! rate!!",
         "Device": "source target permissions",
         "Logging": "driver options",
         "Deploy": "mode replicas* labels update_config=Update* rollback_config=Update* "
@@ -101,13 +104,20 @@ STRUCTS: Final[dict[str, tuple[_Field, ...]]] = {
         "Extends": "file service",
         "Healthcheck": "test timeout* interval* retries* start_period* start_interval* disable",
         "Develop": "watch=[Trigger]",
-        "Trigger": "path!! action!! target exec=Hook include ignore initial_sync",
+        "Trigger": "path!! action!! target exec=Hook! include ignore initial_sync",
         "Hook": "command! user privileged working_dir environment",
         "DeviceRequest": "capabilities driver count device_ids options",
         "EnvFile": "path required!! format",
         "Model": "name model context_size runtime_flags",
         "ServiceModel": "endpoint_var model_var",
     }.items()
+}
+
+
+# Go structs without json tags: encoding/json prints the field names as they are.
+_JSON_KEYS: Final[dict[str, dict[str, str]]] = {
+    "BlkioWeight": {"path": "Path", "weight": "Weight"},
+    "BlkioRate": {"path": "Path", "rate": "Rate"},
 }
 
 
@@ -134,10 +144,16 @@ def _shape(value: Any, typ: str | None, fmt: str, top: bool = False) -> Any:
     if not isinstance(value, Mapping):
         return value
     out: dict[str, Any] = {}
+    rename = _JSON_KEYS.get(typ, {}) if fmt == "json" else {}
     for f in STRUCTS[typ]:
         if f.key not in value:
-            if fmt == "json" and f.json_always and f.child in ("Resources", "Placement", "Ipam"):
-                out[f.key] = {}
+            # A Go field without omitempty is printed even when the tree lacks it: a struct as
+            # its zero value ({} or {"command": null}), anything else as null.
+            if f.json_always if fmt == "json" else f.yaml_always:
+                if f.child in STRUCTS:
+                    out[f.key] = _shape({}, f.child, fmt)
+                elif f.child is None and f.key in ("command", "entrypoint"):
+                    out[f.key] = None
             continue
         v = value[f.key]
         always = f.json_always if fmt == "json" else f.yaml_always
@@ -145,7 +161,7 @@ def _shape(value: Any, typ: str | None, fmt: str, top: bool = False) -> Any:
             continue
         if not f.pointer and not always and _is_zero(v):
             continue
-        out[f.key] = _shape(v, f.child, fmt)
+        out[rename.get(f.key, f.key)] = _shape(v, f.child, fmt)
     extensions = sorted(k for k in value if k.startswith("x-"))
     if fmt == "yaml" or top:
         for k in extensions:
