@@ -67,8 +67,8 @@ STRUCTS: Final[dict[str, tuple[_Field, ...]]] = {
         "Build": "context dockerfile dockerfile_inline entitlements args provenance sbom ssh labels "
         "cache_from cache_to no_cache additional_contexts pull extra_hosts isolation network "
         "target secrets=[FileRef] shm_size tags ulimits={Ulimit} platforms privileged",
-        "Blkio": "weight weight_device=[BlkioWeight] device_read_bps=[BlkioRate] device_read_iops=[BlkioRate] "
-        "device_write_bps=[BlkioRate] device_write_iops=[BlkioRate]",
+        "Blkio": "weight weight_device=[BlkioWeight] device_read_bps=[BlkioRate] "
+        "device_read_iops=[BlkioRate] device_write_bps=[BlkioRate] device_write_iops=[BlkioRate]",
         "BlkioWeight": "path!! weight!!",
         "BlkioRate": "path!! rate!!",
         "Device": "source target permissions",
