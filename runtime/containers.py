@@ -299,6 +299,7 @@ class ContainerManager:
         rlimits = self._rlimits(spec)
         # cgroup
         cgroup_parts: builtins.list[str] | None = None
+        cgroup_procs: builtins.list[str] = []
         try:
             from runtime.cgroups import Cgroup
         except ImportError:
@@ -307,6 +308,7 @@ class ContainerManager:
             cgroup_parts = [spec.pod or "standalone", cid]
             cg = Cgroup.create(cgroup_parts, spec.resources)
             undo.append(cg.remove)
+            cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
         # volumes
         volume_sources = self._volumes(cid, spec, config, doc, undo,
                                        [str(cdir / "upper"), *reversed(image.layer_dirs)])
@@ -335,7 +337,8 @@ class ContainerManager:
         (cdir / "config.json").write_text(json.dumps(bundle, indent=1))
         meta = {
             "id": cid, "name": spec.name, "lowerdirs": list(image.layer_dirs), "upperdir": str(cdir / "upper"),
-            "workdir": str(cdir / "work"), "cgroup": cgroup_parts, "seccomp_bpf": seccomp_path,
+            "workdir": str(cdir / "work"), "cgroup": cgroup_parts, "cgroup_procs": cgroup_procs,
+            "seccomp_bpf": seccomp_path,
             "log_path": str(cdir / "ctr.log"), "log_max_size": spec.log_max_size, "log_max_file": spec.log_max_file,
             "restart": dataclasses.asdict(spec.restart),
             "healthcheck": dataclasses.asdict(healthcheck) if healthcheck else None,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from runtime.spec import LogRecord
+if TYPE_CHECKING:  # the monitor only writes: it never pays for these imports
+    from pathlib import Path
+
+    from runtime.spec import LogRecord
 
 Stream = Literal["stdout", "stderr"]
 STREAMS: Final[tuple[Stream, Stream]] = ("stdout", "stderr")
@@ -34,16 +35,18 @@ def encode_record(rec: LogRecord) -> bytes:
 
 def encode_chunk(stream: Stream, data: bytes, now: str | None = None) -> bytes:
     """Encode what one read returned: each complete line as F, a trailing piece as P."""
-    now = now or rfc3339_nano()
+    head = b"%s %s " % ((now or rfc3339_nano()).encode(), stream.encode())
     *lines, rest = data.split(b"\n")
-    recs = [LogRecord(time=now, stream=stream, text=line) for line in lines]
+    out = [head + b"F " + line + b"\n" for line in lines]
     if rest:
-        recs.append(LogRecord(time=now, stream=stream, text=rest, partial=True))
-    return b"".join(encode_record(r) for r in recs)
+        out.append(head + b"P " + rest + b"\n")
+    return b"".join(out)
 
 
 def decode_line(line: bytes) -> LogRecord | None:
     """Decode one line of a log file (with or without its newline); None if it is not a record."""
+    from runtime.spec import LogRecord
+
     if line.endswith(b"\n"):
         line = line[:-1]
     parts = line.split(b" ", 3)
@@ -56,6 +59,8 @@ def decode_line(line: bytes) -> LogRecord | None:
 
 def join_partials(records: Iterable[LogRecord]) -> Iterator[LogRecord]:
     """Join P records with what follows them on the same stream into whole lines."""
+    from runtime.spec import LogRecord
+
     pending: dict[str, list[LogRecord]] = {}
     for rec in records:
         parts = pending.setdefault(rec.stream, [])
@@ -86,8 +91,8 @@ class LineFramer:
 class LogWriter:
     """Append records to ``path``; rotate to ``path.1`` ... when it grows past ``max_size``."""
 
-    def __init__(self, path: Path, max_size: int | None = None, max_files: int = 1) -> None:
-        self.path, self.max_size, self.max_files = path, max_size, max(1, max_files)
+    def __init__(self, path: str | Path, max_size: int | None = None, max_files: int = 1) -> None:
+        self.path, self.max_size, self.max_files = str(path), max_size, max(1, max_files)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         self._size = os.fstat(self._fd).st_size
 
@@ -104,9 +109,9 @@ class LogWriter:
             os.truncate(self.path, 0)
         else:
             for i in range(self.max_files - 1, 0, -1):
-                src = self.path if i == 1 else self.path.with_name(f"{self.path.name}.{i - 1}")
-                if src.exists():
-                    os.replace(src, self.path.with_name(f"{self.path.name}.{i}"))
+                src = self.path if i == 1 else f"{self.path}.{i - 1}"
+                if os.path.exists(src):
+                    os.replace(src, f"{self.path}.{i}")
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         self._size = 0
 
@@ -132,6 +137,8 @@ def read_log(path: Path, *, tail: int | None = None, since: float | None = None,
     """Records of a container's log (all rotated files), filtered; *tail* keeps the last N."""
     lo = None if since is None else rfc3339_nano(int(since * 1e9))
     hi = None if until is None else rfc3339_nano(int(until * 1e9))
+    from collections import deque
+
     keep: deque[LogRecord] = deque(maxlen=tail if tail is not None and tail >= 0 else None)
     for f in log_files(path):
         try:

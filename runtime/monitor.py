@@ -25,7 +25,6 @@ from typing import Any  # noqa: E402
 
 from runtime.executor import init as _init  # noqa: E402
 from runtime.executor import syscalls as sc  # noqa: E402
-from runtime.executor.health import HealthState  # noqa: E402
 from runtime.logs import LogWriter, rfc3339_nano  # noqa: E402
 
 BACKOFF_START, BACKOFF_MAX = 0.1, 10.0
@@ -60,7 +59,7 @@ class Monitor:
         if self.meta.get("seccomp_bpf"):
             with open(self.meta["seccomp_bpf"], "rb") as f:
                 self.bpf = f.read()
-        self.log = LogWriter(__import__("pathlib").Path(self.meta["log_path"]),
+        self.log = LogWriter(str(self.meta["log_path"]),
                              self.meta.get("log_max_size"), int(self.meta.get("log_max_file") or 1))
         self.state: dict[str, Any] = {"status": "created", "pid": 0, "started_at": "", "finished_at": "",
                                       "exit_code": None, "signal": None, "oom_killed": False,
@@ -77,7 +76,7 @@ class Monitor:
         self.outs: dict[int, str] = {}  # fd -> stream name
         self.gate_w = -1
         self.sync_r = -1
-        self.health: HealthState | None = None
+        self.health: Any = None   # runtime.executor.health.HealthState, imported when needed
         self.next_probe = 0.0
         self.probe: tuple[int, int, float, str, bytearray] | None = None  # pid, fd, deadline, start, out
         self.run_started = 0.0
@@ -114,7 +113,7 @@ class Monitor:
         gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
         plan = _init.InitPlan(
             name=self.name, config=self.config, lowerdirs=self.meta["lowerdirs"], upperdir=self.meta["upperdir"],
-            workdir=self.meta["workdir"], cgroup=self.meta.get("cgroup"), seccomp_bpf=self.bpf,
+            workdir=self.meta["workdir"], cgroup_procs=self.meta.get("cgroup_procs") or [], seccomp_bpf=self.bpf,
             stdio=stdio, tty=tty)
         a = _init.spawn(plan, sync_w, gate_r)
         for fd in (*to_close, sync_w, gate_r):
@@ -173,6 +172,8 @@ class Monitor:
                           exit_code=None, signal=None, oom_killed=False, error="")
         hc = self.meta.get("healthcheck")
         if hc and hc.get("test") and hc["test"][0] != "NONE":
+            from runtime.executor.health import HealthState
+
             self.health = HealthState(retries=int(hc["retries"]), start_period=float(hc["start_period"]),
                                       interval=float(hc["interval"]), start_interval=float(hc["start_interval"]),
                                       started_at=self.run_started)
@@ -196,7 +197,7 @@ class Monitor:
         argv = test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", " ".join(test[1:])]
         r, w = os.pipe2(os.O_CLOEXEC)
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        pid = spawn_entered(self.pid, self.config, {"command": argv}, self.meta.get("cgroup"), self.bpf,
+        pid = spawn_entered(self.pid, self.config, {"command": argv}, self.meta.get("cgroup_procs") or [], self.bpf,
                             (null, w, w))
         os.close(w)
         os.close(null)

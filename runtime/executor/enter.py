@@ -28,12 +28,9 @@ _JOIN: Final = (("cgroup", sc.CLONE_NEWCGROUP), ("ipc", sc.CLONE_NEWIPC), ("uts"
                 ("net", sc.CLONE_NEWNET), ("pid", sc.CLONE_NEWPID), ("mnt", sc.CLONE_NEWNS))
 
 
-def join_namespaces(pid: int, cgroup: Sequence[str] | None) -> None:
+def join_namespaces(pid: int, cgroup_procs: Sequence[str]) -> None:
     """Join the cgroup and every namespace of process *pid* that differs from ours."""
-    if cgroup is not None:
-        from runtime.cgroups import Cgroup
-
-        Cgroup.open(list(cgroup)).join(os.getpid())
+    _init.join_cgroup(cgroup_procs, os.getpid())
     fds: list[tuple[int, int]] = []
     try:
         for name, flag in _JOIN:
@@ -91,7 +88,7 @@ def _all_caps() -> list[str]:
         return [f"CAP_{i}" for i in range(last + 1)]
 
 
-def spawn_entered(pid: int, config: Mapping[str, Any], req: Mapping[str, Any], cgroup: Sequence[str] | None,
+def spawn_entered(pid: int, config: Mapping[str, Any], req: Mapping[str, Any], cgroup_procs: Sequence[str],
                   seccomp_bpf: bytes | None, stdio: tuple[int, int, int], new_pgrp: bool = True) -> int:
     """Fork a process that enters container process *pid* and runs req["command"]; returns its pid.
 
@@ -110,7 +107,7 @@ def spawn_entered(pid: int, config: Mapping[str, Any], req: Mapping[str, Any], c
         for target, fd in enumerate(stdio):
             if fd != target:
                 os.dup2(fd, target)
-        join_namespaces(pid, cgroup)
+        join_namespaces(pid, cgroup_procs)
         grandchild = os.fork()
         if grandchild == 0:
             try:
@@ -139,7 +136,7 @@ def main(argv: Sequence[str]) -> int:
     if meta.get("seccomp_bpf"):
         with open(meta["seccomp_bpf"], "rb") as f:
             bpf = f.read()
-    child = spawn_entered(int(req["pid"]), config, req, meta.get("cgroup"), bpf, (0, 1, 2), new_pgrp=False)
+    child = spawn_entered(int(req["pid"]), config, req, meta.get("cgroup_procs") or [], bpf, (0, 1, 2), new_pgrp=False)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code

@@ -6,22 +6,20 @@ healthy; a probe that times out counts as a failure with exit code -1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 KEEP_PROBES = 5
 
 
-@dataclass
 class HealthState:
-    retries: int
-    start_period: float
-    interval: float
-    start_interval: float
-    started_at: float                      # monotonic time the container started
-    status: str = "starting"
-    failing_streak: int = 0
-    log: list[dict[str, Any]] = field(default_factory=list)
+    def __init__(self, *, retries: int, start_period: float, interval: float, start_interval: float,
+                 started_at: float) -> None:
+        self.retries, self.start_period, self.interval = retries, start_period, interval
+        self.start_interval = start_interval
+        self.started_at = started_at           # monotonic time the container started
+        self.status = "starting"
+        self.failing_streak = 0
+        self.log: list[dict[str, Any]] = []
 
     def next_delay(self, now: float) -> float:
         """Seconds until the next probe."""

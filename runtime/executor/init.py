@@ -11,7 +11,6 @@ Standard library only; everything is imported and the seccomp BPF read before pi
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
@@ -19,8 +18,7 @@ import resource
 import stat
 import termios
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from runtime.executor import syscalls as sc
 from runtime.executor.syscalls import SYSCALLS, Syscalls
@@ -51,8 +49,7 @@ class InitError(Exception):
     """A step of the container setup failed; str() says which and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class MountOptions:
+class MountOptions(NamedTuple):
     flags: int
     propagation: int
     data: str
@@ -225,17 +222,13 @@ def set_no_new_privs() -> None:
 
 
 def load_seccomp(bpf: bytes | None) -> None:
-    if not bpf:
-        return
-    from runtime.security.seccomp import load_filter
-
-    load_filter(bpf)
+    if bpf:
+        sc.seccomp_load(bpf)
 
 
 # ---- the two processes -------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class InitPlan:
+class InitPlan(NamedTuple):
     """Everything B needs, read by the monitor before forking."""
 
     name: str
@@ -243,7 +236,7 @@ class InitPlan:
     lowerdirs: Sequence[str]         # image layer dirs, lowest first
     upperdir: str
     workdir: str
-    cgroup: Sequence[str] | None     # Cgroup parts to join; None: stay where the monitor is
+    cgroup_procs: Sequence[str]      # cgroup.procs files to write our pid to (join the cgroup)
     seccomp_bpf: bytes | None
     stdio: tuple[int, int, int]      # fds to become 0, 1, 2 in the container
     tty: bool
@@ -258,12 +251,16 @@ def _report(fd: int, line: str) -> None:
 
 def preload() -> None:
     """Import and load everything B needs later: after pivot_root the host's files are gone."""
-    from runtime.security import caps, seccomp
+    from runtime.security import caps
 
     caps.preload()
-    seccomp.preload()
-    with contextlib.suppress(ImportError):
-        import runtime.cgroups  # noqa: F401
+
+
+def join_cgroup(procs: Sequence[str], pid: int) -> None:
+    """Move *pid* into the container's cgroup: its cgroup.procs file in every hierarchy."""
+    for path in procs:
+        with open(path, "w") as f:
+            f.write(str(pid))
 
 
 def spawn(plan: InitPlan, sync_w: int, gate_r: int) -> int:
@@ -290,10 +287,7 @@ def _describe(exc: BaseException) -> str:
 def _process_a(plan: InitPlan, sync_w: int, gate_r: int) -> int:
     linux = plan.config.get("linux") or {}
     namespaces = {n["type"]: n.get("path") for n in linux.get("namespaces") or []}
-    if plan.cgroup is not None:
-        from runtime.cgroups import Cgroup
-
-        Cgroup.open(list(plan.cgroup)).join(os.getpid())
+    join_cgroup(plan.cgroup_procs, os.getpid())
     if namespaces.get("network"):
         fd = os.open(str(namespaces["network"]), os.O_RDONLY | os.O_CLOEXEC)
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 CLONE_NEWNS: Final = 0x00020000
@@ -123,11 +122,11 @@ class LinuxSyscalls:
                            ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
 
 
-@dataclass
 class RecordingSyscalls:
     """A fake that records every call in order (for tests of sequences, not of effects)."""
 
-    calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
 
     def unshare(self, flags: int) -> None:
         self.calls.append(("unshare", (flags,)))
@@ -156,3 +155,25 @@ class RecordingSyscalls:
 
 
 SYSCALLS: Final[LinuxSyscalls] = LinuxSyscalls()
+
+_PR_SET_SECCOMP: Final = 22
+_SECCOMP_MODE_FILTER: Final = 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_load(bpf: bytes) -> None:
+    """Install a compiled filter (runtime.security.seccomp.cached_filter's bytes) on this thread.
+
+    The same call as runtime.security.seccomp.load_filter, kept here so that the monitor does not
+    import the profile compiler (and build the default profile) on every container start.
+    """
+    if not bpf or len(bpf) % 8:
+        raise OSError(22, f"seccomp: invalid filter of {len(bpf)} bytes")
+    buf = ctypes.create_string_buffer(bpf, len(bpf))
+    prog = _SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    ret = _libc.prctl(ctypes.c_int(_PR_SET_SECCOMP), ctypes.c_ulong(_SECCOMP_MODE_FILTER),
+                      ctypes.c_void_p(ctypes.addressof(prog)), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    _check(ret, "seccomp: cannot load the filter")
