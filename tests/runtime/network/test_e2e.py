@@ -19,8 +19,8 @@ from .conftest import free_port, in_ns, links, nft_tables, tcp_get
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
-RETRY = "for i in $(seq 30); do out=$(echo | nc -w 2 {host} 8080) && [ -n \"$out\" ] && echo $out && exit 0; " \
-        "sleep 0.2; done; exit 1"
+RETRY = ("for i in $(seq 30); do out=$(echo | nc -w 2 {host} 8080) && [ -n \"$out\" ] && echo $out "
+         "&& exit 0; sleep 0.2; done; exit 1")
 
 
 @pytest.fixture
