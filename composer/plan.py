@@ -348,3 +348,37 @@ def teardown(project_name: str, containers: Sequence[ContainerInfo], *, known_se
         if pod and options.pod:
             b.add("RemovePod", f"pod:{project_name}", "project down", removal_ids, name=project_name)
     return b.plan()
+
+
+def start_plan(project_name: str, containers: Sequence[ContainerInfo], project: Project | None) -> Plan:
+    """`start`: start the stopped containers, dependencies first (their conditions honoured when the
+    file is there; from the depends_on labels otherwise)."""
+    b = _Builder(project_name)
+    by_service: dict[str, list[ContainerInfo]] = {}
+    for c in containers:
+        by_service.setdefault(c.labels.get(L.SERVICE, ""), []).append(c)
+    deps: dict[str, list[Dependency]] = {}
+    for s, cs in by_service.items():
+        if project is not None and s in project.services:
+            deps[s] = [d for d in service_dependencies(project.services[s]).values() if d.service in by_service]
+        else:
+            deps[s] = [Dependency(d) for c in cs for d in sorted(_label_deps(c)) if d in by_service]
+    started: dict[str, list[int]] = {}
+
+    def visit(s: str, stack: tuple[str, ...] = ()) -> list[int]:
+        if s in started or s in stack:
+            return started.get(s, [])
+        before = [i for d in deps[s] for i in visit(d.service, (*stack, s))]
+        ids = []
+        for c in sorted(by_service[s], key=_number):
+            if c.status in RUNNING:
+                continue
+            ids.append(b.add("StartContainer", f"service:{s}:{_number(c)}", f"container is {c.status}", before,
+                             service=s, number=_number(c), name=c.name, container_id=c.id,
+                             wait_for=tuple(deps[s])))
+        started[s] = ids
+        return ids
+
+    for s in sorted(by_service):
+        visit(s)
+    return b.plan()

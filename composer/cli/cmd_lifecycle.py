@@ -1,0 +1,184 @@
+"""`composer start|stop|restart|kill|rm|pause|unpause|wait`: verbs on the project's existing containers.
+
+They work from labels (with -p NAME and no file too). start/stop go through a plan so that
+dependencies start first and dependents stop first; the others act per container, in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from composer import labels as L
+from composer.cli import _compose as C
+from composer.cli.context import Context
+from composer.errors import ComposerError
+
+if TYPE_CHECKING:
+    from composer.project import Project
+    from runtime.spec import ContainerInfo
+
+HELP = {
+    "start": "Start services",
+    "stop": "Stop services",
+    "restart": "Restart service containers",
+    "kill": "Force stop service containers",
+    "rm": "Removes stopped service containers",
+    "pause": "Pause services",
+    "unpause": "Unpause services",
+    "wait": "Block until containers of all (or specified) services stop.",
+}
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    if name in ("stop", "restart"):
+        C.add_timeout(parser)
+    if name == "restart":
+        parser.add_argument("--no-deps", action="store_true", help="don't restart dependent services")
+    if name == "kill":
+        parser.add_argument("-s", "--signal", default="SIGKILL", dest="kill_signal", help="signal to send")
+        parser.add_argument("--remove-orphans", action="store_true")
+    if name == "rm":
+        parser.add_argument("-f", "--force", action="store_true", help="don't ask to confirm removal")
+        parser.add_argument("-s", "--stop", action="store_true", dest="stop_first",
+                            help="stop the containers, if required, before removing")
+        parser.add_argument("-v", "--volumes", action="store_true", dest="remove_volumes",
+                            help="remove any anonymous volumes attached to containers")
+    if name == "wait":
+        parser.add_argument("--down-project", action="store_true", help="drops project when the first "
+                            "container stops")
+        parser.add_argument("services", nargs="+", metavar="SERVICE")
+        return
+    parser.add_argument("services", nargs="*", metavar="SERVICE")
+
+
+def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    project, pname = C.load_or_name(ctx, args.services)
+    C.check_services(project, args.services)
+    engine = ctx.engine()
+    containers = C.project_containers(engine, pname, args.services)
+    if name == "start":
+        return _start(ctx, project, pname, containers)
+    if name == "stop":
+        from composer.plan import DownOptions, teardown
+
+        plan = teardown(pname, containers, known_services=None,
+                        options=DownOptions(services=tuple(args.services), remove_containers=False))
+        if ctx.args.dry_run:
+            sys.stdout.write(plan.render())
+            return 0
+        C.run_plan(ctx, plan, project, stop_timeout=args.stop_timeout)
+        return 0
+    if name == "wait":
+        return _wait(ctx, pname, containers, args)
+    if not containers and name != "rm":
+        raise ComposerError(f"project {pname}: no containers to {name}"
+                            + (f" for {', '.join(args.services)}" if args.services else ""))
+    progress = C.progress_for(ctx)
+    if name == "restart":
+        for c in _by_dependencies(project, containers):
+            progress.event("Container", c.name, "Restarting")
+            if args.stop_timeout is None:
+                engine.containers.restart(c.id)
+            else:
+                engine.containers.restart(c.id, timeout=args.stop_timeout)
+            progress.event("Container", c.name, "Started")
+        return 0
+    if name == "kill":
+        running = [c for c in containers if c.status in ("running", "paused", "restarting")]
+        if project is not None and args.remove_orphans:
+            running += [c for c in C.project_containers(engine, pname) if c.labels.get(L.SERVICE)
+                        not in project.services and c.status == "running"]
+        if not running:
+            raise ComposerError("no containers to kill")
+        for c in running:
+            progress.event("Container", c.name, "Killing")
+            engine.containers.kill(c.id, signal=args.kill_signal)
+            progress.event("Container", c.name, "Killed")
+        return 0
+    if name in ("pause", "unpause"):
+        for c in containers:
+            if name == "pause" and c.status == "running":
+                progress.event("Container", c.name, "Pausing")
+                engine.containers.pause(c.id)
+                progress.event("Container", c.name, "Paused")
+            elif name == "unpause" and c.status == "paused":
+                progress.event("Container", c.name, "Unpausing")
+                engine.containers.unpause(c.id)
+                progress.event("Container", c.name, "Unpaused")
+        return 0
+    # rm
+    if args.stop_first:
+        for c in containers:
+            if c.status in ("running", "paused", "restarting"):
+                progress.event("Container", c.name, "Stopping")
+                engine.containers.stop(c.id)
+                progress.event("Container", c.name, "Stopped")
+        containers = C.project_containers(engine, pname, args.services)
+    stopped = [c for c in containers if c.status not in ("running", "paused", "restarting")]
+    if not stopped:
+        print("No stopped containers", file=sys.stderr)
+        return 0
+    if not args.force and sys.stdin.isatty():
+        sys.stderr.write(f"Going to remove {', '.join(c.name for c in stopped)}\n? Are you sure? [yN] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    for c in stopped:
+        progress.event("Container", c.name, "Removing")
+        engine.containers.remove(c.id, volumes=args.remove_volumes)
+        progress.event("Container", c.name, "Removed")
+    return 0
+
+
+def _by_dependencies(project: Project | None, containers: list[ContainerInfo]) -> list[ContainerInfo]:
+    if project is None:
+        return containers
+    from composer.graph import service_order
+
+    rank = {s: i for i, s in enumerate(service_order(project))}
+    return sorted(containers, key=lambda c: rank.get(c.labels.get(L.SERVICE, ""), len(rank)))
+
+
+def _start(ctx: Context, project: Project | None, pname: str, containers: list[ContainerInfo]) -> int:
+    from composer.plan import start_plan
+
+    if not containers:
+        raise ComposerError(f"project {pname}: service has no container to start; run up first")
+    plan = start_plan(pname, containers, project)
+    if ctx.args.dry_run:
+        sys.stdout.write(plan.render())
+        return 0
+    C.run_plan(ctx, plan, project)
+    return 0
+
+
+def _wait(ctx: Context, pname: str, containers: list[ContainerInfo], args: argparse.Namespace) -> int:
+    import queue
+    import threading
+
+    engine = ctx.engine()
+    if not containers:
+        raise ComposerError(f"project {pname}: no containers for {', '.join(args.services)}")
+    results: queue.Queue[int] = queue.Queue()
+    for c in containers:
+        threading.Thread(target=lambda c=c: results.put(engine.containers.wait(c.id)), daemon=True).start()
+    code = 0
+    for i in range(len(containers)):
+        while True:
+            try:
+                got = results.get(timeout=0.2)
+                break
+            except queue.Empty:
+                continue
+        if i == 0:
+            code = got
+            if args.down_project:
+                from composer.plan import DownOptions, teardown
+
+                plan = teardown(pname, C.project_containers(engine, pname, oneoff=None), known_services=None,
+                                options=DownOptions(networks=False, pod=False))
+                C.run_plan(ctx, plan, None)
+                return code
+    return code
