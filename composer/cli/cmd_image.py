@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from runtime.images import ImageStore
     from runtime.spec import ImageInfo
 
-HELP = {"image": "Manage images: import, load, save, ls, inspect, rm, tag, prune"}
+HELP = {"image": "Manage images: import, load, save, pull, push, ls, inspect, rm, tag, prune"}
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -48,7 +49,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         p.add_argument("--no-trunc", action="store_true", help="do not truncate ids")
 
     p = sub.add_parser("inspect", help="show image details as JSON")
-    p.add_argument("--format", "-f", dest="out_format", default="json", help="json (default)")
+    p.add_argument("--format", "-f", dest="out_format", default="json",
+                   help="json (default), or a template such as {{.Id}} or {{json .Config}}")
     p.add_argument("refs", nargs="+", metavar="REF")
 
     for alias in ("rm", "remove"):
@@ -207,20 +209,63 @@ def inspect_json(images: ImageStore, ref: str) -> dict[str, Any]:
 
 
 def _inspect(images: ImageStore, args: argparse.Namespace) -> int:
-    from runtime.errors import InvalidSpec, NotFound
+    from runtime.errors import NotFound
 
-    if args.out_format not in ("json", "{{json .}}"):
-        raise InvalidSpec(f"image inspect: unsupported format {args.out_format!r}; expected json")
     found, missing = [], None
     for ref in args.refs:
         try:
             found.append(inspect_json(images, ref))
         except NotFound as exc:
             missing = missing or exc
-    print(json.dumps(found, indent=4))
+    print_inspect(found, args.out_format)
     if missing is not None:
         raise missing
     return 0
+
+
+def print_inspect(docs: Sequence[Mapping[str, Any]], fmt: str) -> None:
+    """A JSON array (the default, as podman), or one line per object from a Go-template subset:
+    ``{{.Field.Sub}}`` and ``{{json .Field}}`` (what scripts use with ``--format``)."""
+    if fmt in ("json", "", "{{json .}}"):
+        print(json.dumps(list(docs), indent=4))
+        return
+    for doc in docs:
+        print(render_template(fmt, doc))
+
+
+_ACTION = re.compile(r"\{\{\s*(json\s+)?(\.[\w.]*)\s*\}\}")
+
+
+def render_template(fmt: str, doc: Mapping[str, Any]) -> str:
+    from composer.errors import UsageError
+
+    def value(path: str) -> Any:
+        v: Any = doc
+        for key in filter(None, path.split(".")):
+            if not isinstance(v, Mapping) or key not in v:
+                raise UsageError(f"template {fmt!r}: no field {path!r}")
+            v = v[key]
+        return v
+
+    def go(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if v is None:
+            return "<no value>"
+        if isinstance(v, list):
+            return "[" + " ".join(go(x) for x in v) + "]"
+        if isinstance(v, Mapping):
+            return "map[" + " ".join(f"{k}:{go(x)}" for k, x in sorted(v.items())) + "]"
+        return str(v)
+
+    def action(m: re.Match[str]) -> str:
+        v = value(m.group(2))
+        return json.dumps(v) if m.group(1) else go(v)
+
+    rest = _ACTION.sub(action, fmt)
+    if "{{" in rest:
+        raise UsageError(f"template {fmt!r}: only {{{{.Field}}}} and {{{{json .Field}}}} are supported")
+    return rest.replace("\\n", "\n").replace("\\t", "\t")
 
 
 def _rm(images: ImageStore, args: argparse.Namespace) -> int:

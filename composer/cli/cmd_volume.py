@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from composer.cli.cmd_image import render_table
+from composer.cli.cmd_image import print_inspect, render_table
 from composer.cli.context import Context
 
 if TYPE_CHECKING:
@@ -144,17 +144,15 @@ def _ls(volumes: VolumeManager, args: argparse.Namespace) -> int:
 
 
 def _inspect(volumes: VolumeManager, args: argparse.Namespace) -> int:
-    from runtime.errors import InvalidSpec, NotFound
+    from runtime.errors import NotFound
 
-    if args.out_format not in ("json", "{{json .}}"):
-        raise InvalidSpec(f"volume inspect: unsupported format {args.out_format!r}; expected json")
     found, missing = [], None
     for vname in args.volume_names:
         try:
             found.append(inspect_json(volumes, volumes.get(vname)))
         except NotFound as exc:
             missing = missing or exc
-    print(json.dumps(found, indent=4))
+    print_inspect(found, args.out_format)
     if missing is not None:
         raise missing
     return 0

@@ -105,3 +105,11 @@ def test_push_and_pull_through_the_cli(engine_paths: tuple[Path, Path], busybox_
     assert (r.returncode, r.stdout.strip()) == (0, image_id), r.stderr
     r = composer_cli("image", "pull", "--tls-verify=true", f"{registry}/cli/busybox:1")
     assert r.returncode == 125 and f"registry: GET https://{registry}/v2/cli/busybox/manifests/1" in r.stderr
+
+
+def test_inspect_format_template(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
+    image_id = composer_cli("image", "import", "-q", str(busybox_tar), "localhost/busybox").stdout.strip()
+    r = composer_cli("image", "inspect", "--format", "{{.Id}} {{json .RepoTags}}", "localhost/busybox")
+    assert (r.returncode, r.stdout) == (0, f'{image_id} ["localhost/busybox:latest"]\n'), r.stderr
+    r = composer_cli("image", "inspect", "--format", "{{.Nope}}", "localhost/busybox")
+    assert r.returncode == 2 and "no field '.Nope'" in r.stderr
