@@ -515,6 +515,8 @@ class ContainerManager:
             return info
         run = self.paths.container_run(cid)
         (run / "stopping").write_text(rfc3339_nano())
+        with contextlib.suppress(OSError):
+            self._write_ctl(cid, "stop")   # wakes a monitor that waits to restart
         if info.status == "paused":
             self.unpause(cid)
         if info.status == "created":
@@ -553,8 +555,8 @@ class ContainerManager:
         self.stop(ref, timeout)
         return self.start(ref)
 
-    def _cgroup(self, doc: Mapping[str, Any]) -> Any:
-        parts = doc.get("cgroup")
+    def _cgroup(self, doc: Mapping[str, Any], cid: str = "") -> Any:
+        parts = doc.get("cgroup") or ([doc.get("pod") or "standalone", cid] if cid else None)
         if not parts:
             return None
         try:
@@ -594,7 +596,7 @@ class ContainerManager:
             (run / "stopping").write_text(rfc3339_nano())
         self._kill_monitor(cid)
         doc = self.store.read().get(KIND, cid) or {}
-        cg = self._cgroup(doc)
+        cg = self._cgroup(doc, cid)
         if cg is not None:
             with contextlib.suppress(Exception):
                 cg.thaw()
@@ -615,7 +617,7 @@ class ContainerManager:
             self.engine.networks.teardown_container(cid)
         except Exception as exc:  # noqa: BLE001 - keep cleaning, report at the end
             errors.append(f"network: {exc}")
-        cg = self._cgroup(doc)
+        cg = self._cgroup(doc, cid)   # also when a crashed create did not record it
         if cg is not None:
             try:
                 cg.remove()

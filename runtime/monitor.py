@@ -293,6 +293,19 @@ class Monitor:
                 self.release()
                 self.save_state()
 
+    def back_off(self, delay: float) -> bool:
+        """Sleep *delay* before a restart; True if a stop came meanwhile (through ctl)."""
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.ctl], [], [], left)
+            if ready:
+                try:
+                    if "stop" in os.read(self.ctl, 4096).decode(errors="replace").split():
+                        return True
+                except BlockingIOError:
+                    pass
+        return False
+
     def oom_killed(self) -> bool:
         parts = self.meta.get("cgroup")
         if not parts:
@@ -341,10 +354,9 @@ class Monitor:
                 backoff = BACKOFF_START
             self.state.update(status="restarting")
             self.save_state()
-            time.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
-            if self.stopping():
+            if self.back_off(backoff) or self.stopping():
                 break
+            backoff = min(backoff * 2, BACKOFF_MAX)
             self.state["restart_count"] = int(self.state["restart_count"]) + 1
             err = self.spawn()
             if err or self.release():

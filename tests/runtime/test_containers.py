@@ -357,3 +357,42 @@ def test_containers_on_a_bridge_network_reach_each_other_by_name(engine: Engine)
             engine.containers.remove(c.id, force=True)
     finally:
         engine.networks.remove("t_default")
+
+
+def test_always_restarts_until_a_user_stop(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-always", "sh", "-c", "echo run; sleep 0.05; exit 1",
+                                      restart=RestartPolicy(name="always")))
+    engine.containers.start(c.id)
+    _wait_for(lambda: engine.containers.get(c.id).restart_count >= 2)
+    t = time.monotonic()
+    info = engine.containers.stop(c.id, timeout=1)
+    assert info.status == "exited" and time.monotonic() - t < 3
+    n = len(list(engine.containers.logs(c.id)))
+    time.sleep(0.5)
+    assert engine.containers.get(c.id).status == "exited" and len(list(engine.containers.logs(c.id))) == n
+
+
+def test_tty_gives_the_container_a_terminal(engine: Engine) -> None:
+    code, out, _ = run(engine, spec("t-tty", "sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; echo $TERM",
+                                    tty=True))
+    assert code == 0 and out.replace("\r", "").split() == ["is-a-tty", "xterm"]
+
+
+def test_follow_streams_until_the_container_exits(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-follow", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.1; done"))
+    engine.containers.start(c.id)
+    assert [r.text for r in engine.containers.logs(c.id, follow=True)] == [b"1", b"2", b"3"]
+
+
+def test_copy_to_and_from_a_running_container(engine: Engine, tmp_path: Path) -> None:
+    c = engine.containers.create(spec("t-cp", "sleep", "100"))
+    engine.containers.start(c.id)
+    src = tmp_path / "hello.txt"
+    src.write_text("hi\n")
+    engine.containers.copy_to(c.id, src, "/tmp")
+    out = tmp_path / "out"
+    with open(out, "wb") as f:
+        assert engine.containers.exec(c.id, ExecSpec(command=("cat", "/tmp/hello.txt")), stdout=f.fileno()) == 0
+    assert out.read_text() == "hi\n"
+    engine.containers.copy_from(c.id, "/etc/passwd", tmp_path / "passwd")
+    assert (tmp_path / "passwd").read_text().startswith("root:x:0:0")
