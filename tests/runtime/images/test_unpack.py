@@ -166,3 +166,26 @@ def test_overlay_mount_hides_whited_out_files_and_opaque_dirs(tmp_path: Path) ->
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
     assert str(mnt) not in Path("/proc/mounts").read_text()
+
+
+def test_rootless_mode_uses_user_overlay_xattrs_and_keeps_our_ownership(tmp_path: Path) -> None:
+    layer = LayerTar().dir("dir", uid=1000, gid=1000).file("dir/.wh..wh..opq").file("f", uid=5, gid=5)
+    blob = layer.write(tmp_path / "l.tar")
+    out = unpack_layer(blob, tmp_path / "layers", None, what="rootless", rootless=True).path
+    assert os.getxattr(out / "dir", "user.overlay.opaque") == b"y"
+    assert "trusted.overlay.opaque" not in os.listxattr(out / "dir")
+    assert os.lstat(out / "f").st_uid == os.geteuid()
+
+
+def test_concurrent_imports_from_two_processes_share_one_layer(engine_paths: tuple[Path, Path],
+                                                                busybox_tar: Path) -> None:
+    import sys
+
+    argv = [sys.executable, "-m", "composer", "image", "import", "-q", str(busybox_tar)]
+    procs = [subprocess.Popen([*argv, f"localhost/p{i}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    layers = [p.name for p in (engine_paths[0] / "layers").iterdir()]
+    assert len(layers) == 1 and not layers[0].startswith(".tmp-")
+    assert (engine_paths[0] / "layers" / layers[0] / "bin" / "busybox").is_file()
