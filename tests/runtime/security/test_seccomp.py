@@ -155,3 +155,32 @@ def test_custom_profile_file_is_applied(tmp_path: Path) -> None:
         return 0
     assert in_child(child) == errno.EACCES
     assert not target.exists()
+
+
+@pytest.mark.privileged
+def test_without_no_new_privs_the_filter_goes_before_the_identity_switch(tmp_path: Path) -> None:
+    """Without no_new_privs only CAP_SYS_ADMIN may load a filter, so it must be loaded while the
+    process is still fully privileged, and the default profile must allow the switch itself
+    (setgroups, setresuid, capset, prctl), as runc does it."""
+    from runtime.errors import ExecError
+    from runtime.security.caps import apply_identity
+
+    bpf = compile_filter(default_profile(), DEFAULT_CAPS)
+
+    def late() -> str:
+        apply_identity(0, 0, [], DEFAULT_CAPS)
+        try:
+            load_filter(bpf)
+        except ExecError as exc:
+            return str(exc)
+        return "loaded"
+
+    def early() -> dict[str, str]:
+        load_filter(bpf)
+        apply_identity(1000, 1000, [1000], DEFAULT_CAPS)
+        return status_fields("Seccomp", "NoNewPrivs", "Uid", "CapEff")
+
+    assert in_child(late) == "seccomp: cannot load the filter: Permission denied"
+    got = in_child(early)
+    assert got["Seccomp"] == "2" and got["NoNewPrivs"] == "0" and got["Uid"].split()[0] == "1000"
+    assert got["CapEff"] == "0" * 16
