@@ -655,12 +655,25 @@ def _ensure_default_network(engine: Engine, spec: ContainerSpec) -> None:
             engine.networks.create(NetworkSpec(name=DEFAULT_NETWORK))
 
 
+def _check_sysctls(spec: ContainerSpec) -> None:
+    """Refuse host-wide sysctls before anything is created (they would change the host)."""
+    from runtime.errors import InvalidSpec
+    from runtime.security.defaults import check_sysctl
+
+    for key in spec.sysctls:
+        try:
+            check_sysctl(key, network_mode_host=spec.network_mode == "host")
+        except InvalidSpec as exc:
+            raise InvalidSpec(f"container {spec.name}: {exc}") from None
+
+
 def _create(args: argparse.Namespace, ctx: Context) -> ContainerInfo:
     engine = ctx.engine()
     config: Mapping[str, Any] = {}
     if args.publish_all:
         config = engine.images.resolve(args.image).config
     spec = build_spec(args, ctx, config)
+    _check_sysctls(spec)
     _ensure_default_network(engine, spec)
     info = engine.containers.create(spec)
     for warning in engine.containers.warnings:

@@ -281,6 +281,16 @@ def test_security_defaults_and_flags_reach_the_process(bb: tuple[Path, Path]) ->
     r = cli("run", "--rm", "--network", "none", "--cap-add", "CAP_BOGUS", "busybox", "true")
     assert r.returncode == 125 and 'unknown capability "CAP_BOGUS"' in r.stderr
 
+    r = cli("run", "--rm", "--name", "sys", "--network", "none", "--sysctl", "vm.swappiness=1",
+            "busybox", "true")
+    assert r.returncode == 125
+    assert r.stderr == ('container sys: sysctl "vm.swappiness" is not namespaced and cannot be set '
+                        'in a container\n')
+    r = cli("run", "--rm", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "busybox",
+            "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    assert (r.returncode, r.stdout) == (0, "80\n"), r.stderr
+    assert cli("ls", "-a", "-q").stdout == ""
+
 
 @pytest.mark.privileged
 def test_pids_limit_and_memory_limit_are_enforced(bb: tuple[Path, Path]) -> None:
