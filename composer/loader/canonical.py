@@ -551,7 +551,6 @@ SERVICE_RULES: Final[dict[str, Rule]] = {
     "build": _build,
     "command": lambda v, c, w: _split_command(v, w),
     "entrypoint": lambda v, c, w: _split_command(v, w),
-    "labels": lambda v, c, w: _mapping(v, keep_none=False, where=w),
     "annotations": lambda v, c, w: _mapping(v, keep_none=False, where=w),
     "sysctls": lambda v, c, w: _mapping(v, keep_none=False, where=w),
     "ports": lambda v, c, w: _ports(v, w),
@@ -584,7 +583,6 @@ SERVICE_RULES: Final[dict[str, Rule]] = {
     "deploy": lambda v, c, w: _deploy(v, w),
     "logging": lambda v, c, w: _logging(v),
     "pull_policy": lambda v, c, w: "missing" if v == "if_not_present" else v,
-    "label_file": lambda v, c, w: [c.path(p) for p in _string_list(v)],
     "gpus": lambda v, c, w: [{"count": -1}] if v == "all" else [_device_request(x) for x in v],
     "storage_opt": lambda v, c, w: {k: go_str(x) for k, x in v.items()},
 }
@@ -592,35 +590,31 @@ SERVICE_RULES: Final[dict[str, Rule]] = {
 
 # --- environment ------------------------------------------------------------------------------
 
-_VAR: Final = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+def _read_env_file(path: str, lookup: Mapping[str, str], where: str) -> dict[str, str]:
+    """A dotenv file, parsed as the project's .env is (single quotes literal, ${X} expanded)."""
+    from composer.loader.environment import parse_env_text
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(where, f"cannot read {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+    return parse_env_text(text, where, lookup)
 
 
-def _read_env_file(path: str, environ: Mapping[str, str], where: str) -> dict[str, str]:
-    from dotenv import dotenv_values
-
-    raw = dotenv_values(path, interpolate=False)
-    out: dict[str, str] = {}
-
-    def lookup(name: str) -> str | None:
-        return out.get(name, environ.get(name))
-
-    def expand(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(4)
-        val = lookup(name)
-        op, default = m.group(2), m.group(3)
-        if op == ":-" and not val:
-            return default or ""
-        if op == "-" and val is None:
-            return default or ""
-        return val or ""
-
-    for k, v in raw.items():
-        if v is None:
-            if k in environ:
-                out[k] = environ[k]
-            continue
-        out[k] = _VAR.sub(expand, v)
-    return out
+def _labels(svc: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, str] | None:
+    """labels with label_file contents merged under them (files in order, labels win)."""
+    files = svc.get("label_file")
+    labels = svc.get("labels")
+    if labels is None and files is None:
+        return None
+    merged: dict[str, str] = {}
+    for i, f in enumerate(_string_list(files)):
+        path = ctx.path(f)
+        full = path if posixpath.isabs(path) else posixpath.join(ctx.working_dir, path)
+        merged.update(_read_env_file(full, {}, f"{where}.label_file[{i}]"))
+    merged.update(_mapping(labels, keep_none=False, where=f"{where}.labels"))
+    return merged
 
 
 def _environment(svc: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, Any] | None:
@@ -641,12 +635,8 @@ def _environment(svc: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, Any
                 continue
             merged.update(_read_env_file(full, ctx.environ, f"{where}.env_file[{i}]"))
     for k, v in _mapping(env, keep_none=True, where=f"{where}.environment").items():
-        if v is None:
-            if k in ctx.environ:
-                v = ctx.environ[k]
-            elif k in merged:
-                continue
-        merged[k] = v
+        # An unresolved `environment: [K]` stays null even over an env_file value, as in compose.
+        merged[k] = ctx.environ.get(k) if v is None else v
     return merged
 
 
@@ -659,13 +649,16 @@ def _service(name: str, svc: Mapping[str, Any], ctx: _Ctx) -> dict[str, Any]:
     where = _where(ctx.source, f"services.{name}")
     out: dict[str, Any] = {}
     for key, value in svc.items():
-        if key in ("environment", "env_file"):
+        if key in ("environment", "env_file", "labels", "label_file"):
             continue
         rule = SERVICE_RULES.get(key)
         out[key] = rule(value, ctx, f"{where}.{key}") if rule and value is not None else copy.deepcopy(value)
     env = _environment(svc, ctx, where)
     if env is not None:
         out["environment"] = env
+    labels = _labels(svc, ctx, where)
+    if labels is not None:
+        out["labels"] = labels
     out.setdefault("command", None)
     out.setdefault("entrypoint", None)
 

@@ -28,9 +28,11 @@ class _Field:
 
 
 def _fields(spec: str) -> tuple[_Field, ...]:
-    """Parse "key[=Child][*][!][!!]" tokens; * pointer, ! json always, !! both always."""
+    """Parse "key[=Child][*][~][!][!!]" tokens; * pointer, ~ yaml always, ! json always, !! both."""
     out = []
     for tok in spec.split():
+        yaml_only = tok.endswith("~")
+        tok = tok.rstrip("~")
         both = tok.endswith("!!")
         tok = tok.rstrip("!") if both else tok
         jal = tok.endswith("!")
@@ -38,7 +40,7 @@ def _fields(spec: str) -> tuple[_Field, ...]:
         ptr = tok.endswith("*")
         tok = tok.rstrip("*")
         key, _, child = tok.partition("=")
-        out.append(_Field(key, child or None, ptr, jal or both, both))
+        out.append(_Field(key, child or None, ptr, jal or both, both or yaml_only))
     return tuple(out)
 
 
@@ -92,7 +94,7 @@ STRUCTS: Final[dict[str, tuple[_Field, ...]]] = {
         "Tmpfs": "size mode",
         "ImageOpts": "subpath",
         "FileRef": "source target uid gid mode*",
-        "Ulimit": "single soft hard",
+        "Ulimit": "single soft~ hard~",
         "Network": "name driver driver_opts ipam=Ipam! external internal attachable labels "
         "enable_ipv4* enable_ipv6*",
         "Ipam": "driver config=[IpamPool]",
@@ -182,11 +184,14 @@ def to_json_tree(tree: Mapping[str, Any]) -> dict[str, Any]:
     return _shape(tree, "Project", "json", top=True)  # type: ignore[no-any-return]
 
 
-def render(tree: Mapping[str, Any], fmt: Literal["yaml", "json"]) -> str:
-    """Print a canonical tree as docker compose prints it; YAML ends with a newline, JSON not."""
-    if fmt == "json":
-        return _json(to_json_tree(tree))
-    return "".join(_yaml_lines(to_yaml_tree(tree), 0))
+def render(tree: Mapping[str, Any], fmt: Literal["yaml", "json"], *, escape_dollar: bool = False) -> str:
+    """Print a canonical tree as docker compose prints it; YAML ends with a newline, JSON not.
+
+    escape_dollar doubles every `$` as `docker compose config` does after interpolation (so the
+    output loads back to the same values); pass it unless --no-interpolate.
+    """
+    text = _json(to_json_tree(tree)) if fmt == "json" else "".join(_yaml_lines(to_yaml_tree(tree), 0))
+    return text.replace("$", "$$") if escape_dollar else text
 
 
 # --- JSON: Go's encoding/json MarshalIndent -------------------------------------------------

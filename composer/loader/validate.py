@@ -274,6 +274,8 @@ def _check_values(name: str, svc: Mapping[str, Any], source: str) -> None:
         target = port.get("target")
         if not isinstance(target, int) or not 0 < target <= 65535:
             raise ConfigError(f"{where}.ports[{i}].target", f"invalid port {target!r}; expected 1-65535")
+        if "host_ip" in port and not _is_ip(port["host_ip"]):
+            raise ConfigError(f"{where}.ports[{i}].host_ip", f"invalid ip address {port['host_ip']!r}")
         published = port.get("published")
         if published:
             for part in str(published).split("-", 1):
@@ -286,6 +288,16 @@ def _check_values(name: str, svc: Mapping[str, Any], source: str) -> None:
                 units.parse_duration(hc[key])
             except units.UnitError as exc:
                 raise ConfigError(f"{where}.healthcheck.{key}", str(exc)) from None
+
+
+def _is_ip(value: Any) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _check_cycles(services: Mapping[str, Mapping[str, Any]], source: str) -> None:
