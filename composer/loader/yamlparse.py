@@ -110,20 +110,46 @@ def _construct_any(loader: _Loader, node: Node) -> Any:
 
 
 def _yaml12_resolvers() -> dict[Any, Any]:
-    """YAML 1.2 scalars as compose-go's yaml.v3 reads them: `yes`/`on` stay strings, dates stay strings."""
-    table: dict[Any, Any] = {}
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
-        kept = [(tag, rx) for tag, rx in resolvers
-                if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
-        if kept:
-            table[first] = kept
-    bool_rx = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-    for first in "tTfF":
-        table.setdefault(first, []).append(("tag:yaml.org,2002:bool", bool_rx))
+    """Plain scalars as compose-go's YAML library reads them (YAML 1.2-like): `yes`/`on` and dates stay
+    strings, `8080:80` is not a base-60 number, `0o17`, `0x1f`, `1_000` and `1e3` are numbers."""
+    rules = [
+        ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
+        ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        ("tag:yaml.org,2002:int",
+         r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?0b[01_]+)$", "-+0123456789"),
+        ("tag:yaml.org,2002:float",
+         r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+        ("tag:yaml.org,2002:merge", r"^<<$", "<"),
+    ]
+    table: dict[Any, Any] = {None: [("tag:yaml.org,2002:null", re.compile(r"^$"))]}
+    for tag, rx, first in rules:
+        compiled = re.compile(rx)
+        for ch in first:
+            table.setdefault(ch, []).append((tag, compiled))
     return table
 
 
+def _construct_int(loader: _Loader, node: ScalarNode) -> int:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    text = text.lstrip("+-")
+    if text.startswith("0o"):
+        return sign * int(text[2:], 8)
+    if text.startswith("0x"):
+        return sign * int(text[2:], 16)
+    if text.startswith("0b"):
+        return sign * int(text[2:], 2)
+    if len(text) > 1 and text.startswith("0"):  # Go's strconv base 0: a leading zero is octal
+        try:
+            return sign * int(text, 8)
+        except ValueError:
+            return sign * int(text, 10)
+    return sign * int(text)
+
+
 _Loader.yaml_implicit_resolvers = _yaml12_resolvers()
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[arg-type]
 _Loader.add_constructor("!reset", _construct_reset)  # type: ignore[arg-type]
 _Loader.add_constructor("!override", _construct_override)  # type: ignore[arg-type]
 

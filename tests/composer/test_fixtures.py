@@ -7,6 +7,7 @@ docker compose must reject them too. The live differential test runs docker comp
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import json
 
@@ -14,7 +15,7 @@ import pytest
 
 from composer.cli import cmd_config
 from composer.cli.context import Context
-from composer.cli.main import build_parser
+from composer.cli import main as cli_main
 from composer.errors import ComposerError, ConfigError
 from tests.composer.fixturelib import DOCKER_COMPOSE, Case, cases
 
@@ -23,8 +24,24 @@ VALID = [c for c in ALL if c.expected_json.exists()]
 INVALID = [c for c in ALL if c.expected_error.exists()]
 
 
+def config_parser() -> argparse.ArgumentParser:
+    """The real CLI parser with only `config` (other commands' modules are not this test's concern)."""
+    saved = dict(cli_main.COMMANDS)
+    cli_main.COMMANDS.clear()
+    cli_main.COMMANDS["config"] = "composer.cli.cmd_config"
+    try:
+        return cli_main.build_parser()
+    finally:
+        cli_main.COMMANDS.clear()
+        cli_main.COMMANDS.update(saved)
+
+
+PARSER = config_parser()
+
+
 def run_composer(case: Case, capsys: pytest.CaptureFixture[str]) -> str:
-    args = build_parser().parse_args([*case.global_args, "config", "--format", "json", *case.config_args])
+    argv = [*case.global_args, "config", "--format", "json", *case.config_args]
+    args = PARSER.parse_args(argv)
     ctx = Context(args=args, environ=case.env, cwd=str(case.cwd))
     capsys.readouterr()
     assert cmd_config.run("config", args, ctx) == 0
