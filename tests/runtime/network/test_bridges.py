@@ -45,7 +45,7 @@ def test_pool_skips_subnets_in_state_and_on_the_host(manager: NetworkManager) ->
     a, b = (ipaddress.ip_network(i.subnets[0]) for i in (first, second))
     assert a != b and not a.overlaps(b)
     for net in (a, b):
-        assert net.subnet_of(ipaddress.ip_network("10.0.0.0/8"))
+        assert net.subnet_of(ipaddress.IPv4Network("10.0.0.0/8"))  # type: ignore[arg-type]
     # a route the host already has is skipped: make the next pool subnet busy on the host
     nxt = ipaddress.ip_network(f"{b.network_address + 256}/24")
     subprocess.run(["ip", "route", "add", "blackhole", str(nxt)], check=True)
@@ -96,7 +96,7 @@ def test_options_labels_internal_ipv6_and_prune(manager: NetworkManager) -> None
                                         text=True).stdout
     assert info.internal and info.enable_ipv6
     v6 = [s for s in info.subnets if ":" in s]
-    assert v6 and ipaddress.ip_network(v6[0]).subnet_of(ipaddress.ip_network("fd00::/8"))
+    assert v6 and ipaddress.ip_network(v6[0]).subnet_of(ipaddress.IPv6Network("fd00::/8"))  # type: ignore[arg-type]
     manager.create(NetworkSpec(name="other", labels={"team": "b"}))
     assert [n.name for n in manager.list({"team": "a"})] == ["opts"]
     assert manager.prune({"team": "b"}) == ["other"]

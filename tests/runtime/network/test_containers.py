@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from runtime.spec import ContainerSpec, IPAMConfig, NetworkAttachment, NetworkSp
 from .conftest import in_ns, links, with_hosts
 
 pytestmark = pytest.mark.privileged
+Fx = Callable[..., Any]  # a fixture that starts something
 
 A, B, C, D = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
 
@@ -26,7 +28,7 @@ def ctr(name: str, *nets: str, aliases: tuple[str, ...] = (), **kw: object) -> C
     return ContainerSpec(name=name, image="localhost/busybox:latest", networks=atts, **kw)  # type: ignore[arg-type]
 
 
-def test_two_containers_talk_over_tcp_by_service_name(manager: NetworkManager, servers: Callable) -> None:
+def test_two_containers_talk_over_tcp_by_service_name(manager: NetworkManager, servers: Fx) -> None:
     manager.create(NetworkSpec(name="demo_default"))
     web = manager.setup_container(A, ctr("demo-web-1", "demo_default", aliases=("web",)))
     cli = manager.setup_container(B, ctr("demo-client-1", "demo_default", aliases=("client",)))
@@ -41,7 +43,7 @@ def test_two_containers_talk_over_tcp_by_service_name(manager: NetworkManager, s
     assert "default via 10." in in_ns(cli.netns_path, "ip", "route").stdout
 
 
-def test_network_isolation_across_networks(manager: NetworkManager, servers: Callable) -> None:
+def test_network_isolation_across_networks(manager: NetworkManager, servers: Fx) -> None:
     manager.create(NetworkSpec(name="p1_default"))
     manager.create(NetworkSpec(name="p2_default"))
     a = manager.setup_container(A, ctr("p1-web-1", "p1_default", aliases=("web",)))
@@ -121,12 +123,14 @@ def test_two_networks_priority_gives_default_route(manager: NetworkManager) -> N
 
 def test_none_mode_has_only_lo(manager: NetworkManager) -> None:
     net = manager.setup_container(A, ContainerSpec(name="x-1", image="i", network_mode="none",
-                                                   hostname="box", dns=("192.0.2.53",)))
+                                                   hostname="box", dns=("192.0.2.53",),
+                                                   extra_hosts=(("gw.test", "192.0.2.1"),)))
     assert net.netns_path
     out = in_ns(net.netns_path, "ip", "-o", "link").stdout
     assert [ln.split(":")[1].strip() for ln in out.splitlines()] == ["lo"]
     assert "UP" in out
-    assert "box" in Path(net.hosts_path).read_text()
+    hosts = Path(net.hosts_path).read_text().splitlines()
+    assert "127.0.0.1\tbox x-1" in hosts and hosts[-1] == "192.0.2.1\tgw.test"
     assert Path(net.resolv_path).read_text() == "nameserver 192.0.2.53\n"
     manager.teardown_container(A)
     manager.teardown_container(A)  # idempotent
@@ -178,7 +182,7 @@ def test_connect_and_disconnect(manager: NetworkManager) -> None:
     assert "x" not in Path(peer.hosts_path).read_text().split()
 
 
-def test_ipv6_network_gives_v6_addresses_that_talk(manager: NetworkManager, servers: Callable) -> None:
+def test_ipv6_network_gives_v6_addresses_that_talk(manager: NetworkManager, servers: Fx) -> None:
     info = manager.create(NetworkSpec(name="v6", enable_ipv6=True))
     v6_subnet = next(s for s in info.subnets if ":" in s)
     a = manager.setup_container(A, ContainerSpec(name="v6-a-1", image="i", networks=(

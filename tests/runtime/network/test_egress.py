@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec
 from .conftest import in_ns, links
 
 pytestmark = pytest.mark.privileged
+Fx = Callable[..., Any]  # a fixture that starts something
 
 HOST_SIDE, OUTSIDE = "198.18.77.1", "198.18.77.2"
 
@@ -47,7 +49,7 @@ def ctr(name: str, network: str) -> ContainerSpec:
 
 
 def test_normal_network_has_egress_and_internal_has_none(
-        manager: NetworkManager, servers: Callable, outside: str) -> None:
+        manager: NetworkManager, servers: Fx, outside: str) -> None:
     servers(outside, 9000, "from-outside")
     manager.create(NetworkSpec(name="open"))
     internal = manager.create(NetworkSpec(name="closed", internal=True))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec, PortMapp
 from .conftest import free_port, links, tcp_get, udp_ask
 
 pytestmark = pytest.mark.privileged
+Fx = Callable[..., Any]  # a fixture that starts something
 
 A, B = "a" * 64, "b" * 64
 DUMMY_ADDR = "198.18.99.1"
@@ -42,7 +44,7 @@ def web(*ports: PortMapping, name: str = "demo-web-1") -> ContainerSpec:
 
 
 def test_published_tcp_and_udp_answer_on_loopback_and_host_address(
-        manager: NetworkManager, servers: Callable, udp_echo: Callable, host_addr: str) -> None:
+        manager: NetworkManager, servers: Fx, udp_echo: Fx, host_addr: str) -> None:
     manager.create(NetworkSpec(name="demo_default"))
     tport, uport = free_port(), free_port(socket.SOCK_DGRAM)
     net = manager.setup_container(A, web(PortMapping(container_port=80, host_port=tport),
@@ -60,7 +62,7 @@ def test_published_tcp_and_udp_answer_on_loopback_and_host_address(
         tcp_get("127.0.0.1", tport, timeout=0.5)
 
 
-def test_host_port_zero_picks_a_free_port(manager: NetworkManager, servers: Callable) -> None:
+def test_host_port_zero_picks_a_free_port(manager: NetworkManager, servers: Fx) -> None:
     manager.create(NetworkSpec(name="demo_default"))
     net = manager.setup_container(A, web(PortMapping(container_port=8080)))
     ((asked, actual),) = net.ports
@@ -71,7 +73,7 @@ def test_host_port_zero_picks_a_free_port(manager: NetworkManager, servers: Call
 
 
 def test_host_ip_bound_port_answers_only_there(
-        manager: NetworkManager, servers: Callable, host_addr: str) -> None:
+        manager: NetworkManager, servers: Fx, host_addr: str) -> None:
     manager.create(NetworkSpec(name="demo_default"))
     port = free_port()
     net = manager.setup_container(A, web(PortMapping(container_port=80, host_port=port, host_ip=host_addr)))
@@ -109,7 +111,7 @@ def test_port_taken_by_another_container_is_an_error(manager: NetworkManager) ->
 
 
 def test_userspace_proxy_publishes_tcp_and_udp_without_nft_rules(
-        manager: NetworkManager, servers: Callable, udp_echo: Callable) -> None:
+        manager: NetworkManager, servers: Fx, udp_echo: Fx) -> None:
     manager.port_driver = "proxy"  # what a host without nft gets
     manager.create(NetworkSpec(name="demo_default"))
     tport, uport = free_port(), free_port(socket.SOCK_DGRAM)
