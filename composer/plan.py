@@ -79,6 +79,7 @@ class ReconcileOptions:
     scale: Mapping[str, int] = field(default_factory=dict)
     remove_orphans: bool = False
     pull: Literal["missing", "always", "never", "policy"] = "policy"
+    infra_only: frozenset[str] = frozenset()  # services whose networks/volumes are wanted, not containers
 
 
 class _Builder:
@@ -155,13 +156,15 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         svc_name = c.labels.get(L.SERVICE, "")
         if svc_name in project.services:
             by_service.setdefault(svc_name, []).append(c)
-        else:
+        elif svc_name not in project.disabled_services:  # not selected, or profile off: not an orphan
             orphans.append(c)
 
     pulled: dict[str, int | None] = {}
     created: dict[str, list[int]] = {}     # service -> create/recreate op ids (all replicas)
     started: dict[str, list[int]] = {}     # service -> start op ids
     for name in order:
+        if name in options.infra_only:
+            continue
         svc = project.services[name]
         deps = {d.service: d for d in service_dependencies(svc).values()}
         present = [d for d in deps.values() if d.service in project.services]

@@ -225,11 +225,12 @@ class Cgroup:
     # -- construction --
 
     @staticmethod
-    def _layout(parts: Sequence[str]) -> tuple[dict[str, Path], dict[str, int]]:
+    def _layout(parts: Sequence[str], hierarchies: Mapping[str, Hierarchy] | None,
+                ) -> tuple[dict[str, Path], dict[str, int]]:
         for part in parts:
             if not part or "/" in part or part in (".", ".."):
                 raise InvalidSpec(f"cgroup name part {part!r}: expected a plain name")
-        found = detect()
+        found = detect() if hierarchies is None else dict(hierarchies)
         paths: dict[str, Path] = {}
         versions: dict[str, int] = {}
         for ctrl in CONTROLLERS:
@@ -248,15 +249,17 @@ class Cgroup:
 
     @classmethod
     def create(cls, parts: Sequence[str], resources: Resources | None = None, *,
-               devices: Sequence[str] = ()) -> Cgroup:
+               devices: Sequence[str] = (), hierarchies: Mapping[str, Hierarchy] | None = None,
+               ) -> Cgroup:
         """Create ``composer/<parts...>`` in every hierarchy and write the limits of *resources*.
 
         Args:
             devices: extra v1 devices-cgroup allow rules (``"c 10:229 rwm"``).
+            hierarchies: what ``detect()`` would return (tests use it to pick cgroup2 on a hybrid host).
         Raises:
             InvalidSpec: an invalid limit (the message names it); nothing is left behind.
         """
-        paths, versions = cls._layout(parts)
+        paths, versions = cls._layout(parts, hierarchies)
         writes = plan_limits(resources or Resources(), versions, memsw=cls._has_memsw(paths))
         if versions.get("devices") == 1:
             writes += device_rules(devices)
@@ -313,9 +316,10 @@ class Cgroup:
             parent = d
 
     @classmethod
-    def open(cls, parts: Sequence[str]) -> Cgroup:
+    def open(cls, parts: Sequence[str], *, hierarchies: Mapping[str, Hierarchy] | None = None,
+             ) -> Cgroup:
         """The existing cgroup ``composer/<parts...>``. Raises NotFound if it exists nowhere."""
-        paths, versions = cls._layout(parts)
+        paths, versions = cls._layout(parts, hierarchies)
         present = {c: p for c, p in paths.items() if p.is_dir()}
         if not present:
             raise NotFound(f"cgroup {'/'.join(parts)}: not found")

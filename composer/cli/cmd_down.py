@@ -47,7 +47,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
                 {str(s["image"]) for s in project.services.values() if s.get("image")} if project else set()))
         elif args.rmi == "local" and project is not None:  # images compose would have built: no image: key
             images = sorted(f"{pname}-{k}" for k, s in project.services.items() if not s.get("image"))
-        plan = teardown(pname, containers, known_services=None if project is None else project.services,
+        known = None if project is None else {*project.services, *project.disabled_services}
+        plan = teardown(pname, containers, known_services=known,
                         networks=networks, volumes=volumes, images=images, pod=_pod_exists(engine, pname),
                         options=DownOptions(services=tuple(args.services), remove_orphans=args.remove_orphans,
                                             volumes=args.remove_volumes, images=args.rmi))
@@ -56,6 +57,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
             return 0
         if project is not None and not args.remove_orphans:
             orphans = sorted(c.name for c in containers if c.labels.get(L.SERVICE) not in project.services
+                             and c.labels.get(L.SERVICE) not in project.disabled_services
                              and c.labels.get(L.ONEOFF) != "True")
             if orphans:
                 C.progress_for(ctx).message(

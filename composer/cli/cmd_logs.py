@@ -74,10 +74,11 @@ class LogPrinter:
     def line(self, name: str, rec: LogRecord) -> None:
         text = rec.text.decode(errors="replace")
         stamp = f"{rec.time} " if self.timestamps else ""
-        self.write(f"{self.head(name)}{stamp}{text}\n")
+        err = not self.prefix and rec.stream == "stderr" and self.out is None  # run: keep the streams apart
+        self.write(f"{self.head(name)}{stamp}{text}\n", sys.stderr if err else None)
 
-    def write(self, text: str) -> None:
-        out = self.out or sys.stdout
+    def write(self, text: str, stream: TextIO | None = None) -> None:
+        out = stream or self.out or sys.stdout
         with self._lock:
             try:
                 out.write(text)

@@ -138,13 +138,13 @@ class _Ctx:
         self.source = source
 
     def path(self, p: str) -> str:
-        """A host path: `~` from HOME, relative against working_dir (when resolving)."""
+        """A host path: `~` from HOME, relative against working_dir (both only when resolving)."""
+        if not self.resolve_paths:
+            return p
         if p == "~" or p.startswith("~/"):
             home = self.environ.get("HOME", "")
             if home:
                 p = home + p[1:]
-        if not self.resolve_paths:
-            return p
         if not posixpath.isabs(p):
             p = posixpath.join(self.working_dir, p)
         return posixpath.normpath(p)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cgroups import ROOT_NAME, Cgroup, detect, device_rules, plan_limits
+from runtime.cgroups import ROOT_NAME, Cgroup, Hierarchy, detect, device_rules, plan_limits
 from runtime.errors import InvalidSpec, NotFound
 from runtime.spec import Resources
 
@@ -250,3 +250,37 @@ def test_invalid_limit_leaves_nothing(pod: str) -> None:
     with pytest.raises(InvalidSpec, match="cgroup name part"):
         Cgroup.create([pod, "../x"])
     assert not any(d.exists() for d in _all_dirs(pod))
+
+
+def _v2_only() -> dict[str, Hierarchy]:
+    unified = detect().get("unified")
+    if unified is None:
+        pytest.skip("no cgroup2 hierarchy mounted")
+    return {"unified": unified, "freezer": unified}
+
+
+@pytest.mark.privileged
+def test_cgroup2_tracks_freezes_and_kills(pod: str) -> None:
+    """The cgroup2 paths (cgroup.freeze, cgroup.events, cgroup.procs) on the real cgroup2 mount,
+    whichever controllers it has."""
+    hier = _v2_only()
+    # the hierarchies given leave out memory: a memory limit is refused before anything is made
+    with pytest.raises(InvalidSpec, match="memory limit: the memory cgroup controller is not available"):
+        Cgroup.create([pod, "c1"], Resources(memory=64 * MiB), hierarchies=hier)
+    assert not (hier["unified"].mountpoint / ROOT_NAME / pod).exists()
+    cg = Cgroup.create([pod, "c1"], hierarchies=hier)
+    assert cg.path("freezer") == hier["unified"].mountpoint / ROOT_NAME / pod / "c1"
+    pid = _spawn_in(cg, "import time\ntime.sleep(60)")
+    assert cg.pids() == [pid]
+    cg.freeze()
+    assert cg.frozen()
+    state = Path(f"/proc/{pid}/status").read_text()
+    cg.thaw()
+    assert not cg.frozen() and "State:" in state
+    cg.kill_all(signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert os.WTERMSIG(status) == signal.SIGKILL
+    cg.remove()
+    assert not (hier["unified"].mountpoint / ROOT_NAME / pod).exists()
+    with pytest.raises(NotFound):
+        Cgroup.open([pod, "c1"], hierarchies=hier)

@@ -1,0 +1,110 @@
+"""`composer exec SERVICE CMD...` and `composer cp` on a service's container."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from composer import labels as L
+from composer.cli import _compose as C
+from composer.cli.context import Context
+from composer.errors import ComposerError, UsageError
+
+HELP = {
+    "exec": "Execute a command in a running container",
+    "cp": "Copy files/folders between a service container and the local filesystem",
+}
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", type=int, default=None, help="index of the container if service has "
+                        "multiple replicas")
+    if name == "cp":
+        parser.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid "
+                            "information)")
+        parser.add_argument("-L", "--follow-link", action="store_true")
+        parser.add_argument("--all", action="store_true", dest="all_replicas", help="include all replicas")
+        parser.add_argument("source", metavar="SRC")
+        parser.add_argument("dest", metavar="DEST")
+        return
+    parser.add_argument("-d", "--detach", action="store_true", help="detached mode: run in the background")
+    parser.add_argument("-T", "--no-TTY", action="store_true", dest="no_tty", help="disable pseudo-TTY allocation")
+    parser.add_argument("-i", "--interactive", action="store_true", default=True, help=argparse.SUPPRESS)
+    parser.add_argument("-u", "--user", default=None, help="run the command as this user")
+    parser.add_argument("-w", "--workdir", default=None, help="path to workdir directory for this command")
+    parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL")
+    parser.add_argument("--privileged", action="store_true", help="give extended privileges to the process")
+    parser.add_argument("service", metavar="SERVICE")
+    parser.add_argument("exec_command", nargs=argparse.REMAINDER, metavar="COMMAND")
+
+
+def env_list(items: list[str], environ: dict[str, str] | None = None) -> dict[str, str]:
+    """-e KEY=VAL, or -e KEY (the value from the caller's environment when set)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if sep:
+            out[key] = value
+        elif environ is not None and key in environ:
+            out[key] = environ[key]
+    return out
+
+
+def service_container(ctx: Context, service: str, index: int | None, *, running: bool = True) -> object:
+    project, pname = C.load_or_name(ctx, [service])
+    C.check_services(project, [service])
+    containers = C.project_containers(ctx.engine(), pname, [service], all=not running)
+    if index is not None:
+        containers = [c for c in containers if c.labels.get(L.CONTAINER_NUMBER) == str(index)]
+    if not containers:
+        raise ComposerError(f"service {service!r} is not running" if running
+                            else f"service {service!r} has no container")
+    return containers[0]
+
+
+def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    if name == "cp":
+        return _cp(args, ctx)
+    from runtime.spec import ExecSpec
+
+    command = list(args.exec_command)
+    if not command:
+        raise UsageError("exec requires a command: composer exec SERVICE COMMAND [ARGS...]")
+    c = service_container(ctx, args.service, args.index)
+    tty = not args.no_tty and not args.detach and sys.stdin.isatty() and sys.stdout.isatty()
+    spec = ExecSpec(command=tuple(command), env=env_list(args.env, dict(ctx.environ)), user=args.user,
+                    working_dir=args.workdir, tty=tty, stdin_open=not args.detach, privileged=args.privileged,
+                    detach=args.detach)
+    return int(ctx.engine().containers.exec(c.id, spec))  # type: ignore[attr-defined]
+
+
+def _split(ref: str) -> tuple[str, str] | None:
+    """SERVICE:PATH -> (service, path); a host path -> None."""
+    if ":" in ref and not ref.startswith(("/", ".")):
+        svc, _, path = ref.partition(":")
+        return svc, path
+    return None
+
+
+def _cp(args: argparse.Namespace, ctx: Context) -> int:
+    src, dst = _split(args.source), _split(args.dest)
+    if (src is None) == (dst is None):
+        raise UsageError("cp copies between a service container and the host: one of SRC and DEST must be "
+                         "SERVICE:PATH")
+    engine = ctx.engine()
+    if src is not None:
+        c = service_container(ctx, src[0], args.index)
+        engine.containers.copy_from(c.id, src[1], args.dest)  # type: ignore[attr-defined]
+    else:
+        assert dst is not None
+        project, pname = C.load_or_name(ctx, [dst[0]])
+        targets = C.project_containers(engine, pname, [dst[0]], all=False)
+        if args.index is not None:
+            targets = [t for t in targets if t.labels.get(L.CONTAINER_NUMBER) == str(args.index)]
+        elif not args.all_replicas:
+            targets = targets[:1]
+        if not targets:
+            raise ComposerError(f"service {dst[0]!r} is not running")
+        for t in targets:
+            engine.containers.copy_to(t.id, args.source, dst[1])
+    return 0
