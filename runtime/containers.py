@@ -93,6 +93,29 @@ def spec_from_json(d: Mapping[str, Any]) -> ContainerSpec:
     return ContainerSpec(**kw)
 
 
+def _parse_device(raw: str, name: str) -> tuple[str, str, str, int, int, str]:
+    """"/dev/x[:/dev/y[:rwm]]" -> (host path, container path, type, major, minor, permissions)."""
+    import stat
+
+    parts = raw.split(":")
+    host = parts[0]
+    path = parts[1] if len(parts) > 1 and parts[1].startswith("/") else host
+    perm = parts[-1] if len(parts) > 1 and not parts[-1].startswith("/") else "rwm"
+    if not set(perm) <= set("rwm") or not perm:
+        raise InvalidSpec(f"container {name}: device {raw!r}: invalid permissions {perm!r}")
+    try:
+        st = os.stat(host)
+    except OSError:
+        raise InvalidSpec(f"container {name}: device {host} does not exist on the host") from None
+    if stat.S_ISCHR(st.st_mode):
+        kind = "c"
+    elif stat.S_ISBLK(st.st_mode):
+        kind = "b"
+    else:
+        raise InvalidSpec(f"container {name}: {host} is not a device")
+    return host, path, kind, os.major(st.st_rdev), os.minor(st.st_rdev), perm
+
+
 def _image_healthcheck(config: Mapping[str, Any]) -> S.Healthcheck | None:
     hc = config.get("Healthcheck")
     if not isinstance(hc, Mapping) or not hc.get("Test"):
@@ -289,6 +312,9 @@ class ContainerManager:
         for d in (cdir / "upper", cdir / "work", cdir / "rootfs", run):
             d.mkdir(parents=True, exist_ok=True)
         config = dict(image.config)
+        spec = self._with_volumes_from(spec)
+        devices = [_parse_device(d, spec.name) for d in spec.devices]
+        ns_paths = self._joined_namespaces(spec)
         # user (from the image's files, read on the host before start)
         try:
             user = resolve_in_dirs(spec.user or str(config.get("User") or "") or None, spec.group_add,
@@ -306,7 +332,8 @@ class ContainerManager:
             Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
         if Cgroup is not None:
             cgroup_parts = [spec.pod or "standalone", cid]
-            cg = Cgroup.create(cgroup_parts, spec.resources)
+            cg = Cgroup.create(cgroup_parts, spec.resources,
+                               devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices])
             undo.append(cg.remove)
             cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
         # volumes
@@ -332,6 +359,16 @@ class ContainerManager:
             **self._security_defaults(),
         )
         bundle = oci.build_config(spec, config, inputs)
+        linux = bundle["linux"]
+        for host, path, t, ma, mi, _ in devices:
+            linux["devices"].append({"path": path, "hostPath": host, "type": t, "major": ma, "minor": mi,
+                                     "fileMode": 0o666, "uid": 0, "gid": 0})
+        for ns in linux["namespaces"]:
+            if ns["type"] in ns_paths:
+                ns["path"] = ns_paths[ns["type"]]
+        for kind in set(ns_paths) - {n["type"] for n in linux["namespaces"]}:
+            linux["namespaces"].append({"type": kind, "path": ns_paths[kind]})
+
         if user.uid != 0 and user_caps:
             bundle["process"]["capabilities"]["ambient"] = sorted(f"CAP_{c}" for c in user_caps & caps)
         (cdir / "config.json").write_text(json.dumps(bundle, indent=1))
@@ -352,6 +389,54 @@ class ContainerManager:
         self._save(cid, doc)
         undo.append(lambda: self._kill_everything(cid))
         self._spawn_monitor(cid, spec.name, start=False)
+
+    def _with_volumes_from(self, spec: ContainerSpec) -> ContainerSpec:
+        """The spec with the mounts of each ``volumes_from`` container added (":ro" makes them read-only)."""
+        if not spec.volumes_from:
+            return spec
+        mounts = list(spec.mounts)
+        targets = {m.target for m in mounts}
+        for item in spec.volumes_from:
+            ref, _, mode = item.partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise InvalidSpec(f"container {spec.name}: volumes_from {item!r}: expected ro or rw")
+            _, other = self._find(ref)
+            other_spec = spec_from_json(other["spec"])
+            by_target = dict(other.get("volume_targets") or {})
+            for m in other_spec.mounts:
+                if m.type == "tmpfs" or m.target in targets:
+                    continue
+                ro = m.read_only if mode == "" else mode == "ro"
+                if m.type == "volume":
+                    m = S.Mount(type="volume", source=by_target.get(m.target, m.source), target=m.target,
+                                read_only=ro, nocopy=True, subpath=m.subpath)
+                else:
+                    m = dataclasses.replace(m, read_only=ro)
+                mounts.append(m)
+                targets.add(m.target)
+            for target, name in by_target.items():   # the image's anonymous volumes too
+                if target not in targets:
+                    mounts.append(S.Mount(type="volume", source=name, target=target, read_only=mode == "ro",
+                                          nocopy=True))
+                    targets.add(target)
+        return dataclasses.replace(spec, mounts=tuple(mounts))
+
+    def _joined_namespaces(self, spec: ContainerSpec) -> dict[str, str]:
+        """Namespace paths for ``ipc``/``pid`` ``container:X`` (X must be running).
+
+        /dev/shm stays the container's own tmpfs: a mount of X's mount namespace cannot be bound
+        into another one with mount(2). SysV IPC objects and POSIX queues are shared.
+        """
+        paths: dict[str, str] = {}
+        for kind, mode, nsfile in (("ipc", spec.ipc_mode, "ipc"), ("pid", spec.pid_mode, "pid")):
+            if not mode or not mode.startswith("container:"):
+                continue
+            other = self.get(mode.split(":", 1)[1])
+            if other.status != "running" or not other.pid:
+                raise Conflict(f"container {spec.name}: {kind} namespace of container {other.name} "
+                               f"is not available: it is {other.status}")
+            paths[kind] = f"/proc/{other.pid}/ns/{nsfile}"
+        return paths
 
     def _caps(self, spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
         from runtime.security.caps import normalize_cap, resolve_caps
@@ -420,6 +505,7 @@ class ContainerManager:
                 doc["anonymous_volumes"].append(info.name)
                 undo.append(lambda name=info.name: vols.remove(name))  # type: ignore[misc]
             doc["volume_names"].append(info.name)
+            doc.setdefault("volume_targets", {})[m.target] = info.name
             if not m.nocopy and not m.subpath:
                 image_dir = self._image_path(image_layers, m.target)
                 if image_dir is not None:

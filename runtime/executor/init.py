@@ -133,14 +133,15 @@ def _bind_devices(devices: Sequence[Mapping[str, Any]], rootfs: str, sys: Syscal
     for d in devices:
         path = str(d["path"])
         dest = secure_join(rootfs, path)
+        host = str(d.get("hostPath") or path)
         try:
-            mode = os.stat(path).st_mode
+            mode = os.stat(host).st_mode
         except OSError:
             mode = 0
         if not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
-            raise InitError(f"device {path} is not available on the host")
+            raise InitError(f"device {host} is not available on the host")
         _make_target(dest, True)
-        sys.mount(path, dest, None, sc.MS_BIND)
+        sys.mount(host, dest, None, sc.MS_BIND)
     dev = secure_join(rootfs, "/dev")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore")):
@@ -288,17 +289,24 @@ def _process_a(plan: InitPlan, sync_w: int, gate_r: int) -> int:
     linux = plan.config.get("linux") or {}
     namespaces = {n["type"]: n.get("path") for n in linux.get("namespaces") or []}
     join_cgroup(plan.cgroup_procs, os.getpid())
-    if namespaces.get("network"):
-        fd = os.open(str(namespaces["network"]), os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            SYSCALLS.setns(fd, sc.CLONE_NEWNET)
-        finally:
+    # join the namespaces given by path (the network pin, ipc/pid of another container) ...
+    fds = []
+    try:
+        for kind, path in namespaces.items():
+            if path:
+                fds.append((os.open(str(path), os.O_RDONLY | os.O_CLOEXEC), kind))
+        for fd, kind in fds:
+            try:
+                SYSCALLS.setns(fd, sc.NAMESPACE_FLAGS[kind])
+            except OSError as exc:
+                raise InitError(f"cannot join the {kind} namespace {namespaces[kind]}: {exc.strerror}") from None
+    finally:
+        for fd, _ in fds:
             os.close(fd)
+    # ... and create the others
     flags = 0
     for kind in _UNSHARE_ORDER:
-        if kind in namespaces:
-            if namespaces[kind]:
-                raise InitError(f"joining an existing {kind} namespace is not supported")
+        if kind in namespaces and not namespaces[kind]:
             flags |= sc.NAMESPACE_FLAGS[kind]
     SYSCALLS.unshare(flags)
     pid = os.fork()

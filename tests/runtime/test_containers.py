@@ -396,3 +396,19 @@ def test_copy_to_and_from_a_running_container(engine: Engine, tmp_path: Path) ->
     assert out.read_text() == "hi\n"
     engine.containers.copy_from(c.id, "/etc/passwd", tmp_path / "passwd")
     assert (tmp_path / "passwd").read_text().startswith("root:x:0:0")
+
+
+def test_volumes_from_devices_and_shared_ipc_pid(engine: Engine) -> None:
+    src = engine.containers.create(spec("t-src", "sh", "-c", "echo shared > /v/f; sleep 100",
+                                        mounts=(Mount(type="volume", target="/v"),)))
+    engine.containers.start(src.id)
+    _wait_for(lambda: any(engine.paths.volumes.glob("*/_data/f")))
+    script = ("cat /v/f; (echo x > /v/g) 2>/dev/null || echo ro; readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep; "
+              "ls -l /dev/fuse | cut -c1")
+    code, out, err = run(engine, spec("t-user2", "sh", "-c", script, volumes_from=(f"{src.id}:ro",),
+                                      ipc_mode=f"container:{src.id}", pid_mode=f"container:{src.id}",
+                                      devices=("/dev/fuse:/dev/fuse:rwm",)))
+    assert code == 0, err
+    assert out.split() == ["shared", "ro", os.readlink(f"/proc/{engine.containers.get(src.id).pid}/ns/ipc"), "1", "c"]
+    with pytest.raises(InvalidSpec, match="device /dev/nosuch does not exist"):
+        engine.containers.create(spec("t-nodev", "true", devices=("/dev/nosuch",)))
