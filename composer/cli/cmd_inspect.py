@@ -1,0 +1,152 @@
+"""`composer top`, `port`, `images`, `stats`: read-only views of the project's containers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from composer import labels as L
+from composer.cli import _compose as C
+from composer.cli.context import Context
+from composer.errors import ComposerError, UsageError
+
+HELP = {
+    "top": "Display the running processes",
+    "port": "Print the public port for a port binding",
+    "images": "List images used by the created containers",
+    "stats": "Display a live stream of container(s) resource usage statistics",
+}
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    if name == "port":
+        parser.add_argument("--index", type=int, default=None)
+        parser.add_argument("--protocol", choices=["tcp", "udp"], default="tcp")
+        parser.add_argument("service", metavar="SERVICE")
+        parser.add_argument("private_port", metavar="PRIVATE_PORT", type=int)
+        return
+    if name == "images":
+        parser.add_argument("-q", "--quiet", action="store_true")
+        parser.add_argument("--format", dest="out_format", choices=["table", "json"], default="table")
+    if name == "stats":
+        parser.add_argument("-a", "--all", action="store_true", dest="show_all")
+        parser.add_argument("--no-stream", action="store_true")
+        parser.add_argument("--no-trunc", action="store_true")
+        parser.add_argument("--format", dest="out_format", default="table")
+    parser.add_argument("services", nargs="*", metavar="SERVICE")
+
+
+def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    if name == "port":
+        return _port(args, ctx)
+    project, pname = C.load_or_name(ctx, args.services)
+    C.check_services(project, args.services)
+    engine = ctx.engine()
+    if name == "top":
+        for c in C.project_containers(engine, pname, args.services, all=False):
+            procs = engine.containers.top(c.id)
+            print(c.name)
+            rows = [["UID", "PID", "PPID", "CMD"], *([p.get("UID", ""), p.get("PID", ""), p.get("PPID", ""),
+                                                     p.get("CMD", "")] for p in procs)]
+            C.print_table(rows)
+            print()
+        return 0
+    if name == "images":
+        return _images(args, ctx, pname)
+    return _stats(args, ctx, pname)
+
+
+def _port(args: argparse.Namespace, ctx: Context) -> int:
+    from composer.cli.cmd_exec import service_container
+
+    c = service_container(ctx, args.service, args.index)
+    for asked, host_port in c.ports:  # type: ignore[attr-defined]
+        if asked.container_port == args.private_port and asked.protocol == args.protocol:
+            print(f"{asked.host_ip or '0.0.0.0'}:{host_port}")
+            return 0
+    raise ComposerError(f"no port {args.private_port}/{args.protocol} published for service {args.service}")
+
+
+def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:
+    engine = ctx.engine()
+    rows = []
+    for c in C.project_containers(engine, pname, args.services):
+        repo, tag, size, created = c.image, "", 0, ""
+        try:
+            info = engine.images.resolve(c.image)
+            ref = info.refs[0] if info.refs else c.image
+            size, created = info.size, info.created
+        except Exception:  # noqa: BLE001 - image removed since: show what the container says
+            ref = c.image
+        name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        rows.append({"ContainerName": c.name, "Repository": name, "Tag": tag, "ID": c.image_id,
+                     "Size": size, "Created": created})
+    if args.quiet:
+        for img_id in dict.fromkeys(r["ID"] for r in rows):
+            print(img_id)
+    elif args.out_format == "json":
+        print(json.dumps(rows))
+    else:
+        C.print_table([["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"],
+                       *([r["ContainerName"], r["Repository"], r["Tag"],
+                          str(r["ID"]).removeprefix("sha256:")[:12], _size(int(r["Size"]))] for r in rows)])
+    return 0
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.3g}{unit}"
+        n /= 1000
+    return f"{n:.3g}TB"
+
+
+def _cgroup_value(pid: int, controller: str, filename: str) -> int | None:
+    """A number from the container's v1 cgroup (found through /proc/<pid>/cgroup)."""
+    try:
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+            _, ctrls, path = line.split(":", 2)
+            if controller in ctrls.split(","):
+                return int(Path(f"/sys/fs/cgroup/{controller}{path}/{filename}").read_text().split()[0])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _stats(args: argparse.Namespace, ctx: Context, pname: str) -> int:
+    engine = ctx.engine()
+    if args.out_format not in ("table", "json"):
+        raise UsageError(f"invalid --format {args.out_format!r}; expected table or json")
+    prev: dict[str, tuple[float, int]] = {}
+    while True:
+        rows = []
+        for c in C.project_containers(engine, pname, args.services, all=args.show_all):
+            mem = _cgroup_value(c.pid, "memory", "memory.usage_in_bytes") if c.pid else None
+            limit = _cgroup_value(c.pid, "memory", "memory.limit_in_bytes") if c.pid else None
+            cpu_ns = _cgroup_value(c.pid, "cpuacct", "cpuacct.usage") if c.pid else None
+            pids = _cgroup_value(c.pid, "pids", "pids.current") if c.pid else None
+            now = time.monotonic()
+            cpu = 0.0
+            if cpu_ns is not None and c.id in prev:
+                t0, n0 = prev[c.id]
+                cpu = 100.0 * (cpu_ns - n0) / 1e9 / max(now - t0, 1e-6)
+            if cpu_ns is not None:
+                prev[c.id] = (now, cpu_ns)
+            rows.append({"ID": c.id[:12], "Name": c.name, "CPUPerc": f"{cpu:.2f}%",
+                         "MemUsage": f"{_size(mem or 0)} / {_size(limit) if limit and limit < 1 << 60 else '-'}",
+                         "PIDs": str(pids if pids is not None else 0)})
+        if args.out_format == "json":
+            for r in rows:
+                print(json.dumps(r))
+        else:
+            if not args.no_stream:
+                sys.stdout.write("\x1b[2J\x1b[H")
+            C.print_table([["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS"],
+                           *([r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["PIDs"]] for r in rows)])
+        sys.stdout.flush()
+        if args.no_stream:
+            return 0
+        time.sleep(1.0)
