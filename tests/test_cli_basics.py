@@ -25,3 +25,21 @@ def test_unknown_command_is_a_usage_error() -> None:
     out = composer_cli("no-such-command")
     assert out.returncode == 2
     assert "invalid choice" in out.stderr
+
+
+def test_command_word_skips_global_options_and_their_values() -> None:
+    from composer.cli.main import command_word
+
+    assert command_word(["-f", "a.yml", "-p", "x", "--dry-run", "up", "-d"]) == "up"
+    assert command_word(["--project-directory", "d", "--profile", "p", "ps"]) == "ps"
+    assert command_word(["--file=a.yml", "logs", "-f"]) == "logs"
+    assert command_word(["-f", "a.yml"]) is None
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    code = (
+        "import sys; from composer.cli.main import build_parser; build_parser(only='version');"
+        "print(sorted(m for m in sys.modules if m.startswith('composer.cli.cmd_')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['composer.cli.cmd_version']"

@@ -54,7 +54,28 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Global options that take a value: needed to find the command word without building the parser.
+_VALUED_GLOBALS = frozenset({"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
+                             "--profile", "--parallel", "--ansi", "--progress"})
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command in *argv* (the first word that is not a global option or its value)."""
+    it = iter(argv)
+    for token in it:
+        if token == "--":
+            return next(it, None)
+        if token.startswith("-"):
+            if token in _VALUED_GLOBALS:
+                next(it, None)
+            continue
+        return token
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with *only*, just that command's module is imported (lean start-up, and a
+    broken module cannot take the other commands down with it)."""
     parser = argparse.ArgumentParser(
         prog="composer", description="Daemonless compose engine: run compose projects as containers."
     )
@@ -73,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--progress", choices=["auto", "tty", "plain", "json", "quiet"], default="auto")
     g.add_argument("--compatibility", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    wanted = {only: COMMANDS[only]} if only in COMMANDS else COMMANDS
+    for name, module_name in wanted.items():
         if importlib.util.find_spec(module_name) is None:
             continue  # not built yet
         module = importlib.import_module(module_name)
@@ -92,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] in (["-v"], ["--version"]):  # fast path: no parser, no imports
         print(f"composer version {__version__}")
         return 0
-    parser = build_parser()
+    parser = build_parser(only=command_word(argv))
     args = parser.parse_args(argv)
     if args.version:
         print(f"composer version {__version__}")
