@@ -266,7 +266,16 @@ class Cgroup:
         created: list[Path] = []
         try:
             for ctrl, path in paths.items():
-                cls._make_dirs(path, ctrl, versions[ctrl], created)
+                for attempt in range(5):
+                    try:
+                        cls._make_dirs(path, ctrl, versions[ctrl], created)
+                        break
+                    except OSError as exc:
+                        # a concurrent remove() took an empty parent away between our mkdirs
+                        # (ENOENT), or it is dying while we look at it (ENODEV)
+                        if exc.errno not in (errno.ENOENT, errno.ENODEV) or attempt == 4:
+                            raise
+                        time.sleep(0.001 * (attempt + 1))
             for ctrl, fname, value in writes:
                 try:
                     _write(paths[ctrl] / fname, value)

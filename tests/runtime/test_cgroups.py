@@ -284,3 +284,25 @@ def test_cgroup2_tracks_freezes_and_kills(pod: str) -> None:
     assert not (hier["unified"].mountpoint / ROOT_NAME / pod).exists()
     with pytest.raises(NotFound):
         Cgroup.open([pod, "c1"], hierarchies=hier)
+
+
+@pytest.mark.privileged
+def test_concurrent_create_and_remove_in_one_pod(pod: str) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def churn(name: str) -> None:
+        try:
+            for _ in range(25):
+                Cgroup.create([pod, name], Resources(cpuset="0")).remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(n,)) for n in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert not any(d.exists() for d in _all_dirs(pod))
