@@ -1,0 +1,148 @@
+"""The pure parts of the compose verbs: ps/status columns, log prefixes, events, progress, the lock."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from composer import labels as L
+from composer.cli import _compose as C
+from composer.cli.cmd_events import diff_events
+from composer.cli.cmd_logs import LogPrinter, short_name
+from composer.cli.cmd_ps import project_summaries, ps_json
+from composer.errors import ProjectError
+from composer.progress import Progress, choose_mode, use_color
+from composer.project_lock import project_lock
+from runtime.spec import ContainerInfo, LogRecord, PortMapping
+
+
+def _c(name: str = "demo-web-1", status: str = "running", **kw: object) -> ContainerInfo:
+    svc, num = name.split("-")[1], name.split("-")[-1]
+    base = dict(id=f"id-{name}", name=name, image="busybox", image_id="sha256:1",
+                labels={L.PROJECT: name.split("-")[0], L.SERVICE: svc, L.CONTAINER_NUMBER: num,
+                        L.CONFIG_FILES: "/w/compose.yaml"},
+                status=status, created_at="2026-01-01T00:00:00.123456789Z", started_at="2026-01-01T00:00:01Z",
+                command=("httpd", "-f", "-p", "8080", "-h", "/www"))
+    base.update(kw)
+    return ContainerInfo(**base)  # type: ignore[arg-type]
+
+
+def test_status_column_reads_like_docker() -> None:
+    start = C.parse_time("2026-01-01T00:00:01Z").timestamp()  # type: ignore[union-attr]
+    assert C.status_text(_c(), now=start + 125) == "Up 2 minutes"
+    assert C.status_text(_c(health="healthy"), now=start + 3) == "Up 3 seconds (healthy)"
+    assert C.status_text(_c(health="starting"), now=start + 3) == "Up 3 seconds (health: starting)"
+    assert C.status_text(_c(status="exited", exit_code=3, finished_at="2026-01-01T00:00:05Z"),
+                         now=start + 64) == "Exited (3) About a minute ago"
+    assert C.status_text(_c(status="created")) == "Created"
+    assert C.command_text(_c()) == '"httpd -f -p 8080 -h…"'
+
+
+def test_ports_column_and_json() -> None:
+    c = _c(ports=((PortMapping(container_port=8080, host_port=18080), 18080),
+                  (PortMapping(container_port=53, host_port=5353, protocol="udp", host_ip="127.0.0.1"), 5353)))
+    assert C.ports_text(c) == "0.0.0.0:18080->8080/tcp, [::]:18080->8080/tcp, 127.0.0.1:5353->53/udp"
+    doc = ps_json(c)
+    assert doc["Publishers"][0] == {"URL": "0.0.0.0", "TargetPort": 8080, "PublishedPort": 18080, "Protocol": "tcp"}
+    assert (doc["Name"], doc["Service"], doc["State"], doc["Project"]) == ("demo-web-1", "web", "running", "demo")
+
+
+def test_ls_summarises_projects() -> None:
+    rows = project_summaries([_c(), _c("demo-db-1", "exited"), _c("other-x-1", "exited")], show_all=False)
+    assert rows == [{"Name": "demo", "Status": "exited(1), running(1)", "ConfigFiles": "/w/compose.yaml"}]
+    assert [r["Name"] for r in project_summaries([_c("other-x-1", "exited")], show_all=True)] == ["other"]
+
+
+def test_log_prefix_is_padded_and_coloured_per_service() -> None:
+    out = io.StringIO()
+    names = [short_name(_c()), short_name(_c("demo-database-1"))]
+    p = LogPrinter(names, color=False, out=out)
+    p.line("web-1", LogRecord(time="2026-01-01T00:00:00Z", stream="stdout", text=b"hello"))
+    assert out.getvalue() == "web-1       | hello\n"
+    coloured = LogPrinter(names, color=True, out=io.StringIO())
+    assert coloured.head("web-1") != coloured.head("database-1")
+    assert coloured.head("web-1").startswith("\x1b[") and "web-1       | " in coloured.head("web-1")
+    plain = LogPrinter(names, color=False, prefix=False, timestamps=True, out=io.StringIO())
+    plain.line("web-1", LogRecord(time="T", stream="stdout", text=b"x"))
+    assert plain.out.getvalue() == "T x\n"  # type: ignore[union-attr]
+
+
+def test_events_from_two_snapshots() -> None:
+    a, b = _c(status="created"), _c("demo-db-1")
+    before = {a.id: a, b.id: b}
+    after = {a.id: _c(status="running", health="healthy"), "new": _c("demo-x-1", id="new")}
+    got = [(action, c.name) for action, c in diff_events(before, after)]
+    assert got == [("start", "demo-web-1"), ("health_status: healthy", "demo-web-1"), ("create", "demo-x-1"),
+                   ("start", "demo-x-1"), ("destroy", "demo-db-1")]
+
+
+def test_progress_plain_json_and_tty_frames() -> None:
+    out = io.StringIO()
+    p = Progress("plain", out)
+    p.event("Container", "demo-web-1", "Started")
+    assert out.getvalue() == " Container demo-web-1  Started\n"
+    j = io.StringIO()
+    Progress("json", j).event("Network", "demo_default", "Created")
+    assert j.getvalue() == '{"id": "Network demo_default", "status": "Created", "error": false}\n'
+    now = [0.0]
+    t = Progress("tty", io.StringIO(), clock=lambda: now[0])
+    t.event("Network", "demo_default", "Creating")
+    now[0] = 1.5
+    t.event("Network", "demo_default", "Created")
+    now[0] = 2.0
+    t.event("Container", "demo-web-1", "Starting")
+    now[0] = 2.5
+    assert t.frame() == ["[+] Running 1/2", " ✔ Network demo_default  Created  1.5s",
+                         " ⠿ Container demo-web-1  Starting  0.5s"]
+    assert "\x1b[3A" in t.stream.getvalue()  # type: ignore[attr-defined]  # redrawn in place
+    q = io.StringIO()
+    Progress("quiet", q).event("Container", "x", "Started")
+    assert q.getvalue() == ""
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_mode_and_colour_choice() -> None:
+    assert choose_mode("auto", _Tty(), {}) == "tty"
+    assert choose_mode("auto", io.StringIO(), {}) == "plain"
+    assert choose_mode("auto", _Tty(), {"COMPOSE_PROGRESS": "quiet"}) == "quiet"
+    assert choose_mode("json", _Tty(), {}) == "json"
+    assert use_color("auto", _Tty(), {}) is True
+    assert use_color("auto", _Tty(), {"NO_COLOR": "1"}) is False
+    assert use_color("always", io.StringIO(), {}) is True
+
+
+def _hold(path: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    with project_lock(Path(path), "demo"):
+        ready.set()
+        time.sleep(1.0)
+
+
+def test_project_lock_excludes_a_second_holder(tmp_path: Path) -> None:
+    lock = tmp_path / "locks" / "project-demo.lock"
+    ready = multiprocessing.Event()
+    proc = multiprocessing.Process(target=_hold, args=(str(lock), ready))
+    proc.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(ProjectError, match="project demo: another composer command is working on this project"):
+            with project_lock(lock, "demo", timeout=0.2):
+                pass
+        t0 = time.monotonic()
+        with project_lock(lock, "demo", timeout=10):
+            assert time.monotonic() - t0 > 0.1  # waited for the other holder
+    finally:
+        proc.join(10)
+
+
+def test_since_accepts_durations_and_times() -> None:
+    assert C.since_to_epoch("10m", now=1000.0) == 400.0
+    assert C.since_to_epoch("1700000000") == 1700000000.0
+    assert C.since_to_epoch("2026-01-01T00:00:00Z") == C.parse_time("2026-01-01T00:00:00Z").timestamp()  # type: ignore[union-attr]
