@@ -98,7 +98,7 @@ def test_progress_plain_json_and_tty_frames() -> None:
     now[0] = 2.5
     assert t.frame() == ["[+] Running 1/2", " ✔ Network demo_default  Created  1.5s",
                          " ⠿ Container demo-web-1  Starting  0.5s"]
-    assert "\x1b[3A" in t.stream.getvalue()  # type: ignore[attr-defined]  # redrawn in place
+    assert "\x1b[2A" in t.stream.getvalue()  # type: ignore[attr-defined]  # redrawn in place
     q = io.StringIO()
     Progress("quiet", q).event("Container", "x", "Started")
     assert q.getvalue() == ""
