@@ -83,7 +83,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     opts = LoadOptions(
         files=tuple(a.files), project_name=a.project_name, project_directory=a.project_directory,
         env_files=tuple(a.env_files), profiles=tuple(a.profiles), environ=ctx.environ, cwd=ctx.cwd,
-        services=tuple(args.config_services), interpolate=not args.no_interpolate,
+        # as docker compose: --services, --volumes, --networks and --hash ignore named services
+        services=() if (args.list_services or args.list_volumes or args.list_networks
+                        or args.hash_services is not None) else tuple(args.config_services),
+        interpolate=not args.no_interpolate,
         normalize=not args.no_normalize, resolve_paths=not args.no_path_resolution,
         consistency=not args.no_consistency,
         stdin_text=sys.stdin.read() if "-" in a.files else None, warnings=warnings,
@@ -99,13 +102,14 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     if args.quiet:
         return 0
     if args.list_services:
-        out = _lines(project.services)
+        out = _lines(dependency_order(project.services))
     elif args.list_volumes:
-        out = _lines(project.volumes)
+        out = _lines(sorted(project.volumes))
     elif args.list_networks:
-        out = _lines(project.networks)
+        out = _lines(sorted(project.networks))
     elif args.list_images:
-        out = _lines([_image_of(project.name, n, s) for n, s in project.services.items()])
+        out = _lines([_image_of(project.name, n, project.services[n])
+                      for n in dependency_order(project.services)])
     elif args.list_profiles:
         from composer.loader.profiles import all_profiles
 
@@ -133,6 +137,27 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     else:
         sys.stdout.write(out)
     return 0
+
+
+def dependency_order(services: Mapping[str, Any]) -> list[str]:
+    """Service names, each after the services it depends on (ties alphabetical), as docker compose
+    walks them."""
+    from composer.loader.profiles import dependencies_of
+
+    done: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        if name in seen or name not in services or name in stack:
+            return
+        for dep in sorted(dependencies_of(services[name])):
+            visit(dep, (*stack, name))
+        seen.add(name)
+        done.append(name)
+
+    for name in sorted(services):
+        visit(name, ())
+    return done
 
 
 def _lines(items: Any) -> str:

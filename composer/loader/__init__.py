@@ -247,22 +247,33 @@ def _rebase_tree(tree: dict[str, Any], base_dir: str, rebase_service: Any) -> di
 
 
 def _denormalize(canonical: dict[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
-    """--no-normalize: drop what normalisation adds (the implicit default network and the services'
-    implicit attachment to it)."""
+    """--no-normalize: drop what normalisation adds (the implicit default network, the services'
+    implicit attachment to it, resource names, the default Dockerfile), as docker compose does."""
     out = dict(canonical)
-    src_networks = source.get("networks") or {}
-    nets = dict(out.get("networks") or {})
-    if "default" in nets and "default" not in src_networks:
-        nets.pop("default")
-    if nets:
-        out["networks"] = nets
-    else:
-        out.pop("networks", None)
+    for kind in ("networks", "volumes", "secrets", "configs"):
+        src_section = source.get(kind) or {}
+        section = {}
+        for key, value in (out.get(kind) or {}).items():
+            if key == "default" and kind == "networks" and key not in src_section:
+                continue
+            src = src_section.get(key)
+            if isinstance(value, dict) and "name" in value and not (isinstance(src, dict) and "name" in src):
+                value = {k: v for k, v in value.items() if k != "name"}
+            section[key] = value
+        if section:
+            out[kind] = section
+        else:
+            out.pop(kind, None)
     src_services = source.get("services") or {}
     services = {}
     for name, svc in (out.get("services") or {}).items():
-        if isinstance(svc, dict) and "networks" not in (src_services.get(name) or {}):
-            svc = {k: v for k, v in svc.items() if k != "networks"}
+        src = src_services.get(name) or {}
+        if isinstance(svc, dict):
+            if "networks" not in src:
+                svc = {k: v for k, v in svc.items() if k != "networks"}
+            build, src_build = svc.get("build"), src.get("build")
+            if isinstance(build, dict) and not (isinstance(src_build, dict) and "dockerfile" in src_build):
+                svc = {**svc, "build": {k: v for k, v in build.items() if k != "dockerfile"}}
         services[name] = svc
     out["services"] = services
     return out
