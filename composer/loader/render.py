@@ -264,7 +264,7 @@ _TIMESTAMP: Final = re.compile(
 
 def _resolves_to_non_string(s: str) -> bool:
     """True when a plain scalar s would read back as null/bool/number/timestamp in yaml.v3."""
-    if s in _NULLS or s in _OLD_BOOLS or s in _SPECIAL_FLOATS or s == "<<" or _BASE60.match(s):
+    if s in _NULLS or s in _OLD_BOOLS or s in _SPECIAL_FLOATS or _BASE60.match(s):
         return True
     first = s[0]
     if first == ".":
@@ -294,9 +294,8 @@ def _plain_allowed(s: str) -> bool:
 
 def _printable(c: str) -> bool:
     o = ord(c)
-    return (
-        c in "\t"
-        or 0x20 <= o <= 0x7E
+    return (  # libyaml's IS_PRINTABLE: a tab is not, so it forces double quotes
+        0x20 <= o <= 0x7E
         or o == 0x85
         or 0xA0 <= o <= 0xD7FF
         or 0xE000 <= o <= 0xFFFD
@@ -381,7 +380,13 @@ def _inline(value: Any, indent: int) -> tuple[str, list[str]] | None:
         return ("{}", []) if not value else None
     if isinstance(value, list):
         return ("[]", []) if not value else None
-    if isinstance(value, str) and "\n" in value and all(_printable(c) or c == "\n" for c in value):
+    if (
+        isinstance(value, str)
+        and "\n" in value
+        and all(_printable(c) or c in "\n\t" for c in value)  # tabs are fine in a block
+        and not value.endswith(" ")  # libyaml: a trailing space or a space before a break
+        and " \n" not in value  # rules out the literal style
+    ):
         head, *rest = _literal(value, indent)
         return head.rstrip("\n"), rest
     return _scalar(value), []
