@@ -160,9 +160,9 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
     Raises:
         ConfigError: malformed YAML, duplicate keys, or a top level that is not a mapping.
     """
-    loader = _Loader(text)
-    loader._source = source
     try:
+        loader = _Loader(text)  # the reader rejects control characters here already
+        loader._source = source
         try:
             doc = loader.get_single_data()
         finally:
