@@ -398,3 +398,26 @@ def test_pod_create_run_in_it_ls_inspect_stop_rm(bb: tuple[Path, Path]) -> None:
     assert cli("ls", "-a", "-q").stdout == ""
     r = composer_cli("pod", "inspect", "pp")
     assert r.returncode == 125 and json.loads(r.stdout) == []
+
+
+@pytest.mark.privileged
+def test_kill_with_a_signal_restart_and_follow_logs(bb: tuple[Path, Path]) -> None:
+    r = cli("run", "-d", "--name", "trap", "--network", "none", "busybox", "sh", "-c",
+            "trap 'echo got-usr1; exit 5' USR1; echo ready; while true; do sleep 0.1; done")
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 10
+    while "ready" not in cli("logs", "trap").stdout and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cli("kill", "-s", "USR1", "trap").returncode == 0
+    assert cli("wait", "trap").stdout == "5\n"
+    # -f returns once the container has stopped, with everything it printed
+    assert cli("logs", "-f", "trap").stdout == "ready\ngot-usr1\n"
+
+    first = json.loads(cli("inspect", "trap").stdout)[0]["State"]["StartedAt"]
+    assert cli("restart", "-t", "1", "trap").stdout == "trap\n"
+    [ins] = json.loads(cli("inspect", "trap").stdout)
+    assert ins["State"]["Running"] and ins["State"]["StartedAt"] > first
+    assert cli("kill", "trap").returncode == 0   # SIGKILL by default
+    assert cli("wait", "trap").stdout == "137\n"
+    r = cli("kill", "trap")
+    assert r.returncode == 125 and "cannot kill while exited" in r.stderr
