@@ -1,7 +1,7 @@
 """Netlink work through pyroute2 (imported lazily: CLI start-up must stay lean).
 
-Everything inside a container's namespace goes through an IPRoute bound to a netlink socket that
-was opened in that namespace (netns.netlink_socket), never through pyroute2's forking NetNS.
+Work inside a container's namespace happens in a helper thread that is in it (netns.create_pin,
+netns.run_in), never through pyroute2's NetNS, which forks a helper process per namespace.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from runtime.errors import NetworkError
-from runtime.network import netns
 from runtime.network.ipam import Net
 
 IFA_F_NODAD = 0x02
@@ -27,18 +25,6 @@ def host_ipr() -> Iterator[Any]:
     from pyroute2 import IPRoute
 
     ipr = IPRoute()
-    try:
-        yield ipr
-    finally:
-        ipr.close()
-
-
-@contextmanager
-def ns_ipr(pin: Path, sock: socket.socket | None = None) -> Iterator[Any]:
-    """An IPRoute working inside the namespace at *pin* (through a socket opened there)."""
-    from pyroute2 import IPRoute
-
-    ipr = IPRoute(use_socket=sock or netns.netlink_socket(pin))
     try:
         yield ipr
     finally:
@@ -126,17 +112,22 @@ class Iface:
     mtu: int | None
 
 
-def plug(pin: Path, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None, lo: bool = True,
-         sock: socket.socket | None = None) -> None:
-    """Create each veth with its peer directly inside the namespace, address it, add routes.
+def plug_here(host_sock: socket.socket, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None) -> None:
+    """Plug *ifaces* into the namespace of the calling thread (see netns.create_pin/run_in).
 
-    Few netlink requests on purpose (each costs ~1 ms through pyroute2): the host end is created
-    enslaved and up in the same request, and the peer's index comes back with one get.
+    The veth is created from the host's side (*host_sock*, opened in the host's namespace) with its
+    peer made directly in this namespace, enslaved and up in the same request. Inside, IPv4 is
+    configured by ioctl (ifconf: ~0.05 ms a call against ~1-3 ms per pyroute2 request); only
+    IPv6 goes through netlink.
     """
-    peer_index: dict[str, int] = {}
-    nsfd = os.open(pin, os.O_RDONLY)
+    from pyroute2 import IPRoute
+
+    from runtime.network import ifconf
+
+    nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        with host_ipr() as host:
+        host = IPRoute(use_socket=host_sock)
+        try:
             for i in ifaces:
                 master = ifindex(i.bridge)
                 if master is None:
@@ -148,24 +139,28 @@ def plug(pin: Path, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None, l
                     peer["mtu"] = i.mtu
                 kw: dict[str, Any] = {"mtu": i.mtu} if i.mtu else {}
                 host.link("add", ifname=i.host_name, kind="veth", peer=peer, master=master, state="up", **kw)
-                peer_index[i.ifname] = host.link("get", ifname=i.host_name)[0].get_attr("IFLA_LINK")
+        finally:
+            host.close()
     finally:
         os.close(nsfd)
-    with ns_ipr(pin, sock) as ipr:
-        if lo:
-            ipr.link("set", index=1, state="up")  # lo is always index 1 in a new namespace
-        for i in ifaces:
-            idx = peer_index[i.ifname]
-            for addr, plen in i.addrs:
-                kw = {"flags": IFA_F_NODAD} if ":" in addr else {}
-                ipr.addr("add", index=idx, address=addr, prefixlen=plen, **kw)
-            ipr.link("set", index=idx, state="up")
-        if gw4:
-            ipr.route("add", dst="0.0.0.0/0", gateway=gw4)
-        if gw6:
-            ipr.route("add", dst="::/0", gateway=gw6)
-
-
-def lo_up(pin: Path, sock: socket.socket | None = None) -> None:
-    with ns_ipr(pin, sock) as ipr:
-        ipr.link("set", index=1, state="up")
+    v6: list[tuple[str, str, int]] = []
+    for i in ifaces:
+        for addr, plen in i.addrs:
+            if ":" in addr:
+                v6.append((i.ifname, addr, plen))
+            else:
+                ifconf.add_ipv4(i.ifname, addr, plen)
+        ifconf.link_up(i.ifname)
+    if gw4:
+        ifconf.add_default_ipv4(gw4)
+    if v6 or gw6:
+        # a socket opened here, in this thread, belongs to this namespace
+        ipr = IPRoute(use_socket=socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0))
+        try:
+            for name, addr, plen in v6:
+                ipr.addr("add", index=ipr.link_lookup(ifname=name)[0], address=addr, prefixlen=plen,
+                         flags=IFA_F_NODAD)
+            if gw6:
+                ipr.route("add", dst="::/0", gateway=gw6)
+        finally:
+            ipr.close()

@@ -363,14 +363,11 @@ class NetworkManager:
                         "ports": port_docs, "extra_hosts": [list(h) for h in spec.extra_hosts],
                         "complete": False}
             tx.put(CTR, cid, doc)
-        sock = netns.create_pin(pin, with_socket=True)
         nets = {r["network"]: self._net_doc(r["network"]) for r in records}
         self._ensure_bridges(nets)
-        if records:
-            links.plug(pin, [self._iface(cid, r, nets[r["network"]]) for r in records],
-                       *self._gateways(records, nets), sock=sock)
-        else:
-            links.lo_up(pin, sock)
+        ifaces = [self._iface(cid, r, nets[r["network"]]) for r in records]
+        gw4, gw6 = self._gateways(records, nets) if records else (None, None)
+        netns.create_pin(pin, (lambda host: links.plug_here(host, ifaces, gw4, gw6)) if ifaces else None)
         files.write_in_place(resolv, files.render_resolv(
             spec.dns, spec.dns_search, spec.dns_opt,
             files.read_text(HOST_RESOLV), files.read_text(UPSTREAM_RESOLV)))
@@ -587,7 +584,9 @@ class NetworkManager:
             net = self._net_doc(attachment.network)
             first = len(doc["attachments"]) == 1
             gws = self._gateways([rec], {rec["network"]: net}) if first else (None, None)
-            links.plug(Path(doc["netns_path"]), [self._iface(container_id, rec, net)], *gws, lo=False)
+            iface = self._iface(container_id, rec, net)
+            netns.run_in(Path(doc["netns_path"]), lambda host: links.plug_here(host, [iface], *gws),
+                         host_socket=True)
         except BaseException:
             self._drop_attachment(container_id, attachment.network)
             raise

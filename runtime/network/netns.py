@@ -67,33 +67,41 @@ def _restore(orig: int) -> None:
         os.close(orig)
 
 
-def create_pin(pin: Path, with_socket: bool = False) -> socket.socket | None:
-    """A new, empty network namespace kept alive by a bind mount on *pin*.
+def create_pin(pin: Path, inside: Callable[[socket.socket], T] | None = None) -> T | None:
+    """A new network namespace kept alive by a bind mount on *pin*, with lo up.
 
-    With *with_socket*, also return a NETLINK_ROUTE socket opened inside it (same helper thread:
-    one thread start and one namespace switch less than netlink_socket() afterwards).
+    *inside*, if given, runs in the same helper thread while it is in the new namespace (one
+    thread start and one namespace switch for the whole setup), with a NETLINK_ROUTE socket that
+    was opened in the host's namespace before the switch (for the host end of veths); its result
+    is returned. On any failure the pin is removed again.
     """
+    from runtime.network import ifconf
+
     pin.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(pin, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
 
-    def work() -> socket.socket | None:
+    def work() -> T | None:
+        host = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE) if inside else None
         orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:
             _check(_lib().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
             _check(_lib().mount(b"/proc/thread-self/ns/net", os.fsencode(pin), None, MS_BIND, None),
                    f"bind mount {pin}")
-            if with_socket:
-                return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
-            return None
+            ifconf.link_up("lo")
+            return inside(host) if inside is not None and host is not None else None
         finally:
             _restore(orig)
+            if host is not None:
+                host.close()
 
     try:
         return in_thread(work)
-    except OSError as exc:
+    except BaseException as exc:
         remove_pin(pin)
-        raise NetworkError(f"netns {pin}: cannot create: {exc}") from None
+        if isinstance(exc, OSError):
+            raise NetworkError(f"netns {pin}: cannot create: {exc}") from None
+        raise
 
 
 def remove_pin(pin: Path) -> None:
@@ -113,10 +121,15 @@ def is_pinned(pin: Path) -> bool:
         return False
 
 
-def run_in(pin: Path, fn: Callable[[], T]) -> T:
-    """Run *fn* in a thread that has entered the namespace pinned at *pin*."""
+def run_in(pin: Path, fn: Callable[..., T], host_socket: bool = False) -> T:
+    """Run *fn* in a thread that has entered the namespace pinned at *pin*.
+
+    With *host_socket*, *fn* is called with a NETLINK_ROUTE socket opened in the host's namespace
+    before the switch (pyroute2 opens its sockets in the calling thread's namespace).
+    """
 
     def work() -> T:
+        host = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE) if host_socket else None
         orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:
             fd = os.open(pin, os.O_RDONLY)
@@ -124,13 +137,10 @@ def run_in(pin: Path, fn: Callable[[], T]) -> T:
                 _check(_lib().setns(fd, CLONE_NEWNET), f"setns {pin}")
             finally:
                 os.close(fd)
-            return fn()
+            return fn(host) if host is not None else fn()
         finally:
             _restore(orig)
+            if host is not None:
+                host.close()
 
     return in_thread(work)
-
-
-def netlink_socket(pin: Path) -> socket.socket:
-    """A NETLINK_ROUTE socket bound to the namespace at *pin* (sockets keep their namespace)."""
-    return run_in(pin, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE))

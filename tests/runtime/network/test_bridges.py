@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import Conflict, NetworkError, NotFound
-from runtime.network import NetworkManager
+from runtime.network import NetworkManager, ipam
 from runtime.network.links import host_networks
 from runtime.spec import IPAMConfig, NetworkSpec
 
@@ -47,7 +47,7 @@ def test_pool_skips_subnets_in_state_and_on_the_host(manager: NetworkManager) ->
     for net in (a, b):
         assert net.subnet_of(ipaddress.IPv4Network("10.0.0.0/8"))  # type: ignore[arg-type]
     # a route the host already has is skipped: make the next pool subnet busy on the host
-    nxt = ipaddress.ip_network(f"{b.network_address + 256}/24")
+    nxt = ipam.pick_subnet(ipam.v4_pool(), [*host_networks(), a, b], "probe")
     subprocess.run(["ip", "route", "add", "blackhole", str(nxt)], check=True)
     try:
         assert nxt in host_networks()

@@ -1,0 +1,75 @@
+"""Interface configuration by ioctl, for the calling thread's network namespace.
+
+Bringing links up, IPv4 addresses and the IPv4 default route are classic socket ioctls: ~0.05 ms
+each, against ~1-3 ms per request through pyroute2. They act on the namespace of the calling
+*thread*, which is how netns.create_pin/run_in use them. Standard library only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import ipaddress
+import socket
+import struct
+
+SIOCADDRT = 0x890B
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+SIOCSIFADDR = 0x8916
+SIOCSIFNETMASK = 0x891C
+IFF_UP = 0x1
+RTF_UP = 0x1
+RTF_GATEWAY = 0x2
+
+
+def _ifreq_name(name: str) -> bytes:
+    raw = name.encode()
+    if len(raw) > 15:
+        raise ValueError(f"interface name {name!r} is longer than 15 bytes")
+    return raw
+
+
+def _sockaddr_in(addr: str) -> bytes:
+    return struct.pack("=H2s4s8x", socket.AF_INET, b"\0\0", socket.inet_aton(addr))
+
+
+def link_up(name: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh22x", _ifreq_name(name), 0)
+        flags = struct.unpack("16sh22x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh22x", _ifreq_name(name), flags | IFF_UP))
+
+
+def add_ipv4(name: str, addr: str, prefixlen: int) -> None:
+    """Set *addr*/*prefixlen* as the interface's IPv4 address (as `ifconfig NAME ADDR netmask M`)."""
+    mask = str(ipaddress.IPv4Network(f"0.0.0.0/{prefixlen}").netmask)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCSIFADDR, _ifreq_name(name).ljust(16, b"\0") + _sockaddr_in(addr) + bytes(8))
+        fcntl.ioctl(s, SIOCSIFNETMASK, _ifreq_name(name).ljust(16, b"\0") + _sockaddr_in(mask) + bytes(8))
+
+
+class _SockaddrIn(ctypes.Structure):
+    _fields_ = [("family", ctypes.c_ushort), ("port", ctypes.c_ushort), ("addr", ctypes.c_uint8 * 4),
+                ("zero", ctypes.c_uint8 * 8)]
+
+
+class _Rtentry(ctypes.Structure):
+    # struct rtentry from <net/route.h>; ctypes does the platform's alignment
+    _fields_ = [("rt_pad1", ctypes.c_ulong), ("rt_dst", _SockaddrIn), ("rt_gateway", _SockaddrIn),
+                ("rt_genmask", _SockaddrIn), ("rt_flags", ctypes.c_ushort), ("rt_pad2", ctypes.c_short),
+                ("rt_pad3", ctypes.c_ulong), ("rt_pad4", ctypes.c_void_p), ("rt_metric", ctypes.c_short),
+                ("rt_dev", ctypes.c_char_p), ("rt_mtu", ctypes.c_ulong), ("rt_window", ctypes.c_ulong),
+                ("rt_irtt", ctypes.c_ushort)]
+
+
+def _sin(addr: str) -> _SockaddrIn:
+    return _SockaddrIn(socket.AF_INET, 0, (ctypes.c_uint8 * 4)(*socket.inet_aton(addr)))
+
+
+def add_default_ipv4(gateway: str) -> None:
+    rt = _Rtentry()
+    rt.rt_dst, rt.rt_genmask, rt.rt_gateway = _sin("0.0.0.0"), _sin("0.0.0.0"), _sin(gateway)
+    rt.rt_flags = RTF_UP | RTF_GATEWAY
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCADDRT, bytes(rt))
