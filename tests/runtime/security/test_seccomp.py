@@ -184,3 +184,30 @@ def test_without_no_new_privs_the_filter_goes_before_the_identity_switch(tmp_pat
     got = in_child(early)
     assert got["Seccomp"] == "2" and got["NoNewPrivs"] == "0" and got["Uid"].split()[0] == "1000"
     assert got["CapEff"] == "0" * 16
+
+
+def test_rule_selection_follows_dockers_includes_and_excludes() -> None:
+    from runtime.security.seccomp import _applies, _conditions, _kernel_at_least
+
+    rule = {"includes": {"caps": ["CAP_SYS_ADMIN"], "arches": ["amd64"], "minKernel": "4.8"}}
+    assert _applies(rule, frozenset({"SYS_ADMIN"}), "amd64", "6.1.0-18-amd64")
+    assert not _applies(rule, frozenset(), "amd64", "6.1.0")
+    assert not _applies(rule, frozenset({"SYS_ADMIN"}), "arm64", "6.1.0")
+    assert not _applies(rule, frozenset({"SYS_ADMIN"}), "amd64", "4.4.0")
+    assert not _applies({"excludes": {"caps": ["CAP_SYS_ADMIN"]}}, frozenset({"SYS_ADMIN"}), "amd64", "6.1")
+    assert _kernel_at_least("4.8", "4.10.0") and not _kernel_at_least("4.10", "4.9.250")
+    # conditions on one argument are alternatives (one rule each); on different ones, all apply
+    assert len(_conditions([{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                            {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}])) == 2
+    assert len(_conditions([{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                            {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}])) == 1
+
+
+def test_syscalls_unknown_to_libseccomp_are_skipped() -> None:
+    profile = {"defaultAction": "SCMP_ACT_ERRNO",
+               "syscalls": [{"names": ["read", "no_such_syscall_at_all"], "action": "SCMP_ACT_ALLOW"}]}
+    assert len(compile_filter(profile, frozenset())) % 8 == 0
+    with pytest.raises(InvalidSpec, match="unknown operator 'SCMP_CMP_BOGUS'"):
+        compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BOGUS"}]}]}, frozenset())
