@@ -355,8 +355,9 @@ class NetworkManager:
         with self.store.transaction() as tx:
             records = [self._lease(tx, who, cid, a, i) for i, a in enumerate(atts)]
             names = [r["ifname"] for r in records]
-            if len(set(names)) != len(names):
-                raise NetworkError(f"{who}: two networks use interface name {names[0]}")
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise NetworkError(f"{who}: two networks use interface name {dupes[0]}")
             port_docs = self._reserve_ports(tx, who, cid, ports, chosen)
             doc: Doc = {"name": spec.name, "hostname": hostname, "mode": mode, "netns_path": str(pin),
                         "hosts_path": hosts, "resolv_path": resolv, "attachments": records,
