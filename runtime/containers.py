@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import secrets
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 KIND: Final = "container"
 MONITOR: Final = str(Path(__file__).resolve().parent / "monitor.py")
 ENTER: Final = str(Path(__file__).resolve().parent / "executor" / "enter.py")
-INIT_BINARY: Final = "/usr/bin/tini-static"   # static: it runs inside any image
+INIT_BINARY: Final = "/usr/bin/tini-static"  # static: it runs inside any image
 
 # Lifecycle: which statuses each verb accepts (checked before acting).
 ALLOWED: Final[dict[str, frozenset[str]]] = {
@@ -58,8 +59,10 @@ def check_transition(verb: str, status: str, name: str) -> None:
 
 # ---- spec <-> JSON ---------------------------------------------------------------------------
 
+
 def spec_to_json(spec: ContainerSpec) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(spec)))  # tuples -> lists, mappings -> dicts
+    out: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(spec)))  # tuples -> lists
+    return out
 
 
 def spec_from_json(d: Mapping[str, Any]) -> ContainerSpec:
@@ -94,7 +97,7 @@ def spec_from_json(d: Mapping[str, Any]) -> ContainerSpec:
 
 
 def _parse_device(raw: str, name: str) -> tuple[str, str, str, int, int, str]:
-    """"/dev/x[:/dev/y[:rwm]]" -> (host path, container path, type, major, minor, permissions)."""
+    """ "/dev/x[:/dev/y[:rwm]]" -> (host path, container path, type, major, minor, permissions)."""
     import stat
 
     parts = raw.split(":")
@@ -125,12 +128,18 @@ def _image_healthcheck(config: Mapping[str, Any]) -> S.Healthcheck | None:
         v = hc.get(key)
         return float(v) / 1e9 if v else default
 
-    return S.Healthcheck(test=tuple(hc["Test"]), interval=sec("Interval", 30.0), timeout=sec("Timeout", 30.0),
-                         retries=int(hc.get("Retries") or 3), start_period=sec("StartPeriod", 0.0),
-                         start_interval=sec("StartInterval", 5.0))
+    return S.Healthcheck(
+        test=tuple(hc["Test"]),
+        interval=sec("Interval", 30.0),
+        timeout=sec("Timeout", 30.0),
+        retries=int(hc.get("Retries") or 3),
+        start_period=sec("StartPeriod", 0.0),
+        start_interval=sec("StartInterval", 5.0),
+    )
 
 
 # ---- liveness ----------------------------------------------------------------------------------
+
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
@@ -148,7 +157,7 @@ def _starttime(pid: int) -> int | None:
             raw = f.read()
     except OSError:
         return None
-    fields = raw[raw.rindex(b")") + 2:].split()
+    fields = raw[raw.rindex(b")") + 2 :].split()
     if fields[0] in (b"Z", b"X"):
         return None
     return int(fields[19])
@@ -165,7 +174,7 @@ class ContainerManager:
         self.engine = engine
         self.paths = engine.paths
         self.store = engine.store
-        self.warnings: builtins.list[str] = []   # warnings of the last create (e.g. clamped ulimits)
+        self.warnings: builtins.list[str] = []  # warnings of the last create (e.g. clamped ulimits)
 
     # ---- lookup ----
     def _find(self, ref: str) -> tuple[str, dict[str, Any]]:
@@ -189,7 +198,9 @@ class ContainerManager:
         cid, doc = self._find(ref)
         return self._info(cid, doc)
 
-    def list(self, *, all: bool = True, labels: Mapping[str, str] | None = None) -> builtins.list[ContainerInfo]:
+    def list(
+        self, *, all: bool = True, labels: Mapping[str, str] | None = None
+    ) -> builtins.list[ContainerInfo]:
         out = []
         for cid, doc in self.store.read().list(KIND):
             if labels and any(doc.get("labels", {}).get(k) != v for k, v in labels.items()):
@@ -201,7 +212,7 @@ class ContainerManager:
 
     def _monitor_alive(self, cid: str) -> bool:
         mon = _read_json(self.paths.container_run(cid) / "monitor.json")
-        return bool(mon) and _alive(int(mon["pid"]), mon.get("starttime"))  # type: ignore[index]
+        return mon is not None and _alive(int(mon.get("pid") or 0), mon.get("starttime"))
 
     def _runtime_state(self, cid: str, doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """(status, state record) from the monitor's files, folding an exit file into the row."""
@@ -246,18 +257,26 @@ class ContainerManager:
             health = str(h.get("Status", "starting")) if h else "starting"
         spec = spec_from_json(doc["spec"])
         return ContainerInfo(
-            id=cid, name=doc["name"], image=doc["image"], image_id=doc.get("image_id", ""),
-            labels=dict(doc.get("labels", {})), status=status,  # type: ignore[arg-type]
-            created_at=doc["created_at"], started_at=str(st.get("started_at") or ""),
+            id=cid,
+            name=doc["name"],
+            image=doc["image"],
+            image_id=doc.get("image_id", ""),
+            labels=dict(doc.get("labels", {})),
+            status=status,  # type: ignore[arg-type]
+            created_at=doc["created_at"],
+            started_at=str(st.get("started_at") or ""),
             finished_at=str(st.get("finished_at") or "") if status in ("exited", "dead") else "",
             exit_code=st.get("exit_code") if status in ("exited", "dead") else None,
             exit_signal=st.get("signal") if status in ("exited", "dead") else None,
-            oom_killed=bool(st.get("oom_killed")), pid=int(st.get("pid") or 0) if status in (
-                "running", "paused", "created") else 0,
-            health=health, restart_count=int(st.get("restart_count") or 0),  # type: ignore[arg-type]
+            oom_killed=bool(st.get("oom_killed")),
+            pid=int(st.get("pid") or 0) if status in ("running", "paused", "created") else 0,
+            health=health,  # type: ignore[arg-type]
+            restart_count=int(st.get("restart_count") or 0),
             command=tuple(doc.get("command", ())),
             ports=tuple((S.PortMapping(**p), int(h)) for p, h in doc.get("ports", [])),
-            networks=dict(doc.get("networks", {})), pod=spec.pod, spec=spec,
+            networks=dict(doc.get("networks", {})),
+            pod=spec.pod,
+            spec=spec,
         )
 
     # ---- create ----
@@ -272,8 +291,14 @@ class ContainerManager:
         image = self.engine.images.resolve(spec.image)
         cid = secrets.token_hex(32)
         doc: dict[str, Any] = {
-            "name": spec.name, "image": spec.image, "image_id": image.id, "labels": dict(spec.labels),
-            "spec": spec_to_json(spec), "created_at": rfc3339_nano(), "volume_names": [], "anonymous_volumes": [],
+            "name": spec.name,
+            "image": spec.image,
+            "image_id": image.id,
+            "labels": dict(spec.labels),
+            "spec": spec_to_json(spec),
+            "created_at": rfc3339_nano(),
+            "volume_names": [],
+            "anonymous_volumes": [],
             "pod": spec.pod,
         }
         try:
@@ -283,7 +308,7 @@ class ContainerManager:
                 tx.put(KIND, cid, doc, name=spec.name)
         except sqlite3.IntegrityError:
             raise Conflict(f'container name "{spec.name}" is already in use') from None
-        undo: builtins.list[Callable[[], None]] = [lambda: self._delete_row(cid)]
+        undo: builtins.list[Callable[[], object]] = [lambda: self._delete_row(cid)]
         try:
             self._prepare(cid, spec, image, doc, undo)
             return self.get(cid)
@@ -304,8 +329,14 @@ class ContainerManager:
         with self.store.transaction() as tx:
             tx.put(KIND, cid, doc, name=doc["name"])
 
-    def _prepare(self, cid: str, spec: ContainerSpec, image: S.ImageInfo, doc: dict[str, Any],
-                 undo: builtins.list[Callable[[], None]]) -> None:
+    def _prepare(
+        self,
+        cid: str,
+        spec: ContainerSpec,
+        image: S.ImageInfo,
+        doc: dict[str, Any],
+        undo: builtins.list[Callable[[], object]],
+    ) -> None:
         cdir, run = self.paths.container_dir(cid), self.paths.container_run(cid)
         undo.append(lambda: shutil.rmtree(cdir, ignore_errors=True))
         undo.append(lambda: shutil.rmtree(run, ignore_errors=True))
@@ -317,8 +348,11 @@ class ContainerManager:
         ns_paths = self._joined_namespaces(spec)
         # user (from the image's files, read on the host before start)
         try:
-            user = resolve_in_dirs(spec.user or str(config.get("User") or "") or None, spec.group_add,
-                                   [cdir / "upper", *reversed(image.layer_dirs)])
+            user = resolve_in_dirs(
+                spec.user or str(config.get("User") or "") or None,
+                spec.group_add,
+                [cdir / "upper", *reversed(image.layer_dirs)],
+            )
         except UserError as exc:
             raise InvalidSpec(f"container {spec.name}: {exc}") from None
         caps, user_caps = self._caps(spec)
@@ -332,13 +366,17 @@ class ContainerManager:
             Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
         if Cgroup is not None:
             cgroup_parts = [spec.pod or "standalone", cid]
-            cg = Cgroup.create(cgroup_parts, spec.resources,
-                               devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices])
+            cg = Cgroup.create(
+                cgroup_parts,
+                spec.resources,
+                devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices],
+            )
             undo.append(cg.remove)
             cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
         # volumes
-        volume_sources = self._volumes(cid, spec, config, doc, undo,
-                                       [str(cdir / "upper"), *reversed(image.layer_dirs)])
+        volume_sources = self._volumes(
+            cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
+        )
         # network (before the init: it joins the netns pin)
         net = self.engine.networks.setup_container(cid, spec)
         undo.append(lambda: self.engine.networks.teardown_container(cid))
@@ -351,8 +389,13 @@ class ContainerManager:
         if healthcheck is not None and healthcheck.test[:1] == ("NONE",):
             healthcheck = None
         inputs = oci.BundleInputs(
-            container_id=cid, rootfs=str(cdir / "rootfs"), user=user, caps=caps, net=net,
-            hostname_path=str(hostname_path), volume_sources=volume_sources,
+            container_id=cid,
+            rootfs=str(cdir / "rootfs"),
+            user=user,
+            caps=caps,
+            net=net,
+            hostname_path=str(hostname_path),
+            volume_sources=volume_sources,
             rlimits=[(n, s, h) for n, (s, h) in rlimits.items()],
             init_path=INIT_BINARY if spec.init and os.path.exists(INIT_BINARY) else None,
             cgroups_path="/".join(["composer", *cgroup_parts]) if cgroup_parts else "",
@@ -361,8 +404,18 @@ class ContainerManager:
         bundle = oci.build_config(spec, config, inputs)
         linux = bundle["linux"]
         for host, path, t, ma, mi, _ in devices:
-            linux["devices"].append({"path": path, "hostPath": host, "type": t, "major": ma, "minor": mi,
-                                     "fileMode": 0o666, "uid": 0, "gid": 0})
+            linux["devices"].append(
+                {
+                    "path": path,
+                    "hostPath": host,
+                    "type": t,
+                    "major": ma,
+                    "minor": mi,
+                    "fileMode": 0o666,
+                    "uid": 0,
+                    "gid": 0,
+                }
+            )
         for ns in linux["namespaces"]:
             if ns["type"] in ns_paths:
                 ns["path"] = ns_paths[ns["type"]]
@@ -373,10 +426,17 @@ class ContainerManager:
             bundle["process"]["capabilities"]["ambient"] = sorted(f"CAP_{c}" for c in user_caps & caps)
         (cdir / "config.json").write_text(json.dumps(bundle, indent=1))
         meta = {
-            "id": cid, "name": spec.name, "lowerdirs": list(image.layer_dirs), "upperdir": str(cdir / "upper"),
-            "workdir": str(cdir / "work"), "cgroup": cgroup_parts, "cgroup_procs": cgroup_procs,
+            "id": cid,
+            "name": spec.name,
+            "lowerdirs": list(image.layer_dirs),
+            "upperdir": str(cdir / "upper"),
+            "workdir": str(cdir / "work"),
+            "cgroup": cgroup_parts,
+            "cgroup_procs": cgroup_procs,
             "seccomp_bpf": seccomp_path,
-            "log_path": str(cdir / "ctr.log"), "log_max_size": spec.log_max_size, "log_max_file": spec.log_max_file,
+            "log_path": str(cdir / "ctr.log"),
+            "log_max_size": spec.log_max_size,
+            "log_max_file": spec.log_max_file,
             "restart": dataclasses.asdict(spec.restart),
             "healthcheck": dataclasses.asdict(healthcheck) if healthcheck else None,
             "stop_signal": oci.stop_signal(spec, config),
@@ -408,16 +468,25 @@ class ContainerManager:
                     continue
                 ro = m.read_only if mode == "" else mode == "ro"
                 if m.type == "volume":
-                    m = S.Mount(type="volume", source=by_target.get(m.target, m.source), target=m.target,
-                                read_only=ro, nocopy=True, subpath=m.subpath)
+                    m = S.Mount(
+                        type="volume",
+                        source=by_target.get(m.target, m.source),
+                        target=m.target,
+                        read_only=ro,
+                        nocopy=True,
+                        subpath=m.subpath,
+                    )
                 else:
                     m = dataclasses.replace(m, read_only=ro)
                 mounts.append(m)
                 targets.add(m.target)
-            for target, name in by_target.items():   # the image's anonymous volumes too
+            for target, name in by_target.items():  # the image's anonymous volumes too
                 if target not in targets:
-                    mounts.append(S.Mount(type="volume", source=name, target=target, read_only=mode == "ro",
-                                          nocopy=True))
+                    mounts.append(
+                        S.Mount(
+                            type="volume", source=name, target=target, read_only=mode == "ro", nocopy=True
+                        )
+                    )
                     targets.add(target)
         return dataclasses.replace(spec, mounts=tuple(mounts))
 
@@ -433,8 +502,10 @@ class ContainerManager:
                 continue
             other = self.get(mode.split(":", 1)[1])
             if other.status != "running" or not other.pid:
-                raise Conflict(f"container {spec.name}: {kind} namespace of container {other.name} "
-                               f"is not available: it is {other.status}")
+                raise Conflict(
+                    f"container {spec.name}: {kind} namespace of container {other.name} "
+                    f"is not available: it is {other.status}"
+                )
             paths[kind] = f"/proc/{other.pid}/ns/{nsfile}"
         return paths
 
@@ -455,8 +526,11 @@ class ContainerManager:
     def _security_defaults(self) -> dict[str, Any]:
         from runtime.security import defaults as d
 
-        return {"masked_paths": d.DEFAULT_MASKED_PATHS, "readonly_paths": d.DEFAULT_READONLY_PATHS,
-                "devices": tuple((n.path, n.type, n.major, n.minor, n.mode) for n in d.DEFAULT_DEVICES)}
+        return {
+            "masked_paths": d.DEFAULT_MASKED_PATHS,
+            "readonly_paths": d.DEFAULT_READONLY_PATHS,
+            "devices": tuple((n.path, n.type, n.major, n.minor, n.mode) for n in d.DEFAULT_DEVICES),
+        }
 
     def _seccomp(self, cid: str, spec: ContainerSpec, caps: frozenset[str]) -> str | None:
         if spec.privileged or spec.seccomp == "unconfined":
@@ -485,8 +559,15 @@ class ContainerManager:
                 return path
         return None
 
-    def _volumes(self, cid: str, spec: ContainerSpec, config: Mapping[str, Any], doc: dict[str, Any],
-                 undo: builtins.list[Callable[[], None]], image_layers: builtins.list[str]) -> dict[str, str]:
+    def _volumes(
+        self,
+        cid: str,
+        spec: ContainerSpec,
+        config: Mapping[str, Any],
+        doc: dict[str, Any],
+        undo: builtins.list[Callable[[], object]],
+        image_layers: builtins.list[str],
+    ) -> dict[str, str]:
         mounts = [m for m in spec.mounts if m.type == "volume"]
         targets = {m.target for m in spec.mounts}
         image_volumes = [t for t in (config.get("Volumes") or {}) if t not in targets]
@@ -503,7 +584,7 @@ class ContainerManager:
             else:
                 info = vols.create_anonymous({"com.docker.volume.anonymous": ""})
                 doc["anonymous_volumes"].append(info.name)
-                undo.append(lambda name=info.name: vols.remove(name))  # type: ignore[misc]
+                undo.append(functools.partial(vols.remove, info.name, force=True))
             doc["volume_names"].append(info.name)
             doc.setdefault("volume_targets", {})[m.target] = info.name
             if not m.nocopy and not m.subpath:
@@ -519,8 +600,14 @@ class ContainerManager:
     def _spawn_monitor(self, cid: str, name: str, *, start: bool) -> None:
         cdir, run = self.paths.container_dir(cid), self.paths.container_run(cid)
         argv = [sys.executable, "-I", "-S", MONITOR, str(cdir), str(run), *(["--start"] if start else [])]
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              start_new_session=True, close_fds=True, timeout=60)
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            start_new_session=True,
+            close_fds=True,
+            timeout=60,
+        )
         line = proc.stdout.decode(errors="replace").strip()
         if line.startswith("ok "):
             return
@@ -602,7 +689,7 @@ class ContainerManager:
         run = self.paths.container_run(cid)
         (run / "stopping").write_text(rfc3339_nano())
         with contextlib.suppress(OSError):
-            self._write_ctl(cid, "stop")   # wakes a monitor that waits to restart
+            self._write_ctl(cid, "stop")  # wakes a monitor that waits to restart
         if info.status == "paused":
             self.unpause(cid)
         if info.status == "created":
@@ -621,7 +708,10 @@ class ContainerManager:
         """End a created container's monitor (and its init at the gate)."""
         state = _read_json(self.paths.container_run(cid) / "state.json") or {}
         mon = _read_json(self.paths.container_run(cid) / "monitor.json") or {}
-        for pid, start in ((int(state.get("pid") or 0), None), (int(mon.get("pid") or 0), mon.get("starttime"))):
+        for pid, start in (
+            (int(state.get("pid") or 0), None),
+            (int(mon.get("pid") or 0), mon.get("starttime")),
+        ):
             if pid > 0 and (start is None or _alive(pid, start)):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, _signal.SIGKILL)
@@ -693,17 +783,17 @@ class ContainerManager:
         """Remove a container and everything it holds (not while running unless *force*)."""
         cid, doc = self._find(ref)
         info = self._info(cid, doc)
-        if not force:
-            if info.status in ("running", "paused", "restarting"):
-                raise Conflict(f"container {info.name}: cannot remove a {info.status} container; stop it first "
-                               "or use force")
+        if not force and info.status in ("running", "paused", "restarting"):
+            raise Conflict(
+                f"container {info.name}: cannot remove a {info.status} container; stop it first or use force"
+            )
         self._kill_everything(cid)
         errors: builtins.list[str] = []
         try:
             self.engine.networks.teardown_container(cid)
         except Exception as exc:  # noqa: BLE001 - keep cleaning, report at the end
             errors.append(f"network: {exc}")
-        cg = self._cgroup(doc, cid)   # also when a crashed create did not record it
+        cg = self._cgroup(doc, cid)  # also when a crashed create did not record it
         if cg is not None:
             try:
                 cg.remove()
@@ -752,8 +842,15 @@ class ContainerManager:
         cid, _ = self._find(ref)
         return self.paths.container_dir(cid) / "ctr.log"
 
-    def logs(self, ref: str, *, follow: bool = False, tail: int | None = None, since: float | None = None,
-             until: float | None = None) -> Iterator[LogRecord]:
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[LogRecord]:
         cid, _ = self._find(ref)
         path = self.paths.container_dir(cid) / "ctr.log"
         if not follow:
@@ -766,13 +863,24 @@ class ContainerManager:
         cid, doc = self._find(ref)
         info = self._info(cid, doc)
         check_transition("exec", info.status, info.name)
-        req = {"pid": info.pid, "container_dir": str(self.paths.container_dir(cid)), "command": list(spec.command),
-               "env": dict(spec.env), "user": spec.user, "working_dir": spec.working_dir,
-               "privileged": spec.privileged}
+        req = {
+            "pid": info.pid,
+            "container_dir": str(self.paths.container_dir(cid)),
+            "command": list(spec.command),
+            "env": dict(spec.env),
+            "user": spec.user,
+            "working_dir": spec.working_dir,
+            "privileged": spec.privileged,
+        }
         argv = [sys.executable, "-I", "-S", ENTER, json.dumps(req)]
         if spec.detach:
-            subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+            subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             return 0
         return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr).returncode
 
@@ -790,8 +898,10 @@ class ContainerManager:
         out = []
         for entry in sorted((e for e in os.listdir("/proc") if e.isdigit()), key=int):
             try:
-                if (os.stat(f"/proc/{entry}/ns/pid").st_ino != ns
-                        or os.stat(f"/proc/{entry}/ns/mnt").st_ino != mnt):
+                if (
+                    os.stat(f"/proc/{entry}/ns/pid").st_ino != ns
+                    or os.stat(f"/proc/{entry}/ns/mnt").st_ino != mnt
+                ):
                     continue
                 with open(f"/proc/{entry}/status") as f:
                     status = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
@@ -799,9 +909,14 @@ class ContainerManager:
                     cmd = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            out.append({"PID": entry, "PPID": status.get("PPid", "").strip(),
-                        "UID": status.get("Uid", "").split()[0] if status.get("Uid") else "",
-                        "CMD": cmd or f"[{status.get('Name', '').strip()}]"})
+            out.append(
+                {
+                    "PID": entry,
+                    "PPID": status.get("PPid", "").strip(),
+                    "UID": status.get("Uid", "").split()[0] if status.get("Uid") else "",
+                    "CMD": cmd or f"[{status.get('Name', '').strip()}]",
+                }
+            )
         return out
 
     def _root_view(self, cid: str, info: ContainerInfo) -> str:

@@ -30,7 +30,12 @@ def rfc3339_nano(ns: int | None = None) -> str:
 
 
 def encode_record(rec: LogRecord) -> bytes:
-    return b"%s %s %s %s\n" % (rec.time.encode(), rec.stream.encode(), b"P" if rec.partial else b"F", rec.text)
+    return b"%s %s %s %s\n" % (
+        rec.time.encode(),
+        rec.stream.encode(),
+        b"P" if rec.partial else b"F",
+        rec.text,
+    )
 
 
 def encode_chunk(stream: Stream, data: bytes, now: str | None = None) -> bytes:
@@ -53,8 +58,12 @@ def decode_line(line: bytes) -> LogRecord | None:
     if len(parts) < 3 or parts[1] not in (b"stdout", b"stderr") or parts[2] not in (b"F", b"P"):
         return None
     stream: Stream = "stdout" if parts[1] == b"stdout" else "stderr"
-    return LogRecord(time=parts[0].decode(), stream=stream, text=parts[3] if len(parts) == 4 else b"",
-                     partial=parts[2] == b"P")
+    return LogRecord(
+        time=parts[0].decode(),
+        stream=stream,
+        text=parts[3] if len(parts) == 4 else b"",
+        partial=parts[2] == b"P",
+    )
 
 
 def join_partials(records: Iterable[LogRecord]) -> Iterator[LogRecord]:
@@ -69,8 +78,9 @@ def join_partials(records: Iterable[LogRecord]) -> Iterator[LogRecord]:
             del pending[rec.stream]
             yield LogRecord(time=parts[0].time, stream=rec.stream, text=b"".join(p.text for p in parts))
     for parts in pending.values():
-        yield LogRecord(time=parts[0].time, stream=parts[0].stream,
-                        text=b"".join(p.text for p in parts), partial=True)
+        yield LogRecord(
+            time=parts[0].time, stream=parts[0].stream, text=b"".join(p.text for p in parts), partial=True
+        )
 
 
 class LineFramer:
@@ -87,6 +97,7 @@ class LineFramer:
 
 
 # ---- the writer side (used by the monitor) ----------------------------------------------------
+
 
 class LogWriter:
     """Append records to ``path``; rotate to ``path.1`` ... when it grows past ``max_size``."""
@@ -121,10 +132,13 @@ class LogWriter:
 
 # ---- readers ------------------------------------------------------------------------------------
 
+
 def log_files(path: Path) -> list[Path]:
     """The current log file and its rotated predecessors, oldest first."""
-    rotated = sorted((p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()),
-                     key=lambda p: -int(p.suffix[1:]))
+    rotated = sorted(
+        (p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()),
+        key=lambda p: -int(p.suffix[1:]),
+    )
     return [*rotated, path]
 
 
@@ -132,8 +146,9 @@ def _in_window(rec: LogRecord, since: str | None, until: str | None) -> bool:
     return (since is None or rec.time >= since) and (until is None or rec.time < until)
 
 
-def read_log(path: Path, *, tail: int | None = None, since: float | None = None,
-             until: float | None = None) -> list[LogRecord]:
+def read_log(
+    path: Path, *, tail: int | None = None, since: float | None = None, until: float | None = None
+) -> list[LogRecord]:
     """Records of a container's log (all rotated files), filtered; *tail* keeps the last N."""
     lo = None if since is None else rfc3339_nano(int(since * 1e9))
     hi = None if until is None else rfc3339_nano(int(until * 1e9))
@@ -152,9 +167,15 @@ def read_log(path: Path, *, tail: int | None = None, since: float | None = None,
     return list(keep)
 
 
-def follow_log(path: Path, running: Callable[[], bool], *, tail: int | None = None,
-               since: float | None = None, until: float | None = None,
-               poll: float = 0.1) -> Iterator[LogRecord]:
+def follow_log(
+    path: Path,
+    running: Callable[[], bool],
+    *,
+    tail: int | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    poll: float = 0.1,
+) -> Iterator[LogRecord]:
     """The records so far, then new ones as they are written, until the container stops running."""
     hi = None if until is None else rfc3339_nano(int(until * 1e9))
     yield from read_log(path, tail=tail, since=since, until=until)

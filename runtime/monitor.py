@@ -44,7 +44,7 @@ def now_rfc3339() -> str:
 def proc_starttime(pid: int) -> int:
     with open(f"/proc/{pid}/stat", "rb") as f:
         raw = f.read()
-    return int(raw[raw.rindex(b")") + 2:].split()[19])
+    return int(raw[raw.rindex(b")") + 2 :].split()[19])
 
 
 class Monitor:
@@ -59,11 +59,20 @@ class Monitor:
         if self.meta.get("seccomp_bpf"):
             with open(self.meta["seccomp_bpf"], "rb") as f:
                 self.bpf = f.read()
-        self.log = LogWriter(str(self.meta["log_path"]),
-                             self.meta.get("log_max_size"), int(self.meta.get("log_max_file") or 1))
-        self.state: dict[str, Any] = {"status": "created", "pid": 0, "started_at": "", "finished_at": "",
-                                      "exit_code": None, "signal": None, "oom_killed": False,
-                                      "restart_count": 0, "error": ""}
+        self.log = LogWriter(
+            str(self.meta["log_path"]), self.meta.get("log_max_size"), int(self.meta.get("log_max_file") or 1)
+        )
+        self.state: dict[str, Any] = {
+            "status": "created",
+            "pid": 0,
+            "started_at": "",
+            "finished_at": "",
+            "exit_code": None,
+            "signal": None,
+            "oom_killed": False,
+            "restart_count": 0,
+            "error": "",
+        }
         prev = os.path.join(rdir, "state.json")
         if os.path.exists(prev):
             try:
@@ -71,12 +80,12 @@ class Monitor:
                     self.state["restart_count"] = int(json.load(f).get("restart_count") or 0)
             except (OSError, ValueError):
                 pass
-        self.pid = 0                   # the init (PID 1 of the container), host pid
+        self.pid = 0  # the init (PID 1 of the container), host pid
         self.pidfd = -1
         self.outs: dict[int, str] = {}  # fd -> stream name
         self.gate_w = -1
         self.sync_r = -1
-        self.health: Any = None   # runtime.executor.health.HealthState, imported when needed
+        self.health: Any = None  # runtime.executor.health.HealthState, imported when needed
         self.next_probe = 0.0
         self.probe: tuple[int, int, float, str, bytearray] | None = None  # pid, fd, deadline, start, out
         self.run_started = 0.0
@@ -112,9 +121,16 @@ class Monitor:
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
         plan = _init.InitPlan(
-            name=self.name, config=self.config, lowerdirs=self.meta["lowerdirs"], upperdir=self.meta["upperdir"],
-            workdir=self.meta["workdir"], cgroup_procs=self.meta.get("cgroup_procs") or [], seccomp_bpf=self.bpf,
-            stdio=stdio, tty=tty)
+            name=self.name,
+            config=self.config,
+            lowerdirs=self.meta["lowerdirs"],
+            upperdir=self.meta["upperdir"],
+            workdir=self.meta["workdir"],
+            cgroup_procs=self.meta.get("cgroup_procs") or [],
+            seccomp_bpf=self.bpf,
+            stdio=stdio,
+            tty=tty,
+        )
         a = _init.spawn(plan, sync_w, gate_r)
         for fd in (*to_close, sync_w, gate_r):
             os.close(fd)
@@ -153,7 +169,7 @@ class Monitor:
     def _close_init_fds(self) -> None:
         for fd in (*self.outs, self.gate_w, self.sync_r):
             if fd >= 0:
-                try:
+                try:  # noqa: SIM105 - no contextlib import in the monitor
                     os.close(fd)
                 except OSError:
                     pass
@@ -168,15 +184,27 @@ class Monitor:
         os.close(self.sync_r)
         self.sync_r = -1
         self.run_started = time.monotonic()
-        self.state.update(status="running", pid=self.pid, started_at=now_rfc3339(), finished_at="",
-                          exit_code=None, signal=None, oom_killed=False, error="")
+        self.state.update(
+            status="running",
+            pid=self.pid,
+            started_at=now_rfc3339(),
+            finished_at="",
+            exit_code=None,
+            signal=None,
+            oom_killed=False,
+            error="",
+        )
         hc = self.meta.get("healthcheck")
         if hc and hc.get("test") and hc["test"][0] != "NONE":
             from runtime.executor.health import HealthState
 
-            self.health = HealthState(retries=int(hc["retries"]), start_period=float(hc["start_period"]),
-                                      interval=float(hc["interval"]), start_interval=float(hc["start_interval"]),
-                                      started_at=self.run_started)
+            self.health = HealthState(
+                retries=int(hc["retries"]),
+                start_period=float(hc["start_period"]),
+                interval=float(hc["interval"]),
+                start_interval=float(hc["start_interval"]),
+                started_at=self.run_started,
+            )
             self.next_probe = self.run_started + self.health.next_delay(self.run_started)
             self.write_health()
         if line and line.startswith("error "):
@@ -197,8 +225,14 @@ class Monitor:
         argv = test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", " ".join(test[1:])]
         r, w = os.pipe2(os.O_CLOEXEC)
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        pid = spawn_entered(self.pid, self.config, {"command": argv}, self.meta.get("cgroup_procs") or [], self.bpf,
-                            (null, w, w))
+        pid = spawn_entered(
+            self.pid,
+            self.config,
+            {"command": argv},
+            self.meta.get("cgroup_procs") or [],
+            self.bpf,
+            (null, w, w),
+        )
         os.close(w)
         os.close(null)
         timeout = float(self.meta["healthcheck"]["timeout"]) or 30.0
@@ -208,7 +242,7 @@ class Monitor:
         assert self.probe is not None and self.health is not None
         pid, fd, _, start, out = self.probe
         if timed_out:
-            try:
+            try:  # noqa: SIM105 - no contextlib import in the monitor
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
@@ -217,8 +251,9 @@ class Monitor:
         code = -1 if timed_out else os.waitstatus_to_exitcode(status)
         self.probe = None
         now = time.monotonic()
-        self.health.record(start=start, end=now_rfc3339(), exit_code=code,
-                           output=out.decode(errors="replace"), now=now)
+        self.health.record(
+            start=start, end=now_rfc3339(), exit_code=code, output=out.decode(errors="replace"), now=now
+        )
         self.write_health()
         self.next_probe = now + self.health.next_delay(now)
 
@@ -272,8 +307,13 @@ class Monitor:
                         self.finish_probe(False)
             if self.probe is not None and time.monotonic() >= self.probe[2]:
                 self.finish_probe(True)
-            if (self.probe is None and self.health is not None and exited is None
-                    and self.state["status"] == "running" and time.monotonic() >= self.next_probe):
+            if (
+                self.probe is None
+                and self.health is not None
+                and exited is None
+                and self.state["status"] == "running"
+                and time.monotonic() >= self.next_probe
+            ):
                 self.start_probe()
             if exited is not None and (not self.outs or not ready):
                 for fd in list(self.outs):
@@ -332,8 +372,12 @@ class Monitor:
     def main(self, start_now: bool) -> int:
         err = self.spawn()
         if err:
-            self.state.update(status="exited" if start_now else "dead", error=err[6:], exit_code=127,
-                              finished_at=now_rfc3339())
+            self.state.update(
+                status="exited" if start_now else "dead",
+                error=err[6:],
+                exit_code=127,
+                finished_at=now_rfc3339(),
+            )
             self.save_state()
             write_json_atomic(self.path("exit.json"), self.state)
             return self.report(err)
@@ -341,13 +385,18 @@ class Monitor:
         if start_now:
             err = self.release()
         self.save_state()
-        self.report(f"ok {self.pid}" if not err else err)
+        self.report(err or f"ok {self.pid}")
         backoff = BACKOFF_START
         while True:
             code, sig = self.run_once()
-            self.state.update(status="exited", pid=0, exit_code=code,
-                              signal=signal.Signals(sig).name if sig else None,
-                              oom_killed=self.oom_killed(), finished_at=now_rfc3339())
+            self.state.update(
+                status="exited",
+                pid=0,
+                exit_code=code,
+                signal=signal.Signals(sig).name if sig else None,
+                oom_killed=self.oom_killed(),
+                finished_at=now_rfc3339(),
+            )
             if self.gate_w >= 0 or not self.should_restart(code):
                 break
             if time.monotonic() - self.run_started > BACKOFF_MAX:
@@ -370,7 +419,7 @@ class Monitor:
         return 0
 
     def report(self, line: str) -> int:
-        try:
+        try:  # noqa: SIM105 - no contextlib import in the monitor
             os.write(1, (line + "\n").encode())
         except OSError:
             pass
@@ -415,8 +464,9 @@ def main(argv: list[str]) -> int:
     ctl = os.path.join(rdir, "ctl")
     if not os.path.exists(ctl):
         os.mkfifo(ctl, 0o600)
-    write_json_atomic(os.path.join(rdir, "monitor.json"), {"pid": os.getpid(),
-                                                           "starttime": proc_starttime(os.getpid())})
+    write_json_atomic(
+        os.path.join(rdir, "monitor.json"), {"pid": os.getpid(), "starttime": proc_starttime(os.getpid())}
+    )
     try:
         mon = Monitor(cdir, rdir)
         return mon.main(start_now)
@@ -424,7 +474,7 @@ def main(argv: list[str]) -> int:
         import traceback
 
         traceback.print_exc()
-        try:
+        try:  # noqa: SIM105 - no contextlib import in the monitor
             os.write(1, f"error monitor: {exc}\n".encode())
         except OSError:
             pass

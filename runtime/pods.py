@@ -31,9 +31,14 @@ class PodManager:
         return tuple(cid for cid, doc in self.store.read().list("container") if doc.get("pod") == name)
 
     def _info(self, pid: str, doc: dict[str, Any]) -> PodInfo:
-        return PodInfo(name=doc["name"], id=pid, labels=dict(doc.get("labels", {})),
-                       containers=self._containers(doc["name"]), created_at=doc.get("created_at", ""),
-                       cgroup_parent=f"composer/{doc['name']}")
+        return PodInfo(
+            name=doc["name"],
+            id=pid,
+            labels=dict(doc.get("labels", {})),
+            containers=self._containers(doc["name"]),
+            created_at=doc.get("created_at", ""),
+            cgroup_parent=f"composer/{doc['name']}",
+        )
 
     def create(self, spec: PodSpec) -> PodInfo:
         """Create the pod and its cgroup parent. Raises Conflict if the name is taken."""
@@ -88,7 +93,9 @@ class PodManager:
         pid, doc = self._find(name)
         members = self._containers(doc["name"])
         if members and not force:
-            raise Conflict(f"pod {doc['name']}: has {len(members)} containers; remove them first or use force")
+            raise Conflict(
+                f"pod {doc['name']}: has {len(members)} containers; remove them first or use force"
+            )
         for cid in members:
             with contextlib.suppress(NotFound):
                 self.engine.containers.remove(cid, force=True)

@@ -24,8 +24,14 @@ from runtime.executor.syscalls import SYSCALLS  # noqa: E402
 from runtime.executor.user import resolve_user  # noqa: E402
 
 # join order: everything but mnt first (their /proc/<pid>/ns files are reached through the host's /proc)
-_JOIN: Final = (("cgroup", sc.CLONE_NEWCGROUP), ("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS),
-                ("net", sc.CLONE_NEWNET), ("pid", sc.CLONE_NEWPID), ("mnt", sc.CLONE_NEWNS))
+_JOIN: Final = (
+    ("cgroup", sc.CLONE_NEWCGROUP),
+    ("ipc", sc.CLONE_NEWIPC),
+    ("uts", sc.CLONE_NEWUTS),
+    ("net", sc.CLONE_NEWNET),
+    ("pid", sc.CLONE_NEWPID),
+    ("mnt", sc.CLONE_NEWNS),
+)
 
 
 def join_namespaces(pid: int, cgroup_procs: Sequence[str]) -> None:
@@ -50,12 +56,14 @@ def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: byte
     """In the entered child: user, caps, no_new_privs, seccomp, then execve. Never returns."""
     process = dict(config["process"])
     if req.get("user"):
+
         def etc(name: str) -> str:
             try:
                 with open(f"/etc/{name}") as f:
                     return f.read()
             except OSError:
                 return ""
+
         u = resolve_user(str(req["user"]), (), etc("passwd"), etc("group"))
         process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
     if req.get("privileged"):
@@ -77,19 +85,27 @@ def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: byte
 
 def _all_caps() -> list[str]:
     try:
-        last = int(open("/proc/sys/kernel/cap_last_cap").read())
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
     except OSError:
         last = 40
     try:
-        from runtime.security.caps import ALL_CAPS  # type: ignore[attr-defined]
+        from runtime.security.caps import ALL_CAPS
 
         return sorted(ALL_CAPS)
     except ImportError:
         return [f"CAP_{i}" for i in range(last + 1)]
 
 
-def spawn_entered(pid: int, config: Mapping[str, Any], req: Mapping[str, Any], cgroup_procs: Sequence[str],
-                  seccomp_bpf: bytes | None, stdio: tuple[int, int, int], new_pgrp: bool = True) -> int:
+def spawn_entered(
+    pid: int,
+    config: Mapping[str, Any],
+    req: Mapping[str, Any],
+    cgroup_procs: Sequence[str],
+    seccomp_bpf: bytes | None,
+    stdio: tuple[int, int, int],
+    new_pgrp: bool = True,
+) -> int:
     """Fork a process that enters container process *pid* and runs req["command"]; returns its pid.
 
     The forked process joins the namespaces, forks the workload (now inside the PID namespace),
@@ -136,7 +152,9 @@ def main(argv: Sequence[str]) -> int:
     if meta.get("seccomp_bpf"):
         with open(meta["seccomp_bpf"], "rb") as f:
             bpf = f.read()
-    child = spawn_entered(int(req["pid"]), config, req, meta.get("cgroup_procs") or [], bpf, (0, 1, 2), new_pgrp=False)
+    child = spawn_entered(
+        int(req["pid"]), config, req, meta.get("cgroup_procs") or [], bpf, (0, 1, 2), new_pgrp=False
+    )
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code

@@ -12,11 +12,12 @@ KEEP_PROBES = 5
 
 
 class HealthState:
-    def __init__(self, *, retries: int, start_period: float, interval: float, start_interval: float,
-                 started_at: float) -> None:
+    def __init__(
+        self, *, retries: int, start_period: float, interval: float, start_interval: float, started_at: float
+    ) -> None:
         self.retries, self.start_period, self.interval = retries, start_period, interval
         self.start_interval = start_interval
-        self.started_at = started_at           # monotonic time the container started
+        self.started_at = started_at  # monotonic time the container started
         self.status = "starting"
         self.failing_streak = 0
         self.log: list[dict[str, Any]] = []

@@ -24,23 +24,37 @@ from runtime.executor import syscalls as sc
 from runtime.executor.syscalls import SYSCALLS, Syscalls
 
 _FLAGS: Final[dict[str, tuple[int, bool]]] = {  # option -> (flag, set it)
-    "ro": (sc.MS_RDONLY, True), "rw": (sc.MS_RDONLY, False),
-    "nosuid": (sc.MS_NOSUID, True), "suid": (sc.MS_NOSUID, False),
-    "nodev": (sc.MS_NODEV, True), "dev": (sc.MS_NODEV, False),
-    "noexec": (sc.MS_NOEXEC, True), "exec": (sc.MS_NOEXEC, False),
-    "sync": (sc.MS_SYNCHRONOUS, True), "async": (sc.MS_SYNCHRONOUS, False),
-    "dirsync": (sc.MS_DIRSYNC, True), "remount": (sc.MS_REMOUNT, True),
-    "bind": (sc.MS_BIND, True), "rbind": (sc.MS_BIND | sc.MS_REC, True),
-    "relatime": (sc.MS_RELATIME, True), "norelatime": (sc.MS_RELATIME, False),
-    "strictatime": (sc.MS_STRICTATIME, True), "noatime": (sc.MS_NOATIME, True),
-    "nodiratime": (sc.MS_NODIRATIME, True), "atime": (sc.MS_NOATIME, False),
+    "ro": (sc.MS_RDONLY, True),
+    "rw": (sc.MS_RDONLY, False),
+    "nosuid": (sc.MS_NOSUID, True),
+    "suid": (sc.MS_NOSUID, False),
+    "nodev": (sc.MS_NODEV, True),
+    "dev": (sc.MS_NODEV, False),
+    "noexec": (sc.MS_NOEXEC, True),
+    "exec": (sc.MS_NOEXEC, False),
+    "sync": (sc.MS_SYNCHRONOUS, True),
+    "async": (sc.MS_SYNCHRONOUS, False),
+    "dirsync": (sc.MS_DIRSYNC, True),
+    "remount": (sc.MS_REMOUNT, True),
+    "bind": (sc.MS_BIND, True),
+    "rbind": (sc.MS_BIND | sc.MS_REC, True),
+    "relatime": (sc.MS_RELATIME, True),
+    "norelatime": (sc.MS_RELATIME, False),
+    "strictatime": (sc.MS_STRICTATIME, True),
+    "noatime": (sc.MS_NOATIME, True),
+    "nodiratime": (sc.MS_NODIRATIME, True),
+    "atime": (sc.MS_NOATIME, False),
     "defaults": (0, True),
 }
 _PROPAGATION: Final[dict[str, int]] = {
-    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
-    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
-    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
-    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+    "private": sc.MS_PRIVATE,
+    "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED,
+    "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE,
+    "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE,
+    "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
 _UNSHARE_ORDER: Final = ("mount", "uts", "ipc", "pid", "cgroup")
 
@@ -143,8 +157,14 @@ def _bind_devices(devices: Sequence[Mapping[str, Any]], rootfs: str, sys: Syscal
         _make_target(dest, True)
         sys.mount(host, dest, None, sc.MS_BIND)
     dev = secure_join(rootfs, "/dev")
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore")):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+        ("core", "/proc/kcore"),
+    ):
         link = os.path.join(dev, name)
         if not os.path.lexists(link):
             os.symlink(target, link)
@@ -164,8 +184,12 @@ def _mask_and_protect(masked: Sequence[str], readonly: Sequence[str], sys: Sysca
         if not os.path.exists(path):
             continue
         sys.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
-        sys.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
-                  | sc.MS_NOEXEC)
+        sys.mount(
+            None,
+            path,
+            None,
+            sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+        )
 
 
 def _set_sysctls(sysctls: Mapping[str, str]) -> None:
@@ -210,7 +234,9 @@ def set_identity(process: Mapping[str, Any]) -> None:
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
     groups = [int(g) for g in user.get("additionalGids") or []]
     caps = frozenset((process.get("capabilities") or {}).get("bounding") or [])
-    ambient = frozenset(c.removeprefix("CAP_") for c in (process.get("capabilities") or {}).get("ambient") or [])
+    ambient = frozenset(
+        c.removeprefix("CAP_") for c in (process.get("capabilities") or {}).get("ambient") or []
+    )
     from runtime.security.caps import apply_identity
 
     apply_identity(uid, gid, groups, frozenset(c.removeprefix("CAP_") for c in caps), user_caps=ambient)
@@ -229,22 +255,23 @@ def load_seccomp(bpf: bytes | None) -> None:
 
 # ---- the two processes -------------------------------------------------------------------------
 
+
 class InitPlan(NamedTuple):
     """Everything B needs, read by the monitor before forking."""
 
     name: str
-    config: Mapping[str, Any]        # the OCI config.json
-    lowerdirs: Sequence[str]         # image layer dirs, lowest first
+    config: Mapping[str, Any]  # the OCI config.json
+    lowerdirs: Sequence[str]  # image layer dirs, lowest first
     upperdir: str
     workdir: str
-    cgroup_procs: Sequence[str]      # cgroup.procs files to write our pid to (join the cgroup)
+    cgroup_procs: Sequence[str]  # cgroup.procs files to write our pid to (join the cgroup)
     seccomp_bpf: bytes | None
-    stdio: tuple[int, int, int]      # fds to become 0, 1, 2 in the container
+    stdio: tuple[int, int, int]  # fds to become 0, 1, 2 in the container
     tty: bool
 
 
 def _report(fd: int, line: str) -> None:
-    try:
+    try:  # noqa: SIM105 - no contextlib import in the monitor
         os.write(fd, (line.replace("\n", " ") + "\n").encode(errors="replace"))
     except OSError:
         pass
@@ -299,7 +326,9 @@ def _process_a(plan: InitPlan, sync_w: int, gate_r: int) -> int:
             try:
                 SYSCALLS.setns(fd, sc.NAMESPACE_FLAGS[kind])
             except OSError as exc:
-                raise InitError(f"cannot join the {kind} namespace {namespaces[kind]}: {exc.strerror}") from None
+                raise InitError(
+                    f"cannot join the {kind} namespace {namespaces[kind]}: {exc.strerror}"
+                ) from None
     finally:
         for fd, _ in fds:
             os.close(fd)
@@ -333,7 +362,9 @@ def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
     rootfs = str(cfg["root"]["path"])
     sys.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     lower = ":".join(reversed([str(d) for d in plan.lowerdirs]))  # overlay wants the top layer first
-    sys.mount("overlay", rootfs, "overlay", 0, f"lowerdir={lower},upperdir={plan.upperdir},workdir={plan.workdir}")
+    sys.mount(
+        "overlay", rootfs, "overlay", 0, f"lowerdir={lower},upperdir={plan.upperdir},workdir={plan.workdir}"
+    )
     for m in cfg.get("mounts") or []:
         try:
             mount_one(m, rootfs, sys)

@@ -19,20 +19,37 @@ from runtime.spec import ContainerNet, ContainerSpec, Mount
 OCI_VERSION: Final = "1.0.2"
 DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHM_SIZE: Final = 64 * 1024 * 1024
-INIT_TARGET: Final = "/dev/init"    # where the `init: true` binary is bound (docker: /sbin/docker-init)
+INIT_TARGET: Final = "/dev/init"  # where the `init: true` binary is bound (docker: /sbin/docker-init)
 
 FALLBACK_MASKED: Final[tuple[str, ...]] = (
-    "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/dev/block",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/dev/block",
     "/sys/devices/virtual/powercap",
 )
 FALLBACK_READONLY: Final[tuple[str, ...]] = (
-    "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+    "/proc/asound",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
 )
 # (path, type, major, minor, mode): the nodes every container gets (bound from the host's)
 FALLBACK_DEVICES: Final[tuple[tuple[str, str, int, int, int], ...]] = (
-    ("/dev/null", "c", 1, 3, 0o666), ("/dev/zero", "c", 1, 5, 0o666), ("/dev/full", "c", 1, 7, 0o666),
-    ("/dev/random", "c", 1, 8, 0o666), ("/dev/urandom", "c", 1, 9, 0o666), ("/dev/tty", "c", 5, 0, 0o666),
+    ("/dev/null", "c", 1, 3, 0o666),
+    ("/dev/zero", "c", 1, 5, 0o666),
+    ("/dev/full", "c", 1, 7, 0o666),
+    ("/dev/random", "c", 1, 8, 0o666),
+    ("/dev/urandom", "c", 1, 9, 0o666),
+    ("/dev/tty", "c", 5, 0, 0o666),
 )
 
 
@@ -45,20 +62,22 @@ class BundleInputs:
     user: User
     caps: frozenset[str]
     net: ContainerNet
-    hostname_path: str                                   # host file bound at /etc/hostname
-    volume_sources: Mapping[str, str] = field(default_factory=dict)   # target -> host dir (volumes)
-    rlimits: Sequence[tuple[str, int, int]] = ()         # ("nofile", soft, hard), already clamped
+    hostname_path: str  # host file bound at /etc/hostname
+    volume_sources: Mapping[str, str] = field(default_factory=dict)  # target -> host dir (volumes)
+    rlimits: Sequence[tuple[str, int, int]] = ()  # ("nofile", soft, hard), already clamped
     masked_paths: Sequence[str] = FALLBACK_MASKED
     readonly_paths: Sequence[str] = FALLBACK_READONLY
     devices: Sequence[tuple[str, str, int, int, int]] = FALLBACK_DEVICES
-    seccomp: Mapping[str, Any] | None = None             # OCI linux.seccomp object; None: unconfined
-    init_path: str | None = None                         # host binary bound at INIT_TARGET (init: true)
+    seccomp: Mapping[str, Any] | None = None  # OCI linux.seccomp object; None: unconfined
+    init_path: str | None = None  # host binary bound at INIT_TARGET (init: true)
     cgroups_path: str = ""
 
 
 def process_args(spec: ContainerSpec, image_config: Mapping[str, Any]) -> list[str]:
     """Entrypoint + command with docker's rules: a given entrypoint also resets the image's Cmd."""
-    entrypoint = list(spec.entrypoint) if spec.entrypoint is not None else list(image_config.get("Entrypoint") or [])
+    entrypoint = (
+        list(spec.entrypoint) if spec.entrypoint is not None else list(image_config.get("Entrypoint") or [])
+    )
     if spec.command is not None:
         cmd = list(spec.command)
     elif spec.entrypoint is not None:
@@ -108,20 +127,47 @@ def _default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
     shm = spec.shm_size if spec.shm_size is not None else DEFAULT_SHM_SIZE
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup2",
-         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/sys",
+            "type": "sysfs",
+            "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "ro"],
+        },
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup2",
+            "source": "cgroup2",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+        },
     ]
     if spec.ipc_mode != "host":
-        mounts.insert(3, {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                          "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm}"]})
+        mounts.insert(
+            3,
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm}"],
+            },
+        )
     if spec.privileged:
         for m in mounts:
             if m["type"] in ("sysfs", "cgroup2"):
@@ -143,11 +189,20 @@ def _user_mount(m: Mount, spec: ContainerSpec, inputs: BundleInputs) -> dict[str
         source = inputs.volume_sources.get(m.target)
         if source is None:
             raise InvalidSpec(f"container {spec.name}: volume for {m.target} was not prepared")
-        return {"destination": m.target, "type": "bind", "source": source, "options": ["rbind", "rprivate", *ro]}
+        return {
+            "destination": m.target,
+            "type": "bind",
+            "source": source,
+            "options": ["rbind", "rprivate", *ro],
+        }
     if not m.source.startswith("/"):
         raise InvalidSpec(f"container {spec.name}: bind source {m.source!r} is not absolute")
-    return {"destination": m.target, "type": "bind", "source": m.source,
-            "options": ["rbind", m.propagation or "rprivate", *ro]}
+    return {
+        "destination": m.target,
+        "type": "bind",
+        "source": m.source,
+        "options": ["rbind", m.propagation or "rprivate", *ro],
+    }
 
 
 def _resources(spec: ContainerSpec) -> dict[str, Any]:
@@ -195,7 +250,9 @@ def _capabilities(caps: frozenset[str]) -> dict[str, list[str]]:
     return {"bounding": names, "effective": names, "permitted": names}
 
 
-def build_config(spec: ContainerSpec, image_config: Mapping[str, Any], inputs: BundleInputs) -> dict[str, Any]:
+def build_config(
+    spec: ContainerSpec, image_config: Mapping[str, Any], inputs: BundleInputs
+) -> dict[str, Any]:
     """The OCI runtime spec (config.json) of one container."""
     hostname = inputs.net.hostname or inputs.container_id[:12]
     args = process_args(spec, image_config)
@@ -206,7 +263,11 @@ def build_config(spec: ContainerSpec, image_config: Mapping[str, Any], inputs: B
     u = inputs.user
     process: dict[str, Any] = {
         "terminal": spec.tty,
-        "user": {"uid": u.uid, "gid": u.gid, **({"additionalGids": list(u.additional_gids)} if u.additional_gids else {})},
+        "user": {
+            "uid": u.uid,
+            "gid": u.gid,
+            **({"additionalGids": list(u.additional_gids)} if u.additional_gids else {}),
+        },
         "args": args,
         "env": merge_env(spec, image_config, hostname),
         "cwd": spec.working_dir or str(image_config.get("WorkingDir") or "") or "/",
@@ -218,25 +279,40 @@ def build_config(spec: ContainerSpec, image_config: Mapping[str, Any], inputs: B
         process["env"].append(f"HOME={u.home}")
     mounts = _default_mounts(spec)
     if spec.init and inputs.init_path:
-        mounts.append({"destination": INIT_TARGET, "type": "bind", "source": inputs.init_path,
-                       "options": ["bind", "ro", "nosuid", "nodev"]})
+        mounts.append(
+            {
+                "destination": INIT_TARGET,
+                "type": "bind",
+                "source": inputs.init_path,
+                "options": ["bind", "ro", "nosuid", "nodev"],
+            }
+        )
     for m in spec.mounts:
         mounts.append(_user_mount(m, spec, inputs))
     targets = {m.target for m in spec.mounts}
-    for dest, src in (("/etc/hosts", inputs.net.hosts_path), ("/etc/resolv.conf", inputs.net.resolv_path),
-                      ("/etc/hostname", inputs.hostname_path)):
+    for dest, src in (
+        ("/etc/hosts", inputs.net.hosts_path),
+        ("/etc/resolv.conf", inputs.net.resolv_path),
+        ("/etc/hostname", inputs.hostname_path),
+    ):
         if dest not in targets and src:
-            mounts.append({"destination": dest, "type": "bind", "source": src, "options": ["bind", "rprivate"]})
+            mounts.append(
+                {"destination": dest, "type": "bind", "source": src, "options": ["bind", "rprivate"]}
+            )
     linux: dict[str, Any] = {
         "namespaces": _namespaces(spec, inputs.net),
-        "maskedPaths": [] if spec.privileged else list(
-            spec.masked_paths if spec.masked_paths is not None else inputs.masked_paths),
-        "readonlyPaths": [] if spec.privileged else list(
-            spec.readonly_paths if spec.readonly_paths is not None else inputs.readonly_paths),
+        "maskedPaths": []
+        if spec.privileged
+        else list(spec.masked_paths if spec.masked_paths is not None else inputs.masked_paths),
+        "readonlyPaths": []
+        if spec.privileged
+        else list(spec.readonly_paths if spec.readonly_paths is not None else inputs.readonly_paths),
         "resources": _resources(spec),
         "sysctl": dict(spec.sysctls),
-        "devices": [{"path": p, "type": t, "major": ma, "minor": mi, "fileMode": mode, "uid": 0, "gid": 0}
-                    for p, t, ma, mi, mode in inputs.devices],
+        "devices": [
+            {"path": p, "type": t, "major": ma, "minor": mi, "fileMode": mode, "uid": 0, "gid": 0}
+            for p, t, ma, mi, mode in inputs.devices
+        ],
         "rootfsPropagation": "rprivate",
     }
     if inputs.cgroups_path:

@@ -50,12 +50,22 @@ PR_SET_CHILD_SUBREAPER: Final = 36
 PR_SET_NO_NEW_PRIVS: Final = 38
 
 NAMESPACE_FLAGS: Final[dict[str, int]] = {
-    "mount": CLONE_NEWNS, "uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC, "pid": CLONE_NEWPID,
-    "network": CLONE_NEWNET, "cgroup": CLONE_NEWCGROUP, "user": CLONE_NEWUSER,
+    "mount": CLONE_NEWNS,
+    "uts": CLONE_NEWUTS,
+    "ipc": CLONE_NEWIPC,
+    "pid": CLONE_NEWPID,
+    "network": CLONE_NEWNET,
+    "cgroup": CLONE_NEWCGROUP,
+    "user": CLONE_NEWUSER,
 }
 # /proc/<pid>/ns/<file> for each OCI namespace type
 NAMESPACE_FILES: Final[dict[str, str]] = {
-    "mount": "mnt", "uts": "uts", "ipc": "ipc", "pid": "pid", "network": "net", "cgroup": "cgroup",
+    "mount": "mnt",
+    "uts": "uts",
+    "ipc": "ipc",
+    "pid": "pid",
+    "network": "net",
+    "cgroup": "cgroup",
     "user": "user",
 }
 
@@ -79,8 +89,9 @@ def _b(s: str | None) -> bytes | None:
 class Syscalls(Protocol):
     def unshare(self, flags: int) -> None: ...
     def setns(self, fd: int, nstype: int) -> None: ...
-    def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
-              data: str | None = None) -> None: ...
+    def mount(
+        self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+    ) -> None: ...
     def umount2(self, target: str, flags: int) -> None: ...
     def pivot_root(self, new_root: str, put_old: str) -> None: ...
     def sethostname(self, name: str) -> None: ...
@@ -97,8 +108,9 @@ class LinuxSyscalls:
     def setns(self, fd: int, nstype: int) -> None:
         _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
 
-    def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
-              data: str | None = None) -> None:
+    def mount(
+        self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+    ) -> None:
         ret = _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data))
         _check(ret, f"mount {fstype or source or ''}".rstrip(), target)
 
@@ -118,8 +130,16 @@ class LinuxSyscalls:
         _check(_libc.setdomainname(raw, ctypes.c_size_t(len(raw))), "setdomainname")
 
     def prctl(self, option: int, arg2: int = 0) -> None:
-        _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0),
-                           ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+        _check(
+            _libc.prctl(
+                ctypes.c_int(option),
+                ctypes.c_ulong(arg2),
+                ctypes.c_ulong(0),
+                ctypes.c_ulong(0),
+                ctypes.c_ulong(0),
+            ),
+            "prctl",
+        )
 
 
 class RecordingSyscalls:
@@ -134,8 +154,9 @@ class RecordingSyscalls:
     def setns(self, fd: int, nstype: int) -> None:
         self.calls.append(("setns", (fd, nstype)))
 
-    def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
-              data: str | None = None) -> None:
+    def mount(
+        self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+    ) -> None:
         self.calls.append(("mount", (source, target, fstype, flags, data)))
 
     def umount2(self, target: str, flags: int) -> None:
@@ -174,6 +195,11 @@ def seccomp_load(bpf: bytes) -> None:
         raise OSError(22, f"seccomp: invalid filter of {len(bpf)} bytes")
     buf = ctypes.create_string_buffer(bpf, len(bpf))
     prog = _SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    ret = _libc.prctl(ctypes.c_int(_PR_SET_SECCOMP), ctypes.c_ulong(_SECCOMP_MODE_FILTER),
-                      ctypes.c_void_p(ctypes.addressof(prog)), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    ret = _libc.prctl(
+        ctypes.c_int(_PR_SET_SECCOMP),
+        ctypes.c_ulong(_SECCOMP_MODE_FILTER),
+        ctypes.c_void_p(ctypes.addressof(prog)),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+    )
     _check(ret, "seccomp: cannot load the filter")

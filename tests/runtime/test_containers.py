@@ -50,7 +50,7 @@ def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engin
         ids.add(info.id)
         return info
 
-    eng.containers.create = tracking_create  # type: ignore[method-assign]
+    eng.containers.create = tracking_create  # type: ignore[method-assign,assignment]
     yield eng
     for c in eng.containers.list():
         eng.containers.remove(c.id, force=True)
@@ -90,12 +90,22 @@ def test_create_stops_at_the_gate_and_start_runs_pid_1(engine: Engine) -> None:
 
 def test_logs_keep_stream_order_and_partial_lines(engine: Engine) -> None:
     # two pipes: the order between streams is kept for writes that do not race each other
-    c = engine.containers.create(spec("t-logs", "sh", "-c", "echo one; sleep 0.1; echo two >&2; sleep 0.1; printf three; sleep 0.2; echo ' four'"))
+    c = engine.containers.create(
+        spec(
+            "t-logs",
+            "sh",
+            "-c",
+            "echo one; sleep 0.1; echo two >&2; sleep 0.1; printf three; sleep 0.2; echo ' four'",
+        )
+    )
     engine.containers.start(c.id)
     engine.containers.wait(c.id, timeout=10)
     recs = list(engine.containers.logs(c.id))
     assert [(r.stream, r.text, r.partial) for r in recs[:3]] == [
-        ("stdout", b"one", False), ("stderr", b"two", False), ("stdout", b"three", True)]
+        ("stdout", b"one", False),
+        ("stderr", b"two", False),
+        ("stdout", b"three", True),
+    ]
     assert [r.text for r in join_partials(recs) if r.stream == "stdout"] == [b"one", b"three four"]
     assert [r.text for r in engine.containers.logs(c.id, tail=1)] == [b" four"]
     raw = engine.containers.log_path(c.id).read_text().splitlines()
@@ -105,28 +115,31 @@ def test_logs_keep_stream_order_and_partial_lines(engine: Engine) -> None:
 def test_security_defaults_apply(engine: Engine) -> None:
     from runtime.security.caps import DEFAULT_CAPS, caps_mask
 
-    script = ("grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
-              "wc -c < /proc/timer_list; (echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null || echo sys-ro; "
-              "cat /proc/mounts")
+    script = (
+        "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
+        "wc -c < /proc/timer_list; (echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null || echo sys-ro; "
+        "cat /proc/mounts"
+    )
     code, out, _ = run(engine, spec("t-sec", "sh", "-c", script))
     assert code == 0
     status = dict(line.split(":\t") for line in out.splitlines() if ":\t" in line)
     mask = f"{caps_mask(DEFAULT_CAPS):016x}"
     assert status["CapEff"] == mask and status["CapBnd"] == mask
     assert status["NoNewPrivs"] == "1" and status["Seccomp"] == "2"
-    assert "\n0\n" in out and "sys-ro" in out   # /proc/kcore is absent on these kernels: timer_list
+    assert "\n0\n" in out and "sys-ro" in out  # /proc/kcore is absent on these kernels: timer_list
     assert Path("/proc/timer_list").read_bytes() != b""
     table = [line.split() for line in out.split("sys-ro\n", 1)[1].splitlines()]
     assert table[0][:3] == ["overlay", "/", "overlay"]
     allowed = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname")
-    assert [m[1] for m in table[1:] if not m[1].startswith(allowed)] == []   # no host mounts visible
+    assert [m[1] for m in table[1:] if not m[1].startswith(allowed)] == []  # no host mounts visible
 
 
 def test_user_is_resolved_from_the_image(engine: Engine) -> None:
     code, out, _ = run(engine, spec("t-user", "id", user="www-data", group_add=("users",)))
     assert code == 0 and out.strip() == "uid=33(www-data) gid=33(www-data) groups=100(users)"
-    code, out, _ = run(engine, spec("t-uid", "sh", "-c", "id -u; id -g; grep CapEff /proc/self/status",
-                                    user="1234:5"))
+    code, out, _ = run(
+        engine, spec("t-uid", "sh", "-c", "id -u; id -g; grep CapEff /proc/self/status", user="1234:5")
+    )
     assert out.split() == ["1234", "5", "CapEff:", "0000000000000000"]
 
 
@@ -158,7 +171,9 @@ def test_stop_uses_the_stop_signal_then_sigkill(engine: Engine) -> None:
     info = engine.containers.stop(c.id, timeout=5)
     assert info.status == "exited" and info.exit_code == 0
     assert b"got-term" in [r.text for r in engine.containers.logs(c.id)]
-    c2 = engine.containers.create(spec("t-stubborn", "sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"))
+    c2 = engine.containers.create(
+        spec("t-stubborn", "sh", "-c", "trap '' TERM; while :; do sleep 0.05; done")
+    )
     engine.containers.start(c2.id)
     t = time.monotonic()
     info = engine.containers.stop(c2.id, timeout=0.5)
@@ -181,8 +196,15 @@ def test_kill_records_the_signal_and_start_again(engine: Engine) -> None:
 
 
 def test_restart_on_failure_2_restarts_twice(engine: Engine) -> None:
-    c = engine.containers.create(spec("t-restart", "sh", "-c", "echo run; exit 2",
-                                      restart=RestartPolicy(name="on-failure", max_retries=2)))
+    c = engine.containers.create(
+        spec(
+            "t-restart",
+            "sh",
+            "-c",
+            "echo run; exit 2",
+            restart=RestartPolicy(name="on-failure", max_retries=2),
+        )
+    )
     engine.containers.start(c.id)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -209,9 +231,19 @@ def test_exec_enters_every_namespace(engine: Engine, tmp_path: Path) -> None:
     engine.containers.start(c.id)
     out = tmp_path / "out"
     with open(out, "wb") as f:
-        code = engine.containers.exec(c.id, ExecSpec(command=(
-            "sh", "-c", "for n in pid mnt uts ipc net; do [ $(readlink /proc/1/ns/$n) = $(readlink /proc/self/ns/$n) ]"
-            " || echo differ $n; done; id -u; hostname; grep Seccomp: /proc/self/status; exit 7")), stdout=f.fileno())
+        code = engine.containers.exec(
+            c.id,
+            ExecSpec(
+                command=(
+                    "sh",
+                    "-c",
+                    "for n in pid mnt uts ipc net; do "
+                    "[ $(readlink /proc/1/ns/$n) = $(readlink /proc/self/ns/$n) ]"
+                    " || echo differ $n; done; id -u; hostname; grep Seccomp: /proc/self/status; exit 7",
+                )
+            ),
+            stdout=f.fileno(),
+        )
     assert code == 7
     assert out.read_text().split("\n")[:4] == ["33", c.id[:12], "Seccomp:\t2", ""]
     with open(out, "wb") as f:
@@ -226,19 +258,25 @@ def test_binds_tmpfs_and_read_only_rootfs(engine: Engine, tmp_path: Path) -> Non
     host = tmp_path / "data"
     host.mkdir()
     (host / "in.txt").write_text("from-host\n")
-    mounts = (Mount(type="bind", source=str(host), target="/data"),
-              Mount(type="bind", source=str(host), target="/ro", read_only=True),
-              Mount(type="tmpfs", target="/scratch", tmpfs_size=1 << 20))
-    script = ("cat /data/in.txt; echo out > /data/out.txt; (echo x > /ro/x) 2>/dev/null || echo ro-ok; "
-              "echo s > /scratch/s && grep ' /scratch ' /proc/mounts | cut -d' ' -f3; "
-              "(touch /etc/x) 2>/dev/null || echo rootfs-ro")
+    mounts = (
+        Mount(type="bind", source=str(host), target="/data"),
+        Mount(type="bind", source=str(host), target="/ro", read_only=True),
+        Mount(type="tmpfs", target="/scratch", tmpfs_size=1 << 20),
+    )
+    script = (
+        "cat /data/in.txt; echo out > /data/out.txt; (echo x > /ro/x) 2>/dev/null || echo ro-ok; "
+        "echo s > /scratch/s && grep ' /scratch ' /proc/mounts | cut -d' ' -f3; "
+        "(touch /etc/x) 2>/dev/null || echo rootfs-ro"
+    )
     code, out, _ = run(engine, spec("t-mounts", "sh", "-c", script, mounts=mounts, read_only=True))
     assert code == 0 and out.split() == ["from-host", "ro-ok", "tmpfs", "rootfs-ro"]
     assert (host / "out.txt").read_text() == "out\n"
 
 
 def test_init_true_runs_tini_as_pid_1(engine: Engine) -> None:
-    code, out, _ = run(engine, spec("t-init", "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '", init=True))
+    code, out, _ = run(
+        engine, spec("t-init", "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '", init=True)
+    )
     assert code == 0
     pid, cmdline = out.splitlines()
     assert pid != "1" and cmdline.startswith("/dev/init -- sh")
@@ -282,14 +320,15 @@ def _wait_for(cond: object, timeout: float = 15) -> None:
 
 def test_volume_data_survives_container_removal(engine: Engine) -> None:
     vol = (Mount(type="volume", source="t-data", target="/var/www"),)
-    code, out, _ = run(engine, spec("t-vol1", "sh", "-c", "cat /var/www/index.html; echo kept > /var/www/x",
-                                    mounts=vol))
-    assert code == 0 and out == "<h1>composer demo</h1>\n"   # copied up from the image
+    code, out, _ = run(
+        engine, spec("t-vol1", "sh", "-c", "cat /var/www/index.html; echo kept > /var/www/x", mounts=vol)
+    )
+    assert code == 0 and out == "<h1>composer demo</h1>\n"  # copied up from the image
     engine.containers.remove("t-vol1")
     code, out, _ = run(engine, spec("t-vol2", "cat", "/var/www/x", mounts=vol))
     assert out == "kept\n"
     anon = engine.containers.create(spec("t-anon", "true", mounts=(Mount(type="volume", target="/anon"),)))
-    (name,) = engine.store.read().get("container", anon.id)["anonymous_volumes"]
+    (name,) = (engine.store.read().get("container", anon.id) or {})["anonymous_volumes"]
     engine.containers.remove(anon.id, volumes=True)
     with pytest.raises(NotFound):
         engine.volumes.get(name)
@@ -301,7 +340,9 @@ def test_memory_limit_oom_kill_is_reported(engine: Engine) -> None:
     from runtime.spec import Resources
 
     hog = "x=a; while :; do x=$x$x; done"
-    code, _, _ = run(engine, spec("t-oom", "sh", "-c", hog, resources=Resources(memory=16 << 20, memory_swap=16 << 20)))
+    code, _, _ = run(
+        engine, spec("t-oom", "sh", "-c", hog, resources=Resources(memory=16 << 20, memory_swap=16 << 20))
+    )
     info = engine.containers.get("t-oom")
     assert code == 137 and info.oom_killed and info.exit_signal == "SIGKILL"
 
@@ -344,12 +385,23 @@ def test_containers_on_a_bridge_network_reach_each_other_by_name(engine: Engine)
     engine.networks.create(NetworkSpec(name="t_default"))
     try:
         att = (NetworkAttachment(network="t_default", aliases=("web",)),)
-        web = engine.containers.create(spec("t-web-1", "httpd", "-f", "-p", "8080", "-h", "/var/www",
-                                            network_mode="bridge", networks=att))
+        web = engine.containers.create(
+            spec(
+                "t-web-1", "httpd", "-f", "-p", "8080", "-h", "/var/www", network_mode="bridge", networks=att
+            )
+        )
         engine.containers.start(web.id)
-        code, out, err = run(engine, spec("t-client-1", "sh", "-c", "ip -o -4 addr show eth0 | wc -l; "
-                                          "wget -q -O - http://web:8080/; hostname", network_mode="bridge",
-                                          networks=(NetworkAttachment(network="t_default"),)))
+        code, out, err = run(
+            engine,
+            spec(
+                "t-client-1",
+                "sh",
+                "-c",
+                "ip -o -4 addr show eth0 | wc -l; wget -q -O - http://web:8080/; hostname",
+                network_mode="bridge",
+                networks=(NetworkAttachment(network="t_default"),),
+            ),
+        )
         assert code == 0, err
         assert out.splitlines()[:2] == ["1", "<h1>composer demo</h1>"]
         assert engine.containers.get(web.id).networks["t_default"]
@@ -360,8 +412,9 @@ def test_containers_on_a_bridge_network_reach_each_other_by_name(engine: Engine)
 
 
 def test_always_restarts_until_a_user_stop(engine: Engine) -> None:
-    c = engine.containers.create(spec("t-always", "sh", "-c", "echo run; sleep 0.05; exit 1",
-                                      restart=RestartPolicy(name="always")))
+    c = engine.containers.create(
+        spec("t-always", "sh", "-c", "echo run; sleep 0.05; exit 1", restart=RestartPolicy(name="always"))
+    )
     engine.containers.start(c.id)
     _wait_for(lambda: engine.containers.get(c.id).restart_count >= 2)
     t = time.monotonic()
@@ -373,8 +426,9 @@ def test_always_restarts_until_a_user_stop(engine: Engine) -> None:
 
 
 def test_tty_gives_the_container_a_terminal(engine: Engine) -> None:
-    code, out, _ = run(engine, spec("t-tty", "sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; echo $TERM",
-                                    tty=True))
+    code, out, _ = run(
+        engine, spec("t-tty", "sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; echo $TERM", tty=True)
+    )
     assert code == 0 and out.replace("\r", "").split() == ["is-a-tty", "xterm"]
 
 
@@ -392,23 +446,47 @@ def test_copy_to_and_from_a_running_container(engine: Engine, tmp_path: Path) ->
     engine.containers.copy_to(c.id, src, "/tmp")
     out = tmp_path / "out"
     with open(out, "wb") as f:
-        assert engine.containers.exec(c.id, ExecSpec(command=("cat", "/tmp/hello.txt")), stdout=f.fileno()) == 0
+        assert (
+            engine.containers.exec(c.id, ExecSpec(command=("cat", "/tmp/hello.txt")), stdout=f.fileno()) == 0
+        )
     assert out.read_text() == "hi\n"
     engine.containers.copy_from(c.id, "/etc/passwd", tmp_path / "passwd")
     assert (tmp_path / "passwd").read_text().startswith("root:x:0:0")
 
 
 def test_volumes_from_devices_and_shared_ipc_pid(engine: Engine) -> None:
-    src = engine.containers.create(spec("t-src", "sh", "-c", "echo shared > /v/f; sleep 100",
-                                        mounts=(Mount(type="volume", target="/v"),)))
+    src = engine.containers.create(
+        spec(
+            "t-src", "sh", "-c", "echo shared > /v/f; sleep 100", mounts=(Mount(type="volume", target="/v"),)
+        )
+    )
     engine.containers.start(src.id)
     _wait_for(lambda: any(engine.paths.volumes.glob("*/_data/f")))
-    script = ("cat /v/f; (echo x > /v/g) 2>/dev/null || echo ro; readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep; "
-              "ls -l /dev/fuse | cut -c1")
-    code, out, err = run(engine, spec("t-user2", "sh", "-c", script, volumes_from=(f"{src.id}:ro",),
-                                      ipc_mode=f"container:{src.id}", pid_mode=f"container:{src.id}",
-                                      devices=("/dev/fuse:/dev/fuse:rwm",)))
+    script = (
+        "cat /v/f; (echo x > /v/g) 2>/dev/null || echo ro; readlink /proc/self/ns/ipc; "
+        "ps -o comm | grep -c sleep; "
+        "ls -l /dev/fuse | cut -c1"
+    )
+    code, out, err = run(
+        engine,
+        spec(
+            "t-user2",
+            "sh",
+            "-c",
+            script,
+            volumes_from=(f"{src.id}:ro",),
+            ipc_mode=f"container:{src.id}",
+            pid_mode=f"container:{src.id}",
+            devices=("/dev/fuse:/dev/fuse:rwm",),
+        ),
+    )
     assert code == 0, err
-    assert out.split() == ["shared", "ro", os.readlink(f"/proc/{engine.containers.get(src.id).pid}/ns/ipc"), "1", "c"]
+    assert out.split() == [
+        "shared",
+        "ro",
+        os.readlink(f"/proc/{engine.containers.get(src.id).pid}/ns/ipc"),
+        "1",
+        "c",
+    ]
     with pytest.raises(InvalidSpec, match="device /dev/nosuch does not exist"):
         engine.containers.create(spec("t-nodev", "true", devices=("/dev/nosuch",)))

@@ -22,7 +22,7 @@ def test_options_split_into_flags_propagation_and_data() -> None:
 def test_secure_join_never_leaves_the_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
-    os.symlink("/etc", root / "abs")            # absolute: resolved inside root
+    os.symlink("/etc", root / "abs")  # absolute: resolved inside root
     os.symlink("../../../..", root / "etc" / "up")
     assert secure_join(str(root), "/abs/passwd") == str(root / "etc" / "passwd")
     assert secure_join(str(root), "/etc/up/x") == str(root / "x")
@@ -37,8 +37,11 @@ def test_bind_mount_with_ro_remounts_and_sets_propagation(tmp_path: Path) -> Non
     rootfs.mkdir()
     src.mkdir()
     rec = RecordingSyscalls()
-    mount_one({"destination": "/data", "type": "bind", "source": str(src), "options": ["rbind", "rprivate", "ro"]},
-              str(rootfs), rec)
+    mount_one(
+        {"destination": "/data", "type": "bind", "source": str(src), "options": ["rbind", "rprivate", "ro"]},
+        str(rootfs),
+        rec,
+    )
     dest = str(rootfs / "data")
     assert rec.calls == [
         ("mount", (str(src), dest, None, sc.MS_BIND | sc.MS_REC, None)),
@@ -53,9 +56,16 @@ def test_file_bind_creates_a_file_target_and_fs_mounts_pass_data(tmp_path: Path)
     rootfs.mkdir()
     src.write_text("127.0.0.1 localhost\n")
     rec = RecordingSyscalls()
-    mount_one({"destination": "/etc/hosts", "type": "bind", "source": str(src), "options": ["bind"]}, str(rootfs), rec)
-    mount_one({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
-              str(rootfs), rec)
+    mount_one(
+        {"destination": "/etc/hosts", "type": "bind", "source": str(src), "options": ["bind"]},
+        str(rootfs),
+        rec,
+    )
+    mount_one(
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+        str(rootfs),
+        rec,
+    )
     assert (rootfs / "etc" / "hosts").is_file()
     assert rec.calls[-1] == ("mount", ("tmpfs", str(rootfs / "dev"), "tmpfs", sc.MS_NOSUID, "mode=755"))
     with pytest.raises(InitError, match="bind source /nonexistent does not exist"):

@@ -6,8 +6,16 @@ import threading
 import time
 from pathlib import Path
 
-from runtime.logs import (LineFramer, LogWriter, decode_line, encode_chunk, follow_log, join_partials, read_log,
-                          rfc3339_nano)
+from runtime.logs import (
+    LineFramer,
+    LogWriter,
+    decode_line,
+    encode_chunk,
+    follow_log,
+    join_partials,
+    read_log,
+    rfc3339_nano,
+)
 from runtime.spec import LogRecord
 
 T = "2026-01-02T03:04:05.000000001Z"
@@ -25,16 +33,19 @@ def test_a_chunk_becomes_full_lines_and_a_trailing_partial() -> None:
 
 
 def test_decode_roundtrip_and_garbage() -> None:
-    assert decode_line(f"{T} stdout P  sp ace\n".encode()) == LogRecord(time=T, stream="stdout", text=b" sp ace",
-                                                                      partial=True)
+    assert decode_line(f"{T} stdout P  sp ace\n".encode()) == LogRecord(
+        time=T, stream="stdout", text=b" sp ace", partial=True
+    )
     assert decode_line(f"{T} stdout F".encode()) == LogRecord(time=T, stream="stdout", text=b"")
     assert decode_line(b"not a record") is None
 
 
 def test_partials_join_per_stream() -> None:
-    recs = [LogRecord(time=T, stream="stdout", text=b"ab", partial=True),
-            LogRecord(time=T, stream="stderr", text=b"err"),
-            LogRecord(time=T, stream="stdout", text=b"cd")]
+    recs = [
+        LogRecord(time=T, stream="stdout", text=b"ab", partial=True),
+        LogRecord(time=T, stream="stderr", text=b"err"),
+        LogRecord(time=T, stream="stdout", text=b"cd"),
+    ]
     assert [(r.stream, r.text) for r in join_partials(recs)] == [("stderr", b"err"), ("stdout", b"abcd")]
 
 
@@ -52,14 +63,16 @@ def test_writer_rotates_and_reader_reads_oldest_first(tmp_path: Path) -> None:
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["ctr.log", "ctr.log.1", "ctr.log.2"]
     texts = [r.text for r in read_log(path)]
-    assert texts == sorted(texts) and texts[-1] == b"line 19" and len(texts) < 20   # the oldest went
+    assert texts == sorted(texts) and texts[-1] == b"line 19" and len(texts) < 20  # the oldest went
     assert [r.text for r in read_log(path, tail=2)] == [b"line 18", b"line 19"]
 
 
 def test_since_and_until_filter(tmp_path: Path) -> None:
     path = tmp_path / "ctr.log"
-    path.write_bytes(b"2026-01-01T00:00:00.000000000Z stdout F old\n2026-01-01T00:00:10.000000000Z stdout F new\n")
-    base = 1767225600.0   # 2026-01-01T00:00:00Z
+    path.write_bytes(
+        b"2026-01-01T00:00:00.000000000Z stdout F old\n2026-01-01T00:00:10.000000000Z stdout F new\n"
+    )
+    base = 1767225600.0  # 2026-01-01T00:00:00Z
     assert [r.text for r in read_log(path, since=base + 5)] == [b"new"]
     assert [r.text for r in read_log(path, until=base + 5)] == [b"old"]
 

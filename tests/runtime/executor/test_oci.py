@@ -11,30 +11,49 @@ from runtime.executor import oci
 from runtime.executor.user import User
 from runtime.spec import ContainerNet, ContainerSpec, Mount, Resources
 
-NET = ContainerNet(netns_path="/run/composer/netns/abc", hosts_path="/run/h", resolv_path="/run/r", hostname="web")
-IMAGE: dict[str, Any] = {"Env": ["PATH=/bin", "A=image"], "Entrypoint": ["/entry"], "Cmd": ["serve", "--port=80"],
-                         "WorkingDir": "/srv", "StopSignal": "SIGQUIT"}
+NET = ContainerNet(
+    netns_path="/run/composer/netns/abc", hosts_path="/run/h", resolv_path="/run/r", hostname="web"
+)
+IMAGE: dict[str, Any] = {
+    "Env": ["PATH=/bin", "A=image"],
+    "Entrypoint": ["/entry"],
+    "Cmd": ["serve", "--port=80"],
+    "WorkingDir": "/srv",
+    "StopSignal": "SIGQUIT",
+}
 
 
 def inputs(**kw: Any) -> oci.BundleInputs:
-    base: dict[str, Any] = dict(container_id="c" * 64, rootfs="/r", user=User(0, 0), caps=frozenset({"CHOWN"}),
-                                net=NET, hostname_path="/run/hostname")
+    base: dict[str, Any] = dict(
+        container_id="c" * 64,
+        rootfs="/r",
+        user=User(0, 0),
+        caps=frozenset({"CHOWN"}),
+        net=NET,
+        hostname_path="/run/hostname",
+    )
     base.update(kw)
     return oci.BundleInputs(**base)
 
 
-def build(image: dict[str, Any] | None = None, inp: oci.BundleInputs | None = None, **kw: Any) -> dict[str, Any]:
-    return oci.build_config(ContainerSpec(name="demo-web-1", image="x", **kw), IMAGE if image is None else image,
-                            inp or inputs())
+def build(
+    image: dict[str, Any] | None = None, inp: oci.BundleInputs | None = None, **kw: Any
+) -> dict[str, Any]:
+    return oci.build_config(
+        ContainerSpec(name="demo-web-1", image="x", **kw), IMAGE if image is None else image, inp or inputs()
+    )
 
 
-@pytest.mark.parametrize(("entrypoint", "command", "expected"), [
-    (None, None, ["/entry", "serve", "--port=80"]),            # the image's both
-    (None, ("run",), ["/entry", "run"]),                        # command replaces Cmd only
-    (("/other",), None, ["/other"]),                            # entrypoint resets the image's Cmd
-    (("/other",), ("x",), ["/other", "x"]),
-    ((), ("sh",), ["sh"]),                                      # () clears the image's entrypoint
-])
+@pytest.mark.parametrize(
+    ("entrypoint", "command", "expected"),
+    [
+        (None, None, ["/entry", "serve", "--port=80"]),  # the image's both
+        (None, ("run",), ["/entry", "run"]),  # command replaces Cmd only
+        (("/other",), None, ["/other"]),  # entrypoint resets the image's Cmd
+        (("/other",), ("x",), ["/other", "x"]),
+        ((), ("sh",), ["sh"]),  # () clears the image's entrypoint
+    ],
+)
 def test_args_follow_docker_rules(entrypoint: Any, command: Any, expected: list[str]) -> None:
     assert build(entrypoint=entrypoint, command=command)["process"]["args"] == expected
 
@@ -50,7 +69,9 @@ def test_env_is_merged_over_the_image_and_hostname_set() -> None:
 
 
 def test_cwd_user_caps_and_rlimits() -> None:
-    cfg = build(inp=inputs(user=User(33, 33, (100,), "/var/www"), rlimits=[("nofile", 10, 20)]), working_dir="/w")
+    cfg = build(
+        inp=inputs(user=User(33, 33, (100,), "/var/www"), rlimits=[("nofile", 10, 20)]), working_dir="/w"
+    )
     p = cfg["process"]
     assert p["cwd"] == "/w" and p["user"] == {"uid": 33, "gid": 33, "additionalGids": [100]}
     assert p["capabilities"]["bounding"] == ["CAP_CHOWN"] and p["noNewPrivileges"] is True
@@ -63,21 +84,41 @@ def test_namespaces_join_the_network_pin_and_honour_host_modes() -> None:
     ns = build()["linux"]["namespaces"]
     assert {n["type"] for n in ns} == {"mount", "uts", "cgroup", "pid", "ipc", "network"}
     assert {"type": "network", "path": NET.netns_path} in ns
-    host = oci.build_config(ContainerSpec(name="h", image="x", pid_mode="host", ipc_mode="host"), IMAGE,
-                            inputs(net=ContainerNet(netns_path=None, hosts_path="/h", resolv_path="/r", hostname="h")))
+    host = oci.build_config(
+        ContainerSpec(name="h", image="x", pid_mode="host", ipc_mode="host"),
+        IMAGE,
+        inputs(net=ContainerNet(netns_path=None, hosts_path="/h", resolv_path="/r", hostname="h")),
+    )
     assert {n["type"] for n in host["linux"]["namespaces"]} == {"mount", "uts", "cgroup"}
     assert "/dev/shm" not in [m["destination"] for m in host["mounts"]]
 
 
 def test_mounts_defaults_user_mounts_and_etc_files_in_order() -> None:
-    cfg = build(shm_size=1 << 20, mounts=(
-        Mount(type="bind", source="/host", target="/data", read_only=True, propagation="rshared"),
-        Mount(type="volume", source="v", target="/v"),
-        Mount(type="tmpfs", target="/t", tmpfs_size=4096, tmpfs_mode=0o700),
-    ), inp=inputs(volume_sources={"/v": "/vols/v/_data"}))
+    cfg = build(
+        shm_size=1 << 20,
+        mounts=(
+            Mount(type="bind", source="/host", target="/data", read_only=True, propagation="rshared"),
+            Mount(type="volume", source="v", target="/v"),
+            Mount(type="tmpfs", target="/t", tmpfs_size=4096, tmpfs_mode=0o700),
+        ),
+        inp=inputs(volume_sources={"/v": "/vols/v/_data"}),
+    )
     dests = [m["destination"] for m in cfg["mounts"]]
-    assert dests == ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup",
-                     "/data", "/v", "/t", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"]
+    assert dests == [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+        "/sys/fs/cgroup",
+        "/data",
+        "/v",
+        "/t",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/etc/hostname",
+    ]
     by = {m["destination"]: m for m in cfg["mounts"]}
     assert by["/dev/shm"]["options"][-1] == f"size={1 << 20}"
     assert by["/data"]["options"] == ["rbind", "rshared", "ro"]
@@ -98,11 +139,16 @@ def test_privileged_drops_masks_and_read_only_sys() -> None:
 
 
 def test_resources_sysctls_and_stop_signal() -> None:
-    cfg = build(resources=Resources(memory=1 << 30, cpus=1.5, pids_limit=100), sysctls={"net.core.somaxconn": "1024"})
-    assert cfg["linux"]["resources"] == {"memory": {"limit": 1 << 30}, "cpu": {"period": 100000, "quota": 150000},
-                                         "pids": {"limit": 100}}
+    cfg = build(
+        resources=Resources(memory=1 << 30, cpus=1.5, pids_limit=100), sysctls={"net.core.somaxconn": "1024"}
+    )
+    assert cfg["linux"]["resources"] == {
+        "memory": {"limit": 1 << 30},
+        "cpu": {"period": 100000, "quota": 150000},
+        "pids": {"limit": 100},
+    }
     assert cfg["linux"]["sysctl"] == {"net.core.somaxconn": "1024"}
-    assert cfg["annotations"]["org.opencontainers.image.stopSignal"] == "3"   # SIGQUIT from the image
+    assert cfg["annotations"]["org.opencontainers.image.stopSignal"] == "3"  # SIGQUIT from the image
     spec = ContainerSpec(name="n", image="x", stop_signal="USR1")
     assert oci.stop_signal(spec, IMAGE) == 10
     with pytest.raises(InvalidSpec, match="unknown signal 'SIGNOPE'"):
@@ -112,5 +158,9 @@ def test_resources_sysctls_and_stop_signal() -> None:
 def test_init_wraps_the_command_with_the_bound_init() -> None:
     cfg = build(init=True, inp=inputs(init_path="/usr/bin/tini-static"))
     assert cfg["process"]["args"][:2] == ["/dev/init", "--"]
-    assert {"destination": "/dev/init", "type": "bind", "source": "/usr/bin/tini-static",
-            "options": ["bind", "ro", "nosuid", "nodev"]} in cfg["mounts"]
+    assert {
+        "destination": "/dev/init",
+        "type": "bind",
+        "source": "/usr/bin/tini-static",
+        "options": ["bind", "ro", "nosuid", "nodev"],
+    } in cfg["mounts"]
