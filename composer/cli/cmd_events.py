@@ -50,8 +50,8 @@ def diff_events(before: Mapping[str, ContainerInfo], after: Mapping[str, Contain
                 out.append(("pause", c))
             elif c.status in ("exited", "dead") and old.status in ("running", "paused", "restarting"):
                 out.append(("die", c))
-        elif old.restart_count != c.restart_count:
-            out.extend((("die", c), ("start", c)))
+        elif old.restart_count != c.restart_count or (c.started_at and old.started_at != c.started_at):
+            out.extend((("die", c), ("start", c)))  # restarted between two looks
         if c.health and c.health != old.health:
             out.append((f"health_status: {c.health}", c))
     for cid, c in before.items():
@@ -70,13 +70,25 @@ def _line(action: str, c: ContainerInfo, as_json: bool) -> str:
     return f"{now.strftime('%Y-%m-%d %H:%M:%S.%f')} container {action} {c.id} ({pairs})"
 
 
+def _until(text: str | None) -> float | None:
+    """--until: an absolute time, or a duration counted from now (events are about the future)."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if C.parse_time(text) is not None:
+        return C.parse_time(text).timestamp()  # type: ignore[union-attr]
+    now = time.time()
+    return now + (now - (C.since_to_epoch(text, now) or now))
+
+
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     project, pname = C.load_or_name(ctx, args.services)
     C.check_services(project, args.services)
     engine = ctx.engine()
-    until = C.since_to_epoch(args.until)
-    if until is not None and args.until and not args.until[0].isdigit() and "T" not in args.until:
-        until = time.time() + (time.time() - until)  # a duration: from now on
+    until = _until(args.until)
     snap = {c.id: c for c in C.project_containers(engine, pname, args.services, oneoff=None)}
     while until is None or time.time() < until:
         time.sleep(0.25)
