@@ -130,3 +130,25 @@ def test_failed_import_leaves_nothing(images: ImageStore, tmp_path: Path) -> Non
 def test_import_of_a_missing_file_names_it(images: ImageStore, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="nosuch.tar"):
         images.import_tarball(tmp_path / "nosuch.tar", "localhost/x")
+
+
+def test_gzip_tarball_imports_to_the_same_layer_as_the_plain_one(images: ImageStore, tmp_path: Path) -> None:
+    import gzip
+
+    plain = _tar(tmp_path)
+    gz = tmp_path / "t.tar.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    a = images.import_tarball(plain, "localhost/plain")
+    b = images.import_tarball(gz, "localhost/gz", message="from gzip")
+    assert a.layers == b.layers and a.layer_dirs == b.layer_dirs
+
+
+def test_junk_input_is_an_image_error_and_leaves_nothing(images: ImageStore, tmp_path: Path) -> None:
+    from runtime.errors import ImageError
+
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"this is not a tarball at all" * 100)
+    with pytest.raises(ImageError, match="cannot unpack"):
+        images.import_tarball(junk, "localhost/junk")
+    assert list((images.paths.root / "blobs" / "sha256").iterdir()) == []
+    assert list((images.paths.root / "layers").iterdir()) == []
