@@ -21,9 +21,12 @@ HELP = {"network": "Manage networks: create, ls, inspect, rm, prune, connect, di
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="network_cmd", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser("create", help="create a bridge network")
-    p.add_argument("--subnet", help="subnet in CIDR form (default: a free one from 10.89.0.0/16 up)")
-    p.add_argument("--gateway", help="gateway address of the subnet")
-    p.add_argument("--ip-range", dest="ip_range", help="allocate container addresses from this range")
+    p.add_argument("--subnet", action="append", default=[], dest="subnets", metavar="CIDR",
+                   help="subnet (repeatable; default: a free one from 10.89.0.0/24 up)")
+    p.add_argument("--gateway", action="append", default=[], dest="gateways", metavar="IP",
+                   help="gateway of the subnet given at the same position")
+    p.add_argument("--ip-range", action="append", default=[], dest="ip_ranges", metavar="CIDR",
+                   help="allocate container addresses from this range (same position as --subnet)")
     p.add_argument("--internal", action="store_true", help="no traffic in or out of the network")
     p.add_argument("--ipv6", action="store_true", help="add an IPv6 subnet")
     p.add_argument("--label", action="append", default=[], dest="net_labels", metavar="KEY=VALUE")
@@ -96,15 +99,19 @@ def _create(engine: Engine, args: argparse.Namespace) -> int:
     from composer.errors import ComposerError
     from runtime.spec import IPAMConfig, NetworkSpec
 
-    if (args.gateway or args.ip_range) and not args.subnet:
-        raise ComposerError("network create: --gateway and --ip-range need --subnet")
-    ipam = ((IPAMConfig(subnet=args.subnet, gateway=args.gateway, ip_range=args.ip_range),)
-            if args.subnet else ())
+    if len(args.gateways) > len(args.subnets) or len(args.ip_ranges) > len(args.subnets):
+        raise ComposerError("network create: each --gateway and --ip-range needs its --subnet")
+    ipam = tuple(IPAMConfig(subnet=sub, gateway=_at(args.gateways, i), ip_range=_at(args.ip_ranges, i))
+                 for i, sub in enumerate(args.subnets))
     info = engine.networks.create(NetworkSpec(
         name=args.net_name, labels=_pairs(args.net_labels, "label"), internal=args.internal,
         enable_ipv6=args.ipv6, ipam=ipam, driver_opts=_pairs(args.net_opts, "option")))
     print(info.name)
     return 0
+
+
+def _at(items: list[str], i: int) -> str | None:
+    return items[i] if i < len(items) else None
 
 
 def _doc(info: NetworkInfo) -> dict[str, Any]:

@@ -29,7 +29,12 @@ def test_network_create_ls_inspect_rm_prune(engine_paths: tuple[Path, Path]) -> 
     assert r.returncode == 125
     assert r.stderr.strip() == ("network clash: subnet 172.29.0.0/16 overlaps subnet 172.29.44.0/24 "
                                 "of network demo_net")
-    assert composer_cli("network", "create", "--internal", "other").returncode == 0
+    r = composer_cli("network", "create", "--internal", "--subnet", "172.29.45.0/24", "--subnet",
+                     "fd89:29:45::/64", "--gateway", "172.29.45.254", "other")
+    assert r.returncode == 0, r.stderr
+    other = composer_cli("network", "inspect", "other")
+    assert '"172.29.45.254"' in other.stdout and '"fd89:29:45::/64"' in other.stdout
+    assert '"enable_ipv6": true' in other.stdout and '"internal": true' in other.stdout
     assert composer_cli("network", "ls", "-q").stdout.split() == ["demo_net", "other"]
     table = composer_cli("network", "ls").stdout.splitlines()
     assert table[0].split() == ["NETWORK", "ID", "NAME", "DRIVER", "SUBNETS"] and len(table) == 3

@@ -14,7 +14,7 @@ from runtime.errors import NetworkError
 from runtime.network import NetworkManager
 from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec, PortMapping
 
-from .conftest import free_port, links, tcp_get, udp_ask
+from .conftest import free_port, in_ns, links, tcp_get, udp_ask
 
 pytestmark = pytest.mark.privileged
 Fx = Callable[..., Any]  # a fixture that starts something
@@ -131,3 +131,20 @@ def test_userspace_proxy_publishes_tcp_and_udp_without_nft_rules(
     manager.teardown_container(A)
     with pytest.raises(OSError):
         tcp_get("127.0.0.1", tport, timeout=0.5)
+
+
+def test_hairpin_and_other_networks_reach_a_published_port(
+        manager: NetworkManager, servers: Fx, host_addr: str) -> None:
+    manager.create(NetworkSpec(name="demo_default"))
+    manager.create(NetworkSpec(name="other_default"))
+    port = free_port()
+    net = manager.setup_container(A, web(PortMapping(container_port=80, host_port=port)))
+    same = manager.setup_container(B, web(name="demo-cli-1"))
+    other = manager.setup_container("c" * 64, ContainerSpec(name="other-cli-1", image="i", networks=(
+        NetworkAttachment(network="other_default"),)))
+    assert net.netns_path and same.netns_path and other.netns_path
+    servers(net.netns_path, 80, "hairpin")
+    for client in (same, other):
+        assert client.netns_path
+        got = in_ns(client.netns_path, "busybox", "nc", "-w", "2", host_addr, str(port), input="")
+        assert got.stdout.strip() == "hairpin", got
