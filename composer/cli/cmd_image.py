@@ -47,6 +47,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         p.add_argument("--format", dest="out_format", choices=["table", "json"], default="table")
         p.add_argument("--digests", action="store_true", help="show digests")
         p.add_argument("--no-trunc", action="store_true", help="do not truncate ids")
+        p.add_argument("--filter", action="append", default=[], dest="filters", metavar="FILTER",
+                       help="dangling=true|false, reference=PATTERN, label=KEY[=VALUE]")
 
     p = sub.add_parser("inspect", help="show image details as JSON")
     p.add_argument("--format", "-f", dest="out_format", default="json",
@@ -134,8 +136,45 @@ def _split_ref(ref: str) -> tuple[str, str, str]:
     return name, "<none>", digest
 
 
+def _matches(info: ImageInfo, filters: Sequence[str]) -> bool:
+    """podman's ``image ls --filter``: every filter must hold."""
+    import fnmatch
+
+    from composer.errors import UsageError
+
+    for f in filters:
+        kind, eq, value = f.partition("=")
+        if not eq:
+            raise UsageError(f"image ls: invalid filter {f!r}; expected KIND=VALUE")
+        if kind == "dangling":
+            if (value.lower() in ("true", "1")) != (not info.refs):
+                return False
+        elif kind == "reference":
+            names = [n for r in info.refs for n in (r, _familiar(r))]
+            pattern = value if ":" in value.rsplit("/", 1)[-1] else value + ":*"
+            if not any(fnmatch.fnmatchcase(n, pattern) or fnmatch.fnmatchcase(n.split(":")[0], value)
+                       for n in names):
+                return False
+        elif kind == "label":
+            k, has_v, v = value.partition("=")
+            labels = info.config.get("Labels") or {}
+            if not isinstance(labels, Mapping) or k not in labels or (has_v and labels[k] != v):
+                return False
+        else:
+            raise UsageError(f"image ls: unsupported filter {kind!r}; expected dangling, reference or label")
+    return True
+
+
+def _familiar(ref: str) -> str:
+    """docker.io/library/busybox:latest -> busybox:latest; localhost/x:1 -> x:1."""
+    for prefix in ("docker.io/library/", "docker.io/", "localhost/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
 def _ls(images: ImageStore, args: argparse.Namespace) -> int:
-    infos = images.list()
+    infos = [i for i in images.list() if _matches(i, args.filters)]
     if args.quiet:
         seen = set()
         for info in infos:

@@ -113,3 +113,18 @@ def test_inspect_format_template(engine_paths: tuple[Path, Path], busybox_tar: P
     assert (r.returncode, r.stdout) == (0, f'{image_id} ["localhost/busybox:latest"]\n'), r.stderr
     r = composer_cli("image", "inspect", "--format", "{{.Nope}}", "localhost/busybox")
     assert r.returncode == 2 and "no field '.Nope'" in r.stderr
+
+
+def test_ls_filters(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
+    old = composer_cli("image", "import", "-q", str(busybox_tar), "localhost/app:1").stdout.strip()
+    new = composer_cli("image", "import", "-q", "--change", "LABEL tier=web", str(busybox_tar),
+                       "localhost/app:1").stdout.strip()
+
+    def ls(f: str) -> str:
+        return composer_cli("image", "ls", "-q", "--filter", f).stdout
+
+    assert ls("dangling=true") == old[:12] + "\n"
+    assert ls("reference=app") == new[:12] + "\n"
+    assert ls("reference=localhost/app:1") == new[:12] + "\n"
+    assert ls("reference=nginx") == ""
+    assert ls("label=tier=web") == new[:12] + "\n"
