@@ -311,7 +311,8 @@ class ImageStore:
                 raise NotFound(f"image {ref!r} not found")
 
     def remove(self, ref: str, force: bool = False) -> builtins.list[str]:
-        """Remove an image (as ``podman rmi``). A name of an image with several names only untags.
+        """Remove an image (as ``podman rmi``). A name of an image with several names only untags;
+        its id removes every name, but only with *force* when it has several.
 
         Refuses while a container uses the image; with *force* the image loses its names but
         stays (its layers back the container) until no container uses it.
@@ -325,6 +326,9 @@ class ImageStore:
                 if tag is not None and len(refs) > 1:
                     tx.delete("tag", tag)
                     return [f"Untagged: {tag}"]
+                if tag is None and len(refs) > 1 and not force:
+                    raise Conflict(f"image {ref!r} has several names ({', '.join(refs)}); "
+                                   "remove them one by one or force")
                 users = _users(tx, image_id)
                 if users and not force:
                     raise Conflict(f"image {ref!r} is in use by container(s) {', '.join(users)}")

@@ -85,7 +85,7 @@ def test_save_then_load_round_trips(images: ImageStore, busybox: str, tmp_path: 
     images.tag("localhost/busybox", "localhost/other:2")
     out = tmp_path / "a.tar"
     images.save(["localhost/busybox", "localhost/other:2"], out, fmt)
-    images.remove(busybox, force=False)
+    images.remove(busybox, force=True)  # by id, with two names: needs force
     assert images.list() == []
     [info] = images.load(out)
     assert info.id == busybox

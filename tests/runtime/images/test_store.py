@@ -83,6 +83,8 @@ def test_tag_and_remove_by_name_only_untags_until_the_last_name(images: ImageSto
     info = images.import_tarball(_tar(tmp_path), "localhost/app:1")
     images.tag("localhost/app:1", "example.com/app:prod")
     assert images.resolve(info.id).refs == ("example.com/app:prod", "localhost/app:1")
+    with pytest.raises(Conflict, match="has several names"):
+        images.remove(info.id[7:19])
     assert images.remove("localhost/app:1") == ["Untagged: localhost/app:1"]
     assert images.resolve(info.id).refs == ("example.com/app:prod",)
     assert images.remove("example.com/app:prod") == ["Untagged: example.com/app:prod", f"Deleted: {info.id}"]
