@@ -663,7 +663,7 @@ class ContainerManager:
     def _signal_init(self, cid: str, sig: int) -> bool:
         state = _read_json(self.paths.container_run(cid) / "state.json") or {}
         pid = int(state.get("pid") or 0)
-        if pid <= 0:
+        if not _alive(pid, state.get("pid_start")):
             return False
         try:
             os.kill(pid, sig)
@@ -709,10 +709,10 @@ class ContainerManager:
         state = _read_json(self.paths.container_run(cid) / "state.json") or {}
         mon = _read_json(self.paths.container_run(cid) / "monitor.json") or {}
         for pid, start in (
-            (int(state.get("pid") or 0), None),
+            (int(state.get("pid") or 0), state.get("pid_start")),
             (int(mon.get("pid") or 0), mon.get("starttime")),
         ):
-            if pid > 0 and (start is None or _alive(pid, start)):
+            if _alive(pid, start):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, _signal.SIGKILL)
         self._wait_monitor_exit(cid, 5.0)

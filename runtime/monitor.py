@@ -157,6 +157,8 @@ class Monitor:
             return err
         self.pid = pid
         self.pidfd = os.pidfd_open(pid)
+        # readers check it before signalling: a recorded pid may be reused after a crash
+        self.state["pid_start"] = proc_starttime(pid)
         return ""
 
     def _reap_quietly(self, pid: int) -> None:

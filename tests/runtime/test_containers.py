@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runtime.engine import Engine
-from runtime.errors import Conflict, InvalidSpec, NotFound
+from runtime.errors import Conflict, ExecError, InvalidSpec, NotFound
 from runtime.logs import join_partials
 from runtime.paths import Paths
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, Healthcheck, Mount, RestartPolicy
@@ -288,9 +288,12 @@ def test_sigkill_of_the_monitor_then_rm_force_cleans_everything(engine: Engine) 
     import json
 
     mon = json.loads((engine.paths.container_run(c.id) / "monitor.json").read_text())
+    init_pid = engine.containers.get(c.id).pid
     os.kill(mon["pid"], signal.SIGKILL)
     _wait_for(lambda: engine.containers.get(c.id).status == "dead")
+    assert Path(f"/proc/{init_pid}").exists()   # the workload outlived its monitor
     engine.containers.remove(c.id, force=True)
+    _wait_for(lambda: not Path(f"/proc/{init_pid}").exists())
     assert _leftovers(engine.paths.root.parent) == []
     assert not engine.paths.container_dir(c.id).exists() and not engine.paths.container_run(c.id).exists()
 
@@ -490,3 +493,33 @@ def test_volumes_from_devices_and_shared_ipc_pid(engine: Engine) -> None:
     ]
     with pytest.raises(InvalidSpec, match="device /dev/nosuch does not exist"):
         engine.containers.create(spec("t-nodev", "true", devices=("/dev/nosuch",)))
+
+
+def test_a_half_created_container_is_dead_and_rm_force_cleans_it(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-half", "sleep", "100"))
+    engine.containers._kill_monitor(c.id)   # as if create's process had died before start
+    for name in ("monitor.json", "state.json", "ctl"):
+        (engine.paths.container_run(c.id) / name).unlink(missing_ok=True)
+    assert engine.containers.get(c.id).status == "dead"
+    engine.containers.remove(c.id, force=True)
+    assert engine.containers.list() == []
+
+
+def test_an_exec_failure_at_start_is_reported(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-noexec", "/etc/passwd"))
+    with pytest.raises(ExecError, match=r'container t-noexec: exec: "/etc/passwd": Permission denied'):
+        engine.containers.start(c.id)
+    assert engine.containers.wait(c.id, timeout=10) == 127
+
+
+def test_parallel_creates_starts_and_removes(engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(6) as pool:
+        infos = list(pool.map(lambda i: engine.containers.create(spec(f"t-par-{i}", "sh", "-c", f"echo {i}")), range(6)))
+        list(pool.map(lambda c: engine.containers.start(c.id), infos))
+        codes = list(pool.map(lambda c: engine.containers.wait(c.id, timeout=20), infos))
+        assert codes == [0] * 6
+        assert [[r.text for r in engine.containers.logs(c.id)] for c in infos] == [[str(i).encode()] for i in range(6)]
+        list(pool.map(lambda c: engine.containers.remove(c.id), infos))
+    assert engine.containers.list() == []
