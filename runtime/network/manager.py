@@ -84,6 +84,17 @@ def _kill_proxy(pid: int) -> None:
         time.sleep(0.005)
 
 
+def _ips_overlap(a: str, b: str) -> bool:
+    """Whether two published-port host addresses can receive the same traffic."""
+    if not a or not b or a == b:
+        return True
+    if ":" in a and ":" in b:
+        return "::" in (a, b)
+    if ":" not in a and ":" not in b:
+        return "0.0.0.0" in (a, b)
+    return False
+
+
 def _labels_match(labels: Mapping[str, str], want: Mapping[str, str] | None) -> bool:
     if not want:
         return True
@@ -485,7 +496,7 @@ class NetworkManager:
         out: list[Doc] = []
         for p, actual in zip(ports, chosen, strict=True):
             def clash(port: int, p: PortMapping = p) -> bool:
-                return any(proto == p.protocol and port == hp and (not ip or not p.host_ip or ip == p.host_ip)
+                return any(proto == p.protocol and port == hp and _ips_overlap(ip, p.host_ip)
                            for proto, ip, hp in used)
             tries = 0
             while clash(actual):

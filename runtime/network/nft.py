@@ -16,6 +16,7 @@ from pathlib import Path
 from runtime.errors import MissingTool, NetworkError
 
 DEFAULT_RUNDIR = Path("/run/composer")
+WILDCARDS = ("0.0.0.0", "::")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,8 @@ def render(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
         if p.host_ip:
             if _fam(p.host_ip) != fam:
                 continue
-            match += f" {fam} daddr {p.host_ip}"
+            if p.host_ip not in WILDCARDS:  # 0.0.0.0 / :: mean every address of that family
+                match += f" {fam} daddr {p.host_ip}"
         dest = f"[{p.address}]" if fam == "ip6" else p.address
         port_lines.append(f"{match} {p.protocol} dport {p.host_port} dnat {fam} to {dest}:{p.container_port}")
     post: list[str] = []

@@ -62,9 +62,9 @@ def test_published_tcp_and_udp_answer_on_loopback_and_host_address(
         tcp_get("127.0.0.1", tport, timeout=0.5)
 
 
-def test_host_port_zero_picks_a_free_port(manager: NetworkManager, servers: Fx) -> None:
+def test_host_port_zero_picks_a_free_port_on_every_v4_address(manager: NetworkManager, servers: Fx) -> None:
     manager.create(NetworkSpec(name="demo_default"))
-    net = manager.setup_container(A, web(PortMapping(container_port=8080)))
+    net = manager.setup_container(A, web(PortMapping(container_port=8080, host_ip="0.0.0.0")))
     ((asked, actual),) = net.ports
     assert asked.host_port == 0 and actual > 0
     assert net.netns_path

@@ -101,3 +101,20 @@ def test_ruleset_has_dnat_masquerade_isolation_and_internal_drop() -> None:
     assert 'iifname "cm2" oifname != "cm2" drop' in script
     assert 'iifname "cm1" oifname { "cm2" } drop' in script
     assert nft.render("t", [], []) == "table inet t {}\ndelete table inet t\n"
+
+
+def test_wildcard_host_ips_match_every_address_of_their_family() -> None:
+    script = nft.render("t", [nft.BridgeRules("cm1", ("10.89.0.0/24",), False)],
+                        [nft.PortRule("tcp", "0.0.0.0", 8080, "10.89.0.2", 80),
+                         nft.PortRule("tcp", "::", 8081, "10.89.0.2", 80)])
+    assert "meta nfproto ipv4 tcp dport 8080 dnat ip to 10.89.0.2:80" in script
+    assert "8081" not in script  # a v6 wildcard cannot reach a v4-only container
+    assert "daddr 0.0.0.0" not in script
+
+
+def test_published_host_ips_overlap_by_family_and_wildcard() -> None:
+    from runtime.network.manager import _ips_overlap
+
+    assert _ips_overlap("", "127.0.0.1") and _ips_overlap("0.0.0.0", "192.0.2.2")
+    assert _ips_overlap("::", "::1") and not _ips_overlap("0.0.0.0", "::")
+    assert not _ips_overlap("127.0.0.1", "192.0.2.2")
