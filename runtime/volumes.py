@@ -85,6 +85,7 @@ class VolumeManager:
         vdir = self._dir(name)
         data = vdir / "_data"
         self.paths.volumes.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.paths.volumes, 0o701)  # as docker: no listing by host users
         try:
             vdir.mkdir(mode=0o700)
         except FileExistsError:

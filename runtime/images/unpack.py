@@ -134,7 +134,7 @@ def unpack_layer(blob: Path, layers_root: Path, diff_id: str | None, *, what: st
             if got != diff_id:
                 raise ImageError(f"{what}: diff id mismatch: expected {diff_id}, got {got}")
             return LayerResult(diff_id=diff_id, size=size, path=dest)
-    layers_root.mkdir(parents=True, exist_ok=True)
+    _private_dir(layers_root)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=layers_root))
     try:
         os.chmod(tmp, 0o755)
@@ -160,6 +160,14 @@ def unpack_layer(blob: Path, layers_root: Path, diff_id: str | None, *, what: st
         ):
             raise ImageError(f"{what}: cannot unpack: {exc}") from None
         raise
+
+
+def _private_dir(path: Path) -> None:
+    """Create *path* mode 0700: layers hold the images' setuid binaries, which host users must not
+    reach (containers see the layers through their overlay mount, not through this path)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) != 0o700:
+        os.chmod(path, 0o700)
 
 
 def _split(name: str, what: str) -> list[str]:

@@ -189,3 +189,8 @@ def test_concurrent_imports_from_two_processes_share_one_layer(engine_paths: tup
     layers = [p.name for p in (engine_paths[0] / "layers").iterdir()]
     assert len(layers) == 1 and not layers[0].startswith(".tmp-")
     assert (engine_paths[0] / "layers" / layers[0] / "bin" / "busybox").is_file()
+
+
+def test_layers_root_is_private_so_host_users_cannot_reach_setuid_binaries(tmp_path: Path) -> None:
+    out = _unpack(tmp_path, LayerTar().file("bin/su", b"#!", mode=0o4755))
+    assert stat.S_IMODE(os.stat(out.parent).st_mode) == 0o700
