@@ -74,6 +74,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     p.add_argument("src", metavar="SOURCE")
     p.add_argument("dst", metavar="DESTINATION", nargs="?")
 
+    p = sub.add_parser("exists", help="exit 0 when the image is present, 1 when not")
+    p.add_argument("reference", metavar="REF")
+
     p = sub.add_parser("tag", help="add a name to an image")
     p.add_argument("src", metavar="SOURCE")
     p.add_argument("dst", metavar="TARGET", nargs="+")
@@ -90,6 +93,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     handler = {
         "import": _import, "load": _load, "save": _save, "ls": _ls, "inspect": _inspect,
         "rm": _rm, "tag": _tag, "prune": _prune, "pull": _pull, "push": _push,
+        "exists": _exists,
     }[cmd]
     return handler(images, args)
 
@@ -323,6 +327,16 @@ def _rm(images: ImageStore, args: argparse.Namespace) -> int:
     from runtime.errors import NotFound
 
     return 1 if isinstance(failed, NotFound) else 2  # as podman rmi: 1 missing, 2 in use
+
+
+def _exists(images: ImageStore, args: argparse.Namespace) -> int:
+    from runtime.errors import NotFound
+
+    try:
+        images.resolve(args.reference)
+    except NotFound:
+        return 1
+    return 0
 
 
 def _bool(text: str) -> bool:

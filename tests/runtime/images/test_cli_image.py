@@ -46,6 +46,12 @@ def test_import_with_changes_sets_cmd_and_short_name_resolves(
     assert cfg["ExposedPorts"] == {"80/tcp": {}}
 
 
+def test_exists_exits_0_or_1(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
+    assert composer_cli("image", "exists", "localhost/busybox").returncode == 1
+    composer_cli("image", "import", str(busybox_tar), "localhost/busybox")
+    assert composer_cli("image", "exists", "localhost/busybox").returncode == 0
+
+
 def test_inspect_of_a_missing_image_exits_125_and_names_it(engine_paths: tuple[Path, Path]) -> None:
     r = composer_cli("image", "inspect", "localhost/nosuch:1")
     assert r.returncode == 125
