@@ -37,8 +37,13 @@ def service_dependencies(svc: Mapping[str, Any]) -> dict[str, Dependency]:
     deps: dict[str, Dependency] = {}
     for name, d in (svc.get("depends_on") or {}).items():
         d = d or {}
-        deps[name] = Dependency(name, str(d.get("condition") or STARTED), bool(d.get("required", True)),
-                                bool(d.get("restart")), "depends_on")
+        deps[name] = Dependency(
+            name,
+            str(d.get("condition") or STARTED),
+            bool(d.get("required", True)),
+            bool(d.get("restart")),
+            "depends_on",
+        )
     for link in svc.get("links") or ():
         name = str(link).split(":", 1)[0]
         deps.setdefault(name, Dependency(name, why="links"))
@@ -68,9 +73,9 @@ def service_networks(project: Project, svc: Mapping[str, Any]) -> list[str]:
 def service_volumes(project: Project, svc: Mapping[str, Any]) -> list[str]:
     out = []
     for vol in svc.get("volumes") or ():
-        if isinstance(vol, Mapping) and vol.get("type", "volume") == "volume" and vol.get("source"):
-            if vol["source"] in project.volumes:
-                out.append(str(vol["source"]))
+        named = isinstance(vol, Mapping) and vol.get("type", "volume") == "volume" and vol.get("source")
+        if named and vol["source"] in project.volumes:
+            out.append(str(vol["source"]))
     return out
 
 
@@ -81,7 +86,7 @@ def build_graph(project: Project) -> nx.DiGraph:
         g.add_node(("network", key))
     for key in project.volumes:
         g.add_node(("volume", key))
-    for name, svc in project.services.items():
+    for name in project.services:
         g.add_node(("service", name))
     for name, svc in project.services.items():
         for net in service_networks(project, svc):

@@ -35,19 +35,105 @@ SLUG: Final = PREFIX + "slug"
 # below are the json names in compose-go's struct order, so the hash matches `docker compose config
 # --hash` whatever order the loader kept. Keys not listed (future fields) follow, sorted.
 
-_SERVICE_ORDER: Final = (
-    "profiles annotations attach build develop blkio_config cap_add cap_drop cgroup_parent cgroup "
-    "cpu_count cpu_percent cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpus cpuset cpu_shares "
-    "command configs container_name credential_spec depends_on deploy device_cgroup_rules devices "
-    "dns dns_opt dns_search dockerfile domainname entrypoint provider environment env_file expose "
-    "extends external_links extra_hosts group_add gpus hostname healthcheck image init ipc isolation "
-    "labels label_file links logging log_driver log_opt mem_limit mem_reservation memswap_limit "
-    "mem_swappiness mac_address models net network_mode networks oom_kill_disable oom_score_adj pid "
-    "pids_limit platform ports privileged pull_policy read_only restart runtime scale secrets "
-    "security_opt shm_size stdin_open stop_grace_period stop_signal storage_opt sysctls tmpfs tty "
-    "ulimits use_api_socket user userns_mode uts volume_driver volumes volumes_from working_dir "
-    "pre_start post_start pre_stop"
-).split()
+_SERVICE_ORDER: Final = [
+    "profiles",
+    "annotations",
+    "attach",
+    "build",
+    "develop",
+    "blkio_config",
+    "cap_add",
+    "cap_drop",
+    "cgroup_parent",
+    "cgroup",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "cpus",
+    "cpuset",
+    "cpu_shares",
+    "command",
+    "configs",
+    "container_name",
+    "credential_spec",
+    "depends_on",
+    "deploy",
+    "device_cgroup_rules",
+    "devices",
+    "dns",
+    "dns_opt",
+    "dns_search",
+    "dockerfile",
+    "domainname",
+    "entrypoint",
+    "provider",
+    "environment",
+    "env_file",
+    "expose",
+    "extends",
+    "external_links",
+    "extra_hosts",
+    "group_add",
+    "gpus",
+    "hostname",
+    "healthcheck",
+    "image",
+    "init",
+    "ipc",
+    "isolation",
+    "labels",
+    "label_file",
+    "links",
+    "logging",
+    "log_driver",
+    "log_opt",
+    "mem_limit",
+    "mem_reservation",
+    "memswap_limit",
+    "mem_swappiness",
+    "mac_address",
+    "models",
+    "net",
+    "network_mode",
+    "networks",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
+    "pids_limit",
+    "platform",
+    "ports",
+    "privileged",
+    "pull_policy",
+    "read_only",
+    "restart",
+    "runtime",
+    "scale",
+    "secrets",
+    "security_opt",
+    "shm_size",
+    "stdin_open",
+    "stop_grace_period",
+    "stop_signal",
+    "storage_opt",
+    "sysctls",
+    "tmpfs",
+    "tty",
+    "ulimits",
+    "use_api_socket",
+    "user",
+    "userns_mode",
+    "uts",
+    "volume_driver",
+    "volumes",
+    "volumes_from",
+    "working_dir",
+    "pre_start",
+    "post_start",
+    "pre_stop",
+]
 
 _FILE_REF: Final = ("source", "target", "uid", "gid", "mode")
 _DEVICE_REQUEST: Final = ("capabilities", "driver", "count", "device_ids", "options")
@@ -57,17 +143,34 @@ _RESOURCE: Final = ("cpus", "memory", "pids", "devices", "generic_resources")
 # path pattern -> key order; "*" is a list item or a map value
 _ORDERS: Final[dict[tuple[str, ...], tuple[str, ...]]] = {
     (): tuple(_SERVICE_ORDER),
-    ("healthcheck",): ("test", "timeout", "interval", "retries", "start_period", "start_interval",
-                       "disable"),
+    ("healthcheck",): ("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable"),
     ("ports", "*"): ("name", "mode", "host_ip", "target", "published", "protocol", "app_protocol"),
-    ("volumes", "*"): ("type", "source", "target", "read_only", "consistency", "bind", "volume",
-                       "tmpfs", "image"),
+    ("volumes", "*"): (
+        "type",
+        "source",
+        "target",
+        "read_only",
+        "consistency",
+        "bind",
+        "volume",
+        "tmpfs",
+        "image",
+    ),
     ("volumes", "*", "bind"): ("selinux", "propagation", "create_host_path", "recursive"),
     ("volumes", "*", "volume"): ("labels", "nocopy", "subpath"),
     ("volumes", "*", "tmpfs"): ("size", "mode"),
     ("volumes", "*", "image"): ("subpath",),
-    ("deploy",): ("mode", "replicas", "labels", "update_config", "rollback_config", "resources",
-                  "restart_policy", "placement", "endpoint_mode"),
+    ("deploy",): (
+        "mode",
+        "replicas",
+        "labels",
+        "update_config",
+        "rollback_config",
+        "resources",
+        "restart_policy",
+        "placement",
+        "endpoint_mode",
+    ),
     ("deploy", "update_config"): _UPDATE,
     ("deploy", "rollback_config"): _UPDATE,
     ("deploy", "resources"): ("limits", "reservations"),
@@ -77,8 +180,17 @@ _ORDERS: Final[dict[tuple[str, ...], tuple[str, ...]]] = {
     ("deploy", "resources", "reservations", "devices", "*"): _DEVICE_REQUEST,
     ("deploy", "restart_policy"): ("condition", "delay", "max_attempts", "window"),
     ("deploy", "placement"): ("constraints", "preferences", "max_replicas_per_node"),
-    ("networks", "*"): ("aliases", "driver_opts", "gw_priority", "interface_name", "ipv4_address",
-                        "ipv6_address", "link_local_ips", "mac_address", "priority"),
+    ("networks", "*"): (
+        "aliases",
+        "driver_opts",
+        "gw_priority",
+        "interface_name",
+        "ipv4_address",
+        "ipv6_address",
+        "link_local_ips",
+        "mac_address",
+        "priority",
+    ),
     ("secrets", "*"): _FILE_REF,
     ("configs", "*"): _FILE_REF,
     ("logging",): ("driver", "options"),
@@ -98,8 +210,9 @@ def _ordered(node: Any, path: tuple[str, ...]) -> Any:
         if path in _STRUCTS:
             order = _ORDERS[path]
             rank = {k: i for i, k in enumerate(order)}
-            keys = sorted((k for k in node if not str(k).startswith("x-")),
-                          key=lambda k: (rank.get(k, len(order)), k))
+            keys = sorted(
+                (k for k in node if not str(k).startswith("x-")), key=lambda k: (rank.get(k, len(order)), k)
+            )
         else:
             keys = sorted(node)
         out: dict[str, Any] = {}
@@ -117,8 +230,13 @@ def _ordered(node: Any, path: tuple[str, ...]) -> Any:
 def _go_json(value: Any) -> str:
     """json.Marshal's text: compact, raw UTF-8, and <, >, & escaped as Go's HTML-safe encoder does."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def config_hash(service: Mapping[str, Any]) -> str:
@@ -141,12 +259,21 @@ def project_labels(project: str) -> dict[str, str]:
     return {PROJECT: project}
 
 
-def service_labels(*, project: str, service: str, number: int, config_hash: str, image: str,
-                   working_dir: str, config_files: Sequence[str], depends_on: Mapping[str, Any],
-                   oneoff: bool = False) -> dict[str, str]:
+def service_labels(
+    *,
+    project: str,
+    service: str,
+    number: int,
+    config_hash: str,
+    image: str,
+    working_dir: str,
+    config_files: Sequence[str],
+    depends_on: Mapping[str, Any],
+    oneoff: bool = False,
+) -> dict[str, str]:
     """The labels docker compose puts on a service container."""
     deps = ",".join(
-        f"{name}:{(d or {}).get('condition', 'service_started')}:{str(bool((d or {}).get('restart'))).lower()}"
+        f"{name}:{(d or {}).get('condition', 'service_started')}:{str(bool((d or {}).get('restart'))).lower()}"  # noqa: E501
         for name, d in sorted(depends_on.items())
     )
     return {

@@ -9,6 +9,7 @@ cancels the waiting tasks; a call already running in a thread finishes first (ne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Mapping
@@ -34,20 +35,25 @@ from runtime.spec import ContainerInfo, IPAMConfig, NetworkSpec, PodSpec, Volume
 class EngineLike(Protocol):
     """What the driver uses of runtime.engine.Engine (a test passes a recording fake)."""
 
-    containers: Any
-    networks: Any
-    volumes: Any
-    pods: Any
-    images: Any
+    @property
+    def containers(self) -> Any: ...
+    @property
+    def networks(self) -> Any: ...
+    @property
+    def volumes(self) -> Any: ...
+    @property
+    def pods(self) -> Any: ...
+    @property
+    def images(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DriverOptions:
-    files_dir: Callable[[str], str]            # container name -> dir for its secret/config files
-    stop_timeout: float | None = None          # -t; None: each container's stop_grace_period
-    remove_volumes: bool = False               # anonymous volumes of removed containers
-    poll_interval: float = 0.5                 # health / completion polling
-    condition_timeout: float | None = None     # give up waiting on a dependency's condition
+    files_dir: Callable[[str], str]  # container name -> dir for its secret/config files
+    stop_timeout: float | None = None  # -t; None: each container's stop_grace_period
+    remove_volumes: bool = False  # anonymous volumes of removed containers
+    poll_interval: float = 0.5  # health / completion polling
+    condition_timeout: float | None = None  # give up waiting on a dependency's condition
     warn: Callable[[str], None] = field(default=lambda _m: None)
 
 
@@ -56,14 +62,21 @@ class OpFailed(ComposerError):
 
 
 class _Run:
-    def __init__(self, plan: Plan, project: Project | None, engine: EngineLike, progress: Progress,
-                 options: DriverOptions, limiter: trio.CapacityLimiter) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        project: Project | None,
+        engine: EngineLike,
+        progress: Progress,
+        options: DriverOptions,
+        limiter: trio.CapacityLimiter,
+    ) -> None:
         self.plan, self.project, self.engine = plan, project, engine
         self.progress, self.opt, self.limiter = progress, options, limiter
         self.done = {op.id: trio.Event() for op in plan.ops}
         self.errors: dict[int, str] = {}
         self.by_id = {op.id: op for op in plan.ops}
-        self.ids: dict[str, str] = {}        # service -> id of its first container (service:x refs)
+        self.ids: dict[str, str] = {}  # service -> id of its first container (service:x refs)
         self.failed_services: dict[str, str] = {}
 
     # -- scheduling ---------------------------------------------------------------------------------
@@ -77,8 +90,10 @@ class _Run:
                     other = self.by_id[dep]
                     if other.service in optional and other.service != op.service:
                         continue  # wait_condition warns about it
-                    raise OpFailed(f"{op.target}: {op.kind} not done because {other.target} "
-                                   f"failed ({other.kind}): {self.errors[dep]}")
+                    raise OpFailed(
+                        f"{op.target}: {op.kind} not done because {other.target} "
+                        f"failed ({other.kind}): {self.errors[dep]}"
+                    )
             for cond in op.wait_for:
                 await self.wait_condition(op, cond)
             async with self.limiter:
@@ -119,8 +134,8 @@ class _Run:
             if not containers:
                 raise _DependencyFailed(f"service {dep.service} has no container")
             return
-        announced: set[str] = set()      # "Waiting" shown
-        finished: set[str] = set()       # "Healthy" / "Exited" shown
+        announced: set[str] = set()  # "Waiting" shown
+        finished: set[str] = set()  # "Healthy" / "Exited" shown
         blank: dict[str, int] = {}
         while True:
             containers = await self._containers_of(dep.service)
@@ -150,7 +165,8 @@ class _Run:
                     if c.status in ("exited", "dead"):
                         if c.exit_code != 0:
                             raise _DependencyFailed(
-                                f"service {dep.service} didn't complete successfully: exit {c.exit_code}")
+                                f"service {dep.service} didn't complete successfully: exit {c.exit_code}"
+                            )
                         ok += 1
                         if c.name not in finished:
                             self.progress.event("Container", c.name, "Exited")
@@ -192,9 +208,13 @@ class _Run:
         elif k == "CreateVolume":
             self.report(op, "Creating")
             vol = (self.project.volumes.get(op.key) if self.project else None) or {}
-            e.volumes.create(VolumeSpec(name=op.name, labels={**(vol.get("labels") or {}),
-                                                              **L.volume_labels(self.plan.project, op.key)},
-                                        driver_opts=dict(vol.get("driver_opts") or {})))
+            e.volumes.create(
+                VolumeSpec(
+                    name=op.name,
+                    labels={**(vol.get("labels") or {}), **L.volume_labels(self.plan.project, op.key)},
+                    driver_opts=dict(vol.get("driver_opts") or {}),
+                )
+            )
             self.report(op, "Created")
         elif k == "PullImage":
             self.report(op, "Pulling")
@@ -228,15 +248,20 @@ class _Run:
             self.report(op, "Stopped")
         elif k == "RemoveContainer":
             self.report(op, "Removing")
-            try:
+            with contextlib.suppress(NotFound):  # already gone: that is the goal
                 e.containers.remove(op.container_id or op.name, force=True, volumes=opt.remove_volumes)
-            except NotFound:
-                pass
             self.report(op, "Removed")
         elif k in ("RemoveNetwork", "RemoveVolume", "RemoveImage", "RemovePod"):
             self.report(op, "Removing")
-            manager = getattr(e, {"RemoveNetwork": "networks", "RemoveVolume": "volumes", "RemoveImage": "images",
-                                  "RemovePod": "pods"}[k])
+            manager = getattr(
+                e,
+                {
+                    "RemoveNetwork": "networks",
+                    "RemoveVolume": "volumes",
+                    "RemoveImage": "images",
+                    "RemovePod": "pods",
+                }[k],
+            )
             try:
                 if k == "RemovePod":
                     manager.remove(op.name, force=True)
@@ -268,8 +293,15 @@ class _Run:
             raise ServiceError(op.service, "cannot create a container without the compose file")
         if len(self.ids) == 0 or any(s not in self.ids for s in self.project.services):
             self._fill_ids()
-        gen = service_spec(self.project, op.service, op.number, files_dir=self.opt.files_dir(op.name),
-                           container_ids=self.ids, config_hash=op.config_hash or None, name=op.name)
+        gen = service_spec(
+            self.project,
+            op.service,
+            op.number,
+            files_dir=self.opt.files_dir(op.name),
+            container_ids=self.ids,
+            config_hash=op.config_hash or None,
+            name=op.name,
+        )
         for w in gen.warnings:
             self.opt.warn(w)
         for f in gen.files:
@@ -291,7 +323,8 @@ class _Run:
             self.opt.warn(f"network {op.name}: driver {net['driver']!r} is not supported; using bridge")
         ipam = tuple(
             IPAMConfig(subnet=str(c["subnet"]), gateway=c.get("gateway"), ip_range=c.get("ip_range"))
-            for c in ((net.get("ipam") or {}).get("config") or ()) if c.get("subnet")
+            for c in ((net.get("ipam") or {}).get("config") or ())
+            if c.get("subnet")
         )
         return NetworkSpec(
             name=op.name,
@@ -326,8 +359,13 @@ def _exists(manager: Any, name: str) -> bool:
 
 def _resource(op: Op) -> tuple[str, str]:
     kind = op.target.split(":", 1)[0]
-    return {"service": ("Container", op.name), "network": ("Network", op.name), "volume": ("Volume", op.name),
-            "image": ("Image", op.name), "pod": ("", op.name)}.get(kind, ("", op.name))
+    return {
+        "service": ("Container", op.name),
+        "network": ("Network", op.name),
+        "volume": ("Volume", op.name),
+        "image": ("Image", op.name),
+        "pod": ("", op.name),
+    }.get(kind, ("", op.name))
 
 
 def write_project_file(f: ProjectFile) -> None:
@@ -345,8 +383,15 @@ def write_project_file(f: ProjectFile) -> None:
     os.replace(tmp, path)
 
 
-async def execute(plan: Plan, engine: EngineLike, *, project: Project | None, progress: Progress,
-                  options: DriverOptions, limiter: trio.CapacityLimiter | None = None) -> dict[int, str]:
+async def execute(
+    plan: Plan,
+    engine: EngineLike,
+    *,
+    project: Project | None,
+    progress: Progress,
+    options: DriverOptions,
+    limiter: trio.CapacityLimiter | None = None,
+) -> dict[int, str]:
     """Run *plan*; returns {op id: error} of the operations that failed (empty: all done).
 
     Independent operations run in parallel, bounded by *limiter* (default: unlimited).
@@ -375,10 +420,16 @@ def observe(engine: EngineLike, project: Project) -> Observed:
     """What the engine has for *project*: its containers (by label), networks, volumes, images, pod."""
     containers = tuple(engine.containers.list(all=True, labels={L.PROJECT: project.name}))
     nets, vols, pods = (_manager(engine, a) for a in ("networks", "volumes", "pods"))
-    networks = frozenset(n for n in (_network_name(project, k) for k in project.networks)
-                         if nets is not None and _exists(nets, n))
-    volumes = frozenset(v for v in (_volume_name(project, k) for k in project.volumes)
-                        if vols is not None and _exists(vols, v))
+    networks = frozenset(
+        n
+        for n in (_network_name(project, k) for k in project.networks)
+        if nets is not None and _exists(nets, n)
+    )
+    volumes = frozenset(
+        v
+        for v in (_volume_name(project, k) for k in project.volumes)
+        if vols is not None and _exists(vols, v)
+    )
     images: set[str] = set()
     for svc in project.services.values():
         ref = svc.get("image")
@@ -388,8 +439,13 @@ def observe(engine: EngineLike, project: Project) -> Observed:
                 images.add(ref)
             except EngineError:
                 pass
-    return Observed(containers=containers, networks=networks, volumes=volumes, images=frozenset(images),
-                    pod=pods is None or _exists(pods, project.name))  # no pod support: no pod op
+    return Observed(
+        containers=containers,
+        networks=networks,
+        volumes=volumes,
+        images=frozenset(images),
+        pod=pods is None or _exists(pods, project.name),
+    )  # no pod support: no pod op
 
 
 def _manager(engine: EngineLike, attr: str) -> Any:

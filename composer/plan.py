@@ -19,8 +19,18 @@ from composer.specgen import container_name, network_name, replicas, volume_name
 from runtime.spec import ContainerInfo
 
 OpKind = Literal[
-    "CreatePod", "CreateNetwork", "CreateVolume", "PullImage", "CreateContainer", "RecreateContainer",
-    "StartContainer", "StopContainer", "RemoveContainer", "RemoveNetwork", "RemoveVolume", "RemovePod",
+    "CreatePod",
+    "CreateNetwork",
+    "CreateVolume",
+    "PullImage",
+    "CreateContainer",
+    "RecreateContainer",
+    "StartContainer",
+    "StopContainer",
+    "RemoveContainer",
+    "RemoveNetwork",
+    "RemoveVolume",
+    "RemovePod",
     "RemoveImage",
 ]
 RUNNING: Final = frozenset({"running", "restarting", "paused"})
@@ -30,16 +40,16 @@ RUNNING: Final = frozenset({"running", "restarting", "paused"})
 class Op:
     id: int
     kind: OpKind
-    target: str                       # "network:demo_default", "service:web:1", "pod:demo", ...
+    target: str  # "network:demo_default", "service:web:1", "pod:demo", ...
     cause: str
     deps: tuple[int, ...] = ()
-    service: str = ""                 # container ops
+    service: str = ""  # container ops
     number: int = 0
-    name: str = ""                    # runtime object name (container, network, volume, pod, image)
-    container_id: str = ""            # existing container (recreate, start, stop, remove)
+    name: str = ""  # runtime object name (container, network, volume, pod, image)
+    container_id: str = ""  # existing container (recreate, start, stop, remove)
     config_hash: str = ""
-    wait_for: tuple[Dependency, ...] = ()   # StartContainer: depends_on conditions to meet first
-    key: str = ""                     # network/volume key in the file
+    wait_for: tuple[Dependency, ...] = ()  # StartContainer: depends_on conditions to meet first
+    key: str = ""  # network/volume key in the file
 
     def render(self) -> str:
         deps = ",".join(str(d) for d in self.deps)
@@ -64,18 +74,18 @@ class Observed:
     """What the engine has for this project (the CLI gathers it; tests write it by hand)."""
 
     containers: tuple[ContainerInfo, ...] = ()
-    networks: frozenset[str] = frozenset()     # runtime names that exist
+    networks: frozenset[str] = frozenset()  # runtime names that exist
     volumes: frozenset[str] = frozenset()
-    images: frozenset[str] = frozenset()       # image references present locally
-    pod: bool = False                          # the project's pod exists
+    images: frozenset[str] = frozenset()  # image references present locally
+    pod: bool = False  # the project's pod exists
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReconcileOptions:
-    services: tuple[str, ...] = ()            # empty: every enabled service
+    services: tuple[str, ...] = ()  # empty: every enabled service
     recreate: Literal["diverged", "force", "never"] = "diverged"
     no_deps: bool = False
-    start: bool = True                        # --no-start: create only
+    start: bool = True  # --no-start: create only
     scale: Mapping[str, int] = field(default_factory=dict)
     remove_orphans: bool = False
     pull: Literal["missing", "always", "never", "policy"] = "policy"
@@ -127,7 +137,9 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         wanted = set(project.services)
     order = [s for s in service_order(project) if s in wanted]
 
-    pod_op = None if observed.pod else b.add("CreatePod", f"pod:{project.name}", "not found", name=project.name)
+    pod_op = (
+        None if observed.pod else b.add("CreatePod", f"pod:{project.name}", "not found", name=project.name)
+    )
 
     net_ops: dict[str, int | None] = {}
     for key, net in project.networks.items():
@@ -160,8 +172,8 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
             orphans.append(c)
 
     pulled: dict[str, int | None] = {}
-    created: dict[str, list[int]] = {}     # service -> create/recreate op ids (all replicas)
-    started: dict[str, list[int]] = {}     # service -> start op ids
+    created: dict[str, list[int]] = {}  # service -> create/recreate op ids (all replicas)
+    started: dict[str, list[int]] = {}  # service -> start op ids
     for name in order:
         if name in options.infra_only:
             continue
@@ -171,8 +183,11 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         for d in deps.values():
             if d.service not in project.services and d.required:
                 raise ProjectError(project.name, f"service {name} depends on undefined service {d.service}")
-        infra = [pod_op, *(net_ops.get(n) for n in _svc_networks(svc)),
-                 *(vol_ops.get(v) for v in _svc_volumes(svc))]
+        infra = [
+            pod_op,
+            *(net_ops.get(n) for n in _svc_networks(svc)),
+            *(vol_ops.get(v) for v in _svc_volumes(svc)),
+        ]
         pull_op = _pull_op(b, svc, observed, options, pulled)
         before_create = [*infra, pull_op, *(i for d in present for i in created.get(d.service, ()))]
         before_start = [i for d in present for i in started.get(d.service, ())]
@@ -180,11 +195,29 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         chash = L.config_hash(svc)
         have = sorted(by_service.get(name, []), key=_number)
         for c in have[want:] if want < len(have) else ():
-            stop = b.add("StopContainer", f"service:{name}:{_number(c)}", f"scale down to {want}",
-                         service=name, number=_number(c), name=c.name, container_id=c.id) \
-                if c.status in RUNNING else None
-            b.add("RemoveContainer", f"service:{name}:{_number(c)}", f"scale down to {want}", [stop],
-                  service=name, number=_number(c), name=c.name, container_id=c.id)
+            stop = (
+                b.add(
+                    "StopContainer",
+                    f"service:{name}:{_number(c)}",
+                    f"scale down to {want}",
+                    service=name,
+                    number=_number(c),
+                    name=c.name,
+                    container_id=c.id,
+                )
+                if c.status in RUNNING
+                else None
+            )
+            b.add(
+                "RemoveContainer",
+                f"service:{name}:{_number(c)}",
+                f"scale down to {want}",
+                [stop],
+                service=name,
+                number=_number(c),
+                name=c.name,
+                container_id=c.id,
+            )
         have = have[:want]
         used = {_number(c) for c in have}
         for c in have:
@@ -193,50 +226,120 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
             old = c.labels.get(L.CONFIG_HASH, "")
             if options.recreate == "force" or (options.recreate == "diverged" and old != chash):
                 cause = "--force-recreate" if options.recreate == "force" else "config hash changed"
-                op = b.add("RecreateContainer", target, cause, before_create, service=name, number=n,
-                           name=c.name, container_id=c.id, config_hash=chash)
+                op = b.add(
+                    "RecreateContainer",
+                    target,
+                    cause,
+                    before_create,
+                    service=name,
+                    number=n,
+                    name=c.name,
+                    container_id=c.id,
+                    config_hash=chash,
+                )
                 created.setdefault(name, []).append(op)
                 if options.start:
-                    started.setdefault(name, []).append(b.add(
-                        "StartContainer", target, f"recreated by #{op}", [op, *before_start], service=name,
-                        number=n, name=c.name, wait_for=tuple(present)))
+                    started.setdefault(name, []).append(
+                        b.add(
+                            "StartContainer",
+                            target,
+                            f"recreated by #{op}",
+                            [op, *before_start],
+                            service=name,
+                            number=n,
+                            name=c.name,
+                            wait_for=tuple(present),
+                        )
+                    )
             elif options.start and c.status not in RUNNING:
-                started.setdefault(name, []).append(b.add(
-                    "StartContainer", target, f"container is {c.status}", before_start, service=name,
-                    number=n, name=c.name, container_id=c.id, wait_for=tuple(present)))
+                started.setdefault(name, []).append(
+                    b.add(
+                        "StartContainer",
+                        target,
+                        f"container is {c.status}",
+                        before_start,
+                        service=name,
+                        number=n,
+                        name=c.name,
+                        container_id=c.id,
+                        wait_for=tuple(present),
+                    )
+                )
         free = (n for n in range(1, 1 << 20) if n not in used)
         for _ in range(want - len(have)):
             n = next(free)
             cname = container_name(project.name, name, svc, n)
             target = f"service:{name}:{n}"
             cause = "no existing container" if not have and n == 1 else f"scale up to {want}"
-            op = b.add("CreateContainer", target, cause, before_create, service=name, number=n, name=cname,
-                       config_hash=chash)
+            op = b.add(
+                "CreateContainer",
+                target,
+                cause,
+                before_create,
+                service=name,
+                number=n,
+                name=cname,
+                config_hash=chash,
+            )
             created.setdefault(name, []).append(op)
             if options.start:
-                started.setdefault(name, []).append(b.add(
-                    "StartContainer", target, f"created by #{op}", [op, *before_start], service=name,
-                    number=n, name=cname, wait_for=tuple(present)))
+                started.setdefault(name, []).append(
+                    b.add(
+                        "StartContainer",
+                        target,
+                        f"created by #{op}",
+                        [op, *before_start],
+                        service=name,
+                        number=n,
+                        name=cname,
+                        wait_for=tuple(present),
+                    )
+                )
 
     if orphans:
         names = sorted(c.name for c in orphans)
         if options.remove_orphans:
             for c in sorted(orphans, key=lambda c: c.name):
                 svc_name = c.labels.get(L.SERVICE, "")
-                stop = b.add("StopContainer", f"service:{svc_name}:{_number(c)}", "orphan", service=svc_name,
-                             number=_number(c), name=c.name, container_id=c.id) if c.status in RUNNING else None
-                b.add("RemoveContainer", f"service:{svc_name}:{_number(c)}", "orphan", [stop],
-                      service=svc_name, number=_number(c), name=c.name, container_id=c.id)
+                stop = (
+                    b.add(
+                        "StopContainer",
+                        f"service:{svc_name}:{_number(c)}",
+                        "orphan",
+                        service=svc_name,
+                        number=_number(c),
+                        name=c.name,
+                        container_id=c.id,
+                    )
+                    if c.status in RUNNING
+                    else None
+                )
+                b.add(
+                    "RemoveContainer",
+                    f"service:{svc_name}:{_number(c)}",
+                    "orphan",
+                    [stop],
+                    service=svc_name,
+                    number=_number(c),
+                    name=c.name,
+                    container_id=c.id,
+                )
         else:
             b.warnings.append(
                 f"found orphan containers ({', '.join(names)}) for this project. If you removed or renamed "
                 "this service in your compose file, you can run this command with the --remove-orphans "
-                "flag to clean it up")
+                "flag to clean it up"
+            )
     return b.plan()
 
 
-def _pull_op(b: _Builder, svc: Mapping[str, Any], observed: Observed, options: ReconcileOptions,
-             pulled: dict[str, int | None]) -> int | None:
+def _pull_op(
+    b: _Builder,
+    svc: Mapping[str, Any],
+    observed: Observed,
+    options: ReconcileOptions,
+    pulled: dict[str, int | None],
+) -> int | None:
     image = svc.get("image")
     if not image:
         return None
@@ -247,8 +350,9 @@ def _pull_op(b: _Builder, svc: Mapping[str, Any], observed: Observed, options: R
     present = image in observed.images
     op: int | None = None
     if policy == "always" or (policy in ("missing", "if_not_present") and not present):
-        op = b.add("PullImage", f"image:{image}", "--pull always" if present else "not found locally",
-                   name=image)
+        op = b.add(
+            "PullImage", f"image:{image}", "--pull always" if present else "not found locally", name=image
+        )
     pulled[image] = op
     return op
 
@@ -261,8 +365,11 @@ def _svc_networks(svc: Mapping[str, Any]) -> list[str]:
 
 
 def _svc_volumes(svc: Mapping[str, Any]) -> list[str]:
-    return [str(v["source"]) for v in svc.get("volumes") or ()
-            if isinstance(v, Mapping) and v.get("type", "volume") == "volume" and v.get("source")]
+    return [
+        str(v["source"])
+        for v in svc.get("volumes") or ()
+        if isinstance(v, Mapping) and v.get("type", "volume") == "volume" and v.get("source")
+    ]
 
 
 # ---- tear down -----------------------------------------------------------------------------------
@@ -270,10 +377,10 @@ def _svc_volumes(svc: Mapping[str, Any]) -> list[str]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DownOptions:
-    services: tuple[str, ...] = ()        # stop/rm only these (empty: all)
-    remove_containers: bool = True        # False: stop only
+    services: tuple[str, ...] = ()  # stop/rm only these (empty: all)
+    remove_containers: bool = True  # False: stop only
     remove_orphans: bool = False
-    volumes: bool = False                 # -v: named volumes declared by the project, and anonymous ones
+    volumes: bool = False  # -v: named volumes declared by the project, and anonymous ones
     networks: bool = True
     pod: bool = True
     images: Literal["", "local", "all"] = ""
@@ -284,9 +391,17 @@ def _label_deps(c: ContainerInfo) -> set[str]:
     return {item.split(":", 1)[0] for item in raw.split(",") if item}
 
 
-def teardown(project_name: str, containers: Sequence[ContainerInfo], *, known_services: Iterable[str] | None,
-             networks: Iterable[str] = (), volumes: Iterable[str] = (), images: Iterable[str] = (),
-             pod: bool = False, options: DownOptions = DownOptions()) -> Plan:
+def teardown(
+    project_name: str,
+    containers: Sequence[ContainerInfo],
+    *,
+    known_services: Iterable[str] | None,
+    networks: Iterable[str] = (),
+    volumes: Iterable[str] = (),
+    images: Iterable[str] = (),
+    pod: bool = False,
+    options: DownOptions = DownOptions(),
+) -> Plan:
     """The plan of `down` (and of `stop`/`rm` with remove_containers/networks off): dependents first.
 
     Works from labels alone, so `down -p NAME` needs no compose file. *known_services* are the
@@ -295,10 +410,12 @@ def teardown(project_name: str, containers: Sequence[ContainerInfo], *, known_se
     """
     b = _Builder(project_name)
     known = None if known_services is None else set(known_services)
-    chosen = [c for c in containers
-              if (not options.services or c.labels.get(L.SERVICE) in options.services)
-              and (known is None or c.labels.get(L.SERVICE) in known or options.remove_orphans
-                   or _is_oneoff(c))]
+    chosen = [
+        c
+        for c in containers
+        if (not options.services or c.labels.get(L.SERVICE) in options.services)
+        and (known is None or c.labels.get(L.SERVICE) in known or options.remove_orphans or _is_oneoff(c))
+    ]
     by_service: dict[str, list[ContainerInfo]] = {}
     for c in chosen:
         by_service.setdefault(c.labels.get(L.SERVICE, ""), []).append(c)
@@ -323,13 +440,27 @@ def teardown(project_name: str, containers: Sequence[ContainerInfo], *, known_se
             target = f"service:{s}:{_number(c)}"
             stop = None
             if c.status in RUNNING:
-                stop = b.add("StopContainer", target, "project down" if options.remove_containers else "stop",
-                             waits, service=s, number=_number(c), name=c.name, container_id=c.id)
+                stop = b.add(
+                    "StopContainer",
+                    target,
+                    "project down" if options.remove_containers else "stop",
+                    waits,
+                    service=s,
+                    number=_number(c),
+                    name=c.name,
+                    container_id=c.id,
+                )
             if options.remove_containers:
-                rid = b.add("RemoveContainer", target,
-                            "orphan" if known is not None and s not in known else "project down",
-                            [stop] if stop else waits, service=s, number=_number(c), name=c.name,
-                            container_id=c.id)
+                rid = b.add(
+                    "RemoveContainer",
+                    target,
+                    "orphan" if known is not None and s not in known else "project down",
+                    [stop] if stop else waits,
+                    service=s,
+                    number=_number(c),
+                    name=c.name,
+                    container_id=c.id,
+                )
                 removal_ids.append(rid)
                 ids.append(rid)
             elif stop:
@@ -363,7 +494,9 @@ def start_plan(project_name: str, containers: Sequence[ContainerInfo], project: 
     deps: dict[str, list[Dependency]] = {}
     for s, cs in by_service.items():
         if project is not None and s in project.services:
-            deps[s] = [d for d in service_dependencies(project.services[s]).values() if d.service in by_service]
+            deps[s] = [
+                d for d in service_dependencies(project.services[s]).values() if d.service in by_service
+            ]
         else:
             deps[s] = [Dependency(d) for c in cs for d in sorted(_label_deps(c)) if d in by_service]
     started: dict[str, list[int]] = {}
@@ -376,9 +509,19 @@ def start_plan(project_name: str, containers: Sequence[ContainerInfo], project: 
         for c in sorted(by_service[s], key=_number):
             if c.status in RUNNING:
                 continue
-            ids.append(b.add("StartContainer", f"service:{s}:{_number(c)}", f"container is {c.status}", before,
-                             service=s, number=_number(c), name=c.name, container_id=c.id,
-                             wait_for=tuple(deps[s])))
+            ids.append(
+                b.add(
+                    "StartContainer",
+                    f"service:{s}:{_number(c)}",
+                    f"container is {c.status}",
+                    before,
+                    service=s,
+                    number=_number(c),
+                    name=c.name,
+                    container_id=c.id,
+                    wait_for=tuple(deps[s]),
+                )
+            )
         started[s] = ids
         return ids
 

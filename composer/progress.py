@@ -17,9 +17,25 @@ from typing import Final, Literal, TextIO
 
 Mode = Literal["tty", "plain", "json", "quiet"]
 
-_DONE_WORDS: Final = frozenset({"Created", "Started", "Stopped", "Removed", "Running", "Healthy", "Exited",
-                                 "Pulled", "Recreated", "Killed", "Paused", "Unpaused", "Restarted",
-                                 "Waiting", "Skipped"})
+_DONE_WORDS: Final = frozenset(
+    {
+        "Created",
+        "Started",
+        "Stopped",
+        "Removed",
+        "Running",
+        "Healthy",
+        "Exited",
+        "Pulled",
+        "Recreated",
+        "Killed",
+        "Paused",
+        "Unpaused",
+        "Restarted",
+        "Waiting",
+        "Skipped",
+    }
+)
 _GREEN, _RED, _BLUE, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[34m", "\x1b[0m"
 
 
@@ -53,8 +69,13 @@ class _Line:
 class Progress:
     """Collects events; renders them as the mode says. Thread-safe enough for one writer at a time."""
 
-    def __init__(self, mode: Mode = "plain", stream: TextIO | None = None, color: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        mode: Mode = "plain",
+        stream: TextIO | None = None,
+        color: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.mode, self.stream, self.color, self.clock = mode, stream or sys.stderr, color, clock
         self.lines: dict[tuple[str, str], _Line] = {}
         self._drawn = 0
@@ -117,8 +138,9 @@ class Progress:
             pass
 
 
-def from_args(progress: str, ansi: str, environ: Mapping[str, str] | None = None,
-              stream: TextIO | None = None) -> Progress:
+def from_args(
+    progress: str, ansi: str, environ: Mapping[str, str] | None = None, stream: TextIO | None = None
+) -> Progress:
     env = os.environ if environ is None else environ
     out = stream or sys.stderr
     mode = choose_mode(progress, out, env)

@@ -33,7 +33,9 @@ def project_lock(lock_path: Path, project: str, *, timeout: float | None = None)
                 break
             except BlockingIOError:
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise ProjectError(project, "another composer command is working on this project") from None
+                    raise ProjectError(
+                        project, "another composer command is working on this project"
+                    ) from None
                 time.sleep(0.05)
         yield
     finally:

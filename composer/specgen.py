@@ -30,13 +30,73 @@ from runtime.spec import (
 
 # Keys specgen turns into the spec, or that other stages consume (the graph, the planner, images).
 _HANDLED: Final = frozenset(
-    "annotations attach build cap_add cap_drop command configs container_name cpu_shares cpus cpuset "
-    "depends_on deploy devices dns dns_opt dns_search domainname entrypoint env_file environment "
-    "expose extends external_links extra_hosts group_add healthcheck hostname image init ipc labels "
-    "label_file links logging mem_limit mem_reservation memswap_limit network_mode networks "
-    "oom_kill_disable pid pids_limit platform ports privileged profiles pull_policy read_only restart "
-    "scale secrets security_opt shm_size stdin_open stop_grace_period stop_signal sysctls tmpfs tty "
-    "ulimits user volumes volumes_from working_dir".split()
+    [
+        "annotations",
+        "attach",
+        "build",
+        "cap_add",
+        "cap_drop",
+        "command",
+        "configs",
+        "container_name",
+        "cpu_shares",
+        "cpus",
+        "cpuset",
+        "depends_on",
+        "deploy",
+        "devices",
+        "dns",
+        "dns_opt",
+        "dns_search",
+        "domainname",
+        "entrypoint",
+        "env_file",
+        "environment",
+        "expose",
+        "extends",
+        "external_links",
+        "extra_hosts",
+        "group_add",
+        "healthcheck",
+        "hostname",
+        "image",
+        "init",
+        "ipc",
+        "labels",
+        "label_file",
+        "links",
+        "logging",
+        "mem_limit",
+        "mem_reservation",
+        "memswap_limit",
+        "network_mode",
+        "networks",
+        "oom_kill_disable",
+        "pid",
+        "pids_limit",
+        "platform",
+        "ports",
+        "privileged",
+        "profiles",
+        "pull_policy",
+        "read_only",
+        "restart",
+        "scale",
+        "secrets",
+        "security_opt",
+        "shm_size",
+        "stdin_open",
+        "stop_grace_period",
+        "stop_signal",
+        "sysctls",
+        "tmpfs",
+        "tty",
+        "ulimits",
+        "user",
+        "volumes",
+        "volumes_from",
+        "working_dir",
+    ]
 )
 _LOG_DRIVERS: Final = frozenset({"json-file", "local", "k8s-file", "journald"})
 
@@ -132,8 +192,9 @@ def service_spec(
 
 
 class _Gen:
-    def __init__(self, project: Project, service: str, svc: Mapping[str, Any], files_dir: str,
-                 ids: Mapping[str, str]) -> None:
+    def __init__(
+        self, project: Project, service: str, svc: Mapping[str, Any], files_dir: str, ids: Mapping[str, str]
+    ) -> None:
         self.p, self.service, self.svc, self.files_dir, self.ids = project, service, svc, files_dir, ids
         self.files: list[ProjectFile] = []
         self.warnings: list[str] = []
@@ -159,12 +220,19 @@ class _Gen:
         cname = name or container_name(p.name, self.service, svc, number)
         image = str(svc.get("image") or f"{p.name}-{self.service}")
         labels = {str(k): str(v) for k, v in (svc.get("labels") or {}).items()}
-        labels.update(L.service_labels(
-            project=p.name, service=self.service, number=number,
-            config_hash=config_hash or L.config_hash(svc), image=image,
-            working_dir=p.working_dir, config_files=p.config_files,
-            depends_on=svc.get("depends_on") or {}, oneoff=oneoff,
-        ))
+        labels.update(
+            L.service_labels(
+                project=p.name,
+                service=self.service,
+                number=number,
+                config_hash=config_hash or L.config_hash(svc),
+                image=image,
+                working_dir=p.working_dir,
+                config_files=p.config_files,
+                depends_on=svc.get("depends_on") or {},
+                oneoff=oneoff,
+            )
+        )
         network_mode, networks = self.networks(cname)
         sec_nnp, seccomp = self.security()
         log_size, log_files = self.logging()
@@ -196,8 +264,11 @@ class _Gen:
             tty=bool(svc.get("tty")),
             stdin_open=bool(svc.get("stdin_open")),
             stop_signal=svc.get("stop_signal") or None,
-            stop_timeout=(duration_seconds(svc["stop_grace_period"])
-                          if svc.get("stop_grace_period") is not None else 10.0),
+            stop_timeout=(
+                duration_seconds(svc["stop_grace_period"])
+                if svc.get("stop_grace_period") is not None
+                else 10.0
+            ),
             restart=self.restart(),
             healthcheck=self.healthcheck(),
             resources=self.resources(),
@@ -240,15 +311,17 @@ class _Gen:
             if svc.get("container_name"):
                 aliases.append(cname)
             prio = cfg.get("gw_priority", cfg.get("priority", 0)) or 0
-            out.append(NetworkAttachment(
-                network=network_name(self.p, key),
-                aliases=tuple(dict.fromkeys(str(a) for a in aliases)),
-                ipv4_address=cfg.get("ipv4_address") or None,
-                ipv6_address=cfg.get("ipv6_address") or None,
-                mac_address=cfg.get("mac_address") or svc.get("mac_address") or None,
-                interface_name=cfg.get("interface_name") or None,
-                priority=int(prio),
-            ))
+            out.append(
+                NetworkAttachment(
+                    network=network_name(self.p, key),
+                    aliases=tuple(dict.fromkeys(str(a) for a in aliases)),
+                    ipv4_address=cfg.get("ipv4_address") or None,
+                    ipv6_address=cfg.get("ipv6_address") or None,
+                    mac_address=cfg.get("mac_address") or svc.get("mac_address") or None,
+                    interface_name=cfg.get("interface_name") or None,
+                    priority=int(prio),
+                )
+            )
         out.sort(key=lambda a: -a.priority)  # stable: file order among equals
         return "bridge", tuple(out)
 
@@ -276,8 +349,14 @@ class _Gen:
             if proto not in ("tcp", "udp"):
                 raise ValueError(f"port protocol {proto!r}; expected tcp or udp")
             for host, target in zip(hosts, targets, strict=True):
-                out.append(PortMapping(container_port=target, host_port=host, protocol=proto,  # type: ignore[arg-type]
-                                       host_ip=str(port.get("host_ip") or "")))
+                out.append(
+                    PortMapping(
+                        container_port=target,
+                        host_port=host,
+                        protocol=proto,  # type: ignore[arg-type]
+                        host_ip=str(port.get("host_ip") or ""),
+                    )
+                )
         return tuple(out)
 
     def extra_hosts(self) -> tuple[tuple[str, str], ...]:
@@ -303,19 +382,39 @@ class _Gen:
             if kind == "volume":
                 opts = vol.get("volume") or {}
                 src = vol.get("source")
-                out.append(Mount(type="volume", target=target, read_only=ro,
-                                 source=volume_name(self.p, src) if src else "",
-                                 nocopy=bool(opts.get("nocopy")), subpath=str(opts.get("subpath") or "")))
+                out.append(
+                    Mount(
+                        type="volume",
+                        target=target,
+                        read_only=ro,
+                        source=volume_name(self.p, src) if src else "",
+                        nocopy=bool(opts.get("nocopy")),
+                        subpath=str(opts.get("subpath") or ""),
+                    )
+                )
             elif kind == "bind":
                 opts = vol.get("bind") or {}
-                out.append(Mount(type="bind", target=target, read_only=ro, source=str(vol["source"]),
-                                 propagation=str(opts.get("propagation") or "rprivate"),
-                                 create_host_path=bool(opts.get("create_host_path", True))))
+                out.append(
+                    Mount(
+                        type="bind",
+                        target=target,
+                        read_only=ro,
+                        source=str(vol["source"]),
+                        propagation=str(opts.get("propagation") or "rprivate"),
+                        create_host_path=bool(opts.get("create_host_path", True)),
+                    )
+                )
             elif kind == "tmpfs":
                 opts = vol.get("tmpfs") or {}
-                out.append(Mount(type="tmpfs", target=target, read_only=ro,
-                                 tmpfs_size=byte_size(opts["size"]) if opts.get("size") else None,
-                                 tmpfs_mode=int(opts["mode"]) if opts.get("mode") is not None else None))
+                out.append(
+                    Mount(
+                        type="tmpfs",
+                        target=target,
+                        read_only=ro,
+                        tmpfs_size=byte_size(opts["size"]) if opts.get("size") else None,
+                        tmpfs_mode=int(opts["mode"]) if opts.get("mode") is not None else None,
+                    )
+                )
             else:
                 self.warn(f"volumes type {kind!r} at {target}")
         for item in _list(self.svc.get("tmpfs")):
@@ -351,28 +450,32 @@ class _Gen:
                 self.warn(f"{kind[:-1]} {source!r} (external)")
                 continue
             if obj.get("content") is not None:
-                self.files.append(ProjectFile(path=here, content=str(obj["content"]).encode(), mode=mode,
-                                              uid=uid, gid=gid))
+                self.files.append(
+                    ProjectFile(path=here, content=str(obj["content"]).encode(), mode=mode, uid=uid, gid=gid)
+                )
                 src = here
             elif obj.get("environment"):
                 var = str(obj["environment"])
                 if var not in self.p.environment:
                     raise ValueError(f"{kind[:-1]} {source!r}: environment variable {var} is not set")
-                self.files.append(ProjectFile(path=here, content=self.p.environment[var].encode(),
-                                              mode=mode, uid=uid, gid=gid))
+                self.files.append(
+                    ProjectFile(
+                        path=here, content=self.p.environment[var].encode(), mode=mode, uid=uid, gid=gid
+                    )
+                )
                 src = here
             elif obj.get("file"):
                 if ref.get("mode") is not None or uid is not None or gid is not None:
                     # a bind of the original cannot change its owner or mode: mount a copy
-                    self.files.append(ProjectFile(path=here, copy_from=str(obj["file"]), mode=mode,
-                                                  uid=uid, gid=gid))
+                    self.files.append(
+                        ProjectFile(path=here, copy_from=str(obj["file"]), mode=mode, uid=uid, gid=gid)
+                    )
                     src = here
                 else:
                     src = str(obj["file"])
             else:
                 raise ValueError(f"{kind[:-1]} {source!r} has no file, environment or content")
-            out.append(Mount(type="bind", source=src, target=target, read_only=True,
-                             create_host_path=False))
+            out.append(Mount(type="bind", source=src, target=target, read_only=True, create_host_path=False))
         return out
 
     def volumes_from(self) -> tuple[str, ...]:
@@ -410,12 +513,15 @@ class _Gen:
         if raw:
             name, _, count = str(raw).partition(":")
             if name not in ("no", "always", "on-failure", "unless-stopped"):
-                raise ValueError(f"restart policy {raw!r}; expected no, always, on-failure[:N] or unless-stopped")
+                raise ValueError(
+                    f"restart policy {raw!r}; expected no, always, on-failure[:N] or unless-stopped"
+                )
             return RestartPolicy(name=name, max_retries=int(count or 0))  # type: ignore[arg-type]
         policy = (self.svc.get("deploy") or {}).get("restart_policy")
         if policy:
             cond = {"none": "no", "on-failure": "on-failure", "any": "always"}.get(
-                str(policy.get("condition") or "any"), "always")
+                str(policy.get("condition") or "any"), "always"
+            )
             return RestartPolicy(name=cond, max_retries=int(policy.get("max_attempts") or 0))  # type: ignore[arg-type]
         return RestartPolicy()
 

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from runtime.spec import ContainerInfo
 
 
-def load_or_name(ctx: Context, services: Sequence[str] = (), *, need_file: bool = False
-                 ) -> tuple[Project | None, str]:
+def load_or_name(
+    ctx: Context, services: Sequence[str] = (), *, need_file: bool = False
+) -> tuple[Project | None, str]:
     """The loaded project, or (None, name) when only `-p NAME` is given and there is no compose file."""
     try:
         project = ctx.load_project(services=services)
@@ -41,8 +42,14 @@ def _normalize(name: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "", name.lower())
 
 
-def project_containers(engine: Engine, project: str, services: Iterable[str] = (), *,
-                       all: bool = True, oneoff: bool | None = False) -> list[ContainerInfo]:
+def project_containers(
+    engine: Engine,
+    project: str,
+    services: Iterable[str] = (),
+    *,
+    all: bool = True,
+    oneoff: bool | None = False,
+) -> list[ContainerInfo]:
     """The project's containers found by label, service then number order."""
     wanted = set(services)
     out = []
@@ -88,8 +95,15 @@ def remove_project_files(engine: Engine, project: str) -> None:
     shutil.rmtree(files_root(engine, project), ignore_errors=True)
 
 
-def run_plan(ctx: Context, plan: Plan, project: Project | None, *, stop_timeout: float | None = None,
-             remove_volumes: bool = False, progress: Progress | None = None) -> None:
+def run_plan(
+    ctx: Context,
+    plan: Plan,
+    project: Project | None,
+    *,
+    stop_timeout: float | None = None,
+    remove_volumes: bool = False,
+    progress: Progress | None = None,
+) -> None:
     """Execute *plan* with the trio driver; raise the root failure as one line."""
     import trio
 
@@ -102,12 +116,17 @@ def run_plan(ctx: Context, plan: Plan, project: Project | None, *, stop_timeout:
     if not plan.ops:
         return
     root = files_root(engine, plan.project)
-    opts = DriverOptions(files_dir=lambda name: str(root / "containers" / name), stop_timeout=stop_timeout,
-                         remove_volumes=remove_volumes, warn=lambda m: prog.message(f"WARN[0000] {m}"))
+    opts = DriverOptions(
+        files_dir=lambda name: str(root / "containers" / name),
+        stop_timeout=stop_timeout,
+        remove_volumes=remove_volumes,
+        warn=lambda m: prog.message(f"WARN[0000] {m}"),
+    )
 
     async def main() -> dict[int, str]:
-        return await execute(plan, engine, project=project, progress=prog, options=opts,
-                             limiter=limiter_for(ctx.args.parallel))
+        return await execute(
+            plan, engine, project=project, progress=prog, options=opts, limiter=limiter_for(ctx.args.parallel)
+        )
 
     errors = trio.run(main)
     if errors:
@@ -121,8 +140,14 @@ def lock(ctx: Context, project: str) -> Any:
 
 
 def add_timeout(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-t", "--timeout", type=float, default=None, dest="stop_timeout",
-                        help="specify a shutdown timeout in seconds")
+    parser.add_argument(
+        "-t",
+        "--timeout",
+        type=float,
+        default=None,
+        dest="stop_timeout",
+        help="specify a shutdown timeout in seconds",
+    )
 
 
 # ---- human time ----------------------------------------------------------------------------------
@@ -195,7 +220,9 @@ def since_to_epoch(text: str | None, now: float | None = None) -> float | None:
     try:
         return (now or time.time()) - duration_seconds(text)
     except ValueError:
-        raise ComposerError(f"invalid time {text!r}; expected RFC 3339, a Unix time or a duration like 10m") from None
+        raise ComposerError(
+            f"invalid time {text!r}; expected RFC 3339, a Unix time or a duration like 10m"
+        ) from None
 
 
 def status_text(c: ContainerInfo, now: float | None = None) -> str:

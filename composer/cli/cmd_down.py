@@ -16,8 +16,13 @@ HELP = {"down": "Stop and remove containers, networks"}
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-v", "--volumes", action="store_true", dest="remove_volumes",
-                        help="remove named volumes declared in the volumes section and anonymous volumes")
+    parser.add_argument(
+        "-v",
+        "--volumes",
+        action="store_true",
+        dest="remove_volumes",
+        help="remove named volumes declared in the volumes section and anonymous volumes",
+    )
     parser.add_argument("--rmi", choices=["local", "all"], default="", help="remove images used by services")
     parser.add_argument("--remove-orphans", action="store_true")
     C.add_timeout(parser)
@@ -34,7 +39,9 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     with C.lock(ctx, pname):
         containers = C.project_containers(engine, pname, oneoff=None)
         if project is not None:
-            networks = [network_name(project, k) for k, n in project.networks.items() if not n.get("external")]
+            networks = [
+                network_name(project, k) for k, n in project.networks.items() if not n.get("external")
+            ]
             volumes = [volume_name(project, k) for k, v in project.volumes.items() if not v.get("external")]
         else:
             networks = [n.name for n in engine.networks.list(labels={L.PROJECT: pname})]
@@ -43,27 +50,49 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         volumes = [v for v in volumes if _exists(engine.volumes, v)]
         images: list[str] = []
         if args.rmi == "all":
-            images = sorted({c.image for c in containers} | (
-                {str(s["image"]) for s in project.services.values() if s.get("image")} if project else set()))
+            images = sorted(
+                {c.image for c in containers}
+                | (
+                    {str(s["image"]) for s in project.services.values() if s.get("image")}
+                    if project
+                    else set()
+                )
+            )
         elif args.rmi == "local" and project is not None:  # images compose would have built: no image: key
             images = sorted(f"{pname}-{k}" for k, s in project.services.items() if not s.get("image"))
         known = None if project is None else {*project.services, *project.disabled_services}
-        plan = teardown(pname, containers, known_services=known,
-                        networks=networks, volumes=volumes, images=images, pod=_pod_exists(engine, pname),
-                        options=DownOptions(services=tuple(args.services), remove_orphans=args.remove_orphans,
-                                            volumes=args.remove_volumes, images=args.rmi))
+        plan = teardown(
+            pname,
+            containers,
+            known_services=known,
+            networks=networks,
+            volumes=volumes,
+            images=images,
+            pod=_pod_exists(engine, pname),
+            options=DownOptions(
+                services=tuple(args.services),
+                remove_orphans=args.remove_orphans,
+                volumes=args.remove_volumes,
+                images=args.rmi,
+            ),
+        )
         if ctx.args.dry_run:
             sys.stdout.write(plan.render())
             return 0
         if project is not None and not args.remove_orphans:
-            orphans = sorted(c.name for c in containers if c.labels.get(L.SERVICE) not in project.services
-                             and c.labels.get(L.SERVICE) not in project.disabled_services
-                             and c.labels.get(L.ONEOFF) != "True")
+            orphans = sorted(
+                c.name
+                for c in containers
+                if c.labels.get(L.SERVICE) not in project.services
+                and c.labels.get(L.SERVICE) not in project.disabled_services
+                and c.labels.get(L.ONEOFF) != "True"
+            )
             if orphans:
                 C.progress_for(ctx).message(
-                    f"WARN[0000] found orphan containers ({', '.join(orphans)}) for this project. If you removed "
-                    "or renamed this service in your compose file, you can run this command with the "
-                    "--remove-orphans flag to clean it up")
+                    f"WARN[0000] found orphan containers ({', '.join(orphans)}) for this project. "
+                    "If you removed or renamed this service in your compose file, you can run this command "
+                    "with the --remove-orphans flag to clean it up"
+                )
         C.run_plan(ctx, plan, project, stop_timeout=args.stop_timeout, remove_volumes=args.remove_volumes)
         if not args.services:
             C.remove_project_files(engine, pname)

@@ -24,13 +24,17 @@ HELP = {"events": "Receive real time events from containers"}
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", dest="as_json", help="output events as a stream of json")
+    parser.add_argument(
+        "--json", action="store_true", dest="as_json", help="output events as a stream of json"
+    )
     parser.add_argument("--since", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--until", default=None, help="stop after this time (RFC 3339 or duration)")
     parser.add_argument("services", nargs="*", metavar="SERVICE")
 
 
-def diff_events(before: Mapping[str, ContainerInfo], after: Mapping[str, ContainerInfo]) -> list[tuple[str, ContainerInfo]]:
+def diff_events(
+    before: Mapping[str, ContainerInfo], after: Mapping[str, ContainerInfo]
+) -> list[tuple[str, ContainerInfo]]:
     """Docker's actions between two snapshots (id -> info): create, start, die, pause, unpause,
     health_status: <h>, destroy."""
     out: list[tuple[str, ContainerInfo]] = []
@@ -64,8 +68,16 @@ def _line(action: str, c: ContainerInfo, as_json: bool) -> str:
     now = datetime.now(UTC)
     attrs = {"image": c.image, "name": c.name}
     if as_json:
-        return json.dumps({"time": now.isoformat().replace("+00:00", "Z"), "type": "container", "action": action,
-                           "id": c.id, "service": c.labels.get(L.SERVICE, ""), "attributes": attrs})
+        return json.dumps(
+            {
+                "time": now.isoformat().replace("+00:00", "Z"),
+                "type": "container",
+                "action": action,
+                "id": c.id,
+                "service": c.labels.get(L.SERVICE, ""),
+                "attributes": attrs,
+            }
+        )
     pairs = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
     return f"{now.strftime('%Y-%m-%d %H:%M:%S.%f')} container {action} {c.id} ({pairs})"
 

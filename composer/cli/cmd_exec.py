@@ -17,18 +17,22 @@ HELP = {
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", type=int, default=None, help="index of the container if service has "
-                        "multiple replicas")
+    parser.add_argument(
+        "--index", type=int, default=None, help="index of the container if service has multiple replicas"
+    )
     if name == "cp":
-        parser.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid "
-                            "information)")
+        parser.add_argument(
+            "-a", "--archive", action="store_true", help="archive mode (copy all uid/gid information)"
+        )
         parser.add_argument("-L", "--follow-link", action="store_true")
         parser.add_argument("--all", action="store_true", dest="all_replicas", help="include all replicas")
         parser.add_argument("source", metavar="SRC")
         parser.add_argument("dest", metavar="DEST")
         return
     parser.add_argument("-d", "--detach", action="store_true", help="detached mode: run in the background")
-    parser.add_argument("-T", "--no-TTY", action="store_true", dest="no_tty", help="disable pseudo-TTY allocation")
+    parser.add_argument(
+        "-T", "--no-TTY", action="store_true", dest="no_tty", help="disable pseudo-TTY allocation"
+    )
     parser.add_argument("-i", "--interactive", action="store_true", default=True, help=argparse.SUPPRESS)
     parser.add_argument("-u", "--user", default=None, help="run the command as this user")
     parser.add_argument("-w", "--workdir", default=None, help="path to workdir directory for this command")
@@ -57,8 +61,9 @@ def service_container(ctx: Context, service: str, index: int | None, *, running:
     if index is not None:
         containers = [c for c in containers if c.labels.get(L.CONTAINER_NUMBER) == str(index)]
     if not containers:
-        raise ComposerError(f"service {service!r} is not running" if running
-                            else f"service {service!r} has no container")
+        raise ComposerError(
+            f"service {service!r} is not running" if running else f"service {service!r} has no container"
+        )
     return containers[0]
 
 
@@ -72,9 +77,16 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("exec requires a command: composer exec SERVICE COMMAND [ARGS...]")
     c = service_container(ctx, args.service, args.index)
     tty = not args.no_tty and not args.detach and sys.stdin.isatty() and sys.stdout.isatty()
-    spec = ExecSpec(command=tuple(command), env=env_list(args.env, dict(ctx.environ)), user=args.user,
-                    working_dir=args.workdir, tty=tty, stdin_open=not args.detach, privileged=args.privileged,
-                    detach=args.detach)
+    spec = ExecSpec(
+        command=tuple(command),
+        env=env_list(args.env, dict(ctx.environ)),
+        user=args.user,
+        working_dir=args.workdir,
+        tty=tty,
+        stdin_open=not args.detach,
+        privileged=args.privileged,
+        detach=args.detach,
+    )
     return int(ctx.engine().containers.exec(c.id, spec))  # type: ignore[attr-defined]
 
 
@@ -89,8 +101,9 @@ def _split(ref: str) -> tuple[str, str] | None:
 def _cp(args: argparse.Namespace, ctx: Context) -> int:
     src, dst = _split(args.source), _split(args.dest)
     if (src is None) == (dst is None):
-        raise UsageError("cp copies between a service container and the host: one of SRC and DEST must be "
-                         "SERVICE:PATH")
+        raise UsageError(
+            "cp copies between a service container and the host: one of SRC and DEST must be SERVICE:PATH"
+        )
     engine = ctx.engine()
     if src is not None:
         c = service_container(ctx, src[0], args.index)

@@ -7,8 +7,8 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from composer import labels as L
 from composer.cli import _compose as C
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
@@ -49,8 +49,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         for c in C.project_containers(engine, pname, args.services, all=False):
             procs = engine.containers.top(c.id)
             print(c.name)
-            rows = [["UID", "PID", "PPID", "CMD"], *([p.get("UID", ""), p.get("PID", ""), p.get("PPID", ""),
-                                                     p.get("CMD", "")] for p in procs)]
+            rows = [
+                ["UID", "PID", "PPID", "CMD"],
+                *([p.get("UID", ""), p.get("PID", ""), p.get("PPID", ""), p.get("CMD", "")] for p in procs),
+            ]
             C.print_table(rows)
             print()
         return 0
@@ -72,9 +74,9 @@ def _port(args: argparse.Namespace, ctx: Context) -> int:
 
 def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:
     engine = ctx.engine()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in C.project_containers(engine, pname, args.services):
-        repo, tag, size, created = c.image, "", 0, ""
+        size, created = 0, ""
         try:
             info = engine.images.resolve(c.image)
             ref = info.refs[0] if info.refs else c.image
@@ -82,17 +84,37 @@ def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:
         except Exception:  # noqa: BLE001 - image removed since: show what the container says
             ref = c.image
         name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
-        rows.append({"ContainerName": c.name, "Repository": name, "Tag": tag, "ID": c.image_id,
-                     "Size": size, "Created": created})
+        rows.append(
+            {
+                "ContainerName": c.name,
+                "Repository": name,
+                "Tag": tag,
+                "ID": c.image_id,
+                "Size": size,
+                "Created": created,
+            }
+        )
     if args.quiet:
         for img_id in dict.fromkeys(r["ID"] for r in rows):
             print(img_id)
     elif args.out_format == "json":
         print(json.dumps(rows))
     else:
-        C.print_table([["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"],
-                       *([r["ContainerName"], r["Repository"], r["Tag"],
-                          str(r["ID"]).removeprefix("sha256:")[:12], _size(int(r["Size"]))] for r in rows)])
+        C.print_table(
+            [
+                ["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"],
+                *(
+                    [
+                        r["ContainerName"],
+                        r["Repository"],
+                        r["Tag"],
+                        str(r["ID"]).removeprefix("sha256:")[:12],
+                        _size(int(r["Size"])),
+                    ]
+                    for r in rows
+                ),
+            ]
+        )
     return 0
 
 
@@ -135,17 +157,27 @@ def _stats(args: argparse.Namespace, ctx: Context, pname: str) -> int:
                 cpu = 100.0 * (cpu_ns - n0) / 1e9 / max(now - t0, 1e-6)
             if cpu_ns is not None:
                 prev[c.id] = (now, cpu_ns)
-            rows.append({"ID": c.id[:12], "Name": c.name, "CPUPerc": f"{cpu:.2f}%",
-                         "MemUsage": f"{_size(mem or 0)} / {_size(limit) if limit and limit < 1 << 60 else '-'}",
-                         "PIDs": str(pids if pids is not None else 0)})
+            rows.append(
+                {
+                    "ID": c.id[:12],
+                    "Name": c.name,
+                    "CPUPerc": f"{cpu:.2f}%",
+                    "MemUsage": f"{_size(mem or 0)} / {_size(limit) if limit and limit < 1 << 60 else '-'}",
+                    "PIDs": str(pids if pids is not None else 0),
+                }
+            )
         if args.out_format == "json":
             for r in rows:
                 print(json.dumps(r))
         else:
             if not args.no_stream:
                 sys.stdout.write("\x1b[2J\x1b[H")
-            C.print_table([["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS"],
-                           *([r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["PIDs"]] for r in rows)])
+            C.print_table(
+                [
+                    ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS"],
+                    *([r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["PIDs"]] for r in rows),
+                ]
+            )
         sys.stdout.flush()
         if args.no_stream:
             return 0

@@ -41,13 +41,24 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--remove-orphans", action="store_true")
     if name == "rm":
         parser.add_argument("-f", "--force", action="store_true", help="don't ask to confirm removal")
-        parser.add_argument("-s", "--stop", action="store_true", dest="stop_first",
-                            help="stop the containers, if required, before removing")
-        parser.add_argument("-v", "--volumes", action="store_true", dest="remove_volumes",
-                            help="remove any anonymous volumes attached to containers")
+        parser.add_argument(
+            "-s",
+            "--stop",
+            action="store_true",
+            dest="stop_first",
+            help="stop the containers, if required, before removing",
+        )
+        parser.add_argument(
+            "-v",
+            "--volumes",
+            action="store_true",
+            dest="remove_volumes",
+            help="remove any anonymous volumes attached to containers",
+        )
     if name == "wait":
-        parser.add_argument("--down-project", action="store_true", help="drops project when the first "
-                            "container stops")
+        parser.add_argument(
+            "--down-project", action="store_true", help="drops project when the first container stops"
+        )
         parser.add_argument("services", nargs="+", metavar="SERVICE")
         return
     parser.add_argument("services", nargs="*", metavar="SERVICE")
@@ -63,8 +74,12 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     if name == "stop":
         from composer.plan import DownOptions, teardown
 
-        plan = teardown(pname, containers, known_services=None,
-                        options=DownOptions(services=tuple(args.services), remove_containers=False))
+        plan = teardown(
+            pname,
+            containers,
+            known_services=None,
+            options=DownOptions(services=tuple(args.services), remove_containers=False),
+        )
         if ctx.args.dry_run:
             sys.stdout.write(plan.render())
             return 0
@@ -73,8 +88,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     if name == "wait":
         return _wait(ctx, pname, containers, args)
     if not containers and name != "rm":
-        raise ComposerError(f"project {pname}: no containers to {name}"
-                            + (f" for {', '.join(args.services)}" if args.services else ""))
+        raise ComposerError(
+            f"project {pname}: no containers to {name}"
+            + (f" for {', '.join(args.services)}" if args.services else "")
+        )
     progress = C.progress_for(ctx)
     if name == "restart":
         for c in _by_dependencies(project, containers):
@@ -88,8 +105,11 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     if name == "kill":
         running = [c for c in containers if c.status in ("running", "paused", "restarting")]
         if project is not None and args.remove_orphans:
-            running += [c for c in C.project_containers(engine, pname) if c.labels.get(L.SERVICE)
-                        not in project.services and c.status == "running"]
+            running += [
+                c
+                for c in C.project_containers(engine, pname)
+                if c.labels.get(L.SERVICE) not in project.services and c.status == "running"
+            ]
         if not running:
             raise ComposerError("no containers to kill")
         for c in running:
@@ -177,8 +197,12 @@ def _wait(ctx: Context, pname: str, containers: list[ContainerInfo], args: argpa
             if args.down_project:
                 from composer.plan import DownOptions, teardown
 
-                plan = teardown(pname, C.project_containers(engine, pname, oneoff=None), known_services=None,
-                                options=DownOptions(networks=False, pod=False))
+                plan = teardown(
+                    pname,
+                    C.project_containers(engine, pname, oneoff=None),
+                    known_services=None,
+                    options=DownOptions(networks=False, pod=False),
+                )
                 C.run_plan(ctx, plan, None)
                 return code
     return code

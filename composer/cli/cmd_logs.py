@@ -104,9 +104,17 @@ def _tail(value: str) -> int | None:
         raise UsageError(f"invalid --tail {value!r}; expected a number or all") from None
 
 
-def follow_containers(engine: Any, containers: Iterable[ContainerInfo], printer: LogPrinter, *, follow: bool,
-                      tail: int | None = None, since: float | None = None, until: float | None = None,
-                      events: queue.Queue[tuple[str, ContainerInfo]] | None = None) -> list[threading.Thread]:
+def follow_containers(
+    engine: Any,
+    containers: Iterable[ContainerInfo],
+    printer: LogPrinter,
+    *,
+    follow: bool,
+    tail: int | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    events: queue.Queue[tuple[str, ContainerInfo]] | None = None,
+) -> list[threading.Thread]:
     """Start one reader thread per container; each puts ("exit", container) on *events* when done."""
     from runtime.logs import join_partials
 
@@ -138,11 +146,16 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     containers = C.project_containers(engine, pname, args.services, oneoff=None)
     if args.index is not None:
         containers = [c for c in containers if c.labels.get(L.CONTAINER_NUMBER) == str(args.index)]
-    printer = LogPrinter([short_name(c) for c in containers], use_color(ctx, args.no_color),
-                         prefix=not args.no_log_prefix, timestamps=args.timestamps)
+    printer = LogPrinter(
+        [short_name(c) for c in containers],
+        use_color(ctx, args.no_color),
+        prefix=not args.no_log_prefix,
+        timestamps=args.timestamps,
+    )
     since, until = C.since_to_epoch(args.since), C.since_to_epoch(args.until)
-    threads = follow_containers(engine, containers, printer, follow=args.follow, tail=_tail(args.tail),
-                                since=since, until=until)
+    threads = follow_containers(
+        engine, containers, printer, follow=args.follow, tail=_tail(args.tail), since=since, until=until
+    )
     for t in threads:
         while t.is_alive():
             t.join(0.2)  # short joins: Ctrl-C stays responsive

@@ -23,10 +23,19 @@ _STATES = ("paused", "restarting", "removing", "running", "dead", "created", "ex
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-a", "--all", action="store_true", dest="show_all",
-                        help="show all stopped containers" if name == "ps" else "show all stopped projects")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only display IDs" if name == "ps" else
-                        "only display project names")
+    parser.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        dest="show_all",
+        help="show all stopped containers" if name == "ps" else "show all stopped projects",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="only display IDs" if name == "ps" else "only display project names",
+    )
     parser.add_argument("--format", dest="out_format", default="table", help="table|json")
     parser.add_argument("--filter", action="append", default=[], dest="filters", metavar="KEY=VALUE")
     if name == "ps":
@@ -72,8 +81,17 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     now = time.time()
     rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
     for c in containers:
-        rows.append([c.name, c.image, C.command_text(c, 10_000 if args.no_trunc else 20),
-                     c.labels.get(L.SERVICE, ""), C.ago(c.created_at, now), C.status_text(c, now), C.ports_text(c)])
+        rows.append(
+            [
+                c.name,
+                c.image,
+                C.command_text(c, 10_000 if args.no_trunc else 20),
+                c.labels.get(L.SERVICE, ""),
+                C.ago(c.created_at, now),
+                C.status_text(c, now),
+                C.ports_text(c),
+            ]
+        )
     C.print_table(rows)
     return 0
 
@@ -82,8 +100,14 @@ def ps_json(c: ContainerInfo, now: float | None = None) -> dict[str, Any]:
     """One line of `ps --format json`, with docker compose's keys."""
     publishers = []
     for asked, host_port in c.ports:
-        publishers.append({"URL": asked.host_ip or "0.0.0.0", "TargetPort": asked.container_port,
-                           "PublishedPort": host_port, "Protocol": asked.protocol})
+        publishers.append(
+            {
+                "URL": asked.host_ip or "0.0.0.0",
+                "TargetPort": asked.container_port,
+                "PublishedPort": host_port,
+                "Protocol": asked.protocol,
+            }
+        )
     return {
         "Command": C.command_text(c, 10_000),
         "CreatedAt": c.created_at,
@@ -143,6 +167,8 @@ def _ls(args: argparse.Namespace, ctx: Context) -> int:
     elif args.out_format == "json":
         print(json.dumps(rows))
     else:
-        C.print_table([["NAME", "STATUS", "CONFIG FILES"], *([r["Name"], r["Status"], r["ConfigFiles"]] for r in rows)])
+        C.print_table(
+            [["NAME", "STATUS", "CONFIG FILES"], *([r["Name"], r["Status"], r["ConfigFiles"]] for r in rows)]
+        )
     sys.stdout.flush()
     return 0

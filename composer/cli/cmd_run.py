@@ -10,6 +10,7 @@ import argparse
 import secrets
 import sys
 from dataclasses import replace
+from typing import Literal
 
 from composer import labels as L
 from composer.cli import _compose as C
@@ -21,15 +22,22 @@ HELP = {"run": "Run a one-off command on a service"}
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-d", "--detach", action="store_true", help="run container in background and print "
-                        "container ID")
-    parser.add_argument("--rm", action="store_true", dest="auto_remove", help="automatically remove the "
-                        "container when it exits")
+    parser.add_argument(
+        "-d", "--detach", action="store_true", help="run container in background and print container ID"
+    )
+    parser.add_argument(
+        "--rm",
+        action="store_true",
+        dest="auto_remove",
+        help="automatically remove the container when it exits",
+    )
     parser.add_argument("--name", default=None, dest="container_name", help="assign a name to the container")
     parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL")
     parser.add_argument("-l", "--label", action="append", default=[], dest="labels", metavar="KEY=VAL")
     parser.add_argument("-v", "--volume", action="append", default=[], dest="volumes", metavar="SRC:DST[:ro]")
-    parser.add_argument("-p", "--publish", action="append", default=[], dest="publish", metavar="[IP:]HOST:CTR")
+    parser.add_argument(
+        "-p", "--publish", action="append", default=[], dest="publish", metavar="[IP:]HOST:CTR"
+    )
     parser.add_argument("-P", "--service-ports", action="store_true", help="run with the service's ports")
     parser.add_argument("--no-deps", action="store_true", help="don't start linked services")
     parser.add_argument("--entrypoint", default=None, help="override the entrypoint of the image")
@@ -37,8 +45,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-w", "--workdir", default=None)
     parser.add_argument("-T", "--no-TTY", action="store_true", dest="no_tty")
     parser.add_argument("-i", "--interactive", action="store_true", default=True, help=argparse.SUPPRESS)
-    parser.add_argument("--pull", choices=["always", "missing", "never", "policy"], default="policy",
-                        dest="pull_policy")
+    parser.add_argument(
+        "--pull", choices=["always", "missing", "never", "policy"], default="policy", dest="pull_policy"
+    )
     parser.add_argument("--remove-orphans", action="store_true")
     parser.add_argument("--quiet-pull", action="store_true")
     parser.add_argument("--build", action="store_true")
@@ -52,16 +61,15 @@ def _publish(items: list[str]) -> tuple:  # type: ignore[type-arg]
     out = []
     for item in items:
         spec, _, proto = item.partition("/")
+        if proto not in ("", "tcp", "udp"):
+            raise UsageError(f"invalid port {item!r}; expected protocol tcp or udp")
+        protocol: Literal["tcp", "udp"] = "udp" if proto == "udp" else "tcp"
         parts = spec.rsplit(":", 2)
+        host_ip = parts[0].strip("[]") if len(parts) == 3 else ""
         try:
-            if len(parts) == 1:
-                out.append(PortMapping(container_port=int(parts[0]), protocol=proto or "tcp"))  # type: ignore[arg-type]
-            elif len(parts) == 2:
-                out.append(PortMapping(container_port=int(parts[1]), host_port=int(parts[0] or 0),
-                                       protocol=proto or "tcp"))  # type: ignore[arg-type]
-            else:
-                out.append(PortMapping(container_port=int(parts[2]), host_port=int(parts[1] or 0),
-                                       host_ip=parts[0].strip("[]"), protocol=proto or "tcp"))  # type: ignore[arg-type]
+            host = int(parts[-2] or 0) if len(parts) >= 2 else 0
+            out.append(PortMapping(container_port=int(parts[-1]), host_port=host, host_ip=host_ip,
+                                   protocol=protocol))
         except ValueError:
             raise UsageError(f"invalid port {item!r}; expected [IP:][HOST:]CONTAINER[/PROTO]") from None
     return tuple(out)
@@ -81,8 +89,14 @@ def _volumes(items: list[str], project_name: str, cwd: str) -> tuple:  # type: i
         src, dst = parts[0], parts[1]
         ro = len(parts) > 2 and "ro" in parts[2].split(",")
         if src.startswith((".", "/", "~")):
-            out.append(Mount(type="bind", source=os.path.abspath(os.path.join(cwd, os.path.expanduser(src))),
-                             target=dst, read_only=ro))
+            out.append(
+                Mount(
+                    type="bind",
+                    source=os.path.abspath(os.path.join(cwd, os.path.expanduser(src))),
+                    target=dst,
+                    read_only=ro,
+                )
+            )
         else:
             out.append(Mount(type="volume", source=src, target=dst, read_only=ro))
     return tuple(out)
@@ -102,21 +116,36 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     engine = ctx.engine()
     deps = set() if args.no_deps else dependency_closure(project, [args.service]) - {args.service}
     with C.lock(ctx, project.name):
-        plan = reconcile(project, observe(engine, project), ReconcileOptions(
-            services=(*sorted(deps), args.service), no_deps=True, remove_orphans=args.remove_orphans,
-            pull=args.pull_policy, infra_only=frozenset({args.service}), recreate="never"))
+        plan = reconcile(
+            project,
+            observe(engine, project),
+            ReconcileOptions(
+                services=(*sorted(deps), args.service),
+                no_deps=True,
+                remove_orphans=args.remove_orphans,
+                pull=args.pull_policy,
+                infra_only=frozenset({args.service}),
+                recreate="never",
+            ),
+        )
         if ctx.args.dry_run:
             sys.stdout.write(plan.render())
             return 0
         C.run_plan(ctx, plan, project)
     slug = secrets.token_hex(6)
     cname = args.container_name or f"{project.name}-{args.service}-run-{slug}"
-    ids = {}
+    ids: dict[str, str] = {}
     for c in C.project_containers(engine, project.name):
         ids.setdefault(c.labels.get(L.SERVICE, ""), c.id)
-    gen = service_spec(project, args.service, 1, files_dir=str(C.files_root(engine, project.name) / "containers"
-                                                                / cname),
-                       container_ids=ids, oneoff=True, name=cname)
+    gen = service_spec(
+        project,
+        args.service,
+        1,
+        files_dir=str(C.files_root(engine, project.name) / "containers" / cname),
+        container_ids=ids,
+        oneoff=True,
+        name=cname,
+    )
     for f in gen.files:
         write_project_file(f)
     spec = gen.spec
@@ -129,13 +158,23 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         entrypoint = tuple(shlex.split(args.entrypoint))
     tty = not args.no_tty and not args.detach and sys.stdin.isatty() and sys.stdout.isatty()
     labels = {**spec.labels, L.SLUG: slug, **env_list(args.labels)}
-    networks = tuple(replace(n, aliases=tuple(a for a in n.aliases if a != args.service)) for n in spec.networks)
+    networks = tuple(
+        replace(n, aliases=tuple(a for a in n.aliases if a != args.service)) for n in spec.networks
+    )
     spec = replace(
-        spec, command=command, entrypoint=entrypoint, env={**spec.env, **env_list(args.env, dict(ctx.environ))},
-        user=args.user or spec.user, working_dir=args.workdir or spec.working_dir, tty=tty,
-        stdin_open=bool(svc.get("stdin_open")), labels=labels, restart=RestartPolicy(),
+        spec,
+        command=command,
+        entrypoint=entrypoint,
+        env={**spec.env, **env_list(args.env, dict(ctx.environ))},
+        user=args.user or spec.user,
+        working_dir=args.workdir or spec.working_dir,
+        tty=tty,
+        stdin_open=bool(svc.get("stdin_open")),
+        labels=labels,
+        restart=RestartPolicy(),
         ports=(spec.ports if args.service_ports else ()) + _publish(args.publish),
-        mounts=spec.mounts + _volumes(args.volumes, project.name, project.working_dir), networks=networks,
+        mounts=spec.mounts + _volumes(args.volumes, project.name, project.working_dir),
+        networks=networks,
     )
     for w in gen.warnings:
         print(f"WARN[0000] {w}", file=sys.stderr)

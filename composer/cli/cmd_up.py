@@ -7,6 +7,7 @@ of one project never create duplicates. `--dry-run` prints the plan and changes 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import queue
 import sys
 import time
@@ -44,8 +45,13 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         return
     parser.add_argument("--build", action="store_true", help="build images before starting containers")
     parser.add_argument("--no-build", action="store_true", help="don't build an image, even if it's missing")
-    parser.add_argument("--pull", choices=["always", "missing", "never", "policy"], default="policy",
-                        dest="pull_policy", help="pull image before running")
+    parser.add_argument(
+        "--pull",
+        choices=["always", "missing", "never", "policy"],
+        default="policy",
+        dest="pull_policy",
+        help="pull image before running",
+    )
     parser.add_argument("--force-recreate", action="store_true")
     parser.add_argument("--no-recreate", action="store_true")
     parser.add_argument("--remove-orphans", action="store_true")
@@ -95,17 +101,27 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     if args.force_recreate and args.no_recreate:
         raise UsageError("--force-recreate and --no-recreate are incompatible")
     detach = name == "create" or args.detach
-    if name == "up" and detach and (args.abort_on_container_exit or args.abort_on_container_failure
-                                    or args.exit_code_from):
+    if (
+        name == "up"
+        and detach
+        and (args.abort_on_container_exit or args.abort_on_container_failure or args.exit_code_from)
+    ):
         raise UsageError("--abort-on-container-exit and --exit-code-from cannot be combined with --detach")
     project = ctx.load_project(services=args.services)
     C.check_services(project, args.services)
     recreate = "force" if args.force_recreate else ("never" if args.no_recreate else "diverged")
     start = name == "up" and not args.no_start
     rc = _converge(
-        ctx, project, services=tuple(args.services), scale=_scales(args.scale), recreate=recreate,
-        no_deps=getattr(args, "no_deps", False), start=start, remove_orphans=args.remove_orphans,
-        pull=args.pull_policy, stop_timeout=getattr(args, "stop_timeout", None),
+        ctx,
+        project,
+        services=tuple(args.services),
+        scale=_scales(args.scale),
+        recreate=recreate,
+        no_deps=getattr(args, "no_deps", False),
+        start=start,
+        remove_orphans=args.remove_orphans,
+        pull=args.pull_policy,
+        stop_timeout=getattr(args, "stop_timeout", None),
     )
     if rc or ctx.args.dry_run or name == "create" or not start:
         return rc
@@ -143,8 +159,12 @@ def _wait(ctx: Context, project: Project, services: list[str], timeout: float | 
 
     engine = ctx.engine()
     wanted = dependency_closure(project, services) if services else set(project.services)
-    one_shots = {d.service for s in project.services.values()
-                 for d in service_dependencies(s).values() if d.condition == COMPLETED}
+    one_shots = {
+        d.service
+        for s in project.services.values()
+        for d in service_dependencies(s).values()
+        if d.condition == COMPLETED
+    }
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         pending = []
@@ -182,8 +202,12 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
         attach = selected
     attach -= set(args.no_attach)
     containers = [c for c in C.project_containers(engine, project.name, attach)]
-    printer = LogPrinter([short_name(c) for c in containers], use_color(ctx, args.no_color),
-                         prefix=not args.no_log_prefix, timestamps=args.timestamps)
+    printer = LogPrinter(
+        [short_name(c) for c in containers],
+        use_color(ctx, args.no_color),
+        prefix=not args.no_log_prefix,
+        timestamps=args.timestamps,
+    )
     printer.write(f"Attaching to {', '.join(short_name(c) for c in containers)}\n")
     events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
     follow_containers(engine, containers, printer, follow=True, events=events)
@@ -201,9 +225,12 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
             code = info.exit_code if info is not None and info.exit_code is not None else 0
             printer.write(f"{short_name(c)} exited with code {code}\n")
             svc = c.labels.get(L.SERVICE)
-            if args.exit_code_from and svc == args.exit_code_from:
-                exit_code = code
-            elif not args.exit_code_from and (abort and (args.abort_on_container_exit or code != 0)):
+            if (
+                args.exit_code_from
+                and svc == args.exit_code_from
+                or not args.exit_code_from
+                and (abort and (args.abort_on_container_exit or code != 0))
+            ):
                 exit_code = code
             if abort and (args.abort_on_container_exit or args.exit_code_from or code != 0):
                 printer.write("Aborting on container exit...\n")
@@ -215,10 +242,8 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
             _stop_all(ctx, project, args)
         except KeyboardInterrupt:
             for c in C.project_containers(engine, project.name, all=False):
-                try:
+                with contextlib.suppress(Exception):  # forcing: best effort
                     engine.containers.kill(c.id)
-                except Exception:  # noqa: BLE001 - forcing: best effort
-                    pass
         return 130
     return exit_code
 
@@ -237,8 +262,12 @@ def _stop_all(ctx: Context, project: Project, args: argparse.Namespace) -> None:
 
     engine = ctx.engine()
     containers = C.project_containers(engine, project.name)
-    plan = teardown(project.name, containers, known_services=project.services,
-                    options=DownOptions(remove_containers=False))
+    plan = teardown(
+        project.name,
+        containers,
+        known_services=project.services,
+        options=DownOptions(remove_containers=False),
+    )
     C.run_plan(ctx, plan, project, stop_timeout=getattr(args, "stop_timeout", None))
 
 
@@ -250,8 +279,11 @@ def _pull(args: argparse.Namespace, ctx: Context) -> int:
 
     project = ctx.load_project(services=args.services)
     C.check_services(project, args.services)
-    wanted = (dependency_closure(project, args.services) if args.include_deps else set(args.services)) \
-        if args.services else set(project.services)
+    wanted = (
+        (dependency_closure(project, args.services) if args.include_deps else set(args.services))
+        if args.services
+        else set(project.services)
+    )
     engine = ctx.engine()
     progress = C.progress_for(ctx)
     pull = getattr(engine.images, "pull", None)

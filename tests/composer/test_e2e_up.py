@@ -26,7 +26,12 @@ name: demo
 services:
   web:
     image: localhost/busybox:latest
-    command: ["sh", "-c", "echo web start; mkdir -p /www; echo hello-from-web > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    command:
+      - sh
+      - -c
+      - >-
+        echo web start; mkdir -p /www; echo hello-from-web > /www/index.html;
+        exec httpd -f -p 8080 -h /www
     ports: ["127.0.0.1:{port}:8080"]
     depends_on: {{app: {{condition: service_started}}}}
   app:
@@ -43,7 +48,12 @@ services:
     depends_on: {{db: {{condition: service_healthy}}}}
   db:
     image: localhost/busybox:latest
-    command: ["sh", "-c", "echo db start; cat /run/secrets/token; cat /etc/app.conf; echo; sleep 1; echo ok > /data/ready; echo db ready; exec sleep 1000"]
+    command:
+      - sh
+      - -c
+      - >-
+        echo db start; cat /run/secrets/token; cat /etc/app.conf; echo; sleep 1;
+        echo ok > /data/ready; echo db ready; exec sleep 1000
     volumes: [data:/data]
     healthcheck: {{test: ["CMD", "test", "-f", "/data/ready"], interval: 1s, retries: 30}}
     secrets: [token]
@@ -110,11 +120,23 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
         # ps: table and json, from the file and from -p alone
         ps = [json.loads(x) for x in _cli(proj, "ps", "-a", "--format", "json").stdout.splitlines()]
         state = {c["Service"]: (c["State"], c["ExitCode"]) for c in ps}
-        assert state == {"web": ("running", 0), "app": ("running", 0), "migrate": ("exited", 0),
-                         "db": ("running", 0)}
+        assert state == {
+            "web": ("running", 0),
+            "app": ("running", 0),
+            "migrate": ("exited", 0),
+            "db": ("running", 0),
+        }
         ids = {c["Service"]: c["ID"] for c in ps}
         table = _cli(tmp_path, "-p", "demo", "ps").stdout
-        assert table.splitlines()[0].split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
+        assert table.splitlines()[0].split() == [
+            "NAME",
+            "IMAGE",
+            "COMMAND",
+            "SERVICE",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+        ]
         assert f"127.0.0.1:{port}->8080/tcp" in table and "(healthy)" in table
 
         # logs prefixes
@@ -122,8 +144,11 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
         assert logs.splitlines() == ["web-1  | web start"]
 
         # the bridge of the project network, to check it is gone after down
-        net = subprocess.run([os.sys.executable, "-m", "composer", "network", "inspect", "demo_default"],
-                             capture_output=True, text=True)
+        net = subprocess.run(
+            [os.sys.executable, "-m", "composer", "network", "inspect", "demo_default"],
+            capture_output=True,
+            text=True,
+        )
         if net.returncode == 0 and net.stdout.strip():
             doc = json.loads(net.stdout)
             doc = doc[0] if isinstance(doc, list) else doc
@@ -135,8 +160,10 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
         assert " Container demo-app-1  Recreated" in up2.stderr
         for other in ("web", "db"):
             assert f"Container demo-{other}-1  Recreate" not in up2.stderr
-        ps2 = {c["Service"]: c["ID"] for c in
-               (json.loads(x) for x in _cli(proj, "ps", "-a", "--format", "json").stdout.splitlines())}
+        ps2 = {
+            c["Service"]: c["ID"]
+            for c in (json.loads(x) for x in _cli(proj, "ps", "-a", "--format", "json").stdout.splitlines())
+        }
         assert ps2["app"] != ids["app"]
         assert (ps2["web"], ps2["db"]) == (ids["web"], ids["db"])
     finally:
@@ -160,8 +187,9 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
     assert nft.returncode != 0 or "demo" not in nft.stdout
     assert not (root / "volumes" / "demo_data").exists()
     with sqlite3.connect(root / "state.db") as db:
-        rows = db.execute("SELECT kind, name FROM objects WHERE kind IN ('container','network','volume')"
-                          ).fetchall()
+        rows = db.execute(
+            "SELECT kind, name FROM objects WHERE kind IN ('container','network','volume')"
+        ).fetchall()
     assert rows == []
     ps_out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(root) not in ps_out and "sleep 1000" not in ps_out

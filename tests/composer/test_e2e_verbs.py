@@ -49,8 +49,18 @@ def _ok(proj: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_attached_up_returns_the_exit_code_of_the_named_service(proj: Path) -> None:
-    res = composer_cli("--progress", "quiet", "--profile", "batch", "up", "--exit-code-from", "worker", "--no-color",
-                       cwd=proj, timeout=120)
+    res = composer_cli(
+        "--progress",
+        "quiet",
+        "--profile",
+        "batch",
+        "up",
+        "--exit-code-from",
+        "worker",
+        "--no-color",
+        cwd=proj,
+        timeout=120,
+    )
     assert res.returncode == 5, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0] == "Attaching to side-1, worker-1"
@@ -58,15 +68,22 @@ def test_attached_up_returns_the_exit_code_of_the_named_service(proj: Path) -> N
     assert "worker-1 exited with code 5" in lines and "Aborting on container exit..." in lines
     assert lines.index("worker-1  | done") < lines.index("worker-1 exited with code 5")
     assert "side-1    | bye" in lines  # side was stopped gracefully (SIGTERM reached its trap)
-    states = {json.loads(x)["Service"]: json.loads(x)["State"]
-              for x in _ok(proj, "--profile", "batch", "ps", "-a", "--format", "json").stdout.splitlines()}
+    states = {
+        json.loads(x)["Service"]: json.loads(x)["State"]
+        for x in _ok(proj, "--profile", "batch", "ps", "-a", "--format", "json").stdout.splitlines()
+    }
     assert states == {"worker": "exited", "side": "exited"}
 
 
 def test_first_ctrl_c_stops_gracefully(proj: Path) -> None:
-    p = subprocess.Popen([sys.executable, "-m", "composer", "--progress", "plain", "up", "--no-color"], cwd=proj,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    p = subprocess.Popen(
+        [sys.executable, "-m", "composer", "--progress", "plain", "up", "--no-color"],
+        cwd=proj,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert p.stdout is not None
     deadline = time.monotonic() + 60
     seen = []
@@ -90,7 +107,9 @@ def test_exec_run_cp_port_stop_start_and_down_by_name(proj: Path, tmp_path: Path
     res = composer_cli("exec", "-T", "side", "sh", "-c", "echo $GREETING; exit 7", cwd=proj)
     assert (res.returncode, res.stdout) == (7, "hello\n")
 
-    res = composer_cli("run", "--rm", "-T", "-e", "X=1", "side", "sh", "-c", "echo run $X $GREETING; exit 3", cwd=proj)
+    res = composer_cli(
+        "run", "--rm", "-T", "-e", "X=1", "side", "sh", "-c", "echo run $X $GREETING; exit 3", cwd=proj
+    )
     assert (res.returncode, res.stdout) == (3, "run 1 hello\n"), res.stderr
     names = [json.loads(x)["Name"] for x in _ok(proj, "ps", "-a", "--format", "json").stdout.splitlines()]
     assert names == ["verbs-side-1"]  # the one-off is gone (--rm) and never listed

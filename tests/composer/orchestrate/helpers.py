@@ -23,17 +23,31 @@ def load(tmp_path: Path, text: str, name: str = "demo", env: Mapping[str, str] |
     """The canonical project, as docker compose itself prints it (the loader's contract)."""
     f = tmp_path / "compose.yaml"
     f.write_text(text)
-    out = subprocess.run([str(COMPOSE_BIN), "-p", name, "-f", str(f), "config", "--format", "json"],
-                         capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin", **(env or {})},
-                         cwd=tmp_path)
+    out = subprocess.run(
+        [str(COMPOSE_BIN), "-p", name, "-f", str(f), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+        cwd=tmp_path,
+    )
     tree = json.loads(out.stdout)
-    return Project(name=tree["name"], working_dir=str(tmp_path), config_files=(str(f),), tree=tree,
-                   environment=dict(env or {}))
+    return Project(
+        name=tree["name"],
+        working_dir=str(tmp_path),
+        config_files=(str(f),),
+        tree=tree,
+        environment=dict(env or {}),
+    )
 
 
 def compose_hashes(project_file: Path, name: str = "demo") -> dict[str, str]:
-    out = subprocess.run([str(COMPOSE_BIN), "-p", name, "-f", str(project_file), "config", "--hash", "*"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(COMPOSE_BIN), "-p", name, "-f", str(project_file), "config", "--hash", "*"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(line.split() for line in out.stdout.splitlines() if line.strip())
 
 
@@ -44,8 +58,8 @@ class FakeContainers:
     calls: list[tuple[str, str]]
     lock: threading.Lock
     items: dict[str, ContainerInfo] = field(default_factory=dict)
-    health: dict[str, list[str]] = field(default_factory=dict)      # service -> health per poll
-    exit_codes: dict[str, int] = field(default_factory=dict)        # service -> exits at once
+    health: dict[str, list[str]] = field(default_factory=dict)  # service -> health per poll
+    exit_codes: dict[str, int] = field(default_factory=dict)  # service -> exits at once
     fail_start: set[str] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -60,9 +74,16 @@ class FakeContainers:
             if any(c.name == spec.name for c in self.items.values()):
                 raise Conflict(f"container name {spec.name} is in use")
             cid = f"{next(self._ids):064x}"
-            info = ContainerInfo(id=cid, name=spec.name, image=spec.image, image_id="sha256:x",
-                                 labels=dict(spec.labels), status="created", created_at="2026-01-01T00:00:00Z",
-                                 spec=spec)
+            info = ContainerInfo(
+                id=cid,
+                name=spec.name,
+                image=spec.image,
+                image_id="sha256:x",
+                labels=dict(spec.labels),
+                status="created",
+                created_at="2026-01-01T00:00:00Z",
+                spec=spec,
+            )
             self.items[cid] = info
             self.calls.append(("create", spec.name))
             return info

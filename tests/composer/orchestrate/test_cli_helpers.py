@@ -22,11 +22,22 @@ from runtime.spec import ContainerInfo, LogRecord, PortMapping
 
 def _c(name: str = "demo-web-1", status: str = "running", **kw: object) -> ContainerInfo:
     svc, num = name.split("-")[1], name.split("-")[-1]
-    base = dict(id=f"id-{name}", name=name, image="busybox", image_id="sha256:1",
-                labels={L.PROJECT: name.split("-")[0], L.SERVICE: svc, L.CONTAINER_NUMBER: num,
-                        L.CONFIG_FILES: "/w/compose.yaml"},
-                status=status, created_at="2026-01-01T00:00:00.123456789Z", started_at="2026-01-01T00:00:01Z",
-                command=("httpd", "-f", "-p", "8080", "-h", "/www"))
+    base = dict(
+        id=f"id-{name}",
+        name=name,
+        image="busybox",
+        image_id="sha256:1",
+        labels={
+            L.PROJECT: name.split("-")[0],
+            L.SERVICE: svc,
+            L.CONTAINER_NUMBER: num,
+            L.CONFIG_FILES: "/w/compose.yaml",
+        },
+        status=status,
+        created_at="2026-01-01T00:00:00.123456789Z",
+        started_at="2026-01-01T00:00:01Z",
+        command=("httpd", "-f", "-p", "8080", "-h", "/www"),
+    )
     base.update(kw)
     return ContainerInfo(**base)  # type: ignore[arg-type]
 
@@ -36,19 +47,35 @@ def test_status_column_reads_like_docker() -> None:
     assert C.status_text(_c(), now=start + 125) == "Up 2 minutes"
     assert C.status_text(_c(health="healthy"), now=start + 3) == "Up 3 seconds (healthy)"
     assert C.status_text(_c(health="starting"), now=start + 3) == "Up 3 seconds (health: starting)"
-    assert C.status_text(_c(status="exited", exit_code=3, finished_at="2026-01-01T00:00:05Z"),
-                         now=start + 64) == "Exited (3) About a minute ago"
+    assert (
+        C.status_text(_c(status="exited", exit_code=3, finished_at="2026-01-01T00:00:05Z"), now=start + 64)
+        == "Exited (3) About a minute ago"
+    )
     assert C.status_text(_c(status="created")) == "Created"
     assert C.command_text(_c()) == '"httpd -f -p 8080 -h…"'
 
 
 def test_ports_column_and_json() -> None:
-    c = _c(ports=((PortMapping(container_port=8080, host_port=18080), 18080),
-                  (PortMapping(container_port=53, host_port=5353, protocol="udp", host_ip="127.0.0.1"), 5353)))
+    c = _c(
+        ports=(
+            (PortMapping(container_port=8080, host_port=18080), 18080),
+            (PortMapping(container_port=53, host_port=5353, protocol="udp", host_ip="127.0.0.1"), 5353),
+        )
+    )
     assert C.ports_text(c) == "0.0.0.0:18080->8080/tcp, [::]:18080->8080/tcp, 127.0.0.1:5353->53/udp"
     doc = ps_json(c)
-    assert doc["Publishers"][0] == {"URL": "0.0.0.0", "TargetPort": 8080, "PublishedPort": 18080, "Protocol": "tcp"}
-    assert (doc["Name"], doc["Service"], doc["State"], doc["Project"]) == ("demo-web-1", "web", "running", "demo")
+    assert doc["Publishers"][0] == {
+        "URL": "0.0.0.0",
+        "TargetPort": 8080,
+        "PublishedPort": 18080,
+        "Protocol": "tcp",
+    }
+    assert (doc["Name"], doc["Service"], doc["State"], doc["Project"]) == (
+        "demo-web-1",
+        "web",
+        "running",
+        "demo",
+    )
 
 
 def test_ls_summarises_projects() -> None:
@@ -76,8 +103,13 @@ def test_events_from_two_snapshots() -> None:
     before = {a.id: a, b.id: b}
     after = {a.id: _c(status="running", health="healthy"), "new": _c("demo-x-1", id="new")}
     got = [(action, c.name) for action, c in diff_events(before, after)]
-    assert got == [("start", "demo-web-1"), ("health_status: healthy", "demo-web-1"), ("create", "demo-x-1"),
-                   ("start", "demo-x-1"), ("destroy", "demo-db-1")]
+    assert got == [
+        ("start", "demo-web-1"),
+        ("health_status: healthy", "demo-web-1"),
+        ("create", "demo-x-1"),
+        ("start", "demo-x-1"),
+        ("destroy", "demo-db-1"),
+    ]
 
 
 def test_progress_plain_json_and_tty_frames() -> None:
@@ -96,8 +128,11 @@ def test_progress_plain_json_and_tty_frames() -> None:
     now[0] = 2.0
     t.event("Container", "demo-web-1", "Starting")
     now[0] = 2.5
-    assert t.frame() == ["[+] Running 1/2", " ✔ Network demo_default  Created  1.5s",
-                         " ⠿ Container demo-web-1  Starting  0.5s"]
+    assert t.frame() == [
+        "[+] Running 1/2",
+        " ✔ Network demo_default  Created  1.5s",
+        " ⠿ Container demo-web-1  Starting  0.5s",
+    ]
     assert "\x1b[2A" in t.stream.getvalue()  # type: ignore[attr-defined]  # redrawn in place
     q = io.StringIO()
     Progress("quiet", q).event("Container", "x", "Started")
@@ -132,9 +167,10 @@ def test_project_lock_excludes_a_second_holder(tmp_path: Path) -> None:
     proc.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(ProjectError, match="project demo: another composer command is working on this project"):
-            with project_lock(lock, "demo", timeout=0.2):
-                pass
+        with pytest.raises(
+            ProjectError, match="project demo: another composer command is working on this project"
+        ), project_lock(lock, "demo", timeout=0.2):
+            pass
         t0 = time.monotonic()
         with project_lock(lock, "demo", timeout=10):
             assert time.monotonic() - t0 > 0.1  # waited for the other holder

@@ -43,10 +43,16 @@ def _up(engine: FakeEngine, project: Project, tmp_path: Path, **opts: object) ->
 
     async def main() -> dict[int, str]:
         plan = reconcile(project, observe(engine, project), ReconcileOptions(**opts))  # type: ignore[arg-type]
-        return await execute(plan, engine, project=project, progress=Progress("plain", out),
-                             options=DriverOptions(files_dir=lambda n: str(tmp_path / "files" / n),
-                                                   poll_interval=1.0, warn=warnings.append),
-                             limiter=trio.CapacityLimiter(2))
+        return await execute(
+            plan,
+            engine,
+            project=project,
+            progress=Progress("plain", out),
+            options=DriverOptions(
+                files_dir=lambda n: str(tmp_path / "files" / n), poll_interval=1.0, warn=warnings.append
+            ),
+            limiter=trio.CapacityLimiter(2),
+        )
 
     errors = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     return errors, out.getvalue() + "".join(w + "\n" for w in warnings)
@@ -68,7 +74,9 @@ def test_up_honours_order_and_conditions(tmp_path: Path) -> None:
     # a second up only starts the finished one-shot again (as docker compose does)
     before = len(engine.calls)
     errors, out = _up(engine, p, tmp_path)
-    assert errors == {} and [c for c in engine.calls[before:] if c[0] != "pull"] == [("start", "demo-migrate-1")]
+    assert errors == {} and [c for c in engine.calls[before:] if c[0] != "pull"] == [
+        ("start", "demo-migrate-1")
+    ]
 
 
 def test_failed_dependency_fails_dependents_naming_both(tmp_path: Path) -> None:
@@ -80,10 +88,14 @@ def test_failed_dependency_fails_dependents_naming_both(tmp_path: Path) -> None:
     assert "demo-migrate-1" not in [n for v, n in engine.calls if v == "start"]
     msgs = sorted(errors.values())
     assert "service migrate: dependency db failed: container demo-db-1 is unhealthy" in msgs
-    assert any(m.startswith("service:web:1: StartContainer not done because service:app:1 failed") for m in msgs)
+    assert any(
+        m.startswith("service:web:1: StartContainer not done because service:app:1 failed") for m in msgs
+    )
     plan = reconcile(p, observe(engine, p))
-    assert first_error(plan, errors) in ("service app: dependency db failed: container demo-db-1 is unhealthy",
-                                         "service migrate: dependency db failed: container demo-db-1 is unhealthy")
+    assert first_error(plan, errors) in (
+        "service app: dependency db failed: container demo-db-1 is unhealthy",
+        "service migrate: dependency db failed: container demo-db-1 is unhealthy",
+    )
 
 
 def test_one_shot_failure_stops_the_chain(tmp_path: Path) -> None:
@@ -93,19 +105,26 @@ def test_one_shot_failure_stops_the_chain(tmp_path: Path) -> None:
     engine.containers.health["db"] = ["healthy"]
     engine.containers.exit_codes["migrate"] = 3
     errors, _ = _up(engine, p, tmp_path)
-    assert "service app: dependency migrate failed: service migrate didn't complete successfully: exit 3" \
+    assert (
+        "service app: dependency migrate failed: service migrate didn't complete successfully: exit 3"
         in errors.values()
+    )
     assert ("start", "demo-app-1") not in engine.calls
 
 
 def test_optional_dependency_only_warns(tmp_path: Path) -> None:
-    p = load(tmp_path, "services:\n  a:\n    image: busybox\n    depends_on: {b: {condition: service_healthy, "
-                       "required: false}}\n  b:\n    image: busybox\n")
+    p = load(
+        tmp_path,
+        "services:\n  a:\n    image: busybox\n    depends_on: {b: {condition: service_healthy, "
+        "required: false}}\n  b:\n    image: busybox\n",
+    )
     engine = FakeEngine()
     engine.images.present.add("busybox")
     engine.containers.fail_start.add("b")
     errors, out = _up(engine, p, tmp_path)
-    assert list(errors.values()) == ["service b: container demo-b-1 failed to start: container demo-b-1: exec failed"]
+    assert list(errors.values()) == [
+        "service b: container demo-b-1 failed to start: container demo-b-1: exec failed"
+    ]
     assert ("start", "demo-a-1") in engine.calls
     assert "service a: optional dependency b failed" in out
 
@@ -125,12 +144,20 @@ def test_down_removes_everything(tmp_path: Path) -> None:
     engine.containers.exit_codes["migrate"] = 0
     assert _up(engine, p, tmp_path)[0] == {}
     containers = engine.containers.list(labels={"com.docker.compose.project": "demo"})
-    plan = teardown("demo", containers, known_services=None, networks=list(engine.networks.names),
-                    volumes=list(engine.volumes.names), pod=True, options=DownOptions(volumes=True))
+    plan = teardown(
+        "demo",
+        containers,
+        known_services=None,
+        networks=list(engine.networks.names),
+        volumes=list(engine.volumes.names),
+        pod=True,
+        options=DownOptions(volumes=True),
+    )
 
     async def main() -> dict[int, str]:
-        return await execute(plan, engine, project=None, progress=Progress("quiet"),
-                             options=DriverOptions(files_dir=str))
+        return await execute(
+            plan, engine, project=None, progress=Progress("quiet"), options=DriverOptions(files_dir=str)
+        )
 
     assert trio.run(main) == {}
     assert engine.containers.items == {} and engine.networks.names == {} and engine.volumes.names == {}
@@ -148,8 +175,13 @@ def test_ctrl_c_cancels_waiting_operations(tmp_path: Path) -> None:
     async def main() -> None:
         plan = reconcile(p, observe(engine, p))
         with trio.move_on_after(1.0):  # what a KeyboardInterrupt does to the nursery: cancel
-            await execute(plan, engine, project=p, progress=Progress("quiet"),
-                          options=DriverOptions(files_dir=lambda n: str(tmp_path / n), poll_interval=0.02))
+            await execute(
+                plan,
+                engine,
+                project=p,
+                progress=Progress("quiet"),
+                options=DriverOptions(files_dir=lambda n: str(tmp_path / n), poll_interval=0.02),
+            )
 
     trio.run(main)  # real clock: an autojump clock would not wait for the worker threads
     assert [n for v, n in engine.calls if v == "start"] == ["demo-db-1"]
@@ -160,7 +192,10 @@ def test_limiter_bounds_parallel_engine_calls(tmp_path: Path, parallel: int) -> 
     import threading
     import time
 
-    p = load(tmp_path, "services:\n" + "".join(f"  s{i}: {{image: busybox, network_mode: none}}\n" for i in range(6)))
+    p = load(
+        tmp_path,
+        "services:\n" + "".join(f"  s{i}: {{image: busybox, network_mode: none}}\n" for i in range(6)),
+    )
     engine = FakeEngine()
     engine.images.present.add("busybox")
     active, peak, lock = [0], [0], threading.Lock()
@@ -178,8 +213,14 @@ def test_limiter_bounds_parallel_engine_calls(tmp_path: Path, parallel: int) -> 
     engine.containers.create = slow_create  # type: ignore[method-assign]
 
     async def main() -> dict[int, str]:
-        return await execute(reconcile(p, observe(engine, p)), engine, project=p, progress=Progress("quiet"),
-                             options=DriverOptions(files_dir=str), limiter=trio.CapacityLimiter(parallel))
+        return await execute(
+            reconcile(p, observe(engine, p)),
+            engine,
+            project=p,
+            progress=Progress("quiet"),
+            options=DriverOptions(files_dir=str),
+            limiter=trio.CapacityLimiter(parallel),
+        )
 
     assert trio.run(main) == {}
     assert peak[0] == parallel

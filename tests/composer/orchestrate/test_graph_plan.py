@@ -46,8 +46,10 @@ def _project(text: str) -> Project:
 
 
 def test_cycle_is_an_error_naming_the_cycle() -> None:
-    p = _project("services:\n  a: {image: x, depends_on: {b: {}}}\n  b: {image: x, links: [c]}\n"
-                 "  c: {image: x, network_mode: 'service:a'}\n")
+    p = _project(
+        "services:\n  a: {image: x, depends_on: {b: {}}}\n  b: {image: x, links: [c]}\n"
+        "  c: {image: x, network_mode: 'service:a'}\n"
+    )
     with pytest.raises(DependencyCycleError, match=r"^services: dependency cycle: a -> b -> c -> a$"):
         service_order(p)
 
@@ -76,18 +78,30 @@ def test_reconcile_empty_project_creates_everything(tmp_path: Path) -> None:
         """)
     start_app = plan.ops[8]
     assert [(d.service, d.condition) for d in start_app.wait_for] == [
-        ("db", "service_healthy"), ("migrate", "service_completed_successfully")]
+        ("db", "service_healthy"),
+        ("migrate", "service_completed_successfully"),
+    ]
 
 
-def _running(p: Project, service: str, n: int = 1, *, status: str = "running", hash_: str | None = None,
-             cid: str = "") -> ContainerInfo:
+def _running(
+    p: Project, service: str, n: int = 1, *, status: str = "running", hash_: str | None = None, cid: str = ""
+) -> ContainerInfo:
     svc = p.services.get(service, {"image": "busybox"})
     return ContainerInfo(
-        id=cid or f"id-{service}-{n}", name=f"demo-{service}-{n}", image="busybox", image_id="sha256:x",
+        id=cid or f"id-{service}-{n}",
+        name=f"demo-{service}-{n}",
+        image="busybox",
+        image_id="sha256:x",
         status=status,  # type: ignore[arg-type]
         created_at="2026-01-01T00:00:00Z",
-        labels={L.PROJECT: "demo", L.SERVICE: service, L.CONTAINER_NUMBER: str(n), L.ONEOFF: "False",
-                L.CONFIG_HASH: hash_ if hash_ is not None else L.config_hash(svc)})
+        labels={
+            L.PROJECT: "demo",
+            L.SERVICE: service,
+            L.CONTAINER_NUMBER: str(n),
+            L.ONEOFF: "False",
+            L.CONFIG_HASH: hash_ if hash_ is not None else L.config_hash(svc),
+        },
+    )
 
 
 def test_reconcile_running_project_recreates_only_the_changed_service(tmp_path: Path) -> None:
@@ -95,12 +109,19 @@ def test_reconcile_running_project_recreates_only_the_changed_service(tmp_path: 
     have = [_running(p, s) for s in ("db", "app", "web")]
     have.append(_running(p, "migrate", status="exited"))
     have.append(_running(p, "gone"))
-    observed = Observed(containers=tuple(have), networks=frozenset({"demo_default"}),
-                        volumes=frozenset({"demo_data"}), images=frozenset({"busybox"}), pod=True)
+    observed = Observed(
+        containers=tuple(have),
+        networks=frozenset({"demo_default"}),
+        volumes=frozenset({"demo_data"}),
+        images=frozenset({"busybox"}),
+        pod=True,
+    )
     assert reconcile(p, observed).render() == dedent("""\
         [] -> #1 service:migrate:1, StartContainer, container is exited
         """)
-    changed = replace(p, tree={**p.tree, "services": {**p.services, "web": {**p.services["web"], "command": ["x"]}}})
+    changed = replace(
+        p, tree={**p.tree, "services": {**p.services, "web": {**p.services["web"], "command": ["x"]}}}
+    )
     plan = reconcile(changed, observed, ReconcileOptions(remove_orphans=True))
     assert plan.render() == dedent("""\
         [] -> #1 service:migrate:1, StartContainer, container is exited
@@ -119,8 +140,11 @@ def test_reconcile_running_project_recreates_only_the_changed_service(tmp_path: 
 
 def test_reconcile_scales_up_and_down(tmp_path: Path) -> None:
     p = load(tmp_path, "services:\n  w:\n    image: busybox\n    network_mode: none\n")
-    observed = Observed(containers=(_running(p, "w", 1), _running(p, "w", 2), _running(p, "w", 3)),
-                        images=frozenset({"busybox"}), pod=True)
+    observed = Observed(
+        containers=(_running(p, "w", 1), _running(p, "w", 2), _running(p, "w", 3)),
+        images=frozenset({"busybox"}),
+        pod=True,
+    )
     assert reconcile(p, observed, ReconcileOptions(scale={"w": 2})).render() == dedent("""\
         [] -> #1 service:w:3, StopContainer, scale down to 2
         [1] -> #2 service:w:3, RemoveContainer, scale down to 2
@@ -131,7 +155,9 @@ def test_reconcile_scales_up_and_down(tmp_path: Path) -> None:
 
 
 def test_external_network_must_exist(tmp_path: Path) -> None:
-    p = load(tmp_path, "services:\n  a: {image: busybox, networks: [ext]}\nnetworks: {ext: {external: true}}\n")
+    p = load(
+        tmp_path, "services:\n  a: {image: busybox, networks: [ext]}\nnetworks: {ext: {external: true}}\n"
+    )
     with pytest.raises(ProjectError, match="network ext declared as external, but could not be found"):
         reconcile(p, Observed())
 
@@ -139,12 +165,23 @@ def test_external_network_must_exist(tmp_path: Path) -> None:
 def test_teardown_stops_dependents_first_from_labels_alone(tmp_path: Path) -> None:
     p = load(tmp_path, APP)
     cs = []
-    for s, deps in (("db", ""), ("migrate", "db:service_healthy:false"), ("app", "db:service_healthy:false,"
-                    "migrate:service_completed_successfully:false"), ("web", "app:service_started:false")):
+    for s, deps in (
+        ("db", ""),
+        ("migrate", "db:service_healthy:false"),
+        ("app", "db:service_healthy:false,migrate:service_completed_successfully:false"),
+        ("web", "app:service_started:false"),
+    ):
         c = _running(p, s, status="exited" if s == "migrate" else "running")
         cs.append(replace(c, labels={**c.labels, L.DEPENDS_ON: deps}))
-    plan = teardown("demo", cs, known_services=None, networks=["demo_default"], volumes=["demo_data"], pod=True,
-                    options=DownOptions(volumes=True))
+    plan = teardown(
+        "demo",
+        cs,
+        known_services=None,
+        networks=["demo_default"],
+        volumes=["demo_data"],
+        pod=True,
+        options=DownOptions(volumes=True),
+    )
     assert plan.render() == dedent("""\
         [] -> #1 service:web:1, StopContainer, project down
         [1] -> #2 service:web:1, RemoveContainer, project down

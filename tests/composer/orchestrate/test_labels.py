@@ -51,8 +51,14 @@ def test_config_hash_matches_docker_compose(tmp_path: Path, name: str) -> None:
 
 def test_config_hash_ignores_key_order_and_excluded_keys() -> None:
     a = {"image": "busybox", "command": None, "entrypoint": None}
-    b = {"entrypoint": None, "command": None, "image": "busybox", "depends_on": {"x": {}}, "scale": 3,
-         "deploy": {"replicas": 4}}
+    b = {
+        "entrypoint": None,
+        "command": None,
+        "image": "busybox",
+        "depends_on": {"x": {}},
+        "scale": 3,
+        "deploy": {"replicas": 4},
+    }
     assert config_hash(a) == config_hash({k: v for k, v in b.items() if k != "deploy"})
     assert config_hash(b) != config_hash(a)  # deploy (even empty of replicas) is part of the hash
     assert config_hash({**a, "command": ["true"]}) != config_hash(a)

@@ -72,22 +72,33 @@ def test_service_becomes_container_spec(tmp_path: Path) -> None:
     assert (s.user, s.working_dir, s.init, s.tty, s.stdin_open) == ("1000:1000", "/srv", True, True, True)
     assert (s.stop_signal, s.stop_timeout) == ("SIGINT", 90.0)
     assert s.restart == RestartPolicy(name="on-failure", max_retries=3)
-    assert s.healthcheck == Healthcheck(test=("CMD", "true"), interval=2.0, timeout=0.5, retries=5,
-                                        start_period=60.0)
+    assert s.healthcheck == Healthcheck(
+        test=("CMD", "true"), interval=2.0, timeout=0.5, retries=5, start_period=60.0
+    )
     assert s.ulimits == {"nofile": (100, 200), "nproc": (50, 50)}
     assert s.sysctls == {"net.core.somaxconn": "1024"}
     assert s.resources == Resources(memory=64 * 2**20, cpus=0.5, pids_limit=100)
-    assert (s.cap_add, s.cap_drop, s.no_new_privileges, s.seccomp) == (("NET_ADMIN",), ("ALL",), False, "unconfined")
+    assert (s.cap_add, s.cap_drop, s.no_new_privileges, s.seccomp) == (
+        ("NET_ADMIN",),
+        ("ALL",),
+        False,
+        "unconfined",
+    )
     assert s.labels["team"] == "web" and s.labels["com.docker.compose.service"] == "web"
     assert s.labels["com.docker.compose.container-number"] == "1"
     assert s.hostname == "webhost" and (s.log_max_size, s.log_max_file) == (2**20, 3)
-    assert s.shm_size == 128 * 2**20 and s.dns == ("1.1.1.1",) and s.extra_hosts == (("db.local", "10.0.0.2"),)
-    assert s.ports == (PortMapping(container_port=80, host_port=8080, host_ip="127.0.0.1"),
-                       PortMapping(container_port=9000, host_port=9000, protocol="udp"),
-                       PortMapping(container_port=9001, host_port=9001, protocol="udp"))
+    assert (
+        s.shm_size == 128 * 2**20 and s.dns == ("1.1.1.1",) and s.extra_hosts == (("db.local", "10.0.0.2"),)
+    )
+    assert s.ports == (
+        PortMapping(container_port=80, host_port=8080, host_ip="127.0.0.1"),
+        PortMapping(container_port=9000, host_port=9000, protocol="udp"),
+        PortMapping(container_port=9001, host_port=9001, protocol="udp"),
+    )
     assert s.networks == (
-        NetworkAttachment(network="custom_front", aliases=("web", "www", "frontend"), ipv4_address="172.30.0.9",
-                          priority=10),
+        NetworkAttachment(
+            network="custom_front", aliases=("web", "www", "frontend"), ipv4_address="172.30.0.9", priority=10
+        ),
         NetworkAttachment(network="demo_default", aliases=("web", "frontend")),
     )
     m = {x.target: x for x in s.mounts}
@@ -95,17 +106,26 @@ def test_service_becomes_container_spec(tmp_path: Path) -> None:
     assert m["/site"].type == "bind" and m["/site"].source == str(tmp_path / "site")
     assert m["/anon"] == Mount(type="volume", source="", target="/anon")
     assert m["/run"] == Mount(type="tmpfs", target="/run", tmpfs_size=2**20, tmpfs_mode=0o1777)
-    assert m["/run/secrets/token"] == Mount(type="bind", source=str(tmp_path / "token"),
-                                            target="/run/secrets/token", read_only=True, create_host_path=False)
+    assert m["/run/secrets/token"] == Mount(
+        type="bind",
+        source=str(tmp_path / "token"),
+        target="/run/secrets/token",
+        read_only=True,
+        create_host_path=False,
+    )
     assert m["/run/secrets/custom"].source == "/state/demo-web-1/secrets/envsecret"
     assert m["/etc/app.conf"].source == "/state/demo-web-1/configs/inline"
     files = {f.path: f for f in gen.files}
     assert files["/state/demo-web-1/secrets/envsecret"].content == b"s3cret"
-    assert (files["/state/demo-web-1/secrets/envsecret"].mode, files["/state/demo-web-1/secrets/envsecret"].uid) \
-        == (0o400, 1000)
+    assert (
+        files["/state/demo-web-1/secrets/envsecret"].mode,
+        files["/state/demo-web-1/secrets/envsecret"].uid,
+    ) == (0o400, 1000)
     assert files["/state/demo-web-1/configs/inline"].content == b"key=value"
-    assert gen.warnings == ("service web: blkio_config is not supported; ignored",
-                            "service web: security_opt 'label=disable' is not supported; ignored")
+    assert gen.warnings == (
+        "service web: blkio_config is not supported; ignored",
+        "service web: security_opt 'label=disable' is not supported; ignored",
+    )
 
 
 def test_service_references_become_container_ids(tmp_path: Path) -> None:
@@ -118,13 +138,18 @@ def test_service_references_become_container_ids(tmp_path: Path) -> None:
 
 def test_service_reference_without_container_is_an_error(tmp_path: Path) -> None:
     p = load(tmp_path, FULL, env={"TOKEN": "x"})
-    with pytest.raises(ServiceError, match="service db: network_mode refers to service 'web' which has no container"):
+    with pytest.raises(
+        ServiceError, match="service db: network_mode refers to service 'web' which has no container"
+    ):
         service_spec(p, "db", 1, files_dir="/f")
 
 
 def test_container_name_and_disabled_healthcheck(tmp_path: Path) -> None:
-    p = load(tmp_path, "services:\n  a:\n    image: busybox\n    container_name: fixed\n"
-                       "    healthcheck: {disable: true}\n    restart: unless-stopped\n")
+    p = load(
+        tmp_path,
+        "services:\n  a:\n    image: busybox\n    container_name: fixed\n"
+        "    healthcheck: {disable: true}\n    restart: unless-stopped\n",
+    )
     s = service_spec(p, "a", 1, files_dir="/f").spec
     assert s.name == "fixed" and s.networks[0].aliases == ("a", "fixed")
     assert s.healthcheck == Healthcheck(test=("NONE",))
