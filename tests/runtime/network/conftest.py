@@ -39,7 +39,16 @@ def manager(engine_paths: tuple[Path, Path]) -> Iterator[NetworkManager]:
         seen_links.add(info.bridge)
         return info
 
+    proxies: list[int] = []
+    orig_proxy = m._start_proxy
+
+    def start_proxy(*a):  # type: ignore[no-untyped-def]
+        pid = orig_proxy(*a)
+        proxies.append(pid)
+        return pid
+
     m.create = create  # type: ignore[method-assign]
+    m._start_proxy = start_proxy  # type: ignore[method-assign]
     yield m
     tx = store.read()
     for cid, _ in tx.list(CTR):
@@ -48,8 +57,11 @@ def manager(engine_paths: tuple[Path, Path]) -> Iterator[NetworkManager]:
     for _, d in tx.list(NET):
         seen_links.add(d["bridge"])
         m.remove(d["name"])
+    assert store.read().list("ip") == [], "leftover address leases"
     store.close()
     assert not (seen_links & links()), f"leftover links {seen_links & links()}"
+    assert not [p for p in proxies if Path(f"/proc/{p}/cmdline").exists()
+                and Path(f"/proc/{p}/cmdline").read_bytes()], "leftover port proxy"
     with open("/proc/self/mounts") as f:
         assert str(run) not in f.read(), "leftover netns pin mounts"
     assert m.table not in nft_tables(), "leftover nft table"
