@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from composer.errors import InterpolationError
 from composer.loader.yamlparse import Override, Reset
@@ -135,9 +135,68 @@ def _braced(text: str, pos: int, lookup: Lookup,
     return (arg if use_arg else value or ""), close + 1
 
 
+def _to_int(value: str) -> Any:
+    if not value.lstrip("+-").isdigit() or not value.isascii():  # strconv.Atoi: no spaces, no `_`
+        raise ValueError(f"invalid syntax {value!r}")
+    return int(value, 10)
+
+
+def _to_float(value: str) -> Any:
+    if value.strip() != value or value.lower() in ("inf", "+inf", "-inf", "nan", "infinity"):
+        raise ValueError(f"invalid syntax {value!r}")
+    return float(value)
+
+
+def _to_bool(value: str) -> Any:
+    low = value.lower()
+    if low in ("true", "y", "yes", "on"):
+        return True
+    if low in ("false", "n", "no", "off"):
+        return False
+    raise ValueError(f"invalid boolean: {value}")
+
+
+# Paths whose interpolated strings become typed values, as compose-go's interpolateTypeCastMapping
+# (`*` is any key, `[]` any list index).
+CASTS: Final[dict[str, Callable[[str], Any]]] = {
+    **{f"services.*.{k}": _to_int for k in (
+        "cpu_count", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares",
+        "deploy.replicas", "deploy.update_config.parallelism", "deploy.rollback_config.parallelism",
+        "deploy.restart_policy.max_attempts", "deploy.placement.max_replicas_per_node",
+        "healthcheck.retries", "oom_score_adj", "pids_limit", "ports.[].target", "scale",
+        "ulimits.*", "ulimits.*.hard", "ulimits.*.soft")},
+    **{f"services.*.{k}": _to_float for k in (
+        "cpu_percent", "cpus", "deploy.update_config.max_failure_ratio",
+        "deploy.rollback_config.max_failure_ratio")},
+    **{f"services.*.{k}": _to_bool for k in (
+        "init", "depends_on.*.required", "depends_on.*.restart", "healthcheck.disable", "oom_kill_disable",
+        "privileged", "read_only", "stdin_open", "tty", "volumes.[].read_only", "volumes.[].volume.nocopy")},
+    **{f"{k}": _to_bool for k in (
+        "networks.*.external", "networks.*.internal", "networks.*.attachable", "networks.*.enable_ipv4",
+        "networks.*.enable_ipv6", "volumes.*.external", "secrets.*.external", "configs.*.external")},
+}
+_CAST_PATTERNS: Final = [(tuple(k.split(".")), f) for k, f in CASTS.items()]
+
+
+def _caster(parts: tuple[str, ...]) -> Callable[[str], Any] | None:
+    for pattern, cast in _CAST_PATTERNS:
+        if len(pattern) == len(parts) and all(
+                p == "*" or p == k or (p == "[]" and k.startswith("[")) for p, k in zip(pattern, parts, strict=True)):
+            return cast
+    return None
+
+
+def _where(parts: tuple[str, ...]) -> str:
+    out = ""
+    for p in parts:
+        out += p if p.startswith("[") or not out else f".{p}"
+    return out
+
+
 def interpolate(tree: Any, environ: Mapping[str, str], source: str,
                 warnings: list[str] | None = None, path: str = "") -> Any:
-    """Return *tree* with every string value expanded against *environ*. Keys are not touched.
+    """Return *tree* with every string value expanded against *environ*, and the values of CASTS
+    paths typed (`replicas: "${N}"` becomes an int). Keys are not touched.
 
     Raises:
         InterpolationError: where = "<source>: <tree path>".
@@ -151,26 +210,33 @@ def interpolate(tree: Any, environ: Mapping[str, str], source: str,
             if msg not in warnings:
                 warnings.append(msg)
 
-    def walk(node: Any, where: str) -> Any:
+    def walk(node: Any, parts: tuple[str, ...]) -> Any:
         if isinstance(node, str):
+            loc = f"{source}: {_where(parts)}" if source else _where(parts)
             try:
-                return substitute(node, environ.get, on_unset)
+                value = substitute(node, environ.get, on_unset)
             except TemplateError as exc:
-                loc = f"{source}: {where}" if source else where
                 if exc.required:
                     raise InterpolationError(loc, str(exc)) from None
                 raise InterpolationError(
                     loc, f"invalid interpolation format {node!r}: {exc}; escape a literal $ as $$"
                 ) from None
+            cast = _caster(parts)
+            if cast is None:
+                return value
+            try:
+                return cast(value)
+            except ValueError as exc:
+                raise InterpolationError(loc, f"failed to cast to expected type: {exc}") from None
         if isinstance(node, dict):
-            return {k: walk(v, f"{where}.{k}" if where else str(k)) for k, v in node.items()}
+            return {k: walk(v, (*parts, str(k))) for k, v in node.items()}
         if isinstance(node, list):
-            return [walk(v, f"{where}[{i}]") for i, v in enumerate(node)]
+            return [walk(v, (*parts, f"[{i}]")) for i, v in enumerate(node)]
         if isinstance(node, Reset | Override):
-            return type(node)(walk(node.value, where))
+            return type(node)(walk(node.value, parts))
         return node
 
-    return walk(tree, path)
+    return walk(tree, tuple(path.split(".")) if path else ())
 
 
 def variables_in(tree: Any) -> dict[str, Variable]:

@@ -69,3 +69,23 @@ def test_variables_are_listed_with_defaults() -> None:
     assert found["C"] == Variable("C", alternate="alt")
     assert found["D"] == Variable("D")
     assert set(found) == {"A", "B", "C", "D", "E", "F"}
+
+
+def test_typed_paths_are_cast_after_interpolation() -> None:
+    tree = {"services": {"web": {"deploy": {"replicas": "${N:-2}"}, "read_only": "${RO}", "cpus": "0.5",
+                                 "ports": [{"target": "80"}], "environment": {"N": "${N:-2}"}}},
+            "networks": {"n": {"external": "no"}}}
+    out = interpolate(tree, {"RO": "true"}, "f.yaml")
+    assert out["services"]["web"] == {"deploy": {"replicas": 2}, "read_only": True, "cpus": 0.5,
+                                      "ports": [{"target": 80}], "environment": {"N": "2"}}
+    assert out["networks"]["n"]["external"] is False
+
+
+@pytest.mark.parametrize("tree, message", [
+    ({"services": {"w": {"read_only": "maybe"}}}, "services.w.read_only: failed to cast to expected type"),
+    ({"services": {"w": {"scale": "1_0"}}}, "services.w.scale: failed to cast"),
+    ({"services": {"w": {"ports": [{"target": "x"}]}}}, r"services.w.ports\[0\].target: failed to cast"),
+])
+def test_uncastable_values_are_errors(tree: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(InterpolationError, match=message):
+        interpolate(tree, {}, "f.yaml")
