@@ -119,6 +119,13 @@ def _bytes(value: Any, where: str) -> str:
         raise ConfigError(where, str(exc)) from None
 
 
+def _float(value: Any, where: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(where, f"invalid value {value!r}; expected a number") from None
+
+
 def _file_mode(value: Any, where: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"0{value:o}"
@@ -418,6 +425,14 @@ def _healthcheck(value: Mapping[str, Any], where: str) -> dict[str, Any]:
             h[key] = _duration(h[key], f"{where}.{key}")
     if h.get("disable") is False:
         del h["disable"]
+    if "retries" in h:
+        try:
+            retries = int(h["retries"])
+        except (TypeError, ValueError):
+            retries = -1
+        if retries < 0:
+            raise ConfigError(f"{where}.retries", f"invalid value {h['retries']!r}; expected a count >= 0")
+        h["retries"] = retries
     return h
 
 
@@ -452,7 +467,7 @@ def _deploy(value: Mapping[str, Any], where: str) -> dict[str, Any]:
         if isinstance(r, Mapping):
             r = dict(r)
             if "cpus" in r:
-                r["cpus"] = float(r["cpus"])
+                r["cpus"] = _float(r["cpus"], f"{where}.resources.{kind}.cpus")
             if "memory" in r:
                 r["memory"] = _bytes(r["memory"], f"{where}.resources.{kind}.memory")
             if isinstance(r.get("devices"), list):
@@ -579,7 +594,7 @@ SERVICE_RULES: Final[dict[str, Rule]] = {
     "mem_swappiness": lambda v, c, w: _bytes(v, w),
     "shm_size": lambda v, c, w: _bytes(v, w),
     "stop_grace_period": lambda v, c, w: _duration(v, w),
-    "cpus": lambda v, c, w: float(v),
+    "cpus": lambda v, c, w: _float(v, w),
     "deploy": lambda v, c, w: _deploy(v, w),
     "logging": lambda v, c, w: _logging(v),
     "pull_policy": lambda v, c, w: "missing" if v == "if_not_present" else v,
@@ -590,6 +605,7 @@ SERVICE_RULES: Final[dict[str, Rule]] = {
 
 # --- environment ------------------------------------------------------------------------------
 
+
 def _read_env_file(path: str, lookup: Mapping[str, str], where: str) -> dict[str, str]:
     """A dotenv file, parsed as the project's .env is (single quotes literal, ${X} expanded)."""
     from composer.loader.environment import parse_env_text
@@ -598,7 +614,9 @@ def _read_env_file(path: str, lookup: Mapping[str, str], where: str) -> dict[str
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as exc:
-        raise ConfigError(where, f"cannot read {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+        raise ConfigError(
+            where, f"cannot read {path}: {exc.strerror.lower() if exc.strerror else exc}"
+        ) from None
     return parse_env_text(text, where, lookup)
 
 

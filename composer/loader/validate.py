@@ -159,6 +159,70 @@ def _most_specific(err: ValidationError) -> ValidationError:
     return err
 
 
+def _deduplicated(tree: Mapping[str, Any]) -> Any:
+    """The tree as compose validates it: keyed lists (cap_add, environment...) already deduplicated.
+
+    compose enforces unicity before the schema, so `cap_add: [A, A]` is accepted while
+    `security_opt: [a, a]` (not a keyed list) fails uniqueItems.
+    """
+    from composer.loader.merge import enforce_unicity
+
+    try:
+        return enforce_unicity(dict(tree))
+    except Exception:  # malformed entries: let the schema report them
+        return tree
+
+
+# --- structural rules the schema cannot express (compose-go's validation package) ---------------
+
+
+def _check_structure(tree: Mapping[str, Any], source: str) -> None:
+    for kind in ("volumes", "networks"):
+        for name, res in (tree.get(kind) or {}).items():
+            if isinstance(res, Mapping) and res.get("external") is True and kind == "volumes":
+                for key in res:
+                    if key not in ("name", "external") and not str(key).startswith("x-"):
+                        raise SchemaError(
+                            _loc(source, f"{kind}.{name}"),
+                            f'conflicting parameters "external" and {key!r} specified',
+                        )
+    for kind, keys in (("configs", ("file", "environment", "content")), ("secrets", ("file", "environment"))):
+        for name, res in (tree.get(kind) or {}).items():
+            if not isinstance(res, Mapping):
+                continue
+            present = [k for k in keys if k in res]
+            where = _loc(source, f"{kind}.{name}")
+            if len(present) > 1:
+                raise SchemaError(where, f"{'|'.join(keys)} attributes are mutually exclusive")
+            if not present and "driver" not in res and "external" not in res:
+                raise SchemaError(where, f"one of {'|'.join(keys)} must be set")
+    for name, svc in (tree.get("services") or {}).items():
+        if not isinstance(svc, Mapping):
+            continue
+        where = f"services.{name}"
+        for i, port in enumerate(svc.get("ports") or []):
+            if isinstance(port, Mapping) and "host_ip" in port and not _is_ip(port["host_ip"]):
+                raise SchemaError(
+                    _loc(source, f"{where}.ports[{i}].host_ip"), f"invalid ip address {port['host_ip']!r}"
+                )
+        for i, vol in enumerate(svc.get("volumes") or []):
+            if isinstance(vol, Mapping) and vol.get("type") == "bind" and not vol.get("source"):
+                raise SchemaError(_loc(source, f"{where}.volumes[{i}]"), "a bind mount needs a source")
+        for i, trigger in enumerate((svc.get("develop") or {}).get("watch") or []):
+            if isinstance(trigger, Mapping) and trigger.get("path") == "":
+                raise SchemaError(_loc(source, f"{where}.develop.watch[{i}].path"), "value can't be blank")
+        requests = [("gpus", svc.get("gpus"))]
+        reservations = _dig(svc.get("deploy"), ("resources", "reservations", "devices"))
+        requests.append(("deploy.resources.reservations.devices", reservations))
+        for path, devices in requests:
+            for i, dev in enumerate(devices if isinstance(devices, list) else []):
+                if isinstance(dev, Mapping) and "count" in dev and "device_ids" in dev:
+                    raise SchemaError(
+                        _loc(source, f"{where}.{path}[{i}]"),
+                        '"count" and "device_ids" attributes are exclusive',
+                    )
+
+
 def validate_schema(tree: Mapping[str, Any], source: str) -> None:
     """Validate a merged tree against composer's compose-spec schema (Draft 7).
 
@@ -167,8 +231,9 @@ def validate_schema(tree: Mapping[str, Any], source: str) -> None:
     """
     from jsonschema.exceptions import best_match
 
-    errors = list(_validator().iter_errors(tree))
+    errors = list(_validator().iter_errors(_deduplicated(tree)))
     if not errors:
+        _check_structure(tree, source)
         return
     err = best_match(errors)
     assert err is not None
@@ -205,6 +270,13 @@ def _check_refs(name: str, svc: Mapping[str, Any], tree: Mapping[str, Any], sour
     for i, ref in enumerate((svc.get("build") or {}).get("secrets") or []):
         if ref.get("source") not in (tree.get("secrets") or {}):
             raise ConfigError(f"{where}.build.secrets[{i}]", f"undefined secret {ref.get('source')!r}")
+    for i, ref in enumerate(svc.get("secrets") or []):
+        secret = (tree.get("secrets") or {}).get(ref.get("source")) or {}
+        if not (secret.get("file") or secret.get("environment") or secret.get("external")):
+            raise ConfigError(
+                f"{where}.secrets[{i}]",
+                f"secret {ref.get('source')!r} must declare either file or environment",
+            )
     if not svc.get("image") and not svc.get("build") and not svc.get("provider"):
         raise ConfigError(where, "neither an image nor a build context specified")
 
@@ -271,16 +343,12 @@ def _check_values(name: str, svc: Mapping[str, Any], source: str) -> None:
             f"container_name {svc['container_name']!r} cannot be used with scale {scale}",
         )
     for i, port in enumerate(svc.get("ports") or []):
-        target = port.get("target")
-        if not isinstance(target, int) or not 0 < target <= 65535:
-            raise ConfigError(f"{where}.ports[{i}].target", f"invalid port {target!r}; expected 1-65535")
+        # compose accepts any target and published value here (the engine rejects them later);
+        # only a missing target is a configuration error.
+        if port.get("target") is None:
+            raise ConfigError(f"{where}.ports[{i}]", "missing a target port")
         if "host_ip" in port and not _is_ip(port["host_ip"]):
             raise ConfigError(f"{where}.ports[{i}].host_ip", f"invalid ip address {port['host_ip']!r}")
-        published = port.get("published")
-        if published:
-            for part in str(published).split("-", 1):
-                if not part.isdigit() or not 0 <= int(part) <= 65535:
-                    raise ConfigError(f"{where}.ports[{i}].published", f"invalid port {published!r}")
     hc = svc.get("healthcheck") or {}
     for key in ("interval", "timeout", "start_period", "start_interval"):
         if key in hc:

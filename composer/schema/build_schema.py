@@ -105,7 +105,7 @@ DEFINITIONS: dict[str, Any] = {
     "ulimits": {
         "type": "object",
         "patternProperties": {
-            "^[a-z]+$": {
+            "^.+$": {
                 "oneOf": [
                     INT,
                     obj({"hard": INT, "soft": INT}, required=["soft", "hard"]),
@@ -463,7 +463,7 @@ SERVICE: dict[str, Any] = obj(
         "read_only": B,
         "restart": S,
         "runtime": S,
-        "scale": INT,
+        "scale": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
         "security_opt": USTRS,
         "shm_size": BYTES,
         "secrets": ref("file_ref"),
@@ -576,7 +576,7 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "version": {"type": "string", "description": "obsolete; ignored with a warning"},
-        "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
+        "name": {"type": "string"},  # normalised and checked by the pipeline, as compose does
         "include": {"type": "array", "items": INCLUDE},
         "services": {**named_map(ref("service")), "type": ["object", "null"]},
         "models": named_map(ref("model")),

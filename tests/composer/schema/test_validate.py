@@ -91,7 +91,8 @@ def test_valid_files_pass_the_schema(text: str) -> None:
         ("services: {web: {image: x, scale: 2, deploy: {replicas: 3}}}", "can't set distinct values on 'scale'"),
         ("services: {web: {image: x, cpus: 1, deploy: {resources: {limits: {cpus: 2}}}}}", "'cpus'"),
         ("services: {web: {image: x, scale: 2, container_name: one}}", "services.web.container_name"),
-        ("services: {web: {image: x, ports: [{target: 70000}]}}", "services.web.ports[0].target: invalid port 70000"),
+        ("services: {web: {image: x, ports: [{published: 80}]}}", "services.web.ports[0]: missing a target port"),
+        ("services: {web: {image: x, secrets: [s]}}\nsecrets: {s: {driver: d}}", "services.web.secrets[0]: secret 's' must declare"),
         ("services: {web: {command: 'true'}}", "services.web: neither an image nor a build context"),
         ("services: {web: {image: x, network_mode: host, networks: [n]}}\nnetworks: {n: {}}", "mutually exclusive"),
     ],
@@ -99,6 +100,39 @@ def test_valid_files_pass_the_schema(text: str) -> None:
 def test_consistency_error_names_location(text: str, message: str) -> None:
     err = consistency_error(text)
     assert message in str(err)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("services: {web: {image: x}}\nvolumes: {v: {external: true, driver: local}}", 'volumes.v: conflicting parameters "external" and \'driver\''),
+        ("services: {web: {image: x}}\nconfigs: {c: {file: a, content: b}}", "configs.c: file|environment|content attributes are mutually exclusive"),
+        ("services: {web: {image: x}}\nsecrets: {s: {}}", "secrets.s: one of file|environment must be set"),
+        ("services: {web: {image: x, ports: [{target: 80, host_ip: ''}]}}", "services.web.ports[0].host_ip: invalid ip address ''"),
+        ("services: {web: {image: x, volumes: [{type: bind, target: /x}]}}", "services.web.volumes[0]: a bind mount needs a source"),
+        ("services: {web: {image: x, gpus: [{count: 1, device_ids: ['0']}]}}", 'services.web.gpus[0]: "count" and "device_ids"'),
+    ],
+)
+def test_structural_rules_beyond_the_schema(text: str, message: str) -> None:
+    assert message in schema_error(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "services: {web: {image: x, cap_add: [A, A], environment: [A=1, A=2], dns: [a, a]}}",
+        "services: {web: {image: x, ulimits: {NOFILE: 1}}}",
+        "name: UPPER\nservices: {web: {image: x}}",
+    ],
+)
+def test_what_compose_accepts_passes(text: str) -> None:
+    validate_schema(yaml.safe_load(text), "compose.yaml")
+
+
+def test_duplicates_in_unkeyed_lists_are_rejected_like_compose() -> None:
+    assert "services.web.security_opt: list items must be unique" in schema_error(
+        "services: {web: {image: x, security_opt: [a, a]}}"
+    )
 
 
 def test_dependency_cycle_is_named() -> None:
