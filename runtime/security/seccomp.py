@@ -7,12 +7,14 @@ it works inside the container where the host's libraries are gone. Standard libr
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
 import json
 import os
 import platform
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -269,9 +271,16 @@ def cached_filter(cache_dir: Path, profile: Mapping[str, Any], caps: frozenset[s
         pass
     bpf = compile_filter(profile, caps)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_bytes(bpf)
-    os.replace(tmp, path)
+    # a unique temporary name: several threads and processes may compile the same filter at once
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(bpf)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return bpf
 
 

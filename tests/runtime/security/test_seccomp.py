@@ -211,3 +211,24 @@ def test_syscalls_unknown_to_libseccomp_are_skipped() -> None:
         compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["read"], "action": "SCMP_ACT_ERRNO",
              "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BOGUS"}]}]}, frozenset())
+
+
+def test_cache_is_safe_with_concurrent_compiles(tmp_path: Path) -> None:
+    import threading
+
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def compile_one() -> None:
+        try:
+            results.append(cached_filter(tmp_path, default_profile(), DEFAULT_CAPS))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=compile_one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(results)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [f"{p.stem}.bpf" for p in tmp_path.glob("*.bpf")]
