@@ -440,6 +440,7 @@ class ContainerManager:
             "restart": dataclasses.asdict(spec.restart),
             "healthcheck": dataclasses.asdict(healthcheck) if healthcheck else None,
             "stop_signal": oci.stop_signal(spec, config),
+            "stdin_open": spec.stdin_open,
         }
         (cdir / "container.json").write_text(json.dumps(meta, indent=1))
         doc["command"] = bundle["process"]["args"]
@@ -919,10 +920,40 @@ class ContainerManager:
             )
         return out
 
-    def _root_view(self, cid: str, info: ContainerInfo) -> str:
-        if info.status in ("running", "paused") and info.pid:
-            return f"/proc/{info.pid}/root"
-        raise Conflict(f"container {info.name}: copy needs a running container")
+    @contextlib.contextmanager
+    def _root_view(self, cid: str, info: ContainerInfo) -> Iterator[str]:
+        """The container's root as the host sees it: the running init's /proc/<pid>/root (with
+        its volumes), else its overlay mounted for the copy on a private directory."""
+        if info.status in ("running", "paused", "created") and info.pid:  # created: the init at the gate
+            yield f"/proc/{info.pid}/root"
+            return
+        from runtime.executor import syscalls as sc
+
+        cdir = self.paths.container_dir(cid)
+        meta = _read_json(cdir / "container.json")
+        if meta is None:
+            raise Conflict(f"container {info.name}: its root filesystem is not available")
+        view = cdir / f"cp-{secrets.token_hex(4)}"
+        view.mkdir()
+        lower = ":".join(reversed(meta["lowerdirs"]))
+        try:
+            sc.SYSCALLS.mount(
+                "overlay",
+                str(view),
+                "overlay",
+                0,
+                f"lowerdir={lower},upperdir={meta['upperdir']},workdir={meta['workdir']}",
+            )
+        except OSError as exc:
+            view.rmdir()
+            raise ExecError(
+                f"container {info.name}: cannot mount its root filesystem: {exc.strerror}"
+            ) from None
+        try:
+            yield str(view)
+        finally:
+            sc.SYSCALLS.umount2(str(view), sc.MNT_DETACH)
+            view.rmdir()
 
     def copy_to(self, ref: str, src: str | Path, dst: str) -> None:
         """Copy host file or directory *src* to *dst* inside the container."""
@@ -932,14 +963,14 @@ class ContainerManager:
             raise InvalidSpec(f"container {info.name}: copy destination {dst!r} is not absolute")
         from runtime.executor.init import secure_join
 
-        root = self._root_view(cid, info)
-        target = secure_join(root, dst)
-        if os.path.isdir(target):
-            target = os.path.join(target, os.path.basename(str(src).rstrip("/")))
-        if os.path.isdir(src):
-            shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(src, target)
+        with self._root_view(cid, info) as root:
+            target = secure_join(root, dst)
+            if os.path.isdir(target):
+                target = os.path.join(target, os.path.basename(str(src).rstrip("/")))
+            if os.path.isdir(src):
+                shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, target)
 
     def copy_from(self, ref: str, src: str, dst: str | Path) -> None:
         """Copy *src* inside the container to host path *dst*."""
@@ -947,14 +978,14 @@ class ContainerManager:
         info = self._info(cid, doc)
         from runtime.executor.init import secure_join
 
-        root = self._root_view(cid, info)
-        source = secure_join(root, src)
-        if not os.path.lexists(source):
-            raise NotFound(f"container {info.name}: no such file {src}")
-        target = Path(dst)
-        if target.is_dir():
-            target = target / os.path.basename(src.rstrip("/"))
-        if os.path.isdir(source) and not os.path.islink(source):
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(source, target, follow_symlinks=False)
+        with self._root_view(cid, info) as root:
+            source = secure_join(root, src)
+            if not os.path.lexists(source):
+                raise NotFound(f"container {info.name}: no such file {src}")
+            target = Path(dst)
+            if target.is_dir():
+                target = target / os.path.basename(src.rstrip("/"))
+            if os.path.isdir(source) and not os.path.islink(source):
+                shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target, follow_symlinks=False)

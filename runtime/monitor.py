@@ -85,6 +85,7 @@ class Monitor:
         self.outs: dict[int, str] = {}  # fd -> stream name
         self.gate_w = -1
         self.sync_r = -1
+        self.stdin_w = -1
         self.health: Any = None  # runtime.executor.health.HealthState, imported when needed
         self.next_probe = 0.0
         self.probe: tuple[int, int, float, str, bytearray] | None = None  # pid, fd, deadline, start, out
@@ -114,10 +115,17 @@ class Monitor:
         else:
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
-            null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-            stdio = (null, out_w, err_w)
+            if self.stdin_w >= 0:  # a restart: the previous run's pipe
+                os.close(self.stdin_w)
+                self.stdin_w = -1
+            if self.meta.get("stdin_open"):
+                # stdin_open: a pipe whose write end the monitor keeps, so reads block, never EOF
+                stdin, self.stdin_w = os.pipe2(os.O_CLOEXEC)
+            else:
+                stdin = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+            stdio = (stdin, out_w, err_w)
             self.outs = {out_r: "stdout", err_r: "stderr"}
-            to_close = [out_w, err_w, null]
+            to_close = [out_w, err_w, stdin]
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
         plan = _init.InitPlan(
@@ -169,13 +177,13 @@ class Monitor:
             pass
 
     def _close_init_fds(self) -> None:
-        for fd in (*self.outs, self.gate_w, self.sync_r):
+        for fd in (*self.outs, self.gate_w, self.sync_r, self.stdin_w):
             if fd >= 0:
                 try:  # noqa: SIM105 - no contextlib import in the monitor
                     os.close(fd)
                 except OSError:
                     pass
-        self.outs, self.gate_w, self.sync_r = {}, -1, -1
+        self.outs, self.gate_w, self.sync_r, self.stdin_w = {}, -1, -1, -1
 
     def release(self) -> str:
         """Open the gate; returns "" once the workload was exec'd, else the error line."""

@@ -291,7 +291,7 @@ def test_sigkill_of_the_monitor_then_rm_force_cleans_everything(engine: Engine) 
     init_pid = engine.containers.get(c.id).pid
     os.kill(mon["pid"], signal.SIGKILL)
     _wait_for(lambda: engine.containers.get(c.id).status == "dead")
-    assert Path(f"/proc/{init_pid}").exists()   # the workload outlived its monitor
+    assert Path(f"/proc/{init_pid}").exists()  # the workload outlived its monitor
     engine.containers.remove(c.id, force=True)
     _wait_for(lambda: not Path(f"/proc/{init_pid}").exists())
     assert _leftovers(engine.paths.root.parent) == []
@@ -497,7 +497,7 @@ def test_volumes_from_devices_and_shared_ipc_pid(engine: Engine) -> None:
 
 def test_a_half_created_container_is_dead_and_rm_force_cleans_it(engine: Engine) -> None:
     c = engine.containers.create(spec("t-half", "sleep", "100"))
-    engine.containers._kill_monitor(c.id)   # as if create's process had died before start
+    engine.containers._kill_monitor(c.id)  # as if create's process had died before start
     for name in ("monitor.json", "state.json", "ctl"):
         (engine.paths.container_run(c.id) / name).unlink(missing_ok=True)
     assert engine.containers.get(c.id).status == "dead"
@@ -516,10 +516,38 @@ def test_parallel_creates_starts_and_removes(engine: Engine) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(6) as pool:
-        infos = list(pool.map(lambda i: engine.containers.create(spec(f"t-par-{i}", "sh", "-c", f"echo {i}")), range(6)))
+        infos = list(
+            pool.map(
+                lambda i: engine.containers.create(spec(f"t-par-{i}", "sh", "-c", f"echo {i}")), range(6)
+            )
+        )
         list(pool.map(lambda c: engine.containers.start(c.id), infos))
         codes = list(pool.map(lambda c: engine.containers.wait(c.id, timeout=20), infos))
         assert codes == [0] * 6
-        assert [[r.text for r in engine.containers.logs(c.id)] for c in infos] == [[str(i).encode()] for i in range(6)]
+        assert [[r.text for r in engine.containers.logs(c.id)] for c in infos] == [
+            [str(i).encode()] for i in range(6)
+        ]
         list(pool.map(lambda c: engine.containers.remove(c.id), infos))
     assert engine.containers.list() == []
+
+
+def test_stdin_open_keeps_a_reading_shell_alive(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-stdin", "sh", stdin_open=True))
+    engine.containers.start(c.id)
+    time.sleep(0.3)
+    assert engine.containers.get(c.id).status == "running"
+    assert engine.containers.stop(c.id, timeout=0.2).exit_code == 137
+
+
+def test_copy_into_a_stopped_container_is_seen_when_it_runs(engine: Engine, tmp_path: Path) -> None:
+    c = engine.containers.create(spec("t-cp2", "cat", "/etc/motd"))
+    (tmp_path / "motd").write_text("copied\n")
+    engine.containers.copy_to(c.id, tmp_path / "motd", "/etc/motd")
+    engine.containers.copy_from(c.id, "/etc/group", tmp_path)
+    assert (tmp_path / "group").read_text().startswith("root:x:0:")
+    engine.containers.start(c.id)
+    assert engine.containers.wait(c.id, timeout=10) == 0
+    assert [r.text for r in engine.containers.logs(c.id)] == [b"copied"]
+    engine.containers.copy_from(c.id, "/etc/motd", tmp_path / "back")   # exited: through its overlay
+    assert (tmp_path / "back").read_text() == "copied\n"
+    assert not list(engine.paths.container_dir(c.id).glob("cp-*"))
