@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import trio
 
 from composer import labels as L
-from composer.errors import ComposerError, ServiceError
+from composer.errors import ComposerError, ProjectError, ServiceError
 from composer.graph import COMPLETED, HEALTHY, Dependency
 from composer.plan import Observed, Op, Plan
 from composer.progress import Progress
@@ -200,7 +200,7 @@ class _Run:
                 e.pods.create(PodSpec(name=op.name, labels=L.project_labels(self.plan.project)))
             except EngineError as exc:
                 if not _exists(e.pods, op.name):
-                    raise ServiceError(op.name, f"cannot create pod: {exc}") from exc
+                    raise ProjectError(op.name, f"cannot create pod: {exc}") from exc
         elif k == "CreateNetwork":
             self.report(op, "Creating")
             e.networks.create(self._network_spec(op))

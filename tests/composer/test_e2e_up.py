@@ -22,7 +22,7 @@ from tests.conftest import composer_cli
 pytestmark = pytest.mark.privileged
 
 COMPOSE = """
-name: demo
+name: e2eup
 services:
   web:
     image: localhost/busybox:latest
@@ -103,8 +103,8 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
     bridges: list[str] = []
     try:
         up = _cli(proj, "up", "-d")
-        assert " Container demo-web-1  Started" in up.stderr
-        assert " Container demo-db-1  Healthy" in up.stderr
+        assert " Container e2eup-web-1  Started" in up.stderr
+        assert " Container e2eup-db-1  Healthy" in up.stderr
 
         # conditions, from the monitor's own timestamps
         t = _log_times(proj)
@@ -127,7 +127,7 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
             "db": ("running", 0),
         }
         ids = {c["Service"]: c["ID"] for c in ps}
-        table = _cli(tmp_path, "-p", "demo", "ps").stdout
+        table = _cli(tmp_path, "-p", "e2eup", "ps").stdout
         assert table.splitlines()[0].split() == [
             "NAME",
             "IMAGE",
@@ -140,12 +140,12 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
         assert f"127.0.0.1:{port}->8080/tcp" in table and "(healthy)" in table
 
         # logs prefixes
-        logs = _cli(tmp_path, "-p", "demo", "logs", "--no-color", "web").stdout
+        logs = _cli(tmp_path, "-p", "e2eup", "logs", "--no-color", "web").stdout
         assert logs.splitlines() == ["web-1  | web start"]
 
         # the bridge of the project network, to check it is gone after down
         net = subprocess.run(
-            [os.sys.executable, "-m", "composer", "network", "inspect", "demo_default"],
+            [os.sys.executable, "-m", "composer", "network", "inspect", "e2eup_default"],
             capture_output=True,
             text=True,
         )
@@ -157,9 +157,9 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
         # second up: only the changed service is recreated
         (proj / "compose.yaml").write_text(COMPOSE.format(port=port, version="v2"))
         up2 = _cli(proj, "up", "-d")
-        assert " Container demo-app-1  Recreated" in up2.stderr
+        assert " Container e2eup-app-1  Recreated" in up2.stderr
         for other in ("web", "db"):
-            assert f"Container demo-{other}-1  Recreate" not in up2.stderr
+            assert f"Container e2eup-{other}-1  Recreate" not in up2.stderr
         ps2 = {
             c["Service"]: c["ID"]
             for c in (json.loads(x) for x in _cli(proj, "ps", "-a", "--format", "json").stdout.splitlines())
@@ -171,7 +171,7 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
     assert down.returncode == 0, down.stderr
 
     # nothing is left: processes, mounts, netns, bridges, nft table, volumes, state rows
-    assert _cli(tmp_path, "-p", "demo", "ps", "-a", "-q").stdout == ""
+    assert _cli(tmp_path, "-p", "e2eup", "ps", "-a", "-q").stdout == ""
     mounts = Path("/proc/mounts").read_text()
     assert str(root) not in mounts and str(rundir) not in mounts
     netns = rundir / "netns"
@@ -184,8 +184,8 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
 
     table = table_name(rundir)
     nft = subprocess.run(["nft", "list", "table", "inet", table], capture_output=True, text=True)
-    assert nft.returncode != 0 or "demo" not in nft.stdout
-    assert not (root / "volumes" / "demo_data").exists()
+    assert nft.returncode != 0 or "e2eup" not in nft.stdout
+    assert not (root / "volumes" / "e2eup_data").exists()
     with sqlite3.connect(root / "state.db") as db:
         rows = db.execute(
             "SELECT kind, name FROM objects WHERE kind IN ('container','network','volume')"
