@@ -232,3 +232,43 @@ def test_cache_is_safe_with_concurrent_compiles(tmp_path: Path) -> None:
         t.join()
     assert errors == [] and len(set(results)) == 1
     assert [p.name for p in tmp_path.iterdir()] == [f"{p.stem}.bpf" for p in tmp_path.glob("*.bpf")]
+
+
+WORKLOAD = r"""
+import mmap, os, select, signal, socket, subprocess, sys, tempfile, threading, time
+t = threading.Thread(target=time.sleep, args=(0.01,)); t.start(); t.join()
+assert subprocess.run(["/bin/sh", "-c", "echo ok"], capture_output=True).stdout == b"ok\n"
+with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    s.bind(("127.0.0.1", 0)); s.listen()
+a, b = socket.socketpair(); a.send(b"x"); assert b.recv(1) == b"x"
+ep = select.epoll(); ep.register(a.fileno()); ep.poll(0); ep.close()
+with tempfile.TemporaryDirectory() as d:
+    p = os.path.join(d, "f"); open(p, "w").write("x"); os.rename(p, p + "2"); os.stat(p + "2")
+    list(os.scandir(d))
+m = mmap.mmap(-1, 4096); m[:1] = b"y"; m.close()
+signal.signal(signal.SIGUSR1, lambda *_: None); os.kill(os.getpid(), signal.SIGUSR1)
+os.urandom(8); os.getrandom(8)
+try:
+    socket.socket(40, socket.SOCK_STREAM)   # AF_VSOCK is refused by the filter
+    sys.exit(3)
+except OSError as exc:
+    assert exc.errno == 1, exc
+"""
+
+
+@pytest.mark.privileged
+def test_an_ordinary_program_runs_under_the_default_filter(tmp_path: Path) -> None:
+    """The host's Python (threads, fork/exec, sockets, epoll, mmap, signals, getrandom) under the
+    default filter: the allow-list must not break ordinary programs."""
+    import sys
+
+    bpf = compile_filter(default_profile(), DEFAULT_CAPS)
+
+    def child() -> int:
+        set_no_new_privs()
+        load_filter(bpf)
+        pid = os.fork()
+        if pid == 0:
+            os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", WORKLOAD])
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    assert in_child(child) == 0
