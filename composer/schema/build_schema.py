@@ -39,7 +39,7 @@ NUM = {"type": ["number", "string"]}
 STRS = {"type": "array", "items": S}
 USTRS = {"type": "array", "items": S, "uniqueItems": True}
 DUR = {"type": "string", "format": "duration"}
-BYTES = {"type": ["string", "integer"]}
+BYTES = {"type": ["number", "string"]}
 
 
 def named_map(value: dict[str, Any]) -> dict[str, Any]:
@@ -138,11 +138,11 @@ DEFINITIONS: dict[str, Any] = {
     "gpus": {
         "oneOf": [{"type": "string", "enum": ["all"]}, {"type": "array", "items": ref("device_request")}]
     },
-    "resource": obj(
+    "resource_limits": obj({"cpus": NUM, "memory": S, "pids": INT}),
+    "resource_reservations": obj(
         {
             "cpus": NUM,
             "memory": S,
-            "pids": INT,
             "devices": ref("devices"),
             "generic_resources": {
                 "type": "array",
@@ -171,7 +171,9 @@ DEFINITIONS: dict[str, Any] = {
             "labels": ref("list_or_dict"),
             "rollback_config": ref("update_config"),
             "update_config": ref("update_config"),
-            "resources": obj({"limits": ref("resource"), "reservations": ref("resource")}),
+            "resources": obj(
+                {"limits": ref("resource_limits"), "reservations": ref("resource_reservations")}
+            ),
             "restart_policy": obj({"condition": S, "delay": DUR, "max_attempts": INT, "window": DUR}),
             "placement": obj(
                 {
@@ -228,7 +230,8 @@ DEFINITIONS: dict[str, Any] = {
         required=["command"],
     ),
     "develop": obj(
-        {
+        type=["object", "null"],
+        props={
             "watch": {
                 "type": "array",
                 "items": obj(
@@ -247,7 +250,7 @@ DEFINITIONS: dict[str, Any] = {
                     required=["path", "action"],
                 ),
             }
-        }
+        },
     ),
     "port": {
         "oneOf": [
@@ -374,11 +377,11 @@ SERVICE: dict[str, Any] = obj(
         "container_name": {"type": "string", "pattern": "[a-zA-Z0-9][a-zA-Z0-9_.-]+"},
         "cpu_count": INT,
         "cpu_percent": INT,
-        "cpu_shares": INT,
-        "cpu_quota": INT,
-        "cpu_period": INT,
-        "cpu_rt_period": {"type": ["integer", "string"]},
-        "cpu_rt_runtime": {"type": ["integer", "string"]},
+        "cpu_shares": NUM,
+        "cpu_quota": NUM,
+        "cpu_period": NUM,
+        "cpu_rt_period": NUM,
+        "cpu_rt_runtime": NUM,
         "cpus": NUM,
         "cpuset": S,
         "credential_spec": obj({"config": S, "file": S, "registry": S}),
@@ -539,16 +542,27 @@ VOLUME = obj(
     type=["object", "null"],
 )
 
-FILE_OBJECT = obj(
+SECRET = obj(
     {
         "name": S,
         "environment": S,
         "file": S,
-        "content": S,
         "external": EXTERNAL,
         "labels": ref("list_or_dict"),
         "driver": S,
         "driver_opts": DRIVER_OPTS,
+        "template_driver": S,
+    }
+)
+
+CONFIG = obj(
+    {
+        "name": S,
+        "content": S,
+        "environment": S,
+        "file": S,
+        "external": EXTERNAL,
+        "labels": ref("list_or_dict"),
         "template_driver": S,
     }
 )
@@ -582,8 +596,8 @@ SCHEMA: dict[str, Any] = {
         "models": named_map(ref("model")),
         "networks": {**named_map(ref("network")), "type": ["object", "null"]},
         "volumes": {**named_map(ref("volume")), "type": ["object", "null"]},
-        "secrets": named_map(ref("file_object")),
-        "configs": named_map(ref("file_object")),
+        "secrets": named_map(ref("secret")),
+        "configs": named_map(ref("config")),
     },
     "patternProperties": dict(X),
     "additionalProperties": False,
@@ -592,7 +606,8 @@ SCHEMA: dict[str, Any] = {
         "service": SERVICE,
         "network": NETWORK,
         "volume": VOLUME,
-        "file_object": FILE_OBJECT,
+        "secret": SECRET,
+        "config": CONFIG,
         "model": MODEL,
     },
 }
