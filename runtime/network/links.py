@@ -6,6 +6,7 @@ netns.run_in), never through pyroute2's NetNS, which forks a helper process per 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -40,7 +41,8 @@ def ifindex(name: str) -> int | None:
 
 
 def sysctl(key: str, value: str) -> None:
-    path = "/proc/sys/" + key.replace(".", "/")
+    """Write /proc/sys/*key* (a "/"-separated path: interface names may contain dots)."""
+    path = "/proc/sys/" + key
     try:
         with open(path) as f:
             if f.read().strip() == value:
@@ -74,10 +76,16 @@ def create_bridge(name: str, addrs: Sequence[tuple[str, int]], mtu: int | None) 
     """A Linux bridge with the gateway addresses, up. Removed again if any step fails."""
     with host_ipr() as ipr:
         try:
-            ipr.link("add", ifname=name, kind="bridge")
+            # no multicast snooping: a new port's IPv6 neighbour solicitations would be dropped
+            # until its MLD report, which waits for DAD on its link-local address (~2 s)
+            ipr.link("add", ifname=name, kind="bridge", br_mcast_snooping=0)
         except Exception as exc:  # pyroute2 NetlinkError: the name is taken, ...
             raise NetworkError(f"bridge {name}: cannot create: {exc}") from None
         try:
+            # the bridge's own link-local address must not wait for DAD: until it is usable the
+            # host sends no neighbour solicitations on the bridge (IPv6 stalls ~1 s)
+            with contextlib.suppress(NetworkError):  # no IPv6 on this host
+                sysctl(f"net/ipv6/conf/{name}/accept_dad", "0")
             idx = ipr.link_lookup(ifname=name)[0]
             if mtu:
                 ipr.link("set", index=idx, mtu=mtu)
@@ -124,6 +132,10 @@ def plug_here(host_sock: socket.socket, ifaces: Sequence[Iface], gw4: str | None
 
     from runtime.network import ifconf
 
+    # no duplicate address detection in here: addresses are unique by IPAM, and a tentative
+    # link-local address holds back IPv6 neighbour discovery for a second or more
+    with contextlib.suppress(OSError), open("/proc/sys/net/ipv6/conf/default/accept_dad", "w") as f:
+        f.write("0")
     nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
         host = IPRoute(use_socket=host_sock)

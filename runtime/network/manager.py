@@ -203,10 +203,10 @@ class NetworkManager:
         addrs = [(gw, ipaddress.ip_network(s).prefixlen)
                  for s, gw in zip(doc["subnets"], doc["gateways"], strict=True)]
         links.create_bridge(doc["bridge"], addrs, doc.get("mtu"))
-        links.sysctl("net.ipv4.ip_forward", "1")
-        links.sysctl(f"net.ipv4.conf.{doc['bridge']}.route_localnet", "1")
+        links.sysctl("net/ipv4/ip_forward", "1")
+        links.sysctl(f"net/ipv4/conf/{doc['bridge']}/route_localnet", "1")
         if doc["enable_ipv6"]:
-            links.sysctl("net.ipv6.conf.all.forwarding", "1")
+            links.sysctl("net/ipv6/conf/all/forwarding", "1")
 
     def _ensure_bridges(self, nets: Mapping[str, Doc]) -> None:
         """Recreate bridges that vanished while the state kept their networks (after a reboot the

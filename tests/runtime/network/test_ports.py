@@ -21,6 +21,7 @@ Fx = Callable[..., Any]  # a fixture that starts something
 
 A, B = "a" * 64, "b" * 64
 DUMMY_ADDR = "198.18.99.1"
+DUMMY_ADDR6 = "2001:db8:99::1"  # documentation range
 
 
 @pytest.fixture
@@ -30,6 +31,7 @@ def host_addr() -> Iterator[str]:
     subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", "cmtaddr1"], check=True)
     try:
         subprocess.run(["ip", "addr", "add", f"{DUMMY_ADDR}/32", "dev", name], check=True)
+        subprocess.run(["ip", "addr", "add", f"{DUMMY_ADDR6}/128", "dev", name, "nodad"], check=True)
         subprocess.run(["ip", "link", "set", name, "up"], check=True)
         subprocess.run(["ip", "link", "set", "cmtaddr1", "up"], check=True)
         yield DUMMY_ADDR
@@ -148,3 +150,13 @@ def test_hairpin_and_other_networks_reach_a_published_port(
         assert client.netns_path
         got = in_ns(client.netns_path, "busybox", "nc", "-w", "2", host_addr, str(port), input="")
         assert got.stdout.strip() == "hairpin", got
+
+
+def test_published_port_answers_on_a_host_ipv6_address(
+        manager: NetworkManager, servers: Fx, host_addr: str) -> None:
+    manager.create(NetworkSpec(name="demo_default", enable_ipv6=True))
+    port = free_port()
+    net = manager.setup_container(A, web(PortMapping(container_port=80, host_port=port)))
+    assert net.netns_path
+    servers(net.netns_path, 80, "v6-published")
+    assert tcp_get(DUMMY_ADDR6, port, timeout=0.5) == "v6-published"  # no wait for DAD on the bridge
