@@ -752,6 +752,8 @@ class ContainerManager:
         cg = self._cgroup(doc)
         if cg is None:
             raise ExecError(f"container {info.name}: cannot pause without a freezer cgroup")
+        with contextlib.suppress(OSError):
+            self._write_ctl(cid, "pause")  # the monitor holds its healthchecks
         cg.freeze()
         doc["paused"] = True
         self._save(cid, doc)
@@ -762,6 +764,8 @@ class ContainerManager:
         cg = self._cgroup(doc)
         if cg is not None:
             cg.thaw()
+        with contextlib.suppress(OSError):
+            self._write_ctl(cid, "unpause")
         doc.pop("paused", None)
         self._save(cid, doc)
         return self.get(cid)

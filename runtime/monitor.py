@@ -86,6 +86,8 @@ class Monitor:
         self.gate_w = -1
         self.sync_r = -1
         self.stdin_w = -1
+        self.paused = False  # no probes while the cgroup is frozen
+        self.unreaped: list[int] = []  # timed-out probes not dead yet
         self.health: Any = None  # runtime.executor.health.HealthState, imported when needed
         self.next_probe = 0.0
         self.probe: tuple[int, int, float, str, bytearray] | None = None  # pid, fd, deadline, start, out
@@ -256,9 +258,13 @@ class Monitor:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _, status = os.waitpid(pid, 0)
+            # a probe in a frozen cgroup dies only once thawed: never block on it
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                self.unreaped.append(pid)
+            code = -1
+        else:
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
         os.close(fd)
-        code = -1 if timed_out else os.waitstatus_to_exitcode(status)
         self.probe = None
         now = time.monotonic()
         self.health.record(
@@ -275,6 +281,12 @@ class Monitor:
     def _loop(self, ctl: int) -> tuple[int, int | None]:
         exited: tuple[int, int | None] | None = None
         while True:
+            for pid in list(self.unreaped):
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        self.unreaped.remove(pid)
+                except ChildProcessError:
+                    self.unreaped.remove(pid)
             fds = [*self.outs, ctl]
             if exited is None:
                 fds.append(self.pidfd)
@@ -285,7 +297,9 @@ class Monitor:
             if self.probe is not None:
                 timeout = max(0.0, self.probe[2] - now)
             elif self.health is not None and self.state["status"] == "running" and exited is None:
-                timeout = max(0.0, self.next_probe - now)
+                timeout = 1.0 if self.paused else max(0.0, self.next_probe - now)
+            if self.unreaped and (timeout is None or timeout > 1.0):
+                timeout = 1.0
             if exited is not None:
                 timeout = 0.0 if not self.outs else 0.5
             ready, _, _ = select.select(fds, [], [], timeout)
@@ -321,6 +335,7 @@ class Monitor:
                 self.probe is None
                 and self.health is not None
                 and exited is None
+                and not self.paused
                 and self.state["status"] == "running"
                 and time.monotonic() >= self.next_probe
             ):
@@ -342,6 +357,8 @@ class Monitor:
             if cmd == "start" and self.gate_w >= 0:
                 self.release()
                 self.save_state()
+            elif cmd in ("pause", "unpause"):
+                self.paused = cmd == "pause"
 
     def back_off(self, delay: float) -> bool:
         """Sleep *delay* before a restart; True if a stop came meanwhile (through ctl)."""

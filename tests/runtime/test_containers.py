@@ -548,6 +548,20 @@ def test_copy_into_a_stopped_container_is_seen_when_it_runs(engine: Engine, tmp_
     engine.containers.start(c.id)
     assert engine.containers.wait(c.id, timeout=10) == 0
     assert [r.text for r in engine.containers.logs(c.id)] == [b"copied"]
-    engine.containers.copy_from(c.id, "/etc/motd", tmp_path / "back")   # exited: through its overlay
+    engine.containers.copy_from(c.id, "/etc/motd", tmp_path / "back")  # exited: through its overlay
     assert (tmp_path / "back").read_text() == "copied\n"
     assert not list(engine.paths.container_dir(c.id).glob("cp-*"))
+
+
+def test_healthchecks_wait_while_paused(engine: Engine) -> None:
+    hc = Healthcheck(test=("CMD", "true"), interval=0.1, timeout=0.3, retries=1)
+    c = engine.containers.create(spec("t-hpause", "sleep", "100", healthcheck=hc))
+    engine.containers.start(c.id)
+    _wait_for(lambda: engine.containers.get(c.id).health == "healthy")
+    engine.containers.pause(c.id)
+    time.sleep(1.0)
+    assert engine.containers.get(c.id).health == "healthy"  # no probe ran into the frozen cgroup
+    engine.containers.unpause(c.id)
+    time.sleep(0.5)
+    assert engine.containers.get(c.id).health == "healthy"
+    assert engine.containers.stop(c.id, timeout=0.2).status == "exited"
