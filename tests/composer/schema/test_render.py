@@ -104,7 +104,7 @@ def test_yaml_output_matches_docker_compose(case: Path) -> None:
     )
     assert theirs.returncode == 0, theirs.stderr
     text = (case / "compose.yaml").read_text()
-    if "${" in text:
+    if "$" in text:
         pytest.skip("needs interpolation (the pipeline's stage); test_fixtures.py covers the JSON form")
     tree = yaml.safe_load(text)
     canonical = canonicalize(
