@@ -1,29 +1,70 @@
-"""`make bench`: run every benchmark whose commands exist; say why one is skipped."""
+"""`make bench` (`python -m bench [CASE ...]`): run every benchmark whose commands exist, say why
+one is skipped, and check that nothing a benchmark made is left behind."""
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
 import subprocess
 import sys
+import time
+import traceback
 
 from bench import cases
-from bench.harness import render
+from bench.common import bench_containers, remove_containers
+from bench.harness import Item, render
 
 
-def main() -> int:
-    results, skipped = [], []
-    for case in cases.ALL:
+def machine() -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.strip()
+    except OSError:
+        commit = "?"
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (f"{now}  {platform.node()}  Linux {platform.release()}  {os.cpu_count()} cpus  "
+            f"python {platform.python_version()}  commit {commit}  load {load}")
+
+
+def main(argv: list[str]) -> int:
+    chosen = [c for c in cases.ALL if not argv or c.__name__ in argv]
+    if argv and not chosen:
+        print(f"bench: no case named {' '.join(argv)}; cases: {' '.join(c.__name__ for c in cases.ALL)}",
+              file=sys.stderr)
+        return 2
+    print(f"# start {machine()}", flush=True)
+    items: list[Item] = []
+    problems = []
+    for case in chosen:
+        t0 = time.perf_counter()
+        print(f"# {case.__name__} ...", file=sys.stderr, flush=True)
         try:
-            results.extend(case())
+            items.extend(case())
         except cases.Skip as why:
-            skipped.append(f"{case.__name__}: skipped: {why}")
+            problems.append(f"{case.__name__}: skipped: {why}")
         except subprocess.CalledProcessError as exc:
-            err = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
-            skipped.append(f"{case.__name__}: failed: {' '.join(exc.cmd)}: {err[-1] if err else exc.returncode}")
-    print(render(results))
-    for line in skipped:
-        print(line)
-    return 0
+            err = exc.stderr or b""
+            text = (err.decode(errors="replace") if isinstance(err, bytes) else err).strip().splitlines()
+            problems.append(f"{case.__name__}: failed: {' '.join(map(str, exc.cmd))}: "
+                            f"{text[-1] if text else f'exit {exc.returncode}'}")
+        except Exception as exc:  # a broken case must not hide the others' results
+            traceback.print_exc()
+            problems.append(f"{case.__name__}: failed: {type(exc).__name__}: {exc}")
+        print(f"# {case.__name__} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    left = bench_containers()
+    if left:
+        problems.append(f"clean-up: containers left behind (now removed): {' '.join(left)}")
+        remove_containers(left)
+    print(render(items))
+    if problems:
+        print()
+        for line in problems:
+            print(line)
+    print(f"# end {machine()}")
+    return 1 if any(": failed:" in p or p.startswith("clean-up") for p in problems) else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -32,7 +32,8 @@ def parse_env_text(text: str, source: str, lookup: Mapping[str, str]) -> dict[st
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             line = binding.original.string.rstrip("\n")
-            raise ConfigError(source, f"line {binding.original.line}: unexpected line {line!r}; expected KEY=VALUE")
+            raise ConfigError(source,
+                              f"line {binding.original.line}: unexpected line {line!r}; expected KEY=VALUE")
         if binding.key is None:
             continue
         if binding.value is None:  # a bare `KEY` takes the shell's value, if any

@@ -115,7 +115,8 @@ def rebase_service_paths(service: Tree, base_dir: str) -> Tree:
     elif isinstance(env_file, list):
         out["env_file"] = [
             _abs(base_dir, e) if isinstance(e, str)
-            else {**e, "path": _abs(base_dir, e["path"])} if isinstance(e, dict) and isinstance(e.get("path"), str)
+            else {**e, "path": _abs(base_dir, e["path"])}
+            if isinstance(e, dict) and isinstance(e.get("path"), str)
             else e
             for e in env_file
         ]
@@ -133,7 +134,8 @@ def rebase_service_paths(service: Tree, base_dir: str) -> Tree:
                 src, sep, rest = v.partition(":")
                 if sep and _is_local_path(src):
                     v = f"{_abs(base_dir, src)}:{rest}"
-            elif isinstance(v, dict) and v.get("type", "volume") == "bind" and isinstance(v.get("source"), str):
+            elif (isinstance(v, dict) and v.get("type", "volume") == "bind"
+                  and isinstance(v.get("source"), str)):
                 v = {**v, "source": _abs(base_dir, v["source"])}
             rebased.append(v)
         out["volumes"] = rebased

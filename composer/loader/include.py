@@ -45,6 +45,7 @@ def parse_include(entries: Any, source: str, base_dir: str) -> list[IncludeSpec]
     specs: list[IncludeSpec] = []
     for i, entry in enumerate(entries):
         where = f"{source}: include[{i}]"
+        raw_paths: Any
         if isinstance(entry, str):
             raw_paths, project_dir, env = [entry], None, None
         elif isinstance(entry, dict):

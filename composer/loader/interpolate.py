@@ -74,12 +74,10 @@ def _expand(text: str, pos: int, lookup: Lookup, on_unset: Callable[[str], None]
             while end < n and text[end] in _NAME_CHARS:
                 end += 1
             name = text[pos + 1:end]
-            value = lookup(name)
-            if value is None:
-                if on_unset:
-                    on_unset(name)
-                value = ""
-            out.append(value)
+            found = lookup(name)
+            if found is None and on_unset:
+                on_unset(name)
+            out.append(found or "")
             pos = end
         else:  # a lone `$` is kept as it is, like compose-go
             out.append("$")
@@ -181,7 +179,8 @@ _CAST_PATTERNS: Final = [(tuple(k.split(".")), f) for k, f in CASTS.items()]
 def _caster(parts: tuple[str, ...]) -> Callable[[str], Any] | None:
     for pattern, cast in _CAST_PATTERNS:
         if len(pattern) == len(parts) and all(
-                p == "*" or p == k or (p == "[]" and k.startswith("[")) for p, k in zip(pattern, parts, strict=True)):
+                p in ("*", k) or (p == "[]" and k.startswith("["))
+                for p, k in zip(pattern, parts, strict=True)):
             return cast
     return None
 

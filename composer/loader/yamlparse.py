@@ -76,10 +76,9 @@ class _Loader(yaml.SafeLoader):
                 continue
             line = key_node.start_mark.line + 1
             if key_node.value in seen:
-                raise ConfigError(
-                    self._source,
-                    f'line {line}: mapping key "{key_node.value}" already defined at line {seen[key_node.value]}',
-                )
+                first = seen[key_node.value]
+                what = f'line {line}: mapping key "{key_node.value}" already defined at line {first}'
+                raise ConfigError(self._source, what)
             seen[key_node.value] = line
 
     def _where(self, node: Node) -> str:
@@ -105,7 +104,7 @@ def _construct_any(loader: _Loader, node: Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    value = loader.construct_scalar(node)
+    value = loader.construct_scalar(node)  # type: ignore[arg-type]
     return None if value in ("", "~", "null") else value
 
 
@@ -116,9 +115,10 @@ def _yaml12_resolvers() -> dict[Any, Any]:
         ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
         ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
         ("tag:yaml.org,2002:int",
-         r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?0b[01_]+)$", "-+0123456789"),
+         r"^[-+]?(?:[0-9][0-9_]*|0o[0-7_]*[0-7][0-7_]*|0x[0-9a-fA-F_]*[0-9a-fA-F][0-9a-fA-F_]*"
+         r"|0b[01_]*[01][01_]*)$", "-+0123456789"),
         ("tag:yaml.org,2002:float",
-         r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+         r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
          r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
         ("tag:yaml.org,2002:merge", r"^<<$", "<"),
     ]
@@ -143,15 +143,15 @@ def _construct_int(loader: _Loader, node: ScalarNode) -> int:
     if len(text) > 1 and text.startswith("0"):  # Go's strconv base 0: a leading zero is octal
         try:
             return sign * int(text, 8)
-        except ValueError:
+        except ValueError:  # `09`: not octal; yaml.v3 then reads it as a float
             return sign * int(text, 10)
     return sign * int(text)
 
 
 _Loader.yaml_implicit_resolvers = _yaml12_resolvers()
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[arg-type]
-_Loader.add_constructor("!reset", _construct_reset)  # type: ignore[arg-type]
-_Loader.add_constructor("!override", _construct_override)  # type: ignore[arg-type]
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("!reset", _construct_reset)
+_Loader.add_constructor("!override", _construct_override)
 
 
 def parse_yaml(text: str, source: str) -> dict[str, Any]:
@@ -179,11 +179,14 @@ def parse_yaml(text: str, source: str) -> dict[str, Any]:
         return {}
     if not isinstance(doc, dict):
         raise ConfigError(source, f"top-level object must be a mapping, not {_kind(doc)}")
-    return _normalize_keys(doc)
+    normalized: dict[str, Any] = _normalize_keys(doc)
+    return normalized
 
 
 def _kind(value: object) -> str:
-    return {list: "a sequence", str: "a string"}.get(type(value), type(value).__name__)
+    if isinstance(value, list):
+        return "a sequence"
+    return "a string" if isinstance(value, str) else type(value).__name__
 
 
 def _normalize_keys(node: Any) -> Any:

@@ -17,7 +17,8 @@ def no_files(path: str) -> dict:  # type: ignore[type-arg]
 
 
 def test_extends_same_file_merges_onto_the_base() -> None:
-    tree = yaml("services: {base: {image: a, environment: {A: 1}}, web: {extends: base, environment: {B: 2}}}")
+    tree = yaml("services: {base: {image: a, environment: {A: 1}},"
+                " web: {extends: base, environment: {B: 2}}}")
     out = apply_extends(tree, "/p/compose.yaml", no_files)
     assert out["services"]["web"] == {"image": "a", "environment": ["A=1", "B=2"]}
     assert out["services"]["base"] == {"image": "a", "environment": {"A": 1}}
@@ -36,10 +37,13 @@ def test_extends_cycle_names_the_cycle() -> None:
 
 
 def test_extends_other_file_rebases_relative_paths() -> None:
-    other = yaml("services: {base: {image: x, build: ./ctx, volumes: ['./d:/d', 'named:/n'], env_file: e.env}}")
+    other = yaml("services: {base: {image: x, build: ./ctx, volumes: ['./d:/d', 'named:/n'],"
+                 " env_file: e.env}}")
     tree = yaml("services: {web: {extends: {file: sub/base.yaml, service: base}}}")
-    out = apply_extends(tree, "/p/compose.yaml", lambda path: other if path == "/p/sub/base.yaml" else no_files(path))
-    assert out["services"]["web"] == {"image": "x", "build": "/p/sub/ctx", "volumes": ["/p/sub/d:/d", "named:/n"],
+    out = apply_extends(tree, "/p/compose.yaml",
+                        lambda path: other if path == "/p/sub/base.yaml" else no_files(path))
+    assert out["services"]["web"] == {"image": "x", "build": "/p/sub/ctx",
+                                      "volumes": ["/p/sub/d:/d", "named:/n"],
                                       "env_file": "/p/sub/e.env"}
 
 

@@ -31,8 +31,9 @@ scalars = st.one_of(
 trees = st.recursive(
     scalars,
     lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(ALPHABET, max_size=6)),
-                                               children, max_size=5)),
+                               st.dictionaries(
+                                   st.one_of(st.sampled_from(KEYS), st.text(ALPHABET, max_size=6)),
+                                   children, max_size=5)),
     max_leaves=30,
 )
 documents = st.dictionaries(st.sampled_from(KEYS[:9]), trees, max_size=4)
@@ -82,8 +83,8 @@ service = st.fixed_dictionaries(
     {"image": st.sampled_from(["busybox", "nginx:1.2", "localhost/x:latest"])},
     optional={
         "command": st.lists(values, max_size=3),
-        "environment": st.dictionaries(st.text("ABCXYZ_", min_size=1, max_size=5), st.one_of(st.none(), values),
-                                       max_size=3),
+        "environment": st.dictionaries(st.text("ABCXYZ_", min_size=1, max_size=5),
+                                       st.one_of(st.none(), values), max_size=3),
         "labels": st.dictionaries(names, values, max_size=3),
         "ports": st.lists(st.sampled_from(["80", "8080:80", "127.0.0.1:9000:90/udp", "5000-5001:5000-5001"]),
                           max_size=2, unique=True),

@@ -63,7 +63,8 @@ def test_secrets_are_unique_by_target() -> None:
 
 
 def test_plain_sequences_append() -> None:
-    out = merge(yaml("services: {web: {dns: [a], cap_add: [X]}}"), yaml("services: {web: {dns: [b], cap_add: [X, Y]}}"))
+    out = merge(yaml("services: {web: {dns: [a], cap_add: [X]}}"),
+                yaml("services: {web: {dns: [b], cap_add: [X, Y]}}"))
     assert svc(out)["dns"] == ["a", "b"]
     assert svc(out)["cap_add"] == ["X", "Y"]
 
@@ -81,8 +82,10 @@ def test_reset_removes_and_override_replaces() -> None:
 
 
 def test_logging_options_merge_only_for_the_same_driver() -> None:
-    base = yaml("services: {a: {logging: {driver: x, options: {o: 1}}}, b: {logging: {driver: x, options: {o: 1}}}}")
-    out = merge(base, yaml("services: {a: {logging: {driver: y, options: {p: 2}}}, b: {logging: {options: {p: 2}}}}"))
+    base = yaml("services: {a: {logging: {driver: x, options: {o: 1}}},"
+                " b: {logging: {driver: x, options: {o: 1}}}}")
+    out = merge(base, yaml("services: {a: {logging: {driver: y, options: {p: 2}}},"
+                           " b: {logging: {options: {p: 2}}}}"))
     assert svc(out, "a")["logging"] == {"driver": "y", "options": {"p": 2}}
     assert svc(out, "b")["logging"] == {"driver": "x", "options": {"o": 1, "p": 2}}
 
@@ -93,12 +96,15 @@ def test_build_string_becomes_context() -> None:
 
 
 def test_type_mismatch_is_an_error_naming_the_path() -> None:
-    with pytest.raises(MergeError, match="services.web.healthcheck: cannot override a mapping with a sequence"):
-        merge(yaml("services: {web: {healthcheck: {interval: 1s}}}"), yaml("services: {web: {healthcheck: [x]}}"))
+    with pytest.raises(MergeError,
+                       match="services.web.healthcheck: cannot override a mapping with a sequence"):
+        merge(yaml("services: {web: {healthcheck: {interval: 1s}}}"),
+              yaml("services: {web: {healthcheck: [x]}}"))
 
 
 def test_null_override_keeps_base() -> None:
-    out = merge(yaml("services: {web: {image: a, networks: {n: {aliases: [x]}}}}"), yaml("services: {web: {networks: [n]}}"))
+    out = merge(yaml("services: {web: {image: a, networks: {n: {aliases: [x]}}}}"),
+                yaml("services: {web: {networks: [n]}}"))
     assert svc(out)["networks"] == {"n": {"aliases": ["x"]}}
 
 

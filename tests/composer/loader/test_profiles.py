@@ -66,5 +66,6 @@ def test_unused_resources_are_pruned() -> None:
         "secrets": {"s": {}, "t": {}}, "configs": {"c": {}},
     }
     assert prune_resources(tree) == {
-        "services": tree["services"], "networks": {"front": {}}, "volumes": {"data": {}}, "secrets": {"s": {}},
+        "services": tree["services"], "networks": {"front": {}}, "volumes": {"data": {}},
+        "secrets": {"s": {}},
     }

@@ -37,7 +37,8 @@ def test_discovery_prefers_compose_yaml_and_warns(tmp_path: Path) -> None:
 
 def test_compose_file_variable_with_separator(tmp_path: Path) -> None:
     a, b = touch(tmp_path / "a.yaml"), touch(tmp_path / "b.yaml")
-    found = discover((), None, str(tmp_path), {"COMPOSE_FILE": "a.yaml;b.yaml", "COMPOSE_PATH_SEPARATOR": ";"})
+    env = {"COMPOSE_FILE": "a.yaml;b.yaml", "COMPOSE_PATH_SEPARATOR": ";"}
+    found = discover((), None, str(tmp_path), env)
     assert found.files == (str(a), str(b))
 
 

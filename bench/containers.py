@@ -1,0 +1,177 @@
+"""Cases 3-5: container start latency (beside crun and podman), monitor memory, network set-up and
+time to first byte through a published port. Every container is named `bench-...` and removed in a
+finally, whatever happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bench.common import COMPOSER, IMAGE, composer, composer_json, monitor_pids, remove_containers, require_image, smaps_rollup
+from bench.harness import Item, Note, Skip, free_port, have, ratio, summarize, time_command, value
+
+RUNS = 20
+
+
+def start_latency() -> list[Item]:
+    require_image()
+    out: list[Item] = []
+    ours = summarize("start: run --rm true", "composer",
+                     time_command([*COMPOSER, "container", "run", "--rm", IMAGE, "true"], runs=RUNS),
+                     target=60)
+    out.append(ours)
+    if have("crun"):
+        theirs = crun_run(RUNS)
+        out.append(theirs)
+        out.append(Note(ratio("start: run --rm true", ours, theirs)))
+    else:
+        out.append(Note("start: crun skipped: crun not installed"))
+    if have("podman"):
+        theirs = summarize("start: run --rm true", "podman",
+                           time_command(["podman", "run", "--rm", "docker.io/library/busybox", "true"], runs=RUNS))
+        out.append(theirs)
+        out.append(Note(ratio("start: run --rm true", ours, theirs)))
+    else:
+        out.append(Note("start: podman skipped: podman not installed"))
+    return out
+
+
+def ensure_hugetlb() -> None:
+    """crun refuses to start on these hybrid-cgroup hosts until the hugetlb v1 hierarchy exists."""
+    target = Path("/sys/fs/cgroup/hugetlb")
+    if os.path.ismount(target) or not Path("/sys/fs/cgroup/memory").is_dir():
+        return
+    target.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", str(target)], check=True)
+
+
+def crun_bundle(d: Path) -> None:
+    """An OCI bundle equivalent to `composer container run --rm busybox true`: a private copy of the
+    image's rootfs (crun creates mount points in it) and `crun spec`'s default config."""
+    info = composer_json("image", "inspect", IMAGE)[0]
+    layers = info.get("LayerDirs") or []
+    if len(layers) != 1:
+        raise Skip(f"crun: expected one layer dir in {IMAGE}, got {len(layers)}")
+    shutil.copytree(layers[0], d / "rootfs", symlinks=True)
+    subprocess.run(["crun", "spec"], cwd=d, check=True, capture_output=True)
+    config = json.loads((d / "config.json").read_text())
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["true"]
+    (d / "config.json").write_text(json.dumps(config))
+
+
+def crun_run(runs: int) -> Item:
+    ensure_hugetlb()
+    with tempfile.TemporaryDirectory(prefix="bench-crun-") as tmp:
+        d = Path(tmp)
+        crun_bundle(d)
+        times = []
+        for i in range(runs):
+            name = f"bench-crun-{os.getpid()}-{i}"
+            try:
+                times.extend(time_command(["crun", "run", "--bundle", str(d), name], runs=1))
+            finally:
+                subprocess.run(["crun", "delete", "-f", name], capture_output=True)
+        return summarize("start: run --rm true", "crun", times, note="bare OCI runtime: no image, state or network")
+
+
+def monitor_memory(count: int = 10) -> list[Item]:
+    """Mean RSS and PSS of each container's monitor with *count* containers running."""
+    require_image()
+    names = [f"bench-mem-{i}" for i in range(count)]
+    remove_containers(names)
+    try:
+        ids = [composer("container", "run", "-d", "--name", n, IMAGE, "sleep", "600").stdout.strip()
+               for n in names]
+        time.sleep(0.5)  # let each monitor settle (imports done, log file open)
+        pids = monitor_pids(ids)
+        if len(pids) != count:
+            raise Skip(f"monitor memory: found {len(pids)} of {count} monitor processes")
+        roll = [smaps_rollup(p) for p in pids.values()]
+        rss = [r["Rss"] / 1024 for r in roll]
+        pss = [r["Pss"] / 1024 for r in roll]
+        private = [(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)) / 1024 for r in roll]
+        return [
+            value(f"monitor: RSS, {count} running", "composer", rss, "MB",
+                  note=f"mean {statistics.mean(rss):.2f} MB"),
+            value(f"monitor: PSS, {count} running", "composer", pss, "MB", target=1.0,
+                  note=f"mean {statistics.mean(pss):.2f} MB"),
+            value(f"monitor: private, {count} running", "composer", private, "MB",
+                  note=f"mean {statistics.mean(private):.2f} MB"),
+        ]
+    finally:
+        remove_containers(names)
+
+
+def network_setup(runs: int = 10) -> list[Item]:
+    """`container create` on a bridge network minus `--network none`: the per-container network set-up."""
+    require_image()
+    net = f"bench-net-{os.getpid()}"
+    name = "bench-netsetup"
+    remove_containers([name])
+    composer("network", "create", net)
+    try:
+        def create(network: str) -> list:  # type: ignore[type-arg]
+            return time_command([*COMPOSER, "container", "create", "--name", name, "--network", network,
+                                 IMAGE, "true"], runs=runs, teardown=lambda: remove_containers([name]))
+        none = summarize("network: create --network none", "composer", create("none"))
+        bridge = summarize("network: create --network bridge", "composer", create(net))
+    finally:
+        remove_containers([name])
+        composer("network", "rm", net, check=False)
+    diff = bridge.median - none.median
+    return [none, bridge,
+            value("network: set-up (difference)", "composer", [diff], "ms", target=10,
+                  note="median(bridge) - median(none)")]
+
+
+def http_first_byte(gets: int = RUNS) -> list[Item]:
+    """From `container start` of a busybox httpd with a published 127.0.0.1 port to the first HTTP
+    200, then the latency of GETs once it is up."""
+    require_image()
+    name = "bench-httpd"
+    remove_containers([name])
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        composer("container", "create", "--name", name, "-p", f"127.0.0.1:{port}:80", IMAGE,
+                 "httpd", "-f", "-p", "80", "-h", "/var/www")
+        t0 = time.perf_counter()
+        composer("container", "start", name)
+        started = time.perf_counter()
+        first = None
+        while time.perf_counter() - t0 < 10:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    if resp.status == 200:
+                        first = time.perf_counter()
+                        break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.005)
+        if first is None:
+            raise Skip(f"http: no 200 from {url} within 10 s")
+        lat = []
+        for _ in range(gets):
+            t = time.perf_counter()
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                resp.read()
+            lat.append((time.perf_counter() - t) * 1000)
+    finally:
+        remove_containers([name])
+    return [
+        value("http: start to first 200", "composer", [(first - t0) * 1000], "ms",
+              note=f"of which `container start` {(started - t0) * 1000:.0f} ms"),
+        value("http: GET latency (up)", "composer", lat, "ms", note="127.0.0.1 published port (nft DNAT)"),
+    ]
+
+
+ALL = [start_latency, monitor_memory, network_setup, http_first_byte]
+__all__ = ["ALL", "Note"]
