@@ -14,8 +14,8 @@ import json
 import pytest
 
 from composer.cli import cmd_config
-from composer.cli.context import Context
 from composer.cli import main as cli_main
+from composer.cli.context import Context
 from composer.errors import ComposerError, ConfigError
 from tests.composer.fixturelib import DOCKER_COMPOSE, Case, cases
 
