@@ -220,14 +220,17 @@ class _Run:
             self.report(op, "Pulling")
             pull = getattr(e.images, "pull", None)
             if pull is None:
-                raise ServiceError(op.name, "image not found locally and this engine cannot pull")
+                raise ComposerError(f"image {op.name}: not found locally, and pulling is not supported yet")
             pull(op.name)
             self.report(op, "Pulled")
         elif k in ("CreateContainer", "RecreateContainer"):
             if k == "RecreateContainer":
                 self.report(op, "Recreate")
                 self._stop(op.container_id or op.name)
-                e.containers.remove(op.container_id or op.name, force=True, volumes=opt.remove_volumes)
+                # anonymous volumes are renewed (as `up -V`): the runtime does not say which anonymous
+                # volume backs which target, so they cannot be handed to the new container, and
+                # keeping them would leak them
+                e.containers.remove(op.container_id or op.name, force=True, volumes=True)
             else:
                 self.report(op, "Creating")
             info = self._create(op)

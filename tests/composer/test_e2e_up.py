@@ -38,6 +38,7 @@ services:
     image: localhost/busybox:latest
     command: ["sh", "-c", "echo app start {version}; exec sleep 1000"]
     stop_grace_period: 1s
+    volumes: [/scratch]
     depends_on:
       db: {{condition: service_healthy}}
       migrate: {{condition: service_completed_successfully}}
@@ -156,6 +157,12 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
 
         # second up: only the changed service is recreated
         (proj / "compose.yaml").write_text(COMPOSE.format(port=port, version="v2"))
+        dry = _cli(proj, "--dry-run", "up", "-d").stdout
+        assert dry == (  # the finished one-shot runs again, as with docker compose
+            "[] -> #1 service:migrate:1, StartContainer, container is exited\n"
+            "[] -> #2 service:app:1, RecreateContainer, config hash changed\n"
+            "[1,2] -> #3 service:app:1, StartContainer, recreated by #2\n"
+        )
         up2 = _cli(proj, "up", "-d")
         assert " Container e2eup-app-1  Recreated" in up2.stderr
         for other in ("web", "db"):
@@ -188,7 +195,7 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
     assert not (root / "volumes" / "e2eup_data").exists()
     with sqlite3.connect(root / "state.db") as db:
         rows = db.execute(
-            "SELECT kind, name FROM objects WHERE kind IN ('container','network','volume')"
+            "SELECT kind, name FROM objects WHERE kind IN ('container','network','volume','pod')"
         ).fetchall()
     assert rows == []
     ps_out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
