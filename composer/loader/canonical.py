@@ -24,7 +24,7 @@ from typing import Any, Final
 from composer.errors import ConfigError, SchemaError
 from composer.loader import units
 
-__all__ = ["canonicalize", "go_str"]
+__all__ = ["canonicalize", "go_str", "resolve_relative_paths", "PATH_RULES"]
 
 Tree = dict[str, Any]
 
@@ -658,6 +658,103 @@ def _environment(svc: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, Any
     return merged
 
 
+# --- relative paths, per file ------------------------------------------------------------------
+
+
+def _abs(value: Any, ctx: _Ctx) -> Any:
+    return ctx.path(value) if isinstance(value, str) and value else value
+
+
+def _abs_context(value: Any, ctx: _Ctx) -> Any:
+    if (
+        not isinstance(value, str)
+        or "://" in value
+        or value.startswith("service:")
+        or _is_remote_context(value)
+    ):
+        return value
+    return _abs(value, ctx)
+
+
+def _abs_env_file(value: Any, ctx: _Ctx) -> Any:
+    if isinstance(value, str):
+        return _abs(value, ctx)
+    if isinstance(value, Mapping) and "path" in value:
+        return {**value, "path": _abs(value["path"], ctx)}
+    return value
+
+
+def _abs_bind_mount(value: Any, ctx: _Ctx) -> Any:
+    if isinstance(value, Mapping) and value.get("type") == "bind" and value.get("source"):
+        return {**value, "source": _abs(value["source"], ctx)}
+    if isinstance(value, str):  # short syntax: only a source that is a path (., /, ~) is a bind
+        vol = value.split(":", 1)
+        if len(vol) == 2 and vol[0][:1] in (".", "~"):
+            return f"{_abs(vol[0], ctx)}:{vol[1]}"
+    return value
+
+
+def _abs_local_bind_volume(value: Any, ctx: _Ctx) -> Any:
+    if not isinstance(value, Mapping) or value.get("driver") != "local":
+        return value
+    opts = value.get("driver_opts")
+    if isinstance(opts, Mapping) and opts.get("o") == "bind" and "device" in opts:
+        return {**value, "driver_opts": {**opts, "device": _abs(opts["device"], ctx)}}
+    return value
+
+
+PathRule = Callable[[Any, _Ctx], Any]
+
+# compose-go's paths.ResolveRelativePaths table: which values are host paths, per tree path.
+PATH_RULES: Final[dict[str, PathRule]] = {
+    "services.*.build.context": _abs_context,
+    "services.*.build.additional_contexts.*": _abs_context,
+    "services.*.env_file": lambda v, c: (
+        [_abs_env_file(x, c) for x in v] if isinstance(v, list) else _abs(v, c)
+    ),
+    "services.*.label_file": lambda v, c: [_abs(x, c) for x in v] if isinstance(v, list) else _abs(v, c),
+    "services.*.extends.file": _abs,
+    "services.*.develop.watch.*.path": _abs,
+    "services.*.volumes.*": _abs_bind_mount,
+    "configs.*.file": _abs,
+    "secrets.*.file": _abs,
+    "volumes.*": _abs_local_bind_volume,
+}
+
+
+def _match(path: tuple[str, ...], pattern: str) -> bool:
+    parts = pattern.split(".")
+    return len(parts) == len(path) and all(p == "*" or p == k for p, k in zip(parts, path, strict=True))
+
+
+def _resolve_paths(node: Any, path: tuple[str, ...], ctx: _Ctx) -> Any:
+    for pattern, rule in PATH_RULES.items():
+        if _match(path, pattern):
+            return rule(node, ctx)
+    if isinstance(node, Mapping):
+        return {k: _resolve_paths(v, (*path, str(k)), ctx) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve_paths(v, (*path, "*"), ctx) for v in node]
+    return node
+
+
+def resolve_relative_paths(
+    tree: Mapping[str, Any], *, working_dir: str, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """Make one file's host paths absolute against its own directory (a NEW tree).
+
+    For files whose directory differs from the project's (include, extends): apply this to each
+    file before merging, since canonicalize() resolves what is left against the project dir.
+    A `build` given as a string is a context too.
+    """
+    ctx = _Ctx(working_dir, environ, True, "")
+    out = _resolve_paths(tree, (), ctx)
+    for svc in (out.get("services") or {}).values():
+        if isinstance(svc, dict) and isinstance(svc.get("build"), str):
+            svc["build"] = _abs_context(svc["build"], ctx)
+    return out  # type: ignore[no-any-return]
+
+
 # --- the service and the project --------------------------------------------------------------
 
 _NAMESPACE_KEYS: Final = ("network_mode", "ipc", "pid", "uts", "cgroup")
@@ -721,6 +818,8 @@ def _resource(kind: str, key: str, value: Any, project: str, ctx: _Ctx) -> dict[
         r["ipam"] = r.get("ipam") or {}
     if kind in ("secrets", "configs") and r.get("file"):
         r["file"] = ctx.path(str(r["file"]))
+    if kind == "volumes" and ctx.resolve_paths:
+        r = _abs_local_bind_volume(r, ctx)
     return r
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from composer.errors import ConfigError
-from composer.loader.canonical import canonicalize, go_str
+from composer.loader.canonical import canonicalize, go_str, resolve_relative_paths
 
 
 def canon(text: str, *, environ: dict[str, str] | None = None, wd: str = "/proj", **kw: Any) -> dict[str, Any]:
@@ -167,3 +167,34 @@ def test_values_that_do_not_parse_are_located(text: str, where: str) -> None:
 @pytest.mark.parametrize(("value", "text"), [(True, "true"), (1.5, "1.5"), (1e6, "1e+06"), (2.0, "2"), (7, "7")])
 def test_go_str_matches_fmt_sprint(value: object, text: str) -> None:
     assert go_str(value) == text
+
+
+def test_resolve_relative_paths_uses_the_file_directory_and_leaves_the_rest() -> None:
+    tree = yaml.safe_load(
+        """
+services:
+  web:
+    build: ./app
+    env_file: [a.env, {path: b.env, required: false}]
+    volumes: ["./data:/data:ro", "named:/n", {type: bind, source: ../up, target: /up}]
+    extends: {file: base.yaml, service: base}
+  img:
+    build: {context: "https://github.com/x/y.git", additional_contexts: {a: ./a, b: "docker-image://alpine"}}
+secrets: {s: {file: ./s.txt}}
+volumes: {v: {driver: local, driver_opts: {o: bind, device: ./dev}}}
+"""
+    )
+    before = copy.deepcopy(tree)
+    out = resolve_relative_paths(tree, working_dir="/inc", environ={"HOME": "/home/u"})
+    assert tree == before
+    web = out["services"]["web"]
+    assert web["build"] == "/inc/app"
+    assert web["env_file"] == ["/inc/a.env", {"path": "/inc/b.env", "required": False}]
+    assert web["volumes"] == ["/inc/data:/data:ro", "named:/n", {"type": "bind", "source": "/up", "target": "/up"}]
+    assert web["extends"]["file"] == "/inc/base.yaml"
+    assert out["services"]["img"]["build"] == {
+        "context": "https://github.com/x/y.git",
+        "additional_contexts": {"a": "/inc/a", "b": "docker-image://alpine"},
+    }
+    assert out["secrets"]["s"]["file"] == "/inc/s.txt"
+    assert out["volumes"]["v"]["driver_opts"]["device"] == "/inc/dev"
