@@ -86,6 +86,7 @@ class Monitor:
         self.gate_w = -1
         self.sync_r = -1
         self.stdin_w = -1
+        self.oom_base = 0
         self.paused = False  # no probes while the cgroup is frozen
         self.unreaped: list[int] = []  # timed-out probes not dead yet
         self.health: Any = None  # runtime.executor.health.HealthState, imported when needed
@@ -167,6 +168,7 @@ class Monitor:
             return err
         self.pid = pid
         self.pidfd = os.pidfd_open(pid)
+        self.oom_base = self.oom_count()  # counts are per cgroup, across restarts
         # readers check it before signalling: a recorded pid may be reused after a crash
         self.state["pid_start"] = proc_starttime(pid)
         return ""
@@ -373,16 +375,25 @@ class Monitor:
                     pass
         return False
 
-    def oom_killed(self) -> bool:
-        parts = self.meta.get("cgroup")
-        if not parts:
-            return False
-        try:
-            from runtime.cgroups import Cgroup
+    def oom_count(self) -> int:
+        """OOM kills so far in the container's memory cgroup (v1 memory.oom_control, v2
+        memory.events), read directly: importing runtime.cgroups would slow every exit."""
+        total = 0
+        for procs in self.meta.get("cgroup_procs") or []:
+            d = os.path.dirname(procs)
+            for name in ("memory.oom_control", "memory.events"):
+                try:
+                    with open(os.path.join(d, name)) as f:
+                        for line in f:
+                            key, _, value = line.partition(" ")
+                            if key == "oom_kill":
+                                total += int(value)
+                except (OSError, ValueError):
+                    continue
+        return total
 
-            return bool(Cgroup.open(list(parts)).oom_killed())
-        except Exception:  # noqa: BLE001 - a missing cgroup means no OOM record
-            return False
+    def oom_killed(self) -> bool:
+        return self.oom_count() > self.oom_base
 
     def should_restart(self, code: int) -> bool:
         if self.stopping():
