@@ -172,3 +172,16 @@ def test_unsupported_keys_are_named_with_their_path() -> None:
 
 def test_supported_keys_give_no_warning() -> None:
     assert unsupported_keys(yaml.safe_load("services: {web: {image: x, ports: ['80'], deploy: {replicas: 2}}}")) == []
+
+
+def test_shipped_schema_is_the_generated_one() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[3] / "composer" / "schema" / "build_schema.py"
+    spec = importlib.util.spec_from_file_location("build_schema", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = json.loads(files("composer").joinpath("schema/compose-spec.json").read_text())
+    assert shipped == json.loads(json.dumps(module.SCHEMA)), "run composer/schema/build_schema.py"
