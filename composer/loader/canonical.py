@@ -499,7 +499,19 @@ def _device_request(value: Any) -> Any:
         r["count"] = -1 if r["count"].lower() == "all" else int(r["count"])
     if "count" not in r and "device_ids" not in r:
         r["count"] = -1
+    if isinstance(r.get("options"), (Mapping, list)):
+        r["options"] = _mapping(r["options"], keep_none=False, where="options")
     return r
+
+
+def _provider(value: Mapping[str, Any]) -> dict[str, Any]:
+    """provider.options is a MultiOptions in compose: every value becomes a list of strings."""
+    p = dict(value)
+    if isinstance(p.get("options"), Mapping):
+        p["options"] = {
+            k: [go_str(x) for x in v] if isinstance(v, list) else [go_str(v)] for k, v in p["options"].items()
+        }
+    return p
 
 
 def _logging(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -574,6 +586,7 @@ SERVICE_RULES: Final[dict[str, Rule]] = {
     "healthcheck": lambda v, c, w: _healthcheck(v, w),
     "networks": lambda v, c, w: _service_networks(v),
     "develop": _develop,
+    "provider": lambda v, c, w: _provider(v),
     "models": lambda v, c, w: _networks(v),
     "blkio_config": lambda v, c, w: _blkio(v, w),
     "group_add": lambda v, c, w: _string_list(v),

@@ -134,7 +134,12 @@ DEFINITIONS: dict[str, Any] = {
             "options": ref("list_or_dict"),
         }
     ),
-    "devices": {"type": "array", "items": ref("device_request")},
+    "devices": {
+        "type": "array",
+        "items": {
+            "allOf": [ref("device_request"), {"required": ["capabilities"]}]
+        },  # $ref siblings are ignored in draft 7
+    },
     "gpus": {
         "oneOf": [{"type": "string", "enum": ["all"]}, {"type": "array", "items": ref("device_request")}]
     },
