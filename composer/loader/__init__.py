@@ -176,6 +176,8 @@ def _interpolated_name(tree: dict[str, Any], env: Mapping[str, str], source: str
     if "name" not in tree:
         return {}
     value = tree["name"]
+    if not isinstance(value, str):  # the schema's rule, checked here: the name is needed first
+        raise ConfigError(f"{source}: name", "must be a string")
     if opts.interpolate:
         value = interpolate(value, env, source, None, path="name")
     return {"name": value}
@@ -193,17 +195,18 @@ def _file_stage(raw: dict[str, Any], source: str, env: Mapping[str, str], workin
         warnings.append(f"{source}: the attribute `version` is obsolete, it will be ignored, "
                         "please remove it to avoid potential confusion")
         tree = {k: v for k, v in tree.items() if k != "version"}
-    if "include" in tree:  # relative to the (included) project's working directory, as compose-go
-        tree = apply_include(tree, source, working_dir,
-                             lambda spec: _load_included(spec, env, opts, warnings, (*chain, source)))
-
     def read_other(path: str) -> dict[str, Any]:
         if not os.path.exists(path):
             raise FileNotFoundError(path)
         other = _read_file(path, None, working_dir)
         return interpolate(other, env, path, warnings) if opts.interpolate else other
 
-    return apply_extends(tree, source, read_other)
+    # extends sees this file's own services only (docker compose cannot extend an included one)
+    tree = apply_extends(tree, source, read_other)
+    if "include" in tree:  # relative to the (included) project's working directory, as compose-go
+        tree = apply_include(tree, source, working_dir,
+                             lambda spec: _load_included(spec, env, opts, warnings, (*chain, source)))
+    return tree
 
 
 def _load_included(spec: Any, parent_env: Mapping[str, str], opts: LoadOptions, warnings: list[str],

@@ -167,11 +167,13 @@ def _merge_node(base: Any, override: Any, path: Path) -> Any:
         return strip_markers(override.value)
     for pattern, merger in MERGE_RULES.items():
         if path_matches(path, pattern):
+            if merger is _replace:  # even a null replaces (`command: null` unsets the command)
+                return strip_markers(override)
             if base is None:
                 return strip_markers(override)
             if override is None:
                 return base
-            return merger(base, strip_markers(override) if merger is _replace else override, path)
+            return merger(base, override, path)
     if override is None:
         return base
     if isinstance(base, dict):

@@ -112,3 +112,9 @@ def test_merge_all_applies_in_order() -> None:
     out = merge_all([yaml("services: {web: {image: a}}"), yaml("services: {web: {image: b}}"),
                      yaml("services: {web: {image: c}}")])
     assert svc(out) == {"image": "c"}
+
+
+def test_null_command_unsets_but_null_environment_keeps() -> None:
+    out = merge(yaml("services: {web: {command: [a], environment: {A: 1}}}"),
+                yaml("services: {web: {command: null, environment: null}}"))
+    assert svc(out) == {"command": None, "environment": {"A": 1}}
