@@ -125,7 +125,7 @@ def run_in(pin: Path, fn: Callable[..., T], host_socket: bool = False) -> T:
     """Run *fn* in a thread that has entered the namespace pinned at *pin*.
 
     With *host_socket*, *fn* is called with a NETLINK_ROUTE socket opened in the host's namespace
-    before the switch (pyroute2 opens its sockets in the calling thread's namespace).
+    before the switch (a socket belongs to the namespace of the thread that opened it).
     """
 
     def work() -> T:
