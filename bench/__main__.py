@@ -19,22 +19,43 @@ from bench.harness import Item, render
 def machine() -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        ).stdout.strip()
     except OSError:
         commit = "?"
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return (f"{now}  {platform.node()}  Linux {platform.release()}  {os.cpu_count()} cpus  "
-            f"python {platform.python_version()}  commit {commit}  load {load}")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"{now}  {platform.node()}  Linux {platform.release()}  {os.cpu_count()} cpus  "
+        f"python {platform.python_version()}  commit {commit}  load {load}"
+    )
+
+
+def as_installed() -> str:
+    """Measure composer as pip installs it: bytecode compiled and cached. This session's
+    environment may say PYTHONDONTWRITEBYTECODE, which would make every command compile its
+    modules from source (~180 ms of `container run` here) and measure that instead."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "composer", "runtime"], cwd=repo, capture_output=True
+    )
+    return "bytecode compiled (compileall composer runtime), PYTHONDONTWRITEBYTECODE unset"
 
 
 def main(argv: list[str]) -> int:
     chosen = [c for c in cases.ALL if not argv or c.__name__ in argv]
     if argv and not chosen:
-        print(f"bench: no case named {' '.join(argv)}; cases: {' '.join(c.__name__ for c in cases.ALL)}",
-              file=sys.stderr)
+        print(
+            f"bench: no case named {' '.join(argv)}; cases: {' '.join(c.__name__ for c in cases.ALL)}",
+            file=sys.stderr,
+        )
         return 2
     print(f"# start {machine()}", flush=True)
+    print(f"# {as_installed()}", flush=True)
     items: list[Item] = []
     problems = []
     for case in chosen:
@@ -47,8 +68,10 @@ def main(argv: list[str]) -> int:
         except subprocess.CalledProcessError as exc:
             err = exc.stderr or b""
             text = (err.decode(errors="replace") if isinstance(err, bytes) else err).strip().splitlines()
-            problems.append(f"{case.__name__}: failed: {' '.join(map(str, exc.cmd))}: "
-                            f"{text[-1] if text else f'exit {exc.returncode}'}")
+            problems.append(
+                f"{case.__name__}: failed: {' '.join(map(str, exc.cmd))}: "
+                f"{text[-1] if text else f'exit {exc.returncode}'}"
+            )
         except Exception as exc:  # a broken case must not hide the others' results
             traceback.print_exc()
             problems.append(f"{case.__name__}: failed: {type(exc).__name__}: {exc}")

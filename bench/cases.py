@@ -11,13 +11,13 @@ from bench.harness import Item, Skip
 Case = Callable[[], list[Item]]
 
 ALL: list[Case] = [
-    startup.cli_startup,         # 1
-    startup.config_200,          # 2
-    containers.start_latency,    # 3
-    containers.monitor_memory,   # 4
-    containers.network_setup,    # 5
+    startup.cli_startup,  # 1
+    startup.config_200,  # 2
+    containers.start_latency,  # 3
+    containers.monitor_memory,  # 4
+    containers.network_setup,  # 5
     containers.http_first_byte,  # 5
-    compose.compose_lifecycle,   # 6
+    compose.compose_lifecycle,  # 6
 ]
 
 __all__ = ["ALL", "Case", "Skip"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -12,15 +13,20 @@ from typing import Any
 
 VENV_BIN = Path(sys.executable).parent
 # The console script, as a user types it; `python -m composer` where it is missing.
-COMPOSER: list[str] = ([str(VENV_BIN / "composer")] if (VENV_BIN / "composer").exists()
-                       else [sys.executable, "-m", "composer"])
+COMPOSER: list[str] = (
+    [str(VENV_BIN / "composer")] if (VENV_BIN / "composer").exists() else [sys.executable, "-m", "composer"]
+)
 IMAGE = "localhost/busybox:latest"
 PREFIX = "bench-"  # every object a benchmark makes is named so; cleanup removes by this prefix
 
 
-def composer(*args: str, check: bool = True, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
+def composer(
+    *args: str, check: bool = True, timeout: float = 120, **kw: Any
+) -> subprocess.CompletedProcess[str]:
     """Run composer untimed (set-up and clean-up), capturing its output."""
-    return subprocess.run([*COMPOSER, *args], capture_output=True, text=True, check=check, timeout=timeout, **kw)
+    return subprocess.run(
+        [*COMPOSER, *args], capture_output=True, text=True, check=check, timeout=timeout, **kw
+    )
 
 
 def composer_json(*args: str) -> Any:
@@ -37,10 +43,8 @@ def require_image() -> None:
 def remove_containers(names: Sequence[str]) -> None:
     """Force-remove containers by name; missing ones are fine. Never raises."""
     if names:
-        try:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
             composer("container", "rm", "-f", *names, check=False)
-        except (OSError, subprocess.SubprocessError):
-            pass
 
 
 def bench_containers() -> list[str]:
@@ -60,7 +64,8 @@ def bench_containers() -> list[str]:
 
 
 def monitor_pids(container_ids: Sequence[str]) -> dict[str, int]:
-    """container id -> pid of its monitor (found by the command line `.../runtime/monitor.py <dir>/<id> ...`)."""
+    """container id -> pid of its monitor, found by its command line
+    (`python -I -S .../runtime/monitor.py <containers>/<id> <run>/<id>`)."""
     wanted = set(container_ids)
     found: dict[str, int] = {}
     for entry in os.listdir("/proc"):

@@ -61,10 +61,12 @@ def ps_logs(tool: str, cmd: list[str], n: int = 10) -> list[Result]:
         _down(project, d)
         try:
             subprocess.run([*project, "up", "-d"], cwd=d, check=True, capture_output=True, timeout=300)
-            ps = summarize(f"compose: ps, {n} services", tool,
-                           time_command([*project, "ps"], runs=20, cwd=d), target=60)
-            logs = summarize(f"compose: logs, {n} services", tool,
-                             time_command([*project, "logs"], runs=10, cwd=d))
+            ps = summarize(
+                f"compose: ps, {n} services", tool, time_command([*project, "ps"], runs=20, cwd=d), target=60
+            )
+            logs = summarize(
+                f"compose: logs, {n} services", tool, time_command([*project, "logs"], runs=10, cwd=d)
+            )
         finally:
             _down(project, d)
     return [ps, logs]
@@ -75,9 +77,12 @@ def compose_lifecycle() -> list[Item]:
     ours: list[Result] = [*up_down("composer", COMPOSER), *ps_logs("composer", COMPOSER)]
     out: list[Item] = [*ours]
     if have("podman") and have("podman-compose"):
-        theirs = [*up_down("podman-compose", ["podman-compose"]), *ps_logs("podman-compose", ["podman-compose"])]
+        theirs = [
+            *up_down("podman-compose", ["podman-compose"]),
+            *ps_logs("podman-compose", ["podman-compose"]),
+        ]
         out.extend(theirs)
-        for a, b in zip(ours, theirs):
+        for a, b in zip(ours, theirs, strict=False):
             out.append(Note(ratio(a.name, a, b)))
     else:
         out.append(Note("compose: podman-compose skipped: podman and podman-compose not installed"))

@@ -15,8 +15,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench.common import COMPOSER, IMAGE, composer, composer_json, monitor_pids, remove_containers, require_image, smaps_rollup
-from bench.harness import Item, Note, Skip, free_port, have, ratio, summarize, time_command, value
+from bench.common import (
+    COMPOSER,
+    IMAGE,
+    composer,
+    composer_json,
+    monitor_pids,
+    remove_containers,
+    require_image,
+    smaps_rollup,
+)
+from bench.harness import Item, Note, Result, Run, Skip, free_port, have, ratio, summarize, time_command, value
 
 RUNS = 20
 
@@ -24,9 +33,12 @@ RUNS = 20
 def start_latency() -> list[Item]:
     require_image()
     out: list[Item] = []
-    ours = summarize("start: run --rm true", "composer",
-                     time_command([*COMPOSER, "container", "run", "--rm", IMAGE, "true"], runs=RUNS),
-                     target=60)
+    ours = summarize(
+        "start: run --rm true",
+        "composer",
+        time_command([*COMPOSER, "container", "run", "--rm", IMAGE, "true"], runs=RUNS),
+        target=60,
+    )
     out.append(ours)
     if have("crun"):
         theirs = crun_run(RUNS)
@@ -35,8 +47,11 @@ def start_latency() -> list[Item]:
     else:
         out.append(Note("start: crun skipped: crun not installed"))
     if have("podman"):
-        theirs = summarize("start: run --rm true", "podman",
-                           time_command(["podman", "run", "--rm", "docker.io/library/busybox", "true"], runs=RUNS))
+        theirs = summarize(
+            "start: run --rm true",
+            "podman",
+            time_command(["podman", "run", "--rm", "docker.io/library/busybox", "true"], runs=RUNS),
+        )
         out.append(theirs)
         out.append(Note(ratio("start: run --rm true", ours, theirs)))
     else:
@@ -68,7 +83,7 @@ def crun_bundle(d: Path) -> None:
     (d / "config.json").write_text(json.dumps(config))
 
 
-def crun_run(runs: int) -> Item:
+def crun_run(runs: int) -> Result:
     ensure_hugetlb()
     with tempfile.TemporaryDirectory(prefix="bench-crun-") as tmp:
         d = Path(tmp)
@@ -80,7 +95,9 @@ def crun_run(runs: int) -> Item:
                 times.extend(time_command(["crun", "run", "--bundle", str(d), name], runs=1))
             finally:
                 subprocess.run(["crun", "delete", "-f", name], capture_output=True)
-        return summarize("start: run --rm true", "crun", times, note="bare OCI runtime: no image, state or network")
+        return summarize(
+            "start: run --rm true", "crun", times, note="bare OCI runtime: no image, state or network"
+        )
 
 
 def monitor_memory(count: int = 10) -> list[Item]:
@@ -89,8 +106,10 @@ def monitor_memory(count: int = 10) -> list[Item]:
     names = [f"bench-mem-{i}" for i in range(count)]
     remove_containers(names)
     try:
-        ids = [composer("container", "run", "-d", "--name", n, IMAGE, "sleep", "600").stdout.strip()
-               for n in names]
+        ids = [
+            composer("container", "run", "-d", "--name", n, IMAGE, "sleep", "600").stdout.strip()
+            for n in names
+        ]
         time.sleep(0.5)  # let each monitor settle (imports done, log file open)
         pids = monitor_pids(ids)
         if len(pids) != count:
@@ -100,12 +119,28 @@ def monitor_memory(count: int = 10) -> list[Item]:
         pss = [r["Pss"] / 1024 for r in roll]
         private = [(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)) / 1024 for r in roll]
         return [
-            value(f"monitor: RSS, {count} running", "composer", rss, "MB",
-                  note=f"mean {statistics.mean(rss):.2f} MB"),
-            value(f"monitor: PSS, {count} running", "composer", pss, "MB", target=1.0,
-                  note=f"mean {statistics.mean(pss):.2f} MB"),
-            value(f"monitor: private, {count} running", "composer", private, "MB",
-                  note=f"mean {statistics.mean(private):.2f} MB"),
+            value(
+                f"monitor: RSS, {count} running",
+                "composer",
+                rss,
+                "MB",
+                note=f"mean {statistics.mean(rss):.2f} MB",
+            ),
+            value(
+                f"monitor: PSS, {count} running",
+                "composer",
+                pss,
+                "MB",
+                target=1.0,
+                note=f"mean {statistics.mean(pss):.2f} MB",
+            ),
+            value(
+                f"monitor: private, {count} running",
+                "composer",
+                private,
+                "MB",
+                note=f"mean {statistics.mean(private):.2f} MB",
+            ),
         ]
     finally:
         remove_containers(names)
@@ -119,18 +154,32 @@ def network_setup(runs: int = 10) -> list[Item]:
     remove_containers([name])
     composer("network", "create", net)
     try:
-        def create(network: str) -> list:  # type: ignore[type-arg]
-            return time_command([*COMPOSER, "container", "create", "--name", name, "--network", network,
-                                 IMAGE, "true"], runs=runs, teardown=lambda: remove_containers([name]))
+
+        def create(network: str) -> list[Run]:
+            return time_command(
+                [*COMPOSER, "container", "create", "--name", name, "--network", network, IMAGE, "true"],
+                runs=runs,
+                teardown=lambda: remove_containers([name]),
+            )
+
         none = summarize("network: create --network none", "composer", create("none"))
         bridge = summarize("network: create --network bridge", "composer", create(net))
     finally:
         remove_containers([name])
         composer("network", "rm", net, check=False)
     diff = bridge.median - none.median
-    return [none, bridge,
-            value("network: set-up (difference)", "composer", [diff], "ms", target=10,
-                  note="median(bridge) - median(none)")]
+    return [
+        none,
+        bridge,
+        value(
+            "network: set-up (difference)",
+            "composer",
+            [diff],
+            "ms",
+            target=10,
+            note="median(bridge) - median(none)",
+        ),
+    ]
 
 
 def http_first_byte(gets: int = RUNS) -> list[Item]:
@@ -142,8 +191,21 @@ def http_first_byte(gets: int = RUNS) -> list[Item]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     try:
-        composer("container", "create", "--name", name, "-p", f"127.0.0.1:{port}:80", IMAGE,
-                 "httpd", "-f", "-p", "80", "-h", "/var/www")
+        composer(
+            "container",
+            "create",
+            "--name",
+            name,
+            "-p",
+            f"127.0.0.1:{port}:80",
+            IMAGE,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/var/www",
+        )
         t0 = time.perf_counter()
         composer("container", "start", name)
         started = time.perf_counter()
@@ -167,8 +229,13 @@ def http_first_byte(gets: int = RUNS) -> list[Item]:
     finally:
         remove_containers([name])
     return [
-        value("http: start to first 200", "composer", [(first - t0) * 1000], "ms",
-              note=f"of which `container start` {(started - t0) * 1000:.0f} ms"),
+        value(
+            "http: start to first 200",
+            "composer",
+            [(first - t0) * 1000],
+            "ms",
+            note=f"of which `container start` {(started - t0) * 1000:.0f} ms",
+        ),
         value("http: GET latency (up)", "composer", lat, "ms", note="127.0.0.1 published port (nft DNAT)"),
     ]
 

@@ -81,8 +81,14 @@ def run_once(argv: Sequence[str], *, check: bool = True, **kw: object) -> Run:
     return Run(wall, (usage.ru_utime + usage.ru_stime) * 1000)
 
 
-def time_command(argv: Sequence[str], *, runs: int, setup: Callable[[], None] | None = None,
-                 teardown: Callable[[], None] | None = None, **kw: object) -> list[Run]:
+def time_command(
+    argv: Sequence[str],
+    *,
+    runs: int,
+    setup: Callable[[], None] | None = None,
+    teardown: Callable[[], None] | None = None,
+    **kw: object,
+) -> list[Run]:
     """Run *argv* *runs* times (setup/teardown around each, untimed). A failing run raises
     CalledProcessError; teardown still runs for that run."""
     out = []
@@ -90,25 +96,37 @@ def time_command(argv: Sequence[str], *, runs: int, setup: Callable[[], None] | 
         if setup:
             setup()
         try:
-            out.append(run_once(argv, **kw))
+            out.append(run_once(argv, **kw))  # type: ignore[arg-type]
         finally:
             if teardown:
                 teardown()
     return out
 
 
-def summarize(name: str, tool: str, runs: Sequence[Run], *, target: float | None = None,
-              note: str = "") -> Result:
+def summarize(
+    name: str, tool: str, runs: Sequence[Run], *, target: float | None = None, note: str = ""
+) -> Result:
     walls = [r.wall_ms for r in runs]
-    return Result(name, tool, len(runs), statistics.median(walls), min(walls), "ms",
-                  statistics.median(r.cpu_ms for r in runs), target, note)
+    return Result(
+        name,
+        tool,
+        len(runs),
+        statistics.median(walls),
+        min(walls),
+        "ms",
+        statistics.median(r.cpu_ms for r in runs),
+        target,
+        note,
+    )
 
 
-def value(name: str, tool: str, samples: Sequence[float], unit: str, *, target: float | None = None,
-          note: str = "") -> Result:
+def value(
+    name: str, tool: str, samples: Sequence[float], unit: str, *, target: float | None = None, note: str = ""
+) -> Result:
     """A measured quantity that is not a command's run time (memory, a latency seen from outside)."""
-    return Result(name, tool, len(samples), statistics.median(samples), min(samples), unit, None,
-                  target, note)
+    return Result(
+        name, tool, len(samples), statistics.median(samples), min(samples), unit, None, target, note
+    )
 
 
 def ratio(what: str, ours: Result, theirs: Result) -> str:
@@ -134,14 +152,18 @@ def render(items: Sequence[Item]) -> str:
     """The table of results (with target and verdict where the issue sets one), then the notes."""
     results = [i for i in items if isinstance(i, Result)]
     notes = [i for i in items if isinstance(i, Note)]
-    head = (f"{'benchmark':<34} {'tool':<15} {'runs':>4} {'median':>9} {'min':>9} {'unit':<4} "
-            f"{'cpu ms':>7} {'target':>8}  verdict  note")
+    head = (
+        f"{'benchmark':<34} {'tool':<15} {'runs':>4} {'median':>9} {'min':>9} {'unit':<4} "
+        f"{'cpu ms':>7} {'target':>8}  verdict  note"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         cpu = _num(r.cpu_ms) if r.cpu_ms is not None else "-"
         target = _num(r.target) if r.target is not None else "-"
-        lines.append(f"{r.name:<34} {r.tool:<15} {r.runs:>4} {_num(r.median):>9} {_num(r.min):>9} "
-                     f"{r.unit:<4} {cpu:>7} {target:>8}  {r.verdict:<7}  {r.note}".rstrip())
+        lines.append(
+            f"{r.name:<34} {r.tool:<15} {r.runs:>4} {_num(r.median):>9} {_num(r.min):>9} "
+            f"{r.unit:<4} {cpu:>7} {target:>8}  {r.verdict:<7}  {r.note}".rstrip()
+        )
     if notes:
         lines.append("")
         lines.extend(n.text for n in notes)

@@ -33,21 +33,35 @@ def cli_startup() -> list[Item]:
     out: list[Item] = [
         summarize("cli: --version", "composer", time_command([*COMPOSER, "--version"], runs=20)),
         # `-p` is a global option of composer: it must come before the command word.
-        summarize("cli: ps -p nosuch (no file)", "composer",
-                  time_command([*COMPOSER, "-p", "nosuch", "ps"], runs=20, cwd="/"), target=60),
+        summarize(
+            "cli: ps -p nosuch (no file)",
+            "composer",
+            time_command([*COMPOSER, "-p", "nosuch", "ps"], runs=20, cwd="/"),
+            target=60,
+        ),
     ]
     with tempfile.TemporaryDirectory(prefix="bench-") as d:
         Path(d, "compose.yaml").write_text(SMALL)
-        out.append(summarize("cli: config (2 services)", "composer",
-                             time_command([*COMPOSER, "config"], runs=10, cwd=d)))
+        out.append(
+            summarize(
+                "cli: config (2 services)", "composer", time_command([*COMPOSER, "config"], runs=10, cwd=d)
+            )
+        )
         dc = VENV_BIN / "docker-compose"
         if dc.exists():
-            out.append(summarize("cli: config (2 services)", "docker compose",
-                                 time_command([str(dc), "config"], runs=10, cwd=d)))
-    out.append(summarize("cli: python -c pass (floor)", "python",
-                         time_command([sys.executable, "-c", "pass"], runs=20)))
-    out.extend(import_offenders([sys.executable, "-X", "importtime", "-m", "composer",
-                                 "-p", "nosuch", "ps"]))
+            out.append(
+                summarize(
+                    "cli: config (2 services)",
+                    "docker compose",
+                    time_command([str(dc), "config"], runs=10, cwd=d),
+                )
+            )
+    out.append(
+        summarize(
+            "cli: python -c pass (floor)", "python", time_command([sys.executable, "-c", "pass"], runs=20)
+        )
+    )
+    out.extend(import_offenders([sys.executable, "-X", "importtime", "-m", "composer", "-p", "nosuch", "ps"]))
     return out
 
 
@@ -65,7 +79,7 @@ def parse_importtime(stderr: str) -> list[Imported]:
     for line in stderr.splitlines():
         if not line.startswith("import time:"):
             continue
-        parts = line[len("import time:"):].split("|")
+        parts = line[len("import time:") :].split("|")
         if len(parts) != 3 or not parts[0].strip().isdigit():
             continue  # the header line
         name = parts[2].rstrip()
@@ -86,12 +100,34 @@ def import_offenders(argv: list[str], top: int = 8) -> list[Item]:
         for r in rows:
             runs.setdefault(r.module, []).append(r.cumulative_us)
     med = {m: sorted(v)[len(v) // 2] for m, v in runs.items() if len(v) >= 3}
-    wanted = [m for m in med if m.startswith(("composer", "runtime", "yaml", "dotenv", "jsonschema",
-                                             "networkx", "trio", "pyroute2", "json", "dataclasses",
-                                             "pathlib", "typing", "argparse", "sqlite3", "inspect"))]
+    wanted = [
+        m
+        for m in med
+        if m.startswith(
+            (
+                "composer",
+                "runtime",
+                "yaml",
+                "dotenv",
+                "jsonschema",
+                "networkx",
+                "trio",
+                "pyroute2",
+                "json",
+                "dataclasses",
+                "pathlib",
+                "typing",
+                "argparse",
+                "sqlite3",
+                "inspect",
+            )
+        )
+    ]
     ranked = sorted(wanted, key=lambda m: -med[m])[:top]
-    lines = [f"import time of `composer -p nosuch ps` (python -X importtime, median of 5): "
-             f"all imports {sorted(totals)[len(totals) // 2] / 1000:.1f} ms; top cumulative:"]
+    lines = [
+        f"import time of `composer -p nosuch ps` (python -X importtime, median of 5): "
+        f"all imports {sorted(totals)[len(totals) // 2] / 1000:.1f} ms; top cumulative:"
+    ]
     lines += [f"    {med[m] / 1000:7.1f} ms  {m}" for m in ranked]
     return [Note("\n".join(lines))]
 
@@ -102,11 +138,11 @@ def generated_project(n: int) -> str:
         lines += [
             f"  svc{i}:",
             f"    image: {IMAGE}",
-            f"    command: [\"sleep\", \"{1000 + i}\"]",
+            f'    command: ["sleep", "{1000 + i}"]',
             "    environment:",
-            f"      INDEX: \"{i}\"",
-            f"    ports: [\"{20000 + i}:80\"]",
-            "    volumes: [\"data:/data\"]",
+            f'      INDEX: "{i}"',
+            f'    ports: ["{20000 + i}:80"]',
+            '    volumes: ["data:/data"]',
         ]
         if i:
             lines.append(f"    depends_on: [svc{i - 1}]")
@@ -119,20 +155,39 @@ def config_200() -> list[Item]:
     with tempfile.TemporaryDirectory(prefix="bench-") as d:
         Path(d, "compose.yaml").write_text(generated_project(200))
         env = {**os.environ, "COMPOSE_PROJECT_NAME": "bench"}
-        out.append(summarize("config: 200 services", "composer",
-                             time_command([*COMPOSER, "config"], runs=5, cwd=d, env=env)))
+        out.append(
+            summarize(
+                "config: 200 services",
+                "composer",
+                time_command([*COMPOSER, "config"], runs=5, cwd=d, env=env),
+            )
+        )
         dc = VENV_BIN / "docker-compose"
         if dc.exists():
-            out.append(summarize("config: 200 services", "docker compose",
-                                 time_command([str(dc), "config"], runs=5, cwd=d, env=env)))
+            out.append(
+                summarize(
+                    "config: 200 services",
+                    "docker compose",
+                    time_command([str(dc), "config"], runs=5, cwd=d, env=env),
+                )
+            )
         else:
             out.append(Note(f"config: docker compose skipped: {dc} missing"))
         if have("podman-compose") and have("podman"):
-            out.append(summarize("config: 200 services", "podman-compose",
-                                 time_command(["podman-compose", "config"], runs=5, cwd=d, env=env)))
+            out.append(
+                summarize(
+                    "config: 200 services",
+                    "podman-compose",
+                    time_command(["podman-compose", "config"], runs=5, cwd=d, env=env),
+                )
+            )
         else:
-            out.append(Note("config: podman-compose skipped: podman and podman-compose not installed "
-                            "(podman-compose needs podman even for `config`)"))
+            out.append(
+                Note(
+                    "config: podman-compose skipped: podman and podman-compose not installed "
+                    "(podman-compose needs podman even for `config`)"
+                )
+            )
         results = [i for i in out if isinstance(i, Result)]
         if len(results) > 1:
             out.append(Note(ratio("config: 200 services", results[0], results[1])))
