@@ -25,7 +25,19 @@ from bench.common import (
     require_image,
     smaps_rollup,
 )
-from bench.harness import Item, Note, Result, Run, Skip, free_port, have, ratio, summarize, time_command, value
+from bench.harness import (
+    Item,
+    Note,
+    Result,
+    Run,
+    Skip,
+    free_port,
+    have,
+    ratio,
+    summarize,
+    time_command,
+    value,
+)
 
 RUNS = 20
 
