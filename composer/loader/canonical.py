@@ -126,6 +126,13 @@ def _float(value: Any, where: str) -> float:
         raise ConfigError(where, f"invalid value {value!r}; expected a number") from None
 
 
+def _int(value: Any, where: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(where, f"invalid value {value!r}; expected an integer") from None
+
+
 def _file_mode(value: Any, where: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"0{value:o}"
@@ -470,6 +477,8 @@ def _deploy(value: Mapping[str, Any], where: str) -> dict[str, Any]:
                 r["cpus"] = _float(r["cpus"], f"{where}.resources.{kind}.cpus")
             if "memory" in r:
                 r["memory"] = _bytes(r["memory"], f"{where}.resources.{kind}.memory")
+            if isinstance(r.get("pids"), str):
+                r["pids"] = _int(r["pids"], f"{where}.resources.{kind}.pids")
             if isinstance(r.get("devices"), list):
                 r["devices"] = [_device_request(x) for x in r["devices"]]
             res = {**res, kind: r}

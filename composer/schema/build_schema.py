@@ -250,7 +250,7 @@ DEFINITIONS: dict[str, Any] = {
                         "exec": ref("service_hook"),
                         "include": ref("string_or_list"),
                         "ignore": ref("string_or_list"),
-                        "initial_sync": B,
+                        "initial_sync": {"type": "boolean"},
                     },
                     required=["path", "action"],
                 ),
@@ -328,8 +328,8 @@ DEFINITIONS: dict[str, Any] = {
                 "patternProperties": {
                     "^[a-zA-Z0-9._-]+$": obj(
                         {
-                            "restart": B,
-                            "required": B,
+                            "restart": {"type": "boolean"},  # not cast by compose: a real boolean
+                            "required": {"type": "boolean"},
                             "condition": {
                                 "type": "string",
                                 "enum": [
@@ -483,7 +483,7 @@ SERVICE: dict[str, Any] = obj(
         "tmpfs": ref("string_or_list"),
         "tty": B,
         "ulimits": ref("ulimits"),
-        "use_api_socket": B,
+        "use_api_socket": {"type": "boolean"},
         "user": S,
         "uts": S,
         "userns_mode": S,
