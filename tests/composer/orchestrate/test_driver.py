@@ -224,3 +224,28 @@ def test_limiter_bounds_parallel_engine_calls(tmp_path: Path, parallel: int) -> 
 
     assert trio.run(main) == {}
     assert peak[0] == parallel
+
+
+def test_recreate_replaces_the_container_and_keeps_the_others(tmp_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    p = load(tmp_path, "services:\n  a: {image: busybox}\n  b: {image: busybox, depends_on: [a]}\n")
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    assert _up(engine, p, tmp_path)[0] == {}
+    old = {c.name: c.id for c in engine.containers.items.values()}
+    changed = dc_replace(
+        p, tree={**p.tree, "services": {**p.services, "a": {**p.services["a"], "command": ["x"]}}}
+    )
+    before = len(engine.calls)
+    errors, out = _up(engine, changed, tmp_path)
+    assert errors == {}
+    assert engine.calls[before:] == [
+        ("stop", "demo-a-1"),
+        ("remove", "demo-a-1"),
+        ("create", "demo-a-1"),
+        ("start", "demo-a-1"),
+    ]
+    now = {c.name: c.id for c in engine.containers.items.values()}
+    assert now["demo-b-1"] == old["demo-b-1"] and now["demo-a-1"] != old["demo-a-1"]
+    assert " Container demo-a-1  Recreated\n" in out

@@ -154,3 +154,50 @@ def test_container_name_and_disabled_healthcheck(tmp_path: Path) -> None:
     assert s.name == "fixed" and s.networks[0].aliases == ("a", "fixed")
     assert s.healthcheck == Healthcheck(test=("NONE",))
     assert s.restart == RestartPolicy(name="unless-stopped")
+
+
+def test_namespaces_and_volumes_from_by_service_and_container(tmp_path: Path) -> None:
+    p = load(
+        tmp_path,
+        """
+services:
+  a: {image: busybox}
+  b:
+    image: busybox
+    ipc: service:a
+    pid: host
+    volumes_from: [a, "container:other:ro"]
+    deploy: {restart_policy: {condition: on-failure, max_attempts: 2}}
+    logging: {driver: syslog, options: {tag: x}}
+    volumes: [{type: tmpfs, target: /t, tmpfs: {size: 1024, mode: 0o700}}]
+""",
+    )
+    gen = service_spec(p, "b", 1, files_dir="/f", container_ids={"a": "cid-a"})
+    s = gen.spec
+    assert (s.ipc_mode, s.pid_mode) == ("container:cid-a", "host")
+    assert s.volumes_from == ("cid-a", "other:ro")
+    assert s.restart == RestartPolicy(name="on-failure", max_retries=2)
+    assert s.mounts == (Mount(type="tmpfs", target="/t", tmpfs_size=1024, tmpfs_mode=0o700),)
+    assert gen.warnings == (
+        "service b: logging driver 'syslog' is not supported; using json-file",
+        "service b: logging option 'tag' is not supported; ignored",
+    )
+
+
+def test_environment_secret_needs_its_variable(tmp_path: Path) -> None:
+    p = load(tmp_path, "services:\n  a: {image: busybox, secrets: [s]}\nsecrets: {s: {environment: NOPE}}\n")
+    with pytest.raises(ServiceError, match="^service a: secret 's': environment variable NOPE is not set$"):
+        service_spec(p, "a", 1, files_dir="/f")
+
+
+def test_file_secret_with_mode_is_copied_not_bound(tmp_path: Path) -> None:
+    p = load(
+        tmp_path,
+        "services:\n  a: {image: busybox, secrets: [{source: s, mode: 0o440, gid: '5'}]}\n"
+        "secrets: {s: {file: ./s.txt}}\n",
+    )
+    gen = service_spec(p, "a", 1, files_dir="/f")
+    assert [(f.path, f.copy_from, f.mode, f.gid) for f in gen.files] == [
+        ("/f/secrets/s", str(tmp_path / "s.txt"), 0o440, 5)
+    ]
+    assert gen.spec.mounts[0].source == "/f/secrets/s" and gen.spec.mounts[0].read_only
