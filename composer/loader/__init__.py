@@ -73,10 +73,12 @@ def load(opts: LoadOptions) -> LoadResult:
     found = discovery.discover(opts.files, opts.project_directory, cwd, env)
     warnings.extend(found.warnings)
     working_dir = found.working_dir
-    if not explicit and working_dir != first_dir:  # the search went elsewhere: that directory's .env
+    if not explicit and working_dir != first_dir:
+        # the files are elsewhere (parent search, COMPOSE_FILE): their directory's .env completes the
+        # one read first, which wins (as docker compose)
         env_paths, _ = environment.env_file_paths((), cwd, working_dir)
-        dotenv = environment.read_env_files(env_paths, False, shell)
-        env = environment.project_environment(shell, dotenv)
+        late = environment.read_env_files(env_paths, False, {**dotenv, **shell})
+        env = environment.project_environment(shell, {**late, **dotenv})
 
     raw = [_read_file(f, opts.stdin_text, cwd) for f in found.files]
     sources = [_source_name(f, cwd) for f in found.files]
