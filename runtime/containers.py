@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import marshal
 import os
 import secrets
 import shutil
@@ -443,6 +444,7 @@ class ContainerManager:
             "stdin_open": spec.stdin_open,
         }
         (cdir / "container.json").write_text(json.dumps(meta, indent=1))
+        (cdir / "monitor.bin").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))
         doc["command"] = bundle["process"]["args"]
         doc["healthcheck"] = meta["healthcheck"] is not None
         doc["stop_signal"] = meta["stop_signal"]

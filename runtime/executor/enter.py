@@ -8,7 +8,6 @@ exits with the workload's status. Standard library only.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -142,6 +141,8 @@ def spawn_entered(
 
 def main(argv: Sequence[str]) -> int:
     """Helper entry point: argv[1] is a JSON request {pid, container_dir, command, env, user, ...}."""
+    import json
+
     req = json.loads(argv[1])
     cdir = str(req["container_dir"])
     with open(os.path.join(cdir, "config.json")) as f:

@@ -1,0 +1,522 @@
+"""The monitor's body (see runtime/monitor.py, its entry point). Standard library only."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import select
+import signal
+import time
+from typing import Any
+
+from runtime.executor import init as _init
+from runtime.executor import syscalls as sc
+from runtime.logs import LogWriter, rfc3339_nano
+
+BACKOFF_START, BACKOFF_MAX = 0.1, 10.0
+
+
+def dumps(obj: Any) -> str:
+    """JSON text of plain data (dict, list, str, int, float, bool, None): the json package costs
+    the monitor an import of re on every container start."""
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, (int, float)):
+        return repr(obj)
+    if isinstance(obj, str):
+        out = obj.replace("\\", "\\\\").replace('"', '\\"')
+        if any(c < " " for c in out):
+            out = "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in out)
+        return '"' + out + '"'
+    if isinstance(obj, dict):
+        return "{" + ",".join(dumps(str(k)) + ":" + dumps(v) for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(dumps(v) for v in obj) + "]"
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(dumps(data))
+    os.replace(tmp, path)
+
+
+def now_rfc3339() -> str:
+    return rfc3339_nano()
+
+
+def proc_starttime(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        raw = f.read()
+    return int(raw[raw.rindex(b")") + 2 :].split()[19])
+
+
+class Monitor:
+    def __init__(self, cdir: str, rdir: str) -> None:
+        self.cdir, self.rdir = cdir, rdir
+        # config.json and container.json as one marshal blob: no JSON parser to import
+        with open(os.path.join(cdir, "monitor.bin"), "rb") as f:
+            bundle = marshal.load(f)
+        self.config: dict[str, Any] = bundle["config"]
+        self.meta: dict[str, Any] = bundle["meta"]
+        self.name = str(self.meta["name"])
+        self.bpf: bytes | None = None
+        if self.meta.get("seccomp_bpf"):
+            with open(self.meta["seccomp_bpf"], "rb") as f:
+                self.bpf = f.read()
+        self.log = LogWriter(
+            str(self.meta["log_path"]), self.meta.get("log_max_size"), int(self.meta.get("log_max_file") or 1)
+        )
+        self.state: dict[str, Any] = {
+            "status": "created",
+            "pid": 0,
+            "started_at": "",
+            "finished_at": "",
+            "exit_code": None,
+            "signal": None,
+            "oom_killed": False,
+            "restart_count": 0,
+            "error": "",
+        }
+        self.pid = 0  # the init (PID 1 of the container), host pid
+        self.pidfd = -1
+        self.outs: dict[int, str] = {}  # fd -> stream name
+        self.gate_w = -1
+        self.sync_r = -1
+        self.stdin_w = -1
+        self.oom_base = 0
+        self.paused = False  # no probes while the cgroup is frozen
+        self.unreaped: list[int] = []  # timed-out probes not dead yet
+        self.health: Any = None  # runtime.executor.health.HealthState, imported when needed
+        self.next_probe = 0.0
+        self.probe: tuple[int, int, float, str, bytearray] | None = None  # pid, fd, deadline, start, out
+        self.run_started = 0.0
+        # opened before the caller hears "ok": a start written right after must find a reader
+        self.ctl = os.open(self.path("ctl"), os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # ---- files ----
+    def path(self, name: str) -> str:
+        return os.path.join(self.rdir, name)
+
+    def save_state(self) -> None:
+        write_json_atomic(self.path("state.json"), self.state)
+
+    def stopping(self) -> bool:
+        return os.path.exists(self.path("stopping"))
+
+    # ---- the init ----
+    def spawn(self) -> str:
+        """Fork the init; returns "" when it waits at the gate, else the error line."""
+        tty = bool(self.config["process"].get("terminal"))
+        if tty:
+            master, slave = os.openpty()
+            stdio = (slave, slave, slave)
+            self.outs = {master: "stdout"}
+            to_close = [slave]
+        else:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            if self.stdin_w >= 0:  # a restart: the previous run's pipe
+                os.close(self.stdin_w)
+                self.stdin_w = -1
+            if self.meta.get("stdin_open"):
+                # stdin_open: a pipe whose write end the monitor keeps, so reads block, never EOF
+                stdin, self.stdin_w = os.pipe2(os.O_CLOEXEC)
+            else:
+                stdin = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+            stdio = (stdin, out_w, err_w)
+            self.outs = {out_r: "stdout", err_r: "stderr"}
+            to_close = [out_w, err_w, stdin]
+        sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+        gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+        plan = _init.InitPlan(
+            name=self.name,
+            config=self.config,
+            lowerdirs=self.meta["lowerdirs"],
+            upperdir=self.meta["upperdir"],
+            workdir=self.meta["workdir"],
+            cgroup_procs=self.meta.get("cgroup_procs") or [],
+            seccomp_bpf=self.bpf,
+            stdio=stdio,
+            tty=tty,
+        )
+        a = _init.spawn(plan, sync_w, gate_r)
+        for fd in (*to_close, sync_w, gate_r):
+            os.close(fd)
+        self.gate_w, self.sync_r = gate_w, sync_r
+        os.waitpid(a, 0)
+        pid, err = 0, ""
+        reader = _LineReader(sync_r)
+        while True:
+            line = reader.readline()
+            if line is None:
+                err = err or f"error container {self.name}: init exited during setup"
+                break
+            if line.startswith("pid "):
+                pid = int(line[4:])
+            elif line == "ready":
+                break
+            elif line.startswith("error "):
+                err = line
+                break
+        if pid and err:
+            self._reap_quietly(pid)
+        if err:
+            self._close_init_fds()
+            return err
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.oom_base = self.oom_count()  # counts are per cgroup, across restarts
+        # readers check it before signalling: a recorded pid may be reused after a crash
+        self.state["pid_start"] = proc_starttime(pid)
+        return ""
+
+    def _reap_quietly(self, pid: int) -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            pass
+
+    def _close_init_fds(self) -> None:
+        for fd in (*self.outs, self.gate_w, self.sync_r, self.stdin_w):
+            if fd >= 0:
+                try:  # noqa: SIM105 - no contextlib import in the monitor
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.outs, self.gate_w, self.sync_r, self.stdin_w = {}, -1, -1, -1
+
+    def release(self) -> str:
+        """Open the gate; returns "" once the workload was exec'd, else the error line."""
+        os.write(self.gate_w, b"s")
+        os.close(self.gate_w)
+        self.gate_w = -1
+        line = _LineReader(self.sync_r).readline()  # EOF: execve closed the pipe
+        os.close(self.sync_r)
+        self.sync_r = -1
+        self.run_started = time.monotonic()
+        self.state.update(
+            status="running",
+            pid=self.pid,
+            started_at=now_rfc3339(),
+            finished_at="",
+            exit_code=None,
+            signal=None,
+            oom_killed=False,
+            error="",
+        )
+        hc = self.meta.get("healthcheck")
+        if hc and hc.get("test") and hc["test"][0] != "NONE":
+            from runtime.executor.health import HealthState
+
+            self.health = HealthState(
+                retries=int(hc["retries"]),
+                start_period=float(hc["start_period"]),
+                interval=float(hc["interval"]),
+                start_interval=float(hc["start_interval"]),
+                started_at=self.run_started,
+            )
+            self.next_probe = self.run_started + self.health.next_delay(self.run_started)
+            self.write_health()
+        if line and line.startswith("error "):
+            self.state["error"] = line[6:]
+            return line
+        return ""
+
+    # ---- health ----
+    def write_health(self) -> None:
+        if self.health is not None:
+            write_json_atomic(self.path("health.json"), self.health.to_json())
+
+    def start_probe(self) -> None:
+        from runtime.executor.enter import spawn_entered
+
+        assert self.health is not None
+        test = list(self.meta["healthcheck"]["test"])
+        argv = test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", " ".join(test[1:])]
+        r, w = os.pipe2(os.O_CLOEXEC)
+        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        pid = spawn_entered(
+            self.pid,
+            self.config,
+            {"command": argv},
+            self.meta.get("cgroup_procs") or [],
+            self.bpf,
+            (null, w, w),
+        )
+        os.close(w)
+        os.close(null)
+        timeout = float(self.meta["healthcheck"]["timeout"]) or 30.0
+        self.probe = (pid, r, time.monotonic() + timeout, now_rfc3339(), bytearray())
+
+    def finish_probe(self, timed_out: bool) -> None:
+        assert self.probe is not None and self.health is not None
+        pid, fd, _, start, out = self.probe
+        if timed_out:
+            try:  # noqa: SIM105 - no contextlib import in the monitor
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            # a probe in a frozen cgroup dies only once thawed: never block on it
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                self.unreaped.append(pid)
+            code = -1
+        else:
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        os.close(fd)
+        self.probe = None
+        now = time.monotonic()
+        self.health.record(
+            start=start, end=now_rfc3339(), exit_code=code, output=out.decode(errors="replace"), now=now
+        )
+        self.write_health()
+        self.next_probe = now + self.health.next_delay(now)
+
+    # ---- the loop ----
+    def run_once(self) -> tuple[int, int | None]:
+        """Pump stdio, serve ctl and probes until the init exits; returns (exit code, signal)."""
+        return self._loop(self.ctl)
+
+    def _loop(self, ctl: int) -> tuple[int, int | None]:
+        exited: tuple[int, int | None] | None = None
+        while True:
+            for pid in list(self.unreaped):
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        self.unreaped.remove(pid)
+                except ChildProcessError:
+                    self.unreaped.remove(pid)
+            fds = [*self.outs, ctl]
+            if exited is None:
+                fds.append(self.pidfd)
+            if self.probe is not None:
+                fds.append(self.probe[1])
+            timeout = None
+            now = time.monotonic()
+            if self.probe is not None:
+                timeout = max(0.0, self.probe[2] - now)
+            elif self.health is not None and self.state["status"] == "running" and exited is None:
+                timeout = 1.0 if self.paused else max(0.0, self.next_probe - now)
+            if self.unreaped and (timeout is None or timeout > 1.0):
+                timeout = 1.0
+            if exited is not None:
+                timeout = 0.0 if not self.outs else 0.5
+            ready, _, _ = select.select(fds, [], [], timeout)
+            for fd in ready:
+                if fd in self.outs:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:  # EIO: the pty's last slave closed
+                        data = b""
+                    if data:
+                        self.log.write(self.outs[fd], data)  # type: ignore[arg-type]
+                    else:
+                        os.close(fd)
+                        del self.outs[fd]
+                elif fd == ctl:
+                    self.serve_ctl(ctl)
+                elif fd == self.pidfd:
+                    _, status = os.waitpid(self.pid, 0)
+                    os.close(self.pidfd)
+                    self.pidfd = -1
+                    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+                    code = 128 + sig if sig else os.WEXITSTATUS(status)
+                    exited = (code, sig)
+                elif self.probe is not None and fd == self.probe[1]:
+                    data = os.read(fd, 65536)
+                    if data:
+                        self.probe[4].extend(data)
+                    else:
+                        self.finish_probe(False)
+            if self.probe is not None and time.monotonic() >= self.probe[2]:
+                self.finish_probe(True)
+            if (
+                self.probe is None
+                and self.health is not None
+                and exited is None
+                and not self.paused
+                and self.state["status"] == "running"
+                and time.monotonic() >= self.next_probe
+            ):
+                self.start_probe()
+            if exited is not None and (not self.outs or not ready):
+                for fd in list(self.outs):
+                    os.close(fd)
+                self.outs = {}
+                if self.probe is not None:
+                    self.finish_probe(True)
+                return exited
+
+    def serve_ctl(self, ctl: int) -> None:
+        try:
+            data = os.read(ctl, 4096)
+        except BlockingIOError:
+            return
+        for cmd in data.decode(errors="replace").split():
+            if cmd == "start" and self.gate_w >= 0:
+                self.release()
+                self.save_state()
+            elif cmd in ("pause", "unpause"):
+                self.paused = cmd == "pause"
+
+    def back_off(self, delay: float) -> bool:
+        """Sleep *delay* before a restart; True if a stop came meanwhile (through ctl)."""
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.ctl], [], [], left)
+            if ready:
+                try:
+                    if "stop" in os.read(self.ctl, 4096).decode(errors="replace").split():
+                        return True
+                except BlockingIOError:
+                    pass
+        return False
+
+    def oom_count(self) -> int:
+        """OOM kills so far in the container's memory cgroup (v1 memory.oom_control, v2
+        memory.events), read directly: importing runtime.cgroups would slow every exit."""
+        total = 0
+        for procs in self.meta.get("cgroup_procs") or []:
+            d = os.path.dirname(procs)
+            for name in ("memory.oom_control", "memory.events"):
+                try:
+                    with open(os.path.join(d, name)) as f:
+                        for line in f:
+                            key, _, value = line.partition(" ")
+                            if key == "oom_kill":
+                                total += int(value)
+                except (OSError, ValueError):
+                    continue
+        return total
+
+    def oom_killed(self) -> bool:
+        return self.oom_count() > self.oom_base
+
+    def should_restart(self, code: int) -> bool:
+        if self.stopping():
+            return False
+        policy = self.meta.get("restart") or {}
+        name = policy.get("name", "no")
+        if name in ("always", "unless-stopped"):
+            return True
+        if name == "on-failure" and code != 0:
+            limit = int(policy.get("max_retries") or 0)
+            return limit == 0 or int(self.state["restart_count"]) < limit
+        return False
+
+    def main(self, start_now: bool) -> int:
+        err = self.spawn()
+        if err:
+            self.state.update(
+                status="exited" if start_now else "dead",
+                error=err[6:],
+                exit_code=127,
+                finished_at=now_rfc3339(),
+            )
+            self.save_state()
+            write_json_atomic(self.path("exit.json"), self.state)
+            return self.report(err)
+        self.state.update(pid=self.pid)
+        if start_now:
+            err = self.release()
+        self.save_state()
+        self.report(err or f"ok {self.pid}")
+        backoff = BACKOFF_START
+        while True:
+            code, sig = self.run_once()
+            self.state.update(
+                status="exited",
+                pid=0,
+                exit_code=code,
+                signal=signal.Signals(sig).name if sig else None,
+                oom_killed=self.oom_killed(),
+                finished_at=now_rfc3339(),
+            )
+            if self.gate_w >= 0 or not self.should_restart(code):
+                break
+            if time.monotonic() - self.run_started > BACKOFF_MAX:
+                backoff = BACKOFF_START
+            self.state.update(status="restarting")
+            self.save_state()
+            if self.back_off(backoff) or self.stopping():
+                break
+            backoff = min(backoff * 2, BACKOFF_MAX)
+            self.state["restart_count"] = int(self.state["restart_count"]) + 1
+            err = self.spawn()
+            if err or self.release():
+                self.state.update(status="exited", error=(err or self.state.get("error") or "")[6:])
+                break
+            self.save_state()
+        self._close_init_fds()
+        self.state["status"] = "exited"
+        self.save_state()
+        write_json_atomic(self.path("exit.json"), self.state)
+        return 0
+
+    def report(self, line: str) -> int:
+        try:  # noqa: SIM105 - no contextlib import in the monitor
+            os.write(1, (line + "\n").encode())
+        except OSError:
+            pass
+        null = os.open("/dev/null", os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+        return 0 if line.startswith("ok") else 1
+
+
+class _LineReader:
+    """Blocking line reads from a pipe fd without a buffered file object (one byte at a time is
+    fine: the sync protocol is a few short lines)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def readline(self) -> str | None:
+        buf = bytearray()
+        while True:
+            b = os.read(self.fd, 1)
+            if not b:
+                return buf.decode(errors="replace") if buf else None
+            if b == b"\n":
+                return buf.decode(errors="replace")
+            buf += b
+
+
+def main(argv: list[str]) -> int:
+    cdir, rdir = argv[1], argv[2]
+    start_now = "--start" in argv[3:]
+    if os.fork():
+        os._exit(0)  # the caller reaps us at once; the monitor lives on, re-parented to init
+    os.chdir("/")
+    err_fd = os.open(os.path.join(rdir, "monitor.err"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(err_fd, 2)
+    os.close(err_fd)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    sc.SYSCALLS.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    ctl = os.path.join(rdir, "ctl")
+    if not os.path.exists(ctl):
+        os.mkfifo(ctl, 0o600)
+    write_json_atomic(
+        os.path.join(rdir, "monitor.json"), {"pid": os.getpid(), "starttime": proc_starttime(os.getpid())}
+    )
+    try:
+        mon = Monitor(cdir, rdir)
+        return mon.main(start_now)
+    except Exception as exc:  # noqa: BLE001 - report one line, keep the traceback in monitor.err
+        import traceback
+
+        traceback.print_exc()
+        try:  # noqa: SIM105 - no contextlib import in the monitor
+            os.write(1, f"error monitor: {exc}\n".encode())
+        except OSError:
+            pass
+        return 1
