@@ -20,6 +20,7 @@ from composer.loader.render import render, to_json_tree
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKER_COMPOSE = REPO / ".venv" / "bin" / "docker-compose"
+NEEDS_PIPELINE = {"canon-string-values-cast"}
 CANON_CASES = sorted(p for p in (REPO / "fixtures" / "compose").glob("canon-*") if (p / "expected.json").exists())
 
 
@@ -104,8 +105,8 @@ def test_yaml_output_matches_docker_compose(case: Path) -> None:
     )
     assert theirs.returncode == 0, theirs.stderr
     text = (case / "compose.yaml").read_text()
-    if "$" in text:
-        pytest.skip("needs interpolation (the pipeline's stage); test_fixtures.py covers the JSON form")
+    if "$" in text or case.name in NEEDS_PIPELINE:
+        pytest.skip("needs interpolation or casts (the pipeline's stages); test_fixtures.py covers it")
     tree = yaml.safe_load(text)
     canonical = canonicalize(
         {**tree, "name": case.name}, working_dir=str(case), environ=env, resolve_paths="--no-path-resolution" not in extra
