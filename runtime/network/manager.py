@@ -594,6 +594,7 @@ class NetworkManager:
             tx.put(CTR, container_id, doc)
         try:
             net = self._net_doc(attachment.network)
+            self._ensure_bridges({attachment.network: net})
             first = len(doc["attachments"]) == 1
             gws = self._gateways([rec], {rec["network"]: net}) if first else (None, None)
             iface = self._iface(container_id, rec, net)
