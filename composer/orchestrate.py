@@ -25,7 +25,7 @@ from composer.graph import COMPLETED, HEALTHY, Dependency
 from composer.plan import Observed, Op, Plan
 from composer.progress import Progress
 from composer.project import Project
-from composer.specgen import ProjectFile, service_spec
+from composer.specgen import ProjectFile, image_ref, service_spec
 from composer.specgen import network_name as _network_name
 from composer.specgen import volume_name as _volume_name
 from runtime.errors import EngineError, NotFound
@@ -401,10 +401,21 @@ async def execute(
     """
     lim = limiter or trio.CapacityLimiter(1 << 16)
     run = _Run(plan, project, engine, progress, options, lim)
-    async with trio.open_nursery() as nursery:
-        for op in plan.ops:
-            nursery.start_soon(run.run_op, op)
+    async with trio.open_nursery() as outer:
+        if progress.mode == "tty":
+            outer.start_soon(_tick, progress)  # elapsed times move while an operation waits
+        async with trio.open_nursery() as nursery:
+            for op in plan.ops:
+                nursery.start_soon(run.run_op, op)
+        outer.cancel_scope.cancel()
+    progress.redraw()
     return run.errors
+
+
+async def _tick(progress: Progress) -> None:
+    while True:
+        await trio.sleep(0.1)
+        progress.redraw()
 
 
 def first_error(plan: Plan, errors: Mapping[int, str]) -> str:
@@ -434,9 +445,9 @@ def observe(engine: EngineLike, project: Project) -> Observed:
         if vols is not None and _exists(vols, v)
     )
     images: set[str] = set()
-    for svc in project.services.values():
-        ref = svc.get("image")
-        if ref and ref not in images:
+    for svc_name, svc in project.services.items():
+        ref = image_ref(project.name, svc_name, svc)
+        if ref not in images:
             try:
                 engine.images.resolve(ref)
                 images.add(ref)

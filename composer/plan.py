@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from composer import labels as L
-from composer.errors import ProjectError
+from composer.errors import ProjectError, ServiceError
 from composer.graph import Dependency, build_graph, dependency_closure, service_dependencies, service_order
 from composer.project import Project
-from composer.specgen import container_name, network_name, replicas, volume_name
+from composer.specgen import container_name, image_ref, network_name, replicas, volume_name
 from runtime.spec import ContainerInfo
 
 OpKind = Literal[
@@ -188,7 +188,7 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
             *(net_ops.get(n) for n in _svc_networks(svc)),
             *(vol_ops.get(v) for v in _svc_volumes(svc)),
         ]
-        pull_op = _pull_op(b, svc, observed, options, pulled)
+        pull_op = _pull_op(b, name, svc, observed, options, pulled)
         before_create = [*infra, pull_op, *(i for d in present for i in created.get(d.service, ()))]
         before_start = [i for d in present for i in started.get(d.service, ())]
         want = options.scale.get(name, replicas(svc))
@@ -335,15 +335,19 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
 
 def _pull_op(
     b: _Builder,
+    name: str,
     svc: Mapping[str, Any],
     observed: Observed,
     options: ReconcileOptions,
     pulled: dict[str, int | None],
 ) -> int | None:
-    image = svc.get("image")
-    if not image:
-        return None
-    image = str(image)
+    image = image_ref(b.project, name, svc)
+    if (svc.get("build") or not svc.get("image")) and image not in observed.images:
+        raise ServiceError(
+            name,
+            f"image {image} must be built, and build is not supported yet; build it elsewhere and "
+            "`composer image load` it",
+        )
     if image in pulled:
         return pulled[image]
     policy = options.pull if options.pull != "policy" else str(svc.get("pull_policy") or "missing")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -79,9 +80,14 @@ class Progress:
         self.mode, self.stream, self.color, self.clock = mode, stream or sys.stderr, color, clock
         self.lines: dict[tuple[str, str], _Line] = {}
         self._drawn = 0
+        self._lock = threading.RLock()  # events come from worker threads; the ticker from trio
 
     def event(self, kind: str, name: str, state: str, *, error: bool = False) -> None:
         """Resource *kind* (Container, Network, Volume, Image) *name* is now in *state*."""
+        with self._lock:
+            self._event(kind, name, state, error)
+
+    def _event(self, kind: str, name: str, state: str, error: bool) -> None:
         now = self.clock()
         key = (kind, name)
         line = self.lines.get(key)
@@ -100,11 +106,12 @@ class Progress:
         """A line outside the resource block (warnings)."""
         if self.mode == "quiet":
             return
-        if self.mode == "json":
-            self._write(json.dumps({"message": text}) + "\n")
-        else:
-            self._write(f"{text}\n")
-            self._drawn = 0 if self.mode == "tty" else self._drawn
+        with self._lock:
+            if self.mode == "json":
+                self._write(json.dumps({"message": text}) + "\n")
+            else:
+                self._write(f"{text}\n")
+                self._drawn = 0 if self.mode == "tty" else self._drawn
 
     def frame(self) -> list[str]:
         """The TTY block: one line per resource, state and elapsed time, in first-seen order."""
@@ -123,8 +130,12 @@ class Progress:
         return out
 
     def redraw(self) -> None:
-        if self.mode != "tty":
+        if self.mode != "tty" or not self.lines:
             return
+        with self._lock:
+            self._redraw()
+
+    def _redraw(self) -> None:
         lines = self.frame()
         up = f"\x1b[{self._drawn}A" if self._drawn else ""
         self._write(up + "".join(f"\r\x1b[2K{ln}\n" for ln in lines))

@@ -140,6 +140,11 @@ def volume_name(project: Project, key: str) -> str:
     return str(vol.get("name") or f"{project.name}_{key}")
 
 
+def image_ref(project: str, service: str, svc: Mapping[str, Any]) -> str:
+    """The service's image; a service with only `build:` gets `<project>-<service>` (as docker compose)."""
+    return str(svc.get("image") or f"{project}-{service}")
+
+
 def replicas(svc: Mapping[str, Any]) -> int:
     """How many containers the service wants (scale, else deploy.replicas, else 1)."""
     if svc.get("scale") is not None:
@@ -218,7 +223,7 @@ class _Gen:
             if key not in _HANDLED and not str(key).startswith("x-"):
                 self.warn(key)
         cname = name or container_name(p.name, self.service, svc, number)
-        image = str(svc.get("image") or f"{p.name}-{self.service}")
+        image = image_ref(p.name, self.service, svc)
         labels = {str(k): str(v) for k, v in (svc.get("labels") or {}).items()}
         labels.update(
             L.service_labels(

@@ -153,6 +153,17 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         timestamps=args.timestamps,
     )
     since, until = C.since_to_epoch(args.since), C.since_to_epoch(args.until)
+    if not args.follow:
+        # one listing merged by time, so lines of different services read in the order they happened
+        from runtime.logs import join_partials
+
+        merged: list[tuple[str, int, str, Any]] = []
+        for c in containers:
+            records = engine.containers.logs(c.id, tail=_tail(args.tail), since=since, until=until)
+            merged.extend((rec.time, i, short_name(c), rec) for i, rec in enumerate(join_partials(records)))
+        for _, _, cname, rec in sorted(merged, key=lambda m: (m[0], m[1])):
+            printer.line(cname, rec)
+        return 0
     threads = follow_containers(
         engine, containers, printer, follow=args.follow, tail=_tail(args.tail), since=since, until=until
     )

@@ -167,9 +167,12 @@ def test_project_lock_excludes_a_second_holder(tmp_path: Path) -> None:
     proc.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(
-            ProjectError, match="project demo: another composer command is working on this project"
-        ), project_lock(lock, "demo", timeout=0.2):
+        with (
+            pytest.raises(
+                ProjectError, match="project demo: another composer command is working on this project"
+            ),
+            project_lock(lock, "demo", timeout=0.2),
+        ):
             pass
         t0 = time.monotonic()
         with project_lock(lock, "demo", timeout=10):

@@ -7,7 +7,7 @@ from textwrap import dedent
 import pytest
 
 from composer import labels as L
-from composer.errors import DependencyCycleError, ProjectError
+from composer.errors import DependencyCycleError, ProjectError, ServiceError
 from composer.graph import dependency_closure, service_order
 from composer.plan import DownOptions, Observed, ReconcileOptions, reconcile, teardown
 from composer.project import Project
@@ -194,3 +194,14 @@ def test_teardown_stops_dependents_first_from_labels_alone(tmp_path: Path) -> No
         [2,4,5,7] -> #9 volume:demo_data, RemoveVolume, down -v
         [2,4,5,7] -> #10 pod:demo, RemovePod, project down
         """)
+
+
+def test_a_service_to_build_is_refused_until_its_image_exists(tmp_path: Path) -> None:
+    (tmp_path / "ctx").mkdir()
+    p = load(tmp_path, "services:\n  web:\n    build: ./ctx\n")
+    with pytest.raises(
+        ServiceError, match="^service web: image demo-web must be built, and build is not supported"
+    ):
+        reconcile(p, Observed())
+    plan = reconcile(p, Observed(images=frozenset({"demo-web"}), pod=True))
+    assert [op.kind for op in plan.ops] == ["CreateNetwork", "CreateContainer", "StartContainer"]
