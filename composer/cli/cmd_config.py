@@ -58,9 +58,12 @@ def service_hash(service: Mapping[str, Any]) -> str:
     return hashlib.sha256(go_json(doc).encode()).hexdigest()
 
 
-def go_json(value: Any) -> str:
-    """Compact JSON as Go's encoding/json writes it (HTML characters escaped)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def go_json(value: Any, indent: int | None = None) -> str:
+    """JSON as Go's encoding/json writes it (HTML characters escaped; compact unless *indent*)."""
+    if indent is None:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = json.dumps(_sorted(value), indent=indent, ensure_ascii=False)
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(ch, esc)
@@ -127,6 +130,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
                 raise UsageError(f"no such service: {svc}")
             lines.append(f"{svc} {service_hash(project.services[svc])}")
         out = _lines(lines)
+    elif args.no_interpolate:  # docker compose prints the raw model here: all services, sorted keys
+        out = render_model(_model_view(result.model), args.output_format)
     else:
         out = render(dict(project.tree), args.output_format)  # byte-equal to docker compose's
         if not args.no_interpolate:  # the output must read back to the same model: `$` is literal
@@ -158,6 +163,52 @@ def dependency_order(services: Mapping[str, Any]) -> list[str]:
     for name in sorted(services):
         visit(name, ())
     return done
+
+
+def render_model(model: Mapping[str, Any], fmt: str) -> str:
+    """A plain model as Go marshals a map: keys sorted (JSON indented by 2, YAML by yaml.v3)."""
+    from composer.loader import render as render_module
+
+    if fmt == "json":
+        return go_json(model, indent=2)
+    emit = getattr(render_module, "_yaml_lines", None)
+    if emit is None:
+        import yaml
+
+        return str(yaml.safe_dump(_sorted(model), sort_keys=True, default_flow_style=False))
+    return "".join(emit(_sorted(model), 0))
+
+
+def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical tree without the zero values the canonical stage fills in for rendering
+    (docker compose's raw model has no `command: null`, `ipam: {}`, empty deploy sections)."""
+    out = dict(model)
+    nets = {}
+    for name, net in (model.get("networks") or {}).items():
+        if isinstance(net, Mapping) and net.get("ipam") == {}:
+            net = {k: v for k, v in net.items() if k != "ipam"}
+        nets[name] = net
+    if "networks" in model:
+        out["networks"] = nets
+    services = {}
+    for name, svc in (model.get("services") or {}).items():
+        if isinstance(svc, Mapping):
+            svc = {k: v for k, v in svc.items() if not (k in ("command", "entrypoint") and v is None)}
+            deploy = svc.get("deploy")
+            if isinstance(deploy, Mapping):
+                svc["deploy"] = {k: v for k, v in deploy.items()
+                                 if not (k in ("placement", "resources") and v == {})}
+        services[name] = svc
+    out["services"] = services
+    return out
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def _lines(items: Any) -> str:

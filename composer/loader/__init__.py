@@ -42,6 +42,7 @@ class LoadOptions:
 class LoadResult:
     project: Project
     raw_trees: tuple[dict[str, Any], ...]       # each file as parsed, before interpolation
+    model: Mapping[str, Any]                    # canonical, before profiles (all services, no pruning)
     environment: Mapping[str, str]              # what interpolation saw (shell + .env + project name)
 
 
@@ -115,7 +116,7 @@ def load(opts: LoadOptions) -> LoadResult:
         environment=env,
         disabled_services=selection.disabled,
     )
-    return LoadResult(project=project, raw_trees=tuple(raw), environment=env)
+    return LoadResult(project=project, raw_trees=tuple(raw), environment=env, model=canonical)
 
 
 def _without_optional_disabled_deps(tree: dict[str, Any], disabled: Mapping[str, Any]) -> dict[str, Any]:

@@ -120,7 +120,9 @@ def test_hash_equals_docker_compose_config_hash(project: Path) -> None:
 
 @needs_docker_compose
 @pytest.mark.parametrize("flags", [["--format", "json"], [], ["--no-normalize"], ["--no-path-resolution"],
-                                   ["--profile", "debug"]])
+                                   ["--profile", "debug"], ["--no-interpolate"],
+                                   ["--no-interpolate", "--format", "json"], ["--services"],
+                                   ["--no-consistency"]])
 def test_rendering_equals_docker_compose(project: Path, flags: list[str]) -> None:
     global_flags = flags if flags[:1] == ["--profile"] else []
     config_flags = [] if global_flags else flags
