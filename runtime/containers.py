@@ -357,6 +357,13 @@ class ContainerManager:
         except UserError as exc:
             raise InvalidSpec(f"container {spec.name}: {exc}") from None
         caps, user_caps = self._caps(spec)
+        from runtime.security.defaults import check_sysctl
+
+        for key in spec.sysctls:
+            try:
+                check_sysctl(key, spec.network_mode == "host")
+            except InvalidSpec as exc:
+                raise InvalidSpec(f"container {spec.name}: {exc}") from None
         rlimits = self._rlimits(spec)
         # cgroup
         cgroup_parts: builtins.list[str] | None = None

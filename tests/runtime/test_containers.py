@@ -565,3 +565,32 @@ def test_healthchecks_wait_while_paused(engine: Engine) -> None:
     time.sleep(0.5)
     assert engine.containers.get(c.id).health == "healthy"
     assert engine.containers.stop(c.id, timeout=0.2).status == "exited"
+
+
+def test_privileged_seccomp_profiles_and_sysctls(engine: Engine, tmp_path: Path) -> None:
+    import json
+
+    from runtime.security.caps import ALL_CAPS
+
+    status = "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr '\\n' ' '"
+    _, out, _ = run(engine, spec("t-priv", "sh", "-c", status, privileged=True))
+    assert "Seccomp:\t0" in out
+    assert int(out.split("CapEff:\t")[1].split()[0], 16) & (1 << ALL_CAPS["SYS_ADMIN"])
+    profile = tmp_path / "deny-mkdir.json"
+    profile.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+            }
+        )
+    )
+    code, out, _ = run(
+        engine, spec("t-prof", "sh", "-c", "mkdir /x 2>/dev/null || echo denied", seccomp=str(profile))
+    )
+    assert out == "denied\n"
+    sysctls = {"net.core.somaxconn": "77"}
+    _, out, _ = run(engine, spec("t-sysctl", "cat", "/proc/sys/net/core/somaxconn", sysctls=sysctls))
+    assert out == "77\n"
+    with pytest.raises(InvalidSpec, match='container t-bad: sysctl "kernel.panic" is not namespaced'):
+        engine.containers.create(spec("t-bad", "true", sysctls={"kernel.panic": "1"}))
