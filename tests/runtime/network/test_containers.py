@@ -128,6 +128,8 @@ def test_none_mode_has_only_lo(manager: NetworkManager) -> None:
     assert net.netns_path
     out = in_ns(net.netns_path, "ip", "-o", "link").stdout
     assert [ln.split(":")[1].strip() for ln in out.splitlines()] == ["lo"]
+    ping_range = in_ns(net.netns_path, "cat", "/proc/sys/net/ipv4/ping_group_range").stdout.split()
+    assert ping_range == ["0", "2147483647"]
     assert "UP" in out
     hosts = Path(net.hosts_path).read_text().splitlines()
     assert "127.0.0.1\tbox x-1" in hosts and hosts[-1] == "192.0.2.1\tgw.test"
