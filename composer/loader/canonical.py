@@ -159,9 +159,9 @@ class _Ctx:
             home = self.environ.get("HOME", "")
             if home:
                 p = home + p[1:]
-        if not posixpath.isabs(p):
-            p = posixpath.join(self.working_dir, p)
-        return posixpath.normpath(p)
+        if posixpath.isabs(p):
+            return p  # kept as written, trailing slash included (compose only cleans joined paths)
+        return posixpath.normpath(posixpath.join(self.working_dir, p))
 
 
 # --- service rules ----------------------------------------------------------------------------
