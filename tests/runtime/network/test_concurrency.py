@@ -46,3 +46,28 @@ def test_parallel_processes_never_share_an_address(
     for cid in members:
         hosts = Path(manager.paths.container_run(cid) / "hosts").read_text()
         assert sum(1 for ln in hosts.splitlines() if " w " in f" {ln} " or ln.split()[1:2] == ["w"]) == 11
+
+
+def test_parallel_threads_in_one_process(manager: NetworkManager) -> None:
+    """As `up` does it: trio worker threads calling setup_container at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runtime.spec import ContainerSpec, NetworkAttachment
+
+    manager.create(NetworkSpec(name="demo_default"))
+
+    def one(i: int) -> str:
+        att = NetworkAttachment(network="demo_default", aliases=("t",))
+        spec = ContainerSpec(name=f"demo-t-{i}", image="i", networks=(att,))
+        net = manager.setup_container(f"{i:064x}", spec)
+        return net.addresses["demo_default"]
+
+    with ThreadPoolExecutor(8) as pool:
+        addrs = list(pool.map(one, range(16)))
+    assert len(set(addrs)) == 16
+    for i in range(16):
+        hosts = (manager.paths.container_run(f"{i:064x}") / "hosts").read_text().splitlines()
+        assert sum(1 for ln in hosts if ln.split()[1:2] == ["t"]) == 15
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: manager.teardown_container(f"{i:064x}"), range(16)))
+    assert manager.get("demo_default").containers == {}
