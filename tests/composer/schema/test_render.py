@@ -17,9 +17,9 @@ import yaml
 
 from composer.loader.canonical import canonicalize
 from composer.loader.render import render, to_json_tree
+from tests.composer.fixturelib import DOCKER_COMPOSE  # the real binary: the pip wrapper always exits 0
 
 REPO = Path(__file__).resolve().parents[3]
-DOCKER_COMPOSE = REPO / ".venv" / "bin" / "docker-compose"
 NEEDS_PIPELINE = {"canon-string-values-cast"}
 CANON_CASES = sorted(p for p in (REPO / "fixtures" / "compose").glob("canon-*") if (p / "expected.json").exists())
 
