@@ -95,6 +95,29 @@ def _ips_overlap(a: str, b: str) -> bool:
     return False
 
 
+def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[tuple[str, files.HostEntry]]]:
+    """network -> [(container id, hosts entry)] for every address on it, ordered by container name."""
+    out: dict[str, builtins.list[tuple[str, files.HostEntry]]] = {}
+    for cid, doc in sorted(docs.items(), key=lambda kv: kv[1].get("name", "")):
+        for b in doc.get("attachments", []):
+            for v in ("ipv4", "ipv6"):
+                if b.get(v):
+                    entry = files.HostEntry(b[v], (*b["aliases"], doc["name"]))
+                    out.setdefault(b["network"], []).append((cid, entry))
+    return out
+
+
+def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, files.HostEntry]]]) -> str:
+    """A container's hosts file: its own names, then its peers on each of its networks."""
+    own = [files.HostEntry(a[v], (doc["hostname"], doc["name"]))
+           for a in doc["attachments"] for v in ("ipv4", "ipv6") if a.get(v)]
+    if not own:
+        own.append(files.HostEntry("127.0.0.1", (doc["hostname"], doc["name"])))
+    peers = [entry for a in doc["attachments"] for other, entry in members.get(a["network"], ())
+             if other != cid]
+    return files.render_hosts(own, peers, [(h, addr) for h, addr in doc.get("extra_hosts", [])])
+
+
 def _labels_match(labels: Mapping[str, str], want: Mapping[str, str] | None) -> bool:
     if not want:
         return True
@@ -646,6 +669,7 @@ class NetworkManager:
         """Rewrite (in place) the hosts file of every container on *networks*, and of *also*."""
         with self._lock():
             docs = dict(self.store.read().list(CTR))
+            members = _members(docs)
             for cid, doc in docs.items():
                 if doc["mode"] not in ("bridge", "none"):
                     continue
@@ -654,29 +678,7 @@ class NetworkManager:
                     continue
                 if cid != also and not os.path.exists(doc["hosts_path"]):
                     continue
-                files.write_in_place(doc["hosts_path"], self._hosts_text(cid, doc, docs))
-
-    @staticmethod
-    def _hosts_text(cid: str, doc: Doc, docs: Mapping[str, Doc]) -> str:
-        own: list[files.HostEntry] = []
-        for a in doc["attachments"]:
-            for v in ("ipv4", "ipv6"):
-                if a.get(v):
-                    own.append(files.HostEntry(a[v], (doc["hostname"], doc["name"])))
-        if not own:
-            own.append(files.HostEntry("127.0.0.1", (doc["hostname"], doc["name"])))
-        peers: list[files.HostEntry] = []
-        for a in doc["attachments"]:
-            for other_id, other in sorted(docs.items(), key=lambda kv: kv[1].get("name", "")):
-                if other_id == cid:
-                    continue
-                for b in other.get("attachments", []):
-                    if b["network"] == a["network"]:
-                        for v in ("ipv4", "ipv6"):
-                            if b.get(v):
-                                peers.append(files.HostEntry(b[v], (*b["aliases"], other["name"])))
-        extra = [(h, addr) for h, addr in doc.get("extra_hosts", [])]
-        return files.render_hosts(own, peers, extra)
+                files.write_in_place(doc["hosts_path"], _hosts_text(cid, doc, members))
 
     def _refresh_nft(self) -> None:
         """Re-render composer's table from state and apply it in one transaction."""
