@@ -9,6 +9,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -69,6 +70,27 @@ def start_latency() -> list[Item]:
     else:
         out.append(Note("start: podman skipped: podman not installed"))
     return out
+
+
+def monitor_startup() -> list[Item]:
+    """The parts of a monitor's start that do not depend on the container: the interpreter it runs
+    (`python -I -S`), its imports, and compiling monitor.py (a script's bytecode is never cached)."""
+    import runtime
+
+    repo = str(Path(runtime.__file__).resolve().parent.parent)
+    py = [sys.executable, "-I", "-S", "-c"]
+    imports = (
+        f"import sys; sys.path.insert(0, {repo!r}); "
+        "import runtime.executor.init, runtime.executor.syscalls, runtime.logs"
+    )
+    script = str(Path(repo, "runtime", "monitor.py"))
+    compile_it = f"compile(open({script!r}).read(), {script!r}, 'exec')"
+    floor = summarize("monitor parts: python -I -S", "python", time_command([*py, "pass"], runs=10))
+    imp = summarize("monitor parts: + its imports", "python", time_command([*py, imports], runs=10))
+    comp = summarize(
+        "monitor parts: + compile monitor.py", "python", time_command([*py, compile_it], runs=10)
+    )
+    return [floor, imp, comp]
 
 
 def ensure_hugetlb() -> None:
@@ -252,5 +274,5 @@ def http_first_byte(gets: int = RUNS) -> list[Item]:
     ]
 
 
-ALL = [start_latency, monitor_memory, network_setup, http_first_byte]
+ALL = [start_latency, monitor_startup, monitor_memory, network_setup, http_first_byte]
 __all__ = ["ALL", "Note"]

@@ -132,6 +132,38 @@ def import_offenders(argv: list[str], top: int = 8) -> list[Item]:
     return [Note("\n".join(lines))]
 
 
+HEAVY = ("yaml", "dotenv", "jsonschema", "networkx", "trio", "pyroute2", "sqlite3")
+
+
+def import_costs() -> list[Item]:
+    """What one `import X` costs a fresh interpreter, over `python -c pass`: the libraries whose
+    import decides composer's start-up."""
+    floor = summarize(
+        "import: (python -c pass)", "python", time_command([sys.executable, "-c", "pass"], runs=10)
+    )
+    no_site = summarize(
+        "import: (python -S -c pass)", "python", time_command([sys.executable, "-S", "-c", "pass"], runs=10)
+    )
+    out: list[Item] = [floor, no_site]
+    for mod in HEAVY:
+        r = summarize(
+            f"import: {mod}", "python", time_command([sys.executable, "-c", f"import {mod}"], runs=10)
+        )
+        out.append(r)
+    cpu0 = floor.cpu_ms or 0.0
+    extra = ", ".join(
+        f"{r.name.split()[-1]} +{(r.cpu_ms or 0) - cpu0:.0f}" for r in out[2:] if isinstance(r, Result)
+    )
+    out.append(Note(f"import: CPU ms over the bare interpreter: {extra}"))
+    out.append(
+        Note(
+            f"import: site (the venv's .pth files: the editable install's finder) costs "
+            f"{(floor.cpu_ms or 0) - (no_site.cpu_ms or 0):.0f} ms CPU per interpreter start"
+        )
+    )
+    return out
+
+
 def generated_project(n: int) -> str:
     lines = ["services:"]
     for i in range(n):
