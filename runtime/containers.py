@@ -218,21 +218,24 @@ class ContainerManager:
     def _runtime_state(self, cid: str, doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """(status, state record) from the monitor's files, folding an exit file into the row."""
         run = self.paths.container_run(cid)
-        alive = self._monitor_alive(cid)
-        state = _read_json(run / "state.json") or {}
-        if alive:
-            status = str(state.get("status") or "created")
-            if status == "running" and doc.get("paused"):
-                status = "paused"
-            return status, state
+        # exit.json is the monitor's last write: once it exists the container is done for good
         final = _read_json(run / "exit.json")
         if final is not None:
             final["status"] = "exited" if final.get("started_at") else "dead"
             self._fold(cid, final)
             return str(final["status"]), final
+        state = _read_json(run / "state.json") or {}
         last = doc.get("last_state")
-        if isinstance(last, dict) and not state:
+        if isinstance(last, dict) and not state:  # folded; start() drops it before a new monitor
             return str(last.get("status") or "exited"), last
+        alive = self._monitor_alive(cid)
+        if alive:
+            status = str(state.get("status") or "created")
+            if status == "running" and doc.get("paused"):
+                status = "paused"
+            if status == "exited":  # between the last state.json and exit.json
+                status = "running"
+            return status, state
         if state.get("status") == "exited":
             return "exited", state
         return "dead", state
@@ -325,6 +328,17 @@ class ContainerManager:
     def _delete_row(self, cid: str) -> None:
         with self.store.transaction() as tx:
             tx.delete(KIND, cid)
+
+    def _set_paused(self, cid: str, paused: bool) -> None:
+        with self.store.transaction() as tx:  # read-modify-write: a reader may have folded an exit
+            doc = tx.get(KIND, cid)
+            if doc is None:
+                return
+            if paused:
+                doc["paused"] = True
+            else:
+                doc.pop("paused", None)
+            tx.put(KIND, cid, doc, name=doc["name"])
 
     def _save(self, cid: str, doc: dict[str, Any]) -> None:
         with self.store.transaction() as tx:
@@ -658,10 +672,11 @@ class ContainerManager:
         for name in ("stopping", "exit.json", "health.json", "ctl"):
             with contextlib.suppress(FileNotFoundError):
                 (run / name).unlink()
+        run.mkdir(parents=True, exist_ok=True)
         if isinstance(doc.get("last_state"), dict):
             (run / "state.json").write_text(json.dumps({"restart_count": 0}))
-        run.mkdir(parents=True, exist_ok=True)
         doc.pop("last_state", None)
+        self._repair_run_dir(cid, doc, info)
         self._save(cid, doc)
         self._spawn_monitor(cid, info.name, start=True)
         info = self.get(cid)
@@ -669,6 +684,41 @@ class ContainerManager:
         if state.get("error"):
             raise ExecError(str(state["error"]))
         return info
+
+    def _repair_run_dir(self, cid: str, doc: dict[str, Any], info: ContainerInfo) -> None:
+        """Recreate what the volatile run dir held (netns pin, hosts, resolv.conf, hostname) when
+        it is gone, e.g. after a reboot, before the init needs it."""
+        cdir, run = self.paths.container_dir(cid), self.paths.container_run(cid)
+        config = json.loads((cdir / "config.json").read_text())
+        linux = config["linux"]
+        netns = next((n.get("path") for n in linux["namespaces"] if n["type"] == "network"), None)
+        files = {m["destination"]: m for m in config["mounts"] if m["type"] == "bind"}
+        stale = [
+            m
+            for d, m in files.items()
+            if d in ("/etc/hosts", "/etc/resolv.conf") and not os.path.exists(m["source"])
+        ]
+        mode = info.spec.network_mode if info.spec else "bridge"
+        if (
+            info.spec is not None
+            and ((netns and not os.path.exists(netns)) or stale)
+            and not mode.startswith("container:")
+        ):
+            net = self.engine.networks.setup_container(cid, info.spec)
+            for n in linux["namespaces"]:
+                if n["type"] == "network":
+                    n["path"] = net.netns_path
+            for dest, src in (("/etc/hosts", net.hosts_path), ("/etc/resolv.conf", net.resolv_path)):
+                if dest in files:
+                    files[dest]["source"] = src
+            doc["networks"] = dict(net.addresses)
+            doc["ports"] = [[dataclasses.asdict(p), h] for p, h in net.ports]
+            meta = json.loads((cdir / "container.json").read_text())
+            (cdir / "config.json").write_text(json.dumps(config, indent=1))
+            (cdir / "monitor.bin").write_bytes(marshal.dumps({"config": config, "meta": meta}))
+        hostname = run / "hostname"
+        if not hostname.exists():
+            hostname.write_text(str(config.get("hostname") or cid[:12]) + "\n")
 
     def _signal_init(self, cid: str, sig: int) -> bool:
         state = _read_json(self.paths.container_run(cid) / "state.json") or {}
@@ -764,8 +814,7 @@ class ContainerManager:
         with contextlib.suppress(OSError):
             self._write_ctl(cid, "pause")  # the monitor holds its healthchecks
         cg.freeze()
-        doc["paused"] = True
-        self._save(cid, doc)
+        self._set_paused(cid, True)
         return self.get(cid)
 
     def unpause(self, ref: str) -> ContainerInfo:
@@ -775,8 +824,7 @@ class ContainerManager:
             cg.thaw()
         with contextlib.suppress(OSError):
             self._write_ctl(cid, "unpause")
-        doc.pop("paused", None)
-        self._save(cid, doc)
+        self._set_paused(cid, False)
         return self.get(cid)
 
     def _kill_everything(self, cid: str) -> None:

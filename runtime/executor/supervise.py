@@ -455,8 +455,7 @@ class Monitor:
             self.save_state()
         self._close_init_fds()
         self.state["status"] = "exited"
-        self.save_state()
-        write_json_atomic(self.path("exit.json"), self.state)
+        write_json_atomic(self.path("exit.json"), self.state)  # last: readers fold it into the row
         return 0
 
     def report(self, line: str) -> int:

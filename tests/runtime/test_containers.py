@@ -594,3 +594,35 @@ def test_privileged_seccomp_profiles_and_sysctls(engine: Engine, tmp_path: Path)
     assert out == "77\n"
     with pytest.raises(InvalidSpec, match='container t-bad: sysctl "kernel.panic" is not namespaced'):
         engine.containers.create(spec("t-bad", "true", sysctls={"kernel.panic": "1"}))
+
+
+def test_start_after_a_reboot_recreates_the_run_dir(engine: Engine) -> None:
+    import shutil
+
+    from runtime.spec import NetworkAttachment, NetworkSpec
+
+    engine.networks.create(NetworkSpec(name="t_reboot"))
+    try:
+        nets = (NetworkAttachment(network="t_reboot"),)
+        c = engine.containers.create(
+            spec(
+                "t-reboot",
+                "sh",
+                "-c",
+                "hostname; ip -o -4 addr show eth0 | wc -l",
+                network_mode="bridge",
+                networks=nets,
+            )
+        )
+        engine.containers.start(c.id)
+        assert engine.containers.wait(c.id, timeout=10) == 0
+        engine.containers.get(c.id)  # folds the exit file into the row
+        engine.networks.teardown_container(c.id)  # what a reboot loses: the pin, the run dir
+        shutil.rmtree(engine.paths.container_run(c.id))
+        assert engine.containers.get(c.id).status == "exited"
+        engine.containers.start(c.id)
+        assert engine.containers.wait(c.id, timeout=10) == 0
+        assert [r.text for r in engine.containers.logs(c.id)] == [c.id[:12].encode(), b"1"] * 2
+        engine.containers.remove(c.id)
+    finally:
+        engine.networks.remove("t_reboot")
