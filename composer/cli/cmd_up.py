@@ -210,11 +210,11 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
     )
     printer.write(f"Attaching to {', '.join(short_name(c) for c in containers)}\n")
     events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
-    follow_containers(engine, containers, printer, follow=True, events=events)
     abort = args.abort_on_container_exit or args.abort_on_container_failure or bool(args.exit_code_from)
     exit_code = 0
     remaining = {c.id for c in containers}
     try:
+        follow_containers(engine, containers, printer, follow=True, events=events)
         while remaining:
             try:
                 _, c = events.get(timeout=0.2)
@@ -235,17 +235,30 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
             if abort and (args.abort_on_container_exit or args.exit_code_from or code != 0):
                 printer.write("Aborting on container exit...\n")
                 _stop_all(ctx, project, args)
+                _drain(events, remaining)
                 return exit_code
     except KeyboardInterrupt:
         printer.write("Gracefully stopping... (press Ctrl+C again to force)\n")
         try:
             _stop_all(ctx, project, args)
+            _drain(events, remaining)
         except KeyboardInterrupt:
             for c in C.project_containers(engine, project.name, all=False):
                 with contextlib.suppress(Exception):  # forcing: best effort
                     engine.containers.kill(c.id)
         return 130
     return exit_code
+
+
+def _drain(events: queue.Queue[tuple[str, ContainerInfo]], remaining: set[str], timeout: float = 5.0) -> None:
+    """Let the log readers of stopped containers print their last lines (bounded)."""
+    deadline = time.monotonic() + timeout
+    while remaining and time.monotonic() < deadline:
+        try:
+            _, c = events.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        remaining.discard(c.id)
 
 
 def _get(engine: Any, c: ContainerInfo) -> ContainerInfo | None:
