@@ -751,7 +751,7 @@ class ContainerManager:
         with contextlib.suppress(OSError):
             self._write_ctl(cid, "stop")  # wakes a monitor that waits to restart
         if info.status == "paused":
-            self.unpause(cid)
+            self._thaw(cid, doc)
         if info.status == "created":
             self._kill_monitor(cid)
             return self.get(cid)
@@ -783,7 +783,7 @@ class ContainerManager:
         check_transition("kill", info.status, info.name)
         sig = oci.parse_signal(signal, info.name)
         if info.status == "paused" and sig == _signal.SIGKILL:
-            self.unpause(cid)
+            self._thaw(cid, doc)
         self._signal_init(cid, sig)
         return self.get(cid)
 
@@ -819,13 +819,18 @@ class ContainerManager:
 
     def unpause(self, ref: str) -> ContainerInfo:
         cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        check_transition("unpause", info.status, info.name)
+        self._thaw(cid, doc)
+        return self.get(cid)
+
+    def _thaw(self, cid: str, doc: Mapping[str, Any]) -> None:
         cg = self._cgroup(doc)
         if cg is not None:
             cg.thaw()
         with contextlib.suppress(OSError):
             self._write_ctl(cid, "unpause")
         self._set_paused(cid, False)
-        return self.get(cid)
 
     def _kill_everything(self, cid: str) -> None:
         """Kill whatever still runs for *cid*: its monitor, its init, anything in its cgroup."""
