@@ -200,8 +200,9 @@ def _build(value: Any, ctx: _Ctx, where: str) -> dict[str, Any]:
     if "shm_size" in b:
         b["shm_size"] = _bytes(b["shm_size"], f"{where}.shm_size")
     if "secrets" in b:
+        # build secrets get no default target (only service secrets get /run/secrets/<name>)
         b["secrets"] = [
-            _file_ref(s, secret=True, where=f"{where}.secrets[{i}]") for i, s in enumerate(b["secrets"])
+            _file_ref(s, secret=False, where=f"{where}.secrets[{i}]") for i, s in enumerate(b["secrets"])
         ]
     if "ssh" in b:
         b["ssh"] = _ssh(b["ssh"])

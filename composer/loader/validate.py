@@ -277,6 +277,15 @@ def _check_refs(name: str, svc: Mapping[str, Any], tree: Mapping[str, Any], sour
                 f"{where}.secrets[{i}]",
                 f"secret {ref.get('source')!r} must declare either file or environment",
             )
+    models = tree.get("models") or {}
+    for model in svc.get("models") or {}:
+        if model not in models:
+            raise ConfigError(f"{where}.models", f"undefined model {model!r}")
+    platforms = (svc.get("build") or {}).get("platforms")
+    if svc.get("platform") and platforms and svc["platform"] not in platforms:
+        raise ConfigError(
+            f"{where}.build.platforms", f"must include the service platform {svc['platform']!r}"
+        )
     if not svc.get("image") and not svc.get("build") and not svc.get("provider"):
         raise ConfigError(where, "neither an image nor a build context specified")
 
