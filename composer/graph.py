@@ -8,7 +8,7 @@ dependency is required, and why it exists (depends_on, links, volumes_from, netw
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import networkx as nx
@@ -52,12 +52,12 @@ def service_dependencies(svc: Mapping[str, Any]) -> dict[str, Dependency]:
         if ref.startswith("container:"):
             continue
         name = ref.removeprefix("service:").split(":", 1)[0]
-        deps.setdefault(name, Dependency(name, why="volumes_from"))
+        deps[name] = replace(deps.get(name, Dependency(name)), why="volumes_from")
     for key in ("network_mode", "ipc", "pid"):
         value = str(svc.get(key) or "")
         if value.startswith("service:"):
             name = value.split(":", 1)[1]
-            deps.setdefault(name, Dependency(name, why=key))
+            deps[name] = replace(deps.get(name, Dependency(name)), why=key)  # by id: recreate together
     return deps
 
 

@@ -220,12 +220,22 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
             )
         have = have[:want]
         used = {_number(c) for c in have}
+        # a container that joins another's namespaces or volumes by id must follow it when it is replaced
+        by_id = sorted(
+            d.service for d in present if d.why != "depends_on" and d.why != "links" and d.service in created
+        )
         for c in have:
             n = _number(c)
             target = f"service:{name}:{n}"
             old = c.labels.get(L.CONFIG_HASH, "")
-            if options.recreate == "force" or (options.recreate == "diverged" and old != chash):
-                cause = "--force-recreate" if options.recreate == "force" else "config hash changed"
+            follows = options.recreate != "never" and bool(by_id)
+            if options.recreate == "force" or (options.recreate == "diverged" and old != chash) or follows:
+                if options.recreate == "force":
+                    cause = "--force-recreate"
+                elif old != chash:
+                    cause = "config hash changed"
+                else:
+                    cause = f"{by_id[0]} is recreated and this container uses it by id"
                 op = b.add(
                     "RecreateContainer",
                     target,

@@ -205,3 +205,20 @@ def test_a_service_to_build_is_refused_until_its_image_exists(tmp_path: Path) ->
         reconcile(p, Observed())
     plan = reconcile(p, Observed(images=frozenset({"demo-web"}), pod=True))
     assert [op.kind for op in plan.ops] == ["CreateNetwork", "CreateContainer", "StartContainer"]
+
+
+def test_a_container_sharing_a_recreated_namespace_is_recreated_too(tmp_path: Path) -> None:
+    p = load(
+        tmp_path,
+        "services:\n  web: {image: busybox}\n  side: {image: busybox, network_mode: 'service:web'}\n"
+        "  other: {image: busybox, depends_on: [web]}\n",
+    )
+    observed = Observed(
+        containers=(_running(p, "web", hash_="old"), _running(p, "side"), _running(p, "other")),
+        networks=frozenset({"demo_default"}),
+        images=frozenset({"busybox"}),
+        pod=True,
+    )
+    rendered = reconcile(p, observed).render()
+    assert "service:side:1, RecreateContainer, web is recreated and this container uses it by id" in rendered
+    assert "service:other:1, RecreateContainer" not in rendered
