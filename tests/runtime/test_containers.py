@@ -626,3 +626,30 @@ def test_start_after_a_reboot_recreates_the_run_dir(engine: Engine) -> None:
         engine.containers.remove(c.id)
     finally:
         engine.networks.remove("t_reboot")
+
+
+def test_the_image_config_gives_user_workdir_cmd_volumes_and_stop_signal(
+    engine: Engine, busybox_tar: Path
+) -> None:
+    changes = [
+        "USER www-data",
+        "WORKDIR /work/dir",
+        'CMD ["sh", "-c", "id -u; pwd; echo $GREETING; '
+        'trap \\"echo got-usr1; exit 0\\" USR1; while :; do sleep 0.05; done"]',
+        "ENV GREETING=hi",
+        "VOLUME /cache",
+        "STOPSIGNAL SIGUSR1",
+    ]
+    engine.images.import_tarball(busybox_tar, "localhost/configured:latest", changes=changes)
+    c = engine.containers.create(
+        ContainerSpec(name="t-imgcfg", image="localhost/configured:latest", network_mode="none")
+    )
+    engine.containers.start(c.id)
+    _wait_log(engine, c.id, b"hi")
+    assert [r.text for r in engine.containers.logs(c.id)] == [b"33", b"/work/dir", b"hi"]
+    info = engine.containers.stop(c.id, timeout=5)
+    assert info.exit_code == 0 and b"got-usr1" in [r.text for r in engine.containers.logs(c.id)]
+    doc = engine.store.read().get("container", c.id) or {}
+    assert list(doc["volume_targets"]) == ["/cache"] and doc["anonymous_volumes"] == doc["volume_names"]
+    engine.containers.remove(c.id, volumes=True)
+    assert engine.volumes.list() == []
