@@ -64,6 +64,7 @@ def load(opts: LoadOptions) -> LoadResult:
     warnings: list[str] = opts.warnings if opts.warnings is not None else []
     cwd = os.path.abspath(opts.cwd)
     shell = dict(opts.environ)
+    shell.setdefault("PWD", cwd)  # docker compose provides PWD even when the shell did not
 
     # .env first: it may name the files (COMPOSE_FILE) and the project (COMPOSE_PROJECT_NAME)
     first_dir = (os.path.normpath(os.path.join(cwd, opts.project_directory)) if opts.project_directory

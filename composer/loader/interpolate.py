@@ -119,7 +119,8 @@ def _braced(text: str, pos: int, lookup: Lookup,
         ":+": non_empty, "+": is_set,
     }[op]
     # The argument is expanded only when it is used (a nested `${X:?}` must not fire otherwise), but
-    # it is always scanned so the closing brace is found.
+    # it is always scanned so the closing brace is found. compose-go v2.9.1 (docker compose v2.40.3)
+    # still expanded it eagerly, so `${SET:-${UNSET:?e}}` fails there; later compose-go is lazy, as here.
     silent: Lookup = lambda _n: "_"  # noqa: E731  (non-empty: nothing fires)
     arg, close = _expand(text, arg_start, lookup if use_arg else silent,
                          on_unset if use_arg else None, stop_at_brace=True)
@@ -154,7 +155,8 @@ def _to_bool(value: str) -> Any:
     raise ValueError(f"invalid boolean: {value}")
 
 
-# Paths whose interpolated strings become typed values, as compose-go's interpolateTypeCastMapping
+# Paths whose interpolated strings become typed values, as compose-go's interpolateTypeCastMapping in
+# v2.9.1, the version docker compose v2.40.3 embeds (later versions also cast depends_on.*.required)
 # (`*` is any key, `[]` any list index).
 CASTS: Final[dict[str, Callable[[str], Any]]] = {
     **{f"services.*.{k}": _to_int for k in (
@@ -167,7 +169,7 @@ CASTS: Final[dict[str, Callable[[str], Any]]] = {
         "cpu_percent", "cpus", "deploy.update_config.max_failure_ratio",
         "deploy.rollback_config.max_failure_ratio")},
     **{f"services.*.{k}": _to_bool for k in (
-        "init", "depends_on.*.required", "depends_on.*.restart", "healthcheck.disable", "oom_kill_disable",
+        "init", "healthcheck.disable", "oom_kill_disable",
         "privileged", "read_only", "stdin_open", "tty", "volumes.[].read_only", "volumes.[].volume.nocopy")},
     **{f"{k}": _to_bool for k in (
         "networks.*.external", "networks.*.internal", "networks.*.attachable", "networks.*.enable_ipv4",
