@@ -161,7 +161,11 @@ def _read_file(path: str, stdin_text: str | None, cwd: str) -> dict[str, Any]:
     from composer.loader.yamlparse import parse_yaml
 
     if path == "-":
-        return parse_yaml(stdin_text or "", _source_name(path, cwd))
+        if stdin_text is None:  # a caller that did not read stdin itself (ctx.load_project)
+            import sys
+
+            stdin_text = sys.stdin.read()
+        return parse_yaml(stdin_text, _source_name(path, cwd))
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
