@@ -224,6 +224,7 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         by_id = sorted(
             d.service for d in present if d.why != "depends_on" and d.why != "links" and d.service in created
         )
+        restart_for = sorted(d.service for d in present if d.restart and d.service in created)
         for c in have:
             n = _number(c)
             target = f"service:{name}:{n}"
@@ -261,6 +262,32 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                             wait_for=tuple(present),
                         )
                     )
+            elif options.start and c.status in RUNNING and restart_for:
+                # depends_on.restart: true: a dependency was replaced, restart this one after it
+                why = f"{restart_for[0]} is recreated (depends_on restart: true)"
+                stop = b.add(
+                    "StopContainer",
+                    target,
+                    why,
+                    [*before_start],
+                    service=name,
+                    number=n,
+                    name=c.name,
+                    container_id=c.id,
+                )
+                started.setdefault(name, []).append(
+                    b.add(
+                        "StartContainer",
+                        target,
+                        f"restarted by #{stop}",
+                        [stop, *before_start],
+                        service=name,
+                        number=n,
+                        name=c.name,
+                        container_id=c.id,
+                        wait_for=tuple(present),
+                    )
+                )
             elif options.start and c.status not in RUNNING:
                 started.setdefault(name, []).append(
                     b.add(

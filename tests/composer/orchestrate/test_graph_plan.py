@@ -222,3 +222,23 @@ def test_a_container_sharing_a_recreated_namespace_is_recreated_too(tmp_path: Pa
     rendered = reconcile(p, observed).render()
     assert "service:side:1, RecreateContainer, web is recreated and this container uses it by id" in rendered
     assert "service:other:1, RecreateContainer" not in rendered
+
+
+def test_depends_on_restart_restarts_dependents_of_a_recreated_service(tmp_path: Path) -> None:
+    p = load(
+        tmp_path,
+        "services:\n  db: {image: busybox}\n"
+        "  app: {image: busybox, depends_on: {db: {condition: service_started, restart: true}}}\n",
+    )
+    observed = Observed(
+        containers=(_running(p, "db", hash_="old"), _running(p, "app")),
+        networks=frozenset({"demo_default"}),
+        images=frozenset({"busybox"}),
+        pod=True,
+    )
+    assert reconcile(p, observed).render() == dedent("""\
+        [] -> #1 service:db:1, RecreateContainer, config hash changed
+        [1] -> #2 service:db:1, StartContainer, recreated by #1
+        [2] -> #3 service:app:1, StopContainer, db is recreated (depends_on restart: true)
+        [2,3] -> #4 service:app:1, StartContainer, restarted by #3
+        """)
