@@ -205,7 +205,7 @@ def test_limiter_bounds_parallel_engine_calls(tmp_path: Path, parallel: int) -> 
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
+        time.sleep(0.3)  # long enough that every slot fills even on a loaded machine
         with lock:
             active[0] -= 1
         return real_create(spec)
