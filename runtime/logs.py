@@ -176,42 +176,58 @@ def follow_log(
     until: float | None = None,
     poll: float = 0.1,
 ) -> Iterator[LogRecord]:
-    """The records so far, then new ones as they are written, until the container stops running."""
+    """The records so far, then new ones as they are written, until the container stops running.
+
+    The current file is opened first and read to its end once, so nothing written meanwhile is
+    lost; a rotation (a new inode) or a truncation (max_files 1) restarts from the new file's start.
+    """
+    from collections import deque
+
+    lo = None if since is None else rfc3339_nano(int(since * 1e9))
     hi = None if until is None else rfc3339_nano(int(until * 1e9))
-    yield from read_log(path, tail=tail, since=since, until=until)
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - held across yields
+        fh = open(path, "rb")  # noqa: SIM115 - held across yields, closed in finally
     except FileNotFoundError:
+        yield from read_log(path, tail=tail, since=since, until=until)
         return
-    with fh:
-        fh.seek(0, os.SEEK_END)
-        ino = os.fstat(fh.fileno()).st_ino
+    try:
         framer = LineFramer()
+        backlog: deque[LogRecord] = deque(maxlen=tail if tail is not None and tail >= 0 else None)
+        for older in log_files(path)[:-1]:
+            backlog.extend(read_log(older, since=since, until=until))
+        for line in framer.feed(fh.read()):
+            rec = decode_line(line)
+            if rec is not None and _in_window(rec, lo, hi):
+                backlog.append(rec)
+        yield from backlog
+        ino = os.fstat(fh.fileno()).st_ino
         while True:
             data = fh.read()
             if data:
                 for line in framer.feed(data):
                     rec = decode_line(line)
-                    if rec is None:
+                    if rec is None or (lo is not None and rec.time < lo):
                         continue
                     if hi is not None and rec.time >= hi:
                         return
                     yield rec
                 continue
             try:
-                rotated = os.stat(path).st_ino != ino
+                st = os.stat(path)
             except FileNotFoundError:
-                rotated = False
-            if rotated:  # the writer moved on to a new file: read that from its start
-                fh.close()
+                st = None
+            if st is not None and (st.st_ino != ino or st.st_size < fh.tell()):
+                fh.close()  # rotated or truncated: read the new file from its start
                 fh = open(path, "rb")  # noqa: SIM115
                 ino = os.fstat(fh.fileno()).st_ino
+                framer = LineFramer()
                 continue
             if not running():
-                data = fh.read()
-                for line in framer.feed(data):
+                for line in framer.feed(fh.read()):
                     rec = decode_line(line)
                     if rec is not None:
                         yield rec
                 return
             time.sleep(poll)
+    finally:
+        fh.close()

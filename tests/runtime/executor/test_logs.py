@@ -93,3 +93,23 @@ def test_follow_yields_new_records_and_stops_when_not_running(tmp_path: Path) ->
     threading.Thread(target=writer).start()
     got = [r.text for r in follow_log(path, running.is_set, poll=0.02)]
     assert got == [b"first", b"second"]
+
+
+def test_follow_survives_rotation_and_honours_tail(tmp_path: Path) -> None:
+    path = tmp_path / "ctr.log"
+    w = LogWriter(path, max_size=120, max_files=2)
+    for i in range(3):
+        w.write("stdout", f"old {i}\n".encode())
+    running = threading.Event()
+    running.set()
+
+    def writer() -> None:
+        time.sleep(0.1)
+        for i in range(6):
+            w.write("stdout", f"new {i}\n".encode())
+            time.sleep(0.03)
+        running.clear()
+
+    threading.Thread(target=writer).start()
+    got = [r.text for r in follow_log(path, running.is_set, tail=1, poll=0.01)]
+    assert got == [b"old 2"] + [f"new {i}".encode() for i in range(6)]
