@@ -58,7 +58,6 @@ def load_project(opts: LoadOptions) -> Project:
 def load(opts: LoadOptions) -> LoadResult:
     """As load_project, with what `config --variables/--environment` also need."""
     from composer.loader import discovery, environment, naming
-    from composer.loader.merge import merge_all
     from composer.loader.profiles import active_profiles, prune_resources, select_services
 
     warnings: list[str] = opts.warnings if opts.warnings is not None else []
@@ -92,7 +91,7 @@ def load(opts: LoadOptions) -> LoadResult:
 
     trees = [_file_stage(t, s, env, working_dir, opts, warnings, chain=())
              for t, s in zip(raw, sources, strict=True)]
-    merged = merge_all(trees)
+    merged = _merge_files(trees, sources)
     if not merged:
         raise ConfigError(sources[0], "empty compose file")
     merged.pop("name", None)
@@ -118,6 +117,20 @@ def load(opts: LoadOptions) -> LoadResult:
         disabled_services=selection.disabled,
     )
     return LoadResult(project=project, raw_trees=tuple(raw), environment=env, model=canonical)
+
+
+def _merge_files(trees: list[dict[str, Any]], sources: list[str]) -> dict[str, Any]:
+    """Merge the -f files in order; a merge error names the file that could not be applied."""
+    from composer.errors import MergeError
+    from composer.loader.merge import merge
+
+    out: dict[str, Any] = {}
+    for tree, source in zip(trees, sources, strict=True):
+        try:
+            out = merge(out, tree)
+        except MergeError as exc:
+            raise MergeError(f"{source}: {exc.where}", exc.what) from None
+    return out
 
 
 def _without_optional_disabled_deps(tree: dict[str, Any], disabled: Mapping[str, Any]) -> dict[str, Any]:
