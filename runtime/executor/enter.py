@@ -117,6 +117,7 @@ def spawn_entered(
         return child
     code = 126
     try:
+        _init.reset_signals()
         if new_pgrp:
             os.setpgid(0, 0)
         for target, fd in enumerate(stdio):

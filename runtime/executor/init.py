@@ -15,6 +15,7 @@ import errno
 import fcntl
 import os
 import resource
+import signal
 import stat
 import termios
 from collections.abc import Mapping, Sequence
@@ -242,6 +243,21 @@ def find_executable(name: str, env: Sequence[str]) -> str:
     raise InitError(f'exec: "{name}": executable file not found in $PATH')
 
 
+def reset_signals() -> None:
+    """Default dispositions for the workload: Python ignores SIGPIPE and SIGXFSZ, and an ignored
+    signal stays ignored across execve (``yes | head`` would misbehave in the container)."""
+    signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            if signal.getsignal(sig) is not signal.SIG_DFL:
+                signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            continue
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def set_identity(process: Mapping[str, Any]) -> None:
     """Groups, gid, uid and capabilities; SECURITY's apply_identity when present."""
     user = process.get("user") or {}
@@ -327,6 +343,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _process_a(plan: InitPlan, sync_w: int, gate_r: int) -> int:
+    reset_signals()  # before anything else: the monitor's handlers must not run in its children
     linux = plan.config.get("linux") or {}
     namespaces = {n["type"]: n.get("path") for n in linux.get("namespaces") or []}
     join_cgroup(plan.cgroup_procs, os.getpid())

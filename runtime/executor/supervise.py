@@ -90,6 +90,10 @@ class Monitor:
         self.sync_r = -1
         self.stdin_w = -1
         self.oom_base = 0
+        # SIGCHLD wakes the loop (orphans re-parented to us are reaped at once)
+        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
         self.paused = False  # no probes while the cgroup is frozen
         self.unreaped: list[int] = []  # timed-out probes not dead yet
         self.health: Any = None  # runtime.executor.health.HealthState, imported when needed
@@ -286,13 +290,14 @@ class Monitor:
     def _loop(self, ctl: int) -> tuple[int, int | None]:
         exited: tuple[int, int | None] | None = None
         while True:
+            self.reap_orphans()
             for pid in list(self.unreaped):
                 try:
                     if os.waitpid(pid, os.WNOHANG)[0]:
                         self.unreaped.remove(pid)
                 except ChildProcessError:
                     self.unreaped.remove(pid)
-            fds = [*self.outs, ctl]
+            fds = [*self.outs, ctl, self.wake_r]
             if exited is None:
                 fds.append(self.pidfd)
             if self.probe is not None:
@@ -321,6 +326,11 @@ class Monitor:
                         del self.outs[fd]
                 elif fd == ctl:
                     self.serve_ctl(ctl)
+                elif fd == self.wake_r:  # a SIGCHLD: reap_orphans runs at the top of the loop
+                    try:  # noqa: SIM105 - no contextlib import in the monitor
+                        os.read(fd, 4096)
+                    except BlockingIOError:
+                        pass
                 elif fd == self.pidfd:
                     _, status = os.waitpid(self.pid, 0)
                     os.close(self.pidfd)
@@ -352,6 +362,22 @@ class Monitor:
                 if self.probe is not None:
                     self.finish_probe(True)
                 return exited
+
+    def reap_orphans(self) -> None:
+        """Reap processes re-parented to us (we are a subreaper: with a host or joined PID namespace
+        a daemonizing workload leaves them), never the init or a probe we wait for ourselves."""
+        mine = {self.pid, *self.unreaped, *([self.probe[0]] if self.probe else [])}
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid in mine:
+                return
+            try:  # noqa: SIM105 - no contextlib import in the monitor
+                os.waitpid(info.si_pid, 0)
+            except ChildProcessError:
+                pass
 
     def serve_ctl(self, ctl: int) -> None:
         try:

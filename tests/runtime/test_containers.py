@@ -653,3 +653,32 @@ def test_the_image_config_gives_user_workdir_cmd_volumes_and_stop_signal(
     assert list(doc["volume_targets"]) == ["/cache"] and doc["anonymous_volumes"] == doc["volume_names"]
     engine.containers.remove(c.id, volumes=True)
     assert engine.volumes.list() == []
+
+
+def test_workload_signals_are_default_and_orphans_are_reaped(engine: Engine) -> None:
+    code, out, _ = run(engine, spec("t-sig", "grep", "SigIgn", "/proc/self/status"))
+    assert out == "SigIgn:\t0000000000000000\n"
+    # with the host's PID namespace an orphan is re-parented to the monitor, a subreaper
+    c = engine.containers.create(
+        spec("t-orphans", "sh", "-c", "sh -c 'sleep 0.2 &'; sleep 30", pid_mode="host")
+    )
+    engine.containers.start(c.id)
+    import json
+
+    mon = json.loads((engine.paths.container_run(c.id) / "monitor.json").read_text())["pid"]
+
+    def zombies() -> list[str]:
+        out = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] == "Z" and int(fields[1]) == mon:
+                out.append(pid)
+        return out
+
+    time.sleep(0.8)
+    assert zombies() == []
+    engine.containers.stop(c.id, timeout=0.1)
