@@ -152,9 +152,15 @@ def test_unknown_user_fails_create_and_leaves_nothing(engine: Engine) -> None:
 
 
 def test_missing_executable_fails_create_with_one_line(engine: Engine) -> None:
-    with pytest.raises(Exception, match=r'^container t-noexe: exec: "nosuchcmd": executable file not found'):
-        engine.containers.create(spec("t-noexe", "nosuchcmd"))
+    anon = (Mount(type="volume", target="/anon"), Mount(type="volume", source="t-named", target="/named"))
+    with pytest.raises(ExecError, match=r'^container t-noexe: exec: "nosuchcmd": executable file not found'):
+        engine.containers.create(spec("t-noexe", "nosuchcmd", mounts=anon))
     assert engine.containers.list() == []
+    assert [v.name for v in engine.volumes.list()] == ["t-named"]  # the anonymous one went with it
+    assert not any((engine.paths.root / "containers").iterdir()) and not any(
+        (engine.paths.rundir / "containers").iterdir()
+    )
+    engine.volumes.remove("t-named")
 
 
 def test_name_conflict(engine: Engine) -> None:
