@@ -175,12 +175,16 @@ CASTS: Final[dict[str, Callable[[str], Any]]] = {
         "networks.*.external", "networks.*.internal", "networks.*.attachable", "networks.*.enable_ipv4",
         "networks.*.enable_ipv6", "volumes.*.external", "secrets.*.external", "configs.*.external")},
 }
-_CAST_PATTERNS: Final = [(tuple(k.split(".")), f) for k, f in CASTS.items()]
+_CAST_PATTERNS: Final[dict[int, list[tuple[tuple[str, ...], Callable[[str], Any]]]]] = {}
+for _key, _cast in CASTS.items():
+    _CAST_PATTERNS.setdefault(_key.count(".") + 1, []).append((tuple(_key.split(".")), _cast))
 
 
 def _caster(parts: tuple[str, ...]) -> Callable[[str], Any] | None:
-    for pattern, cast in _CAST_PATTERNS:
-        if len(pattern) == len(parts) and all(
+    if len(parts) < 2 or parts[0] not in ("services", "networks", "volumes", "secrets", "configs"):
+        return None
+    for pattern, cast in _CAST_PATTERNS.get(len(parts), ()):
+        if all(
                 p in ("*", k) or (p == "[]" and k.startswith("["))
                 for p, k in zip(pattern, parts, strict=True)):
             return cast

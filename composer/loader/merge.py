@@ -40,6 +40,22 @@ def path_matches(path: Path, pattern: str) -> bool:
     return len(parts) == len(path) and all(p in ("*", k) for p, k in zip(parts, path, strict=True))
 
 
+def _compile(table: dict[str, Any]) -> dict[int, list[tuple[tuple[str, ...], Any]]]:
+    """Rules grouped by path length, so a lookup only tries the patterns that can match."""
+    out: dict[int, list[tuple[tuple[str, ...], Any]]] = {}
+    for pattern, value in table.items():
+        parts = tuple(pattern.split("."))
+        out.setdefault(len(parts), []).append((parts, value))
+    return out
+
+
+def _lookup(compiled: dict[int, list[tuple[tuple[str, ...], Any]]], path: Path) -> Any:
+    for parts, value in compiled.get(len(path), ()):
+        if all(p == "*" or p == k for p, k in zip(parts, path, strict=True)):
+            return value
+    return None
+
+
 def _where(path: Path) -> str:
     return ".".join(path)
 
@@ -165,15 +181,15 @@ MERGE_RULES: Final[dict[str, Merger]] = {
 def _merge_node(base: Any, override: Any, path: Path) -> Any:
     if isinstance(override, Override):
         return strip_markers(override.value)
-    for pattern, merger in MERGE_RULES.items():
-        if path_matches(path, pattern):
-            if merger is _replace:  # even a null replaces (`command: null` unsets the command)
-                return strip_markers(override)
-            if base is None:
-                return strip_markers(override)
-            if override is None:
-                return base
-            return merger(base, override, path)
+    merger = _lookup(_MERGE_RULES, path)
+    if merger is not None:
+        if merger is _replace:  # even a null replaces (`command: null` unsets the command)
+            return strip_markers(override)
+        if base is None:
+            return strip_markers(override)
+        if override is None:
+            return base
+        return merger(base, override, path)
     if override is None:
         return base
     if isinstance(base, dict):
@@ -323,6 +339,10 @@ UNIQUE: Final[dict[str, Indexer]] = {
 }
 
 
+_MERGE_RULES: Final = _compile(MERGE_RULES)
+_UNIQUE: Final = _compile(UNIQUE)
+
+
 def enforce_unicity(tree: Tree) -> Tree:
     """Drop redefinitions in keyed sequences: the last definition wins, at the first's place."""
     return _unique(tree, ())  # type: ignore[no-any-return]
@@ -332,16 +352,16 @@ def _unique(node: Any, path: Path) -> Any:
     if isinstance(node, dict):
         return {k: _unique(v, (*path, k)) for k, v in node.items()}
     if isinstance(node, list):
-        for pattern, indexer in UNIQUE.items():
-            if path_matches(path, pattern):
-                seq: list[Any] = []
-                index: dict[str, int] = {}
-                for entry in node:
-                    key = indexer(entry)
-                    if key in index:
-                        seq[index[key]] = entry
-                    else:
-                        index[key] = len(seq)
-                        seq.append(entry)
-                return seq
+        indexer = _lookup(_UNIQUE, path)
+        if indexer is not None:
+            seq: list[Any] = []
+            index: dict[str, int] = {}
+            for entry in node:
+                key = indexer(entry)
+                if key in index:
+                    seq[index[key]] = entry
+                else:
+                    index[key] = len(seq)
+                    seq.append(entry)
+            return seq
     return node
