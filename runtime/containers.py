@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from runtime import spec as S
-from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, NotFound
+from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
 from runtime.executor import oci
 from runtime.executor.user import UserError, resolve_in_dirs
 from runtime.logs import follow_log, read_log, rfc3339_nano
@@ -370,6 +370,8 @@ class ContainerManager:
             )
         except UserError as exc:
             raise InvalidSpec(f"container {spec.name}: {exc}") from None
+        if spec.init and not os.path.exists(INIT_BINARY):
+            raise MissingTool(INIT_BINARY, "tini")
         caps, user_caps = self._caps(spec)
         from runtime.security.defaults import check_sysctl
 
