@@ -98,8 +98,8 @@ def load(opts: LoadOptions) -> LoadResult:
     tree: dict[str, Any] = {"name": name, **merged}
 
     from composer.loader.canonical import canonicalize
+    from composer.loader.validate import check_consistency, validate_schema
 
-    validate_schema, check_consistency = _validators()
     validate_schema(tree, sources[0])
     canonical = canonicalize(tree, working_dir=working_dir, environ=env, resolve_paths=opts.resolve_paths)
     if not opts.normalize:
@@ -145,16 +145,6 @@ def _without_optional_disabled_deps(tree: dict[str, Any], disabled: Mapping[str,
             svc = {**svc, "depends_on": deps}
         services[name] = svc
     return {**tree, "services": services}
-
-
-def _validators() -> tuple[Any, Any]:
-    try:
-        from composer.loader.validate import check_consistency, validate_schema
-    except ImportError:  # the schema stage is being written alongside; load without it meanwhile
-        def _skip(tree: dict[str, Any], source: str) -> None:
-            return None
-        return _skip, _skip
-    return validate_schema, check_consistency
 
 
 # -- stages with I/O at their edge -------------------------------------------------------------
