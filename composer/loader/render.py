@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 __all__ = ["render", "to_json_tree", "to_yaml_tree"]
@@ -289,19 +290,17 @@ def _plain_allowed(s: str) -> bool:
         return False
     if ": " in s or ":\t" in s or s.endswith(":") or " #" in s or "\t#" in s:
         return False
-    return all(_printable(c) for c in s)
+    return _NON_PRINTABLE.search(s) is None
+
+
+# libyaml's IS_PRINTABLE, negated (a tab is not printable, so it forces double quotes).
+_NON_PRINTABLE: Final = re.compile(
+    "[^\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
 
 
 def _printable(c: str) -> bool:
-    o = ord(c)
-    return (  # libyaml's IS_PRINTABLE: a tab is not, so it forces double quotes
-        0x20 <= o <= 0x7E
-        or o == 0x85
-        or 0xA0 <= o <= 0xD7FF
-        or 0xE000 <= o <= 0xFFFD
-        and o != 0xFEFF
-        or 0x10000 <= o <= 0x10FFFF
-    )
+    return _NON_PRINTABLE.match(c) is None
 
 
 def _double_quoted(s: str) -> str:
@@ -341,12 +340,16 @@ def _scalar(value: Any) -> str:
 
         text = go_str(value)
         return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
-    s = str(value)
+    return _string_scalar(str(value))
+
+
+@lru_cache(maxsize=8192)  # keys and many values repeat across services
+def _string_scalar(s: str) -> str:
     if s == "" or _resolves_to_non_string(s):
         return _double_quoted(s)
     if _plain_allowed(s):
         return s
-    if all(_printable(c) for c in s):
+    if _NON_PRINTABLE.search(s) is None:
         return "'" + s.replace("'", "''") + "'"
     return _double_quoted(s)
 
@@ -383,7 +386,7 @@ def _inline(value: Any, indent: int) -> tuple[str, list[str]] | None:
     if (
         isinstance(value, str)
         and "\n" in value
-        and all(_printable(c) or c in "\n\t" for c in value)  # tabs are fine in a block
+        and _NON_PRINTABLE.search(value.replace("\n", "").replace("\t", "")) is None  # tabs: fine in a block
         and not value.endswith(" ")  # libyaml: a trailing space or a space before a break
         and " \n" not in value  # rules out the literal style
     ):
