@@ -746,7 +746,7 @@ class ContainerManager:
         cid, doc = self._find(ref)
         info = self._info(cid, doc)
         check_transition("stop", info.status, info.name)
-        if info.status in ("exited", "dead"):
+        if info.status in ("exited", "dead", "created"):  # as docker: a created container stays created
             return info
         run = self.paths.container_run(cid)
         (run / "stopping").write_text(rfc3339_nano())
@@ -754,9 +754,6 @@ class ContainerManager:
             self._write_ctl(cid, "stop")  # wakes a monitor that waits to restart
         if info.status == "paused":
             self._thaw(cid, doc)
-        if info.status == "created":
-            self._kill_monitor(cid)
-            return self.get(cid)
         grace = info.spec.stop_timeout if timeout is None and info.spec else (timeout or 0.0)
         if self._signal_init(cid, int(doc.get("stop_signal") or _signal.SIGTERM)) and grace > 0:
             self._wait_monitor_exit(cid, grace)

@@ -309,8 +309,7 @@ def test_stop_of_a_created_container_and_list_by_labels(engine: Engine) -> None:
     engine.containers.create(spec("t-b", "true", labels={"p": "y"}))
     assert [c.name for c in engine.containers.list(labels={"p": "x"})] == ["t-a"]
     assert engine.containers.list(all=False) == []
-    info = engine.containers.stop(a.id)
-    assert info.status in ("dead", "exited")
+    assert engine.containers.stop(a.id).status == "created"  # as docker: nothing to stop
     engine.containers.remove(a.id)
 
 
