@@ -205,7 +205,7 @@ def _build(value: Any, ctx: _Ctx, where: str) -> dict[str, Any]:
             _file_ref(s, secret=False, where=f"{where}.secrets[{i}]") for i, s in enumerate(b["secrets"])
         ]
     if "ssh" in b:
-        b["ssh"] = _ssh(b["ssh"])
+        b["ssh"] = _ssh(b["ssh"], ctx)
     if "ulimits" in b:
         b["ulimits"] = _ulimits(b["ulimits"])
     for key in ("provenance", "sbom"):  # string-or-bool in the spec, a string in compose's model
@@ -218,10 +218,16 @@ def _is_remote_context(p: str) -> bool:
     return bool(re.match(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)", p))
 
 
-def _ssh(value: Any) -> list[str]:
+def _ssh(value: Any, ctx: _Ctx) -> list[str]:
+    """build.ssh as compose prints it: `id`, or `id: /absolute/path` (its SSHKey string form)."""
+    pairs: list[tuple[str, Any]] = []
     if isinstance(value, Mapping):
-        return [k if v is None else f"{k}={v}" for k, v in value.items()]
-    return [str(v) for v in value]
+        pairs = list(value.items())
+    else:
+        for item in value:
+            key, sep, path = str(item).partition("=")
+            pairs.append((key, path if sep else None))
+    return [k if p is None or p == "" else f"{k}: {ctx.path(str(p))}" for k, p in pairs]
 
 
 def _ulimits(value: Mapping[str, Any]) -> dict[str, Any]:
