@@ -320,7 +320,10 @@ class Monitor:
                     except OSError:  # EIO: the pty's last slave closed
                         data = b""
                     if data:
-                        self.log.write(self.outs[fd], data)  # type: ignore[arg-type]
+                        try:
+                            self.log.write(self.outs[fd], data)  # type: ignore[arg-type]
+                        except OSError as exc:  # a full disk loses output, never the container
+                            print(f"monitor: log write failed: {exc}", file=sys.stderr)
                     else:
                         os.close(fd)
                         del self.outs[fd]
