@@ -6,6 +6,7 @@ import marshal
 import os
 import select
 import signal
+import sys
 import time
 from typing import Any
 
