@@ -14,13 +14,18 @@ from composer.errors import ConfigError
 from composer.loader.canonical import canonicalize, go_str, resolve_relative_paths
 
 
-def canon(text: str, *, environ: dict[str, str] | None = None, wd: str = "/proj", **kw: Any) -> dict[str, Any]:
+def canon(
+    text: str, *, environ: dict[str, str] | None = None, wd: str = "/proj", **kw: Any
+) -> dict[str, Any]:
     tree = {"name": "demo", **yaml.safe_load(text)}
     return canonicalize(tree, working_dir=wd, environ=environ or {}, **kw)
 
 
 def test_input_tree_is_not_mutated() -> None:
-    tree = {"name": "demo", **yaml.safe_load("services: {web: {image: x, ports: ['80'], environment: [A=1]}}")}
+    tree = {
+        "name": "demo",
+        **yaml.safe_load("services: {web: {image: x, ports: ['80'], environment: [A=1]}}"),
+    }
     before = copy.deepcopy(tree)
     canonicalize(tree, working_dir="/proj", environ={})
     assert tree == before
@@ -42,7 +47,13 @@ def test_long_port_gets_defaults_and_string_published() -> None:
 def test_short_volumes_become_bind_or_volume() -> None:
     svc = canon("services: {web: {image: x, volumes: ['./d:/d:ro', 'vol:/v', '/anon/']}}")["services"]["web"]
     assert svc["volumes"] == [
-        {"type": "bind", "source": "/proj/d", "target": "/d", "read_only": True, "bind": {"create_host_path": True}},
+        {
+            "type": "bind",
+            "source": "/proj/d",
+            "target": "/d",
+            "read_only": True,
+            "bind": {"create_host_path": True},
+        },
         {"type": "volume", "source": "vol", "target": "/v", "volume": {}},
         {"type": "volume", "target": "/anon", "volume": {}},
     ]
@@ -54,18 +65,24 @@ def test_one_letter_volume_name_reads_as_a_windows_drive_like_compose() -> None:
 
 
 def test_home_is_expanded_from_environ() -> None:
-    svc = canon("services: {web: {image: x, volumes: ['~/c:/c']}}", environ={"HOME": "/home/u"})["services"]["web"]
+    svc = canon("services: {web: {image: x, volumes: ['~/c:/c']}}", environ={"HOME": "/home/u"})["services"][
+        "web"
+    ]
     assert svc["volumes"][0]["source"] == "/home/u/c"
 
 
 def test_paths_stay_relative_without_resolution() -> None:
-    svc = canon("services: {web: {build: ./app, volumes: ['./d:/d']}}", resolve_paths=False)["services"]["web"]
+    svc = canon("services: {web: {build: ./app, volumes: ['./d:/d']}}", resolve_paths=False)["services"][
+        "web"
+    ]
     assert svc["build"]["context"] == "./app"
     assert svc["volumes"][0]["source"] == "./d"
 
 
 def test_environment_list_resolves_from_environ_or_null() -> None:
-    svc = canon("services: {web: {image: x, environment: [A=1, B, C]}}", environ={"C": "c"})["services"]["web"]
+    svc = canon("services: {web: {image: x, environment: [A=1, B, C]}}", environ={"C": "c"})["services"][
+        "web"
+    ]
     assert svc["environment"] == {"A": "1", "B": None, "C": "c"}
 
 
@@ -98,7 +115,9 @@ def test_depends_on_list_becomes_mapping_and_links_add_restart() -> None:
 
 
 def test_command_strings_are_split_like_a_shell() -> None:
-    svc = canon("""services: {web: {image: x, command: "sh -c 'echo \\"a b\\"'", entrypoint: ""}}""")["services"]["web"]
+    svc = canon("""services: {web: {image: x, command: "sh -c 'echo \\"a b\\"'", entrypoint: ""}}""")[
+        "services"
+    ]["web"]
     assert svc["command"] == ["sh", "-c", 'echo "a b"']
     assert svc["entrypoint"] == []
 
@@ -146,8 +165,14 @@ def test_secret_short_syntax_gets_default_target_and_octal_mode() -> None:
 
 
 def test_byte_sizes_and_grace_period() -> None:
-    svc = canon("services: {web: {image: x, mem_limit: 1g, shm_size: 64m, stop_grace_period: 90s}}")["services"]["web"]
-    assert (svc["mem_limit"], svc["shm_size"], svc["stop_grace_period"]) == ("1073741824", "67108864", "1m30s")
+    svc = canon("services: {web: {image: x, mem_limit: 1g, shm_size: 64m, stop_grace_period: 90s}}")[
+        "services"
+    ]["web"]
+    assert (svc["mem_limit"], svc["shm_size"], svc["stop_grace_period"]) == (
+        "1073741824",
+        "67108864",
+        "1m30s",
+    )
 
 
 @pytest.mark.parametrize(
@@ -155,7 +180,10 @@ def test_byte_sizes_and_grace_period() -> None:
     [
         ("services: {web: {image: x, ports: ['99999:80']}}", r"services\.web\.ports\[0\]: invalid host port"),
         ("services: {web: {image: x, mem_limit: 1x}}", r"services\.web\.mem_limit: invalid size '1x'"),
-        ("services: {web: {image: x, stop_grace_period: 1x}}", r"services\.web\.stop_grace_period: invalid duration"),
+        (
+            "services: {web: {image: x, stop_grace_period: 1x}}",
+            r"services\.web\.stop_grace_period: invalid duration",
+        ),
         ("services: {web: {image: x, volumes: [':/d']}}", r"services\.web\.volumes\[0\]: invalid volume"),
     ],
 )
@@ -164,7 +192,9 @@ def test_values_that_do_not_parse_are_located(text: str, where: str) -> None:
         canon(text)
 
 
-@pytest.mark.parametrize(("value", "text"), [(True, "true"), (1.5, "1.5"), (1e6, "1e+06"), (2.0, "2"), (7, "7")])
+@pytest.mark.parametrize(
+    ("value", "text"), [(True, "true"), (1.5, "1.5"), (1e6, "1e+06"), (2.0, "2"), (7, "7")]
+)
 def test_go_str_matches_fmt_sprint(value: object, text: str) -> None:
     assert go_str(value) == text
 
@@ -190,7 +220,11 @@ volumes: {v: {driver: local, driver_opts: {o: bind, device: ./dev}}}
     web = out["services"]["web"]
     assert web["build"] == "/inc/app"
     assert web["env_file"] == ["/inc/a.env", {"path": "/inc/b.env", "required": False}]
-    assert web["volumes"] == ["/inc/data:/data:ro", "named:/n", {"type": "bind", "source": "/up", "target": "/up"}]
+    assert web["volumes"] == [
+        "/inc/data:/data:ro",
+        "named:/n",
+        {"type": "bind", "source": "/up", "target": "/up"},
+    ]
     assert web["extends"]["file"] == "/inc/base.yaml"
     assert out["services"]["img"]["build"] == {
         "context": "https://github.com/x/y.git",

@@ -21,7 +21,9 @@ from tests.composer.fixturelib import DOCKER_COMPOSE  # the real binary: the pip
 
 REPO = Path(__file__).resolve().parents[3]
 NEEDS_PIPELINE = {"canon-string-values-cast"}
-CANON_CASES = sorted(p for p in (REPO / "fixtures" / "compose").glob("canon-*") if (p / "expected.json").exists())
+CANON_CASES = sorted(
+    p for p in (REPO / "fixtures" / "compose").glob("canon-*") if (p / "expected.json").exists()
+)
 
 
 def project(text: str) -> dict[str, Any]:
@@ -101,7 +103,12 @@ def test_yaml_output_matches_docker_compose(case: Path) -> None:
         env.update(line.split("=", 1) for line in (case / "env").read_text().splitlines() if "=" in line)  # type: ignore[misc]
     extra = (case / "config-args").read_text().split() if (case / "config-args").exists() else []
     theirs = subprocess.run(
-        [str(DOCKER_COMPOSE), "-p", case.name, "config", *extra], cwd=case, env=env, capture_output=True, text=True, timeout=60
+        [str(DOCKER_COMPOSE), "-p", case.name, "config", *extra],
+        cwd=case,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert theirs.returncode == 0, theirs.stderr
     text = (case / "compose.yaml").read_text()
@@ -109,6 +116,9 @@ def test_yaml_output_matches_docker_compose(case: Path) -> None:
         pytest.skip("needs interpolation or casts (the pipeline's stages); test_fixtures.py covers it")
     tree = yaml.safe_load(text)
     canonical = canonicalize(
-        {**tree, "name": case.name}, working_dir=str(case), environ=env, resolve_paths="--no-path-resolution" not in extra
+        {**tree, "name": case.name},
+        working_dir=str(case),
+        environ=env,
+        resolve_paths="--no-path-resolution" not in extra,
     )
     assert render(canonical, "yaml", escape_dollar=True) == theirs.stdout

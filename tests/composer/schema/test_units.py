@@ -48,7 +48,15 @@ def test_duration_without_valid_unit_is_rejected(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "size"),
-    [("1g", 1 << 30), ("64m", 64 << 20), ("512", 512), (1024, 1024), ("1.5k", 1536), ("2gb", 2 << 30), ("1KiB", 1024)],
+    [
+        ("1g", 1 << 30),
+        ("64m", 64 << 20),
+        ("512", 512),
+        (1024, 1024),
+        ("1.5k", 1536),
+        ("2gb", 2 << 30),
+        ("1KiB", 1024),
+    ],
 )
 def test_byte_sizes_use_binary_multipliers(raw: object, size: int) -> None:
     assert parse_bytes(raw) == size

@@ -32,7 +32,17 @@ def consistency_error(text: str) -> ConfigError:
 def test_schema_ships_as_package_data_and_is_draft7() -> None:
     schema = json.loads(files("composer").joinpath("schema/compose-spec.json").read_text())
     assert schema["$schema"].startswith("http://json-schema.org/draft-07/")
-    for key in ("services", "networks", "volumes", "secrets", "configs", "include", "models", "name", "version"):
+    for key in (
+        "services",
+        "networks",
+        "volumes",
+        "secrets",
+        "configs",
+        "include",
+        "models",
+        "name",
+        "version",
+    ):
         assert key in schema["properties"]
 
 
@@ -43,13 +53,31 @@ def test_tree_path_uses_dots_and_indices() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("services: {web: {imagee: x}}", "compose.yaml: services.web: additional property 'imagee' not allowed"),
+        (
+            "services: {web: {imagee: x}}",
+            "compose.yaml: services.web: additional property 'imagee' not allowed",
+        ),
         ("services: {web: {image: 42}}", "compose.yaml: services.web.image: expected a string, got 42"),
-        ("services: {web: {image: x, ports: [{target: 80, foo: 1}]}}", "services.web.ports[0]: additional property 'foo'"),
-        ("services: {web: {image: x, healthcheck: {interval: 10}}}", "healthcheck.interval: expected a string, got 10"),
-        ("services: {web: {image: x, healthcheck: {interval: 10x}}}", "healthcheck.interval: invalid duration '10x'"),
-        ("services: {web: {image: x, environment: [1]}}", "services.web.environment[0]: expected a string, got 1"),
-        ("services: {web: {image: x, depends_on: {b: {condition: c}}}}", "depends_on.b.condition: invalid value 'c'"),
+        (
+            "services: {web: {image: x, ports: [{target: 80, foo: 1}]}}",
+            "services.web.ports[0]: additional property 'foo'",
+        ),
+        (
+            "services: {web: {image: x, healthcheck: {interval: 10}}}",
+            "healthcheck.interval: expected a string, got 10",
+        ),
+        (
+            "services: {web: {image: x, healthcheck: {interval: 10x}}}",
+            "healthcheck.interval: invalid duration '10x'",
+        ),
+        (
+            "services: {web: {image: x, environment: [1]}}",
+            "services.web.environment[0]: expected a string, got 1",
+        ),
+        (
+            "services: {web: {image: x, depends_on: {b: {condition: c}}}}",
+            "depends_on.b.condition: invalid value 'c'",
+        ),
         ("services: {web: {image: x, ulimits: {nofile: {soft: 1}}}}", "services.web.ulimits.nofile"),
         ("services: [web]", "compose.yaml: services: expected a mapping or null, got a list"),
         ("servicess: {}", "compose.yaml: additional property 'servicess' not allowed"),
@@ -80,21 +108,42 @@ def test_valid_files_pass_the_schema(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("services: {web: {image: x, networks: [front]}}", "compose.yaml: services.web.networks: undefined network 'front'"),
-        ("services: {web: {image: x, volumes: ['data:/d']}}", "services.web.volumes[0]: undefined volume 'data'"),
+        (
+            "services: {web: {image: x, networks: [front]}}",
+            "compose.yaml: services.web.networks: undefined network 'front'",
+        ),
+        (
+            "services: {web: {image: x, volumes: ['data:/d']}}",
+            "services.web.volumes[0]: undefined volume 'data'",
+        ),
         ("services: {web: {image: x, secrets: [s]}}", "services.web.secrets[0]: undefined secret 's'"),
         ("services: {web: {image: x, configs: [c]}}", "services.web.configs[0]: undefined config 'c'"),
-        ("services: {web: {image: x, depends_on: [db]}}", "services.web.depends_on: depends on undefined service 'db'"),
+        (
+            "services: {web: {image: x, depends_on: [db]}}",
+            "services.web.depends_on: depends on undefined service 'db'",
+        ),
         ("services: {web: {image: x, links: [db]}}", "services.web"),
         ("services: {web: {image: x, volumes_from: [db]}}", "services.web"),
         ("services: {web: {image: x, network_mode: 'service:vpn'}}", "services.web"),
-        ("services: {web: {image: x, scale: 2, deploy: {replicas: 3}}}", "can't set distinct values on 'scale'"),
+        (
+            "services: {web: {image: x, scale: 2, deploy: {replicas: 3}}}",
+            "can't set distinct values on 'scale'",
+        ),
         ("services: {web: {image: x, cpus: 1, deploy: {resources: {limits: {cpus: 2}}}}}", "'cpus'"),
         ("services: {web: {image: x, scale: 2, container_name: one}}", "services.web.container_name"),
-        ("services: {web: {image: x, ports: [{published: 80}]}}", "services.web.ports[0]: missing a target port"),
-        ("services: {web: {image: x, secrets: [s]}}\nsecrets: {s: {driver: d}}", "services.web.secrets[0]: secret 's' must declare"),
+        (
+            "services: {web: {image: x, ports: [{published: 80}]}}",
+            "services.web.ports[0]: missing a target port",
+        ),
+        (
+            "services: {web: {image: x, secrets: [s]}}\nsecrets: {s: {driver: d}}",
+            "services.web.secrets[0]: secret 's' must declare",
+        ),
         ("services: {web: {command: 'true'}}", "services.web: neither an image nor a build context"),
-        ("services: {web: {image: x, network_mode: host, networks: [n]}}\nnetworks: {n: {}}", "mutually exclusive"),
+        (
+            "services: {web: {image: x, network_mode: host, networks: [n]}}\nnetworks: {n: {}}",
+            "mutually exclusive",
+        ),
     ],
 )
 def test_consistency_error_names_location(text: str, message: str) -> None:
@@ -105,12 +154,27 @@ def test_consistency_error_names_location(text: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("services: {web: {image: x}}\nvolumes: {v: {external: true, driver: local}}", 'volumes.v: conflicting parameters "external" and \'driver\''),
-        ("services: {web: {image: x}}\nconfigs: {c: {file: a, content: b}}", "configs.c: file|environment|content attributes are mutually exclusive"),
+        (
+            "services: {web: {image: x}}\nvolumes: {v: {external: true, driver: local}}",
+            "volumes.v: conflicting parameters \"external\" and 'driver'",
+        ),
+        (
+            "services: {web: {image: x}}\nconfigs: {c: {file: a, content: b}}",
+            "configs.c: file|environment|content attributes are mutually exclusive",
+        ),
         ("services: {web: {image: x}}\nsecrets: {s: {}}", "secrets.s: one of file|environment must be set"),
-        ("services: {web: {image: x, ports: [{target: 80, host_ip: ''}]}}", "services.web.ports[0].host_ip: invalid ip address ''"),
-        ("services: {web: {image: x, volumes: [{type: bind, target: /x}]}}", "services.web.volumes[0]: a bind mount needs a source"),
-        ("services: {web: {image: x, gpus: [{count: 1, device_ids: ['0']}]}}", 'services.web.gpus[0]: "count" and "device_ids"'),
+        (
+            "services: {web: {image: x, ports: [{target: 80, host_ip: ''}]}}",
+            "services.web.ports[0].host_ip: invalid ip address ''",
+        ),
+        (
+            "services: {web: {image: x, volumes: [{type: bind, target: /x}]}}",
+            "services.web.volumes[0]: a bind mount needs a source",
+        ),
+        (
+            "services: {web: {image: x, gpus: [{count: 1, device_ids: ['0']}]}}",
+            'services.web.gpus[0]: "count" and "device_ids"',
+        ),
     ],
 )
 def test_structural_rules_beyond_the_schema(text: str, message: str) -> None:
@@ -171,7 +235,10 @@ def test_unsupported_keys_are_named_with_their_path() -> None:
 
 
 def test_supported_keys_give_no_warning() -> None:
-    assert unsupported_keys(yaml.safe_load("services: {web: {image: x, ports: ['80'], deploy: {replicas: 2}}}")) == []
+    assert (
+        unsupported_keys(yaml.safe_load("services: {web: {image: x, ports: ['80'], deploy: {replicas: 2}}}"))
+        == []
+    )
 
 
 def test_shipped_schema_is_the_generated_one() -> None:
