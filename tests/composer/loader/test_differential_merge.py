@@ -1,0 +1,99 @@
+"""Generated pairs of compose files, merged by composer and by docker compose: the same JSON, or
+both refuse. Exercises the merge rules (and the stages around them) far beyond the fixtures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from composer.errors import ComposerError
+from composer.loader import LoadOptions, load_project
+from composer.loader.render import render
+from tests.composer.fixturelib import DOCKER_COMPOSE
+
+pytestmark = pytest.mark.skipif(not DOCKER_COMPOSE.exists(), reason="no docker compose binary")
+
+NAMES = ["web", "db", "cache"]
+words = st.sampled_from(["a", "b", "x y", "1", "--flag", "/bin/sh"])
+env_names = st.sampled_from(["A", "B", "C"])
+env_values = st.one_of(st.none(), st.sampled_from(["1", "two", ""]))
+
+
+def as_list_or_map(entries: dict[str, str | None], as_list: bool) -> Any:
+    if not as_list:
+        return entries
+    return [k if v is None else f"{k}={v}" for k, v in entries.items()]
+
+
+@st.composite
+def service(draw: st.DrawFn, others: list[str]) -> dict[str, Any]:
+    svc: dict[str, Any] = {}
+    if draw(st.booleans()):
+        svc["image"] = draw(st.sampled_from(["busybox", "nginx:1", "alpine:3"]))
+    for key in ("command", "entrypoint", "dns", "cap_add"):
+        if draw(st.booleans()):
+            pool = {"dns": st.sampled_from(["1.1.1.1", "8.8.8.8"]),
+                    "cap_add": st.sampled_from(["NET_ADMIN", "SYS_TIME"])}.get(key, words)
+            svc[key] = draw(st.lists(pool, max_size=3))
+    for key in ("environment", "labels"):
+        if draw(st.booleans()):
+            entries = draw(st.dictionaries(env_names if key == "environment" else st.sampled_from(["l1", "l2"]),
+                                           env_values, max_size=3))
+            svc[key] = as_list_or_map(entries, draw(st.booleans()))
+    if draw(st.booleans()):
+        svc["ports"] = draw(st.lists(st.sampled_from(["80", "8080:80", "8080:81", "127.0.0.1:90:90/udp"]),
+                                     max_size=3))
+    if draw(st.booleans()):
+        svc["volumes"] = draw(st.lists(st.sampled_from(["./a:/data", "./b:/data:ro", "/srv:/srv", "/tmp:/t"]),
+                                       max_size=3))
+    if others and draw(st.booleans()):
+        deps = draw(st.lists(st.sampled_from(others), max_size=2, unique=True))
+        svc["depends_on"] = deps if draw(st.booleans()) else {
+            d: {"condition": draw(st.sampled_from(["service_started", "service_healthy"]))} for d in deps}
+    for key, pool in (("restart", ["no", "always"]), ("user", ["root", "1000"]), ("working_dir", ["/a", "/b"])):
+        if draw(st.booleans()):
+            svc[key] = draw(st.sampled_from(pool))
+    if draw(st.booleans()):
+        svc["healthcheck"] = {"test": ["CMD", draw(words)], "interval": draw(st.sampled_from(["5s", "1m"]))}
+    return svc
+
+
+@st.composite
+def file_pair(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
+    base = {"services": {n: {**draw(service(names[:i])), "image": "busybox"} for i, n in enumerate(names)}}
+    over_names = draw(st.lists(st.sampled_from(names), max_size=len(names), unique=True))
+    override = {"services": {n: draw(service(names[:names.index(n)])) for n in over_names}}
+    return base, override
+
+
+def docker_json(tmp: Path) -> str | None:
+    out = subprocess.run([str(DOCKER_COMPOSE), "-p", "diff", "-f", "a.json", "-f", "b.json", "config",
+                          "--format", "json"], capture_output=True, text=True, cwd=tmp,
+                         env={"PATH": "/usr/bin:/bin", "HOME": "/root"}, timeout=60)
+    return out.stdout if out.returncode == 0 else None
+
+
+def composer_json(tmp: Path) -> str | None:
+    try:
+        project = load_project(LoadOptions(files=("a.json", "b.json"), cwd=str(tmp), project_name="diff",
+                                           environ={"PATH": "/usr/bin:/bin", "HOME": "/root"}, warnings=[]))
+    except ComposerError:
+        return None
+    return render(dict(project.tree), "json", escape_dollar=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pair=file_pair())
+def test_merged_files_render_as_docker_compose(tmp_path: Path, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    base, override = pair
+    (tmp_path / "a.json").write_text(json.dumps(base))
+    (tmp_path / "b.json").write_text(json.dumps(override))
+    theirs, ours = docker_json(tmp_path), composer_json(tmp_path)
+    assert ours == theirs
