@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from json.encoder import py_encode_basestring as _py_encode_string
 from typing import Any, Final, Literal
 
 __all__ = ["render", "to_json_tree", "to_yaml_tree"]
@@ -198,16 +199,6 @@ def render(tree: Mapping[str, Any], fmt: Literal["yaml", "json"], *, escape_doll
 # --- JSON: Go's encoding/json MarshalIndent -------------------------------------------------
 
 
-def _go_json_value(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: _go_json_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_go_json_value(v) for v in value]
-    return value
-
-
 _HTML_ESCAPES: Final = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -215,12 +206,54 @@ _HTML_ESCAPES: Final = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
+try:  # the C accelerator, as json.dumps uses it
+    from json.encoder import c_encode_basestring as _c_encode_string  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    _c_encode_string = None
+_encode_string: Final = _c_encode_string or _py_encode_string
+_HTML: Final = re.compile("[<>&\u2028\u2029]")
+
+
+def _json_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        # Go escapes HTML characters in strings, and keeps other non-ASCII text as is.
+        return _HTML.sub(lambda m: _HTML_ESCAPES[m.group(0)], _encode_string(value))
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))  # Go prints a whole float without a fraction
+    return json.dumps(value)
+
+
+def _json_lines(value: Any, indent: int, out: list[str]) -> None:
+    """MarshalIndent(v, "", "  "): the same text as json.dumps(indent=2), written iteratively
+    (json.dumps with indent runs the pure-Python encoder, several times slower)."""
+    if isinstance(value, Mapping) and value:
+        pad = "  " * (indent + 1)
+        out.append("{\n")
+        for i, (k, v) in enumerate(value.items()):
+            out.append(f"{pad}{_json_scalar(str(k))}: ")
+            _json_lines(v, indent + 1, out)
+            out.append(",\n" if i < len(value) - 1 else "\n")
+        out.append("  " * indent + "}")
+    elif isinstance(value, list) and value:
+        pad = "  " * (indent + 1)
+        out.append("[\n")
+        for i, v in enumerate(value):
+            out.append(pad)
+            _json_lines(v, indent + 1, out)
+            out.append(",\n" if i < len(value) - 1 else "\n")
+        out.append("  " * indent + "]")
+    elif isinstance(value, Mapping):
+        out.append("{}")
+    elif isinstance(value, list):
+        out.append("[]")
+    else:
+        out.append(_json_scalar(value))
 
 
 def _json(tree: Any) -> str:
-    text = json.dumps(_go_json_value(tree), indent=2, ensure_ascii=False)
-    # Go escapes HTML characters in strings (they can only occur inside strings here).
-    return re.sub("[<>&\u2028\u2029]", lambda m: _HTML_ESCAPES[m.group(0)], text)
+    out: list[str] = []
+    _json_lines(tree, 0, out)
+    return "".join(out)
 
 
 # --- YAML: gopkg.in/yaml.v3 with SetIndent(2) -------------------------------------------------
