@@ -17,6 +17,7 @@ ALL: list[Case] = [
     containers.start_latency,  # 3
     containers.monitor_startup,  # 3: why a start costs what it does
     containers.monitor_memory,  # 4
+    containers.monitor_fork_server,  # 4: what a fork server would give
     containers.network_setup,  # 5
     containers.http_first_byte,  # 5
     compose.compose_lifecycle,  # 6

@@ -74,15 +74,13 @@ def start_latency() -> list[Item]:
 
 def monitor_startup() -> list[Item]:
     """The parts of a monitor's start that do not depend on the container: the interpreter it runs
-    (`python -I -S`), its imports, and compiling monitor.py (a script's bytecode is never cached)."""
+    (`python -I -S`), its imports (runtime.executor.supervise, as monitor.py), and compiling
+    monitor.py (a script's bytecode is never cached)."""
     import runtime
 
     repo = str(Path(runtime.__file__).resolve().parent.parent)
     py = [sys.executable, "-I", "-S", "-c"]
-    imports = (
-        f"import sys; sys.path.insert(0, {repo!r}); "
-        "import runtime.executor.init, runtime.executor.syscalls, runtime.logs"
-    )
+    imports = f"import sys; sys.path.insert(0, {repo!r}); import runtime.executor.supervise"
     script = str(Path(repo, "runtime", "monitor.py"))
     compile_it = f"compile(open({script!r}).read(), {script!r}, 'exec')"
     floor = summarize("monitor parts: python -I -S", "python", time_command([*py, "pass"], runs=10))
@@ -178,6 +176,41 @@ def monitor_memory(count: int = 10) -> list[Item]:
         ]
     finally:
         remove_containers(names)
+
+
+def monitor_fork_server(count: int = 10) -> list[Item]:
+    """Beside the monitor numbers: monitors forked from one pre-imported parent (bench/zygote.py)."""
+    import runtime
+
+    repo = str(Path(runtime.__file__).resolve().parent.parent)
+    script = str(Path(__file__).with_name("zygote.py"))
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", script, repo, str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    got = json.loads(proc.stdout)
+    share = got["zygote_pss_kb"] / count
+    return [
+        value(
+            f"fork server: PSS, {count} children",
+            "experiment",
+            [got["pss_kb"] / 1024],
+            "MB",
+            target=1.0,
+            note=f"+ zygote {got['zygote_pss_kb'] / 1024:.2f} MB / {count} = {share / 1024:.2f} MB each",
+        ),
+        value(f"fork server: private, {count}", "experiment", [got["private_kb"] / 1024], "MB"),
+        value(
+            "fork server: fork per monitor",
+            "experiment",
+            [got["fork_ms"]],
+            "ms",
+            note="vs a fresh `python -I -S` + imports (monitor parts above)",
+        ),
+    ]
 
 
 def network_setup(runs: int = 15) -> list[Item]:
@@ -288,5 +321,5 @@ def http_first_byte(gets: int = RUNS) -> list[Item]:
     ]
 
 
-ALL = [start_latency, monitor_startup, monitor_memory, network_setup, http_first_byte]
+ALL = [start_latency, monitor_startup, monitor_memory, monitor_fork_server, network_setup, http_first_byte]
 __all__ = ["ALL", "Note"]

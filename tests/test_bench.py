@@ -101,3 +101,20 @@ def test_result_is_frozen() -> None:
     r = Result("a", "b", 1, 1.0, 1.0)
     with pytest.raises(AttributeError):
         r.median = 2.0  # type: ignore[misc]
+
+
+def test_zygote_experiment_forks_and_measures() -> None:
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(repo / "bench" / "zygote.py"), str(repo), "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    got = json.loads(proc.stdout)
+    assert set(got) == {"fork_ms", "rss_kb", "pss_kb", "private_kb", "zygote_pss_kb"}
+    assert 0 < got["pss_kb"] <= got["rss_kb"] and got["zygote_pss_kb"] > 0
