@@ -12,7 +12,7 @@ import time
 import traceback
 
 from bench import cases
-from bench.common import bench_containers, remove_containers
+from bench.common import bench_containers, bench_networks, remove_containers, remove_networks
 from bench.harness import Item, Note, render
 
 
@@ -94,6 +94,10 @@ def main(argv: list[str]) -> int:
     if left:
         problems.append(f"clean-up: containers left behind (now removed): {' '.join(left)}")
         remove_containers(left)
+    nets = bench_networks()
+    if nets:
+        problems.append(f"clean-up: networks left behind (now removed): {' '.join(nets)}")
+        remove_networks(nets)
     print(render(items))
     if problems:
         print()

@@ -95,3 +95,18 @@ def smaps_rollup(pid: int) -> dict[str, int]:
         if parts and parts[0].isdigit():
             out[key.strip()] = int(parts[0])
     return out
+
+
+def bench_networks() -> list[str]:
+    """Networks a benchmark made (`bench-...`, and compose projects' `bench-..._default`)."""
+    try:
+        out = composer("network", "ls", "-q", check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [n for n in out.split() if n.startswith(PREFIX)]
+
+
+def remove_networks(names: Sequence[str]) -> None:
+    for n in names:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            composer("network", "rm", n, check=False)

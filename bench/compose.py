@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.common import COMPOSER, IMAGE, composer, require_image
+from bench.common import COMPOSER, IMAGE, require_image
 from bench.harness import Item, Note, Result, Run, have, ratio, run_once, summarize, time_command
 
 SIZES = (1, 5, 10, 20)
@@ -87,13 +87,6 @@ def compose_lifecycle() -> list[Item]:
     else:
         out.append(Note("compose: podman-compose skipped: podman and podman-compose not installed"))
     return out
-
-
-def leftover_check() -> None:
-    """Raise if a benchmark project is still up (a failed clean-up is a bug of the bench)."""
-    left = composer("ls", "-a", check=False).stdout
-    if "bench-" in left:
-        raise RuntimeError(f"benchmark projects left behind:\n{left}")
 
 
 ALL = [compose_lifecycle]
