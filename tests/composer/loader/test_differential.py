@@ -1,5 +1,5 @@
-"""Generated pairs of compose files, merged by composer and by docker compose: the same JSON, or
-both refuse. Exercises the merge rules (and the stages around them) far beyond the fixtures."""
+"""Generated compose files loaded by composer and by docker compose: the same JSON, or both refuse.
+Exercises the merge rules and interpolation (and the stages around them) far beyond the fixtures."""
 
 from __future__ import annotations
 
@@ -43,15 +43,15 @@ def service(draw: st.DrawFn, others: list[str]) -> dict[str, Any]:
             svc[key] = draw(st.lists(pool, max_size=3))
     for key in ("environment", "labels"):
         if draw(st.booleans()):
-            entries = draw(st.dictionaries(env_names if key == "environment" else st.sampled_from(["l1", "l2"]),
-                                           env_values, max_size=3))
+            keys = env_names if key == "environment" else st.sampled_from(["l1", "l2"])
+            entries = draw(st.dictionaries(keys, env_values, max_size=3))
             svc[key] = as_list_or_map(entries, draw(st.booleans()))
     if draw(st.booleans()):
         svc["ports"] = draw(st.lists(st.sampled_from(["80", "8080:80", "8080:81", "127.0.0.1:90:90/udp"]),
                                      max_size=3))
     if draw(st.booleans()):
-        svc["volumes"] = draw(st.lists(st.sampled_from(["./a:/data", "./b:/data:ro", "/srv:/srv", "/tmp:/t"]),
-                                       max_size=3))
+        volumes = st.sampled_from(["./a:/data", "./b:/data:ro", "/srv:/srv", "/tmp:/t"])
+        svc["volumes"] = draw(st.lists(volumes, max_size=3))
     if others and draw(st.booleans()):
         deps = draw(st.lists(st.sampled_from(others), max_size=2, unique=True))
         svc["depends_on"] = deps if draw(st.booleans()) else {
@@ -91,9 +91,60 @@ def composer_json(tmp: Path) -> str | None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pair=file_pair())
-def test_merged_files_render_as_docker_compose(tmp_path: Path, pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+def test_merged_files_render_as_docker_compose(tmp_path: Path,
+                                               pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
     base, override = pair
     (tmp_path / "a.json").write_text(json.dumps(base))
     (tmp_path / "b.json").write_text(json.dumps(override))
     theirs, ours = docker_json(tmp_path), composer_json(tmp_path)
+    assert ours == theirs
+
+
+# -- interpolation -------------------------------------------------------------------------------
+
+VARS = ["A", "B", "C_1"]
+
+
+@st.composite
+def template(draw: st.DrawFn, depth: int = 0) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["text", "dollar", "plain", "braced", "op"] if depth < 2 else
+                                    ["text", "dollar", "plain", "braced"]))
+        name = draw(st.sampled_from(VARS))
+        if kind == "text":
+            parts.append(draw(st.sampled_from(["x", "-", " ", "a:b", "}"])))
+        elif kind == "dollar":
+            parts.append("$$")
+        elif kind == "plain":
+            parts.append(f"${name}")
+        elif kind == "braced":
+            parts.append(f"${{{name}}}")
+        else:
+            # required-operators only at the top: docker compose v2.40.3 expands defaults eagerly
+            ops = [":-", "-", ":+", "+"] + ([":?", "?"] if depth == 0 else [])
+            op = draw(st.sampled_from(ops))
+            arg = draw(template(depth + 1)).replace("}", "") if draw(st.booleans()) else ""
+            parts.append(f"${{{name}{op}{arg}}}")
+    return "".join(parts)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(template(), min_size=1, max_size=4),
+       env=st.dictionaries(st.sampled_from(VARS), st.sampled_from(["", "v", "w z"]), max_size=3))
+def test_interpolation_agrees_with_docker_compose(tmp_path: Path, values: list[str],
+                                                  env: dict[str, str]) -> None:
+    environment = {f"E{i}": v for i, v in enumerate(values)}
+    doc = {"services": {"web": {"image": "busybox", "environment": environment}}}
+    (tmp_path / "compose.json").write_text(json.dumps(doc))
+    base_env = {"PATH": "/usr/bin:/bin", "HOME": "/root", **env}
+    argv = [str(DOCKER_COMPOSE), "-p", "interp", "-f", "compose.json", "config", "--format", "json"]
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=base_env, timeout=60)
+    theirs = out.stdout if out.returncode == 0 else None
+    try:
+        project = load_project(LoadOptions(files=("compose.json",), cwd=str(tmp_path), project_name="interp",
+                                           environ=base_env, warnings=[]))
+        ours: str | None = render(dict(project.tree), "json", escape_dollar=True)
+    except ComposerError:
+        ours = None
     assert ours == theirs
