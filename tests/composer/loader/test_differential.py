@@ -56,7 +56,8 @@ def service(draw: st.DrawFn, others: list[str]) -> dict[str, Any]:
         deps = draw(st.lists(st.sampled_from(others), max_size=2, unique=True))
         svc["depends_on"] = deps if draw(st.booleans()) else {
             d: {"condition": draw(st.sampled_from(["service_started", "service_healthy"]))} for d in deps}
-    for key, pool in (("restart", ["no", "always"]), ("user", ["root", "1000"]), ("working_dir", ["/a", "/b"])):
+    scalars = (("restart", ["no", "always"]), ("user", ["root", "1000"]), ("working_dir", ["/a", "/b"]))
+    for key, pool in scalars:
         if draw(st.booleans()):
             svc[key] = draw(st.sampled_from(pool))
     if draw(st.booleans()):
