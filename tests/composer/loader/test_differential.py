@@ -149,3 +149,27 @@ def test_interpolation_agrees_with_docker_compose(tmp_path: Path, values: list[s
     except ComposerError:
         ours = None
     assert ours == theirs
+
+
+# -- extends -------------------------------------------------------------------------------------
+
+@st.composite
+def extending_file(draw: st.DrawFn) -> dict[str, Any]:
+    names = ["base", "mid", "web"]
+    services: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        svc = draw(service([]))
+        if i and draw(st.booleans()):  # extend an earlier one, sometimes a later one (cycles must fail)
+            svc["extends"] = draw(st.sampled_from(names)) if draw(st.integers(0, 5)) == 0 else names[i - 1]
+        elif not svc.get("image"):
+            svc["image"] = "busybox"
+        services[name] = svc
+    return {"services": services}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=extending_file())
+def test_extends_agrees_with_docker_compose(tmp_path: Path, doc: dict[str, Any]) -> None:
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    (tmp_path / "b.json").write_text("{}")
+    assert composer_json(tmp_path) == docker_json(tmp_path)
