@@ -20,7 +20,7 @@ deps:  ## Debian packages the runtime and the tests need
 $(BIN)/composer: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	$(BIN)/python -m pip install -q -e '.[test,lint]' --config-settings editable_mode=compat  # a plain .pth: no import hook at every start
 	@touch $@
 
 venv: deps $(BIN)/composer
