@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
@@ -131,14 +132,12 @@ def _message(err: ValidationError) -> str:
     if v == "additionalProperties":
         allowed = set(err.schema.get("properties") or {})
         patterns = list(err.schema.get("patternProperties") or {})
-        extras = [
-            k for k in inst if k not in allowed and not any(__import__("re").search(p, k) for p in patterns)
-        ]
+        extras = [k for k in inst if k not in allowed and not any(re.search(p, k) for p in patterns)]
         if len(extras) == 1:
             return f"additional property {extras[0]!r} not allowed"
         return "additional properties " + ", ".join(repr(e) for e in sorted(extras)) + " not allowed"
-    if v == "type" or v == "oneOf" and not err.context:
-        types = _expected_types(err) or [err.validator_value] if v == "type" else _expected_types(err)
+    if v == "type" or (v == "oneOf" and not err.context):
+        types = _expected_types(err) or ([err.validator_value] if v == "type" else [])
         names = [_TYPE_NAMES.get(t, t) for t in types if isinstance(t, str)]
         want = " or ".join(names) if names else "another type"
         return f"expected {want}, got {_show(inst)}"
