@@ -49,7 +49,10 @@ def start_latency() -> list[Item]:
     ours = summarize(
         "start: run --rm true",
         "composer",
-        time_command([*COMPOSER, "container", "run", "--rm", IMAGE, "true"], runs=RUNS),
+        # named, so that a run that fails half-way is found and removed by the leftover check
+        time_command(
+            [*COMPOSER, "container", "run", "--rm", "--name", "bench-start", IMAGE, "true"], runs=RUNS
+        ),
         target=60,
     )
     out.append(ours)
