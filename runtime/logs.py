@@ -109,10 +109,22 @@ class LogWriter:
 
     def write(self, stream: Stream, data: bytes) -> None:
         out = encode_chunk(stream, data)
-        if self.max_size and self._size and self._size + len(out) > self.max_size:
-            self._rotate()
-        os.write(self._fd, out)
-        self._size += len(out)
+        if not self.max_size or self._size + len(out) <= self.max_size:
+            self._append(out)
+            return
+        batch = b""  # a big chunk is split at record boundaries so that no file outgrows max_size
+        for rec in (line + b"\n" for line in out.split(b"\n")[:-1]):  # text never holds a newline
+            if self._size + len(batch) + len(rec) > self.max_size and (self._size or batch):
+                self._append(batch)
+                batch = b""
+                self._rotate()
+            batch += rec
+        self._append(batch)
+
+    def _append(self, out: bytes) -> None:
+        if out:
+            os.write(self._fd, out)
+            self._size += len(out)
 
     def _rotate(self) -> None:
         os.close(self._fd)

@@ -687,3 +687,24 @@ def test_workload_signals_are_default_and_orphans_are_reaped(engine: Engine) -> 
     time.sleep(0.8)
     assert zombies() == []
     engine.containers.stop(c.id, timeout=0.1)
+
+
+def test_log_rotation_keeps_the_newest_lines(engine: Engine) -> None:
+    code, _, _ = run(
+        engine,
+        spec(
+            "t-rot",
+            "sh",
+            "-c",
+            "for i in $(seq 1 200); do echo line-$i; done",
+            log_max_size=2000,
+            log_max_file=2,
+        ),
+    )
+    assert code == 0
+    path = engine.containers.log_path("t-rot")
+    assert sorted(p.name for p in path.parent.glob("ctr.log*")) == ["ctr.log", "ctr.log.1"]
+    assert all(p.stat().st_size <= 2000 for p in path.parent.glob("ctr.log*"))
+    texts = [r.text for r in engine.containers.logs("t-rot")]
+    assert texts[-1] == b"line-200" and b"line-1" not in texts
+    assert texts == [f"line-{i}".encode() for i in range(201 - len(texts), 201)]
