@@ -649,6 +649,27 @@ def _read_env_file(path: str, lookup: Mapping[str, str], where: str) -> dict[str
     return parse_env_text(text, where, lookup)
 
 
+def _read_raw_env_file(path: str, lookup: Mapping[str, str], where: str) -> dict[str, str]:
+    """format: raw — KEY=VALUE lines taken verbatim (no quotes, no ${}), `#` lines skipped."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise ConfigError(
+            where, f"cannot read {path}: {exc.strerror.lower() if exc.strerror else exc}"
+        ) from None
+    out: dict[str, str] = {}
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key] = value
+        elif key in lookup:
+            out[key] = lookup[key]
+    return out
+
+
 def _labels(svc: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, str] | None:
     """labels with label_file contents merged under them (files in order, labels win)."""
     files = svc.get("label_file")
@@ -680,7 +701,13 @@ def _environment(svc: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, Any
                 if spec.get("required", True):
                     raise ConfigError(f"{where}.env_file[{i}]", f"env file {full} not found")
                 continue
-            merged.update(_read_env_file(full, ctx.environ, f"{where}.env_file[{i}]"))
+            fmt = spec.get("format")
+            if fmt == "raw":
+                merged.update(_read_raw_env_file(full, ctx.environ, f"{where}.env_file[{i}]"))
+            elif fmt:  # docker compose registers only "raw" besides its default parser
+                raise ConfigError(f"{where}.env_file[{i}].format", f"unsupported env_file format {fmt!r}")
+            else:
+                merged.update(_read_env_file(full, ctx.environ, f"{where}.env_file[{i}]"))
     for k, v in _mapping(env, keep_none=True, where=f"{where}.environment").items():
         # An unresolved `environment: [K]` stays null even over an env_file value, as in compose.
         merged[k] = ctx.environ.get(k) if v is None else v
