@@ -708,3 +708,30 @@ def test_log_rotation_keeps_the_newest_lines(engine: Engine) -> None:
     texts = [r.text for r in engine.containers.logs("t-rot")]
     assert texts[-1] == b"line-200" and b"line-1" not in texts
     assert texts == [f"line-{i}".encode() for i in range(201 - len(texts), 201)]
+
+
+def test_network_mode_container_shares_the_network_namespace(engine: Engine) -> None:
+    from runtime.spec import NetworkAttachment, NetworkSpec
+
+    engine.networks.create(NetworkSpec(name="t_shared"))
+    try:
+        a = engine.containers.create(
+            spec(
+                "t-net-a",
+                "sleep",
+                "100",
+                network_mode="bridge",
+                networks=(NetworkAttachment(network="t_shared"),),
+            )
+        )
+        engine.containers.start(a.id)
+        code, out, err = run(
+            engine,
+            spec("t-net-b", "sh", "-c", "readlink /proc/self/ns/net", network_mode=f"container:{a.id}"),
+        )
+        assert code == 0, err
+        assert out.strip() == os.readlink(f"/proc/{engine.containers.get(a.id).pid}/ns/net")
+        for c in engine.containers.list():
+            engine.containers.remove(c.id, force=True)
+    finally:
+        engine.networks.remove("t_shared")
