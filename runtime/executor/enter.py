@@ -118,6 +118,7 @@ def spawn_entered(
     code = 126
     try:
         _init.reset_signals()
+        os.umask(0o022)
         if new_pgrp:
             os.setpgid(0, 0)
         for target, fd in enumerate(stdio):

@@ -385,6 +385,7 @@ def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
     process = cfg["process"]
     linux = cfg.get("linux") or {}
     os.setsid()
+    os.umask(0o022)  # as docker: not whatever the user who ran composer had
     for target, fd in enumerate(plan.stdio):
         os.dup2(fd, target)
     if plan.tty:

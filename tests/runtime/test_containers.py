@@ -735,3 +735,12 @@ def test_network_mode_container_shares_the_network_namespace(engine: Engine) -> 
             engine.containers.remove(c.id, force=True)
     finally:
         engine.networks.remove("t_shared")
+
+
+def test_the_workload_gets_umask_022_whatever_the_caller_has(engine: Engine) -> None:
+    old = os.umask(0o077)
+    try:
+        code, out, _ = run(engine, spec("t-umask", "sh", "-c", "umask"))
+    finally:
+        os.umask(old)
+    assert out == "0022\n"
