@@ -547,6 +547,14 @@ class ContainerManager:
 
         limits, warnings = clamp_rlimits(spec.ulimits)
         self.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
+        if "nofile" not in limits:
+            # as podman: open files up to the hard limit (1048576 where it can be raised), not the
+            # caller's soft limit, which the container would otherwise inherit
+            import resource
+
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            want = 1048576 if hard == resource.RLIM_INFINITY else min(hard, 1048576)
+            limits["nofile"] = (want, want)
         return limits
 
     def _security_defaults(self) -> dict[str, Any]:

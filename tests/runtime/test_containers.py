@@ -744,3 +744,19 @@ def test_the_workload_gets_umask_022_whatever_the_caller_has(engine: Engine) -> 
     finally:
         os.umask(old)
     assert out == "0022\n"
+
+
+def test_open_files_default_to_the_hard_limit_and_ulimits_apply(engine: Engine) -> None:
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = 1048576 if hard == resource.RLIM_INFINITY else min(hard, 1048576)
+    _, out, _ = run(engine, spec("t-nofile", "sh", "-c", "ulimit -n"))
+    assert out == f"{want}\n"
+    _, out, _ = run(
+        engine,
+        spec(
+            "t-nproc", "sh", "-c", "ulimit -n; ulimit -u", ulimits={"nofile": (100, 200), "nproc": (50, 60)}
+        ),
+    )
+    assert out.split() == ["100", "50"]
