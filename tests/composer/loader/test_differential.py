@@ -52,14 +52,15 @@ def service(draw: st.DrawFn, others: list[str]) -> dict[str, Any]:
     if draw(st.booleans()):
         volumes = st.sampled_from(["./a:/data", "./b:/data:ro", "/srv:/srv", "/tmp:/t"])
         svc["volumes"] = draw(st.lists(volumes, max_size=3))
-    if others and draw(st.booleans()):
-        deps = draw(st.lists(st.sampled_from(others), max_size=2, unique=True))
+    with_deps: bool = draw(st.booleans())
+    if others and with_deps:
+        deps: list[str] = draw(st.lists(st.sampled_from(others), max_size=2, unique=True))
         svc["depends_on"] = deps if draw(st.booleans()) else {
             d: {"condition": draw(st.sampled_from(["service_started", "service_healthy"]))} for d in deps}
     scalars = (("restart", ["no", "always"]), ("user", ["root", "1000"]), ("working_dir", ["/a", "/b"]))
-    for key, pool in scalars:
+    for key, choices in scalars:
         if draw(st.booleans()):
-            svc[key] = draw(st.sampled_from(pool))
+            svc[key] = draw(st.sampled_from(choices))
     if draw(st.booleans()):
         svc["healthcheck"] = {"test": ["CMD", draw(words)], "interval": draw(st.sampled_from(["5s", "1m"]))}
     return svc
