@@ -17,8 +17,8 @@ _REMOVED_FROM_HASH = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", dest="output_format", choices=["yaml", "json"], default="yaml",
-                        help="format the output")
+    parser.add_argument("--format", dest="output_format", choices=["yaml", "json"], default=None,
+                        help="format the output (default yaml; a table for --variables)")
     parser.add_argument("-o", "--output", dest="output_file", metavar="FILE", help="save to file")
     parser.add_argument("-q", "--quiet", action="store_true", help="only validate the configuration")
     parser.add_argument("--services", dest="list_services", action="store_true",
@@ -64,6 +64,10 @@ def go_json(value: Any, indent: int | None = None) -> str:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     else:
         text = json.dumps(_sorted(value), indent=indent, ensure_ascii=False)
+    return _html_escape(text)
+
+
+def _html_escape(text: str) -> str:
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(ch, esc)
@@ -95,7 +99,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         stdin_text=sys.stdin.read() if "-" in a.files else None, warnings=warnings,
     )
     if args.list_variables:
-        return _print_variables(opts, warnings)
+        return _print_variables(opts, warnings, args.output_format)
+    args.output_format = args.output_format or "yaml"
     try:
         result = load(opts)
     finally:
@@ -211,6 +216,31 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+_YAML_PLAIN_UNSAFE = frozenset(["yes", "no", "on", "off", "y", "n", "true", "false", "null", "~"])
+
+
+def _variables_document(variables: list[Any], fmt: str) -> str:
+    fields = [("Name", "name"), ("DefaultValue", "default"), ("PresenceValue", "alternate"),
+              ("Required", "required")]
+    if fmt == "json":
+        doc = {v.name: {k: getattr(v, attr) for k, attr in fields} for v in variables}  # struct order
+        return _html_escape(json.dumps(doc, indent=4, ensure_ascii=False)) + "\n\n"  # as docker compose
+    out = []
+    for v in variables:
+        out.append(f"{v.name}:\n")
+        for key, attr in fields:
+            value = getattr(v, attr)
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif (not value or value.lower() in _YAML_PLAIN_UNSAFE or value[0] in "!&*-?:,[]{}#|>@`'\"% "
+                  or value.replace(".", "", 1).isdigit() or ": " in value or value != value.strip()):
+                text = json.dumps(value)
+            else:
+                text = value
+            out.append(f"    {key.lower()}: {text}\n")
+    return "".join(out)
+
+
 def _lines(items: Any) -> str:
     return "".join(f"{i}\n" for i in items)
 
@@ -220,8 +250,9 @@ def _image_of(project: str, name: str, service: Mapping[str, Any]) -> str:
     return str(image) if image else f"{project}-{name}"
 
 
-def _print_variables(opts: Any, warnings: list[str]) -> int:
-    """NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE of every variable the files refer to."""
+def _print_variables(opts: Any, warnings: list[str], fmt: str | None) -> int:
+    """NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE of every variable the files refer to (or the
+    same as a JSON/YAML map, as docker compose prints its Go structs)."""
     from dataclasses import replace
 
     from composer.loader import load
@@ -233,6 +264,10 @@ def _print_variables(opts: Any, warnings: list[str]) -> int:
     for tree in result.raw_trees:
         for var_name, var in variables_in(tree).items():
             found.setdefault(var_name, var)
+    ordered = sorted(found.values(), key=lambda v: v.name)
+    if fmt is not None:
+        sys.stdout.write(_variables_document(ordered, fmt))
+        return 0
     rows = [("NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE")]
     rows += [(v.name, "true" if v.required else "false", v.default, v.alternate)
              for v in sorted(found.values(), key=lambda v: v.name)]

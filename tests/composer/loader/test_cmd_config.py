@@ -110,6 +110,15 @@ needs_docker_compose = pytest.mark.skipif(not DOCKER_COMPOSE.exists(), reason="n
 
 
 @needs_docker_compose
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_variables_document_equals_docker_compose(project: Path, fmt: str) -> None:
+    ours = cli(project, "config", "--variables", "--format", fmt)
+    theirs = docker(project, "config", "--variables", "--format", fmt)
+    assert ours.returncode == theirs.returncode == 0
+    assert ours.stdout == theirs.stdout
+
+
+@needs_docker_compose
 def test_hash_equals_docker_compose_config_hash(project: Path) -> None:
     ours = cli(project, "config", "--hash", "*")
     theirs = docker(project, "config", "--hash", "*")
