@@ -958,6 +958,27 @@ class ContainerManager:
             return 0
         return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr).returncode
 
+    def attach_stdin(self, ref: str, fd: int) -> None:
+        """Copy *fd* into the stdin of a running ``stdin_open`` container until EOF, which closes
+        the container's stdin (as ``docker run -i``; with ``tty`` the terminal stays open)."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        if info.status not in ("running", "created") or not (info.spec and info.spec.stdin_open):
+            raise Conflict(
+                f"container {info.name}: cannot attach stdin: it is {info.status}"
+                + ("" if info.spec and info.spec.stdin_open else " and has no stdin_open")
+            )
+        out = os.open(self.paths.container_run(cid) / "stdin", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            while data := os.read(fd, 65536):
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view) :]
+        except BrokenPipeError:
+            pass  # the monitor went away: the container is gone
+        finally:
+            os.close(out)
+
     def top(self, ref: str) -> builtins.list[dict[str, str]]:
         """The processes of a running container (host view): PID, PPID, UID, CMD."""
         cid, doc = self._find(ref)

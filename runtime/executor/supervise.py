@@ -90,6 +90,13 @@ class Monitor:
         self.gate_w = -1
         self.sync_r = -1
         self.stdin_w = -1
+        self.stdin_target = -1  # where attached input goes: the stdin pipe or the pty master
+        self.attach_fd = -1  # the "stdin" FIFO a client writes to (stdin_open only)
+        if self.meta.get("stdin_open"):
+            fifo = self.path("stdin")
+            if not os.path.exists(fifo):
+                os.mkfifo(fifo, 0o600)
+            self.attach_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self.oom_base = 0
         # SIGCHLD wakes the loop (orphans re-parented to us are reaped at once)
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -123,6 +130,7 @@ class Monitor:
             stdio = (slave, slave, slave)
             self.outs = {master: "stdout"}
             to_close = [slave]
+            self.stdin_target = master  # input typed into the terminal
         else:
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -132,6 +140,7 @@ class Monitor:
             if self.meta.get("stdin_open"):
                 # stdin_open: a pipe whose write end the monitor keeps, so reads block, never EOF
                 stdin, self.stdin_w = os.pipe2(os.O_CLOEXEC)
+                self.stdin_target = self.stdin_w
             else:
                 stdin = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
             stdio = (stdin, out_w, err_w)
@@ -195,7 +204,7 @@ class Monitor:
                     os.close(fd)
                 except OSError:
                     pass
-        self.outs, self.gate_w, self.sync_r, self.stdin_w = {}, -1, -1, -1
+        self.outs, self.gate_w, self.sync_r, self.stdin_w, self.stdin_target = {}, -1, -1, -1, -1
 
     def release(self) -> str:
         """Open the gate; returns "" once the workload was exec'd, else the error line."""
@@ -299,6 +308,8 @@ class Monitor:
                 except ChildProcessError:
                     self.unreaped.remove(pid)
             fds = [*self.outs, ctl, self.wake_r]
+            if self.attach_fd >= 0 and self.stdin_target >= 0 and exited is None:
+                fds.append(self.attach_fd)
             if exited is None:
                 fds.append(self.pidfd)
             if self.probe is not None:
@@ -330,6 +341,8 @@ class Monitor:
                         del self.outs[fd]
                 elif fd == ctl:
                     self.serve_ctl(ctl)
+                elif fd == self.attach_fd:
+                    self.forward_stdin()
                 elif fd == self.wake_r:  # a SIGCHLD: reap_orphans runs at the top of the loop
                     try:  # noqa: SIM105 - no contextlib import in the monitor
                         os.read(fd, 4096)
@@ -366,6 +379,29 @@ class Monitor:
                 if self.probe is not None:
                     self.finish_probe(True)
                 return exited
+
+    def forward_stdin(self) -> None:
+        """Copy what an attached client wrote into the container's stdin. The client's EOF closes
+        the container's stdin (as ``docker run -i``); with a terminal the FIFO is reopened."""
+        try:
+            data = os.read(self.attach_fd, 65536)
+        except BlockingIOError:
+            return
+        if data:
+            view = memoryview(data)
+            while view:
+                try:
+                    view = view[os.write(self.stdin_target, view) :]
+                except OSError:  # the container closed its stdin
+                    return
+            return
+        os.close(self.attach_fd)
+        self.attach_fd = -1
+        if self.stdin_target == self.stdin_w and self.stdin_w >= 0:
+            os.close(self.stdin_w)
+            self.stdin_w = self.stdin_target = -1
+        else:
+            self.attach_fd = os.open(self.path("stdin"), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
 
     def reap_orphans(self) -> None:
         """Reap processes re-parented to us (we are a subreaper: with a host or joined PID namespace

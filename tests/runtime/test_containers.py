@@ -760,3 +760,31 @@ def test_open_files_default_to_the_hard_limit_and_ulimits_apply(engine: Engine) 
         ),
     )
     assert out.split() == ["100", "50"]
+
+
+def test_attached_stdin_reaches_the_workload_and_eof_ends_it(engine: Engine) -> None:
+    c = engine.containers.create(
+        spec("t-attach", "sh", "-c", "while read l; do echo got-$l; done; echo eof", stdin_open=True)
+    )
+    engine.containers.start(c.id)
+    r, w = os.pipe()
+    os.write(w, b"one\ntwo\n")
+    os.close(w)
+    engine.containers.attach_stdin(c.id, r)
+    os.close(r)
+    assert engine.containers.wait(c.id, timeout=10) == 0
+    assert [x.text for x in engine.containers.logs(c.id)] == [b"got-one", b"got-two", b"eof"]
+    with pytest.raises(Conflict, match="cannot attach stdin"):
+        engine.containers.attach_stdin(c.id, 0)
+
+
+def test_attached_input_goes_through_the_terminal(engine: Engine) -> None:
+    c = engine.containers.create(spec("t-attach-tty", "sh", stdin_open=True, tty=True))
+    engine.containers.start(c.id)
+    r, w = os.pipe()
+    os.write(w, b"echo hi-from-$((40+2))\nexit 5\n")
+    os.close(w)
+    engine.containers.attach_stdin(c.id, r)
+    os.close(r)
+    assert engine.containers.wait(c.id, timeout=10) == 5
+    assert b"hi-from-42" in [x.text.rstrip(b"\r") for x in engine.containers.logs(c.id)]
