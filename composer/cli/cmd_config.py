@@ -60,11 +60,23 @@ def service_hash(service: Mapping[str, Any]) -> str:
 
 def go_json(value: Any, indent: int | None = None) -> str:
     """JSON as Go's encoding/json writes it (HTML characters escaped; compact unless *indent*)."""
+    value = _go_numbers(value)
     if indent is None:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     else:
         text = json.dumps(_sorted(value), indent=indent, ensure_ascii=False)
     return _html_escape(text)
+
+
+def _go_numbers(value: Any) -> Any:
+    """Go prints an integral float64 without a fraction (`2`, not `2.0`)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _go_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_go_numbers(v) for v in value]
+    return value
 
 
 def _html_escape(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import subprocess
 
 import pytest
 
@@ -39,8 +40,9 @@ def config_parser() -> argparse.ArgumentParser:
 PARSER = config_parser()
 
 
-def run_composer(case: Case, capsys: pytest.CaptureFixture[str]) -> str:
-    argv = [*case.global_args, "config", "--format", "json", *case.config_args]
+def run_composer(case: Case, capsys: pytest.CaptureFixture[str],
+                 config_args: tuple[str, ...] = ("--format", "json")) -> str:
+    argv = [*case.global_args, "config", *config_args, *case.config_args]
     args = PARSER.parse_args(argv)
     ctx = Context(args=args, environ=case.env, cwd=str(case.cwd))
     capsys.readouterr()
@@ -91,6 +93,22 @@ def test_live_docker_compose_agrees(case: Case, capsys: pytest.CaptureFixture[st
     assert theirs.returncode == 0, theirs.stderr
     ours = run_composer(case, capsys)
     assert ours == theirs.stdout, _diff(ours, theirs.stdout)
+
+
+@needs_docker_compose
+@pytest.mark.parametrize("case", VALID, ids=lambda c: c.name)
+def test_live_config_hash_agrees(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    """com.docker.compose.config-hash: what `up` labels containers with, so that docker compose and
+    composer agree on which containers are up to date."""
+    if any("env_file" in p.read_text() for p in case.directory.rglob("*.y*ml")):
+        pytest.skip("docker compose hashes env_file services before reading their env files for "
+                    "`config --hash` (but after for the label `up` writes); composer hashes what `up` runs")
+    theirs = subprocess.run(
+        [str(DOCKER_COMPOSE), *case.global_args, "config", "--hash", "*", *case.config_args],
+        capture_output=True, text=True, env=case.env, cwd=case.cwd, timeout=60,
+    )
+    assert theirs.returncode == 0, theirs.stderr
+    assert run_composer(case, capsys, ("--hash", "*")) == theirs.stdout
 
 
 @needs_docker_compose
