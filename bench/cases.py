@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import compose, containers, startup, state
+from bench import compose, containers, netsetup, startup, state
 from bench.harness import Item, Skip
 
 Case = Callable[[], list[Item]]
@@ -19,6 +19,7 @@ ALL: list[Case] = [
     containers.monitor_memory,  # 4
     containers.monitor_fork_server,  # 4: what a fork server would give
     containers.network_setup,  # 5
+    netsetup.network_setup_inproc,  # 5: the same without the CLI around it
     containers.http_first_byte,  # 5
     state.state_contention,  # 6: why parallel creates wait
     compose.compose_lifecycle,  # 6
