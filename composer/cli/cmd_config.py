@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from composer.cli.context import Context
+from composer.loader.hashing import go_json, html_escape, service_hash
+
+__all__ = ["HELP", "add_arguments", "run", "service_hash"]
 
 HELP = {"config": "Parse, resolve and render compose file in canonical format"}
-
-_REMOVED_FROM_HASH = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -44,46 +44,6 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolve-image-digests", dest="resolve_image_digests", action="store_true",
                         help="pin image tags to digests (not supported: ignored with a warning)")
     parser.add_argument("config_services", nargs="*", metavar="SERVICE")
-
-
-def service_hash(service: Mapping[str, Any]) -> str:
-    """com.docker.compose.config-hash: sha256 of the service's JSON (docker compose's field order)
-    without build, pull_policy, scale, deploy.replicas, depends_on and profiles."""
-    from composer.loader.render import to_json_tree
-
-    svc = {k: v for k, v in service.items() if k not in _REMOVED_FROM_HASH}
-    if isinstance(svc.get("deploy"), dict):
-        svc["deploy"] = {k: v for k, v in svc["deploy"].items() if k != "replicas"}
-    doc = to_json_tree({"name": "x", "services": {"s": svc}})["services"]["s"]
-    return hashlib.sha256(go_json(doc).encode()).hexdigest()
-
-
-def go_json(value: Any, indent: int | None = None) -> str:
-    """JSON as Go's encoding/json writes it (HTML characters escaped; compact unless *indent*)."""
-    value = _go_numbers(value)
-    if indent is None:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    else:
-        text = json.dumps(_sorted(value), indent=indent, ensure_ascii=False)
-    return _html_escape(text)
-
-
-def _go_numbers(value: Any) -> Any:
-    """Go prints an integral float64 without a fraction (`2`, not `2.0`)."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: _go_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_go_numbers(v) for v in value]
-    return value
-
-
-def _html_escape(text: str) -> str:
-    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(ch, esc)
-    return text
 
 
 def _warn(lines: list[str]) -> None:
@@ -236,7 +196,7 @@ def _variables_document(variables: list[Any], fmt: str) -> str:
               ("Required", "required")]
     if fmt == "json":
         doc = {v.name: {k: getattr(v, attr) for k, attr in fields} for v in variables}  # struct order
-        return _html_escape(json.dumps(doc, indent=4, ensure_ascii=False)) + "\n\n"  # as docker compose
+        return html_escape(json.dumps(doc, indent=4, ensure_ascii=False)) + "\n\n"  # as docker compose
     out = []
     for v in variables:
         out.append(f"{v.name}:\n")

@@ -1,0 +1,65 @@
+"""com.docker.compose.config-hash: the hash docker compose labels containers with, so that composer
+and docker compose agree on which containers are up to date.
+
+It is the sha256 of the service's JSON exactly as Go marshals compose-go's ServiceConfig (struct
+field order, compact, HTML characters escaped, integral floats without a fraction), without build,
+pull_policy, scale, deploy.replicas, depends_on and profiles (docker compose's ServiceHash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["go_json", "service_hash"]
+
+_REMOVED = ("build", "pull_policy", "scale", "depends_on", "profiles")
+
+
+def service_hash(service: Mapping[str, Any]) -> str:
+    """The config hash of one canonical service (as `docker compose config --hash`)."""
+    from composer.loader.render import to_json_tree
+
+    svc = {k: v for k, v in service.items() if k not in _REMOVED}
+    if isinstance(svc.get("deploy"), Mapping):
+        svc["deploy"] = {k: v for k, v in svc["deploy"].items() if k != "replicas"}
+    doc = to_json_tree({"name": "x", "services": {"s": svc}})["services"]["s"]
+    return hashlib.sha256(go_json(doc).encode()).hexdigest()
+
+
+def go_json(value: Any, indent: int | None = None) -> str:
+    """JSON as Go's encoding/json writes it: compact (or indented, keys sorted as Go sorts a map),
+    HTML characters escaped, integral floats without a fraction."""
+    value = _go_numbers(value)
+    if indent is None:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = json.dumps(_sorted(value), indent=indent, ensure_ascii=False)
+    return html_escape(text)
+
+
+def html_escape(text: str) -> str:
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def _go_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _go_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_go_numbers(v) for v in value]
+    return value
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
