@@ -422,12 +422,17 @@ def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
     os.makedirs(cwd, exist_ok=True)
     env = list(process.get("env") or [])
     args = [str(a) for a in process["args"]]
-    set_identity(process)
+    if process.get("noNewPrivileges"):
+        set_identity(process)
+        set_no_new_privs()
+        load_seccomp(plan.seccomp_bpf)
+    else:
+        # Without no_new_privs only CAP_SYS_ADMIN may load a filter: load it while still root
+        # (as runc does); the default profile allows the setgroups/setresuid/capset that follow.
+        load_seccomp(plan.seccomp_bpf)
+        set_identity(process)
     os.chdir(cwd)
     exe = find_executable(args[0], env)
-    if process.get("noNewPrivileges"):
-        set_no_new_privs()
-    load_seccomp(plan.seccomp_bpf)
     _report(sync_w, "ready")
     if os.read(gate_r, 1) != b"s":
         os._exit(0)  # the gate was closed without a start: the monitor is going away
