@@ -51,3 +51,68 @@ def composer_cli(*args: str, env: dict[str, str] | None = None, input: str | Non
         [sys.executable, "-m", "composer", *args], capture_output=True, text=True, input=input,
         env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout,
     )
+
+
+# ---- leak check over the whole run -----------------------------------------------------------------
+# Every engine a test makes lives under pytest's base temp dir, so anything still mounted there, or
+# any process still running from there, when the run ends is a leak (a test or `down` that did not
+# clean up). Scoped to this run's base dir so that other runs on the machine do not count.
+
+
+def _leaks_under(base: str) -> list[str]:
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mount_point = line.split()[4]
+            if mount_point.startswith(base):
+                found.append(f"mount {mount_point}")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        cmd = b" ".join(argv).decode(errors="replace")
+        if base in cmd and int(pid) != os.getpid():
+            found.append(f"process {pid}: {cmd[:160]}")
+    return found
+
+
+def _stop_idle_helpers(base: str) -> None:
+    """The monitor fork server lingers while idle by design; stop this run's before counting."""
+    import signal
+
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if base in cmd and "zygote" in cmd:
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except OSError:
+                pass
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not IS_ROOT or getattr(session.config, "workerinput", None) is not None:
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    try:
+        base = str(factory.getbasetemp())
+    except Exception:
+        return
+    import time
+
+    _stop_idle_helpers(base)
+    deadline = time.monotonic() + 5  # exits and lazy unmounts settle asynchronously
+    leaks = _leaks_under(base)
+    while leaks and time.monotonic() < deadline:
+        time.sleep(0.2)
+        leaks = _leaks_under(base)
+    if leaks:
+        print("\nleak check: left behind after the run:\n  " + "\n  ".join(leaks[:30]), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
