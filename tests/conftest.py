@@ -95,7 +95,18 @@ def _stop_idle_helpers(base: str) -> None:
                 pass
 
 
+_skipped_privileged: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if IS_ROOT and report.skipped and "privileged" in report.keywords:
+        _skipped_privileged.append(report.nodeid)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped_privileged:  # as root (CI) privileged tests must run: a skip hides a missing set-up
+        print("\nprivileged tests skipped as root:\n  " + "\n  ".join(_skipped_privileged), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not IS_ROOT or getattr(session.config, "workerinput", None) is not None:
         return
     factory = getattr(session.config, "_tmp_path_factory", None)
