@@ -4,7 +4,7 @@ operations the engine needs (join, list, freeze, kill, OOM status, remove).
 Hybrid hosts exist (the development machines bind memory, pids, cpu, cpuset, freezer and devices to
 v1 and mount an empty cgroup2 at /sys/fs/cgroup/unified), so every controller is looked up on its
 own, on each call to ``detect()``. A container's cgroup is ``<hierarchy>/composer/<parts...>`` in
-every hierarchy it uses; parts are ``[pod or "standalone", container_id]``.
+every hierarchy it uses; parts are ``[*engine_scope(root), pod or "standalone", container_id]``.
 
 Standard library only: the monitor imports this module.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import signal
 import time
@@ -24,9 +25,23 @@ from typing import Final, Literal
 from runtime.errors import EngineError, InvalidSpec, NotFound
 from runtime.spec import Resources
 
-__all__ = ["Cgroup", "Hierarchy", "detect", "plan_limits", "ROOT_NAME"]
+__all__ = ["Cgroup", "Hierarchy", "detect", "engine_scope", "plan_limits", "ROOT_NAME"]
 
 ROOT_NAME: Final = "composer"
+DEFAULT_ENGINE_ROOT: Final = Path("/var/lib/composer")
+
+
+def engine_scope(root: Path) -> tuple[str, ...]:
+    """The cgroup parts an engine with state *root* puts its pods and containers under.
+
+    The system engine uses ``composer/<pod>/`` directly; any other root (tests, a user's
+    COMPOSER_ROOT) gets its own ``composer/engine-<8 hex of the root>/`` so two engines with the
+    same project name never share, re-configure or remove each other's pod cgroup.
+    """
+    if Path(root) == DEFAULT_ENGINE_ROOT:
+        return ()
+    digest = hashlib.sha256(os.fsencode(os.path.abspath(root))).hexdigest()[:8]
+    return (f"engine-{digest}",)
 # The controllers composer uses; freezer and devices only exist as such on v1 (v2 has
 # cgroup.freeze built in, and device control through BPF, which composer does not do).
 CONTROLLERS: Final = ("memory", "pids", "cpu", "cpuset", "freezer", "devices")

@@ -281,6 +281,7 @@ class ContainerManager:
             networks=dict(doc.get("networks", {})),
             pod=spec.pod,
             spec=spec,
+            mounts=tuple(sorted(doc.get("volume_targets", {}).items())),
         )
 
     # ---- create ----
@@ -385,11 +386,11 @@ class ContainerManager:
         cgroup_parts: builtins.list[str] | None = None
         cgroup_procs: builtins.list[str] = []
         try:
-            from runtime.cgroups import Cgroup
+            from runtime.cgroups import Cgroup, engine_scope
         except ImportError:
             Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
         if Cgroup is not None:
-            cgroup_parts = [spec.pod or "standalone", cid]
+            cgroup_parts = [*engine_scope(self.paths.root), spec.pod or "standalone", cid]
             cg = Cgroup.create(
                 cgroup_parts,
                 spec.resources,
@@ -615,6 +616,9 @@ class ContainerManager:
                     info = vols.get(m.source)
                 except NotFound:
                     info = vols.create(S.VolumeSpec(name=m.source))
+                if info.anonymous and m.source not in doc["anonymous_volumes"]:
+                    # an anonymous volume handed over on recreate: still this container's to remove
+                    doc["anonymous_volumes"].append(info.name)
             else:
                 info = vols.create_anonymous({"com.docker.volume.anonymous": ""})
                 doc["anonymous_volumes"].append(info.name)

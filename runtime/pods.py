@@ -1,7 +1,8 @@
 """PodManager: a pod groups containers (a compose project) and owns their cgroup parent.
 
 A pod is a row of kind "pod"; its containers are the container rows whose "pod" is its name
-(ContainerSpec.pod), and their cgroups live under ``composer/<pod>/``.
+(ContainerSpec.pod), and their cgroups live under ``composer/<pod>/`` (``composer/engine-<hex>/<pod>/``
+for an engine with a non-default root: see ``runtime.cgroups.engine_scope``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ class PodManager:
         self.engine = engine
         self.store = engine.store
 
+    def _scope(self) -> tuple[str, ...]:
+        try:
+            from runtime.cgroups import engine_scope
+        except ImportError:
+            return ()
+        return engine_scope(self.engine.paths.root)
+
     def _containers(self, name: str) -> tuple[str, ...]:
         return tuple(cid for cid, doc in self.store.read().list("container") if doc.get("pod") == name)
 
@@ -37,7 +45,7 @@ class PodManager:
             labels=dict(doc.get("labels", {})),
             containers=self._containers(doc["name"]),
             created_at=doc.get("created_at", ""),
-            cgroup_parent=f"composer/{doc['name']}",
+            cgroup_parent="/".join(["composer", *self._scope(), doc["name"]]),
         )
 
     def create(self, spec: PodSpec) -> PodInfo:
@@ -56,7 +64,7 @@ class PodManager:
         try:
             from runtime.cgroups import Cgroup
 
-            Cgroup.create([spec.name])
+            Cgroup.create([*self._scope(), spec.name])
         except ImportError:
             pass
         except BaseException:
@@ -105,7 +113,7 @@ class PodManager:
             Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
         if Cgroup is not None:
             with contextlib.suppress(NotFound):
-                cg = Cgroup.open([doc["name"]])
+                cg = Cgroup.open([*self._scope(), doc["name"]])
                 try:
                     cg.remove()
                 except EngineError:

@@ -202,6 +202,7 @@ class ContainerInfo:
     networks: Mapping[str, str] = field(default_factory=dict)  # network -> ipv4 address
     pod: str | None = None
     spec: ContainerSpec | None = None
+    mounts: tuple[tuple[str, str], ...] = ()  # (target, volume name) of every volume mount, anonymous too
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,3 +26,33 @@ def test_a_user_without_no_new_privileges_gets_the_seccomp_filter(engine: Engine
 def _status(out: str) -> dict[str, str]:
     lines = out.splitlines()
     return {"uid": lines[0], **dict(line.split(":\t") for line in lines[1:])}
+
+
+def test_two_engines_run_a_pod_of_the_same_name(engine: Engine, tmp_path: Path, busybox_tar: Path) -> None:  # noqa: F811
+    from runtime.paths import Paths
+    from runtime.spec import PodSpec
+
+    other = Engine(Paths(root=tmp_path / "root2", rundir=tmp_path / "run2"))
+    try:
+        other.images.import_tarball(busybox_tar, "localhost/busybox:latest")
+        pods = [e.pods.create(PodSpec(name="t-same")) for e in (engine, other)]
+        assert pods[0].cgroup_parent != pods[1].cgroup_parent
+        dirs = [Path("/sys/fs/cgroup/memory", p.cgroup_parent) for p in pods]
+        assert all(d.is_dir() for d in dirs)
+        cids = [e.containers.create(spec("t-same-web", "sleep", "100", pod="t-same")).id for e in (engine, other)]
+        for e, cid in zip((engine, other), cids):
+            e.containers.start(cid)
+        other.pods.remove("t-same", force=True)
+        assert not dirs[1].exists() and (dirs[0] / cids[0]).is_dir()
+        assert engine.containers.get(cids[0]).status == "running"
+        engine.pods.remove("t-same", force=True)
+        assert not dirs[0].exists()
+        from runtime.cgroups import engine_scope
+
+        assert engine_scope(Path("/var/lib/composer")) == ()  # the system engine keeps composer/<pod>
+    finally:
+        for c in other.containers.list():
+            other.containers.remove(c.id, force=True)
+        for p in other.pods.list():
+            other.pods.remove(p.name, force=True)
+        other.close()
