@@ -398,17 +398,11 @@ def _is_ip(value: Any) -> bool:
 
 
 def _check_cycles(services: Mapping[str, Mapping[str, Any]], source: str) -> None:
-    import networkx as nx
+    from composer.graph import find_cycle
 
-    graph = nx.DiGraph()
-    for name, svc in services.items():
-        graph.add_node(name)
-        for dep in svc.get("depends_on") or {}:
-            graph.add_edge(name, dep)
-    if nx.is_directed_acyclic_graph(graph):  # linear; find_cycle alone is quadratic on long chains
+    names = find_cycle({name: list(svc.get("depends_on") or {}) for name, svc in services.items()})
+    if names is None:
         return
-    cycle = nx.find_cycle(graph)
-    names = [u for u, _ in cycle] + [cycle[0][0]]
     raise DependencyCycleError(
         _loc(source, f"services.{names[0]}.depends_on"), "dependency cycle " + " -> ".join(names)
     )
