@@ -1,8 +1,8 @@
 """The project as a dependency graph: services, networks and volumes. Pure, stdlib only.
 
 (networkx is not used: importing it cost ~200 ms of every command's start-up, and these projects
-have tens of nodes.) An edge u -> v means "u must exist before v". Service-to-service edges carry the depends_on
-condition (service_started, service_healthy, service_completed_successfully), whether the
+have tens of nodes.) An edge u -> v means "u must exist before v". Service-to-service edges carry
+the depends_on condition (service_started, service_healthy, service_completed_successfully), whether the
 dependency is required, and why it exists (depends_on, links, volumes_from, network_mode, ...).
 """
 
