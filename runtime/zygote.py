@@ -1,0 +1,444 @@
+"""The monitor fork server ("zygote"): one long-lived pre-imported Python per engine run dir that
+forks container monitors on request, instead of a fresh ``python -I -S runtime/monitor.py`` each
+(~50-100 ms CPU and ~5 MB private memory per container; a forked monitor costs ~1-3 ms, <1 MB).
+
+Server: ``python -I -S runtime/zygote.py RUN_DIR`` (standard library only). It binds
+RUN_DIR/zygote.sock, detaches (setsid, double fork: never a child of the CLI), imports the monitor
+body (runtime.executor.supervise), freezes the GC and serves. It exits after COMPOSER_ZYGOTE_IDLE
+seconds (default 60) without a request, removing its socket.
+
+Protocol, one connection per monitor: the client sends a 4-byte length and a NUL-separated request
+(umask, container dir, run dir, ["--start"]). The zygote forks a child that writes ``forked PID``
+and waits for ``g`` from the client: only a client that saw ``forked`` sends it, so a client that
+gave up (and spawns the monitor directly) can never get a second monitor. The child then becomes
+what monitor.py is (setsid, default signals, fds 0-2 only, its command line rewritten to
+monitor.py's) and runs ``supervise.main``; the connection is its stdout and stderr until the
+monitor reports ``ok``/``error`` and redirects them, so the client reads exactly what the direct
+path reads from a monitor's stdout. A client that cannot use the zygote raises ``Unavailable``
+before anything was forked; the caller then spawns the monitor directly.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+
+SOCK, LOCK, PIDFILE, ERRFILE = "zygote.sock", "zygote.lock", "zygote.pid", "zygote.err"
+IDLE_ENV, NO_ZYGOTE_ENV = "COMPOSER_ZYGOTE_IDLE", "COMPOSER_NO_ZYGOTE"
+DEFAULT_IDLE = 60.0
+HERE = os.path.dirname(os.path.abspath(__file__))
+ZYGOTE = os.path.join(HERE, "zygote.py")
+MONITOR = os.path.join(HERE, "monitor.py")
+
+
+class Unavailable(Exception):
+    """The zygote could not be used; nothing was forked (spawn the monitor directly)."""
+
+
+# ---------------------------------------------------------------- client (runs in the CLI)
+def enabled() -> bool:
+    return os.environ.get(NO_ZYGOTE_ENV, "") not in ("1", "true", "yes")
+
+
+def spawn_monitor(rundir: str, cdir: str, rdir: str, *, start: bool, timeout: float = 60) -> bytes:
+    """Have the zygote of *rundir* fork a monitor for (cdir, rdir); returns what the monitor wrote
+    before it detached its stdout and stderr (``ok PID`` or ``error ...``, or a traceback).
+    Raises Unavailable if no monitor was forked, TimeoutError if the forked one never reported."""
+    sock = _connect(rundir)
+    if sock is None:
+        sock = _launch(rundir, 2 * (len(cdir) + len(rdir)) + 256)
+    with sock:
+        try:
+            mask = os.umask(0o022)
+            os.umask(mask)
+            req = b"\0".join([b"%o" % mask, os.fsencode(cdir), os.fsencode(rdir), *([b"--start"] if start else [])])
+            sock.settimeout(10)
+            sock.sendall(struct.pack("!I", len(req)) + req)
+            head = _read_line(sock)
+        except OSError as exc:
+            raise Unavailable(f"zygote: {exc}") from None
+        if not head.startswith(b"forked "):
+            raise Unavailable("zygote: no monitor was forked")
+        # from here on a monitor exists: never fall back
+        deadline = time.monotonic() + timeout
+        try:
+            sock.sendall(b"g")
+        except OSError:
+            pass  # the child died at once: its output (none) says so
+        out = bytearray()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the monitor did not report in time")
+            sock.settimeout(left)
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        return bytes(out)
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    buf = bytearray()
+    while not buf.endswith(b"\n"):
+        b = sock.recv(1)
+        if not b:
+            break
+        buf += b
+    return bytes(buf)
+
+
+def _connect(rundir: str) -> socket.socket | None:
+    """A connected socket, or None when no zygote listens (no socket file, or a stale one)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(10)
+        s.connect(os.path.join(rundir, SOCK))
+        return s
+    except OSError as exc:
+        s.close()
+        if exc.errno in (errno.ENOENT, errno.ECONNREFUSED):
+            return None
+        raise Unavailable(f"zygote: {exc}") from None
+
+
+def _launch(rundir: str, room: int) -> socket.socket:
+    """Start the zygote (one at a time: flock) unless another client just did; returns a
+    connection to it."""
+    import fcntl
+    import subprocess
+
+    try:
+        os.makedirs(rundir, exist_ok=True)
+        lock = os.open(os.path.join(rundir, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise Unavailable(f"zygote: {exc}") from None
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Unavailable("zygote: its lock is held too long") from None
+                time.sleep(0.002)
+        sock = _connect(rundir)  # another client may have started it meanwhile
+        if sock is not None:
+            return sock
+        try:
+            os.unlink(os.path.join(rundir, SOCK))  # stale: its zygote died without cleaning up
+        except FileNotFoundError:
+            pass
+        # returns once the socket listens (bound before the detaching forks)
+        proc = subprocess.run(
+            # empty arguments: room for the monitors' command lines (see _set_cmdline)
+            [sys.executable, "-I", "-S", ZYGOTE, rundir, *([""] * room)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            timeout=10,
+        )
+        if proc.returncode != 0:
+            detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no status"])[-1]
+            raise Unavailable(f"zygote: did not start: {detail}")
+        sock = _connect(rundir)
+        if sock is None:
+            raise Unavailable("zygote: started but does not listen")
+        return sock
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise Unavailable(f"zygote: {exc}") from None
+    finally:
+        os.close(lock)
+
+
+def zygote_pid(rundir: str) -> int | None:
+    """The pid of the live zygote of *rundir*, if any (checked against its start time)."""
+    try:
+        with open(os.path.join(rundir, PIDFILE)) as f:
+            pid, start = (int(x) for x in f.read().split())
+        return pid if _starttime(pid) == start else None
+    except (OSError, ValueError):
+        return None
+
+
+def stop(paths: object, timeout: float = 5) -> None:
+    """Stop the zygote of *paths* (a runtime.paths.Paths, or a run dir) and remove its socket.
+    Running monitors are not affected."""
+    rundir = str(getattr(paths, "rundir", paths))
+    pid = zygote_pid(rundir)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _starttime(pid) is not None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if _starttime(pid) is not None:
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for name in (SOCK, PIDFILE):
+        try:
+            os.unlink(os.path.join(rundir, name))
+        except FileNotFoundError:
+            pass
+
+
+def _starttime(pid: int) -> int | None:
+    """Start time of a live (not zombie) *pid*, else None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return None if fields[0] in (b"Z", b"X") else int(fields[19])
+
+
+# ---------------------------------------------------------------- server
+def main(argv: list[str]) -> int:
+    """Bind, detach, serve. The first process exits once the socket listens."""
+    rundir = os.path.abspath(argv[1])
+    path = os.path.join(rundir, SOCK)
+    os.makedirs(rundir, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    listener.listen(128)
+    if os.fork():
+        return 0  # the launcher: the socket already listens
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    os.chdir("/")
+    null = os.open("/dev/null", os.O_RDWR)
+    err = os.open(os.path.join(rundir, ERRFILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(err, 2)
+    os.close(null)
+    os.close(err)
+    try:
+        idle = float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE)
+    except ValueError:
+        idle = DEFAULT_IDLE
+    Server(rundir, listener, idle).serve()
+    return 0
+
+
+class Server:
+    def __init__(self, rundir: str, listener: socket.socket, idle: float) -> None:
+        self.rundir, self.listener, self.idle = rundir, listener, idle
+        self.path = os.path.join(rundir, SOCK)
+        self.ino = os.stat(self.path).st_ino
+        self.uid = os.getuid()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def serve(self) -> None:
+        import gc
+        import select
+
+        # what monitor.py imports, and what a monitor imports later (healthchecks): paid once, here
+        from runtime.executor import enter, health, supervise  # noqa: F401
+
+        self.run_monitor = supervise.main
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, _terminate)
+        with open(os.path.join(self.rundir, PIDFILE + ".tmp"), "w") as f:
+            f.write(f"{os.getpid()} {_starttime(os.getpid())}\n")
+        os.replace(os.path.join(self.rundir, PIDFILE + ".tmp"), os.path.join(self.rundir, PIDFILE))
+        gc.collect()
+        gc.freeze()  # collections would touch (and so copy) every shared page in the children
+        last = time.monotonic()
+        try:
+            while True:
+                self.reap()
+                left = last + self.idle - time.monotonic()
+                if left <= 0:
+                    if self.retire():
+                        return
+                    last = time.monotonic()
+                    continue
+                try:
+                    ready, _, _ = select.select([self.listener, self.wake_r], [], [], left)
+                except InterruptedError:
+                    continue
+                if self.wake_r in ready:
+                    try:
+                        os.read(self.wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                if self.listener in ready:
+                    self.accept_one()
+                    last = time.monotonic()
+        finally:
+            self.cleanup()
+
+    def accept_one(self) -> bool:
+        try:
+            conn, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return False
+        try:
+            self.handle(conn)
+        except Exception as exc:  # noqa: BLE001 - one bad request never stops the server
+            print(f"zygote: {exc}", file=sys.stderr, flush=True)
+        finally:
+            conn.close()
+        return True
+
+    def handle(self, conn: socket.socket) -> None:
+        cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        if struct.unpack("3i", cred)[1] not in (0, self.uid):
+            return
+        conn.settimeout(5)
+        size = struct.unpack("!I", _recv_exact(conn, 4))[0]
+        if size > 65536:
+            return
+        parts = _recv_exact(conn, size).split(b"\0")
+        if len(parts) < 3:
+            return
+        mask, cdir, rdir, flags = int(parts[0], 8), os.fsdecode(parts[1]), os.fsdecode(parts[2]), parts[3:]
+        argv = [MONITOR, cdir, rdir, *(os.fsdecode(f) for f in flags if f == b"--start")]
+        if os.fork() == 0:
+            try:
+                self.child(conn, mask, argv)
+            finally:
+                os._exit(1)
+
+    def child(self, conn: socket.socket, mask: int, argv: list[str]) -> None:
+        """Become the monitor monitor.py would have been (never returns)."""
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        os.umask(mask)
+        fd = conn.detach()
+        os.close(self.listener.detach())
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        # ours alone: only the client that saw "forked" says go (one that gave up closed instead)
+        os.write(fd, b"forked %d\n" % os.getpid())
+        import select
+
+        ready, _, _ = select.select([fd], [], [], 10)
+        if not ready or os.read(fd, 1) != b"g":
+            os._exit(0)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.closerange(3, 1 << 20)  # nothing of the zygote's leaks into the monitor
+        _set_cmdline([sys.executable, "-I", "-S", *argv])
+        try:
+            code = self.run_monitor(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+    def reap(self) -> None:
+        """Reap the forked children (each exits at once, leaving its monitor to init)."""
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    def retire(self) -> bool:
+        """Idle: remove the socket (under the launch lock), serve what already connected, exit."""
+        import fcntl
+
+        try:
+            lock = os.open(os.path.join(self.rundir, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return True
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a client is launching: serve on
+            self.cleanup()
+            self.listener.setblocking(False)
+            while self.accept_one():
+                pass
+            return True
+        finally:
+            os.close(lock)
+
+    def cleanup(self) -> None:
+        """Remove the socket file if it is still ours, and the pid file."""
+        try:
+            if os.stat(self.path).st_ino == self.ino:
+                os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        pidfile = os.path.join(self.rundir, PIDFILE)
+        try:
+            with open(pidfile) as f:
+                mine = f.read().split()[:1] == [str(os.getpid())]
+            if mine:
+                os.unlink(pidfile)
+        except (OSError, ValueError):
+            pass
+
+
+def _terminate(*_: object) -> None:
+    raise SystemExit(0)
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        data = conn.recv(n - len(buf))
+        if not data:
+            raise EOFError("short request")
+        buf += data
+    return bytes(buf)
+
+
+def _set_cmdline(argv: list[str]) -> None:
+    """Make /proc/self/cmdline read *argv*, so that a forked monitor is found by its command line
+    exactly like a directly spawned one: written over the zygote's own argument strings (through
+    /proc/self/mem: PR_SET_MM is not available everywhere), which the launcher padded with empty
+    arguments for room. Trailing NULs remain; a command line that does not fit is left alone."""
+    raw = b"\0".join(os.fsencode(a) for a in argv) + b"\0"
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        start, end = int(fields[45]), int(fields[46])  # fields 48 and 49: arg_start, arg_end
+        if len(raw) > end - start:
+            return
+        fd = os.open("/proc/self/mem", os.O_RDWR | os.O_CLOEXEC)
+        try:
+            os.pwrite(fd, raw + bytes(end - start - len(raw)), start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        pass  # the zygote's command line (it names the run dir) stays
+
+
+if __name__ == "__main__":
+    if __package__ in (None, ""):
+        sys.path.insert(0, os.path.dirname(HERE))
+    sys.exit(main(sys.argv))
