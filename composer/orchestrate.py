@@ -10,9 +10,10 @@ cancels the waiting tasks; a call already running in a thread finishes first (ne
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from composer.specgen import ProjectFile, image_ref, service_spec
 from composer.specgen import network_name as _network_name
 from composer.specgen import volume_name as _volume_name
 from runtime.errors import EngineError, NotFound
-from runtime.spec import ContainerInfo, IPAMConfig, NetworkSpec, PodSpec, VolumeSpec
+from runtime.spec import ContainerInfo, ContainerSpec, IPAMConfig, Mount, NetworkSpec, PodSpec, VolumeSpec
 
 
 class EngineLike(Protocol):
@@ -227,13 +228,14 @@ class _Run:
             if k == "RecreateContainer":
                 self.report(op, "Recreate")
                 self._stop(op.container_id or op.name)
-                # anonymous volumes are renewed (as `up -V`): the runtime does not say which anonymous
-                # volume backs which target, so they cannot be handed to the new container, and
-                # keeping them would leak them
-                e.containers.remove(op.container_id or op.name, force=True, volumes=True)
+                # compose keeps the anonymous volumes of a recreated container (`up -V` renews
+                # them); like compose, ones the new container no longer mounts are left, not removed
+                anon = self._anonymous(op.inherit_volumes)
+                e.containers.remove(op.container_id or op.name, force=True, volumes=not anon)
             else:
                 self.report(op, "Creating")
-            info = self._create(op)
+                anon = {}
+            info = self._create(op, anon)
             if op.number == 1 or op.service not in self.ids:
                 self.ids[op.service] = info.id
             self.report(op, "Recreated" if k == "RecreateContainer" else "Created")
@@ -291,7 +293,16 @@ class _Run:
         except NotFound:
             pass
 
-    def _create(self, op: Op) -> ContainerInfo:
+    def _anonymous(self, mounts: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """target -> volume for the anonymous volumes among *mounts* that still exist."""
+        out: dict[str, str] = {}
+        for target, name in mounts:
+            with contextlib.suppress(NotFound):
+                if self.engine.volumes.get(name).anonymous:
+                    out[target] = name
+        return out
+
+    def _create(self, op: Op, anon: Mapping[str, str] | None = None) -> ContainerInfo:
         if self.project is None:
             raise ServiceError(op.service, "cannot create a container without the compose file")
         if len(self.ids) == 0 or any(s not in self.ids for s in self.project.services):
@@ -304,13 +315,31 @@ class _Run:
             container_ids=self.ids,
             config_hash=op.config_hash or None,
             name=op.name,
+            anon_volumes=anon,
         )
         for w in gen.warnings:
             self.opt.warn(w)
         for f in gen.files:
             write_project_file(f)
-        info: ContainerInfo = self.engine.containers.create(gen.spec)
+        spec = gen.spec
+        if anon:
+            spec = self._with_image_volumes(spec, anon)
+        info: ContainerInfo = self.engine.containers.create(spec)
         return info
+
+    def _with_image_volumes(self, spec: ContainerSpec, anon: Mapping[str, str]) -> ContainerSpec:
+        """The image's own VOLUMEs keep their anonymous volumes too (as compose does)."""
+        targets = {m.target for m in spec.mounts}
+        try:
+            declared = self.engine.images.resolve(spec.image).config.get("Volumes") or {}
+        except (EngineError, AttributeError):
+            return spec
+        extra = tuple(
+            Mount(type="volume", source=name, target=t)
+            for t, name in sorted(anon.items())
+            if t in declared and t not in targets
+        )
+        return dataclasses.replace(spec, mounts=spec.mounts + extra) if extra else spec
 
     def _fill_ids(self) -> None:
         for c in self.engine.containers.list(all=True, labels={L.PROJECT: self.plan.project}):

@@ -50,6 +50,7 @@ class Op:
     config_hash: str = ""
     wait_for: tuple[Dependency, ...] = ()  # StartContainer: depends_on conditions to meet first
     key: str = ""  # network/volume key in the file
+    inherit_volumes: tuple[tuple[str, str], ...] = ()  # RecreateContainer: the old (target, volume)s
 
     def render(self) -> str:
         deps = ",".join(str(d) for d in self.deps)
@@ -90,6 +91,7 @@ class ReconcileOptions:
     remove_orphans: bool = False
     pull: Literal["missing", "always", "never", "policy"] = "policy"
     infra_only: frozenset[str] = frozenset()  # services whose networks/volumes are wanted, not containers
+    renew_anon_volumes: bool = False  # -V: a recreated container gets new anonymous volumes
 
 
 class _Builder:
@@ -247,6 +249,7 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                     name=c.name,
                     container_id=c.id,
                     config_hash=chash,
+                    inherit_volumes=() if options.renew_anon_volumes else c.mounts,
                 )
                 created.setdefault(name, []).append(op)
                 if options.start:

@@ -168,6 +168,7 @@ def service_spec(
     config_hash: str | None = None,
     oneoff: bool = False,
     name: str | None = None,
+    anon_volumes: Mapping[str, str] | None = None,
 ) -> GeneratedSpec:
     """Build the ContainerSpec of replica *number* of *service*.
 
@@ -181,6 +182,8 @@ def service_spec(
         config_hash: precomputed com.docker.compose.config-hash (computed here when None).
         oneoff: a `composer run` container.
         name: the container name (default: `<project>-<service>-<n>`).
+        anon_volumes: target -> existing anonymous volume to mount there instead of a new one
+            (a recreated container keeps its predecessor's anonymous volumes).
 
     Raises:
         ServiceError: a value the runtime cannot express (bad duration, unknown secret, ...).
@@ -189,6 +192,7 @@ def service_spec(
     if svc is None:
         raise ServiceError(service, "no such service")
     g = _Gen(project, service, svc, files_dir, container_ids or {})
+    g.anon = anon_volumes or {}
     try:
         spec = g.build(number, config_hash, oneoff, name)
     except (ValueError, TypeError) as exc:
@@ -203,6 +207,7 @@ class _Gen:
         self.p, self.service, self.svc, self.files_dir, self.ids = project, service, svc, files_dir, ids
         self.files: list[ProjectFile] = []
         self.warnings: list[str] = []
+        self.anon: Mapping[str, str] = {}
 
     def warn(self, key: str, why: str = "not supported; ignored") -> None:
         self.warnings.append(f"service {self.service}: {key} is {why}")
@@ -392,7 +397,7 @@ class _Gen:
                         type="volume",
                         target=target,
                         read_only=ro,
-                        source=volume_name(self.p, src) if src else "",
+                        source=volume_name(self.p, src) if src else self.anon.get(target, ""),
                         nocopy=bool(opts.get("nocopy")),
                         subpath=str(opts.get("subpath") or ""),
                     )
