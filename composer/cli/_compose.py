@@ -28,6 +28,8 @@ def load_or_name(
     ctx: Context, services: Sequence[str] = (), *, need_file: bool = False
 ) -> tuple[Project | None, str]:
     """The loaded project, or (None, name) when only `-p NAME` is given and there is no compose file."""
+    if not need_file and _name_only(ctx):
+        return None, _normalize(ctx.args.project_name)
     try:
         project = ctx.load_project(services=services)
         return project, project.name
@@ -36,6 +38,22 @@ def load_or_name(
         if not need_file and name and not ctx.args.files and "no configuration file provided" in str(exc):
             return None, _normalize(name)
         raise
+
+
+def _name_only(ctx: Context) -> bool:
+    """`-p NAME` and certainly no compose file: decided with a few stat calls, before the loader and
+    its yaml/dotenv imports (an env file may name the files, so its presence means "ask the loader")."""
+    import os
+
+    from composer.loader.discovery import find_default_files
+
+    a = ctx.args
+    if not a.project_name or a.files or a.env_files or ctx.environ.get("COMPOSE_FILE"):
+        return False
+    start = os.path.join(ctx.cwd, a.project_directory) if a.project_directory else ctx.cwd
+    if os.path.exists(os.path.join(start, ".env")):
+        return False
+    return not find_default_files(start)[0]
 
 
 def _normalize(name: str) -> str:

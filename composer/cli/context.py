@@ -33,6 +33,7 @@ class Context:
         profile is not. *options* are the loader's (interpolate=, normalize=, resolve_paths=, ...).
         """
         from composer.loader import LoadOptions, load_project
+        from runtime.paths import Paths
 
         a = self.args
         opts = LoadOptions(
@@ -44,7 +45,7 @@ class Context:
             environ=self.environ,
             cwd=self.cwd,
             services=tuple(services),
-            **options,
+            **{"cache_dir": str(Paths.from_env(self.environ).rundir / "cache" / "valid"), **options},
         )
         return load_project(opts)
 

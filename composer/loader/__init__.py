@@ -36,6 +36,7 @@ class LoadOptions:
     consistency: bool = True
     stdin_text: str | None = None
     warnings: list[str] | None = None           # the loader appends warnings here
+    cache_dir: str | None = None                # markers of trees found valid (skips jsonschema)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +101,7 @@ def load(opts: LoadOptions) -> LoadResult:
     from composer.loader.canonical import canonicalize
     from composer.loader.validate import check_consistency, validate_schema
 
-    validate_schema(tree, sources[0])
+    validate_schema(tree, sources[0], opts.cache_dir)
     canonical = canonicalize(tree, working_dir=working_dir, environ=env, resolve_paths=opts.resolve_paths)
     if not opts.normalize:
         canonical = _denormalize(canonical, tree)

@@ -10,10 +10,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 
-from dotenv.parser import parse_stream
-
 from composer.errors import ConfigError
-from composer.loader.interpolate import TemplateError, substitute
 
 __all__ = ["env_file_paths", "parse_env_text", "read_env_files", "project_environment"]
 
@@ -24,6 +21,11 @@ def parse_env_text(text: str, source: str, lookup: Mapping[str, str]) -> dict[st
     Raises:
         ConfigError: a line that is not `KEY=VALUE`, or a required variable missing.
     """
+    # imported here: only a project with an env file pays for them (~40 ms with yaml, F3)
+    from dotenv.parser import parse_stream
+
+    from composer.loader.interpolate import TemplateError, substitute
+
     values: dict[str, str] = {}
 
     def get(name: str) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from composer.errors import InterpolationError
-from composer.loader.yamlparse import Override, Reset
+from composer.loader.markers import Override, Reset
 
 __all__ = ["Variable", "interpolate", "substitute", "variables_in", "TemplateError"]
 

@@ -8,7 +8,9 @@ the file and the tree path, and one lower-case line saying what was expected.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -243,17 +245,25 @@ def _check_structure(tree: Mapping[str, Any], source: str) -> None:
                     )
 
 
-def validate_schema(tree: Mapping[str, Any], source: str) -> None:
+def validate_schema(tree: Mapping[str, Any], source: str, cache_dir: str | None = None) -> None:
     """Validate a merged tree against composer's compose-spec schema (Draft 7).
+
+    With *cache_dir*, a tree found valid before (same schema, same validator code) is not validated
+    again: importing jsonschema and validating cost 200-500 ms of every command that reads a file.
 
     Raises:
         SchemaError: where = f"{source}: services.web.ports[0]", what = one lower-case line.
     """
+    key = _valid_key(tree) if cache_dir else None
+    if key and os.path.exists(os.path.join(str(cache_dir), key)):
+        return
     from jsonschema.exceptions import best_match
 
     errors = list(_validator().iter_errors(_deduplicated(tree)))
     if not errors:
         _check_structure(tree, source)
+        if key:
+            _mark_valid(str(cache_dir), key)
         return
     err = best_match(errors)
     assert err is not None
@@ -261,6 +271,48 @@ def validate_schema(tree: Mapping[str, Any], source: str) -> None:
     path = tree_path(err.absolute_path)
     where = f"{source}: {path}" if source and path else source or path
     raise SchemaError(where, _message(err))
+
+
+def _tagged(value: Any) -> Any:
+    """*value* as JSON that keeps what JSON would merge: non-string keys, tuples, other types."""
+    if isinstance(value, Mapping):
+        return {"{": [[k if isinstance(k, str) else repr(k), _tagged(v)] for k, v in sorted(
+            value.items(), key=lambda kv: (not isinstance(kv[0], str), repr(kv[0])))]}
+    if isinstance(value, list):
+        return [_tagged(v) for v in value]
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    return {"?": f"{type(value).__name__}:{value!r}"}
+
+
+@lru_cache(maxsize=1)
+def _validator_fingerprint() -> bytes:
+    """The schema's bytes and this module's: either changing invalidates every cached verdict."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256()
+    for path in (os.path.join(here, os.pardir, "schema", "compose-spec.json"), os.path.abspath(__file__)):
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.digest()
+
+
+def _valid_key(tree: Mapping[str, Any]) -> str | None:
+    try:
+        text = json.dumps(_tagged(tree), separators=(",", ":"), allow_nan=True)
+        return hashlib.sha256(_validator_fingerprint() + text.encode()).hexdigest()
+    except (OSError, ValueError, TypeError, RecursionError):
+        return None  # no cache rather than a wrong verdict
+
+
+def _mark_valid(cache_dir: str, key: str) -> None:
+    """Write the marker atomically (a reader sees it whole or not at all); failures only cost speed."""
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        tmp = os.path.join(cache_dir, f".tmp-{os.getpid()}-{key}")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.replace(tmp, os.path.join(cache_dir, key))
+    except OSError:
+        pass
 
 
 # --- consistency ----------------------------------------------------------------------------

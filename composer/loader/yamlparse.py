@@ -8,29 +8,15 @@ stage honours and `strip_markers` removes for a file that is not merged into any
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from composer.errors import ConfigError
+from composer.loader.markers import Override, Reset
 
 __all__ = ["Override", "Reset", "parse_yaml", "strip_markers"]
-
-
-@dataclass(frozen=True, slots=True)
-class Reset:
-    """`!reset`: the key is removed from the result (and from what it overrides)."""
-
-    value: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """`!override`: the value replaces what it overrides instead of merging with it."""
-
-    value: Any = None
 
 
 # libyaml's parser when pyyaml was built with it (3x faster on large files); the constructor and the
