@@ -654,7 +654,8 @@ class ContainerManager:
                     return
                 if status.startswith("error "):
                     raise ExecError(status[6:])
-                raise ExecError(f"container {name}: the monitor failed to start: {(lines or ['no status'])[-1]}")
+                detail = (lines or ["no status"])[-1]
+                raise ExecError(f"container {name}: the monitor failed to start: {detail}")
         argv = [sys.executable, "-I", "-S", MONITOR, str(cdir), str(run), *(["--start"] if start else [])]
         proc = subprocess.run(
             argv,

@@ -20,6 +20,7 @@ before anything was forked; the caller then spawns the monitor directly.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -54,9 +55,10 @@ def spawn_monitor(rundir: str, cdir: str, rdir: str, *, start: bool, timeout: fl
         sock = _launch(rundir, 2 * (len(cdir) + len(rdir)) + 256)
     with sock:
         try:
-            mask = os.umask(0o022)
-            os.umask(mask)
-            req = b"\0".join([b"%o" % mask, os.fsencode(cdir), os.fsencode(rdir), *([b"--start"] if start else [])])
+            mask = _umask()
+            req = b"\0".join(
+                [b"%o" % mask, os.fsencode(cdir), os.fsencode(rdir), *([b"--start"] if start else [])]
+            )
             sock.settimeout(10)
             sock.sendall(struct.pack("!I", len(req)) + req)
             head = _read_line(sock)
@@ -66,10 +68,8 @@ def spawn_monitor(rundir: str, cdir: str, rdir: str, *, start: bool, timeout: fl
             raise Unavailable("zygote: no monitor was forked")
         # from here on a monitor exists: never fall back
         deadline = time.monotonic() + timeout
-        try:
+        with contextlib.suppress(OSError):  # the child died at once: its output (none) says so
             sock.sendall(b"g")
-        except OSError:
-            pass  # the child died at once: its output (none) says so
         out = bytearray()
         while True:
             left = deadline - time.monotonic()
@@ -78,7 +78,7 @@ def spawn_monitor(rundir: str, cdir: str, rdir: str, *, start: bool, timeout: fl
             sock.settimeout(left)
             try:
                 data = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -86,6 +86,15 @@ def spawn_monitor(rundir: str, cdir: str, rdir: str, *, start: bool, timeout: fl
                 break
             out += data
         return bytes(out)
+
+
+def _umask() -> int:
+    """The process umask, read without setting it (os.umask would race with other threads)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
 
 
 def _read_line(sock: socket.socket) -> bytes:
@@ -136,10 +145,8 @@ def _launch(rundir: str, room: int) -> socket.socket:
         sock = _connect(rundir)  # another client may have started it meanwhile
         if sock is not None:
             return sock
-        try:
-            os.unlink(os.path.join(rundir, SOCK))  # stale: its zygote died without cleaning up
-        except FileNotFoundError:
-            pass
+        with contextlib.suppress(FileNotFoundError):  # stale: its zygote died without cleaning up
+            os.unlink(os.path.join(rundir, SOCK))
         # returns once the socket listens (bound before the detaching forks)
         proc = subprocess.run(
             # empty arguments: room for the monitors' command lines (see _set_cmdline)
@@ -189,10 +196,8 @@ def stop(paths: object, timeout: float = 5) -> None:
         except ProcessLookupError:
             pass
     for name in (SOCK, PIDFILE):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(rundir, name))
-        except FileNotFoundError:
-            pass
 
 
 def _starttime(pid: int) -> int | None:
@@ -275,15 +280,13 @@ class Server:
                     last = time.monotonic()
                     continue
                 try:
-                    ready, _, _ = select.select([self.listener, self.wake_r], [], [], left)
+                    ready, _, _ = select.select([self.listener.fileno(), self.wake_r], [], [], left)
                 except InterruptedError:
                     continue
                 if self.wake_r in ready:
-                    try:
+                    with contextlib.suppress(BlockingIOError):
                         os.read(self.wake_r, 4096)
-                    except BlockingIOError:
-                        pass
-                if self.listener in ready:
+                if self.listener.fileno() in ready:
                     self.accept_one()
                     last = time.monotonic()
         finally:
@@ -348,10 +351,8 @@ class Server:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-            except (OSError, ValueError):
-                pass
         os._exit(code)
 
     def reap(self) -> None:

@@ -1,0 +1,44 @@
+"""A real engine for zygote tests: the busybox image imported into a private root; at teardown every
+container is removed, the zygote stopped, and nothing of the root may be left (mounts, processes)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime import zygote
+from runtime.engine import Engine
+from runtime.paths import Paths
+
+IMAGE = "localhost/busybox:latest"
+
+
+def leftovers(base: Path) -> list[str]:
+    found = [line for line in Path("/proc/mounts").read_text().splitlines() if str(base) in line]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(base) in cmd:
+            found.append(f"process {pid}: {cmd}")
+    return found
+
+
+@pytest.fixture
+def zengine(
+    engine_paths: tuple[Path, Path], busybox_tar: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    monkeypatch.delenv(zygote.NO_ZYGOTE_ENV, raising=False)
+    root, run = engine_paths
+    eng = Engine(Paths(root=root, rundir=run))
+    eng.images.import_tarball(busybox_tar, IMAGE)
+    yield eng
+    for c in eng.containers.list():
+        eng.containers.remove(c.id, force=True)
+    eng.close()
+    zygote.stop(eng.paths)
+    assert leftovers(root.parent) == []
