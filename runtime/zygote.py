@@ -261,6 +261,7 @@ class Server:
         from runtime.executor import enter, health, supervise  # noqa: F401
 
         self.run_monitor = supervise.main
+        self.sources = _sources()
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, _terminate)
@@ -298,6 +299,9 @@ class Server:
         except (BlockingIOError, InterruptedError):
             return False
         try:
+            if _sources() != self.sources:  # the code changed under us: the client spawns directly
+                self.cleanup()
+                raise SystemExit(0)
             self.handle(conn)
         except Exception as exc:  # noqa: BLE001 - one bad request never stops the server
             print(f"zygote: {exc}", file=sys.stderr, flush=True)
@@ -401,6 +405,19 @@ class Server:
                 os.unlink(pidfile)
         except (OSError, ValueError):
             pass
+
+
+def _sources() -> dict[str, int]:
+    """Modification times of the runtime modules loaded: a zygote must not serve old code."""
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        path = getattr(mod, "__file__", None)
+        if path and (name == "__main__" or name.startswith("runtime.")):
+            try:
+                out[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                out[path] = 0
+    return out
 
 
 def _terminate(*_: object) -> None:

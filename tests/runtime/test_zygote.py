@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the zengine fixture is imported, then requested by name
 """The monitor fork server: real containers whose monitors the zygote forked behave exactly like
 directly spawned ones; the zygote is shared, replaceable, optional, and goes away when idle."""
 
@@ -234,3 +235,18 @@ def test_memory_of_ten_forked_monitors_is_reported(zengine: Engine) -> None:
     )
     for cid in ids:
         zengine.containers.stop(cid, timeout=1)
+
+
+def test_a_zygote_whose_code_changed_retires_and_is_replaced(zengine: Engine) -> None:
+    c1 = zengine.containers.create(spec("z-old", "sh", "-c", "exit 1"))
+    old = zygote.zygote_pid(rundir(zengine))
+    assert old is not None
+    os.utime(zygote.ZYGOTE)  # "the code changed": its mtime moved
+    c2 = zengine.containers.create(spec("z-mid", "sh", "-c", "exit 2"))  # served directly
+    wait_for(lambda: zygote.zygote_pid(rundir(zengine)) is None)
+    c3 = zengine.containers.create(spec("z-new", "sh", "-c", "exit 3"))
+    new = zygote.zygote_pid(rundir(zengine))
+    assert new is not None and new != old
+    for c, code in ((c1, 1), (c2, 2), (c3, 3)):
+        zengine.containers.start(c.id)
+        assert zengine.containers.wait(c.id, timeout=10) == code
