@@ -554,6 +554,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         _add_create_flags(p)
     for p in cmd(["start"], "start containers"):
         p.add_argument("-a", "--attach", action="store_true", help="attach output, exit with its code")
+        p.add_argument("-i", "--interactive", action="store_true", help="attach stdin (with -a)")
         p.add_argument("refs", nargs="+", metavar="CONTAINER")
     for p in cmd(["stop", "restart"], "stop (restart) containers"):
         p.add_argument("-t", "--time", type=float, dest="timeout", help="seconds before SIGKILL")
@@ -700,7 +701,7 @@ def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
             _spawn_reaper(info.id)
         print(info.id)
         return 0
-    return _attach(mgr, info.id, remove=args.auto_remove)
+    return _attach(mgr, info.id, remove=args.auto_remove, stdin=args.interactive)
 
 
 def _spawn_reaper(cid: str) -> None:
@@ -714,8 +715,11 @@ def _spawn_reaper(cid: str) -> None:
                      cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-def _attach(mgr: ContainerManager, cid: str, *, remove: bool) -> int:
-    """Copy the container's output to ours until it exits; return its exit code."""
+def _attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = False) -> int:
+    """Copy the container's output to ours (and with *stdin* our stdin to its) until it exits;
+    return its exit code."""
+    if stdin:
+        forward_stdin(mgr, cid)
     try:
         _stream_log(mgr, cid)
         code = mgr.wait(cid)
@@ -726,6 +730,20 @@ def _attach(mgr: ContainerManager, cid: str, *, remove: bool) -> int:
         if remove:
             mgr.remove(cid, force=True, volumes=True)
     return code
+
+
+def forward_stdin(mgr: ContainerManager, cid: str) -> None:
+    """Copy our stdin into the container's in a daemon thread (it may block on a terminal forever);
+    EOF closes the container's stdin."""
+    import threading
+
+    from runtime.errors import EngineError
+
+    def pump() -> None:
+        with contextlib.suppress(EngineError, OSError):
+            mgr.attach_stdin(cid, 0)
+
+    threading.Thread(target=pump, name=f"stdin-{cid[:12]}", daemon=True).start()
 
 
 def _stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02) -> None:
@@ -766,7 +784,7 @@ def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
         if len(args.refs) != 1:
             raise UsageError("start --attach takes exactly one container")
         info = mgr.start(args.refs[0])
-        return _attach(mgr, info.id, remove=False)
+        return _attach(mgr, info.id, remove=False, stdin=bool(getattr(args, "interactive", False)))
     return _each(args.refs, mgr.start)
 
 

@@ -191,6 +191,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     from composer.cli.cmd_logs import LogPrinter, follow_containers
 
     printer = LogPrinter([info.name], color=False, prefix=False)
+    if spec.stdin_open:
+        from composer.cli.cmd_container import forward_stdin
+
+        forward_stdin(engine.containers, info.id)
     try:
         threads = follow_containers(engine, [info], printer, follow=True)
         for t in threads:
