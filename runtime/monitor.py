@@ -7,6 +7,8 @@ init waits at the start gate, or ``error <message>``), becomes a child subreaper
 healthchecks, and writes ``state.json`` at each transition and ``exit.json`` when it is done.
 Commands come through the ``ctl`` FIFO in RUN_DIR (``start``); a stop by the user writes the
 ``stopping`` marker before signalling the init, which disables restarting.
+Usually this script does not run at all: runtime/zygote.py forks a pre-imported monitor that runs
+the same ``supervise.main`` with the same arguments (and shows this command line).
 """
 
 from __future__ import annotations
