@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from composer.errors import ExtendsError
+from composer.loader.markers import Override, Reset, strip_markers
 from composer.loader.merge import _merge_node, enforce_unicity
-from composer.loader.yamlparse import Override, Reset, strip_markers
 
 __all__ = ["apply_extends", "rebase_service_paths"]
 

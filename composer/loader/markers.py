@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Override", "Reset"]
+__all__ = ["Override", "Reset", "strip_markers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,3 +21,14 @@ class Override:
     """`!override`: the value replaces what it overrides instead of merging with it."""
 
     value: Any = None
+
+
+def strip_markers(node: Any) -> Any:
+    """Resolve markers in a tree that is not merged onto another: `!reset` keys go, `!override` unwraps."""
+    if isinstance(node, dict):
+        return {k: strip_markers(v) for k, v in node.items() if not isinstance(v, Reset)}
+    if isinstance(node, list):
+        return [strip_markers(v) for v in node if not isinstance(v, Reset)]
+    if isinstance(node, Override):
+        return strip_markers(node.value)
+    return node

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from composer.errors import MergeError
-from composer.loader.yamlparse import Override, Reset, strip_markers
+from composer.loader.markers import Override, Reset, strip_markers
 
 __all__ = ["MERGE_RULES", "UNIQUE", "enforce_unicity", "go_str", "merge", "merge_all", "path_matches"]
 

@@ -276,8 +276,8 @@ def validate_schema(tree: Mapping[str, Any], source: str, cache_dir: str | None 
 def _tagged(value: Any) -> Any:
     """*value* as JSON that keeps what JSON would merge: non-string keys, tuples, other types."""
     if isinstance(value, Mapping):
-        return {"{": [[k if isinstance(k, str) else repr(k), _tagged(v)] for k, v in sorted(
-            value.items(), key=lambda kv: (not isinstance(kv[0], str), repr(kv[0])))]}
+        items = sorted(value.items(), key=lambda kv: (type(kv[0]).__name__, repr(kv[0])))
+        return {"{": [[type(k).__name__, k if isinstance(k, str) else repr(k), _tagged(v)] for k, v in items]}
     if isinstance(value, list):
         return [_tagged(v) for v in value]
     if value is None or isinstance(value, str | bool | int | float):

@@ -14,7 +14,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from composer.errors import ConfigError
-from composer.loader.markers import Override, Reset
+from composer.loader.markers import Override, Reset, strip_markers
 
 __all__ = ["Override", "Reset", "parse_yaml", "strip_markers"]
 
@@ -195,14 +195,3 @@ def _key_str(key: Any) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
     return str(key)
-
-
-def strip_markers(node: Any) -> Any:
-    """Resolve markers in a tree that is not merged onto another: `!reset` keys go, `!override` unwraps."""
-    if isinstance(node, dict):
-        return {k: strip_markers(v) for k, v in node.items() if not isinstance(v, Reset)}
-    if isinstance(node, list):
-        return [strip_markers(v) for v in node if not isinstance(v, Reset)]
-    if isinstance(node, Override):
-        return strip_markers(node.value)
-    return node

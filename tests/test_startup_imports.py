@@ -1,0 +1,86 @@
+"""What each compose command imports at start-up (issue 5: `ps` <= 60 ms, `down` of 10 <= 0.3 s).
+
+networkx (~200 ms), jsonschema (~100-200 ms), trio (~200 ms), yaml and dotenv (~40 ms together) are
+checked by the set of modules a real CLI run leaves in sys.modules, never by timing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("networkx", "jsonschema", "trio", "pyroute2", "yaml", "dotenv")
+
+_PROBE = (
+    "import sys\nfrom composer.cli.main import main\n"
+    "try:\n    rc = main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
+    f"print('@@', ' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+)
+
+# each runs to completion with no containers (some fail with "no container": only imports matter)
+COMMANDS = [
+    ["ps"], ["ls"], ["logs"], ["top"], ["port", "s0", "80"], ["events", "--until", "0s"],
+    ["stop"], ["kill"], ["pause"], ["unpause"], ["rm", "-f"], ["down"],
+]
+
+
+def _heavy_after(args: list[str], cwd: Path) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True,
+                         cwd=cwd, env=dict(os.environ), timeout=60)
+    marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
+    assert marks, out.stderr
+    return set(marks[-1].split()[1:])
+
+
+@pytest.fixture
+def project10(tmp_path: Path, engine_paths: tuple[Path, Path]) -> Path:
+    d = tmp_path / "p10"
+    d.mkdir()
+    lines = ["services:"]
+    for i in range(10):
+        lines.append(f"  s{i}:\n    image: busybox\n    command: sleep 100")
+        if i:
+            lines.append(f"    depends_on: [s{i - 1}]")
+    (d / "compose.yaml").write_text("\n".join(lines) + "\n")
+    return d
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: a[0])
+def test_compose_verbs_with_a_file_import_no_graph_or_schema_library(
+    args: list[str], project10: Path
+) -> None:
+    _heavy_after(["config", "-q"], project10)  # the file's verdict is cached from here on
+    assert _heavy_after(args, project10) <= {"yaml"}  # yaml parses the file; nothing else
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: a[0])
+def test_compose_verbs_with_only_a_name_import_no_loader_library(
+    args: list[str], tmp_path: Path, engine_paths: tuple[Path, Path]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _heavy_after(["-p", "nosuch", *args], empty) == set()
+
+
+def test_an_env_file_still_names_the_compose_file(tmp_path: Path, engine_paths: tuple[Path, Path]) -> None:
+    """`-p NAME` skips the loader only when no file can be found: `.env` may set COMPOSE_FILE."""
+    (tmp_path / "elsewhere.yaml").write_text("services: {web: {image: busybox}}\n")
+    (tmp_path / ".env").write_text("COMPOSE_FILE=elsewhere.yaml\n")
+    out = subprocess.run([sys.executable, "-m", "composer", "-p", "demo", "ps", "nosuchservice"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert out.returncode != 0
+    assert "no such service: nosuchservice" in out.stderr
+
+
+def test_importing_the_loader_imports_no_parser() -> None:
+    code = (
+        "import sys, composer.loader\n"
+        "from composer.loader import discovery, environment, naming, profiles, interpolate, merge\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
