@@ -296,7 +296,7 @@ def _validator_fingerprint() -> bytes:
     return h.digest()
 
 
-def _valid_key(tree: Mapping[str, Any]) -> str | None:
+def _valid_key(tree: Mapping[Any, Any]) -> str | None:
     try:
         text = json.dumps(_tagged(tree), separators=(",", ":"), allow_nan=True)
         return hashlib.sha256(_validator_fingerprint() + text.encode()).hexdigest()
