@@ -210,6 +210,8 @@ def _file_stage(raw: dict[str, Any], source: str, env: Mapping[str, str], workin
     def read_other(path: str) -> dict[str, Any]:
         if not os.path.exists(path):
             raise FileNotFoundError(path)
+        if os.path.isdir(path):
+            raise IsADirectoryError(path)
         other = _read_file(path, None, working_dir)
         return interpolate(other, env, path, warnings) if opts.interpolate else other
 
@@ -232,9 +234,14 @@ def _load_included(spec: Any, parent_env: Mapping[str, str], opts: LoadOptions, 
         if path in chain:
             cycle = " -> ".join([*chain[chain.index(path):], path])
             raise IncludeError(chain[-1], f"include cycle detected: {cycle}")
+        where = spec.where or chain[-1]
+        if os.path.isdir(path):
+            raise IncludeError(where, f"included file {path} is a directory; expected a file")
         if not os.path.isfile(path):
-            raise IncludeError(chain[-1], f"included file {path} not found")
+            raise IncludeError(where, f"included file {path} not found")
     dotenv = environment.read_env_files(spec.env_files, spec.explicit_env, parent_env)
+    if not spec.paths:
+        return {}
     env = {**dotenv, **parent_env}  # the including project's variables win
     trees = [_file_stage(_read_file(p, None, spec.project_directory), p, env, spec.project_directory,
                          opts, warnings, chain=chain) for p in spec.paths]

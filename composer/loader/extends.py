@@ -56,13 +56,16 @@ def _resolve(name: str, service: Tree, source: str, tree: Tree, read_tree: ReadT
         raise ExtendsError(where, "file must be a string")
     base_source = source
     base_tree = tree
-    if base_file:
+    if base_file is not None:  # "" too: docker compose reads the directory, and fails
         base_source = os.path.normpath(os.path.join(_dir_of(source), base_file))
         if base_source not in cache:
             try:
                 cache[base_source] = read_tree(base_source)
             except FileNotFoundError:
                 raise ExtendsError(where, f"cannot read {base_source}: no such file") from None
+            except IsADirectoryError:
+                raise ExtendsError(where, f"cannot read {base_source}: is a directory; "
+                                          "expected a compose file") from None
         base_tree = cache[base_source]
     base_services = base_tree.get("services")
     base = base_services.get(base_name) if isinstance(base_services, dict) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from composer.errors import IncludeError
@@ -26,6 +26,7 @@ class IncludeSpec:
     project_directory: str          # absolute
     env_files: tuple[str, ...]      # absolute; explicit ones must exist
     explicit_env: bool
+    where: str = field(default="", compare=False)  # "<file>: include[i]", for errors about it
 
 
 # (spec, chain of including files) -> the included project's tree, paths already absolute
@@ -50,7 +51,9 @@ def parse_include(entries: Any, source: str, base_dir: str) -> list[IncludeSpec]
             raw_paths, project_dir, env = [entry], None, None
         elif isinstance(entry, dict):
             raw = entry.get("path")
-            raw_paths = [raw] if isinstance(raw, str) else raw
+            # docker compose accepts a mapping without a path (or an empty list): nothing to load,
+            # but its env files are still read
+            raw_paths = [raw] if isinstance(raw, str) else [] if raw is None else raw
             project_dir, env = entry.get("project_directory"), entry.get("env_file")
             unknown = set(entry) - {"path", "project_directory", "env_file"}
             if unknown:
@@ -58,20 +61,20 @@ def parse_include(entries: Any, source: str, base_dir: str) -> list[IncludeSpec]
                                           "project_directory or env_file")
         else:
             raise IncludeError(where, "expected a path or a mapping with path")
-        if not isinstance(raw_paths, list) or not raw_paths or not all(isinstance(p, str) for p in raw_paths):
+        if not isinstance(raw_paths, list) or not all(isinstance(p, str) for p in raw_paths):
             raise IncludeError(where, "path must be a string or a list of strings")
         paths = tuple(os.path.normpath(os.path.join(base_dir, p)) for p in raw_paths)
         if project_dir is not None and not isinstance(project_dir, str):
             raise IncludeError(where, "project_directory must be a string")
         pdir = (os.path.normpath(os.path.join(base_dir, project_dir)) if project_dir
-                else os.path.dirname(paths[0]))
+                else os.path.dirname(paths[0]) if paths else base_dir)
         env_list = [env] if isinstance(env, str) else env
         if env_list is not None and (not isinstance(env_list, list)
                                      or not all(isinstance(e, str) for e in env_list)):
             raise IncludeError(where, "env_file must be a string or a list of strings")
         env_files = (tuple(os.path.normpath(os.path.join(base_dir, e)) for e in env_list)
                      if env_list else (os.path.join(pdir, ".env"),))
-        specs.append(IncludeSpec(paths, pdir, env_files, explicit_env=bool(env_list)))
+        specs.append(IncludeSpec(paths, pdir, env_files, explicit_env=bool(env_list), where=where))
     return specs
 
 

@@ -76,3 +76,10 @@ def test_include_adds_resources_and_rejects_conflicts() -> None:
 def test_include_entry_must_be_path_or_mapping() -> None:
     with pytest.raises(IncludeError, match=r"include\[0\]"):
         parse_include([42], "/p/c.yaml", "/p")
+
+
+def test_include_entry_without_path_loads_nothing() -> None:
+    specs = parse_include([{}, {"path": [], "env_file": "x.env"}], "/p/c.yaml", "/p")
+    assert [s.paths for s in specs] == [(), ()]
+    assert specs[1].env_files == ("/p/x.env",) and specs[1].explicit_env
+    assert specs[1].where == "/p/c.yaml: include[1]"
