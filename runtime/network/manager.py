@@ -402,6 +402,8 @@ class NetworkManager:
         self._ensure_bridges(nets)
         ifaces = [self._iface(cid, r, nets[r["network"]]) for r in records]
         gw4, gw6 = self._gateways(records, nets) if records else (None, None)
+        for i in ifaces:  # one left by the dying namespace of this id's last set-up (see teardown)
+            links.delete_link(i.host_name)
         netns.create_pin(pin, (lambda host: links.plug_here(host, ifaces, gw4, gw6)) if ifaces else None)
         files.write_in_place(resolv, files.render_resolv(
             spec.dns, spec.dns_search, spec.dns_opt,
@@ -578,11 +580,21 @@ class NetworkManager:
         if doc and doc.get("proxy_pid"):
             _kill_proxy(int(doc["proxy_pid"]))
         if mode in ("bridge", "none"):
+            pin = self.paths.netns(container_id)
             veths = {a["veth"] for a in doc.get("attachments", [])} if doc else set()
             veths |= {host_veth(container_id, d["name"]) for _, d in tx.list(NET)}
-            for v in sorted(veths):
-                links.delete_link(v)
-            netns.remove_pin(self.paths.netns(container_id))
+            # Every veth of ours has its peer in the pinned namespace, so unmounting the last
+            # reference destroys the namespace and the pair with it (the kernel does it
+            # asynchronously), much cheaper than an rtnetlink delete per veth (bench F8). Delete
+            # them ourselves only when the namespace may outlive the pin: another container joined
+            # it (network_mode container:), or the pin is already gone (a crash left a veth).
+            joined = any(
+                d.get("mode") == "container" and d.get("target") == container_id for _, d in tx.list(CTR)
+            )
+            if joined or not netns.is_pinned(pin):
+                for v in sorted(veths):
+                    links.delete_link(v)
+            netns.remove_pin(pin)
         with self.store.transaction() as tx:
             for ip_id, data in tx.list(IP):
                 if data.get("container") == container_id:

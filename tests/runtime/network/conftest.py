@@ -59,6 +59,11 @@ def manager(engine_paths: tuple[Path, Path]) -> Iterator[NetworkManager]:
         m.remove(d["name"])
     assert store.read().list("ip") == [], "leftover address leases"
     store.close()
+    # a torn-down container's veth goes with its namespace, which the kernel destroys asynchronously
+    for _ in range(100):
+        if not seen_links & links():
+            break
+        threading.Event().wait(0.02)
     assert not (seen_links & links()), f"leftover links {seen_links & links()}"
     assert not [p for p in proxies if Path(f"/proc/{p}/cmdline").exists()
                 and Path(f"/proc/{p}/cmdline").read_bytes()], "leftover port proxy"
