@@ -536,12 +536,34 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     a("cmd_args", nargs=argparse.REMAINDER, metavar="COMMAND", help="command and arguments")
 
 
+VERBS = frozenset({
+    "run", "create", "start", "stop", "restart", "kill", "rm", "remove", "ls", "list", "ps", "logs",
+    "inspect", "exec", "wait", "top", "pause", "unpause", "cp", "port",
+})
+
+
+def chosen_verb(name: str, argv: Sequence[str]) -> str | None:
+    """The verb after command *name* in *argv* (the process's own command line), or None when
+    there is none or it is not one of ours (then every verb's parser is built, for the help)."""
+    from composer.cli.main import command_word
+
+    if command_word(argv) != name:
+        return None
+    rest = list(argv)
+    rest = rest[rest.index(name) + 1:]
+    verb = next((t for t in rest if not t.startswith("-")), None)
+    return verb if verb in VERBS else None
+
+
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="container_cmd", metavar="SUBCOMMAND", required=True)
+    # Only the chosen verb gets its parser (run/create alone have ~60 flags): `composer container
+    # ls` should not pay for building the others. With no verb every one is built (--help lists all).
+    only = chosen_verb(name, sys.argv[1:])
 
     def cmd(names: Sequence[str], help: str) -> list[argparse.ArgumentParser]:
         return [sub.add_parser(n, help=help, add_help=(n != "run" and n != "create"))
-                for n in names]
+                for n in names if only is None or n == only]
 
     for p in cmd(["run"], "run a command in a new container"):
         p.add_argument("--help", action="help", help="show this help message and exit")
@@ -658,6 +680,8 @@ def _ensure_default_network(engine: Engine, spec: ContainerSpec) -> None:
 
 def _check_sysctls(spec: ContainerSpec) -> None:
     """Refuse host-wide sysctls before anything is created (they would change the host)."""
+    if not spec.sysctls:
+        return  # the usual case: do not pay for importing the security defaults
     from runtime.errors import InvalidSpec
     from runtime.security.defaults import check_sysctl
 
