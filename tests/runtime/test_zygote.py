@@ -250,3 +250,16 @@ def test_a_zygote_whose_code_changed_retires_and_is_replaced(zengine: Engine) ->
     for c, code in ((c1, 1), (c2, 2), (c3, 3)):
         zengine.containers.start(c.id)
         assert zengine.containers.wait(c.id, timeout=10) == code
+
+
+def test_enabled_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(zygote.ZYGOTE_ENV, raising=False)
+    monkeypatch.delenv(zygote.NO_ZYGOTE_ENV, raising=False)
+    assert zygote.enabled() is zygote.ON_BY_DEFAULT
+    monkeypatch.setenv(zygote.ZYGOTE_ENV, "1")
+    assert zygote.enabled()
+    monkeypatch.setenv(zygote.NO_ZYGOTE_ENV, "1")  # the direct path wins
+    assert not zygote.enabled()
+    monkeypatch.delenv(zygote.NO_ZYGOTE_ENV)
+    monkeypatch.setenv(zygote.ZYGOTE_ENV, "0")
+    assert not zygote.enabled()

@@ -33,6 +33,7 @@ def zengine(
     engine_paths: tuple[Path, Path], busybox_tar: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Engine]:
     monkeypatch.delenv(zygote.NO_ZYGOTE_ENV, raising=False)
+    monkeypatch.setenv(zygote.ZYGOTE_ENV, "1")
     root, run = engine_paths
     eng = Engine(Paths(root=root, rundir=run))
     eng.images.import_tarball(busybox_tar, IMAGE)
