@@ -305,6 +305,15 @@ def _ports(value: Any, where: str) -> list[dict[str, Any]]:
 _BIND_OPTS: Final = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
 
 
+_WINDOWS_ABS: Final = re.compile(r"^(?:[A-Za-z]:|[\\/]{2}[^\\/]+[\\/]+[^\\/]+)[\\/]")
+
+
+def is_windows_abs(path: str) -> bool:
+    """`C:\\x`, `c:/x` or `\\\\host\\share\\x`: compose-go keeps such a bind source as written (a
+    Windows client may talk to a Linux engine), where it would resolve another relative path."""
+    return bool(_WINDOWS_ABS.match(path))
+
+
 def _parse_volume(spec: str, where: str) -> dict[str, Any]:
     """Short volume syntax `[source:]target[:opts]` as compose-go's format.ParseVolume."""
     if not spec:
@@ -354,7 +363,9 @@ def _parse_volume(spec: str, where: str) -> dict[str, Any]:
                 bind["selinux"] = opt
     src = vol.get("source", "")
     out: dict[str, Any] = {}
-    if src and (src[0] in "./~" or src.startswith("\\\\")):
+    # compose-go's isFilePath: a Windows drive letter ("C:") makes a path too
+    drive = len(src) > 1 and src[1] == ":" and src[0].isalpha()
+    if src and (src[0] in "./~" or src.startswith("\\\\") or drive):
         out["type"] = "bind"
         out.update(vol)
         if read_only:
@@ -387,7 +398,7 @@ def _volumes(value: Any, ctx: _Ctx, where: str) -> list[dict[str, Any]]:
             v["target"] = posixpath.normpath(str(v["target"]))
             if v["target"].startswith("//"):
                 v["target"] = "/" + v["target"].lstrip("/")
-        if v.get("type") == "bind" and v.get("source"):
+        if v.get("type") == "bind" and v.get("source") and not is_windows_abs(str(v["source"])):
             v["source"] = ctx.path(str(v["source"]))
         if v.get("type") == "tmpfs" and isinstance(v.get("tmpfs"), Mapping):
             t = dict(v["tmpfs"])
@@ -742,6 +753,8 @@ def _abs_env_file(value: Any, ctx: _Ctx) -> Any:
 
 def _abs_bind_mount(value: Any, ctx: _Ctx) -> Any:
     if isinstance(value, Mapping) and value.get("type") == "bind" and value.get("source"):
+        if is_windows_abs(str(value["source"])):
+            return value
         return {**value, "source": _abs(value["source"], ctx)}
     if isinstance(value, str):  # short syntax: only a source that is a path (., /, ~) is a bind
         vol = value.split(":", 1)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from composer.errors import ExtendsError
+from composer.loader.canonical import is_windows_abs
 from composer.loader.markers import Override, Reset, strip_markers
 from composer.loader.merge import _merge_node, enforce_unicity
 
@@ -138,7 +139,7 @@ def rebase_service_paths(service: Tree, base_dir: str) -> Tree:
                 if sep and _is_local_path(src):
                     v = f"{_abs(base_dir, src)}:{rest}"
             elif (isinstance(v, dict) and v.get("type", "volume") == "bind"
-                  and isinstance(v.get("source"), str)):
+                  and isinstance(v.get("source"), str) and not is_windows_abs(v["source"])):
                 v = {**v, "source": _abs(base_dir, v["source"])}
             rebased.append(v)
         out["volumes"] = rebased

@@ -169,7 +169,7 @@ CASTS: Final[dict[str, Callable[[str], Any]]] = {
         "cpu_percent", "cpus", "deploy.update_config.max_failure_ratio",
         "deploy.rollback_config.max_failure_ratio")},
     **{f"services.*.{k}": _to_bool for k in (
-        "init", "healthcheck.disable", "oom_kill_disable",
+        "init", "healthcheck.disable", "oom_kill_disable", "depends_on.*.restart",
         "privileged", "read_only", "stdin_open", "tty", "volumes.[].read_only", "volumes.[].volume.nocopy")},
     **{f"{k}": _to_bool for k in (
         "networks.*.external", "networks.*.internal", "networks.*.attachable", "networks.*.enable_ipv4",

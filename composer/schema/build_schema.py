@@ -328,7 +328,8 @@ DEFINITIONS: dict[str, Any] = {
                 "patternProperties": {
                     "^[a-zA-Z0-9._-]+$": obj(
                         {
-                            "restart": {"type": "boolean"},  # not cast by compose: a real boolean
+                            # a string is cast by interpolation ("false", "yes"); kept with --no-interpolate
+                            "restart": {"type": ["boolean", "string"]},
                             "required": {"type": "boolean"},
                             "condition": {
                                 "type": "string",
