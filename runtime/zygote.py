@@ -353,10 +353,12 @@ class Server:
         ready, _, _ = select.select([fd], [], [], 10)
         if not ready or os.read(fd, 1) != b"g":
             os._exit(0)
+        os.set_blocking(fd, True)  # the zygote's timeout made it non-blocking: a pipe is not
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.closerange(3, 1 << 20)  # nothing of the zygote's leaks into the monitor
         _set_cmdline([sys.executable, "-I", "-S", *argv])
+        sys.argv = argv
         try:
             code = self.run_monitor(argv)
         except SystemExit as exc:
