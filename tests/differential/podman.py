@@ -95,7 +95,9 @@ class Podman:
             *args,
         ]
 
-    def __call__(self, *args: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, timeout: float = 60, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self.argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout, check=check
         )

@@ -26,7 +26,7 @@ from tests.differential.podman import IMAGE, Podman
 
 pytestmark = [
     pytest.mark.privileged,
-    pytest.mark.skipif(shutil.which("podman") is None, reason="podman not installed (`make deps` installs it)"),
+    pytest.mark.skipif(shutil.which("podman") is None, reason="podman not installed (`make deps` does it)"),
 ]
 
 # Sections of a probe's output: "== name" lines, then that section's lines.
