@@ -287,10 +287,12 @@ def _tagged(value: Any) -> Any:
 
 @lru_cache(maxsize=1)
 def _validator_fingerprint() -> bytes:
-    """The schema's bytes and this module's: either changing invalidates every cached verdict."""
+    """The schema's bytes and the validating code's (this module, the duration format checker in
+    units.py, the de-duplication in merge.py): changing any invalidates every cached verdict."""
     here = os.path.dirname(os.path.abspath(__file__))
     h = hashlib.sha256()
-    for path in (os.path.join(here, os.pardir, "schema", "compose-spec.json"), os.path.abspath(__file__)):
+    code = [os.path.join(here, name) for name in ("validate.py", "units.py", "merge.py")]
+    for path in (os.path.join(here, os.pardir, "schema", "compose-spec.json"), *code):
         with open(path, "rb") as f:
             h.update(f.read())
     return h.digest()
