@@ -123,8 +123,8 @@ def build_graph(project: Project) -> DepGraph:
 def find_cycle(succ: Mapping[N, Iterable[N]]) -> list[N] | None:
     """A cycle of the directed graph *succ* as [a, b, ..., a], or None. Iterative DFS, linear.
 
-    Nodes and edges are visited in insertion order, so the cycle named is the one networkx's
-    find_cycle names (the first back edge found).
+    Nodes and edges are visited in insertion order, so the cycle named is stable: the first back
+    edge found from the first node (as networkx's find_cycle, which this replaced).
     """
     state: dict[N, int] = {}  # 1 on the DFS stack, 2 done
     for root in succ:
