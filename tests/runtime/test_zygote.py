@@ -50,6 +50,11 @@ def cmdline(pid: int) -> list[str]:
     return [w.decode() for w in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if w]
 
 
+def forked(pid: int) -> bool:
+    """A zygote's child: its command line was written over the zygote's padded one (NULs remain)."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().endswith(b"\0\0")
+
+
 def ppid(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat[stat.rindex(")") + 2 :].split()[1])
@@ -66,6 +71,7 @@ def test_a_forked_monitor_records_exit_code_and_logs(zengine: Engine) -> None:
         str(zengine.paths.container_dir(c.id)),
         rundir(zengine) + f"/containers/{c.id}",
     ]
+    assert forked(mon)
     assert ppid(mon) != zpid and os.getsid(mon) not in (os.getsid(zpid), os.getsid(0))  # detached
     assert sorted(os.listdir(f"/proc/{mon}/fd"), key=int)[:3] == ["0", "1", "2"]
     assert os.readlink(f"/proc/{mon}/fd/1") == "/dev/null"
@@ -141,7 +147,8 @@ def test_no_zygote_env_spawns_directly(zengine: Engine, monkeypatch: pytest.Monk
     c = zengine.containers.create(spec("z-direct", "sh", "-c", "exit 5"))
     assert not Path(rundir(zengine), zygote.SOCK).exists()
     assert zygote.zygote_pid(rundir(zengine)) is None
-    assert cmdline(monitor_pid(zengine, c.id))[3] == zygote.MONITOR
+    mon = monitor_pid(zengine, c.id)
+    assert cmdline(mon)[3] == zygote.MONITOR and not forked(mon)
     zengine.containers.start(c.id)
     assert zengine.containers.wait(c.id, timeout=10) == 5
 
@@ -178,7 +185,8 @@ def broken_zygote(zengine: Engine) -> Iterator[list[int]]:
 def test_an_unusable_zygote_falls_back_to_the_direct_path(zengine: Engine, broken_zygote: list[int]) -> None:
     c = zengine.containers.create(spec("z-fallback", "sh", "-c", "exit 4"))
     assert broken_zygote == [1]  # it was asked, hung up, and the monitor was spawned directly
-    assert cmdline(monitor_pid(zengine, c.id))[3] == zygote.MONITOR
+    mon = monitor_pid(zengine, c.id)
+    assert cmdline(mon)[3] == zygote.MONITOR and not forked(mon)
     zengine.containers.start(c.id)
     assert zengine.containers.wait(c.id, timeout=10) == 4
 
@@ -263,3 +271,21 @@ def test_enabled_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(zygote.NO_ZYGOTE_ENV)
     monkeypatch.setenv(zygote.ZYGOTE_ENV, "0")
     assert not zygote.enabled()
+
+
+def test_parallel_first_creates_start_one_zygote(zengine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(6) as pool:
+        infos = list(
+            pool.map(
+                lambda i: zengine.containers.create(spec(f"z-par-{i}", "sh", "-c", f"exit {i}")), range(6)
+            )
+        )
+    zygotes = [p for p in leftovers(zengine.paths.rundir) if "runtime/zygote.py" in p]
+    assert len(zygotes) == 1, zygotes
+    for i, c in enumerate(infos):
+        mon = monitor_pid(zengine, c.id)
+        assert cmdline(mon)[3] == zygote.MONITOR and forked(mon)
+        zengine.containers.start(c.id)
+        assert zengine.containers.wait(c.id, timeout=10) == i
