@@ -264,8 +264,10 @@ class Server:
         import gc
         import select
 
-        # what monitor.py imports, and what a monitor imports later (healthchecks): paid once, here
+        # what monitor.py imports, and what a monitor and its init import later (healthchecks,
+        # capabilities): paid once, here, and shared
         from runtime.executor import enter, health, supervise  # noqa: F401
+        from runtime.security import caps  # noqa: F401
 
         self.run_monitor = supervise.main
         self.sources = _sources()
