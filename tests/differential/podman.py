@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DISTRO_CONF = Path("/usr/share/containers/containers.conf")
+RUN_CONTAINERS = Path("/run/containers")  # podman 4.3 makes run/containers/networks whatever its flags
 IMAGE = "localhost/busybox:latest"
 # podman's processes run with nproc <= 32768 here (measured on conmon), so crun can set no more.
 PODMAN_NPROC_CEILING = 32768
@@ -37,7 +38,7 @@ def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "]"
 
 
-def containers_conf() -> str:
+def containers_conf(network_dir: Path) -> str:
     """The containers.conf text: the distribution's security defaults plus the set-up above."""
     distro: dict[str, object] = {}
     if DISTRO_CONF.exists():
@@ -55,6 +56,8 @@ def containers_conf() -> str:
         f'default_ulimits = {_toml_list([f"nofile={nofile}:{nofile}", f"nproc={nproc}:{nproc}"])}',
         'log_driver = "k8s-file"',
         'init_path = "/usr/bin/tini-static"',
+        "[network]",
+        f'network_config_dir = "{network_dir}"',
         "[engine]",
         'cgroup_manager = "cgroupfs"',
         'events_logger = "file"',
@@ -67,16 +70,18 @@ def containers_conf() -> str:
 class Podman:
     base: Path
     cgroup_parent: str  # e.g. /composer-difftest-1a2b3c4d, made in every hierarchy podman uses
+    had_run_containers: bool = True
 
     @classmethod
     def create(cls, base: Path) -> Podman:
         base.mkdir(parents=True, exist_ok=True)
         (base / "tmp").mkdir(exist_ok=True)
-        (base / "containers.conf").write_text(containers_conf())
+        (base / "networks").mkdir(exist_ok=True)  # else podman makes /etc/containers/networks
+        (base / "containers.conf").write_text(containers_conf(base / "networks"))
         (base / "storage.conf").write_text(
             f'[storage]\ndriver = "overlay"\ngraphroot = "{base / "root"}"\nrunroot = "{base / "run"}"\n'
         )
-        return cls(base, f"/composer-difftest-{uuid.uuid4().hex[:8]}")
+        return cls(base, f"/composer-difftest-{uuid.uuid4().hex[:8]}", RUN_CONTAINERS.exists())
 
     @property
     def env(self) -> dict[str, str]:
@@ -114,6 +119,8 @@ class Podman:
         _unmount_under(str(self.base))
         shutil.rmtree(self.base, ignore_errors=True)
         _remove_cgroup(self.cgroup_parent)
+        if not self.had_run_containers:
+            _remove_empty_tree(RUN_CONTAINERS)
 
 
 def _unmount_under(base: str) -> None:
@@ -125,13 +132,16 @@ def _unmount_under(base: str) -> None:
 
 def _remove_cgroup(parent: str) -> None:
     """rmdir the cgroup parent podman made (bottom-up) in every hierarchy under /sys/fs/cgroup."""
-    root = Path("/sys/fs/cgroup")
-    for hierarchy in root.iterdir():
-        top = hierarchy / parent.lstrip("/")
-        if not top.is_dir():
-            continue
-        for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-            with contextlib.suppress(OSError):
-                d.rmdir()
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        _remove_empty_tree(hierarchy / parent.lstrip("/"))
+
+
+def _remove_empty_tree(top: Path) -> None:
+    """rmdir *top* and its directories bottom-up, leaving any that hold a file (someone's state)."""
+    if not top.is_dir():
+        return
+    for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):
-            top.rmdir()
+            d.rmdir()
+    with contextlib.suppress(OSError):
+        top.rmdir()
