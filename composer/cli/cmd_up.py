@@ -122,6 +122,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         remove_orphans=args.remove_orphans,
         pull=args.pull_policy,
         stop_timeout=getattr(args, "stop_timeout", None),
+        renew_anon_volumes=getattr(args, "renew_anon_volumes", False),
     )
     if rc or ctx.args.dry_run or name == "create" or not start:
         return rc

@@ -93,3 +93,18 @@ def test_renew_anon_volumes_gives_new_ones(proj: Path) -> None:
         assert len(after) == 2 and not set(after) & set(before)  # the old ones were removed, not leaked
     finally:
         composer_cli("down", "-v", cwd=proj, timeout=120)
+
+
+def test_up_with_renew_anon_volumes_flag_starts_with_empty_volumes(proj: Path) -> None:
+    (proj / "compose.yaml").write_text(COMPOSE.format(version="v1"))
+    try:
+        _cli(proj, "up", "-d")
+        before = _volumes()
+        _cli(proj, "exec", "-T", "app", "sh", "-c", "echo kept > /scratch/f")
+        (proj / "compose.yaml").write_text(COMPOSE.format(version="v2"))
+        _cli(proj, "up", "-d", "-V")
+        res = composer_cli("exec", "-T", "app", "cat", "/scratch/f", cwd=proj, timeout=60)
+        assert res.returncode != 0 and "kept" not in res.stdout
+        assert not set(_volumes()) & set(before)
+    finally:
+        composer_cli("down", "-v", cwd=proj, timeout=120)

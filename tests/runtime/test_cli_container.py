@@ -386,7 +386,7 @@ def test_pod_create_run_in_it_ls_inspect_stop_rm(bb: tuple[Path, Path]) -> None:
     r = cli("run", "-d", "--name", "pp-a", "--pod", "pp", "--network", "none", "busybox", "sleep", "300")
     assert r.returncode == 0, r.stderr
     cid = r.stdout.strip()
-    assert any(p.name == cid for p in Path("/sys/fs/cgroup").glob("*/composer/pp/*"))
+    assert any(p.name == cid for p in Path("/sys/fs/cgroup").glob("*/composer/**/pp/*"))
     table = composer_cli("pod", "ls").stdout.splitlines()
     assert table[0].split() == ["POD", "ID", "NAME", "STATUS", "CREATED", "#", "OF", "CONTAINERS"]
     assert table[1].startswith(pod_id[:12]) and " pp " in table[1] and "Running" in table[1]
