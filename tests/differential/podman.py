@@ -9,7 +9,9 @@ Minimal set-up measured on the hybrid-cgroup development VM (podman 4.3, root, n
   default is clamped to what podman's own processes may set (newer podman clamps the same way);
 - `init_path`: Debian's podman has no catatonit; tini-static is the init composer uses too;
 - `--network none` on every run: podman's default bridge (netavark) writes iptables-nft tables
-  (`ip nat`, `ip filter`) that outlive the container, and the tests must leave the host as found.
+  (`ip nat`, `ip filter`) that outlive the container, and the tests must leave the host as found;
+- `network_config_dir` in the tmp dir (else /etc/containers/networks appears), and /run/containers,
+  which podman 4.3 makes whatever its flags, removed again when it was not there before.
 CONTAINERS_CONF replaces the distribution's containers.conf, so the distribution's security
 defaults (default_capabilities, default_sysctls) are copied from it: the reference is podman as
 installed, not podman's compiled-in fallbacks.
