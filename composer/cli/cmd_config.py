@@ -54,7 +54,6 @@ def _warn(lines: list[str]) -> None:
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     from composer.loader import LoadOptions, load
     from composer.loader.render import render
-    from runtime.paths import Paths
 
     warnings: list[str] = []
     if args.resolve_image_digests:
@@ -70,7 +69,6 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         normalize=not args.no_normalize, resolve_paths=not args.no_path_resolution,
         consistency=not args.no_consistency,
         stdin_text=sys.stdin.read() if "-" in a.files else None, warnings=warnings,
-        cache_dir=str(Paths.from_env(ctx.environ).rundir / "cache" / "valid"),  # as Context.load_project
     )
     if args.list_variables:
         return _print_variables(opts, warnings, args.output_format)
