@@ -899,6 +899,7 @@ class ContainerManager:
         shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
         shutil.rmtree(self.paths.container_run(cid), ignore_errors=True)
         self._delete_row(cid)
+        self._retire_zygote_when_idle()
         if volumes:
             for name in doc.get("anonymous_volumes", []):
                 try:
@@ -909,6 +910,14 @@ class ContainerManager:
                     errors.append(f"volume {name}: {exc}")
         if errors:
             raise ExecError(f"container {info.name}: removed, but " + "; ".join(errors))
+
+    def _retire_zygote_when_idle(self) -> None:
+        """The engine's last container is gone: stop the monitor fork server too, so that `down`
+        leaves no process behind (the next create starts a new one)."""
+        from runtime import zygote
+
+        if zygote.enabled() and not self.engine.store.read().list("container"):
+            zygote.stop(self.paths)
 
     def wait(self, ref: str, *, condition: str = "not-running", timeout: float | None = None) -> int:
         """Block until the container meets *condition*; returns its exit code (-1 if none)."""

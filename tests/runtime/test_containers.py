@@ -55,6 +55,9 @@ def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engin
     for c in eng.containers.list():
         eng.containers.remove(c.id, force=True)
     eng.close()
+    from runtime import zygote
+
+    zygote.stop(eng.paths)  # lingers while idle by design; only when containers remain
     assert _leftovers(root.parent) == []
     assert _cgroups(ids) == []
     assert not list((root / "containers").glob("*")) if (root / "containers").exists() else True
@@ -300,6 +303,9 @@ def test_sigkill_of_the_monitor_then_rm_force_cleans_everything(engine: Engine) 
     assert Path(f"/proc/{init_pid}").exists()  # the workload outlived its monitor
     engine.containers.remove(c.id, force=True)
     _wait_for(lambda: not Path(f"/proc/{init_pid}").exists())
+    from runtime import zygote
+
+    zygote.stop(engine.paths)
     assert _leftovers(engine.paths.root.parent) == []
     assert not engine.paths.container_dir(c.id).exists() and not engine.paths.container_run(c.id).exists()
 
