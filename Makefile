@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := busybox-static nftables iproute2 crun tini uidmap slirp4netns skopeo docker-registry libseccomp2 procps
+APT_PACKAGES := busybox-static nftables iproute2 crun tini uidmap slirp4netns skopeo docker-registry libseccomp2 procps podman
 BUSYBOX_TAR := build/busybox-rootfs.tar
 IMAGE := localhost/busybox:latest
 

@@ -99,7 +99,7 @@ _skipped_privileged: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if IS_ROOT and report.skipped and "privileged" in report.keywords:
+    if IS_ROOT and report.skipped and not hasattr(report, "wasxfail") and "privileged" in report.keywords:
         _skipped_privileged.append(report.nodeid)
 
 
