@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from composer import labels as L
 from composer.cli.context import Context
+from composer.cli.humanize import human_duration
 from composer.errors import ComposerError, ConfigError, ProjectError
 
 if TYPE_CHECKING:
@@ -185,34 +186,6 @@ def parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def human_duration(seconds: float) -> str:
-    """docker's units.HumanDuration: "Less than a second", "3 seconds", "About a minute", ..."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(s / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
 
 
 def ago(stamp: str, now: float | None = None) -> str:

@@ -18,10 +18,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from composer.cli.context import Context
+from composer.cli.humanize import human_duration, parse_time
 
 if TYPE_CHECKING:
     from runtime.containers import ContainerManager
@@ -282,45 +282,6 @@ def random_name() -> str:
 
 
 # ---- human output ---------------------------------------------------------------------------
-
-def parse_time(text: str) -> float:
-    """RFC 3339 (with nanoseconds) -> epoch seconds; 0.0 for ""."""
-    if not text:
-        return 0.0
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", text)
-    if not m:
-        return 0.0
-    base = datetime.fromisoformat(m.group(1) + (m.group(3) or "Z").replace("Z", "+00:00"))
-    return base.timestamp() + (float("0." + m.group(2)) if m.group(2) else 0.0)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration, which podman and docker print."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(s / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
-
 
 def status_text(info: ContainerInfo, now: float) -> str:
     if info.status == "created":

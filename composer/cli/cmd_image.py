@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from composer.cli.context import Context
+from composer.cli.humanize import human_duration as _human_duration
+from composer.cli.humanize import human_size, parse_time
 
 if TYPE_CHECKING:
     from runtime.images import ImageStore
@@ -392,48 +394,9 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def human_size(n: float) -> str:
-    """Decimal units with 3 significant digits, as podman (``4.5 MB``)."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.3g} {units[i]}"
-
-
 def human_duration(when: str, now: datetime | None = None) -> str:
-    """``3 minutes ago`` for an RFC 3339 time, as docker/podman's HumanDuration."""
-    import re
-
-    try:  # Go writes nanoseconds; Python parses up to microseconds
-        t = datetime.fromisoformat(re.sub(r"(\.\d{1,6})\d*", r"\1", when).replace("Z", "+00:00"))
-    except ValueError:
+    """``3 minutes ago`` for an RFC 3339 time."""
+    t = parse_time(when)
+    if not t:
         return when or "unknown"
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    secs = ((now or datetime.now(UTC)) - t).total_seconds()
-    if secs < 1:
-        return "Less than a second ago"
-    if secs < 2:
-        return "1 second ago"
-    if secs < 60:
-        return f"{int(secs)} seconds ago"
-    mins = secs / 60
-    if mins < 2:
-        return "About a minute ago"
-    if mins < 60:
-        return f"{int(mins)} minutes ago"
-    hours = mins / 60
-    if hours < 2:
-        return "About an hour ago"
-    if hours < 48:
-        return f"{int(hours)} hours ago"
-    days = hours / 24
-    if days < 14:
-        return f"{int(days)} days ago"
-    if days < 60:
-        return f"{int(days / 7)} weeks ago"
-    if days < 730:
-        return f"{int(days / 30)} months ago"
-    return f"{int(days / 365)} years ago"
+    return _human_duration((now or datetime.now(UTC)).timestamp() - t) + " ago"

@@ -92,7 +92,8 @@ def pod_json(ctx: Context, pod: PodInfo) -> dict[str, Any]:
 
 
 def _ls(args: argparse.Namespace, ctx: Context) -> int:
-    from composer.cli.cmd_container import human_duration, parse_time, table
+    from composer.cli.cmd_container import table
+    from composer.cli.humanize import human_duration, parse_time
 
     pods = ctx.engine().pods.list()
     if args.quiet:
