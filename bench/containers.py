@@ -69,7 +69,8 @@ def start_latency() -> list[Item]:
             theirs = summarize(
                 "start: run --rm true",
                 "podman",
-                time_command(["podman", "run", "--rm", "--network", "none", IMAGE, "true"], runs=RUNS, env=env),
+                time_command(["podman", "run", "--rm", "--network", "none", IMAGE, "true"],
+                             runs=RUNS, env=env),
             )
         out.append(theirs)
         out.append(Note(ratio("start: run --rm true", ours, theirs)))

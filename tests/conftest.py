@@ -80,6 +80,7 @@ def _leaks_under(base: str) -> list[str]:
 
 def _stop_idle_helpers(base: str) -> None:
     """The monitor fork server lingers while idle by design; stop this run's before counting."""
+    import contextlib
     import signal
 
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -89,10 +90,8 @@ def _stop_idle_helpers(base: str) -> None:
         except OSError:
             continue
         if base in cmd and "zygote" in cmd:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(int(pid), signal.SIGTERM)
-            except OSError:
-                pass
 
 
 _skipped_privileged: list[str] = []

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-X = {"^x-": {}}  # extension keys are allowed wherever a mapping is closed
+X: dict[str, Any] = {"^x-": {}}  # extension keys are allowed wherever a mapping is closed
 
 
 def obj(
