@@ -32,8 +32,6 @@ def test_privileged_devices(podman: Podman, composer: None) -> None:
     assert sorted(c) == sorted(p)
 
 
-@pytest.mark.xfail(strict=True, reason="composer differs: with -u the supplementary groups are empty; "
-                   "podman (and docker) put the primary gid in them (Groups: 1000, 65534)")
 @pytest.mark.parametrize("user", ["1000:1000", "nobody"])
 def test_user_groups(podman: Podman, composer: None, user: str) -> None:
     theirs, ours = probe(podman, ["-u", user], {"ids": IDS})
