@@ -255,7 +255,26 @@ def reset_signals() -> None:
                 signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             continue
+    _reset_reserved_signals()
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+# rt_sigaction by number: glibc's sigaction refuses signals 32 and 33 (its own, for threads), and
+# Python's signal module does not list them, yet an ignored 32 or 33 inherited from whoever started
+# composer would stay ignored across execve into the workload.
+_SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}
+
+
+def _reset_reserved_signals() -> None:
+    import ctypes
+
+    nr = _SYS_RT_SIGACTION.get(os.uname().machine)
+    if nr is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    default = (ctypes.c_ulong * 4)()  # kernel struct sigaction: handler SIG_DFL, flags, restorer, mask
+    for sig in (32, 33):
+        libc.syscall(ctypes.c_long(nr), ctypes.c_int(sig), ctypes.byref(default), None, ctypes.c_size_t(8))
 
 
 def set_identity(process: Mapping[str, Any]) -> None:
