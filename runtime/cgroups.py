@@ -292,11 +292,20 @@ class Cgroup:
                             raise
                         time.sleep(0.001 * (attempt + 1))
             for ctrl, fname, value in writes:
-                try:
-                    _write(paths[ctrl] / fname, value)
-                except OSError as exc:
-                    raise InvalidSpec(f"cgroup {'/'.join(parts)}: cannot set {fname} to {value}: "
-                                      f"{exc.strerror}") from exc
+                for attempt in range(5):
+                    try:
+                        _write(paths[ctrl] / fname, value)
+                        break
+                    except OSError as exc:
+                        # a concurrent remove() of the last sibling took a parent away and another
+                        # create made it anew, its cpuset not filled in yet (v1 cpuset refuses cpus
+                        # outside the parent's with EACCES): make the chain again and retry
+                        if exc.errno in _RACE_ERRNOS and attempt < 4:
+                            time.sleep(0.002 * (attempt + 1))
+                            cls._make_dirs(paths[ctrl], ctrl, versions[ctrl], created)
+                            continue
+                        raise InvalidSpec(f"cgroup {'/'.join(parts)}: cannot set {fname} to {value}: "
+                                          f"{exc.strerror}") from exc
         except BaseException:
             for path in reversed(created):
                 with contextlib.suppress(OSError):
@@ -480,6 +489,9 @@ class Cgroup:
                 except OSError:
                     break   # another container still uses it (or it is gone)
                 parent = parent.parent
+
+
+_RACE_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.EACCES})
 
 
 def _enable_v2_controllers(parent: Path) -> None:
