@@ -131,7 +131,7 @@ def _default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
             "destination": "/dev",
             "type": "tmpfs",
             "source": "tmpfs",
-            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+            "options": ["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"],  # as podman
         },
         {
             "destination": "/dev/pts",

@@ -48,8 +48,6 @@ def test_masked_files_are_read_only_binds(podman: Podman, composer: None) -> Non
         assert "ro" in c[point][1], point
 
 
-@pytest.mark.xfail(strict=True, reason="composer differs: /dev is mounted without noexec "
-                   "(podman: rw,nosuid,noexec)")
 def test_dev_mount_flags(podman: Podman, composer: None) -> None:
     theirs, ours = probe(podman, [], {"mounts": "cat /proc/self/mountinfo"})
     p, c = mount_table(theirs["mounts"]), mount_table(ours["mounts"])
