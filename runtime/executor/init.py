@@ -193,8 +193,9 @@ def _mask_and_protect(masked: Sequence[str], readonly: Sequence[str], sys: Sysca
             continue
         if stat.S_ISDIR(st.st_mode):
             sys.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
-        else:
+        else:  # a read-only bind, as podman: the flag only takes on a bind remount
             sys.mount("/dev/null", path, None, sc.MS_BIND)
+            sys.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
     for path in readonly:
         if not os.path.exists(path):
             continue
