@@ -31,6 +31,26 @@ def engine_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     monkeypatch.setenv("COMPOSER_ROOT", str(root))
     monkeypatch.setenv("COMPOSER_RUNDIR", str(run))
     yield root, run
+    _remove_engine_objects(root, run)
+
+
+def _remove_engine_objects(root: Path, run: Path) -> None:
+    """What a test's engine still holds goes with it: containers (their own tests check they are
+    gone), then networks, bridges and the engine's nftables table, e.g. the default `composer`
+    network that `container run` makes on demand and keeps, as podman keeps its own."""
+    if not (root / "state.db").exists():
+        return
+    from runtime.engine import Engine
+    from runtime.paths import Paths
+
+    engine = Engine(Paths(root=root, rundir=run))
+    try:
+        for c in engine.containers.list():
+            engine.containers.remove(c.id, force=True, volumes=True)
+        for n in engine.networks.list():
+            engine.networks.remove(n.name)
+    finally:
+        engine.close()
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +98,20 @@ def _leaks_under(base: str) -> list[str]:
     return found
 
 
+def _nft_tables_under(base: str) -> list[str]:
+    """nftables tables of engines whose run dir is under *base* (named after the run dir)."""
+    import shutil
+
+    if shutil.which("nft") is None:
+        return []
+    from runtime.network.nft import table_name
+
+    listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout.split()
+    run_dirs = [*Path(base).glob("*/run"), *Path(base).glob("*/*/run")]
+    mine = {table_name(p) for p in run_dirs}
+    return [f"nft table {t}" for t in sorted(mine & set(listed))]
+
+
 def _stop_idle_helpers(base: str) -> None:
     """The monitor fork server lingers while idle by design; stop this run's before counting."""
     import contextlib
@@ -119,10 +153,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     _stop_idle_helpers(base)
     deadline = time.monotonic() + 5  # exits and lazy unmounts settle asynchronously
-    leaks = _leaks_under(base)
+    leaks = _leaks_under(base) + _nft_tables_under(base)
     while leaks and time.monotonic() < deadline:
         time.sleep(0.2)
-        leaks = _leaks_under(base)
+        leaks = _leaks_under(base) + _nft_tables_under(base)
     if leaks:
         print("\nleak check: left behind after the run:\n  " + "\n  ".join(leaks[:30]), file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
