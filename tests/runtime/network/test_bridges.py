@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 from pathlib import Path
 
@@ -87,12 +88,13 @@ def test_ip_range_limits_allocation(manager: NetworkManager) -> None:
 
 
 def test_options_labels_internal_ipv6_and_prune(manager: NetworkManager) -> None:
+    bridge = f"cmtbr-{os.getpid() % 100000}"  # a host-wide name: unique per run
     info = manager.create(NetworkSpec(name="opts", internal=True, enable_ipv6=True,
                                       labels={"team": "a"},
                                       driver_opts={"mtu": "1280",
-                                                   "com.docker.network.bridge.name": "cmtbr-opts"}))
-    assert info.bridge == "cmtbr-opts"
-    assert "mtu 1280" in subprocess.run(["ip", "link", "show", "cmtbr-opts"], capture_output=True,
+                                                   "com.docker.network.bridge.name": bridge}))
+    assert info.bridge == bridge
+    assert "mtu 1280" in subprocess.run(["ip", "link", "show", bridge], capture_output=True,
                                         text=True).stdout
     assert info.internal and info.enable_ipv6
     v6 = [s for s in info.subnets if ":" in s]
@@ -101,7 +103,7 @@ def test_options_labels_internal_ipv6_and_prune(manager: NetworkManager) -> None
     assert [n.name for n in manager.list({"team": "a"})] == ["opts"]
     assert manager.prune({"team": "b"}) == ["other"]
     assert manager.prune() == ["opts"]
-    assert "cmtbr-opts" not in links()
+    assert bridge not in links()
 
 
 def test_a_vanished_bridge_is_recreated_on_next_setup(manager: NetworkManager) -> None:
