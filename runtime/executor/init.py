@@ -58,6 +58,14 @@ _PROPAGATION: Final[dict[str, int]] = {
     "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
 _UNSHARE_ORDER: Final = ("mount", "uts", "ipc", "pid", "cgroup")
+# Made in the container's /sys/fs/cgroup on a v1 host where absent, as crun does (podman shows them).
+_CGROUP_V1_LINKS: Final = (
+    ("cpu", "cpu,cpuacct"),
+    ("cpuacct", "cpu,cpuacct"),
+    ("net_cls", "net_cls,net_prio"),
+    ("net_prio", "net_cls,net_prio"),
+)
+_CGROUP_TMPFS_FLAGS: Final = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
 
 
 class InitError(Exception):
@@ -122,12 +130,57 @@ def _make_target(dest: str, as_file: bool) -> None:
         os.mkdir(dest, 0o755)
 
 
+def host_cgroup_mounts(mountinfo: str) -> list[tuple[str, str, str]]:
+    """(mount point, fs type, super options) of the cgroup hierarchies under /sys/fs/cgroup."""
+    out = []
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, super_fields = left.split(), right.split()
+        if len(fields) < 5 or len(super_fields) < 3:
+            continue
+        point, fstype = fields[4], super_fields[0]
+        if fstype in ("cgroup", "cgroup2") and point.startswith("/sys/fs/cgroup"):
+            out.append((point, fstype, super_fields[2]))
+    return out
+
+
+def mount_cgroup_tree(dest: str, flags: int, mountinfo: str, sys: Syscalls = SYSCALLS) -> None:
+    """The container's view of its cgroups at *dest*, as podman (crun) gives it: cgroup2 alone on a
+    v2 host; on a v1 (or hybrid) host a tmpfs with one v1 mount per hierarchy of the host (the
+    cgroup namespace, unshared after joining the container's cgroups, makes each show the
+    container's own directory as its root), made read-only last when *flags* say ro."""
+    v1 = [(point, data) for point, fstype, data in host_cgroup_mounts(mountinfo) if fstype == "cgroup"]
+    _make_target(dest, False)
+    if not v1:
+        sys.mount("cgroup2", dest, "cgroup2", flags, None)
+        return
+    sys.mount("cgroup", dest, "tmpfs", _CGROUP_TMPFS_FLAGS, "mode=755,size=1024k")
+    for point, data in v1:
+        target = os.path.join(dest, os.path.basename(point))
+        os.makedirs(target, exist_ok=True)
+        options = ",".join(o for o in data.split(",") if o not in ("rw", "ro"))
+        try:
+            sys.mount("cgroup", target, "cgroup", flags, options or None)
+        except OSError:
+            os.rmdir(target)  # a hierarchy the container cannot mount: it sees none
+    for link, target in _CGROUP_V1_LINKS:
+        path = os.path.join(dest, link)
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+    if flags & sc.MS_RDONLY:
+        sys.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | _CGROUP_TMPFS_FLAGS)
+
+
 def mount_one(m: Mapping[str, Any], rootfs: str, sys: Syscalls = SYSCALLS) -> None:
     """Mount one OCI mount entry under *rootfs* (before pivot_root)."""
     dest = secure_join(rootfs, str(m["destination"]))
     mtype = str(m.get("type") or "")
     source = str(m.get("source") or mtype)
     opts = parse_mount_options(m.get("options") or ())
+    if mtype == "cgroup":
+        with open("/proc/self/mountinfo") as f:
+            mount_cgroup_tree(dest, opts.flags, f.read(), sys)
+        return
     is_bind = mtype == "bind" or bool(opts.flags & sc.MS_BIND)
     if is_bind:
         if not os.path.exists(source):
@@ -421,7 +474,7 @@ def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
         try:
             mount_one(m, rootfs, sys)
         except OSError as exc:
-            if m.get("type") == "cgroup2" and exc.errno in (errno.EBUSY, errno.EPERM, errno.EINVAL):
+            if m.get("type") in ("cgroup", "cgroup2") and exc.errno in (errno.EBUSY, errno.EPERM, errno.EINVAL):
                 continue  # no usable cgroup2 view on this host: the container sees none
             raise InitError(f"mount {m['destination']}: {exc.strerror}") from None
     _make_devices(linux.get("devices") or [], rootfs, sys)

@@ -152,9 +152,10 @@ def _default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
             "options": ["nosuid", "noexec", "nodev", "ro"],
         },
         {
+            # "cgroup": the host's layout (init.py's mount_cgroup_tree), as crun and runc read it
             "destination": "/sys/fs/cgroup",
-            "type": "cgroup2",
-            "source": "cgroup2",
+            "type": "cgroup",
+            "source": "cgroup",
             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
         },
     ]
@@ -170,7 +171,7 @@ def _default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
         )
     if spec.privileged:
         for m in mounts:
-            if m["type"] in ("sysfs", "cgroup2"):
+            if m["type"] in ("sysfs", "cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"]
     return mounts
 

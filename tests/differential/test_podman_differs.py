@@ -52,8 +52,6 @@ def test_dev_mount_flags(podman: Podman, composer: None) -> None:
     assert c["/dev"] == p["/dev"]
 
 
-@pytest.mark.xfail(strict=True, reason="composer differs: on a cgroup v1 (hybrid) host /sys/fs/cgroup "
-                   "is the host's cgroup2 root, not the container's own v1 controller directories")
 def test_cgroup_tree_inside(podman: Podman, composer: None) -> None:
     parts = {"ls": "ls /sys/fs/cgroup | sort", "mem": "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"}
     theirs, ours = probe(podman, [], parts)
@@ -61,16 +59,12 @@ def test_cgroup_tree_inside(podman: Podman, composer: None) -> None:
     assert ours["mem"] == theirs["mem"]
 
 
-@pytest.mark.xfail(strict=True, reason="composer differs: --pids-limit is not visible inside "
-                   "(/sys/fs/cgroup/pids/pids.max missing on a v1 host)")
 def test_pids_limit_visible(podman: Podman, composer: None) -> None:
     theirs, ours = probe(podman, ["--pids-limit", "5"], {"max": "cat /sys/fs/cgroup/pids/pids.max"})
     assert theirs["max"] == ["5"]
     assert ours["max"] == ["5"]
 
 
-@pytest.mark.xfail(strict=True, reason="composer differs: --memory is not visible inside "
-                   "(/sys/fs/cgroup/memory/memory.limit_in_bytes missing on a v1 host)")
 def test_memory_limit_visible(podman: Podman, composer: None) -> None:
     parts = {"limit": "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"}
     theirs, ours = probe(podman, ["--memory", "32m"], parts)
