@@ -71,6 +71,9 @@ class BundleInputs:
     seccomp: Mapping[str, Any] | None = None  # OCI linux.seccomp object; None: unconfined
     init_path: str | None = None  # host binary bound at INIT_TARGET (init: true)
     cgroups_path: str = ""
+    # a privileged container's extra nodes: every host device (hostdev.host_devices(), read when
+    # None; pass them to keep this module pure)
+    host_devices: Sequence[tuple[str, str, int, int, int]] | None = None
 
 
 def process_args(spec: ContainerSpec, image_config: Mapping[str, Any]) -> list[str]:
@@ -301,6 +304,16 @@ def build_config(
             mounts.append(
                 {"destination": dest, "type": "bind", "source": src, "options": ["bind", "rprivate"]}
             )
+    devices = list(inputs.devices)
+    if spec.privileged:  # as podman and docker: the host's devices, the defaults kept first
+        if inputs.host_devices is None:
+            from runtime.executor.hostdev import host_devices
+
+            extra: Sequence[tuple[str, str, int, int, int]] = host_devices()
+        else:
+            extra = inputs.host_devices
+        seen = {d[0] for d in devices}
+        devices += [d for d in extra if d[0] not in seen]
     linux: dict[str, Any] = {
         "namespaces": _namespaces(spec, inputs.net),
         "maskedPaths": []
@@ -313,7 +326,7 @@ def build_config(
         "sysctl": dict(spec.sysctls),
         "devices": [
             {"path": p, "type": t, "major": ma, "minor": mi, "fileMode": mode, "uid": 0, "gid": 0}
-            for p, t, ma, mi, mode in inputs.devices
+            for p, t, ma, mi, mode in devices
         ],
         "rootfsPropagation": "rprivate",
     }

@@ -23,8 +23,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="composer differs: --privileged does not expose the host's "
-                   "devices in /dev (podman and docker bind them all: loop*, tty*, kmsg, fuse, ...)")
 def test_privileged_devices(podman: Podman, composer: None) -> None:
     theirs, ours = probe(podman, ["--privileged"], {"dev": "ls -la /dev"})
     p, c = dev_entries(theirs["dev"]), dev_entries(ours["dev"])
