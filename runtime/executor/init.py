@@ -474,8 +474,9 @@ def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
         try:
             mount_one(m, rootfs, sys)
         except OSError as exc:
-            if m.get("type") in ("cgroup", "cgroup2") and exc.errno in (errno.EBUSY, errno.EPERM, errno.EINVAL):
-                continue  # no usable cgroup2 view on this host: the container sees none
+            refused = exc.errno in (errno.EBUSY, errno.EPERM, errno.EINVAL)
+            if m.get("type") in ("cgroup", "cgroup2") and refused:
+                continue  # no usable cgroup view on this host: the container sees none
             raise InitError(f"mount {m['destination']}: {exc.strerror}") from None
     _make_devices(linux.get("devices") or [], rootfs, sys)
     os.chdir(rootfs)
