@@ -45,7 +45,11 @@ def _remove_engine_objects(root: Path, run: Path) -> None:
 
     engine = Engine(Paths(root=root, rundir=run))
     try:
-        for c in engine.containers.list():
+        try:
+            containers = engine.containers.list()
+        except KeyError:  # rows a test wrote by hand (volume in-use tests): not real containers
+            containers = []
+        for c in containers:
             engine.containers.remove(c.id, force=True, volumes=True)
         for n in engine.networks.list():
             engine.networks.remove(n.name)
