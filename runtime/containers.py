@@ -424,6 +424,7 @@ class ContainerManager:
             rlimits=[(n, s, h) for n, (s, h) in rlimits.items()],
             init_path=INIT_BINARY if spec.init and os.path.exists(INIT_BINARY) else None,
             cgroups_path="/".join(["composer", *cgroup_parts]) if cgroup_parts else "",
+            host_devices=_host_devices() if spec.privileged else (),
             **self._security_defaults(),
         )
         bundle = oci.build_config(spec, config, inputs)
@@ -1115,3 +1116,10 @@ class ContainerManager:
                 shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
             else:
                 shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _host_devices() -> list[tuple[str, str, int, int, int]]:
+    """Every host device node, for a privileged container (read here: oci.build_config is pure)."""
+    from runtime.executor.hostdev import host_devices
+
+    return list(host_devices())
