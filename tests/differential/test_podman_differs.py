@@ -1,12 +1,11 @@
-"""Where composer differs from podman and should not: each test asserts podman's behaviour and is
-an xfail(strict=True) naming the difference, so that fixing composer turns it into an XPASS (a
-failure) and the mark must go. See test_podman.py for the method.
+"""Places where composer differed from podman and was fixed: each test asserts podman's
+behaviour (groups with -u, /dev options, read-only masks, the cgroup tree inside, --privileged
+devices). A new difference found later goes here as an xfail(strict=True) naming it, so that the
+fix turns it into an XPASS and the mark must go. See test_podman.py for the method.
 
-These tests are not marked `privileged`: the session hook in tests/conftest.py counts every
-skipped report of a privileged test as root as a missing set-up, and pytest reports an xfail as
-skipped. They skip without root themselves instead.
+They skip without root themselves rather than carry the `privileged` mark (historical: the
+session hook in tests/conftest.py once counted xfails as skipped privileged tests).
 """
-
 from __future__ import annotations
 
 import os
