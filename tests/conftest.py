@@ -116,6 +116,15 @@ def _nft_tables_under(base: str) -> list[str]:
     return [f"nft table {t}" for t in sorted(mine & set(listed))]
 
 
+def _cgroups_under(base: str) -> list[str]:
+    """cgroup dirs of engines whose state root is under *base* (composer/engine-<hash of root>)."""
+    from runtime.cgroups import engine_scope
+
+    roots = [*Path(base).glob("*/root"), *Path(base).glob("*/*/root"), *Path(base).glob("*/root2")]
+    scopes = {engine_scope(r) for r in roots} - {()}
+    return [f"cgroup {d}" for scope in scopes for d in Path("/sys/fs/cgroup").glob(f"*/composer/{scope[0]}")]
+
+
 def _stop_idle_helpers(base: str) -> None:
     """The monitor fork server lingers while idle by design; stop this run's before counting."""
     import contextlib
@@ -157,10 +166,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     _stop_idle_helpers(base)
     deadline = time.monotonic() + 5  # exits and lazy unmounts settle asynchronously
-    leaks = _leaks_under(base) + _nft_tables_under(base)
+    leaks = _leaks_under(base) + _nft_tables_under(base) + _cgroups_under(base)
     while leaks and time.monotonic() < deadline:
         time.sleep(0.2)
-        leaks = _leaks_under(base) + _nft_tables_under(base)
+        leaks = _leaks_under(base) + _nft_tables_under(base) + _cgroups_under(base)
     if leaks:
         print("\nleak check: left behind after the run:\n  " + "\n  ".join(leaks[:30]), file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
