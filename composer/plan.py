@@ -110,6 +110,14 @@ class _Builder:
         return Plan(self.project, tuple(self.ops), tuple(self.warnings))
 
 
+def _stop_and_remove(b: _Builder, c: ContainerInfo, service: str, cause: str) -> int:
+    """Remove *c*, stopping it first when it runs; returns the remove op."""
+    target = f"service:{service}:{_number(c)}"
+    ident: dict[str, Any] = {"service": service, "number": _number(c), "name": c.name, "container_id": c.id}
+    stop = b.add("StopContainer", target, cause, **ident) if c.status in RUNNING else None
+    return b.add("RemoveContainer", target, cause, [stop], **ident)
+
+
 def _number(c: ContainerInfo) -> int:
     try:
         return int(c.labels.get(L.CONTAINER_NUMBER, "0"))
@@ -197,29 +205,7 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         chash = L.config_hash(svc)
         have = sorted(by_service.get(name, []), key=_number)
         for c in have[want:] if want < len(have) else ():
-            stop = (
-                b.add(
-                    "StopContainer",
-                    f"service:{name}:{_number(c)}",
-                    f"scale down to {want}",
-                    service=name,
-                    number=_number(c),
-                    name=c.name,
-                    container_id=c.id,
-                )
-                if c.status in RUNNING
-                else None
-            )
-            b.add(
-                "RemoveContainer",
-                f"service:{name}:{_number(c)}",
-                f"scale down to {want}",
-                [stop],
-                service=name,
-                number=_number(c),
-                name=c.name,
-                container_id=c.id,
-            )
+            _stop_and_remove(b, c, name, f"scale down to {want}")
         have = have[:want]
         used = {_number(c) for c in have}
         # a container that joins another's namespaces or volumes by id must follow it when it is replaced
@@ -340,30 +326,7 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         names = sorted(c.name for c in orphans)
         if options.remove_orphans:
             for c in sorted(orphans, key=lambda c: c.name):
-                svc_name = c.labels.get(L.SERVICE, "")
-                stop = (
-                    b.add(
-                        "StopContainer",
-                        f"service:{svc_name}:{_number(c)}",
-                        "orphan",
-                        service=svc_name,
-                        number=_number(c),
-                        name=c.name,
-                        container_id=c.id,
-                    )
-                    if c.status in RUNNING
-                    else None
-                )
-                b.add(
-                    "RemoveContainer",
-                    f"service:{svc_name}:{_number(c)}",
-                    "orphan",
-                    [stop],
-                    service=svc_name,
-                    number=_number(c),
-                    name=c.name,
-                    container_id=c.id,
-                )
+                _stop_and_remove(b, c, c.labels.get(L.SERVICE, ""), "orphan")
         else:
             b.warnings.append(
                 f"found orphan containers ({', '.join(names)}) for this project. If you removed or renamed "
