@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from composer.cli.context import Context
-from composer.loader.hashing import go_json, html_escape, service_hash
+from composer.loader.hashing import go_json, html_escape, service_hash, sorted_tree
 
 __all__ = ["HELP", "add_arguments", "run", "service_hash"]
 
@@ -152,8 +152,8 @@ def render_model(model: Mapping[str, Any], fmt: str) -> str:
     if emit is None:
         import yaml
 
-        return str(yaml.safe_dump(_sorted(model), sort_keys=True, default_flow_style=False))
-    return "".join(emit(_sorted(model), 0))
+        return str(yaml.safe_dump(sorted_tree(model), sort_keys=True, default_flow_style=False))
+    return "".join(emit(sorted_tree(model), 0))
 
 
 def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,14 +178,6 @@ def _model_view(model: Mapping[str, Any]) -> dict[str, Any]:
         services[name] = svc
     out["services"] = services
     return out
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
 
 
 _YAML_PLAIN_UNSAFE = frozenset(["yes", "no", "on", "off", "y", "n", "true", "false", "null", "~"])

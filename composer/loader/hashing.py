@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["go_json", "service_hash"]
+__all__ = ["go_json", "service_hash", "sorted_tree"]
 
 _REMOVED = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
@@ -36,7 +36,7 @@ def go_json(value: Any, indent: int | None = None) -> str:
     if indent is None:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     else:
-        text = json.dumps(_sorted(value), indent=indent, ensure_ascii=False)
+        text = json.dumps(sorted_tree(value), indent=indent, ensure_ascii=False)
     return html_escape(text)
 
 
@@ -57,9 +57,10 @@ def _go_numbers(value: Any) -> Any:
     return value
 
 
-def _sorted(value: Any) -> Any:
+def sorted_tree(value: Any) -> Any:
+    """*value* with every mapping's keys sorted, as Go prints a map."""
     if isinstance(value, Mapping):
-        return {k: _sorted(value[k]) for k in sorted(value)}
+        return {k: sorted_tree(value[k]) for k in sorted(value)}
     if isinstance(value, list):
-        return [_sorted(v) for v in value]
+        return [sorted_tree(v) for v in value]
     return value
