@@ -249,16 +249,8 @@ def _kv_key(item: Any) -> str:
     return str(item).split("=", 1)[0] if isinstance(item, str) else go_str(item)
 
 
-def _volume_key(item: Any) -> str:
-    if isinstance(item, dict):
-        return str(item.get("target", ""))
-    if isinstance(item, str):
-        parts = item.split(":")
-        return parts[1] if len(parts) > 1 else parts[0]
-    return ""
-
-
-def _device_key(item: Any) -> str:
+def _target_key(item: Any) -> str:
+    """A volume or device entry's container path: long syntax's target, short SOURCE:TARGET[:MODE]."""
     if isinstance(item, dict):
         return str(item.get("target", ""))
     if isinstance(item, str):
@@ -317,7 +309,7 @@ UNIQUE: Final[dict[str, Indexer]] = {
     "services.*.build.labels": _kv_key,
     "services.*.cap_add": _kv_key,
     "services.*.cap_drop": _kv_key,
-    "services.*.devices": _device_key,
+    "services.*.devices": _target_key,
     "services.*.configs": _mount_key(""),
     "services.*.deploy.labels": _kv_key,
     "services.*.dns": _kv_key,
@@ -335,7 +327,7 @@ UNIQUE: Final[dict[str, Indexer]] = {
     "services.*.secrets": _mount_key("/run/secrets"),
     "services.*.sysctls": _kv_key,
     "services.*.tmpfs": _kv_key,
-    "services.*.volumes": _volume_key,
+    "services.*.volumes": _target_key,
 }
 
 
