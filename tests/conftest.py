@@ -83,22 +83,17 @@ def composer_cli(*args: str, env: dict[str, str] | None = None, input: str | Non
 # clean up). Scoped to this run's base dir so that other runs on the machine do not count.
 
 
-def _leaks_under(base: str) -> list[str]:
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mount_point = line.split()[4]
-            if mount_point.startswith(base):
-                found.append(f"mount {mount_point}")
+def leftovers(base: str | Path) -> list[str]:
+    """Mounts and processes that still name *base* (an engine root, a run dir, a temp dir)."""
+    base = str(base)
+    found = [f"mount {line}" for line in Path("/proc/mounts").read_text().splitlines() if base in line]
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        cmd = b" ".join(argv).decode(errors="replace")
         if base in cmd and int(pid) != os.getpid():
-            found.append(f"process {pid}: {cmd[:160]}")
+            found.append(f"process {pid}: {cmd}")
     return found
 
 
@@ -166,10 +161,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     _stop_idle_helpers(base)
     deadline = time.monotonic() + 5  # exits and lazy unmounts settle asynchronously
-    leaks = _leaks_under(base) + _nft_tables_under(base) + _cgroups_under(base)
+    leaks = leftovers(base) + _nft_tables_under(base) + _cgroups_under(base)
     while leaks and time.monotonic() < deadline:
         time.sleep(0.2)
-        leaks = _leaks_under(base) + _nft_tables_under(base) + _cgroups_under(base)
+        leaks = leftovers(base) + _nft_tables_under(base) + _cgroups_under(base)
     if leaks:
-        print("\nleak check: left behind after the run:\n  " + "\n  ".join(leaks[:30]), file=sys.stderr)
+        shown = "\n  ".join(leak[:200] for leak in leaks[:30])
+        print("\nleak check: left behind after the run:\n  " + shown, file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -16,6 +16,7 @@ from runtime.errors import Conflict, ExecError, InvalidSpec, NotFound
 from runtime.logs import join_partials
 from runtime.paths import Paths
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, Healthcheck, Mount, RestartPolicy
+from tests.conftest import leftovers
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
@@ -23,18 +24,6 @@ IMAGE = "localhost/busybox:latest"
 
 def _cgroups(ids: set[str]) -> list[str]:
     return [str(p) for p in Path("/sys/fs/cgroup").glob("*/composer/**/*") if p.name in ids]
-
-
-def _leftovers(root: Path) -> list[str]:
-    found = [line for line in Path("/proc/mounts").read_text().splitlines() if str(root) in line]
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(root) in cmd:
-            found.append(f"process {pid}: {cmd}")
-    return found
 
 
 @pytest.fixture
@@ -58,7 +47,7 @@ def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engin
     from runtime import zygote
 
     zygote.stop(eng.paths)  # lingers while idle by design; only when containers remain
-    assert _leftovers(root.parent) == []
+    assert leftovers(root.parent) == []
     assert _cgroups(ids) == []
     assert not list((root / "containers").glob("*")) if (root / "containers").exists() else True
 
@@ -306,7 +295,7 @@ def test_sigkill_of_the_monitor_then_rm_force_cleans_everything(engine: Engine) 
     from runtime import zygote
 
     zygote.stop(engine.paths)
-    assert _leftovers(engine.paths.root.parent) == []
+    assert leftovers(engine.paths.root.parent) == []
     assert not engine.paths.container_dir(c.id).exists() and not engine.paths.container_run(c.id).exists()
 
 

@@ -3,7 +3,6 @@ container is removed, the zygote stopped, and nothing of the root may be left (m
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,20 +11,9 @@ import pytest
 from runtime import zygote
 from runtime.engine import Engine
 from runtime.paths import Paths
+from tests.conftest import leftovers  # re-exported for test_zygote
 
 IMAGE = "localhost/busybox:latest"
-
-
-def leftovers(base: Path) -> list[str]:
-    found = [line for line in Path("/proc/mounts").read_text().splitlines() if str(base) in line]
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(base) in cmd:
-            found.append(f"process {pid}: {cmd}")
-    return found
 
 
 @pytest.fixture
