@@ -7,7 +7,7 @@ must wait for, and a human-readable cause; `composer up --dry-run` prints `Plan.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -110,6 +110,31 @@ class _Builder:
         return Plan(self.project, tuple(self.ops), tuple(self.warnings))
 
 
+def _resource_ops(
+    b: _Builder,
+    project: Project,
+    wanted: Collection[str],
+    kind: Literal["network", "volume"],
+    declared: Mapping[str, Any],
+    existing: Collection[str],
+    runtime_name: Callable[[Project, str], str],
+    used_by: Callable[[Mapping[str, Any]], Collection[str]],
+) -> dict[str, int | None]:
+    """Create ops for the project's networks or volumes that a wanted service uses and that do not
+    exist yet (None: exists already); a missing external one is an error."""
+    ops: dict[str, int | None] = {}
+    for key, conf in declared.items():
+        rname = runtime_name(project, key)
+        if rname in existing:
+            ops[key] = None
+        elif conf.get("external"):
+            raise ProjectError(project.name, f"{kind} {rname} declared as external, but could not be found")
+        elif any(key in used_by(project.services[s]) for s in wanted):
+            op_kind: OpKind = "CreateNetwork" if kind == "network" else "CreateVolume"
+            ops[key] = b.add(op_kind, f"{kind}:{rname}", "not found", name=rname, key=key)
+    return ops
+
+
 def _stop_and_remove(b: _Builder, c: ContainerInfo, service: str, cause: str) -> int:
     """Remove *c*, stopping it first when it runs; returns the remove op."""
     target = f"service:{service}:{_number(c)}"
@@ -151,24 +176,10 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         None if observed.pod else b.add("CreatePod", f"pod:{project.name}", "not found", name=project.name)
     )
 
-    net_ops: dict[str, int | None] = {}
-    for key, net in project.networks.items():
-        rname = network_name(project, key)
-        if rname in observed.networks:
-            net_ops[key] = None
-        elif net.get("external"):
-            raise ProjectError(project.name, f"network {rname} declared as external, but could not be found")
-        elif any(key in _svc_networks(project.services[s]) for s in wanted):
-            net_ops[key] = b.add("CreateNetwork", f"network:{rname}", "not found", name=rname, key=key)
-    vol_ops: dict[str, int | None] = {}
-    for key, vol in project.volumes.items():
-        rname = volume_name(project, key)
-        if rname in observed.volumes:
-            vol_ops[key] = None
-        elif vol.get("external"):
-            raise ProjectError(project.name, f"volume {rname} declared as external, but could not be found")
-        elif any(key in _svc_volumes(project.services[s]) for s in wanted):
-            vol_ops[key] = b.add("CreateVolume", f"volume:{rname}", "not found", name=rname, key=key)
+    net_ops = _resource_ops(b, project, wanted, "network", project.networks, observed.networks,
+                            network_name, _svc_networks)
+    vol_ops = _resource_ops(b, project, wanted, "volume", project.volumes, observed.volumes,
+                            volume_name, _svc_volumes)
 
     by_service: dict[str, list[ContainerInfo]] = {}
     orphans: list[ContainerInfo] = []
