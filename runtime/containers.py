@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 KIND: Final = "container"
 MONITOR: Final = str(Path(__file__).resolve().parent / "monitor.py")
-ENTER: Final = str(Path(__file__).resolve().parent / "executor" / "enter.py")
 INIT_BINARY: Final = "/usr/bin/tini-static"  # static: it runs inside any image
 
 # Lifecycle: which statuses each verb accepts (checked before acting).
@@ -142,7 +141,7 @@ def _image_healthcheck(config: Mapping[str, Any]) -> S.Healthcheck | None:
 # ---- liveness ----------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
     try:
         with open(path) as f:
             data = json.load(f)
@@ -212,19 +211,19 @@ class ContainerManager:
         return sorted(out, key=lambda i: i.created_at)
 
     def _monitor_alive(self, cid: str) -> bool:
-        mon = _read_json(self.paths.container_run(cid) / "monitor.json")
+        mon = read_json(self.paths.container_run(cid) / "monitor.json")
         return mon is not None and _alive(int(mon.get("pid") or 0), mon.get("starttime"))
 
     def _runtime_state(self, cid: str, doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """(status, state record) from the monitor's files, folding an exit file into the row."""
         run = self.paths.container_run(cid)
         # exit.json is the monitor's last write: once it exists the container is done for good
-        final = _read_json(run / "exit.json")
+        final = read_json(run / "exit.json")
         if final is not None:
             final["status"] = "exited" if final.get("started_at") else "dead"
             self._fold(cid, final)
             return str(final["status"]), final
-        state = _read_json(run / "state.json") or {}
+        state = read_json(run / "state.json") or {}
         last = doc.get("last_state")
         if isinstance(last, dict) and not state:  # folded; start() drops it before a new monitor
             return str(last.get("status") or "exited"), last
@@ -257,7 +256,7 @@ class ContainerManager:
         status, st = self._runtime_state(cid, doc)
         health = ""
         if doc.get("healthcheck") and status in ("running", "paused"):
-            h = _read_json(self.paths.container_run(cid) / "health.json")
+            h = read_json(self.paths.container_run(cid) / "health.json")
             health = str(h.get("Status", "starting")) if h else "starting"
         spec = spec_from_json(doc["spec"])
         return ContainerInfo(
@@ -694,7 +693,7 @@ class ContainerManager:
             self._write_ctl(cid, "start")
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                state = _read_json(run / "state.json") or {}
+                state = read_json(run / "state.json") or {}
                 if state.get("error"):
                     raise ExecError(str(state["error"]))
                 if state.get("status") != "created" or not self._monitor_alive(cid):
@@ -714,7 +713,7 @@ class ContainerManager:
         self._save(cid, doc)
         self._spawn_monitor(cid, info.name, start=True)
         info = self.get(cid)
-        state = _read_json(run / "state.json") or {}
+        state = read_json(run / "state.json") or {}
         if state.get("error"):
             raise ExecError(str(state["error"]))
         return info
@@ -755,7 +754,7 @@ class ContainerManager:
             hostname.write_text(str(config.get("hostname") or cid[:12]) + "\n")
 
     def _signal_init(self, cid: str, sig: int) -> bool:
-        state = _read_json(self.paths.container_run(cid) / "state.json") or {}
+        state = read_json(self.paths.container_run(cid) / "state.json") or {}
         pid = int(state.get("pid") or 0)
         if not _alive(pid, state.get("pid_start")):
             return False
@@ -797,8 +796,8 @@ class ContainerManager:
 
     def _kill_monitor(self, cid: str) -> None:
         """End a created container's monitor (and its init at the gate)."""
-        state = _read_json(self.paths.container_run(cid) / "state.json") or {}
-        mon = _read_json(self.paths.container_run(cid) / "monitor.json") or {}
+        state = read_json(self.paths.container_run(cid) / "state.json") or {}
+        mon = read_json(self.paths.container_run(cid) / "monitor.json") or {}
         for pid, start in (
             (int(state.get("pid") or 0), state.get("pid_start")),
             (int(mon.get("pid") or 0), mon.get("starttime")),
@@ -964,158 +963,36 @@ class ContainerManager:
             return iter(read_log(path, tail=tail, since=since, until=until))
         return follow_log(path, lambda: self._monitor_alive(cid), tail=tail, since=since, until=until)
 
-    # ---- exec / top / copy ----
+    # ---- exec / top / copy: runtime/container_access.py ----
     def exec(self, ref: str, spec: ExecSpec, *, stdin: int = 0, stdout: int = 1, stderr: int = 2) -> int:
         """Run a process in a running container (its namespaces, cgroup, user, caps, seccomp)."""
-        cid, doc = self._find(ref)
-        info = self._info(cid, doc)
-        check_transition("exec", info.status, info.name)
-        req = {
-            "pid": info.pid,
-            "container_dir": str(self.paths.container_dir(cid)),
-            "command": list(spec.command),
-            "env": dict(spec.env),
-            "user": spec.user,
-            "working_dir": spec.working_dir,
-            "privileged": spec.privileged,
-        }
-        argv = [sys.executable, "-I", "-S", ENTER, json.dumps(req)]
-        if spec.detach:
-            subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            return 0
-        return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr).returncode
+        from runtime import container_access
+
+        return container_access.exec(self, ref, spec, stdin=stdin, stdout=stdout, stderr=stderr)
 
     def attach_stdin(self, ref: str, fd: int) -> None:
-        """Copy *fd* into the stdin of a running ``stdin_open`` container until EOF, which closes
-        the container's stdin (as ``docker run -i``; with ``tty`` the terminal stays open)."""
-        cid, doc = self._find(ref)
-        info = self._info(cid, doc)
-        if info.status not in ("running", "created") or not (info.spec and info.spec.stdin_open):
-            raise Conflict(
-                f"container {info.name}: cannot attach stdin: it is {info.status}"
-                + ("" if info.spec and info.spec.stdin_open else " and has no stdin_open")
-            )
-        out = os.open(self.paths.container_run(cid) / "stdin", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            while data := os.read(fd, 65536):
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(out, view) :]
-        except BrokenPipeError:
-            pass  # the monitor went away: the container is gone
-        finally:
-            os.close(out)
+        """Copy *fd* into the stdin of a running ``stdin_open`` container until EOF."""
+        from runtime import container_access
+
+        container_access.attach_stdin(self, ref, fd)
 
     def top(self, ref: str) -> builtins.list[dict[str, str]]:
         """The processes of a running container (host view): PID, PPID, UID, CMD."""
-        cid, doc = self._find(ref)
-        info = self._info(cid, doc)
-        if info.status not in ("running", "paused"):
-            raise Conflict(f"container {info.name}: cannot top while {info.status}")
-        try:
-            ns = os.stat(f"/proc/{info.pid}/ns/pid").st_ino
-            mnt = os.stat(f"/proc/{info.pid}/ns/mnt").st_ino
-        except OSError:
-            return []
-        out = []
-        for entry in sorted((e for e in os.listdir("/proc") if e.isdigit()), key=int):
-            try:
-                if (
-                    os.stat(f"/proc/{entry}/ns/pid").st_ino != ns
-                    or os.stat(f"/proc/{entry}/ns/mnt").st_ino != mnt
-                ):
-                    continue
-                with open(f"/proc/{entry}/status") as f:
-                    status = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    cmd = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            out.append(
-                {
-                    "PID": entry,
-                    "PPID": status.get("PPid", "").strip(),
-                    "UID": status.get("Uid", "").split()[0] if status.get("Uid") else "",
-                    "CMD": cmd or f"[{status.get('Name', '').strip()}]",
-                }
-            )
-        return out
+        from runtime import container_access
 
-    @contextlib.contextmanager
-    def _root_view(self, cid: str, info: ContainerInfo) -> Iterator[str]:
-        """The container's root as the host sees it: the running init's /proc/<pid>/root (with
-        its volumes), else its overlay mounted for the copy on a private directory."""
-        if info.status in ("running", "paused", "created") and info.pid:  # created: the init at the gate
-            yield f"/proc/{info.pid}/root"
-            return
-        from runtime.executor import syscalls as sc
-
-        cdir = self.paths.container_dir(cid)
-        meta = _read_json(cdir / "container.json")
-        if meta is None:
-            raise Conflict(f"container {info.name}: its root filesystem is not available")
-        view = cdir / f"cp-{secrets.token_hex(4)}"
-        view.mkdir()
-        lower = ":".join(reversed(meta["lowerdirs"]))
-        try:
-            sc.SYSCALLS.mount(
-                "overlay",
-                str(view),
-                "overlay",
-                0,
-                f"lowerdir={lower},upperdir={meta['upperdir']},workdir={meta['workdir']}",
-            )
-        except OSError as exc:
-            view.rmdir()
-            raise ExecError(
-                f"container {info.name}: cannot mount its root filesystem: {exc.strerror}"
-            ) from None
-        try:
-            yield str(view)
-        finally:
-            sc.SYSCALLS.umount2(str(view), sc.MNT_DETACH)
-            view.rmdir()
+        return container_access.top(self, ref)
 
     def copy_to(self, ref: str, src: str | Path, dst: str) -> None:
         """Copy host file or directory *src* to *dst* inside the container."""
-        cid, doc = self._find(ref)
-        info = self._info(cid, doc)
-        if not dst.startswith("/"):
-            raise InvalidSpec(f"container {info.name}: copy destination {dst!r} is not absolute")
-        from runtime.executor.init import secure_join
+        from runtime import container_access
 
-        with self._root_view(cid, info) as root:
-            target = secure_join(root, dst)
-            if os.path.isdir(target):
-                target = os.path.join(target, os.path.basename(str(src).rstrip("/")))
-            if os.path.isdir(src):
-                shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
-            else:
-                shutil.copy2(src, target)
+        container_access.copy_to(self, ref, src, dst)
 
     def copy_from(self, ref: str, src: str, dst: str | Path) -> None:
         """Copy *src* inside the container to host path *dst*."""
-        cid, doc = self._find(ref)
-        info = self._info(cid, doc)
-        from runtime.executor.init import secure_join
+        from runtime import container_access
 
-        with self._root_view(cid, info) as root:
-            source = secure_join(root, src)
-            if not os.path.lexists(source):
-                raise NotFound(f"container {info.name}: no such file {src}")
-            target = Path(dst)
-            if target.is_dir():
-                target = target / os.path.basename(src.rstrip("/"))
-            if os.path.isdir(source) and not os.path.islink(source):
-                shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-            else:
-                shutil.copy2(source, target, follow_symlinks=False)
+        container_access.copy_from(self, ref, src, dst)
 
 
 def _host_devices() -> list[tuple[str, str, int, int, int]]:
