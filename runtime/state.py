@@ -74,6 +74,10 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        # Threads of one process queue here instead of in SQLite's busy handler, which sleeps in
+        # steps of up to 100 ms instead of waking when the lock is freed (bench/FINDINGS.md F12).
+        # Reentrant: a transaction opened inside another on the same thread still fails in SQLite.
+        self._tx_lock = threading.RLock()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -91,13 +95,14 @@ class Store:
     def transaction(self) -> Iterator[Tx]:
         """A read-modify-write transaction (BEGIN IMMEDIATE); commits on success, rolls back on error."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield Tx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._tx_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def read(self) -> Tx:
         """Reads outside a transaction (each statement sees a committed snapshot)."""
