@@ -40,6 +40,7 @@ def exec(
         "user": spec.user,
         "working_dir": spec.working_dir,
         "privileged": spec.privileged,
+        "tty": spec.tty and not spec.detach,
     }
     argv = [sys.executable, "-I", "-S", ENTER, json.dumps(req)]
     if spec.detach:

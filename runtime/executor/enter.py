@@ -8,8 +8,10 @@ exits with the workload's status. Standard library only.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
+import termios
 
 if __name__ == "__main__" and __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -104,12 +106,14 @@ def spawn_entered(
     seccomp_bpf: bytes | None,
     stdio: tuple[int, int, int],
     new_pgrp: bool = True,
+    tty: bool = False,
 ) -> int:
     """Fork a process that enters container process *pid* and runs req["command"]; returns its pid.
 
     The forked process joins the namespaces, forks the workload (now inside the PID namespace),
     waits for it and exits with its status; on a setup failure it prints one line to its stderr
-    and exits 126 (127 when the executable is missing).
+    and exits 126 (127 when the executable is missing). With *tty* the workload leads a new
+    session whose controlling terminal is its stdin (a pty slave).
     """
     _init.preload()  # everything is imported before entering the mount namespace
     child = os.fork()
@@ -128,6 +132,9 @@ def spawn_entered(
         grandchild = os.fork()
         if grandchild == 0:
             try:
+                if tty:
+                    os.setsid()
+                    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
                 exec_in(config, req, seccomp_bpf)
             except BaseException as exc:  # noqa: BLE001
                 msg = str(exc) if isinstance(exc, _init.InitError) else _init._describe(exc)
@@ -155,9 +162,22 @@ def main(argv: Sequence[str]) -> int:
     if meta.get("seccomp_bpf"):
         with open(meta["seccomp_bpf"], "rb") as f:
             bpf = f.read()
-    child = spawn_entered(
-        int(req["pid"]), config, req, meta.get("cgroup_procs") or [], bpf, (0, 1, 2), new_pgrp=False
-    )
+    procs = meta.get("cgroup_procs") or []
+    if req.get("tty"):
+        from runtime.executor import exec_tty
+
+        try:
+            master, slave, _ = exec_tty.open_container_pty(int(req["pid"]))
+        except OSError as exc:
+            msg = f"container {meta.get('name', '')}: cannot allocate a terminal: {exc.strerror}"
+            os.write(2, f"{msg}\n".encode())
+            return 126
+        exec_tty.copy_winsize(0, master)
+        stdio = (slave, slave, slave)
+        child = spawn_entered(int(req["pid"]), config, req, procs, bpf, stdio, new_pgrp=False, tty=True)
+        os.close(slave)
+        return exec_tty.relay(master, child)
+    child = spawn_entered(int(req["pid"]), config, req, procs, bpf, (0, 1, 2), new_pgrp=False)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code

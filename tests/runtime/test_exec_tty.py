@@ -1,0 +1,172 @@
+"""`exec -t`: the process gets its own pty of the container's devpts instance, as its controlling
+terminal, sized like the caller's; the caller's terminal is raw while attached and restored after.
+Real containers, real ptys on the test side (os.openpty, pty.fork)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import struct
+import sys
+import termios
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.engine import Engine
+from runtime.paths import Paths
+from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec
+from tests.conftest import leftovers
+
+pytestmark = pytest.mark.privileged
+IMAGE = "localhost/busybox:latest"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
+    root, run = engine_paths
+    eng = Engine(Paths(root=root, rundir=run))
+    eng.images.import_tarball(busybox_tar, IMAGE)
+    yield eng
+    for c in eng.containers.list(all=True):
+        eng.containers.remove(c.id, force=True)
+    eng.close()
+    from runtime import zygote
+
+    zygote.stop(eng.paths)
+    assert leftovers(root.parent) == []
+
+
+def _sleeper(engine: Engine, name: str) -> ContainerInfo:
+    c = engine.containers.create(
+        ContainerSpec(name=name, image=IMAGE, command=("sleep", "1000"), network_mode="none")
+    )
+    return engine.containers.start(c.id)
+
+
+def _set_size(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def _read_until(fd: int, pattern: str, timeout: float = 15) -> str:
+    """Read the terminal's output until *pattern* (a regex) matches it; returns all read."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while not re.search(pattern, out.decode(errors="replace")):
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {pattern!r} in {out!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out.decode(errors="replace")
+
+
+def test_exec_tty_gets_its_own_pts_of_the_container_sized_like_the_caller(engine: Engine) -> None:
+    c = _sleeper(engine, "t-tty")
+    m, s = os.openpty()
+    try:
+        _set_size(s, 33, 101)
+        before = termios.tcgetattr(s)
+        result: list[int] = []
+        t = threading.Thread(
+            target=lambda: result.append(
+                engine.containers.exec(
+                    c.id, ExecSpec(command=("sh",), tty=True, stdin_open=True), stdin=s, stdout=s, stderr=s
+                )
+            )
+        )
+        t.start()
+        os.write(m, b"echo ready-$((6*7))\n")
+        _read_until(m, r"ready-42")
+        # while attached the caller's terminal is raw: no echo, no line editing, no signals
+        lflag = termios.tcgetattr(s)[3]
+        assert not lflag & (termios.ECHO | termios.ICANON | termios.ISIG)
+        os.write(m, b"tty; stty size; stat -c dev=%d /dev/pts; stat -L -c dev=%d /proc/self/fd/0\n")
+        out = _read_until(m, r"dev=\d+\s+dev=\d+")
+        # the input is echoed by the container's terminal (the caller's is raw)
+        assert "stty size" in out
+        assert re.search(r"^/dev/pts/\d+\r?$", out, re.M), out
+        assert re.search(r"^33 101\r?$", out, re.M), out
+        devs = re.findall(r"dev=(\d+)", out.split("/proc/self/fd/0", 1)[1])
+        assert len(devs) == 2 and devs[0] == devs[1], out  # the slave lives on the container's devpts
+        # a controlling terminal: /dev/tty opens, and ^C reaches the foreground job, not the caller
+        os.write(m, b"echo hi > /dev/tty && echo ctty-ok\n")
+        _read_until(m, r"ctty-ok")
+        os.write(m, b"sleep 30\n")
+        time.sleep(0.5)
+        os.write(m, b"\x03")
+        os.write(m, b"echo after-$?\n")
+        _read_until(m, r"after-130", timeout=10)
+        os.write(m, b"exit 5\n")
+        t.join(15)
+        assert result == [5]
+        assert termios.tcgetattr(s) == before  # restored after
+        # nothing of the exec is left in the container
+        assert [p["CMD"] for p in engine.containers.top(c.id)] == ["sleep 1000"]
+    finally:
+        os.close(m)
+        os.close(s)
+
+
+def test_cli_exec_it_follows_window_size_and_passes_the_exit_code(engine: Engine) -> None:
+    c = _sleeper(engine, "t-tty-cli")
+    pid, m = pty.fork()
+    if pid == 0:  # the caller: a session whose controlling terminal is the pty's slave
+        os.chdir(REPO)
+        os.execv(sys.executable, [sys.executable, "-m", "composer", "container", "exec", "-it", c.name, "sh"])
+    try:
+        _set_size(m, 24, 80)
+        os.write(m, b"stty size\n")
+        _read_until(m, r"24 80")
+        _set_size(m, 40, 132)  # the kernel sends SIGWINCH to the caller, which passes the size on
+        time.sleep(0.3)
+        os.write(m, b"stty size\n")
+        _read_until(m, r"40 132")
+        os.write(m, b"exit 7\n")
+        _read_until(m, r"$", timeout=1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 7
+    finally:
+        with_kill(pid)
+        os.close(m)
+
+
+def test_exec_tty_without_stdin_runs_and_reports_the_signal(engine: Engine) -> None:
+    """`exec -t` without -i: output comes through the pty, the caller's stdin is not read."""
+    c = _sleeper(engine, "t-tty-noin")
+    m, s = os.openpty()
+    try:
+        r = engine.containers.exec(
+            c.id,
+            ExecSpec(command=("sh", "-c", "tty; kill -TERM $$"), tty=True),
+            stdin=os.open(os.devnull, os.O_RDONLY),
+            stdout=s,
+            stderr=s,
+        )
+        assert r == 128 + signal.SIGTERM
+        assert re.search(r"/dev/pts/\d+", _read_until(m, r"/dev/pts/\d+"))
+    finally:
+        os.close(m)
+        os.close(s)
+
+
+def with_kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
