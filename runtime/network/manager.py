@@ -45,6 +45,8 @@ from runtime.state import Doc, Store, Tx
 NET = "network"
 CTR = "netctr"     # per-container network record
 IP = "ip"          # id = f"{network}/{addr}", data = {"container": id}
+CONTAINER = "container"  # runtime.containers' row kind (not imported: that module is heavy)
+RUN_FILES = ("hosts", "resolv.conf", "port-proxy.log")  # what setup_container writes in the run dir
 
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 MTU_OPTS = ("mtu", "com.docker.network.driver.mtu")
@@ -82,6 +84,30 @@ def _kill_proxy(pid: int) -> None:
         except OSError:
             return
         time.sleep(0.005)
+
+
+def _proc_start(pid: int) -> str | None:
+    """A process's start time in clock ticks (field 22 of /proc/PID/stat), None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return fields[19].decode() if len(fields) > 19 and fields[0] != b"Z" else None
+
+
+def _owner() -> list[Any]:
+    """This process, recorded in every container record it sets up: while the process lives, a
+    record without a container row is a set-up in progress (or an in-process user such as the
+    bench), not a crash's leftover."""
+    return [os.getpid(), _proc_start(os.getpid())]
+
+
+def _owner_alive(owner: Any) -> bool:
+    if not isinstance(owner, list) or len(owner) != 2 or not owner[1]:
+        return False
+    return _proc_start(int(owner[0])) == owner[1]
 
 
 def _ips_overlap(a: str, b: str) -> bool:
@@ -129,9 +155,19 @@ class NetworkManager:
         self.paths = paths
         self.store = store
         self.table = nft.table_name(paths.rundir)
-        # "nft": DNAT in composer's table; "proxy": a userspace relay process per container (the
-        # fallback where nft is missing; egress NAT and isolation need nft either way).
-        self.port_driver = "nft" if nft.nft_available() else "proxy"
+        self._port_driver: str | None = None
+
+    @property
+    def port_driver(self) -> str:
+        """"nft": DNAT in composer's table; "proxy": a userspace relay process per container (the
+        fallback where nftables is missing). Decided on first use: it may load libnftables."""
+        if self._port_driver is None:
+            self._port_driver = "nft" if nft.nft_available() else "proxy"
+        return self._port_driver
+
+    @port_driver.setter
+    def port_driver(self, value: str) -> None:
+        self._port_driver = value
 
     # ---- networks --------------------------------------------------------------------------
 
@@ -290,6 +326,7 @@ class NetworkManager:
         """Remove a network and its bridge. Raises Conflict while containers are attached."""
         from runtime.network import links
 
+        self.repair()
         with self.store.transaction() as tx:
             net_id, doc = self._doc(tx, name)
             users = sorted(c.get("name", cid) for cid, c in tx.list(CTR)
@@ -304,6 +341,7 @@ class NetworkManager:
 
     def prune(self, labels: Mapping[str, str] | None = None) -> builtins.list[str]:
         """Remove every network without containers (matching *labels*); returns their names."""
+        self.repair()
         removed = []
         for info in self.list(labels):
             if info.containers:
@@ -319,12 +357,11 @@ class NetworkManager:
 
     def setup_container(self, container_id: str, spec: ContainerSpec) -> ContainerNet:
         """Prepare a container's network before its init starts (the init joins netns_path)."""
-        with self.store.transaction() as tx:
-            stale = tx.get(CTR, container_id) is not None
+        stale = self.store.read().get(CTR, container_id) is not None
         if stale or os.path.lexists(self.paths.netns(container_id)):
             self.teardown_container(container_id)
+        # the run dir is made only after this container's record is written (repair() relies on it)
         run = self.paths.container_run(container_id)
-        run.mkdir(parents=True, exist_ok=True)
         hosts, resolv = str(run / "hosts"), str(run / "resolv.conf")
         mode = spec.network_mode or "bridge"
         if mode == "host":
@@ -333,22 +370,29 @@ class NetworkManager:
             return self._setup_joined(container_id, spec, mode.split(":", 1)[1])
         if mode not in ("bridge", "none"):
             raise InvalidSpec(f"container {spec.name}: unknown network mode {mode!r}")
-        try:
-            return self._setup_own(container_id, spec, mode, hosts, resolv)
-        except BaseException as exc:
-            self.teardown_container(container_id)
-            if isinstance(exc, EngineError) or not isinstance(exc, Exception):
-                raise
-            raise NetworkError(f"container {spec.name}: network setup failed: {exc}") from exc
+        for attempt in (1, 2):
+            try:
+                return self._setup_own(container_id, spec, mode, hosts, resolv)
+            except BaseException as exc:
+                self.teardown_container(container_id)
+                # an address or port held by a crashed command's leftovers: repair and retry once
+                if attempt == 1 and isinstance(exc, NetworkError) and self.repair():
+                    continue
+                if isinstance(exc, EngineError) or not isinstance(exc, Exception):
+                    raise
+                raise NetworkError(f"container {spec.name}: network setup failed: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def _setup_host(self, cid: str, spec: ContainerSpec, hosts: str, resolv: str) -> ContainerNet:
-        files.write_in_place(hosts, files.read_text("/etc/hosts"))
-        files.write_in_place(resolv, files.read_text(HOST_RESOLV))
         hostname = spec.hostname or socket.gethostname()
         doc: Doc = {"name": spec.name, "hostname": hostname, "mode": "host", "netns_path": None,
-                    "hosts_path": hosts, "resolv_path": resolv, "attachments": [], "ports": []}
+                    "hosts_path": hosts, "resolv_path": resolv, "attachments": [], "ports": [],
+                    "owner": _owner()}
         with self.store.transaction() as tx:
             tx.put(CTR, cid, doc)
+        Path(hosts).parent.mkdir(parents=True, exist_ok=True)
+        files.write_in_place(hosts, files.read_text("/etc/hosts"))
+        files.write_in_place(resolv, files.read_text(HOST_RESOLV))
         return ContainerNet(netns_path=None, hosts_path=hosts, resolv_path=resolv, hostname=hostname)
 
     def _find_ctr(self, tx: Tx, ref: str) -> tuple[str, Doc] | None:
@@ -369,7 +413,7 @@ class NetworkManager:
             tx.put(CTR, cid, {"name": spec.name, "hostname": other["hostname"], "mode": "container",
                               "target": other_id, "netns_path": other["netns_path"],
                               "hosts_path": other["hosts_path"], "resolv_path": other["resolv_path"],
-                              "attachments": [], "ports": []})
+                              "attachments": [], "ports": [], "owner": _owner()})
         return ContainerNet(netns_path=other["netns_path"], hosts_path=other["hosts_path"],
                             resolv_path=other["resolv_path"], hostname=other["hostname"],
                             addresses={a["network"]: a["ipv4"]
@@ -396,8 +440,9 @@ class NetworkManager:
             doc: Doc = {"name": spec.name, "hostname": hostname, "mode": mode, "netns_path": str(pin),
                         "hosts_path": hosts, "resolv_path": resolv, "attachments": records,
                         "ports": port_docs, "extra_hosts": [list(h) for h in spec.extra_hosts],
-                        "complete": False}
+                        "complete": False, "owner": _owner()}
             tx.put(CTR, cid, doc)
+        Path(hosts).parent.mkdir(parents=True, exist_ok=True)
         nets = {r["network"]: self._net_doc(r["network"]) for r in records}
         self._ensure_bridges(nets)
         ifaces = [self._iface(cid, r, nets[r["network"]]) for r in records]
@@ -601,10 +646,52 @@ class NetworkManager:
                     tx.delete(IP, ip_id)
                     networks.add(ip_id.rsplit("/", 1)[0])
             tx.delete(CTR, container_id)
+        self._remove_run_files(container_id)
         if networks:
             self._refresh_hosts(networks)
         if doc and doc.get("ports"):
             self._refresh_nft()
+
+    def repair(self) -> builtins.list[str]:
+        """Undo what crashed commands left: container records whose container row is gone and
+        whose owner process is dead, address leases of no record, and netns pins of no record.
+        Returns the container ids torn down. Cheap when nothing is stale (one read)."""
+        # Pins and run dirs are listed before the records are read: set-up writes a record before
+        # it makes either, teardown deletes the record last but for the run files, so a pin or run
+        # dir seen here without a record afterwards belongs to no set-up in progress.
+        pins_dir, runs_dir = self.paths.netns("x").parent, self.paths.container_run("x").parent
+        pins, runs = set(), set()
+        with contextlib.suppress(FileNotFoundError):
+            pins = set(os.listdir(pins_dir))
+        with contextlib.suppress(FileNotFoundError):
+            runs = set(os.listdir(runs_dir))
+        tx = self.store.read()
+        records = dict(tx.list(CTR))
+        stale = [cid for cid, d in records.items()
+                 if tx.get(CONTAINER, cid) is None and not _owner_alive(d.get("owner"))]
+        orphan_leases = [i for i, d in tx.list(IP) if d.get("container") not in records]
+        for cid in stale:
+            self.teardown_container(cid)
+        if orphan_leases:
+            with self.store.transaction() as wtx:
+                for ip_id in orphan_leases:
+                    data = wtx.get(IP, ip_id)
+                    if data is not None and wtx.get(CTR, data.get("container", "")) is None:
+                        wtx.delete(IP, ip_id)
+        for cid in pins - set(records):
+            netns.remove_pin(pins_dir / cid)
+        for cid in runs - set(records):
+            if tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
+                self._remove_run_files(cid)
+        return stale
+
+    def _remove_run_files(self, cid: str) -> None:
+        run = self.paths.container_run(cid)
+        for name in RUN_FILES:  # always ours, by these names (a joined container points at its target's)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(run / name)
+        with contextlib.suppress(OSError):  # the container manager's files may still be there
+            run.rmdir()
 
     # ---- connect / disconnect --------------------------------------------------------------
 

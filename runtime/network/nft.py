@@ -1,11 +1,14 @@
-"""composer's own nftables table: rendered from state as a whole, applied in one `nft -f` transaction.
+"""composer's own nftables table: rendered from state as a whole, applied in one nft transaction.
 
 The script deletes and re-adds only our table, so each change is atomic and never touches other
-tools' tables. Pure rendering here; the one subprocess call is in apply().
+tools' tables. Pure rendering here; apply() hands the script to libnftables in process (the library
+the `nft` command is built on: ~1 ms a transaction) and falls back to an `nft -f` process (~20 ms:
+bench F8) where only the command is installed.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import shutil
 import subprocess
@@ -105,12 +108,65 @@ def render(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
     return "\n".join(head + body) + "\n"
 
 
+LIBRARY = "libnftables.so.1"
+
+
+class _Lib:
+    """One libnftables context per process, made on first use (dlopen ~1.5 ms)."""
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(LIBRARY, use_errno=True)
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
+        ctx = lib.nft_ctx_new(0)
+        if not ctx:
+            raise OSError("nft_ctx_new failed")
+        # output and errors go to buffers we read, not to this process's stdout/stderr
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        self.lib, self.ctx = lib, ctx
+
+    def run(self, script: str) -> str | None:
+        """Run *script*; None on success, else the library's error text."""
+        if self.lib.nft_run_cmd_from_buffer(self.ctx, script.encode()) == 0:
+            return None
+        return (self.lib.nft_ctx_get_error_buffer(self.ctx) or b"").decode(errors="replace")
+
+
+_lib: _Lib | None = None
+_lib_failed = False
+use_library = True  # tests turn it off to exercise the `nft -f` path
+
+
+def _library() -> _Lib | None:
+    global _lib, _lib_failed
+    if _lib is None and not _lib_failed and use_library:
+        try:
+            _lib = _Lib()
+        except (OSError, AttributeError):
+            _lib_failed = True
+    return _lib if use_library else None
+
+
 def nft_available() -> bool:
-    return shutil.which("nft") is not None
+    return shutil.which("nft") is not None or _library() is not None
 
 
 def apply(script: str) -> None:
     """Run *script* as one nft transaction."""
+    lib = _library()
+    if lib is not None:
+        err = lib.run(script)
+        if err is not None:
+            msg = " ".join(line for line in err.strip().splitlines()[:3])
+            raise NetworkError(f"nftables: cannot apply composer rules: {msg}")
+        return
     exe = shutil.which("nft")
     if exe is None:
         raise MissingTool("nft", "nftables")
