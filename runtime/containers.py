@@ -214,7 +214,9 @@ class ContainerManager:
         mon = read_json(self.paths.container_run(cid) / "monitor.json")
         return mon is not None and _alive(int(mon.get("pid") or 0), mon.get("starttime"))
 
-    def _runtime_state(self, cid: str, doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _runtime_state(
+        self, cid: str, doc: dict[str, Any], *, again: bool = True
+    ) -> tuple[str, dict[str, Any]]:
         """(status, state record) from the monitor's files, folding an exit file into the row."""
         run = self.paths.container_run(cid)
         # exit.json is the monitor's last write: once it exists the container is done for good
@@ -228,6 +230,12 @@ class ContainerManager:
         if isinstance(last, dict) and not state:  # folded; start() drops it before a new monitor
             return str(last.get("status") or "exited"), last
         alive = self._monitor_alive(cid)
+        if not alive and again:
+            # the monitor may have written exit.json and exited since we looked, or another reader
+            # folded it into the row meanwhile: look once more, else a clean exit reads as "dead"
+            fresh = self.store.read().get(KIND, cid)
+            if fresh is not None:
+                return self._runtime_state(cid, fresh, again=False)
         if alive:
             status = str(state.get("status") or "created")
             if status == "running" and doc.get("paused"):

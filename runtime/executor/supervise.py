@@ -164,20 +164,7 @@ class Monitor:
             os.close(fd)
         self.gate_w, self.sync_r = gate_w, sync_r
         os.waitpid(a, 0)
-        pid, err = 0, ""
-        reader = _LineReader(sync_r)
-        while True:
-            line = reader.readline()
-            if line is None:
-                err = err or f"error container {self.name}: init exited during setup"
-                break
-            if line.startswith("pid "):
-                pid = int(line[4:])
-            elif line == "ready":
-                break
-            elif line.startswith("error "):
-                err = line
-                break
+        pid, err = read_sync(sync_r, self.name)
         if pid and err:
             self._reap_quietly(pid)
         if err:
@@ -533,6 +520,39 @@ class Monitor:
         os.dup2(null, 1)
         os.close(null)
         return 0 if line.startswith("ok") else 1
+
+
+def read_sync(fd: int, name: str) -> tuple[int, str]:
+    """(B's host pid, error line or "") from the sync pipe, read once A has exited.
+
+    A writes ``pid N`` after forking B, and B writes ``ready`` (or ``error ...``) when set up: two
+    processes, so under load B's line can come first (A descheduled right after its fork). Reading
+    stops at B's line; A's, if not seen yet, is already in the pipe (A exited), so it is drained
+    without blocking (B keeps the pipe open: a blocking read would wait for the gate)."""
+    pid, err = 0, ""
+    reader = _LineReader(fd)
+    while True:
+        line = reader.readline()
+        if line is None:
+            return pid, err or f"error container {name}: init exited during setup"
+        if line.startswith("pid "):
+            pid = int(line[4:])
+        elif line == "ready" or line.startswith("error "):
+            err = "" if line == "ready" else line
+            break
+    if not pid:
+        os.set_blocking(fd, False)
+        try:
+            while not pid and (line := reader.readline()) is not None:
+                if line.startswith("pid "):
+                    pid = int(line[4:])
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(fd, True)
+    if not pid and not err:
+        err = f"error container {name}: init did not report its pid"
+    return pid, err
 
 
 class _LineReader:

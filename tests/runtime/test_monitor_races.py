@@ -1,0 +1,119 @@
+# ruff: noqa: F811 - the zengine fixture is imported, then requested by name
+"""Two races of parallel starts under load, each made deterministic here:
+
+- the init's A writes ``pid N`` after forking B, and B writes ``ready`` when set up: B's line can
+  come first (A descheduled right after its fork), and the monitor then had no pid
+  (``pidfd_open(0)``: "monitor: [Errno 22] Invalid argument" in `up -d` of 20);
+- a reader that saw no exit.json, then a dead monitor, read a clean exit as "dead" (exit code 0
+  from `wait`) when the monitor wrote exit.json and exited between its two looks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from runtime.containers import ContainerManager
+from runtime.engine import Engine
+from runtime.executor.supervise import read_sync
+from runtime.spec import ContainerSpec
+from tests.runtime.zygote_fixture import IMAGE, zengine  # noqa: F401 - the fixture
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    r, w = os.pipe()
+    yield r, w
+    for fd in (r, w):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def test_ready_before_pid_still_gives_the_pid(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    os.write(w, b"ready\n")  # B first ...
+    os.write(w, b"pid 4242\n")  # ... then A, which has exited; B keeps the pipe open
+    assert read_sync(r, "c") == (4242, "")
+    assert os.get_blocking(r)  # release() reads it blocking afterwards
+
+
+def test_pid_then_ready(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    os.write(w, b"pid 17\nready\n")
+    assert read_sync(r, "c") == (17, "")
+
+
+def test_error_before_pid_still_gives_the_pid(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    os.write(w, b"error container c: mount /x: No such file or directory\npid 99\n")
+    assert read_sync(r, "c") == (99, "error container c: mount /x: No such file or directory")
+
+
+def test_ready_without_a_pid_is_an_error_not_a_hang(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    os.write(w, b"ready\n")  # the write end stays open, as B holds it at the gate
+    assert read_sync(r, "c") == (0, "error container c: init did not report its pid")
+
+
+def test_eof_before_ready_is_an_error(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    os.write(w, b"pid 5\n")
+    os.close(w)
+    assert read_sync(r, "c") == (5, "error container c: init exited during setup")
+
+
+def spec(name: str, *cmd: str) -> ContainerSpec:
+    return ContainerSpec(name=name, image=IMAGE, command=cmd, network_mode="none")
+
+
+class ExitsBetweenLooks(ContainerManager):
+    """The monitor writes exit.json and exits right after a reader found no exit.json: the first
+    liveness check puts the held-back file in place and reports the monitor dead."""
+
+    held: dict[str, bytes] = {}
+
+    def _monitor_alive(self, cid: str) -> bool:
+        data = self.held.pop(cid, None)
+        if data is not None:
+            (self.paths.container_run(cid) / "exit.json").write_bytes(data)
+        return False
+
+
+@pytest.mark.privileged
+def test_an_exit_between_two_looks_is_an_exit(zengine: Engine) -> None:
+    c = zengine.containers.create(spec("race-exit", "sh", "-c", "exit 7"))
+    zengine.containers.start(c.id)
+    run = zengine.paths.container_run(c.id)
+    # wait for the monitor's last write without reading state (a read would fold it)
+    for _ in range(500):
+        if (run / "exit.json").exists() and not zengine.containers._monitor_alive(c.id):
+            break
+        time.sleep(0.01)
+    exit_json = (run / "exit.json").read_bytes()
+    (run / "exit.json").unlink()
+    (run / "state.json").write_text('{"status": "running", "pid": 1, "exit_code": null}')
+    racy = ExitsBetweenLooks(zengine)
+    racy.held[c.id] = exit_json
+    info = racy.get(c.id)
+    assert (info.status, info.exit_code) == ("exited", 7)
+
+
+@pytest.mark.privileged
+@pytest.mark.parametrize("use_zygote", ["0", "1"])
+def test_parallel_creates_all_start_and_record_their_exit_codes(
+    zengine: Engine, monkeypatch: pytest.MonkeyPatch, use_zygote: str
+) -> None:
+    monkeypatch.setenv("COMPOSER_ZYGOTE", use_zygote)
+    n = 10
+    with ThreadPoolExecutor(n) as pool:
+        infos = list(
+            pool.map(lambda i: zengine.containers.create(spec(f"par-{i}", "sh", "-c", f"exit {i}")), range(n))
+        )
+        list(pool.map(lambda c: zengine.containers.start(c.id), infos))
+        codes = list(pool.map(lambda c: zengine.containers.wait(c.id, timeout=20), infos))
+    assert codes == list(range(n))
