@@ -32,13 +32,20 @@ def load_or_name(
     if not need_file and _name_only(ctx):
         return None, _normalize(ctx.args.project_name)
     try:
-        project = ctx.load_project(services=services)
+        project = ctx.load_project(services=services, project_cache=project_cache_dir(ctx))
         return project, project.name
     except ConfigError as exc:
         name = ctx.args.project_name
         if not need_file and name and not ctx.args.files and "no configuration file provided" in str(exc):
             return None, _normalize(name)
         raise
+
+
+def project_cache_dir(ctx: Context) -> str:
+    """Where loaded projects are cached (composer.loader.cache): beside the schema verdicts."""
+    from runtime.paths import Paths
+
+    return str(Paths.from_env(ctx.environ).rundir / "cache" / "project")
 
 
 def _name_only(ctx: Context) -> bool:

@@ -37,6 +37,7 @@ class LoadOptions:
     stdin_text: str | None = None
     warnings: list[str] | None = None           # the loader appends warnings here
     cache_dir: str | None = None                # markers of trees found valid (skips jsonschema)
+    project_cache: str | None = None            # loaded projects (load_project only; see cache.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,10 +51,54 @@ class LoadResult:
 def load_project(opts: LoadOptions) -> Project:
     """Load the project *opts* describe.
 
+    With *opts.project_cache*, a project loaded before from the same inputs (options, environment,
+    file contents) is read back instead: no yaml, dotenv, jsonschema or loader stage is imported.
+
     Raises:
         ConfigError (and subclasses): the first problem found, as `<file>: <tree path>: <what>`.
     """
-    return load(opts).project
+    if opts.project_cache is None or "-" in opts.files or opts.stdin_text is not None:
+        return load(opts).project
+    from composer.loader import cache
+
+    name = cache.key(_cache_options(opts), opts.environ)
+    hit = cache.lookup(opts.project_cache, name)
+    if hit is not None:
+        value, warnings = hit
+        if opts.warnings is not None:
+            opts.warnings.extend(warnings)
+        return _project_from(value)
+    warnings = opts.warnings if opts.warnings is not None else []
+    first = len(warnings)
+    with cache.recording() as deps:
+        project = load(_with_warnings(opts, warnings)).project
+    cache.store(opts.project_cache, name, _project_to(project), deps, warnings[first:])
+    return project
+
+
+def _cache_options(opts: LoadOptions) -> tuple[object, ...]:
+    """Every option the loaded project depends on (not environ: the cache hashes it apart)."""
+    return (opts.files, opts.project_name, opts.project_directory, opts.env_files, opts.profiles,
+            os.path.abspath(opts.cwd), opts.services, opts.interpolate, opts.normalize,
+            opts.resolve_paths, opts.consistency, opts.cache_dir is not None)
+
+
+def _with_warnings(opts: LoadOptions, warnings: list[str]) -> LoadOptions:
+    if opts.warnings is warnings:
+        return opts
+    from dataclasses import replace
+
+    return replace(opts, warnings=warnings)
+
+
+def _project_to(p: Project) -> tuple[object, ...]:
+    return (p.name, p.working_dir, p.config_files, p.tree, dict(p.environment), p.disabled_services)
+
+
+def _project_from(value: tuple[object, ...]) -> Project:
+    name, working_dir, config_files, tree, environment, disabled = value
+    return Project(name=name, working_dir=working_dir, config_files=config_files,  # type: ignore[arg-type]
+                   tree=tree, environment=environment, disabled_services=disabled)  # type: ignore[arg-type]
 
 
 def load(opts: LoadOptions) -> LoadResult:
@@ -162,6 +207,7 @@ def _source_name(path: str, cwd: str) -> str:
 
 
 def _read_file(path: str, stdin_text: str | None, cwd: str) -> dict[str, Any]:
+    from composer.loader.cache import watch
     from composer.loader.yamlparse import parse_yaml
 
     if path == "-":
@@ -170,6 +216,7 @@ def _read_file(path: str, stdin_text: str | None, cwd: str) -> dict[str, Any]:
 
             stdin_text = sys.stdin.read()
         return parse_yaml(stdin_text, _source_name(path, cwd))
+    watch(path)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -198,6 +245,7 @@ def _interpolated_name(tree: dict[str, Any], env: Mapping[str, str], source: str
 def _file_stage(raw: dict[str, Any], source: str, env: Mapping[str, str], working_dir: str,
                 opts: LoadOptions, warnings: list[str], *, chain: tuple[str, ...]) -> dict[str, Any]:
     """One file: interpolate, include, extends. Markers (!reset, !override) stay for the merge."""
+    from composer.loader.cache import watch
     from composer.loader.extends import apply_extends
     from composer.loader.include import apply_include
     from composer.loader.interpolate import interpolate
@@ -208,6 +256,7 @@ def _file_stage(raw: dict[str, Any], source: str, env: Mapping[str, str], workin
                         "please remove it to avoid potential confusion")
         tree = {k: v for k, v in tree.items() if k != "version"}
     def read_other(path: str) -> dict[str, Any]:
+        watch(path)
         if not os.path.exists(path):
             raise FileNotFoundError(path)
         if os.path.isdir(path):
@@ -227,6 +276,7 @@ def _load_included(spec: Any, parent_env: Mapping[str, str], opts: LoadOptions, 
                    chain: tuple[str, ...]) -> dict[str, Any]:
     from composer.errors import IncludeError
     from composer.loader import environment
+    from composer.loader.cache import watch
     from composer.loader.extends import rebase_service_paths
     from composer.loader.merge import merge_all
 
@@ -235,6 +285,7 @@ def _load_included(spec: Any, parent_env: Mapping[str, str], opts: LoadOptions, 
             cycle = " -> ".join([*chain[chain.index(path):], path])
             raise IncludeError(chain[-1], f"include cycle detected: {cycle}")
         where = spec.where or chain[-1]
+        watch(path)
         if os.path.isdir(path):
             raise IncludeError(where, f"included file {path} is a directory; expected a file")
         if not os.path.isfile(path):

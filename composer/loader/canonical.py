@@ -646,10 +646,18 @@ SERVICE_RULES: Final[dict[str, Rule]] = {
 # --- environment ------------------------------------------------------------------------------
 
 
+def _watch(path: str) -> None:
+    from composer.loader.cache import watch
+
+    watch(path)
+
+
 def _read_env_file(path: str, lookup: Mapping[str, str], where: str) -> dict[str, str]:
     """A dotenv file, parsed as the project's .env is (single quotes literal, ${X} expanded)."""
+    from composer.loader.cache import watch
     from composer.loader.environment import parse_env_text
 
+    watch(path)
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -662,6 +670,9 @@ def _read_env_file(path: str, lookup: Mapping[str, str], where: str) -> dict[str
 
 def _read_raw_env_file(path: str, lookup: Mapping[str, str], where: str) -> dict[str, str]:
     """format: raw — KEY=VALUE lines taken verbatim (no quotes, no ${}), `#` lines skipped."""
+    from composer.loader.cache import watch
+
+    watch(path)
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
@@ -708,6 +719,7 @@ def _environment(svc: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, Any
             spec = {"path": f, "required": True} if isinstance(f, str) else dict(f)
             path = ctx.path(str(spec["path"])) if ctx.resolve_paths else str(spec["path"])
             full = path if posixpath.isabs(path) else posixpath.join(ctx.working_dir, path)
+            _watch(full)
             if not os.path.exists(full):
                 if spec.get("required", True):
                     raise ConfigError(f"{where}.env_file[{i}]", f"env file {full} not found")

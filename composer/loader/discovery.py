@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from composer.errors import ConfigError
+from composer.loader.cache import watch
 
 __all__ = ["CANDIDATES", "OVERRIDES", "Discovered", "discover", "find_default_files"]
 
@@ -30,7 +31,7 @@ def find_default_files(start: str) -> tuple[list[str], list[str]]:
     """
     directory = os.path.abspath(start)
     while True:
-        present = [n for n in CANDIDATES if os.path.isfile(os.path.join(directory, n))]
+        present = [n for n in CANDIDATES if _isfile(os.path.join(directory, n))]
         if present:
             warnings = []
             if len(present) > 1:
@@ -38,7 +39,7 @@ def find_default_files(start: str) -> tuple[list[str], list[str]]:
                                 f"{', '.join(os.path.join(directory, n) for n in present)}")
                 warnings.append(f"Using {os.path.join(directory, present[0])}")
             files = [os.path.join(directory, present[0])]
-            overrides = [n for n in OVERRIDES if os.path.isfile(os.path.join(directory, n))]
+            overrides = [n for n in OVERRIDES if _isfile(os.path.join(directory, n))]
             if overrides:
                 files.append(os.path.join(directory, overrides[0]))
             return files, warnings
@@ -46,6 +47,11 @@ def find_default_files(start: str) -> tuple[list[str], list[str]]:
         if parent == directory:
             return [], []
         directory = parent
+
+
+def _isfile(path: str) -> bool:
+    watch(path)  # absent names matter too: a compose.yaml created later changes the project
+    return os.path.isfile(path)
 
 
 def discover(files: Sequence[str], project_directory: str | None, cwd: str,
@@ -68,6 +74,8 @@ def discover(files: Sequence[str], project_directory: str | None, cwd: str,
         if not chosen:
             raise ConfigError("", "no configuration file provided: not found")
     for f in chosen:
+        if f != STDIN:
+            watch(f)
         if f != STDIN and not os.path.exists(f):
             raise ConfigError(f, "no such file or directory")
         if f != STDIN and os.path.isdir(f):

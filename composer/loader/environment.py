@@ -62,8 +62,11 @@ def env_file_paths(env_files: Sequence[str], cwd: str, project_dir: str) -> tupl
 
 def read_env_files(paths: Sequence[str], explicit: bool, shell: Mapping[str, str]) -> dict[str, str]:
     """Read and merge env files in order (I/O edge of this module)."""
+    from composer.loader.cache import watch
+
     merged: dict[str, str] = {}
     for path in paths:
+        watch(path)
         if os.path.isdir(path):
             if explicit:
                 raise ConfigError(path, "env file is a directory; expected a file")

@@ -1,0 +1,160 @@
+"""A cache of loaded projects: a hit skips yaml, dotenv, jsonschema and every loader stage.
+
+Standard library only (this module is on the fast path of `ps`, `logs`, `up`...).
+
+An entry is found by a key over everything the loader gets from its caller: the options that change
+the model (files, project name and directory, env files, profiles, services, the stage switches),
+the working directory, the whole process environment (interpolation may read any variable) and the
+loader's own code. It then holds the paths the load looked at (compose files, `.env`, include and
+extends targets, `env_file`/`label_file`, and the names probed and found absent during file
+discovery), each with a signature taken *before* the loader used it: "absent", "dir", or the
+content's digest. An entry is used only when every signature still matches, so no file can change
+under it; content digests instead of stat times because timestamps have a coarse granularity (an
+edit within the same tick keeps mtime and size) and a content check of a few small files costs
+microseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+__all__ = ["ENTRY_LIMIT", "lookup", "recording", "store", "watch"]
+
+ENTRY_LIMIT = 64        # entries kept per cache directory; older ones are removed on write
+_FORMAT = 1
+
+Signature = tuple[Any, ...]
+
+# path -> signature, while a load is being recorded (the loader is synchronous and single-threaded)
+_recorded: dict[str, Signature] | None = None
+
+
+def _digest_fn() -> Callable[[bytes], bytes]:
+    try:  # _blake2 is built in and imports in well under a millisecond; hashlib pulls in OpenSSL
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - every CPython build has it
+        from hashlib import blake2b
+    return lambda data: blake2b(data, digest_size=32).digest()
+
+
+_digest = _digest_fn()
+
+
+def signature(path: str) -> Signature:
+    """What the loader can learn from *path*: absent, a directory, or a file with this content."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return ("absent",)
+    except OSError as exc:
+        return ("error", exc.errno)
+    if stat.S_ISDIR(st.st_mode):
+        return ("dir",)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        return ("error", exc.errno)
+    return ("file", len(data), _digest(data))
+
+
+def watch(path: str) -> None:
+    """Note that the load being recorded depends on *path*. Call it before using the path."""
+    if _recorded is not None and path not in _recorded:
+        _recorded[path] = signature(path)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, Signature]]:
+    """Record every path `watch`ed inside the block (nested recordings each see their own paths)."""
+    global _recorded
+    outer, _recorded = _recorded, {}
+    try:
+        yield _recorded
+    finally:
+        inner, _recorded = _recorded, outer
+        if outer is not None:
+            for path, sig in inner.items():
+                outer.setdefault(path, sig)
+
+
+def key(options: tuple[Any, ...], environ: Mapping[str, str]) -> str:
+    """The entry name for these load options and this environment, under this loader's code."""
+    material = marshal.dumps((_FORMAT, sys.version, _code_stamp(), options, sorted(environ.items())))
+    return _digest(material).hex()
+
+
+def lookup(cache_dir: str, name: str) -> tuple[Any, list[str]] | None:
+    """The stored value and warnings of entry *name* if every file it depends on is unchanged."""
+    try:
+        with open(os.path.join(cache_dir, name), "rb") as f:
+            entry = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
+        return None
+    for path, sig in entry["deps"]:
+        if signature(path) != sig:
+            return None
+    return entry["value"], list(entry["warnings"])
+
+
+def store(cache_dir: str, name: str, value: Any, deps: Mapping[str, Signature], warnings: list[str]) -> None:
+    """Write entry *name* atomically; a value marshal cannot hold, or any OS error, only costs speed."""
+    try:
+        data = marshal.dumps({"format": _FORMAT, "deps": sorted(deps.items()), "warnings": list(warnings),
+                              "value": value})
+    except ValueError:
+        return
+    tmp = os.path.join(cache_dir, f".tmp-{os.getpid()}-{name}")
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        # 0600: the entry holds the environment interpolation saw
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, os.path.join(cache_dir, name))
+        _prune(cache_dir)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _prune(cache_dir: str) -> None:
+    """Keep the ENTRY_LIMIT newest entries (every distinct environment makes its own)."""
+    with os.scandir(cache_dir) as it:
+        entries = [e for e in it if not e.name.startswith(".")]
+    if len(entries) <= ENTRY_LIMIT:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime_ns)
+    for e in entries[: len(entries) - ENTRY_LIMIT]:
+        with contextlib.suppress(OSError):
+            os.unlink(e.path)
+
+
+_stamp: tuple[Any, ...] | None = None
+
+
+def _code_stamp() -> tuple[Any, ...]:
+    """The loader's code and schema as (name, size, mtime_ns, ino): an upgrade invalidates every entry."""
+    global _stamp
+    if _stamp is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        paths = [os.path.join(here, n) for n in os.listdir(here) if n.endswith(".py")]
+        paths += [os.path.join(here, os.pardir, "project.py"),
+                  os.path.join(here, os.pardir, "schema", "compose-spec.json")]
+        out = []
+        for p in sorted(paths):
+            try:
+                st = os.stat(p)
+                out.append((p, st.st_size, st.st_mtime_ns, st.st_ino))
+            except OSError:
+                out.append((p,))
+        _stamp = tuple(out)
+    return _stamp
