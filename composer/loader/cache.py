@@ -149,7 +149,7 @@ def _code_stamp() -> tuple[Any, ...]:
         paths = [os.path.join(here, n) for n in os.listdir(here) if n.endswith(".py")]
         paths += [os.path.join(here, os.pardir, "project.py"),
                   os.path.join(here, os.pardir, "schema", "compose-spec.json")]
-        out = []
+        out: list[tuple[Any, ...]] = []
         for p in sorted(paths):
             try:
                 st = os.stat(p)

@@ -55,8 +55,9 @@ _PROBE = (
     "w = []\n"
     "p = load_project(LoadOptions(cwd=sys.argv[1], project_cache=sys.argv[2], environ={'A': '1'},"
     " warnings=w))\n"
-    "print(json.dumps([p.name, sorted(p.services), w, sorted(m for m in %r if m in sys.modules)]))\n"
-) % (_HEAVY,)
+    f"heavy = sorted(m for m in {_HEAVY!r} if m in sys.modules)\n"
+    "print(json.dumps([p.name, sorted(p.services), w, heavy]))\n"
+)
 
 
 def _probe(cwd: Path, store: Path) -> list[object]:
@@ -125,7 +126,8 @@ def test_an_included_file_and_its_env_file_are_dependencies(proj: Path, tmp_path
     sub.mkdir()
     (sub / "compose.yaml").write_text("services:\n  db:\n    image: busybox\n    env_file: db.env\n")
     (sub / "db.env").write_text("LEVEL=1\n")
-    (proj / "compose.yaml").write_text("include:\n  - sub/compose.yaml\nservices:\n  web:\n    image: busybox\n")
+    (proj / "compose.yaml").write_text(
+        "include:\n  - sub/compose.yaml\nservices:\n  web:\n    image: busybox\n")
     assert _load(proj, store).services["db"]["environment"] == {"LEVEL": "1"}
     (sub / "db.env").write_text("LEVEL=2\n")
     assert _load(proj, store).services["db"]["environment"] == {"LEVEL": "2"}
@@ -195,11 +197,13 @@ def test_an_error_is_never_cached(proj: Path, tmp_path: Path) -> None:
 def test_stdin_is_never_cached(proj: Path, tmp_path: Path) -> None:
     store = tmp_path / "cache"
     text = "services:\n  web:\n    image: busybox\n"
-    load_project(LoadOptions(cwd=str(proj), files=("-",), stdin_text=text, project_cache=str(store), environ={}))
+    load_project(LoadOptions(cwd=str(proj), files=("-",), stdin_text=text, project_cache=str(store),
+                             environ={}))
     assert not store.exists()
 
 
-def test_entries_are_written_whole_and_pruned(proj: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entries_are_written_whole_and_pruned(proj: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     store = tmp_path / "cache"
     monkeypatch.setattr(cache, "ENTRY_LIMIT", 3)
     for i in range(6):
