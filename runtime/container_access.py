@@ -3,16 +3,14 @@ Functions of a ContainerManager (its lookups and paths); the manager's methods d
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from runtime import containers
 from runtime.containers import read_json
@@ -54,6 +52,7 @@ def exec(
         return 0
     return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr).returncode
 
+
 def attach_stdin(mgr: ContainerManager, ref: str, fd: int) -> None:
     """Copy *fd* into the stdin of a running ``stdin_open`` container until EOF, which closes
     the container's stdin (as ``docker run -i``; with ``tty`` the terminal stays open)."""
@@ -74,6 +73,7 @@ def attach_stdin(mgr: ContainerManager, ref: str, fd: int) -> None:
         pass  # the monitor went away: the container is gone
     finally:
         os.close(out)
+
 
 def top(mgr: ContainerManager, ref: str) -> list[dict[str, str]]:
     """The processes of a running container (host view): PID, PPID, UID, CMD."""
@@ -110,72 +110,148 @@ def top(mgr: ContainerManager, ref: str) -> list[dict[str, str]]:
         )
     return out
 
-@contextlib.contextmanager
-def _root_view(mgr: ContainerManager, cid: str, info: ContainerInfo) -> Iterator[str]:
-    """The container's root as the host sees it: the running init's /proc/<pid>/root (with
-    its volumes), else its overlay mounted for the copy on a private directory."""
-    if info.status in ("running", "paused", "created") and info.pid:  # created: the init at the gate
-        yield f"/proc/{info.pid}/root"
-        return
-    from runtime.executor import syscalls as sc
 
+# file systems the init mounts itself over the image: a bind below them has no place in a view of
+# the container's files (and would create its mount point in the container's upper dir)
+_NOT_IN_VIEW: Final = ("/dev", "/proc", "/sys")
+_ERRORS: Final[dict[str, type[Exception]]] = {"NotFound": NotFound, "InvalidSpec": InvalidSpec}
+
+
+def _in_root(mgr: ContainerManager, cid: str, info: ContainerInfo, fn: Callable[[str], None]) -> None:
+    """Call *fn* with the container's root as the host sees it, its volumes and binds included:
+    a running (or created, waiting at the gate) init's /proc/<pid>/root; else its overlay and
+    bind mounts set up in a forked child's private mount namespace, which takes them along when
+    it exits (nothing to unmount, nothing left behind even when killed)."""
+    if info.status in ("running", "paused", "created") and info.pid:
+        fn(f"/proc/{info.pid}/root")
+        return
     cdir = mgr.paths.container_dir(cid)
     meta = read_json(cdir / "container.json")
-    if meta is None:
+    config = read_json(cdir / "config.json")
+    if meta is None or config is None:
         raise Conflict(f"container {info.name}: its root filesystem is not available")
-    view = cdir / f"cp-{secrets.token_hex(4)}"
-    view.mkdir()
+    from runtime.executor import init as _init
+
+    _init.preload()
+    r, w = os.pipe2(os.O_CLOEXEC)
+    child = os.fork()
+    if child == 0:
+        code = 0
+        try:
+            os.close(r)
+            view = str(cdir / "rootfs")  # the init's mount point: empty in this namespace
+            _mount_view(view, meta, config, info.name)
+            fn(view)
+        except BaseException as exc:  # noqa: BLE001 - the child must never unwind into the caller
+            kind = type(exc).__name__ if type(exc).__name__ in _ERRORS else "ExecError"
+            text = str(exc) if kind != "ExecError" or isinstance(exc, ExecError) else _describe(info, exc)
+            os.write(w, json.dumps([kind, text]).encode())
+            code = 1
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        report = f.read()
+    os.waitpid(child, 0)
+    if report:
+        kind, text = json.loads(report)
+        raise _ERRORS.get(kind, ExecError)(text)
+
+
+def _describe(info: ContainerInfo, exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"container {info.name}: cannot copy{where}: {(exc.strerror or str(exc)).lower()}"
+    return f"container {info.name}: cannot copy: {exc}"
+
+
+def _mount_view(view: str, meta: Mapping[str, Any], config: Mapping[str, Any], name: str) -> None:
+    """In a new mount namespace: the container's overlay on *view*, then its volumes and binds
+    (read-only ones read-only) where their mount points exist."""
+    from runtime.executor import init as _init
+    from runtime.executor import syscalls as sc
+
+    sys_ = sc.SYSCALLS
+    sys_.unshare(sc.CLONE_NEWNS)
+    sys_.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)  # nothing of this propagates to the host
     lower = ":".join(reversed(meta["lowerdirs"]))
     try:
-        sc.SYSCALLS.mount(
+        sys_.mount(
             "overlay",
-            str(view),
+            view,
             "overlay",
             0,
             f"lowerdir={lower},upperdir={meta['upperdir']},workdir={meta['workdir']}",
         )
     except OSError as exc:
-        view.rmdir()
-        raise ExecError(
-            f"container {info.name}: cannot mount its root filesystem: {exc.strerror}"
-        ) from None
-    try:
-        yield str(view)
-    finally:
-        sc.SYSCALLS.umount2(str(view), sc.MNT_DETACH)
-        view.rmdir()
+        raise ExecError(f"container {name}: cannot mount its root filesystem: {exc.strerror}") from None
+    for m in config.get("mounts") or []:
+        dest = str(m.get("destination") or "")
+        if m.get("type") != "bind" or any(dest == p or dest.startswith(p + "/") for p in _NOT_IN_VIEW):
+            continue
+        if not os.path.exists(str(m.get("source") or "")) or not os.path.lexists(
+            _init.secure_join(view, dest)
+        ):
+            continue  # a run-dir file gone after a reboot, or a mount point the init never made
+        _init.mount_one(m, view, sys_)
+
 
 def copy_to(mgr: ContainerManager, ref: str, src: str | Path, dst: str) -> None:
-    """Copy host file or directory *src* to *dst* inside the container."""
+    """Copy host file or directory *src* to *dst* inside the container (into its volumes and
+    binds too, also when it is stopped)."""
     cid, doc = mgr._find(ref)
     info = mgr._info(cid, doc)
     if not dst.startswith("/"):
         raise InvalidSpec(f"container {info.name}: copy destination {dst!r} is not absolute")
+    if not os.path.lexists(src):
+        raise NotFound(f"container {info.name}: no such file {src} on the host")
     from runtime.executor.init import secure_join
 
-    with _root_view(mgr, cid, info) as root:
+    def copy(root: str) -> None:
         target = secure_join(root, dst)
         if os.path.isdir(target):
             target = os.path.join(target, os.path.basename(str(src).rstrip("/")))
-        if os.path.isdir(src):
-            shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(src, target)
+        try:
+            if os.path.isdir(src):
+                shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, target)
+        except OSError as exc:
+            raise ExecError(_describe(info, _inside(exc, root))) from None
+        except shutil.Error as exc:
+            raise ExecError(f"container {info.name}: cannot copy to {dst}: {exc.args[0][0][2]}") from None
+
+    _in_root(mgr, cid, info, copy)
+
 
 def copy_from(mgr: ContainerManager, ref: str, src: str, dst: str | Path) -> None:
-    """Copy *src* inside the container to host path *dst*."""
+    """Copy *src* inside the container (its volumes and binds included) to host path *dst*."""
     cid, doc = mgr._find(ref)
     info = mgr._info(cid, doc)
     from runtime.executor.init import secure_join
 
-    with _root_view(mgr, cid, info) as root:
+    def copy(root: str) -> None:
         source = secure_join(root, src)
         if not os.path.lexists(source):
             raise NotFound(f"container {info.name}: no such file {src}")
         target = Path(dst)
         if target.is_dir():
             target = target / os.path.basename(src.rstrip("/"))
-        if os.path.isdir(source) and not os.path.islink(source):
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(source, target, follow_symlinks=False)
+        try:
+            if os.path.isdir(source) and not os.path.islink(source):
+                shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target, follow_symlinks=False)
+        except OSError as exc:
+            raise ExecError(_describe(info, _inside(exc, root))) from None
+        except shutil.Error as exc:
+            raise ExecError(f"container {info.name}: cannot copy {src}: {exc.args[0][0][2]}") from None
+
+    _in_root(mgr, cid, info, copy)
+
+
+def _inside(exc: OSError, root: str) -> OSError:
+    """*exc* with its file name as the container sees it (the root view's prefix cut off)."""
+    name = str(exc.filename or "")
+    if name.startswith(root + "/"):
+        return OSError(exc.errno, exc.strerror, name[len(root) :])
+    return exc
