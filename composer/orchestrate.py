@@ -1,10 +1,15 @@
-"""The trio driver: runs a Plan against an Engine. Thin: every decision was made by the planner.
+"""The plan driver: runs a Plan against an Engine. Thin: every decision was made by the planner.
 
-Each operation is a task that waits for its dependencies, then for the depends_on conditions of
-the services it starts (service_started / service_healthy / service_completed_successfully),
-then takes a slot of the CapacityLimiter and makes its blocking engine call in a worker thread.
-A failed operation fails the operations that depend on it, with a message naming both. Ctrl-C
-cancels the waiting tasks; a call already running in a thread finishes first (never half-made).
+Each operation waits for its dependencies, then for the depends_on conditions of the services it
+starts (service_started / service_healthy / service_completed_successfully), then makes its
+blocking engine call in a worker thread, at most *parallel* at a time. A failed operation fails
+the operations that depend on it, with a message naming both.
+
+Two drivers share that logic (`run` picks one): plans that wait on no health or completion
+condition -- every teardown (`down`, `stop`, `rm`) and most `up`s -- run on a stdlib thread pool,
+scheduled from the calling thread, so they never import trio (~200 ms CPU, bench/FINDINGS.md F9);
+plans that poll conditions run on trio, which can cancel a wait. Ctrl-C: no new operation starts,
+and a call already running in a thread finishes first (never half-made).
 """
 
 from __future__ import annotations
@@ -16,21 +21,23 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import trio
+from typing import TYPE_CHECKING, Any, Protocol
 
 from composer import labels as L
 from composer.errors import ComposerError, ProjectError, ServiceError
 from composer.graph import COMPLETED, HEALTHY, Dependency
-from composer.plan import Observed, Op, Plan
 from composer.progress import Progress
-from composer.project import Project
-from composer.specgen import ProjectFile, image_ref, service_spec
-from composer.specgen import network_name as _network_name
-from composer.specgen import volume_name as _volume_name
 from runtime.errors import EngineError, NotFound
-from runtime.spec import ContainerInfo, ContainerSpec, IPAMConfig, Mount, NetworkSpec, PodSpec, VolumeSpec
+
+if TYPE_CHECKING:
+    import trio
+
+    from composer.plan import Observed, Op, Plan
+    from composer.project import Project
+    from composer.specgen import ProjectFile
+    from runtime.spec import ContainerInfo, ContainerSpec, NetworkSpec
+
+MAX_THREADS = 32  # --parallel -1: enough to overlap every wait of a large project, bounded all the same
 
 
 class EngineLike(Protocol):
@@ -62,7 +69,9 @@ class OpFailed(ComposerError):
     pass
 
 
-class _Run:
+class _Core:
+    """What both drivers share: the failure rules, the condition checks, the engine calls."""
+
     def __init__(
         self,
         plan: Plan,
@@ -70,121 +79,87 @@ class _Run:
         engine: EngineLike,
         progress: Progress,
         options: DriverOptions,
-        limiter: trio.CapacityLimiter,
     ) -> None:
         self.plan, self.project, self.engine = plan, project, engine
-        self.progress, self.opt, self.limiter = progress, options, limiter
-        self.done = {op.id: trio.Event() for op in plan.ops}
+        self.progress, self.opt = progress, options
         self.errors: dict[int, str] = {}
         self.by_id = {op.id: op for op in plan.ops}
         self.ids: dict[str, str] = {}  # service -> id of its first container (service:x refs)
         self.failed_services: dict[str, str] = {}
 
-    # -- scheduling ---------------------------------------------------------------------------------
+    # -- scheduling rules ---------------------------------------------------------------------------
 
-    async def run_op(self, op: Op) -> None:
-        try:
-            optional = {d.service for d in op.wait_for if not d.required}
-            for dep in op.deps:
-                await self.done[dep].wait()
-                if dep in self.errors:
-                    other = self.by_id[dep]
-                    if other.service in optional and other.service != op.service:
-                        continue  # wait_condition warns about it
-                    raise OpFailed(
-                        f"{op.target}: {op.kind} not done because {other.target} "
-                        f"failed ({other.kind}): {self.errors[dep]}"
-                    )
-            for cond in op.wait_for:
-                await self.wait_condition(op, cond)
-            async with self.limiter:
-                await trio.to_thread.run_sync(self.apply, op)
-        except ImportError as exc:  # a runtime manager that has not landed yet
+    def blocked(self, op: Op, dep: int) -> None:
+        """Raise OpFailed if *dep* (done) failed and *op* cannot go on without it."""
+        if dep not in self.errors:
+            return
+        other = self.by_id[dep]
+        optional = {d.service for d in op.wait_for if not d.required}
+        if other.service in optional and other.service != op.service:
+            return  # the condition check warns about it
+        why = self.errors[dep]
+        raise OpFailed(f"{op.target}: {op.kind} not done because {other.target} failed ({other.kind}): {why}")
+
+    def record(self, op: Op, exc: BaseException) -> None:
+        """Note *op*'s failure (for its dependents and the CLI's message) and show it."""
+        if isinstance(exc, ImportError):  # a runtime manager that has not landed yet
             self.errors[op.id] = f"{op.target}: the runtime cannot do {op.kind} yet ({exc})"
-            self.report(op, "Error", error=True)
-        except (ComposerError, EngineError) as exc:
+        else:
             self.errors[op.id] = str(exc)
             if op.service:
                 self.failed_services.setdefault(op.service, str(exc))
-            self.report(op, "Error", error=True)
-        finally:
-            self.done[op.id].set()
+        self.report(op, "Error", error=True)
 
-    async def wait_condition(self, op: Op, dep: Dependency) -> None:
-        """Block until *dep*'s containers meet its condition; fail (or warn when optional) if they cannot."""
-        try:
-            with trio.fail_after(self.opt.condition_timeout) if self.opt.condition_timeout else _nullscope():
-                await self._wait_condition(dep)
-        except trio.TooSlowError:
-            self._dep_failed(op, dep, f"timed out waiting for {dep.condition}")
-        except _DependencyFailed as exc:
-            self._dep_failed(op, dep, str(exc))
-
-    def _dep_failed(self, op: Op, dep: Dependency, why: str) -> None:
+    def dep_failed(self, op: Op, dep: Dependency, why: str) -> None:
         msg = f"dependency {dep.service} failed: {why}"
         if not dep.required:
             self.opt.warn(f"service {op.service}: optional {msg}; starting anyway")
             return
         raise ServiceError(op.service, msg)
 
-    async def _wait_condition(self, dep: Dependency) -> None:
+    def condition_met(self, dep: Dependency, containers: Sequence[ContainerInfo], seen: _Seen) -> bool:
+        """One poll of *dep*'s condition over its service's *containers*; raises _DependencyFailed
+        when it can no longer be met. *seen* carries what was shown between polls."""
         if dep.service in self.failed_services:
             raise _DependencyFailed(self.failed_services[dep.service])
+        if not containers:
+            raise _DependencyFailed(f"service {dep.service} has no container")
         if dep.condition not in (HEALTHY, COMPLETED):
-            containers = await self._containers_of(dep.service)
-            if not containers:
-                raise _DependencyFailed(f"service {dep.service} has no container")
-            return
-        announced: set[str] = set()  # "Waiting" shown
-        finished: set[str] = set()  # "Healthy" / "Exited" shown
-        blank: dict[str, int] = {}
-        while True:
-            containers = await self._containers_of(dep.service)
-            if not containers:
-                raise _DependencyFailed(f"service {dep.service} has no container")
-            ok = 0
-            for c in containers:
-                if dep.condition == HEALTHY:
-                    if c.health == "healthy":
-                        ok += 1
-                        if c.name not in finished:
-                            self.progress.event("Container", c.name, "Healthy")
-                            finished.add(c.name)
-                    elif c.health == "unhealthy":
-                        raise _DependencyFailed(f"container {c.name} is unhealthy")
-                    elif c.status in ("exited", "dead"):
-                        raise _DependencyFailed(f"container {c.name} exited ({c.exit_code})")
-                    elif not c.health and c.status == "running":
-                        # running without a health status: no healthcheck (give the monitor a moment)
-                        blank[c.name] = blank.get(c.name, 0) + 1
-                        if blank[c.name] > 4:
-                            raise _DependencyFailed(f"container {c.name} has no healthcheck configured")
-                    elif c.name not in announced:
-                        self.progress.event("Container", c.name, "Waiting")
-                        announced.add(c.name)
-                else:  # completed successfully
-                    if c.status in ("exited", "dead"):
-                        if c.exit_code != 0:
-                            raise _DependencyFailed(
-                                f"service {dep.service} didn't complete successfully: exit {c.exit_code}"
-                            )
-                        ok += 1
-                        if c.name not in finished:
-                            self.progress.event("Container", c.name, "Exited")
-                            finished.add(c.name)
-                    elif c.status == "created":
-                        pass  # not started yet (its start op may be running)
-                    elif c.name not in announced:
-                        self.progress.event("Container", c.name, "Waiting")
-                        announced.add(c.name)
-            if ok == len(containers):
-                return
-            await trio.sleep(self.opt.poll_interval)
+            return True
+        ok = 0
+        for c in containers:
+            if dep.condition == HEALTHY:
+                if c.health == "healthy":
+                    ok += 1
+                    seen.finish(self.progress, c.name, "Healthy")
+                elif c.health == "unhealthy":
+                    raise _DependencyFailed(f"container {c.name} is unhealthy")
+                elif c.status in ("exited", "dead"):
+                    raise _DependencyFailed(f"container {c.name} exited ({c.exit_code})")
+                elif not c.health and c.status == "running":
+                    # running without a health status: no healthcheck (give the monitor a moment)
+                    seen.blank[c.name] = seen.blank.get(c.name, 0) + 1
+                    if seen.blank[c.name] > 4:
+                        raise _DependencyFailed(f"container {c.name} has no healthcheck configured")
+                else:
+                    seen.announce(self.progress, c.name)
+            else:  # completed successfully
+                if c.status in ("exited", "dead"):
+                    if c.exit_code != 0:
+                        raise _DependencyFailed(
+                            f"service {dep.service} didn't complete successfully: exit {c.exit_code}"
+                        )
+                    ok += 1
+                    seen.finish(self.progress, c.name, "Exited")
+                elif c.status == "created":
+                    pass  # not started yet (its start op may be running)
+                else:
+                    seen.announce(self.progress, c.name)
+        return ok == len(containers)
 
-    async def _containers_of(self, service: str) -> list[ContainerInfo]:
+    def containers_of(self, service: str) -> list[ContainerInfo]:
         labels = {L.PROJECT: self.plan.project, L.SERVICE: service, L.ONEOFF: "False"}
-        found = await trio.to_thread.run_sync(lambda: self.engine.containers.list(all=True, labels=labels))
-        return list(found)
+        return list(self.engine.containers.list(all=True, labels=labels))
 
     # -- the operations (in a worker thread) --------------------------------------------------------
 
@@ -196,6 +171,8 @@ class _Run:
     def apply(self, op: Op) -> None:
         e, opt = self.engine, self.opt
         k = op.kind
+        from runtime.spec import PodSpec, VolumeSpec
+
         if k == "CreatePod":
             try:
                 e.pods.create(PodSpec(name=op.name, labels=L.project_labels(self.plan.project)))
@@ -305,7 +282,17 @@ class _Run:
     def _create(self, op: Op, anon: Mapping[str, str] | None = None) -> ContainerInfo:
         if self.project is None:
             raise ServiceError(op.service, "cannot create a container without the compose file")
-        if len(self.ids) == 0 or any(s not in self.ids for s in self.project.services):
+        from composer.graph import service_dependencies
+        from composer.specgen import service_spec
+
+        # only `service:x` references (network_mode, ipc, pid, volumes_from) need ids: looking
+        # them up lists every container of the project, once per create otherwise
+        by_id = [
+            d.service
+            for d in service_dependencies(self.project.services[op.service]).values()
+            if d.why not in ("depends_on", "links")
+        ]
+        if any(s not in self.ids for s in by_id):
             self._fill_ids()
         gen = service_spec(
             self.project,
@@ -329,6 +316,8 @@ class _Run:
 
     def _with_image_volumes(self, spec: ContainerSpec, anon: Mapping[str, str]) -> ContainerSpec:
         """The image's own VOLUMEs keep their anonymous volumes too (as compose does)."""
+        from runtime.spec import Mount
+
         targets = {m.target for m in spec.mounts}
         try:
             declared = self.engine.images.resolve(spec.image).config.get("Volumes") or {}
@@ -350,6 +339,8 @@ class _Run:
                 self.ids[svc] = c.id
 
     def _network_spec(self, op: Op) -> NetworkSpec:
+        from runtime.spec import IPAMConfig, NetworkSpec
+
         net = (self.project.networks.get(op.key) if self.project else None) or {}
         if net.get("driver") not in (None, "", "bridge"):
             self.opt.warn(f"network {op.name}: driver {net['driver']!r} is not supported; using bridge")
@@ -371,6 +362,25 @@ class _Run:
 
 class _DependencyFailed(Exception):
     pass
+
+
+class _Seen:
+    """Per condition wait: the containers shown as Waiting, and as Healthy/Exited."""
+
+    def __init__(self) -> None:
+        self.announced: set[str] = set()
+        self.finished: set[str] = set()
+        self.blank: dict[str, int] = {}
+
+    def announce(self, progress: Progress, name: str) -> None:
+        if name not in self.announced:
+            progress.event("Container", name, "Waiting")
+            self.announced.add(name)
+
+    def finish(self, progress: Progress, name: str, state: str) -> None:
+        if name not in self.finished:
+            progress.event("Container", name, state)
+            self.finished.add(name)
 
 
 class _nullscope:
@@ -415,6 +425,51 @@ def write_project_file(f: ProjectFile) -> None:
     os.replace(tmp, path)
 
 
+# ---- the trio driver: plans that wait on conditions --------------------------------------------
+
+
+class _TrioRun(_Core):
+    def __init__(self, *args: Any, limiter: trio.CapacityLimiter) -> None:
+        import trio
+
+        super().__init__(*args)
+        self.limiter = limiter
+        self.done = {op.id: trio.Event() for op in self.plan.ops}
+
+    async def run_op(self, op: Op) -> None:
+        import trio
+
+        try:
+            for dep in op.deps:
+                await self.done[dep].wait()
+                self.blocked(op, dep)
+            for cond in op.wait_for:
+                await self.wait_condition(op, cond)
+            async with self.limiter:
+                await trio.to_thread.run_sync(self.apply, op)
+        except (ImportError, ComposerError, EngineError) as exc:
+            self.record(op, exc)
+        finally:
+            self.done[op.id].set()
+
+    async def wait_condition(self, op: Op, dep: Dependency) -> None:
+        """Block until *dep*'s containers meet its condition; fail (or warn when optional) if they cannot."""
+        import trio
+
+        seen = _Seen()
+        try:
+            with trio.fail_after(self.opt.condition_timeout) if self.opt.condition_timeout else _nullscope():
+                while True:
+                    containers = await trio.to_thread.run_sync(self.containers_of, dep.service)
+                    if self.condition_met(dep, containers, seen):
+                        return
+                    await trio.sleep(self.opt.poll_interval)
+        except trio.TooSlowError:
+            self.dep_failed(op, dep, f"timed out waiting for {dep.condition}")
+        except _DependencyFailed as exc:
+            self.dep_failed(op, dep, str(exc))
+
+
 async def execute(
     plan: Plan,
     engine: EngineLike,
@@ -424,12 +479,14 @@ async def execute(
     options: DriverOptions,
     limiter: trio.CapacityLimiter | None = None,
 ) -> dict[int, str]:
-    """Run *plan*; returns {op id: error} of the operations that failed (empty: all done).
+    """Run *plan* under trio; returns {op id: error} of the operations that failed (empty: all done).
 
     Independent operations run in parallel, bounded by *limiter* (default: unlimited).
     """
+    import trio
+
     lim = limiter or trio.CapacityLimiter(1 << 16)
-    run = _Run(plan, project, engine, progress, options, lim)
+    run = _TrioRun(plan, project, engine, progress, options, limiter=lim)
     async with trio.open_nursery() as outer:
         if progress.mode == "tty":
             outer.start_soon(_tick, progress)  # elapsed times move while an operation waits
@@ -442,9 +499,147 @@ async def execute(
 
 
 async def _tick(progress: Progress) -> None:
+    import trio
+
     while True:
         await trio.sleep(0.1)
         progress.redraw()
+
+
+def limiter_for(parallel: int) -> trio.CapacityLimiter:
+    """--parallel N (-1: unlimited)."""
+    import trio
+
+    return trio.CapacityLimiter(parallel if parallel and parallel > 0 else 1 << 16)
+
+
+# ---- the thread driver: everything else -----------------------------------------------------------
+
+
+def needs_trio(plan: Plan) -> bool:
+    """Does some operation poll a health or completion condition (a wait trio can cancel)?"""
+    return any(d.condition in (HEALTHY, COMPLETED) for op in plan.ops for d in op.wait_for)
+
+
+class _ThreadRun(_Core):
+    def run_op(self, op: Op) -> None:
+        """In a worker thread, once every dependency of *op* is done."""
+        try:
+            for dep in op.deps:
+                self.blocked(op, dep)
+            for cond in op.wait_for:  # service_started only (needs_trio): one look, no wait
+                try:
+                    self.condition_met(cond, self.containers_of(cond.service), _Seen())
+                except _DependencyFailed as exc:
+                    self.dep_failed(op, cond, str(exc))
+            self.apply(op)
+        except (ImportError, ComposerError, EngineError) as exc:
+            self.record(op, exc)
+
+
+def execute_threads(
+    plan: Plan,
+    engine: EngineLike,
+    *,
+    project: Project | None,
+    progress: Progress,
+    options: DriverOptions,
+    parallel: int = -1,
+) -> dict[int, str]:
+    """Run *plan* (one that needs_trio() refuses) on a bounded pool of threads; returns {op id: error}.
+
+    The calling thread schedules: an operation is submitted when its last dependency is done, so
+    at most *parallel* engine calls (-1: up to MAX_THREADS) run at once and none waits in a worker.
+    """
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    run = _ThreadRun(plan, project, engine, progress, options)
+    if not plan.ops:
+        return run.errors
+    remaining = {op.id: len(set(op.deps)) for op in plan.ops}
+    dependents: dict[int, list[int]] = {}
+    for op in plan.ops:
+        for d in set(op.deps):
+            dependents.setdefault(d, []).append(op.id)
+    width = min(len(plan.ops), parallel if parallel and parallel > 0 else MAX_THREADS)
+    running: dict[Future[None], int] = {}
+    tick = 0.1 if progress.mode == "tty" else None
+    with ThreadPoolExecutor(width, thread_name_prefix="composer-op") as pool:
+        try:
+            for op in plan.ops:
+                if remaining[op.id] == 0:
+                    running[pool.submit(run.run_op, op)] = op.id
+            while running:
+                finished, _ = wait(running, timeout=tick, return_when=FIRST_COMPLETED)
+                if tick:
+                    progress.redraw()  # elapsed times move while an operation waits
+                for fut in finished:
+                    op_id = running.pop(fut)
+                    fut.result()  # a bug (not an engine or composer error) surfaces here
+                    for nxt in dependents.get(op_id, ()):
+                        remaining[nxt] -= 1
+                        if remaining[nxt] == 0:
+                            running[pool.submit(run.run_op, run.by_id[nxt])] = nxt
+        except BaseException:
+            # Ctrl-C (or a bug): start nothing more; the `with` waits for the calls under way
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    progress.redraw()
+    return run.errors
+
+
+def run(
+    plan: Plan,
+    engine: EngineLike,
+    *,
+    project: Project | None,
+    progress: Progress,
+    options: DriverOptions,
+    parallel: int = -1,
+) -> dict[int, str]:
+    """Run *plan* with the driver it needs (threads unless it polls conditions); {op id: error}."""
+    if not needs_trio(plan):
+        return execute_threads(
+            plan, engine, project=project, progress=progress, options=options, parallel=parallel
+        )
+    import trio
+
+    async def main() -> dict[int, str]:
+        return await execute(
+            plan, engine, project=project, progress=progress, options=options, limiter=limiter_for(parallel)
+        )
+
+    return trio.run(main)
+
+
+def apply_plan(
+    plan: Plan,
+    engine: EngineLike,
+    *,
+    project: Project | None,
+    progress: Progress,
+    files_root: Path,
+    parallel: int = -1,
+    stop_timeout: float | None = None,
+    remove_volumes: bool = False,
+) -> None:
+    """What the CLI does with a plan: show its warnings, run it, raise the root failure as one line.
+
+    Secret and config files of container NAME go under *files_root*/containers/NAME.
+    """
+    for w in plan.warnings:
+        progress.message(f"WARN[0000] {w}")
+    if not plan.ops:
+        return
+    opts = DriverOptions(
+        files_dir=lambda name: str(files_root / "containers" / name),
+        stop_timeout=stop_timeout,
+        remove_volumes=remove_volumes,
+        warn=lambda m: progress.message(f"WARN[0000] {m}"),
+    )
+    errors = run(plan, engine, project=project, progress=progress, options=opts, parallel=parallel)
+    if errors:
+        raise ComposerError(first_error(plan, errors))
 
 
 def first_error(plan: Plan, errors: Mapping[int, str]) -> str:
@@ -454,13 +649,13 @@ def first_error(plan: Plan, errors: Mapping[int, str]) -> str:
     return errors[(roots or sorted(errors))[0]]
 
 
-def limiter_for(parallel: int) -> trio.CapacityLimiter:
-    """--parallel N (-1: unlimited)."""
-    return trio.CapacityLimiter(parallel if parallel and parallel > 0 else 1 << 16)
-
-
 def observe(engine: EngineLike, project: Project) -> Observed:
     """What the engine has for *project*: its containers (by label), networks, volumes, images, pod."""
+    from composer.plan import Observed
+    from composer.specgen import image_ref
+    from composer.specgen import network_name as _network_name
+    from composer.specgen import volume_name as _volume_name
+
     containers = tuple(engine.containers.list(all=True, labels={L.PROJECT: project.name}))
     nets, vols, pods = (_manager(engine, a) for a in ("networks", "volumes", "pods"))
     networks = frozenset(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from composer import labels as L
 from composer.cli import _compose as C
+from composer.cli.cmd_down import run_plan
 from composer.cli.context import Context
 from composer.errors import ComposerError
 
@@ -83,7 +84,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         if ctx.args.dry_run:
             sys.stdout.write(plan.render())
             return 0
-        C.run_plan(ctx, plan, project, stop_timeout=args.stop_timeout)
+        run_plan(ctx, plan, project, stop_timeout=args.stop_timeout)
         return 0
     if name == "wait":
         return _wait(ctx, pname, containers, args)
@@ -170,7 +171,7 @@ def _start(ctx: Context, project: Project | None, pname: str, containers: list[C
     if ctx.args.dry_run:
         sys.stdout.write(plan.render())
         return 0
-    C.run_plan(ctx, plan, project)
+    run_plan(ctx, plan, project)
     return 0
 
 
@@ -203,6 +204,6 @@ def _wait(ctx: Context, pname: str, containers: list[ContainerInfo], args: argpa
                     known_services=None,
                     options=DownOptions(networks=False, pod=False),
                 )
-                C.run_plan(ctx, plan, None)
+                run_plan(ctx, plan, None)
                 return code
     return code

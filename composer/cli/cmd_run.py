@@ -14,6 +14,7 @@ from typing import Literal
 
 from composer import labels as L
 from composer.cli import _compose as C
+from composer.cli.cmd_down import run_plan
 from composer.cli.cmd_exec import env_list
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
@@ -131,7 +132,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         if ctx.args.dry_run:
             sys.stdout.write(plan.render())
             return 0
-        C.run_plan(ctx, plan, project)
+        run_plan(ctx, plan, project)
     slug = secrets.token_hex(6)
     cname = args.container_name or f"{project.name}-{args.service}-run-{slug}"
     ids: dict[str, str] = {}

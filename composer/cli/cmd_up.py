@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from composer import labels as L
 from composer.cli import _compose as C
+from composer.cli.cmd_down import run_plan
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
 
@@ -148,7 +149,7 @@ def _converge(ctx: Context, project: Project, **opts: Any) -> int:
         return 0
     with C.lock(ctx, project.name):
         plan = reconcile(project, observe(engine, project), options)
-        C.run_plan(ctx, plan, project, stop_timeout=stop_timeout)
+        run_plan(ctx, plan, project, stop_timeout=stop_timeout)
     return 0
 
 
@@ -282,7 +283,7 @@ def _stop_all(ctx: Context, project: Project, args: argparse.Namespace) -> None:
         known_services=project.services,
         options=DownOptions(remove_containers=False),
     )
-    C.run_plan(ctx, plan, project, stop_timeout=getattr(args, "stop_timeout", None))
+    run_plan(ctx, plan, project, stop_timeout=getattr(args, "stop_timeout", None))
 
 
 # ---- pull ----------------------------------------------------------------------------------------

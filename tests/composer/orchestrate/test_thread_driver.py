@@ -1,0 +1,178 @@
+"""The thread driver (orchestrate.execute_threads, chosen by orchestrate.run): same rules as trio's."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from composer.orchestrate import DriverOptions, execute_threads, first_error, needs_trio, observe, run
+from composer.plan import DownOptions, ReconcileOptions, reconcile, teardown
+from composer.progress import Progress
+
+from .helpers import FakeEngine, load
+
+CHAIN = """
+services:
+  web: {image: busybox, depends_on: [app]}
+  app: {image: busybox, depends_on: {db: {condition: service_started}}}
+  db: {image: busybox, volumes: [data:/data]}
+  solo: {image: busybox}
+volumes: {data: {}}
+"""
+
+
+def _opts(tmp_path: Path, warnings: list[str] | None = None) -> DriverOptions:
+    sink = warnings if warnings is not None else []
+    return DriverOptions(files_dir=lambda n: str(tmp_path / "files" / n), warn=sink.append)
+
+
+def _up(
+    engine: FakeEngine, tmp_path: Path, text: str = CHAIN, parallel: int = -1
+) -> tuple[dict[int, str], str]:
+    p = load(tmp_path, text)
+    plan = reconcile(p, observe(engine, p), ReconcileOptions())
+    assert not needs_trio(plan)
+    out = io.StringIO()
+    errors = execute_threads(
+        plan, engine, project=p, progress=Progress("plain", out), options=_opts(tmp_path), parallel=parallel
+    )
+    return errors, out.getvalue()
+
+
+def test_started_conditions_keep_the_dependency_order(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    errors, out = _up(engine, tmp_path)
+    assert errors == {}
+    starts = [n for v, n in engine.calls if v == "start"]
+    assert starts.index("demo-db-1") < starts.index("demo-app-1") < starts.index("demo-web-1")
+    assert engine.calls.index(("create_volume", "demo_data")) < engine.calls.index(("create", "demo-db-1"))
+    assert " Container demo-web-1  Started\n" in out
+
+
+def test_a_failed_start_fails_its_dependents_naming_both(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    engine.containers.fail_start.add("db")
+    errors, out = _up(engine, tmp_path)
+    started = [n for v, n in engine.calls if v == "start"]
+    assert "demo-app-1" not in started and "demo-web-1" not in started
+    assert "demo-solo-1" in started  # independent of the failure
+    msgs = sorted(errors.values())
+    assert "service db: container demo-db-1 failed to start: container demo-db-1: exec failed" in msgs
+    blocked = "service:web:1: StartContainer not done because service:app:1 failed"
+    assert any(m.startswith(blocked) for m in msgs)
+    p = load(tmp_path, CHAIN)
+    assert first_error(reconcile(p, observe(engine, p)), errors).startswith("service db: container demo-db-1")
+    assert " Container demo-db-1  Error\n" in out
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_parallel_bounds_the_engine_calls(tmp_path: Path, parallel: int) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    active, peak, lock = [0], [0], threading.Lock()
+    real_create = engine.containers.create
+
+    def slow_create(spec):  # type: ignore[no-untyped-def]
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        return real_create(spec)
+
+    engine.containers.create = slow_create  # type: ignore[method-assign]
+    text = "services:\n" + "".join(f"  s{i}: {{image: busybox, network_mode: none}}\n" for i in range(6))
+    errors, _ = _up(engine, tmp_path, text, parallel=parallel)
+    assert errors == {} and peak[0] == parallel
+
+
+def test_down_stops_dependents_first_and_removes_everything(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    assert _up(engine, tmp_path)[0] == {}
+    containers = engine.containers.list(labels={"com.docker.compose.project": "demo"})
+    plan = teardown(
+        "demo", containers, known_services=None, networks=list(engine.networks.names),
+        volumes=list(engine.volumes.names), pod=True, options=DownOptions(volumes=True),
+    )
+    assert not needs_trio(plan)
+    assert run(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    assert engine.containers.items == {} and engine.networks.names == {} and engine.volumes.names == {}
+    assert engine.pods.names == {}
+    stops = [n for v, n in engine.calls if v == "stop"]
+    assert stops.index("demo-web-1") < stops.index("demo-app-1") < stops.index("demo-db-1")
+    # the network goes after every container
+    last_remove = max(i for i, c in enumerate(engine.calls) if c[0] == "remove")
+    assert engine.calls.index(("remove_network", "demo_default")) > last_remove
+
+
+def test_independent_stops_overlap(tmp_path: Path) -> None:
+    """`down` of independent services: every stop is under way at once, not one after another."""
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    text = "services:\n" + "".join(f"  s{i}: {{image: busybox}}\n" for i in range(8))
+    assert _up(engine, tmp_path, text)[0] == {}
+    real_stop = engine.containers.stop
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def slow_stop(ref, timeout=None):  # type: ignore[no-untyped-def]
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        real_stop(ref, timeout)
+
+    engine.containers.stop = slow_stop  # type: ignore[method-assign]
+    plan = teardown("demo", engine.containers.list(), known_services=None, networks=["demo_default"])
+    assert run(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    assert peak[0] == 8
+
+
+def test_run_picks_trio_only_for_conditions_it_must_poll(tmp_path: Path) -> None:
+    p = load(
+        tmp_path,
+        "services:\n  a: {image: busybox, depends_on: {b: {condition: service_healthy}}}\n"
+        "  b: {image: busybox, healthcheck: {test: [CMD, 'true']}}\n",
+    )
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    engine.containers.health["b"] = ["starting", "healthy"]
+    plan = reconcile(p, observe(engine, p))
+    assert needs_trio(plan)
+    opts = DriverOptions(files_dir=str, poll_interval=0.01)
+    assert run(plan, engine, project=p, progress=Progress("quiet"), options=opts) == {}
+    assert [n for v, n in engine.calls if v == "start"] == ["demo-b-1", "demo-a-1"]
+
+
+def test_ctrl_c_starts_nothing_more_and_lets_running_calls_finish(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    p = load(tmp_path, CHAIN)
+    plan = reconcile(p, observe(engine, p))
+    real_create = engine.containers.create
+    finished: list[str] = []
+
+    def create(spec):  # type: ignore[no-untyped-def]
+        if spec.name == "demo-db-1":
+            os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, while this call runs
+            time.sleep(0.2)
+        info = real_create(spec)
+        finished.append(spec.name)
+        return info
+
+    engine.containers.create = create  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        execute_threads(plan, engine, project=p, progress=Progress("quiet"), options=_opts(tmp_path))
+    assert "demo-db-1" in finished  # the call under way was not abandoned half-made
+    assert ("start", "demo-app-1") not in engine.calls and ("start", "demo-web-1") not in engine.calls
