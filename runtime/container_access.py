@@ -255,3 +255,24 @@ def _inside(exc: OSError, root: str) -> OSError:
     if name.startswith(root + "/"):
         return OSError(exc.errno, exc.strerror, name[len(root) :])
     return exc
+
+
+SHM_SHARE: Final = str(Path(__file__).resolve().parent / "executor" / "shm_share.py")
+
+
+def share_shm(mgr: ContainerManager, cid: str, donor_ref: str) -> None:
+    """Give created container *cid* (its init at the gate) the /dev/shm of running container
+    *donor_ref*, whose IPC namespace it joins (``ipc: container:X``), as docker does."""
+    me, donor = mgr.get(cid), mgr.get(donor_ref)
+    if not me.pid or not donor.pid:
+        raise Conflict(f"container {me.name}: /dev/shm of container {donor.name} is not available")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", SHM_SHARE, str(donor.pid), str(me.pid)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        close_fds=True,
+        timeout=30,
+    )
+    if proc.returncode != 0:
+        why = (proc.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
+        raise ExecError(f"container {me.name}: cannot share /dev/shm of container {donor.name}: {why}")

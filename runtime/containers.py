@@ -484,6 +484,10 @@ class ContainerManager:
         self._save(cid, doc)
         undo.append(lambda: self._kill_everything(cid))
         self._spawn_monitor(cid, spec.name, start=False)
+        if spec.ipc_mode and spec.ipc_mode.startswith("container:"):  # the same /dev/shm too
+            from runtime.container_access import share_shm
+
+            share_shm(self, cid, spec.ipc_mode.split(":", 1)[1])
 
     def _with_volumes_from(self, spec: ContainerSpec) -> ContainerSpec:
         """The spec with the mounts of each ``volumes_from`` container added (":ro" makes them read-only)."""
@@ -528,8 +532,8 @@ class ContainerManager:
     def _joined_namespaces(self, spec: ContainerSpec) -> dict[str, str]:
         """Namespace paths for ``ipc``/``pid`` ``container:X`` (X must be running).
 
-        /dev/shm stays the container's own tmpfs: a mount of X's mount namespace cannot be bound
-        into another one with mount(2). SysV IPC objects and POSIX queues are shared.
+        For ipc, X's /dev/shm is mounted over the container's own once its init waits at the gate
+        (container_access.share_shm): SysV objects, POSIX queues and shm files are all shared.
         """
         paths: dict[str, str] = {}
         for kind, mode, nsfile in (("ipc", spec.ipc_mode, "ipc"), ("pid", spec.pid_mode, "pid")):
