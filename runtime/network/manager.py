@@ -107,7 +107,7 @@ def _owner() -> list[Any]:
 def _owner_alive(owner: Any) -> bool:
     if not isinstance(owner, list) or len(owner) != 2 or not owner[1]:
         return False
-    return _proc_start(int(owner[0])) == owner[1]
+    return bool(_proc_start(int(owner[0])) == owner[1])
 
 
 def _ips_overlap(a: str, b: str) -> bool:
@@ -142,6 +142,39 @@ def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, fi
     peers = [entry for a in doc["attachments"] for other, entry in members.get(a["network"], ())
              if other != cid]
     return files.render_hosts(own, peers, [(h, addr) for h, addr in doc.get("extra_hosts", [])])
+
+
+def _port_target(records: Sequence[Doc], nets: Mapping[str, Doc]) -> Doc | None:
+    """The attachment published ports lead to: the first on a network that is not internal."""
+    return next((a for a in records if a["network"] in nets and not nets[a["network"]]["internal"]), None)
+
+
+def relay_rules(ports: Sequence[Doc], records: Sequence[Doc], nets: Mapping[str, Doc],
+                everything: bool) -> builtins.list[Doc]:
+    """The published ports a userspace relay must serve: all of them where nftables is missing
+    (*everything*); otherwise only what the kernel cannot DNAT. IPv6 has no route_localnet: a
+    packet from ::1 never leaves lo, so [::1]:PORT (asked for, or part of a wildcard on a network
+    with IPv6) is relayed, as docker's userland proxy does; and so is a v6 host address when the
+    container has no v6 address (the relay connects to its v4 one)."""
+    target = _port_target(records, nets) if not everything else next(
+        (a for a in records if a.get("ipv4")), None)
+    if target is None:
+        return []
+    out: builtins.list[Doc] = []
+    for p in ports:
+        host, v6 = p["host_ip"], target.get("ipv6")
+        if everything:
+            listen = host
+        elif host == "::1" or (host in ("", "::") and v6):
+            listen = "::1"
+        elif ":" in host and not v6:
+            listen = host
+        else:
+            continue
+        dest = v6 if (":" in listen and v6) else target.get("ipv4") or v6
+        out.append({"protocol": p["protocol"], "host_ip": listen, "host_port": p["actual"],
+                    "address": dest, "container_port": p["container_port"]})
+    return out
 
 
 def _labels_match(labels: Mapping[str, str], want: Mapping[str, str] | None) -> bool:
@@ -453,8 +486,11 @@ class NetworkManager:
         files.write_in_place(resolv, files.render_resolv(
             spec.dns, spec.dns_search, spec.dns_opt,
             files.read_text(HOST_RESOLV), files.read_text(UPSTREAM_RESOLV)))
-        if port_docs and self.port_driver == "proxy":
-            doc["proxy_pid"] = self._start_proxy(who, cid, doc)
+        relays = relay_rules(port_docs, records, nets, everything=self.port_driver == "proxy")
+        if relays:
+            if self.port_driver == "proxy" and not any(r.get("ipv4") for r in records):
+                raise NetworkError(f"{who}: published ports need a network with an ipv4 address")
+            doc["proxy_pid"] = self._start_proxy(who, cid, relays)
         doc["port_driver"] = self.port_driver
         with self.store.transaction() as tx:
             doc["complete"] = True
@@ -580,16 +616,13 @@ class NetworkManager:
                         "protocol": p.protocol, "host_ip": p.host_ip, "actual": actual})
         return out
 
-    def _start_proxy(self, who: str, cid: str, doc: Doc) -> int:
-        """Start the userspace relay for this container's ports; returns its pid once it is bound."""
-        target = next((a for a in doc["attachments"] if a.get("ipv4")), None)
-        if target is None:
-            raise NetworkError(f"{who}: published ports need a network with an ipv4 address")
-        rules = [{**p, "host_port": p["actual"], "address": target["ipv4"]} for p in doc["ports"]]
+    def _start_proxy(self, who: str, cid: str, rules: Sequence[Doc]) -> int:
+        """Start the userspace relay for these ports (relay_rules); returns its pid once bound."""
         log = self.paths.container_run(cid) / "port-proxy.log"
         with open(log, "ab") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(Path(__file__).with_name("proxy.py")), json.dumps(rules)],
+                [sys.executable, "-I", "-S", str(Path(__file__).with_name("proxy.py")),
+                 json.dumps(list(rules))],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
         assert proc.stdout is not None
         line = proc.stdout.readline().decode().strip()
@@ -789,8 +822,7 @@ class NetworkManager:
         for _, doc in tx.list(CTR):
             if doc.get("port_driver") == "proxy":
                 continue
-            target = next((a for a in doc.get("attachments", [])
-                           if a["network"] in nets and not nets[a["network"]]["internal"]), None)
+            target = _port_target(doc.get("attachments", []), nets)
             if target is None:
                 continue
             for p in doc.get("ports", []):

@@ -58,11 +58,15 @@ def render(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
     for p in ports:
         fam = _fam(p.address)
         match = f"meta nfproto {'ipv6' if fam == 'ip6' else 'ipv4'}"
+        if p.host_ip == "::1":  # the kernel drops ::1 traffic DNATed off lo: a relay serves it
+            continue
         if p.host_ip:
             if _fam(p.host_ip) != fam:
                 continue
             if p.host_ip not in WILDCARDS:  # 0.0.0.0 / :: mean every address of that family
                 match += f" {fam} daddr {p.host_ip}"
+        if fam == "ip6" and p.host_ip in ("", "::"):
+            match += " ip6 daddr != ::1"  # left to the relay on [::1] (see manager.relay_rules)
         dest = f"[{p.address}]" if fam == "ip6" else p.address
         port_lines.append(f"{match} {p.protocol} dport {p.host_port} dnat {fam} to {dest}:{p.container_port}")
     post: list[str] = []

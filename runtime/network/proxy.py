@@ -83,6 +83,8 @@ def bind_all(rules: list[dict[str, Any]]) -> list[tuple[socket.socket, dict[str,
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         kind = socket.SOCK_STREAM if r["protocol"] == "tcp" else socket.SOCK_DGRAM
         s = socket.socket(fam, kind)
+        if fam == socket.AF_INET6:  # [::] must not take the v4 wildcard too (nft serves that)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if kind == socket.SOCK_STREAM:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host, r["host_port"]))

@@ -1,0 +1,105 @@
+"""IPv6 published ports, for real: DNAT in our table for host v6 addresses, and a userspace
+relay for ::1 (the kernel never routes a ::1-sourced packet off lo, so DNAT cannot serve it)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from runtime.network import NetworkManager
+from runtime.network.manager import relay_rules
+from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec, PortMapping
+
+from .conftest import free_port, nft_tables, tcp_get
+from .test_ports import DUMMY_ADDR, DUMMY_ADDR6, host_addr  # noqa: F401 - the fixture
+
+Fx = Callable[..., Any]
+A = "a" * 64
+
+
+def web(port: int, host_ip: str = "") -> ContainerSpec:
+    return ContainerSpec(name="demo-web-1", image="i", networks=(NetworkAttachment(network="demo_default"),),
+                         ports=(PortMapping(container_port=80, host_port=port, host_ip=host_ip),))
+
+
+def answers(host: str, port: int) -> str | None:
+    try:
+        return tcp_get(host, port, timeout=0.5)
+    except OSError:
+        return None
+
+
+@pytest.mark.privileged
+def test_wildcard_port_on_an_ipv6_network_answers_on_every_address(
+        manager: NetworkManager, servers: Fx, host_addr: str) -> None:  # noqa: F811
+    manager.create(NetworkSpec(name="demo_default", enable_ipv6=True))
+    port = free_port()
+    net = manager.setup_container(A, web(port))
+    assert net.netns_path
+    servers(net.netns_path, 80, "everywhere")
+    for host in ("::1", "127.0.0.1", DUMMY_ADDR6, DUMMY_ADDR):
+        assert answers(host, port) == "everywhere", host
+    assert manager.table in nft_tables()
+    rules = subprocess.run(["nft", "list", "table", "inet", manager.table], capture_output=True,
+                           text=True, check=True).stdout
+    assert "ip6 daddr != ::1" in rules  # DNAT would swallow ::1 traffic meant for the relay
+
+
+@pytest.mark.privileged
+def test_host_ip_v6_loopback_answers_only_there(manager: NetworkManager, servers: Fx,
+                                                host_addr: str) -> None:  # noqa: F811
+    manager.create(NetworkSpec(name="demo_default", enable_ipv6=True))
+    port = free_port()
+    net = manager.setup_container(A, web(port, "::1"))
+    assert net.netns_path
+    servers(net.netns_path, 80, "loopback6")
+    assert answers("::1", port) == "loopback6"
+    for host in ("127.0.0.1", DUMMY_ADDR6, DUMMY_ADDR):
+        assert answers(host, port) is None, host
+    manager.teardown_container(A)
+    assert answers("::1", port) is None  # the relay went with the container
+
+
+@pytest.mark.privileged
+def test_v6_wildcard_on_a_v4_only_network_is_relayed_to_the_v4_address(
+        manager: NetworkManager, servers: Fx, host_addr: str) -> None:  # noqa: F811
+    manager.create(NetworkSpec(name="demo_default"))
+    port = free_port()
+    net = manager.setup_container(A, web(port, "::"))
+    assert net.netns_path
+    servers(net.netns_path, 80, "via-v4")
+    for host in ("::1", DUMMY_ADDR6):
+        assert answers(host, port) == "via-v4", host
+    assert answers("127.0.0.1", port) is None
+    # and the port is taken on v6 only: the v4 wildcard stays free for someone else
+    with socket.socket(socket.AF_INET) as s:
+        s.bind(("0.0.0.0", port))
+
+
+def test_relay_rules_serve_only_what_dnat_cannot() -> None:
+    nets = {"n6": {"internal": False}, "n4": {"internal": False}}
+    six = [{"network": "n6", "ipv4": "10.0.0.2", "ipv6": "fd00::2"}]
+    four = [{"network": "n4", "ipv4": "10.0.1.2", "ipv6": None}]
+
+    def port(host_ip: str) -> dict[str, Any]:
+        return {"protocol": "tcp", "host_ip": host_ip, "actual": 8080, "container_port": 80}
+
+    def relayed(host_ip: str, records: list[dict[str, Any]],
+                everything: bool = False) -> list[tuple[str, str]]:
+        return [(r["host_ip"], r["address"]) for r in relay_rules([port(host_ip)], records, nets, everything)]
+
+    assert relayed("", six) == [("::1", "fd00::2")]
+    assert relayed("::", six) == [("::1", "fd00::2")]
+    assert relayed("::1", six) == [("::1", "fd00::2")]
+    assert relayed("2001:db8::1", six) == []          # DNAT serves it
+    assert relayed("127.0.0.1", six) == []            # route_localnet + DNAT serve it
+    assert relayed("", four) == []
+    assert relayed("::", four) == [("::", "10.0.1.2")]
+    assert relayed("::1", four) == [("::1", "10.0.1.2")]
+    assert relayed("", four, everything=True) == [("", "10.0.1.2")]      # no nft: all relayed
+    assert relayed("::1", six, everything=True) == [("::1", "fd00::2")]
+    assert relay_rules([port("")], six, {"n6": {"internal": True}}, False) == []
