@@ -12,6 +12,7 @@ import os
 import socket
 import sqlite3
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -200,3 +201,56 @@ def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path
     assert rows == []
     ps_out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(root) not in ps_out and "sleep 1000" not in ps_out
+
+
+SLEEPERS = """
+name: e2ethreads
+services:
+""" + "".join(
+    f"""  s{i}:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+""" + ("    depends_on: [s0]\n" if i else "")
+    for i in range(4)
+)
+
+# runs the CLI in-process and prints whether trio was imported (F9: a plan that polls no
+# health/completion condition runs on threads)
+_PROBE = (
+    "import sys\nfrom composer.cli.main import main\n"
+    "try:\n    rc = main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
+    "print('@@', rc, 'trio' in sys.modules)"
+)
+
+
+def _probe(proj: Path, *args: str) -> tuple[str, str]:
+    out = subprocess.run([sys.executable, "-c", _PROBE, "--progress", "plain", *args], capture_output=True,
+                         text=True, cwd=proj, timeout=120)
+    marks = [line.split() for line in out.stdout.splitlines() if line.startswith("@@")]
+    assert marks, out.stderr
+    return marks[-1][1] + " " + marks[-1][2], out.stderr
+
+
+def test_up_and_down_without_conditions_run_on_threads(
+    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+) -> None:
+    proj = tmp_path / "threads"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(SLEEPERS)
+    try:
+        verdict, err = _probe(proj, "up", "-d")
+        assert verdict == "0 False", err
+        for i in range(4):
+            assert f" Container e2ethreads-s{i}-1  Started" in err
+        # s0 is started before the services that depend on it
+        assert err.index("e2ethreads-s0-1  Started") < err.index("e2ethreads-s1-1  Starting")
+        rows = [json.loads(line) for line in _cli(proj, "ps", "--format", "json").stdout.splitlines()]
+        assert sorted(r["Service"] for r in rows if r["State"] == "running") == ["s0", "s1", "s2", "s3"]
+        verdict, err = _probe(proj, "down", "-t", "5")
+        assert verdict == "0 False", err
+        # dependents stop before what they depend on
+        assert err.index("e2ethreads-s3-1  Stopped") < err.index("e2ethreads-s0-1  Stopping")
+        assert " Network e2ethreads_default  Removed" in err
+        assert _cli(proj, "ps", "-a", "-q").stdout.strip() == ""
+    finally:
+        composer_cli("down", "-t", "0", cwd=proj)
