@@ -106,6 +106,8 @@ def _create(engine: Engine, args: argparse.Namespace) -> int:
     info = engine.networks.create(NetworkSpec(
         name=args.net_name, labels=_pairs(args.net_labels, "label"), internal=args.internal,
         enable_ipv6=args.ipv6, ipam=ipam, driver_opts=_pairs(args.net_opts, "option")))
+    for line in engine.networks.warnings:
+        print(f"WARNING: {line}", file=sys.stderr)
     print(info.name)
     return 0
 

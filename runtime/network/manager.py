@@ -189,13 +189,25 @@ class NetworkManager:
         self.store = store
         self.table = nft.table_name(paths.rundir)
         self._port_driver: str | None = None
+        self._nft_ok: bool | None = None
+        self.warnings: builtins.list[str] = []  # for the CLI to print (e.g. no egress without nft)
+
+    @property
+    def nft_ok(self) -> bool:
+        """Whether nftables can be used (libnftables or the nft command). Without it: published
+        ports go through a userspace relay, isolation holds by turning IPv4 forwarding off on the
+        bridges (so there is no egress either: masquerade needs nftables), and IPv6 networks are
+        refused (nothing else would isolate forwarded IPv6 traffic). Decided on first use."""
+        if self._nft_ok is None:
+            self._nft_ok = nft.nft_available()
+        return self._nft_ok
 
     @property
     def port_driver(self) -> str:
         """"nft": DNAT in composer's table; "proxy": a userspace relay process per container (the
-        fallback where nftables is missing). Decided on first use: it may load libnftables."""
+        fallback where nftables is missing)."""
         if self._port_driver is None:
-            self._port_driver = "nft" if nft.nft_available() else "proxy"
+            self._port_driver = "nft" if self.nft_ok else "proxy"
         return self._port_driver
 
     @port_driver.setter
@@ -220,6 +232,9 @@ class NetworkManager:
             for b, _ in explicit[:i]:
                 if a.overlaps(b):
                     raise NetworkError(f"network {name}: subnet {a} overlaps subnet {b}")
+        if not self.nft_ok and (spec.enable_ipv6 or any(n.version == 6 for n, _ in explicit)):
+            raise NetworkError(f"network {name}: ipv6 needs nftables to isolate forwarded traffic; "
+                               "nft is not installed")
         host_nets = links.host_networks()
         net_id = secrets.token_hex(32)
         while not bridge or links.link_exists(bridge):
@@ -279,8 +294,11 @@ class NetworkManager:
             }
             tx.put(NET, net_id, doc, name=name)
         try:
-            self._make_bridge(doc)
+            self._make_bridge(doc, self.nft_ok)
             self._refresh_nft()
+            if not self.nft_ok and not spec.internal:
+                self.warnings.append(f"network {name}: no egress: nftables (nft) is missing, so "
+                                     "containers reach only the host and their own network")
         except BaseException:
             with self.store.transaction() as tx:
                 tx.delete(NET, net_id)
@@ -289,12 +307,17 @@ class NetworkManager:
         return self._info(doc, self.store.read())
 
     @staticmethod
-    def _make_bridge(doc: Doc) -> None:
+    def _make_bridge(doc: Doc, nft_ok: bool) -> None:
         from runtime.network import links
 
         addrs = [(gw, ipaddress.ip_network(s).prefixlen)
                  for s, gw in zip(doc["subnets"], doc["gateways"], strict=True)]
         links.create_bridge(doc["bridge"], addrs, doc.get("mtu"))
+        if not nft_ok:
+            # without our forward chain nothing else stops routing between bridges: a bridge
+            # that does not forward what it receives keeps its containers to the host and itself
+            links.sysctl(f"net/ipv4/conf/{doc['bridge']}/forwarding", "0")
+            return
         links.sysctl("net/ipv4/ip_forward", "1")
         links.sysctl(f"net/ipv4/conf/{doc['bridge']}/route_localnet", "1")
         if doc["enable_ipv6"]:
@@ -308,7 +331,11 @@ class NetworkManager:
         missing = [d for d in nets.values() if not links.link_exists(d["bridge"])]
         for d in missing:
             with contextlib.suppress(NetworkError):  # another process made it meanwhile
-                self._make_bridge(d)
+                self._make_bridge(d, self.nft_ok)
+        if not self.nft_ok:  # writing conf/all/forwarding (any tool may) resets every interface's
+            for _, d in self.store.read().list(NET):
+                if links.link_exists(d["bridge"]):
+                    links.sysctl(f"net/ipv4/conf/{d['bridge']}/forwarding", "0")
         if missing:
             self._refresh_nft()
 
@@ -830,7 +857,7 @@ class NetworkManager:
                     if target.get(v):
                         rules.append(nft.PortRule(p["protocol"], p["host_ip"], p["actual"], target[v],
                                                   p["container_port"]))
-        if not nft.nft_available():
+        if not self.nft_ok:
             if rules:
                 from runtime.errors import MissingTool
                 raise MissingTool("nft", "nftables")
