@@ -12,6 +12,7 @@ import ctypes
 import hashlib
 import shutil
 import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,12 +136,14 @@ class _Lib:
         lib.nft_ctx_buffer_output(ctx)
         lib.nft_ctx_buffer_error(ctx)
         self.lib, self.ctx = lib, ctx
+        self.lock = threading.Lock()  # a context (and its error buffer) is not thread-safe
 
     def run(self, script: str) -> str | None:
         """Run *script*; None on success, else the library's error text."""
-        if self.lib.nft_run_cmd_from_buffer(self.ctx, script.encode()) == 0:
-            return None
-        return (self.lib.nft_ctx_get_error_buffer(self.ctx) or b"").decode(errors="replace")
+        with self.lock:
+            if self.lib.nft_run_cmd_from_buffer(self.ctx, script.encode()) == 0:
+                return None
+            return (self.lib.nft_ctx_get_error_buffer(self.ctx) or b"").decode(errors="replace")
 
 
 _lib: _Lib | None = None
@@ -148,14 +151,20 @@ _lib_failed = False
 use_library = True  # tests turn it off to exercise the `nft -f` path
 
 
+_lib_lock = threading.Lock()
+
+
 def _library() -> _Lib | None:
     global _lib, _lib_failed
-    if _lib is None and not _lib_failed and use_library:
-        try:
-            _lib = _Lib()
-        except (OSError, AttributeError):
-            _lib_failed = True
-    return _lib if use_library else None
+    if not use_library:
+        return None
+    with _lib_lock:
+        if _lib is None and not _lib_failed:
+            try:
+                _lib = _Lib()
+            except (OSError, AttributeError):
+                _lib_failed = True
+    return _lib
 
 
 def nft_available() -> bool:
