@@ -250,10 +250,11 @@ def copy_from(mgr: ContainerManager, ref: str, src: str, dst: str | Path) -> Non
 
 
 def _inside(exc: OSError, root: str) -> OSError:
-    """*exc* with its file name as the container sees it (the root view's prefix cut off)."""
-    name = str(exc.filename or "")
-    if name.startswith(root + "/"):
-        return OSError(exc.errno, exc.strerror, name[len(root) :])
+    """*exc* naming the file in the container when it concerns one (shutil names the source
+    first and the destination second: a full disk is the destination's)."""
+    for name in (str(exc.filename2 or ""), str(exc.filename or "")):
+        if name.startswith(root + "/"):
+            return OSError(exc.errno, exc.strerror, name[len(root) :])
     return exc
 
 

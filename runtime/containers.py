@@ -834,12 +834,14 @@ class ContainerManager:
         return self.start(ref)
 
     def _cgroup(self, doc: Mapping[str, Any], cid: str = "") -> Any:
-        parts = doc.get("cgroup") or ([doc.get("pod") or "standalone", cid] if cid else None)
-        if not parts:
-            return None
         try:
-            from runtime.cgroups import Cgroup
+            from runtime.cgroups import Cgroup, engine_scope
         except ImportError:
+            return None
+        # a create killed before it recorded the cgroup made it where _prepare does
+        fallback = [*engine_scope(self.paths.root), doc.get("pod") or "standalone", cid]
+        parts = doc.get("cgroup") or (fallback if cid else None)
+        if not parts:
             return None
         try:
             return Cgroup.open(list(parts))
