@@ -170,3 +170,33 @@ def with_kill(pid: int) -> None:
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
+
+
+def test_compose_exec_allocates_a_tty_by_default_and_not_with_T(engine: Engine, tmp_path: Path) -> None:
+    from tests.conftest import composer_cli
+
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: {IMAGE}\n    command: sleep 1000\n    network_mode: none\n"
+    )
+    base = ("-f", str(tmp_path / "compose.yaml"), "-p", "ttydemo")
+    r = composer_cli(*base, "up", "-d")
+    assert r.returncode == 0, r.stderr
+    try:
+        for flags, want in (((), r"^/dev/pts/\d+\r?$"), (("-T",), r"^not a tty\r?$")):
+            pid, m = pty.fork()
+            if pid == 0:
+                os.chdir(REPO)
+                cmd = ("sh", "-c", "tty; exit 3")
+                argv = [sys.executable, "-m", "composer", *base, "exec", *flags, "app", *cmd]
+                os.execv(sys.executable, argv)
+            try:
+                out = _read_until(m, r"(/dev/pts/\d+|not a tty)")
+                assert re.search(want, out, re.M), out
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 3
+            finally:
+                with_kill(pid)
+                os.close(m)
+    finally:
+        r = composer_cli(*base, "down")
+        assert r.returncode == 0, r.stderr
