@@ -524,7 +524,7 @@ class NetworkManager:
             tx.put(CTR, cid, doc)
         self._refresh_hosts({r["network"] for r in records}, also=cid)
         if port_docs and self.port_driver == "nft":
-            self._refresh_nft()
+            self._refresh_nft(ports_only=True)
         return ContainerNet(netns_path=str(pin), hosts_path=hosts, resolv_path=resolv, hostname=hostname,
                             addresses={r["network"]: r["ipv4"] for r in records if r.get("ipv4")},
                             ports=tuple(self._ports_of(doc)))
@@ -710,7 +710,7 @@ class NetworkManager:
         if networks:
             self._refresh_hosts(networks)
         if doc and doc.get("ports"):
-            self._refresh_nft()
+            self._refresh_nft(ports_only=True)
 
     def repair(self) -> builtins.list[str]:
         """Undo what crashed commands left: container records whose container row is gone and
@@ -787,7 +787,7 @@ class NetworkManager:
             raise
         self._refresh_hosts({attachment.network}, also=container_id)
         if doc.get("ports"):
-            self._refresh_nft()
+            self._refresh_nft(ports_only=True)
 
     def disconnect(self, container_id: str, network: str) -> None:
         doc = self.store.read().get(CTR, container_id)
@@ -796,7 +796,7 @@ class NetworkManager:
         self._drop_attachment(container_id, network)
         self._refresh_hosts({network}, also=container_id)
         if doc.get("ports"):
-            self._refresh_nft()
+            self._refresh_nft(ports_only=True)
 
     def _drop_attachment(self, container_id: str, network: str) -> None:
         from runtime.network import links
@@ -839,8 +839,10 @@ class NetworkManager:
                     continue
                 files.write_in_place(doc["hosts_path"], _hosts_text(cid, doc, members))
 
-    def _refresh_nft(self) -> None:
-        """Re-render composer's table from state and apply it in one transaction."""
+    def _refresh_nft(self, ports_only: bool = False) -> None:
+        """Re-render composer's table from state and apply it in one transaction; *ports_only*
+        (a container came or went, the networks did not change): only its chain of published
+        ports, or the whole table when that fails (the table is missing)."""
         tx = self.store.read()
         nets = {d["name"]: d for _, d in tx.list(NET)}
         bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"])
@@ -863,4 +865,10 @@ class NetworkManager:
                 raise MissingTool("nft", "nftables")
             return
         with self._lock():
+            if ports_only and bridges:
+                try:
+                    nft.apply(nft.render_ports(self.table, rules))
+                    return
+                except NetworkError:
+                    pass
             nft.apply(nft.render(self.table, bridges, rules))

@@ -55,6 +55,10 @@ def render(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
     head = [f"table inet {table} {{}}", f"delete table inet {table}"]
     if not bridges and not ports:
         return "\n".join(head) + "\n"
+    return _table(table, bridges, _port_lines(ports))
+
+
+def _port_lines(ports: Sequence[PortRule]) -> list[str]:
     port_lines: list[str] = []
     for p in ports:
         fam = _fam(p.address)
@@ -70,6 +74,20 @@ def render(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
             match += " ip6 daddr != ::1"  # left to the relay on [::1] (see manager.relay_rules)
         dest = f"[{p.address}]" if fam == "ip6" else p.address
         port_lines.append(f"{match} {p.protocol} dport {p.host_port} dnat {fam} to {dest}:{p.container_port}")
+    return port_lines
+
+
+def render_ports(table: str, ports: Sequence[PortRule]) -> str:
+    """Only the published ports, into the table render() made: half the kernel work of replacing
+    the whole table (no hooks re-registered), for the common change (a container comes or goes).
+    Fails as a transaction, changing nothing, when the table is missing."""
+    lines = [f"flush chain inet {table} ports"]
+    lines += [f"add rule inet {table} ports {line}" for line in _port_lines(ports)]
+    return "\n".join(lines) + "\n"
+
+
+def _table(table: str, bridges: Sequence[BridgeRules], port_lines: list[str]) -> str:
+    head = [f"table inet {table} {{}}", f"delete table inet {table}"]
     post: list[str] = []
     fwd: list[str] = ["ct status dnat accept"]  # published ports are reachable from everywhere
     names = [b.bridge for b in bridges]

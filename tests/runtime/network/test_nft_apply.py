@@ -4,16 +4,21 @@ table results, an invalid script is a one-line NetworkError, and the table is go
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from runtime.errors import NetworkError
-from runtime.network import nft
+from runtime.network import NetworkManager, nft
+from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec, PortMapping
+
+from .conftest import free_port, tcp_get
 
 pytestmark = pytest.mark.privileged
 
 TABLE = "composer_applytest"
+Fx = Callable[..., Any]
 
 
 def listed() -> str:
@@ -50,3 +55,26 @@ def test_an_invalid_script_is_a_one_line_error_and_changes_nothing(via: bool) ->
         nft.apply(f"table inet {TABLE} {{\n  chain x {{\n    bogus rule\n  }}\n}}\n")
     assert "\n" not in str(err.value)
     assert listed() == before
+
+
+def test_render_ports_replaces_only_the_ports_chain_and_needs_the_table(via: bool) -> None:
+    with pytest.raises(NetworkError):
+        nft.apply(nft.render_ports(TABLE, [nft.PortRule("tcp", "", 18083, "10.250.0.2", 80)]))
+    bridges = [nft.BridgeRules("cmapply0", ("10.250.0.0/24",), False)]
+    nft.apply(nft.render(TABLE, bridges, [nft.PortRule("tcp", "", 18081, "10.250.0.2", 80)]))
+    nft.apply(nft.render_ports(TABLE, [nft.PortRule("udp", "", 18084, "10.250.0.4", 53)]))
+    got = listed()
+    assert "18081" not in got and "udp dport 18084 dnat ip to 10.250.0.4:53" in got
+    assert 'saddr 10.250.0.0/24 oifname != "cmapply0" masquerade' in got  # the rest is untouched
+
+
+def test_a_table_deleted_behind_our_back_is_made_again(manager: NetworkManager, servers: Fx) -> None:
+    manager.create(NetworkSpec(name="demo_default"))
+    subprocess.run(["nft", "delete", "table", "inet", manager.table], check=True)
+    port = free_port()
+    net = manager.setup_container("a" * 64, ContainerSpec(
+        name="demo-web-1", image="i", networks=(NetworkAttachment(network="demo_default"),),
+        ports=(PortMapping(container_port=80, host_port=port, host_ip="127.0.0.1"),)))
+    assert net.netns_path
+    servers(net.netns_path, 80, "again")
+    assert tcp_get("127.0.0.1", port) == "again"
