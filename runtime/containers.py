@@ -15,7 +15,6 @@ import functools
 import json
 import marshal
 import os
-import secrets
 import shutil
 import signal as _signal
 import sqlite3
@@ -301,7 +300,7 @@ class ContainerManager:
         """
         self.warnings = []
         image = self.engine.images.resolve(spec.image)
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()  # as secrets.token_hex(32); secrets imports hashlib, hmac
         doc: dict[str, Any] = {
             "name": spec.name,
             "image": spec.image,

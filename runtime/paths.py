@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.record import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class Paths:
     root: Path    # state DB, images, layers, volumes, container upper dirs
     rundir: Path  # netns pins, exit files, sockets, per-container hosts files

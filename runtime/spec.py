@@ -9,13 +9,15 @@ seconds, argv as tuples). Standard library only: the monitor imports this module
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
+
+from runtime.record import record  # a frozen keyword-only dataclass, defined without exec (F6)
 
 MountType = Literal["bind", "volume", "tmpfs"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Mount:
     type: MountType
     target: str                      # absolute path inside the container
@@ -29,7 +31,7 @@ class Mount:
     subpath: str = ""                # volume: mount only this sub path
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class PortMapping:
     container_port: int
     host_port: int = 0               # 0: a free port chosen by the runtime
@@ -37,7 +39,7 @@ class PortMapping:
     host_ip: str = ""                # "" = every host address (v4 and v6)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class NetworkAttachment:
     network: str                     # runtime network name, e.g. "demo_default"
     aliases: tuple[str, ...] = ()    # names that resolve to this container on that network
@@ -48,7 +50,7 @@ class NetworkAttachment:
     priority: int = 0                # higher first; the first attachment carries the default route
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Healthcheck:
     test: tuple[str, ...]            # OCI/docker form: ("CMD", ...) | ("CMD-SHELL", cmd) | ("NONE",)
     interval: float = 30.0
@@ -58,13 +60,13 @@ class Healthcheck:
     start_interval: float = 5.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class RestartPolicy:
     name: Literal["no", "always", "on-failure", "unless-stopped"] = "no"
     max_retries: int = 0             # on-failure:N; 0 = unlimited
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Resources:
     memory: int | None = None        # bytes (mem_limit, deploy.resources.limits.memory)
     memory_reservation: int | None = None
@@ -76,7 +78,7 @@ class Resources:
     oom_kill_disable: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ContainerSpec:
     """Everything needed to create one container. Names are final (``demo-web-1``)."""
 
@@ -131,7 +133,7 @@ class ContainerSpec:
     extra_hosts: tuple[tuple[str, str], ...] = ()   # (hostname, address)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ExecSpec:
     command: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
@@ -143,14 +145,14 @@ class ExecSpec:
     detach: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class IPAMConfig:
     subnet: str
     gateway: str | None = None
     ip_range: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class NetworkSpec:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -161,14 +163,14 @@ class NetworkSpec:
     attachable: bool = True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class VolumeSpec:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     driver_opts: Mapping[str, str] = field(default_factory=dict)  # local driver: type, device, o
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class PodSpec:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -180,7 +182,7 @@ ContainerStatus = Literal["created", "running", "paused", "restarting", "exited"
 HealthStatus = Literal["", "starting", "healthy", "unhealthy"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ContainerInfo:
     id: str
     name: str
@@ -205,7 +207,7 @@ class ContainerInfo:
     mounts: tuple[tuple[str, str], ...] = ()  # (target, volume name) of every volume mount, anonymous too
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LogRecord:
     time: str                   # RFC 3339 with nanoseconds, UTC
     stream: Literal["stdout", "stderr"]
@@ -213,7 +215,7 @@ class LogRecord:
     partial: bool = False       # True: the line continues in the next record (P in the log file)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ImageInfo:
     id: str                     # "sha256:<hex>" of the image config
     refs: tuple[str, ...]       # normalised references, e.g. "localhost/busybox:latest"
@@ -225,7 +227,7 @@ class ImageInfo:
     created: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class VolumeInfo:
     name: str
     mountpoint: str
@@ -236,7 +238,7 @@ class VolumeInfo:
     anonymous: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class NetworkInfo:
     name: str
     id: str
@@ -250,7 +252,7 @@ class NetworkInfo:
     containers: Mapping[str, str] = field(default_factory=dict)   # container id -> ipv4
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class PodInfo:
     name: str
     id: str
@@ -260,7 +262,7 @@ class PodInfo:
     cgroup_parent: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ContainerNet:
     """What NetworkManager.setup_container prepared for one container (before its init starts)."""
 

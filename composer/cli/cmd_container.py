@@ -12,18 +12,17 @@ import contextlib
 import json
 import os
 import re
-import secrets
-import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from composer.cli.context import Context
 from composer.cli.humanize import human_duration, parse_time
 
+# Imported where used, not here: secrets (hashlib), shlex, subprocess. A `container run` loads
+# only what creating and starting a container needs (FINDINGS F5).
 if TYPE_CHECKING:
+    from composer.cli.context import Context
     from runtime.containers import ContainerManager
     from runtime.engine import Engine
     from runtime.spec import ContainerInfo, ContainerSpec, Mount, PortMapping
@@ -278,7 +277,8 @@ def random_name() -> str:
                   "merry", "nifty", "proud", "quirky", "serene", "tender", "upbeat", "vivid", "wise")
     nouns = ("turing", "hopper", "lovelace", "knuth", "ritchie", "thompson", "torvalds", "liskov",
              "hamilton", "dijkstra", "noether", "curie", "euler", "gauss", "shannon", "wozniak")
-    return f"{secrets.choice(adjectives)}_{secrets.choice(nouns)}"
+    a, n = os.urandom(2)  # as secrets.choice, without importing hashlib for it
+    return f"{adjectives[a % len(adjectives)]}_{nouns[n % len(nouns)]}"
 
 
 # ---- human output ---------------------------------------------------------------------------
@@ -691,6 +691,8 @@ def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
 
 def _spawn_reaper(cid: str) -> None:
     """``run -d --rm``: a detached helper removes the container once it has exited."""
+    import subprocess
+
     code = ("import sys\nfrom runtime.engine import Engine\n"
             "e = Engine()\nc = e.containers\n"
             "try:\n    c.wait(sys.argv[1])\n    c.remove(sys.argv[1], force=True, volumes=True)\n"
@@ -706,8 +708,8 @@ def _attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = Fals
     if stdin:
         forward_stdin(mgr, cid)
     try:
-        _stream_log(mgr, cid)
-        code = mgr.wait(cid)
+        last = _stream_log(mgr, cid)
+        code = last.exit_code if last.exit_code is not None else 0  # as mgr.wait(): it has stopped
     except KeyboardInterrupt:
         mgr.stop(cid, timeout=2)
         code = 130
@@ -731,15 +733,19 @@ def forward_stdin(mgr: ContainerManager, cid: str) -> None:
     threading.Thread(target=pump, name=f"stdin-{cid[:12]}", daemon=True).start()
 
 
-def _stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02) -> None:
-    """Follow the log file from its start (it is new) until the container stops running."""
+def _stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02) -> ContainerInfo:
+    """Follow the log file from its start (it is new) until the container stops running; return
+    its info at that point. Between reads it waits on a pidfd of the container's init, so that an
+    exit is seen at once instead of at the next *poll* tick."""
     from runtime.logs import LineFramer, decode_line
 
     path = mgr.log_path(cid)
     framer = LineFramer()
     pos = 0
+    gone = 0  # the init that has exited: its monitor writes the exit file in a moment
     while True:
-        running = mgr.get(cid).status in ("running", "paused", "restarting", "created")
+        info = mgr.get(cid)
+        running = info.status in ("running", "paused", "restarting", "created")
         try:
             with open(path, "rb") as f:
                 f.seek(pos)
@@ -752,9 +758,29 @@ def _stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02) -> None:
             if rec is not None:
                 _emit(rec.stream, rec.text + (b"" if rec.partial else b"\n"))
         if not running and not data:
-            return
+            return info
         if not data:
-            time.sleep(poll)
+            if info.pid and info.pid != gone and _wait_exit(info.pid, poll):
+                gone = info.pid
+            else:
+                time.sleep(poll if info.pid != gone else 0.002)
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait up to *timeout* for process *pid* to exit; True when it has (or is already gone)."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except OSError:  # no pidfd (old kernel): sleep as before
+        time.sleep(timeout)
+        return False
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
 
 
 def _emit(stream: str, data: bytes) -> None:
@@ -841,6 +867,8 @@ def ps_json(info: ContainerInfo) -> dict[str, Any]:
 
 
 def _cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
+    import shlex
+
     infos = [i for i in _mgr(ctx).list(all=args.show_all) if _matches(i, args.filter)]
     if args.quiet:
         for i in infos:
@@ -986,6 +1014,8 @@ def _cmd_exec(args: argparse.Namespace, ctx: Context) -> int:
     spec = ExecSpec(command=tuple(args.cmd_args), env=env, user=args.user, working_dir=args.workdir,
                     tty=args.tty, stdin_open=args.interactive, privileged=args.privileged,
                     detach=args.detach)
+    import subprocess
+
     stdin = 0 if args.interactive else subprocess.DEVNULL
     sys.stdout.flush()
     return _mgr(ctx).exec(args.ref, spec, stdin=stdin, stdout=1, stderr=2)

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import argparse
+
     from composer.project import Project
     from runtime.engine import Engine
 
 
-@dataclass
 class Context:
-    args: argparse.Namespace
-    environ: Mapping[str, str]
-    cwd: str
-    _engine: Any = field(default=None, repr=False)
+    # a plain class: a dataclass would compile its methods at every start-up (FINDINGS F6)
+    def __init__(self, *, args: argparse.Namespace, environ: Mapping[str, str], cwd: str) -> None:
+        self.args = args
+        self.environ = environ
+        self.cwd = cwd
+        self._engine: Engine | None = None
+
+    def __repr__(self) -> str:
+        return f"Context(args={self.args!r}, cwd={self.cwd!r})"
 
     def engine(self) -> Engine:
         if self._engine is None:
             from runtime.engine import Engine
 
             self._engine = Engine()
-        return self._engine  # type: ignore[no-any-return]
+        return self._engine
 
     def load_project(self, services: Sequence[str] = (), **options: Any) -> Project:
         """Load the project named by the global flags (file discovery, .env, profiles, ...).

@@ -16,22 +16,20 @@ import contextlib
 import fcntl
 import json
 import os
-import platform
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from runtime.errors import Conflict, ImageError, InvalidSpec, NotFound
 from runtime.images.blobs import BlobStore, check_digest
-from runtime.images.changes import DEFAULT_PATH, apply_changes
 from runtime.images.reference import ID_RE, is_short_name, normalize_ref
-from runtime.images.unpack import open_uncompressed, unpack_layer
 from runtime.paths import Paths
 from runtime.spec import ImageInfo
 from runtime.state import Doc, Store, Tx
+
+# changes (shlex), unpack (tarfile), datetime and tempfile are imported by the operations that add
+# images: resolving one, which every `container run` does, needs none of them (FINDINGS F5).
 
 MT_OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
 MT_OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
@@ -46,11 +44,13 @@ _ARCH: Final = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": 
 
 
 def host_arch() -> str:
-    m = platform.machine()
+    m = os.uname().machine  # what platform.machine() returns, without importing platform
     return _ARCH.get(m, m)
 
 
 def now_rfc3339() -> str:
+    from datetime import UTC, datetime
+
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -166,6 +166,9 @@ class ImageStore:
         The config gets ``Env=[PATH=...]`` (as podman) and whatever *changes* say; no Cmd unless a
         ``CMD`` change gives one. *source* may be a path or a seekable binary file.
         """
+        from runtime.images.changes import DEFAULT_PATH, apply_changes
+        from runtime.images.unpack import open_uncompressed
+
         target = normalize_ref(ref) if ref else None
         if target and "@" in target:
             raise InvalidSpec(f"cannot import as {ref!r}: a digest reference names content, not a tag")
@@ -210,6 +213,8 @@ class ImageStore:
                 new: _NewBlobs, *, what: str, manifest_bytes: bytes | None = None) -> str:
         """Unpack *layers* ((blob digest, media type), lowest first), store config and manifest,
         record the image and point *refs* at it. Returns the image id."""
+        from runtime.images.unpack import unpack_layer
+
         try:
             cfg = json.loads(config_bytes)
             diff_ids = list(cfg["rootfs"]["diff_ids"])
@@ -378,6 +383,8 @@ class ImageStore:
         """Copy a non-seekable stream (stdin) to a temporary file under the root; caller unlinks."""
         tmpdir = self.paths.root / "tmp"
         tmpdir.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         fd, name = tempfile.mkstemp(prefix="spool-", dir=tmpdir)
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)

@@ -4,10 +4,10 @@ may set. Standard library only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final, Literal
 
 from runtime.errors import InvalidSpec
+from runtime.record import record
 
 __all__ = ["DEFAULT_DEVICES", "DEFAULT_MASKED_PATHS", "DEFAULT_READONLY_PATHS",
            "DEFAULT_SYSCTL_ALLOWED", "DeviceNode", "check_sysctl"]
@@ -41,7 +41,7 @@ DEFAULT_READONLY_PATHS: Final[tuple[str, ...]] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record  # a frozen keyword-only dataclass, defined without exec (FINDINGS F6)
 class DeviceNode:
     path: str
     type: Literal["c", "b"]
@@ -55,12 +55,12 @@ class DeviceNode:
 # Created in the container's /dev (a tmpfs); /dev/ptmx is a symlink to pts/ptmx of its own devpts,
 # which is why 5:2 is also allowed in the devices cgroup (see runtime/cgroups.py).
 DEFAULT_DEVICES: Final[tuple[DeviceNode, ...]] = (
-    DeviceNode("/dev/null", "c", 1, 3),
-    DeviceNode("/dev/zero", "c", 1, 5),
-    DeviceNode("/dev/full", "c", 1, 7),
-    DeviceNode("/dev/random", "c", 1, 8),
-    DeviceNode("/dev/urandom", "c", 1, 9),
-    DeviceNode("/dev/tty", "c", 5, 0),
+    DeviceNode(path="/dev/null", type="c", major=1, minor=3),
+    DeviceNode(path="/dev/zero", type="c", major=1, minor=5),
+    DeviceNode(path="/dev/full", type="c", major=1, minor=7),
+    DeviceNode(path="/dev/random", type="c", major=1, minor=8),
+    DeviceNode(path="/dev/urandom", type="c", major=1, minor=9),
+    DeviceNode(path="/dev/tty", type="c", major=5, minor=0),
 )
 DEFAULT_DEVICE_SYMLINKS: Final[tuple[tuple[str, str], ...]] = (
     ("/dev/ptmx", "pts/ptmx"),
