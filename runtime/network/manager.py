@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -191,6 +192,32 @@ class NetworkManager:
         self._port_driver: str | None = None
         self._nft_ok: bool | None = None
         self.warnings: builtins.list[str] = []  # for the CLI to print (e.g. no egress without nft)
+        self._batch = 0                           # depth of batch() blocks open in this process
+        self._pending_nets: set[str] = set()      # networks whose peers' hosts files are due
+        self._pending_nft = False                 # the ports chain is due
+        self._batch_lock = threading.Lock()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group set-ups and teardowns (compose up/down of many containers): the peers' hosts
+        files and the ports chain are rewritten once when the outermost block ends instead of
+        after every container. Each container's own hosts file is still written at once (it is
+        bind-mounted when it starts); a peer's name or a published port appears at the end."""
+        with self._batch_lock:
+            self._batch += 1
+        try:
+            yield
+        finally:
+            with self._batch_lock:
+                self._batch -= 1
+                nets, due_nft = set(), False
+                if self._batch == 0:
+                    nets, due_nft = self._pending_nets, self._pending_nft
+                    self._pending_nets, self._pending_nft = set(), False
+            if nets:
+                self._refresh_hosts(nets)
+            if due_nft:
+                self._refresh_nft(ports_only=True)
 
     @property
     def nft_ok(self) -> bool:
@@ -825,7 +852,14 @@ class NetworkManager:
             os.close(fd)
 
     def _refresh_hosts(self, networks: set[str], also: str | None = None) -> None:
-        """Rewrite (in place) the hosts file of every container on *networks*, and of *also*."""
+        """Rewrite (in place) the hosts file of every container on *networks*, and of *also*
+        (inside batch(): only *also*'s now, the others when the batch ends)."""
+        with self._batch_lock:
+            if self._batch:
+                self._pending_nets |= networks
+                if also is None:
+                    return
+                networks = set()
         with self._lock():
             docs = dict(self.store.read().list(CTR))
             members = _members(docs)
@@ -842,7 +876,13 @@ class NetworkManager:
     def _refresh_nft(self, ports_only: bool = False) -> None:
         """Re-render composer's table from state and apply it in one transaction; *ports_only*
         (a container came or went, the networks did not change): only its chain of published
-        ports, or the whole table when that fails (the table is missing)."""
+        ports, or the whole table when that fails (the table is missing). Inside batch(), a
+        ports-only refresh waits for the end of the batch."""
+        if ports_only:
+            with self._batch_lock:
+                if self._batch:
+                    self._pending_nft = True
+                    return
         tx = self.store.read()
         nets = {d["name"]: d for _, d in tx.list(NET)}
         bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"])
