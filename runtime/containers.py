@@ -927,9 +927,10 @@ class ContainerManager:
     def _retire_zygote_when_idle(self) -> None:
         """The engine's last container is gone: stop the monitor fork server too, so that `down`
         leaves no process behind (the next create starts a new one)."""
-        from runtime import zygote
+        # whether or not this process would use it: another one (or an older setting) started it
+        if not self.engine.store.read().list("container"):
+            from runtime import zygote
 
-        if zygote.enabled() and not self.engine.store.read().list("container"):
             zygote.stop(self.paths)
 
     def wait(self, ref: str, *, condition: str = "not-running", timeout: float | None = None) -> int:

@@ -5,7 +5,7 @@ forks container monitors on request, instead of a fresh ``python -I -S runtime/m
 Server: ``python -I -S runtime/zygote.py RUN_DIR`` (standard library only). It binds
 RUN_DIR/zygote.sock, detaches (setsid, double fork: never a child of the CLI), imports the monitor
 body (runtime.executor.supervise), freezes the GC and serves. It exits after COMPOSER_ZYGOTE_IDLE
-seconds (default 60) without a request, removing its socket.
+seconds (default 30) without a request, removing its socket.
 
 Protocol, one connection per monitor: the client sends a 4-byte length and a NUL-separated request
 (umask, container dir, run dir, ["--start"]). The zygote forks a child that writes ``forked PID``
@@ -31,12 +31,11 @@ import time
 
 SOCK, LOCK, PIDFILE, ERRFILE = "zygote.sock", "zygote.lock", "zygote.pid", "zygote.err"
 IDLE_ENV, ZYGOTE_ENV, NO_ZYGOTE_ENV = "COMPOSER_ZYGOTE_IDLE", "COMPOSER_ZYGOTE", "COMPOSER_NO_ZYGOTE"
-# Off by default: under load, parallel first creates through it sometimes fail ("monitor: [Errno 22]
-# Invalid argument") or record a wrong exit code (tests/runtime/test_zygote.py::
-# test_parallel_first_creates_start_one_zygote in a full run). COMPOSER_ZYGOTE=1 enables it. When on,
-# the engine's last container removal stops it (ContainerManager.remove): `down` leaves no process.
-ON_BY_DEFAULT = False
-DEFAULT_IDLE = 60.0
+# On by default (COMPOSER_NO_ZYGOTE=1 or COMPOSER_ZYGOTE=0 turn it off). It lives while it is used:
+# the engine's last container removal stops it (ContainerManager.remove: `down` leaves no process),
+# and it exits by itself after DEFAULT_IDLE seconds without a request.
+ON_BY_DEFAULT = True
+DEFAULT_IDLE = 30.0
 HERE = os.path.dirname(os.path.abspath(__file__))
 ZYGOTE = os.path.join(HERE, "zygote.py")
 MONITOR = os.path.join(HERE, "monitor.py")
@@ -272,14 +271,17 @@ class Server:
         from runtime.security import caps  # noqa: F401
 
         self.run_monitor = supervise.main
-        self.sources = _sources()
+        self.source_paths = _source_paths()
+        self.stamp = _stamp(self.source_paths)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, _terminate)
         with open(os.path.join(self.rundir, PIDFILE + ".tmp"), "w") as f:
             f.write(f"{os.getpid()} {_starttime(os.getpid())}\n")
         os.replace(os.path.join(self.rundir, PIDFILE + ".tmp"), os.path.join(self.rundir, PIDFILE))
+        caps.preload()  # the monitor's init needs libc's handle: made once, here
         gc.collect()
+        self.filler = _fill_pools()
         gc.freeze()  # collections would touch (and so copy) every shared page in the children
         last = time.monotonic()
         try:
@@ -310,7 +312,8 @@ class Server:
         except (BlockingIOError, InterruptedError):
             return False
         try:
-            if _sources() != self.sources:  # the code changed under us: the client spawns directly
+            # the code changed under us: the client spawns directly
+            if _stamp(self.source_paths) != self.stamp:
                 self.cleanup()
                 raise SystemExit(0)
             self.handle(conn)
@@ -364,7 +367,7 @@ class Server:
         _set_cmdline([sys.executable, "-I", "-S", *argv])
         sys.argv = argv
         try:
-            code = self.run_monitor(argv)
+            code = self.run_monitor(argv, detach=False)  # a child of the zygote: it reaps us
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         for stream in (sys.stdout, sys.stderr):
@@ -420,17 +423,68 @@ class Server:
             pass
 
 
-def _sources() -> dict[str, int]:
-    """Modification times of the runtime modules loaded: a zygote must not serve old code."""
+def _fill_pools() -> list[object]:
+    """Objects that fill every free block of pymalloc's partly used pools, kept for the zygote's
+    life. A child's small allocations take the free blocks of those pools first: after imports
+    they are scattered over hundreds of pages shared with the zygote, each of which the child's
+    first write copies (~1 MB per monitor); filled, its allocations go to fresh, dense pools."""
+    keep: list[object] = []
+    for _ in range(3):  # filling allocates a little itself (lists): look again
+        for size, avail in _free_blocks().items():
+            if size == 16:
+                keep.append([object() for _ in range(avail)])
+            elif size == 32:
+                keep.append([float(i) + 0.5 for i in range(avail)])  # 24 bytes each
+            else:
+                keep.append([bytes(size - 33) for _ in range(avail)])  # a header of 33 bytes
+    return keep
+
+
+def _free_blocks() -> dict[int, int]:
+    """Size class -> free blocks in its partly used pools (sys._debugmallocstats, C stderr)."""
+    fd = os.memfd_create("pymalloc", os.MFD_CLOEXEC)
+    saved = os.dup(2)
+    try:
+        os.dup2(fd, 2)
+        sys._debugmallocstats()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    try:
+        size = os.lseek(fd, 0, os.SEEK_CUR)
+        text = os.pread(fd, size, 0).decode(errors="replace")
+    finally:
+        os.close(fd)
     out = {}
-    for name, mod in list(sys.modules.items()):
-        path = getattr(mod, "__file__", None)
-        if path and (name == "__main__" or name.startswith("runtime.")):
-            try:
-                out[path] = os.stat(path).st_mtime_ns
-            except OSError:
-                out[path] = 0
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 5 and f[0].isdigit() and f[1].isdigit() and int(f[4]) > 0:
+            out[int(f[1])] = int(f[4])
     return out
+
+
+def _source_paths() -> bytes:
+    """The runtime modules loaded, as one NUL-separated blob: checking them touches one object,
+    not every module's (each page the zygote writes after a fork is copied, and the forked
+    monitors keep the originals: the zygote's work between forks costs each monitor memory)."""
+    paths = [
+        os.fsencode(path)
+        for name, mod in list(sys.modules.items())
+        if (name == "__main__" or name.startswith("runtime."))
+        and isinstance(path := getattr(mod, "__file__", None), str)
+    ]
+    return b"\0".join(paths)
+
+
+def _stamp(paths: bytes) -> bytes:
+    """Modification times of *paths*: a zygote must not serve old code."""
+    out = bytearray()
+    for path in paths.split(b"\0"):
+        try:
+            out += b"%d," % os.stat(path).st_mtime_ns
+        except OSError:
+            out += b"0,"
+    return bytes(out)
 
 
 def _terminate(*_: object) -> None:

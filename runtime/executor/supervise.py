@@ -573,10 +573,13 @@ class _LineReader:
             buf += b
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], *, detach: bool = True) -> int:
+    """Run the monitor of (argv[1], argv[2]). *detach*: fork once more so that the caller can reap
+    its child at once (the zygote's child is detached already: a fork more would only copy the
+    pages that child wrote into a monitor that outlives it)."""
     cdir, rdir = argv[1], argv[2]
     start_now = "--start" in argv[3:]
-    if os.fork():
+    if detach and os.fork():
         os._exit(0)  # the caller reaps us at once; the monitor lives on, re-parented to init
     os.chdir("/")
     err_fd = os.open(os.path.join(rdir, "monitor.err"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -72,7 +72,8 @@ def test_a_forked_monitor_records_exit_code_and_logs(zengine: Engine) -> None:
         rundir(zengine) + f"/containers/{c.id}",
     ]
     assert forked(mon)
-    assert ppid(mon) != zpid and os.getsid(mon) not in (os.getsid(zpid), os.getsid(0))  # detached
+    # detached: its own session; the zygote's child (one fork, not two: see supervise.main)
+    assert ppid(mon) == zpid and os.getsid(mon) == mon != os.getsid(zpid)
     assert sorted(os.listdir(f"/proc/{mon}/fd"), key=int)[:3] == ["0", "1", "2"]
     assert os.readlink(f"/proc/{mon}/fd/1") == "/dev/null"
     assert os.readlink(f"/proc/{mon}/fd/2").endswith("/monitor.err")
