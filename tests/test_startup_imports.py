@@ -84,3 +84,51 @@ def test_importing_the_loader_imports_no_parser() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---- `container run` (issue 3: run --rm <= 60 ms) ---------------------------------------------
+# What `composer container run --rm IMAGE true` may load. Project modules: exactly the ones below
+# (a new import on this path is a decision, so it is made here). Heavy standard modules (tarfile,
+# platform, secrets via images or the CLI, shlex, ...) are checked by name: each cost 2-10 ms of a
+# start that should take tens.
+RUN_MAY_IMPORT = frozenset({
+    "composer", "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
+    "composer.cli.humanize", "composer.errors",
+    "runtime", "runtime.engine", "runtime.errors", "runtime.paths", "runtime.record", "runtime.spec",
+    "runtime.state", "runtime.logs", "runtime.zygote", "runtime.containers", "runtime.cgroups",
+    "runtime.executor", "runtime.executor.oci", "runtime.executor.user",
+    "runtime.images", "runtime.images.blobs", "runtime.images.reference", "runtime.images.store",
+    "runtime.network", "runtime.network.files", "runtime.network.ifconf", "runtime.network.ipam",
+    "runtime.network.links", "runtime.network.manager", "runtime.network.netns", "runtime.network.nft",
+    "runtime.network.rtnl",
+    "runtime.security", "runtime.security.caps", "runtime.security.defaults", "runtime.security.rlimits",
+    "runtime.security.seccomp", "runtime.security.seccomp_profile",
+})
+RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "tarfile", "platform", "shlex",
+                       "runtime.images.unpack", "runtime.images.changes", "runtime.container_access",
+                       "argparse._", "concurrent.futures", "asyncio", "email", "http", "uuid")
+
+_RUN_PROBE = (
+    "import sys\nfrom composer.cli.main import main\n"
+    "try:\n    rc = main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
+    "print('@@', rc, ' '.join(sorted(sys.modules)))"
+)
+
+
+@pytest.mark.privileged
+def test_container_run_imports_only_what_it_needs(
+    engine_paths: tuple[Path, Path], busybox_tar: Path, tmp_path: Path
+) -> None:
+    imp = subprocess.run([sys.executable, "-m", "composer", "image", "import", str(busybox_tar),
+                          "localhost/busybox:latest"], capture_output=True, text=True, timeout=120)
+    assert imp.returncode == 0, imp.stderr
+    out = subprocess.run([sys.executable, "-c", _RUN_PROBE, "container", "run", "--rm", "--name", "imp",
+                          "localhost/busybox:latest", "true"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
+    assert marks, out.stderr
+    rc, *modules = marks[-1].split()[1:]
+    assert rc == "0", out.stderr
+    ours = {m for m in modules if m.split(".")[0] in ("composer", "runtime")}
+    assert ours - RUN_MAY_IMPORT == set()
+    assert [m for m in modules if m.startswith(RUN_MUST_NOT_IMPORT)] == []

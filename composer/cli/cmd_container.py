@@ -760,10 +760,11 @@ def _stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02) -> Containe
         if not running and not data:
             return info
         if not data:
-            if info.pid and info.pid != gone and _wait_exit(info.pid, poll):
-                gone = info.pid
+            if info.pid and info.pid != gone:
+                if _wait_exit(info.pid, poll):
+                    gone = info.pid
             else:
-                time.sleep(poll if info.pid != gone else 0.002)
+                time.sleep(0.002 if info.pid else poll)
 
 
 def _wait_exit(pid: int, timeout: float) -> bool:

@@ -13,8 +13,6 @@ import errno
 import hashlib
 import json
 import os
-import platform
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -199,7 +197,7 @@ def compile_filter(profile: Mapping[str, Any], caps: frozenset[str]) -> bytes:
     lib = _seccomp()
     caps = frozenset(_cap(c) for c in caps)
     _validate(profile, "profile")
-    machine = platform.machine()
+    machine = os.uname().machine
     goarch = _GOARCH.get(machine, machine)
     release = os.uname().release
     default_action = _action(profile["defaultAction"], profile.get("defaultErrnoRet"), "profile")
@@ -258,7 +256,7 @@ def filter_key(profile: Mapping[str, Any], caps: frozenset[str]) -> str:
     h.update(json.dumps(profile, sort_keys=True, separators=(",", ":")).encode())
     h.update(b"\0" + ",".join(sorted(_cap(c) for c in caps)).encode())
     h.update(b"\0" + libseccomp_version().encode())
-    h.update(b"\0" + platform.machine().encode() + b"\0" + os.uname().release.encode())
+    h.update(b"\0" + os.uname().machine.encode() + b"\0" + os.uname().release.encode())
     return h.hexdigest()
 
 
@@ -272,6 +270,8 @@ def cached_filter(cache_dir: Path, profile: Mapping[str, Any], caps: frozenset[s
     bpf = compile_filter(profile, caps)
     path.parent.mkdir(parents=True, exist_ok=True)
     # a unique temporary name: several threads and processes may compile the same filter at once
+    import tempfile  # only on a cache miss: a container start reads the cached filter
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
