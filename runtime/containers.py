@@ -776,12 +776,26 @@ class ContainerManager:
             return False
 
     def _wait_monitor_exit(self, cid: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._monitor_alive(cid):
+        """True once the monitor of *cid* is gone (woken by its pidfd, not by polling)."""
+        mon = read_json(self.paths.container_run(cid) / "monitor.json") or {}
+        pid, start = int(mon.get("pid") or 0), mon.get("starttime")
+        if not _alive(pid, start):
+            return True
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:  # gone meanwhile (ESRCH)
+            return not _alive(pid, start)
+        try:
+            if not _alive(pid, start):  # the pid was reused between our two looks
                 return True
-            time.sleep(0.01)
-        return not self._monitor_alive(cid)
+            import select
+
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)  # readable once the process has exited
+            poller.poll(max(0, int(timeout * 1000)))
+        finally:
+            os.close(fd)
+        return not _alive(pid, start)
 
     def stop(self, ref: str, timeout: float | None = None) -> ContainerInfo:
         """Stop signal, then SIGKILL after *timeout* (default: the spec's stop_timeout)."""
