@@ -411,12 +411,31 @@ class Monitor:
             data = os.read(ctl, 4096)
         except BlockingIOError:
             return
-        for cmd in data.decode(errors="replace").split():
-            if cmd == "start" and self.gate_w >= 0:
-                self.release()
-                self.save_state()
+        words = data.decode(errors="replace").split()
+        reply = ""
+        for i, cmd in enumerate(words):
+            if cmd == "reply" and i + 1 < len(words) and "/" not in words[i + 1]:
+                reply = words[i + 1]  # a FIFO of the client's in our run dir: told when started
+            elif cmd == "start":
+                if self.gate_w >= 0:
+                    self.release()
+                    self.save_state()
+                if reply:
+                    self.answer(reply)
             elif cmd in ("pause", "unpause"):
                 self.paused = cmd == "pause"
+
+    def answer(self, name: str) -> None:
+        """Wake a client waiting on its reply FIFO (gone or not listening: nothing to do)."""
+        try:
+            fd = os.open(self.path(name), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:  # noqa: SIM105 - no contextlib import in the monitor
+            os.write(fd, b"started\n")
+        except OSError:
+            pass
+        os.close(fd)
 
     def back_off(self, delay: float) -> bool:
         """Sleep *delay* before a restart; True if a stop came meanwhile (through ctl)."""
