@@ -5,11 +5,12 @@ starts (service_started / service_healthy / service_completed_successfully), the
 blocking engine call in a worker thread, at most *parallel* at a time. A failed operation fails
 the operations that depend on it, with a message naming both.
 
-Two drivers share that logic (`run` picks one): plans that wait on no health or completion
-condition -- every teardown (`down`, `stop`, `rm`) and most `up`s -- run on a stdlib thread pool,
-scheduled from the calling thread, so they never import trio (~200 ms CPU, bench/FINDINGS.md F9);
-plans that poll conditions run on trio, which can cancel a wait. Ctrl-C: no new operation starts,
-and a call already running in a thread finishes first (never half-made).
+Two drivers share that logic. `run` (what the CLI uses) is the thread driver: a bounded stdlib
+thread pool for the engine calls, scheduled from the calling thread, which also polls the
+conditions; it never imports trio (~200 ms CPU of every `up`/`down`, bench/FINDINGS.md F9).
+`execute` is the trio driver it replaced, kept for callers that run inside trio. Either way,
+Ctrl-C: the waits stop, no new operation starts, and a call already running in a thread
+finishes first (never half-made).
 """
 
 from __future__ import annotations
@@ -513,28 +514,55 @@ def limiter_for(parallel: int) -> trio.CapacityLimiter:
     return trio.CapacityLimiter(parallel if parallel and parallel > 0 else 1 << 16)
 
 
-# ---- the thread driver: everything else -----------------------------------------------------------
+# ---- the thread driver: what the CLI uses -------------------------------------------------------
 
 
 def needs_trio(plan: Plan) -> bool:
-    """Does some operation poll a health or completion condition (a wait trio can cancel)?"""
+    """Does some operation poll a health or completion condition? (Only the trio driver's tests
+    care now: the thread driver polls conditions from its scheduling thread.)"""
     return any(d.condition in (HEALTHY, COMPLETED) for op in plan.ops for d in op.wait_for)
+
+
+class _Waiter:
+    """An operation whose dependencies are done, meeting its depends_on conditions one by one."""
+
+    __slots__ = ("op", "index", "seen", "deadline", "due")
+
+    def __init__(self, op: Op, now: float) -> None:
+        self.op, self.index, self.seen = op, 0, _Seen()
+        self.deadline: float | None = None
+        self.due = now
 
 
 class _ThreadRun(_Core):
     def run_op(self, op: Op) -> None:
-        """In a worker thread, once every dependency of *op* is done."""
+        """In a worker thread, once *op*'s dependencies are done and its conditions met."""
         try:
-            for dep in op.deps:
-                self.blocked(op, dep)
-            for cond in op.wait_for:  # service_started only (needs_trio): one look, no wait
-                try:
-                    self.condition_met(cond, self.containers_of(cond.service), _Seen())
-                except _DependencyFailed as exc:
-                    self.dep_failed(op, cond, str(exc))
             self.apply(op)
         except (ImportError, ComposerError, EngineError) as exc:
             self.record(op, exc)
+
+    def poll(self, w: _Waiter, now: float) -> bool:
+        """Look at *w*'s conditions from the current one on: True when every one is met (or an
+        optional one failed: warned), False to look again at w.due; raises when a required one
+        can no longer be met (or timed out)."""
+        while w.index < len(w.op.wait_for):
+            dep = w.op.wait_for[w.index]
+            if w.deadline is None and self.opt.condition_timeout:
+                w.deadline = now + self.opt.condition_timeout
+            try:
+                met = self.condition_met(dep, self.containers_of(dep.service), w.seen)
+            except _DependencyFailed as exc:
+                self.dep_failed(w.op, dep, str(exc))  # raises unless optional
+                met = True
+            if not met and w.deadline is not None and now >= w.deadline:
+                self.dep_failed(w.op, dep, f"timed out waiting for {dep.condition}")
+                met = True
+            if not met:
+                w.due = now + self.opt.poll_interval
+                return False
+            w.index, w.seen, w.deadline = w.index + 1, _Seen(), None
+        return True
 
 
 def execute_threads(
@@ -546,11 +574,15 @@ def execute_threads(
     options: DriverOptions,
     parallel: int = -1,
 ) -> dict[int, str]:
-    """Run *plan* (one that needs_trio() refuses) on a bounded pool of threads; returns {op id: error}.
+    """Run *plan* on a bounded pool of threads; returns {op id: error} of the failed operations.
 
-    The calling thread schedules: an operation is submitted when its last dependency is done, so
-    at most *parallel* engine calls (-1: up to MAX_THREADS) run at once and none waits in a worker.
+    The calling thread schedules: an operation whose dependencies are done has its depends_on
+    conditions polled here (every options.poll_interval), and is then submitted, so at most
+    *parallel* engine calls (-1: up to MAX_THREADS) run at once and no worker ever waits on a
+    condition (a bounded pool cannot deadlock). Ctrl-C (KeyboardInterrupt) stops the waits and
+    starts nothing more; calls under way finish before it propagates.
     """
+    import time
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
     run = _ThreadRun(plan, project, engine, progress, options)
@@ -563,23 +595,63 @@ def execute_threads(
             dependents.setdefault(d, []).append(op.id)
     width = min(len(plan.ops), parallel if parallel and parallel > 0 else MAX_THREADS)
     running: dict[Future[None], int] = {}
+    waiting: dict[int, _Waiter] = {}
     tick = 0.1 if progress.mode == "tty" else None
+
     with ThreadPoolExecutor(width, thread_name_prefix="composer-op") as pool:
+
+        def ready(op_id: int) -> None:
+            op = run.by_id[op_id]
+            try:
+                for dep in op.deps:
+                    run.blocked(op, dep)
+            except OpFailed as exc:
+                run.record(op, exc)
+                done(op_id)
+                return
+            if op.wait_for:
+                waiting[op_id] = _Waiter(op, time.monotonic())
+            else:
+                running[pool.submit(run.run_op, op)] = op_id
+
+        def done(op_id: int) -> None:
+            for nxt in dependents.get(op_id, ()):
+                remaining[nxt] -= 1
+                if remaining[nxt] == 0:
+                    ready(nxt)
+
         try:
             for op in plan.ops:
                 if remaining[op.id] == 0:
-                    running[pool.submit(run.run_op, op)] = op.id
-            while running:
-                finished, _ = wait(running, timeout=tick, return_when=FIRST_COMPLETED)
+                    ready(op.id)
+            while running or waiting:
+                now = time.monotonic()
+                for op_id, w in [(i, w) for i, w in waiting.items() if w.due <= now]:
+                    try:
+                        met = run.poll(w, now)
+                    except (ImportError, ComposerError, EngineError) as exc:
+                        del waiting[op_id]
+                        run.record(w.op, exc)
+                        done(op_id)
+                        continue
+                    if met:
+                        del waiting[op_id]
+                        running[pool.submit(run.run_op, w.op)] = op_id
+                timeout = tick
+                if waiting:
+                    until = max(0.0, min(w.due for w in waiting.values()) - time.monotonic())
+                    timeout = until if timeout is None else min(timeout, until)
+                if running:
+                    finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                else:
+                    finished = set()
+                    time.sleep(timeout or 0.0)
                 if tick:
                     progress.redraw()  # elapsed times move while an operation waits
                 for fut in finished:
                     op_id = running.pop(fut)
                     fut.result()  # a bug (not an engine or composer error) surfaces here
-                    for nxt in dependents.get(op_id, ()):
-                        remaining[nxt] -= 1
-                        if remaining[nxt] == 0:
-                            running[pool.submit(run.run_op, run.by_id[nxt])] = nxt
+                    done(op_id)
         except BaseException:
             # Ctrl-C (or a bug): start nothing more; the `with` waits for the calls under way
             pool.shutdown(wait=False, cancel_futures=True)
@@ -597,19 +669,10 @@ def run(
     options: DriverOptions,
     parallel: int = -1,
 ) -> dict[int, str]:
-    """Run *plan* with the driver it needs (threads unless it polls conditions); {op id: error}."""
-    if not needs_trio(plan):
-        return execute_threads(
-            plan, engine, project=project, progress=progress, options=options, parallel=parallel
-        )
-    import trio
-
-    async def main() -> dict[int, str]:
-        return await execute(
-            plan, engine, project=project, progress=progress, options=options, limiter=limiter_for(parallel)
-        )
-
-    return trio.run(main)
+    """Run *plan* (the thread driver); {op id: error} of the operations that failed."""
+    return execute_threads(
+        plan, engine, project=project, progress=progress, options=options, parallel=parallel
+    )
 
 
 def apply_plan(

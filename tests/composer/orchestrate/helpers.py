@@ -18,6 +18,29 @@ from runtime.spec import ContainerInfo, ContainerSpec, NetworkSpec, PodSpec, Vol
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE_BIN = REPO / ".venv" / "bin" / "docker-compose"
 
+# web needs app; app needs db healthy and migrate completed; migrate needs db healthy
+APP = """
+services:
+  web:
+    image: busybox
+    depends_on: {app: {condition: service_started}}
+  app:
+    image: busybox
+    depends_on:
+      db: {condition: service_healthy}
+      migrate: {condition: service_completed_successfully}
+  migrate:
+    image: busybox
+    depends_on: {db: {condition: service_healthy}}
+    configs: [tok]
+  db:
+    image: busybox
+    volumes: [data:/data]
+    healthcheck: {test: ["CMD", "true"]}
+volumes: {data: {}}
+configs: {tok: {content: hunter2}}
+"""
+
 
 def load(tmp_path: Path, text: str, name: str = "demo", env: Mapping[str, str] | None = None) -> Project:
     """The canonical project, as docker compose itself prints it (the loader's contract)."""

@@ -12,29 +12,7 @@ from composer.plan import DownOptions, ReconcileOptions, reconcile, teardown
 from composer.progress import Progress
 from composer.project import Project
 
-from .helpers import FakeEngine, load
-
-APP = """
-services:
-  web:
-    image: busybox
-    depends_on: {app: {condition: service_started}}
-  app:
-    image: busybox
-    depends_on:
-      db: {condition: service_healthy}
-      migrate: {condition: service_completed_successfully}
-  migrate:
-    image: busybox
-    depends_on: {db: {condition: service_healthy}}
-    configs: [tok]
-  db:
-    image: busybox
-    volumes: [data:/data]
-    healthcheck: {test: ["CMD", "true"]}
-volumes: {data: {}}
-configs: {tok: {content: hunter2}}
-"""
+from .helpers import APP, FakeEngine, load
 
 
 def _up(engine: FakeEngine, project: Project, tmp_path: Path, **opts: object) -> tuple[dict[int, str], str]:

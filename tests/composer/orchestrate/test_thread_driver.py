@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,8 +16,9 @@ import pytest
 from composer.orchestrate import DriverOptions, execute_threads, first_error, needs_trio, observe, run
 from composer.plan import DownOptions, ReconcileOptions, reconcile, teardown
 from composer.progress import Progress
+from tests.conftest import REPO
 
-from .helpers import FakeEngine, load
+from .helpers import APP, FakeEngine, load
 
 CHAIN = """
 services:
@@ -139,20 +142,108 @@ def test_independent_stops_overlap(tmp_path: Path) -> None:
     assert peak[0] == 8
 
 
-def test_run_picks_trio_only_for_conditions_it_must_poll(tmp_path: Path) -> None:
-    p = load(
-        tmp_path,
-        "services:\n  a: {image: busybox, depends_on: {b: {condition: service_healthy}}}\n"
-        "  b: {image: busybox, healthcheck: {test: [CMD, 'true']}}\n",
+def _up_app(
+    engine: FakeEngine, tmp_path: Path, text: str = APP, **opts: object
+) -> tuple[dict[int, str], str]:
+    """The trio driver's condition scenarios (test_driver.APP), through run(): the thread driver."""
+    p = load(tmp_path, text)
+    out = io.StringIO()
+    warnings: list[str] = []
+    plan = reconcile(p, observe(engine, p), ReconcileOptions())
+    options = DriverOptions(
+        files_dir=lambda n: str(tmp_path / "files" / n), poll_interval=0.01, warn=warnings.append, **opts
+    )  # type: ignore[arg-type]
+    errors = run(plan, engine, project=p, progress=Progress("plain", out), options=options, parallel=2)
+    return errors, out.getvalue() + "".join(w + "\n" for w in warnings)
+
+
+def test_health_and_completion_conditions_are_polled_without_trio(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom tests.composer.orchestrate import test_thread_driver as t\n"
+        "from tests.composer.orchestrate.helpers import FakeEngine\n"
+        "from pathlib import Path\n"
+        "e = FakeEngine(); e.images.present.add('busybox')\n"
+        "e.containers.health['db'] = ['starting', 'starting', 'healthy']\n"
+        "e.containers.exit_codes['migrate'] = 0\n"
+        f"errors, out = t._up_app(e, Path({str(tmp_path)!r}))\n"
+        "print(errors, 'trio' in sys.modules)\n"
+        "print([n for v, n in e.calls if v == 'start'])\n"
+        "print(out)"
     )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    lines = res.stdout.splitlines()
+    order = "['demo-db-1', 'demo-migrate-1', 'demo-app-1', 'demo-web-1']"
+    assert lines[:2] == ["{} False", order], res.stderr
+    assert " Container demo-db-1  Healthy" in res.stdout and " Container demo-migrate-1  Exited" in res.stdout
+    assert (tmp_path / "files" / "demo-migrate-1" / "configs" / "tok").read_bytes() == b"hunter2"
+
+
+def test_unhealthy_dependency_fails_dependents_naming_both(tmp_path: Path) -> None:
     engine = FakeEngine()
     engine.images.present.add("busybox")
-    engine.containers.health["b"] = ["starting", "healthy"]
+    engine.containers.health["db"] = ["starting", "unhealthy"]
+    errors, _ = _up_app(engine, tmp_path)
+    assert "demo-migrate-1" not in [n for v, n in engine.calls if v == "start"]
+    msgs = sorted(errors.values())
+    assert "service migrate: dependency db failed: container demo-db-1 is unhealthy" in msgs
+    blocked = "service:web:1: StartContainer not done because service:app:1 failed"
+    assert any(m.startswith(blocked) for m in msgs)
+
+
+def test_one_shot_failure_stops_the_chain(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    engine.containers.health["db"] = ["healthy"]
+    engine.containers.exit_codes["migrate"] = 3
+    errors, _ = _up_app(engine, tmp_path)
+    assert (
+        "service app: dependency migrate failed: service migrate didn't complete successfully: exit 3"
+        in errors.values()
+    )
+    assert ("start", "demo-app-1") not in engine.calls
+
+
+def test_optional_dependency_only_warns(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    engine.containers.fail_start.add("b")
+    errors, out = _up_app(
+        engine,
+        tmp_path,
+        "services:\n  a:\n    image: busybox\n    depends_on: {b: {condition: service_healthy, "
+        "required: false}}\n  b:\n    image: busybox\n",
+    )
+    failed = "service b: container demo-b-1 failed to start: container demo-b-1: exec failed"
+    assert list(errors.values()) == [failed]
+    assert ("start", "demo-a-1") in engine.calls
+    assert "service a: optional dependency b failed" in out
+
+
+def test_condition_timeout_fails_the_waiting_start(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    engine.containers.health["db"] = ["starting"] * 10000
+    errors, _ = _up_app(engine, tmp_path, condition_timeout=0.2)
+    assert "service migrate: dependency db failed: timed out waiting for service_healthy" in errors.values()
+    assert [n for v, n in engine.calls if v == "start"] == ["demo-db-1"]
+
+
+def test_ctrl_c_while_waiting_on_a_condition(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    engine.containers.health["db"] = ["starting"] * 10000
+    p = load(tmp_path, APP)
     plan = reconcile(p, observe(engine, p))
-    assert needs_trio(plan)
-    opts = DriverOptions(files_dir=str, poll_interval=0.01)
-    assert run(plan, engine, project=p, progress=Progress("quiet"), options=opts) == {}
-    assert [n for v, n in engine.calls if v == "start"] == ["demo-b-1", "demo-a-1"]
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        execute_threads(
+            plan, engine, project=p, progress=Progress("quiet"),
+            options=DriverOptions(files_dir=lambda n: str(tmp_path / n), poll_interval=0.02),
+        )
+    assert time.monotonic() - t0 < 5
+    assert [n for v, n in engine.calls if v == "start"] == ["demo-db-1"]
 
 
 def test_ctrl_c_starts_nothing_more_and_lets_running_calls_finish(tmp_path: Path) -> None:
