@@ -80,7 +80,7 @@ class Progress:
         self.mode, self.stream, self.color, self.clock = mode, stream or sys.stderr, color, clock
         self.lines: dict[tuple[str, str], _Line] = {}
         self._drawn = 0
-        self._lock = threading.RLock()  # events come from worker threads; the ticker from trio
+        self._lock = threading.RLock()  # events come from worker threads; redraws from the scheduler
 
     def event(self, kind: str, name: str, state: str, *, error: bool = False) -> None:
         """Resource *kind* (Container, Network, Volume, Image) *name* is now in *state*."""

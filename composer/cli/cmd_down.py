@@ -105,9 +105,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_plan(ctx: Context, plan: Plan, project: Project | None, **kw: Any) -> None:
-    """C.run_plan with orchestrate.run's choice of driver: a plan that waits on no health or
-    completion condition runs on threads, without importing trio (bench/FINDINGS.md F9). The
-    compose verbs that run plans (up, down, stop, start, run) share it."""
+    """C.run_plan on orchestrate's thread driver, which never imports trio (bench/FINDINGS.md F9).
+    The compose verbs that run plans (up, down, stop, start, run) share it."""
     from composer.orchestrate import apply_plan
 
     engine = ctx.engine()

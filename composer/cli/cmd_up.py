@@ -1,6 +1,6 @@
 """`composer up`, `create`, `scale`, `pull`: converge what runs to the compose file.
 
-Observe (labels) -> reconcile (pure plan) -> execute (trio), under the project lock so two `up`
+Observe (labels) -> reconcile (pure plan) -> execute (threads), under the project lock so two `up`
 of one project never create duplicates. `--dry-run` prints the plan and changes nothing.
 """
 
