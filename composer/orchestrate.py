@@ -745,7 +745,7 @@ def observe(engine: EngineLike, project: Project) -> Observed:
         networks=networks,
         volumes=volumes,
         images=frozenset(images),
-        pod=pods is None or _exists(pods, project.name),
+        pod=pods is None or pods.exists(project.name),
     )  # no pod support: no pod op
 
 

@@ -86,6 +86,11 @@ class PodManager:
     def get(self, name: str) -> PodInfo:
         return self._info(*self._find(name))
 
+    def exists(self, name: str) -> bool:
+        """Is there a pod named (or with the id) *name*? One lookup: no member list, no cgroup."""
+        tx = self.store.read()
+        return tx.by_name(KIND, name) is not None or tx.get(KIND, name) is not None
+
     def list(self) -> builtins.list[PodInfo]:
         return [self._info(pid, doc) for pid, doc in self.store.read().list(KIND)]
 

@@ -135,7 +135,6 @@ def _exists(manager: object, name: str) -> bool:
 
 def _pod_exists(engine: object, name: str) -> bool:
     try:
-        engine.pods.get(name)  # type: ignore[attr-defined]
-        return True
+        return bool(engine.pods.exists(name))  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - no pod, or no pod support yet
         return False

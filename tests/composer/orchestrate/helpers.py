@@ -169,6 +169,9 @@ class FakeObjects:
         self.names[spec.name] = spec
         return spec
 
+    def exists(self, name: str) -> bool:
+        return name in self.names
+
     def get(self, name: str) -> Any:
         if name not in self.names:
             raise NotFound(f"no such {self.kind} {name}")
