@@ -62,7 +62,57 @@ def cli_startup() -> list[Item]:
         )
     )
     out.extend(import_offenders([sys.executable, "-X", "importtime", "-m", "composer", "-p", "nosuch", "ps"]))
+    out.extend(run_cpu_split())
     return out
+
+
+# `container run` in one interpreter, its CPU split by rusage: the interpreter, importing what the
+# command imports, and the rest (argparse, the create/start/remove work). The monitor is another
+# process and not counted: this is the CLI's own share (FINDINGS F5).
+_SPLIT_PROBE = """
+import importlib, os, resource, sys, time
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return 1000 * (r.ru_utime + r.ru_stime)
+mode, argv = sys.argv[1], sys.argv[2:]
+if mode == "imports":
+    for m in argv:
+        importlib.import_module(m)
+    print("@@", cpu(), "")
+else:
+    from composer.cli.main import main
+    main(argv)
+    print("@@", cpu(), " ".join(m for m in sys.modules if m.split(".")[0] in ("composer", "runtime")))
+"""
+
+
+def run_cpu_split(runs: int = 7) -> list[Item]:
+    from bench.common import composer
+
+    if composer("image", "inspect", IMAGE, check=False).returncode != 0:
+        return [Note(f"run split: skipped: image {IMAGE} missing (run `make image`)")]
+    argv = ["container", "run", "--rm", "--name", "bench-split", IMAGE, "true"]
+
+    def probe(*args: str) -> tuple[float, list[str]]:
+        p = subprocess.run([sys.executable, "-c", _SPLIT_PROBE, *args], capture_output=True, text=True,
+                           timeout=60, cwd="/")
+        line = next((ln for ln in p.stdout.splitlines() if ln.startswith("@@")), None)
+        if line is None:
+            raise RuntimeError(f"run split: probe failed: {p.stderr.strip()[-300:]}")
+        _, ms, *mods = line.split()
+        return float(ms), mods
+
+    whole, mods = zip(*(probe("run", *argv) for _ in range(runs)), strict=True)
+    imports = [probe("imports", *mods[0])[0] for _ in range(runs)]
+    floor = [probe("imports")[0] for _ in range(runs)]
+
+    def med(xs: tuple[float, ...] | list[float]) -> float:
+        return sorted(xs)[len(xs) // 2]
+
+    w, i, f = med(whole), med(imports), med(floor)
+    return [Note(f"run split: `container run --rm true`, CPU ms of the CLI process (median of {runs}): "
+                 f"{w:.0f} = interpreter {f:.0f} + imports {i - f:.0f} ({len(mods[0])} project modules "
+                 f"and what they import) + the rest {w - i:.0f} (parsing, create, start, wait, remove)")]
 
 
 @dataclass(frozen=True, slots=True)
