@@ -16,19 +16,32 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
 _MISSING: Any = dataclasses.MISSING
 
 
+@overload
+def record(cls: type[T], /) -> type[T]: ...
+@overload
+def record(*, kw_only: bool = True) -> Callable[[type[T]], type[T]]: ...
+
+
 @dataclass_transform(kw_only_default=True, frozen_default=True,
                      field_specifiers=(dataclasses.field, dataclasses.Field))
-def record(cls: type[T]) -> type[T]:
-    """Make *cls* a frozen keyword-only dataclass (no ``__post_init__``, no inheritance)."""
+def record(cls: type[T] | None = None, /, *, kw_only: bool = True) -> Any:
+    """Make *cls* a frozen dataclass, keyword-only unless ``@record(kw_only=False)`` (then fields
+    may also be passed by position, in declaration order). No ``__post_init__``, no inheritance."""
+    if cls is None:
+        return lambda c: _make(c, kw_only)
+    return _make(cls, kw_only)
+
+
+def _make(cls: type[T], kw_only: bool) -> type[T]:
     if cls.__doc__ is None:  # else dataclass() makes one from inspect.signature (tokenize: ~15 ms)
         cls.__doc__ = f"{cls.__name__}({', '.join(cls.__dict__.get('__annotations__', {}))})"
-    cls = dataclasses.dataclass(init=False, repr=False, eq=False, kw_only=True)(cls)
+    cls = dataclasses.dataclass(init=False, repr=False, eq=False, kw_only=kw_only)(cls)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     names = tuple(f.name for f in fields)
     # (name, default, factory) in declaration order; required ones have both _MISSING
@@ -40,7 +53,16 @@ def record(cls: type[T]) -> type[T]:
     )
     setter = object.__setattr__
 
-    def __init__(self: Any, **kw: Any) -> None:
+    def __init__(self: Any, *args: Any, **kw: Any) -> None:
+        if args:
+            if kw_only or len(args) > len(names):
+                most = 1 if kw_only else len(names) + 1
+                raise TypeError(f"{qualname}.__init__() takes {most} positional arguments but "
+                                f"{len(args) + 1} were given")
+            for name, value in zip(names, args, strict=False):
+                if name in kw:
+                    raise TypeError(f"{qualname}.__init__() got multiple values for argument {name!r}")
+                kw[name] = value
         for name, default, factory in plan:
             if name in kw:
                 setter(self, name, kw[name])

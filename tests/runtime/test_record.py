@@ -30,7 +30,24 @@ def test_defaults_factories_and_required_fields() -> None:
     with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
         Pair(a=1, z=2)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        Pair(1)  # type: ignore[misc]
+        Pair(1)  # type: ignore[call-arg]
+
+
+@record(kw_only=False)
+class Point:
+    x: int
+    y: int = 0
+
+
+def test_positional_records_take_fields_in_order() -> None:
+    assert Point(1, 2) == Point(x=1, y=2) and Point(1).y == 0
+    assert repr(Point(1, 2)) == "Point(x=1, y=2)"
+    with pytest.raises(TypeError, match="takes 3 positional arguments but 4 were given"):
+        Point(1, 2, 3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="multiple values for argument 'x'"):
+        Point(1, x=2)  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Point(1).x = 2  # type: ignore[misc]
 
 
 def test_frozen_equal_hashable_and_readable() -> None:
@@ -38,11 +55,12 @@ def test_frozen_equal_hashable_and_readable() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.target = "/z"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        del m.source  # type: ignore[misc]
+        del m.source
     same = Mount(type="bind", target="/x", source="/y")
     assert m == same and hash(m) == hash(same) and len({m, same}) == 1
     assert m != Mount(type="bind", target="/x", source="/other")
-    assert m != ("bind", "/x")
+    other: object = ("bind", "/x")
+    assert m != other
     assert repr(PortMapping(container_port=80)) == (
         "PortMapping(container_port=80, host_port=0, protocol='tcp', host_ip='')")
 
