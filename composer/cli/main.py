@@ -7,6 +7,7 @@ and imports heavy libraries only inside ``run``: `composer --version` must stay 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import importlib.util
 import os
@@ -110,6 +111,18 @@ def _first_line(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A command allocates ~100k objects while it imports its modules and keeps nearly all of them:
+    # at the default threshold (700) the collector runs ~35 times for nothing, ~10 ms CPU of a
+    # `container run` (FINDINGS F5). Cycles are still collected, every 100k allocations.
+    threshold = gc.get_threshold()
+    gc.set_threshold(100_000, *threshold[1:])
+    try:
+        return _main(argv)
+    finally:
+        gc.set_threshold(*threshold)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-v"], ["--version"]):  # fast path: no parser, no imports
         print(f"composer version {__version__}")
