@@ -194,14 +194,15 @@ class NetworkManager:
         self.warnings: builtins.list[str] = []  # for the CLI to print (e.g. no egress without nft)
         self._batch = 0                           # depth of batch() blocks open in this process
         self._pending_nets: set[str] = set()      # networks whose peers' hosts files are due
-        self._pending_nft = False                 # the ports chain is due
+        self._pending_add: builtins.list[nft.PortRule] = []     # published ports due in nft
+        self._pending_remove: builtins.list[nft.PortRule] = []
         self._batch_lock = threading.Lock()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Group set-ups and teardowns (compose up/down of many containers): the peers' hosts
-        files and the ports chain are rewritten once when the outermost block ends instead of
-        after every container. Each container's own hosts file is still written at once (it is
+        files and the published ports' nft elements are written once when the outermost block
+        ends instead of after every container. Each container's own hosts file is still written at once (it is
         bind-mounted when it starts); a peer's name or a published port appears at the end."""
         with self._batch_lock:
             self._batch += 1
@@ -210,14 +211,16 @@ class NetworkManager:
         finally:
             with self._batch_lock:
                 self._batch -= 1
-                nets, due_nft = set(), False
+                nets: set[str] = set()
+                add: builtins.list[nft.PortRule] = []
+                remove: builtins.list[nft.PortRule] = []
                 if self._batch == 0:
-                    nets, due_nft = self._pending_nets, self._pending_nft
-                    self._pending_nets, self._pending_nft = set(), False
+                    nets, add, remove = self._pending_nets, self._pending_add, self._pending_remove
+                    self._pending_nets, self._pending_add, self._pending_remove = set(), [], []
             if nets:
                 self._refresh_hosts(nets)
-            if due_nft:
-                self._refresh_nft(ports_only=True)
+            if add or remove:
+                self._change_ports(add, remove)
 
     @property
     def nft_ok(self) -> bool:
@@ -527,7 +530,7 @@ class NetworkManager:
             doc: Doc = {"name": spec.name, "hostname": hostname, "mode": mode, "netns_path": str(pin),
                         "hosts_path": hosts, "resolv_path": resolv, "attachments": records,
                         "ports": port_docs, "extra_hosts": [list(h) for h in spec.extra_hosts],
-                        "complete": False, "owner": _owner()}
+                        "port_driver": self.port_driver if port_docs else None, "owner": _owner()}
             tx.put(CTR, cid, doc)
         Path(hosts).parent.mkdir(parents=True, exist_ok=True)
         nets = {r["network"]: self._net_doc(r["network"]) for r in records}
@@ -545,13 +548,10 @@ class NetworkManager:
             if self.port_driver == "proxy" and not any(r.get("ipv4") for r in records):
                 raise NetworkError(f"{who}: published ports need a network with an ipv4 address")
             doc["proxy_pid"] = self._start_proxy(who, cid, relays)
-        doc["port_driver"] = self.port_driver
-        with self.store.transaction() as tx:
-            doc["complete"] = True
-            tx.put(CTR, cid, doc)
+            with self.store.transaction() as tx:  # for teardown to find it
+                tx.put(CTR, cid, doc)
         self._refresh_hosts({r["network"] for r in records}, also=cid)
-        if port_docs and self.port_driver == "nft":
-            self._refresh_nft(ports_only=True)
+        self._nft_ports(doc, added=True)
         return ContainerNet(netns_path=str(pin), hosts_path=hosts, resolv_path=resolv, hostname=hostname,
                             addresses={r["network"]: r["ipv4"] for r in records if r.get("ipv4")},
                             ports=tuple(self._ports_of(doc)))
@@ -736,8 +736,8 @@ class NetworkManager:
         self._remove_run_files(container_id)
         if networks:
             self._refresh_hosts(networks)
-        if doc and doc.get("ports"):
-            self._refresh_nft(ports_only=True)
+        if doc:
+            self._nft_ports(doc, added=False)
 
     def repair(self) -> builtins.list[str]:
         """Undo what crashed commands left: container records whose container row is gone and
@@ -814,7 +814,7 @@ class NetworkManager:
             raise
         self._refresh_hosts({attachment.network}, also=container_id)
         if doc.get("ports"):
-            self._refresh_nft(ports_only=True)
+            self._refresh_nft()
 
     def disconnect(self, container_id: str, network: str) -> None:
         doc = self.store.read().get(CTR, container_id)
@@ -823,7 +823,7 @@ class NetworkManager:
         self._drop_attachment(container_id, network)
         self._refresh_hosts({network}, also=container_id)
         if doc.get("ports"):
-            self._refresh_nft(ports_only=True)
+            self._refresh_nft()
 
     def _drop_attachment(self, container_id: str, network: str) -> None:
         from runtime.network import links
@@ -873,42 +873,56 @@ class NetworkManager:
                     continue
                 files.write_in_place(doc["hosts_path"], _hosts_text(cid, doc, members))
 
-    def _refresh_nft(self, ports_only: bool = False) -> None:
-        """Re-render composer's table from state and apply it in one transaction; *ports_only*
-        (a container came or went, the networks did not change): only its chain of published
-        ports, or the whole table when that fails (the table is missing). Inside batch(), a
-        ports-only refresh waits for the end of the batch."""
-        if ports_only:
-            with self._batch_lock:
-                if self._batch:
-                    self._pending_nft = True
-                    return
+    @staticmethod
+    def _port_rules(doc: Doc, nets: Mapping[str, Doc]) -> builtins.list[nft.PortRule]:
+        """The DNAT rules of one container's published ports (none when a relay serves them)."""
+        if doc.get("port_driver") == "proxy":
+            return []
+        target = _port_target(doc.get("attachments", []), nets)
+        if target is None:
+            return []
+        return [nft.PortRule(p["protocol"], p["host_ip"], p["actual"], target[v], p["container_port"])
+                for p in doc.get("ports", []) for v in ("ipv4", "ipv6") if target.get(v)]
+
+    def _nft_ports(self, doc: Doc, added: bool) -> None:
+        """A container's published ports came (*added*) or went: change only their elements."""
+        if not doc.get("ports") or doc.get("port_driver") == "proxy" or not self.nft_ok:
+            return
+        rules = self._port_rules(doc, {d["name"]: d for _, d in self.store.read().list(NET)})
+        if not rules:
+            return
+        with self._batch_lock:
+            if self._batch:
+                (self._pending_add if added else self._pending_remove).extend(rules)
+                return
+        self._change_ports(rules if added else [], [] if added else rules)
+
+    def _change_ports(self, add: Sequence[nft.PortRule], remove: Sequence[nft.PortRule]) -> None:
+        # within one batch a container may come and go: what is both added and removed is neither
+        both = set(add) & set(remove)
+        add, remove = [r for r in add if r not in both], [r for r in remove if r not in both]
+        script = nft.render_port_change(self.table, add, remove)
+        if not script:
+            return
+        with self._lock():
+            try:
+                nft.apply(script)
+                return
+            except NetworkError:
+                pass  # the table is missing or out of step with the state: render it whole
+        self._refresh_nft()
+
+    def _refresh_nft(self) -> None:
+        """Re-render composer's table from state and apply it in one transaction."""
         tx = self.store.read()
         nets = {d["name"]: d for _, d in tx.list(NET)}
         bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"])
                    for d in sorted(nets.values(), key=lambda d: d["name"])]
-        rules: list[nft.PortRule] = []
-        for _, doc in tx.list(CTR):
-            if doc.get("port_driver") == "proxy":
-                continue
-            target = _port_target(doc.get("attachments", []), nets)
-            if target is None:
-                continue
-            for p in doc.get("ports", []):
-                for v in ("ipv4", "ipv6"):
-                    if target.get(v):
-                        rules.append(nft.PortRule(p["protocol"], p["host_ip"], p["actual"], target[v],
-                                                  p["container_port"]))
+        rules = [r for _, doc in tx.list(CTR) for r in self._port_rules(doc, nets)]
         if not self.nft_ok:
             if rules:
                 from runtime.errors import MissingTool
                 raise MissingTool("nft", "nftables")
             return
         with self._lock():
-            if ports_only and bridges:
-                try:
-                    nft.apply(nft.render_ports(self.table, rules))
-                    return
-                except NetworkError:
-                    pass
             nft.apply(nft.render(self.table, bridges, rules))

@@ -55,39 +55,69 @@ def render(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
     head = [f"table inet {table} {{}}", f"delete table inet {table}"]
     if not bridges and not ports:
         return "\n".join(head) + "\n"
-    return _table(table, bridges, _port_lines(ports))
+    return _table(table, bridges, ports)
 
 
-def _port_lines(ports: Sequence[PortRule]) -> list[str]:
-    port_lines: list[str] = []
-    for p in ports:
-        fam = _fam(p.address)
-        match = f"meta nfproto {'ipv6' if fam == 'ip6' else 'ipv4'}"
-        if p.host_ip == "::1":  # the kernel drops ::1 traffic DNATed off lo: a relay serves it
-            continue
-        if p.host_ip:
-            if _fam(p.host_ip) != fam:
-                continue
-            if p.host_ip not in WILDCARDS:  # 0.0.0.0 / :: mean every address of that family
-                match += f" {fam} daddr {p.host_ip}"
-        if fam == "ip6" and p.host_ip in ("", "::"):
-            match += " ip6 daddr != ::1"  # left to the relay on [::1] (see manager.relay_rules)
-        dest = f"[{p.address}]" if fam == "ip6" else p.address
-        port_lines.append(f"{match} {p.protocol} dport {p.host_port} dnat {fam} to {dest}:{p.container_port}")
-    return port_lines
+# Published ports are elements of four maps (host address or wildcard, v4 or v6) that four
+# constant rules look up, so a container coming or going adds or deletes its own elements: one
+# small transaction whatever the number of containers (a rule per port made every change re-add
+# them all: 9 ms at 30 containers, 14 ms at 100, bench F8).
+MAPS = {
+    "at4": "ip daddr . meta l4proto . th dport : ip daddr . th dport",
+    "any4": "meta l4proto . th dport : ip daddr . th dport",
+    "at6": "ip6 daddr . meta l4proto . th dport : ip6 daddr . th dport",
+    "any6": "meta l4proto . th dport : ip6 daddr . th dport",
+}
+PORT_RULES = (
+    "meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @at4",
+    "meta nfproto ipv4 dnat ip to meta l4proto . th dport map @any4",
+    "meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @at6",
+    # ::1 is left to the relay (see manager.relay_rules): the kernel drops ::1 traffic DNATed off lo
+    "meta nfproto ipv6 ip6 daddr != ::1 dnat ip6 to meta l4proto . th dport map @any6",
+)
 
 
-def render_ports(table: str, ports: Sequence[PortRule]) -> str:
-    """Only the published ports, into the table render() made: half the kernel work of replacing
-    the whole table (no hooks re-registered), for the common change (a container comes or goes).
-    Fails as a transaction, changing nothing, when the table is missing."""
-    lines = [f"flush chain inet {table} ports"]
-    lines += [f"add rule inet {table} ports {line}" for line in _port_lines(ports)]
-    return "\n".join(lines) + "\n"
+def port_element(p: PortRule) -> tuple[str, str, str] | None:
+    """(map, key, data) of one published port, or None when DNAT does not serve it (the host
+    address is ::1, or of the other family than the container's address)."""
+    fam = _fam(p.address)
+    if p.host_ip == "::1" or (p.host_ip and _fam(p.host_ip) != fam):
+        return None
+    v = "6" if fam == "ip6" else "4"
+    proto_port = f"{p.protocol} . {p.host_port}"
+    if p.host_ip and p.host_ip not in WILDCARDS:  # 0.0.0.0 / :: mean every address of that family
+        return f"at{v}", f"{p.host_ip} . {proto_port}", f"{p.address} . {p.container_port}"
+    return f"any{v}", proto_port, f"{p.address} . {p.container_port}"
 
 
-def _table(table: str, bridges: Sequence[BridgeRules], port_lines: list[str]) -> str:
+def render_port_change(table: str, add: Sequence[PortRule] = (), remove: Sequence[PortRule] = ()) -> str:
+    """Add and delete published ports in the table render() made, as one transaction. It fails,
+    changing nothing, when the table is missing, an element to delete is not there, or one to add
+    is there with another address: the caller then renders the whole table from state."""
+    lines = []
+    for verb, rules in (("delete", remove), ("add", add)):
+        for p in rules:
+            el = port_element(p)
+            if el is not None:
+                item = f"{el[1]} : {el[2]}" if verb == "add" else el[1]
+                lines.append(f"{verb} element inet {table} {el[0]} {{ {item} }}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _table(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]) -> str:
     head = [f"table inet {table} {{}}", f"delete table inet {table}"]
+    elements: dict[str, list[str]] = {name: [] for name in MAPS}
+    for p in ports:
+        el = port_element(p)
+        if el is not None:
+            elements[el[0]].append(f"{el[1]} : {el[2]}")
+    maps: list[str] = []
+    for name, typeof in MAPS.items():
+        maps.append(f"  map {name} {{")
+        maps.append(f"    typeof {typeof};")
+        if elements[name]:
+            maps.append(f"    elements = {{ {', '.join(elements[name])} }}")
+        maps.append("  }")
     post: list[str] = []
     fwd: list[str] = ["ct status dnat accept"]  # published ports are reachable from everywhere
     names = [b.bridge for b in bridges]
@@ -107,8 +137,9 @@ def _table(table: str, bridges: Sequence[BridgeRules], port_lines: list[str]) ->
             fwd.append(f"iifname {br} oifname {{ {', '.join(chr(34) + o + chr(34) for o in others)} }} drop")
     body = [
         f"table inet {table} {{",
+        *maps,
         "  chain ports {",
-        *(f"    {line}" for line in port_lines),
+        *(f"    {line}" for line in PORT_RULES),
         "  }",
         "  chain prerouting {",
         "    type nat hook prerouting priority dstnat; policy accept;",

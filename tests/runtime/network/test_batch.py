@@ -20,7 +20,7 @@ Fx = Callable[..., Any]
 
 
 def ports_chain(manager: NetworkManager) -> str:
-    return subprocess.run(["nft", "list", "chain", "inet", manager.table, "ports"], capture_output=True,
+    return subprocess.run(["nft", "list", "table", "inet", manager.table], capture_output=True,
                           text=True, check=True).stdout
 
 
@@ -41,9 +41,9 @@ def test_batch_defers_peers_and_ports_to_its_end(manager: NetworkManager, server
         web_hosts = Path(web.hosts_path).read_text()
         assert "demo-web-1" in web_hosts and "demo-db-1" not in web_hosts  # not yet
         assert "demo-web-1" in Path(db.hosts_path).read_text()  # its own file is complete at once
-        assert f"dport {port}" not in ports_chain(manager)
+        assert f"tcp . {port} :" not in ports_chain(manager)
     assert "demo-db-1" in Path(web.hosts_path).read_text()
-    assert f"dport {port}" in ports_chain(manager)
+    assert f"tcp . {port} :" in ports_chain(manager)
     assert web.netns_path
     servers(web.netns_path, 80, "batched")
     assert tcp_get("127.0.0.1", port) == "batched"
@@ -51,4 +51,4 @@ def test_batch_defers_peers_and_ports_to_its_end(manager: NetworkManager, server
         manager.teardown_container("b" * 64)
         assert "demo-db-1" in Path(web.hosts_path).read_text()
         manager.teardown_container("a" * 64)
-    assert f"dport {port}" not in ports_chain(manager)
+    assert f"tcp . {port} :" not in ports_chain(manager)

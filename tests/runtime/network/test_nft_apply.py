@@ -40,10 +40,10 @@ def test_apply_makes_replaces_and_deletes_our_table(via: bool) -> None:
     bridges = [nft.BridgeRules("cmapply0", ("10.250.0.0/24",), False)]
     nft.apply(nft.render(TABLE, bridges, [nft.PortRule("tcp", "127.0.0.1", 18081, "10.250.0.2", 80)]))
     first = listed()
-    assert "tcp dport 18081 dnat ip to 10.250.0.2:80" in first
+    assert "127.0.0.1 . tcp . 18081 : 10.250.0.2 . 80" in first
     nft.apply(nft.render(TABLE, bridges, [nft.PortRule("udp", "", 18082, "10.250.0.3", 53)]))
     second = listed()
-    assert "18081" not in second and "udp dport 18082 dnat ip to 10.250.0.3:53" in second
+    assert "18081" not in second and "udp . 18082 : 10.250.0.3 . 53" in second
     nft.apply(nft.render(TABLE, [], []))
     assert listed() == ""
 
@@ -57,15 +57,25 @@ def test_an_invalid_script_is_a_one_line_error_and_changes_nothing(via: bool) ->
     assert listed() == before
 
 
-def test_render_ports_replaces_only_the_ports_chain_and_needs_the_table(via: bool) -> None:
+def test_port_changes_touch_only_their_elements_and_need_the_table(via: bool) -> None:
+    a = nft.PortRule("tcp", "", 18083, "10.250.0.2", 80)
+    b = nft.PortRule("udp", "127.0.0.1", 18084, "10.250.0.4", 53)
     with pytest.raises(NetworkError):
-        nft.apply(nft.render_ports(TABLE, [nft.PortRule("tcp", "", 18083, "10.250.0.2", 80)]))
+        nft.apply(nft.render_port_change(TABLE, add=[a]))  # no table
     bridges = [nft.BridgeRules("cmapply0", ("10.250.0.0/24",), False)]
-    nft.apply(nft.render(TABLE, bridges, [nft.PortRule("tcp", "", 18081, "10.250.0.2", 80)]))
-    nft.apply(nft.render_ports(TABLE, [nft.PortRule("udp", "", 18084, "10.250.0.4", 53)]))
+    nft.apply(nft.render(TABLE, bridges, [a]))
+    assert "tcp . 18083 : 10.250.0.2 . 80" in listed()
+    nft.apply(nft.render_port_change(TABLE, add=[b], remove=[a]))
     got = listed()
-    assert "18081" not in got and "udp dport 18084 dnat ip to 10.250.0.4:53" in got
+    assert "18083" not in got and "127.0.0.1 . udp . 18084 : 10.250.0.4 . 53" in got
     assert 'saddr 10.250.0.0/24 oifname != "cmapply0" masquerade' in got  # the rest is untouched
+    with pytest.raises(NetworkError):  # deleting what is not there fails, changing nothing
+        nft.apply(nft.render_port_change(TABLE, add=[a], remove=[a, a]))
+    assert listed() == got
+    with pytest.raises(NetworkError):  # the same key with another address fails too
+        other = nft.PortRule("udp", "127.0.0.1", 18084, "10.250.0.9", 53)
+        nft.apply(nft.render_port_change(TABLE, add=[other]))
+    assert listed() == got
 
 
 def test_a_table_deleted_behind_our_back_is_made_again(manager: NetworkManager, servers: Fx) -> None:

@@ -94,8 +94,10 @@ def test_ruleset_has_dnat_masquerade_isolation_and_internal_drop() -> None:
                         [nft.PortRule("tcp", "", 8080, "10.89.0.2", 80),
                          nft.PortRule("udp", "198.18.0.1", 53, "10.89.0.2", 53)])
     assert script.startswith("table inet composer_t {}\ndelete table inet composer_t\n")
-    assert "meta nfproto ipv4 tcp dport 8080 dnat ip to 10.89.0.2:80" in script
-    assert "meta nfproto ipv4 ip daddr 198.18.0.1 udp dport 53 dnat ip to 10.89.0.2:53" in script
+    assert "map any4 {\n    typeof meta l4proto . th dport : ip daddr . th dport;\n" in script
+    assert "elements = { tcp . 8080 : 10.89.0.2 . 80 }" in script
+    assert "elements = { 198.18.0.1 . udp . 53 : 10.89.0.2 . 53 }" in script
+    assert all(rule in script for rule in nft.PORT_RULES)
     assert 'ip saddr 10.89.0.0/24 oifname != "cm1" masquerade' in script
     assert 'ip saddr 10.89.1.0/24 oifname != "cm2" masquerade' not in script
     assert 'iifname "cm2" oifname != "cm2" drop' in script
@@ -107,9 +109,24 @@ def test_wildcard_host_ips_match_every_address_of_their_family() -> None:
     script = nft.render("t", [nft.BridgeRules("cm1", ("10.89.0.0/24",), False)],
                         [nft.PortRule("tcp", "0.0.0.0", 8080, "10.89.0.2", 80),
                          nft.PortRule("tcp", "::", 8081, "10.89.0.2", 80)])
-    assert "meta nfproto ipv4 tcp dport 8080 dnat ip to 10.89.0.2:80" in script
+    assert "elements = { tcp . 8080 : 10.89.0.2 . 80 }" in script
     assert "8081" not in script  # a v6 wildcard cannot reach a v4-only container
-    assert "daddr 0.0.0.0" not in script
+    assert "0.0.0.0" not in script
+
+
+def test_port_elements_pick_their_map() -> None:
+    el = nft.port_element
+    assert el(nft.PortRule("tcp", "", 80, "10.0.0.2", 8080)) == ("any4", "tcp . 80", "10.0.0.2 . 8080")
+    assert el(nft.PortRule("udp", "127.0.0.1", 53, "10.0.0.2", 53)) == (
+        "at4", "127.0.0.1 . udp . 53", "10.0.0.2 . 53")
+    assert el(nft.PortRule("tcp", "::", 80, "fd00::2", 80)) == ("any6", "tcp . 80", "fd00::2 . 80")
+    assert el(nft.PortRule("tcp", "2001:db8::1", 80, "fd00::2", 80))[0] == "at6"  # type: ignore[index]
+    assert el(nft.PortRule("tcp", "::1", 80, "fd00::2", 80)) is None  # the relay's
+    assert el(nft.PortRule("tcp", "127.0.0.1", 80, "fd00::2", 80)) is None  # other family
+    assert nft.render_port_change("t") == ""
+    assert nft.render_port_change("t", add=[nft.PortRule("tcp", "", 80, "10.0.0.2", 8080)],
+                                  remove=[nft.PortRule("tcp", "", 81, "10.0.0.3", 8080)]) == (
+        "delete element inet t any4 { tcp . 81 }\nadd element inet t any4 { tcp . 80 : 10.0.0.2 . 8080 }\n")
 
 
 def test_published_host_ips_overlap_by_family_and_wildcard() -> None:
