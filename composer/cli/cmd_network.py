@@ -143,6 +143,7 @@ def _ls(engine: Engine, args: argparse.Namespace) -> int:
 def _inspect(engine: Engine, args: argparse.Namespace) -> int:
     from runtime.errors import NotFound
 
+    engine.networks.repair()  # a crashed command's containers are not shown as users
     found, rc = [], 0
     for n in args.names:
         try:

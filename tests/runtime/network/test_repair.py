@@ -5,6 +5,7 @@ removes the run-dir files that set-up wrote."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -160,3 +161,18 @@ def test_teardown_removes_the_files_setup_wrote(manager: NetworkManager) -> None
     (run / "state.json").unlink()
     run.rmdir()
     manager.remove("demo_default")
+
+
+def test_the_cli_repairs_after_a_killed_process(manager: NetworkManager) -> None:
+    from tests.conftest import composer_cli
+
+    manager.create(NetworkSpec(name="demo_default"))
+    child = _child(manager, "demo_default", free_port(), churn=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    time.sleep(0.02)
+    _kill(child)
+    (info,) = json.loads(composer_cli("network", "inspect", "demo_default").stdout)
+    assert info["containers"] == {}
+    r = composer_cli("network", "rm", "demo_default")
+    assert r.returncode == 0, r.stderr
+    _nothing_left(manager)
