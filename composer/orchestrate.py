@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from composer import labels as L
 from composer.errors import ComposerError, ProjectError, ServiceError
@@ -518,8 +518,8 @@ def limiter_for(parallel: int) -> trio.CapacityLimiter:
 
 
 def needs_trio(plan: Plan) -> bool:
-    """Does some operation poll a health or completion condition? (Only the trio driver's tests
-    care now: the thread driver polls conditions from its scheduling thread.)"""
+    """Does some operation poll a health or completion condition? (What the trio driver was for;
+    the thread driver polls them from its scheduling thread.)"""
     return any(d.condition in (HEALTHY, COMPLETED) for op in plan.ops for d in op.wait_for)
 
 
@@ -598,7 +598,7 @@ def execute_threads(
     waiting: dict[int, _Waiter] = {}
     tick = 0.1 if progress.mode == "tty" else None
 
-    with ThreadPoolExecutor(width, thread_name_prefix="composer-op") as pool:
+    with _network_batch(plan, engine), ThreadPoolExecutor(width, thread_name_prefix="composer-op") as pool:
 
         def ready(op_id: int) -> None:
             op = run.by_id[op_id]
@@ -658,6 +658,21 @@ def execute_threads(
             raise
     progress.redraw()
     return run.errors
+
+
+_NETWORKED: Final = frozenset({"CreateContainer", "RecreateContainer", "RemoveContainer"})
+
+
+def _network_batch(plan: Plan, engine: EngineLike) -> contextlib.AbstractContextManager[None]:
+    """NetworkManager.batch() around a plan that sets up or tears down many containers and waits
+    on no condition: the peers' hosts files and the published ports are written once at its end,
+    not after every container (n^2 hosts rewrites, one nft transaction per container). A plan that
+    waits on a health or completion condition gets each container's peers and ports at once: a
+    service may need them before the plan ends."""
+    if needs_trio(plan) or sum(op.kind in _NETWORKED for op in plan.ops) < 2:
+        return contextlib.nullcontext()
+    batch = getattr(_manager(engine, "networks"), "batch", None)
+    return batch() if callable(batch) else contextlib.nullcontext()
 
 
 def run(

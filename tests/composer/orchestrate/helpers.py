@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,13 @@ class FakeObjects:
 
     def exists(self, name: str) -> bool:
         return name in self.names
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """NetworkManager.batch(): recorded, so tests see which operations ran inside it."""
+        self.calls.append((f"{self.kind}_batch", "begin"))
+        yield
+        self.calls.append((f"{self.kind}_batch", "end"))
 
     def get(self, name: str) -> Any:
         if name not in self.names:

@@ -267,3 +267,26 @@ def test_ctrl_c_starts_nothing_more_and_lets_running_calls_finish(tmp_path: Path
         execute_threads(plan, engine, project=p, progress=Progress("quiet"), options=_opts(tmp_path))
     assert "demo-db-1" in finished  # the call under way was not abandoned half-made
     assert ("start", "demo-app-1") not in engine.calls and ("start", "demo-web-1") not in engine.calls
+
+
+def test_network_batch_wraps_plans_without_conditions(tmp_path: Path) -> None:
+    """Many set-ups or teardowns run inside one NetworkManager.batch(); a plan that waits on a
+    health condition does not (its services may need their peers' names and ports at once)."""
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    assert _up(engine, tmp_path)[0] == {}
+    batch = [i for i, c in enumerate(engine.calls) if c[0] == "network_batch"]
+    creates = [i for i, c in enumerate(engine.calls) if c[0] == "create"]
+    assert len(batch) == 2 and batch[0] < min(creates) and max(creates) < batch[1]
+    before = len(engine.calls)
+    stop_only = DownOptions(remove_containers=False)
+    plan = teardown("demo", engine.containers.list(), known_services=None, options=stop_only)
+    assert run(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    assert ("network_batch", "begin") not in engine.calls[before:]  # stops only: no network work
+    engine2 = FakeEngine()
+    engine2.images.present.add("busybox")
+    engine2.containers.health["db"] = ["healthy"]
+    engine2.containers.exit_codes["migrate"] = 0
+    (tmp_path / "two").mkdir()
+    assert _up_app(engine2, tmp_path / "two")[0] == {}
+    assert ("network_batch", "begin") not in engine2.calls
