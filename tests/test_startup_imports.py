@@ -132,3 +132,13 @@ def test_container_run_imports_only_what_it_needs(
     ours = {m for m in modules if m.split(".")[0] in ("composer", "runtime")}
     assert ours - RUN_MAY_IMPORT == set()
     assert [m for m in modules if m.startswith(RUN_MUST_NOT_IMPORT)] == []
+
+
+def test_version_imports_no_parser_and_no_typing() -> None:
+    lean = ("argparse", "typing", "composer.cli.context", "re")
+    code = ("import sys\nfrom composer.cli.main import main\nmain(['--version'])\n"
+            f"print(sorted(m for m in {lean!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from composer import __version__
+
+    assert out.stdout.splitlines() == [f"composer version {__version__}", "[]"]
