@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -118,6 +117,8 @@ def files_root(engine: Engine, project: str) -> Path:
 
 
 def remove_project_files(engine: Engine, project: str) -> None:
+    import shutil
+
     shutil.rmtree(files_root(engine, project), ignore_errors=True)
 
 

@@ -9,7 +9,8 @@ import argparse
 import queue
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -61,6 +62,14 @@ class LogPrinter:
         self._lock = threading.Lock()
         services = sorted({n.rsplit("-", 1)[0] for n in self.names})
         self._colors = {s: _COLORS[i % len(_COLORS)] for i, s in enumerate(services)}
+
+    def add(self, name: str) -> None:
+        """A container attached later: widen the prefix column, give a new service the next colour."""
+        with self._lock:
+            self.width = max(self.width, len(name))
+            service = name.rsplit("-", 1)[0]
+            if service not in self._colors:
+                self._colors[service] = _COLORS[len(self._colors) % len(_COLORS)]
 
     def head(self, name: str) -> str:
         if not self.prefix:
@@ -139,6 +148,89 @@ def follow_containers(
     return threads
 
 
+def _epoch(stamp: str) -> float | None:
+    from composer.cli.humanize import parse_time
+
+    return parse_time(stamp) or None
+
+
+def to_attach(snapshot: Iterable[ContainerInfo], alive: Collection[str], followed: Mapping[str, str],
+              services: Collection[str] = ()) -> list[ContainerInfo]:
+    """The containers `logs -f` must start following now: running (or restarting) ones of the wanted
+    services that no reader follows (*alive*: ids) and whose current start was not followed already
+    (*followed*: id -> the started_at a reader began with), i.e. started after `logs -f` began, or
+    started again after their reader ended (docker compose attaches on their "start" event)."""
+    return [c for c in snapshot
+            if c.status in ("running", "restarting") and c.id not in alive
+            and followed.get(c.id) != c.started_at
+            and (not services or c.labels.get(L.SERVICE) in services)]
+
+
+class ProjectFollower:
+    """`logs -f` over a project: follows the containers there are, attaches to the ones that start
+    later (scale, recreate, start), and ends when no container it watches runs any more.
+
+    There is no event bus (no daemon): the engine is listed every *interval* seconds while a reader
+    is alive, a few ms of CPU per look for a 10-container project.
+    """
+
+    def __init__(self, engine: Any, project: str, services: Sequence[str], printer: LogPrinter, *,
+                 tail: int | None = None, since: float | None = None, until: float | None = None,
+                 oneoff: bool | None = None, index: int | None = None, interval: float = 0.5) -> None:
+        self.engine, self.project, self.services = engine, project, tuple(services)
+        self.printer, self.tail, self.since, self.until = printer, tail, since, until
+        self.oneoff, self.index, self.interval = oneoff, index, interval
+        self.readers: dict[str, threading.Thread] = {}
+        self.followed: dict[str, str] = {}  # id -> started_at its reader began with
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _list(self) -> list[ContainerInfo]:
+        out = C.project_containers(self.engine, self.project, self.services, oneoff=self.oneoff)
+        if self.index is not None:
+            out = [c for c in out if c.labels.get(L.CONTAINER_NUMBER) == str(self.index)]
+        return out
+
+    def _attach(self, c: ContainerInfo, since: float | None, tail: int | None) -> None:
+        self.followed[c.id] = c.started_at
+        name = short_name(c)
+        self.printer.add(name)
+        (t,) = follow_containers(self.engine, [c], self.printer, follow=True, tail=tail, since=since,
+                                 until=self.until)
+        self.readers[c.id] = t
+
+    def _alive(self) -> set[str]:
+        return {cid for cid, t in self.readers.items() if t.is_alive()}
+
+    def run(self, initial: Sequence[ContainerInfo] | None = None) -> None:
+        """Follow until every watched container has stopped (or stop() / --until)."""
+        containers = self._list() if initial is None else list(initial)
+        for c in containers:
+            self._attach(c, self.since, self.tail)
+        if not any(c.status in ("running", "restarting") for c in containers):
+            self._join()  # nothing runs: print what there is, as docker compose, and end
+            return
+        while not self._stop.wait(self.interval):
+            if self.until is not None and time.time() >= self.until:
+                break
+            snapshot = self._list()
+            for c in to_attach(snapshot, self._alive(), self.followed, self.services):
+                # from its start: the lines it wrote before this look are not lost
+                started = _epoch(c.started_at)
+                since = max(started, self.since) if started and self.since else started or self.since
+                self._attach(c, since, None)
+            if not self._alive() and not to_attach(snapshot, (), self.followed, self.services):
+                break
+        self._join()
+
+    def _join(self) -> None:
+        for t in list(self.readers.values()):
+            while t.is_alive() and not self._stop.is_set():
+                t.join(0.2)  # short joins: Ctrl-C stays responsive
+
+
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     project, pname = C.load_or_name(ctx, args.services)
     C.check_services(project, args.services)
@@ -164,12 +256,9 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         for _, _, cname, rec in sorted(merged, key=lambda m: (m[0], m[1])):
             printer.line(cname, rec)
         return 0
-    threads = follow_containers(
-        engine, containers, printer, follow=args.follow, tail=_tail(args.tail), since=since, until=until
-    )
-    for t in threads:
-        while t.is_alive():
-            t.join(0.2)  # short joins: Ctrl-C stays responsive
+    follower = ProjectFollower(engine, pname, args.services, printer, tail=_tail(args.tail), since=since,
+                               until=until, oneoff=None, index=args.index)
+    follower.run(containers)
     return 0
 
 
