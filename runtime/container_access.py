@@ -39,6 +39,7 @@ def exec(
         "working_dir": spec.working_dir,
         "privileged": spec.privileged,
         "tty": spec.tty and not spec.detach,
+        "stdin_open": spec.stdin_open,
     }
     argv = [sys.executable, "-I", "-S", ENTER, json.dumps(req)]
     if spec.detach:

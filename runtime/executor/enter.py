@@ -176,7 +176,7 @@ def main(argv: Sequence[str]) -> int:
         stdio = (slave, slave, slave)
         child = spawn_entered(int(req["pid"]), config, req, procs, bpf, stdio, new_pgrp=False, tty=True)
         os.close(slave)
-        return exec_tty.relay(master, child)
+        return exec_tty.relay(master, child, stdin_open=bool(req.get("stdin_open")))
     child = spawn_entered(int(req["pid"]), config, req, procs, bpf, (0, 1, 2), new_pgrp=False)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)

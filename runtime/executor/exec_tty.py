@@ -71,10 +71,11 @@ def copy_winsize(src: int, dst: int) -> None:
     fcntl.ioctl(dst, termios.TIOCSWINSZ, size)
 
 
-def relay(master: int, child: int, stdin: int = 0, stdout: int = 1) -> int:
+def relay(master: int, child: int, stdin: int = 0, stdout: int = 1, *, stdin_open: bool = True) -> int:
     """Copy *stdin* to the pty *master* and its output to *stdout* until process *child* exits;
     returns its exit code. A terminal *stdin* is raw meanwhile (keys such as ^C reach the
-    container's line discipline) and follows window-size changes (SIGWINCH)."""
+    container's line discipline) and follows window-size changes (SIGWINCH). When piped input
+    (*stdin_open*, not a terminal) ends, the pty gets an end-of-file (^D) as a typed one would."""
     saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
     old_winch = signal.signal(signal.SIGWINCH, lambda *_: copy_winsize(stdin, master))
     old_hup = signal.signal(signal.SIGHUP, _leave)
@@ -90,8 +91,13 @@ def relay(master: int, child: int, stdin: int = 0, stdout: int = 1) -> int:
     try:
         if saved is not None:
             _tty.setraw(stdin, termios.TCSANOW)
+        eof_sent = False
         while True:
-            events = dict(poller.poll())
+            # piped input that ended: ^D again while the process lives, for a reader (a line
+            # editing shell) that turned the terminal raw after the first one was queued
+            events = dict(poller.poll(250 if eof_sent else None))
+            if not events and eof_sent and master in watching:
+                pending += b"\x04"
             if pidfd in events:
                 _drain(master, stdout)
                 break
@@ -105,6 +111,8 @@ def relay(master: int, child: int, stdin: int = 0, stdout: int = 1) -> int:
                 if data == b"":
                     poller.unregister(stdin)
                     watching.discard(stdin)
+                    if saved is None and stdin_open:
+                        data, eof_sent = b"\x04", True  # the terminal's EOF, or a shell waits on
                 pending += data or b""
             if pending and master in watching:
                 try:

@@ -164,6 +164,22 @@ def test_exec_tty_without_stdin_runs_and_reports_the_signal(engine: Engine) -> N
         os.close(s)
 
 
+def test_exec_tty_with_piped_input_ends_when_the_input_does(engine: Engine, tmp_path: Path) -> None:
+    """`echo ... | exec -it CTR sh`: the end of the piped input reaches the shell as a typed ^D."""
+    c = _sleeper(engine, "t-tty-pipe")
+    (tmp_path / "in").write_text("echo piped-$((2+3))\n")
+    m, s = os.openpty()
+    try:
+        with open(tmp_path / "in", "rb") as f:
+            shell = ExecSpec(command=("sh",), tty=True, stdin_open=True)
+            r = engine.containers.exec(c.id, shell, stdin=f.fileno(), stdout=s, stderr=s)
+        assert r == 0
+        assert "piped-5" in _read_until(m, r"piped-5")
+    finally:
+        os.close(m)
+        os.close(s)
+
+
 def with_kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
