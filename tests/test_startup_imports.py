@@ -142,3 +142,24 @@ def test_version_imports_no_parser_and_no_typing() -> None:
     from composer import __version__
 
     assert out.stdout.splitlines() == [f"composer version {__version__}", "[]"]
+
+
+def test_entry_skips_the_teardown_but_not_the_output_or_a_thread(tmp_path: Path) -> None:
+    """entry() ends the process with os._exit: what was printed is flushed, main()'s code is the
+    exit status, and a non-daemon thread still running is waited for (the normal exit)."""
+    done = tmp_path / "done"
+    code = (
+        "import sys, threading, time\nimport composer.cli.main as m\n"
+        "def fake():\n"
+        "    print('partial line', end='')\n"
+        f"    threading.Thread(target=lambda: (time.sleep(0.3), open({str(done)!r}, 'w').close())).start()\n"
+        "    return 3\n"
+        "m.main = fake\nm.entry()\n"
+        "print('not reached')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (3, "partial line")
+    assert done.exists()
+    lone = "import composer.cli.main as m\nm.main = lambda: print('x', end='') or 5\nm.entry()\n"
+    out = subprocess.run([sys.executable, "-c", lone], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (5, "x", "")

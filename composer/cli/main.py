@@ -168,5 +168,23 @@ def _main(argv: Sequence[str] | None) -> int:
         ctx.close()
 
 
+def entry() -> None:
+    """The console script (and ``python -m composer``): main(), then exit without the interpreter's
+    teardown. Finalising frees every module and runs full collections over ~15k objects: 25-35 ms
+    CPU of a 100 ms command, for nothing, since the process ends (FINDINGS F5). Skipped only when
+    no other thread is alive: a non-daemon thread must still be waited for."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 - contextlib.suppress: one more import for --version
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`composer ps | head`): nothing more to say
+            pass
+    threading = sys.modules.get("threading")
+    if threading is not None and any(t is not threading.main_thread() and t.is_alive() and not t.daemon
+                                     for t in threading.enumerate()):
+        raise SystemExit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()
