@@ -123,10 +123,26 @@ def test_logs_follow_with_nothing_running_prints_and_ends(proj: Path) -> None:
     assert res.returncode == 0 and res.stdout.splitlines() == ["a-1  | a-start"]
 
 
-def test_events_json_names_and_fields(proj: Path) -> None:
+def _has_open(pid: int, path: Path, timeout: float = 30) -> None:
+    """Wait until process *pid* holds *path* open (events opens the state DB for its first look)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fds = Path(f"/proc/{pid}/fd")
+        for fd in fds.iterdir() if fds.exists() else ():
+            try:
+                if os.readlink(fd) == str(path):
+                    return
+            except OSError:
+                continue
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never opened {path}")
+
+
+def test_events_json_names_and_fields(proj: Path, engine_paths: tuple[Path, Path]) -> None:
     p = _popen(proj, "events", "--json")
     try:
-        time.sleep(1.0)  # its first look at the project
+        _has_open(p.pid, engine_paths[0] / "state.db")
+        time.sleep(0.3)  # its first look is done (it reads right after opening)
         _ok(proj, "up", "-d")
         _ok(proj, "stop", "-t", "1")
         time.sleep(1.5)

@@ -1,0 +1,142 @@
+"""Pure parts of the reading verbs: which containers `logs -f` attaches to, and `events` lines in
+docker compose's format (cmd/compose/events.go: json.Marshal of a map; api.Event.String)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from composer import labels as L
+from composer.cli.cmd_events import event_line, go_time
+from composer.cli.cmd_logs import LogPrinter, to_attach
+from runtime.spec import ContainerInfo
+
+ID = "ab" * 32
+
+
+def info(name: str = "p-web-1", status: str = "running", started: str = "2026-01-02T03:04:05.5Z",
+         cid: str = ID, **kw: Any) -> ContainerInfo:
+    labels = {L.PROJECT: "p", L.SERVICE: name.split("-")[1], L.CONTAINER_NUMBER: name.rsplit("-", 1)[1],
+              "org.example.team": "blue"}
+    return ContainerInfo(id=cid, name=name, image="busybox", image_id="sha256:x", labels=labels,
+                         status=status, created_at="2026-01-02T03:04:05.000000001Z",  # type: ignore[arg-type]
+                         started_at=started, **kw)
+
+
+# ---- logs -f: what to attach ----------------------------------------------------------------
+
+
+def test_a_running_container_nobody_follows_is_attached() -> None:
+    assert to_attach([info()], alive=(), followed={}) == [info()]
+
+
+def test_a_followed_or_stopped_container_is_not() -> None:
+    assert to_attach([info()], alive={ID}, followed={ID: "x"}) == []
+    assert to_attach([info(status="exited")], alive=(), followed={}) == []
+    assert to_attach([info(status="created")], alive=(), followed={}) == []
+
+
+def test_the_same_start_is_never_followed_twice_but_a_new_start_is() -> None:
+    c = info()
+    # its reader ended (the container exited) while the look still saw it running: no second copy
+    assert to_attach([c], alive=(), followed={ID: c.started_at}) == []
+    again = info(started="2026-01-02T03:09:00Z")
+    assert to_attach([again], alive=(), followed={ID: c.started_at}) == [again]
+
+
+def test_only_the_named_services() -> None:
+    web, db = info(), info("p-db-1", cid="cd" * 32)
+    assert to_attach([web, db], alive=(), followed={}, services=("db",)) == [db]
+
+
+def test_the_printer_widens_for_a_later_name() -> None:
+    p = LogPrinter(["web-1"], color=False)
+    assert p.head("web-1") == "web-1  | "
+    p.add("worker-10")
+    assert p.head("web-1") == "web-1      | "
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+
+def test_events_json_is_go_json_of_compose_fields() -> None:
+    line = event_line("die", info(status="exited", exit_code=3, finished_at="2026-01-02T03:04:06.25Z"),
+                      True, now_ns=time.time_ns())
+    doc = json.loads(line)
+    assert list(doc) == ["action", "attributes", "id", "service", "time", "type"]  # Go sorts map keys
+    assert (doc["action"], doc["id"], doc["service"], doc["type"]) == ("die", ID, "web", "container")
+    # compose labels stripped, the others kept, exitCode on die
+    assert doc["attributes"] == {"exitCode": "3", "image": "busybox", "name": "p-web-1",
+                                 "org.example.team": "blue"}
+    assert " " not in line.replace("p-web-1", "")  # no spaces between tokens, as Go
+    assert doc["time"] == go_time(1767323046_250000000)  # its finished_at
+
+
+def test_events_time_is_when_it_happened_not_when_it_was_seen() -> None:
+    now = time.time_ns()
+    doc = json.loads(event_line("create", info(), True, now_ns=now))
+    assert doc["time"] == go_time(1767323045_000000001)
+    doc = json.loads(event_line("pause", info(), True, now_ns=now))  # no stamp of its own: now
+    assert doc["time"] == go_time(now)
+
+
+def test_events_json_escapes_html_as_go() -> None:
+    c = info()
+    c = ContainerInfo(**{**{f: getattr(c, f) for f in ("id", "name", "image", "image_id", "status",
+                                                          "created_at")},
+                         "labels": {**c.labels, "x": "<a&b>"}})
+    assert '"x":"\\u003ca\\u0026b\\u003e"' in event_line("start", c, True)
+
+
+def test_events_text_line() -> None:
+    line = event_line("start", info(), False, now_ns=time.time_ns())
+    stamp, rest = line[:26], line[27:]
+    assert rest == f"container start {ID} (image=busybox, name=p-web-1, org.example.team=blue)"
+    assert stamp.endswith(".500000") and stamp[4] == "-" and stamp[10] == " "
+
+
+@pytest.mark.parametrize(("ns", "tz", "want"), [
+    (1767323045_000000000, "UTC", "2026-01-02T03:04:05Z"),
+    (1767323045_120000000, "UTC", "2026-01-02T03:04:05.12Z"),
+    (1767323045_000000007, "Asia/Kolkata", "2026-01-02T08:34:05.000000007+05:30"),
+])
+def test_go_time(ns: int, tz: str, want: str) -> None:
+    # in a child: the local zone is read once per process
+    code = f"from composer.cli.cmd_events import go_time; print(go_time({ns}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "TZ": tz}, timeout=60)
+    assert out.stdout.strip() == want, out.stderr
+
+
+def _names(events: list[tuple[str, ContainerInfo]]) -> list[str]:
+    return [a for a, _ in events]
+
+
+def test_a_short_life_between_two_looks_still_shows_start_and_die() -> None:
+    from composer.cli.cmd_events import diff_events
+
+    created = info(status="created", started="")
+    ran = info(status="exited", exit_code=0, finished_at="2026-01-02T03:04:06Z")
+    assert _names(diff_events({ID: created}, {ID: ran})) == ["start", "die"]
+    assert _names(diff_events({}, {ID: ran})) == ["create", "start", "die"]
+    assert _names(diff_events({}, {ID: created})) == ["create"]
+
+
+def test_a_restart_between_two_looks_is_a_die_and_a_start() -> None:
+    from composer.cli.cmd_events import diff_events
+
+    first, second = info(), info(started="2026-01-02T03:05:00Z")
+    assert _names(diff_events({ID: first}, {ID: second})) == ["die", "start"]
+    assert _names(diff_events({ID: first}, {ID: first})) == []
+    restarting = info(status="restarting")
+    assert _names(diff_events({ID: first}, {ID: restarting})) == ["die"]
+    assert _names(diff_events({ID: restarting}, {ID: second})) == ["start"]
+    paused = info(status="paused")
+    assert _names(diff_events({ID: first}, {ID: paused})) == ["pause"]
+    assert _names(diff_events({ID: paused}, {ID: first})) == ["unpause"]
