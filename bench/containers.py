@@ -157,7 +157,16 @@ def monitor_memory(count: int = 10) -> list[Item]:
         rss = [r["Rss"] / 1024 for r in roll]
         pss = [r["Pss"] / 1024 for r in roll]
         private = [(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)) / 1024 for r in roll]
+        zygote = _zygote_pss_mb()  # forked monitors share its pages: its own PSS is theirs too
         return [
+            value(
+                f"monitor: PSS + zygote share, {count} running",
+                "composer",
+                [p + zygote / count for p in pss],
+                "MB",
+                target=1.0,
+                note=f"zygote {zygote:.2f} MB / {count}" if zygote else "no zygote (direct spawn)",
+            ),
             value(
                 f"monitor: RSS, {count} running",
                 "composer",
@@ -183,6 +192,18 @@ def monitor_memory(count: int = 10) -> list[Item]:
         ]
     finally:
         remove_containers(names)
+
+
+def _zygote_pss_mb() -> float:
+    """PSS of the engine's monitor fork server (runtime/zygote.py), 0 when none runs."""
+    from runtime import zygote
+    from runtime.paths import Paths
+
+    pid = zygote.zygote_pid(str(Paths.from_env().rundir))
+    try:
+        return smaps_rollup(pid)["Pss"] / 1024 if pid else 0.0
+    except (OSError, KeyError):
+        return 0.0
 
 
 def monitor_fork_server(count: int = 10) -> list[Item]:
