@@ -4,6 +4,7 @@ the host, and `composer network connect/disconnect` work on a running container.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +84,39 @@ def test_cli_connect_and_disconnect_a_running_container(engine: Engine) -> None:
     assert r.returncode == 0, r.stderr
     assert "eth1" not in in_ns(pin, "ip", "-o", "link").stdout
     assert engine.networks.get("e2e_b").containers == {}
+
+
+def test_cli_publishes_on_ipv6_loopback_and_wildcard(engine: Engine) -> None:
+    """`-p [::1]:P:80` answers on ::1 only; `-p Q:80` on an IPv6 network answers on ::1 too (a
+    relay: the kernel cannot DNAT ::1) and on 127.0.0.1 (DNAT)."""
+    r = composer_cli("network", "create", "--ipv6", "e2e_v6")
+    assert r.returncode == 0, r.stderr
+    p, q = free_port(), free_port()
+    r = composer_cli("container", "run", "-d", "--name", "e2e-v6-1", "--network", "e2e_v6",
+                     "-p", f"[::1]:{p}:8080", "-p", f"{q}:8080", IMAGE,
+                     "nc", "-ll", "-p", "8080", "-e", "echo", "hello-v6")
+    assert r.returncode == 0, r.stderr
+
+    def answer(host: str, port: int) -> str | None:
+        for _ in range(50):
+            try:
+                return tcp_get(host, port, timeout=0.5)
+            except ConnectionRefusedError:
+                return None
+            except OSError:
+                threading.Event().wait(0.1)
+        return None
+
+    for _ in range(50):  # the server starts after `run -d` returns
+        if answer("::1", q) == "hello-v6":
+            break
+        threading.Event().wait(0.1)
+    assert answer("::1", p) == "hello-v6"
+    assert answer("::1", q) == "hello-v6"
+    assert answer("127.0.0.1", q) == "hello-v6"
+    assert answer("127.0.0.1", p) is None
+    ports = composer_cli("container", "port", "e2e-v6-1").stdout
+    assert (f"[::1]:{p}" in ports or f"::1:{p}" in ports) and f":{q}" in ports, ports
+    r = composer_cli("container", "rm", "-f", "e2e-v6-1")
+    assert r.returncode == 0, r.stderr
+    assert answer("::1", p) is None
