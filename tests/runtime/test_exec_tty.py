@@ -180,6 +180,27 @@ def test_exec_tty_with_piped_input_ends_when_the_input_does(engine: Engine, tmp_
         os.close(s)
 
 
+def test_exec_tty_as_another_user_keeps_the_terminal_and_drops_caps(engine: Engine) -> None:
+    c = _sleeper(engine, "t-tty-user")
+    m, s = os.openpty()
+    try:
+        script = "id -u; tty; grep CapEff /proc/self/status; echo ok > /dev/tty"
+        r = engine.containers.exec(
+            c.id,
+            ExecSpec(command=("sh", "-c", script), tty=True, user="www-data"),
+            stdout=s,
+            stderr=s,
+            stdin=os.open(os.devnull, os.O_RDONLY),
+        )
+        assert r == 0
+        out = _read_until(m, r"ok\r*\n").replace("\r", "").split("\n")
+        assert out[0] == "33" and re.fullmatch(r"/dev/pts/\d+", out[1]), out
+        assert out[2].split() == ["CapEff:", "0000000000000000"]
+    finally:
+        os.close(m)
+        os.close(s)
+
+
 def with_kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
