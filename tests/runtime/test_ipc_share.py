@@ -123,3 +123,25 @@ def test_shm_share_helper_refuses_a_gone_process() -> None:
     r = subprocess.run(["python3", "-I", "-S", SHM_SHARE, "999999999", "1"], capture_output=True, text=True)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == ["No such file or directory"]
+
+
+def test_compose_ipc_service_shares_dev_shm(engine: Engine, tmp_path: Path) -> None:
+    from tests.conftest import composer_cli
+
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n"
+        f"  donor:\n    image: {IMAGE}\n    command: sleep 1000\n    ipc: shareable\n    network_mode: none\n"
+        f"  joiner:\n    image: {IMAGE}\n    command: sleep 1000\n    ipc: service:donor\n"
+        f"    network_mode: none\n"
+    )
+    base = ("-f", str(tmp_path / "compose.yaml"), "-p", "ipcdemo")
+    r = composer_cli(*base, "up", "-d")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = composer_cli(*base, "exec", "-T", "donor", "sh", "-c", "echo shared > /dev/shm/x")
+        assert r.returncode == 0, r.stderr
+        r = composer_cli(*base, "exec", "-T", "joiner", "cat", "/dev/shm/x")
+        assert (r.returncode, r.stdout) == (0, "shared\n"), r.stderr
+    finally:
+        r = composer_cli(*base, "down")
+        assert r.returncode == 0, r.stderr
