@@ -11,22 +11,20 @@ from __future__ import annotations
 import builtins
 import contextlib
 import fcntl
+import gc
 import hashlib
 import ipaddress
-import json
 import os
 import secrets
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from runtime.errors import Conflict, EngineError, InvalidSpec, NetworkError, NotFound
 from runtime.network import files, ipam, netns, nft
@@ -64,27 +62,60 @@ def host_veth(container_id: str, network: str) -> str:
     return "ve" + hashlib.sha256(f"{container_id}/{network}".encode()).hexdigest()[:10]
 
 
-def _kill_proxy(pid: int) -> None:
-    """Kill a port proxy by pid, but only if that pid still is our proxy (pids are reused)."""
+def _kill_proxy(pid: int, start: str | None) -> None:
+    """Kill a port relay by pid, but only if that pid still is our relay (pids are reused): its
+    start time matches the recorded one (a record from before relays were forked has none: its
+    relay ran proxy.py)."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            if b"proxy.py" not in f.read():
+        if start is not None:
+            if _proc_start(pid) != start:
                 return
+        else:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"proxy.py" not in f.read():
+                    return
         os.kill(pid, signal.SIGKILL)
     except (OSError, ValueError):
         return
-    # reap it if it is our child; otherwise wait until it is gone (a zombie has no command line)
+    # reap it if it is our child; otherwise wait until it is gone (a zombie has no start time)
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, 0)
         return
     for _ in range(200):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if not f.read():
-                    return
-        except OSError:
+        if _proc_start(pid) is None:
             return
         time.sleep(0.005)
+
+
+def _relay_child(rules: Sequence[Doc], ready_fd: int, log_fd: int) -> NoReturn:
+    """The forked relay: a session of its own, stdio on /dev/null and the log, every other
+    inherited descriptor closed (the state database, lock files, netlink sockets must not live on
+    in it), no cyclic GC (a collected object of the parent would close a descriptor number the
+    relay now uses), then proxy.run until killed. Never returns."""
+    code = 1
+    try:
+        gc.disable()
+        os.setsid()
+        null = os.open("/dev/null", os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(log_fd, 2)
+        os.closerange(3, ready_fd)
+        os.closerange(ready_fd + 1, os.sysconf("SC_OPEN_MAX"))
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        with contextlib.suppress(OSError):
+            netns._lib().prctl(15, b"composer-relay", 0, 0, 0)  # PR_SET_NAME: what ps shows
+
+        def report(line: str) -> None:
+            os.write(ready_fd, (line + "\n").encode())
+            os.close(ready_fd)
+
+        from runtime.network import proxy
+
+        code = proxy.run([dict(r) for r in rules], report)
+    finally:
+        os._exit(code)
 
 
 def _proc_start(pid: int) -> str | None:
@@ -547,7 +578,7 @@ class NetworkManager:
         if relays:
             if self.port_driver == "proxy" and not any(r.get("ipv4") for r in records):
                 raise NetworkError(f"{who}: published ports need a network with an ipv4 address")
-            doc["proxy_pid"] = self._start_proxy(who, cid, relays)
+            doc["proxy_pid"], doc["proxy_start"] = self._start_proxy(who, cid, relays)
             with self.store.transaction() as tx:  # for teardown to find it
                 tx.put(CTR, cid, doc)
         self._refresh_hosts({r["network"] for r in records}, also=cid)
@@ -670,24 +701,29 @@ class NetworkManager:
                         "protocol": p.protocol, "host_ip": p.host_ip, "actual": actual})
         return out
 
-    def _start_proxy(self, who: str, cid: str, rules: Sequence[Doc]) -> int:
-        """Start the userspace relay for these ports (relay_rules); returns its pid once bound."""
+    def _start_proxy(self, who: str, cid: str, rules: Sequence[Doc]) -> tuple[int, str | None]:
+        """Fork the userspace relay for these ports (relay_rules); returns its pid and start time
+        once it has bound them all."""
+        from runtime.network import proxy  # noqa: F401 - imported before the fork, not in the child
+
         log = self.paths.container_run(cid) / "port-proxy.log"
-        with open(log, "ab") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(Path(__file__).with_name("proxy.py")),
-                 json.dumps(list(rules))],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode().strip()
-        proc.stdout.close()
+        log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _relay_child(rules, w, log_fd)
+        finally:
+            os.close(w)
+            os.close(log_fd)
+        with os.fdopen(r, "rb") as f:
+            line = f.readline().decode().strip()
         if line != "ready":
-            proc.kill()
-            proc.wait()
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
             raise NetworkError(f"{who}: port proxy failed: {line.removeprefix('error ') or 'no answer'}")
-        # the proxy outlives this process; it is found again by pid (and its command line) at teardown
-        proc.returncode = 0  # do not let Popen.__del__ warn about a "still running" child
-        return proc.pid
+        # the relay outlives this process; teardown finds it again by pid and start time
+        return pid, _proc_start(pid)
 
     @staticmethod
     def _ports_of(doc: Doc) -> builtins.list[tuple[PortMapping, int]]:
@@ -710,7 +746,7 @@ class NetworkManager:
         mode = doc["mode"] if doc else "bridge"
         networks = {a["network"] for a in doc.get("attachments", [])} if doc else set()
         if doc and doc.get("proxy_pid"):
-            _kill_proxy(int(doc["proxy_pid"]))
+            _kill_proxy(int(doc["proxy_pid"]), doc.get("proxy_start"))
         if mode in ("bridge", "none"):
             pin = self.paths.netns(container_id)
             veths = {a["veth"] for a in doc.get("attachments", [])} if doc else set()

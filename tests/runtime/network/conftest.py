@@ -43,9 +43,9 @@ def manager(engine_paths: tuple[Path, Path]) -> Iterator[NetworkManager]:
     orig_proxy = m._start_proxy
 
     def start_proxy(*a):  # type: ignore[no-untyped-def]
-        pid = orig_proxy(*a)
+        pid, start = orig_proxy(*a)
         proxies.append(pid)
-        return pid
+        return pid, start
 
     m.create = create  # type: ignore[method-assign]
     m._start_proxy = start_proxy  # type: ignore[method-assign]
