@@ -3,15 +3,17 @@ relay for ::1 (the kernel never routes a ::1-sourced packet off lo, so DNAT cann
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runtime.network import NetworkManager
-from runtime.network.manager import relay_rules
+from runtime.network.manager import CTR, relay_rules
 from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec, PortMapping
 
 from .conftest import free_port, nft_tables, tcp_get
@@ -103,3 +105,20 @@ def test_relay_rules_serve_only_what_dnat_cannot() -> None:
     assert relayed("", four, everything=True) == [("", "10.0.1.2")]      # no nft: all relayed
     assert relayed("::1", six, everything=True) == [("::1", "fd00::2")]
     assert relay_rules([port("")], six, {"n6": {"internal": True}}, False) == []
+
+
+@pytest.mark.privileged
+def test_the_relay_is_a_fork_holding_only_its_sockets(manager: NetworkManager) -> None:
+    manager.create(NetworkSpec(name="demo_default", enable_ipv6=True))
+    manager.setup_container(A, web(free_port(), "::1"))
+    doc = manager.store.read().get(CTR, A)
+    assert doc is not None
+    pid = doc["proxy_pid"]
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "composer-relay"
+    held = sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+    others = [h for h in held if not h.startswith("socket:") and h != "/dev/null"
+              and not h.endswith("/port-proxy.log")]
+    assert others == [], others  # no state database, lock file or pipe of the parent
+    assert os.getsid(pid) == pid
+    manager.teardown_container(A)
+    assert not os.path.exists(f"/proc/{pid}/comm")
