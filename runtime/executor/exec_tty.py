@@ -176,9 +176,13 @@ def _drain(master: int, stdout: int) -> None:
 
 
 def _write_all(fd: int, data: bytes) -> None:
+    """Write *data* to the caller's output; a reader that went away (EPIPE) drops it, as the
+    process in the container keeps running until it exits on its own (docker exec does too)."""
     view = memoryview(data)
     while view:
         try:
             view = view[os.write(fd, view) :]
         except BlockingIOError:
             select.select([], [fd], [])
+        except BrokenPipeError:
+            return
