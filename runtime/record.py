@@ -7,8 +7,8 @@ Here the standard decorator only collects the fields (with every generated metho
 compiles nothing) and the methods are shared closures over the field names. The class stays a
 real dataclass: ``dataclasses.fields``, ``asdict``, ``replace`` and ``is_dataclass`` work on it,
 instances compare and hash by value and refuse assignment with ``FrozenInstanceError``.
-Construction is a loop instead of straight-line code (~2x slower: these are built a few times per
-command, not in inner loops). No ``__slots__``: making them needs a second class.
+``__init__`` fills the instance dict in bulk (3.6 us for a ContainerSpec, 8.3 us generated). No
+``__slots__``: making them needs a second class.
 """
 
 from __future__ import annotations
@@ -44,14 +44,15 @@ def _make(cls: type[T], kw_only: bool) -> type[T]:
     cls = dataclasses.dataclass(init=False, repr=False, eq=False, kw_only=kw_only)(cls)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     names = tuple(f.name for f in fields)
-    # (name, default, factory) in declaration order; required ones have both _MISSING
-    plan: tuple[tuple[str, Any, Any], ...] = tuple((f.name, f.default, f.default_factory) for f in fields)
+    defaults = {f.name: f.default for f in fields if f.default is not _MISSING}
+    factories: tuple[tuple[str, Any], ...] = tuple(
+        (f.name, f.default_factory) for f in fields if f.default_factory is not _MISSING)
+    required = tuple(f.name for f in fields if f.default is _MISSING and f.default_factory is _MISSING)
     known = frozenset(names)
     qualname = cls.__qualname__
     values: Callable[[Any], tuple[Any, ...]] = (
         attrgetter(*names) if len(names) > 1 else (lambda o: (getattr(o, names[0]),))
     )
-    setter = object.__setattr__
 
     def __init__(self: Any, *args: Any, **kw: Any) -> None:
         if args:
@@ -63,18 +64,20 @@ def _make(cls: type[T], kw_only: bool) -> type[T]:
                 if name in kw:
                     raise TypeError(f"{qualname}.__init__() got multiple values for argument {name!r}")
                 kw[name] = value
-        for name, default, factory in plan:
-            if name in kw:
-                setter(self, name, kw[name])
-            elif default is not _MISSING:
-                setter(self, name, default)
-            elif factory is not _MISSING:
-                setter(self, name, factory())
-            else:
-                raise TypeError(f"{qualname}.__init__() missing 1 required keyword-only argument: {name!r}")
         if not known.issuperset(kw):
             extra = next(k for k in kw if k not in known)
             raise TypeError(f"{qualname}.__init__() got an unexpected keyword argument {extra!r}")
+        for name in required:
+            if name not in kw:
+                raise TypeError(f"{qualname}.__init__() missing 1 required keyword-only argument: {name!r}")
+        # straight into the instance dict (no __slots__): __setattr__ refuses, and a dict update
+        # is 4x faster than one object.__setattr__ per field
+        d = self.__dict__
+        d.update(defaults)
+        for name, factory in factories:
+            if name not in kw:
+                d[name] = factory()
+        d.update(kw)
 
     def __repr__(self: Any) -> str:
         inner = ", ".join(f"{n}={v!r}" for n, v in zip(names, values(self), strict=True))
