@@ -15,14 +15,25 @@ class HostEntry:
     names: tuple[str, ...]
 
 
+def host_line(entry: HostEntry) -> str | None:
+    """One hosts line (names deduplicated, in order), or None without names."""
+    names = list(dict.fromkeys(n for n in entry.names if n))
+    return f"{entry.address}\t{' '.join(names)}" if names else None
+
+
 def render_hosts(own: Sequence[HostEntry], peers: Iterable[HostEntry],
                  extra: Sequence[tuple[str, str]]) -> str:
     """localhost lines, the container's own names, its peers, then extra_hosts."""
+    return join_hosts([host_line(e) for e in own], [host_line(e) for e in peers], extra)
+
+
+def join_hosts(own: Iterable[str | None], peers: Iterable[str | None],
+               extra: Sequence[tuple[str, str]]) -> str:
+    """render_hosts from lines made once by host_line (a peer's line is the same in every
+    container's file: rendering it once per refresh, not once per file, keeps a refresh O(n))."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    for entry in (*own, *peers):
-        names = list(dict.fromkeys(n for n in entry.names if n))
-        if names:
-            lines.append(f"{entry.address}\t{' '.join(names)}")
+    lines.extend(line for line in own if line)
+    lines.extend(line for line in peers if line)
     lines.extend(f"{addr}\t{host}" for host, addr in extra)
     return "\n".join(lines) + "\n"
 

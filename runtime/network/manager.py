@@ -153,27 +153,28 @@ def _ips_overlap(a: str, b: str) -> bool:
     return False
 
 
-def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[tuple[str, files.HostEntry]]]:
-    """network -> [(container id, hosts entry)] for every address on it, ordered by container name."""
-    out: dict[str, builtins.list[tuple[str, files.HostEntry]]] = {}
+def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[tuple[str, str | None]]]:
+    """network -> [(container id, hosts line)] for every address on it, ordered by container name."""
+    out: dict[str, builtins.list[tuple[str, str | None]]] = {}
     for cid, doc in sorted(docs.items(), key=lambda kv: kv[1].get("name", "")):
         for b in doc.get("attachments", []):
             for v in ("ipv4", "ipv6"):
                 if b.get(v):
-                    entry = files.HostEntry(b[v], (*b["aliases"], doc["name"]))
-                    out.setdefault(b["network"], []).append((cid, entry))
+                    line = files.host_line(files.HostEntry(b[v], (*b["aliases"], doc["name"])))
+                    out.setdefault(b["network"], []).append((cid, line))
     return out
 
 
-def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, files.HostEntry]]]) -> str:
+def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, str | None]]]) -> str:
     """A container's hosts file: its own names, then its peers on each of its networks."""
     own = [files.HostEntry(a[v], (doc["hostname"], doc["name"]))
            for a in doc["attachments"] for v in ("ipv4", "ipv6") if a.get(v)]
     if not own:
         own.append(files.HostEntry("127.0.0.1", (doc["hostname"], doc["name"])))
-    peers = [entry for a in doc["attachments"] for other, entry in members.get(a["network"], ())
+    peers = [line for a in doc["attachments"] for other, line in members.get(a["network"], ())
              if other != cid]
-    return files.render_hosts(own, peers, [(h, addr) for h, addr in doc.get("extra_hosts", [])])
+    return files.join_hosts([files.host_line(e) for e in own], peers,
+                            [(h, addr) for h, addr in doc.get("extra_hosts", [])])
 
 
 def _port_target(records: Sequence[Doc], nets: Mapping[str, Doc]) -> Doc | None:
