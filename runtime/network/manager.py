@@ -44,6 +44,7 @@ from runtime.state import Doc, Store, Tx
 NET = "network"
 CTR = "netctr"     # per-container network record
 IP = "ip"          # id = f"{network}/{addr}", data = {"container": id}
+GONE = "netgone"   # a removed network whose bridge may still exist (a crash mid-remove)
 CONTAINER = "container"  # runtime.containers' row kind (not imported: that module is heavy)
 RUN_FILES = ("hosts", "resolv.conf", "port-proxy.log")  # what setup_container writes in the run dir
 
@@ -458,8 +459,11 @@ class NetworkManager:
             tx.delete(NET, net_id)
             for ip_id, _ in tx.list(IP, doc["name"] + "/"):
                 tx.delete(IP, ip_id)
+            tx.put(GONE, net_id, {"bridge": doc["bridge"]})  # until the bridge is gone (see repair)
         links.delete_link(doc["bridge"])
         self._refresh_nft()
+        with self.store.transaction() as tx:
+            tx.delete(GONE, net_id)
 
     def prune(self, labels: Mapping[str, str] | None = None) -> builtins.list[str]:
         """Remove every network without containers (matching *labels*); returns their names."""
@@ -778,7 +782,8 @@ class NetworkManager:
 
     def repair(self) -> builtins.list[str]:
         """Undo what crashed commands left: container records whose container row is gone and
-        whose owner process is dead, address leases of no record, and netns pins of no record.
+        whose owner process is dead, address leases, netns pins and run files of no record, and
+        the bridges of networks removed from the state whose removal did not finish.
         Returns the container ids torn down. Cheap when nothing is stale (one read)."""
         # Pins and run dirs are listed before the records are read: set-up writes a record before
         # it makes either, teardown deletes the record last but for the run files, so a pin or run
@@ -807,6 +812,18 @@ class NetworkManager:
         for cid in runs - set(records):
             if tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
                 self._remove_run_files(cid)
+        gone = tx.list(GONE)
+        if gone:
+            from runtime.network import links
+
+            bridges = {d["bridge"] for _, d in tx.list(NET)}
+            for _, d in gone:
+                if d["bridge"] not in bridges:  # a new network may have taken the name since
+                    links.delete_link(d["bridge"])
+            self._refresh_nft()
+            with self.store.transaction() as wtx:
+                for net_id, _ in gone:
+                    wtx.delete(GONE, net_id)
         return stale
 
     def _remove_run_files(self, cid: str) -> None:

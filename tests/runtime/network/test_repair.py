@@ -176,3 +176,23 @@ def test_the_cli_repairs_after_a_killed_process(manager: NetworkManager) -> None
     r = composer_cli("network", "rm", "demo_default")
     assert r.returncode == 0, r.stderr
     _nothing_left(manager)
+
+
+def test_a_removal_killed_before_the_bridge_went_is_finished_by_the_next_command(
+        manager: NetworkManager) -> None:
+    from runtime.network.manager import GONE, NET
+
+    from .conftest import links
+
+    info = manager.create(NetworkSpec(name="demo_default"))
+    kept = manager.create(NetworkSpec(name="other_default"))
+    with manager.store.transaction() as tx:  # what remove() has done when the kill lands
+        tx.delete(NET, info.id)
+        tx.put(GONE, info.id, {"bridge": info.bridge})
+    assert info.bridge in links()
+    assert manager.repair() == []
+    assert info.bridge not in links() and kept.bridge in links()
+    assert manager.store.read().list(GONE) == []
+    table = subprocess.run(["nft", "list", "table", "inet", manager.table], capture_output=True,
+                           text=True, check=True).stdout
+    assert info.bridge not in table and kept.bridge in table
