@@ -768,6 +768,8 @@ class NetworkManager:
                 for v in sorted(veths):
                     links.delete_link(v)
             netns.remove_pin(pin)
+        if doc:  # before the record goes: a crash in between leaves the record for repair() to redo
+            self._nft_ports(doc, added=False)
         with self.store.transaction() as tx:
             for ip_id, data in tx.list(IP):
                 if data.get("container") == container_id:
@@ -777,8 +779,6 @@ class NetworkManager:
         self._remove_run_files(container_id)
         if networks:
             self._refresh_hosts(networks)
-        if doc:
-            self._nft_ports(doc, added=False)
 
     def repair(self) -> builtins.list[str]:
         """Undo what crashed commands left: container records whose container row is gone and
