@@ -131,9 +131,8 @@ def _in_root(mgr: ContainerManager, cid: str, info: ContainerInfo, fn: Callable[
     config = read_json(cdir / "config.json")
     if meta is None or config is None:
         raise Conflict(f"container {info.name}: its root filesystem is not available")
-    from runtime.executor import init as _init
+    from runtime.executor import init as _init  # noqa: F401 - imported before the fork, used by the child
 
-    _init.preload()
     r, w = os.pipe2(os.O_CLOEXEC)
     child = os.fork()
     if child == 0:
