@@ -14,11 +14,24 @@ import resource
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from bench.common import COMPOSER, IMAGE, VENV_BIN, require_image
-from bench.harness import Item, Note, Result, Run, Skip, have, ratio, run_once, summarize, time_command
+from bench.harness import (
+    Item,
+    Note,
+    Result,
+    Run,
+    Skip,
+    have,
+    ratio,
+    run_once,
+    summarize,
+    time_command,
+    value,
+)
 
 SIZES = (1, 5, 10, 20)
 REPEAT = 3
@@ -83,9 +96,36 @@ def ps_logs(tool: str, cmd: list[str], n: int = 10, env: Env = None) -> list[Res
                 f"compose: logs, {n} services", tool,
                 time_command([*project, "logs"], runs=10, cwd=d, env=env),
             )
+            extra = _composer_reading(project, d, n) if tool == "composer" else []
         finally:
             _down(project, d, env)
-    return [ps, logs]
+    return [ps, logs, *extra]
+
+
+def _composer_reading(project: list[str], d: str, n: int) -> list[Result]:
+    """composer only: `ps` without its project cache (every load parses, validates...), `ps` by name
+    without a file, and the CPU an idle `events` (it polls: no daemon) spends in 10 s."""
+    from runtime.paths import Paths
+
+    cache = Paths.from_env().rundir / "cache" / "project"
+    cold = summarize(
+        f"compose: ps, {n} services, project cache cold", "composer",
+        time_command([*project, "ps"], runs=10, cwd=d,
+                     setup=lambda: shutil.rmtree(cache, ignore_errors=True)),
+        note="the first command after an edit of the compose file or the environment",
+    )
+    by_name = summarize(f"compose: -p NAME ps, {n} services, no file", "composer",
+                        time_command([*project, "ps"], runs=20, cwd="/"), target=60)
+    proc = subprocess.Popen([*project, "events"], cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(10)
+    finally:
+        proc.terminate()
+    _, _, usage = os.wait4(proc.pid, 0)
+    idle = value(f"compose: events idle 10 s, {n} services", "composer",
+                 [(usage.ru_utime + usage.ru_stime) * 1000], "ms CPU",
+                 note="start-up included; it looks at the engine every 0.5 s")
+    return [cold, by_name, idle]
 
 
 # ---- podman-compose's podman -------------------------------------------------------------------

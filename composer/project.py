@@ -8,11 +8,13 @@ turns each into a runtime ContainerSpec.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from runtime.record import record
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+
+@record  # not @dataclass: no exec'd methods (~2 ms per class on every command's start, F6)
 class Project:
     name: str
     working_dir: str

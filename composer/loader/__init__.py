@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from composer.errors import ConfigError
 from composer.project import Project
+from runtime.record import record
 
 __all__ = ["LoadOptions", "LoadResult", "load_project", "load"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record  # frozen, keyword-only; built without exec (this module is on every command's path)
 class LoadOptions:
     files: tuple[str, ...] = ()                 # -f, in order; "-" is stdin_text
     project_name: str | None = None             # -p
@@ -40,7 +41,7 @@ class LoadOptions:
     project_cache: str | None = None            # loaded projects (load_project only; see cache.py)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LoadResult:
     project: Project
     raw_trees: tuple[dict[str, Any], ...]       # each file as parsed, before interpolation

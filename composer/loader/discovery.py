@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from composer.errors import ConfigError
 from composer.loader.cache import watch
+from runtime.record import record
 
 __all__ = ["CANDIDATES", "OVERRIDES", "Discovered", "discover", "find_default_files"]
 
@@ -17,7 +17,7 @@ OVERRIDES = ("compose.override.yaml", "compose.override.yml",
 STDIN = "-"
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Discovered:
     files: tuple[str, ...]      # absolute paths, or "-" for stdin
     working_dir: str           # absolute
