@@ -11,7 +11,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import fcntl
-import gc
 import hashlib
 import ipaddress
 import os
@@ -24,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from runtime.errors import Conflict, EngineError, InvalidSpec, NetworkError, NotFound
 from runtime.network import files, ipam, netns, nft
@@ -86,37 +85,6 @@ def _kill_proxy(pid: int, start: str | None) -> None:
         if _proc_start(pid) is None:
             return
         time.sleep(0.005)
-
-
-def _relay_child(rules: Sequence[Doc], ready_fd: int, log_fd: int) -> NoReturn:
-    """The forked relay: a session of its own, stdio on /dev/null and the log, every other
-    inherited descriptor closed (the state database, lock files, netlink sockets must not live on
-    in it), no cyclic GC (a collected object of the parent would close a descriptor number the
-    relay now uses), then proxy.run until killed. Never returns."""
-    code = 1
-    try:
-        gc.disable()
-        os.setsid()
-        null = os.open("/dev/null", os.O_RDWR)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        os.dup2(log_fd, 2)
-        os.closerange(3, ready_fd)
-        os.closerange(ready_fd + 1, os.sysconf("SC_OPEN_MAX"))
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        with contextlib.suppress(OSError):
-            netns._lib().prctl(15, b"composer-relay", 0, 0, 0)  # PR_SET_NAME: what ps shows
-
-        def report(line: str) -> None:
-            os.write(ready_fd, (line + "\n").encode())
-            os.close(ready_fd)
-
-        from runtime.network import proxy
-
-        code = proxy.run([dict(r) for r in rules], report)
-    finally:
-        os._exit(code)
 
 
 def _proc_start(pid: int) -> str | None:
@@ -583,9 +551,10 @@ class NetworkManager:
         if relays:
             if self.port_driver == "proxy" and not any(r.get("ipv4") for r in records):
                 raise NetworkError(f"{who}: published ports need a network with an ipv4 address")
-            doc["proxy_pid"], doc["proxy_start"] = self._start_proxy(who, cid, relays)
-            with self.store.transaction() as tx:  # for teardown to find it
+            doc["relay"] = True
+            with self.store.transaction() as tx:  # before the relay has it: teardown must ask it
                 tx.put(CTR, cid, doc)
+            self._start_proxy(who, cid, relays)
         self._refresh_hosts({r["network"] for r in records}, also=cid)
         self._nft_ports(doc, added=True)
         return ContainerNet(netns_path=str(pin), hosts_path=hosts, resolv_path=resolv, hostname=hostname,
@@ -706,29 +675,19 @@ class NetworkManager:
                         "protocol": p.protocol, "host_ip": p.host_ip, "actual": actual})
         return out
 
-    def _start_proxy(self, who: str, cid: str, rules: Sequence[Doc]) -> tuple[int, str | None]:
-        """Fork the userspace relay for these ports (relay_rules); returns its pid and start time
-        once it has bound them all."""
-        from runtime.network import proxy  # noqa: F401 - imported before the fork, not in the child
+    def relay_dir(self) -> Path:
+        """Where the run dir's one port relay keeps its socket, lock and log (proxy.py)."""
+        return self.paths.rundir / "relay"
 
-        log = self.paths.container_run(cid) / "port-proxy.log"
-        log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-        r, w = os.pipe()
+    def _start_proxy(self, who: str, cid: str, rules: Sequence[Doc]) -> None:
+        """Have the run dir's port relay serve these ports (relay_rules); it has bound them all
+        when this returns."""
+        from runtime.network import proxy
+
         try:
-            pid = os.fork()
-            if pid == 0:
-                _relay_child(rules, w, log_fd)
-        finally:
-            os.close(w)
-            os.close(log_fd)
-        with os.fdopen(r, "rb") as f:
-            line = f.readline().decode().strip()
-        if line != "ready":
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-            raise NetworkError(f"{who}: port proxy failed: {line.removeprefix('error ') or 'no answer'}")
-        # the relay outlives this process; teardown finds it again by pid and start time
-        return pid, _proc_start(pid)
+            proxy.add(str(self.relay_dir()), cid, [dict(r) for r in rules])
+        except proxy.RelayError as exc:
+            raise NetworkError(f"{who}: port relay: {exc}") from None
 
     @staticmethod
     def _ports_of(doc: Doc) -> builtins.list[tuple[PortMapping, int]]:
@@ -750,7 +709,11 @@ class NetworkManager:
         doc = tx.get(CTR, container_id)
         mode = doc["mode"] if doc else "bridge"
         networks = {a["network"] for a in doc.get("attachments", [])} if doc else set()
-        if doc and doc.get("proxy_pid"):
+        if doc and doc.get("relay"):
+            from runtime.network import proxy
+
+            proxy.remove(str(self.relay_dir()), container_id)
+        if doc and doc.get("proxy_pid"):  # a record from before the shared relay (day 2, 02:20)
             _kill_proxy(int(doc["proxy_pid"]), doc.get("proxy_start"))
         if mode in ("bridge", "none"):
             pin = self.paths.netns(container_id)

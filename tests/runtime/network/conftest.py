@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.network import NetworkManager, netns
+from runtime.network import NetworkManager, netns, proxy
 from runtime.network.manager import CTR, NET, host_veth
 from runtime.paths import Paths
 from runtime.state import Store
@@ -39,16 +39,7 @@ def manager(engine_paths: tuple[Path, Path]) -> Iterator[NetworkManager]:
         seen_links.add(info.bridge)
         return info
 
-    proxies: list[int] = []
-    orig_proxy = m._start_proxy
-
-    def start_proxy(*a):  # type: ignore[no-untyped-def]
-        pid, start = orig_proxy(*a)
-        proxies.append(pid)
-        return pid, start
-
     m.create = create  # type: ignore[method-assign]
-    m._start_proxy = start_proxy  # type: ignore[method-assign]
     yield m
     tx = store.read()
     for cid, _ in tx.list(CTR):
@@ -65,8 +56,11 @@ def manager(engine_paths: tuple[Path, Path]) -> Iterator[NetworkManager]:
             break
         threading.Event().wait(0.02)
     assert not (seen_links & links()), f"leftover links {seen_links & links()}"
-    assert not [p for p in proxies if Path(f"/proc/{p}/cmdline").exists()
-                and Path(f"/proc/{p}/cmdline").read_bytes()], "leftover port proxy"
+    for _ in range(50):  # the relay retires just after answering its last removal
+        if not proxy.running(str(m.relay_dir())):
+            break
+        threading.Event().wait(0.02)
+    assert not proxy.running(str(m.relay_dir())), "leftover port relay"
     with open("/proc/self/mounts") as f:
         assert str(run) not in f.read(), "leftover netns pin mounts"
     assert m.table not in nft_tables(), "leftover nft table"

@@ -3,9 +3,11 @@ relay for ::1 (the kernel never routes a ::1-sourced packet off lo, so DNAT cann
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from runtime.network import NetworkManager
-from runtime.network.manager import CTR, relay_rules
+from runtime.network.manager import relay_rules
 from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec, PortMapping
 
 from .conftest import free_port, nft_tables, tcp_get
@@ -107,18 +109,41 @@ def test_relay_rules_serve_only_what_dnat_cannot() -> None:
     assert relay_rules([port("")], six, {"n6": {"internal": True}}, False) == []
 
 
+def _relay_pid(manager: NetworkManager) -> int:
+    want = str(manager.relay_dir()).encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if want in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                return int(pid)
+    raise AssertionError("no relay process")
+
+
 @pytest.mark.privileged
-def test_the_relay_is_a_fork_holding_only_its_sockets(manager: NetworkManager) -> None:
+def test_one_relay_serves_every_container_and_goes_with_the_last(
+        manager: NetworkManager, servers: Fx) -> None:
     manager.create(NetworkSpec(name="demo_default", enable_ipv6=True))
-    manager.setup_container(A, web(free_port(), "::1"))
-    doc = manager.store.read().get(CTR, A)
-    assert doc is not None
-    pid = doc["proxy_pid"]
-    assert Path(f"/proc/{pid}/comm").read_text().strip() == "composer-relay"
+    p, q = free_port(), free_port()
+    a = manager.setup_container(A, web(p, "::1"))
+    b = manager.setup_container("b" * 64, ContainerSpec(
+        name="demo-web-2", image="i", networks=(NetworkAttachment(network="demo_default"),),
+        ports=(PortMapping(container_port=80, host_port=q),)))
+    assert a.netns_path and b.netns_path
+    servers(a.netns_path, 80, "one")
+    servers(b.netns_path, 80, "two")
+    assert answers("::1", p) == "one" and answers("::1", q) == "two"
+    pid = _relay_pid(manager)
+    ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert os.getsid(pid) != os.getsid(0) and ppid != os.getpid()  # detached, not our child
     held = sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
-    others = [h for h in held if not h.startswith("socket:") and h != "/dev/null"
-              and not h.endswith("/port-proxy.log")]
-    assert others == [], others  # no state database, lock file or pipe of the parent
-    assert os.getsid(pid) == pid
+    assert [h for h in held if not h.startswith("socket:") and h != "/dev/null"
+            and not h.endswith("relay.log")] == [], held  # nothing of the command that started it
     manager.teardown_container(A)
-    assert not os.path.exists(f"/proc/{pid}/comm")
+    assert answers("::1", p) is None and answers("::1", q) == "two"
+    manager.teardown_container("b" * 64)
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+            break
+        threading.Event().wait(0.02)
+    else:
+        raise AssertionError("the relay outlived its last container")
+    assert answers("::1", q) is None
