@@ -764,6 +764,7 @@ class NetworkManager:
         orphan_leases = [i for i, d in tx.list(IP) if d.get("container") not in records]
         for cid in stale:
             self.teardown_container(cid)
+        self._restore_relay({cid: d for cid, d in records.items() if d.get("relay") and cid not in stale})
         if orphan_leases:
             with self.store.transaction() as wtx:
                 for ip_id in orphan_leases:
@@ -788,6 +789,20 @@ class NetworkManager:
                 for net_id, _ in gone:
                     wtx.delete(GONE, net_id)
         return stale
+
+    def _restore_relay(self, relayed: Mapping[str, Doc]) -> None:
+        """The port relay was killed while containers still had ports on it: start it again with
+        their ports (it holds them in memory only)."""
+        from runtime.network import proxy
+
+        if not relayed or proxy.running(str(self.relay_dir())):
+            return
+        nets = {d["name"]: d for _, d in self.store.read().list(NET)}
+        for cid, d in relayed.items():
+            rules = relay_rules(d.get("ports", []), d.get("attachments", []), nets,
+                                everything=d.get("port_driver") == "proxy")
+            with contextlib.suppress(NetworkError):  # a port taken meanwhile: the others still come
+                self._start_proxy(f"container {d['name']}", cid, rules)
 
     def _remove_run_files(self, cid: str) -> None:
         run = self.paths.container_run(cid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -147,3 +148,21 @@ def test_one_relay_serves_every_container_and_goes_with_the_last(
     else:
         raise AssertionError("the relay outlived its last container")
     assert answers("::1", q) is None
+
+
+@pytest.mark.privileged
+def test_a_killed_relay_is_restored_by_the_next_repair(manager: NetworkManager, servers: Fx) -> None:
+    manager.create(NetworkSpec(name="demo_default", enable_ipv6=True))
+    p = free_port()
+    net = manager.setup_container(A, web(p, "::1"))
+    assert net.netns_path
+    servers(net.netns_path, 80, "back")
+    assert answers("::1", p) == "back"
+    os.kill(_relay_pid(manager), signal.SIGKILL)
+    for _ in range(100):
+        if answers("::1", p) is None:
+            break
+        threading.Event().wait(0.02)
+    assert answers("::1", p) is None
+    assert manager.repair() == []
+    assert answers("::1", p) == "back"
