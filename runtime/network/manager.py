@@ -1,9 +1,13 @@
 """NetworkManager: networks (bridges + IPAM in state) and per-container network setup.
 
 Order of work for a container: validate → reserve addresses and ports in one BEGIN IMMEDIATE
-transaction (no netlink inside it) → pin a netns, plug veths → write hosts/resolv.conf → rewrite the
-peers' hosts files in place → re-render composer's nftables table. Any failure tears down what was
-made (teardown_container is idempotent and also repairs a half-made setup after a crash).
+transaction (no netlink inside it; the record names its owner process) → pin a netns, plug veths →
+write hosts/resolv.conf → hand ports the kernel cannot DNAT to the run dir's relay (proxy.py) →
+rewrite the peers' hosts files in place → add its published ports to composer's nftables maps.
+Any failure tears down what was made (teardown_container is idempotent). repair() undoes what a
+killed command left: records of no container row whose owner is dead, leases, pins, run files,
+half-removed bridges, a killed relay; remove/prune/inspect run it, and a set-up that meets a
+taken address or port runs it and retries once.
 """
 
 from __future__ import annotations
