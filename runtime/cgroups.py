@@ -197,6 +197,16 @@ def plan_limits(res: Resources, versions: Mapping[str, int], *, memsw: bool = Tr
     return out
 
 
+def check_resources(res: Resources) -> None:
+    """Refuse a limit out of range before anything is made (no cgroup is looked at: whether this
+    host has the controller is checked by Cgroup.create).
+
+    Raises:
+        InvalidSpec: the first value out of range (the message names it).
+    """
+    plan_limits(res, dict.fromkeys(CONTROLLERS, 1))
+
+
 def device_rules(extra: Sequence[str] = ()) -> list[Write]:
     """The v1 devices cgroup writes: deny everything, then allow the defaults and *extra*
     (rules like ``"c 10:229 rwm"`` for the container's ``devices:``)."""

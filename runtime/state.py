@@ -4,7 +4,9 @@ Every kind of object (image, container, network, volume, pod, ip, tag, ...) is a
 keyed by (kind, id) and unique by (kind, name) when it has a name; its data is a JSON document.
 Read-modify-write goes through ``with store.transaction() as tx`` (BEGIN IMMEDIATE): a deferred
 BEGIN that later upgrades fails at once under contention. Never start a process or do netlink
-work inside a transaction. Standard library only.
+work inside a transaction. Standard library only, plus runtime.errors: every SQLite failure but a
+name clash (sqlite3.IntegrityError, which callers turn into their own Conflict) leaves as a
+StateError naming the database and the cause.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from runtime.errors import EngineError
 
 SCHEMA_VERSION = 1
 
@@ -34,38 +38,79 @@ _MIGRATIONS: dict[int, str] = {
 
 Doc = dict[str, Any]
 
+# SQLite's primary result codes whose own text says less than errno's
+_CAUSES = {13: "no space left on device", 10: "i/o error", 8: "read-only file system",
+           14: "cannot open the database file", 11: "the database file is corrupt",
+           26: "the file is not a database"}
+
+
+class StateError(EngineError):
+    """The state database failed (disk full, i/o error, corrupt file, locked for too long)."""
+
+
+def state_error(path: Path, exc: sqlite3.Error) -> StateError:
+    """*exc* as a one-line StateError naming the database, e.g. ``state database
+    /var/lib/composer/state.db: no space left on device``."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    cause = _CAUSES.get(code & 0xFF) if isinstance(code, int) else None
+    if cause is None:
+        cause = (str(exc).splitlines() or [type(exc).__name__])[0].lower().rstrip(".")
+    return StateError(f"state database {path}: {cause}")
+
 
 class Tx:
     """Operations inside one transaction. Obtained from Store.transaction() or Store.read()."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
         self._c = conn
+        self._path = path
+
+    def _fail(self, exc: sqlite3.Error) -> NoReturn:
+        raise state_error(self._path or Path("(unknown)"), exc) from exc
 
     def get(self, kind: str, id: str) -> Doc | None:
-        row = self._c.execute("SELECT data FROM objects WHERE kind=? AND id=?", (kind, id)).fetchone()
+        try:
+            row = self._c.execute("SELECT data FROM objects WHERE kind=? AND id=?", (kind, id)).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
         return None if row is None else json.loads(row[0])
 
     def by_name(self, kind: str, name: str) -> tuple[str, Doc] | None:
-        row = self._c.execute("SELECT id, data FROM objects WHERE kind=? AND name=?", (kind, name)).fetchone()
+        try:
+            row = self._c.execute(
+                "SELECT id, data FROM objects WHERE kind=? AND name=?", (kind, name)).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
         return None if row is None else (row[0], json.loads(row[1]))
 
     def list(self, kind: str, id_prefix: str = "") -> list[tuple[str, Doc]]:
-        rows = self._c.execute(
-            "SELECT id, data FROM objects WHERE kind=? AND id >= ? AND id < ? ORDER BY id",
-            (kind, id_prefix, id_prefix + "\U0010ffff"),
-        ).fetchall()
+        try:
+            rows = self._c.execute(
+                "SELECT id, data FROM objects WHERE kind=? AND id >= ? AND id < ? ORDER BY id",
+                (kind, id_prefix, id_prefix + "\U0010ffff"),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            self._fail(exc)
         return [(r[0], json.loads(r[1])) for r in rows]
 
     def put(self, kind: str, id: str, data: Doc, name: str | None = None) -> None:
         """Insert or replace. Raises sqlite3.IntegrityError if *name* is taken by another id."""
-        self._c.execute(
-            "INSERT INTO objects(kind, id, name, data) VALUES (?,?,?,?) "
-            "ON CONFLICT(kind, id) DO UPDATE SET name=excluded.name, data=excluded.data",
-            (kind, id, name, json.dumps(data, separators=(",", ":"), sort_keys=True)),
-        )
+        try:
+            self._c.execute(
+                "INSERT INTO objects(kind, id, name, data) VALUES (?,?,?,?) "
+                "ON CONFLICT(kind, id) DO UPDATE SET name=excluded.name, data=excluded.data",
+                (kind, id, name, json.dumps(data, separators=(",", ":"), sort_keys=True)),
+            )
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            self._fail(exc)
 
     def delete(self, kind: str, id: str) -> bool:
-        return self._c.execute("DELETE FROM objects WHERE kind=? AND id=?", (kind, id)).rowcount > 0
+        try:
+            return self._c.execute("DELETE FROM objects WHERE kind=? AND id=?", (kind, id)).rowcount > 0
+        except sqlite3.Error as exc:
+            self._fail(exc)
 
 
 class Store:
@@ -82,13 +127,22 @@ class Store:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            with self._tx_lock:  # a new database: switching to WAL and migrating take the write lock
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=30000")
-                _migrate(conn)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateError(f"state database {self.path}: cannot make its directory: "
+                                 f"{exc.strerror.lower() if exc.strerror else exc}") from exc
+            try:
+                conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+                with self._tx_lock:  # a new database: switching to WAL and migrating take the write lock
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.execute("PRAGMA busy_timeout=30000")
+                    _migrate(conn)
+            except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
+                raise state_error(self.path, exc) from exc
             self._local.conn = conn
         return conn
 
@@ -97,17 +151,27 @@ class Store:
         """A read-modify-write transaction (BEGIN IMMEDIATE); commits on success, rolls back on error."""
         conn = self._conn()
         with self._tx_lock:
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(conn)
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise state_error(self.path, exc) from exc
+            try:
+                yield Tx(conn, self.path)
             except BaseException:
-                conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):  # a failed statement may have ended it already
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                # a COMMIT that fails (disk full) can leave the transaction open on this connection
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise state_error(self.path, exc) from exc
 
     def read(self) -> Tx:
         """Reads outside a transaction (each statement sees a committed snapshot)."""
-        return Tx(self._conn())
+        return Tx(self._conn(), self.path)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
