@@ -97,12 +97,15 @@ def lookup(cache_dir: str, name: str) -> tuple[Any, list[str]] | None:
             entry = marshal.loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
-        return None
-    for path, sig in entry["deps"]:
-        if signature(path) != sig:
+    try:
+        if entry["format"] != _FORMAT:
             return None
-    return entry["value"], list(entry["warnings"])
+        for path, sig in entry["deps"]:
+            if signature(path) != sig:
+                return None
+        return entry["value"], list(entry["warnings"])
+    except (KeyError, TypeError, ValueError):  # not an entry this code wrote: a miss
+        return None
 
 
 def store(cache_dir: str, name: str, value: Any, deps: Mapping[str, Signature], warnings: list[str]) -> None:

@@ -6,6 +6,7 @@ cached one; and a hit must not import yaml, dotenv, jsonschema or the loader sta
 
 from __future__ import annotations
 
+import marshal
 import os
 import subprocess
 import sys
@@ -217,8 +218,10 @@ def test_a_damaged_entry_is_a_miss(proj: Path, tmp_path: Path) -> None:
     store = tmp_path / "cache"
     _load(proj, store)
     (entry,) = _entries(store)
-    (store / entry).write_bytes(b"\x00garbage")
-    assert _load(proj, store).services["web"]["image"] == "busybox:1"
+    for junk in (b"\x00garbage", marshal.dumps([1, 2]), marshal.dumps({"format": 1}),
+                 marshal.dumps({"format": 1, "deps": [(1,)], "warnings": [], "value": 0})):
+        (store / entry).write_bytes(junk)
+        assert _load(proj, store).services["web"]["image"] == "busybox:1"
 
 
 def test_recording_nests_and_notes_the_first_signature(tmp_path: Path) -> None:
