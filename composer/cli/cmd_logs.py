@@ -171,15 +171,18 @@ class ProjectFollower:
     later (scale, recreate, start), and ends when no container it watches runs any more.
 
     There is no event bus (no daemon): the engine is listed every *interval* seconds while a reader
-    is alive, a few ms of CPU per look for a 10-container project.
+    is alive, a few ms of CPU per look for a 10-container project. With *events*, a caller (attached
+    `up`) hears ("attach", container) for each container attached after the start and ("exit",
+    container) when any reader ends.
     """
 
     def __init__(self, engine: Any, project: str, services: Sequence[str], printer: LogPrinter, *,
                  tail: int | None = None, since: float | None = None, until: float | None = None,
-                 oneoff: bool | None = None, index: int | None = None, interval: float = 0.5) -> None:
+                 oneoff: bool | None = None, index: int | None = None, interval: float = 0.5,
+                 events: queue.Queue[tuple[str, ContainerInfo]] | None = None) -> None:
         self.engine, self.project, self.services = engine, project, tuple(services)
         self.printer, self.tail, self.since, self.until = printer, tail, since, until
-        self.oneoff, self.index, self.interval = oneoff, index, interval
+        self.oneoff, self.index, self.interval, self.events = oneoff, index, interval, events
         self.readers: dict[str, threading.Thread] = {}
         self.followed: dict[str, str] = {}  # id -> started_at its reader began with
         self._stop = threading.Event()
@@ -198,7 +201,7 @@ class ProjectFollower:
         name = short_name(c)
         self.printer.add(name)
         (t,) = follow_containers(self.engine, [c], self.printer, follow=True, tail=tail, since=since,
-                                 until=self.until)
+                                 until=self.until, events=self.events)
         self.readers[c.id] = t
 
     def _alive(self) -> set[str]:
@@ -220,6 +223,8 @@ class ProjectFollower:
                 # from its start: the lines it wrote before this look are not lost
                 started = _epoch(c.started_at)
                 since = max(started, self.since) if started and self.since else started or self.since
+                if self.events is not None:
+                    self.events.put(("attach", c))
                 self._attach(c, since, None)
             if not self._alive() and not to_attach(snapshot, (), self.followed, self.services):
                 break

@@ -140,3 +140,50 @@ def test_a_restart_between_two_looks_is_a_die_and_a_start() -> None:
     paused = info(status="paused")
     assert _names(diff_events({ID: first}, {ID: paused})) == ["pause"]
     assert _names(diff_events({ID: paused}, {ID: first})) == ["unpause"]
+
+
+class _FakeContainers:
+    """A recording fake of engine.containers: scripted listings, logs of one line that end at once."""
+
+    def __init__(self, looks: list[list[ContainerInfo]]) -> None:
+        self.looks = looks
+        self.log_calls: list[tuple[str, float | None, int | None]] = []
+
+    def list(self, *, all: bool = True, labels: Any = None) -> list[ContainerInfo]:
+        return self.looks.pop(0) if len(self.looks) > 1 else self.looks[0]
+
+    def logs(self, cid: str, *, follow: bool, tail: int | None, since: float | None,
+             until: float | None) -> Any:
+        from runtime.spec import LogRecord
+
+        self.log_calls.append((cid, since, tail))
+        return iter([LogRecord(time="2026-01-02T03:04:05Z", stream="stdout", text=cid[:2].encode())])
+
+
+class _FakeEngine:
+    def __init__(self, looks: list[list[ContainerInfo]]) -> None:
+        self.containers = _FakeContainers(looks)
+
+
+def test_the_follower_attaches_a_later_container_from_its_start_and_reports_it() -> None:
+    import io
+    import queue
+
+    from composer.cli.cmd_logs import ProjectFollower
+
+    web = info()
+    db = info("p-db-1", cid="cd" * 32, started="2026-01-02T03:04:07.25Z")
+    engine = _FakeEngine([[web, db], [info(status="exited"), info("p-db-1", status="exited", cid="cd" * 32)]])
+    out = io.StringIO()
+    events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
+    follower = ProjectFollower(engine, "p", (), LogPrinter(["web-1"], color=False, out=out), tail=5,
+                               interval=0.01, events=events)
+    follower.run([web])
+    assert sorted(out.getvalue().splitlines()) == ["db-1   | cd", "web-1  | ab"]
+    assert engine.containers.log_calls[0] == (ID, None, 5)
+    assert engine.containers.log_calls[1] == ("cd" * 32, 1767323047.25, None)  # from its start, no tail
+    seen = []
+    while not events.empty():
+        action, c = events.get()
+        seen.append((action, c.name))
+    assert seen.index(("attach", "p-db-1")) < seen.index(("exit", "p-db-1")) and ("exit", "p-web-1") in seen
