@@ -25,7 +25,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             "-a", "--archive", action="store_true", help="archive mode (copy all uid/gid information)"
         )
         parser.add_argument("-L", "--follow-link", action="store_true")
-        parser.add_argument("--all", action="store_true", dest="all_replicas", help="include all replicas")
+        parser.add_argument(
+            "--all", action="store_true", dest="with_oneoff", help="include the containers of the run command"
+        )
         parser.add_argument("source", metavar="SRC")
         parser.add_argument("dest", metavar="DEST")
         return
@@ -104,20 +106,26 @@ def _cp(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(
             "cp copies between a service container and the host: one of SRC and DEST must be SERVICE:PATH"
         )
+    ref = src if src is not None else dst
+    assert ref is not None
+    service, path = ref
+    project, pname = C.load_or_name(ctx, [service])
+    C.check_services(project, [service])
     engine = ctx.engine()
-    if src is not None:
-        c = service_container(ctx, src[0], args.index)
-        engine.containers.copy_from(c.id, src[1], args.dest)  # type: ignore[attr-defined]
-    else:
-        assert dst is not None
-        project, pname = C.load_or_name(ctx, [dst[0]])
-        targets = C.project_containers(engine, pname, [dst[0]], all=False)
-        if args.index is not None:
-            targets = [t for t in targets if t.labels.get(L.CONTAINER_NUMBER) == str(args.index)]
-        elif not args.all_replicas:
-            targets = targets[:1]
+    # as docker compose: stopped containers too (the runtime copies through their file systems);
+    # --index picks one replica, else a copy from the service reads its first container and a copy
+    # to it writes every replica; --all adds the one-off containers of `run`
+    oneoff = False if args.index or not args.with_oneoff else None
+    targets = C.project_containers(engine, pname, [service], all=True, oneoff=oneoff)
+    if args.index:
+        targets = [t for t in targets if t.labels.get(L.CONTAINER_NUMBER) == str(args.index)]
         if not targets:
-            raise ComposerError(f"service {dst[0]!r} is not running")
+            raise ComposerError(f"service {service!r} is not running container #{args.index}")
+    elif not targets:
+        raise ComposerError(f"no container found for service {service!r}")
+    if src is not None:
+        engine.containers.copy_from(targets[0].id, path, args.dest)
+    else:
         for t in targets:
-            engine.containers.copy_to(t.id, args.source, dst[1])
+            engine.containers.copy_to(t.id, args.source, path)
     return 0

@@ -162,16 +162,23 @@ def _default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
         },
     ]
-    if spec.ipc_mode != "host":
-        mounts.insert(
-            3,
-            {
-                "destination": "/dev/shm",
-                "type": "tmpfs",
-                "source": "shm",
-                "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm}"],
-            },
-        )
+    if spec.ipc_mode == "host":
+        # the host's IPC namespace and its /dev/shm with it (docker's ShmPath "/dev/shm"; podman
+        # binds it with nosuid, noexec, nodev): POSIX shm objects are shared as SysV ones are
+        shm_mount = {
+            "destination": "/dev/shm",
+            "type": "bind",
+            "source": "/dev/shm",
+            "options": ["rbind", "rprivate", "nosuid", "noexec", "nodev"],
+        }
+    else:
+        shm_mount = {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm}"],
+        }
+    mounts.insert(3, shm_mount)
     if spec.privileged:
         for m in mounts:
             if m["type"] in ("sysfs", "cgroup"):

@@ -136,3 +136,44 @@ def test_cli_cp_from_an_exited_container_volume(engine: Engine, tmp_path: Path) 
     r = composer_cli("container", "cp", f"{c.name}:/data/none", str(tmp_path / "x"))
     assert r.returncode != 0
     assert r.stderr.strip().splitlines()[-1].endswith("container t-cpv-cli: no such file /data/none")
+
+
+def test_compose_cp_works_on_stopped_services_and_writes_every_replica(engine: Engine, tmp_path: Path) -> None:
+    """As docker compose cp: stopped containers are copied from and to; a copy to a service writes
+    each replica, a copy from it reads the first; --index picks one; a missing one is named."""
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: {IMAGE}\n    command: sh -c 'echo $$HOSTNAME > /data/who'\n"
+        f"    network_mode: none\n    scale: 2\n    volumes: [/data]\n"
+    )
+    base = ("-f", str(tmp_path / "compose.yaml"), "-p", "cpdemo")
+    r = composer_cli(*base, "up", "-d")
+    assert r.returncode == 0, r.stderr
+    try:
+        names = ["cpdemo-app-1", "cpdemo-app-2"]
+        for n in names:
+            assert engine.containers.wait(n, timeout=15) == 0
+            assert engine.containers.get(n).status == "exited"
+        r = composer_cli(*base, "cp", "app:/data/who", str(tmp_path / "who"))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "who").read_text() == engine.containers.get(names[0]).id[:12] + "\n"  # the first
+        (tmp_path / "in.txt").write_text("to-all\n")
+        r = composer_cli(*base, "cp", str(tmp_path / "in.txt"), "app:/data/in.txt")
+        assert r.returncode == 0, r.stderr
+        for n in names:
+            engine.containers.copy_from(n, "/data/in.txt", tmp_path / f"{n}.txt")
+            assert (tmp_path / f"{n}.txt").read_text() == "to-all\n"
+        (tmp_path / "two.txt").write_text("only-2\n")
+        r = composer_cli(*base, "cp", "--index", "2", str(tmp_path / "two.txt"), "app:/data/two.txt")
+        assert r.returncode == 0, r.stderr
+        r = composer_cli(*base, "cp", "--index", "2", "app:/data/two.txt", str(tmp_path / "back2.txt"))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "back2.txt").read_text() == "only-2\n"
+        r = composer_cli(*base, "cp", "app:/data/two.txt", str(tmp_path / "back1.txt"))
+        assert r.returncode != 0 and "no such file /data/two.txt" in r.stderr  # replica 1 has none
+        r = composer_cli(*base, "cp", "--index", "3", "app:/data/who", str(tmp_path / "x"))
+        assert r.returncode != 0 and "service 'app' is not running container #3" in r.stderr
+    finally:
+        r = composer_cli(*base, "down", "-v")
+        assert r.returncode == 0, r.stderr
+    r = composer_cli(*base, "cp", "app:/data/who", str(tmp_path / "y"))
+    assert r.returncode != 0 and "no container found for service 'app'" in r.stderr

@@ -90,7 +90,9 @@ def test_namespaces_join_the_network_pin_and_honour_host_modes() -> None:
         inputs(net=ContainerNet(netns_path=None, hosts_path="/h", resolv_path="/r", hostname="h")),
     )
     assert {n["type"] for n in host["linux"]["namespaces"]} == {"mount", "uts", "cgroup"}
-    assert "/dev/shm" not in [m["destination"] for m in host["mounts"]]
+    [shm] = [m for m in host["mounts"] if m["destination"] == "/dev/shm"]
+    assert (shm["type"], shm["source"]) == ("bind", "/dev/shm")  # as docker: the host's /dev/shm
+    assert {"rbind", "rprivate", "nosuid", "nodev"} <= set(shm["options"])
 
 
 def test_mounts_defaults_user_mounts_and_etc_files_in_order() -> None:
