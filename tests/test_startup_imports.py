@@ -100,7 +100,7 @@ RUN_MAY_IMPORT = frozenset({
     "runtime.images", "runtime.images.blobs", "runtime.images.reference", "runtime.images.store",
     "runtime.network", "runtime.network.files", "runtime.network.ifconf", "runtime.network.ipam",
     "runtime.network.links", "runtime.network.manager", "runtime.network.netns", "runtime.network.nft",
-    "runtime.network.rtnl",
+    "runtime.network.portcheck", "runtime.network.rtnl",
     "runtime.security", "runtime.security.caps", "runtime.security.defaults", "runtime.security.rlimits",
     "runtime.security.seccomp", "runtime.security.seccomp_profile",
 })
