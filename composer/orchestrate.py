@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import shutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -583,7 +585,6 @@ def execute_threads(
     starts nothing more; calls under way finish before it propagates.
     """
     import time
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
     run = _ThreadRun(plan, project, engine, progress, options)
     if not plan.ops:
@@ -594,37 +595,36 @@ def execute_threads(
         for d in set(op.deps):
             dependents.setdefault(d, []).append(op.id)
     width = min(len(plan.ops), parallel if parallel and parallel > 0 else MAX_THREADS)
-    running: dict[Future[None], int] = {}
     waiting: dict[int, _Waiter] = {}
     tick = 0.1 if progress.mode == "tty" else None
 
-    with _network_batch(plan, engine), ThreadPoolExecutor(width, thread_name_prefix="composer-op") as pool:
-
-        def ready(op_id: int) -> None:
-            op = run.by_id[op_id]
-            try:
-                for dep in op.deps:
-                    run.blocked(op, dep)
-            except OpFailed as exc:
-                run.record(op, exc)
-                done(op_id)
-                return
-            if op.wait_for:
-                waiting[op_id] = _Waiter(op, time.monotonic())
-            else:
-                running[pool.submit(run.run_op, op)] = op_id
-
-        def done(op_id: int) -> None:
-            for nxt in dependents.get(op_id, ()):
-                remaining[nxt] -= 1
-                if remaining[nxt] == 0:
-                    ready(nxt)
-
+    def ready(op_id: int) -> None:
+        op = run.by_id[op_id]
         try:
+            for dep in op.deps:
+                run.blocked(op, dep)
+        except OpFailed as exc:
+            run.record(op, exc)
+            done(op_id)
+            return
+        if op.wait_for:
+            waiting[op_id] = _Waiter(op, time.monotonic())
+        else:
+            pool.submit(op_id, functools.partial(run.run_op, op))
+
+    def done(op_id: int) -> None:
+        for nxt in dependents.get(op_id, ()):
+            remaining[nxt] -= 1
+            if remaining[nxt] == 0:
+                ready(nxt)
+
+    with _network_batch(plan, engine):
+        pool = _Pool(width)
+        try:  # on Ctrl-C (or a bug) the finally starts nothing more and waits for the calls under way
             for op in plan.ops:
                 if remaining[op.id] == 0:
                     ready(op.id)
-            while running or waiting:
+            while pool.busy or waiting:
                 now = time.monotonic()
                 for op_id, w in [(i, w) for i, w in waiting.items() if w.due <= now]:
                     try:
@@ -636,28 +636,87 @@ def execute_threads(
                         continue
                     if met:
                         del waiting[op_id]
-                        running[pool.submit(run.run_op, w.op)] = op_id
+                        pool.submit(op_id, functools.partial(run.run_op, w.op))
                 timeout = tick
                 if waiting:
                     until = max(0.0, min(w.due for w in waiting.values()) - time.monotonic())
                     timeout = until if timeout is None else min(timeout, until)
-                if running:
-                    finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                if pool.busy:
+                    finished = pool.finished(timeout)
                 else:
-                    finished = set()
+                    finished = []
                     time.sleep(timeout or 0.0)
                 if tick:
                     progress.redraw()  # elapsed times move while an operation waits
-                for fut in finished:
-                    op_id = running.pop(fut)
-                    fut.result()  # a bug (not an engine or composer error) surfaces here
+                for op_id, bug in finished:
+                    if bug is not None:  # not an engine or composer error: surface it
+                        raise bug
                     done(op_id)
-        except BaseException:
-            # Ctrl-C (or a bug): start nothing more; the `with` waits for the calls under way
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        finally:
+            pool.close()
     progress.redraw()
     return run.errors
+
+
+class _Pool:
+    """Up to *width* worker threads, started as calls need them; each call is tagged with an op id
+    and comes back on one queue when finished. (concurrent.futures would import logging: ~7 ms
+    CPU of every command that runs a plan.)"""
+
+    def __init__(self, width: int) -> None:
+        import queue
+
+        self.width, self.busy = width, 0  # busy: submitted and not yet handed back
+        self._jobs: queue.SimpleQueue[tuple[int, Callable[[], None]] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[int, BaseException | None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, key: int, call: Callable[[], None]) -> None:
+        self.busy += 1
+        if len(self._threads) < min(self.width, self.busy):
+            t = threading.Thread(target=self._work, name=f"composer-op-{len(self._threads)}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        self._jobs.put((key, call))
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            key, call = job
+            try:
+                call()
+            except BaseException as exc:  # noqa: BLE001 - handed to the scheduling thread
+                self._done.put((key, exc))
+            else:
+                self._done.put((key, None))
+
+    def finished(self, timeout: float | None) -> list[tuple[int, BaseException | None]]:
+        """The calls that finished: blocks up to *timeout* (None: until one does) for the first."""
+        import queue
+
+        out: list[tuple[int, BaseException | None]] = []
+        try:
+            out.append(self._done.get(timeout=timeout))
+            while True:
+                out.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        self.busy -= len(out)
+        return out
+
+    def close(self) -> None:
+        """Drop the calls not started yet, let the running ones finish, end the workers. (Counts
+        nothing: a KeyboardInterrupt may have struck between a queue operation and its count.)"""
+        import queue
+
+        try:
+            while True:
+                self._jobs.get_nowait()
+        except queue.Empty:
+            pass
+        for _ in self._threads:
+            self._jobs.put(None)
+        for t in self._threads:
+            t.join()
 
 
 _NETWORKED: Final = frozenset({"CreateContainer", "RecreateContainer", "RemoveContainer"})
