@@ -187,3 +187,33 @@ def test_the_follower_attaches_a_later_container_from_its_start_and_reports_it()
         action, c = events.get()
         seen.append((action, c.name))
     assert seen.index(("attach", "p-db-1")) < seen.index(("exit", "p-db-1")) and ("exit", "p-web-1") in seen
+
+
+# ---- the CLI uses the project cache -----------------------------------------------------------
+
+_CLI_PROBE = (
+    "import sys\nfrom composer.cli.main import main\n"
+    "try:\n    rc = main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
+    "heavy = [m for m in ('yaml', 'dotenv', 'jsonschema', 'composer.loader.canonical') if m in sys.modules]\n"
+    "print('@@', rc, ' '.join(heavy))"
+)
+
+
+@pytest.mark.parametrize("verb", [["ps"], ["logs"], ["top"], ["images"], ["events", "--until", "0s"]])
+def test_reading_verbs_on_an_unchanged_project_load_nothing(verb: list[str], tmp_path: Any,
+                                                              engine_paths: Any) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: busybox\n    env_file: [w.env]\n")
+    (tmp_path / "w.env").write_text("A=1\n")
+
+    def probe() -> list[str]:
+        out = subprocess.run([sys.executable, "-c", _CLI_PROBE, *verb], capture_output=True, text=True,
+                             cwd=tmp_path, env=dict(os.environ), timeout=60)
+        marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
+        assert marks, out.stderr
+        return marks[-1].split()[1:]
+
+    first = probe()
+    assert first[0] == "0" and "yaml" in first[1:]
+    assert probe() == ["0"]  # a hit: no parser, no validator, no loader stage
+    (tmp_path / "w.env").write_text("A=2\n")  # a file the service reads changed: loaded again
+    assert "yaml" in probe()[1:]
