@@ -89,6 +89,8 @@ def test_logs_follow_attaches_to_later_containers_and_ends_when_none_runs(proj: 
         assert seen[-1].startswith("b-1  | b-start"), seen
         _ok(proj, "--profile", "later", "up", "-d", "--scale", "b=2", "b")
         assert "b-2  | b-start" in _wait_for(p, "b-2")[-1]
+        _ok(proj, "up", "-d", "--force-recreate", "a")  # a new container under the same name
+        assert _wait_for(p, "a-start")[-1] == "a-1  | a-start"
         _ok(proj, "--profile", "later", "stop", "-t", "1")
         out, err = p.communicate(timeout=30)  # every watched container stopped: logs -f ends by itself
         assert p.returncode == 0, err
