@@ -810,11 +810,12 @@ class NetworkManager:
 
     def _remove_run_files(self, cid: str) -> None:
         run = self.paths.container_run(cid)
-        for name in RUN_FILES:  # always ours, by these names (a joined container points at its target's)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(run / name)
-        with contextlib.suppress(OSError):  # the container manager's files may still be there
-            run.rmdir()
+        with self._lock():  # not while _refresh_hosts may be writing this container's hosts file
+            for name in RUN_FILES:  # ours, by these names (a joined container points at its target's)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(run / name)
+            with contextlib.suppress(OSError):  # the container manager's files may still be there
+                run.rmdir()
 
     # ---- connect / disconnect --------------------------------------------------------------
 
