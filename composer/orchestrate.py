@@ -20,7 +20,6 @@ import dataclasses
 import functools
 import os
 import shutil
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -661,7 +660,8 @@ def execute_threads(
 class _Pool:
     """Up to *width* worker threads, started as calls need them; each call is tagged with an op id
     and comes back on one queue when finished. (concurrent.futures would import logging: ~7 ms
-    CPU of every command that runs a plan.)"""
+    CPU of every command that runs a plan; and threading.Thread.start waits until the new thread
+    runs, 1-30 ms each while the other workers hold the GIL: the scheduler would stall.)"""
 
     def __init__(self, width: int) -> None:
         import queue
@@ -669,25 +669,30 @@ class _Pool:
         self.width, self.busy = width, 0  # busy: submitted and not yet handed back
         self._jobs: queue.SimpleQueue[tuple[int, Callable[[], None]] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[int, BaseException | None]] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
+        self._gone: queue.SimpleQueue[None] = queue.SimpleQueue()  # one item per ended worker
+        self._threads = 0
 
     def submit(self, key: int, call: Callable[[], None]) -> None:
+        import _thread
+
         self.busy += 1
-        if len(self._threads) < min(self.width, self.busy):
-            t = threading.Thread(target=self._work, name=f"composer-op-{len(self._threads)}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        if self._threads < min(self.width, self.busy):
+            _thread.start_new_thread(self._work, ())
+            self._threads += 1
         self._jobs.put((key, call))
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            key, call = job
-            try:
-                call()
-            except BaseException as exc:  # noqa: BLE001 - handed to the scheduling thread
-                self._done.put((key, exc))
-            else:
-                self._done.put((key, None))
+        try:
+            while (job := self._jobs.get()) is not None:
+                key, call = job
+                try:
+                    call()
+                except BaseException as exc:  # noqa: BLE001 - handed to the scheduling thread
+                    self._done.put((key, exc))
+                else:
+                    self._done.put((key, None))
+        finally:
+            self._gone.put(None)
 
     def finished(self, timeout: float | None) -> list[tuple[int, BaseException | None]]:
         """The calls that finished: blocks up to *timeout* (None: until one does) for the first."""
@@ -705,7 +710,7 @@ class _Pool:
 
     def close(self) -> None:
         """Drop the calls not started yet, let the running ones finish, end the workers. (Counts
-        nothing: a KeyboardInterrupt may have struck between a queue operation and its count.)"""
+        no calls: a KeyboardInterrupt may have struck between a queue operation and its count.)"""
         import queue
 
         try:
@@ -713,10 +718,10 @@ class _Pool:
                 self._jobs.get_nowait()
         except queue.Empty:
             pass
-        for _ in self._threads:
+        for _ in range(self._threads):
             self._jobs.put(None)
-        for t in self._threads:
-            t.join()
+        for _ in range(self._threads):
+            self._gone.get()
 
 
 _NETWORKED: Final = frozenset({"CreateContainer", "RecreateContainer", "RemoveContainer"})
