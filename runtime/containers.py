@@ -28,6 +28,7 @@ from runtime import spec as S
 from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
 from runtime.logs import follow_log, read_log, rfc3339_nano
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, LogRecord
+from runtime.state import StateError
 
 # runtime.executor.oci and .user (~8 ms CPU with their dataclasses) are imported where a container is
 # created or signalled: ps, logs, stop, rm... list and read and do not need them.
@@ -299,7 +300,11 @@ class ContainerManager:
             InvalidSpec / ExecError: the container cannot be set up; nothing is left behind.
         """
         self.warnings = []
-        image = self.engine.images.resolve(spec.image)
+        try:
+            image = self.engine.images.resolve(spec.image)
+        except NotFound as exc:
+            raise NotFound(f"container {spec.name}: {exc}") from None
+        self._check(spec)
         cid = os.urandom(32).hex()  # as secrets.token_hex(32); secrets imports hashlib, hmac
         doc: dict[str, Any] = {
             "name": spec.name,
@@ -319,6 +324,8 @@ class ContainerManager:
                 tx.put(KIND, cid, doc, name=spec.name)
         except sqlite3.IntegrityError:
             raise Conflict(f'container name "{spec.name}" is already in use') from None
+        except StateError as exc:
+            raise StateError(f"container {spec.name}: {exc}") from None
         undo: builtins.list[Callable[[], object]] = [lambda: self._delete_row(cid)]
         try:
             self._prepare(cid, spec, image, doc, undo)
@@ -328,9 +335,22 @@ class ContainerManager:
             for step in reversed(undo):
                 with contextlib.suppress(Exception):
                     step()
+            if isinstance(exc, StateError):
+                raise StateError(f"container {spec.name}: {exc}") from exc
             if isinstance(exc, EngineError) or not isinstance(exc, Exception):
                 raise
-            raise ExecError(f"container {spec.name}: {exc}") from exc
+            raise ExecError(f"container {spec.name}: {_one_line(exc)}") from exc
+
+    def _check(self, spec: ContainerSpec) -> None:
+        """Refuse bad input that needs no state before anything is made (nothing to undo)."""
+        from runtime.cgroups import check_resources
+        from runtime.network.portcheck import check_ports
+
+        check_ports(spec.name, spec.ports)
+        try:
+            check_resources(spec.resources)
+        except InvalidSpec as exc:
+            raise InvalidSpec(f"container {spec.name}: {exc}") from None
 
     def _delete_row(self, cid: str) -> None:
         with self.store.transaction() as tx:
@@ -400,11 +420,14 @@ class ContainerManager:
             Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
         if Cgroup is not None:
             cgroup_parts = [*engine_scope(self.paths.root), spec.pod or "standalone", cid]
-            cg = Cgroup.create(
-                cgroup_parts,
-                spec.resources,
-                devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices],
-            )
+            try:
+                cg = Cgroup.create(
+                    cgroup_parts,
+                    spec.resources,
+                    devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices],
+                )
+            except InvalidSpec as exc:  # a controller this host lacks, a value the kernel refuses
+                raise InvalidSpec(f"container {spec.name}: {exc}") from None
             undo.append(cg.remove)
             cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
         # volumes
@@ -532,7 +555,9 @@ class ContainerManager:
         return dataclasses.replace(spec, mounts=tuple(mounts))
 
     def _joined_namespaces(self, spec: ContainerSpec) -> dict[str, str]:
-        """Namespace paths for ``ipc``/``pid`` ``container:X`` (X must be running).
+        """Namespace paths for ``ipc``/``pid`` ``container:X`` (X must be running, or created: its
+        init waits at the gate in the namespaces it keeps when started; compose creates a joiner
+        once X is created, possibly before X's start).
 
         For ipc, X's /dev/shm is mounted over the container's own once its init waits at the gate
         (container_access.share_shm): SysV objects, POSIX queues and shm files are all shared.
@@ -542,7 +567,7 @@ class ContainerManager:
             if not mode or not mode.startswith("container:"):
                 continue
             other = self.get(mode.split(":", 1)[1])
-            if other.status != "running" or not other.pid:
+            if other.status not in ("running", "created") or not other.pid:
                 raise Conflict(
                     f"container {spec.name}: {kind} namespace of container {other.name} "
                     f"is not available: it is {other.status}"
@@ -553,8 +578,11 @@ class ContainerManager:
     def _caps(self, spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
         from runtime.security.caps import normalize_cap, resolve_caps
 
-        caps = resolve_caps(spec.cap_add, spec.cap_drop, spec.privileged)
-        user_caps = frozenset(normalize_cap(c) for c in spec.cap_add if normalize_cap(c) != "ALL")
+        try:
+            caps = resolve_caps(spec.cap_add, spec.cap_drop, spec.privileged)
+            user_caps = frozenset(normalize_cap(c) for c in spec.cap_add if normalize_cap(c) != "ALL")
+        except InvalidSpec as exc:
+            raise InvalidSpec(f"container {spec.name}: {exc}") from None
         return caps, user_caps
 
     def _rlimits(self, spec: ContainerSpec) -> dict[str, tuple[int, int]]:
@@ -709,6 +737,10 @@ class ContainerManager:
             self._start_created(cid)
             return self.get(cid)
         # exited or dead: a fresh monitor with the gate open
+        ipc = info.spec.ipc_mode if info.spec is not None else None
+        donor = ipc.split(":", 1)[1] if ipc and ipc.startswith("container:") else None
+        if info.spec is not None:
+            self._rejoin_namespaces(cid, info.spec)  # before anything changes: X may be stopped
         self._kill_everything(cid)
         for name in ("stopping", "exit.json", "health.json", "ctl"):
             with contextlib.suppress(FileNotFoundError):
@@ -719,12 +751,40 @@ class ContainerManager:
         doc.pop("last_state", None)
         self._repair_run_dir(cid, doc, info)
         self._save(cid, doc)
-        self._spawn_monitor(cid, info.name, start=True)
+        # joining X's ipc: its /dev/shm goes over ours while the init waits at the gate, as at create
+        self._spawn_monitor(cid, info.name, start=donor is None)
+        if donor is not None:
+            from runtime.container_access import share_shm
+
+            try:
+                share_shm(self, cid, donor)
+            except BaseException:
+                self._kill_everything(cid)
+                raise
+            self._start_created(cid)
         info = self.get(cid)
         state = read_json(run / "state.json") or {}
         if state.get("error"):
             raise ExecError(str(state["error"]))
         return info
+
+    def _rejoin_namespaces(self, cid: str, spec: ContainerSpec) -> None:
+        """Point ``ipc``/``pid: container:X`` at X's current init: X may have been restarted since
+        the bundle was written (a stale /proc/PID path fails, or names a reused pid)."""
+        paths = self._joined_namespaces(spec)  # Conflict when X is not running
+        if not paths:
+            return
+        cdir = self.paths.container_dir(cid)
+        config = json.loads((cdir / "config.json").read_text())
+        namespaces = config["linux"]["namespaces"]
+        stale = [n for n in namespaces if n["type"] in paths and n.get("path") != paths[n["type"]]]
+        if not stale:
+            return
+        for n in stale:
+            n["path"] = paths[n["type"]]
+        meta = json.loads((cdir / "container.json").read_text())
+        (cdir / "config.json").write_text(json.dumps(config, indent=1))
+        (cdir / "monitor.bin").write_bytes(marshal.dumps({"config": config, "meta": meta}))
 
     def _start_created(self, cid: str) -> None:
         """Open the start gate of a created container; returns once its process was exec'd: the
@@ -1054,6 +1114,14 @@ class ContainerManager:
         from runtime import container_access
 
         container_access.copy_from(self, ref, src, dst)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error as one lower-case line: an OSError as errno's text and its file."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror[:1].lower() + exc.strerror[1:]
+        return f"{exc.filename}: {text}" if exc.filename else text
+    return (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
 
 
 def _host_devices() -> list[tuple[str, str, int, int, int]]:

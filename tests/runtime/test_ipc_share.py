@@ -145,3 +145,60 @@ def test_compose_ipc_service_shares_dev_shm(engine: Engine, tmp_path: Path) -> N
     finally:
         r = composer_cli(*base, "down")
         assert r.returncode == 0, r.stderr
+
+
+def test_a_restarted_joiner_gets_its_donors_dev_shm_again(engine: Engine, tmp_path: Path) -> None:
+    donor = _running(engine, "t-ipc-rdonor", ipc_mode="shareable")
+    joiner = _running(engine, "t-ipc-rjoiner", ipc_mode=f"container:{donor.name}")
+    assert _sh(engine, donor.id, "echo one > /dev/shm/a", tmp_path) == (0, "")
+    engine.containers.stop(joiner.id, timeout=0.1)
+    joiner = engine.containers.start(joiner.id)
+    assert _sh(engine, joiner.id, "cat /dev/shm/a", tmp_path) == (0, "one\n")
+    dev = os.stat(f"/proc/{donor.pid}/root/dev/shm").st_dev
+    assert os.stat(f"/proc/{joiner.pid}/root/dev/shm").st_dev == dev
+    # the donor restarted (a new init, a new IPC namespace and /dev/shm): the joiner follows it
+    engine.containers.stop(donor.id, timeout=0.1)
+    donor = engine.containers.start(donor.id)
+    assert _sh(engine, donor.id, "echo two > /dev/shm/b", tmp_path) == (0, "")
+    engine.containers.stop(joiner.id, timeout=0.1)
+    joiner = engine.containers.start(joiner.id)
+    assert _sh(engine, joiner.id, "cat /dev/shm/b", tmp_path) == (0, "two\n")
+    assert os.readlink(f"/proc/{joiner.pid}/ns/ipc") == os.readlink(f"/proc/{donor.pid}/ns/ipc")
+    # the donor stopped: the joiner refuses to start, naming it, and is left stopped
+    engine.containers.stop(joiner.id, timeout=0.1)
+    engine.containers.stop(donor.id, timeout=0.1)
+    with pytest.raises(Conflict, match=r"^container t-ipc-rjoiner: ipc namespace of container t-ipc-rdonor"):
+        engine.containers.start(joiner.id)
+    assert engine.containers.get(joiner.id).status == "exited"
+
+
+def test_ipc_host_binds_the_hosts_dev_shm(engine: Engine, tmp_path: Path) -> None:
+    name = f"t-ipc-host-{os.getpid()}"
+    host_file = Path("/dev/shm") / name
+    host_file.write_text("from-host\n")
+    try:
+        c = _running(engine, "t-ipc-host", ipc_mode="host")
+        assert _sh(engine, c.id, f"cat /dev/shm/{name}; echo back > /dev/shm/{name}.c", tmp_path) == (
+            0,
+            "from-host\n",
+        )
+        assert Path(f"/dev/shm/{name}.c").read_text() == "back\n"
+        assert os.stat(f"/proc/{c.pid}/root/dev/shm").st_dev == os.stat("/dev/shm").st_dev
+        assert os.readlink(f"/proc/{c.pid}/ns/ipc") == os.readlink("/proc/self/ns/ipc")
+    finally:
+        host_file.unlink(missing_ok=True)
+        Path(f"/dev/shm/{name}.c").unlink(missing_ok=True)
+
+
+def test_a_created_donor_is_joined_and_shares_once_started(engine: Engine, tmp_path: Path) -> None:
+    """compose creates the joiner once the donor is created, maybe before it starts: its init
+    already waits at the gate in the IPC namespace and /dev/shm it keeps when started."""
+    donor = engine.containers.create(
+        ContainerSpec(name="t-ipc-cdonor", image=IMAGE, command=("sleep", "1000"), network_mode="none",
+                      ipc_mode="shareable")
+    )
+    joiner = _running(engine, "t-ipc-cjoiner", ipc_mode=f"container:{donor.name}")
+    donor = engine.containers.start(donor.id)
+    assert _sh(engine, joiner.id, "echo early > /dev/shm/e", tmp_path) == (0, "")
+    assert _sh(engine, donor.id, "cat /dev/shm/e", tmp_path) == (0, "early\n")
+    assert os.readlink(f"/proc/{joiner.pid}/ns/ipc") == os.readlink(f"/proc/{donor.pid}/ns/ipc")
