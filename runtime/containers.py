@@ -351,6 +351,8 @@ class ContainerManager:
             check_resources(spec.resources)
         except InvalidSpec as exc:
             raise InvalidSpec(f"container {spec.name}: {exc}") from None
+        if spec.cap_add or spec.cap_drop:
+            self._caps(spec)  # an unknown name (resolved again, a few µs, where the bundle is built)
 
     def _delete_row(self, cid: str) -> None:
         with self.store.transaction() as tx:
