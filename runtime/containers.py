@@ -683,7 +683,11 @@ class ContainerManager:
         cdir, run = self.paths.container_dir(cid), self.paths.container_run(cid)
         from runtime import zygote
 
-        if zygote.enabled():  # a fork of the pre-imported zygote, not a fresh interpreter (F4)
+        try:  # the run dirs of the engine's containers
+            others = any(n != cid for n in os.listdir(run.parent))
+        except FileNotFoundError:
+            others = False
+        if zygote.worth_it(str(self.paths.rundir), others):  # a fork, not a fresh interpreter (F4)
             try:
                 out = zygote.spawn_monitor(str(self.paths.rundir), str(cdir), str(run), start=start)
             except zygote.Unavailable:

@@ -1,6 +1,6 @@
 """The monitor fork server ("zygote"): one long-lived pre-imported Python per engine run dir that
 forks container monitors on request, instead of a fresh ``python -I -S runtime/monitor.py`` each
-(~50-100 ms CPU and ~5 MB private memory per container; a forked monitor costs ~1-3 ms, <1 MB).
+(~50-100 ms CPU and 5.6 MB PSS per container; a forked monitor costs ~1-3 ms and ~2.6 MB PSS).
 
 Server: ``python -I -S runtime/zygote.py RUN_DIR`` (standard library only). It binds
 RUN_DIR/zygote.sock, detaches (setsid, double fork: never a child of the CLI), imports the monitor
@@ -12,10 +12,12 @@ Protocol, one connection per monitor: the client sends a 4-byte length and a NUL
 and waits for ``g`` from the client: only a client that saw ``forked`` sends it, so a client that
 gave up (and spawns the monitor directly) can never get a second monitor. The child then becomes
 what monitor.py is (setsid, default signals, fds 0-2 only, its command line rewritten to
-monitor.py's) and runs ``supervise.main``; the connection is its stdout and stderr until the
-monitor reports ``ok``/``error`` and redirects them, so the client reads exactly what the direct
-path reads from a monitor's stdout. A client that cannot use the zygote raises ``Unavailable``
-before anything was forked; the caller then spawns the monitor directly.
+monitor.py's) and runs ``supervise.main`` without its detaching fork: the monitor is the zygote's
+child (reaped by it; re-parented when it exits) in a session of its own. The connection is its
+stdout and stderr until the monitor reports ``ok``/``error`` and redirects them, so the client
+reads exactly what the direct path reads from a monitor's stdout. A client that cannot use the
+zygote raises ``Unavailable`` before anything was forked; the caller then spawns the monitor
+directly.
 """
 
 from __future__ import annotations
@@ -52,6 +54,18 @@ def enabled() -> bool:
         return False
     on = os.environ.get(ZYGOTE_ENV)
     return ON_BY_DEFAULT if on is None else on in ("1", "true", "yes")
+
+
+def worth_it(rundir: str, others: bool) -> bool:
+    """Whether to fork this monitor from the zygote: always when COMPOSER_ZYGOTE=1 or one runs;
+    else only when the engine has *others* containers. Its launch (an interpreter, the imports)
+    costs more than one directly spawned monitor: a lone `container run --rm` does not start it,
+    the second container (or `up -d` of several) does."""
+    if not enabled():
+        return False
+    if os.environ.get(ZYGOTE_ENV) in ("1", "true", "yes") or others:
+        return True
+    return os.path.exists(os.path.join(rundir, SOCK))
 
 
 def spawn_monitor(rundir: str, cdir: str, rdir: str, *, start: bool, timeout: float = 60) -> bytes:
