@@ -290,3 +290,35 @@ def test_parallel_first_creates_start_one_zygote(zengine: Engine) -> None:
         assert cmdline(mon)[3] == zygote.MONITOR and forked(mon)
         zengine.containers.start(c.id)
         assert zengine.containers.wait(c.id, timeout=10) == i
+
+
+def test_the_zygote_is_worth_it_from_the_second_container(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(zygote.NO_ZYGOTE_ENV, raising=False)
+    monkeypatch.delenv(zygote.ZYGOTE_ENV, raising=False)
+    assert not zygote.worth_it(str(tmp_path), others=False)  # a lone container: spawned directly
+    assert zygote.worth_it(str(tmp_path), others=True)
+    (tmp_path / zygote.SOCK).touch()  # one runs already: always use it
+    assert zygote.worth_it(str(tmp_path), others=False)
+    monkeypatch.setenv(zygote.NO_ZYGOTE_ENV, "1")
+    assert not zygote.worth_it(str(tmp_path), others=True)
+    monkeypatch.delenv(zygote.NO_ZYGOTE_ENV)
+    (tmp_path / zygote.SOCK).unlink()
+    monkeypatch.setenv(zygote.ZYGOTE_ENV, "1")
+    assert zygote.worth_it(str(tmp_path), others=False)
+
+
+def test_by_default_the_second_container_starts_it_and_the_last_removal_stops_it(
+    zengine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(zygote.ZYGOTE_ENV)  # the default, not forced
+    first = zengine.containers.create(spec("z-auto-1", "sleep", "30"))
+    assert zygote.zygote_pid(rundir(zengine)) is None and not forked(monitor_pid(zengine, first.id))
+    second = zengine.containers.create(spec("z-auto-2", "sleep", "30"))
+    assert zygote.zygote_pid(rundir(zengine)) is not None and forked(monitor_pid(zengine, second.id))
+    zengine.containers.remove(first.id, force=True)
+    assert zygote.zygote_pid(rundir(zengine)) is not None  # a container remains
+    zengine.containers.remove(second.id, force=True)
+    assert zygote.zygote_pid(rundir(zengine)) is None
+    assert [p for p in leftovers(zengine.paths.rundir) if "zygote" in p] == []
