@@ -10,7 +10,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -86,6 +86,13 @@ class LogPrinter:
         err = not self.prefix and rec.stream == "stderr" and self.out is None  # run: keep the streams apart
         self.write(f"{self.head(name)}{stamp}{text}\n", sys.stderr if err else None)
 
+    def status(self, name: str, text: str) -> None:
+        """docker compose's status line: `<name> <text>`, in the container's colour, no `|`."""
+        line = f"{name} {text}"
+        if self.color:
+            line = f"\x1b[{self._colors.get(name.rsplit('-', 1)[0], _COLORS[0])}m{line}\x1b[0m"
+        self.write(line + "\n")
+
     def write(self, text: str, stream: TextIO | None = None) -> None:
         out = stream or self.out or sys.stdout
         with self._lock:
@@ -154,37 +161,61 @@ def _epoch(stamp: str) -> float | None:
     return parse_time(stamp) or None
 
 
-def to_attach(snapshot: Iterable[ContainerInfo], alive: Collection[str], followed: Mapping[str, str],
-              services: Collection[str] = ()) -> list[ContainerInfo]:
-    """The containers `logs -f` must start following now: running (or restarting) ones of the wanted
-    services that no reader follows (*alive*: ids) and whose current start was not followed already
-    (*followed*: id -> the started_at a reader began with), i.e. started after `logs -f` began, or
-    started again after their reader ended (docker compose attaches on their "start" event)."""
-    return [c for c in snapshot
-            if c.status in ("running", "restarting") and c.id not in alive
-            and followed.get(c.id) != c.started_at
-            and (not services or c.labels.get(L.SERVICE) in services)]
+def watch_step(watched: set[str], before: Mapping[str, ContainerInfo],
+               after: Mapping[str, ContainerInfo]) -> list[tuple[str, ContainerInfo]]:
+    """What `logs -f` does between two looks, as docker compose v2.40's monitor (pkg/compose/
+    monitor.go) does on engine events; updates *watched* (the ids it waits for) in place.
+
+    Returns ("start", c): follow it from its start; ("exit", c) / ("restarting", c): print
+    "exited with code N" (with " (restarting)" when the restart policy runs it again). A container
+    joins *watched* when created or started and leaves when it dies for good. Unlike docker compose,
+    a container that disappears (removed while stopped) also leaves: docker's set would wait for it
+    forever."""
+    from composer.cli.cmd_events import diff_events
+
+    out: list[tuple[str, ContainerInfo]] = []
+    events = diff_events(before, after)
+    for i, (action, c) in enumerate(events):
+        if action in ("create", "start"):
+            watched.add(c.id)
+            if action == "start":
+                out.append(("start", c))
+        elif action == "die":
+            # it runs again: now, or a start of it comes later in this step (died, restarted, ...)
+            again = c.status in ("running", "restarting", "paused") or any(
+                a == "start" and o.id == c.id for a, o in events[i + 1:])
+            if again:
+                out.append(("restarting", c))
+            else:
+                watched.discard(c.id)
+                out.append(("exit", c))
+        elif action == "destroy":
+            watched.discard(c.id)
+    return out
 
 
 class ProjectFollower:
-    """`logs -f` over a project: follows the containers there are, attaches to the ones that start
-    later (scale, recreate, start), and ends when no container it watches runs any more.
+    """`logs -f` over a project, as docker compose v2.40: follows the containers there are, follows
+    the ones that start later (scale, recreate, start) from their start, prints "<name> exited with
+    code N" when one dies, and ends when every container it watches has died (containers stopped
+    when it began are watched too: it then waits for them, as docker compose does).
 
-    There is no event bus (no daemon): the engine is listed every *interval* seconds while a reader
-    is alive, a few ms of CPU per look for a 10-container project. With *events*, a caller (attached
-    `up`) hears ("attach", container) for each container attached after the start and ("exit",
-    container) when any reader ends.
+    There is no event bus (no daemon): the engine is listed every *interval* seconds, a few ms of
+    CPU per look for a 10-container project. With *events*, a caller (attached `up`) hears
+    ("attach", container) for each container followed after the start and ("exit", container)
+    when any reader ends.
     """
 
     def __init__(self, engine: Any, project: str, services: Sequence[str], printer: LogPrinter, *,
                  tail: int | None = None, since: float | None = None, until: float | None = None,
-                 oneoff: bool | None = None, index: int | None = None, interval: float = 0.5,
+                 oneoff: bool | None = False, index: int | None = None, interval: float = 0.5,
                  events: queue.Queue[tuple[str, ContainerInfo]] | None = None) -> None:
         self.engine, self.project, self.services = engine, project, tuple(services)
         self.printer, self.tail, self.since, self.until = printer, tail, since, until
         self.oneoff, self.index, self.interval, self.events = oneoff, index, interval, events
         self.readers: dict[str, threading.Thread] = {}
         self.followed: dict[str, str] = {}  # id -> started_at its reader began with
+        self.last: dict[str, str] = {}  # id -> time of the last record printed
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -197,38 +228,72 @@ class ProjectFollower:
         return out
 
     def _attach(self, c: ContainerInfo, since: float | None, tail: int | None) -> None:
+        from runtime.logs import join_partials
+
         self.followed[c.id] = c.started_at
         name = short_name(c)
         self.printer.add(name)
-        (t,) = follow_containers(self.engine, [c], self.printer, follow=True, tail=tail, since=since,
-                                 until=self.until, events=self.events)
+        # a reader of an earlier run may have read into this one before it ended (same log file):
+        # lines up to the last one printed for this container are not printed again
+        after = self.last.get(c.id, "")
+
+        def pump() -> None:
+            try:
+                records = self.engine.containers.logs(c.id, follow=True, tail=tail, since=since,
+                                                      until=self.until)
+                for rec in join_partials(records):
+                    if after and rec.time <= after:  # fixed-width RFC 3339: compares as text
+                        continue
+                    self.printer.line(name, rec)
+                    self.last[c.id] = rec.time
+            except Exception as exc:  # noqa: BLE001 - one broken log must not stop the others
+                self.printer.write(f"{name}: cannot read logs: {exc}\n")
+            finally:
+                if self.events is not None:
+                    self.events.put(("exit", c))
+
+        t = threading.Thread(target=pump, name=f"logs-{name}", daemon=True)
+        t.start()
         self.readers[c.id] = t
 
     def _alive(self) -> set[str]:
         return {cid for cid, t in self.readers.items() if t.is_alive()}
 
     def run(self, initial: Sequence[ContainerInfo] | None = None) -> None:
-        """Follow until every watched container has stopped (or stop() / --until)."""
+        """Follow until every watched container has died (or stop() / --until)."""
         containers = self._list() if initial is None else list(initial)
         for c in containers:
             self._attach(c, self.since, self.tail)
-        if not any(c.status in ("running", "restarting") for c in containers):
-            self._join()  # nothing runs: print what there is, as docker compose, and end
-            return
-        while not self._stop.wait(self.interval):
+        watched = {c.id for c in containers}
+        snap = {c.id: c for c in containers}
+        while watched and not self._stop.wait(self.interval):
             if self.until is not None and time.time() >= self.until:
                 break
-            snapshot = self._list()
-            for c in to_attach(snapshot, self._alive(), self.followed, self.services):
-                # from its start: the lines it wrote before this look are not lost
-                started = _epoch(c.started_at)
-                since = max(started, self.since) if started and self.since else started or self.since
-                if self.events is not None:
-                    self.events.put(("attach", c))
-                self._attach(c, since, None)
-            if not self._alive() and not to_attach(snapshot, (), self.followed, self.services):
-                break
+            now = {c.id: c for c in self._list()}
+            for what, c in watch_step(watched, snap, now):
+                if what == "start":
+                    self._start(c)
+                else:
+                    self._exited(c, restarting=what == "restarting")
+            snap = now
         self._join()
+
+    def _start(self, c: ContainerInfo) -> None:
+        if c.id in self._alive() or self.followed.get(c.id) == c.started_at:
+            return  # its reader follows this run already (a restart inside one monitor)
+        started = _epoch(c.started_at)
+        since = max(started, self.since) if started and self.since else started or self.since
+        if self.events is not None:
+            self.events.put(("attach", c))
+        self._attach(c, since, self.tail)
+
+    def _exited(self, c: ContainerInfo, *, restarting: bool) -> None:
+        reader = self.readers.get(c.id)
+        if reader is not None and not restarting:
+            reader.join(2.0)  # its last lines before the status line
+        code = c.exit_code if c.exit_code is not None else 0
+        suffix = " (restarting)" if restarting else ""
+        self.printer.status(short_name(c), f"exited with code {code}{suffix}")
 
     def _join(self) -> None:
         for t in list(self.readers.values()):
@@ -240,7 +305,9 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     project, pname = C.load_or_name(ctx, args.services)
     C.check_services(project, args.services)
     engine = ctx.engine()
-    containers = C.project_containers(engine, pname, args.services, oneoff=None)
+    # as docker compose: no one-off containers; with a compose file, only the services it enables
+    services = list(args.services) or (list(project.services) if project is not None else [])
+    containers = C.project_containers(engine, pname, services, oneoff=False)
     if args.index is not None:
         containers = [c for c in containers if c.labels.get(L.CONTAINER_NUMBER) == str(args.index)]
     printer = LogPrinter(
@@ -261,8 +328,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         for _, _, cname, rec in sorted(merged, key=lambda m: (m[0], m[1])):
             printer.line(cname, rec)
         return 0
-    follower = ProjectFollower(engine, pname, args.services, printer, tail=_tail(args.tail), since=since,
-                               until=until, oneoff=None, index=args.index)
+    follower = ProjectFollower(engine, pname, services, printer, tail=_tail(args.tail), since=since,
+                               until=until, index=args.index)
     follower.run(containers)
     return 0
 

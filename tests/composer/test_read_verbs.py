@@ -14,7 +14,7 @@ import pytest
 
 from composer import labels as L
 from composer.cli.cmd_events import event_line, go_time
-from composer.cli.cmd_logs import LogPrinter, to_attach
+from composer.cli.cmd_logs import LogPrinter
 from runtime.spec import ContainerInfo
 
 ID = "ab" * 32
@@ -29,37 +29,57 @@ def info(name: str = "p-web-1", status: str = "running", started: str = "2026-01
                          started_at=started, **kw)
 
 
-# ---- logs -f: what to attach ----------------------------------------------------------------
+# ---- logs -f: what the follower does between two looks ---------------------------------------
 
 
-def test_a_running_container_nobody_follows_is_attached() -> None:
-    assert to_attach([info()], alive=(), followed={}) == [info()]
+def _step(watched: set[str], before: list[ContainerInfo],
+          after: list[ContainerInfo]) -> list[tuple[str, str]]:
+    from composer.cli.cmd_logs import watch_step
+
+    got = watch_step(watched, {c.id: c for c in before}, {c.id: c for c in after})
+    return [(what, c.name) for what, c in got]
 
 
-def test_a_followed_or_stopped_container_is_not() -> None:
-    assert to_attach([info()], alive={ID}, followed={ID: "x"}) == []
-    assert to_attach([info(status="exited")], alive=(), followed={}) == []
-    assert to_attach([info(status="created")], alive=(), followed={}) == []
+def test_a_container_started_later_is_followed_and_watched() -> None:
+    watched: set[str] = set()
+    assert _step(watched, [], [info()]) == [("start", "p-web-1")]
+    assert watched == {ID}
 
 
-def test_the_same_start_is_never_followed_twice_but_a_new_start_is() -> None:
-    c = info()
-    # its reader ended (the container exited) while the look still saw it running: no second copy
-    assert to_attach([c], alive=(), followed={ID: c.started_at}) == []
+def test_a_death_for_good_ends_the_watch_a_restart_does_not() -> None:
+    watched = {ID}
+    assert _step(watched, [info()], [info(status="restarting", exit_code=1)]) == [("restarting", "p-web-1")]
+    assert watched == {ID}
     again = info(started="2026-01-02T03:09:00Z")
-    assert to_attach([again], alive=(), followed={ID: c.started_at}) == [again]
+    assert _step(watched, [info(status="restarting")], [again]) == [("start", "p-web-1")]
+    # died, ran again and died again between two looks: one restart, then the end
+    gone = info(status="exited", exit_code=2, started="2026-01-02T03:10:00Z")
+    assert _step(watched, [again], [gone]) == [("restarting", "p-web-1"), ("start", "p-web-1"),
+                                               ("exit", "p-web-1")]
+    assert watched == set()
 
 
-def test_only_the_named_services() -> None:
-    web, db = info(), info("p-db-1", cid="cd" * 32)
-    assert to_attach([web, db], alive=(), followed={}, services=("db",)) == [db]
+def test_a_stopped_container_stays_watched_until_it_dies_or_goes() -> None:
+    stopped = info(status="exited")
+    watched = {ID}
+    assert _step(watched, [stopped], [stopped]) == []
+    assert watched == {ID}  # docker compose waits for it too
+    assert _step(watched, [stopped], []) == []
+    assert watched == set()  # removed: nothing left to wait for
 
 
-def test_the_printer_widens_for_a_later_name() -> None:
-    p = LogPrinter(["web-1"], color=False)
+def test_the_printer_widens_for_a_later_name_and_prints_status_lines() -> None:
+    import io
+
+    p = LogPrinter(["web-1"], color=False, out=io.StringIO())
     assert p.head("web-1") == "web-1  | "
     p.add("worker-10")
     assert p.head("web-1") == "web-1      | "
+    p.status("web-1", "exited with code 3")
+    assert p.out.getvalue() == "web-1 exited with code 3\n"  # type: ignore[union-attr]
+    c = LogPrinter(["web-1"], color=True, out=io.StringIO())
+    c.status("web-1", "exited with code 0")
+    assert c.out.getvalue() == "\x1b[36mweb-1 exited with code 0\x1b[0m\n"  # type: ignore[union-attr]
 
 
 # ---- events ---------------------------------------------------------------------------------
@@ -173,15 +193,20 @@ def test_the_follower_attaches_a_later_container_from_its_start_and_reports_it()
 
     web = info()
     db = info("p-db-1", cid="cd" * 32, started="2026-01-02T03:04:07.25Z")
-    engine = _FakeEngine([[web, db], [info(status="exited"), info("p-db-1", status="exited", cid="cd" * 32)]])
+    dead = [info(status="exited", exit_code=0),
+            info("p-db-1", status="exited", exit_code=4, cid="cd" * 32, started=db.started_at)]
+    engine = _FakeEngine([[web, db], dead])
     out = io.StringIO()
     events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
     follower = ProjectFollower(engine, "p", (), LogPrinter(["web-1"], color=False, out=out), tail=5,
                                interval=0.01, events=events)
     follower.run([web])
-    assert sorted(out.getvalue().splitlines()) == ["db-1   | cd", "web-1  | ab"]
+    lines = out.getvalue().splitlines()
+    assert sorted(lines) == ["db-1   | cd", "db-1 exited with code 4",
+                             "web-1  | ab", "web-1 exited with code 0"]
+    assert lines.index("db-1   | cd") < lines.index("db-1 exited with code 4")
     assert engine.containers.log_calls[0] == (ID, None, 5)
-    assert engine.containers.log_calls[1] == ("cd" * 32, 1767323047.25, None)  # from its start, no tail
+    assert engine.containers.log_calls[1] == ("cd" * 32, 1767323047.25, 5)  # from its start, --tail kept
     seen = []
     while not events.empty():
         action, c = events.get()
@@ -217,3 +242,24 @@ def test_reading_verbs_on_an_unchanged_project_load_nothing(verb: list[str], tmp
     assert probe() == ["0"]  # a hit: no parser, no validator, no loader stage
     (tmp_path / "w.env").write_text("A=2\n")  # a file the service reads changed: loaded again
     assert "yaml" in probe()[1:]
+
+
+def test_a_reattached_container_does_not_print_what_its_last_reader_printed() -> None:
+    import io
+
+    from composer.cli.cmd_logs import ProjectFollower
+    from runtime.spec import LogRecord
+
+    first, second = info(), info(started="2026-01-02T03:09:00Z")
+    done = info(status="exited", started=second.started_at)
+    engine = _FakeEngine([[second], [done]])
+    # the same file both times: the first reader read into the second run before it ended
+    lines = [LogRecord(time="2026-01-02T03:04:06.000000000Z", stream="stdout", text=b"run 1"),
+             LogRecord(time="2026-01-02T03:09:01.000000000Z", stream="stdout", text=b"run 2")]
+    engine.containers.logs = lambda cid, **kw: iter(lines)  # type: ignore[method-assign]
+    out = io.StringIO()
+    ProjectFollower(engine, "p", (), LogPrinter(["web-1"], color=False, out=out),
+                    interval=0.01).run([first])
+    got = out.getvalue().splitlines()
+    assert sorted(got) == ["web-1  | run 1", "web-1  | run 2",  # once each
+                           "web-1 exited with code 0", "web-1 exited with code 0 (restarting)"]
