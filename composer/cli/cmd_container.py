@@ -297,12 +297,17 @@ def status_text(info: ContainerInfo, now: float) -> str:
     return f"Exited ({info.exit_code if info.exit_code is not None else -1}) {ago}".rstrip()
 
 
+def host_address(ip: str, port: int) -> str:
+    """HOST:PORT as docker prints it: v6 addresses in brackets (``[::1]:8080``)."""
+    ip = ip or "0.0.0.0"
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def ports_text(info: ContainerInfo) -> str:
-    out = []
-    for asked, actual in info.ports:
-        ip = asked.host_ip or "0.0.0.0"
-        out.append(f"{ip}:{actual}->{asked.container_port}/{asked.protocol}")
-    return ", ".join(out)
+    return ", ".join(
+        f"{host_address(asked.host_ip, actual)}->{asked.container_port}/{asked.protocol}"
+        for asked, actual in info.ports
+    )
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
@@ -1071,7 +1076,7 @@ def _cmd_port(args: argparse.Namespace, ctx: Context) -> int:
         key = f"{p.container_port}/{p.protocol}"
         if want and key != want:
             continue
-        host = f"{p.host_ip or '0.0.0.0'}:{h}"
+        host = host_address(p.host_ip, h)
         print(host if want else f"{key} -> {host}")
     return 0
 

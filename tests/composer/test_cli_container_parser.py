@@ -56,3 +56,18 @@ def test_no_sysctls_means_no_security_defaults_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("ip", "port", "want"),
+    [
+        ("", 8080, "0.0.0.0:8080"),
+        ("127.0.0.1", 80, "127.0.0.1:80"),
+        ("::1", 8080, "[::1]:8080"),
+        ("::", 1, "[::]:1"),
+    ],
+)
+def test_host_address_brackets_ipv6_as_docker(ip: str, port: int, want: str) -> None:
+    from composer.cli.cmd_container import host_address
+
+    assert host_address(ip, port) == want
