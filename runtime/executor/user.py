@@ -7,11 +7,12 @@ container's upper dir, which wins); the resolution itself is pure over their tex
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.record import record
 
-@dataclass(frozen=True, slots=True)
+
+@record(kw_only=False)
 class User:
     uid: int
     gid: int
@@ -19,7 +20,7 @@ class User:
     home: str = "/"
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Passwd:
     name: str
     uid: int
@@ -27,7 +28,7 @@ class _Passwd:
     home: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Group:
     name: str
     gid: int

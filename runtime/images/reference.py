@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Final
 
 from runtime.errors import InvalidSpec
+from runtime.record import record
 
 DEFAULT_DOMAIN: Final = "docker.io"
 _COMPONENT: Final = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
@@ -23,7 +23,7 @@ _DIGEST: Final = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
 ID_RE: Final = re.compile(r"(?:sha256:)?[a-f0-9]{1,64}")
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Reference:
     domain: str      # "docker.io", "localhost", "127.0.0.1:5000"
     path: str        # "library/busybox"

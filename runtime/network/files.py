@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from runtime.record import record
 
 FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")  # as docker, when the host has only local resolvers
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class HostEntry:
     address: str
     names: tuple[str, ...]

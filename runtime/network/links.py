@@ -12,12 +12,12 @@ import ipaddress
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from runtime.errors import NetworkError
 from runtime.network import ifconf
 from runtime.network.ipam import Net
 from runtime.network.rtnl import Rtnl
+from runtime.record import record
 
 
 def ifindex(name: str) -> int | None:
@@ -106,7 +106,7 @@ def delete_link(name: str) -> None:
                 raise
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Iface:
     host_name: str       # the veth end on the host, enslaved to the bridge
     ifname: str          # the end inside the namespace (eth0, ...)

@@ -18,7 +18,6 @@ import fcntl
 import hashlib
 import ipaddress
 import os
-import secrets
 import signal
 import socket
 import threading
@@ -271,11 +270,11 @@ class NetworkManager:
             raise NetworkError(f"network {name}: ipv6 needs nftables to isolate forwarded traffic; "
                                "nft is not installed")
         host_nets = links.host_networks()
-        net_id = secrets.token_hex(32)
+        net_id = os.urandom(32).hex()
         while not bridge or links.link_exists(bridge):
             if bridge and spec.driver_opts.get(BRIDGE_NAME_OPT):
                 raise NetworkError(f"network {name}: interface {bridge} already exists on the host")
-            net_id = secrets.token_hex(32)
+            net_id = os.urandom(32).hex()
             bridge = "cm" + net_id[:8]
         with self.store.transaction() as tx:
             if tx.by_name(NET, name) is not None:

@@ -14,23 +14,23 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.errors import MissingTool, NetworkError
+from runtime.record import record
 
 DEFAULT_RUNDIR = Path("/run/composer")
 WILDCARDS = ("0.0.0.0", "::")
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class BridgeRules:
     bridge: str
     subnets: tuple[str, ...]   # v4 and v6 CIDRs
     internal: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class PortRule:
     protocol: str      # tcp | udp
     host_ip: str       # "" = every local address
