@@ -138,7 +138,7 @@ def test_cli_cp_from_an_exited_container_volume(engine: Engine, tmp_path: Path) 
     assert r.stderr.strip().splitlines()[-1].endswith("container t-cpv-cli: no such file /data/none")
 
 
-def test_compose_cp_works_on_stopped_services_and_writes_every_replica(engine: Engine, tmp_path: Path) -> None:
+def test_compose_cp_on_stopped_services_writes_every_replica(engine: Engine, tmp_path: Path) -> None:
     """As docker compose cp: stopped containers are copied from and to; a copy to a service writes
     each replica, a copy from it reads the first; --index picks one; a missing one is named."""
     (tmp_path / "compose.yaml").write_text(

@@ -27,9 +27,9 @@ def test_a_full_database_fails_the_transaction_and_the_store_still_works(tmp_pat
     # SQLite's own page cap stands in for a full disk (both are SQLITE_FULL)
     pages = store.read()._c.execute("PRAGMA page_count").fetchone()[0]
     store.read()._c.execute(f"PRAGMA max_page_count={pages}")
-    with pytest.raises(StateError, match=rf"^state database {db}: no space left on device$"):
-        with store.transaction() as tx:
-            tx.put("thing", "b", {"blob": "x" * 200_000})
+    full = rf"^state database {db}: no space left on device$"
+    with pytest.raises(StateError, match=full), store.transaction() as tx:
+        tx.put("thing", "b", {"blob": "x" * 200_000})
     assert [i for i, _ in store.read().list("thing")] == ["a"]
     with store.transaction() as tx:  # the failed transaction was rolled back, not left open
         tx.delete("thing", "a")
