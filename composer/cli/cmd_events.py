@@ -67,7 +67,8 @@ def diff_events(
                 out.append(("pause", c))
             elif not was_up and c.status in _UP:
                 out.append(("start", c))
-            if c.status in _DOWN and (was_up or started):
+            # "created" after a run: stopped, and a new monitor waits at the gate (restart, start)
+            if (c.status in _DOWN or c.status == "created") and (was_up or started):
                 out.append(("die", c))
         if c.health and c.health != (old.health if old else ""):
             out.append((f"health_status: {c.health}", c))

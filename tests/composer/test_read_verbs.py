@@ -263,3 +263,11 @@ def test_a_reattached_container_does_not_print_what_its_last_reader_printed() ->
     got = out.getvalue().splitlines()
     assert sorted(got) == ["web-1  | run 1", "web-1  | run 2",  # once each
                            "web-1 exited with code 0", "web-1 exited with code 0 (restarting)"]
+
+
+def test_a_look_between_stop_and_start_of_a_restart_still_sees_the_death() -> None:
+    from composer.cli.cmd_events import diff_events
+
+    running, between = info(), info(status="created")  # the new monitor waits at its start gate
+    assert _names(diff_events({ID: running}, {ID: between})) == ["die"]
+    assert _names(diff_events({ID: between}, {ID: info(started="2026-01-02T03:09:00Z")})) == ["start"]
