@@ -23,7 +23,13 @@ IMAGE = "localhost/busybox:latest"
 
 
 def _cgroups(ids: set[str]) -> list[str]:
-    return [str(p) for p in Path("/sys/fs/cgroup").glob("*/composer/**/*") if p.name in ids]
+    """Cgroup dirs named by *ids* under any hierarchy's composer/ (os.walk: other engines' dirs may
+    vanish while we look, which Path.glob reports as an error)."""
+    out = []
+    for top in Path("/sys/fs/cgroup").iterdir():
+        for d, subdirs, _ in os.walk(top / "composer"):
+            out += [os.path.join(d, s) for s in subdirs if s in ids]
+    return out
 
 
 @pytest.fixture
