@@ -18,11 +18,11 @@ import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
 from runtime.errors import EngineError, InvalidSpec, NotFound
+from runtime.record import record
 from runtime.spec import Resources
 
 __all__ = ["Cgroup", "Hierarchy", "detect", "engine_scope", "plan_limits", "ROOT_NAME"]
@@ -60,7 +60,7 @@ DEFAULT_DEVICE_RULES: Final[tuple[str, ...]] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Hierarchy:
     version: Literal[1, 2]
     mountpoint: Path
@@ -239,7 +239,7 @@ def _rmdir_retry(path: Path, tries: int = 50) -> None:
     path.rmdir()
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Cgroup:
     """A container's (or pod's) cgroup across the hierarchies composer uses."""
 

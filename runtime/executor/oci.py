@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import signal as _signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final
 
 from runtime.errors import InvalidSpec
 from runtime.executor.user import User
+from runtime.record import record
 from runtime.spec import ContainerNet, ContainerSpec, Mount
 
 OCI_VERSION: Final = "1.0.2"
@@ -53,7 +54,7 @@ FALLBACK_DEVICES: Final[tuple[tuple[str, str, int, int, int], ...]] = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class BundleInputs:
     """Host facts the spec needs, resolved by the caller."""
 
