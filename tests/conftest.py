@@ -83,16 +83,30 @@ def composer_cli(*args: str, env: dict[str, str] | None = None, input: str | Non
 # clean up). Scoped to this run's base dir so that other runs on the machine do not count.
 
 
+def _ancestors() -> set[int]:
+    """This process and its parents: a wrapper such as `timeout pytest --basetemp=X` names X too."""
+    out, pid = set(), os.getpid()
+    while pid > 1 and pid not in out:
+        out.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return out
+
+
 def leftovers(base: str | Path) -> list[str]:
     """Mounts and processes that still name *base* (an engine root, a run dir, a temp dir)."""
     base = str(base)
     found = [f"mount {line}" for line in Path("/proc/mounts").read_text().splitlines() if base in line]
+    mine = _ancestors()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if base in cmd and int(pid) != os.getpid():
+        if base in cmd and int(pid) not in mine:
             found.append(f"process {pid}: {cmd}")
     return found
 
@@ -131,7 +145,7 @@ def _stop_idle_helpers(base: str) -> None:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if base in cmd and "zygote" in cmd:
+        if base in cmd and "runtime/zygote.py" in cmd:  # not a `pytest tests/runtime/test_zygote.py`
             with contextlib.suppress(OSError):
                 os.kill(int(pid), signal.SIGTERM)
 
