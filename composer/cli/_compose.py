@@ -31,20 +31,13 @@ def load_or_name(
     if not need_file and _name_only(ctx):
         return None, _normalize(ctx.args.project_name)
     try:
-        project = ctx.load_project(services=services, project_cache=project_cache_dir(ctx))
+        project = ctx.load_project(services=services)
         return project, project.name
     except ConfigError as exc:
         name = ctx.args.project_name
         if not need_file and name and not ctx.args.files and "no configuration file provided" in str(exc):
             return None, _normalize(name)
         raise
-
-
-def project_cache_dir(ctx: Context) -> str:
-    """Where loaded projects are cached (composer.loader.cache): beside the schema verdicts."""
-    from runtime.paths import Paths
-
-    return str(Paths.from_env(ctx.environ).rundir / "cache" / "project")
 
 
 def _name_only(ctx: Context) -> bool:
@@ -122,42 +115,16 @@ def remove_project_files(engine: Engine, project: str) -> None:
     shutil.rmtree(files_root(engine, project), ignore_errors=True)
 
 
-def run_plan(
-    ctx: Context,
-    plan: Plan,
-    project: Project | None,
-    *,
-    stop_timeout: float | None = None,
-    remove_volumes: bool = False,
-    progress: Progress | None = None,
-) -> None:
-    """Execute *plan* with the trio driver; raise the root failure as one line."""
-    prog = progress or progress_for(ctx)
-    for w in plan.warnings:
-        prog.message(f"WARN[0000] {w}")
-    if not plan.ops:
-        return  # before importing trio (~200 ms): `stop`/`down` of nothing is common
-    import trio
-
-    from composer.orchestrate import DriverOptions, execute, first_error, limiter_for
+def run_plan(ctx: Context, plan: Plan, project: Project | None, **kw: Any) -> None:
+    """Run *plan* on orchestrate's thread driver, which never imports trio (bench/FINDINGS.md F9).
+    The compose verbs that run plans (up, down, stop, start, run) share it."""
+    from composer.orchestrate import apply_plan
 
     engine = ctx.engine()
-    root = files_root(engine, plan.project)
-    opts = DriverOptions(
-        files_dir=lambda name: str(root / "containers" / name),
-        stop_timeout=stop_timeout,
-        remove_volumes=remove_volumes,
-        warn=lambda m: prog.message(f"WARN[0000] {m}"),
+    apply_plan(
+        plan, engine, project=project, progress=progress_for(ctx),
+        files_root=files_root(engine, plan.project), parallel=ctx.args.parallel, **kw,
     )
-
-    async def main() -> dict[int, str]:
-        return await execute(
-            plan, engine, project=project, progress=prog, options=opts, limiter=limiter_for(ctx.args.parallel)
-        )
-
-    errors = trio.run(main)
-    if errors:
-        raise ComposerError(first_error(plan, errors))
 
 
 def lock(ctx: Context, project: str) -> Any:

@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
 
 from composer import labels as L
 from composer.cli import _compose as C
 from composer.cli.context import Context
-
-if TYPE_CHECKING:
-    from composer.plan import Plan
-    from composer.project import Project
 
 HELP = {"down": "Stop and remove containers, networks"}
 
@@ -98,22 +93,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
                     "If you removed or renamed this service in your compose file, you can run this command "
                     "with the --remove-orphans flag to clean it up"
                 )
-        run_plan(ctx, plan, project, stop_timeout=args.stop_timeout, remove_volumes=args.remove_volumes)
+        C.run_plan(ctx, plan, project, stop_timeout=args.stop_timeout, remove_volumes=args.remove_volumes)
         if not args.services:
             C.remove_project_files(engine, pname)
     return 0
-
-
-def run_plan(ctx: Context, plan: Plan, project: Project | None, **kw: Any) -> None:
-    """C.run_plan on orchestrate's thread driver, which never imports trio (bench/FINDINGS.md F9).
-    The compose verbs that run plans (up, down, stop, start, run) share it."""
-    from composer.orchestrate import apply_plan
-
-    engine = ctx.engine()
-    apply_plan(
-        plan, engine, project=project, progress=C.progress_for(ctx),
-        files_root=C.files_root(engine, plan.project), parallel=ctx.args.parallel, **kw,
-    )
 
 
 def _volumes(engine: object, project: str) -> list:  # type: ignore[type-arg]

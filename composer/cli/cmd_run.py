@@ -14,7 +14,7 @@ from typing import Literal
 
 from composer import labels as L
 from composer.cli import _compose as C
-from composer.cli.cmd_down import run_plan
+from composer.cli._compose import run_plan
 from composer.cli.cmd_exec import env_list
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError

@@ -40,6 +40,7 @@ class Context:
         from runtime.paths import Paths
 
         a = self.args
+        cache = Paths.from_env(self.environ).rundir / "cache"  # schema verdicts, loaded projects
         opts = LoadOptions(
             files=tuple(a.files),
             project_name=a.project_name,
@@ -49,7 +50,7 @@ class Context:
             environ=self.environ,
             cwd=self.cwd,
             services=tuple(services),
-            **{"cache_dir": str(Paths.from_env(self.environ).rundir / "cache" / "valid"), **options},
+            **{"cache_dir": str(cache / "valid"), "project_cache": str(cache / "project"), **options},
         )
         return load_project(opts)
 
