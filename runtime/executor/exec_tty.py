@@ -14,12 +14,15 @@ import os
 import select
 import signal
 import stat
-import struct
+import sys
 import termios
-import tty as _tty
-from typing import Final
 
 from runtime.executor import syscalls as sc
+
+# No typing at run time: the container init (in the monitor) imports this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 TIOCGPTN: Final = 0x80045430  # _IOR('T', 0x30, unsigned int)
 TIOCSPTLCK: Final = 0x40045431  # _IOW('T', 0x31, int)
@@ -49,12 +52,29 @@ def open_container_pty(pid: int) -> tuple[int, int, int]:
             os.close(theirs)
     finally:
         os.close(own)
+    return pty_pair(master, "/dev/pts/ptmx")
+
+
+def open_pty(ptmx: str = "/dev/pts/ptmx") -> tuple[int, int, int]:
+    """A new pty of the devpts instance at *ptmx* as this process resolves it (the container
+    init, after pivot_root): (master fd, slave fd, N of /dev/pts/N).
+
+    Raises:
+        OSError: no usable pty multiplexer at *ptmx*.
+    """
+    master = os.open(ptmx, os.O_RDWR | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    return pty_pair(master, ptmx)
+
+
+def pty_pair(master: int, ptmx: str) -> tuple[int, int, int]:
+    """Unlock the pty of *master* (opened from *ptmx*) and open its slave from it (TIOCGPTPEER:
+    the same devpts instance, whatever the caller's mount namespace); closes *master* on error."""
     try:
         st = os.fstat(master)
         if not stat.S_ISCHR(st.st_mode) or (os.major(st.st_rdev), os.minor(st.st_rdev)) != PTMX:
-            raise OSError(errno.ENOTTY, "not a pty multiplexer", "/dev/pts/ptmx")
-        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))  # unlockpt
-        (n,) = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))
+            raise OSError(errno.ENOTTY, "not a pty multiplexer", ptmx)
+        fcntl.ioctl(master, TIOCSPTLCK, b"\0" * 4)  # unlockpt: an int 0, whatever the byte order
+        n = int.from_bytes(fcntl.ioctl(master, TIOCGPTN, b"\0" * 4), sys.byteorder)
         slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     except BaseException:
         os.close(master)
@@ -90,6 +110,8 @@ def relay(master: int, child: int, stdin: int = 0, stdout: int = 1, *, stdin_ope
     watching = {master, stdin}
     try:
         if saved is not None:
+            import tty as _tty  # only here: the init imports this module for open_pty
+
             _tty.setraw(stdin, termios.TCSANOW)
         eof_sent = False
         while True:

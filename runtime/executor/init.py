@@ -17,11 +17,13 @@ import os
 import resource
 import signal
 import stat
+import sys as _sysmod
 import termios
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from runtime.executor import syscalls as sc
+from runtime.executor.exec_tty import open_pty
 from runtime.executor.syscalls import SYSCALLS, Syscalls
 
 _FLAGS: Final[dict[str, tuple[int, bool]]] = {  # option -> (flag, set it)
@@ -369,8 +371,10 @@ class InitPlan(NamedTuple):
     workdir: str
     cgroup_procs: Sequence[str]  # cgroup.procs files to write our pid to (join the cgroup)
     seccomp_bpf: bytes | None
-    stdio: tuple[int, int, int]  # fds to become 0, 1, 2 in the container
+    stdio: tuple[int, int, int]  # fds to become 0, 1, 2 in the container (replaced by the pty)
     tty: bool
+    # tty: where B sends the master of the pty it opens in the container's devpts (SCM_RIGHTS)
+    console: Any = None  # a _socket.socket (AF_UNIX), imported by the monitor only for a tty
 
 
 def _report(fd: int, line: str) -> None:
@@ -453,6 +457,31 @@ def _process_a(plan: InitPlan, sync_w: int, gate_r: int) -> int:
     os._exit(127)
 
 
+def setup_console(console: Any, sys: Syscalls = SYSCALLS) -> None:
+    """The container's terminal, as crun's --console-socket: a pty of the container's own devpts
+    (so ``tty`` names a /dev/pts/N the workload sees) becomes stdio and the controlling terminal,
+    /dev/console is bound to it, and its master goes to the monitor over *console*."""
+    import _socket  # imported by the monitor already (before the fork): no file is read here
+
+    try:
+        master, slave, n = open_pty("/dev/pts/ptmx")
+    except OSError as exc:
+        raise InitError(f"cannot allocate a terminal in the container's /dev/pts: {exc.strerror}") from None
+    try:
+        for target in (0, 1, 2):
+            os.dup2(slave, target)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if os.path.isdir("/dev") and not os.path.islink("/dev/console"):
+            _make_target("/dev/console", True)
+            sys.mount(f"/dev/pts/{n}", "/dev/console", None, sc.MS_BIND)
+        fd = master.to_bytes(4, _sysmod.byteorder)
+        console.sendmsg([b"t"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd)])
+    finally:
+        os.close(master)
+        os.close(slave)
+        console.close()
+
+
 def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
     cfg = plan.config
     process = cfg["process"]
@@ -461,7 +490,7 @@ def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
     os.umask(0o022)  # as docker: not whatever the user who ran composer had
     for target, fd in enumerate(plan.stdio):
         os.dup2(fd, target)
-    if plan.tty:
+    if plan.tty and plan.console is None:  # a terminal given by the caller (tests)
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     sys = SYSCALLS
     rootfs = str(cfg["root"]["path"])
@@ -487,6 +516,8 @@ def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
         sys.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)
     _set_sysctls(linux.get("sysctl") or {})
     _mask_and_protect(linux.get("maskedPaths") or [], linux.get("readonlyPaths") or [], sys)
+    if plan.tty and plan.console is not None:
+        setup_console(plan.console, sys)
     if "uts" in {n["type"] for n in linux.get("namespaces") or []}:
         sys.sethostname(str(cfg.get("hostname") or ""))
         if cfg.get("domainname"):

@@ -125,12 +125,15 @@ class Monitor:
     def spawn(self) -> str:
         """Fork the init; returns "" when it waits at the gate, else the error line."""
         tty = bool(self.config["process"].get("terminal"))
+        console, init_console = None, None
         if tty:
-            master, slave = os.openpty()
-            stdio = (slave, slave, slave)
-            self.outs = {master: "stdout"}
-            to_close = [slave]
-            self.stdin_target = master  # input typed into the terminal
+            # the init opens the pty in the container's devpts and sends us its master
+            import _socket  # only a terminal needs it (the socket module would import enum)
+
+            console, init_console = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+            stdio = (null, null, null)
+            to_close = [null]
         else:
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -158,13 +161,27 @@ class Monitor:
             seccomp_bpf=self.bpf,
             stdio=stdio,
             tty=tty,
+            console=init_console,
         )
-        a = _init.spawn(plan, sync_w, gate_r)
-        for fd in (*to_close, sync_w, gate_r):
-            os.close(fd)
+        try:
+            a = _init.spawn(plan, sync_w, gate_r)
+        finally:
+            for fd in (*to_close, sync_w, gate_r):
+                os.close(fd)
+            if init_console is not None:
+                init_console.close()
         self.gate_w, self.sync_r = gate_w, sync_r
         os.waitpid(a, 0)
         pid, err = read_sync(sync_r, self.name)
+        if console is not None:
+            if not err:
+                master = receive_fd(console)
+                if master < 0:
+                    err = f"error container {self.name}: the init sent no terminal"
+                else:
+                    self.outs = {master: "stdout"}
+                    self.stdin_target = master  # input typed into the terminal
+            console.close()
         if pid and err:
             self._reap_quietly(pid)
         if err:
@@ -175,6 +192,39 @@ class Monitor:
         self.oom_base = self.oom_count()  # counts are per cgroup, across restarts
         # readers check it before signalling: a recorded pid may be reused after a crash
         self.state["pid_start"] = proc_starttime(pid)
+        return ""
+
+    def shm_donor(self) -> int:
+        """The pid whose IPC namespace the container joins (``ipc: container:X``), else 0."""
+        for ns in (self.config.get("linux") or {}).get("namespaces") or []:
+            path = str(ns.get("path") or "") if ns.get("type") == "ipc" else ""
+            parts = path.split("/")  # /proc/PID/ns/ipc
+            if len(parts) == 5 and parts[:2] == ["", "proc"] and parts[3:] == ["ns", "ipc"]:
+                return int(parts[2]) if parts[2].isdigit() else 0
+        return 0
+
+    def share_shm(self) -> str:
+        """After a restart's spawn, while the init waits at the gate: the IPC donor's /dev/shm over
+        the new mount namespace's own, as ContainerManager does at create and start. "" or the
+        error line (the init is then killed)."""
+        donor = self.shm_donor()
+        if not donor:
+            return ""
+        # imported only here: a restart of an ipc joiner (the monitor is single-threaded, so it
+        # may enter mount namespaces itself, where the engine runs shm_share.py as a helper)
+        from runtime.executor.shm_share import share_shm
+
+        try:
+            share_shm(donor, self.pid)
+        except OSError as exc:
+            self._reap_quietly(self.pid)
+            os.close(self.pidfd)
+            self.pidfd, self.pid = -1, 0
+            self._close_init_fds()
+            why = exc.strerror or str(exc)
+            return f"error container {self.name}: cannot share /dev/shm of process {donor}: {why}"
+        finally:
+            os.chdir("/")  # entering a mount namespace moved the cwd
         return ""
 
     def _reap_quietly(self, pid: int) -> None:
@@ -520,7 +570,7 @@ class Monitor:
                 break
             backoff = min(backoff * 2, BACKOFF_MAX)
             self.state["restart_count"] = int(self.state["restart_count"]) + 1
-            err = self.spawn()
+            err = self.spawn() or self.share_shm()
             if err or self.release():
                 self.state.update(status="exited", error=(err or self.state.get("error") or "")[6:])
                 break
@@ -539,6 +589,27 @@ class Monitor:
         os.dup2(null, 1)
         os.close(null)
         return 0 if line.startswith("ok") else 1
+
+
+def receive_fd(sock: Any) -> int:
+    """The fd the init sent over *sock* (an AF_UNIX _socket.socket) with SCM_RIGHTS, close-on-exec
+    (the monitor forks probes); -1 when none came. The init sent it before "ready": no waiting."""
+    import _socket
+
+    sock.setblocking(False)
+    try:
+        _, anc, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(4), _socket.MSG_CMSG_CLOEXEC)
+    except OSError:
+        return -1
+    fds = [
+        int.from_bytes(data[i : i + 4], sys.byteorder)
+        for level, kind, data in anc
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+        for i in range(0, len(data) - 3, 4)
+    ]
+    for extra in fds[1:]:
+        os.close(extra)
+    return fds[0] if fds else -1
 
 
 def read_sync(fd: int, name: str) -> tuple[int, str]:

@@ -274,12 +274,6 @@ def test_sigkill_of_create_at_any_point_then_the_truth_and_rm_f_cleans(engine: E
     _nothing_left(engine, "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor/supervise.py: a `tty: true` container gets a pty of the host's devpts "
-    "(os.openpty in the monitor), so inside `tty` says 'not a tty' and /dev/pts/N is missing; "
-    "exec -t does it right (executor/exec_tty.py)",
-)
 def test_a_tty_container_has_a_pty_of_its_own_devpts(engine: Engine) -> None:
     c = engine.containers.create(_spec("t-p3-tty", "sh", "-c", "tty && test -e $(tty)", tty=True))
     engine.containers.start(c.id)

@@ -1,0 +1,142 @@
+"""The monitor's terminal (``tty: true``) is a pty of the container's own devpts, as crun's
+--console-socket gives it: the init opens it after its mounts and sends the master to the monitor,
+which logs what the workload writes and forwards attached input. And a restart of an
+``ipc: container:X`` joiner gets X's /dev/shm again. Real containers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.engine import Engine
+from runtime.paths import Paths
+from runtime.spec import ContainerSpec, ExecSpec, RestartPolicy
+from tests.conftest import leftovers
+
+pytestmark = pytest.mark.privileged
+IMAGE = "localhost/busybox:latest"
+
+
+@pytest.fixture
+def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
+    root, _ = engine_paths
+    eng = Engine(Paths(root=root, rundir=engine_paths[1]))
+    eng.images.import_tarball(busybox_tar, IMAGE)
+    yield eng
+    for c in eng.containers.list(all=True):
+        eng.containers.remove(c.id, force=True)
+    eng.close()
+    from runtime import zygote
+
+    zygote.stop(eng.paths)
+    assert leftovers(root.parent) == []
+
+
+def _spec(name: str, *cmd: str, **kw: object) -> ContainerSpec:
+    return ContainerSpec(name=name, image=IMAGE, command=cmd, network_mode="none", **kw)  # type: ignore[arg-type]
+
+
+def _lines(engine: Engine, ref: str) -> list[str]:
+    return [r.text.decode().rstrip("\r") for r in engine.containers.logs(ref)]
+
+
+def _monitor_fds(engine: Engine, ref: str) -> list[str]:
+    run = engine.paths.rundir / "containers" / engine.containers.get(ref).id
+    pid = int((run / "monitor.json").read_text().split('"pid":')[1].split(",")[0])
+    fd_dir = f"/proc/{pid}/fd"
+    return [os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)]
+
+
+def test_the_terminal_is_a_pty_of_the_containers_devpts(engine: Engine) -> None:
+    script = (
+        "tty; for i in 0 1 2; do readlink /proc/self/fd/$i; done; echo $(ls /dev/pts); "
+        "[ $(stat -c %t:%T /dev/console) = $(stat -c %t:%T $(tty)) ] && echo console-is-tty; "
+        "grep -c ' /dev/console ' /proc/self/mounts; stty >/dev/null && echo stty-ok"
+    )
+    c = engine.containers.create(_spec("t-con-pts", "sh", "-c", script, tty=True))
+    engine.containers.start(c.id)
+    assert engine.containers.wait(c.id, timeout=15) == 0
+    lines = _lines(engine, c.id)
+    assert lines[:4] == ["/dev/pts/0"] * 4, lines
+    assert "0" in lines[4].split() and "ptmx" in lines[4].split()
+    assert lines[5:] == ["console-is-tty", "1", "stty-ok"], lines
+
+
+def test_the_monitor_holds_the_master_of_the_containers_pty_and_no_host_pts(engine: Engine) -> None:
+    host_pts = set(os.listdir("/dev/pts"))
+    c = engine.containers.create(_spec("t-con-hold", "sleep", "1000", tty=True, stdin_open=True))
+    engine.containers.start(c.id)
+    fds = _monitor_fds(engine, c.id)
+    assert fds.count("/dev/ptmx") + fds.count("/dev/pts/ptmx") == 1, fds
+    assert not [f for f in fds if f.startswith("/dev/pts/") and f != "/dev/pts/ptmx"], fds
+    assert set(os.listdir("/dev/pts")) == host_pts  # nothing allocated in the host's devpts
+    engine.containers.remove(c.id, force=True)
+
+
+def test_each_restart_gets_a_new_terminal_and_input_still_reaches_it(engine: Engine) -> None:
+    c = engine.containers.create(
+        _spec(
+            "t-con-restart",
+            "sh",
+            "-c",
+            "echo run-$(tty); read l; echo got-$l; exit 3",
+            tty=True,
+            stdin_open=True,
+            restart=RestartPolicy(name="on-failure", max_retries=1),
+        )
+    )
+    engine.containers.start(c.id)
+    for _ in range(2):
+        r, w = os.pipe()
+        os.write(w, b"x\n")
+        os.close(w)
+        deadline = time.monotonic() + 10
+        while engine.containers.get(c.id).status != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        engine.containers.attach_stdin(c.id, r)
+        os.close(r)
+        deadline = time.monotonic() + 10
+        while _lines(engine, c.id).count("got-x") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert engine.containers.wait(c.id, timeout=15) == 3
+    lines = _lines(engine, c.id)
+    assert lines.count("run-/dev/pts/0") == 2, lines
+    assert lines.count("got-x") == 2, lines
+    assert engine.containers.get(c.id).restart_count == 1
+
+
+def test_a_restarted_ipc_joiner_sees_the_donors_dev_shm(engine: Engine, tmp_path: Path) -> None:
+    donor = engine.containers.create(_spec("t-con-donor", "sleep", "1000", ipc_mode="shareable"))
+    engine.containers.start(donor.id)
+    out = tmp_path / "exec.out"
+    with open(out, "wb") as f:
+        code = engine.containers.exec(
+            donor.id, ExecSpec(command=("sh", "-c", "echo from-donor > /dev/shm/a")), stdout=f.fileno()
+        )
+    assert code == 0
+    # the joiner's first run exits at once: the restart must mount the donor's /dev/shm again
+    joiner = engine.containers.create(
+        _spec(
+            "t-con-joiner",
+            "sh",
+            "-c",
+            "if [ -e /tmp/second ]; then cat /dev/shm/a; sleep 1000; fi; touch /tmp/second",
+            ipc_mode="container:t-con-donor",
+            restart=RestartPolicy(name="always"),
+        )
+    )
+    engine.containers.start(joiner.id)
+    deadline = time.monotonic() + 15
+    while "from-donor" not in _lines(engine, joiner.id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _lines(engine, joiner.id) == ["from-donor"]
+    info = engine.containers.get(joiner.id)
+    assert info.status == "running" and info.restart_count == 1
+    assert (
+        os.stat(f"/proc/{info.pid}/root/dev/shm").st_dev
+        == os.stat(f"/proc/{engine.containers.get(donor.id).pid}/root/dev/shm").st_dev
+    )
