@@ -184,6 +184,9 @@ class _Core:
         elif k == "CreateNetwork":
             self.report(op, "Creating")
             e.networks.create(self._network_spec(op))
+            pending = getattr(e.networks, "warnings", [])  # e.g. no egress where nft is missing
+            while pending:
+                self.opt.warn(pending.pop(0))
             self.report(op, "Created")
         elif k == "CreateVolume":
             self.report(op, "Creating")

@@ -290,3 +290,27 @@ def test_network_batch_wraps_plans_without_conditions(tmp_path: Path) -> None:
     (tmp_path / "two").mkdir()
     assert _up_app(engine2, tmp_path / "two")[0] == {}
     assert ("network_batch", "begin") not in engine2.calls
+
+
+def test_network_warnings_reach_the_user_once(tmp_path: Path) -> None:
+    """NetworkManager.warnings (e.g. no egress on a host without nft) are said once each."""
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    pending: list[str] = []
+    engine.networks.warnings = pending  # type: ignore[attr-defined]
+    create = engine.networks.create
+
+    def create_and_warn(spec):  # type: ignore[no-untyped-def]
+        pending.append(f"network {spec.name}: no egress")
+        return create(spec)
+
+    engine.networks.create = create_and_warn  # type: ignore[method-assign]
+    p = load(tmp_path, "services:\n  a: {image: busybox, networks: [x, y]}\nnetworks: {x: {}, y: {}}\n")
+    plan = reconcile(p, observe(engine, p), ReconcileOptions())
+    said: list[str] = []
+    errors = execute_threads(
+        plan, engine, project=p, progress=Progress("plain", io.StringIO()), options=_opts(tmp_path, said)
+    )
+    assert errors == {}
+    assert sorted(said) == ["network demo_x: no egress", "network demo_y: no egress"]
+    assert pending == []
