@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Final, Literal
 
-if TYPE_CHECKING:  # the monitor only writes: it never pays for these imports
+# typing (and the re it imports) stays out of the monitor, which only writes: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
+    from typing import Final, Literal
 
     from runtime.spec import LogRecord
 
-Stream = Literal["stdout", "stderr"]
+    Stream = Literal["stdout", "stderr"]
+
 STREAMS: Final[tuple[Stream, Stream]] = ("stdout", "stderr")
 
 

@@ -19,12 +19,18 @@ import signal
 import stat
 import sys as _sysmod
 import termios
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, NamedTuple
 
 from runtime.executor import syscalls as sc
 from runtime.executor.exec_tty import open_pty
-from runtime.executor.syscalls import SYSCALLS, Syscalls
+from runtime.executor.syscalls import SYSCALLS
+
+# The monitor imports this module: typing (and the re it imports) stays out, annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any, Final
+
+    from runtime.executor.syscalls import Syscalls
 
 _FLAGS: Final[dict[str, tuple[int, bool]]] = {  # option -> (flag, set it)
     "ro": (sc.MS_RDONLY, True),
@@ -74,10 +80,16 @@ class InitError(Exception):
     """A step of the container setup failed; str() says which and why."""
 
 
-class MountOptions(NamedTuple):
-    flags: int
-    propagation: int
-    data: str
+class MountOptions:
+    """mount(2) flags, a propagation change and fs-specific data (a plain class: no typing)."""
+
+    __slots__ = ("flags", "propagation", "data")
+
+    def __init__(self, flags: int, propagation: int, data: str) -> None:
+        self.flags, self.propagation, self.data = flags, propagation, data
+
+    def __repr__(self) -> str:
+        return f"MountOptions(flags={self.flags}, propagation={self.propagation}, data={self.data!r})"
 
 
 def parse_mount_options(options: Sequence[str]) -> MountOptions:
@@ -361,20 +373,31 @@ def load_seccomp(bpf: bytes | None) -> None:
 # ---- the two processes -------------------------------------------------------------------------
 
 
-class InitPlan(NamedTuple):
-    """Everything B needs, read by the monitor before forking."""
+class InitPlan:
+    """Everything B needs, read by the monitor before forking (a plain class: no typing)."""
 
-    name: str
-    config: Mapping[str, Any]  # the OCI config.json
-    lowerdirs: Sequence[str]  # image layer dirs, lowest first
-    upperdir: str
-    workdir: str
-    cgroup_procs: Sequence[str]  # cgroup.procs files to write our pid to (join the cgroup)
-    seccomp_bpf: bytes | None
-    stdio: tuple[int, int, int]  # fds to become 0, 1, 2 in the container (replaced by the pty)
-    tty: bool
-    # tty: where B sends the master of the pty it opens in the container's devpts (SCM_RIGHTS)
-    console: Any = None  # a _socket.socket (AF_UNIX), imported by the monitor only for a tty
+    __slots__ = (
+        "name", "config", "lowerdirs", "upperdir", "workdir", "cgroup_procs", "seccomp_bpf", "stdio",
+        "tty", "console",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: Mapping[str, Any],  # the OCI config.json
+        lowerdirs: Sequence[str],  # image layer dirs, lowest first
+        upperdir: str,
+        workdir: str,
+        cgroup_procs: Sequence[str],  # cgroup.procs files to write our pid to (join the cgroup)
+        seccomp_bpf: bytes | None,
+        stdio: tuple[int, int, int],  # fds to become 0, 1, 2 in the container (or the pty's)
+        tty: bool,
+        console: Any = None,  # tty: a _socket.socket (AF_UNIX) for the pty master (SCM_RIGHTS)
+    ) -> None:
+        self.name, self.config, self.lowerdirs = name, config, lowerdirs
+        self.upperdir, self.workdir, self.cgroup_procs = upperdir, workdir, cgroup_procs
+        self.seccomp_bpf, self.stdio, self.tty, self.console = seccomp_bpf, stdio, tty, console
 
 
 def _report(fd: int, line: str) -> None:

@@ -8,11 +8,14 @@ import select
 import signal
 import sys
 import time
-from typing import Any
 
 from runtime.executor import init as _init
 from runtime.executor import syscalls as sc
 from runtime.logs import LogWriter, rfc3339_nano
+
+TYPE_CHECKING = False  # typing (and the re it imports) stays out of the monitor: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 BACKOFF_START, BACKOFF_MAX = 0.1, 10.0
 

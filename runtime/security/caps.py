@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterable, Sequence
-from typing import Final
 
 from runtime.errors import ExecError, InvalidSpec
+
+TYPE_CHECKING = False  # typing stays out of the monitor: annotations only
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Final
 
 # linux/capability.h, bit numbers; names without the CAP_ prefix.
 ALL_CAPS: Final[dict[str, int]] = {
