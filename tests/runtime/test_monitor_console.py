@@ -140,3 +140,39 @@ def test_a_restarted_ipc_joiner_sees_the_donors_dev_shm(engine: Engine, tmp_path
         os.stat(f"/proc/{info.pid}/root/dev/shm").st_dev
         == os.stat(f"/proc/{engine.containers.get(donor.id).pid}/root/dev/shm").st_dev
     )
+
+
+def test_compose_tty_and_stdin_open_service_has_its_own_terminal(engine: Engine, tmp_path: Path) -> None:
+    from tests.conftest import composer_cli
+
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  shell:\n    image: {IMAGE}\n    network_mode: none\n    tty: true\n"
+        "    stdin_open: true\n    command: sh -c 'tty; [ -t 0 ] && echo stdin-tty; exec sleep 1000'\n"
+    )
+    base = ("-f", str(tmp_path / "compose.yaml"), "-p", "ttydemo")
+    r = composer_cli(*base, "up", "-d")
+    assert r.returncode == 0, r.stderr
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = composer_cli(*base, "logs", "--no-log-prefix", "shell")
+            if "stdin-tty" in r.stdout:
+                break
+            time.sleep(0.1)
+        assert r.stdout.replace("\r", "").split() == ["/dev/pts/0", "stdin-tty"], (r.stdout, r.stderr)
+        r = composer_cli(*base, "exec", "-T", "shell", "ls", "/dev/pts")
+        assert (r.returncode, r.stdout.split()) == (0, ["0", "ptmx"]), r.stderr
+    finally:
+        r = composer_cli(*base, "down", "-t", "0")
+        assert r.returncode == 0, r.stderr
+
+
+def test_container_run_it_gives_a_terminal_of_the_container(engine: Engine) -> None:
+    from tests.conftest import composer_cli
+
+    r = composer_cli(
+        "container", "run", "--rm", "-i", "-t", "--network", "none", IMAGE, "sh",
+        input="tty; exit 7\n", timeout=30,
+    )  # fmt: skip
+    assert r.returncode == 7, (r.stdout, r.stderr)
+    assert "/dev/pts/0" in r.stdout.replace("\r", "").split("\n"), r.stdout
