@@ -16,8 +16,10 @@ import termios
 if __name__ == "__main__" and __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from collections.abc import Mapping, Sequence  # noqa: E402
-from typing import Any, Final  # noqa: E402
+TYPE_CHECKING = False  # typing (and the re it imports) stays out of every exec: annotations only
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any, Final
 
 from runtime.executor import init as _init  # noqa: E402
 from runtime.executor import syscalls as sc  # noqa: E402

@@ -17,7 +17,9 @@ import sys
 if __name__ == "__main__" and __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from typing import Final  # noqa: E402
+TYPE_CHECKING = False  # typing stays out of the monitor that runs this on a restart
+if TYPE_CHECKING:
+    from typing import Final
 
 from runtime.executor import syscalls as sc  # noqa: E402
 
