@@ -1,0 +1,220 @@
+"""Issue 4 audit, through the real CLI and real containers: what the issue asks of a compose file's
+networking that the runtime-level tests (tests/runtime/network/) do not drive end to end: discovery
+by service name, alias, container name and `links` alias; names on another network do not resolve
+and its addresses are unreachable in both directions; `dns`, `dns_search`, `dns_opt`, `hostname`,
+`domainname`, `extra_hosts` (list and map); `network_mode: service:x`; a peer recreated at a new
+address is found without restarting its clients; `external` networks; `down` leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import composer_cli
+
+pytestmark = pytest.mark.privileged
+IMAGE = "localhost/busybox:latest"
+# a client retries while the server's listener comes up; prints what the server said
+ASK = ("for i in $(seq 25); do out=$(echo | nc -w 1 {host} 8080 2>/dev/null) && [ -n \"$out\" ] "
+       "&& echo $out && exit 0; sleep 0.2; done; exit 1")
+
+COMPOSE = """
+name: aud4
+services:
+  srv:
+    image: {image}
+    command: ["nc", "-ll", "-p", "8080", "-e", "echo", "hi-srv"]
+    hostname: myhost
+    domainname: example.org
+    dns: [192.0.2.53]
+    dns_search: [corp.example]
+    dns_opt: ["ndots:2"]
+    extra_hosts: ["h1=10.1.1.1", "h2:10.1.1.2"]
+    stop_grace_period: 1s
+    networks:
+      front: {{aliases: [srvalias], ipv4_address: {srv_ip}}}
+  cli:
+    image: {image}
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    extra_hosts: {{m1: 10.2.2.1}}
+    links: ["srv:lnk"]
+    networks: [front]
+  side:
+    image: {image}
+    network_mode: "service:cli"
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  lone:
+    image: {image}
+    command: ["nc", "-ll", "-p", "8080", "-e", "echo", "hi-lone"]
+    stop_grace_period: 1s
+    networks: [back]
+networks:
+  front:
+    ipam: {{config: [{{subnet: 10.231.7.0/24}}]}}
+  back: {{}}
+"""
+
+
+@pytest.fixture
+def image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
+    res = composer_cli("image", "import", str(busybox_tar), IMAGE)
+    assert res.returncode == 0, res.stderr
+
+
+def _cli(proj: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    res = composer_cli(*args, cwd=proj)
+    if ok:
+        assert res.returncode == 0, (args, res.stdout, res.stderr)
+    return res
+
+
+def _sh(proj: Path, service: str, script: str) -> subprocess.CompletedProcess[str]:
+    return _cli(proj, "exec", "-T", service, "sh", "-c", script, ok=False)
+
+
+def _bridges(proj: Path, *names: str) -> list[str]:
+    res = _cli(proj, "network", "inspect", *names)
+    return [n["bridge"] for n in json.loads(res.stdout)]
+
+
+def _links() -> set[str]:
+    return {p.name for p in Path("/sys/class/net").iterdir()}
+
+
+def _addr(hosts: str, name: str) -> str:
+    return next(ln.split()[0] for ln in hosts.splitlines() if name in ln.split()[1:])
+
+
+def test_discovery_isolation_dns_files_and_recreate(tmp_path: Path, engine_paths: tuple[Path, Path],
+                                                    image: None) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(COMPOSE.format(image=IMAGE, srv_ip="10.231.7.50"))
+    bridges: list[str] = []
+    try:
+        _cli(proj, "up", "-d")
+        bridges = _bridges(proj, "aud4_front", "aud4_back")
+        assert set(bridges) <= _links()
+
+        # every name of srv resolves from cli and answers over TCP: service, alias, link alias, container
+        for host in ("srv", "srvalias", "lnk", "aud4-srv-1"):
+            res = _sh(proj, "cli", ASK.format(host=host))
+            assert res.stdout.strip() == "hi-srv", (host, res)
+        # names on a network cli does not share do not resolve, and the addresses do not answer,
+        # in either direction
+        cli_hosts = _sh(proj, "cli", "cat /etc/hosts").stdout
+        assert "lone" not in cli_hosts and "aud4-lone-1" not in cli_hosts
+        lone_hosts = _sh(proj, "lone", "cat /etc/hosts").stdout
+        lone_ip = _addr(lone_hosts, "aud4-lone-1")
+        assert _sh(proj, "lone", ASK.format(host="127.0.0.1")).stdout.strip() == "hi-lone"
+        assert _sh(proj, "cli", f"echo | nc -w 1 {lone_ip} 8080").stdout.strip() != "hi-lone"
+        assert _sh(proj, "lone", "echo | nc -w 1 10.231.7.50 8080").stdout.strip() != "hi-srv"
+        assert "srv" not in lone_hosts.split()
+
+        # resolver, names and hosts files as the file says
+        resolv = _sh(proj, "srv", "cat /etc/resolv.conf").stdout.splitlines()
+        assert "nameserver 192.0.2.53" in resolv and "search corp.example" in resolv
+        assert "options ndots:2" in resolv
+        names = _sh(proj, "srv", "hostname; cat /etc/hostname /proc/sys/kernel/domainname").stdout.split()
+        assert names == ["myhost", "myhost", "example.org"]
+        srv_hosts = _sh(proj, "srv", "cat /etc/hosts").stdout
+        assert _addr(srv_hosts, "h1") == "10.1.1.1" and _addr(srv_hosts, "h2") == "10.1.1.2"
+        assert _addr(cli_hosts, "m1") == "10.2.2.1"
+        # cli's own resolver: the host's nameservers, never a loopback one inside the netns
+        cli_resolv = _sh(proj, "cli", "cat /etc/resolv.conf").stdout
+        assert "nameserver 127." not in cli_resolv and "nameserver" in cli_resolv
+
+        # network_mode service:cli shares cli's interfaces and names
+        own = _sh(proj, "cli", "ip -4 -o addr show eth0").stdout.split()[3]
+        assert _sh(proj, "side", "ip -4 -o addr show eth0").stdout.split()[3] == own
+        assert own.startswith("10.231.7.")
+
+        # srv recreated at a new address: cli, left running, finds it there
+        cli_id = _cli(proj, "ps", "-q", "cli").stdout.strip()
+        (proj / "compose.yaml").write_text(COMPOSE.format(image=IMAGE, srv_ip="10.231.7.60"))
+        up2 = _cli(proj, "up", "-d")
+        assert " Container aud4-srv-1  Recreated" in up2.stderr, up2.stderr
+        assert "aud4-cli-1  Recreate" not in up2.stderr and "aud4-cli-1  Restart" not in up2.stderr
+        assert _cli(proj, "ps", "-q", "cli").stdout.strip() == cli_id
+        assert _addr(_sh(proj, "cli", "cat /etc/hosts").stdout, "srv") == "10.231.7.60"
+        assert _sh(proj, "cli", ASK.format(host="srvalias")).stdout.strip() == "hi-srv"
+    finally:
+        down = _cli(proj, "down", "-v", ok=False)
+    assert down.returncode == 0, down.stderr
+    assert "Network aud4_front  Removed" in down.stderr and "Network aud4_back  Removed" in down.stderr
+    assert bridges and not set(bridges) & _links()
+    assert _cli(proj, "ps", "-a", "-q").stdout.strip() == ""
+    _, run = engine_paths
+    assert str(run) not in Path("/proc/mounts").read_text()
+    assert "aud4_" not in _cli(proj, "network", "ls").stdout
+
+
+EXTERNAL = """
+name: aud4x
+services:
+  a:
+    image: {image}
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    networks: [shared]
+networks:
+  shared: {{external: true, name: {net}}}
+"""
+
+
+def test_external_network_must_exist_and_outlives_down(tmp_path: Path, engine_paths: tuple[Path, Path],
+                                                        image: None) -> None:
+    proj = tmp_path / "projx"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(EXTERNAL.format(image=IMAGE, net="aud4-nosuch"))
+    res = _cli(proj, "up", "-d", ok=False)
+    assert res.returncode != 0
+    assert "network aud4-nosuch declared as external, but could not be found" in res.stderr
+    assert _cli(proj, "ps", "-a", "-q").stdout.strip() == ""
+    assert "aud4-nosuch" not in _cli(proj, "network", "ls").stdout
+
+    _cli(proj, "network", "create", "aud4-shared")
+    try:
+        (proj / "compose.yaml").write_text(EXTERNAL.format(image=IMAGE, net="aud4-shared"))
+        _cli(proj, "up", "-d")
+        info = json.loads(_cli(proj, "network", "inspect", "aud4-shared").stdout)[0]
+        assert len(info["containers"]) == 1
+        _cli(proj, "down")
+        info = json.loads(_cli(proj, "network", "inspect", "aud4-shared").stdout)[0]
+        assert info["containers"] == {} and info["bridge"] in _links()
+    finally:
+        _cli(proj, "down", ok=False)
+        _cli(proj, "network", "rm", "aud4-shared", ok=False)
+    assert info["bridge"] not in _links()
+
+
+MAC = """
+name: aud4m
+services:
+  a:
+    image: {image}
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    mac_address: "02:42:ac:11:00:99"
+"""
+
+
+def test_service_level_mac_address_is_applied(tmp_path: Path, engine_paths: tuple[Path, Path],
+                                              image: None) -> None:
+    proj = tmp_path / "projm"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(MAC.format(image=IMAGE))
+    try:
+        up = _cli(proj, "up", "-d")
+        assert _sh(proj, "a", "cat /sys/class/net/eth0/address").stdout.strip() == "02:42:ac:11:00:99"
+    finally:
+        _cli(proj, "down", ok=False)
+    # composer/specgen.py's _HANDLED lacks "mac_address", so up warns that it is ignored while it
+    # applies it (test above); remove this xfail when the key is added there
+    if "mac_address is not supported" in up.stderr:
+        pytest.xfail("specgen warns 'mac_address is not supported; ignored' but applies it")
