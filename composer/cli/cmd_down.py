@@ -61,6 +61,17 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         elif args.rmi == "local" and project is not None:  # images compose would have built: no image: key
             images = sorted(f"{pname}-{k}" for k, s in project.services.items() if not s.get("image"))
         known = None if project is None else {*project.services, *project.disabled_services}
+        orphans = (
+            []
+            if project is None or args.remove_orphans
+            else sorted(
+                c.name
+                for c in containers
+                if c.labels.get(L.SERVICE) not in project.services
+                and c.labels.get(L.SERVICE) not in project.disabled_services
+                and c.labels.get(L.ONEOFF) != "True"
+            )
+        )
         plan = teardown(
             pname,
             containers,
@@ -68,7 +79,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
             networks=networks,
             volumes=volumes,
             images=images,
-            pod=_pod_exists(engine, pname),
+            # a kept orphan still lives in the pod: removing it (force) would kill the orphan
+            pod=not orphans and _pod_exists(engine, pname),
             options=DownOptions(
                 services=tuple(args.services),
                 remove_orphans=args.remove_orphans,
@@ -79,22 +91,14 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         if ctx.args.dry_run:
             sys.stdout.write(plan.render())
             return 0
-        if project is not None and not args.remove_orphans:
-            orphans = sorted(
-                c.name
-                for c in containers
-                if c.labels.get(L.SERVICE) not in project.services
-                and c.labels.get(L.SERVICE) not in project.disabled_services
-                and c.labels.get(L.ONEOFF) != "True"
+        if orphans:
+            C.progress_for(ctx).message(
+                f"WARN[0000] found orphan containers ({', '.join(orphans)}) for this project. "
+                "If you removed or renamed this service in your compose file, you can run this command "
+                "with the --remove-orphans flag to clean it up"
             )
-            if orphans:
-                C.progress_for(ctx).message(
-                    f"WARN[0000] found orphan containers ({', '.join(orphans)}) for this project. "
-                    "If you removed or renamed this service in your compose file, you can run this command "
-                    "with the --remove-orphans flag to clean it up"
-                )
         C.run_plan(ctx, plan, project, stop_timeout=args.stop_timeout, remove_volumes=args.remove_volumes)
-        if not args.services:
+        if not args.services and not orphans:  # a kept orphan may still use its secrets/configs
             C.remove_project_files(engine, pname)
     return 0
 

@@ -51,7 +51,9 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         return _ls(args, ctx)
     project, pname = C.load_or_name(ctx, args.services)
     C.check_services(project, args.services)
-    containers = C.project_containers(ctx.engine(), pname, args.services)
+    # -a lists one-off `run` containers too, as docker compose (pkg/compose/ps.go: oneOffInclude)
+    oneoff = None if args.show_all else False
+    containers = C.project_containers(ctx.engine(), pname, args.services, oneoff=oneoff)
     statuses = set(args.status)
     for f in args.filters:
         key, _, value = f.partition("=")
