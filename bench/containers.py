@@ -291,61 +291,81 @@ def network_setup(runs: int = 15) -> list[Item]:
     ]
 
 
+def _first_200(
+    url: str, start: list[str], gets: int, env: dict[str, str] | None = None
+) -> tuple[float, float, list[float]]:
+    """Run *start* (a created container's start command), then poll *url*: ms to the first 200,
+    ms the start command took, and the ms of *gets* GETs once it answers."""
+    t0 = time.perf_counter()
+    subprocess.run(start, check=True, capture_output=True, env=env, timeout=60)
+    started = time.perf_counter()
+    first = None
+    while time.perf_counter() - t0 < 10:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    first = time.perf_counter()
+                    break
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.005)
+    if first is None:
+        raise Skip(f"http: no 200 from {url} within 10 s")
+    lat = []
+    for _ in range(gets):
+        t = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            resp.read()
+        lat.append((time.perf_counter() - t) * 1000)
+    return (first - t0) * 1000, (started - t0) * 1000, lat
+
+
+HTTPD = ["httpd", "-f", "-p", "80", "-h", "/var/www"]
+
+
 def http_first_byte(gets: int = RUNS) -> list[Item]:
     """From `container start` of a busybox httpd with a published 127.0.0.1 port to the first HTTP
-    200, then the latency of GETs once it is up."""
+    200, then the latency of GETs once it is up; the same with podman beside it when installed."""
     require_image()
     name = "bench-httpd"
     remove_containers([name])
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     try:
-        composer(
-            "container",
-            "create",
-            "--name",
-            name,
-            "-p",
-            f"127.0.0.1:{port}:80",
-            IMAGE,
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/var/www",
-        )
-        t0 = time.perf_counter()
-        composer("container", "start", name)
-        started = time.perf_counter()
-        first = None
-        while time.perf_counter() - t0 < 10:
-            try:
-                with urllib.request.urlopen(url, timeout=1) as resp:
-                    if resp.status == 200:
-                        first = time.perf_counter()
-                        break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.005)
-        if first is None:
-            raise Skip(f"http: no 200 from {url} within 10 s")
-        lat = []
-        for _ in range(gets):
-            t = time.perf_counter()
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                resp.read()
-            lat.append((time.perf_counter() - t) * 1000)
+        composer("container", "create", "--name", name, "-p", f"127.0.0.1:{port}:80", IMAGE, *HTTPD)
+        first, started, lat = _first_200(url, [*COMPOSER, "container", "start", name], gets)
     finally:
         remove_containers([name])
     return [
-        value(
-            "http: start to first 200",
-            "composer",
-            [(first - t0) * 1000],
-            "ms",
-            note=f"of which `container start` {(started - t0) * 1000:.0f} ms",
-        ),
+        value("http: start to first 200", "composer", [first], "ms",
+              note=f"of which `container start` {started:.0f} ms"),
         value("http: GET latency (up)", "composer", lat, "ms", note="127.0.0.1 published port (nft DNAT)"),
+        *_podman_first_byte(gets),
+    ]
+
+
+def _podman_first_byte(gets: int) -> list[Item]:
+    """podman's row for the same: a private podman (bench/compose.py), its default bridge network."""
+    if not have("podman"):
+        return [Note("http: podman skipped: podman is not installed")]
+    from bench.compose import private_podman
+
+    port = free_port()
+    try:
+        with private_podman() as env:
+            subprocess.run(["podman", "create", "--name", "bench-httpd", "-p", f"127.0.0.1:{port}:80", IMAGE,
+                            *HTTPD], env=env, check=True, capture_output=True, timeout=60)
+            try:
+                start = ["podman", "start", "bench-httpd"]
+                first, started, lat = _first_200(f"http://127.0.0.1:{port}/", start, gets, env)
+            finally:
+                subprocess.run(["podman", "rm", "-f", "-t", "0", "bench-httpd"], env=env, capture_output=True,
+                               timeout=60)
+    except (Skip, subprocess.SubprocessError) as why:
+        return [Note(f"http: podman skipped: {str(why)[-160:]}")]
+    return [
+        value("http: start to first 200", "podman", [first], "ms",
+              note=f"of which `podman start` {started:.0f} ms"),
+        value("http: GET latency (up)", "podman", lat, "ms", note="127.0.0.1 published port (netavark)"),
     ]
 
 
