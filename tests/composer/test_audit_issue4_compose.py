@@ -8,7 +8,9 @@ address is found without restarting its clients; `external` networks; `down` lea
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,99 @@ def test_service_level_mac_address_is_applied(tmp_path: Path, engine_paths: tupl
     # applies it (test above); remove this xfail when the key is added there
     if "mac_address is not supported" in up.stderr:
         pytest.xfail("specgen warns 'mac_address is not supported; ignored' but applies it")
+
+
+PORTS = """
+name: aud4p
+services:
+  web:
+    image: {image}
+    command: ["sh", "-c", "nc -ll -p 8081 -e echo hi-8081 & exec nc -ll -p 8080 -e echo hi-8080"]
+    stop_grace_period: 1s
+    expose: ["9000"]
+    ports:
+      - "{p1}:8080"
+      - "8080"
+      - "0:8081"
+      - "{p2}-{p3}:8080-8081"
+      - "127.0.0.1:{p4}:8080"
+      - {{target: 8081, published: "{p5}", host_ip: 127.0.0.1, protocol: tcp}}
+"""
+HOST_ADDR = "198.18.44.4"  # benchmarking range, on a veth of the test's own
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("0.0.0.0", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _get(addr: str, port: int, tries: int = 1) -> str:
+    """What the server behind *addr*:*port* says; *tries* allow for its listener coming up."""
+    for i in range(tries):
+        try:
+            with socket.create_connection((addr, port), timeout=2) as s:
+                s.settimeout(2)
+                return s.recv(100).decode().strip()
+        except ConnectionRefusedError:
+            if i == tries - 1:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
+def test_compose_ports_short_long_ranges_random_and_host_ip(
+    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+) -> None:
+    proj = tmp_path / "projp"
+    proj.mkdir()
+    p1, p4, p5 = _free_ports(3)
+    while True:  # two consecutive free ports for the range
+        (p2,) = _free_ports(1)
+        if p2 < 65535 and p2 + 1 not in (p1, p4, p5):
+            with socket.socket() as s:
+                try:
+                    s.bind(("0.0.0.0", p2 + 1))
+                except OSError:
+                    continue
+            break
+    p3 = p2 + 1
+    (proj / "compose.yaml").write_text(PORTS.format(image=IMAGE, p1=p1, p2=p2, p3=p3, p4=p4, p5=p5))
+    veth = ["ip", "link", "add", "cma4addr0", "type", "veth", "peer", "name", "cma4addr1"]
+    subprocess.run(veth, check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", f"{HOST_ADDR}/32", "dev", "cma4addr0"], check=True)
+        subprocess.run(["ip", "link", "set", "cma4addr0", "up"], check=True)
+        subprocess.run(["ip", "link", "set", "cma4addr1", "up"], check=True)
+        _cli(proj, "up", "-d")
+        lines = _cli(proj, "container", "port", "aud4p-web-1").stdout.splitlines()
+        mapped: dict[str, list[tuple[str, int]]] = {}
+        for ln in lines:
+            target, _, host = ln.partition(" -> ")
+            addr, _, port = host.rpartition(":")
+            mapped.setdefault(target, []).append((addr, int(port)))
+        assert ("0.0.0.0", p1) in mapped["8080/tcp"] and ("0.0.0.0", p2) in mapped["8080/tcp"]
+        assert ("0.0.0.0", p3) in mapped["8081/tcp"] and ("127.0.0.1", p4) in mapped["8080/tcp"]
+        assert ("127.0.0.1", p5) in mapped["8081/tcp"]
+        random = [p for a, p in mapped["8080/tcp"] + mapped["8081/tcp"] if p not in (p1, p2, p3, p4, p5)]
+        assert len(random) == 2 and all(p > 0 for p in random), lines
+        assert "9000" not in "".join(lines)  # expose publishes nothing
+        assert _cli(proj, "port", "web", "8080").stdout.strip() == f"0.0.0.0:{p1}"
+        # every wildcard mapping answers on loopback and on another host address
+        for port, want in ((p1, "hi-8080"), (p2, "hi-8080"), (p3, "hi-8081"), (random[0], "hi-8080"),
+                           (random[1], "hi-8081")):
+            assert _get("127.0.0.1", port, tries=25) == want, port
+            assert _get(HOST_ADDR, port) == want, port
+        # host_ip-bound mappings answer only there
+        for port, want in ((p4, "hi-8080"), (p5, "hi-8081")):
+            assert _get("127.0.0.1", port, tries=25) == want
+            with pytest.raises(OSError):
+                _get(HOST_ADDR, port)
+    finally:
+        _cli(proj, "down", ok=False)
+        subprocess.run(["ip", "link", "del", "cma4addr0"], check=False)
+    assert "cma4addr0" not in _links()
