@@ -293,8 +293,8 @@ def test_compose_ports_short_long_ranges_random_and_host_ip(
         mapped: dict[str, list[tuple[str, int]]] = {}
         for ln in lines:
             target, _, host = ln.partition(" -> ")
-            addr, _, port = host.rpartition(":")
-            mapped.setdefault(target, []).append((addr, int(port)))
+            addr, _, hport = host.rpartition(":")
+            mapped.setdefault(target, []).append((addr, int(hport)))
         assert ("0.0.0.0", p1) in mapped["8080/tcp"] and ("0.0.0.0", p2) in mapped["8080/tcp"]
         assert ("0.0.0.0", p3) in mapped["8081/tcp"] and ("127.0.0.1", p4) in mapped["8080/tcp"]
         assert ("127.0.0.1", p5) in mapped["8081/tcp"]
