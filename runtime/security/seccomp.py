@@ -20,7 +20,7 @@ from typing import Any, Final
 from runtime.errors import ExecError, InvalidSpec, MissingTool
 from runtime.security.seccomp_profile import default_profile
 
-__all__ = ["cached_filter", "compile_filter", "default_profile", "libseccomp_version",
+__all__ = ["cached_filter", "compile_filter", "default_filter", "default_profile", "libseccomp_version",
            "load_filter", "load_profile_file"]
 
 # libseccomp's action values (seccomp.h).
@@ -282,6 +282,25 @@ def cached_filter(cache_dir: Path, profile: Mapping[str, Any], caps: frozenset[s
             os.unlink(tmp)
         raise
     return bpf
+
+
+_default_memo: dict[tuple[str, frozenset[str]], tuple[bytes, Path]] = {}
+
+
+def default_filter(cache_dir: Path, caps: frozenset[str]) -> tuple[bytes, Path]:
+    """``cached_filter`` of the default profile and the cache file that holds it, kept per
+    process: the profile is a constant, so each further container of a command costs neither a
+    copy nor a JSON encode of it. The file may be gone since (a pruned cache): callers that link
+    to it fall back to writing the bytes."""
+    key = (str(cache_dir), caps)
+    hit = _default_memo.get(key)
+    if hit is None:
+        from runtime.security.seccomp_profile import shared_default_profile
+
+        profile = shared_default_profile()
+        bpf = cached_filter(cache_dir, profile, caps)
+        hit = _default_memo[key] = (bpf, Path(cache_dir) / f"{filter_key(profile, caps)}.bpf")
+    return hit
 
 
 # ---- installing (libc only) -----------------------------------------------------------------
