@@ -21,7 +21,7 @@ import functools
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -30,6 +30,7 @@ from composer.errors import ComposerError, ProjectError, ServiceError
 from composer.graph import COMPLETED, HEALTHY, Dependency
 from composer.progress import Progress
 from runtime.errors import EngineError, NotFound
+from runtime.record import record
 
 if TYPE_CHECKING:
     import trio
@@ -57,7 +58,7 @@ class EngineLike(Protocol):
     def images(self) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class DriverOptions:
     files_dir: Callable[[str], str]  # container name -> dir for its secret/config files
     stop_timeout: float | None = None  # -t; None: each container's stop_grace_period

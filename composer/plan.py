@@ -8,7 +8,7 @@ must wait for, and a human-readable cause; `composer up --dry-run` prints `Plan.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final, Literal
 
 from composer import labels as L
@@ -16,6 +16,7 @@ from composer.errors import ProjectError, ServiceError
 from composer.graph import Dependency, build_graph, dependency_closure, service_dependencies, service_order
 from composer.project import Project
 from composer.specgen import container_name, image_ref, network_name, replicas, volume_name
+from runtime.record import record
 from runtime.spec import ContainerInfo
 
 OpKind = Literal[
@@ -36,7 +37,7 @@ OpKind = Literal[
 RUNNING: Final = frozenset({"running", "restarting", "paused"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Op:
     id: int
     kind: OpKind
@@ -57,7 +58,7 @@ class Op:
         return f"[{deps}] -> #{self.id} {self.target}, {self.kind}, {self.cause}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Plan:
     project: str
     ops: tuple[Op, ...]
@@ -70,7 +71,7 @@ class Plan:
         return bool(self.ops)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Observed:
     """What the engine has for this project (the CLI gathers it; tests write it by hand)."""
 
@@ -81,7 +82,7 @@ class Observed:
     pod: bool = False  # the project's pod exists
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ReconcileOptions:
     services: tuple[str, ...] = ()  # empty: every enabled service
     recreate: Literal["diverged", "force", "never"] = "diverged"
@@ -154,7 +155,7 @@ def _is_oneoff(c: ContainerInfo) -> bool:
     return c.labels.get(L.ONEOFF, "False") == "True"
 
 
-def reconcile(project: Project, observed: Observed, options: ReconcileOptions = ReconcileOptions()) -> Plan:
+def reconcile(project: Project, observed: Observed, options: ReconcileOptions = ReconcileOptions()) -> Plan:  # noqa: B008
     """The operations that bring *observed* to what *project* declares (`up`, `create`, `scale`).
 
     Raises:
@@ -393,7 +394,7 @@ def _svc_volumes(svc: Mapping[str, Any]) -> list[str]:
 # ---- tear down -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class DownOptions:
     services: tuple[str, ...] = ()  # stop/rm only these (empty: all)
     remove_containers: bool = True  # False: stop only
@@ -418,7 +419,7 @@ def teardown(
     volumes: Iterable[str] = (),
     images: Iterable[str] = (),
     pod: bool = False,
-    options: DownOptions = DownOptions(),
+    options: DownOptions = DownOptions(),  # noqa: B008 - a frozen record
 ) -> Plan:
     """The plan of `down` (and of `stop`/`rm` with remove_containers/networks off): dependents first.
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 from composer import labels as L
 from composer.errors import ServiceError
 from composer.project import Project
 from composer.units import byte_size, duration_seconds
+from runtime.record import record
 from runtime.spec import (
     ContainerSpec,
     Healthcheck,
@@ -101,7 +101,7 @@ _HANDLED: Final = frozenset(
 _LOG_DRIVERS: Final = frozenset({"json-file", "local", "k8s-file", "journald"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ProjectFile:
     """A file the driver must write (content) or copy (copy_from) to *path* before create."""
 
@@ -113,7 +113,7 @@ class ProjectFile:
     gid: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class GeneratedSpec:
     spec: ContainerSpec
     files: tuple[ProjectFile, ...] = ()
