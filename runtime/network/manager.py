@@ -139,10 +139,12 @@ def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[tuple[str, str 
 
 def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, str | None]]]) -> str:
     """A container's hosts file: its own names, then its peers on each of its networks."""
-    own = [files.HostEntry(a[v], (doc["hostname"], doc["name"]))
-           for a in doc["attachments"] for v in ("ipv4", "ipv6") if a.get(v)]
+    # as docker writes it: the FQDN (hostname.domainname) first, then the bare hostname
+    fqdn = ".".join(filter(None, (doc["hostname"], doc.get("domainname"))))
+    names = (fqdn, fqdn.partition(".")[0], doc["name"])
+    own = [files.HostEntry(a[v], names) for a in doc["attachments"] for v in ("ipv4", "ipv6") if a.get(v)]
     if not own:
-        own.append(files.HostEntry("127.0.0.1", (doc["hostname"], doc["name"])))
+        own.append(files.HostEntry("127.0.0.1", names))
     peers = [line for a in doc["attachments"] for other, line in members.get(a["network"], ())
              if other != cid]
     return files.join_hosts([files.host_line(e) for e in own], peers,
@@ -534,7 +536,8 @@ class NetworkManager:
             if dupes:
                 raise NetworkError(f"{who}: two networks use interface name {dupes[0]}")
             port_docs = self._reserve_ports(tx, who, cid, ports, chosen)
-            doc: Doc = {"name": spec.name, "hostname": hostname, "mode": mode, "netns_path": str(pin),
+            doc: Doc = {"name": spec.name, "hostname": hostname, "domainname": spec.domainname,
+                        "mode": mode, "netns_path": str(pin),
                         "hosts_path": hosts, "resolv_path": resolv, "attachments": records,
                         "ports": port_docs, "extra_hosts": [list(h) for h in spec.extra_hosts],
                         "port_driver": self.port_driver if port_docs else None, "owner": _owner()}

@@ -126,6 +126,8 @@ def test_discovery_isolation_dns_files_and_recreate(tmp_path: Path, engine_paths
         assert names == ["myhost", "myhost", "example.org"]
         srv_hosts = _sh(proj, "srv", "cat /etc/hosts").stdout
         assert _addr(srv_hosts, "h1") == "10.1.1.1" and _addr(srv_hosts, "h2") == "10.1.1.2"
+        # its own line as docker writes it: the FQDN, then the bare hostname (and the container name)
+        assert "10.231.7.50\tmyhost.example.org myhost aud4-srv-1" in srv_hosts.splitlines()
         assert _addr(cli_hosts, "m1") == "10.2.2.1"
         # cli's own resolver: the host's nameservers, never a loopback one inside the netns
         cli_resolv = _sh(proj, "cli", "cat /etc/resolv.conf").stdout

@@ -1,0 +1,25 @@
+"""Issue 4 audit: a container's own /etc/hosts line is written as docker writes it (libnetwork's
+makeHostsRecs): the FQDN (hostname.domainname, or a dotted hostname) first, then the bare hostname,
+then composer's container name."""
+
+from __future__ import annotations
+
+from runtime.network.manager import _hosts_text
+
+
+def _own(hostname: str, domainname: str | None) -> str:
+    doc = {"name": "demo-web-1", "hostname": hostname, "domainname": domainname,
+           "attachments": [{"network": "n", "ipv4": "10.9.0.2", "ipv6": None}], "extra_hosts": []}
+    lines = _hosts_text("a" * 64, doc, {}).splitlines()
+    return next(ln for ln in lines if ln.startswith("10.9.0.2"))
+
+
+def test_own_line_has_the_fqdn_then_the_bare_hostname() -> None:
+    assert _own("web", None) == "10.9.0.2\tweb demo-web-1"
+    assert _own("web", "example.org") == "10.9.0.2\tweb.example.org web demo-web-1"
+    assert _own("web.corp", None) == "10.9.0.2\tweb.corp web demo-web-1"
+
+
+def test_rows_written_before_domainname_was_stored_still_render() -> None:
+    doc = {"name": "old-1", "hostname": "old", "attachments": [], "extra_hosts": []}
+    assert "127.0.0.1\told old-1" in _hosts_text("b" * 64, doc, {}).splitlines()
