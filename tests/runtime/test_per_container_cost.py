@@ -1,0 +1,190 @@
+"""What `up`/`down` of many containers no longer repeat per container (bench/FINDINGS.md F13):
+cgroup hierarchies detected once, a leaf-first cgroup mkdir, the default seccomp filter kept per
+process and hard-linked, and the removal of a stopped container that writes and freezes nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime import cgroups
+from runtime.cgroups import ROOT_NAME, Cgroup, detect
+from runtime.engine import Engine
+from runtime.paths import Paths
+from runtime.security import seccomp
+from runtime.security.seccomp_profile import default_profile, shared_default_profile
+from runtime.spec import ContainerSpec
+from tests.conftest import leftovers
+
+IMAGE = "localhost/busybox:latest"
+
+
+# ---- cgroups ------------------------------------------------------------------------------------
+
+
+def test_detect_is_read_once_and_callers_cannot_change_it() -> None:
+    with open("/proc/self/mountinfo") as f:
+        fresh = detect(f.read())  # an explicit table is parsed every time
+    first = detect()
+    assert first == fresh
+    first.clear()  # a caller's copy
+    assert detect() == fresh
+    assert cgroups._detected == fresh
+
+
+def _dirs(part: str) -> list[Path]:
+    return [h.mountpoint / ROOT_NAME / part for h in detect().values()]
+
+
+@pytest.fixture
+def scope() -> Iterator[str]:
+    """A unique first part, removed afterwards even on failure."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    yield name
+    for top in _dirs(name):
+        if top.exists():
+            for d in sorted([top, *(p for p in top.rglob("*") if p.is_dir())], key=lambda p: -len(p.parts)):
+                for _ in range(50):
+                    try:
+                        d.rmdir()
+                        break
+                    except OSError:
+                        time.sleep(0.02)
+    assert not [d for d in _dirs(name) if d.exists()]
+
+
+@pytest.mark.privileged
+def test_a_leaf_under_existing_parents_gets_its_cpuset_and_nothing_else_is_made(scope: str) -> None:
+    first = Cgroup.create([scope, "pod", "a"])
+    made: list[Path] = []
+    for ctrl, path in detect().items():
+        if ctrl in cgroups.CONTROLLERS and path.version == 1:
+            leaf = path.mountpoint / ROOT_NAME / scope / "pod" / "b"
+            Cgroup._make_dirs(leaf, ctrl, 1, made)
+    assert made and all(p.name == "b" for p in made)  # the parents existed: only the leaves
+    cpuset = first.paths.get("cpuset")
+    if cpuset is not None and first.versions["cpuset"] == 1:
+        b = cpuset.parent / "b"
+        for fname in ("cpuset.cpus", "cpuset.mems"):
+            assert (b / fname).read_text().strip() == (cpuset.parent / fname).read_text().strip() != ""
+    for p in reversed(made):
+        p.rmdir()
+    # a process can join the leaf-first cgroup (an empty cpuset would refuse it)
+    second = Cgroup.create([scope, "pod", "c"])
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        signal.pause()
+        os._exit(0)
+    try:
+        second.join(pid)
+        assert second.pids() == [pid]
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    second.remove()
+    first.remove()
+    assert not any(d.exists() for d in _dirs(scope))
+
+
+@pytest.mark.privileged
+def test_missing_parents_are_made_down_from_composer(scope: str) -> None:
+    cg = Cgroup.create([scope, "pod", "x"])
+    assert all(p.is_dir() for p in cg.paths.values())
+    cg.remove()
+    assert not any(d.exists() for d in _dirs(scope))
+
+
+# ---- seccomp ------------------------------------------------------------------------------------
+
+
+def test_default_filter_is_the_cached_filter_of_the_default_profile(tmp_path: Path) -> None:
+    caps = frozenset({"CHOWN", "KILL"})
+    bpf, path = seccomp.default_filter(tmp_path, caps)
+    assert bpf == seccomp.cached_filter(tmp_path, default_profile(), caps)
+    assert path.read_bytes() == bpf and path.parent == tmp_path
+    assert seccomp.default_filter(tmp_path, caps)[0] is bpf  # kept: no second encode or read
+    assert shared_default_profile() == default_profile()
+
+
+@pytest.fixture
+def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
+    root, run = engine_paths
+    eng = Engine(Paths(root=root, rundir=run))
+    eng.images.import_tarball(busybox_tar, IMAGE)
+    yield eng
+    for c in eng.containers.list():
+        eng.containers.remove(c.id, force=True)
+    eng.close()
+    from runtime import zygote
+
+    zygote.stop(eng.paths)
+    assert leftovers(root.parent) == []
+
+
+@pytest.mark.privileged
+def test_a_container_links_the_cached_filter_and_copies_it_when_the_cache_is_gone(engine: Engine) -> None:
+    spec = ContainerSpec(name="t-bpf", image=IMAGE, command=("true",), network_mode="none")
+    mgr = engine.containers
+    caps = frozenset({"CHOWN"})
+    for cid in ("a" * 64, "b" * 64):
+        engine.paths.container_dir(cid).mkdir(parents=True)
+    linked = Path(mgr._seccomp("a" * 64, spec, caps) or "")
+    _, cached = seccomp.default_filter(engine.paths.root / "cache" / "seccomp", caps)
+    assert linked.stat().st_ino == cached.stat().st_ino
+    cached.unlink()  # a pruned cache: the memo still names it
+    copied = Path(mgr._seccomp("b" * 64, spec, caps) or "")
+    assert copied.read_bytes() == linked.read_bytes() and copied.stat().st_nlink == 1
+    for cid in ("a" * 64, "b" * 64):
+        for p in engine.paths.container_dir(cid).iterdir():
+            p.unlink()
+        engine.paths.container_dir(cid).rmdir()
+
+
+# ---- removal ------------------------------------------------------------------------------------
+
+
+@pytest.mark.privileged
+def test_removing_a_stopped_container_writes_nothing_into_its_run_dir(engine: Engine) -> None:
+    c = engine.containers.create(
+        ContainerSpec(name="t-gone", image=IMAGE, command=("true",), network_mode="none"))
+    engine.containers.start(c.id)
+    assert engine.containers.wait(c.id, timeout=10) == 0
+    run = engine.paths.container_run(c.id)
+    before = set(os.listdir(run))
+    cg = engine.containers._kill_everything(c.id)
+    assert set(os.listdir(run)) == before and "stopping" not in before
+    assert cg is not None and cg.pids() == []
+    engine.containers.remove(c.id)
+    assert not run.exists() and not any(p.exists() for p in cg.paths.values())
+
+
+@pytest.mark.privileged
+def test_killing_everything_of_a_running_container_still_kills_it(engine: Engine) -> None:
+    c = engine.containers.create(
+        ContainerSpec(name="t-live", image=IMAGE, command=("sleep", "60"), network_mode="none"))
+    info = engine.containers.start(c.id)
+    assert info.status == "running" and info.pid > 0
+    engine.containers._kill_everything(c.id)
+    assert (engine.paths.container_run(c.id) / "stopping").exists()  # no restart after this
+    assert _dead(info.pid)
+    engine.containers.remove(c.id, force=True)
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie its (killed) parent left to init."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
