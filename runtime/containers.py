@@ -1054,7 +1054,7 @@ class ContainerManager:
         """The engine's last container is gone: stop the monitor fork server too, so that `down`
         leaves no process behind (the next create starts a new one)."""
         # whether or not this process would use it: another one (or an older setting) started it
-        if not self.engine.store.read().list("container"):
+        if not self.engine.store.read().any("container"):
             from runtime import zygote
 
             zygote.stop(self.paths)

@@ -93,6 +93,14 @@ class Tx:
             self._fail(exc)
         return [(r[0], json.loads(r[1])) for r in rows]
 
+    def any(self, kind: str) -> bool:
+        """Whether any object of *kind* exists (decodes nothing: `list` would decode every row)."""
+        try:
+            row = self._c.execute("SELECT 1 FROM objects WHERE kind=? LIMIT 1", (kind,)).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+        return row is not None
+
     def put(self, kind: str, id: str, data: Doc, name: str | None = None) -> None:
         """Insert or replace. Raises sqlite3.IntegrityError if *name* is taken by another id."""
         try:

@@ -188,3 +188,19 @@ def _dead(pid: int) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_any_says_whether_a_kind_has_rows(tmp_path: Path) -> None:
+    from runtime.state import Store
+
+    store = Store(tmp_path / "state.db")
+    assert not store.read().any("container")
+    with store.transaction() as tx:
+        tx.put("container", "c1", {"name": "x"}, name="x")
+        tx.put("image", "i1", {})
+    assert store.read().any("container") and store.read().any("image")
+    assert not store.read().any("volume")
+    with store.transaction() as tx:
+        tx.delete("container", "c1")
+    assert not store.read().any("container")
+    store.close()
