@@ -397,7 +397,7 @@ def build_spec(args: argparse.Namespace, ctx: Context, image_config: Mapping[str
         if args.health_start_period:
             kw["start_period"] = parse_duration(args.health_start_period, "health start period")
         health = Healthcheck(test=("CMD-SHELL", args.health_cmd), **kw)
-    network = args.network or "bridge"
+    network = ",".join(args.network) or "bridge"  # repeated --network flags join as NAME,NAME
     networks: tuple[NetworkAttachment, ...] = ()
     network_mode = network
     if network not in ("bridge", "none", "host") and not network.startswith("container:"):
@@ -476,8 +476,8 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     a("--entrypoint", help="override the image's entrypoint (a program or a JSON array)")
     a("-l", "--label", action="append", default=[], metavar="KEY=VALUE", help="set a label")
     a("-h", "--hostname", help="container hostname")
-    a("--network", "--net", dest="network",
-      help="bridge (default), none, host, container:ID or network names")
+    a("--network", "--net", dest="network", action="append", default=[],
+      help="bridge (default), none, host, container:ID or network names (repeatable)")
     a("--network-alias", action="append", default=[], metavar="ALIAS", help="extra name on the network")
     a("--ip", help="IPv4 address on the (first) network")
     a("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]CTR[/PROTO]",

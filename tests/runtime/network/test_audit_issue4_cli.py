@@ -7,6 +7,7 @@ container behind."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -91,3 +92,26 @@ def test_container_run_network_flags(engine_paths: tuple[Path, Path], busybox_ta
         composer_cli("network", "rm", "aud4n1")
     assert bridge not in links()
     assert str(engine_paths[1]) not in Path("/proc/mounts").read_text()
+
+
+def test_repeated_network_flags_mtu_and_bridge_name(
+        engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
+    """`--network` repeated gives one eth per network in order, the default route through the first;
+    docker's MTU and bridge-name driver options reach the bridge and the container's interface."""
+    _ok("image", "import", str(busybox_tar), IMAGE)
+    bridge = f"cma4br{os.getpid() % 100000}"  # a host-wide name: unique per run
+    _ok("network", "create", "--subnet", "10.232.10.0/24", "--opt", "com.docker.network.driver.mtu=1400",
+        "--opt", f"com.docker.network.bridge.name={bridge}", "aud4m1")
+    _ok("network", "create", "--subnet", "10.232.11.0/24", "aud4m2")
+    try:
+        assert json.loads(_ok("network", "inspect", "aud4m1"))[0]["bridge"] == bridge
+        assert Path(f"/sys/class/net/{bridge}/mtu").read_text().strip() == "1400"
+        out = _run("--network", "aud4m1", "--network", "aud4m2", IMAGE, "sh", "-c",
+                   "cat /sys/class/net/eth0/mtu; ip -4 -o addr show eth0; ip -4 -o addr show eth1; ip route")
+        lines = out.splitlines()
+        assert lines[0] == "1400"
+        assert "inet 10.232.10." in lines[1] and "inet 10.232.11." in lines[2]
+        assert "default via 10.232.10.1 dev eth0" in out
+    finally:
+        composer_cli("network", "rm", "aud4m1", "aud4m2")
+    assert bridge not in links()
