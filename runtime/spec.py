@@ -250,6 +250,9 @@ class NetworkInfo:
     labels: Mapping[str, str]
     created_at: str = ""
     containers: Mapping[str, str] = field(default_factory=dict)   # container id -> ipv4
+    attachable: bool = False
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    mtu: int | None = None
 
 
 @record

@@ -29,6 +29,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                    help="allocate container addresses from this range (same position as --subnet)")
     p.add_argument("--internal", action="store_true", help="no traffic in or out of the network")
     p.add_argument("--ipv6", action="store_true", help="add an IPv6 subnet")
+    p.add_argument("--attachable", action="store_true",
+                   help="recorded for docker compatibility (every bridge network is attachable)")
     p.add_argument("--label", action="append", default=[], dest="net_labels", metavar="KEY=VALUE")
     p.add_argument("-o", "--opt", action="append", default=[], dest="net_opts", metavar="KEY=VALUE",
                    help="driver option: mtu, com.docker.network.bridge.name")
@@ -105,7 +107,8 @@ def _create(engine: Engine, args: argparse.Namespace) -> int:
                  for i, sub in enumerate(args.subnets))
     info = engine.networks.create(NetworkSpec(
         name=args.net_name, labels=_pairs(args.net_labels, "label"), internal=args.internal,
-        enable_ipv6=args.ipv6, ipam=ipam, driver_opts=_pairs(args.net_opts, "option")))
+        enable_ipv6=args.ipv6, ipam=ipam, driver_opts=_pairs(args.net_opts, "option"),
+        attachable=args.attachable))
     for line in engine.networks.warnings:
         print(f"WARNING: {line}", file=sys.stderr)
     print(info.name)
@@ -121,6 +124,7 @@ def _doc(info: NetworkInfo) -> dict[str, Any]:
     d["driver"] = "bridge"
     d["labels"] = dict(info.labels)
     d["containers"] = dict(info.containers)
+    d["driver_opts"] = dict(info.driver_opts)
     return d
 
 

@@ -406,6 +406,8 @@ class NetworkManager:
             name=doc["name"], id=doc["id"], bridge=doc["bridge"], subnets=tuple(doc["subnets"]),
             gateways=tuple(doc["gateways"]), internal=doc["internal"], enable_ipv6=doc["enable_ipv6"],
             labels=doc["labels"], created_at=doc["created_at"], containers=members,
+            attachable=bool(doc.get("attachable")), driver_opts=dict(doc.get("driver_opts") or {}),
+            mtu=doc.get("mtu"),
         )
 
     def get(self, name: str) -> NetworkInfo:

@@ -218,10 +218,7 @@ def test_service_level_mac_address_is_applied(tmp_path: Path, engine_paths: tupl
         assert _sh(proj, "a", "cat /sys/class/net/eth0/address").stdout.strip() == "02:42:ac:11:00:99"
     finally:
         _cli(proj, "down", ok=False)
-    # composer/specgen.py's _HANDLED lacks "mac_address", so up warns that it is ignored while it
-    # applies it (test above); remove this xfail when the key is added there
-    if "mac_address is not supported" in up.stderr:
-        pytest.xfail("specgen warns 'mac_address is not supported; ignored' but applies it")
+    assert "mac_address" not in up.stderr  # applied, so never said to be ignored
 
 
 PORTS = """

@@ -102,9 +102,13 @@ def test_repeated_network_flags_mtu_and_bridge_name(
     bridge = f"cma4br{os.getpid() % 100000}"  # a host-wide name: unique per run
     _ok("network", "create", "--subnet", "10.232.10.0/24", "--opt", "com.docker.network.driver.mtu=1400",
         "--opt", f"com.docker.network.bridge.name={bridge}", "aud4m1")
-    _ok("network", "create", "--subnet", "10.232.11.0/24", "aud4m2")
+    _ok("network", "create", "--subnet", "10.232.11.0/24", "--attachable", "aud4m2")
     try:
-        assert json.loads(_ok("network", "inspect", "aud4m1"))[0]["bridge"] == bridge
+        shown = json.loads(_ok("network", "inspect", "aud4m1", "aud4m2"))
+        assert shown[0]["bridge"] == bridge
+        assert shown[0]["mtu"] == 1400
+        assert shown[0]["driver_opts"]["com.docker.network.driver.mtu"] == "1400"
+        assert [n["attachable"] for n in shown] == [False, True]
         assert Path(f"/sys/class/net/{bridge}/mtu").read_text().strip() == "1400"
         out = _run("--network", "aud4m1", "--network", "aud4m2", IMAGE, "sh", "-c",
                    "cat /sys/class/net/eth0/mtu; ip -4 -o addr show eth0; ip -4 -o addr show eth1; ip route")
