@@ -155,7 +155,7 @@ def _is_oneoff(c: ContainerInfo) -> bool:
     return c.labels.get(L.ONEOFF, "False") == "True"
 
 
-def reconcile(project: Project, observed: Observed, options: ReconcileOptions = ReconcileOptions()) -> Plan:  # noqa: B008
+def reconcile(project: Project, observed: Observed, options: ReconcileOptions = ReconcileOptions()) -> Plan:
     """The operations that bring *observed* to what *project* declares (`up`, `create`, `scale`).
 
     Raises:
@@ -419,7 +419,7 @@ def teardown(
     volumes: Iterable[str] = (),
     images: Iterable[str] = (),
     pod: bool = False,
-    options: DownOptions = DownOptions(),  # noqa: B008 - a frozen record
+    options: DownOptions = DownOptions(),
 ) -> Plan:
     """The plan of `down` (and of `stop`/`rm` with remove_containers/networks off): dependents first.
 
