@@ -240,16 +240,27 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
                 _drain(events, remaining)
                 return exit_code
     except KeyboardInterrupt:
+        import signal
+
         printer.write("Gracefully stopping... (press Ctrl+C again to force)\n")
+        # the plan driver joins its running stops on a KeyboardInterrupt (they would wait out their
+        # grace period), so the second Ctrl-C kills the containers right in the handler instead
+        signal.signal(signal.SIGINT, lambda *_: _kill_running(engine, project.name))
         try:
             _stop_all(ctx, project, args)
             _drain(events, remaining)
         except KeyboardInterrupt:
-            for c in C.project_containers(engine, project.name, all=False):
-                with contextlib.suppress(Exception):  # forcing: best effort
-                    engine.containers.kill(c.id)
+            _kill_running(engine, project.name)
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         return 130
     return exit_code
+
+
+def _kill_running(engine: Any, project: str) -> None:
+    for c in C.project_containers(engine, project, all=False):
+        with contextlib.suppress(Exception):  # forcing: best effort
+            engine.containers.kill(c.id)
 
 
 def _drain(events: queue.Queue[tuple[str, ContainerInfo]], remaining: set[str], timeout: float = 5.0) -> None:

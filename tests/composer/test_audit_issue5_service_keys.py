@@ -1,0 +1,334 @@
+"""Issue 5 audit: what a service asks the runtime for reaches the real container (busybox), and the
+fault points (SIGKILL of `up`, two `up`s at once, a second Ctrl-C)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, composer_cli
+
+pytestmark = pytest.mark.privileged
+
+LOOP = "trap 'exit 0' TERM; while true; do sleep 0.1; done"
+
+# f prints what its own main process sees, then loops; the rest is read with exec and inspect
+REPORT = (
+    'echo "env=$$E1,$$FROMFILE"; echo "id=$(id -u):$(id -g)"; echo "pwd=$(pwd)"; '
+    'echo "nofile=$(ulimit -n):$(ulimit -Hn)"; echo "fwd=$(cat /proc/sys/net/ipv4/ip_forward)"; '
+    'grep -E "^(CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -d "\\t" | sed "s/^/st=/"; '
+    'echo "host=$(hostname)"; echo "secret=$(cat /run/secrets/mysecret)"; '
+    'echo "pid1=$(cat /proc/1/comm)"; ' + LOOP
+)
+
+COMPOSE = f"""
+name: auditkeys
+services:
+  donor:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "{LOOP}"]
+    volumes: [/anon]
+    ipc: shareable
+    pid: host
+  f:
+    image: localhost/busybox:latest
+    entrypoint: ["sh", "-c"]
+    command: [{json.dumps(REPORT)}]
+    volumes:
+      - named:/named
+      - ./data:/bind:ro
+      - {{type: tmpfs, target: /tmpf}}
+    volumes_from: [donor]
+    tmpfs: [/run/t1]
+    read_only: true
+    secrets: [{{source: s1, target: mysecret, uid: "1000", gid: "1001", mode: 0400}}]
+    configs: [{{source: c1, target: /etc/c1.conf, mode: 0444}}, c2]
+    environment: {{E1: v1}}
+    env_file: [app.env]
+    user: "1000:1001"
+    working_dir: /tmp
+    init: true
+    stop_signal: SIGUSR1
+    stop_grace_period: 2s
+    restart: unless-stopped
+    ulimits: {{nofile: {{soft: 1234, hard: 2345}}}}
+    sysctls: {{net.ipv4.ip_forward: 1}}
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 77
+    cap_add: [NET_ADMIN]
+    cap_drop: [CHOWN]
+    security_opt: [no-new-privileges, "seccomp=unconfined"]
+    labels: {{lab.one: "1"}}
+    container_name: auditkeys-custom
+    hostname: myhost
+    logging: {{driver: json-file, options: {{max-size: 1m}}}}
+    ipc: service:donor
+    networks: {{front: {{aliases: [fa]}}}}
+  p:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "{LOOP}"]
+    privileged: true
+    tty: true
+    stdin_open: true
+    shm_size: 8m
+    networks: [front]
+    deploy: {{replicas: 2}}
+volumes: {{named: {{}}}}
+networks: {{front: {{}}}}
+secrets:
+  s1: {{file: ./s.txt}}
+configs:
+  c1: {{content: "c1-content"}}
+  c2: {{environment: C2VAL}}
+"""
+
+
+@pytest.fixture
+def image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
+    res = composer_cli("image", "import", str(busybox_tar), "localhost/busybox:latest")
+    assert res.returncode == 0, res.stderr
+
+
+def _ok(proj: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    res = composer_cli("--progress", "plain", *args, cwd=proj, timeout=120, env=env)
+    assert res.returncode == 0, f"composer {' '.join(args)}: rc {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+def _exec(proj: Path, *args: str) -> str:
+    return _ok(proj, "exec", "-T", *args).stdout
+
+
+def test_service_keys_reach_the_container(
+    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+) -> None:
+    proj = tmp_path / "proj"
+    (proj / "data").mkdir(parents=True)
+    (proj / "data" / "b.txt").write_text("bindval\n")
+    (proj / "app.env").write_text("FROMFILE=1\n")
+    (proj / "s.txt").write_text("sekrit\n")
+    (proj / "compose.yaml").write_text(COMPOSE)
+    env = {**os.environ, "C2VAL": "fromenv"}
+    try:
+        _ok(proj, "up", "-d", env=env)
+        deadline = time.monotonic() + 30
+        while True:
+            logs = _ok(proj, "logs", "--no-log-prefix", "f", env=env).stdout
+            if "pid1=" in logs or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        seen = dict(line.split("=", 1) for line in logs.splitlines() if "=" in line)
+        assert seen["env"] == "v1,1" and seen["id"] == "1000:1001" and seen["pwd"] == "/tmp", logs
+        assert seen["nofile"] == "1234:2345" and seen["fwd"] == "1" and seen["host"] == "myhost", logs
+        assert seen["secret"] == "sekrit" and seen["pid1"] == "init", logs
+        status = [line.split(":", 1) for line in logs.splitlines() if line.startswith("st=")]
+        st = {k[3:]: v for k, v in status}
+        bounding = int(st["CapBnd"], 16)
+        assert bounding & (1 << 12) and not bounding & 1, logs  # +NET_ADMIN, -CHOWN
+        assert (st["NoNewPrivs"], st["Seccomp"]) == ("1", "0"), logs
+
+        _exec(proj, "donor", "sh", "-c", "echo shared > /dev/shm/z")
+        files = _exec(
+            proj,
+            "f",
+            "sh",
+            "-c",
+            "cat /bind/b.txt /etc/c1.conf; echo; cat /c2; echo; stat -c '%u:%g:%a %n' /run/secrets/mysecret "
+            "/etc/c1.conf; touch /x 2>/dev/null || echo ro-root; touch /bind/x 2>/dev/null || echo ro-bind; "
+            "touch /tmpf/x /run/t1/x && echo tmpfs-rw; test -d /anon && test -d /named && echo vols; "
+            "cat /dev/shm/z",
+        )
+        assert files.splitlines() == [
+            "bindval",
+            "c1-content",
+            "fromenv",
+            "1000:1001:400 /run/secrets/mysecret",
+            "0:0:444 /etc/c1.conf",
+            "ro-root",
+            "ro-bind",
+            "tmpfs-rw",
+            "vols",
+            "shared",
+        ], files
+        # the donor's anonymous volume is shared through volumes_from
+        _exec(proj, "donor", "sh", "-c", "echo from-donor > /anon/v")
+        assert _exec(proj, "f", "cat", "/anon/v") == "from-donor\n"
+
+        p = _exec(
+            proj,
+            "--index",
+            "2",
+            "p",
+            "sh",
+            "-c",
+            "grep CapEff /proc/self/status; df -k /dev/shm | tail -1; readlink /proc/1/fd/0",
+        )
+        cap, shm, tty = p.splitlines()
+        pidns = _exec(proj, "donor", "readlink", "/proc/self/ns/pid").strip()
+        host_bounding = next(
+            x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("CapBnd")
+        )
+        assert int(cap.split()[1], 16) == int(host_bounding.split()[1], 16), p  # privileged: every capability
+        assert shm.split()[1] == "8192", p
+        assert tty.startswith("/dev/pts/"), p
+        assert pidns == os.readlink("/proc/self/ns/pid"), p  # pid: host
+        names = [
+            json.loads(x)["Name"] for x in _ok(proj, "ps", "--format", "json", env=env).stdout.splitlines()
+        ]
+        assert sorted(names) == ["auditkeys-custom", "auditkeys-donor-1", "auditkeys-p-1", "auditkeys-p-2"]
+
+        doc = json.loads(_ok(proj, "container", "inspect", "auditkeys-custom").stdout)[0]
+        flat = json.dumps(doc)
+        cfg, host = doc["Config"], doc["HostConfig"]
+        assert cfg["Labels"]["lab.one"] == "1" and cfg["Labels"]["com.docker.compose.service"] == "f"
+        assert (cfg["StopSignal"], cfg["StopTimeout"]) == ("SIGUSR1", 2.0), flat
+        assert (host["Memory"], host["NanoCpus"], host["PidsLimit"], host["Init"]) == (
+            64 * 1024 * 1024,
+            500_000_000,
+            77,
+            True,
+        ), flat
+        assert host["RestartPolicy"]["Name"] == "unless-stopped", flat
+    finally:
+        # twice: the first fails on the donor's volume (test_down_v_with_volumes_from_at_once)
+        composer_cli("down", "-v", "-t", "0", cwd=proj, env=env)
+        composer_cli("down", "-v", "-t", "0", cwd=proj, env=env)
+    assert composer_cli("-p", "auditkeys", "ps", "-a", "-q", cwd=tmp_path).stdout == ""
+    assert "auditkeys" not in composer_cli("volume", "ls").stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runtime/containers.py remove(volumes=True) removes the anonymous volumes a volumes_from "
+    "donor still uses and fails (docker's rm -v skips a volume in use)",
+)
+def test_down_v_with_volumes_from_at_once(
+    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(
+        "name: auditvf\nservices:\n"
+        f'  donor:\n    image: localhost/busybox:latest\n    command: ["sh", "-c", "{LOOP}"]\n'
+        "    volumes: [/anon]\n"
+        f'  user:\n    image: localhost/busybox:latest\n    command: ["sh", "-c", "{LOOP}"]\n'
+        "    volumes_from: [donor]\n"
+    )
+    try:
+        _ok(proj, "up", "-d")
+        down = composer_cli("--progress", "plain", "down", "-v", "-t", "0", cwd=proj, timeout=120)
+        assert down.returncode == 0, down.stderr
+        assert _ok(proj, "ps", "-a", "-q").stdout == ""
+        assert _ok(proj, "volume", "ls", "-q").stdout == ""
+    finally:
+        composer_cli("down", "-v", "-t", "0", cwd=proj)
+        composer_cli("down", "-v", "-t", "0", cwd=proj)
+
+
+def _project(tmp_path: Path, name: str, n: int) -> Path:
+    proj = tmp_path / name
+    proj.mkdir()
+    body = "".join(
+        f'  s{i}:\n    image: localhost/busybox:latest\n    command: ["sh", "-c", "{LOOP}"]\n'
+        + (f"    depends_on: [s{i - 1}]\n" if i else "")
+        for i in range(n)
+    )
+    (proj / "compose.yaml").write_text(f"name: {name}\nservices:\n{body}")
+    return proj
+
+
+def _popen(proj: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "composer", "--progress", "plain", *args],
+        cwd=proj,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def _counts(proj: Path, name: str) -> tuple[int, int]:
+    """(running containers of the project, containers of the engine named after it)."""
+    running = _ok(proj, "ps", "-q").stdout.split()
+    every = json.loads(_ok(proj, "container", "ls", "-a", "--format", "json").stdout or "[]")
+    return len(running), sum(1 for c in every if name in json.dumps(c.get("Names") or c.get("Name")))
+
+
+@pytest.mark.xfail(
+    strict=False,  # timing: whether a kill lands in the window depends on the machine's speed
+    reason="a SIGKILL between a container's state row and its bundle leaves a created container "
+    "without config.json; the next up's start fails in runtime/containers.py _repair_run_dir",
+)
+def test_sigkill_of_up_then_up_converges_and_down_removes_everything(
+    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+) -> None:
+    proj = _project(tmp_path, "auditkill", 5)
+    try:
+        for delay in (0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.7):
+            p = _popen(proj, "up", "-d")
+            time.sleep(delay)
+            p.kill()
+            p.communicate(timeout=30)
+            _ok(proj, "up", "-d")
+            assert _counts(proj, "auditkill") == (5, 5), delay
+            _ok(proj, "down", "-t", "0")
+            assert _counts(proj, "auditkill") == (0, 0), delay
+            assert "auditkill" not in _ok(proj, "network", "ls").stdout
+            assert "auditkill" not in _ok(proj, "pod", "ls").stdout
+    finally:
+        composer_cli("down", "-t", "0", cwd=proj)
+
+
+def test_two_ups_at_once_create_no_duplicates(
+    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+) -> None:
+    proj = _project(tmp_path, "auditlock", 4)
+    try:
+        a, b = _popen(proj, "up", "-d"), _popen(proj, "up", "-d")
+        outs = [a.communicate(timeout=120), b.communicate(timeout=120)]
+        assert (a.returncode, b.returncode) == (0, 0), outs
+        assert _counts(proj, "auditlock") == (4, 4)
+        assert len(_ok(proj, "network", "ls").stdout.split("auditlock_default")) == 2
+    finally:
+        composer_cli("down", "-t", "0", cwd=proj)
+
+
+def test_second_ctrl_c_kills_and_keeps_the_containers(
+    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text(
+        "name: auditint\nservices:\n  stubborn:\n    image: localhost/busybox:latest\n"
+        '    command: ["sh", "-c", "trap \'\' TERM; echo stubborn up; while true; do sleep 0.1; done"]\n'
+        "    stop_grace_period: 60s\n"
+    )
+    try:
+        p = _popen(proj, "up", "--no-color")
+        assert p.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "stubborn up" not in p.stdout.readline():
+            pass
+        p.send_signal(signal.SIGINT)
+        time.sleep(1.0)  # the graceful stop now waits up to 60 s for a container ignoring SIGTERM
+        assert p.poll() is None
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        assert time.monotonic() - t0 < 15, (out, err)
+        assert p.returncode != 0
+        states = [
+            json.loads(x)["State"] for x in _ok(proj, "ps", "-a", "--format", "json").stdout.splitlines()
+        ]
+        assert states == ["exited"], (out, err)  # killed, not removed
+    finally:
+        composer_cli("down", "-t", "0", cwd=proj)
