@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,125 @@ def test_attached_up_flags(tmp_path: Path, engine_paths: tuple[Path, Path], imag
         assert "a-1  | a-line" in res.stdout and "b-1  |" not in res.stdout
     finally:
         composer_cli("down", "-t", "0", cwd=proj)
+
+
+def test_exec_run_logs_cp_port_ls_version_flags(
+    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+) -> None:
+    proj = tmp_path / "proj"
+    (proj / "data").mkdir(parents=True)
+    (proj / "data" / "in.txt").write_text("bound\n")
+    talk = '    command: ["sh", "-c", "echo one; echo two; echo three; ' + _LOOP.format("s") + '"]\n'
+    (proj / "compose.yaml").write_text(
+        "name: auditexec\nservices:\n"
+        "  s:\n    image: localhost/busybox:latest\n" + talk + "    deploy: {replicas: 2}\n"
+        "    ports: ['127.0.0.1::80']\n"
+    )
+    try:
+        _run(proj, "up", "-d")
+        out = _run(
+            proj,
+            "exec",
+            "-T",
+            "-u",
+            "1000",
+            "-w",
+            "/etc",
+            "-e",
+            "A=b",
+            "--index",
+            "2",
+            "s",
+            "sh",
+            "-c",
+            "echo $(id -u) $(pwd) $A $(hostname)",
+        ).stdout
+        assert out.split()[:3] == ["1000", "/etc", "b"]
+        capeff = "grep CapEff /proc/self/status"
+        plain = _run(proj, "exec", "-T", "s", "sh", "-c", capeff).stdout.split()[1]
+        priv = _run(proj, "exec", "-T", "--privileged", "s", "sh", "-c", capeff).stdout.split()[1]
+        assert int(priv, 16) > int(plain, 16)
+        _run(proj, "exec", "-d", "s", "sh", "-c", "sleep 0.3; echo detached > /tmp/d")
+        deadline = time.monotonic() + 10
+        while _run(proj, "exec", "-T", "s", "cat", "/tmp/d", code=None).stdout != "detached\n":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+        run = _run(
+            proj,
+            "run",
+            "--rm",
+            "-T",
+            "--no-deps",
+            "-e",
+            "X=1",
+            "-u",
+            "100",
+            "-w",
+            "/tmp",
+            "-v",
+            f"{proj / 'data'}:/vv:ro",
+            "--entrypoint",
+            "sh",
+            "s",
+            "-c",
+            "echo $X $(id -u) $(pwd) $(cat /vv/in.txt)",
+        ).stdout
+        assert run == "1 100 /tmp bound\n"
+        port = _free_port()
+        one = _run(
+            proj,
+            "run",
+            "-d",
+            "--name",
+            "auditexec-web",
+            "-p",
+            f"127.0.0.1:{port}:80",
+            "s",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        ).stdout.strip()
+        assert one == "auditexec-web"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/hostname", timeout=2) as resp:
+                    assert resp.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+
+        logs = _run(proj, "logs", "--no-color", "--tail", "2", "--index", "2", "s").stdout
+        assert logs == "s-2  | three\ns-2  | s up\n"
+        bare = _run(proj, "logs", "--no-log-prefix", "-t", "--since", "1h", "--index", "1", "s").stdout
+        lines = bare.splitlines()
+        assert [x.split(" ", 1)[1] for x in lines] == ["one", "two", "three", "s up"] and lines[0][:2] == "20"
+        assert _run(proj, "logs", "--until", "2000-01-01T00:00:00Z", "s").stdout == ""
+        mapped = _run(proj, "port", "--index", "2", "s", "80").stdout.strip()
+        assert mapped.startswith("127.0.0.1:") and int(mapped.rsplit(":", 1)[1]) > 0
+
+        (tmp_path / "src.txt").write_text("copied\n")
+        _run(proj, "cp", str(tmp_path / "src.txt"), "s:/tmp/c.txt")
+        _run(proj, "cp", "s:/tmp/c.txt", str(tmp_path / "back.txt"))
+        assert (tmp_path / "back.txt").read_text() == "copied\n"
+
+        listed = json.loads(_run(tmp_path, "ls", "--format", "json").stdout)
+        mine = [p for p in listed if p["Name"] == "auditexec"]
+        assert mine and mine[0]["Status"].startswith("running(") and "compose.yaml" in mine[0]["ConfigFiles"]
+        assert _run(tmp_path, "version").stdout.startswith("composer version ")
+    finally:
+        composer_cli("down", "-t", "0", cwd=proj)
+    assert _run(tmp_path, "-p", "auditexec", "ps", "-a", "-q").stdout == ""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
