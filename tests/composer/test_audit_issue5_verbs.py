@@ -168,8 +168,11 @@ def test_up_wait_names_the_failing_service_and_honours_the_timeout(
         "    profiles: [slow]\n"
     )
     once = '  once:\n    image: localhost/busybox:latest\n    command: ["true"]\n'
-    bad = '  bad:\n    image: localhost/busybox:latest\n    command: ["sh", "-c", "exit 3"]\n'
+    bad = '  bad:\n    image: localhost/busybox:latest\n    command: ["sh", "-c", "sleep 0.5; exit 3"]\n'
     bad += "    profiles: [bad]\n"
+    # health starting until it dies: without a healthcheck --wait may see it running, as docker's does
+    bad += '    healthcheck: {test: ["CMD", "true"], interval: 2s}\n'
+
     deps = "    depends_on:\n"
     deps += "      once: {condition: service_completed_successfully}\n"
     deps += "      db: {condition: service_healthy}\n"
