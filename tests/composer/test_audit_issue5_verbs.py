@@ -336,6 +336,10 @@ def test_exec_run_logs_cp_port_ls_version_flags(
         mine = [p for p in listed if p["Name"] == "auditexec"]
         assert mine and mine[0]["Status"].startswith("running(") and "compose.yaml" in mine[0]["ConfigFiles"]
         assert _run(tmp_path, "version").stdout.startswith("composer version ")
+        # stop from labels alone, without the compose file (as ps/logs/down/ls)
+        _run(tmp_path, "-p", "auditexec", "stop", "-t", "0")
+        left = _states(tmp_path, "-a", glob=("-p", "auditexec"))
+        assert (left["auditexec-s-1"], left["auditexec-s-2"]) == ("exited", "exited"), left
     finally:
         composer_cli("down", "-t", "0", cwd=proj)
     assert _run(tmp_path, "-p", "auditexec", "ps", "-a", "-q").stdout == ""
