@@ -1043,8 +1043,8 @@ class ContainerManager:
             for name in doc.get("anonymous_volumes", []):
                 try:
                     self.engine.volumes.remove(name)
-                except NotFound:
-                    pass
+                except (NotFound, Conflict):
+                    pass  # gone, or still used by another container (volumes_from): as docker's rm -v
                 except Exception as exc:  # noqa: BLE001
                     errors.append(f"volume {name}: {exc}")
         if errors:

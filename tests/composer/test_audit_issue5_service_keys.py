@@ -198,18 +198,11 @@ def test_service_keys_reach_the_container(
         ), flat
         assert host["RestartPolicy"]["Name"] == "unless-stopped", flat
     finally:
-        # twice: the first fails on the donor's volume (test_down_v_with_volumes_from_at_once)
-        composer_cli("down", "-v", "-t", "0", cwd=proj, env=env)
         composer_cli("down", "-v", "-t", "0", cwd=proj, env=env)
     assert composer_cli("-p", "auditkeys", "ps", "-a", "-q", cwd=tmp_path).stdout == ""
     assert "auditkeys" not in composer_cli("volume", "ls").stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/containers.py remove(volumes=True) removes the anonymous volumes a volumes_from "
-    "donor still uses and fails (docker's rm -v skips a volume in use)",
-)
 def test_down_v_with_volumes_from_at_once(
     tmp_path: Path, engine_paths: tuple[Path, Path], image: None
 ) -> None:
