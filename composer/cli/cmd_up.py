@@ -112,6 +112,9 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     C.check_services(project, args.services)
     recreate = "force" if args.force_recreate else ("never" if args.no_recreate else "diverged")
     start = name == "up" and not args.no_start
+    # attached up prints what the containers write from now on, as docker compose's attach (no
+    # logs replay): a container started again by this up keeps its earlier runs' lines in its log
+    attached_from = time.time()
     rc = _converge(
         ctx,
         project,
@@ -131,7 +134,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         if args.wait:
             _wait(ctx, project, args.services, args.wait_timeout)
         return 0
-    return _attached(ctx, project, args)
+    return _attached(ctx, project, args, since=attached_from)
 
 
 def _converge(ctx: Context, project: Project, **opts: Any) -> int:
@@ -190,7 +193,8 @@ def _wait(ctx: Context, project: Project, services: list[str], timeout: float | 
 # ---- attached up ---------------------------------------------------------------------------------
 
 
-def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
+def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since: float) -> int:
+    """Follow the attached services' output written since *since* (before this up started them)."""
     from composer.cli.cmd_logs import LogPrinter, follow_containers, short_name, use_color
     from composer.graph import dependency_closure
 
@@ -216,7 +220,7 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace) -> int:
     exit_code = 0
     remaining = {c.id for c in containers}
     try:
-        follow_containers(engine, containers, printer, follow=True, events=events)
+        follow_containers(engine, containers, printer, follow=True, since=since, events=events)
         while remaining:
             try:
                 _, c = events.get(timeout=0.2)

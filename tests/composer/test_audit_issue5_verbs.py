@@ -223,6 +223,14 @@ def test_attached_up_flags(tmp_path: Path, engine_paths: tuple[Path, Path], imag
         res = _run(proj, "--ansi", "never", "up", "--no-attach", "b", "--abort-on-container-exit", code=4)
         assert res.stdout.splitlines()[0] == "Attaching to a-1"
         assert "a-1  | a-line" in res.stdout and "b-1  |" not in res.stdout
+        assert res.stdout.count("a-line") == 1, res.stdout  # a's first run is not replayed
+
+        # attached up attaches from now on, as docker compose: b, running and kept, prints nothing
+        # of its earlier output; a, started again, prints this run's line only
+        _run(proj, "up", "-d", "b")
+        res = _run(proj, "--ansi", "never", "up", "--abort-on-container-exit", code=4)
+        assert res.stdout.splitlines()[0] == "Attaching to a-1, b-1", res.stdout
+        assert res.stdout.count("a-1  | a-line") == 1 and "b up" not in res.stdout, res.stdout
     finally:
         composer_cli("down", "-t", "0", cwd=proj)
 
