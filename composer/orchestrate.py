@@ -205,7 +205,10 @@ class _Core:
             pull = getattr(e.images, "pull", None)
             if pull is None:
                 raise ComposerError(f"image {op.name}: not found locally, and pulling is not supported yet")
-            pull(op.name)
+            try:
+                pull(op.name)
+            except EngineError as exc:
+                raise ServiceError(op.service or op.name, f"pull of image {op.name} failed: {exc}") from exc
             self.report(op, "Pulled")
         elif k in ("CreateContainer", "RecreateContainer"):
             if k == "RecreateContainer":
@@ -823,8 +826,13 @@ def observe(engine: EngineLike, project: Project) -> Observed:
                 images.add(ref)
             except EngineError:
                 pass
+    intact = getattr(engine.containers, "intact", None)  # a recording fake may not have it
+    damaged = frozenset(
+        c.id for c in containers if intact is not None and c.status == "dead" and not intact(c.id)
+    )
     return Observed(
         containers=containers,
+        damaged=damaged,
         networks=networks,
         volumes=volumes,
         images=frozenset(images),

@@ -80,6 +80,7 @@ class Observed:
     volumes: frozenset[str] = frozenset()
     images: frozenset[str] = frozenset()  # image references present locally
     pod: bool = False  # the project's pod exists
+    damaged: frozenset[str] = frozenset()  # ids of containers a killed create left half-made
 
 
 @record
@@ -230,8 +231,16 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
             target = f"service:{name}:{n}"
             old = c.labels.get(L.CONFIG_HASH, "")
             follows = options.recreate != "never" and bool(by_id)
-            if options.recreate == "force" or (options.recreate == "diverged" and old != chash) or follows:
-                if options.recreate == "force":
+            damaged = c.id in observed.damaged  # cannot start, whatever --no-recreate says
+            if (
+                options.recreate == "force"
+                or (options.recreate == "diverged" and old != chash)
+                or follows
+                or damaged
+            ):
+                if damaged:
+                    cause = "its create was interrupted"
+                elif options.recreate == "force":
                     cause = "--force-recreate"
                 elif old != chash:
                     cause = "config hash changed"
@@ -370,7 +379,8 @@ def _pull_op(
     op: int | None = None
     if policy == "always" or (policy in ("missing", "if_not_present") and not present):
         op = b.add(
-            "PullImage", f"image:{image}", "--pull always" if present else "not found locally", name=image
+            "PullImage", f"image:{image}", "--pull always" if present else "not found locally", name=image,
+            service=name,  # the first service that asks for it: named when the pull fails
         )
     pulled[image] = op
     return op

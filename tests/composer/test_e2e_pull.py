@@ -31,6 +31,7 @@ def test_up_pulls_a_missing_image_and_pull_policy_never_refuses(
         f"  app:\n    image: {remote}\n    command: [sh, -c, 'echo pulled; exec sleep 100']\n"
         "    stop_grace_period: 1s\n"
         f"  never:\n    image: {registry}/e2e/absent:1\n    pull_policy: never\n    profiles: [never]\n"
+        f"  missing:\n    image: {registry}/e2e/absent:2\n    profiles: [missing]\n"
     )
     try:
         up = composer_cli("--progress", "plain", "up", "-d", "app", cwd=proj, timeout=120)
@@ -44,6 +45,11 @@ def test_up_pulls_a_missing_image_and_pull_policy_never_refuses(
                              timeout=120)
         assert never.returncode != 0
         assert f"{registry}/e2e/absent:1" in never.stderr
+        missing = composer_cli("--progress", "plain", "--profile", "missing", "up", "-d", "missing", cwd=proj,
+                               timeout=120)
+        assert missing.returncode != 0
+        last = missing.stderr.strip().splitlines()[-1]  # one line naming the service and the image
+        assert last.startswith("service missing: pull of image ") and f"{registry}/e2e/absent:2" in last, last
     finally:
-        down = composer_cli("--profile", "never", "down", cwd=proj, timeout=120)
+        down = composer_cli("--profile", "never", "--profile", "missing", "down", cwd=proj, timeout=120)
         assert down.returncode == 0, down.stderr
