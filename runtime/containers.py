@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 KIND: Final = "container"
 MONITOR: Final = str(Path(__file__).resolve().parent / "monitor.py")
 INIT_BINARY: Final = "/usr/bin/tini-static"  # static: it runs inside any image
+# the bundle of a container dir; monitor.bin is written last and whole (a rename), so its presence
+# says the create got that far
+BUNDLE_FILES: Final = ("config.json", "container.json", "monitor.bin")
 
 # Lifecycle: which statuses each verb accepts (checked before acting).
 ALLOWED: Final[dict[str, frozenset[str]]] = {
@@ -209,6 +212,26 @@ class ContainerManager:
             if all or info.status in ("running", "paused", "restarting"):
                 out.append(info)
         return sorted(out, key=lambda i: i.created_at)
+
+    def intact(self, cid: str) -> bool:
+        """Whether *cid*'s bundle was written whole. A create killed between its state row and its
+        bundle leaves a row without one: such a container cannot start, only be removed."""
+        cdir = self.paths.container_dir(cid)
+        return all(os.path.isfile(cdir / n) for n in BUNDLE_FILES)
+
+    def _bundle(self, cid: str, name: str) -> dict[str, Any]:
+        """The OCI config of *cid*, or a one-line error when its bundle is missing or damaged."""
+        cdir = self.paths.container_dir(cid)
+        try:
+            config = json.loads((cdir / "config.json").read_text())
+            if not self.intact(cid) or not isinstance(config, dict):
+                raise ValueError
+            return config
+        except (OSError, ValueError):
+            raise ExecError(
+                f"container {name}: its bundle is missing or damaged (an interrupted create); "
+                "remove it and create it again"
+            ) from None
 
     def _monitor_alive(self, cid: str) -> bool:
         mon = read_json(self.paths.container_run(cid) / "monitor.json")
@@ -503,7 +526,8 @@ class ContainerManager:
             "stdin_open": spec.stdin_open,
         }
         (cdir / "container.json").write_text(json.dumps(meta))
-        (cdir / "monitor.bin").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))
+        (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))
+        os.replace(cdir / "monitor.bin.tmp", cdir / "monitor.bin")  # a kill mid-write leaves none
         doc["command"] = bundle["process"]["args"]
         doc["healthcheck"] = meta["healthcheck"] is not None
         doc["stop_signal"] = meta["stop_signal"]
@@ -746,6 +770,7 @@ class ContainerManager:
             self._start_created(cid)
             return self.get(cid)
         # exited or dead: a fresh monitor with the gate open
+        self._bundle(cid, info.name)  # a half-created container fails here, before anything changes
         ipc = info.spec.ipc_mode if info.spec is not None else None
         donor = ipc.split(":", 1)[1] if ipc and ipc.startswith("container:") else None
         if info.spec is not None:
@@ -833,7 +858,7 @@ class ContainerManager:
         """Recreate what the volatile run dir held (netns pin, hosts, resolv.conf, hostname) when
         it is gone, e.g. after a reboot, before the init needs it."""
         cdir, run = self.paths.container_dir(cid), self.paths.container_run(cid)
-        config = json.loads((cdir / "config.json").read_text())
+        config = self._bundle(cid, info.name)
         linux = config["linux"]
         netns = next((n.get("path") for n in linux["namespaces"] if n["type"] == "network"), None)
         files = {m["destination"]: m for m in config["mounts"] if m["type"] == "bind"}
