@@ -304,6 +304,26 @@ def _leftovers(engine_paths: tuple[Path, Path], cid: str) -> list[str]:
     return out
 
 
+def _engine_leftovers(engine_paths: tuple[Path, Path]) -> list[str]:
+    """Mounts, container cgroups and processes of the test's engine that outlive `down`."""
+    import glob
+
+    from runtime.cgroups import engine_scope
+
+    root, run = (str(p) for p in engine_paths)
+    out = [ln for ln in Path("/proc/mounts").read_text().splitlines() if root in ln or run in ln]
+    scope = "/".join(engine_scope(engine_paths[0]))
+    out += [d for d in glob.glob(f"/sys/fs/cgroup/*/composer/{scope}/*/*") if os.path.isdir(d)]
+    for pid in (d for d in os.listdir("/proc") if d.isdigit()):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if run.encode() in cmd or root.encode() in cmd:
+            out.append(f"process {pid}: {cmd!r}")
+    return out
+
+
 def test_half_created_container_is_dead_refuses_start_and_up_recreates_it(
     tmp_path: Path, engine_paths: tuple[Path, Path], image: None
 ) -> None:
@@ -362,6 +382,7 @@ def test_sigkill_of_up_then_up_converges_and_down_removes_everything(
             assert _counts(proj, "auditkill") == (0, 0), delay
             assert "auditkill" not in _ok(proj, "network", "ls").stdout
             assert "auditkill" not in _ok(proj, "pod", "ls").stdout
+            assert _engine_leftovers(engine_paths) == [], delay
     finally:
         composer_cli("down", "-t", "0", cwd=proj)
 
