@@ -817,8 +817,7 @@ class ContainerManager:
         for n in stale:
             n["path"] = paths[n["type"]]
         meta = json.loads((cdir / "container.json").read_text())
-        (cdir / "config.json").write_text(json.dumps(config))
-        (cdir / "monitor.bin").write_bytes(marshal.dumps({"config": config, "meta": meta}))
+        _write_bundle(cdir, config, meta)
 
     def _start_created(self, cid: str) -> None:
         """Open the start gate of a created container; returns once its process was exec'd: the
@@ -883,8 +882,7 @@ class ContainerManager:
             doc["networks"] = dict(net.addresses)
             doc["ports"] = [[dataclasses.asdict(p), h] for p, h in net.ports]
             meta = json.loads((cdir / "container.json").read_text())
-            (cdir / "config.json").write_text(json.dumps(config))
-            (cdir / "monitor.bin").write_bytes(marshal.dumps({"config": config, "meta": meta}))
+            _write_bundle(cdir, config, meta)
         hostname = run / "hostname"
         if not hostname.exists():
             hostname.write_text(str(config.get("hostname") or cid[:12]) + "\n")
@@ -1158,6 +1156,14 @@ class ContainerManager:
         from runtime import container_access
 
         container_access.copy_from(self, ref, src, dst)
+
+
+def _write_bundle(cdir: Path, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+    """Rewrite a bundle's config, each file through a rename: a kill leaves the old or the new."""
+    (cdir / "config.json.tmp").write_text(json.dumps(config))
+    os.replace(cdir / "config.json.tmp", cdir / "config.json")
+    (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": config, "meta": meta}))
+    os.replace(cdir / "monitor.bin.tmp", cdir / "monitor.bin")
 
 
 def _one_line(exc: BaseException) -> str:
