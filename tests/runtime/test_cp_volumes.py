@@ -4,34 +4,17 @@ away with the copy. Real containers, a real named volume and real bind mounts.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.engine import Engine
 from runtime.errors import ExecError, NotFound
-from runtime.paths import Paths
 from runtime.spec import ContainerInfo, ContainerSpec, Mount
-from tests.conftest import composer_cli, leftovers
+from tests.conftest import composer_cli
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
-
-
-@pytest.fixture
-def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
-    root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
-    eng.images.import_tarball(busybox_tar, IMAGE)
-    yield eng
-    for c in eng.containers.list(all=True):
-        eng.containers.remove(c.id, force=True, volumes=True)
-    eng.close()
-    from runtime import zygote
-
-    zygote.stop(eng.paths)
-    assert leftovers(root.parent) == []
 
 
 def _exited(engine: Engine, tmp_path: Path, name: str = "t-cpv") -> tuple[ContainerInfo, Path, Path]:

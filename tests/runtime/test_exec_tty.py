@@ -15,34 +15,16 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.engine import Engine
-from runtime.paths import Paths
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec
-from tests.conftest import leftovers
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
-    root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
-    eng.images.import_tarball(busybox_tar, IMAGE)
-    yield eng
-    for c in eng.containers.list(all=True):
-        eng.containers.remove(c.id, force=True)
-    eng.close()
-    from runtime import zygote
-
-    zygote.stop(eng.paths)
-    assert leftovers(root.parent) == []
 
 
 def _sleeper(engine: Engine, name: str) -> ContainerInfo:

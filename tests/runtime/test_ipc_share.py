@@ -7,37 +7,19 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.engine import Engine
 from runtime.errors import Conflict
-from runtime.paths import Paths
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec
-from tests.conftest import leftovers
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
 CLONE_NEWIPC = 0x08000000
 IPC_CREAT = 0o1000
 KEY = 0x5EED
-
-
-@pytest.fixture
-def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
-    root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
-    eng.images.import_tarball(busybox_tar, IMAGE)
-    yield eng
-    for c in eng.containers.list(all=True):
-        eng.containers.remove(c.id, force=True)
-    eng.close()
-    from runtime import zygote
-
-    zygote.stop(eng.paths)
-    assert leftovers(root.parent) == []
 
 
 def _running(engine: Engine, name: str, **kw: object) -> ContainerInfo:

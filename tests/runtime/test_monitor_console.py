@@ -7,33 +7,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.engine import Engine
-from runtime.paths import Paths
 from runtime.spec import ContainerSpec, ExecSpec, RestartPolicy
-from tests.conftest import leftovers
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
-
-
-@pytest.fixture
-def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
-    root, _ = engine_paths
-    eng = Engine(Paths(root=root, rundir=engine_paths[1]))
-    eng.images.import_tarball(busybox_tar, IMAGE)
-    yield eng
-    for c in eng.containers.list(all=True):
-        eng.containers.remove(c.id, force=True)
-    eng.close()
-    from runtime import zygote
-
-    zygote.stop(eng.paths)
-    assert leftovers(root.parent) == []
 
 
 def _spec(name: str, *cmd: str, **kw: object) -> ContainerSpec:

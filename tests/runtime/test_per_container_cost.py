@@ -16,11 +16,9 @@ import pytest
 from runtime import cgroups
 from runtime.cgroups import ROOT_NAME, Cgroup, detect
 from runtime.engine import Engine
-from runtime.paths import Paths
 from runtime.security import seccomp
 from runtime.security.seccomp_profile import default_profile, shared_default_profile
 from runtime.spec import ContainerSpec
-from tests.conftest import leftovers
 
 IMAGE = "localhost/busybox:latest"
 
@@ -110,21 +108,6 @@ def test_default_filter_is_the_cached_filter_of_the_default_profile(tmp_path: Pa
     assert path.read_bytes() == bpf and path.parent == tmp_path
     assert seccomp.default_filter(tmp_path, caps)[0] is bpf  # kept: no second encode or read
     assert shared_default_profile() == default_profile()
-
-
-@pytest.fixture
-def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
-    root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
-    eng.images.import_tarball(busybox_tar, IMAGE)
-    yield eng
-    for c in eng.containers.list():
-        eng.containers.remove(c.id, force=True)
-    eng.close()
-    from runtime import zygote
-
-    zygote.stop(eng.paths)
-    assert leftovers(root.parent) == []
 
 
 @pytest.mark.privileged
