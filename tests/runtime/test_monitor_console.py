@@ -72,17 +72,22 @@ def test_each_restart_gets_a_new_terminal_and_input_still_reaches_it(engine: Eng
         )
     )
     engine.containers.start(c.id)
-    for _ in range(2):
+    for run in (1, 2):
         r, w = os.pipe()
         os.write(w, b"x\n")
         os.close(w)
+        # the run-th process has printed its tty, so it waits in `read` (the previous one, which
+        # may still be "running" on its way out, must not take this input)
         deadline = time.monotonic() + 10
-        while engine.containers.get(c.id).status != "running" and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            _lines(engine, c.id).count("run-/dev/pts/0") >= run
+            and engine.containers.get(c.id).status == "running"
+        ):
             time.sleep(0.05)
         engine.containers.attach_stdin(c.id, r)
         os.close(r)
         deadline = time.monotonic() + 10
-        while _lines(engine, c.id).count("got-x") < 1 and time.monotonic() < deadline:
+        while _lines(engine, c.id).count("got-x") < run and time.monotonic() < deadline:
             time.sleep(0.05)
     assert engine.containers.wait(c.id, timeout=15) == 3
     lines = _lines(engine, c.id)
