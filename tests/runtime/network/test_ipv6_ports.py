@@ -168,4 +168,9 @@ def test_a_killed_relay_is_restored_by_the_next_repair(manager: NetworkManager, 
         threading.Event().wait(0.02)
     assert answers("::1", p) is None
     assert manager.repair() == []
-    assert answers("::1", p) == "back"
+    # a fresh relay process: under load its first relayed answer may take longer than one try
+    for _ in range(20):
+        if (got := answers("::1", p)) is not None:
+            break
+        threading.Event().wait(0.1)
+    assert got == "back"
