@@ -16,6 +16,14 @@ from tests.conftest import leftovers
 IMAGE = "localhost/busybox:latest"
 
 
+def container_cgroups(root: Path) -> list[str]:
+    """The container cgroup dirs (pod/container) still under the engine of state root *root*."""
+    from runtime.cgroups import engine_scope
+
+    scope = engine_scope(root)[-1]
+    return [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/composer/{scope}/*/*") if p.is_dir()]
+
+
 @pytest.fixture
 def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
     root, run = engine_paths
@@ -31,3 +39,4 @@ def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engin
 
     zygote.stop(eng.paths)
     assert leftovers(root.parent) == []
+    assert container_cgroups(root) == []

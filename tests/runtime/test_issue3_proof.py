@@ -20,35 +20,11 @@ from runtime.errors import EngineError, ExecError
 from runtime.paths import Paths
 from runtime.spec import ContainerSpec, ExecSpec, Mount, PortMapping, Resources, RestartPolicy
 from tests.conftest import leftovers
+from tests.runtime.conftest import container_cgroups
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _cgroups(root: Path) -> list[str]:
-    from runtime.cgroups import engine_scope
-
-    scope = engine_scope(root)[-1]
-    return [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/composer/{scope}/*/*") if p.is_dir()]
-
-
-@pytest.fixture
-def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
-    root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
-    eng.images.import_tarball(busybox_tar, IMAGE)
-    yield eng
-    for c in eng.containers.list(all=True):
-        eng.containers.remove(c.id, force=True, volumes=True)
-    for n in eng.networks.list():
-        eng.networks.remove(n.name)
-    eng.close()
-    from runtime import zygote
-
-    zygote.stop(eng.paths)
-    assert leftovers(root.parent) == []
-    assert _cgroups(root) == []
 
 
 def _spec(name: str, *cmd: str, **kw: object) -> ContainerSpec:
@@ -72,7 +48,7 @@ def _nothing_left(engine: Engine, name: str) -> None:
     assert name not in [c.name for c in engine.containers.list(all=True)]
     cdir = engine.paths.root / "containers"
     assert not cdir.exists() or list(cdir.iterdir()) == []
-    assert _cgroups(engine.paths.root) == []
+    assert container_cgroups(engine.paths.root) == []
     assert leftovers(engine.paths.root) == []
 
 
