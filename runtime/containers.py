@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from runtime import procs
 from runtime import spec as S
 from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
 from runtime.logs import follow_log, read_log, rfc3339_nano
@@ -153,21 +154,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _starttime(pid: int) -> int | None:
-    """The start time of *pid* (jiffies since boot), None if gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
-
-
 def _alive(pid: int, starttime: int | None) -> bool:
-    return pid > 0 and starttime is not None and _starttime(pid) == starttime
+    return pid > 0 and starttime is not None and procs.starttime(pid) == starttime
 
 
 class ContainerManager:

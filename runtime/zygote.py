@@ -197,7 +197,7 @@ def zygote_pid(rundir: str) -> int | None:
     try:
         with open(os.path.join(rundir, PIDFILE)) as f:
             pid, start = (int(x) for x in f.read().split())
-        return pid if _starttime(pid) == start else None
+        return pid if _starttime_of(pid) == start else None
     except (OSError, ValueError):
         return None
 
@@ -211,9 +211,9 @@ def stop(paths: object, timeout: float = 5) -> None:
         try:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _starttime(pid) is not None and time.monotonic() < deadline:
+            while _starttime_of(pid) is not None and time.monotonic() < deadline:
                 time.sleep(0.01)
-            if _starttime(pid) is not None:
+            if _starttime_of(pid) is not None:
                 os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
@@ -222,15 +222,10 @@ def stop(paths: object, timeout: float = 5) -> None:
             os.unlink(os.path.join(rundir, name))
 
 
-def _starttime(pid: int) -> int | None:
-    """Start time of a live (not zombie) *pid*, else None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    return None if fields[0] in (b"Z", b"X") else int(fields[19])
+def _starttime_of(pid: int) -> int | None:
+    from runtime.procs import starttime  # here: the server puts the package on sys.path in main()
+
+    return starttime(pid)
 
 
 # ---------------------------------------------------------------- server
@@ -291,7 +286,7 @@ class Server:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, _terminate)
         with open(os.path.join(self.rundir, PIDFILE + ".tmp"), "w") as f:
-            f.write(f"{os.getpid()} {_starttime(os.getpid())}\n")
+            f.write(f"{os.getpid()} {_starttime_of(os.getpid())}\n")
         os.replace(os.path.join(self.rundir, PIDFILE + ".tmp"), os.path.join(self.rundir, PIDFILE))
         caps.preload()  # the monitor's init needs libc's handle: made once, here
         gc.collect()

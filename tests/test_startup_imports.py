@@ -94,9 +94,9 @@ def test_importing_the_loader_imports_no_parser() -> None:
 RUN_MAY_IMPORT = frozenset({
     "composer", "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
     "composer.cli.humanize", "composer.errors",
-    "runtime", "runtime.engine", "runtime.errors", "runtime.paths", "runtime.record", "runtime.spec",
-    "runtime.state", "runtime.logs", "runtime.zygote", "runtime.containers", "runtime.cgroups",
-    "runtime.executor", "runtime.executor.oci", "runtime.executor.user",
+    "runtime", "runtime.engine", "runtime.errors", "runtime.paths", "runtime.procs", "runtime.record",
+    "runtime.spec", "runtime.state", "runtime.logs", "runtime.zygote", "runtime.containers",
+    "runtime.cgroups", "runtime.executor", "runtime.executor.oci", "runtime.executor.user",
     "runtime.images", "runtime.images.blobs", "runtime.images.reference", "runtime.images.store",
     "runtime.network", "runtime.network.files", "runtime.network.ifconf", "runtime.network.ipam",
     "runtime.network.links", "runtime.network.manager", "runtime.network.netns", "runtime.network.nft",

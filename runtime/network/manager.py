@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runtime import procs
 from runtime.errors import Conflict, EngineError, InvalidSpec, NetworkError, NotFound
 from runtime.network import files, ipam, netns, nft
 from runtime.network.ipam import Addr, Net
@@ -91,14 +92,9 @@ def _kill_proxy(pid: int, start: str | None) -> None:
 
 
 def _proc_start(pid: int) -> str | None:
-    """A process's start time in clock ticks (field 22 of /proc/PID/stat), None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2:].split()
-    return fields[19].decode() if len(fields) > 19 and fields[0] != b"Z" else None
+    """A process's start time as recorded in owner fields (a string), None if it is gone."""
+    start = procs.starttime(pid)
+    return None if start is None else str(start)
 
 
 def _owner() -> list[Any]:
