@@ -106,6 +106,16 @@ def delete_link(name: str) -> None:
                 raise
 
 
+def delete_bridge(name: str) -> None:
+    """Delete a bridge of a network no container uses any more. A port still on it is the veth
+    of a torn-down container whose namespace the kernel has not finished destroying (that can
+    take seconds on a busy host): delete it now, so that nothing of the network outlives it."""
+    with contextlib.suppress(FileNotFoundError):
+        for port in os.listdir(f"/sys/class/net/{name}/brif"):
+            delete_link(port)
+    delete_link(name)
+
+
 @record(kw_only=False)
 class Iface:
     host_name: str       # the veth end on the host, enslaved to the bridge

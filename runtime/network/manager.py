@@ -431,7 +431,7 @@ class NetworkManager:
             for ip_id, _ in tx.list(IP, doc["name"] + "/"):
                 tx.delete(IP, ip_id)
             tx.put(GONE, net_id, {"bridge": doc["bridge"]})  # until the bridge is gone (see repair)
-        links.delete_link(doc["bridge"])
+        links.delete_bridge(doc["bridge"])
         self._refresh_nft()
         with self.store.transaction() as tx:
             tx.delete(GONE, net_id)
@@ -787,7 +787,7 @@ class NetworkManager:
             bridges = {d["bridge"] for _, d in tx.list(NET)}
             for _, d in gone:
                 if d["bridge"] not in bridges:  # a new network may have taken the name since
-                    links.delete_link(d["bridge"])
+                    links.delete_bridge(d["bridge"])
             self._refresh_nft()
             with self.store.transaction() as wtx:
                 for net_id, _ in gone:
