@@ -77,6 +77,27 @@ def composer_cli(*args: str, env: dict[str, str] | None = None, input: str | Non
     )
 
 
+
+BUSYBOX_IMAGE = "localhost/busybox:latest"
+
+
+@pytest.fixture
+def busybox_image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> str:
+    """The fixture image imported into this test's private engine; returns its name."""
+    res = composer_cli("image", "import", str(busybox_tar), BUSYBOX_IMAGE)
+    assert res.returncode == 0, res.stderr
+    return BUSYBOX_IMAGE
+
+
+def composer_ok(cwd: str | Path, *args: str, code: int | None = 0, progress: str = "plain",
+                env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a compose command in *cwd* with plain progress; check its exit code unless *code* is None."""
+    res = composer_cli("--progress", progress, *args, cwd=cwd, env=env, timeout=timeout)
+    if code is not None:
+        said = f"{res.stdout}\n{res.stderr}"
+        assert res.returncode == code, f"composer {' '.join(args)}: rc {res.returncode}\n{said}"
+    return res
+
 # ---- leak check over the whole run -----------------------------------------------------------------
 # Every engine a test makes lives under pytest's base temp dir, so anything still mounted there, or
 # any process still running from there, when the run ends is a leak (a test or `down` that did not

@@ -62,12 +62,6 @@ networks:
 """
 
 
-@pytest.fixture
-def image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
-    res = composer_cli("image", "import", str(busybox_tar), IMAGE)
-    assert res.returncode == 0, res.stderr
-
-
 def _cli(proj: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     res = composer_cli(*args, cwd=proj)
     if ok:
@@ -93,7 +87,7 @@ def _addr(hosts: str, name: str) -> str:
 
 
 def test_discovery_isolation_dns_files_and_recreate(tmp_path: Path, engine_paths: tuple[Path, Path],
-                                                    image: None) -> None:
+                                                    busybox_image: str) -> None:
     proj = tmp_path / "proj"
     proj.mkdir()
     (proj / "compose.yaml").write_text(COMPOSE.format(image=IMAGE, srv_ip="10.231.7.50"))
@@ -172,7 +166,7 @@ networks:
 
 
 def test_external_network_must_exist_and_outlives_down(tmp_path: Path, engine_paths: tuple[Path, Path],
-                                                        image: None) -> None:
+                                                        busybox_image: str) -> None:
     proj = tmp_path / "projx"
     proj.mkdir()
     (proj / "compose.yaml").write_text(EXTERNAL.format(image=IMAGE, net="aud4-nosuch"))
@@ -209,7 +203,7 @@ services:
 
 
 def test_service_level_mac_address_is_applied(tmp_path: Path, engine_paths: tuple[Path, Path],
-                                              image: None) -> None:
+                                              busybox_image: str) -> None:
     proj = tmp_path / "projm"
     proj.mkdir()
     (proj / "compose.yaml").write_text(MAC.format(image=IMAGE))
@@ -265,7 +259,7 @@ def _get(addr: str, port: int, tries: int = 1) -> str:
 
 
 def test_compose_ports_short_long_ranges_random_and_host_ip(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "projp"
     proj.mkdir()

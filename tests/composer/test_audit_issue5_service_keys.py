@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, composer_cli
+from tests.conftest import REPO, composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -91,16 +91,7 @@ configs:
 """
 
 
-@pytest.fixture
-def image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
-    res = composer_cli("image", "import", str(busybox_tar), "localhost/busybox:latest")
-    assert res.returncode == 0, res.stderr
-
-
-def _ok(proj: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    res = composer_cli("--progress", "plain", *args, cwd=proj, timeout=120, env=env)
-    assert res.returncode == 0, f"composer {' '.join(args)}: rc {res.returncode}\n{res.stdout}\n{res.stderr}"
-    return res
+_ok = composer_ok
 
 
 def _exec(proj: Path, *args: str) -> str:
@@ -108,7 +99,7 @@ def _exec(proj: Path, *args: str) -> str:
 
 
 def test_service_keys_reach_the_container(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "proj"
     (proj / "data").mkdir(parents=True)
@@ -204,7 +195,7 @@ def test_service_keys_reach_the_container(
 
 
 def test_down_v_with_volumes_from_at_once(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "proj"
     proj.mkdir()
@@ -325,7 +316,7 @@ def _engine_leftovers(engine_paths: tuple[Path, Path]) -> list[str]:
 
 
 def test_half_created_container_is_dead_refuses_start_and_up_recreates_it(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = _project(tmp_path, "audithalf", 3)
     try:
@@ -367,7 +358,7 @@ def test_half_created_container_is_dead_refuses_start_and_up_recreates_it(
 
 
 def test_sigkill_of_up_then_up_converges_and_down_removes_everything(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = _project(tmp_path, "auditkill", 5)
     try:
@@ -388,7 +379,7 @@ def test_sigkill_of_up_then_up_converges_and_down_removes_everything(
 
 
 def test_two_ups_at_once_create_no_duplicates(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = _project(tmp_path, "auditlock", 4)
     try:
@@ -402,7 +393,7 @@ def test_two_ups_at_once_create_no_duplicates(
 
 
 def test_second_ctrl_c_kills_and_keeps_the_containers(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "proj"
     proj.mkdir()

@@ -4,14 +4,13 @@ with the real CLI on real containers (busybox), as docker compose v2 behaves."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_cli
+from tests.conftest import composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -23,19 +22,7 @@ def _svc(name: str, extra: str = "") -> str:
     return f'  {name}:\n    image: localhost/busybox:latest\n    command: ["sh", "-c", "{cmd}"]\n{extra}'
 
 
-@pytest.fixture
-def image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
-    res = composer_cli("image", "import", str(busybox_tar), "localhost/busybox:latest")
-    assert res.returncode == 0, res.stderr
-
-
-def _run(proj: Path, *args: str, code: int | None = 0) -> subprocess.CompletedProcess[str]:
-    res = composer_cli("--progress", "plain", *args, cwd=proj, timeout=120)
-    if code is not None:
-        assert res.returncode == code, (
-            f"composer {' '.join(args)}: rc {res.returncode}\n{res.stdout}\n{res.stderr}"
-        )
-    return res
+_run = composer_ok
 
 
 def _ps(proj: Path, *args: str, glob: tuple[str, ...] = ()) -> dict[str, dict[str, object]]:
@@ -52,7 +39,7 @@ def _write(proj: Path, name: str, *services: str) -> None:
 
 
 def test_down_keeps_an_orphan_running_and_ps_a_lists_one_offs(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "proj"
     proj.mkdir()
@@ -90,7 +77,7 @@ def test_down_keeps_an_orphan_running_and_ps_a_lists_one_offs(
 
 
 def test_up_create_start_stop_rm_and_recreate_flags(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "proj"
     proj.mkdir()
@@ -158,7 +145,7 @@ def test_up_create_start_stop_rm_and_recreate_flags(
 
 
 def test_up_wait_names_the_failing_service_and_honours_the_timeout(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "proj"
     proj.mkdir()
@@ -195,7 +182,7 @@ def test_up_wait_names_the_failing_service_and_honours_the_timeout(
         composer_cli("--profile", "bad", "--profile", "slow", "down", "-t", "0", cwd=proj)
 
 
-def test_attached_up_flags(tmp_path: Path, engine_paths: tuple[Path, Path], image: None) -> None:
+def test_attached_up_flags(tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str) -> None:
     proj = tmp_path / "proj"
     proj.mkdir()
     fail = "  a:\n    image: localhost/busybox:latest\n"
@@ -236,7 +223,7 @@ def test_attached_up_flags(tmp_path: Path, engine_paths: tuple[Path, Path], imag
 
 
 def test_exec_run_logs_cp_port_ls_version_flags(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "proj"
     (proj / "data").mkdir(parents=True)

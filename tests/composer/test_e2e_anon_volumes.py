@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_cli
+from tests.conftest import composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -22,16 +21,11 @@ services:
 """
 
 
-def _cli(proj: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    res = composer_cli("--progress", "plain", *args, cwd=proj, timeout=120)
-    assert res.returncode == 0, f"composer {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}"
-    return res
+_cli = composer_ok
 
 
 @pytest.fixture
-def proj(tmp_path: Path, engine_paths: tuple[Path, Path], busybox_tar: Path) -> Path:
-    res = composer_cli("image", "import", str(busybox_tar), "localhost/busybox:latest")
-    assert res.returncode == 0, res.stderr
+def proj(tmp_path: Path, busybox_image: str) -> Path:
     d = tmp_path / "proj"
     d.mkdir()
     return d

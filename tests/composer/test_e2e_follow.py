@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_cli
+from tests.conftest import composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -31,9 +32,7 @@ services:
 
 
 @pytest.fixture
-def proj(tmp_path: Path, engine_paths: tuple[Path, Path], busybox_tar: Path) -> Path:
-    res = composer_cli("image", "import", str(busybox_tar), IMAGE)
-    assert res.returncode == 0, res.stderr
+def proj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
     d = tmp_path / "proj"
     d.mkdir()
     (d / "compose.yaml").write_text(COMPOSE)
@@ -42,9 +41,7 @@ def proj(tmp_path: Path, engine_paths: tuple[Path, Path], busybox_tar: Path) -> 
 
 
 def _ok(proj: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    res = composer_cli("--progress", "quiet", *args, cwd=proj, timeout=120)
-    assert res.returncode == 0, f"{args}: {res.stdout}\n{res.stderr}"
-    return res
+    return composer_ok(proj, *args, progress="quiet")
 
 
 def _popen(proj: Path, *args: str) -> subprocess.Popen[str]:

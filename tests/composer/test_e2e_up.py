@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_cli
+from tests.conftest import composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -89,10 +89,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cli(proj: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    res = composer_cli("--progress", "plain", *args, cwd=proj, timeout=timeout)
-    assert res.returncode == 0, f"composer {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}"
-    return res
+_cli = composer_ok
 
 
 def _log_times(proj: Path) -> dict[str, str]:
@@ -106,13 +103,9 @@ def _log_times(proj: Path) -> dict[str, str]:
     return times
 
 
-@pytest.fixture
-def image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
-    res = composer_cli("image", "import", str(busybox_tar), "localhost/busybox:latest")
-    assert res.returncode == 0, res.stderr
-
-
-def test_up_ps_logs_recreate_down(tmp_path: Path, engine_paths: tuple[Path, Path], image: None) -> None:
+def test_up_ps_logs_recreate_down(
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
+) -> None:
     root, rundir = engine_paths
     proj = tmp_path / "proj"
     proj.mkdir()
@@ -251,7 +244,7 @@ def _probe(proj: Path, *args: str) -> tuple[str, str]:
 
 
 def test_up_and_down_without_conditions_run_on_threads(
-    tmp_path: Path, engine_paths: tuple[Path, Path], image: None
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     proj = tmp_path / "threads"
     proj.mkdir()

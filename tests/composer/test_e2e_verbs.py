@@ -8,11 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, composer_cli
+from tests.conftest import REPO, composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -32,9 +33,7 @@ services:
 
 
 @pytest.fixture
-def proj(tmp_path: Path, engine_paths: tuple[Path, Path], busybox_tar: Path) -> Path:
-    res = composer_cli("image", "import", str(busybox_tar), "localhost/busybox:latest")
-    assert res.returncode == 0, res.stderr
+def proj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
     d = tmp_path / "proj"
     d.mkdir()
     (d / "compose.yaml").write_text(COMPOSE)
@@ -42,10 +41,7 @@ def proj(tmp_path: Path, engine_paths: tuple[Path, Path], busybox_tar: Path) -> 
     composer_cli("-p", "verbs", "down", "-v", "-t", "1", cwd=tmp_path)
 
 
-def _ok(proj: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    res = composer_cli("--progress", "plain", *args, cwd=proj, timeout=120)
-    assert res.returncode == 0, f"{args}: {res.stdout}\n{res.stderr}"
-    return res
+_ok = composer_ok
 
 
 def test_attached_up_returns_the_exit_code_of_the_named_service(proj: Path) -> None:
