@@ -203,35 +203,30 @@ def test_a_full_root_disk_is_an_engine_error(
         subprocess.run(["umount", "-l", str(root)], check=True)
 
 
+def _cli_killed_after(delay: float, *args: str) -> None:
+    """Start `composer container ARGS` and SIGKILL it after *delay* seconds."""
+    proc = subprocess.Popen([sys.executable, "-m", "composer", "container", *args], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _rm_f_cleans(engine: Engine, names: list[str]) -> None:
+    """One `container rm -f` of *names* succeeds and leaves nothing of them."""
+    r = subprocess.run([sys.executable, "-m", "composer", "container", "rm", "-f", *names],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert engine.containers.list(all=True) == []
+    _nothing_left(engine, "")
+
+
 def test_sigkill_of_create_at_any_point_then_the_truth_and_rm_f_cleans(engine: Engine) -> None:
     """Kill `composer container create` at growing delays: the next command lists each container
     it left with a truthful status (never fails), and `rm -f` removes everything."""
-    names = []
-    for i, delay in enumerate((0.05, 0.15, 0.25, 0.35, 0.45, 0.6, 0.8, 1.2)):
-        name = f"t-p3-kill-{i}"
-        names.append(name)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "composer",
-                "container",
-                "create",
-                "--name",
-                name,
-                "--network",
-                "none",
-                IMAGE,
-                "sleep",
-                "100",
-            ],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    names = [f"t-p3-kill-{i}" for i in range(8)]
+    for name, delay in zip(names, (0.05, 0.15, 0.25, 0.35, 0.45, 0.6, 0.8, 1.2), strict=True):
+        _cli_killed_after(delay, "create", "--name", name, "--network", "none", IMAGE, "sleep", "100")
     listed = {c.name: c.status for c in engine.containers.list(all=True)}
     assert set(listed) <= set(names)
     assert set(listed.values()) <= {"created", "dead"}, listed
@@ -239,15 +234,7 @@ def test_sigkill_of_create_at_any_point_then_the_truth_and_rm_f_cleans(engine: E
         if status == "created":  # a truthful "created": its init waits at the gate and starts
             engine.containers.start(name)
             assert engine.containers.get(name).status == "running"
-    r = subprocess.run(
-        [sys.executable, "-m", "composer", "container", "rm", "-f", *listed],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode == 0, r.stderr
-    assert engine.containers.list(all=True) == []
-    _nothing_left(engine, "")
+    _rm_f_cleans(engine, list(listed))
 
 
 def test_a_tty_container_has_a_pty_of_its_own_devpts(engine: Engine) -> None:
@@ -263,25 +250,9 @@ def test_sigkill_of_rm_f_at_any_point_then_the_truth_and_rm_f_cleans(engine: Eng
     for name in names:
         c = engine.containers.create(_spec(name, "sleep", "100", restart=RestartPolicy(name="always")))
         engine.containers.start(c.id)
-    for i, delay in enumerate((0.05, 0.15, 0.3, 0.45, 0.6, 0.9)):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "composer", "container", "rm", "-f", names[i]],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    for name, delay in zip(names, (0.05, 0.15, 0.3, 0.45, 0.6, 0.9), strict=True):
+        _cli_killed_after(delay, "rm", "-f", name)
     listed = {c.name: c.status for c in engine.containers.list(all=True)}
     assert set(listed) <= set(names)
     assert set(listed.values()) <= {"running", "restarting", "exited", "dead", "created"}, listed
-    r = subprocess.run(
-        [sys.executable, "-m", "composer", "container", "rm", "-f", *listed],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode == 0, r.stderr
-    assert engine.containers.list(all=True) == []
-    _nothing_left(engine, "")
+    _rm_f_cleans(engine, list(listed))
