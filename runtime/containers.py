@@ -56,6 +56,16 @@ ALLOWED: Final[dict[str, frozenset[str]]] = {
 }
 
 
+class StartError(ExecError):
+    """``create(spec, start=True)``: the container was made but its process failed to start (a
+    missing command, ...). It stays, exited, as after a failed ``start``; *container_id* names it
+    (``run --rm`` removes it)."""
+
+    def __init__(self, message: str, container_id: str) -> None:
+        super().__init__(message)
+        self.container_id = container_id
+
+
 def check_transition(verb: str, status: str, name: str) -> None:
     if status not in ALLOWED[verb]:
         raise Conflict(f"container {name}: cannot {verb} while {status}")
@@ -166,6 +176,10 @@ class ContainerManager:
         self.paths = engine.paths
         self.store = engine.store
         self.warnings: builtins.list[str] = []  # warnings of the last create (e.g. clamped ulimits)
+        # cid -> (the row's spec document, its ContainerSpec): a lifecycle reads a container ~7
+        # times (create, start, wait, stop, remove each get()); comparing the freshly decoded
+        # document with the last one is ~30x cheaper than building the records again (F16)
+        self._specs: dict[str, tuple[Any, ContainerSpec]] = {}
 
     # ---- lookup ----
     def _find(self, ref: str) -> tuple[str, dict[str, Any]]:
@@ -271,13 +285,23 @@ class ContainerManager:
             with contextlib.suppress(FileNotFoundError):
                 (run / name).unlink()
 
+    def _spec_of(self, cid: str, raw: Mapping[str, Any]) -> ContainerSpec:
+        hit = self._specs.get(cid)
+        if hit is not None and hit[0] == raw:
+            return hit[1]
+        spec = spec_from_json(raw)
+        if len(self._specs) >= 1024:  # a long-lived caller: forget the old ones
+            self._specs.clear()
+        self._specs[cid] = (raw, spec)
+        return spec
+
     def _info(self, cid: str, doc: dict[str, Any]) -> ContainerInfo:
         status, st = self._runtime_state(cid, doc)
         health = ""
         if doc.get("healthcheck") and status in ("running", "paused"):
             h = read_json(self.paths.container_run(cid) / "health.json")
             health = str(h.get("Status", "starting")) if h else "starting"
-        spec = spec_from_json(doc["spec"])
+        spec = self._spec_of(cid, doc["spec"])
         return ContainerInfo(
             id=cid,
             name=doc["name"],
@@ -303,12 +327,15 @@ class ContainerManager:
         )
 
     # ---- create ----
-    def create(self, spec: ContainerSpec) -> ContainerInfo:
-        """Create a container and its init, stopped at the start gate.
+    def create(self, spec: ContainerSpec, *, start: bool = False) -> ContainerInfo:
+        """Create a container and its init, stopped at the start gate; with *start*, the monitor
+        opens the gate itself (`run`: no start round trip, one state write less).
 
         Raises:
             Conflict: the name is taken. NotFound: no such image or volume.
             InvalidSpec / ExecError: the container cannot be set up; nothing is left behind.
+            StartError: (*start*) it was created, but its process failed to start; it stays,
+                exited, as after a failed `start`.
         """
         self.warnings = []
         try:
@@ -339,8 +366,10 @@ class ContainerManager:
             raise StateError(f"container {spec.name}: {exc}") from None
         undo: builtins.list[Callable[[], object]] = [lambda: self._delete_row(cid)]
         try:
-            self._prepare(cid, spec, image, doc, undo)
+            self._prepare(cid, spec, image, doc, undo, start=start)
             return self.get(cid)
+        except StartError:
+            raise  # made whole: it stays, as a container whose start failed
         except BaseException as exc:
             undo.append(undo.pop(0))  # the row goes first: volumes refuse removal while it names them
             for step in reversed(undo):
@@ -391,6 +420,8 @@ class ContainerManager:
         image: S.ImageInfo,
         doc: dict[str, Any],
         undo: builtins.list[Callable[[], object]],
+        *,
+        start: bool = False,
     ) -> None:
         from runtime.executor import oci
         from runtime.executor.user import UserError, resolve_in_dirs
@@ -416,13 +447,14 @@ class ContainerManager:
         if spec.init and not os.path.exists(INIT_BINARY):
             raise MissingTool(INIT_BINARY, "tini")
         caps, user_caps = self._caps(spec)
-        from runtime.security.defaults import check_sysctl
+        if spec.sysctls:
+            from runtime.security.defaults import check_sysctl
 
-        for key in spec.sysctls:
-            try:
-                check_sysctl(key, spec.network_mode == "host")
-            except InvalidSpec as exc:
-                raise InvalidSpec(f"container {spec.name}: {exc}") from None
+            for key in spec.sysctls:
+                try:
+                    check_sysctl(key, spec.network_mode == "host")
+                except InvalidSpec as exc:
+                    raise InvalidSpec(f"container {spec.name}: {exc}") from None
         rlimits = self._rlimits(spec)
         # cgroup
         cgroup_parts: builtins.list[str] | None = None
@@ -522,11 +554,29 @@ class ContainerManager:
         doc["cgroup"] = cgroup_parts
         self._save(cid, doc)
         undo.append(lambda: self._kill_everything(cid))
-        self._spawn_monitor(cid, spec.name, start=False)
-        if spec.ipc_mode and spec.ipc_mode.startswith("container:"):  # the same /dev/shm too
+        joins_ipc = bool(spec.ipc_mode and spec.ipc_mode.startswith("container:"))
+        try:
+            self._spawn_monitor(cid, spec.name, start=start and not joins_ipc)
+        except ExecError as exc:
+            if start and not joins_ipc and self._start_failed(cid):
+                raise StartError(str(exc), cid) from None
+            raise
+        if joins_ipc:  # the same /dev/shm too, over ours while the init waits at the gate
             from runtime.container_access import share_shm
 
-            share_shm(self, cid, spec.ipc_mode.split(":", 1)[1])
+            share_shm(self, cid, str(spec.ipc_mode).split(":", 1)[1])
+            if start:
+                try:
+                    self._start_created(cid)
+                except ExecError as exc:
+                    raise StartError(str(exc), cid) from None
+
+    def _start_failed(self, cid: str) -> bool:
+        """Whether the monitor of a create with the gate open got past the set-up and failed at the
+        exec (its state says running with an error, saved before it reported): then the container
+        is whole and stays; any earlier error undoes the create."""
+        state = read_json(self.paths.container_run(cid) / "state.json") or {}
+        return state.get("status") == "running" and bool(state.get("error"))
 
     def _with_volumes_from(self, spec: ContainerSpec) -> ContainerSpec:
         """The spec with the mounts of each ``volumes_from`` container added (":ro" makes them read-only)."""
@@ -1069,6 +1119,19 @@ class ContainerManager:
             from runtime import zygote
 
             zygote.stop(self.paths)
+
+    def await_exit_file(self, cid: str, timeout: float) -> bool:
+        """Wait up to *timeout* s for the monitor of container *cid* (a full id) to write its exit
+        file, once its init has exited; True when it is there. A stat per millisecond: a get() per
+        poll decodes the row and reads three files (F16). Another reader may fold the file into
+        the row first: then this times out and the caller's get() sees the exit."""
+        path = self.paths.container_run(cid) / "exit.json"
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+        return True
 
     def wait(self, ref: str, *, condition: str = "not-running", timeout: float | None = None) -> int:
         """Block until the container meets *condition*; returns its exit code (-1 if none)."""

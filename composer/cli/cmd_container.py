@@ -17,10 +17,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from composer.cli.humanize import human_duration, parse_time
-
-# Imported where used, not here: secrets (hashlib), shlex, subprocess. A `container run` loads
-# only what creating and starting a container needs (FINDINGS F5).
+# Imported where used, not here: secrets (hashlib), shlex, subprocess, humanize (datetime). A
+# `container run` loads only what creating and starting a container needs (FINDINGS F5, F16).
 if TYPE_CHECKING:
     from composer.cli.context import Context
     from runtime.containers import ContainerManager
@@ -282,6 +280,18 @@ def random_name() -> str:
 
 
 # ---- human output ---------------------------------------------------------------------------
+
+def human_duration(seconds: float) -> str:
+    from composer.cli.humanize import human_duration as text
+
+    return text(seconds)
+
+
+def parse_time(raw: str) -> float:
+    from composer.cli.humanize import parse_time as parse
+
+    return parse(raw)
+
 
 def status_text(info: ContainerInfo, now: float) -> str:
     if info.status == "created":
@@ -658,7 +668,7 @@ def _check_sysctls(spec: ContainerSpec) -> None:
             raise InvalidSpec(f"container {spec.name}: {exc}") from None
 
 
-def _create(args: argparse.Namespace, ctx: Context) -> ContainerInfo:
+def _create(args: argparse.Namespace, ctx: Context, *, start: bool = False) -> ContainerInfo:
     engine = ctx.engine()
     config: Mapping[str, Any] = {}
     if args.publish_all:
@@ -666,7 +676,7 @@ def _create(args: argparse.Namespace, ctx: Context) -> ContainerInfo:
     spec = build_spec(args, ctx, config)
     _check_sysctls(spec)
     _ensure_default_network(engine, spec)
-    info = engine.containers.create(spec)
+    info = engine.containers.create(spec, start=start)
     for warning in engine.containers.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     return info
@@ -678,13 +688,14 @@ def _cmd_create(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    from runtime.containers import StartError
+
     mgr = _mgr(ctx)
-    info = _create(args, ctx)
-    try:
-        mgr.start(info.id)
-    except BaseException:
+    try:  # started by its monitor as soon as it is set up: no start round trip
+        info = _create(args, ctx, start=True)
+    except StartError as exc:
         if args.auto_remove:
-            mgr.remove(info.id, force=True, volumes=True)
+            mgr.remove(exc.container_id, force=True, volumes=True)
         raise
     if args.detach:
         if args.auto_remove:
@@ -768,8 +779,10 @@ def _stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02) -> Containe
             if info.pid and info.pid != gone:
                 if _wait_exit(info.pid, poll):
                     gone = info.pid
+            elif info.pid:  # its init has exited: the monitor writes the exit file in a moment
+                mgr.await_exit_file(info.id, poll)
             else:
-                time.sleep(0.002 if info.pid else poll)
+                time.sleep(poll)
 
 
 def _wait_exit(pid: int, timeout: float) -> bool:

@@ -262,7 +262,10 @@ def filter_key(profile: Mapping[str, Any], caps: frozenset[str]) -> str:
 
 def cached_filter(cache_dir: Path, profile: Mapping[str, Any], caps: frozenset[str]) -> bytes:
     """``compile_filter`` through a cache at *cache_dir*/<sha256>.bpf (written atomically)."""
-    path = Path(cache_dir) / f"{filter_key(profile, caps)}.bpf"
+    return _cached_at(Path(cache_dir) / f"{filter_key(profile, caps)}.bpf", profile, caps)
+
+
+def _cached_at(path: Path, profile: Mapping[str, Any], caps: frozenset[str]) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -298,8 +301,8 @@ def default_filter(cache_dir: Path, caps: frozenset[str]) -> tuple[bytes, Path]:
         from runtime.security.seccomp_profile import shared_default_profile
 
         profile = shared_default_profile()
-        bpf = cached_filter(cache_dir, profile, caps)
-        hit = _default_memo[key] = (bpf, Path(cache_dir) / f"{filter_key(profile, caps)}.bpf")
+        path = Path(cache_dir) / f"{filter_key(profile, caps)}.bpf"  # once: a JSON dump and a hash
+        hit = _default_memo[key] = (_cached_at(path, profile, caps), path)
     return hit
 
 
