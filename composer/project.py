@@ -8,10 +8,9 @@ turns each into a runtime ContainerSpec.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
-from runtime.record import record
+from runtime.record import field, record
 
 
 @record  # not @dataclass: no exec'd methods (~2 ms per class on every command's start, F6)

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import dataclasses
 import functools
 import json
 import marshal
 import os
-import shutil
-import signal as _signal
 import sqlite3
 import sys
 import time
@@ -28,6 +25,7 @@ from runtime import procs
 from runtime import spec as S
 from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
 from runtime.logs import follow_log, read_log, rfc3339_nano
+from runtime.record import field_names
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, LogRecord
 from runtime.state import StateError
 
@@ -35,7 +33,15 @@ from runtime.state import StateError
 # created or signalled: ps, logs, stop, rm... list and read and do not need them.
 
 if TYPE_CHECKING:
+    import dataclasses
+    import shutil
+    import signal as _signal
+
     from runtime.engine import Engine
+else:  # listing and reading (ps, logs) need none of them: ~16 ms CPU of imports (FINDINGS F14)
+    from runtime.lazy import lazy
+
+    dataclasses, shutil, _signal = lazy("dataclasses"), lazy("shutil"), lazy("signal")
 
 KIND: Final = "container"
 MONITOR: Final = str(Path(__file__).resolve().parent / "monitor.py")
@@ -84,29 +90,29 @@ def spec_from_json(d: Mapping[str, Any]) -> ContainerSpec:
         return tuple(v) if isinstance(v, list) else v
 
     kw: dict[str, Any] = {}
-    for f in dataclasses.fields(ContainerSpec):
-        if f.name not in d:
+    for name in field_names(ContainerSpec):
+        if name not in d:
             continue
-        v = d[f.name]
-        if f.name == "mounts":
+        v = d[name]
+        if name == "mounts":
             v = tuple(S.Mount(**m) for m in v)
-        elif f.name == "networks":
+        elif name == "networks":
             v = tuple(S.NetworkAttachment(**{k: tup(x) for k, x in a.items()}) for a in v)
-        elif f.name == "ports":
+        elif name == "ports":
             v = tuple(S.PortMapping(**p) for p in v)
-        elif f.name == "restart":
+        elif name == "restart":
             v = S.RestartPolicy(**v)
-        elif f.name == "resources":
+        elif name == "resources":
             v = S.Resources(**v)
-        elif f.name == "healthcheck":
+        elif name == "healthcheck":
             v = None if v is None else S.Healthcheck(**{k: tup(x) for k, x in v.items()})
-        elif f.name == "ulimits":
+        elif name == "ulimits":
             v = {k: tuple(x) for k, x in v.items()}
-        elif f.name == "extra_hosts":
+        elif name == "extra_hosts":
             v = tuple(tuple(x) for x in v)
         else:
             v = tup(v)
-        kw[f.name] = v
+        kw[name] = v
     return ContainerSpec(**kw)
 
 

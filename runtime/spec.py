@@ -9,10 +9,9 @@ seconds, argv as tuples). Standard library only: the monitor imports this module
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Literal
 
-from runtime.record import record  # a frozen keyword-only dataclass, defined without exec (F6)
+from runtime.record import field, record  # a frozen keyword-only dataclass, defined without exec (F6)
 
 MountType = Literal["bind", "volume", "tmpfs"]
 

@@ -94,7 +94,8 @@ def test_importing_the_loader_imports_no_parser() -> None:
 RUN_MAY_IMPORT = frozenset({
     "composer", "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
     "composer.errors",
-    "runtime", "runtime.engine", "runtime.errors", "runtime.paths", "runtime.procs", "runtime.record",
+    "runtime", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths", "runtime.procs",
+    "runtime.record",
     "runtime.spec", "runtime.state", "runtime.logs", "runtime.zygote", "runtime.containers",
     "runtime.cgroups", "runtime.executor", "runtime.executor.oci", "runtime.executor.user",
     "runtime.images", "runtime.images.blobs", "runtime.images.reference", "runtime.images.store",
@@ -133,6 +134,35 @@ def test_container_run_imports_only_what_it_needs(
     ours = {m for m in modules if m.split(".")[0] in ("composer", "runtime")}
     assert ours - RUN_MAY_IMPORT == set()
     assert [m for m in modules if m.startswith(RUN_MUST_NOT_IMPORT)] == []
+
+
+# ---- `ps` and `ls` (issue 5: ps <= 60 ms) ---------------------------------------------------------
+# Standard modules these read-only commands have no use for (FINDINGS F14): argparse (+gettext,
+# locale, shutil's bz2/lzma via its formatter), dataclasses (+inspect, ast, dis, tokenize), signal.
+LISTING_MUST_NOT_IMPORT = ("argparse", "gettext", "locale", "shutil", "bz2", "lzma", "dataclasses",
+                           "inspect", "ast", "tokenize", "signal", "composer.loader.environment")
+
+_LISTING_PROBE = (
+    "import sys\nfrom composer.cli.main import main\n"
+    "rc = main(sys.argv[1:])\n"
+    f"print('@@', rc, ' '.join(m for m in {LISTING_MUST_NOT_IMPORT!r} if m in sys.modules))"
+)
+
+
+@pytest.mark.parametrize("args", [["ps"], ["ps", "-a", "--format", "json"], ["-p", "nosuch", "ps"], ["ls"],
+                                  ["ls", "-q"]], ids=" ".join)
+def test_listing_commands_import_no_parser_dataclasses_or_signal(
+    args: list[str], project10: Path
+) -> None:
+    def probe() -> list[str]:
+        out = subprocess.run([sys.executable, "-c", _LISTING_PROBE, *args], capture_output=True,
+                             text=True, cwd=project10, env=dict(os.environ), timeout=60)
+        marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
+        assert marks, out.stderr
+        return marks[-1].split()[1:]
+
+    probe()  # the first load of the file fills the project cache (a miss may import anything)
+    assert probe() == ["0"]
 
 
 def test_version_imports_no_parser_and_no_typing() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
@@ -17,6 +16,8 @@ from composer.cli.humanize import human_duration
 from composer.errors import ComposerError, ConfigError, ProjectError
 
 if TYPE_CHECKING:
+    import argparse
+
     from composer.plan import Plan
     from composer.progress import Progress
     from composer.project import Project

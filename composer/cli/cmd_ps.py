@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -15,6 +13,8 @@ from composer.cli.context import Context
 from composer.errors import UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
     from runtime.spec import ContainerInfo
 
 HELP = {"ps": "List containers", "ls": "List running compose projects"}
@@ -22,7 +22,31 @@ HELP = {"ps": "List containers", "ls": "List running compose projects"}
 _STATES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
 
 
+# add_arguments as main.fast_args reads it: `ps` and `ls` parse without argparse (issue 5: `ps` <= 60 ms);
+# tests/test_cli_fastargs.py checks that both parse alike
+_COMMON = {"-a": ("show_all", "true", None), "--all": ("show_all", "true", None),
+           "-q": ("quiet", "true", None), "--quiet": ("quiet", "true", None),
+           "--format": ("out_format", "store", None), "--filter": ("filters", "append", None)}
+FAST_ARGS = {
+    "ps": {
+        "options": {**_COMMON, "--services": ("only_services", "true", None),
+                    "--status": ("status", "append", _STATES), "--no-trunc": ("no_trunc", "true", None),
+                    "--orphans": ("orphans", "true", None), "--no-orphans": ("orphans", "false", None)},
+        "defaults": {"show_all": False, "quiet": False, "out_format": "table", "filters": [],
+                     "only_services": False, "status": [], "no_trunc": False, "orphans": True},
+        "positional": "services",
+    },
+    "ls": {
+        "options": _COMMON,
+        "defaults": {"show_all": False, "quiet": False, "out_format": "table", "filters": []},
+        "positional": None,
+    },
+}
+
+
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    import argparse
+
     parser.add_argument(
         "-a",
         "--all",
@@ -75,6 +99,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
             print(c.id)
         return 0
     if args.out_format == "json":
+        import json
+
         for c in containers:
             print(json.dumps(ps_json(c), separators=(",", ":")))
         return 0
@@ -167,6 +193,8 @@ def _ls(args: argparse.Namespace, ctx: Context) -> int:
         for r in rows:
             print(r["Name"])
     elif args.out_format == "json":
+        import json
+
         print(json.dumps(rows))
     else:
         C.print_table(

@@ -10,13 +10,16 @@ import gc
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from composer import __version__
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name): importing typing costs 5 ms
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
+
+    FastOptions = dict[str, tuple[str, str, tuple[str, ...] | None]]
 
 # argparse (with gettext, locale, re) and the Context (typing) are imported once a command is
 # parsed: `composer --version` needs none of them.
@@ -78,6 +81,92 @@ def command_word(argv: Sequence[str]) -> str | None:
     return None
 
 
+# The fast path's view of the global options of build_parser: option -> (dest, kind, choices), and
+# their defaults. Kinds: "true" (store_true), "false" (the --no- half of a BooleanOptionalAction),
+# "store", "int", "append" (each takes a value). tests/test_cli_fastargs.py checks both agree.
+_GLOBAL_OPTIONS: FastOptions = {
+    "-v": ("version", "true", None), "--version": ("version", "true", None),
+    "-f": ("files", "append", None), "--file": ("files", "append", None),
+    "-p": ("project_name", "store", None), "--project-name": ("project_name", "store", None),
+    "--project-directory": ("project_directory", "store", None),
+    "--env-file": ("env_files", "append", None), "--profile": ("profiles", "append", None),
+    "--parallel": ("parallel", "int", None), "--dry-run": ("dry_run", "true", None),
+    "--ansi": ("ansi", "store", ("never", "always", "auto")),
+    "--progress": ("progress", "store", ("auto", "tty", "plain", "json", "quiet")),
+    "--compatibility": ("compatibility", "true", None),
+}
+_GLOBAL_DEFAULTS: dict[str, object] = {
+    "version": False, "files": [], "project_name": None, "project_directory": None, "env_files": [],
+    "profiles": [], "parallel": -1, "dry_run": False, "ansi": "auto", "progress": "auto",
+    "compatibility": False,
+}
+
+
+def fast_args(argv: Sequence[str], command: str, spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What ``build_parser().parse_args(argv)`` returns, as a dict, for the plain command lines of
+    a command whose module declares ``FAST_ARGS[command] = {"options": FastOptions, "defaults":
+    {...}, "positional": dest or None}``: no argparse (~15 ms CPU with its formatter, gettext,
+    locale and shutil). None for anything else (help, abbreviations, `--`, joined short flags,
+    `--x=` of a flag, a bad value, a value that starts with "-"): argparse then parses it and says
+    what is wrong, word for word as always."""
+    out: dict[str, Any] = {k: list(v) if isinstance(v, list) else v for k, v in _GLOBAL_DEFAULTS.items()}
+    out.update({k: list(v) if isinstance(v, list) else v for k, v in spec["defaults"].items()})
+    options: FastOptions = _GLOBAL_OPTIONS
+    positional: str | None = None
+    positionals: list[str] | None = None  # the one run of positional words argparse accepts
+    seen_command = ended = False
+    i, n = 0, len(argv)
+    while i < n:
+        token = argv[i]
+        i += 1
+        if token.startswith("-") and token != "-":
+            name, eq, value = token.partition("=") if token.startswith("--") else (token, "", "")
+            found = options.get(name)
+            if found is None:
+                return None
+            dest, kind, choices = found
+            if positionals is not None:
+                ended = True
+            if kind in ("true", "false"):
+                if eq:
+                    return None
+                out[dest] = kind == "true"
+                continue
+            if not eq:
+                if i == n or argv[i].startswith("-"):
+                    return None
+                value = argv[i]
+                i += 1
+            if choices is not None and value not in choices:
+                return None
+            if kind == "int":
+                try:
+                    out[dest] = int(value)
+                except ValueError:
+                    return None
+            elif kind == "append":
+                out[dest].append(value)
+            else:
+                out[dest] = value
+        elif not seen_command:
+            if token != command:
+                return None
+            seen_command = True
+            options, positional = spec["options"], spec["positional"]
+        elif positional is None or ended or token == "-":
+            return None
+        else:
+            if positionals is None:
+                positionals = out[positional] = []
+            positionals.append(token)
+    if not seen_command:
+        return None
+    if positional is not None and positionals is None:
+        out[positional] = []
+    out["command"] = command
+    return out
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with *only*, just that command's module is imported (lean start-up, and a
     broken module cannot take the other commands down with it)."""
@@ -113,6 +202,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _parse_fast(argv: Sequence[str], word: str | None) -> argparse.Namespace | None:
+    """The parsed arguments without argparse when the command offers it (see fast_args)."""
+    module_name = COMMANDS.get(word or "")
+    if module_name is None or word is None:
+        return None
+    module = importlib.import_module(module_name)
+    spec = getattr(module, "FAST_ARGS", {}).get(word)
+    found = None if spec is None else fast_args(argv, word, spec)
+    if found is None:
+        return None
+    from types import SimpleNamespace
+
+    found["_module"] = module_name
+    return SimpleNamespace(**found)  # type: ignore[return-value]  # what commands read of a Namespace
+
+
 def _first_line(text: str) -> str:
     return text.splitlines()[0] if text else ""
 
@@ -134,13 +239,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if argv[:1] in (["-v"], ["--version"]):  # fast path: no parser, no imports
         print(f"composer version {__version__}")
         return 0
-    parser = build_parser(only=command_word(argv))
-    args = parser.parse_args(argv)
+    word = command_word(argv)
+    args = _parse_fast(argv, word)
+    if args is None:
+        parser = build_parser(only=word)
+        args = parser.parse_args(argv)
+        if not args.version and not args.command:
+            parser.print_help()
+            return 0
     if args.version:
         print(f"composer version {__version__}")
-        return 0
-    if not args.command:
-        parser.print_help()
         return 0
     from composer.cli.context import Context
 

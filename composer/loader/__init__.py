@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
 from composer.errors import ConfigError
 from composer.project import Project
-from runtime.record import record
+from runtime.record import field, record
 
 __all__ = ["LoadOptions", "LoadResult", "load_project", "load"]
 

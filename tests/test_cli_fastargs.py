@@ -1,0 +1,113 @@
+"""main.fast_args: `ps` and `ls` parse without argparse, into exactly what argparse would return.
+
+Every command line below is parsed both ways: the fast parser either returns argparse's namespace
+(every attribute, defaults included) or None, and then main() hands the line to argparse, whose
+help and error messages therefore stay word for word what they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import io
+import itertools
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from composer.cli import cmd_ps
+from composer.cli.main import build_parser, fast_args
+
+# lines the fast path must take (what people and scripts type)
+TAKEN = [
+    ["ps"], ["ls"], ["-p", "demo", "ps"], ["--project-name", "demo", "ps", "-a"],
+    ["-f", "a.yml", "-f", "b.yml", "ps", "web", "db"], ["--file=a.yml", "--env-file", "x.env", "ps", "-q"],
+    ["--profile", "p1", "--profile", "p2", "ps", "--services"], ["--project-directory", "d", "ps"],
+    ["--parallel", "3", "--dry-run", "--ansi", "never", "--progress", "plain", "ps"],
+    ["--compatibility", "ps", "--format", "json"], ["ps", "--format=json", "--no-trunc"],
+    ["ps", "--status", "running", "--status=exited", "--filter", "status=paused"],
+    ["ps", "--no-orphans"], ["ps", "--orphans", "--no-orphans", "--orphans"],
+    ["ps", "-a", "web"], ["ps", "web", "-a"], ["ps", "web", "db", "--all", "--quiet"],
+    ["ls", "-a", "-q"], ["ls", "--all", "--format", "json", "--filter", "name=x"],
+    ["-p", "x", "-v", "ps"], ["--version", "ls"], ["--file=", "ps"], ["--parallel", "+7", "ps"],
+    ["--parallel=1_0", "ps"], ["ps", "--format", "yaml"],
+]
+# lines left to argparse: help, errors, abbreviations, joined flags, "--", "-" values...
+LEFT = [
+    ["ps", "-h"], ["ps", "--help"], ["-h", "ps"], ["ps", "-aq"], ["ps", "--al"], ["--proj", "x", "ps"],
+    ["--project-n", "x", "ps"], ["ps", "--", "web"], ["-f", "-", "ps"], ["-fa.yml", "ps"], ["-p=x", "ps"],
+    ["ps", "--status", "bogus"], ["ps", "--status"], ["--ansi", "sometimes", "ps"], ["--parallel", "x", "ps"],
+    ["--parallel", "-1", "ps"], ["ps", "web", "-a", "db"], ["ps", "-"], ["ls", "web"], ["ps", "-x"],
+    ["ps", "--all=1"], ["--dry-run=yes", "ps"], ["-p", "x", "ls", "-p", "y"], ["ps", "--format"],
+    ["ps", "-1"], ["--file", "--", "ps"], ["--no-orphans", "ps"],
+]
+
+
+@functools.cache
+def _parser(command: str) -> argparse.ArgumentParser:
+    return build_parser(only=command)
+
+
+def _argparse(argv: list[str]) -> dict[str, Any] | str:
+    """argparse's namespace as a dict, or what it printed when it exited (help, an error)."""
+    parser = _parser(next(w for w in argv if w in ("ps", "ls")))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            ns = parser.parse_args(argv)
+        except SystemExit as exc:
+            return f"exit {exc.code}: {out.getvalue()}{err.getvalue()}"
+    d = dict(vars(ns))
+    d.pop("_module")
+    return d
+
+
+def _fast(argv: list[str]) -> dict[str, Any] | None:
+    command = next(w for w in argv if w in ("ps", "ls"))
+    return fast_args(argv, command, cmd_ps.FAST_ARGS[command])
+
+
+@pytest.mark.parametrize("argv", TAKEN, ids=" ".join)
+def test_plain_lines_parse_without_argparse_as_argparse_does(argv: list[str]) -> None:
+    fast = _fast(argv)
+    assert fast is not None
+    assert fast == _argparse(argv)
+
+
+@pytest.mark.parametrize("argv", LEFT, ids=" ".join)
+def test_anything_else_is_left_to_argparse(argv: list[str]) -> None:
+    assert _fast(argv) is None
+
+
+def test_every_combination_of_a_few_words_parses_alike_or_is_left_to_argparse() -> None:
+    """Each fast answer equals argparse's; of what the fast path leaves, argparse accepts only lines
+    with a "-" word (a value or a service named "-")."""
+    words = ["-a", "-q", "web", "--no-orphans", "--format", "json", "-p", "x", "--status", "running", "-"]
+    checked = 0
+    for n in range(4):
+        for tail in itertools.product(words, repeat=n):
+            for argv in (["ps", *tail], ["-p", "n", "ps", *tail], ["ls", *tail]):
+                fast, slow = _fast(argv), _argparse(argv)
+                if fast is not None:
+                    assert fast == slow, argv
+                    checked += 1
+                elif isinstance(slow, dict):
+                    assert "-" in argv, argv  # a "-" value or service: argparse's to judge
+    assert checked > 100
+
+
+def test_the_command_line_gets_the_same_answer_both_ways(tmp_path: Any, engine_paths: Any) -> None:
+    """Through main(): a fast line and the same line made to go through argparse (`-a -q` ->
+    `-aq`) print the same, and an error still reads as argparse's."""
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "composer", "-p", "nosuch", *argv], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+
+    assert run("ps", "-a", "-q").stdout == run("ps", "-aq").stdout
+    assert run("ps", "--format", "json").returncode == 0
+    bad = run("ps", "--status", "bogus")
+    assert bad.returncode == 2 and "invalid choice: 'bogus'" in bad.stderr
+    assert run("ps", "--help").stdout.startswith("usage: composer ps")
