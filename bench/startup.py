@@ -61,8 +61,11 @@ def cli_startup() -> list[Item]:
             "cli: python -c pass (floor)", "python", time_command([sys.executable, "-c", "pass"], runs=20)
         )
     )
+    out.append(summarize("cli: version", "composer", time_command([*COMPOSER, "version"], runs=20, cwd="/")))
+    out.append(summarize("cli: ls", "composer", time_command([*COMPOSER, "ls"], runs=20, cwd="/")))
     out.extend(import_offenders([sys.executable, "-X", "importtime", "-m", "composer", "-p", "nosuch", "ps"]))
     out.extend(run_cpu_split())
+    out.append(ps_cpu_split())
     return out
 
 
@@ -92,13 +95,29 @@ def run_cpu_split(runs: int = 7) -> list[Item]:
     if composer("image", "inspect", IMAGE, check=False).returncode != 0:
         return [Note(f"run split: skipped: image {IMAGE} missing (run `make image`)")]
     argv = ["container", "run", "--rm", "--name", "bench-split", IMAGE, "true"]
+    w, i, f, n = _cpu_split(argv, runs)
+    return [Note(f"run split: `container run --rm true`, CPU ms of the CLI process (median of {runs}): "
+                 f"{w:.0f} = interpreter {f:.0f} + imports {i - f:.0f} ({n} project modules "
+                 f"and what they import) + the rest {w - i:.0f} (parsing, create, start, wait, remove)")]
 
+
+def ps_cpu_split(runs: int = 11) -> Item:
+    """`-p NAME ps` of a project with no containers, split as `container run` is (FINDINGS F14)."""
+    w, i, f, n = _cpu_split(["-p", "bench-nosuch", "ps"], runs)
+    return Note(f"ps split: `-p NAME ps`, CPU ms (median of {runs}): {w:.0f} = interpreter {f:.0f} + "
+                f"imports {i - f:.0f} ({n} project modules and what they import) + the rest {w - i:.0f} "
+                "(parsing, the engine's state, listing, printing)")
+
+
+def _cpu_split(argv: list[str], runs: int) -> tuple[float, float, float, int]:
+    """(whole, interpreter + imports, interpreter) CPU ms medians of `composer *argv*` in one process,
+    and how many project modules it imported."""
     def probe(*args: str) -> tuple[float, list[str]]:
         p = subprocess.run([sys.executable, "-c", _SPLIT_PROBE, *args], capture_output=True, text=True,
                            timeout=60, cwd="/")
         line = next((ln for ln in p.stdout.splitlines() if ln.startswith("@@")), None)
         if line is None:
-            raise RuntimeError(f"run split: probe failed: {p.stderr.strip()[-300:]}")
+            raise RuntimeError(f"cpu split: probe failed: {p.stderr.strip()[-300:]}")
         _, ms, *mods = line.split()
         return float(ms), mods
 
@@ -109,10 +128,7 @@ def run_cpu_split(runs: int = 7) -> list[Item]:
     def med(xs: tuple[float, ...] | list[float]) -> float:
         return sorted(xs)[len(xs) // 2]
 
-    w, i, f = med(whole), med(imports), med(floor)
-    return [Note(f"run split: `container run --rm true`, CPU ms of the CLI process (median of {runs}): "
-                 f"{w:.0f} = interpreter {f:.0f} + imports {i - f:.0f} ({len(mods[0])} project modules "
-                 f"and what they import) + the rest {w - i:.0f} (parsing, create, start, wait, remove)")]
+    return med(whole), med(imports), med(floor), len(mods[0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,34 +85,36 @@ def spec_to_json(spec: ContainerSpec) -> dict[str, Any]:
     return out
 
 
-def spec_from_json(d: Mapping[str, Any]) -> ContainerSpec:
-    def tup(v: Any) -> Any:
-        return tuple(v) if isinstance(v, list) else v
+def _tup(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
 
+
+# the fields that are not a plain value or a list of them (a list becomes a tuple)
+_FROM_JSON: Final[dict[str, Callable[[Any], Any]]] = {
+    "mounts": lambda v: tuple(S.Mount(**m) for m in v),
+    "networks": lambda v: tuple(S.NetworkAttachment(**{k: _tup(x) for k, x in a.items()}) for a in v),
+    "ports": lambda v: tuple(S.PortMapping(**p) for p in v),
+    "restart": lambda v: S.RestartPolicy(**v),
+    "resources": lambda v: S.Resources(**v),
+    "healthcheck": lambda v: None if v is None else S.Healthcheck(**{k: _tup(x) for k, x in v.items()}),
+    "ulimits": lambda v: {k: tuple(x) for k, x in v.items()},
+    "extra_hosts": lambda v: tuple(tuple(x) for x in v),
+}
+
+
+_SPEC_FIELDS: Final = frozenset(field_names(ContainerSpec))
+
+
+def spec_from_json(d: Mapping[str, Any]) -> ContainerSpec:
+    # by the stored keys, not the ~50 fields: every `ps` decodes each listed container's spec
+    known = _SPEC_FIELDS
     kw: dict[str, Any] = {}
-    for name in field_names(ContainerSpec):
-        if name not in d:
-            continue
-        v = d[name]
-        if name == "mounts":
-            v = tuple(S.Mount(**m) for m in v)
-        elif name == "networks":
-            v = tuple(S.NetworkAttachment(**{k: tup(x) for k, x in a.items()}) for a in v)
-        elif name == "ports":
-            v = tuple(S.PortMapping(**p) for p in v)
-        elif name == "restart":
-            v = S.RestartPolicy(**v)
-        elif name == "resources":
-            v = S.Resources(**v)
-        elif name == "healthcheck":
-            v = None if v is None else S.Healthcheck(**{k: tup(x) for k, x in v.items()})
-        elif name == "ulimits":
-            v = {k: tuple(x) for k, x in v.items()}
-        elif name == "extra_hosts":
-            v = tuple(tuple(x) for x in v)
-        else:
-            v = tup(v)
-        kw[name] = v
+    for name, v in d.items():
+        convert = _FROM_JSON.get(name)
+        if convert is not None:
+            kw[name] = convert(v)
+        elif name in known:
+            kw[name] = tuple(v) if isinstance(v, list) else v
     return ContainerSpec(**kw)
 
 

@@ -1,4 +1,4 @@
-"""main.fast_args: `ps` and `ls` parse without argparse, into exactly what argparse would return.
+"""main.fast_args: `ps`, `ls` and `version` parse without argparse, into exactly what argparse would return.
 
 Every command line below is parsed both ways: the fast parser either returns argparse's namespace
 (every attribute, defaults included) or None, and then main() hands the line to argparse, whose
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from composer.cli import cmd_ps
+from composer.cli import cmd_ps, cmd_version
 from composer.cli.main import build_parser, fast_args
 
 # lines the fast path must take (what people and scripts type)
@@ -34,6 +34,7 @@ TAKEN = [
     ["ls", "-a", "-q"], ["ls", "--all", "--format", "json", "--filter", "name=x"],
     ["-p", "x", "-v", "ps"], ["--version", "ls"], ["--file=", "ps"], ["--parallel", "+7", "ps"],
     ["--parallel=1_0", "ps"], ["ps", "--format", "yaml"],
+    ["version"], ["version", "--short"], ["-f", "x.yml", "version", "-f", "json"], ["version", "--format=pretty"],
 ]
 # lines left to argparse: help, errors, abbreviations, joined flags, "--", "-" values...
 LEFT = [
@@ -43,7 +44,13 @@ LEFT = [
     ["--parallel", "-1", "ps"], ["ps", "web", "-a", "db"], ["ps", "-"], ["ls", "web"], ["ps", "-x"],
     ["ps", "--all=1"], ["--dry-run=yes", "ps"], ["-p", "x", "ls", "-p", "y"], ["ps", "--format"],
     ["ps", "-1"], ["--file", "--", "ps"], ["--no-orphans", "ps"],
+    ["version", "-f", "yaml"], ["version", "--short=1"], ["version", "x"], ["version", "-h"],
 ]
+FAST_ARGS = {**cmd_ps.FAST_ARGS, **cmd_version.FAST_ARGS}
+
+
+def _command(argv: list[str]) -> str:
+    return next(w for w in argv if w in FAST_ARGS)
 
 
 @functools.cache
@@ -53,7 +60,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
 def _argparse(argv: list[str]) -> dict[str, Any] | str:
     """argparse's namespace as a dict, or what it printed when it exited (help, an error)."""
-    parser = _parser(next(w for w in argv if w in ("ps", "ls")))
+    parser = _parser(_command(argv))
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -66,8 +73,8 @@ def _argparse(argv: list[str]) -> dict[str, Any] | str:
 
 
 def _fast(argv: list[str]) -> dict[str, Any] | None:
-    command = next(w for w in argv if w in ("ps", "ls"))
-    return fast_args(argv, command, cmd_ps.FAST_ARGS[command])
+    command = _command(argv)
+    return fast_args(argv, command, FAST_ARGS[command])
 
 
 @pytest.mark.parametrize("argv", TAKEN, ids=" ".join)

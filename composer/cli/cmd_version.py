@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
-import json
+from typing import TYPE_CHECKING
 
 from composer import __version__
 from composer.cli.context import Context
 
+if TYPE_CHECKING:
+    import argparse
+
 HELP = {"version": "Show the composer version information"}
+
+# add_arguments as main.fast_args reads it (no argparse for a plain `composer version`)
+FAST_ARGS = {
+    "version": {
+        "options": {"-f": ("format", "store", ("pretty", "json")), "--format": ("format", "store", ("pretty", "json")),
+                    "--short": ("short", "true", None)},
+        "defaults": {"format": "pretty", "short": False},
+        "positional": None,
+    },
+}
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -20,6 +32,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     if args.short:
         print(__version__)
     elif args.format == "json":
+        import json
+
         print(json.dumps({"version": __version__}))
     else:
         print(f"composer version {__version__}")
