@@ -34,7 +34,8 @@ TAKEN = [
     ["ls", "-a", "-q"], ["ls", "--all", "--format", "json", "--filter", "name=x"],
     ["-p", "x", "-v", "ps"], ["--version", "ls"], ["--file=", "ps"], ["--parallel", "+7", "ps"],
     ["--parallel=1_0", "ps"], ["ps", "--format", "yaml"],
-    ["version"], ["version", "--short"], ["-f", "x.yml", "version", "-f", "json"], ["version", "--format=pretty"],
+    ["version"], ["version", "--short"], ["-f", "x.yml", "version", "-f", "json"],
+    ["version", "--format=pretty"],
 ]
 # lines left to argparse: help, errors, abbreviations, joined flags, "--", "-" values...
 LEFT = [

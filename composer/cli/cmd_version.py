@@ -15,8 +15,8 @@ HELP = {"version": "Show the composer version information"}
 # add_arguments as main.fast_args reads it (no argparse for a plain `composer version`)
 FAST_ARGS = {
     "version": {
-        "options": {"-f": ("format", "store", ("pretty", "json")), "--format": ("format", "store", ("pretty", "json")),
-                    "--short": ("short", "true", None)},
+        "options": {"-f": ("format", "store", ("pretty", "json")),
+                    "--format": ("format", "store", ("pretty", "json")), "--short": ("short", "true", None)},
         "defaults": {"format": "pretty", "short": False},
         "positional": None,
     },
