@@ -11,7 +11,9 @@ ComposerError
 
 from __future__ import annotations
 
-from typing import ClassVar
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING: every command imports this, `version` needs no typing
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class ComposerError(Exception):

@@ -175,6 +175,16 @@ def test_version_imports_no_parser_and_no_typing() -> None:
     assert out.stdout.splitlines() == [f"composer version {__version__}", "[]"]
 
 
+def test_the_version_command_imports_no_parser_and_no_typing() -> None:
+    lean = ("argparse", "typing", "re", "json")
+    code = ("import sys\nfrom composer.cli.main import main\nmain(['version'])\n"
+            f"print(sorted(m for m in {lean!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from composer import __version__
+
+    assert out.stdout.splitlines() == [f"composer version {__version__}", "[]"]
+
+
 def test_entry_skips_the_teardown_but_not_the_output_or_a_thread(tmp_path: Path) -> None:
     """entry() ends the process with os._exit: what was printed is flushed, main()'s code is the
     exit status, and a non-daemon thread still running is waited for (the normal exit)."""

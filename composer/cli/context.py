@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name): `version` needs no typing (5 ms)
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from composer.project import Project
     from runtime.engine import Engine
