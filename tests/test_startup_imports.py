@@ -138,9 +138,11 @@ def test_container_run_imports_only_what_it_needs(
 
 # ---- `ps` and `ls` (issue 5: ps <= 60 ms) ---------------------------------------------------------
 # Standard modules these read-only commands have no use for (FINDINGS F14): argparse (+gettext,
-# locale, shutil's bz2/lzma via its formatter), dataclasses (+inspect, ast, dis, tokenize), signal.
+# locale, shutil's bz2/lzma via its formatter), dataclasses (+inspect, ast, dis, tokenize), signal,
+# threading (the state store takes its lock and thread-local from _thread).
 LISTING_MUST_NOT_IMPORT = ("argparse", "gettext", "locale", "shutil", "bz2", "lzma", "dataclasses",
-                           "inspect", "ast", "tokenize", "signal", "composer.loader.environment")
+                           "inspect", "ast", "tokenize", "signal", "threading",
+                           "composer.loader.environment")
 
 _LISTING_PROBE = (
     "import sys\nfrom composer.cli.main import main\n"
