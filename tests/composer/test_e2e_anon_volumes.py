@@ -57,7 +57,8 @@ def test_renew_anon_volumes_gives_new_ones(proj: Path) -> None:
     """-V: the plan option `up -V` sets; the recreated container starts with empty volumes."""
     import trio
 
-    from composer.orchestrate import DriverOptions, execute, limiter_for, observe
+    from composer.drive_trio import execute, limiter_for
+    from composer.orchestrate import DriverOptions, observe
     from composer.plan import ReconcileOptions, reconcile
     from composer.progress import Progress
     from runtime.engine import Engine

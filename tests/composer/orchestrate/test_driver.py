@@ -7,7 +7,8 @@ import pytest
 import trio
 import trio.testing
 
-from composer.orchestrate import DriverOptions, execute, first_error, observe
+from composer.drive_trio import execute
+from composer.orchestrate import DriverOptions, first_error, observe
 from composer.plan import DownOptions, ReconcileOptions, reconcile, teardown
 from composer.progress import Progress
 from composer.project import Project

@@ -1,4 +1,4 @@
-"""The thread driver (orchestrate.execute_threads, chosen by orchestrate.run): same rules as trio's."""
+"""The thread driver (drive_threads.execute_threads, what apply_plan runs): same rules as trio's."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from composer.orchestrate import DriverOptions, execute_threads, first_error, needs_trio, observe, run
+from composer.drive_threads import execute_threads, needs_trio
+from composer.orchestrate import DriverOptions, first_error, observe
 from composer.plan import DownOptions, ReconcileOptions, reconcile, teardown
 from composer.progress import Progress
 from tests.conftest import REPO
@@ -108,7 +109,7 @@ def test_down_stops_dependents_first_and_removes_everything(tmp_path: Path) -> N
         volumes=list(engine.volumes.names), pod=True, options=DownOptions(volumes=True),
     )
     assert not needs_trio(plan)
-    assert run(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    assert execute_threads(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
     assert engine.containers.items == {} and engine.networks.names == {} and engine.volumes.names == {}
     assert engine.pods.names == {}
     stops = [n for v, n in engine.calls if v == "stop"]
@@ -138,14 +139,14 @@ def test_independent_stops_overlap(tmp_path: Path) -> None:
 
     engine.containers.stop = slow_stop  # type: ignore[method-assign]
     plan = teardown("demo", engine.containers.list(), known_services=None, networks=["demo_default"])
-    assert run(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    assert execute_threads(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
     assert peak[0] == 8
 
 
 def _up_app(
     engine: FakeEngine, tmp_path: Path, text: str = APP, **opts: object
 ) -> tuple[dict[int, str], str]:
-    """The trio driver's condition scenarios (test_driver.APP), through run(): the thread driver."""
+    """The trio driver's condition scenarios (test_driver.APP), through execute_threads()."""
     p = load(tmp_path, text)
     out = io.StringIO()
     warnings: list[str] = []
@@ -153,7 +154,7 @@ def _up_app(
     options = DriverOptions(
         files_dir=lambda n: str(tmp_path / "files" / n), poll_interval=0.01, warn=warnings.append, **opts
     )  # type: ignore[arg-type]
-    errors = run(plan, engine, project=p, progress=Progress("plain", out), options=options, parallel=2)
+    errors = execute_threads(plan, engine, project=p, progress=Progress("plain", out), options=options, parallel=2)
     return errors, out.getvalue() + "".join(w + "\n" for w in warnings)
 
 
@@ -281,7 +282,7 @@ def test_network_batch_wraps_plans_without_conditions(tmp_path: Path) -> None:
     before = len(engine.calls)
     stop_only = DownOptions(remove_containers=False)
     plan = teardown("demo", engine.containers.list(), known_services=None, options=stop_only)
-    assert run(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    assert execute_threads(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
     assert ("network_batch", "begin") not in engine.calls[before:]  # stops only: no network work
     engine2 = FakeEngine()
     engine2.images.present.add("busybox")
