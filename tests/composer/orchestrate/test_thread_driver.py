@@ -109,7 +109,8 @@ def test_down_stops_dependents_first_and_removes_everything(tmp_path: Path) -> N
         volumes=list(engine.volumes.names), pod=True, options=DownOptions(volumes=True),
     )
     assert not needs_trio(plan)
-    assert execute_threads(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    quiet = Progress("quiet")
+    assert execute_threads(plan, engine, project=None, progress=quiet, options=_opts(tmp_path)) == {}
     assert engine.containers.items == {} and engine.networks.names == {} and engine.volumes.names == {}
     assert engine.pods.names == {}
     stops = [n for v, n in engine.calls if v == "stop"]
@@ -139,7 +140,8 @@ def test_independent_stops_overlap(tmp_path: Path) -> None:
 
     engine.containers.stop = slow_stop  # type: ignore[method-assign]
     plan = teardown("demo", engine.containers.list(), known_services=None, networks=["demo_default"])
-    assert execute_threads(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    quiet = Progress("quiet")
+    assert execute_threads(plan, engine, project=None, progress=quiet, options=_opts(tmp_path)) == {}
     assert peak[0] == 8
 
 
@@ -282,7 +284,8 @@ def test_network_batch_wraps_plans_without_conditions(tmp_path: Path) -> None:
     before = len(engine.calls)
     stop_only = DownOptions(remove_containers=False)
     plan = teardown("demo", engine.containers.list(), known_services=None, options=stop_only)
-    assert execute_threads(plan, engine, project=None, progress=Progress("quiet"), options=_opts(tmp_path)) == {}
+    quiet = Progress("quiet")
+    assert execute_threads(plan, engine, project=None, progress=quiet, options=_opts(tmp_path)) == {}
     assert ("network_batch", "begin") not in engine.calls[before:]  # stops only: no network work
     engine2 = FakeEngine()
     engine2.images.present.add("busybox")
