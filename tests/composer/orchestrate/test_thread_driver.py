@@ -156,7 +156,8 @@ def _up_app(
     options = DriverOptions(
         files_dir=lambda n: str(tmp_path / "files" / n), poll_interval=0.01, warn=warnings.append, **opts
     )  # type: ignore[arg-type]
-    errors = execute_threads(plan, engine, project=p, progress=Progress("plain", out), options=options, parallel=2)
+    progress = Progress("plain", out)
+    errors = execute_threads(plan, engine, project=p, progress=progress, options=options, parallel=2)
     return errors, out.getvalue() + "".join(w + "\n" for w in warnings)
 
 
