@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final, Literal, TextIO
 
 Mode = Literal["tty", "plain", "json", "quiet"]
@@ -57,14 +56,14 @@ def use_color(ansi: str, stream: TextIO, environ: Mapping[str, str]) -> bool:
     return stream.isatty()
 
 
-@dataclass
 class _Line:
-    kind: str
-    name: str
-    state: str
-    start: float
-    end: float | None = None
-    error: bool = False
+    # a plain class: @dataclass would compile its methods at every start-up (FINDINGS F6)
+    __slots__ = ("kind", "name", "state", "start", "end", "error")
+
+    def __init__(self, kind: str, name: str, state: str, start: float) -> None:
+        self.kind, self.name, self.state, self.start = kind, name, state, start
+        self.end: float | None = None
+        self.error = False
 
 
 class Progress:

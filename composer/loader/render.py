@@ -323,17 +323,22 @@ def _plain_allowed(s: str) -> bool:
         return False
     if ": " in s or ":\t" in s or s.endswith(":") or " #" in s or "\t#" in s:
         return False
-    return _NON_PRINTABLE.search(s) is None
+    return _non_printable().search(s) is None
 
 
-# libyaml's IS_PRINTABLE, negated (a tab is not printable, so it forces double quotes).
-_NON_PRINTABLE: Final = re.compile(
-    "[^\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+# libyaml's IS_PRINTABLE, negated (a tab is not printable, so it forces double quotes). Compiled
+# on first use: its charset costs ~8 ms CPU to compile, and the config hash of every `up` imports
+# this module without printing any YAML.
+_NON_PRINTABLE_RE: Final = "[^\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+
+
+@lru_cache(maxsize=1)
+def _non_printable() -> re.Pattern[str]:
+    return re.compile(_NON_PRINTABLE_RE)
 
 
 def _printable(c: str) -> bool:
-    return _NON_PRINTABLE.match(c) is None
+    return _non_printable().match(c) is None
 
 
 def _double_quoted(s: str) -> str:
@@ -382,7 +387,7 @@ def _string_scalar(s: str) -> str:
         return _double_quoted(s)
     if _plain_allowed(s):
         return s
-    if _NON_PRINTABLE.search(s) is None:
+    if _non_printable().search(s) is None:
         return "'" + s.replace("'", "''") + "'"
     return _double_quoted(s)
 
@@ -419,7 +424,7 @@ def _inline(value: Any, indent: int) -> tuple[str, list[str]] | None:
     if (
         isinstance(value, str)
         and "\n" in value
-        and _NON_PRINTABLE.search(value.replace("\n", "").replace("\t", "")) is None  # tabs: fine in a block
+        and _non_printable().search(value.replace("\n", "").replace("\t", "")) is None  # tabs: fine in a block
         and not value.endswith(" ")  # libyaml: a trailing space or a space before a break
         and " \n" not in value  # rules out the literal style
     ):
