@@ -424,7 +424,7 @@ def _inline(value: Any, indent: int) -> tuple[str, list[str]] | None:
     if (
         isinstance(value, str)
         and "\n" in value
-        and _non_printable().search(value.replace("\n", "").replace("\t", "")) is None  # tabs: fine in a block
+        and _non_printable().search(value.replace("\n", "").replace("\t", "")) is None  # tabs: fine here
         and not value.endswith(" ")  # libyaml: a trailing space or a space before a break
         and " \n" not in value  # rules out the literal style
     ):
