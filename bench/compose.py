@@ -66,15 +66,20 @@ def up_down(tool: str, cmd: list[str], sizes: tuple[int, ...] = SIZES, env: Env 
             project = [*cmd, "-p", f"bench-up{n}"]
             _down(project, d, env)
             ups: list[Run] = []
+            again: list[Run] = []  # `up -d` with everything running: observe and plan, nothing to do
             downs: list[Run] = []
             try:
                 for _ in range(REPEAT):
                     ups.append(run_once([*project, "up", "-d"], cwd=d, env=env))
+                    if n in TARGETS:
+                        again.append(run_once([*project, "up", "-d"], cwd=d, env=env))
                     downs.append(run_once([*project, "down", "-t", "1"], cwd=d, env=env))
             finally:
                 _down(project, d, env)
             up_t, down_t = TARGETS.get(n, (None, None))
             out.append(summarize(f"compose: up -d, {n} services", tool, ups, target=up_t))
+            if again:
+                out.append(summarize(f"compose: up -d, {n} services, all running", tool, again))
             out.append(summarize(f"compose: down, {n} services", tool, downs, target=down_t))
     return out
 
