@@ -16,7 +16,6 @@ from typing import Any, Final
 from composer import labels as L
 from composer.errors import ServiceError
 from composer.project import Project
-from composer.units import byte_size, duration_seconds
 from runtime.record import record
 from runtime.spec import (
     ContainerSpec,
@@ -224,6 +223,8 @@ class _Gen:
         return value
 
     def build(self, number: int, config_hash: str | None, oneoff: bool, name: str | None) -> ContainerSpec:
+        # imported here: plans, `down` and an `up` with nothing to do never need it (1.8 ms CPU)
+        from composer.units import byte_size, duration_seconds
         svc, p = self.svc, self.p
         for key in svc:
             if key not in _HANDLED and not str(key).startswith("x-"):
@@ -384,6 +385,7 @@ class _Gen:
     # -- storage ------------------------------------------------------------------------------------
 
     def mounts(self) -> tuple[Mount, ...]:
+        from composer.units import byte_size
         out: list[Mount] = []
         for vol in self.svc.get("volumes") or ():
             if not isinstance(vol, Mapping):
@@ -537,6 +539,7 @@ class _Gen:
         return RestartPolicy()
 
     def healthcheck(self) -> Healthcheck | None:
+        from composer.units import duration_seconds
         hc = self.svc.get("healthcheck")
         if not hc:
             return None
@@ -572,6 +575,7 @@ class _Gen:
         return out
 
     def resources(self) -> Resources:
+        from composer.units import byte_size
         svc = self.svc
         limits = ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
         reserv = ((svc.get("deploy") or {}).get("resources") or {}).get("reservations") or {}
@@ -605,6 +609,7 @@ class _Gen:
         return nnp, seccomp
 
     def logging(self) -> tuple[int | None, int]:
+        from composer.units import byte_size
         logging = self.svc.get("logging") or {}
         driver = logging.get("driver")
         if driver and driver not in _LOG_DRIVERS:
