@@ -31,7 +31,7 @@ class _Counting(FakeImages):
 class _NoVolumes(FakeEngine):
     """Fails the test if anything asks for the volume manager."""
 
-    @property  # type: ignore[override]
+    @property
     def volumes(self) -> Any:
         raise AssertionError("the volume manager was asked for")
 
@@ -43,7 +43,7 @@ class _NoVolumes(FakeEngine):
 def test_observe_asks_only_about_what_the_project_declares(tmp_path: Path) -> None:
     engine = _NoVolumes()
     engine.images = _Counting(engine.calls, {"busybox"})
-    seen = observe(engine, load(tmp_path, TWO_ON_ONE_IMAGE))  # type: ignore[arg-type]
+    seen = observe(engine, load(tmp_path, TWO_ON_ONE_IMAGE))
     assert seen.volumes == frozenset() and seen.images == frozenset({"busybox"})
     # one look per image, found or not
     assert sorted(r for v, r in engine.calls if v == "resolve") == ["busybox", "missing"]
