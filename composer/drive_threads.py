@@ -52,10 +52,11 @@ class _Waiter:
 
 
 class _ThreadRun(_Core):
-    def run_op(self, op: Op) -> None:
-        """In a worker thread, once *op*'s dependencies are done and its conditions met."""
+    def run_op(self, op: Op, start: Op | None = None) -> None:
+        """In a worker thread, once *op*'s dependencies are done and its conditions met (and
+        *start*'s too: a StartContainer done by *op*'s create)."""
         try:
-            self.apply(op)
+            self.apply(op, start)
         except (ImportError, ComposerError, EngineError) as exc:
             self.record(op, exc)
 
@@ -112,6 +113,22 @@ def execute_threads(
     width = min(len(plan.ops), parallel if parallel and parallel > 0 else MAX_THREADS)
     waiting: dict[int, _Waiter] = {}
     tick = 0.1 if progress.mode == "tty" else None
+    fused: set[int] = set()  # StartContainer ops done by their container's create
+
+    def launch(op: Op) -> None:
+        start = _start_to_fuse(op) if options.start_on_create and op.kind in _CREATES else None
+        if start is not None:
+            fused.add(start.id)
+        pool.submit(op.id, functools.partial(run.run_op, op, start))
+
+    def _start_to_fuse(op: Op) -> Op | None:
+        """The StartContainer of *op*'s container when nothing but *op* holds it back: no condition
+        to poll, every other dependency done and none failed."""
+        for nxt in dependents.get(op.id, ()):
+            s = run.by_id[nxt]
+            if s.kind == "StartContainer" and s.name == op.name and not s.wait_for and remaining[nxt] == 1:
+                return None if any(d in run.errors for d in s.deps) else s
+        return None
 
     def ready(op_id: int) -> None:
         op = run.by_id[op_id]
@@ -122,10 +139,12 @@ def execute_threads(
             run.record(op, exc)
             done(op_id)
             return
-        if op.wait_for:
+        if op_id in fused:  # its create started it (or recorded why it did not start)
+            done(op_id)
+        elif op.wait_for:
             waiting[op_id] = _Waiter(op, time.monotonic())
         else:
-            pool.submit(op_id, functools.partial(run.run_op, op))
+            launch(op)
 
     def done(op_id: int) -> None:
         for nxt in dependents.get(op_id, ()):
@@ -151,7 +170,7 @@ def execute_threads(
                         continue
                     if met:
                         del waiting[op_id]
-                        pool.submit(op_id, functools.partial(run.run_op, w.op))
+                        launch(w.op)
                 timeout = tick
                 if waiting:
                     until = max(0.0, min(w.due for w in waiting.values()) - time.monotonic())
@@ -241,6 +260,7 @@ class _Pool:
 
 
 _NETWORKED: Final = frozenset({"CreateContainer", "RecreateContainer", "RemoveContainer"})
+_CREATES: Final = frozenset({"CreateContainer", "RecreateContainer"})
 
 
 def _network_batch(plan: Plan, engine: EngineLike) -> contextlib.AbstractContextManager[None]:

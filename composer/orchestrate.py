@@ -62,6 +62,9 @@ class DriverOptions:
     poll_interval: float = 0.5  # health / completion polling
     condition_timeout: float | None = None  # give up waiting on a dependency's condition
     warn: Callable[[str], None] = field(default=lambda _m: None)
+    # the engine's create(spec, start=True): a start with nothing else to wait for is done by its
+    # container's create (the monitor opens the start gate: no start round trip)
+    start_on_create: bool = False
 
 
 class OpFailed(ComposerError):
@@ -167,7 +170,9 @@ class _Core:
         if kind:
             self.progress.event(kind, name, state, error=error)
 
-    def apply(self, op: Op) -> None:
+    def apply(self, op: Op, start: Op | None = None) -> None:
+        """Make *op*'s engine call; *start*: the StartContainer op a Create/RecreateContainer *op*
+        does too, by creating the container started."""
         e, opt = self.engine, self.opt
         k = op.kind
         from runtime.spec import PodSpec, VolumeSpec
@@ -217,10 +222,24 @@ class _Core:
             else:
                 self.report(op, "Creating")
                 anon = {}
-            info = self._create(op, anon)
+            failed_start: EngineError | None = None
+            try:
+                info = self._create(op, anon, start=start is not None)
+            except EngineError as exc:
+                made = getattr(exc, "container_id", None)  # StartError: made, then its process failed
+                if start is None or made is None:
+                    raise
+                info, failed_start = e.containers.get(made), exc
             if op.number == 1 or op.service not in self.ids:
                 self.ids[op.service] = info.id
             self.report(op, "Recreated" if k == "RecreateContainer" else "Created")
+            if start is not None:
+                self.report(start, "Starting")
+                if failed_start is None:
+                    self.report(start, "Started")
+                else:  # the create is done; its start failed, as a StartContainer op would have
+                    msg = f"container {start.name} failed to start: {failed_start}"
+                    self.record(start, ServiceError(start.service, msg))
         elif k == "StartContainer":
             self.report(op, "Starting")
             ref = op.container_id or op.name
@@ -284,7 +303,7 @@ class _Core:
                     out[target] = name
         return out
 
-    def _create(self, op: Op, anon: Mapping[str, str] | None = None) -> ContainerInfo:
+    def _create(self, op: Op, anon: Mapping[str, str] | None = None, *, start: bool = False) -> ContainerInfo:
         if self.project is None:
             raise ServiceError(op.service, "cannot create a container without the compose file")
         from composer.graph import service_dependencies
@@ -316,6 +335,9 @@ class _Core:
         spec = gen.spec
         if anon:
             spec = self._with_image_volumes(spec, anon)
+        if start:
+            started: ContainerInfo = self.engine.containers.create(spec, start=True)
+            return started
         info: ContainerInfo = self.engine.containers.create(spec)
         return info
 
@@ -446,6 +468,7 @@ def apply_plan(
         stop_timeout=stop_timeout,
         remove_volumes=remove_volumes,
         warn=lambda m: progress.message(f"WARN[0000] {m}"),
+        start_on_create=True,
     )
     from composer.drive_threads import execute_threads
 
