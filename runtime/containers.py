@@ -760,9 +760,14 @@ class ContainerManager:
             others = any(n != cid for n in os.listdir(run.parent))
         except FileNotFoundError:
             others = False
-        if zygote.worth_it(str(self.paths.rundir), others):  # a fork, not a fresh interpreter (F4)
+        # a pod's containers share one monitor process (runtime/executor/podmon.py, F4); a lone
+        # container keeps one of its own (nothing to share, and its crash is its own)
+        pod = (self.store.read().get(KIND, cid) or {}).get("pod") if zygote.pod_monitors() else None
+        if zygote.worth_it(str(self.paths.rundir), others or bool(pod)):  # a fork, not an interpreter
             try:
-                out = zygote.spawn_monitor(str(self.paths.rundir), str(cdir), str(run), start=start)
+                out = zygote.spawn_monitor(
+                    str(self.paths.rundir), str(cdir), str(run), start=start, pod=pod or None
+                )
             except zygote.Unavailable:
                 pass  # nothing was forked: the direct path below
             except TimeoutError:
@@ -945,14 +950,20 @@ class ContainerManager:
             return False
 
     def _wait_monitor_exit(self, cid: str, timeout: float) -> bool:
-        """True once the monitor of *cid* is gone (woken by its pidfd, not by polling)."""
+        """True once the monitor of *cid* is gone (woken by its pidfd, not by polling). A pod's
+        shared monitor: its thread for *cid* (a thread's pidfd, Linux 6.9; polled before)."""
         mon = read_json(self.paths.container_run(cid) / "monitor.json") or {}
         pid, start = int(mon.get("pid") or 0), mon.get("starttime")
         if not _alive(pid, start):
             return True
+        shared = bool(mon.get("process"))
         try:
-            fd = os.pidfd_open(pid)
-        except OSError:  # gone meanwhile (ESRCH)
+            fd = os.pidfd_open(pid, _PIDFD_THREAD if shared else 0)
+        except OSError as exc:  # gone meanwhile (ESRCH)
+            if shared and exc.errno == 22:  # EINVAL  # no thread pidfds: look every 10 ms
+                deadline = time.monotonic() + timeout
+                while _alive(pid, start) and time.monotonic() < deadline:
+                    time.sleep(0.01)
             return not _alive(pid, start)
         try:
             if not _alive(pid, start):  # the pid was reused between our two looks
@@ -988,18 +999,24 @@ class ContainerManager:
                 raise ExecError(f"container {info.name}: did not stop after SIGKILL")
         return self.get(cid)
 
-    def _kill_monitor(self, cid: str) -> None:
-        """End a created container's monitor (and its init at the gate)."""
+    def _kill_monitor(self, cid: str, *, wait: bool = True) -> None:
+        """End a created container's monitor (and its init at the gate). A pod's shared monitor
+        serves others: its thread for *cid* is told to stop and ends once its init died (a kill
+        of a thread's id would kill the whole process)."""
         state = read_json(self.paths.container_run(cid) / "state.json") or {}
         mon = read_json(self.paths.container_run(cid) / "monitor.json") or {}
-        for pid, start in (
-            (int(state.get("pid") or 0), state.get("pid_start")),
-            (int(mon.get("pid") or 0), mon.get("starttime")),
-        ):
+        targets = [(int(state.get("pid") or 0), state.get("pid_start"))]
+        if mon.get("process"):
+            with contextlib.suppress(OSError):
+                self._write_ctl(cid, "stop")  # wakes a thread that waits to restart
+        else:
+            targets.append((int(mon.get("pid") or 0), mon.get("starttime")))
+        for pid, start in targets:
             if _alive(pid, start):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, _signal.SIGKILL)
-        self._wait_monitor_exit(cid, 5.0)
+        if wait:
+            self._wait_monitor_exit(cid, 5.0)
 
     def kill(self, ref: str, signal: str | int = "SIGKILL") -> ContainerInfo:
         cid, doc = self._find(ref)
@@ -1067,12 +1084,14 @@ class ContainerManager:
         run = self.paths.container_run(cid)
         state = read_json(run / "state.json") or {}
         mon = read_json(run / "monitor.json") or {}
+        shared = bool(mon.get("process"))
         if _alive(int(state.get("pid") or 0), state.get("pid_start")) or _alive(
             int(mon.get("pid") or 0), mon.get("starttime")
         ):
             with contextlib.suppress(OSError):
                 (run / "stopping").write_text(rfc3339_nano())
-            self._kill_monitor(cid)
+            # a shared monitor's thread ends once its init is gone: waited for after the cgroup kill
+            self._kill_monitor(cid, wait=not shared)
         if doc is None:
             doc = self.store.read().get(KIND, cid) or {}
         cg = self._cgroup(doc, cid)
@@ -1083,6 +1102,9 @@ class ContainerManager:
             with contextlib.suppress(Exception):
                 if cg.pids():
                     cg.kill_all(_signal.SIGKILL)
+        if shared:
+            self._wait_monitor_exit(cid, 5.0)
+            _wait_pod_monitor_exit(mon)
         return cg
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
@@ -1215,6 +1237,30 @@ class ContainerManager:
         from runtime import container_access
 
         container_access.copy_from(self, ref, src, dst)
+
+
+_PIDFD_THREAD: Final = os.O_EXCL  # pidfd_open: a pidfd of one thread, readable once it exited
+
+
+def _wait_pod_monitor_exit(mon: Mapping[str, Any], timeout: float = 1.0) -> None:
+    """A pod's shared monitor left with no monitor thread exits at once (removing its socket):
+    wait for that, so that the removal of a pod's last container leaves no process behind."""
+    pid, start = int(mon.get("process") or 0), mon.get("process_start")
+    try:
+        if not _alive(pid, start) or len(os.listdir(f"/proc/{pid}/task")) > 1:
+            return  # gone, or still serving other containers
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if _alive(pid, start):
+            import select
+
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.poll(int(timeout * 1000))
+    finally:
+        os.close(fd)
 
 
 def _write_bundle(cdir: Path, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:

@@ -31,8 +31,14 @@ import struct
 import sys
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SOCK, LOCK, PIDFILE, ERRFILE = "zygote.sock", "zygote.lock", "zygote.pid", "zygote.err"
 IDLE_ENV, ZYGOTE_ENV, NO_ZYGOTE_ENV = "COMPOSER_ZYGOTE_IDLE", "COMPOSER_ZYGOTE", "COMPOSER_NO_ZYGOTE"
+# COMPOSER_POD_MONITOR=0: every container of a pod gets a monitor process of its own, as a lone one
+POD_ENV, PODS = "COMPOSER_POD_MONITOR", "monitors"
 # On by default (COMPOSER_NO_ZYGOTE=1 or COMPOSER_ZYGOTE=0 turn it off). It lives while it is used:
 # the engine's last container removal stops it (ContainerManager.remove: `down` leaves no process),
 # and it exits by itself after DEFAULT_IDLE seconds without a request.
@@ -68,26 +74,91 @@ def worth_it(rundir: str, others: bool) -> bool:
     return os.path.exists(os.path.join(rundir, SOCK))
 
 
-def spawn_monitor(rundir: str, cdir: str, rdir: str, *, start: bool, timeout: float = 60) -> bytes:
-    """Have the zygote of *rundir* fork a monitor for (cdir, rdir); returns what the monitor wrote
-    before it detached its stdout and stderr (``ok PID`` or ``error ...``, or a traceback).
-    Raises Unavailable if no monitor was forked, TimeoutError if the forked one never reported."""
+def pod_monitors() -> bool:
+    """Whether the containers of a pod share one monitor process (runtime/executor/podmon.py)."""
+    return os.environ.get(POD_ENV, "") not in ("0", "false", "no")
+
+
+def pod_socket(rundir: str, pod: str) -> str:
+    """The socket of the shared monitor of *pod* (a digest: pod names can be long)."""
+    import hashlib
+
+    return os.path.join(rundir, PODS, hashlib.sha256(os.fsencode(pod)).hexdigest()[:16] + ".sock")
+
+
+def spawn_monitor(
+    rundir: str, cdir: str, rdir: str, *, start: bool, pod: str | None = None, timeout: float = 60
+) -> bytes:
+    """Have the zygote of *rundir* fork a monitor for (cdir, rdir) (with *pod*: run it in the pod's
+    shared monitor, started through the zygote for the pod's first container); returns what the
+    monitor wrote before it detached its stdout and stderr (``ok PID`` or ``error ...``, or a
+    traceback). Raises Unavailable if no monitor was started, TimeoutError if the started one
+    never reported."""
+    req = [b"%o" % _umask(), os.fsencode(cdir), os.fsencode(rdir), *([b"--start"] if start else [])]
+    if pod is not None:
+        return _spawn_in_pod(rundir, pod_socket(rundir, pod), req, 2 * (len(cdir) + len(rdir)) + 256, timeout)
     sock = _connect(rundir)
     if sock is None:
         sock = _launch(rundir, 2 * (len(cdir) + len(rdir)) + 256)
+    return _request(sock, req, timeout)
+
+
+def _spawn_in_pod(rundir: str, path: str, req: list[bytes], room: int, timeout: float) -> bytes:
+    """Ask the pod's shared monitor, or (none listens) have the zygote fork one: under the pod's
+    lock until it listens, so that a pod's containers created at once share one process."""
+    import fcntl
+
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        lock = os.open(path[: -len(".sock")] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise Unavailable(f"pod monitor: {exc}") from None
+
+    def unlock() -> None:
+        nonlocal lock
+        if lock >= 0:
+            os.close(lock)
+            lock = -1
+
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Unavailable("pod monitor: its lock is held too long") from None
+                time.sleep(0.002)
+        sock = _connect(path)
+        if sock is not None:
+            unlock()  # connected: a retiring pod monitor still serves what it accepts
+            return _request(sock, req, timeout)
+        with contextlib.suppress(FileNotFoundError):  # stale: its process died
+            os.unlink(path)
+        sock = _connect(rundir) or _launch(rundir, room)
+        # the forked pod monitor listens before it says "forked": then the next client may come
+        return _request(sock, [*req, b"--pod", os.fsencode(path)], timeout, on_forked=unlock)
+    finally:
+        unlock()
+
+
+def _request(
+    sock: socket.socket, req: list[bytes], timeout: float, on_forked: Callable[[], None] | None = None
+) -> bytes:
+    """One monitor request on *sock* (the zygote's, or a pod monitor's): see the module doc."""
     with sock:
         try:
-            mask = _umask()
-            req = b"\0".join(
-                [b"%o" % mask, os.fsencode(cdir), os.fsencode(rdir), *([b"--start"] if start else [])]
-            )
+            data = b"\0".join(req)
             sock.settimeout(10)
-            sock.sendall(struct.pack("!I", len(req)) + req)
+            sock.sendall(struct.pack("!I", len(data)) + data)
             head = _read_line(sock)
         except OSError as exc:
             raise Unavailable(f"zygote: {exc}") from None
         if not head.startswith(b"forked "):
             raise Unavailable("zygote: no monitor was forked")
+        if on_forked is not None:
+            on_forked()
         # from here on a monitor exists: never fall back
         deadline = time.monotonic() + timeout
         with contextlib.suppress(OSError):  # the child died at once: its output (none) says so
@@ -107,6 +178,9 @@ def spawn_monitor(rundir: str, cdir: str, rdir: str, *, start: bool, timeout: fl
             if not data:
                 break
             out += data
+            # a shared monitor's connection stays open in the inits forked until they exec
+            if any(ln.startswith((b"ok ", b"error ")) for ln in out.split(b"\n")[:-1]):
+                break
         return bytes(out)
 
 
@@ -129,12 +203,13 @@ def _read_line(sock: socket.socket) -> bytes:
     return bytes(buf)
 
 
-def _connect(rundir: str) -> socket.socket | None:
-    """A connected socket, or None when no zygote listens (no socket file, or a stale one)."""
+def _connect(where: str) -> socket.socket | None:
+    """A connected socket, or None when no zygote listens (no socket file, or a stale one).
+    *where*: a run dir (its zygote) or a socket path (a pod monitor's)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.settimeout(10)
-        s.connect(os.path.join(rundir, SOCK))
+        s.connect(where if where.endswith(".sock") else os.path.join(where, SOCK))
         return s
     except OSError as exc:
         s.close()
@@ -276,7 +351,7 @@ class Server:
 
         # what monitor.py imports, and what a monitor and its init import later (healthchecks,
         # capabilities): paid once, here, and shared
-        from runtime.executor import enter, health, supervise  # noqa: F401
+        from runtime.executor import enter, health, podmon, supervise  # noqa: F401
         from runtime.security import caps  # noqa: F401
 
         self.run_monitor = supervise.main
@@ -345,14 +420,16 @@ class Server:
             return
         mask, cdir, rdir, flags = int(parts[0], 8), os.fsdecode(parts[1]), os.fsdecode(parts[2]), parts[3:]
         argv = [MONITOR, cdir, rdir, *(os.fsdecode(f) for f in flags if f == b"--start")]
+        pod = os.fsdecode(flags[flags.index(b"--pod") + 1]) if b"--pod" in flags[:-1] else None
         if os.fork() == 0:
             try:
-                self.child(conn, mask, argv)
+                self.child(conn, mask, argv, pod)
             finally:
                 os._exit(1)
 
-    def child(self, conn: socket.socket, mask: int, argv: list[str]) -> None:
-        """Become the monitor monitor.py would have been (never returns)."""
+    def child(self, conn: socket.socket, mask: int, argv: list[str], pod: str | None = None) -> None:
+        """Become the monitor monitor.py would have been, or with *pod* (its socket path) the
+        pod's shared monitor running this one first (never returns)."""
         os.setsid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM):
@@ -362,14 +439,35 @@ class Server:
         os.close(self.listener.detach())
         os.close(self.wake_r)
         os.close(self.wake_w)
+        pod_fd = -1
+        if pod is not None:  # listening before "forked": the client holds the pod's lock until then
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(pod)
+                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                old = os.umask(0o077)
+                try:
+                    listener.bind(pod)
+                finally:
+                    os.umask(old)
+                listener.listen(128)
+                pod_fd = listener.detach()
+            except OSError as exc:
+                print(f"zygote: pod monitor {pod}: {exc}", file=sys.stderr, flush=True)
+                os._exit(0)  # no "forked": the client spawns the monitor directly
         # ours alone: only the client that saw "forked" says go (one that gave up closed instead)
         os.write(fd, b"forked %d\n" % os.getpid())
         import select
 
         ready, _, _ = select.select([fd], [], [], 10)
         if not ready or os.read(fd, 1) != b"g":
+            if pod is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(pod)
             os._exit(0)
         os.set_blocking(fd, True)  # the zygote's timeout made it non-blocking: a pipe is not
+        if pod is not None:
+            self.pod_child(fd, pod_fd, pod, argv)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.closerange(3, 1 << 20)  # nothing of the zygote's leaks into the monitor
@@ -383,6 +481,30 @@ class Server:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         os._exit(code)
+
+    def pod_child(self, fd: int, listener: int, path: str, argv: list[str]) -> None:
+        """The pod's shared monitor (runtime/executor/podmon.py), its first monitor answering on
+        *fd* (never returns)."""
+        null = os.open("/dev/null", os.O_RDWR)
+        err = os.open(path[: -len(".sock")] + ".err", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(err, 2)
+        keep = {0, 1, 2, fd, listener}
+        for name in os.listdir("/proc/self/fd"):  # nothing of the zygote's leaks into the monitors
+            if int(name) not in keep:
+                with contextlib.suppress(OSError):
+                    os.close(int(name))
+        _set_cmdline([sys.executable, "-I", "-S", MONITOR, "--pod", path])
+        from runtime.executor import podmon
+
+        code = 1
+        try:
+            code = podmon.serve(listener, path, fd, argv[1:])
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os._exit(code)
 
     def reap(self) -> None:
         """Reap the forked children (each exits at once, leaving its monitor to init)."""

@@ -60,9 +60,25 @@ def proc_starttime(pid: int) -> int:
     return int(raw[raw.rindex(b")") + 2 :].split()[19])
 
 
+class _NoLock:
+    """What a monitor of its own holds where a shared one takes the pod's reap lock."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
 class Monitor:
-    def __init__(self, cdir: str, rdir: str) -> None:
+    def __init__(self, cdir: str, rdir: str, shared: Any = None, out_fd: int = 1) -> None:
+        """*shared*: the runtime.executor.podmon.Pod whose thread this monitor runs in (None: a
+        process of its own); *out_fd*: where the ok/error line goes (closed once written)."""
         self.cdir, self.rdir = cdir, rdir
+        self.shared, self.out_fd = shared, out_fd
+        # forks and the pod's orphan reaper exclude each other: a child forked by one thread is
+        # never reaped by the pod's main thread before its owner recorded its pid
+        self.fork_lock: Any = shared.lock if shared is not None else _NoLock()
         # config.json and container.json as one marshal blob: no JSON parser to import
         with open(os.path.join(cdir, "monitor.bin"), "rb") as f:
             bundle = marshal.load(f)
@@ -101,10 +117,13 @@ class Monitor:
                 os.mkfifo(fifo, 0o600)
             self.attach_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self.oom_base = 0
-        # SIGCHLD wakes the loop (orphans re-parented to us are reaped at once)
-        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        # SIGCHLD wakes the loop (orphans re-parented to us are reaped at once); in a shared
+        # monitor the pod's main thread owns signals and reaps orphans
+        self.wake_r = -1
+        if shared is None:
+            self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            signal.set_wakeup_fd(wake_w)
+            signal.signal(signal.SIGCHLD, lambda *_: None)
         self.paused = False  # no probes while the cgroup is frozen
         self.unreaped: list[int] = []  # timed-out probes not dead yet
         self.health: Any = None  # runtime.executor.health.HealthState, imported when needed
@@ -166,16 +185,18 @@ class Monitor:
             tty=tty,
             console=init_console,
         )
-        try:
-            a = _init.spawn(plan, sync_w, gate_r)
-        finally:
-            for fd in (*to_close, sync_w, gate_r):
-                os.close(fd)
-            if init_console is not None:
-                init_console.close()
-        self.gate_w, self.sync_r = gate_w, sync_r
-        os.waitpid(a, 0)
-        pid, err = read_sync(sync_r, self.name)
+        with self.fork_lock:  # until B's pid is known (B is re-parented to us when A exits)
+            try:
+                a = _init.spawn(plan, sync_w, gate_r)
+            finally:
+                for fd in (*to_close, sync_w, gate_r):
+                    os.close(fd)
+                if init_console is not None:
+                    init_console.close()
+            self.gate_w, self.sync_r = gate_w, sync_r
+            os.waitpid(a, 0)
+            pid, err = read_sync(sync_r, self.name)
+            self.pid = pid
         if console is not None:
             if not err:
                 master = receive_fd(console)
@@ -188,9 +209,9 @@ class Monitor:
         if pid and err:
             self._reap_quietly(pid)
         if err:
+            self.pid = 0
             self._close_init_fds()
             return err
-        self.pid = pid
         self.pidfd = os.pidfd_open(pid)
         self.oom_base = self.oom_count()  # counts are per cgroup, across restarts
         # readers check it before signalling: a recorded pid may be reused after a crash
@@ -218,7 +239,11 @@ class Monitor:
         from runtime.executor.shm_share import share_shm
 
         try:
-            share_shm(donor, self.pid)
+            if self.shared is None:
+                share_shm(donor, self.pid)
+            else:  # setns into a mount namespace is refused to a multi-threaded process
+                with self.fork_lock:
+                    _in_child(share_shm, donor, self.pid)
         except OSError as exc:
             self._reap_quietly(self.pid)
             os.close(self.pidfd)
@@ -296,18 +321,19 @@ class Monitor:
         argv = test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", " ".join(test[1:])]
         r, w = os.pipe2(os.O_CLOEXEC)
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        pid = spawn_entered(
-            self.pid,
-            self.config,
-            {"command": argv},
-            self.meta.get("cgroup_procs") or [],
-            self.bpf,
-            (null, w, w),
-        )
+        timeout = float(self.meta["healthcheck"]["timeout"]) or 30.0
+        with self.fork_lock:
+            pid = spawn_entered(
+                self.pid,
+                self.config,
+                {"command": argv},
+                self.meta.get("cgroup_procs") or [],
+                self.bpf,
+                (null, w, w),
+            )
+            self.probe = (pid, r, time.monotonic() + timeout, now_rfc3339(), bytearray())
         os.close(w)
         os.close(null)
-        timeout = float(self.meta["healthcheck"]["timeout"]) or 30.0
-        self.probe = (pid, r, time.monotonic() + timeout, now_rfc3339(), bytearray())
 
     def finish_probe(self, timed_out: bool) -> None:
         assert self.probe is not None and self.health is not None
@@ -340,14 +366,15 @@ class Monitor:
     def _loop(self, ctl: int) -> tuple[int, int | None]:
         exited: tuple[int, int | None] | None = None
         while True:
-            self.reap_orphans()
+            if self.shared is None:
+                self.reap_orphans()
             for pid in list(self.unreaped):
                 try:
                     if os.waitpid(pid, os.WNOHANG)[0]:
                         self.unreaped.remove(pid)
                 except ChildProcessError:
                     self.unreaped.remove(pid)
-            fds = [*self.outs, ctl, self.wake_r]
+            fds = [*self.outs, ctl, *([self.wake_r] if self.wake_r >= 0 else [])]
             if self.attach_fd >= 0 and self.stdin_target >= 0 and exited is None:
                 fds.append(self.attach_fd)
             if exited is None:
@@ -585,13 +612,41 @@ class Monitor:
 
     def report(self, line: str) -> int:
         try:  # noqa: SIM105 - no contextlib import in the monitor
-            os.write(1, (line + "\n").encode())
+            os.write(self.out_fd, (line + "\n").encode())
         except OSError:
             pass
+        if self.out_fd != 1:  # a shared monitor's client connection: it reads to EOF
+            os.close(self.out_fd)
+            self.out_fd = -1
+            return 0 if line.startswith("ok") else 1
         null = os.open("/dev/null", os.O_WRONLY)
         os.dup2(null, 1)
         os.close(null)
         return 0 if line.startswith("ok") else 1
+
+    def owned(self) -> tuple[int, ...]:
+        """The pids this monitor waits for itself (a pod's orphan reaper leaves them)."""
+        probe = self.probe
+        return (self.pid, *self.unreaped, *([probe[0]] if probe else []))
+
+
+def _in_child(fn: Any, *args: Any) -> None:
+    """Run fn(*args) in a forked child (single-threaded, so it may setns into a mount namespace);
+    an OSError it raises is raised here with its errno."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            fn(*args)
+        except OSError as exc:
+            code = exc.errno or 255
+        except BaseException:  # noqa: BLE001 - never unwind into the monitor's other threads
+            code = 255
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        raise OSError(code if 0 < code < 255 else 5, os.strerror(code if 0 < code < 255 else 5))
 
 
 def receive_fd(sock: Any) -> int:

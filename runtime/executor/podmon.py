@@ -1,0 +1,242 @@
+"""A shared monitor: one process runs the monitors of all the containers of a pod, each in a thread
+of its own (F4: every forked monitor copies ~2.6 MB of the fork server's heap, CPython's reference
+counts write to it; threads share one copy). Standard library only, like the monitor.
+
+The fork server (runtime/zygote.py) forks it for the pod's first container; it listens on the pod's
+socket (``zygote.pod_socket``), where the next containers' clients ask with the fork server's
+protocol (request, ``forked PID``, ``g``, then the monitor's ok/error line, then EOF).
+The main thread accepts, owns the signals and reaps orphans (the process is the subreaper of all
+its containers: a monitor thread waits only for its own pids, by pid; forks and the reaper hold
+``Pod.lock``, so a fresh child is never reaped before its owner recorded it). The process exits,
+removing its socket, once its last monitor thread ended.
+Liveness is per container: monitor.json names the thread (``pid``: its tid, ``starttime``) and the
+process (``process``, ``process_start``). A SIGKILL of the process ends every thread at once: every
+container it served then reads as having lost its monitor, as with a monitor of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+
+from runtime.executor import supervise
+from runtime.executor import syscalls as sc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+RETRY = 0.2  # seconds: a look again at an orphan behind a monitor's own child, or a busy lock
+
+
+class Pod:
+    def __init__(self, listener: int, path: str) -> None:
+        self.lock = threading.Lock()  # forks and the orphan reaper
+        self.monitors: set[Any] = set()  # the live supervise.Monitor objects
+        self.listener = socket.socket(fileno=listener)
+        self.path = path
+        self.ino = os.stat(path).st_ino
+        self.threads = 0
+        self.done_r, self.done_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.start_time = supervise.proc_starttime(os.getpid())
+        self.uid = os.getuid()
+
+    # ---- main thread ----
+    def serve(self, first_fd: int, first_argv: list[str]) -> int:
+        os.chdir("/")
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        sc.SYSCALLS.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        self.listener.setblocking(False)
+        self.start(first_fd, first_argv)
+        while True:
+            blocked = self.reap()
+            if self.threads == 0:
+                retired = self.retire()
+                if retired is True:
+                    return 0
+                blocked = blocked or retired is None
+            try:
+                ready, _, _ = select.select(
+                    [self.listener.fileno(), wake_r, self.done_r], [], [], RETRY if blocked else None
+                )
+            except InterruptedError:
+                continue
+            for fd in (wake_r, self.done_r):
+                if fd in ready:
+                    try:
+                        n = len(os.read(fd, 4096))
+                    except BlockingIOError:
+                        n = 0
+                    if fd == self.done_r:
+                        self.threads -= n
+            if self.listener.fileno() in ready:
+                self.accept_all()
+
+    def accept_all(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # closed meanwhile (retire)
+                return
+            self.start(conn.detach(), None)
+
+    def start(self, fd: int, argv: list[str] | None) -> None:
+        self.threads += 1
+        try:
+            threading.Thread(target=self.run, args=(fd, argv), daemon=True).start()
+        except BaseException:
+            self.threads -= 1
+            os.close(fd)
+            raise
+
+    def reap(self) -> bool:
+        """Reap orphans; True when a monitor's own child (not reaped yet by its owner) hides the
+        rest (waitid shows one child at a time): look again soon."""
+        with self.lock:
+            while True:
+                try:
+                    info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                except ChildProcessError:
+                    return False
+                if info is None:
+                    return False
+                owned = {p for m in list(self.monitors) for p in m.owned()}
+                if info.si_pid in owned:
+                    return True
+                try:  # noqa: SIM105 - no contextlib import in the monitor
+                    os.waitpid(info.si_pid, 0)
+                except ChildProcessError:
+                    pass
+
+    def retire(self) -> bool | None:
+        """No monitor left: remove the socket (under the pod's lock, as clients connect or launch)
+        and serve whoever connected meanwhile. True: exit now; False: serving again; None: the
+        lock is busy (a client is connecting): look again soon."""
+        import fcntl
+
+        try:
+            lock = os.open(self.path[: -len(".sock")] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            lock = -1
+        try:
+            if lock >= 0:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return None
+            try:
+                if os.stat(self.path).st_ino == self.ino:
+                    os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            self.accept_all()  # connected before the unlink: theirs to serve
+            if self.threads:
+                return False
+            self.listener.close()
+            return True
+        finally:
+            if lock >= 0:
+                os.close(lock)
+
+    # ---- a monitor thread ----
+    def run(self, fd: int, argv: list[str] | None) -> None:
+        try:
+            if argv is None:
+                argv = self.handshake(fd)
+            if argv is not None:
+                self.monitor(fd, argv)
+            else:
+                os.close(fd)
+        except BaseException as exc:  # noqa: BLE001 - a thread's failure is its container's alone
+            print(f"monitor: {exc}", file=sys.stderr, flush=True)
+        finally:
+            os.write(self.done_w, b"x")
+
+    def handshake(self, fd: int) -> list[str] | None:
+        """The client's request (the fork server's format) -> [cdir, rdir, flags...], after
+        ``forked PID`` and the client's ``g``; None when the client went away or is not ours."""
+        conn = socket.socket(fileno=os.dup(fd))
+        try:
+            cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            if struct.unpack("3i", cred)[1] not in (0, self.uid):
+                return None
+            conn.settimeout(5)
+            size = struct.unpack("!I", _recv_exact(conn, 4))[0]
+            if size > 65536:
+                return None
+            parts = _recv_exact(conn, size).split(b"\0")
+            if len(parts) < 3:
+                return None
+            conn.sendall(b"forked %d\n" % os.getpid())
+            if conn.recv(1) != b"g":
+                return None
+        except (OSError, EOFError, struct.error):
+            return None
+        finally:
+            conn.close()
+        os.set_blocking(fd, True)
+        return [os.fsdecode(p) for p in parts[1:3]] + [p.decode() for p in parts[3:] if p == b"--start"]
+
+    def monitor(self, fd: int, argv: list[str]) -> None:
+        cdir, rdir = argv[0], argv[1]
+        ctl = os.path.join(rdir, "ctl")
+        mon: Any = None
+        try:
+            if not os.path.exists(ctl):
+                os.mkfifo(ctl, 0o600)
+            tid = threading.get_native_id()
+            supervise.write_json_atomic(
+                os.path.join(rdir, "monitor.json"),
+                {
+                    "pid": tid,
+                    "starttime": supervise.proc_starttime(tid),
+                    "process": os.getpid(),
+                    "process_start": self.start_time,
+                },
+            )
+            mon = supervise.Monitor(cdir, rdir, shared=self, out_fd=fd)
+            self.monitors.add(mon)
+            mon.main("--start" in argv[2:])
+        except Exception as exc:  # noqa: BLE001 - one line to the client, the traceback to monitor.err
+            import traceback
+
+            try:
+                with open(os.path.join(rdir, "monitor.err"), "a") as f:
+                    traceback.print_exc(file=f)
+            except OSError:
+                pass
+            if mon is None or mon.out_fd >= 0:
+                try:  # noqa: SIM105 - no contextlib import in the monitor
+                    os.write(fd, f"error monitor: {exc}\n".encode())
+                except OSError:
+                    pass
+                os.close(fd)
+        finally:
+            self.monitors.discard(mon)
+
+
+def serve(listener: int, path: str, first_fd: int, first_argv: list[str]) -> int:
+    """Run the pod's shared monitor until its last monitor thread ended: *listener* is the bound,
+    listening socket at *path*, *first_fd* the connection of the first container's client (its
+    request done), *first_argv* [cdir, rdir, flags...]."""
+    return Pod(listener, path).serve(first_fd, first_argv)
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        data = conn.recv(n - len(buf))
+        if not data:
+            raise EOFError("short request")
+        buf += data
+    return bytes(buf)

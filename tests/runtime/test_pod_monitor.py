@@ -1,0 +1,196 @@
+"""The shared monitor of a pod (runtime/executor/podmon.py): one process runs the monitors of all the
+containers of a pod, each in its own thread (issue 3, F4). Real containers, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runtime import zygote
+from runtime.engine import Engine
+from runtime.logs import join_partials
+from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
+from tests.runtime.zygote_fixture import IMAGE, leftovers, zengine  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.privileged
+
+POD = "podmon-test"
+
+
+def spec(name: str, *cmd: str, pod: str | None = POD, **kw: object) -> ContainerSpec:
+    kw.setdefault("network_mode", "none")
+    return ContainerSpec(name=name, image=IMAGE, command=cmd or None, pod=pod, **kw)  # type: ignore[arg-type]
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def monitor(eng: Engine, cid: str) -> dict[str, int]:
+    return json.loads((eng.paths.container_run(cid) / "monitor.json").read_text())  # type: ignore[no-any-return]
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def pod_socket(eng: Engine, pod: str = POD) -> str:
+    return zygote.pod_socket(str(eng.paths.rundir), pod)
+
+
+def test_a_pods_containers_share_one_monitor_process(zengine: Engine) -> None:
+    a = zengine.containers.create(
+        spec("pm-a", "sh", "-c", "echo a-out; echo a-err >&2; trap 'exit 7' TERM; sleep 60 & wait")
+    )
+    b = zengine.containers.create(spec("pm-b", "sh", "-c", "exit 3"))
+    lone = zengine.containers.create(spec("pm-lone", "sleep", "60", pod=None))
+    ma, mb, ml = monitor(zengine, a.id), monitor(zengine, b.id), monitor(zengine, lone.id)
+    # one process, one thread each; the lone container keeps a process of its own
+    assert ma["process"] == mb["process"] and ma["pid"] != mb["pid"]
+    assert ma["pid"] != ma["process"] and os.path.isdir(f"/proc/{ma['process']}/task/{ma['pid']}")
+    assert "process" not in ml and ml["pid"] != ma["process"]
+    assert os.path.exists(pod_socket(zengine))
+    proc = ma["process"]
+    for c in (a, b):
+        zengine.containers.start(c.id)
+    assert zengine.containers.wait(b.id, timeout=10) == 3
+    info = zengine.containers.get(b.id)
+    assert info.status == "exited" and info.exit_code == 3
+    assert zengine.containers.get(a.id).status == "running"
+    # b's thread ended, the process serves on for a
+    wait_for(lambda: not os.path.isdir(f"/proc/{proc}/task/{mb['pid']}"))
+    assert alive(proc)
+    wait_for(lambda: len(list(join_partials(zengine.containers.logs(a.id)))) == 2)
+    texts = sorted(r.text for r in join_partials(zengine.containers.logs(a.id)))
+    assert texts == [b"a-err", b"a-out"]
+    # a restart of b: a new thread in the same process
+    zengine.containers.start(b.id)
+    assert monitor(zengine, b.id)["process"] == proc
+    assert zengine.containers.wait(b.id, timeout=10) == 3
+    # the wait for a container's monitor is the wait for its thread (a thread's pidfd)
+    assert zengine.containers._wait_monitor_exit(a.id, 0.2) is False
+    # stop with grace: the thread ends, not the process
+    zengine.containers.stop(a.id, timeout=30)
+    info = zengine.containers.get(a.id)
+    assert info.status == "exited" and info.exit_code == 7
+    assert zengine.containers._wait_monitor_exit(a.id, 5) is True
+    # no container of the pod runs any more: the process and its socket are gone
+    wait_for(lambda: not alive(proc) and not os.path.exists(pod_socket(zengine)))
+    for c in (a, b, lone):
+        zengine.containers.remove(c.id, force=True)
+
+
+def test_sigkill_of_a_pods_monitor_is_reported_for_every_container_and_rm_cleans(
+    zengine: Engine,
+) -> None:
+    ids = []
+    for i in range(3):
+        c = zengine.containers.create(spec(f"pm-kill-{i}", "sleep", "100"))
+        zengine.containers.start(c.id)
+        ids.append(c.id)
+    other = zengine.containers.create(spec("pm-other", "sleep", "100", pod="podmon-other"))
+    zengine.containers.start(other.id)
+    proc = monitor(zengine, ids[0])["process"]
+    assert {monitor(zengine, c)["process"] for c in ids} == {proc}
+    inits = [zengine.containers.get(c).pid for c in ids]
+    os.kill(proc, signal.SIGKILL)
+    wait_for(lambda: not alive(proc))
+    # every container it served reads truthfully: its monitor is gone, its workload outlived it
+    for cid, init in zip(ids, inits, strict=True):
+        assert zengine.containers.get(cid).status == "dead"
+        assert alive(init)
+    # the blast radius is one pod
+    assert zengine.containers.get(other.id).status == "running"
+    for cid in ids:
+        zengine.containers.remove(cid, force=True)
+    for init in inits:
+        wait_for(lambda init=init: not alive(init))  # type: ignore[misc]
+    # a new container of the pod gets a new shared monitor (the stale socket is replaced)
+    c = zengine.containers.create(spec("pm-again", "sh", "-c", "exit 5"))
+    assert monitor(zengine, c.id)["process"] != proc
+    zengine.containers.start(c.id)
+    assert zengine.containers.wait(c.id, timeout=10) == 5
+    zengine.containers.remove(c.id, force=True)
+    zengine.containers.remove(other.id, force=True)
+    assert leftovers(zengine.paths.root.parent) == []
+
+
+def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) -> None:
+    hc = Healthcheck(test=("CMD", "true"), interval=0.2, timeout=2, retries=3, start_period=0)
+    healthy = zengine.containers.create(spec("pm-health", "sleep", "60", healthcheck=hc))
+    flaky = zengine.containers.create(
+        spec("pm-restart", "sh", "-c", "echo run; exit 1", restart=RestartPolicy(name="on-failure", max_retries=2))
+    )
+    # orphans re-parented to the shared process (host PID namespace) are reaped by its main thread
+    orphans = zengine.containers.create(
+        spec("pm-orphans", "sh", "-c", "sh -c 'sleep 0.2 &'; sleep 30", pid_mode="host")
+    )
+    for c in (healthy, flaky, orphans):
+        zengine.containers.start(c.id)
+    assert zengine.containers.wait(flaky.id, timeout=20) == 1
+    info = zengine.containers.get(flaky.id)
+    assert info.restart_count == 2
+    assert [r.text for r in join_partials(zengine.containers.logs(flaky.id))] == [b"run"] * 3
+    wait_for(lambda: zengine.containers.get(healthy.id).health == "healthy")
+    proc = monitor(zengine, healthy.id)["process"]
+    assert monitor(zengine, orphans.id)["process"] == proc
+
+    def zombies() -> list[str]:
+        out = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] == "Z" and int(fields[1]) == proc:
+                out.append(pid)
+        return out
+
+    time.sleep(0.6)
+    wait_for(lambda: zombies() == [], timeout=5)
+    assert zengine.containers.get(healthy.id).health == "healthy"
+    for c in (healthy, flaky, orphans):
+        zengine.containers.remove(c.id, force=True)
+    assert not alive(proc)
+
+
+def test_pause_and_kill_of_a_created_container_in_a_shared_monitor(zengine: Engine) -> None:
+    a = zengine.containers.create(spec("pm-pause", "sleep", "60"))
+    b = zengine.containers.create(spec("pm-created", "sleep", "60"))
+    zengine.containers.start(a.id)
+    zengine.containers.pause(a.id)
+    assert zengine.containers.get(a.id).status == "paused"
+    zengine.containers.unpause(a.id)
+    assert zengine.containers.get(a.id).status == "running"
+    proc = monitor(zengine, b.id)["process"]
+    # removing a created container (its init at the gate) ends its thread only
+    zengine.containers.remove(b.id, force=True)
+    assert alive(proc) and zengine.containers.get(a.id).status == "running"
+    zengine.containers.remove(a.id, force=True)
+    assert not alive(proc)
+
+
+def test_pod_monitors_can_be_turned_off(zengine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(zygote.POD_ENV, "0")
+    a = zengine.containers.create(spec("pm-off-a", "true"))
+    b = zengine.containers.create(spec("pm-off-b", "true"))
+    ma, mb = monitor(zengine, a.id), monitor(zengine, b.id)
+    assert "process" not in ma and "process" not in mb and ma["pid"] != mb["pid"]
+    for c in (a, b):
+        zengine.containers.remove(c.id, force=True)
