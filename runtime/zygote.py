@@ -133,20 +133,26 @@ def _spawn_in_pod(rundir: str, path: str, req: list[bytes], room: int, timeout: 
         sock = _connect(path)
         if sock is not None:
             unlock()  # connected: a retiring pod monitor still serves what it accepts
-            return _request(sock, req, timeout)
+            return _request(sock, req, timeout, pod=True)
         with contextlib.suppress(FileNotFoundError):  # stale: its process died
             os.unlink(path)
         sock = _connect(rundir) or _launch(rundir, room)
         # the forked pod monitor listens before it says "forked": then the next client may come
-        return _request(sock, [*req, b"--pod", os.fsencode(path)], timeout, on_forked=unlock)
+        return _request(sock, [*req, b"--pod", os.fsencode(path)], timeout, on_forked=unlock, pod=True)
     finally:
         unlock()
 
 
 def _request(
-    sock: socket.socket, req: list[bytes], timeout: float, on_forked: Callable[[], None] | None = None
+    sock: socket.socket,
+    req: list[bytes],
+    timeout: float,
+    on_forked: Callable[[], None] | None = None,
+    pod: bool = False,
 ) -> bytes:
-    """One monitor request on *sock* (the zygote's, or a pod monitor's): see the module doc."""
+    """One monitor request on *sock* (the zygote's, or with *pod* a pod monitor's: see the module
+    doc). A monitor of its own closes the connection once it reported (and redirected its stdout);
+    a pod monitor's status line ends the answer (inits forked meanwhile hold the connection)."""
     with sock:
         try:
             data = b"\0".join(req)
@@ -178,8 +184,7 @@ def _request(
             if not data:
                 break
             out += data
-            # a shared monitor's connection stays open in the inits forked until they exec
-            if any(ln.startswith((b"ok ", b"error ")) for ln in out.split(b"\n")[:-1]):
+            if pod and any(ln.startswith((b"ok ", b"error ")) for ln in out.split(b"\n")[:-1]):
                 break
         return bytes(out)
 

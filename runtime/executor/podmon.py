@@ -6,8 +6,9 @@ The fork server (runtime/zygote.py) forks it for the pod's first container; it l
 socket (``zygote.pod_socket``), where the next containers' clients ask with the fork server's
 protocol (request, ``forked PID``, ``g``, then the monitor's ok/error line, then EOF).
 The main thread accepts, owns the signals and reaps orphans (the process is the subreaper of all
-its containers: a monitor thread waits only for its own pids, by pid; forks and the reaper hold
-``Pod.lock``, so a fresh child is never reaped before its owner recorded it). The process exits,
+its containers: a monitor thread waits only for its own pids, by pid; the reaper waits while any
+thread forks (``Pod.lock``), so a fresh child is never reaped before its owner recorded it; forks
+of different threads run at once: a container's init set-up never waits for another's). It exits,
 removing its socket, once its last monitor thread ended.
 Liveness is per container: monitor.json names the thread (``pid``: its tid, ``starttime``) and the
 process (``process``, ``process_start``). A SIGKILL of the process ends every thread at once: every
@@ -34,9 +35,27 @@ if TYPE_CHECKING:
 RETRY = 0.2  # seconds: a look again at an orphan behind a monitor's own child, or a busy lock
 
 
+class ForkGate:
+    """Held by a monitor thread from a fork until it recorded the child's pid (the init's set-up
+    included: its process B is re-parented to us once A exited); any number of threads at once.
+    The orphan reaper reaps only while no thread is inside."""
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.forking = 0
+
+    def __enter__(self) -> None:
+        with self.mutex:
+            self.forking += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self.mutex:
+            self.forking -= 1
+
+
 class Pod:
     def __init__(self, listener: int, path: str) -> None:
-        self.lock = threading.Lock()  # forks and the orphan reaper
+        self.lock = ForkGate()  # supervise.Monitor.fork_lock
         self.monitors: set[Any] = set()  # the live supervise.Monitor objects
         self.listener = socket.socket(fileno=listener)
         self.path = path
@@ -101,8 +120,10 @@ class Pod:
 
     def reap(self) -> bool:
         """Reap orphans; True when a monitor's own child (not reaped yet by its owner) hides the
-        rest (waitid shows one child at a time): look again soon."""
-        with self.lock:
+        rest (waitid shows one child at a time), or a thread forks: look again soon."""
+        with self.lock.mutex:
+            if self.lock.forking:
+                return True
             while True:
                 try:
                     info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)

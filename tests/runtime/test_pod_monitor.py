@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the zengine fixture is imported, then requested by name
 """The shared monitor of a pod (runtime/executor/podmon.py): one process runs the monitors of all the
 containers of a pod, each in its own thread (issue 3, F4). Real containers, real processes."""
 
@@ -133,9 +134,8 @@ def test_sigkill_of_a_pods_monitor_is_reported_for_every_container_and_rm_cleans
 def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) -> None:
     hc = Healthcheck(test=("CMD", "true"), interval=0.2, timeout=2, retries=3, start_period=0)
     healthy = zengine.containers.create(spec("pm-health", "sleep", "60", healthcheck=hc))
-    flaky = zengine.containers.create(
-        spec("pm-restart", "sh", "-c", "echo run; exit 1", restart=RestartPolicy(name="on-failure", max_retries=2))
-    )
+    retry = RestartPolicy(name="on-failure", max_retries=2)
+    flaky = zengine.containers.create(spec("pm-restart", "sh", "-c", "echo run; exit 1", restart=retry))
     # orphans re-parented to the shared process (host PID namespace) are reaped by its main thread
     orphans = zengine.containers.create(
         spec("pm-orphans", "sh", "-c", "sh -c 'sleep 0.2 &'; sleep 30", pid_mode="host")
