@@ -38,19 +38,46 @@ RETRY = 0.2  # seconds: a look again at an orphan behind a monitor's own child, 
 class ForkGate:
     """Held by a monitor thread from a fork until it recorded the child's pid (the init's set-up
     included: its process B is re-parented to us once A exited); any number of threads at once.
-    The orphan reaper reaps only while no thread is inside."""
+    The orphan reaper reaps only while no thread is inside.
+
+    ``gate(fds)`` also names the fds the thread's child keeps: a child closes every other one at
+    once (an at-fork hook), since it inherits every thread's fds. Without that, a container's init
+    waiting at its start gate held the pipes of the others created meanwhile (close-on-exec acts
+    only at its exec): another init's sync pipe never reached EOF, its start never returned."""
 
     def __init__(self) -> None:
         self.mutex = threading.Lock()
         self.forking = 0
+        self.keep: dict[int, frozenset[int]] = {}  # thread ident -> the fds its child keeps
+        self.pid = os.getpid()
+        os.register_at_fork(after_in_child=self._close_others)
+
+    def __call__(self, fds: tuple[int, ...]) -> ForkGate:
+        self.keep[threading.get_ident()] = frozenset((0, 1, 2, *fds))
+        return self
 
     def __enter__(self) -> None:
         with self.mutex:
             self.forking += 1
 
     def __exit__(self, *_: object) -> None:
+        self.keep.pop(threading.get_ident(), None)
         with self.mutex:
             self.forking -= 1
+
+    def _close_others(self) -> None:
+        """In a child of ours (not a grandchild: the init's A forks B with what B needs)."""
+        if os.getppid() != self.pid:
+            return
+        keep = self.keep.get(threading.get_ident())
+        if keep is None:
+            return
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) not in keep:
+                try:  # noqa: SIM105 - no contextlib import in the monitor
+                    os.close(int(name))
+                except OSError:
+                    pass
 
 
 class Pod:

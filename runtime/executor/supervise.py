@@ -61,7 +61,10 @@ def proc_starttime(pid: int) -> int:
 
 
 class _NoLock:
-    """What a monitor of its own holds where a shared one takes the pod's reap lock."""
+    """What a monitor of its own holds where a shared one takes the pod's fork gate."""
+
+    def __call__(self, fds: tuple[int, ...]) -> _NoLock:
+        return self
 
     def __enter__(self) -> None:
         return None
@@ -185,7 +188,8 @@ class Monitor:
             tty=tty,
             console=init_console,
         )
-        with self.fork_lock:  # until B's pid is known (B is re-parented to us when A exits)
+        keep = (*stdio, sync_w, gate_r, *([init_console.fileno()] if init_console is not None else []))
+        with self.fork_lock(keep):  # until B's pid is known (B is re-parented to us when A exits)
             try:
                 a = _init.spawn(plan, sync_w, gate_r)
             finally:
@@ -242,7 +246,7 @@ class Monitor:
             if self.shared is None:
                 share_shm(donor, self.pid)
             else:  # setns into a mount namespace is refused to a multi-threaded process
-                with self.fork_lock:
+                with self.fork_lock(()):
                     _in_child(share_shm, donor, self.pid)
         except OSError as exc:
             self._reap_quietly(self.pid)
@@ -322,7 +326,7 @@ class Monitor:
         r, w = os.pipe2(os.O_CLOEXEC)
         null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         timeout = float(self.meta["healthcheck"]["timeout"]) or 30.0
-        with self.fork_lock:
+        with self.fork_lock((null, w)):
             pid = spawn_entered(
                 self.pid,
                 self.config,

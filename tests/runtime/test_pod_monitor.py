@@ -111,9 +111,10 @@ def test_sigkill_of_a_pods_monitor_is_reported_for_every_container_and_rm_cleans
     inits = [zengine.containers.get(c).pid for c in ids]
     os.kill(proc, signal.SIGKILL)
     wait_for(lambda: not alive(proc))
-    # every container it served reads truthfully: its monitor is gone, its workload outlived it
+    # every container it served reads truthfully: its monitor is gone (its threads end with the
+    # process: a moment after its leader), its workload outlived it
     for cid, init in zip(ids, inits, strict=True):
-        assert zengine.containers.get(cid).status == "dead"
+        wait_for(lambda cid=cid: zengine.containers.get(cid).status == "dead")  # type: ignore[misc]
         assert alive(init)
     # the blast radius is one pod
     assert zengine.containers.get(other.id).status == "running"
@@ -192,5 +193,50 @@ def test_pod_monitors_can_be_turned_off(zengine: Engine, monkeypatch: pytest.Mon
     b = zengine.containers.create(spec("pm-off-b", "true"))
     ma, mb = monitor(zengine, a.id), monitor(zengine, b.id)
     assert "process" not in ma and "process" not in mb and ma["pid"] != mb["pid"]
+    for c in (a, b):
+        zengine.containers.remove(c.id, force=True)
+
+
+def test_a_restart_in_a_shared_monitor_shares_the_donors_dev_shm(zengine: Engine, tmp_path: Path) -> None:
+    """A restart of an ipc joiner mounts its donor's /dev/shm again: from a forked child (setns into
+    a mount namespace is refused to a multi-threaded process)."""
+    from runtime.spec import ExecSpec
+
+    donor = zengine.containers.create(spec("pm-donor", "sleep", "60", ipc_mode="shareable"))
+    zengine.containers.start(donor.id)
+    with open(tmp_path / "out", "wb") as f:
+        cmd = ExecSpec(command=("sh", "-c", "echo shared > /dev/shm/a"))
+        assert zengine.containers.exec(donor.id, cmd, stdout=f.fileno(), stderr=f.fileno()) == 0
+    retry = RestartPolicy(name="on-failure", max_retries=2)
+    joiner = zengine.containers.create(
+        spec("pm-joiner", "sh", "-c", "cat /dev/shm/a; exit 1", ipc_mode="container:pm-donor", restart=retry)
+    )
+    assert monitor(zengine, joiner.id)["process"] == monitor(zengine, donor.id)["process"]
+    zengine.containers.start(joiner.id)
+    assert zengine.containers.wait(joiner.id, timeout=20) == 1
+    info = zengine.containers.get(joiner.id)
+    assert info.restart_count == 2 and info.status == "exited"
+    assert [r.text for r in join_partials(zengine.containers.logs(joiner.id))] == [b"shared"] * 3
+    for c in (joiner, donor):
+        zengine.containers.remove(c.id, force=True)
+
+
+def test_an_init_at_its_gate_holds_none_of_the_other_containers_fds(zengine: Engine) -> None:
+    """Every fork of a shared monitor inherits all its threads' fds: a created container's init
+    (waiting at its start gate, before the exec that would close them) kept another container's
+    sync pipe open, whose start then never saw its EOF (a 60 s "did not report" under `up -d`)."""
+    a = zengine.containers.create(spec("pm-fd-a", "sleep", "60"))
+    b = zengine.containers.create(spec("pm-fd-b", "sleep", "60"))
+    proc = monitor(zengine, a.id)["process"]
+    assert monitor(zengine, b.id)["process"] == proc
+    init_b = zengine.containers.get(b.id).pid
+    held = sorted(int(fd) for fd in os.listdir(f"/proc/{init_b}/fd"))
+    # its stdio, its end of the sync pipe and of the start gate: nothing of the pod's other fds
+    # (a's pipes, log, ctl and FIFOs, the clients' connections, the pod's socket)
+    targets = {os.readlink(f"/proc/{init_b}/fd/{fd}") for fd in held}
+    pipes = {t for t in targets if t.startswith("pipe:")}
+    assert targets - pipes == {"/dev/null"} and len(pipes) == 4, targets  # stdout, stderr, sync, gate
+    zengine.containers.start(a.id)  # its sync pipe reaches EOF at its exec
+    assert zengine.containers.get(a.id).status == "running"
     for c in (a, b):
         zengine.containers.remove(c.id, force=True)
