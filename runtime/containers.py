@@ -763,7 +763,7 @@ class ContainerManager:
         # a pod's containers share one monitor process (runtime/executor/podmon.py, F4); a lone
         # container keeps one of its own (nothing to share, and its crash is its own)
         pod = (self.store.read().get(KIND, cid) or {}).get("pod") if zygote.pod_monitors() else None
-        if zygote.worth_it(str(self.paths.rundir), others or bool(pod)):  # a fork, not an interpreter
+        if pod or zygote.worth_it(str(self.paths.rundir), others):  # a fork, not an interpreter (F4)
             try:
                 out = zygote.spawn_monitor(
                     str(self.paths.rundir), str(cdir), str(run), start=start, pod=pod or None

@@ -9,6 +9,8 @@ Commands come through the ``ctl`` FIFO in RUN_DIR (``start``); a stop by the use
 ``stopping`` marker before signalling the init, which disables restarting.
 Usually this script does not run at all: runtime/zygote.py forks a pre-imported monitor that runs
 the same ``supervise.main`` with the same arguments (and shows this command line).
+``monitor.py --pod SOCKET CDIR RDIR [--start]`` starts a pod's shared monitor instead
+(runtime/executor/podmon.py): one process, a thread per container of the pod.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ if __name__ == "__main__" and __package__ in (None, ""):
 from runtime.executor.supervise import main  # noqa: E402
 
 if __name__ == "__main__":
-    code = main(sys.argv)
+    if sys.argv[1:2] == ["--pod"]:
+        from runtime.executor.podmon import main as pod_main
+
+        code = pod_main(sys.argv)
+    else:
+        code = main(sys.argv)
     sys.stderr.flush()  # monitor.err: a traceback may wait in the buffer
     # no interpreter teardown: the exit was recorded; freeing every module only delays the reaper
     # (a directly spawned monitor exited ~40 ms after writing exit.json, a forked one in 3-9 ms)

@@ -31,10 +31,6 @@ import struct
 import sys
 import time
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 SOCK, LOCK, PIDFILE, ERRFILE = "zygote.sock", "zygote.lock", "zygote.pid", "zygote.err"
 IDLE_ENV, ZYGOTE_ENV, NO_ZYGOTE_ENV = "COMPOSER_ZYGOTE_IDLE", "COMPOSER_ZYGOTE", "COMPOSER_NO_ZYGOTE"
 # COMPOSER_POD_MONITOR=0: every container of a pod gets a monitor process of its own, as a lone one
@@ -96,16 +92,19 @@ def spawn_monitor(
     never reported."""
     req = [b"%o" % _umask(), os.fsencode(cdir), os.fsencode(rdir), *([b"--start"] if start else [])]
     if pod is not None:
-        return _spawn_in_pod(rundir, pod_socket(rundir, pod), req, 2 * (len(cdir) + len(rdir)) + 256, timeout)
+        return _spawn_in_pod(pod_socket(rundir, pod), req, timeout)
     sock = _connect(rundir)
     if sock is None:
         sock = _launch(rundir, 2 * (len(cdir) + len(rdir)) + 256)
     return _request(sock, req, timeout)
 
 
-def _spawn_in_pod(rundir: str, path: str, req: list[bytes], room: int, timeout: float) -> bytes:
-    """Ask the pod's shared monitor, or (none listens) have the zygote fork one: under the pod's
-    lock until it listens, so that a pod's containers created at once share one process."""
+def _spawn_in_pod(path: str, req: list[bytes], timeout: float) -> bytes:
+    """Ask the pod's shared monitor, or (none listens) start one: ``monitor.py --pod`` binds the
+    pod's socket and runs this container's monitor first, answering on its stdout like a lone
+    monitor. Under the pod's lock until it answered, so that a pod's containers created at once
+    share one process. A fresh interpreter, not a fork of the zygote: a forked one keeps ~2 MB of
+    pages copied from the zygote, and the zygote's own pages count too (F4)."""
     import fcntl
 
     try:
@@ -136,20 +135,26 @@ def _spawn_in_pod(rundir: str, path: str, req: list[bytes], room: int, timeout: 
             return _request(sock, req, timeout, pod=True)
         with contextlib.suppress(FileNotFoundError):  # stale: its process died
             os.unlink(path)
-        sock = _connect(rundir) or _launch(rundir, room)
-        # the forked pod monitor listens before it says "forked": then the next client may come
-        return _request(sock, [*req, b"--pod", os.fsencode(path)], timeout, on_forked=unlock, pod=True)
+        import subprocess
+
+        argv = [sys.executable, "-I", "-S", MONITOR, "--pod", path, *(os.fsdecode(p) for p in req[1:])]
+        try:
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                start_new_session=True,
+                close_fds=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise TimeoutError("the monitor did not report in time") from None
+        return proc.stdout + proc.stderr
     finally:
         unlock()
 
 
-def _request(
-    sock: socket.socket,
-    req: list[bytes],
-    timeout: float,
-    on_forked: Callable[[], None] | None = None,
-    pod: bool = False,
-) -> bytes:
+def _request(sock: socket.socket, req: list[bytes], timeout: float, pod: bool = False) -> bytes:
     """One monitor request on *sock* (the zygote's, or with *pod* a pod monitor's: see the module
     doc). A monitor of its own closes the connection once it reported (and redirected its stdout);
     a pod monitor's status line ends the answer (inits forked meanwhile hold the connection)."""
@@ -163,8 +168,6 @@ def _request(
             raise Unavailable(f"zygote: {exc}") from None
         if not head.startswith(b"forked "):
             raise Unavailable("zygote: no monitor was forked")
-        if on_forked is not None:
-            on_forked()
         # from here on a monitor exists: never fall back
         deadline = time.monotonic() + timeout
         with contextlib.suppress(OSError):  # the child died at once: its output (none) says so
@@ -356,7 +359,7 @@ class Server:
 
         # what monitor.py imports, and what a monitor and its init import later (healthchecks,
         # capabilities): paid once, here, and shared
-        from runtime.executor import enter, health, podmon, supervise  # noqa: F401
+        from runtime.executor import enter, health, supervise  # noqa: F401
         from runtime.security import caps  # noqa: F401
 
         self.run_monitor = supervise.main
@@ -425,16 +428,14 @@ class Server:
             return
         mask, cdir, rdir, flags = int(parts[0], 8), os.fsdecode(parts[1]), os.fsdecode(parts[2]), parts[3:]
         argv = [MONITOR, cdir, rdir, *(os.fsdecode(f) for f in flags if f == b"--start")]
-        pod = os.fsdecode(flags[flags.index(b"--pod") + 1]) if b"--pod" in flags[:-1] else None
         if os.fork() == 0:
             try:
-                self.child(conn, mask, argv, pod)
+                self.child(conn, mask, argv)
             finally:
                 os._exit(1)
 
-    def child(self, conn: socket.socket, mask: int, argv: list[str], pod: str | None = None) -> None:
-        """Become the monitor monitor.py would have been, or with *pod* (its socket path) the
-        pod's shared monitor running this one first (never returns)."""
+    def child(self, conn: socket.socket, mask: int, argv: list[str]) -> None:
+        """Become the monitor monitor.py would have been (never returns)."""
         os.setsid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM):
@@ -444,35 +445,14 @@ class Server:
         os.close(self.listener.detach())
         os.close(self.wake_r)
         os.close(self.wake_w)
-        pod_fd = -1
-        if pod is not None:  # listening before "forked": the client holds the pod's lock until then
-            try:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(pod)
-                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                old = os.umask(0o077)
-                try:
-                    listener.bind(pod)
-                finally:
-                    os.umask(old)
-                listener.listen(128)
-                pod_fd = listener.detach()
-            except OSError as exc:
-                print(f"zygote: pod monitor {pod}: {exc}", file=sys.stderr, flush=True)
-                os._exit(0)  # no "forked": the client spawns the monitor directly
         # ours alone: only the client that saw "forked" says go (one that gave up closed instead)
         os.write(fd, b"forked %d\n" % os.getpid())
         import select
 
         ready, _, _ = select.select([fd], [], [], 10)
         if not ready or os.read(fd, 1) != b"g":
-            if pod is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(pod)
             os._exit(0)
         os.set_blocking(fd, True)  # the zygote's timeout made it non-blocking: a pipe is not
-        if pod is not None:
-            self.pod_child(fd, pod_fd, pod, argv)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.closerange(3, 1 << 20)  # nothing of the zygote's leaks into the monitor
@@ -486,30 +466,6 @@ class Server:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         os._exit(code)
-
-    def pod_child(self, fd: int, listener: int, path: str, argv: list[str]) -> None:
-        """The pod's shared monitor (runtime/executor/podmon.py), its first monitor answering on
-        *fd* (never returns)."""
-        null = os.open("/dev/null", os.O_RDWR)
-        err = os.open(path[: -len(".sock")] + ".err", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        os.dup2(err, 2)
-        keep = {0, 1, 2, fd, listener}
-        for name in os.listdir("/proc/self/fd"):  # nothing of the zygote's leaks into the monitors
-            if int(name) not in keep:
-                with contextlib.suppress(OSError):
-                    os.close(int(name))
-        _set_cmdline([sys.executable, "-I", "-S", MONITOR, "--pod", path])
-        from runtime.executor import podmon
-
-        code = 1
-        try:
-            code = podmon.serve(listener, path, fd, argv[1:])
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                sys.stderr.flush()
-            os._exit(code)
 
     def reap(self) -> None:
         """Reap the forked children (each exits at once, leaving its monitor to init)."""

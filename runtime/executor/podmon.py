@@ -2,9 +2,10 @@
 of its own (F4: every forked monitor copies ~2.6 MB of the fork server's heap, CPython's reference
 counts write to it; threads share one copy). Standard library only, like the monitor.
 
-The fork server (runtime/zygote.py) forks it for the pod's first container; it listens on the pod's
-socket (``zygote.pod_socket``), where the next containers' clients ask with the fork server's
-protocol (request, ``forked PID``, ``g``, then the monitor's ok/error line, then EOF).
+Run as ``python -I -S runtime/monitor.py --pod SOCKET CDIR RDIR [--start]`` for the pod's first
+container (by runtime.zygote.spawn_monitor, under the pod's lock): it binds the pod's socket, detaches
+and answers on stdout like a lone monitor. The next containers' clients ask on the socket with the
+fork server's protocol (request, ``forked PID``, ``g``, then the monitor's ok/error line).
 The main thread accepts, owns the signals and reaps orphans (the process is the subreaper of all
 its containers: a monitor thread waits only for its own pids, by pid; the reaper waits while any
 thread forks (``Pod.lock``), so a fresh child is never reaped before its owner recorded it; forks
@@ -268,16 +269,46 @@ class Pod:
                     os.write(fd, f"error monitor: {exc}\n".encode())
                 except OSError:
                     pass
-                os.close(fd)
+                if fd == 1:  # the first container's: the caller reads our stdout to its EOF
+                    null = os.open("/dev/null", os.O_WRONLY)
+                    os.dup2(null, 1)
+                    os.close(null)
+                else:
+                    os.close(fd)
         finally:
             self.monitors.discard(mon)
 
 
-def serve(listener: int, path: str, first_fd: int, first_argv: list[str]) -> int:
-    """Run the pod's shared monitor until its last monitor thread ended: *listener* is the bound,
-    listening socket at *path*, *first_fd* the connection of the first container's client (its
-    request done), *first_argv* [cdir, rdir, flags...]."""
-    return Pod(listener, path).serve(first_fd, first_argv)
+def main(argv: list[str]) -> int:
+    """``monitor.py --pod SOCKET CDIR RDIR [--start]``: bind, detach (the caller reaps us at once
+    and reads stdout to its EOF: the first monitor's ok/error line), serve until the last monitor
+    thread ended. When the socket cannot be bound: a monitor of this container's own."""
+    path, rest = argv[2], argv[3:]
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:  # noqa: SIM105 - no contextlib import in the monitor
+            os.unlink(path)  # stale: the caller holds the pod's lock and found no listener
+        except FileNotFoundError:
+            pass
+        old = os.umask(0o077)
+        try:
+            listener.bind(path)
+        finally:
+            os.umask(old)
+        listener.listen(128)
+    except OSError as exc:
+        listener.close()
+        print(f"monitor: pod socket {path}: {exc}", file=sys.stderr, flush=True)
+        return supervise.main([argv[0], *rest])
+    if os.fork():
+        os._exit(0)
+    null = os.open("/dev/null", os.O_RDWR)
+    err = os.open(path[: -len(".sock")] + ".err", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(err, 2)
+    os.close(null)
+    os.close(err)
+    return Pod(listener.detach(), path).serve(1, rest)
 
 
 def _recv_exact(conn: socket.socket, n: int) -> bytes:
