@@ -41,7 +41,7 @@ class ForkGate:
     included: its process B is re-parented to us once A exited); any number of threads at once.
     The orphan reaper reaps only while no thread is inside.
 
-    ``gate(fds)`` also names the fds the thread's child keeps: a child closes every other one at
+    Called with fds, it names the fds the thread's child keeps: a child closes every other one at
     once (an at-fork hook), since it inherits every thread's fds. Without that, a container's init
     waiting at its start gate held the pipes of the others created meanwhile (close-on-exec acts
     only at its exec): another init's sync pipe never reached EOF, its start never returned."""
