@@ -288,6 +288,8 @@ class ContainerManager:
             doc["last_state"] = final
             doc.pop("paused", None)
             tx.put(KIND, cid, doc, name=doc["name"])
+        if doc.get("ports"):  # stopped for good: its host ports are free until it starts again
+            self.engine.networks.release_ports(cid)
         run = self.paths.container_run(cid)
         for name in ("exit.json", "state.json"):
             with contextlib.suppress(FileNotFoundError):
@@ -826,6 +828,9 @@ class ContainerManager:
         donor = ipc.split(":", 1)[1] if ipc and ipc.startswith("container:") else None
         if info.spec is not None:
             self._rejoin_namespaces(cid, info.spec)  # before anything changes: X may be stopped
+        ports = self.engine.networks.claim_ports(cid)  # NetworkError (a port taken now): nothing changed
+        if ports is not None:
+            doc["ports"] = [[dataclasses.asdict(p), h] for p, h in ports]
         self._kill_everything(cid)
         for name in ("stopping", "exit.json", "health.json", "ctl"):
             with contextlib.suppress(FileNotFoundError):

@@ -526,6 +526,8 @@ class NetworkManager:
         atts = sorted(spec.networks, key=lambda a: -a.priority) if mode == "bridge" else []
         ports = list(spec.ports) if mode == "bridge" else []
         self._check_attachments(who, atts)
+        if ports:
+            self._release_exited(cid)
         chosen = [self._probe_port(who, p) for p in ports]
         with self.store.transaction() as tx:
             records = [self._lease(tx, who, cid, a, i) for i, a in enumerate(atts)]
@@ -660,7 +662,7 @@ class NetworkManager:
                        chosen: Sequence[int]) -> builtins.list[Doc]:
         used: builtins.list[tuple[str, str, int]] = []
         for other, d in tx.list(CTR):
-            if other != cid:
+            if other != cid and not d.get("ports_off"):  # a stopped container holds no port
                 used += [(p["protocol"], p["host_ip"], p["actual"]) for p in d.get("ports", [])]
         out: list[Doc] = []
         for p, actual in zip(ports, chosen, strict=True):
@@ -702,6 +704,66 @@ class NetworkManager:
     def ports(self, container_id: str) -> builtins.list[tuple[PortMapping, int]]:
         doc = self.store.read().get(CTR, container_id)
         return [] if doc is None else self._ports_of(doc)
+
+    def release_ports(self, container_id: str) -> None:
+        """The container stopped: free its published host ports (docker does) so another
+        container, or `run --service-ports`, may publish them; claim_ports takes them again.
+        The record keeps the mappings, marked off; idempotent."""
+        doc = self.store.read().get(CTR, container_id)
+        if doc is None or not doc.get("ports") or doc.get("ports_off"):
+            return
+        with self.store.transaction() as tx:
+            doc = tx.get(CTR, container_id)
+            if doc is None or not doc.get("ports") or doc.get("ports_off"):
+                return
+            before = dict(doc)
+            doc["ports_off"] = True
+            tx.put(CTR, container_id, doc)
+        # off in the state first: a crash from here leaves stale elements, which the next port
+        # change that meets them replaces by rendering the table from state
+        self._nft_ports(before, added=False)
+        if before.get("relay"):
+            from runtime.network import proxy
+
+            proxy.remove(str(self.relay_dir()), container_id)
+
+    def claim_ports(self, container_id: str) -> builtins.list[tuple[PortMapping, int]] | None:
+        """Take a stopped container's published ports again before it starts (a random host
+        port may get a new number, as in docker). Raises NetworkError naming the container and
+        the port when one is taken now, holding none of them. None when nothing was released."""
+        doc = self.store.read().get(CTR, container_id)
+        if doc is None or not doc.get("ports_off"):
+            return None
+        who = f"container {doc['name']}"
+        self._release_exited(container_id)
+        asked = [m for m, _ in self._ports_of(doc)]
+        chosen = [self._probe_port(who, p) for p in asked]
+        with self.store.transaction() as tx:
+            doc = tx.get(CTR, container_id)
+            if doc is None or not doc.get("ports_off"):
+                return None if doc is None else self._ports_of(doc)
+            doc["ports"] = self._reserve_ports(tx, who, container_id, asked, chosen)
+            doc.pop("ports_off")
+            tx.put(CTR, container_id, doc)
+        try:
+            if doc.get("relay"):
+                nets = {d["name"]: d for _, d in self.store.read().list(NET)}
+                self._start_proxy(who, container_id, relay_rules(
+                    doc["ports"], doc["attachments"], nets, everything=doc.get("port_driver") == "proxy"))
+            self._nft_ports(doc, added=True)
+        except BaseException:
+            self.release_ports(container_id)
+            raise
+        return self._ports_of(doc)
+
+    def _release_exited(self, container_id: str) -> None:
+        """Free the ports of containers that exited with no command since to fold their exit
+        file in (containers.py does that, and calls release_ports): the file is the monitor's
+        last write, so such a container is done for good."""
+        for cid, d in self.store.read().list(CTR):
+            if (cid != container_id and d.get("ports") and not d.get("ports_off")
+                    and os.path.exists(self.paths.container_run(cid) / "exit.json")):
+                self.release_ports(cid)
 
     # ---- teardown --------------------------------------------------------------------------
 
@@ -768,7 +830,8 @@ class NetworkManager:
         orphan_leases = [i for i, d in tx.list(IP) if d.get("container") not in records]
         for cid in stale:
             self.teardown_container(cid)
-        self._restore_relay({cid: d for cid, d in records.items() if d.get("relay") and cid not in stale})
+        self._restore_relay({cid: d for cid, d in records.items()
+                             if d.get("relay") and not d.get("ports_off") and cid not in stale})
         if orphan_leases:
             with self.store.transaction() as wtx:
                 for ip_id in orphan_leases:
@@ -913,7 +976,7 @@ class NetworkManager:
     @staticmethod
     def _port_rules(doc: Doc, nets: Mapping[str, Doc]) -> builtins.list[nft.PortRule]:
         """The DNAT rules of one container's published ports (none when a relay serves them)."""
-        if doc.get("port_driver") == "proxy":
+        if doc.get("port_driver") == "proxy" or doc.get("ports_off"):
             return []
         target = _port_target(doc.get("attachments", []), nets)
         if target is None:
