@@ -899,6 +899,7 @@ class NetworkManager:
             rec = self._lease(tx, who, container_id, attachment, index)
             if rec["ifname"] in taken:
                 raise NetworkError(f"{who}: interface {rec['ifname']} already exists")
+            before = {**doc, "attachments": list(doc["attachments"])}
             doc["attachments"].append(rec)
             tx.put(CTR, container_id, doc)
         try:
@@ -913,8 +914,7 @@ class NetworkManager:
             self._drop_attachment(container_id, attachment.network)
             raise
         self._refresh_hosts({attachment.network}, also=container_id)
-        if doc.get("ports"):
-            self._refresh_nft()
+        self._retarget_ports(container_id, before, doc)
 
     def disconnect(self, container_id: str, network: str) -> None:
         doc = self.store.read().get(CTR, container_id)
@@ -922,8 +922,24 @@ class NetworkManager:
             raise NotFound(f"container {container_id}: not connected to network {network}")
         self._drop_attachment(container_id, network)
         self._refresh_hosts({network}, also=container_id)
-        if doc.get("ports"):
-            self._refresh_nft()
+        self._retarget_ports(container_id, doc, {**doc, "attachments": [a for a in doc["attachments"]
+                                                          if a["network"] != network]})
+
+    def _retarget_ports(self, container_id: str, before: Doc, after: Doc) -> None:
+        """Published ports lead to the first non-internal attachment: when connect or disconnect
+        changed it, move only this container's map elements (and its relay's rules), as set-up and
+        teardown do, instead of rendering the whole table."""
+        if not after.get("ports") or after.get("ports_off"):
+            return
+        nets = {d["name"]: d for _, d in self.store.read().list(NET)}
+        if after.get("relay"):
+            everything = after.get("port_driver") == "proxy"
+            relays = relay_rules(after["ports"], after["attachments"], nets, everything)
+            if relays != relay_rules(before["ports"], before["attachments"], nets, everything):
+                self._start_proxy(f"container {after['name']}", container_id, relays)
+        old, new = self._port_rules(before, nets), self._port_rules(after, nets)
+        if self.nft_ok and old != new:
+            self._change_ports([r for r in new if r not in old], [r for r in old if r not in new])
 
     def _drop_attachment(self, container_id: str, network: str) -> None:
         from runtime.network import links
