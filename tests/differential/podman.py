@@ -105,8 +105,11 @@ class Podman:
     def __call__(
         self, *args: str, timeout: float = 60, check: bool = False
     ) -> subprocess.CompletedProcess[str]:
+        # in our tmp dir: podman's conmon inherits the working directory and creates an empty
+        # file named "oom" there when the container meets an OOM kill (it did in the repo root)
         return subprocess.run(
-            self.argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout, check=check
+            self.argv(*args), capture_output=True, text=True, env=self.env, timeout=timeout, check=check,
+            cwd=self.base / "tmp",
         )
 
     def run_flags(self) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -357,8 +358,11 @@ def test_memory_limit_enforced(podman: Podman, composer: None) -> None:
     # 60 MB into /dev/shm (shmem is charged to the container's memory cgroup; no swap here): the
     # writer is OOM-killed under a 32 MB limit, and not without one.
     script = "dd if=/dev/zero of=/dev/shm/f bs=1M count=60 2>/dev/null; echo $?"
+    stray = Path.cwd() / "oom"  # conmon's OOM marker lands in its working directory
+    had_stray = stray.exists()
     theirs, ours = run_both(podman, ["--memory", "32m"], script)
     assert theirs.stdout.split() == ["137"]
+    assert stray.exists() == had_stray
     assert ours.stdout.split() == theirs.stdout.split()
     theirs, ours = run_both(podman, [], script)
     assert ours.stdout.split() == theirs.stdout.split() == ["0"]
