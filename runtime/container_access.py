@@ -36,6 +36,7 @@ def exec(
         "command": list(spec.command),
         "env": dict(spec.env),
         "user": spec.user,
+        "group_add": list(info.spec.group_add) if spec.user and info.spec else [],
         "working_dir": spec.working_dir,
         "privileged": spec.privileged,
         "tty": spec.tty and not spec.detach,

@@ -56,7 +56,10 @@ def join_namespaces(pid: int, cgroup_procs: Sequence[str]) -> None:
 
 
 def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: bytes | None) -> None:
-    """In the entered child: user, caps, no_new_privs, seccomp, then execve. Never returns."""
+    """In the entered child: the container's process settings as its init got them (rlimits,
+    user, caps, no_new_privs, seccomp, cwd, env), then execve. Never returns. As docker's exec:
+    -u resolves in the container with its group_add, --privileged gives every capability but
+    keeps the container's seccomp filter, a terminal gets TERM=xterm unless the env sets it."""
     process = dict(config["process"])
     if req.get("user"):
 
@@ -67,22 +70,27 @@ def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: byte
             except OSError:
                 return ""
 
-        u = resolve_user(str(req["user"]), (), etc("passwd"), etc("group"))
+        u = resolve_user(str(req["user"]), req.get("group_add") or (), etc("passwd"), etc("group"))
         process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
     if req.get("privileged"):
         process["capabilities"] = {"bounding": _all_caps()}
-        seccomp_bpf = None
     env = dict(e.partition("=")[::2] for e in process.get("env") or [])
+    if req.get("tty"):
+        env.setdefault("TERM", "xterm")
     env.update(req.get("env") or {})
     envl = [f"{k}={v}" for k, v in env.items()]
     args = [str(a) for a in req["command"]]
     cwd = str(req.get("working_dir") or process.get("cwd") or "/")
-    _init.set_identity(process)
+    _init._set_rlimits(process.get("rlimits") or [])  # while root: raising a hard limit needs it
+    if process.get("noNewPrivileges"):
+        _init.set_identity(process)
+        _init.set_no_new_privs()
+        _init.load_seccomp(seccomp_bpf)
+    else:  # as the init: without no_new_privs only a privileged process may load the filter
+        _init.load_seccomp(seccomp_bpf)
+        _init.set_identity(process)
     os.chdir(cwd)
     exe = _init.find_executable(args[0], envl)
-    if process.get("noNewPrivileges"):
-        _init.set_no_new_privs()
-    _init.load_seccomp(seccomp_bpf)
     os.execve(exe, args, env)
 
 
