@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from runtime import containers
 from runtime.containers import read_json
-from runtime.errors import Conflict, ExecError, InvalidSpec, NotFound
+from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, NotFound
 from runtime.spec import ContainerInfo, ExecSpec
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def exec(
         "env": dict(spec.env),
         "user": spec.user,
         "group_add": list(info.spec.group_add) if spec.user and info.spec else [],
+        "user_home": bool(spec.user) and "HOME" not in spec.env and _home_defaulted(mgr, info),
         "working_dir": spec.working_dir,
         "privileged": spec.privileged,
         "tty": spec.tty and not spec.detach,
@@ -53,6 +54,19 @@ def exec(
         )
         return 0
     return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr).returncode
+
+
+def _home_defaulted(mgr: ContainerManager, info: ContainerInfo) -> bool:
+    """Whether the container's HOME came from its user's passwd entry (neither the service nor
+    the image set one): docker's exec -u then gets the exec user's home, as runc sets it."""
+    if info.spec is None or "HOME" in info.spec.env:
+        return False
+    try:
+        config = mgr.engine.images.resolve(info.image_id or info.image).config
+    except EngineError:  # the image is gone: its env is unknown, keep the container's HOME
+        return False
+    env = config.get("Env")
+    return not (isinstance(env, list) and any(str(e).startswith("HOME=") for e in env))
 
 
 def attach_stdin(mgr: ContainerManager, ref: str, fd: int) -> None:

@@ -61,6 +61,7 @@ def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: byte
     -u resolves in the container with its group_add, --privileged gives every capability but
     keeps the container's seccomp filter, a terminal gets TERM=xterm unless the env sets it."""
     process = dict(config["process"])
+    home = None
     if req.get("user"):
 
         def etc(name: str) -> str:
@@ -72,9 +73,12 @@ def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: byte
 
         u = resolve_user(str(req["user"]), req.get("group_add") or (), etc("passwd"), etc("group"))
         process["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": list(u.additional_gids)}
+        home = u.home if req.get("user_home") else None  # HOME was the container user's default
     if req.get("privileged"):
         process["capabilities"] = {"bounding": _all_caps()}
     env = dict(e.partition("=")[::2] for e in process.get("env") or [])
+    if home is not None:
+        env["HOME"] = home
     if req.get("tty"):
         env.setdefault("TERM", "xterm")
     env.update(req.get("env") or {})

@@ -67,6 +67,12 @@ def test_exec_as_another_user_without_no_new_privileges(engine: Engine, tmp_path
     assert lines[0].startswith("uid=65534(nobody)") and "100" in lines[1].split(":", 1)[1].split()
     assert "Seccomp:\t2" in out and "NoNewPrivs:\t0" in out and "CapEff:\t0000000000000000" in out
     assert "n=500 Hn=600" in out and lines[-2:] == ["/tmp", "X=2"]
+    # HOME follows the exec's user (runc sets it from passwd) unless the service or image set one
+    want = _exec(engine, cid, "grep ^nobody: /etc/passwd | cut -d: -f6", tmp_path).strip()
+    assert _exec(engine, cid, "echo $HOME", tmp_path).strip() == "/root"
+    assert _exec(engine, cid, "echo $HOME", tmp_path, user="nobody").strip() == want != "/root"
+    set_home = _started(engine, "t-ex-home", env={"HOME": "/data"})
+    assert _exec(engine, set_home, "echo $HOME", tmp_path, user="nobody").strip() == "/data"
 
 
 def test_privileged_exec_gets_every_capability_but_keeps_the_seccomp_filter(
