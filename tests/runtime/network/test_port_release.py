@@ -4,18 +4,23 @@ meanwhile fails the start naming the container and the port, with nothing starte
 
 from __future__ import annotations
 
+import socket
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from runtime.engine import Engine
 from runtime.errors import NetworkError
+from runtime.network import NetworkManager
 from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec, PortMapping
 
 from ..conftest import IMAGE
 from .conftest import free_port, tcp_get
 
 pytestmark = pytest.mark.privileged
+A = "a" * 64
 
 
 def server(name: str, *ports: PortMapping, cmd: str = "") -> ContainerSpec:
@@ -92,3 +97,25 @@ def test_a_random_port_is_taken_again_on_restart(engine: Engine) -> None:
         assert asked.host_port == 0 and now > 0
         assert engine.networks.ports(a.id)[0][1] == now
         assert answer(now) == "t-a"
+
+
+def test_released_relayed_ports_are_unbound_and_claimed_again(
+        manager: NetworkManager, servers: Callable[..., Any]) -> None:
+    """The relay path (the whole port path without nftables): release unbinds, claim binds again."""
+    manager.port_driver = "proxy"
+    manager.create(NetworkSpec(name="t_default"))
+    port = free_port()
+    net = manager.setup_container(A, ContainerSpec(name="t-a", image="i", networks=(
+        NetworkAttachment(network="t_default"),), ports=(PortMapping(container_port=80, host_port=port),)))
+    assert net.netns_path
+    servers(net.netns_path, 80, "relayed")
+    assert tcp_get("127.0.0.1", port) == "relayed"
+    manager.release_ports(A)
+    manager.release_ports(A)  # idempotent
+    with socket.socket() as s:  # free on the host (the relay's closed connection may be in TIME_WAIT)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port))
+        s.listen()
+    assert manager.claim_ports(A) == [(PortMapping(container_port=80, host_port=port), port)]
+    assert manager.claim_ports(A) is None  # held already
+    assert tcp_get("127.0.0.1", port) == "relayed"
