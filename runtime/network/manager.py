@@ -19,7 +19,6 @@ import hashlib
 import ipaddress
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -481,6 +480,8 @@ class NetworkManager:
         raise AssertionError("unreachable")
 
     def _setup_host(self, cid: str, spec: ContainerSpec, hosts: str, resolv: str) -> ContainerNet:
+        import socket
+
         hostname = spec.hostname or socket.gethostname()
         doc: Doc = {"name": spec.name, "hostname": hostname, "mode": "host", "netns_path": None,
                     "hosts_path": hosts, "resolv_path": resolv, "attachments": [], "ports": [],
@@ -643,6 +644,8 @@ class NetworkManager:
 
     def _probe_port(self, who: str, p: PortMapping) -> int:
         """Check that the host port is free on the host (or pick one); the state is checked later."""
+        import socket  # here: stop (release_ports) and teardown need none
+
         kind = socket.SOCK_STREAM if p.protocol == "tcp" else socket.SOCK_DGRAM
         host = p.host_ip or "0.0.0.0"
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET

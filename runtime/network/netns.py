@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from runtime.errors import NetworkError
+
+if TYPE_CHECKING:
+    import socket  # at run time only where a socket is opened: not on a CLI's teardown path
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
@@ -81,6 +83,8 @@ def create_pin(pin: Path, inside: Callable[[socket.socket], T] | None = None) ->
     os.close(fd)
 
     def work() -> T | None:
+        import socket
+
         host = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE) if inside else None
         orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:
@@ -133,6 +137,8 @@ def run_in(pin: Path, fn: Callable[..., T], host_socket: bool = False) -> T:
     """
 
     def work() -> T:
+        import socket
+
         host = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE) if host_socket else None
         orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import shutil
-import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -232,6 +231,8 @@ def apply(script: str) -> None:
     exe = shutil.which("nft")
     if exe is None:
         raise MissingTool("nft", "nftables")
+    import subprocess  # the fallback only: libnftables is the usual path
+
     proc = subprocess.run([exe, "-f", "-"], input=script, capture_output=True, text=True)
     if proc.returncode != 0:
         msg = " ".join(proc.stderr.strip().splitlines()[:3])
