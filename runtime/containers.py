@@ -828,7 +828,8 @@ class ContainerManager:
         donor = ipc.split(":", 1)[1] if ipc and ipc.startswith("container:") else None
         if info.spec is not None:
             self._rejoin_namespaces(cid, info.spec)  # before anything changes: X may be stopped
-        ports = self.engine.networks.claim_ports(cid)  # NetworkError (a port taken now): nothing changed
+        # its published ports, freed when it stopped (NetworkError when one is taken: nothing changed)
+        ports = self.engine.networks.claim_ports(cid) if doc.get("ports") else None
         if ports is not None:
             doc["ports"] = [[dataclasses.asdict(p), h] for p, h in ports]
         self._kill_everything(cid)
