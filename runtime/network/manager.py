@@ -7,7 +7,8 @@ rewrite the peers' hosts files in place → add its published ports to composer'
 Any failure tears down what was made (teardown_container is idempotent). repair() undoes what a
 killed command left: records of no container row whose owner is dead, leases, pins, run files,
 half-removed bridges, a killed relay; remove/prune/inspect run it, and a set-up that meets a
-taken address or port runs it and retries once.
+taken address or port runs it and retries once. As with docker, a stopped container holds no
+published host port: release_ports when its exit is folded in, claim_ports when it starts again.
 """
 
 from __future__ import annotations
