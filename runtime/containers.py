@@ -329,7 +329,9 @@ class ContainerManager:
             health=health,  # type: ignore[arg-type]
             restart_count=int(st.get("restart_count") or 0),
             command=tuple(doc.get("command", ())),
-            ports=tuple((S.PortMapping(**p), int(h)) for p, h in doc.get("ports", [])),
+            # held only while it runs (released on exit, as docker shows: none when stopped)
+            ports=tuple((S.PortMapping(**p), int(h)) for p, h in doc.get("ports", []))
+            if status in ("running", "paused", "restarting") else (),
             networks=dict(doc.get("networks", {})),
             pod=spec.pod,
             spec=spec,

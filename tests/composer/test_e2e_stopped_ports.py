@@ -4,6 +4,7 @@ naming the container and the port while they are taken, and takes them again onc
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -49,6 +50,9 @@ services:
     composer_ok(tmp_path, "up", "-d")
     assert _says(port) == "service"
     composer_ok(tmp_path, "stop", "-t", "1", "s")
+    listed = composer_ok(tmp_path, "ps", "-a", "--format", "json").stdout
+    rows = [json.loads(line) for line in listed.splitlines()]
+    assert [(r["State"], r["Ports"], r["Publishers"]) for r in rows] == [("exited", "", [])]  # none held
     composer_ok(tmp_path, "run", "-d", "--name", "sports-oneoff", "--service-ports", "-e", "WHO=oneoff", "s")
     assert _says(port) == "oneoff"
     res = composer_ok(tmp_path, "start", "s", code=None)
