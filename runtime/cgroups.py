@@ -285,19 +285,21 @@ class Cgroup:
 
     @classmethod
     def create(cls, parts: Sequence[str], resources: Resources | None = None, *,
-               devices: Sequence[str] = (), hierarchies: Mapping[str, Hierarchy] | None = None,
+               devices: Sequence[str] | None = (), hierarchies: Mapping[str, Hierarchy] | None = None,
                ) -> Cgroup:
         """Create ``composer/<parts...>`` in every hierarchy and write the limits of *resources*.
 
         Args:
-            devices: extra v1 devices-cgroup allow rules (``"c 10:229 rwm"``).
+            devices: extra v1 devices-cgroup allow rules (``"c 10:229 rwm"``); None for a parent
+                (a pod), which restricts nothing: its "deny all, then allow" writes, cut by a kill
+                between the two, would deny every device to every container below it for good.
             hierarchies: what ``detect()`` would return (tests use it to pick cgroup2 on a hybrid host).
         Raises:
             InvalidSpec: an invalid limit (the message names it); nothing is left behind.
         """
         paths, versions = cls._layout(parts, hierarchies)
         writes = plan_limits(resources or Resources(), versions, memsw=cls._has_memsw(paths))
-        if versions.get("devices") == 1:
+        if versions.get("devices") == 1 and devices is not None:
             writes += device_rules(devices)
         created: list[Path] = []
         try:

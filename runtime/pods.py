@@ -64,7 +64,7 @@ class PodManager:
         try:
             from runtime.cgroups import Cgroup
 
-            Cgroup.create([*self._scope(), spec.name])
+            Cgroup.create([*self._scope(), spec.name], devices=None)  # each container restricts its own
         except ImportError:
             pass
         except BaseException:

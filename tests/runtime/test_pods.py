@@ -24,3 +24,20 @@ def test_exists_by_name_and_id(engine_paths: tuple[Path, Path]) -> None:
     finally:
         engine.pods.remove("t-exists")
     assert not engine.pods.exists("t-exists") and not engine.pods.exists(pod.id)
+
+
+def test_a_pod_cgroup_restricts_no_device(engine_paths: tuple[Path, Path]) -> None:
+    """Only containers get the devices allow-list (v1): a pod's own "deny all, then allow" could be
+    cut by a kill between the two writes and then deny every device to all its containers."""
+    from runtime.cgroups import Cgroup
+
+    root, run = engine_paths
+    engine = Engine(Paths(root=root, rundir=run))
+    engine.pods.create(PodSpec(name="t-devices"))
+    try:
+        cg = Cgroup.open([*engine.pods._scope(), "t-devices"])
+        if cg.versions.get("devices") != 1:
+            pytest.skip("no v1 devices controller on this host")
+        assert (cg.path("devices") / "devices.list").read_text().split() == ["a", "*:*", "rwm"]
+    finally:
+        engine.pods.remove("t-devices")
