@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import signal
 import time
@@ -21,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, Literal
 
+from runtime.digest import sha256
 from runtime.errors import EngineError, InvalidSpec, NotFound
 from runtime.record import record
 from runtime.spec import Resources
@@ -40,7 +40,7 @@ def engine_scope(root: Path) -> tuple[str, ...]:
     """
     if Path(root) == DEFAULT_ENGINE_ROOT:
         return ()
-    digest = hashlib.sha256(os.fsencode(os.path.abspath(root))).hexdigest()[:8]
+    digest = sha256(os.fsencode(os.path.abspath(root))).hexdigest()[:8]
     return (f"engine-{digest}",)
 # The controllers composer uses; freezer and devices only exist as such on v1 (v2 has
 # cgroup.freeze built in, and device control through BPF, which composer does not do).

@@ -8,15 +8,16 @@ crash leaves only a temporary file (named ``.tmp-*``, swept by gc).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Final
 
 from runtime.errors import ImageError
+
+# hashlib (OpenSSL) and tempfile (random) are imported where a blob is written: reading an image to
+# run a container needs neither, ~6 ms CPU of `container run` (FINDINGS F16).
 
 CHUNK: Final = 1 << 20
 _SHA256: Final = re.compile(r"sha256:[a-f0-9]{64}")
@@ -30,6 +31,8 @@ def check_digest(digest: str) -> str:
 
 
 def sha256_bytes(data: bytes) -> str:
+    import hashlib
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -63,6 +66,9 @@ class BlobStore:
 
     def put_stream(self, src: BinaryIO, expected: str | None = None) -> tuple[str, int, bool]:
         """Copy *src* to the store while hashing it; returns (digest, size, whether it is new)."""
+        import hashlib
+        import tempfile
+
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
         try:
@@ -87,6 +93,8 @@ class BlobStore:
         return digest, size, True
 
     def _commit(self, digest: str, write: object) -> None:
+        import tempfile
+
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
         try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import fcntl
-import hashlib
 import ipaddress
 import os
 import signal
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import procs
+from runtime.digest import sha256
 from runtime.errors import Conflict, EngineError, InvalidSpec, NetworkError, NotFound
 from runtime.network import files, ipam, netns, nft
 from runtime.network.ipam import Addr, Net
@@ -63,7 +63,7 @@ def _now() -> str:
 
 def host_veth(container_id: str, network: str) -> str:
     """The host end of a container's veth: deterministic, so teardown finds it after a crash."""
-    return "ve" + hashlib.sha256(f"{container_id}/{network}".encode()).hexdigest()[:10]
+    return "ve" + sha256(f"{container_id}/{network}".encode()).hexdigest()[:10]
 
 
 def _kill_proxy(pid: int, start: str | None) -> None:

@@ -9,12 +9,11 @@ bench F8) where only the command is installed.
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from runtime.digest import sha256
 from runtime.errors import MissingTool, NetworkError
 from runtime.record import record
 
@@ -42,7 +41,7 @@ def table_name(rundir: Path) -> str:
     """"composer" for the real run dir; a per-run-dir name otherwise so test engines never clash."""
     if Path(rundir) == DEFAULT_RUNDIR:
         return "composer"
-    return "composer_" + hashlib.sha256(str(rundir).encode()).hexdigest()[:8]
+    return "composer_" + sha256(str(rundir).encode()).hexdigest()[:8]
 
 
 def _fam(cidr_or_addr: str) -> str:
@@ -216,6 +215,8 @@ def _library() -> _Lib | None:
 
 
 def nft_available() -> bool:
+    import shutil  # here: only where the library is missing
+
     return shutil.which("nft") is not None or _library() is not None
 
 
@@ -228,6 +229,8 @@ def apply(script: str) -> None:
             msg = " ".join(line for line in err.strip().splitlines()[:3])
             raise NetworkError(f"nftables: cannot apply composer rules: {msg}")
         return
+    import shutil
+
     exe = shutil.which("nft")
     if exe is None:
         raise MissingTool("nft", "nftables")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from runtime.digest import sha256
 from runtime.errors import ExecError, InvalidSpec, MissingTool
 from runtime.security.seccomp_profile import default_profile
 
@@ -252,7 +252,7 @@ def compile_filter(profile: Mapping[str, Any], caps: frozenset[str]) -> bytes:
 
 def filter_key(profile: Mapping[str, Any], caps: frozenset[str]) -> str:
     """The cache key of a compiled filter: what the BPF program depends on."""
-    h = hashlib.sha256()
+    h = sha256()
     h.update(json.dumps(profile, sort_keys=True, separators=(",", ":")).encode())
     h.update(b"\0" + ",".join(sorted(_cap(c) for c in caps)).encode())
     h.update(b"\0" + libseccomp_version().encode())

@@ -11,7 +11,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -152,6 +151,8 @@ _DEFAULT: Final = _build()
 
 def default_profile() -> dict[str, Any]:
     """A fresh copy of the default profile (Docker's JSON format); callers may modify it."""
+    import copy  # here: a container run reads the shared profile (copy imports weakref)
+
     return copy.deepcopy(_DEFAULT)
 
 
