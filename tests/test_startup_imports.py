@@ -145,6 +145,28 @@ def test_container_run_imports_only_what_it_needs(
     assert [m for m in modules if m.startswith(RUN_MUST_NOT_IMPORT)] == []
 
 
+@pytest.mark.privileged
+def test_container_create_start_rm_import_no_openssl_or_tempfile(
+    engine_paths: tuple[Path, Path], busybox_tar: Path, tmp_path: Path
+) -> None:
+    imp = subprocess.run([sys.executable, "-m", "composer", "image", "import", str(busybox_tar),
+                          "localhost/busybox:latest"], capture_output=True, text=True, timeout=120)
+    assert imp.returncode == 0, imp.stderr
+    warm = subprocess.run([sys.executable, "-m", "composer", "container", "run", "--rm",
+                           "localhost/busybox:latest", "true"], capture_output=True, text=True, timeout=120)
+    assert warm.returncode == 0, warm.stderr  # the engine's seccomp filter is compiled and cached
+    steps = [["container", "create", "--name", "imp2", "localhost/busybox:latest", "sleep", "60"],
+             ["container", "start", "imp2"], ["container", "rm", "-f", "imp2"]]
+    for argv in steps:
+        out = subprocess.run([sys.executable, "-c", _RUN_PROBE, *argv],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
+        assert marks, out.stderr
+        rc, *modules = marks[-1].split()[1:]
+        assert rc == "0", out.stderr
+        assert [m for m in modules if m in ("hashlib", "_hashlib", "tempfile", "random")] == [], argv
+
+
 # ---- `ps` and `ls` (issue 5: ps <= 60 ms) ---------------------------------------------------------
 # Standard modules these read-only commands have no use for (FINDINGS F14): argparse (+gettext,
 # locale, shutil's bz2/lzma via its formatter), dataclasses (+inspect, ast, dis, tokenize), signal,
