@@ -112,7 +112,10 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        "argparse._", "concurrent.futures", "asyncio", "email", "http", "uuid",
                        # OpenSSL's libcrypto for a few short sha256 (runtime.digest has its own), and
                        # tempfile (random) of the image store's writes: ~6 ms (FINDINGS F16)
-                       "hashlib", "_hashlib", "tempfile", "random")
+                       "hashlib", "_hashlib", "tempfile", "random",
+                       # records are written out by runtime.containers._asdict: dataclasses imports
+                       # inspect, ast, dis, tokenize (~13 ms)
+                       "dataclasses", "inspect")
 
 _RUN_PROBE = (
     "import sys\nfrom composer.cli.main import main\n"

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import signal as _signal
 from collections.abc import Mapping, Sequence
-from dataclasses import field
 from typing import Any, Final
 
 from runtime.errors import InvalidSpec
 from runtime.executor.user import User
-from runtime.record import record
+from runtime.record import field, record  # record's field: no dataclasses import (F16)
 from runtime.spec import ContainerNet, ContainerSpec, Mount
 
 OCI_VERSION: Final = "1.0.2"

@@ -51,3 +51,21 @@ def test_device_strings_parse_with_defaults() -> None:
     assert _parse_device("/dev/null:/dev/mynull:r", "c")[1:] == ("/dev/mynull", "c", 1, 3, "r")
     with pytest.raises(InvalidSpec, match="container c: device '/dev/null:/x:rwz': invalid permissions"):
         _parse_device("/dev/null:/x:rwz", "c")
+
+
+def test_spec_to_json_is_dataclasses_asdict_without_the_import() -> None:
+    import dataclasses
+    import json
+
+    from runtime import spec as S
+
+    spec = S.ContainerSpec(
+        name="x", image="i", command=("a", "b"), env={"A": "1"},
+        mounts=(S.Mount(type="bind", source="/a", target="/b", read_only=True),),
+        ports=(S.PortMapping(container_port=80, host_port=8080),),
+        networks=(S.NetworkAttachment(network="n", aliases=("x",)),),
+        healthcheck=S.Healthcheck(test=("CMD", "true")), ulimits={"nofile": (1, 2)},
+        extra_hosts=(("a", "1.2.3.4"),))
+    want = json.loads(json.dumps(dataclasses.asdict(spec)))
+    got = spec_to_json(spec)
+    assert (got, list(got)) == (want, list(want))
