@@ -99,12 +99,8 @@ def spawn_monitor(
     return _request(sock, req, timeout)
 
 
-def _spawn_in_pod(path: str, req: list[bytes], timeout: float) -> bytes:
-    """Ask the pod's shared monitor, or (none listens) start one: ``monitor.py --pod`` binds the
-    pod's socket and runs this container's monitor first, answering on its stdout like a lone
-    monitor. Under the pod's lock until it answered, so that a pod's containers created at once
-    share one process. A fresh interpreter, not a fork of the zygote: a forked one keeps ~2 MB of
-    pages copied from the zygote, and the zygote's own pages count too (F4)."""
+def _pod_lock(path: str) -> int:
+    """The pod's lock (held while a client connects to or starts its shared monitor), as an fd."""
     import fcntl
 
     try:
@@ -112,46 +108,89 @@ def _spawn_in_pod(path: str, req: list[bytes], timeout: float) -> bytes:
         lock = os.open(path[: -len(".sock")] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise Unavailable(f"pod monitor: {exc}") from None
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(lock)
+                raise Unavailable("pod monitor: its lock is held too long") from None
+            time.sleep(0.002)
 
-    def unlock() -> None:
-        nonlocal lock
-        if lock >= 0:
-            os.close(lock)
-            lock = -1
 
+def _run_pod_monitor(path: str, args: list[str], timeout: float) -> bytes:
+    """``monitor.py --pod PATH ARGS``, under the pod's lock: it binds the socket, detaches, and
+    (with a container in ARGS) answers on its stdout like a lone monitor."""
+    import subprocess
+
+    with contextlib.suppress(FileNotFoundError):  # stale: its process died
+        os.unlink(path)
+    argv = [sys.executable, "-I", "-S", MONITOR, "--pod", path, *args]
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Unavailable("pod monitor: its lock is held too long") from None
-                time.sleep(0.002)
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, start_new_session=True,
+            close_fds=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise TimeoutError("the monitor did not report in time") from None
+    return proc.stdout + proc.stderr
+
+
+def _spawn_in_pod(path: str, req: list[bytes], timeout: float) -> bytes:
+    """Ask the pod's shared monitor, or (none listens) start one: ``monitor.py --pod`` binds the
+    pod's socket and runs this container's monitor first, answering on its stdout like a lone
+    monitor. Under the pod's lock until it answered, so that a pod's containers created at once
+    share one process. A fresh interpreter, not a fork of the zygote: a forked one keeps ~2 MB of
+    pages copied from the zygote, and the zygote's own pages count too (F4)."""
+    lock = _pod_lock(path)
+    try:
         sock = _connect(path)
         if sock is not None:
-            unlock()  # connected: a retiring pod monitor still serves what it accepts
+            os.close(lock)  # connected: a retiring pod monitor still serves what it accepts
+            lock = -1
             return _request(sock, req, timeout, pod=True)
-        with contextlib.suppress(FileNotFoundError):  # stale: its process died
-            os.unlink(path)
-        import subprocess
-
-        argv = [sys.executable, "-I", "-S", MONITOR, "--pod", path, *(os.fsdecode(p) for p in req[1:])]
-        try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                start_new_session=True,
-                close_fds=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise TimeoutError("the monitor did not report in time") from None
-        return proc.stdout + proc.stderr
+        return _run_pod_monitor(path, [os.fsdecode(p) for p in req[1:]], timeout)
     finally:
-        unlock()
+        if lock >= 0:
+            os.close(lock)
+
+
+def warm_pod(rundir: str, pod: str) -> None:
+    """Start the pod's shared monitor ahead of its containers (called in the background by the
+    first create of a pod that has none), so that its interpreter start (~50-100 ms CPU)
+    overlaps the containers' set-up instead of following it. Started empty, it waits a few
+    seconds for its first container (podmon.WARM_GRACE), then retires. Quiet on failure: the
+    first container's spawn starts one then."""
+    path = pod_socket(rundir, pod)
+    if os.path.exists(path):
+        return
+    try:
+        lock = _pod_lock(path)
+    except Unavailable:
+        return
+    try:
+        sock = _connect(path)
+        if sock is not None:
+            sock.close()
+            return
+        with contextlib.suppress(TimeoutError):
+            _run_pod_monitor(path, [], 10)
+    finally:
+        os.close(lock)
+
+
+def retire_warm(rundir: str, pod: str) -> None:
+    """Tell a pod monitor started by warm_pod that no container is coming after all (the create
+    it was started for failed): if it serves none yet, it retires now instead of after its grace."""
+    sock = _connect(pod_socket(rundir, pod))
+    if sock is None:
+        return
+    with sock, contextlib.suppress(OSError):
+        sock.settimeout(2)
+        sock.sendall(struct.pack("!I", 6) + b"retire")
+        sock.recv(1)  # its EOF: the request was read
 
 
 def _request(sock: socket.socket, req: list[bytes], timeout: float, pod: bool = False) -> bytes:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 RETRY = 0.2  # seconds: a look again at an orphan behind a monitor's own child, or a busy lock
+# seconds a monitor started ahead of its pod's containers (zygote.warm_pod) waits for the first
+WARM_GRACE = 5.0
 
 
 class ForkGate:
@@ -89,12 +91,18 @@ class Pod:
         self.path = path
         self.ino = os.stat(path).st_ino
         self.threads = 0
+        self.started = False  # a monitor thread ever ran (a warm start waits for its first)
+        self.warm_until = 0.0  # a warm start's wait for its first monitor ends then
         self.done_r, self.done_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.start_time = supervise.proc_starttime(os.getpid())
         self.uid = os.getuid()
 
     # ---- main thread ----
-    def serve(self, first_fd: int, first_argv: list[str]) -> int:
+    def serve(self, first_fd: int | None, first_argv: list[str]) -> int:
+        """Serve the pod's monitors until the last ended; started warm (*first_fd* None), retire
+        only after WARM_GRACE seconds without a first one."""
+        import time
+
         os.chdir("/")
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -102,10 +110,16 @@ class Pod:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         sc.SYSCALLS.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         self.listener.setblocking(False)
-        self.start(first_fd, first_argv)
+        if first_fd is None:
+            self.warm_until = time.monotonic() + WARM_GRACE
+        else:
+            self.start(first_fd, first_argv)
         while True:
             blocked = self.reap()
-            if self.threads == 0:
+            waiting = self.threads == 0 and not self.started and time.monotonic() < self.warm_until
+            if waiting:
+                blocked = True
+            elif self.threads == 0:
                 retired = self.retire()
                 if retired is True:
                     return 0
@@ -224,6 +238,9 @@ class Pod:
             if size > 65536:
                 return None
             parts = _recv_exact(conn, size).split(b"\0")
+            if parts == [b"retire"]:  # zygote.retire_warm: the create it was started for failed
+                self.warm_until = 0.0
+                return None
             if len(parts) < 3:
                 return None
             conn.sendall(b"forked %d\n" % os.getpid())
@@ -237,6 +254,7 @@ class Pod:
         return [os.fsdecode(p) for p in parts[1:3]] + [p.decode() for p in parts[3:] if p == b"--start"]
 
     def monitor(self, fd: int, argv: list[str]) -> None:
+        self.started = True  # not on accept: a client that only looked (warm_pod) ends no grace
         cdir, rdir = argv[0], argv[1]
         ctl = os.path.join(rdir, "ctl")
         mon: Any = None
@@ -280,7 +298,7 @@ class Pod:
 
 
 def main(argv: list[str]) -> int:
-    """``monitor.py --pod SOCKET CDIR RDIR [--start]``: bind, detach (the caller reaps us at once
+    """``monitor.py --pod SOCKET [CDIR RDIR [--start]]``: bind, detach (the caller reaps us at once
     and reads stdout to its EOF: the first monitor's ok/error line), serve until the last monitor
     thread ended. When the socket cannot be bound: a monitor of this container's own."""
     path, rest = argv[2], argv[3:]
@@ -305,10 +323,12 @@ def main(argv: list[str]) -> int:
     null = os.open("/dev/null", os.O_RDWR)
     err = os.open(path[: -len(".sock")] + ".err", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(null, 0)
+    if not rest:  # warm: no first monitor answers on stdout (the caller reads it to its EOF)
+        os.dup2(null, 1)
     os.dup2(err, 2)
     os.close(null)
     os.close(err)
-    return Pod(listener.detach(), path).serve(1, rest)
+    return Pod(listener.detach(), path).serve(1 if rest else None, rest)
 
 
 def _recv_exact(conn: socket.socket, n: int) -> bytes:

@@ -15,6 +15,7 @@ import pytest
 
 from runtime import zygote
 from runtime.engine import Engine
+from runtime.executor import podmon
 from runtime.logs import join_partials
 from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
 from tests.runtime.zygote_fixture import IMAGE, leftovers, zengine  # noqa: F401 - the fixture
@@ -240,3 +241,59 @@ def test_an_init_at_its_gate_holds_none_of_the_other_containers_fds(zengine: Eng
     assert zengine.containers.get(a.id).status == "running"
     for c in (a, b):
         zengine.containers.remove(c.id, force=True)
+
+
+def _pod_pids(eng: Engine) -> list[int]:
+    """Pids of the pod monitors serving *eng*'s run dir (their command line names its socket)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"--pod" in cmd and pod_socket(eng).encode() in cmd and alive(int(pid)):
+            found.append(int(pid))
+    return found
+
+
+def test_a_warm_pod_monitor_serves_the_first_container_and_waits_for_it_only_a_while(
+    zengine: Engine,
+) -> None:
+    rundir = str(zengine.paths.rundir)
+    zygote.warm_pod(rundir, POD)  # started empty, ahead of the pod's containers (as create does)
+    [pid] = _pod_pids(zengine)
+    zygote.warm_pod(rundir, POD)  # a second look finds it: no second process, its wait goes on
+    with zygote.socket.socket(zygote.socket.AF_UNIX) as probe:  # a client that connects and leaves
+        probe.connect(pod_socket(zengine))
+    time.sleep(0.5)
+    assert _pod_pids(zengine) == [pid]
+    c = zengine.containers.create(spec("pm-warm", "sleep", "60"))
+    assert monitor(zengine, c.id)["process"] == pid  # the warm process, not a new one
+    zengine.containers.remove(c.id, force=True)
+    wait_for(lambda: not alive(pid))  # retired with its last container
+    # started empty and never used: it retires by itself after its grace
+    zygote.warm_pod(rundir, POD)
+    [idle] = _pod_pids(zengine)
+    assert idle != pid
+    wait_for(lambda: not alive(idle), timeout=podmon.WARM_GRACE + 5)
+    assert not os.path.exists(pod_socket(zengine))
+
+
+def test_creating_a_pods_first_container_starts_its_monitor_ahead(zengine: Engine) -> None:
+    c = zengine.containers.create(spec("pm-ahead", "sleep", "60"))
+    proc = monitor(zengine, c.id)["process"]
+    # the monitor was launched empty (no container arguments) by create's background warm-up
+    cmd = Path(f"/proc/{proc}/cmdline").read_bytes().split(b"\0")
+    assert cmd[cmd.index(b"--pod") + 1:] == [pod_socket(zengine).encode(), b""]
+    zengine.containers.remove(c.id, force=True)
+    wait_for(lambda: not alive(proc))
+
+
+def test_a_failed_first_create_leaves_no_warm_monitor_waiting(zengine: Engine) -> None:
+    from runtime.errors import NotFound
+
+    with pytest.raises(NotFound):  # fails while being set up, after its warm-up started
+        zengine.containers.create(spec("pm-nofrom", "true", volumes_from=("pm-nosuch",)))
+    # well before its grace ends, the warm monitor has retired: nothing waits for the container
+    wait_for(lambda: not _pod_pids(zengine), timeout=podmon.WARM_GRACE / 2)
+    assert not os.path.exists(pod_socket(zengine))
