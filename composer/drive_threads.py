@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
 
 from composer.errors import ComposerError
 from composer.graph import COMPLETED, HEALTHY
@@ -27,7 +26,11 @@ from composer.orchestrate import (
 from composer.progress import Progress
 from runtime.errors import EngineError
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
 if TYPE_CHECKING:
+    from typing import Final
+
     from composer.plan import Op, Plan
     from composer.project import Project
 

@@ -10,14 +10,17 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
 
 from runtime import containers
 from runtime.containers import read_json
 from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, NotFound
 from runtime.spec import ContainerInfo, ExecSpec
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from runtime.containers import ContainerManager
 
 ENTER: Final = str(Path(__file__).resolve().parent / "executor" / "enter.py")

@@ -11,13 +11,16 @@ import builtins
 import contextlib
 import secrets
 import sqlite3
-from typing import TYPE_CHECKING, Any, Final
 
 from runtime.errors import Conflict, EngineError, InvalidSpec, NotFound
 from runtime.logs import rfc3339_nano
 from runtime.spec import PodInfo, PodSpec
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from runtime.engine import Engine
 
 KIND: Final = "pod"

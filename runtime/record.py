@@ -19,9 +19,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, TypeVar, dataclass_transform, overload
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any, TypeVar, dataclass_transform, overload
+
+    T = TypeVar("T")
+else:
+    def dataclass_transform(**_):  # noqa: ANN003, ANN202 - a marker for type checkers only
+        return lambda decorated: decorated
 
 
 class _Missing:
@@ -41,10 +47,11 @@ class Field:
         self.default, self.default_factory = default, default_factory
 
 
-@overload
-def field(*, default: T) -> T: ...
-@overload
-def field(*, default_factory: Callable[[], T]) -> T: ...
+if TYPE_CHECKING:
+    @overload
+    def field(*, default: T) -> T: ...
+    @overload
+    def field(*, default_factory: Callable[[], T]) -> T: ...
 
 
 def field(*, default: Any = _MISSING, default_factory: Any = _MISSING) -> Any:
@@ -60,10 +67,11 @@ def field_names(cls: type) -> tuple[str, ...]:
     return cls.__dict__["__record_fields__"]  # type: ignore[no-any-return]
 
 
-@overload
-def record(cls: type[T], /) -> type[T]: ...
-@overload
-def record(*, kw_only: bool = True) -> Callable[[type[T]], type[T]]: ...
+if TYPE_CHECKING:
+    @overload
+    def record(cls: type[T], /) -> type[T]: ...
+    @overload
+    def record(*, kw_only: bool = True) -> Callable[[type[T]], type[T]]: ...
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field, Field))

@@ -115,7 +115,9 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        "hashlib", "_hashlib", "tempfile", "random",
                        # records are written out by runtime.containers._asdict: dataclasses imports
                        # inspect, ast, dis, tokenize (~13 ms)
-                       "dataclasses", "inspect")
+                       "dataclasses", "inspect",
+                       # typing only for mypy (TYPE_CHECKING = False in each module): ~5 ms
+                       "typing")
 
 _RUN_PROBE = (
     "import sys\nfrom composer.cli.main import main\n"
@@ -173,9 +175,10 @@ def test_container_create_start_rm_import_no_openssl_or_tempfile(
 # ---- `ps` and `ls` (issue 5: ps <= 60 ms) ---------------------------------------------------------
 # Standard modules these read-only commands have no use for (FINDINGS F14): argparse (+gettext,
 # locale, shutil's bz2/lzma via its formatter), dataclasses (+inspect, ast, dis, tokenize), signal,
-# threading (the state store takes its lock and thread-local from _thread).
+# threading (the state store takes its lock and thread-local from _thread), typing (annotations
+# only: each module imports it under TYPE_CHECKING, which is False at run time).
 LISTING_MUST_NOT_IMPORT = ("argparse", "gettext", "locale", "shutil", "bz2", "lzma", "dataclasses",
-                           "inspect", "ast", "tokenize", "signal", "threading",
+                           "inspect", "ast", "tokenize", "signal", "threading", "typing",
                            "composer.loader.environment")
 
 _LISTING_PROBE = (

@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
-from typing import Any
 
 from composer.cli.context import Context
 from composer.loader.hashing import go_json, html_escape, service_hash, sorted_tree
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["HELP", "add_arguments", "run", "service_hash"]
 

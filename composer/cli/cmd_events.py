@@ -11,11 +11,12 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from composer import labels as L
 from composer.cli import _compose as C
 from composer.cli.context import Context
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
     from runtime.spec import ContainerInfo

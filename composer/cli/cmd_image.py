@@ -9,13 +9,16 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 from composer.cli.context import Context
 from composer.cli.humanize import human_duration as _human_duration
 from composer.cli.humanize import human_size, parse_time
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from runtime.images import ImageStore
     from runtime.spec import ImageInfo
 

@@ -7,11 +7,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from composer.cli import _compose as C
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any
 
 HELP = {
     "top": "Display the running processes",

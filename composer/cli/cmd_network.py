@@ -7,11 +7,14 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
 
 from composer.cli.context import Context
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from runtime.engine import Engine
     from runtime.spec import NetworkInfo
 

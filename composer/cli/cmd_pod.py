@@ -8,11 +8,14 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from composer.cli.context import Context
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from runtime.spec import PodInfo
 
 HELP = {"pod": "Manage pods: create, ls, inspect, stop, rm"}

@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from composer.cli.cmd_image import print_inspect, render_table
 from composer.cli.context import Context
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from runtime.spec import VolumeInfo
     from runtime.volumes import VolumeManager
 

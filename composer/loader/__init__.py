@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from composer.errors import ConfigError
 from composer.project import Project
 from runtime.record import field, record
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LoadOptions", "LoadResult", "load_project", "load"]
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from composer.errors import ExtendsError
 from composer.loader.canonical import is_windows_abs
 from composer.loader.markers import Override, Reset, strip_markers
 from composer.loader.merge import _merge_node, enforce_unicity
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["apply_extends", "rebase_service_paths"]
 
-Tree = dict[str, Any]
+Tree = dict[str, "Any"]
 ReadTree = Callable[[str], Tree]  # absolute path -> interpolated tree
 
 

@@ -10,16 +10,19 @@ merging. Inputs are never mutated.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
 
 from composer.errors import MergeError
 from composer.loader.markers import Override, Reset, strip_markers
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any, Final
+
 __all__ = ["MERGE_RULES", "UNIQUE", "enforce_unicity", "go_str", "merge", "merge_all", "path_matches"]
 
-Tree = dict[str, Any]
+Tree = dict[str, "Any"]
 Path = tuple[str, ...]
-Merger = Callable[[Any, Any, Path], Any]
+Merger = Callable[["Any", "Any", Path], "Any"]
 
 
 def go_str(value: Any) -> str:
@@ -242,7 +245,7 @@ def merge_all(trees: list[Tree]) -> Tree:
 
 # -- unicity ----------------------------------------------------------------------------------
 
-Indexer = Callable[[Any], str]
+Indexer = Callable[["Any"], str]
 
 
 def _kv_key(item: Any) -> str:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from composer.errors import ConfigError
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["normalize_project_name", "project_name", "check_project_name"]
 

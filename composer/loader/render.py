@@ -12,15 +12,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from json.encoder import py_encode_basestring as _py_encode_string
-from typing import Any, Final, Literal
+
+from runtime.record import record
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any, Final, Literal
 
 __all__ = ["render", "to_json_tree", "to_yaml_tree"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Field:
     key: str
     child: str | None  # struct name, "[T]" list of T, "{T}" map of T, or None for a plain value

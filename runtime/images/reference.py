@@ -7,10 +7,13 @@
 from __future__ import annotations
 
 import re
-from typing import Final
 
 from runtime.errors import InvalidSpec
 from runtime.record import record
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Final
 
 DEFAULT_DOMAIN: Final = "docker.io"
 _COMPONENT: Final = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")

@@ -12,7 +12,10 @@ Standard library only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 _EPERM: Final = 1
 _ENOSYS: Final = 38
