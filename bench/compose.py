@@ -12,6 +12,7 @@ import contextlib
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -163,6 +164,16 @@ def _nft_tables() -> set[str]:
     return set(r.stdout.splitlines()) if r.returncode == 0 else set()
 
 
+def _aardvark_pids() -> set[int]:
+    """netavark's DNS server: podman starts it for a network with DNS and leaves it running."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if b"aardvark-dns" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(int(pid))
+    return found
+
+
 def _cgroup_dirs(name: str) -> set[Path]:
     return {p for p in Path("/sys/fs/cgroup").glob(f"*/{name}") if p.is_dir()}
 
@@ -172,7 +183,7 @@ def private_podman() -> Iterator[dict[str, str]]:
     """The environment for a podman (and podman-compose) with its own storage and config; on exit
     everything it made is removed: storage, mounts, and the host state netavark leaves behind
     (its iptables-nft tables and cgroup parent) when they were not there before."""
-    tables, cgroups = _nft_tables(), _cgroup_dirs("libpod_parent")
+    tables, cgroups, dns = _nft_tables(), _cgroup_dirs("libpod_parent"), _aardvark_pids()
     run_networks = Path("/run/containers")
     had_run_networks = run_networks.exists()
     base = Path(tempfile.mkdtemp(prefix="bench-podman-"))
@@ -217,6 +228,9 @@ def private_podman() -> Iterator[dict[str, str]]:
                     d.rmdir()
             with contextlib.suppress(OSError):
                 top.rmdir()
+        for pid in _aardvark_pids() - dns:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
         if not had_run_networks:
             shutil.rmtree(run_networks, ignore_errors=True)
 
