@@ -459,10 +459,10 @@ class Server:
         if struct.unpack("3i", cred)[1] not in (0, self.uid):
             return
         conn.settimeout(5)
-        size = struct.unpack("!I", _recv_exact(conn, 4))[0]
+        size = struct.unpack("!I", recv_exact(conn, 4))[0]
         if size > 65536:
             return
-        parts = _recv_exact(conn, size).split(b"\0")
+        parts = recv_exact(conn, size).split(b"\0")
         if len(parts) < 3:
             return
         mask, cdir, rdir, flags = int(parts[0], 8), os.fsdecode(parts[1]), os.fsdecode(parts[2]), parts[3:]
@@ -622,7 +622,8 @@ def _terminate(*_: object) -> None:
     raise SystemExit(0)
 
 
-def _recv_exact(conn: socket.socket, n: int) -> bytes:
+def recv_exact(conn: socket.socket, n: int) -> bytes:
+    """Exactly *n* bytes of a request (the fork server's and the pod monitors' protocol)."""
     buf = bytearray()
     while len(buf) < n:
         data = conn.recv(n - len(buf))

@@ -28,6 +28,7 @@ import threading
 
 from runtime.executor import supervise
 from runtime.executor import syscalls as sc
+from runtime.zygote import recv_exact  # the same protocol as the fork server's
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -234,10 +235,10 @@ class Pod:
             if struct.unpack("3i", cred)[1] not in (0, self.uid):
                 return None
             conn.settimeout(5)
-            size = struct.unpack("!I", _recv_exact(conn, 4))[0]
+            size = struct.unpack("!I", recv_exact(conn, 4))[0]
             if size > 65536:
                 return None
-            parts = _recv_exact(conn, size).split(b"\0")
+            parts = recv_exact(conn, size).split(b"\0")
             if parts == [b"retire"]:  # zygote.retire_warm: the create it was started for failed
                 self.warm_until = 0.0
                 return None
@@ -330,12 +331,3 @@ def main(argv: list[str]) -> int:
     os.close(err)
     return Pod(listener.detach(), path).serve(1 if rest else None, rest)
 
-
-def _recv_exact(conn: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        data = conn.recv(n - len(buf))
-        if not data:
-            raise EOFError("short request")
-        buf += data
-    return bytes(buf)

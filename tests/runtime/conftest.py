@@ -4,7 +4,9 @@ leftovers. A test module may define its own ``engine`` (e.g. test_containers.py 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,30 @@ from runtime.paths import Paths
 from tests.conftest import leftovers
 
 IMAGE = "localhost/busybox:latest"
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 15) -> None:
+    """Return once *cond()* is true; fail the test after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def zombie_children(parent: int) -> list[str]:
+    """Pids of *parent*'s children that exited and were not reaped."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] == "Z" and int(fields[1]) == parent:
+            out.append(pid)
+    return out
 
 
 def container_cgroups(root: Path) -> list[str]:

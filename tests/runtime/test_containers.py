@@ -17,6 +17,7 @@ from runtime.logs import join_partials
 from runtime.paths import Paths
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, Healthcheck, Mount, RestartPolicy
 from tests.conftest import leftovers
+from tests.runtime.conftest import zombie_children
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
@@ -688,20 +689,8 @@ def test_workload_signals_are_default_and_orphans_are_reaped(engine: Engine) -> 
 
     mon = json.loads((engine.paths.container_run(c.id) / "monitor.json").read_text())["pid"]
 
-    def zombies() -> list[str]:
-        out = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if fields[0] == "Z" and int(fields[1]) == mon:
-                out.append(pid)
-        return out
-
     time.sleep(0.8)
-    assert zombies() == []
+    assert zombie_children(mon) == []
     engine.containers.stop(c.id, timeout=0.1)
 
 

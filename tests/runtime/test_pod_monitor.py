@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from runtime.engine import Engine
 from runtime.executor import podmon
 from runtime.logs import join_partials
 from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
+from tests.runtime.conftest import wait_for, zombie_children
 from tests.runtime.zygote_fixture import IMAGE, leftovers, zengine  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.privileged
@@ -28,15 +28,6 @@ POD = "podmon-test"
 def spec(name: str, *cmd: str, pod: str | None = POD, **kw: object) -> ContainerSpec:
     kw.setdefault("network_mode", "none")
     return ContainerSpec(name=name, image=IMAGE, command=cmd or None, pod=pod, **kw)  # type: ignore[arg-type]
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def monitor(eng: Engine, cid: str) -> dict[str, int]:
@@ -152,20 +143,8 @@ def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) 
     proc = monitor(zengine, healthy.id)["process"]
     assert monitor(zengine, orphans.id)["process"] == proc
 
-    def zombies() -> list[str]:
-        out = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if fields[0] == "Z" and int(fields[1]) == proc:
-                out.append(pid)
-        return out
-
     time.sleep(0.6)
-    wait_for(lambda: zombies() == [], timeout=5)
+    wait_for(lambda: zombie_children(proc) == [], timeout=5)
     assert zengine.containers.get(healthy.id).health == "healthy"
     for c in (healthy, flaky, orphans):
         zengine.containers.remove(c.id, force=True)

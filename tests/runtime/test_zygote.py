@@ -10,7 +10,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from runtime import zygote
 from runtime.engine import Engine
 from runtime.logs import join_partials
 from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
+from tests.runtime.conftest import wait_for
 from tests.runtime.zygote_fixture import IMAGE, leftovers, zengine  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.privileged
@@ -27,15 +28,6 @@ pytestmark = pytest.mark.privileged
 def spec(name: str, *cmd: str, **kw: object) -> ContainerSpec:
     kw.setdefault("network_mode", "none")
     return ContainerSpec(name=name, image=IMAGE, command=cmd or None, **kw)  # type: ignore[arg-type]
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def rundir(eng: Engine) -> str:
