@@ -356,13 +356,7 @@ def main(argv: list[str]) -> int:
     rundir = os.path.abspath(argv[1])
     path = os.path.join(rundir, SOCK)
     os.makedirs(rundir, exist_ok=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o077)
-    try:
-        listener.bind(path)
-    finally:
-        os.umask(old)
-    listener.listen(128)
+    listener = listen_private(path)
     if os.fork():
         return 0  # the launcher: the socket already listens
     os.setsid()
@@ -620,6 +614,21 @@ def _stamp(paths: bytes) -> bytes:
 
 def _terminate(*_: object) -> None:
     raise SystemExit(0)
+
+
+def listen_private(path: str) -> socket.socket:
+    """A unix socket listening at *path* that only its owner may use (bound under umask 077)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    try:
+        listener.bind(path)
+        listener.listen(128)
+    except BaseException:
+        listener.close()
+        raise
+    finally:
+        os.umask(old)
+    return listener
 
 
 def recv_exact(conn: socket.socket, n: int) -> bytes:

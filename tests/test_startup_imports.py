@@ -204,19 +204,12 @@ def test_listing_commands_import_no_parser_dataclasses_or_signal(
     assert probe() == ["0"]
 
 
-def test_version_imports_no_parser_and_no_typing() -> None:
-    lean = ("argparse", "typing", "composer.cli.context", "re")
-    code = ("import sys\nfrom composer.cli.main import main\nmain(['--version'])\n"
-            f"print(sorted(m for m in {lean!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    from composer import __version__
-
-    assert out.stdout.splitlines() == [f"composer version {__version__}", "[]"]
-
-
-def test_the_version_command_imports_no_parser_and_no_typing() -> None:
-    lean = ("argparse", "typing", "re", "json")
-    code = ("import sys\nfrom composer.cli.main import main\nmain(['version'])\n"
+@pytest.mark.parametrize(("arg", "lean"), [
+    ("--version", ("argparse", "typing", "composer.cli.context", "re")),
+    ("version", ("argparse", "typing", "re", "json")),
+])
+def test_version_imports_no_parser_and_no_typing(arg: str, lean: tuple[str, ...]) -> None:
+    code = (f"import sys\nfrom composer.cli.main import main\nmain([{arg!r}])\n"
             f"print(sorted(m for m in {lean!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     from composer import __version__

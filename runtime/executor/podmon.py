@@ -28,7 +28,7 @@ import threading
 
 from runtime.executor import supervise
 from runtime.executor import syscalls as sc
-from runtime.zygote import recv_exact  # the same protocol as the fork server's
+from runtime.zygote import listen_private, recv_exact  # the fork server's protocol
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -303,20 +303,13 @@ def main(argv: list[str]) -> int:
     and reads stdout to its EOF: the first monitor's ok/error line), serve until the last monitor
     thread ended. When the socket cannot be bound: a monitor of this container's own."""
     path, rest = argv[2], argv[3:]
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         try:  # noqa: SIM105 - no contextlib import in the monitor
             os.unlink(path)  # stale: the caller holds the pod's lock and found no listener
         except FileNotFoundError:
             pass
-        old = os.umask(0o077)
-        try:
-            listener.bind(path)
-        finally:
-            os.umask(old)
-        listener.listen(128)
+        listener = listen_private(path)
     except OSError as exc:
-        listener.close()
         print(f"monitor: pod socket {path}: {exc}", file=sys.stderr, flush=True)
         return supervise.main([argv[0], *rest])
     if os.fork():
