@@ -126,49 +126,42 @@ _RUN_PROBE = (
 )
 
 
+def _run_probe(argv: list[str], cwd: Path) -> list[str]:
+    """The modules a real CLI run of *argv* leaves in sys.modules (after checking it succeeded)."""
+    out = subprocess.run([sys.executable, "-c", _RUN_PROBE, *argv],
+                         capture_output=True, text=True, cwd=cwd, timeout=120)
+    marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
+    assert marks, out.stderr
+    rc, *modules = marks[-1].split()[1:]
+    assert rc == "0", out.stderr
+    return modules
+
+
 @pytest.mark.privileged
 @pytest.mark.parametrize("net", [[], ["--network", "none"], ["-p", "80"]], ids=["default", "none", "port"])
 def test_container_run_imports_only_what_it_needs(
-    net: list[str], engine_paths: tuple[Path, Path], busybox_tar: Path, tmp_path: Path
+    net: list[str], busybox_image: str, tmp_path: Path
 ) -> None:
-    imp = subprocess.run([sys.executable, "-m", "composer", "image", "import", str(busybox_tar),
-                          "localhost/busybox:latest"], capture_output=True, text=True, timeout=120)
-    assert imp.returncode == 0, imp.stderr
     argv = ["container", "run", "--rm", "--name", "imp", *net, "localhost/busybox:latest", "true"]
     # the engine's first run compiles and caches the seccomp filter (tempfile): the steady state next
     first = subprocess.run([sys.executable, "-m", "composer", *argv], capture_output=True, text=True,
                            cwd=tmp_path, timeout=120)
     assert first.returncode == 0, first.stderr
-    out = subprocess.run([sys.executable, "-c", _RUN_PROBE, *argv],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
-    assert marks, out.stderr
-    rc, *modules = marks[-1].split()[1:]
-    assert rc == "0", out.stderr
+    modules = _run_probe(argv, tmp_path)
     ours = {m for m in modules if m.split(".")[0] in ("composer", "runtime")}
     assert ours - RUN_MAY_IMPORT == set()
     assert [m for m in modules if m.startswith(RUN_MUST_NOT_IMPORT)] == []
 
 
 @pytest.mark.privileged
-def test_container_create_start_rm_import_no_openssl_or_tempfile(
-    engine_paths: tuple[Path, Path], busybox_tar: Path, tmp_path: Path
-) -> None:
-    imp = subprocess.run([sys.executable, "-m", "composer", "image", "import", str(busybox_tar),
-                          "localhost/busybox:latest"], capture_output=True, text=True, timeout=120)
-    assert imp.returncode == 0, imp.stderr
+def test_container_create_start_rm_import_no_openssl_or_tempfile(busybox_image: str, tmp_path: Path) -> None:
     warm = subprocess.run([sys.executable, "-m", "composer", "container", "run", "--rm",
                            "localhost/busybox:latest", "true"], capture_output=True, text=True, timeout=120)
     assert warm.returncode == 0, warm.stderr  # the engine's seccomp filter is compiled and cached
     steps = [["container", "create", "--name", "imp2", "localhost/busybox:latest", "sleep", "60"],
              ["container", "start", "imp2"], ["container", "rm", "-f", "imp2"]]
     for argv in steps:
-        out = subprocess.run([sys.executable, "-c", _RUN_PROBE, *argv],
-                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
-        marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
-        assert marks, out.stderr
-        rc, *modules = marks[-1].split()[1:]
-        assert rc == "0", out.stderr
+        modules = _run_probe(argv, tmp_path)
         assert [m for m in modules if m in ("hashlib", "_hashlib", "tempfile", "random")] == [], argv
 
 
