@@ -875,8 +875,10 @@ class NetworkManager:
         for cid, d in relayed.items():
             rules = relay_rules(d.get("ports", []), d.get("attachments", []), nets,
                                 everything=d.get("port_driver") == "proxy")
-            with contextlib.suppress(NetworkError):  # a port taken meanwhile: the others still come
+            try:
                 self._start_proxy(f"container {d['name']}", cid, rules)
+            except NetworkError as exc:  # a port taken meanwhile: the others still come
+                self.warnings.append(str(exc))
 
     def _remove_run_files(self, cid: str) -> None:
         run = self.paths.container_run(cid)

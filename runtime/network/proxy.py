@@ -8,8 +8,9 @@ A process per container cost 30-85 ms to start and ~7 MB each (a fork of the com
 a request to the running relay costs about a millisecond. The client half (add, remove) runs in
 the command that sets a container up or tears it down.
 
-Protocol: one request per connection, a JSON line ``{"op": "add", "id": ID, "rules": [...]}`` or
-``{"op": "remove", "id": ID}``; the answer is a line ``ok`` or ``error <message>``. Every host
+Protocol: one request per connection, a JSON line ``{"op": "add", "id": ID, "rules": [...]}``,
+``{"op": "remove", "id": ID}`` or ``{"op": "ping"}``; the answer is a line ``ok`` or
+``error <message>``. Every host
 port of an add is bound before anything is relayed, or none is.
 """
 
@@ -201,7 +202,9 @@ class Server:
             conn.settimeout(5)
             try:
                 req = json.loads(_read_line(conn))
-                answer = self.add(req["id"], req["rules"]) if req["op"] == "add" else self.remove(req["id"])
+                op = req["op"]
+                answer = (self.add(req["id"], req["rules"]) if op == "add"
+                          else "ok" if op == "ping" else self.remove(req["id"]))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 answer = f"error bad request: {exc}"
             with contextlib.suppress(OSError):
@@ -317,9 +320,15 @@ def add(rundir: str, cid: str, rules: list[dict[str, Any]]) -> None:
     """Relay *rules* for container *cid* (replacing any it had); starts the relay if needed.
     Raises RelayError naming the port that cannot be bound."""
     os.makedirs(rundir, exist_ok=True)
+    req = {"op": "add", "id": cid, "rules": rules}
+    log = os.path.join(rundir, "relay.log")
     with _locked(rundir):  # the relay does not retire while we hold it
-        s = _connect(rundir) or _launch(rundir, os.path.join(rundir, "relay.log"))
-        answer = _ask(s, {"op": "add", "id": cid, "rules": rules})
+        s, answer = _connect(rundir), ""
+        if s is not None:
+            with contextlib.suppress(OSError):
+                answer = _ask(s, req)
+        if not answer:  # none running, or it was killed after we connected (a dying listener
+            answer = _ask(_launch(rundir, log), req)  # still takes connections): a new one
     if answer != "ok":
         raise RelayError(answer.removeprefix("error ") or "no answer from the port relay")
 
@@ -333,11 +342,15 @@ def remove(rundir: str, cid: str) -> None:
 
 
 def running(rundir: str) -> bool:
+    """Whether a relay answers on *rundir*'s socket: one that was just killed may still accept a
+    connection while its threads die, but it never answers."""
     s = _connect(rundir)
     if s is None:
         return False
-    s.close()
-    return True
+    try:
+        return _ask(s, {"op": "ping"}) == "ok"
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

@@ -144,12 +144,7 @@ def test_one_relay_serves_every_container_and_goes_with_the_last(
     manager.teardown_container(A)
     assert answers("::1", p) is None and answers("::1", q) == "two"
     manager.teardown_container("b" * 64)
-    for _ in range(100):
-        if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
-            break
-        threading.Event().wait(0.02)
-    else:
-        raise AssertionError("the relay outlived its last container")
+    _wait_gone(pid)  # the relay went with its last container
     assert answers("::1", q) is None
 
 
@@ -161,11 +156,9 @@ def test_a_killed_relay_is_restored_by_the_next_repair(manager: NetworkManager, 
     assert net.netns_path
     servers(net.netns_path, 80, "back")
     assert answers("::1", p) == "back"
-    os.kill(_relay_pid(manager), signal.SIGKILL)
-    for _ in range(100):
-        if answers("::1", p) is None:
-            break
-        threading.Event().wait(0.02)
+    pid = _relay_pid(manager)
+    os.kill(pid, signal.SIGKILL)
+    _wait_gone(pid)
     assert answers("::1", p) is None
     assert manager.repair() == []
     # a fresh relay process: under load its first relayed answer may take longer than one try
@@ -173,4 +166,49 @@ def test_a_killed_relay_is_restored_by_the_next_repair(manager: NetworkManager, 
         if (got := answers("::1", p)) is not None:
             break
         threading.Event().wait(0.1)
-    assert got == "back"
+    log = manager.relay_dir() / "relay.log"
+    assert got == "back", (manager.warnings, log.read_text() if log.exists() else "")
+    assert _relay_pid(manager) != pid
+
+
+def _wait_gone(pid: int) -> None:
+    """Until *pid* has exited (gone, or a zombie: its sockets are closed by then)."""
+    for _ in range(250):
+        with contextlib.suppress(FileNotFoundError):
+            if "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]:
+                threading.Event().wait(0.02)
+                continue
+        return
+    raise AssertionError(f"process {pid} outlived SIGKILL for 5 s")
+
+
+def test_a_relay_that_dies_after_accepting_is_not_running_and_is_replaced(tmp_path: Path) -> None:
+    """A relay killed a moment ago can still accept on its socket while its threads die: it must
+    not count as running (repair would then restore nothing), and an add must start a new one."""
+    from runtime.network import proxy
+
+    rundir = tmp_path / "relay"
+    rundir.mkdir()
+
+    def dying() -> socket.socket:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(str(rundir / proxy.SOCKET))
+        s.listen(4)
+        threading.Timer(0.3, s.close).start()  # accepts (into the backlog), never answers, dies
+        return s
+
+    dying()
+    assert not proxy.running(str(rundir))
+    (rundir / proxy.SOCKET).unlink()
+    dying()
+    proxy.add(str(rundir), A, [])
+    try:
+        assert proxy.running(str(rundir))
+    finally:
+        proxy.remove(str(rundir), A)
+    for _ in range(150):  # with nothing left to relay it goes (its accept loop wakes each second)
+        if not (rundir / proxy.SOCKET).exists():
+            break
+        threading.Event().wait(0.02)
+    else:
+        raise AssertionError("the relay outlived its last container")
