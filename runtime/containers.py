@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     from runtime.engine import Engine
+    from runtime.warm_monitor import WarmMonitor
 else:  # listing and reading (ps, logs) need none of them: ~16 ms CPU of imports (FINDINGS F14)
     from runtime.lazy import lazy
 
@@ -355,9 +356,12 @@ class ContainerManager:
         )
 
     # ---- create ----
-    def create(self, spec: ContainerSpec, *, start: bool = False) -> ContainerInfo:
+    def create(self, spec: ContainerSpec, *, start: bool = False,
+               warm: WarmMonitor | None = None) -> ContainerInfo:
         """Create a container and its init, stopped at the start gate; with *start*, the monitor
-        opens the gate itself (`run`: no start round trip, one state write less).
+        opens the gate itself (`run`: no start round trip, one state write less). *warm*: a
+        monitor started ahead by the caller (runtime/warm_monitor.py), used if the container gets
+        a monitor of its own and discarded otherwise.
 
         Raises:
             Conflict: the name is taken. NotFound: no such image or volume.
@@ -366,6 +370,13 @@ class ContainerManager:
                 exited, as after a failed `start`.
         """
         self.warnings = []
+        try:
+            return self._create(spec, start, warm)
+        finally:
+            if warm is not None:
+                warm.discard()  # unused (or used: then it has exited already)
+
+    def _create(self, spec: ContainerSpec, start: bool, warm: WarmMonitor | None) -> ContainerInfo:
         try:
             image = self.engine.images.resolve(spec.image)
         except NotFound as exc:
@@ -397,7 +408,7 @@ class ContainerManager:
         if warming is not None:
             undo.append(lambda: self._retire_warm_pod_monitor(spec.pod or "", warming))
         try:
-            self._prepare(cid, spec, image, doc, undo, start=start)
+            self._prepare(cid, spec, image, doc, undo, start=start, warm=warm)
             return self.get(cid)
         except StartError:
             raise  # made whole: it stays, as a container whose start failed
@@ -453,6 +464,7 @@ class ContainerManager:
         undo: builtins.list[Callable[[], object]],
         *,
         start: bool = False,
+        warm: WarmMonitor | None = None,
     ) -> None:
         from runtime.executor import oci
         from runtime.executor.user import UserError, resolve_in_dirs
@@ -587,7 +599,7 @@ class ContainerManager:
         undo.append(lambda: self._kill_everything(cid))
         joins_ipc = bool(spec.ipc_mode and spec.ipc_mode.startswith("container:"))
         try:
-            self._spawn_monitor(cid, spec.name, start=start and not joins_ipc)
+            self._spawn_monitor(cid, spec.name, start=start and not joins_ipc, warm=warm)
         except ExecError as exc:
             if start and not joins_ipc and self._start_failed(cid):
                 raise StartError(str(exc), cid) from None
@@ -797,7 +809,7 @@ class ContainerManager:
         warming.join(15)
         zygote.retire_warm(str(self.paths.rundir), pod)
 
-    def _spawn_monitor(self, cid: str, name: str, *, start: bool) -> None:
+    def _spawn_monitor(self, cid: str, name: str, *, start: bool, warm: WarmMonitor | None = None) -> None:
         cdir, run = self.paths.container_dir(cid), self.paths.container_run(cid)
         from runtime import zygote
 
@@ -827,23 +839,30 @@ class ContainerManager:
                     raise ExecError(status[6:])
                 detail = (lines or ["no status"])[-1]
                 raise ExecError(f"container {name}: the monitor failed to start: {detail}")
-        import subprocess  # here: ps, logs, rm... never spawn a monitor (5 ms CPU of their import)
+        if warm is not None and warm.proc.poll() is None:  # started ahead: its imports are done
+            try:
+                out, err = warm.use(str(cdir), str(run), start=start)
+            except TimeoutError:
+                raise ExecError(f"container {name}: the monitor did not report within 60 s") from None
+        else:
+            import subprocess  # here: ps, logs, rm... never spawn a monitor (5 ms CPU of their import)
 
-        argv = [sys.executable, "-I", "-S", MONITOR, str(cdir), str(run), *(["--start"] if start else [])]
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            start_new_session=True,
-            close_fds=True,
-            timeout=60,
-        )
-        line = proc.stdout.decode(errors="replace").strip()
+            argv = [sys.executable, "-I", "-S", MONITOR, str(cdir), str(run), *(["--start"] if start else [])]
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                start_new_session=True,
+                close_fds=True,
+                timeout=60,
+            )
+            out, err = proc.stdout, proc.stderr
+        line = out.decode(errors="replace").strip()
         if line.startswith("ok "):
             return
         if line.startswith("error "):
             raise ExecError(line[6:])
-        detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no status"])[-1]
+        detail = (err.decode(errors="replace").strip().splitlines() or ["no status"])[-1]
         raise ExecError(f"container {name}: the monitor failed to start: {detail}")
 
     # ---- verbs ----

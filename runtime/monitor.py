@@ -11,6 +11,9 @@ Usually this script does not run at all: runtime/zygote.py forks a pre-imported 
 the same ``supervise.main`` with the same arguments (and shows this command line).
 ``monitor.py --pod SOCKET CDIR RDIR [--start]`` starts a pod's shared monitor instead
 (runtime/executor/podmon.py): one process, a thread per container of the pod.
+``monitor.py --warm`` is a lone container's monitor started before its container exists
+(runtime/warm_monitor.py): it imports, then reads ``CDIR\0RDIR[\0--start]`` on stdin and goes on
+as above; at EOF with nothing read (the command failed or needed none) it exits.
 """
 
 from __future__ import annotations
@@ -23,8 +26,24 @@ if __name__ == "__main__" and __package__ in (None, ""):
 
 from runtime.executor.supervise import main  # noqa: E402
 
+
+def _read_request() -> list[str]:
+    """The rest of the command line of a ``--warm`` monitor, from stdin (empty: none is needed)."""
+    data = b""
+    while chunk := os.read(0, 65536):
+        data += chunk
+    return os.fsdecode(data).split("\0") if data else []
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--pod"]:
+    if sys.argv[1:2] == ["--warm"]:
+        rest = _read_request()
+        if len(rest) >= 2:
+            from runtime.executor.proctitle import set_cmdline
+
+            set_cmdline([sys.executable, "-I", "-S", sys.argv[0], *rest])  # as a direct spawn's
+        code = main([sys.argv[0], *rest]) if len(rest) >= 2 else 0
+    elif sys.argv[1:2] == ["--pod"]:
         from runtime.executor.podmon import main as pod_main
 
         code = pod_main(sys.argv)

@@ -293,7 +293,7 @@ def _launch(rundir: str, room: int) -> socket.socket:
             os.unlink(os.path.join(rundir, SOCK))
         # returns once the socket listens (bound before the detaching forks)
         proc = subprocess.run(
-            # empty arguments: room for the monitors' command lines (see _set_cmdline)
+            # empty arguments: room for the monitors' command lines (see proctitle.set_cmdline)
             [sys.executable, "-I", "-S", ZYGOTE, rundir, *([""] * room)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -392,7 +392,7 @@ class Server:
 
         # what monitor.py imports, and what a monitor and its init import later (healthchecks,
         # capabilities): paid once, here, and shared
-        from runtime.executor import enter, health, supervise  # noqa: F401
+        from runtime.executor import enter, health, proctitle, supervise  # noqa: F401
         from runtime.security import caps  # noqa: F401
 
         self.run_monitor = supervise.main
@@ -489,7 +489,9 @@ class Server:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.closerange(3, 1 << 20)  # nothing of the zygote's leaks into the monitor
-        _set_cmdline([sys.executable, "-I", "-S", *argv])
+        from runtime.executor.proctitle import set_cmdline  # pre-imported by the server
+
+        set_cmdline([sys.executable, "-I", "-S", *argv])
         sys.argv = argv
         try:
             code = self.run_monitor(argv, detach=False)  # a child of the zygote: it reaps us
@@ -640,28 +642,6 @@ def recv_exact(conn: socket.socket, n: int) -> bytes:
             raise EOFError("short request")
         buf += data
     return bytes(buf)
-
-
-def _set_cmdline(argv: list[str]) -> None:
-    """Make /proc/self/cmdline read *argv*, so that a forked monitor is found by its command line
-    exactly like a directly spawned one: written over the zygote's own argument strings (through
-    /proc/self/mem: PR_SET_MM is not available everywhere), which the launcher padded with empty
-    arguments for room. Trailing NULs remain; a command line that does not fit is left alone."""
-    raw = b"\0".join(os.fsencode(a) for a in argv) + b"\0"
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            stat = f.read()
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        start, end = int(fields[45]), int(fields[46])  # fields 48 and 49: arg_start, arg_end
-        if len(raw) > end - start:
-            return
-        fd = os.open("/proc/self/mem", os.O_RDWR | os.O_CLOEXEC)
-        try:
-            os.pwrite(fd, raw + bytes(end - start - len(raw)), start)
-        finally:
-            os.close(fd)
-    except (OSError, ValueError, IndexError):
-        pass  # the zygote's command line (it names the run dir) stays
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ RUN_MAY_IMPORT = frozenset({
     "runtime", "runtime.digest", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths",
     "runtime.procs",
     "runtime.record",
-    "runtime.spec", "runtime.state", "runtime.logs", "runtime.zygote", "runtime.containers",
+    "runtime.spec", "runtime.state", "runtime.logs", "runtime.zygote", "runtime.warm_monitor", "runtime.containers",
     "runtime.cgroups", "runtime.executor", "runtime.executor.oci", "runtime.executor.user",
     "runtime.images", "runtime.images.blobs", "runtime.images.reference", "runtime.images.store",
     "runtime.network", "runtime.network.files", "runtime.network.ifconf", "runtime.network.ipam",

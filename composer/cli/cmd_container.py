@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from runtime.containers import ContainerManager
     from runtime.engine import Engine
     from runtime.spec import ContainerInfo, ContainerSpec, Mount, PortMapping
+    from runtime.warm_monitor import WarmMonitor
 
 HELP = {"container": "Manage containers: run, create, start, stop, kill, rm, ls, logs, inspect, exec, ..."}
 
@@ -671,7 +672,8 @@ def _check_sysctls(spec: ContainerSpec) -> None:
             raise InvalidSpec(f"container {spec.name}: {exc}") from None
 
 
-def _create(args: argparse.Namespace, ctx: Context, *, start: bool = False) -> ContainerInfo:
+def _create(args: argparse.Namespace, ctx: Context, *, start: bool = False,
+            warm: WarmMonitor | None = None) -> ContainerInfo:
     engine = ctx.engine()
     config: Mapping[str, Any] = {}
     if args.publish_all:
@@ -679,27 +681,45 @@ def _create(args: argparse.Namespace, ctx: Context, *, start: bool = False) -> C
     spec = build_spec(args, ctx, config)
     _check_sysctls(spec)
     _ensure_default_network(engine, spec)
-    info = engine.containers.create(spec, start=start)
+    info = engine.containers.create(spec, start=start, warm=warm)
     for warning in engine.containers.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     return info
 
 
+def _warm_monitor(args: argparse.Namespace) -> WarmMonitor | None:
+    """Start the container's monitor now (if it will have one of its own): its interpreter starts
+    on the other core while we import and set the container up (runtime/warm_monitor.py)."""
+    from runtime import warm_monitor
+    from runtime.paths import Paths
+
+    return warm_monitor.start(Paths.from_env(), args.pod)  # the paths Engine() takes
+
+
 def _cmd_create(args: argparse.Namespace, ctx: Context) -> int:
-    print(_create(args, ctx).id)
+    warm = _warm_monitor(args)
+    try:
+        print(_create(args, ctx, warm=warm).id)
+    finally:
+        if warm is not None:
+            warm.discard()  # the create failed before it could take it
     return 0
 
 
 def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    warm = _warm_monitor(args)
     from runtime.containers import StartError
 
     mgr = _mgr(ctx)
     try:  # started by its monitor as soon as it is set up: no start round trip
-        info = _create(args, ctx, start=True)
+        info = _create(args, ctx, start=True, warm=warm)
     except StartError as exc:
         if args.auto_remove:
             mgr.remove(exc.container_id, force=True, volumes=True)
         raise
+    finally:
+        if warm is not None:
+            warm.discard()  # the create failed before it could take it
     if args.detach:
         if args.auto_remove:
             _spawn_reaper(info.id)
