@@ -1,4 +1,4 @@
-"""main.fast_args: `ps`, `ls` and `version` parse without argparse, into exactly what argparse would return.
+"""main.fast_args: `ps`, `ls`, `version`, `up`, `create` and `down` parse without argparse, into exactly what argparse would return.
 
 Every command line below is parsed both ways: the fast parser either returns argparse's namespace
 (every attribute, defaults included) or None, and then main() hands the line to argparse, whose
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from composer.cli import cmd_ps, cmd_version
+from composer.cli import cmd_down, cmd_ps, cmd_up, cmd_version
 from composer.cli.main import build_parser, fast_args
 
 # lines the fast path must take (what people and scripts type)
@@ -36,6 +36,16 @@ TAKEN = [
     ["--parallel=1_0", "ps"], ["ps", "--format", "yaml"],
     ["version"], ["version", "--short"], ["-f", "x.yml", "version", "-f", "json"],
     ["version", "--format=pretty"],
+    ["up", "-d"], ["-p", "x", "up", "-d", "--wait", "--wait-timeout", "30"], ["up", "web", "db"],
+    ["up", "-d", "--force-recreate", "--remove-orphans", "-t", "1.5", "--scale", "web=3", "web"],
+    ["up", "--no-start", "--no-deps", "-V", "--pull", "never", "--no-build", "-y", "--quiet-pull"],
+    ["up", "--attach", "web", "--no-attach=db", "--exit-code-from", "web", "--abort-on-container-exit"],
+    ["up", "--no-log-prefix", "--no-color", "--timestamps", "--attach-dependencies", "--build"],
+    ["up", "--abort-on-container-failure", "--no-recreate", "--timeout=3", "--renew-anon-volumes"],
+    ["up", "--wait-timeout", "1e1", "--detach", "--yes"],
+    ["create", "--force-recreate", "web"], ["create", "--pull=always", "--scale", "a=2", "--build"],
+    ["down"], ["-p", "x", "down", "-v", "-t", "1"], ["down", "--volumes", "--rmi", "local", "--remove-orphans"],
+    ["down", "--timeout", "0", "web"], ["down", "--rmi=all", "web", "db"],
 ]
 # lines left to argparse: help, errors, abbreviations, joined flags, "--", "-" values...
 LEFT = [
@@ -46,8 +56,11 @@ LEFT = [
     ["ps", "--all=1"], ["--dry-run=yes", "ps"], ["-p", "x", "ls", "-p", "y"], ["ps", "--format"],
     ["ps", "-1"], ["--file", "--", "ps"], ["--no-orphans", "ps"],
     ["version", "-f", "yaml"], ["version", "--short=1"], ["version", "x"], ["version", "-h"],
+    ["up", "-dV"], ["up", "--pull", "sometimes"], ["up", "--wait-timeout", "x"], ["up", "-t", "-1"],
+    ["up", "--det"], ["up", "--help"], ["up", "web", "-d", "db"], ["create", "-d"], ["down", "-vt", "1"],
+    ["down", "--rmi", "none"], ["down", "--volumes=1"], ["down", "--", "web"],
 ]
-FAST_ARGS = {**cmd_ps.FAST_ARGS, **cmd_version.FAST_ARGS}
+FAST_ARGS = {**cmd_ps.FAST_ARGS, **cmd_version.FAST_ARGS, **cmd_up.FAST_ARGS, **cmd_down.FAST_ARGS}
 
 
 def _command(argv: list[str]) -> str:
@@ -93,11 +106,13 @@ def test_anything_else_is_left_to_argparse(argv: list[str]) -> None:
 def test_every_combination_of_a_few_words_parses_alike_or_is_left_to_argparse() -> None:
     """Each fast answer equals argparse's; of what the fast path leaves, argparse accepts only lines
     with a "-" word (a value or a service named "-")."""
-    words = ["-a", "-q", "web", "--no-orphans", "--format", "json", "-p", "x", "--status", "running", "-"]
+    words = ["-a", "-q", "web", "--no-orphans", "--format", "json", "-p", "x", "--status", "running", "-",
+             "-d", "-t", "2", "-v"]
     checked = 0
     for n in range(4):
         for tail in itertools.product(words, repeat=n):
-            for argv in (["ps", *tail], ["-p", "n", "ps", *tail], ["ls", *tail]):
+            for argv in (["ps", *tail], ["-p", "n", "ps", *tail], ["ls", *tail], ["up", *tail],
+                         ["down", *tail]):
                 fast, slow = _fast(argv), _argparse(argv)
                 if fast is not None:
                     assert fast == slow, argv

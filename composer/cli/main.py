@@ -83,7 +83,7 @@ def command_word(argv: Sequence[str]) -> str | None:
 
 # The fast path's view of the global options of build_parser: option -> (dest, kind, choices), and
 # their defaults. Kinds: "true" (store_true), "false" (the --no- half of a BooleanOptionalAction),
-# "store", "int", "append" (each takes a value). tests/test_cli_fastargs.py checks both agree.
+# "store", "int", "float", "append" (each takes a value). tests/test_cli_fastargs.py checks both agree.
 _GLOBAL_OPTIONS: FastOptions = {
     "-v": ("version", "true", None), "--version": ("version", "true", None),
     "-f": ("files", "append", None), "--file": ("files", "append", None),
@@ -139,9 +139,9 @@ def fast_args(argv: Sequence[str], command: str, spec: Mapping[str, Any]) -> dic
                 i += 1
             if choices is not None and value not in choices:
                 return None
-            if kind == "int":
+            if kind in ("int", "float"):
                 try:
-                    out[dest] = int(value)
+                    out[dest] = int(value) if kind == "int" else float(value)
                 except ValueError:
                     return None
             elif kind == "append":

@@ -215,13 +215,13 @@ try:  # the C accelerator, as json.dumps uses it
 except ImportError:  # pragma: no cover
     _c_encode_string = None
 _encode_string: Final = _c_encode_string or _py_encode_string
-_HTML: Final = re.compile("[<>&\u2028\u2029]")
+_HTML: Final = str.maketrans(_HTML_ESCAPES)  # a table, not a regex: no compile at start-up
 
 
 def _json_scalar(value: Any) -> str:
     if isinstance(value, str):
         # Go escapes HTML characters in strings, and keeps other non-ASCII text as is.
-        return _HTML.sub(lambda m: _HTML_ESCAPES[m.group(0)], _encode_string(value))
+        return _encode_string(value).translate(_HTML)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
         return str(int(value))  # Go prints a whole float without a fraction
     return json.dumps(value)
@@ -292,26 +292,35 @@ _NULLS: Final = frozenset(["", "~", "null", "Null", "NULL"])
 _SPECIAL_FLOATS: Final = frozenset(
     [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"]
 )
-_GO_INT: Final = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
-_YAML_FLOAT: Final = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_BASE60: Final = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
-_TIMESTAMP: Final = re.compile(
-    r"^\d{4}-\d{1,2}-\d{1,2}(?:[Tt ]\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d+)?(?:Z|[+-]\d{1,2}(?::\d{2})?)?)?$"
-)
+
+
+@lru_cache(maxsize=1)
+def _scalar_patterns() -> tuple[re.Pattern[str], ...]:
+    """Go int, YAML float, base 60, timestamp: compiled on first use (printing YAML), not by the
+    config hash of every `up`, which imports this module (~4 ms CPU)."""
+    return (
+        re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$"),
+        re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"),
+        re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$"),
+        re.compile(
+            r"^\d{4}-\d{1,2}-\d{1,2}(?:[Tt ]\d{1,2}:\d{1,2}:\d{1,2}(?:\.\d+)?(?:Z|[+-]\d{1,2}(?::\d{2})?)?)?$"
+        ),
+    )
 
 
 def _resolves_to_non_string(s: str) -> bool:
     """True when a plain scalar s would read back as null/bool/number/timestamp in yaml.v3."""
-    if s in _NULLS or s in _OLD_BOOLS or s in _SPECIAL_FLOATS or _BASE60.match(s):
+    go_int, yaml_float, base60, timestamp = _scalar_patterns()
+    if s in _NULLS or s in _OLD_BOOLS or s in _SPECIAL_FLOATS or base60.match(s):
         return True
     first = s[0]
     if first == ".":
-        return bool(_YAML_FLOAT.match(s))
+        return bool(yaml_float.match(s))
     if first.isdigit() or first in "+-":
-        if _TIMESTAMP.match(s):
+        if timestamp.match(s):
             return True
         plain = s.replace("_", "")
-        return bool(_GO_INT.match(plain) or _YAML_FLOAT.match(plain))
+        return bool(go_int.match(plain) or yaml_float.match(plain))
     return False
 
 
