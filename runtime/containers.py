@@ -8,6 +8,7 @@ file found by a reader is folded into the row, so a crash or a reboot leaves a t
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import contextlib
 import functools
@@ -191,6 +192,11 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def _alive(pid: int, starttime: int | None) -> bool:
     return pid > 0 and starttime is not None and procs.starttime(pid) == starttime
+
+
+# (run dir, pod) -> the thread starting that pod's shared monitor ahead (_warm_pod_monitor)
+_WARMING: dict[tuple[str, str], threading.Thread] = {}
+_WARMING_LOCK = _thread.allocate_lock()
 
 
 class ContainerManager:
@@ -798,8 +804,13 @@ class ContainerManager:
             return None
         import threading
 
-        warming = threading.Thread(target=zygote.warm_pod, args=(rundir, pod), daemon=True)
-        warming.start()
+        with _WARMING_LOCK:  # one warm-up per pod: `up` creates a pod's containers all at once
+            busy = _WARMING.get((rundir, pod))
+            if busy is not None and busy.is_alive():
+                return None
+            warming = threading.Thread(target=zygote.warm_pod, args=(rundir, pod), daemon=True)
+            _WARMING[(rundir, pod)] = warming
+            warming.start()
         return warming
 
     def _retire_warm_pod_monitor(self, pod: str, warming: threading.Thread) -> None:

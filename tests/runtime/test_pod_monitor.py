@@ -276,3 +276,28 @@ def test_a_failed_first_create_leaves_no_warm_monitor_waiting(zengine: Engine) -
     # well before its grace ends, the warm monitor has retired: nothing waits for the container
     wait_for(lambda: not _pod_pids(zengine), timeout=podmon.WARM_GRACE / 2)
     assert not os.path.exists(pod_socket(zengine))
+
+
+def test_a_pods_containers_created_at_once_warm_its_monitor_once(
+        zengine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up` creates a pod's containers in parallel threads: one warm-up, not one per container
+    (the others would only wait on the pod's lock)."""
+    import threading
+
+    calls: list[str] = []
+    warm = zygote.warm_pod
+
+    def counted(rundir: str, pod: str) -> None:
+        calls.append(pod)
+        warm(rundir, pod)
+
+    monkeypatch.setattr(zygote, "warm_pod", counted)
+    made: list[str] = []
+    threads = [threading.Thread(target=lambda i=i: made.append(
+        zengine.containers.create(spec(f"pm-at-once-{i}", "sleep", "60")).id)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(made) == 4 and calls == [POD]
+    assert len({monitor(zengine, cid)["process"] for cid in made}) == 1
