@@ -65,17 +65,18 @@ def load_project(opts: LoadOptions) -> Project:
     from composer.loader import cache
 
     name = cache.key(_cache_options(opts), opts.environ)
-    hit = cache.lookup(opts.project_cache, name)
+    hit = cache.lookup(opts.project_cache, name, opts.environ)
     if hit is not None:
-        value, warnings = hit
+        value, warnings, named = hit
         if opts.warnings is not None:
             opts.warnings.extend(warnings)
-        return _project_from(value)
+        return _project_from(value, opts.environ, named)
     warnings = opts.warnings if opts.warnings is not None else []
     first = len(warnings)
     with cache.recording() as deps:
         project = load(_with_warnings(opts, warnings)).project
-    cache.store(opts.project_cache, name, _project_to(project), deps, warnings[first:])
+    cache.store(opts.project_cache, name, _project_to(project), deps, warnings[first:],
+                cache.named_volatiles(deps, opts.environ))
     return project
 
 
@@ -98,8 +99,16 @@ def _project_to(p: Project) -> tuple[object, ...]:
     return (p.name, p.working_dir, p.config_files, p.tree, dict(p.environment), p.disabled_services)
 
 
-def _project_from(value: tuple[object, ...]) -> Project:
+def _project_from(value: tuple[object, ...], environ: Mapping[str, str], named: frozenset[str]) -> Project:
+    """The cached project, its environment brought up to date with the shell's volatile variables
+    that no file names (so that only the shell set them: as it does now). Those a file names had
+    the same value for the entry to be found, and may come from a .env: kept."""
     name, working_dir, config_files, tree, environment, disabled = value
+    from composer.loader.cache import VOLATILE
+
+    fresh = [k for k in VOLATILE if k not in named]
+    environment = {k: v for k, v in environment.items() if k not in fresh}  # type: ignore[attr-defined]
+    environment.update((k, environ[k]) for k in fresh if k in environ)
     return Project(name=name, working_dir=working_dir, config_files=config_files,  # type: ignore[arg-type]
                    tree=tree, environment=environment, disabled_services=disabled)  # type: ignore[arg-type]
 

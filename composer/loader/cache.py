@@ -4,8 +4,11 @@ Standard library only (this module is on the fast path of `ps`, `logs`, `up`...)
 
 An entry is found by a key over everything the loader gets from its caller: the options that change
 the model (files, project name and directory, env files, profiles, services, the stage switches),
-the working directory, the whole process environment (interpolation may read any variable) and the
-loader's own code. It then holds the paths the load looked at (compose files, `.env`, include and
+the working directory, the whole process environment (interpolation may read any variable) but for
+the VOLATILE variables a shell changes under the user (``_`` at every command, ``OLDPWD`` at every
+`cd`: hashed, they made every first command after a `cd` a miss), and the loader's own code. A
+volatile variable that any file of the load names is compared by value instead, at lookup.
+An entry then holds the paths the load looked at (compose files, `.env`, include and
 extends targets, `env_file`/`label_file`, and the names probed and found absent during file
 discovery), each with a signature taken *before* the loader used it: "absent", "dir", or the
 content's digest. An entry is used only when every signature still matches, so no file can change
@@ -26,7 +29,8 @@ from collections.abc import Callable, Iterator, Mapping
 __all__ = ["ENTRY_LIMIT", "lookup", "recording", "store", "watch"]
 
 ENTRY_LIMIT = 64        # entries kept per cache directory; older ones are removed on write
-_FORMAT = 1
+_FORMAT = 2
+VOLATILE = ("_", "OLDPWD")  # left out of the key; compared only where a file names them
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
@@ -88,13 +92,48 @@ def recording() -> Iterator[dict[str, Signature]]:
 
 
 def key(options: tuple[Any, ...], environ: Mapping[str, str]) -> str:
-    """The entry name for these load options and this environment, under this loader's code."""
-    material = marshal.dumps((_FORMAT, sys.version, _code_stamp(), options, sorted(environ.items())))
+    """The entry name for these load options and this environment (but its VOLATILE variables),
+    under this loader's code."""
+    stable = sorted(kv for kv in environ.items() if kv[0] not in VOLATILE)
+    material = marshal.dumps((_FORMAT, sys.version, _code_stamp(), options, stable))
     return _digest(material).hex()
 
 
-def lookup(cache_dir: str, name: str) -> tuple[Any, list[str]] | None:
-    """The stored value and warnings of entry *name* if every file it depends on is unchanged."""
+def named_volatiles(deps: Mapping[str, Signature], environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The VOLATILE variables a file of the load names (so that it may have read them), with their
+    values in *environ*: a later lookup must see the same values. Conservative: any mention counts
+    (``_`` as a word of its own; an underscore inside a name is not one)."""
+    out: dict[str, str | None] = {}
+    for path, sig in deps.items():
+        if sig[0] != "file":
+            continue
+        try:
+            with open(path, "rb") as f:
+                text = f.read()
+        except OSError:
+            return {name: environ.get(name) for name in VOLATILE}  # cannot tell: all of them
+        for name in VOLATILE:
+            if name not in out and _names(text, name.encode()):
+                out[name] = environ.get(name)
+    return out
+
+
+def _names(text: bytes, name: bytes) -> bool:
+    word = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+    at = text.find(name)
+    while at >= 0:
+        end = at + len(name)
+        if (at == 0 or text[at - 1] not in word) and (end == len(text) or text[end] not in word):
+            return True
+        at = text.find(name, at + 1)
+    return False
+
+
+def lookup(cache_dir: str, name: str,
+           environ: Mapping[str, str] | None = None) -> tuple[Any, list[str], frozenset[str]] | None:
+    """The stored value, warnings and named volatile variables of entry *name*, if every file it
+    depends on is unchanged (and every volatile variable a file names has, in *environ*, the value
+    it had)."""
     try:
         with open(os.path.join(cache_dir, name), "rb") as f:
             entry = marshal.loads(f.read())
@@ -106,16 +145,21 @@ def lookup(cache_dir: str, name: str) -> tuple[Any, list[str]] | None:
         for path, sig in entry["deps"]:
             if signature(path) != sig:
                 return None
-        return entry["value"], list(entry["warnings"])
+        env = {} if environ is None else environ
+        if any(env.get(k) != v for k, v in entry["volatile"].items()):
+            return None
+        return entry["value"], list(entry["warnings"]), frozenset(entry["volatile"])
     except (KeyError, TypeError, ValueError):  # not an entry this code wrote: a miss
         return None
 
 
-def store(cache_dir: str, name: str, value: Any, deps: Mapping[str, Signature], warnings: list[str]) -> None:
-    """Write entry *name* atomically; a value marshal cannot hold, or any OS error, only costs speed."""
+def store(cache_dir: str, name: str, value: Any, deps: Mapping[str, Signature], warnings: list[str],
+          volatile: Mapping[str, str | None] | None = None) -> None:
+    """Write entry *name* atomically; a value marshal cannot hold, or any OS error, only costs speed.
+    *volatile*: named_volatiles of the load."""
     try:
         data = marshal.dumps({"format": _FORMAT, "deps": sorted(deps.items()), "warnings": list(warnings),
-                              "value": value})
+                              "volatile": dict(volatile or {}), "value": value})
     except ValueError:
         return
     tmp = os.path.join(cache_dir, f".tmp-{os.getpid()}-{name}")

@@ -110,6 +110,37 @@ def test_a_changed_environment_variable_is_seen(proj: Path, tmp_path: Path) -> N
     assert _load(proj, store, {"TAG": "2"}).services["web"]["image"] == "busybox:2"
 
 
+def test_the_shells_volatile_variables_are_no_miss_unless_a_file_names_them(proj: Path,
+                                                                            tmp_path: Path) -> None:
+    """`_` (each command) and OLDPWD (each cd) change under an interactive user: a project that
+    does not name them is one entry, and its environment shows the shell's values of now."""
+    store = tmp_path / "cache"
+    first = _load(proj, store, {"TAG": "2", "OLDPWD": "/a", "_": "/usr/bin/composer"})
+    again = _load(proj, store, {"TAG": "2", "OLDPWD": "/b"})
+    assert len(_entries(store)) == 1 and again.services == first.services
+    assert again.environment["OLDPWD"] == "/b" and "_" not in again.environment
+    assert first.environment["_"] == "/usr/bin/composer"
+    # named by a file: its value decides, like any variable's
+    (proj / "compose.yaml").write_text("services:\n  web:\n    image: busybox\n"
+                                       "    environment:\n      BACK: ${OLDPWD}\n")
+    assert _load(proj, store, {"OLDPWD": "/a"}).services["web"]["environment"]["BACK"] == "/a"
+    assert _load(proj, store, {"OLDPWD": "/b"}).services["web"]["environment"]["BACK"] == "/b"
+    (proj / "compose.yaml").write_text("services:\n  web:\n    image: busybox\n    environment: [_]\n")
+    assert _load(proj, store, {"_": "x"}).services["web"]["environment"]["_"] == "x"
+    assert _load(proj, store, {"_": "y"}).services["web"]["environment"]["_"] == "y"
+    # from a .env file: kept as the file says (the shell has none)
+    (proj / ".env").write_text("OLDPWD=from-dotenv\n")
+    (proj / "compose.yaml").write_text("services:\n  web:\n    image: busybox\n")
+    assert _load(proj, store).environment["OLDPWD"] == "from-dotenv"
+    assert _load(proj, store).environment["OLDPWD"] == "from-dotenv"
+
+
+def test_a_volatile_name_counts_only_as_a_word_of_its_own() -> None:
+    assert cache._names(b"x: ${_}", b"_") and cache._names(b"- _\n", b"_") and cache._names(b"_", b"_")
+    assert not cache._names(b"my_var: a_b", b"_") and not cache._names(b"XOLDPWD", b"OLDPWD")
+    assert cache._names(b"$OLDPWD/x", b"OLDPWD")
+
+
 def test_the_dotenv_file_appearing_changing_and_going(proj: Path, tmp_path: Path) -> None:
     store = tmp_path / "cache"
     assert _load(proj, store).services["web"]["image"] == "busybox:1"
