@@ -194,6 +194,18 @@ def _alive(pid: int, starttime: int | None) -> bool:
     return pid > 0 and starttime is not None and procs.starttime(pid) == starttime
 
 
+def _monitor_status(name: str, out: bytes) -> None:
+    """Read a monitor's answer on one stream (stdout and stderr): its first ok/error line."""
+    lines = out.decode(errors="replace").strip().splitlines()
+    status = next((ln for ln in lines if ln.startswith(("ok ", "error "))), "")
+    if status.startswith("ok "):
+        return
+    if status.startswith("error "):
+        raise ExecError(status[6:])
+    detail = (lines or ["no status"])[-1]
+    raise ExecError(f"container {name}: the monitor failed to start: {detail}")
+
+
 # (run dir, pod) -> the thread starting that pod's shared monitor ahead (_warm_pod_monitor)
 _WARMING: dict[tuple[str, str], threading.Thread] = {}
 _WARMING_LOCK = _thread.allocate_lock()
@@ -841,39 +853,29 @@ class ContainerManager:
             except TimeoutError:
                 raise ExecError(f"container {name}: the monitor did not report within 60 s") from None
             else:
-                # one stream (stdout and stderr): the status is its first ok/error line
-                lines = out.decode(errors="replace").strip().splitlines()
-                status = next((ln for ln in lines if ln.startswith(("ok ", "error "))), "")
-                if status.startswith("ok "):
-                    return
-                if status.startswith("error "):
-                    raise ExecError(status[6:])
-                detail = (lines or ["no status"])[-1]
-                raise ExecError(f"container {name}: the monitor failed to start: {detail}")
-        if warm is not None and warm.proc.poll() is None:  # started ahead: its imports are done
+                return _monitor_status(name, out)
+        if warm is not None and warm.alive():  # started ahead: its imports are done
             try:
-                out, err = warm.use(str(cdir), str(run), start=start)
+                return _monitor_status(name, warm.use(str(cdir), str(run), start=start))
             except TimeoutError:
                 raise ExecError(f"container {name}: the monitor did not report within 60 s") from None
-        else:
-            import subprocess  # here: ps, logs, rm... never spawn a monitor (5 ms CPU of their import)
+        import subprocess  # here: ps, logs, rm... never spawn a monitor (5 ms CPU of their import)
 
-            argv = [sys.executable, "-I", "-S", MONITOR, str(cdir), str(run), *(["--start"] if start else [])]
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                start_new_session=True,
-                close_fds=True,
-                timeout=60,
-            )
-            out, err = proc.stdout, proc.stderr
-        line = out.decode(errors="replace").strip()
+        argv = [sys.executable, "-I", "-S", MONITOR, str(cdir), str(run), *(["--start"] if start else [])]
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            start_new_session=True,
+            close_fds=True,
+            timeout=60,
+        )
+        line = proc.stdout.decode(errors="replace").strip()
         if line.startswith("ok "):
             return
         if line.startswith("error "):
             raise ExecError(line[6:])
-        detail = (err.decode(errors="replace").strip().splitlines() or ["no status"])[-1]
+        detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no status"])[-1]
         raise ExecError(f"container {name}: the monitor failed to start: {detail}")
 
     # ---- verbs ----

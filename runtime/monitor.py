@@ -37,6 +37,7 @@ def _read_request() -> list[str]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--warm"]:
+        os.closerange(3, 1 << 20)  # posix_spawn cannot: nothing the command inherited stays open
         rest = _read_request()
         if len(rest) >= 2:
             from runtime.executor.proctitle import set_cmdline

@@ -10,13 +10,16 @@ standard library only, its own session, detached by its own fork once it has a c
 Only where a direct spawn would happen: a pod's containers share the pod's monitor, and with the
 fork server (runtime/zygote.py) up a monitor is a fork. An unused one reads EOF on its stdin and
 exits: when the command discards it, or dies (its end of the pipe closes with it).
+Spawned with os.posix_spawn, not subprocess (whose import, with locale, selectors and threading,
+is ~10 ms of a `container run`); the monitor closes the fds it inherited beyond 0-2 itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import subprocess
 import sys
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,27 +30,66 @@ ROOM = 512  # empty arguments: room for its container's command line (proctitle.
 
 
 class WarmMonitor:
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
+    def __init__(self, pid: int, request_w: int, status_r: int) -> None:
+        self.pid, self.request_w, self.status_r = pid, request_w, status_r
+        self.returncode: int | None = None
 
-    def use(self, cdir: str, rdir: str, *, start: bool, timeout: float = 60) -> tuple[bytes, bytes]:
-        """Give it its container; returns what it wrote on stdout and stderr (a status line as
-        monitor.py's: ``ok PID`` or ``error MESSAGE``). Raises TimeoutError."""
+    def alive(self) -> bool:
+        if self.returncode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode is None
+
+    def use(self, cdir: str, rdir: str, *, start: bool, timeout: float = 60) -> bytes:
+        """Give it its container; returns what it wrote on stdout and stderr, one stream (a status
+        line as monitor.py's: ``ok PID`` or ``error MESSAGE``). Raises TimeoutError."""
         request = os.fsencode(cdir) + b"\0" + os.fsencode(rdir) + (b"\0--start" if start else b"")
-        try:
-            return self.proc.communicate(request, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.discard()
-            raise TimeoutError from None
+        with contextlib.suppress(BrokenPipeError):  # it died: what it said, if anything, is read below
+            os.write(self.request_w, request)  # a pipe holds it whole (well under PIPE_BUF)
+        self._close_request()
+        out = self._read_all(time.monotonic() + timeout)
+        self._reap()
+        return out
 
     def discard(self) -> None:
         """No container came for it: it exits (killed, if it already had one and hangs)."""
-        if self.proc.returncode is None:
-            try:
-                self.proc.communicate(b"", timeout=5)
-            except (subprocess.TimeoutExpired, OSError, ValueError):
-                self.proc.kill()
-                self.proc.wait()
+        if self.returncode is not None:
+            return
+        self._close_request()
+        try:
+            self._read_all(time.monotonic() + 5)
+        except TimeoutError:
+            os.kill(self.pid, 9)
+        self._reap()
+
+    def _close_request(self) -> None:
+        if self.request_w >= 0:
+            os.close(self.request_w)
+            self.request_w = -1
+
+    def _read_all(self, deadline: float) -> bytes:
+        import select
+
+        chunks: list[bytes] = []
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.status_r], [], [], left)[0]:
+                    os.kill(self.pid, 9)
+                    raise TimeoutError("the monitor did not report in time")
+                chunk = os.read(self.status_r, 65536)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        finally:
+            os.close(self.status_r)
+            self.status_r = -1
+
+    def _reap(self) -> None:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
 
 
 def wanted(paths: Paths, pod: str | None) -> bool:
@@ -67,15 +109,22 @@ def start(paths: Paths, pod: str | None = None) -> WarmMonitor | None:
     """A warm monitor for the next container of this command, if one is wanted."""
     if os.environ.get("COMPOSER_WARM_MONITOR") in ("0", "false", "no") or not wanted(paths, pod):
         return None
+    request_r, request_w = os.pipe()
+    status_r, status_w = os.pipe()
     try:
-        proc = subprocess.Popen(
+        pid = os.posix_spawn(
+            sys.executable,
             [sys.executable, "-I", "-S", MONITOR, "--warm", *([""] * ROOM)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, request_r, 0), (os.POSIX_SPAWN_DUP2, status_w, 1),
+                          (os.POSIX_SPAWN_DUP2, status_w, 2)],
+            setsid=True,
         )
     except OSError:
+        os.close(request_w)
+        os.close(status_r)
         return None  # the direct spawn reports the cause, if it has the same trouble
-    return WarmMonitor(proc)
+    finally:
+        os.close(request_r)
+        os.close(status_w)
+    return WarmMonitor(pid, request_w, status_r)

@@ -106,16 +106,26 @@ def fast_args(argv: Sequence[str], command: str, spec: Mapping[str, Any]) -> dic
     """What ``build_parser().parse_args(argv)`` returns, as a dict, for the plain command lines of
     a command whose module declares ``FAST_ARGS[command] = {"options": FastOptions, "defaults":
     {...}, "positional": dest or None}``: no argparse (~15 ms CPU with its formatter, gettext,
-    locale and shutil). None for anything else (help, abbreviations, `--`, joined short flags,
-    `--x=` of a flag, a bad value, a value that starts with "-"): argparse then parses it and says
-    what is wrong, word for word as always."""
+    locale and shutil). A spec may instead name ``"subcommands": (dest, {word: spec})`` (the next
+    word picks one), and a spec with ``"remainder": dest`` takes one positional word and then the
+    rest of the line, whatever it holds (argparse.REMAINDER). None for anything else (help,
+    abbreviations, `--`, short flags joined with a value, `--x=` of a flag, a bad value, a value
+    that starts with "-"): argparse then parses it and says what is wrong, word for word as always."""
     out: dict[str, Any] = {k: list(v) if isinstance(v, list) else v for k, v in _GLOBAL_DEFAULTS.items()}
-    out.update({k: list(v) if isinstance(v, list) else v for k, v in spec["defaults"].items()})
     options: FastOptions = _GLOBAL_OPTIONS
     positional: str | None = None
+    remainder: str | None = None
+    subcommands: tuple[str, Mapping[str, Any]] | None = None
     positionals: list[str] | None = None  # the one run of positional words argparse accepts
     seen_command = ended = False
     i, n = 0, len(argv)
+
+    def enter(s: Mapping[str, Any]) -> None:
+        nonlocal options, positional, remainder, subcommands
+        out.update({k: list(v) if isinstance(v, list) else v for k, v in s.get("defaults", {}).items()})
+        options, positional = s.get("options", {}), s.get("positional")
+        remainder, subcommands = s.get("remainder"), s.get("subcommands")
+
     while i < n:
         token = argv[i]
         i += 1
@@ -123,7 +133,11 @@ def fast_args(argv: Sequence[str], command: str, spec: Mapping[str, Any]) -> dic
             name, eq, value = token.partition("=") if token.startswith("--") else (token, "", "")
             found = options.get(name)
             if found is None:
-                return None
+                if not _joined_flags(token, options, out):
+                    return None
+                if positionals is not None:
+                    ended = True
+                continue
             dest, kind, choices = found
             if positionals is not None:
                 ended = True
@@ -152,19 +166,43 @@ def fast_args(argv: Sequence[str], command: str, spec: Mapping[str, Any]) -> dic
             if token != command:
                 return None
             seen_command = True
-            options, positional = spec["options"], spec["positional"]
+            enter(spec)
+        elif subcommands is not None:
+            chosen = subcommands[1].get(token)
+            if chosen is None:
+                return None
+            out[subcommands[0]] = token
+            enter(chosen)
+        elif remainder is not None and positional is not None:
+            if "--" in argv[i:]:
+                return None  # argparse drops a "--" there (and so should we: let it)
+            out[positional], out[remainder] = token, list(argv[i:])
+            positional = None
+            break
         elif positional is None or ended or token == "-":
             return None
         else:
             if positionals is None:
                 positionals = out[positional] = []
             positionals.append(token)
-    if not seen_command:
-        return None
+    if not seen_command or subcommands is not None or (remainder is not None and positional is not None):
+        return None  # no command, no subcommand, or no word for the remainder's positional
     if positional is not None and positionals is None:
         out[positional] = []
     out["command"] = command
     return out
+
+
+def _joined_flags(token: str, options: FastOptions, out: dict[str, Any]) -> bool:
+    """``-it``: short flags that take no value, joined; set them all (as argparse) and say so."""
+    if token.startswith("--") or len(token) < 3:
+        return False
+    found = [options.get("-" + c) for c in token[1:]]
+    if any(f is None or f[1] != "true" for f in found):
+        return False
+    for f in found:
+        out[f[0]] = True  # type: ignore[index]
+    return True
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

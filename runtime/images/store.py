@@ -16,7 +16,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -378,6 +377,8 @@ class ImageStore:
                 if p.name.startswith(".tmp-") or "sha256:" + p.name not in keep_blobs:
                     p.unlink(missing_ok=True)
         if self.layers_root.is_dir():
+            import shutil  # here: `container run` resolves images, and shutil imports bz2, lzma (3 ms)
+
             for p in self.layers_root.iterdir():
                 if p.name.startswith(".tmp-") or p.name not in keep_layers:
                     shutil.rmtree(p, ignore_errors=True)
@@ -386,6 +387,7 @@ class ImageStore:
         """Copy a non-seekable stream (stdin) to a temporary file under the root; caller unlinks."""
         tmpdir = self.paths.root / "tmp"
         tmpdir.mkdir(parents=True, exist_ok=True)
+        import shutil
         import tempfile
 
         fd, name = tempfile.mkstemp(prefix="spool-", dir=tmpdir)

@@ -62,7 +62,7 @@ def test_a_warm_monitor_becomes_the_containers_monitor(engine: Engine,
     assert warm is not None
     info = engine.containers.create(ContainerSpec(name="warm", image=IMAGE, command=("sleep", "30")),
                                     start=True, warm=warm)
-    assert warm.proc.returncode == 0                      # it forked the monitor away and exited
+    assert warm.returncode == 0                           # it forked the monitor away and exited
     run = engine.paths.container_run(info.id)
     monitor = json.loads((run / "monitor.json").read_text())["pid"]
     argv = _cmdline(monitor)                              # found by its command line as a direct one
@@ -92,7 +92,7 @@ def test_a_warm_monitor_whose_command_died_exits(tmp_path: Path) -> None:
     script = ("import os, signal, sys\nfrom pathlib import Path\nfrom runtime import warm_monitor\n"
               "from runtime.paths import Paths\n"
               "w = warm_monitor.start(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))\n"
-              "print(w.proc.pid, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+              "print(w.pid, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
     res = subprocess.run([sys.executable, "-c", script, str(tmp_path / "root"), str(tmp_path / "run")],
                          capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=30)
     pid = int(res.stdout.split()[0])
