@@ -57,10 +57,12 @@ class WarmMonitor:
         if self.returncode is not None:
             return
         self._close_request()
-        try:
-            self._read_all(time.monotonic() + 5)
-        except TimeoutError:
-            os.kill(self.pid, 9)
+        if self.status_r < 0:  # a use() that was interrupted (Ctrl-C) while reading
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, 9)
+        else:
+            with contextlib.suppress(TimeoutError):  # killed by _read_all
+                self._read_all(time.monotonic() + 5)
         self._reap()
 
     def _close_request(self) -> None:

@@ -97,3 +97,15 @@ def test_a_warm_monitor_whose_command_died_exits(tmp_path: Path) -> None:
                          capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=30)
     pid = int(res.stdout.split()[0])
     wait_for(lambda: pid not in _warm_pids())  # gone (or a zombie: its command line is empty)
+
+
+def test_discarding_after_an_interrupted_use_kills_and_reaps_it(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
+    warm = warm_monitor.start(Paths(root=tmp_path / "root", rundir=tmp_path / "run"))
+    assert warm is not None and warm.alive()
+    os.close(warm.status_r)  # as _read_all leaves it when Ctrl-C lands in a use()
+    warm.status_r = -1
+    warm.discard()
+    assert warm.returncode is not None and warm.pid not in _warm_pids()
+    warm.discard()  # twice: nothing more to do
