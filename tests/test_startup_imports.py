@@ -97,7 +97,9 @@ RUN_MAY_IMPORT = frozenset({
     "runtime", "runtime.digest", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths",
     "runtime.procs",
     "runtime.record",
-    "runtime.spec", "runtime.state", "runtime.logs", "runtime.zygote", "runtime.warm_monitor", "runtime.containers",
+    "runtime.spec", "runtime.state", "runtime.logs", "runtime.zygote", "runtime.warm_monitor",
+    "runtime.containers", "runtime.container_records", "runtime.container_create",
+    "runtime.container_monitor", "runtime.container_lifecycle",
     "runtime.cgroups", "runtime.executor", "runtime.executor.oci", "runtime.executor.user",
     "runtime.images", "runtime.images.blobs", "runtime.images.reference", "runtime.images.store",
     "runtime.network", "runtime.network.files", "runtime.network.ifconf", "runtime.network.ipam",
@@ -116,7 +118,7 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        # OpenSSL's libcrypto for a few short sha256 (runtime.digest has its own), and
                        # tempfile (random) of the image store's writes: ~6 ms (FINDINGS F16)
                        "hashlib", "_hashlib", "tempfile", "random",
-                       # records are written out by runtime.containers._asdict: dataclasses imports
+                       # records are written out by runtime.container_records.asdict: dataclasses imports
                        # inspect, ast, dis, tokenize (~13 ms)
                        "dataclasses", "inspect",
                        # typing only for mypy (TYPE_CHECKING = False in each module): ~5 ms

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime.container_monitor import kill_monitor
 from runtime.engine import Engine
 from runtime.errors import Conflict, ExecError, InvalidSpec, NotFound
 from runtime.logs import join_partials
@@ -506,7 +507,7 @@ def test_volumes_from_devices_and_shared_ipc_pid(engine: Engine) -> None:
 
 def test_a_half_created_container_is_dead_and_rm_force_cleans_it(engine: Engine) -> None:
     c = engine.containers.create(spec("t-half", "sleep", "100"))
-    engine.containers._kill_monitor(c.id)  # as if create's process had died before start
+    kill_monitor(engine.containers, c.id)  # as if create's process had died before start
     for name in ("monitor.json", "state.json", "ctl"):
         (engine.paths.container_run(c.id) / name).unlink(missing_ok=True)
     assert engine.containers.get(c.id).status == "dead"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.containers import ALLOWED, _parse_device, check_transition, spec_from_json, spec_to_json
+from runtime.container_create import _parse_device
+from runtime.containers import ALLOWED, check_transition, spec_from_json, spec_to_json
 from runtime.errors import Conflict, InvalidSpec
 from runtime.spec import (
     ContainerSpec,

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from runtime.container_monitor import wait_monitor_exit
 from runtime.engine import Engine
 from runtime.spec import ContainerSpec
 from tests.runtime.zygote_fixture import IMAGE, zengine  # noqa: F401 - the fixture
@@ -40,15 +41,15 @@ def test_wait_monitor_exit_wakes_on_exit_and_times_out(zengine: Engine) -> None:
             json.dumps({"pid": stand_in.pid, "starttime": starttime(stand_in.pid)})
         )
         t0 = time.monotonic()
-        assert zengine.containers._wait_monitor_exit(c.id, 0.2) is False
+        assert wait_monitor_exit(zengine.containers, c.id, 0.2) is False
         assert 0.15 < time.monotonic() - t0 < 2
         stand_in.kill()  # a zombie until reaped: exited all the same
         t0 = time.monotonic()
-        assert zengine.containers._wait_monitor_exit(c.id, 10) is True
+        assert wait_monitor_exit(zengine.containers, c.id, 10) is True
         assert time.monotonic() - t0 < 1
         # a recorded start time that does not match (a reused pid) is not the monitor
         (run / "monitor.json").write_text(json.dumps({"pid": os.getpid(), "starttime": 1}))
-        assert zengine.containers._wait_monitor_exit(c.id, 5) is True
+        assert wait_monitor_exit(zengine.containers, c.id, 5) is True
     finally:
         stand_in.kill()
         stand_in.wait()

@@ -15,6 +15,8 @@ import pytest
 
 from runtime import cgroups
 from runtime.cgroups import ROOT_NAME, Cgroup, detect
+from runtime.container_create import _seccomp
+from runtime.container_lifecycle import kill_everything
 from runtime.engine import Engine
 from runtime.security import seccomp
 from runtime.security.seccomp_profile import default_profile, shared_default_profile
@@ -117,11 +119,11 @@ def test_a_container_links_the_cached_filter_and_copies_it_when_the_cache_is_gon
     caps = frozenset({"CHOWN"})
     for cid in ("a" * 64, "b" * 64):
         engine.paths.container_dir(cid).mkdir(parents=True)
-    linked = Path(mgr._seccomp("a" * 64, spec, caps) or "")
+    linked = Path(_seccomp(mgr, "a" * 64, spec, caps) or "")
     _, cached = seccomp.default_filter(engine.paths.root / "cache" / "seccomp", caps)
     assert linked.stat().st_ino == cached.stat().st_ino
     cached.unlink()  # a pruned cache: the memo still names it
-    copied = Path(mgr._seccomp("b" * 64, spec, caps) or "")
+    copied = Path(_seccomp(mgr, "b" * 64, spec, caps) or "")
     assert copied.read_bytes() == linked.read_bytes() and copied.stat().st_nlink == 1
     for cid in ("a" * 64, "b" * 64):
         for p in engine.paths.container_dir(cid).iterdir():
@@ -140,7 +142,7 @@ def test_removing_a_stopped_container_writes_nothing_into_its_run_dir(engine: En
     assert engine.containers.wait(c.id, timeout=10) == 0
     run = engine.paths.container_run(c.id)
     before = set(os.listdir(run))
-    cg = engine.containers._kill_everything(c.id)
+    cg = kill_everything(engine.containers, c.id)
     assert set(os.listdir(run)) == before and "stopping" not in before
     assert cg is not None and cg.pids() == []
     engine.containers.remove(c.id)
@@ -153,7 +155,7 @@ def test_killing_everything_of_a_running_container_still_kills_it(engine: Engine
         ContainerSpec(name="t-live", image=IMAGE, command=("sleep", "60"), network_mode="none"))
     info = engine.containers.start(c.id)
     assert info.status == "running" and info.pid > 0
-    engine.containers._kill_everything(c.id)
+    kill_everything(engine.containers, c.id)
     assert (engine.paths.container_run(c.id) / "stopping").exists()  # no restart after this
     assert _dead(info.pid)
     engine.containers.remove(c.id, force=True)

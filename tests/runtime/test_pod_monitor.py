@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runtime import zygote
+from runtime.container_monitor import wait_monitor_exit
 from runtime.engine import Engine
 from runtime.executor import podmon
 from runtime.logs import join_partials
@@ -76,12 +77,12 @@ def test_a_pods_containers_share_one_monitor_process(zengine: Engine) -> None:
     assert monitor(zengine, b.id)["process"] == proc
     assert zengine.containers.wait(b.id, timeout=10) == 3
     # the wait for a container's monitor is the wait for its thread (a thread's pidfd)
-    assert zengine.containers._wait_monitor_exit(a.id, 0.2) is False
+    assert wait_monitor_exit(zengine.containers, a.id, 0.2) is False
     # stop with grace: the thread ends, not the process
     zengine.containers.stop(a.id, timeout=30)
     info = zengine.containers.get(a.id)
     assert info.status == "exited" and info.exit_code == 7
-    assert zengine.containers._wait_monitor_exit(a.id, 5) is True
+    assert wait_monitor_exit(zengine.containers, a.id, 5) is True
     # no container of the pod runs any more: the process and its socket are gone
     wait_for(lambda: not alive(proc) and not os.path.exists(pod_socket(zengine)))
     for c in (a, b, lone):

@@ -1,0 +1,503 @@
+"""Creating a container: refuse bad input, then make its state row, cgroup, volumes, network,
+OCI bundle and monitor, undoing every step taken when one fails. Functions of a ContainerManager;
+its create() delegates here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import marshal
+import os
+import sqlite3
+from collections.abc import Callable, Mapping
+
+from runtime import container_lifecycle, container_monitor
+from runtime import spec as S
+from runtime.container_records import asdict, spec_from_json, spec_to_json
+from runtime.containers import KIND, StartError, read_json
+from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
+from runtime.logs import rfc3339_nano
+from runtime.spec import ContainerInfo, ContainerSpec
+from runtime.state import StateError
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
+if TYPE_CHECKING:
+    import dataclasses
+    import shutil
+    from typing import Any, Final
+
+    from runtime.containers import ContainerManager
+    from runtime.warm_monitor import WarmMonitor
+else:  # dataclasses imports inspect, ast, dis, tokenize: only volumes_from needs it (F16)
+    from runtime.lazy import lazy
+
+    dataclasses, shutil = lazy("dataclasses"), lazy("shutil")
+
+INIT_BINARY: Final = "/usr/bin/tini-static"  # static: it runs inside any image
+
+
+def create(
+    mgr: ContainerManager, spec: ContainerSpec, start: bool, warm: WarmMonitor | None
+) -> ContainerInfo:
+    """ContainerManager.create (its docstring says what is raised): the row, then the bundle and
+    the monitor; a failure undoes every step taken."""
+    try:
+        image = mgr.engine.images.resolve(spec.image)
+    except NotFound as exc:
+        raise NotFound(f"container {spec.name}: {exc}") from None
+    _check(mgr, spec)
+    cid = os.urandom(32).hex()  # as secrets.token_hex(32); secrets imports hashlib, hmac
+    doc: dict[str, Any] = {
+        "name": spec.name,
+        "image": spec.image,
+        "image_id": image.id,
+        "labels": dict(spec.labels),
+        "spec": spec_to_json(spec),
+        "created_at": rfc3339_nano(),
+        "volume_names": [],
+        "anonymous_volumes": [],
+        "pod": spec.pod,
+    }
+    try:
+        with mgr.store.transaction() as tx:
+            if tx.by_name(KIND, spec.name) is not None:
+                raise Conflict(f'container name "{spec.name}" is already in use')
+            tx.put(KIND, cid, doc, name=spec.name)
+    except sqlite3.IntegrityError:
+        raise Conflict(f'container name "{spec.name}" is already in use') from None
+    except StateError as exc:
+        raise StateError(f"container {spec.name}: {exc}") from None
+    undo: list[Callable[[], object]] = [lambda: mgr._delete_row(cid)]
+    warming = container_monitor.warm_pod_monitor(mgr, spec.pod) if spec.pod else None
+    if warming is not None:
+        undo.append(lambda: container_monitor.retire_warm_pod_monitor(mgr, spec.pod or "", warming))
+    try:
+        _prepare(mgr, cid, spec, image, doc, undo, start=start, warm=warm)
+        return mgr.get(cid)
+    except StartError:
+        raise  # made whole: it stays, as a container whose start failed
+    except BaseException as exc:
+        undo.append(undo.pop(0))  # the row goes first: volumes refuse removal while it names them
+        for step in reversed(undo):
+            with contextlib.suppress(Exception):
+                step()
+        if isinstance(exc, StateError):
+            raise StateError(f"container {spec.name}: {exc}") from exc
+        if isinstance(exc, EngineError) or not isinstance(exc, Exception):
+            raise
+        raise ExecError(f"container {spec.name}: {_one_line(exc)}") from exc
+
+
+def _check(mgr: ContainerManager, spec: ContainerSpec) -> None:
+    """Refuse bad input that needs no state before anything is made (nothing to undo)."""
+    from runtime.cgroups import check_resources
+    from runtime.network.portcheck import check_ports
+
+    check_ports(spec.name, spec.ports)
+    try:
+        check_resources(spec.resources)
+    except InvalidSpec as exc:
+        raise InvalidSpec(f"container {spec.name}: {exc}") from None
+    if spec.cap_add or spec.cap_drop:
+        _caps(mgr, spec)  # an unknown name (resolved again, a few µs, where the bundle is built)
+
+
+def _prepare(
+    mgr: ContainerManager,
+    cid: str,
+    spec: ContainerSpec,
+    image: S.ImageInfo,
+    doc: dict[str, Any],
+    undo: list[Callable[[], object]],
+    *,
+    start: bool = False,
+    warm: WarmMonitor | None = None,
+) -> None:
+    from runtime.executor import oci
+    from runtime.executor.user import UserError, resolve_in_dirs
+
+    cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
+    undo.append(lambda: shutil.rmtree(cdir, ignore_errors=True))
+    undo.append(lambda: shutil.rmtree(run, ignore_errors=True))
+    for d in (cdir / "upper", cdir / "work", cdir / "rootfs", run):
+        d.mkdir(parents=True, exist_ok=True)
+    config = dict(image.config)
+    spec = _with_volumes_from(mgr, spec)
+    devices = [_parse_device(d, spec.name) for d in spec.devices]
+    ns_paths = joined_namespaces(mgr, spec)
+    # user (from the image's files, read on the host before start)
+    try:
+        user = resolve_in_dirs(
+            spec.user or str(config.get("User") or "") or None,
+            spec.group_add,
+            [cdir / "upper", *reversed(image.layer_dirs)],
+        )
+    except UserError as exc:
+        raise InvalidSpec(f"container {spec.name}: {exc}") from None
+    if spec.init and not os.path.exists(INIT_BINARY):
+        raise MissingTool(INIT_BINARY, "tini")
+    caps, user_caps = _caps(mgr, spec)
+    if spec.sysctls:
+        from runtime.security.defaults import check_sysctl
+
+        for key in spec.sysctls:
+            try:
+                check_sysctl(key, spec.network_mode == "host")
+            except InvalidSpec as exc:
+                raise InvalidSpec(f"container {spec.name}: {exc}") from None
+    rlimits = _rlimits(mgr, spec)
+    # cgroup
+    cgroup_parts: list[str] | None = None
+    cgroup_procs: list[str] = []
+    try:
+        from runtime.cgroups import Cgroup, engine_scope
+    except ImportError:
+        Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
+    if Cgroup is not None:
+        cgroup_parts = [*engine_scope(mgr.paths.root), spec.pod or "standalone", cid]
+        try:
+            cg = Cgroup.create(
+                cgroup_parts,
+                spec.resources,
+                devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices],
+            )
+        except InvalidSpec as exc:  # a controller this host lacks, a value the kernel refuses
+            raise InvalidSpec(f"container {spec.name}: {exc}") from None
+        undo.append(cg.remove)
+        cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
+    # volumes
+    volume_sources = _volumes(
+        mgr, cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
+    )
+    # network (before the init: it joins the netns pin)
+    net = mgr.engine.networks.setup_container(cid, spec)
+    undo.append(lambda: mgr.engine.networks.teardown_container(cid))
+    doc["networks"] = dict(net.addresses)
+    doc["ports"] = [[asdict(p), h] for p, h in net.ports]
+    hostname_path = run / "hostname"
+    hostname_path.write_text((net.hostname or S.default_hostname(spec, cid)) + "\n")
+    seccomp_path = _seccomp(mgr, cid, spec, caps)
+    healthcheck = spec.healthcheck if spec.healthcheck is not None else _image_healthcheck(config)
+    if healthcheck is not None and healthcheck.test[:1] == ("NONE",):
+        healthcheck = None
+    inputs = oci.BundleInputs(
+        container_id=cid,
+        rootfs=str(cdir / "rootfs"),
+        user=user,
+        caps=caps,
+        net=net,
+        hostname_path=str(hostname_path),
+        volume_sources=volume_sources,
+        rlimits=[(n, s, h) for n, (s, h) in rlimits.items()],
+        init_path=INIT_BINARY if spec.init and os.path.exists(INIT_BINARY) else None,
+        cgroups_path="/".join(["composer", *cgroup_parts]) if cgroup_parts else "",
+        host_devices=_host_devices() if spec.privileged else (),
+        **_security_defaults(mgr),
+    )
+    bundle = oci.build_config(spec, config, inputs)
+    linux = bundle["linux"]
+    for host, path, t, ma, mi, _ in devices:
+        linux["devices"].append(
+            {
+                "path": path,
+                "hostPath": host,
+                "type": t,
+                "major": ma,
+                "minor": mi,
+                "fileMode": 0o666,
+                "uid": 0,
+                "gid": 0,
+            }
+        )
+    for ns in linux["namespaces"]:
+        if ns["type"] in ns_paths:
+            ns["path"] = ns_paths[ns["type"]]
+    for kind in set(ns_paths) - {n["type"] for n in linux["namespaces"]}:
+        linux["namespaces"].append({"type": kind, "path": ns_paths[kind]})
+
+    if user.uid != 0 and user_caps:
+        bundle["process"]["capabilities"]["ambient"] = sorted(f"CAP_{c}" for c in user_caps & caps)
+    (cdir / "config.json").write_text(json.dumps(bundle))  # no indent: the C encoder
+    meta = {
+        "id": cid,
+        "name": spec.name,
+        "lowerdirs": list(image.layer_dirs),
+        "upperdir": str(cdir / "upper"),
+        "workdir": str(cdir / "work"),
+        "cgroup": cgroup_parts,
+        "cgroup_procs": cgroup_procs,
+        "seccomp_bpf": seccomp_path,
+        "log_path": str(cdir / "ctr.log"),
+        "log_max_size": spec.log_max_size,
+        "log_max_file": spec.log_max_file,
+        "restart": asdict(spec.restart),
+        "healthcheck": asdict(healthcheck) if healthcheck else None,
+        "stop_signal": oci.stop_signal(spec, config),
+        "stdin_open": spec.stdin_open,
+    }
+    (cdir / "container.json").write_text(json.dumps(meta))
+    (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))
+    os.replace(cdir / "monitor.bin.tmp", cdir / "monitor.bin")  # a kill mid-write leaves none
+    doc["command"] = bundle["process"]["args"]
+    doc["healthcheck"] = meta["healthcheck"] is not None
+    doc["stop_signal"] = meta["stop_signal"]
+    doc["cgroup"] = cgroup_parts
+    mgr._save(cid, doc)
+    undo.append(lambda: container_lifecycle.kill_everything(mgr, cid))
+    joins_ipc = bool(spec.ipc_mode and spec.ipc_mode.startswith("container:"))
+    try:
+        container_monitor.spawn_monitor(mgr, cid, spec.name, start=start and not joins_ipc, warm=warm)
+    except ExecError as exc:
+        if start and not joins_ipc and _start_failed(mgr, cid):
+            raise StartError(str(exc), cid) from None
+        raise
+    if joins_ipc:  # the same /dev/shm too, over ours while the init waits at the gate
+        from runtime.container_access import share_shm
+
+        share_shm(mgr, cid, str(spec.ipc_mode).split(":", 1)[1])
+        if start:
+            try:
+                container_monitor.start_created(mgr, cid)
+            except ExecError as exc:
+                raise StartError(str(exc), cid) from None
+
+
+def _start_failed(mgr: ContainerManager, cid: str) -> bool:
+    """Whether the monitor of a create with the gate open got past the set-up and failed at the
+    exec (its state says running with an error, saved before it reported): then the container
+    is whole and stays; any earlier error undoes the create."""
+    state = read_json(mgr.paths.container_run(cid) / "state.json") or {}
+    return state.get("status") == "running" and bool(state.get("error"))
+
+
+def _with_volumes_from(mgr: ContainerManager, spec: ContainerSpec) -> ContainerSpec:
+    """The spec with the mounts of each ``volumes_from`` container added (":ro" makes them read-only)."""
+    if not spec.volumes_from:
+        return spec
+    mounts = list(spec.mounts)
+    targets = {m.target for m in mounts}
+    for item in spec.volumes_from:
+        ref, _, mode = item.partition(":")
+        if mode not in ("", "ro", "rw"):
+            raise InvalidSpec(f"container {spec.name}: volumes_from {item!r}: expected ro or rw")
+        _, other = mgr._find(ref)
+        other_spec = spec_from_json(other["spec"])
+        by_target = dict(other.get("volume_targets") or {})
+        for m in other_spec.mounts:
+            if m.type == "tmpfs" or m.target in targets:
+                continue
+            ro = m.read_only if mode == "" else mode == "ro"
+            if m.type == "volume":
+                m = S.Mount(
+                    type="volume",
+                    source=by_target.get(m.target, m.source),
+                    target=m.target,
+                    read_only=ro,
+                    nocopy=True,
+                    subpath=m.subpath,
+                )
+            else:
+                m = dataclasses.replace(m, read_only=ro)
+            mounts.append(m)
+            targets.add(m.target)
+        for target, name in by_target.items():  # the image's anonymous volumes too
+            if target not in targets:
+                mounts.append(
+                    S.Mount(
+                        type="volume", source=name, target=target, read_only=mode == "ro", nocopy=True
+                    )
+                )
+                targets.add(target)
+    return dataclasses.replace(spec, mounts=tuple(mounts))
+
+
+def joined_namespaces(mgr: ContainerManager, spec: ContainerSpec) -> dict[str, str]:
+    """Namespace paths for ``ipc``/``pid`` ``container:X`` (X must be running, or created: its
+    init waits at the gate in the namespaces it keeps when started; compose creates a joiner
+    once X is created, possibly before X's start).
+
+    For ipc, X's /dev/shm is mounted over the container's own once its init waits at the gate
+    (container_access.share_shm): SysV objects, POSIX queues and shm files are all shared.
+    """
+    paths: dict[str, str] = {}
+    for kind, mode, nsfile in (("ipc", spec.ipc_mode, "ipc"), ("pid", spec.pid_mode, "pid")):
+        if not mode or not mode.startswith("container:"):
+            continue
+        other = mgr.get(mode.split(":", 1)[1])
+        if other.status not in ("running", "created") or not other.pid:
+            raise Conflict(
+                f"container {spec.name}: {kind} namespace of container {other.name} "
+                f"is not available: it is {other.status}"
+            )
+        paths[kind] = f"/proc/{other.pid}/ns/{nsfile}"
+    return paths
+
+
+def _caps(mgr: ContainerManager, spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
+    from runtime.security.caps import normalize_cap, resolve_caps
+
+    try:
+        caps = resolve_caps(spec.cap_add, spec.cap_drop, spec.privileged)
+        user_caps = frozenset(normalize_cap(c) for c in spec.cap_add if normalize_cap(c) != "ALL")
+    except InvalidSpec as exc:
+        raise InvalidSpec(f"container {spec.name}: {exc}") from None
+    return caps, user_caps
+
+
+def _rlimits(mgr: ContainerManager, spec: ContainerSpec) -> dict[str, tuple[int, int]]:
+    from runtime.security.rlimits import clamp_rlimits
+
+    limits, warnings = clamp_rlimits(spec.ulimits)
+    mgr.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
+    if "nofile" not in limits:
+        # as podman: open files up to the hard limit (1048576 where it can be raised), not the
+        # caller's soft limit, which the container would otherwise inherit
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        want = 1048576 if hard == resource.RLIM_INFINITY else min(hard, 1048576)
+        limits["nofile"] = (want, want)
+    return limits
+
+
+def _security_defaults(mgr: ContainerManager) -> dict[str, Any]:
+    from runtime.security import defaults as d
+
+    return {
+        "masked_paths": d.DEFAULT_MASKED_PATHS,
+        "readonly_paths": d.DEFAULT_READONLY_PATHS,
+        "devices": tuple((n.path, n.type, n.major, n.minor, n.mode) for n in d.DEFAULT_DEVICES),
+    }
+
+
+def _seccomp(mgr: ContainerManager, cid: str, spec: ContainerSpec, caps: frozenset[str]) -> str | None:
+    if spec.privileged or spec.seccomp == "unconfined":
+        return None
+    from runtime.security import seccomp
+
+    cache = mgr.paths.root / "cache" / "seccomp"
+    path = mgr.paths.container_dir(cid) / "seccomp.bpf"
+    if spec.seccomp == "default":
+        bpf, cached = seccomp.default_filter(cache, caps)
+        try:  # a hard link: no new inode (each is ~0.5 ms on an ext4 that just removed many)
+            os.link(cached, path)
+            return str(path)
+        except OSError:
+            pass   # pruned meanwhile, another filesystem: a copy
+    else:
+        bpf = seccomp.cached_filter(cache, seccomp.load_profile_file(spec.seccomp), caps)
+    path.write_bytes(bpf)
+    return str(path)
+
+
+def _image_path(layers: list[str], target: str) -> str | None:
+    """The host directory of *target* in the image: the topmost layer that has it."""
+    from runtime.executor.init import secure_join
+
+    for layer in layers:
+        path = secure_join(layer, target)
+        if os.path.isdir(path) and not os.path.islink(path):
+            return path
+    return None
+
+
+def _volumes(
+    mgr: ContainerManager,
+    cid: str,
+    spec: ContainerSpec,
+    config: Mapping[str, Any],
+    doc: dict[str, Any],
+    undo: list[Callable[[], object]],
+    image_layers: list[str],
+) -> dict[str, str]:
+    mounts = [m for m in spec.mounts if m.type == "volume"]
+    targets = {m.target for m in spec.mounts}
+    image_volumes = [t for t in (config.get("Volumes") or {}) if t not in targets]
+    if not mounts and not image_volumes:
+        return {}
+    vols = mgr.engine.volumes
+    out: dict[str, str] = {}
+    for m in [*mounts, *(S.Mount(type="volume", target=t) for t in image_volumes)]:
+        if m.source:
+            try:
+                info = vols.get(m.source)
+            except NotFound:
+                info = vols.create(S.VolumeSpec(name=m.source))
+            if info.anonymous and m.source not in doc["anonymous_volumes"]:
+                # an anonymous volume handed over on recreate: still this container's to remove
+                doc["anonymous_volumes"].append(info.name)
+        else:
+            info = vols.create_anonymous({"com.docker.volume.anonymous": ""})
+            doc["anonymous_volumes"].append(info.name)
+            undo.append(functools.partial(vols.remove, info.name, force=True))
+        doc["volume_names"].append(info.name)
+        doc.setdefault("volume_targets", {})[m.target] = info.name
+        if not m.nocopy and not m.subpath:
+            image_dir = _image_path(image_layers, m.target)
+            if image_dir is not None:
+                vols.populate_from_image(info, image_dir)
+        src = info.mountpoint
+        if m.subpath:
+            src = os.path.join(src, m.subpath)
+        out[m.target] = src
+    return out
+
+
+def _parse_device(raw: str, name: str) -> tuple[str, str, str, int, int, str]:
+    """ "/dev/x[:/dev/y[:rwm]]" -> (host path, container path, type, major, minor, permissions)."""
+    import stat
+
+    parts = raw.split(":")
+    host = parts[0]
+    path = parts[1] if len(parts) > 1 and parts[1].startswith("/") else host
+    perm = parts[-1] if len(parts) > 1 and not parts[-1].startswith("/") else "rwm"
+    if not set(perm) <= set("rwm") or not perm:
+        raise InvalidSpec(f"container {name}: device {raw!r}: invalid permissions {perm!r}")
+    try:
+        st = os.stat(host)
+    except OSError:
+        raise InvalidSpec(f"container {name}: device {host} does not exist on the host") from None
+    if stat.S_ISCHR(st.st_mode):
+        kind = "c"
+    elif stat.S_ISBLK(st.st_mode):
+        kind = "b"
+    else:
+        raise InvalidSpec(f"container {name}: {host} is not a device")
+    return host, path, kind, os.major(st.st_rdev), os.minor(st.st_rdev), perm
+
+
+def _image_healthcheck(config: Mapping[str, Any]) -> S.Healthcheck | None:
+    hc = config.get("Healthcheck")
+    if not isinstance(hc, Mapping) or not hc.get("Test"):
+        return None
+
+    def sec(key: str, default: float) -> float:
+        v = hc.get(key)
+        return float(v) / 1e9 if v else default
+
+    return S.Healthcheck(
+        test=tuple(hc["Test"]),
+        interval=sec("Interval", 30.0),
+        timeout=sec("Timeout", 30.0),
+        retries=int(hc.get("Retries") or 3),
+        start_period=sec("StartPeriod", 0.0),
+        start_interval=sec("StartInterval", 5.0),
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error as one lower-case line: an OSError as errno's text and its file."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror[:1].lower() + exc.strerror[1:]
+        return f"{exc.filename}: {text}" if exc.filename else text
+    return (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(".")
+
+
+def _host_devices() -> list[tuple[str, str, int, int, int]]:
+    """Every host device node, for a privileged container (read here: oci.build_config is pure)."""
+    from runtime.executor.hostdev import host_devices
+
+    return list(host_devices())

@@ -1,0 +1,309 @@
+"""The lifecycle verbs after create: start (a created container's gate, or a fresh monitor for a
+stopped one), stop, kill, restart, pause, unpause and remove. Functions of a ContainerManager;
+its methods delegate here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import marshal
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from runtime import container_monitor
+from runtime.container_records import asdict
+from runtime.containers import KIND, check_transition, pid_alive, read_json
+from runtime.errors import Conflict, EngineError, ExecError, NotFound
+from runtime.logs import rfc3339_nano
+from runtime.spec import ContainerInfo, ContainerSpec
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+
+if TYPE_CHECKING:
+    import shutil
+    import signal as _signal
+    from typing import Any
+
+    from runtime.containers import ContainerManager
+else:
+    from runtime.lazy import lazy
+
+    shutil, _signal = lazy("shutil"), lazy("signal")
+
+
+def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
+    """Start a created (or stopped) container; returns when its process was exec'd."""
+    cid, doc = mgr._find(ref)
+    info = mgr._info(cid, doc)
+    check_transition("start", info.status, info.name)
+    if info.status == "running":
+        return info
+    run = mgr.paths.container_run(cid)
+    if info.status == "created":
+        container_monitor.start_created(mgr, cid)
+        return mgr.get(cid)
+    # exited or dead: a fresh monitor with the gate open
+    mgr._bundle(cid, info.name)  # a half-created container fails here, before anything changes
+    ipc = info.spec.ipc_mode if info.spec is not None else None
+    donor = ipc.split(":", 1)[1] if ipc and ipc.startswith("container:") else None
+    if info.spec is not None:
+        _rejoin_namespaces(mgr, cid, info.spec)  # before anything changes: X may be stopped
+    # its published ports, freed when it stopped (NetworkError when one is taken: nothing changed)
+    ports = mgr.engine.networks.claim_ports(cid) if doc.get("ports") else None
+    if ports is not None:
+        doc["ports"] = [[asdict(p), h] for p, h in ports]
+    kill_everything(mgr, cid)
+    for name in ("stopping", "exit.json", "health.json", "ctl"):
+        with contextlib.suppress(FileNotFoundError):
+            (run / name).unlink()
+    run.mkdir(parents=True, exist_ok=True)
+    if isinstance(doc.get("last_state"), dict):
+        (run / "state.json").write_text(json.dumps({"restart_count": 0}))
+    doc.pop("last_state", None)
+    _repair_run_dir(mgr, cid, doc, info)
+    mgr._save(cid, doc)
+    # joining X's ipc: its /dev/shm goes over ours while the init waits at the gate, as at create
+    container_monitor.spawn_monitor(mgr, cid, info.name, start=donor is None)
+    if donor is not None:
+        from runtime.container_access import share_shm
+
+        try:
+            share_shm(mgr, cid, donor)
+        except BaseException:
+            kill_everything(mgr, cid)
+            raise
+        container_monitor.start_created(mgr, cid)
+    info = mgr.get(cid)
+    state = read_json(run / "state.json") or {}
+    if state.get("error"):
+        raise ExecError(str(state["error"]))
+    return info
+
+
+def _rejoin_namespaces(mgr: ContainerManager, cid: str, spec: ContainerSpec) -> None:
+    """Point ``ipc``/``pid: container:X`` at X's current init: X may have been restarted since
+    the bundle was written (a stale /proc/PID path fails, or names a reused pid)."""
+    from runtime.container_create import joined_namespaces
+
+    paths = joined_namespaces(mgr, spec)  # Conflict when X is not running
+    if not paths:
+        return
+    cdir = mgr.paths.container_dir(cid)
+    config = json.loads((cdir / "config.json").read_text())
+    namespaces = config["linux"]["namespaces"]
+    stale = [n for n in namespaces if n["type"] in paths and n.get("path") != paths[n["type"]]]
+    if not stale:
+        return
+    for n in stale:
+        n["path"] = paths[n["type"]]
+    meta = json.loads((cdir / "container.json").read_text())
+    _write_bundle(cdir, config, meta)
+
+
+def _repair_run_dir(mgr: ContainerManager, cid: str, doc: dict[str, Any], info: ContainerInfo) -> None:
+    """Recreate what the volatile run dir held (netns pin, hosts, resolv.conf, hostname) when
+    it is gone, e.g. after a reboot, before the init needs it."""
+    cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
+    config = mgr._bundle(cid, info.name)
+    linux = config["linux"]
+    netns = next((n.get("path") for n in linux["namespaces"] if n["type"] == "network"), None)
+    files = {m["destination"]: m for m in config["mounts"] if m["type"] == "bind"}
+    stale = [
+        m
+        for d, m in files.items()
+        if d in ("/etc/hosts", "/etc/resolv.conf") and not os.path.exists(m["source"])
+    ]
+    mode = info.spec.network_mode if info.spec else "bridge"
+    if (
+        info.spec is not None
+        and ((netns and not os.path.exists(netns)) or stale)
+        and not mode.startswith("container:")
+    ):
+        net = mgr.engine.networks.setup_container(cid, info.spec)
+        for n in linux["namespaces"]:
+            if n["type"] == "network":
+                n["path"] = net.netns_path
+        for dest, src in (("/etc/hosts", net.hosts_path), ("/etc/resolv.conf", net.resolv_path)):
+            if dest in files:
+                files[dest]["source"] = src
+        doc["networks"] = dict(net.addresses)
+        doc["ports"] = [[asdict(p), h] for p, h in net.ports]
+        meta = json.loads((cdir / "container.json").read_text())
+        _write_bundle(cdir, config, meta)
+    hostname = run / "hostname"
+    if not hostname.exists():
+        hostname.write_text(str(config.get("hostname") or cid[:12]) + "\n")
+
+
+def stop(mgr: ContainerManager, ref: str, timeout: float | None = None) -> ContainerInfo:
+    """Stop signal, then SIGKILL after *timeout* (default: the spec's stop_timeout)."""
+    cid, doc = mgr._find(ref)
+    info = mgr._info(cid, doc)
+    check_transition("stop", info.status, info.name)
+    if info.status in ("exited", "dead", "created"):  # as docker: a created container stays created
+        return info
+    run = mgr.paths.container_run(cid)
+    (run / "stopping").write_text(rfc3339_nano())
+    with contextlib.suppress(OSError):
+        mgr._write_ctl(cid, "stop")  # wakes a monitor that waits to restart
+    if info.status == "paused":
+        _thaw(mgr, cid, doc)
+    grace = info.spec.stop_timeout if timeout is None and info.spec else (timeout or 0.0)
+    if container_monitor.signal_init(mgr, cid, int(doc.get("stop_signal") or _signal.SIGTERM)) and grace > 0:
+        container_monitor.wait_monitor_exit(mgr, cid, grace)
+    if mgr._monitor_alive(cid):
+        container_monitor.signal_init(mgr, cid, _signal.SIGKILL)
+        if not container_monitor.wait_monitor_exit(mgr, cid, 10.0):
+            raise ExecError(f"container {info.name}: did not stop after SIGKILL")
+    return mgr.get(cid)
+
+
+def kill(mgr: ContainerManager, ref: str, signal: str | int = "SIGKILL") -> ContainerInfo:
+    cid, doc = mgr._find(ref)
+    info = mgr._info(cid, doc)
+    check_transition("kill", info.status, info.name)
+    from runtime.executor import oci
+
+    sig = oci.parse_signal(signal, info.name)
+    if info.status == "paused" and sig == _signal.SIGKILL:
+        _thaw(mgr, cid, doc)
+    container_monitor.signal_init(mgr, cid, sig)
+    return mgr.get(cid)
+
+
+def restart(mgr: ContainerManager, ref: str, timeout: float | None = None) -> ContainerInfo:
+    stop(mgr, ref, timeout)
+    return start(mgr, ref)
+
+
+def _cgroup(mgr: ContainerManager, doc: Mapping[str, Any], cid: str = "") -> Any:
+    try:
+        from runtime.cgroups import Cgroup, engine_scope
+    except ImportError:
+        return None
+    # a create killed before it recorded the cgroup made it where _prepare does
+    fallback = [*engine_scope(mgr.paths.root), doc.get("pod") or "standalone", cid]
+    parts = doc.get("cgroup") or (fallback if cid else None)
+    if not parts:
+        return None
+    try:
+        return Cgroup.open(list(parts))
+    except (EngineError, OSError):
+        return None
+
+
+def pause(mgr: ContainerManager, ref: str) -> ContainerInfo:
+    cid, doc = mgr._find(ref)
+    info = mgr._info(cid, doc)
+    check_transition("pause", info.status, info.name)
+    cg = _cgroup(mgr, doc)
+    if cg is None:
+        raise ExecError(f"container {info.name}: cannot pause without a freezer cgroup")
+    with contextlib.suppress(OSError):
+        mgr._write_ctl(cid, "pause")  # the monitor holds its healthchecks
+    cg.freeze()
+    mgr._set_paused(cid, True)
+    return mgr.get(cid)
+
+
+def unpause(mgr: ContainerManager, ref: str) -> ContainerInfo:
+    cid, doc = mgr._find(ref)
+    info = mgr._info(cid, doc)
+    check_transition("unpause", info.status, info.name)
+    _thaw(mgr, cid, doc)
+    return mgr.get(cid)
+
+
+def _thaw(mgr: ContainerManager, cid: str, doc: Mapping[str, Any]) -> None:
+    cg = _cgroup(mgr, doc)
+    if cg is not None:
+        cg.thaw()
+    with contextlib.suppress(OSError):
+        mgr._write_ctl(cid, "unpause")
+    mgr._set_paused(cid, False)
+
+
+def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | None = None) -> Any:
+    """Kill whatever still runs for *cid*: its monitor, its init, anything in its cgroup.
+    Returns its cgroup (None without one). A stopped container costs only the looks: no
+    "stopping" file, no freeze and thaw of an empty cgroup (`down` removes stopped ones)."""
+    run = mgr.paths.container_run(cid)
+    state = read_json(run / "state.json") or {}
+    mon = read_json(run / "monitor.json") or {}
+    shared = bool(mon.get("process"))
+    if pid_alive(int(state.get("pid") or 0), state.get("pid_start")) or pid_alive(
+        int(mon.get("pid") or 0), mon.get("starttime")
+    ):
+        with contextlib.suppress(OSError):
+            (run / "stopping").write_text(rfc3339_nano())
+        # a shared monitor's thread ends once its init is gone: waited for after the cgroup kill
+        container_monitor.kill_monitor(mgr, cid, wait=not shared)
+    if doc is None:
+        doc = mgr.store.read().get(KIND, cid) or {}
+    cg = _cgroup(mgr, doc, cid)
+    if cg is not None:
+        with contextlib.suppress(Exception):
+            if cg.frozen():  # a paused container: its processes die only once thawed
+                cg.thaw()
+        with contextlib.suppress(Exception):
+            if cg.pids():
+                cg.kill_all(_signal.SIGKILL)
+    if shared:
+        container_monitor.wait_monitor_exit(mgr, cid, 5.0)
+        container_monitor.wait_pod_monitor_exit(mon)
+    return cg
+
+
+def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+    """Remove a container and everything it holds (not while running unless *force*)."""
+    cid, doc = mgr._find(ref)
+    info = mgr._info(cid, doc)
+    if not force and info.status in ("running", "paused", "restarting"):
+        raise Conflict(
+            f"container {info.name}: cannot remove a {info.status} container; stop it first or use force"
+        )
+    cg = kill_everything(mgr, cid, doc)  # also when a crashed create did not record it
+    errors: list[str] = []
+    try:
+        mgr.engine.networks.teardown_container(cid)
+    except Exception as exc:  # noqa: BLE001 - keep cleaning, report at the end
+        errors.append(f"network: {exc}")
+    if cg is not None:
+        try:
+            cg.remove()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"cgroup: {exc}")
+    shutil.rmtree(mgr.paths.container_dir(cid), ignore_errors=True)
+    shutil.rmtree(mgr.paths.container_run(cid), ignore_errors=True)
+    mgr._delete_row(cid)
+    _retire_zygote_when_idle(mgr)
+    if volumes:
+        for name in doc.get("anonymous_volumes", []):
+            try:
+                mgr.engine.volumes.remove(name)
+            except (NotFound, Conflict):
+                pass  # gone, or still used by another container (volumes_from): as docker's rm -v
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"volume {name}: {exc}")
+    if errors:
+        raise ExecError(f"container {info.name}: removed, but " + "; ".join(errors))
+
+
+def _retire_zygote_when_idle(mgr: ContainerManager) -> None:
+    """The engine's last container is gone: stop the monitor fork server too, so that `down`
+    leaves no process behind (the next create starts a new one)."""
+    # whether or not this process would use it: another one (or an older setting) started it
+    if not mgr.engine.store.read().any("container"):
+        from runtime import zygote
+
+        zygote.stop(mgr.paths)
+
+
+def _write_bundle(cdir: Path, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+    """Rewrite a bundle's config, each file through a rename: a kill leaves the old or the new."""
+    (cdir / "config.json.tmp").write_text(json.dumps(config))
+    os.replace(cdir / "config.json.tmp", cdir / "config.json")
+    (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": config, "meta": meta}))
+    os.replace(cdir / "monitor.bin.tmp", cdir / "monitor.bin")
