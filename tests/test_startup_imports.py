@@ -93,7 +93,8 @@ def test_importing_the_loader_imports_no_parser() -> None:
 # start that should take tens.
 RUN_MAY_IMPORT = frozenset({
     "composer", "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
-    "composer.cli.fastspec", "composer.errors",
+    "composer.cli.fastspec", "composer.errors", "composer.cli.container_flags", "composer.cli.container_spec",
+    "composer.cli.container_output", "composer.cli.container_attach",
     "runtime", "runtime.digest", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths",
     "runtime.procs",
     "runtime.record",

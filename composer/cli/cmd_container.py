@@ -1,8 +1,12 @@
 """`composer container ...`: podman-like commands on single containers (run, create, start, stop,
-kill, restart, rm, ls, logs, inspect, exec, wait, top, pause, unpause, cp, port).
+kill, restart, rm, ls, logs, inspect, exec, wait, top, pause, unpause, cp, port): the argparse
+declarations (and the FAST_ARGS tables read from them) and the command handlers, which only talk
+to ``Engine.containers``.
 
-The flag parsers (sizes, durations, -p, -v, --ulimit, ...) are pure functions at the top, tested on
-plain strings; the command handlers below them only talk to ``Engine.containers``.
+Beside it: container_flags (the pure flag parsers), container_spec (flags -> ContainerSpec),
+container_output (tables, statuses, --format, the JSON of ls and inspect) and container_attach
+(a container's output to ours until it exits). What other commands and the tests import from
+here is re-exported.
 """
 
 from __future__ import annotations
@@ -10,10 +14,38 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from composer.cli.container_attach import attach, emit, spawn_reaper
+from composer.cli.container_attach import forward_stdin as forward_stdin
+from composer.cli.container_flags import UsageError, parse_duration, parse_env, read_env_file
+from composer.cli.container_flags import parse_add_host as parse_add_host
+from composer.cli.container_flags import parse_bytes as parse_bytes
+from composer.cli.container_flags import parse_entrypoint as parse_entrypoint
+from composer.cli.container_flags import parse_labels as parse_labels
+from composer.cli.container_flags import parse_publish as parse_publish
+from composer.cli.container_flags import parse_restart as parse_restart
+from composer.cli.container_flags import parse_security_opts as parse_security_opts
+from composer.cli.container_flags import parse_tmpfs as parse_tmpfs
+from composer.cli.container_flags import parse_ulimit as parse_ulimit
+from composer.cli.container_flags import parse_volume as parse_volume
+from composer.cli.container_flags import random_name as random_name
+from composer.cli.container_output import (
+    host_address,
+    human_duration,
+    inspect_json,
+    matches,
+    parse_time,
+    ports_text,
+    ps_json,
+    render_template,
+    status_text,
+    truncate,
+)
+from composer.cli.container_output import table as table
+from composer.cli.container_spec import DEFAULT_NETWORK, build_spec
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
@@ -26,431 +58,10 @@ if TYPE_CHECKING:
     from composer.cli.context import Context
     from runtime.containers import ContainerManager
     from runtime.engine import Engine
-    from runtime.spec import ContainerInfo, ContainerSpec, Mount, PortMapping
+    from runtime.spec import ContainerInfo, ContainerSpec
     from runtime.warm_monitor import WarmMonitor
 
 HELP = {"container": "Manage containers: run, create, start, stop, kill, rm, ls, logs, inspect, exec, ..."}
-
-DEFAULT_NETWORK = "composer"   # podman's is "podman": one bridge for containers run without --network
-
-
-class UsageError(Exception):
-    """A bad flag value; reported as ``composer container: <message>`` with exit code 125."""
-
-
-# ---- pure flag parsers ----------------------------------------------------------------------
-
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
-               "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
-
-
-def parse_bytes(raw: str, what: str) -> int:
-    """``"512m"`` -> 536870912 (docker's RAMInBytes: binary units, case-insensitive); -1 stays."""
-    m = re.fullmatch(r"\s*(-1|\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", raw)
-    if not m or m.group(2).lower() not in _SIZE_UNITS:
-        raise UsageError(f"invalid {what} {raw!r}; expected a size like 512m or 1g")
-    if m.group(1) == "-1":
-        return -1
-    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
-
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(raw: str, what: str) -> float:
-    """Go durations (``"1m30s"``, ``"500ms"``) or plain seconds -> float seconds."""
-    s = raw.strip()
-    try:
-        return float(s)
-    except ValueError:
-        pass
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", s)
-    if not parts or "".join(n + u for n, u in parts) != s:
-        raise UsageError(f"invalid {what} {raw!r}; expected a duration like 30s or 1m30s")
-    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
-
-
-def parse_env(items: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """``-e K=V`` sets, ``-e K`` copies K from the caller's environment (skipped when unset)."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not key:
-            raise UsageError(f"invalid environment variable {item!r}; expected KEY=VALUE")
-        if eq:
-            out[key] = value
-        elif key in environ:
-            out[key] = environ[key]
-    return out
-
-
-def read_env_file(path: str, environ: Mapping[str, str]) -> dict[str, str]:
-    try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except OSError as exc:
-        raise UsageError(f"env file {path}: {exc.strerror}") from None
-    items = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    return parse_env(items, environ)
-
-
-def parse_labels(items: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        if not key:
-            raise UsageError(f"invalid label {item!r}; expected KEY=VALUE")
-        out[key] = value
-    return out
-
-
-def parse_publish(raw: str) -> list[PortMapping]:
-    """``[ip:][hostport:]containerport[/proto]``, ports may be ranges of equal length."""
-    from runtime.spec import PortMapping
-
-    spec, _, proto = raw.partition("/")
-    proto = proto or "tcp"
-    if proto not in ("tcp", "udp"):
-        raise UsageError(f"invalid port {raw!r}: protocol must be tcp or udp")
-    host_ip = ""
-    if spec.startswith("["):   # [v6]:host:ctr
-        end = spec.find("]")
-        host_ip, spec = spec[1:end], spec[end + 2:]
-    pieces = spec.split(":")
-    if len(pieces) == 3:
-        host_ip, host, ctr = pieces
-    elif len(pieces) == 2:
-        host, ctr = pieces
-    elif len(pieces) == 1:
-        host, ctr = "", pieces[0]
-    else:
-        raise UsageError(f"invalid port {raw!r}; expected [ip:][hostport:]containerport[/proto]")
-
-    def rng(text: str) -> list[int]:
-        lo, _, hi = text.partition("-")
-        try:
-            a, b = int(lo), int(hi or lo)
-        except ValueError:
-            raise UsageError(f"invalid port {raw!r}; expected numbers") from None
-        if not (0 < a <= b <= 65535):
-            raise UsageError(f"invalid port {raw!r}; ports are 1-65535")
-        return list(range(a, b + 1))
-
-    ctr_ports = rng(ctr)
-    host_ports = rng(host) if host else [0] * len(ctr_ports)
-    if len(host_ports) != len(ctr_ports):
-        if len(host_ports) > 1 and len(ctr_ports) == 1:
-            host_ports = host_ports[:1]   # docker: pick from the range; we take its first port
-        else:
-            raise UsageError(f"invalid port {raw!r}: host and container ranges differ in length")
-    return [PortMapping(container_port=c, host_port=h, protocol=proto, host_ip=host_ip)  # type: ignore[arg-type]
-            for c, h in zip(ctr_ports, host_ports, strict=True)]
-
-
-def parse_volume(raw: str, cwd: str) -> Mount:
-    """``-v [src:]dst[:opts]``: a path source is a bind, a name a named volume, none anonymous."""
-    from runtime.spec import Mount
-
-    parts = raw.split(":")
-    if len(parts) == 1:
-        src, dst, opts = "", parts[0], ""
-    elif len(parts) == 2:
-        if parts[1].startswith("/"):
-            (src, dst), opts = parts, ""
-        else:
-            src, (dst, opts) = "", parts
-    elif len(parts) == 3:
-        src, dst, opts = parts
-    else:
-        raise UsageError(f"invalid volume {raw!r}; expected [SOURCE:]TARGET[:OPTIONS]")
-    if not dst.startswith("/"):
-        raise UsageError(f"invalid volume {raw!r}: the target must be an absolute path")
-    options = [o for o in opts.split(",") if o]
-    read_only = "ro" in options
-    propagation = next((o for o in options if o in ("private", "rprivate", "shared", "rshared",
-                                                      "slave", "rslave")), "rprivate")
-    for o in options:
-        if o not in ("ro", "rw", "z", "Z", "nocopy", "private", "rprivate", "shared", "rshared",
-                     "slave", "rslave", "bind", "rbind"):
-            raise UsageError(f"invalid volume {raw!r}: unknown option {o!r}")
-    if src.startswith(("/", ".", "~")):
-        path = os.path.normpath(os.path.join(cwd, os.path.expanduser(src)))
-        return Mount(type="bind", source=path, target=dst, read_only=read_only, propagation=propagation)
-    return Mount(type="volume", source=src, target=dst, read_only=read_only, nocopy="nocopy" in options)
-
-
-def parse_tmpfs(raw: str) -> Mount:
-    """``--tmpfs /dst[:size=64m,mode=1777,ro]``."""
-    from runtime.spec import Mount
-
-    dst, _, opts = raw.partition(":")
-    if not dst.startswith("/"):
-        raise UsageError(f"invalid tmpfs {raw!r}: the target must be an absolute path")
-    size = mode = None
-    read_only = False
-    for o in (o for o in opts.split(",") if o):
-        key, _, value = o.partition("=")
-        if key == "size":
-            size = parse_bytes(value, "tmpfs size")
-        elif key == "mode":
-            try:
-                mode = int(value, 8)
-            except ValueError:
-                raise UsageError(f"invalid tmpfs {raw!r}: mode must be octal") from None
-        elif key == "ro":
-            read_only = True
-        elif key not in ("rw", "noexec", "exec", "nosuid", "suid", "nodev", "dev"):
-            raise UsageError(f"invalid tmpfs {raw!r}: unknown option {key!r}")
-    return Mount(type="tmpfs", target=dst, tmpfs_size=size, tmpfs_mode=mode, read_only=read_only)
-
-
-def parse_ulimit(raw: str) -> tuple[str, tuple[int, int]]:
-    """``nofile=1024[:2048]`` (-1 for unlimited)."""
-    name, eq, value = raw.partition("=")
-    soft_s, _, hard_s = value.partition(":")
-    try:
-        soft = int(soft_s)
-        hard = int(hard_s) if hard_s else soft
-    except ValueError:
-        raise UsageError(f"invalid ulimit {raw!r}; expected NAME=SOFT[:HARD]") from None
-    if not eq or not name:
-        raise UsageError(f"invalid ulimit {raw!r}; expected NAME=SOFT[:HARD]")
-    return name, (soft, hard)
-
-
-def parse_restart(raw: str) -> tuple[str, int]:
-    name, _, count = raw.partition(":")
-    if name not in ("no", "always", "on-failure", "unless-stopped"):
-        raise UsageError(f"invalid restart policy {raw!r}; expected no, always, on-failure[:N] or "
-                         f"unless-stopped")
-    if count and (name != "on-failure" or not count.isdigit()):
-        raise UsageError(f"invalid restart policy {raw!r}: only on-failure takes a retry count")
-    return name, int(count or 0)
-
-
-def parse_add_host(raw: str) -> tuple[str, str]:
-    host, sep, addr = raw.partition(":")
-    if "=" in raw and (not sep or "=" in host):
-        host, sep, addr = raw.partition("=")
-    if not sep or not host or not addr:
-        raise UsageError(f"invalid --add-host {raw!r}; expected HOST:IP")
-    return host, addr.strip("[]")
-
-
-def parse_entrypoint(raw: str | None) -> tuple[str, ...] | None:
-    """``--entrypoint '["a","b"]'`` (JSON) or a single program; ``""`` clears the image's."""
-    if raw is None:
-        return None
-    if raw == "":
-        return ()
-    if raw.lstrip().startswith("["):
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            raise UsageError(f"invalid entrypoint {raw!r}: not a JSON array") from None
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise UsageError(f"invalid entrypoint {raw!r}: expected an array of strings")
-    return (raw,)
-
-
-def parse_security_opts(items: Sequence[str]) -> dict[str, Any]:
-    """``seccomp=unconfined|PATH``, ``no-new-privileges[=true|false]``, ``label=...``, ``apparmor=...``
-    (the last two have no effect here: composer uses neither SELinux nor AppArmor)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=" if "=" in item else ":")
-        if key == "seccomp":
-            out["seccomp"] = "unconfined" if value == "unconfined" else value
-        elif key in ("no-new-privileges", "no_new_privileges"):
-            if value not in ("", "true", "false"):
-                raise UsageError(f"invalid security option {item!r}")
-            out["no_new_privileges"] = value != "false"
-        elif key in ("label", "apparmor", "mask", "unmask", "proc-opts"):
-            continue
-        else:
-            raise UsageError(f"invalid security option {item!r}")
-    return out
-
-
-def random_name() -> str:
-    """A podman-like name: adjective_surname."""
-    adjectives = ("brave", "calm", "eager", "fond", "gifted", "happy", "jolly", "keen", "lucid",
-                  "merry", "nifty", "proud", "quirky", "serene", "tender", "upbeat", "vivid", "wise")
-    nouns = ("turing", "hopper", "lovelace", "knuth", "ritchie", "thompson", "torvalds", "liskov",
-             "hamilton", "dijkstra", "noether", "curie", "euler", "gauss", "shannon", "wozniak")
-    a, n = os.urandom(2)  # as secrets.choice, without importing hashlib for it
-    return f"{adjectives[a % len(adjectives)]}_{nouns[n % len(nouns)]}"
-
-
-# ---- human output ---------------------------------------------------------------------------
-
-def human_duration(seconds: float) -> str:
-    from composer.cli.humanize import human_duration as text
-
-    return text(seconds)
-
-
-def parse_time(raw: str) -> float:
-    from composer.cli.humanize import parse_time as parse
-
-    return parse(raw)
-
-
-def status_text(info: ContainerInfo, now: float) -> str:
-    if info.status == "created":
-        return "Created"
-    if info.status in ("running", "paused", "restarting"):
-        text = f"Up {human_duration(now - parse_time(info.started_at))}"
-        if info.status == "paused":
-            return text + " (Paused)"
-        if info.status == "restarting":
-            return "Restarting"
-        return text + (f" ({info.health})" if info.health else "")
-    ago = human_duration(now - parse_time(info.finished_at)) + " ago" if info.finished_at else ""
-    return f"Exited ({info.exit_code if info.exit_code is not None else -1}) {ago}".rstrip()
-
-
-def host_address(ip: str, port: int) -> str:
-    """HOST:PORT as docker prints it: v6 addresses in brackets (``[::1]:8080``)."""
-    ip = ip or "0.0.0.0"
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def ports_text(info: ContainerInfo) -> str:
-    return ", ".join(
-        f"{host_address(asked.host_ip, actual)}->{asked.container_port}/{asked.protocol}"
-        for asked, actual in info.ports
-    )
-
-
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Columns separated by two spaces, as podman's tabwriter output."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for r in rows:
-        cells = [c.ljust(w) for c, w in zip(r, widths, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def _truncate(text: str, width: int, no_trunc: bool) -> str:
-    return text if no_trunc or len(text) <= width else text[: width - 3] + "..."
-
-
-def render_template(template: str, obj: Any) -> str:
-    """A small subset of Go templates for ``--format``: ``{{.A.B}}``, ``{{json .A}}``, ``{{.A}}``."""
-    def lookup(path: str) -> Any:
-        value = obj
-        for key in [k for k in path.split(".") if k]:
-            value = value.get(key, "") if isinstance(value, Mapping) else getattr(value, key, "")
-        return value
-
-    def repl(m: re.Match[str]) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(lookup(expr[5:].strip()))
-        value = lookup(expr)
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (dict, list)):
-            return json.dumps(value)
-        return "<no value>" if value is None else str(value)
-
-    return re.sub(r"\{\{(.*?)\}\}", repl, template.replace("\\n", "\n").replace("\\t", "\t"))
-
-
-# ---- specs from flags -----------------------------------------------------------------------
-
-def build_spec(args: argparse.Namespace, ctx: Context, image_config: Mapping[str, Any] | None = None,
-               ) -> ContainerSpec:
-    """The ContainerSpec of ``container run/create`` flags. Pure apart from reading --env-file."""
-    from runtime.spec import (
-        ContainerSpec,
-        Healthcheck,
-        NetworkAttachment,
-        PortMapping,
-        Resources,
-        RestartPolicy,
-    )
-
-    env: dict[str, str] = {}
-    for path in args.ctr_env_files:
-        env.update(read_env_file(path, ctx.environ))
-    env.update(parse_env(args.env, ctx.environ))
-    mounts = [parse_volume(v, ctx.cwd) for v in args.volumes] + [parse_tmpfs(t) for t in args.tmpfs]
-    ports: list[PortMapping] = [p for raw in args.publish for p in parse_publish(raw)]
-    if args.publish_all:
-        exposed = list((image_config or {}).get("ExposedPorts") or {}) + list(args.expose)
-        taken = {(p.container_port, p.protocol) for p in ports}
-        for item in exposed:
-            num, _, proto = str(item).partition("/")
-            key: tuple[int, Any] = (int(num), proto or "tcp")
-            if key not in taken:
-                ports.append(PortMapping(container_port=key[0], protocol=key[1]))
-                taken.add(key)
-    ulimits = dict(parse_ulimit(u) for u in args.ulimit)
-    sysctls = {}
-    for item in args.sysctl:
-        k, eq, v = item.partition("=")
-        if not eq or not k:
-            raise UsageError(f"invalid sysctl {item!r}; expected NAME=VALUE")
-        sysctls[k] = v
-    restart_name, retries = parse_restart(args.restart)
-    health = None
-    if args.no_healthcheck:
-        health = Healthcheck(test=("NONE",))
-    elif args.health_cmd:
-        kw: dict[str, Any] = {}
-        if args.health_interval:
-            kw["interval"] = parse_duration(args.health_interval, "health interval")
-        if args.health_timeout:
-            kw["timeout"] = parse_duration(args.health_timeout, "health timeout")
-        if args.health_retries is not None:
-            kw["retries"] = args.health_retries
-        if args.health_start_period:
-            kw["start_period"] = parse_duration(args.health_start_period, "health start period")
-        health = Healthcheck(test=("CMD-SHELL", args.health_cmd), **kw)
-    network = ",".join(args.network) or "bridge"  # repeated --network flags join as NAME,NAME
-    networks: tuple[NetworkAttachment, ...] = ()
-    network_mode = network
-    if network not in ("bridge", "none", "host") and not network.startswith("container:"):
-        names = [n for n in network.split(",") if n]
-        networks = tuple(NetworkAttachment(network=n, aliases=tuple(args.network_alias),
-                                           ipv4_address=args.ip if i == 0 else None,
-                                           priority=len(names) - i)
-                         for i, n in enumerate(names))
-        network_mode = "bridge"
-    elif network == "bridge":
-        networks = (NetworkAttachment(network=DEFAULT_NETWORK, aliases=tuple(args.network_alias),
-                                      ipv4_address=args.ip),)
-    resources = Resources(
-        memory=parse_bytes(args.memory, "memory") if args.memory else None,
-        memory_reservation=parse_bytes(args.memory_reservation, "memory reservation")
-        if args.memory_reservation else None,
-        memory_swap=parse_bytes(args.memory_swap, "memory swap") if args.memory_swap else None,
-        cpus=args.cpus, cpu_shares=args.cpu_shares, cpuset=args.cpuset_cpus,
-        pids_limit=args.pids_limit,
-    )
-    security = parse_security_opts(args.security_opt)
-    command = tuple(args.cmd_args) if args.cmd_args else None
-    return ContainerSpec(
-        name=args.name or random_name(), image=args.image, command=command,
-        entrypoint=parse_entrypoint(args.entrypoint), env=env, working_dir=args.workdir,
-        user=args.user, group_add=tuple(args.group_add), hostname=args.hostname,
-        labels=parse_labels(args.label), pod=args.pod, mounts=tuple(mounts),
-        read_only=args.read_only, privileged=args.privileged, cap_add=tuple(args.cap_add),
-        cap_drop=tuple(args.cap_drop), sysctls=sysctls, ulimits=ulimits, devices=tuple(args.device),
-        init=args.init, tty=args.tty, stdin_open=args.interactive, stop_signal=args.stop_signal,
-        stop_timeout=float(args.stop_timeout) if args.stop_timeout is not None else 10.0,
-        restart=RestartPolicy(name=restart_name, max_retries=retries),  # type: ignore[arg-type]
-        healthcheck=health, resources=resources,
-        shm_size=parse_bytes(args.shm_size, "shm size") if args.shm_size else None,
-        network_mode=network_mode, networks=networks, ports=tuple(ports), expose=tuple(args.expose),
-        dns=tuple(args.dns), dns_search=tuple(args.dns_search), dns_opt=tuple(args.dns_option),
-        extra_hosts=tuple(parse_add_host(h) for h in args.add_host),
-        **security,
-    )
 
 
 # ---- argparse -------------------------------------------------------------------------------
@@ -748,113 +359,10 @@ def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
             warm.discard()  # the create failed before it could take it
     if args.detach:
         if args.auto_remove:
-            _spawn_reaper(info.id)
+            spawn_reaper(info.id)
         print(info.id)
         return 0
-    return _attach(mgr, info.id, remove=args.auto_remove, stdin=args.interactive)
-
-
-def _spawn_reaper(cid: str) -> None:
-    """``run -d --rm``: a detached helper removes the container once it has exited."""
-    import subprocess
-
-    code = ("import sys\nfrom runtime.engine import Engine\n"
-            "e = Engine()\nc = e.containers\n"
-            "try:\n    c.wait(sys.argv[1])\n    c.remove(sys.argv[1], force=True, volumes=True)\n"
-            "finally:\n    e.close()\n")
-    subprocess.Popen([sys.executable, "-c", code, cid], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                     cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-def _attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = False) -> int:
-    """Copy the container's output to ours (and with *stdin* our stdin to its) until it exits;
-    return its exit code."""
-    if stdin:
-        forward_stdin(mgr, cid)
-    try:
-        last = _stream_log(mgr, cid)
-        code = last.exit_code if last.exit_code is not None else 0  # as mgr.wait(): it has stopped
-    except KeyboardInterrupt:
-        mgr.stop(cid, timeout=2)
-        code = 130
-    finally:
-        if remove:
-            mgr.remove(cid, force=True, volumes=True)
-    return code
-
-
-def forward_stdin(mgr: ContainerManager, cid: str) -> None:
-    """Copy our stdin into the container's in a daemon thread (it may block on a terminal forever);
-    EOF closes the container's stdin."""
-    import threading
-
-    from runtime.errors import EngineError
-
-    def pump() -> None:
-        with contextlib.suppress(EngineError, OSError):
-            mgr.attach_stdin(cid, 0)
-
-    threading.Thread(target=pump, name=f"stdin-{cid[:12]}", daemon=True).start()
-
-
-def _stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02) -> ContainerInfo:
-    """Follow the log file from its start (it is new) until the container stops running; return
-    its info at that point. Between reads it waits on a pidfd of the container's init, so that an
-    exit is seen at once instead of at the next *poll* tick."""
-    from runtime.logs import LineFramer, decode_line
-
-    path = mgr.log_path(cid)
-    framer = LineFramer()
-    pos = 0
-    gone = 0  # the init that has exited: its monitor writes the exit file in a moment
-    while True:
-        info = mgr.get(cid)
-        running = info.status in ("running", "paused", "restarting", "created")
-        try:
-            with open(path, "rb") as f:
-                f.seek(pos)
-                data = f.read()
-                pos += len(data)
-        except FileNotFoundError:
-            data = b""
-        for line in framer.feed(data):
-            rec = decode_line(line)
-            if rec is not None:
-                _emit(rec.stream, rec.text + (b"" if rec.partial else b"\n"))
-        if not running and not data:
-            return info
-        if not data:
-            if info.pid and info.pid != gone:
-                if _wait_exit(info.pid, poll):
-                    gone = info.pid
-            elif info.pid:  # its init has exited: the monitor writes the exit file in a moment
-                mgr.await_exit_file(info.id, poll)
-            else:
-                time.sleep(poll)
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    """Wait up to *timeout* for process *pid* to exit; True when it has (or is already gone)."""
-    import select
-
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    except OSError:  # no pidfd (old kernel): sleep as before
-        time.sleep(timeout)
-        return False
-    try:
-        return bool(select.select([fd], [], [], timeout)[0])
-    finally:
-        os.close(fd)
-
-
-def _emit(stream: str, data: bytes) -> None:
-    out = sys.stderr if stream == "stderr" else sys.stdout
-    out.buffer.write(data)
-    out.flush()
+    return attach(mgr, info.id, remove=args.auto_remove, stdin=args.interactive)
 
 
 def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
@@ -863,7 +371,7 @@ def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
         if len(args.refs) != 1:
             raise UsageError("start --attach takes exactly one container")
         info = mgr.start(args.refs[0])
-        return _attach(mgr, info.id, remove=False, stdin=bool(getattr(args, "interactive", False)))
+        return attach(mgr, info.id, remove=False, stdin=bool(getattr(args, "interactive", False)))
     return _each(args.refs, mgr.start)
 
 
@@ -895,49 +403,10 @@ def _cmd_unpause(args: argparse.Namespace, ctx: Context) -> int:
     return _each(args.refs, _mgr(ctx).unpause)
 
 
-def _matches(info: ContainerInfo, filters: Sequence[str]) -> bool:
-    for f in filters:
-        key, _, value = f.partition("=")
-        if key == "label":
-            k, eq, v = value.partition("=")
-            if k not in info.labels or (eq and info.labels[k] != v):
-                return False
-        elif key == "name":
-            if not re.search(value, info.name):
-                return False
-        elif key == "status":
-            if info.status != value:
-                return False
-        elif key == "id":
-            if not info.id.startswith(value):
-                return False
-        elif key == "pod":
-            if info.pod != value:
-                return False
-        else:
-            raise UsageError(f"invalid filter {f!r}; expected label, name, status, id or pod")
-    return True
-
-
-def ps_json(info: ContainerInfo) -> dict[str, Any]:
-    """One entry of ``ls --format json`` (podman's field names)."""
-    return {
-        "Id": info.id, "Names": [info.name], "Image": info.image, "ImageID": info.image_id,
-        "Command": list(info.command), "Created": int(parse_time(info.created_at)),
-        "CreatedAt": info.created_at, "State": info.status, "Status": status_text(info, time.time()),
-        "ExitCode": info.exit_code or 0, "Exited": info.status in ("exited", "dead"),
-        "ExitedAt": int(parse_time(info.finished_at)), "StartedAt": int(parse_time(info.started_at)),
-        "Pid": info.pid, "Labels": dict(info.labels), "Pod": info.pod or "",
-        "Networks": sorted(info.networks),
-        "Ports": [{"host_ip": p.host_ip, "container_port": p.container_port, "host_port": h,
-                   "range": 1, "protocol": p.protocol} for p, h in info.ports],
-    }
-
-
 def _cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
     import shlex
 
-    infos = [i for i in _mgr(ctx).list(all=args.show_all) if _matches(i, args.filter)]
+    infos = [i for i in _mgr(ctx).list(all=args.show_all) if matches(i, args.filter)]
     if args.quiet:
         for i in infos:
             print(i.id if args.no_trunc else i.id[:12])
@@ -953,7 +422,7 @@ def _cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
     rows = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
     for i in infos:
         rows.append([i.id if args.no_trunc else i.id[:12], i.image,
-                     _truncate(shlex.join(i.command), 20, args.no_trunc),
+                     truncate(shlex.join(i.command), 20, args.no_trunc),
                      human_duration(now - parse_time(i.created_at)) + " ago",
                      status_text(i, now), ports_text(i), i.name])
     print(table(rows))
@@ -980,75 +449,8 @@ def _cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
                              since=_since(args.since), until=_since(args.until))
     for rec in records:
         prefix = (rec.time + " ").encode() if args.timestamps else b""
-        _emit(rec.stream, prefix + rec.text + (b"" if rec.partial else b"\n"))
+        emit(rec.stream, prefix + rec.text + (b"" if rec.partial else b"\n"))
     return 0
-
-
-def inspect_json(info: ContainerInfo) -> dict[str, Any]:
-    """A docker/podman-shaped inspect document."""
-    spec = info.spec
-    running = info.status in ("running", "paused", "restarting")
-    env = [f"{k}={v}" for k, v in (spec.env.items() if spec else ())]
-    mounts = [{"Type": m.type, "Source": m.source, "Destination": m.target, "RW": not m.read_only,
-               "Propagation": m.propagation if m.type == "bind" else ""}
-              for m in (spec.mounts if spec else ())]
-    ports: dict[str, list[dict[str, str]]] = {}
-    for p, h in info.ports:
-        ports.setdefault(f"{p.container_port}/{p.protocol}", []).append(
-            {"HostIp": p.host_ip, "HostPort": str(h)})
-    return {
-        "Id": info.id,
-        "Created": info.created_at,
-        "Path": info.command[0] if info.command else "",
-        "Args": list(info.command[1:]),
-        "State": {
-            "Status": info.status, "Running": running, "Paused": info.status == "paused",
-            "Restarting": info.status == "restarting", "OOMKilled": info.oom_killed,
-            "Dead": info.status == "dead", "Pid": info.pid, "ExitCode": info.exit_code or 0,
-            "StartedAt": info.started_at, "FinishedAt": info.finished_at,
-            **({"Health": {"Status": info.health}} if info.health else {}),
-        },
-        "Image": info.image_id,
-        "ImageName": info.image,
-        "Name": info.name,
-        "RestartCount": info.restart_count,
-        "Pod": info.pod or "",
-        "Mounts": mounts,
-        "Config": {
-            "Hostname": (spec.hostname if spec and spec.hostname else info.id[:12]),
-            "User": spec.user or "" if spec else "",
-            "Env": env,
-            "Cmd": list(spec.command) if spec and spec.command is not None else None,
-            "Entrypoint": list(spec.entrypoint) if spec and spec.entrypoint is not None else None,
-            "Image": info.image,
-            "WorkingDir": spec.working_dir or "" if spec else "",
-            "Labels": dict(info.labels),
-            "Tty": bool(spec and spec.tty),
-            "OpenStdin": bool(spec and spec.stdin_open),
-            "StopSignal": spec.stop_signal or "SIGTERM" if spec else "SIGTERM",
-            "StopTimeout": spec.stop_timeout if spec else 10,
-        },
-        "HostConfig": {
-            "Privileged": bool(spec and spec.privileged),
-            "ReadonlyRootfs": bool(spec and spec.read_only),
-            "CapAdd": list(spec.cap_add) if spec else [],
-            "CapDrop": list(spec.cap_drop) if spec else [],
-            "NetworkMode": spec.network_mode if spec else "",
-            "RestartPolicy": {"Name": spec.restart.name if spec else "no",
-                              "MaximumRetryCount": spec.restart.max_retries if spec else 0},
-            "Memory": (spec.resources.memory or 0) if spec else 0,
-            "NanoCpus": int((spec.resources.cpus or 0) * 1e9) if spec else 0,
-            "PidsLimit": (spec.resources.pids_limit or 0) if spec else 0,
-            "Init": bool(spec and spec.init),
-            "Sysctls": dict(spec.sysctls) if spec else {},
-            "Ulimits": [{"Name": k, "Soft": s, "Hard": h}
-                        for k, (s, h) in (spec.ulimits.items() if spec else ())],
-        },
-        "NetworkSettings": {
-            "Ports": ports,
-            "Networks": {n: {"IPAddress": ip} for n, ip in info.networks.items()},
-        },
-    }
 
 
 def _cmd_inspect(args: argparse.Namespace, ctx: Context) -> int:

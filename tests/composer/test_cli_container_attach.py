@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.cli.cmd_container import _stream_log, _wait_exit
+from composer.cli.container_attach import stream_log, wait_exit
 from runtime.logs import encode_chunk
 from runtime.spec import ContainerInfo
 
@@ -19,13 +19,13 @@ from runtime.spec import ContainerInfo
 def test_wait_exit_returns_when_the_process_exits_not_at_the_timeout() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
     try:
-        assert _wait_exit(proc.pid, 0.05) is False  # still running: the timeout
+        assert wait_exit(proc.pid, 0.05) is False  # still running: the timeout
         t = time.monotonic()
-        assert _wait_exit(proc.pid, 10) is True
+        assert wait_exit(proc.pid, 10) is True
         assert time.monotonic() - t < 5
     finally:
         proc.wait()
-    assert _wait_exit(proc.pid, 10) is True  # reaped and gone
+    assert wait_exit(proc.pid, 10) is True  # reaped and gone
 
 
 def _info(status: str, pid: int = 0, code: int | None = None) -> ContainerInfo:
@@ -59,7 +59,7 @@ def test_stream_log_prints_the_lines_and_returns_the_last_status(
     proc.wait()  # a pid that has exited: the monitor writes its exit file next
     mgr = StatusScript(log, [_info("running", proc.pid), _info("running", proc.pid), _info("exited", code=7)])
     t = time.monotonic()
-    last = _stream_log(mgr, "c1", poll=5.0)  # type: ignore[arg-type]
+    last = stream_log(mgr, "c1", poll=5.0)  # type: ignore[arg-type]
     assert time.monotonic() - t < 2.5  # never slept a poll tick
     assert last.exit_code == 7 and last.status == "exited"
     out, err = capfd.readouterr()

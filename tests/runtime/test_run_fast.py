@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from composer.cli import cmd_container
+from composer.cli import container_attach
 from runtime.containers import ContainerManager, StartError, spec_to_json
 from runtime.engine import Engine
 from runtime.errors import ExecError
@@ -67,7 +67,7 @@ def test_await_exit_file_wakes_when_the_monitor_writes_it(tmp_path: Path) -> Non
 
 
 class _Monitorless:
-    """A recording stand-in for ContainerManager in `_stream_log`: the container's init has exited
+    """A recording stand-in for ContainerManager in `stream_log`: the container's init has exited
     (its pid is a reaped process) and its "monitor" writes the exit file after *delay* s."""
 
     def __init__(self, tmp: Path, delay: float) -> None:
@@ -101,7 +101,7 @@ class _Monitorless:
 
 def test_stream_log_waits_for_the_exit_file_without_polling_get(tmp_path: Path) -> None:
     mgr = _Monitorless(tmp_path, delay=0.2)
-    last = cmd_container._stream_log(mgr, "c" * 64)  # type: ignore[arg-type]
+    last = container_attach.stream_log(mgr, "c" * 64)  # type: ignore[arg-type]
     assert last.status == "exited" and last.exit_code == 3
     assert mgr.gets <= 15   # a get() every 2 ms made ~100 over the 0.2 s
 
