@@ -102,7 +102,7 @@ def _check(mgr: ContainerManager, spec: ContainerSpec) -> None:
     except InvalidSpec as exc:
         raise InvalidSpec(f"container {spec.name}: {exc}") from None
     if spec.cap_add or spec.cap_drop:
-        _caps(mgr, spec)  # an unknown name (resolved again, a few µs, where the bundle is built)
+        _caps(spec)  # an unknown name (resolved again, a few µs, where the bundle is built)
 
 
 def _prepare(
@@ -139,7 +139,7 @@ def _prepare(
         raise InvalidSpec(f"container {spec.name}: {exc}") from None
     if spec.init and not os.path.exists(INIT_BINARY):
         raise MissingTool(INIT_BINARY, "tini")
-    caps, user_caps = _caps(mgr, spec)
+    caps, user_caps = _caps(spec)
     if spec.sysctls:
         from runtime.security.defaults import check_sysctl
 
@@ -195,7 +195,7 @@ def _prepare(
         init_path=INIT_BINARY if spec.init and os.path.exists(INIT_BINARY) else None,
         cgroups_path="/".join(["composer", *cgroup_parts]) if cgroup_parts else "",
         host_devices=_host_devices() if spec.privileged else (),
-        **_security_defaults(mgr),
+        **_security_defaults(),
     )
     bundle = oci.build_config(spec, config, inputs)
     linux = bundle["linux"]
@@ -336,7 +336,7 @@ def joined_namespaces(mgr: ContainerManager, spec: ContainerSpec) -> dict[str, s
     return paths
 
 
-def _caps(mgr: ContainerManager, spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
+def _caps(spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
     from runtime.security.caps import normalize_cap, resolve_caps
 
     try:
@@ -363,7 +363,7 @@ def _rlimits(mgr: ContainerManager, spec: ContainerSpec) -> dict[str, tuple[int,
     return limits
 
 
-def _security_defaults(mgr: ContainerManager) -> dict[str, Any]:
+def _security_defaults() -> dict[str, Any]:
     from runtime.security import defaults as d
 
     return {

@@ -183,7 +183,7 @@ def _cgroup(mgr: ContainerManager, doc: Mapping[str, Any], cid: str = "") -> Any
         from runtime.cgroups import Cgroup, engine_scope
     except ImportError:
         return None
-    # a create killed before it recorded the cgroup made it where _prepare does
+    # a create killed before it recorded the cgroup made it where container_create._prepare does
     fallback = [*engine_scope(mgr.paths.root), doc.get("pod") or "standalone", cid]
     parts = doc.get("cgroup") or (fallback if cid else None)
     if not parts:

@@ -33,6 +33,7 @@ else:
 MONITOR: Final = str(Path(__file__).resolve().parent / "monitor.py")
 _PIDFD_THREAD: Final = os.O_EXCL  # pidfd_open: a pidfd of one thread, readable once it exited
 
+
 def _monitor_status(name: str, out: bytes) -> None:
     """Read a monitor's answer on one stream (stdout and stderr): its first ok/error line."""
     lines = out.decode(errors="replace").strip().splitlines()
@@ -45,7 +46,7 @@ def _monitor_status(name: str, out: bytes) -> None:
     raise ExecError(f"container {name}: the monitor failed to start: {detail}")
 
 
-# (run dir, pod) -> the thread starting that pod's shared monitor ahead (_warm_pod_monitor)
+# (run dir, pod) -> the thread starting that pod's shared monitor ahead (warm_pod_monitor)
 _WARMING: dict[tuple[str, str], threading.Thread] = {}
 _WARMING_LOCK = _thread.allocate_lock()
 
