@@ -100,7 +100,7 @@ def wanted(paths: Paths, pod: str | None) -> bool:
 
     if pod and zygote.pod_monitors():
         return False
-    try:  # the run dirs of the engine's containers, as ContainerManager._spawn_monitor asks
+    try:  # the run dirs of the engine's containers, as container_monitor.spawn_monitor asks
         others = bool(os.listdir(paths.container_run("x").parent))
     except FileNotFoundError:
         others = False

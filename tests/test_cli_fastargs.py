@@ -1,4 +1,5 @@
-"""main.fast_args: `ps`, `ls`, `version`, `up`, `create` and `down` parse without argparse, into exactly what argparse would return.
+"""main.fast_args: `ps`, `ls`, `version`, `up`, `create`, `down`, `container run` and `container
+create` parse without argparse, into exactly what argparse would return.
 
 Every command line below is parsed both ways: the fast parser either returns argparse's namespace
 (every attribute, defaults included) or None, and then main() hands the line to argparse, whose
@@ -45,7 +46,8 @@ TAKEN = [
     ["up", "--abort-on-container-failure", "--no-recreate", "--timeout=3", "--renew-anon-volumes"],
     ["up", "--wait-timeout", "1e1", "--detach", "--yes"],
     ["create", "--force-recreate", "web"], ["create", "--pull=always", "--scale", "a=2", "--build"],
-    ["down"], ["-p", "x", "down", "-v", "-t", "1"], ["down", "--volumes", "--rmi", "local", "--remove-orphans"],
+    ["down"], ["-p", "x", "down", "-v", "-t", "1"],
+    ["down", "--volumes", "--rmi", "local", "--remove-orphans"],
     ["down", "--timeout", "0", "web"], ["down", "--rmi=all", "web", "db"],
     ["container", "run", "--rm", "busybox", "true"], ["container", "run", "-it", "img"],
     ["container", "run", "-d", "--name", "web", "-p", "8080:80", "-e", "A=1", "-e", "B", "img"],
