@@ -5,8 +5,7 @@ to ``Engine.containers``.
 
 Beside it: container_flags (the pure flag parsers), container_spec (flags -> ContainerSpec),
 container_output (tables, statuses, --format, the JSON of ls and inspect) and container_attach
-(a container's output to ours until it exits). What other commands and the tests import from
-here is re-exported.
+(a container's output to ours until it exits).
 """
 
 from __future__ import annotations
@@ -19,19 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from composer.cli.container_attach import attach, emit, spawn_reaper
-from composer.cli.container_attach import forward_stdin as forward_stdin
 from composer.cli.container_flags import UsageError, parse_duration, parse_env, read_env_file
-from composer.cli.container_flags import parse_add_host as parse_add_host
-from composer.cli.container_flags import parse_bytes as parse_bytes
-from composer.cli.container_flags import parse_entrypoint as parse_entrypoint
-from composer.cli.container_flags import parse_labels as parse_labels
-from composer.cli.container_flags import parse_publish as parse_publish
-from composer.cli.container_flags import parse_restart as parse_restart
-from composer.cli.container_flags import parse_security_opts as parse_security_opts
-from composer.cli.container_flags import parse_tmpfs as parse_tmpfs
-from composer.cli.container_flags import parse_ulimit as parse_ulimit
-from composer.cli.container_flags import parse_volume as parse_volume
-from composer.cli.container_flags import random_name as random_name
 from composer.cli.container_output import (
     host_address,
     human_duration,
@@ -42,9 +29,9 @@ from composer.cli.container_output import (
     ps_json,
     render_template,
     status_text,
+    table,
     truncate,
 )
-from composer.cli.container_output import table as table
 from composer.cli.container_spec import DEFAULT_NETWORK, build_spec
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command

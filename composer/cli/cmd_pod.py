@@ -77,7 +77,7 @@ def _statuses(ctx: Context, pod: PodInfo) -> list[str]:
 
 
 def _create(args: argparse.Namespace, ctx: Context) -> int:
-    from composer.cli.cmd_container import parse_labels, random_name
+    from composer.cli.container_flags import parse_labels, random_name
     from runtime.spec import PodSpec
 
     name = args.pod_name or args.positional_name or random_name()
@@ -95,7 +95,7 @@ def pod_json(ctx: Context, pod: PodInfo) -> dict[str, Any]:
 
 
 def _ls(args: argparse.Namespace, ctx: Context) -> int:
-    from composer.cli.cmd_container import table
+    from composer.cli.container_output import table
     from composer.cli.humanize import human_duration, parse_time
 
     pods = ctx.engine().pods.list()

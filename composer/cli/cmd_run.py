@@ -193,7 +193,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
 
     printer = LogPrinter([info.name], color=False, prefix=False)
     if spec.stdin_open:
-        from composer.cli.cmd_container import forward_stdin
+        from composer.cli.container_attach import forward_stdin
 
         forward_stdin(engine.containers, info.id)
     try:

@@ -68,6 +68,6 @@ def test_no_sysctls_means_no_security_defaults_import() -> None:
     ],
 )
 def test_host_address_brackets_ipv6_as_docker(ip: str, port: int, want: str) -> None:
-    from composer.cli.cmd_container import host_address
+    from composer.cli.container_output import host_address
 
     assert host_address(ip, port) == want

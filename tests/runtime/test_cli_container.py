@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from composer.cli.cmd_container import (
+from composer.cli.cmd_container import split_cp_arg
+from composer.cli.container_flags import (
     UsageError,
-    build_spec,
-    human_duration,
     parse_add_host,
     parse_bytes,
     parse_duration,
@@ -28,10 +27,9 @@ from composer.cli.cmd_container import (
     parse_tmpfs,
     parse_ulimit,
     parse_volume,
-    render_template,
-    split_cp_arg,
-    status_text,
 )
+from composer.cli.container_output import human_duration, render_template, status_text
+from composer.cli.container_spec import build_spec
 from composer.cli.context import Context
 from composer.cli.main import build_parser
 from runtime.spec import ContainerInfo, Mount, PortMapping
