@@ -10,7 +10,6 @@ import functools
 import json
 import marshal
 import os
-import sqlite3
 from collections.abc import Callable, Mapping
 
 from runtime import container_lifecycle, container_monitor
@@ -62,12 +61,7 @@ def create(
         "pod": spec.pod,
     }
     try:
-        with mgr.store.transaction() as tx:
-            if tx.by_name(KIND, spec.name) is not None:
-                raise Conflict(f'container name "{spec.name}" is already in use')
-            tx.put(KIND, cid, doc, name=spec.name)
-    except sqlite3.IntegrityError:
-        raise Conflict(f'container name "{spec.name}" is already in use') from None
+        mgr.store.put_new(KIND, cid, doc, spec.name, f'container name "{spec.name}" is already in use')
     except StateError as exc:
         raise StateError(f"container {spec.name}: {exc}") from None
     undo: list[Callable[[], object]] = [lambda: mgr._delete_row(cid)]

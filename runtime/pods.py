@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import sqlite3
 
 from runtime.errors import Conflict, EngineError, InvalidSpec, NotFound
 from runtime.logs import rfc3339_nano
@@ -57,13 +56,7 @@ class PodManager:
             raise InvalidSpec(f"pod {spec.name!r}: expected a plain name")
         pid = os.urandom(32).hex()  # as secrets.token_hex; secrets imports hashlib, hmac (~10 ms)
         doc = {"name": spec.name, "labels": dict(spec.labels), "created_at": rfc3339_nano()}
-        try:
-            with self.store.transaction() as tx:
-                if tx.by_name(KIND, spec.name) is not None:
-                    raise Conflict(f'pod name "{spec.name}" is already in use')
-                tx.put(KIND, pid, doc, name=spec.name)
-        except sqlite3.IntegrityError:
-            raise Conflict(f'pod name "{spec.name}" is already in use') from None
+        self.store.put_new(KIND, pid, doc, spec.name, f'pod name "{spec.name}" is already in use')
         try:
             from runtime.cgroups import Cgroup
 

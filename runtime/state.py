@@ -180,6 +180,19 @@ class Store:
                     conn.execute("ROLLBACK")
                 raise state_error(self.path, exc) from exc
 
+    def put_new(self, kind: str, id: str, data: Doc, name: str, taken: str) -> None:
+        """Insert an object whose *name* must be free among its kind; raises Conflict(*taken*)
+        when it is not (the unique index decides a race with another process)."""
+        from runtime.errors import Conflict
+
+        try:
+            with self.transaction() as tx:
+                if tx.by_name(kind, name) is not None:
+                    raise Conflict(taken)
+                tx.put(kind, id, data, name=name)
+        except sqlite3.IntegrityError:
+            raise Conflict(taken) from None
+
     def read(self) -> Tx:
         """Reads outside a transaction (each statement sees a committed snapshot)."""
         return Tx(self._conn(), self.path)

@@ -26,6 +26,20 @@ def test_exists_by_name_and_id(engine_paths: tuple[Path, Path]) -> None:
     assert not engine.pods.exists("t-exists") and not engine.pods.exists(pod.id)
 
 
+def test_a_pod_name_is_taken_once(engine_paths: tuple[Path, Path]) -> None:
+    from runtime.errors import Conflict
+
+    root, run = engine_paths
+    engine = Engine(Paths(root=root, rundir=run))
+    engine.pods.create(PodSpec(name="t-dup"))
+    try:
+        with pytest.raises(Conflict, match='pod name "t-dup" is already in use'):
+            engine.pods.create(PodSpec(name="t-dup"))
+        assert len([p for p in engine.pods.list() if p.name == "t-dup"]) == 1
+    finally:
+        engine.pods.remove("t-dup")
+
+
 def test_a_pod_cgroup_restricts_no_device(engine_paths: tuple[Path, Path]) -> None:
     """Only containers get the devices allow-list (v1): a pod's own "deny all, then allow" could be
     cut by a kill between the two writes and then deny every device to all its containers."""
