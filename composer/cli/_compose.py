@@ -6,18 +6,19 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from composer import labels as L
 from composer.cli.context import Context
 from composer.cli.humanize import human_duration
+from composer.cli.humanize import parse_time as epoch_of
 from composer.errors import ComposerError, ConfigError, ProjectError
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
     import argparse
+    from datetime import datetime
     from typing import Any
 
     from composer.plan import Plan
@@ -151,6 +152,11 @@ def add_timeout(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_time(text: str) -> datetime | None:
+    """A time the user typed (--since, --until): anything datetime.fromisoformat reads, with
+    nanoseconds cut to micro and UTC when it names no zone. Our own RFC 3339 stamps (ps's columns)
+    go through humanize.parse_time (epoch_of): the same epoch, without a datetime per row."""
+    from datetime import UTC, datetime
+
     if not text:
         return None
     t = text.strip()
@@ -167,10 +173,10 @@ def parse_time(text: str) -> datetime | None:
 
 
 def ago(stamp: str, now: float | None = None) -> str:
-    dt = parse_time(stamp)
-    if dt is None:
+    when = epoch_of(stamp)
+    if not when:
         return ""
-    return human_duration((now or time.time()) - dt.timestamp()) + " ago"
+    return human_duration((now or time.time()) - when) + " ago"
 
 
 def since_to_epoch(text: str | None, now: float | None = None) -> float | None:
@@ -198,8 +204,8 @@ def status_text(c: ContainerInfo, now: float | None = None) -> str:
     """docker's STATUS column: "Up 3 minutes (healthy)", "Exited (0) 2 seconds ago", "Created"."""
     now = now or time.time()
     if c.status in ("running", "paused", "restarting"):
-        start = parse_time(c.started_at)
-        up = human_duration(now - start.timestamp()) if start else ""
+        start = epoch_of(c.started_at)
+        up = human_duration(now - start) if start else ""
         text = f"Up {up}".rstrip()
         if c.status == "paused":
             text += " (Paused)"
@@ -209,8 +215,8 @@ def status_text(c: ContainerInfo, now: float | None = None) -> str:
             text += f" ({'health: starting' if c.health == 'starting' else c.health})"
         return text
     if c.status in ("exited", "dead"):
-        end = c.finished_at and parse_time(c.finished_at)
-        when = f" {human_duration(now - end.timestamp())} ago" if end else ""
+        end = epoch_of(c.finished_at)
+        when = f" {human_duration(now - end)} ago" if end else ""
         return f"Exited ({c.exit_code if c.exit_code is not None else 0}){when}"
     return c.status.capitalize()
 

@@ -185,3 +185,27 @@ def test_since_accepts_durations_and_times() -> None:
     assert C.since_to_epoch("10m", now=1000.0) == 400.0
     assert C.since_to_epoch("1700000000") == 1700000000.0
     assert C.since_to_epoch("2026-01-01T00:00:00Z") == C.parse_time("2026-01-01T00:00:00Z").timestamp()  # type: ignore[union-attr]
+
+
+def test_epoch_of_an_rfc3339_stamp_is_datetimes_without_datetime() -> None:
+    """humanize.parse_time does the calendar arithmetic itself: the same epoch as datetime for
+    every zone, fraction and date, and 0.0 (not an exception) for a date that does not exist."""
+    import random
+    from datetime import datetime
+
+    from composer.cli.humanize import parse_time
+
+    rng = random.Random(4)
+    for _ in range(2000):
+        when = datetime(rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                        rng.randint(0, 59), rng.randint(0, 59))
+        zone = rng.choice(["", "Z", "+02:00", "-05:30", "+14:00"])
+        frac = rng.choice(["", ".5", ".123456789"])
+        text = when.isoformat() + frac + zone
+        expected = datetime.fromisoformat(when.isoformat() + (zone or "Z").replace("Z", "+00:00")).timestamp()
+        # a float's precision: ~3e-5 s at year 9999's epoch
+        assert abs(parse_time(text) - expected - (float("0" + frac) if frac else 0.0)) < 1e-3, text
+    leap = datetime.fromisoformat("2024-02-29T00:00:00+00:00").timestamp()
+    assert parse_time("2024-02-29T00:00:00Z") == leap
+    for junk in ("", "junk", "2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z"):
+        assert parse_time(junk) == 0.0, junk
