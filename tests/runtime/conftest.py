@@ -28,6 +28,20 @@ def wait_for(cond: Callable[[], object], timeout: float = 15) -> None:
     raise AssertionError("condition not met in time")
 
 
+def cmdline(pid: int) -> list[str]:
+    """*pid*'s command line as words (empty ones dropped: a rewritten one is padded with NULs)."""
+    return [w.decode() for w in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if w]
+
+
+def processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, command line) of every process that can still be read (one may exit meanwhile)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            yield int(pid), cmdline(int(pid))
+        except OSError:
+            continue
+
+
 def zombie_children(parent: int) -> list[str]:
     """Pids of *parent*'s children that exited and were not reaped."""
     out = []

@@ -18,7 +18,7 @@ from runtime.engine import Engine
 from runtime.executor import podmon
 from runtime.logs import join_partials
 from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
-from tests.runtime.conftest import wait_for, zombie_children
+from tests.runtime.conftest import processes, wait_for, zombie_children
 from tests.runtime.zygote_fixture import IMAGE, leftovers, zengine  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.privileged
@@ -225,15 +225,7 @@ def test_an_init_at_its_gate_holds_none_of_the_other_containers_fds(zengine: Eng
 
 def _pod_pids(eng: Engine) -> list[int]:
     """Pids of the pod monitors serving *eng*'s run dir (their command line names its socket)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"--pod" in cmd and pod_socket(eng).encode() in cmd and alive(int(pid)):
-            found.append(int(pid))
-    return found
+    return [pid for pid, argv in processes() if "--pod" in argv and pod_socket(eng) in argv and alive(pid)]
 
 
 def test_a_warm_pod_monitor_serves_the_first_container_and_waits_for_it_only_a_while(

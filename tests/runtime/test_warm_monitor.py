@@ -17,26 +17,15 @@ from runtime.engine import Engine
 from runtime.paths import Paths
 from runtime.spec import ContainerSpec
 from tests.conftest import composer_cli
-from tests.runtime.conftest import wait_for
+from tests.runtime.conftest import cmdline, processes, wait_for
 
 IMAGE = "localhost/busybox:latest"
 
 
 def _warm_pids() -> list[int]:
     """Monitors still waiting for a container (their command line is not rewritten yet)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--warm" in argv and any(a.endswith(b"runtime/monitor.py") for a in argv):
-            found.append(int(pid))
-    return found
-
-
-def _cmdline(pid: int) -> list[str]:
-    return [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+    return [pid for pid, argv in processes()
+            if "--warm" in argv and any(a.endswith("runtime/monitor.py") for a in argv)]
 
 
 def test_wanted_only_where_a_monitor_would_be_spawned_directly(tmp_path: Path,
@@ -65,7 +54,7 @@ def test_a_warm_monitor_becomes_the_containers_monitor(engine: Engine,
     assert warm.returncode == 0                           # it forked the monitor away and exited
     run = engine.paths.container_run(info.id)
     monitor = json.loads((run / "monitor.json").read_text())["pid"]
-    argv = _cmdline(monitor)                              # found by its command line as a direct one
+    argv = cmdline(monitor)                               # found by its command line as a direct one
     assert argv[1:3] == ["-I", "-S"] and argv[3].endswith("runtime/monitor.py")
     assert argv[4:] == [str(engine.paths.container_dir(info.id)), str(run), "--start"], argv
     assert os.getsid(monitor) != os.getsid(0)             # a session of its own, not ours

@@ -19,7 +19,7 @@ from runtime import zygote
 from runtime.engine import Engine
 from runtime.logs import join_partials
 from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
-from tests.runtime.conftest import wait_for
+from tests.runtime.conftest import cmdline, wait_for
 from tests.runtime.zygote_fixture import IMAGE, leftovers, zengine  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.privileged
@@ -36,10 +36,6 @@ def rundir(eng: Engine) -> str:
 
 def monitor_pid(eng: Engine, cid: str) -> int:
     return int(json.loads((eng.paths.container_run(cid) / "monitor.json").read_text())["pid"])
-
-
-def cmdline(pid: int) -> list[str]:
-    return [w.decode() for w in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if w]
 
 
 def forked(pid: int) -> bool:

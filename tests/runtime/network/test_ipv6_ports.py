@@ -18,6 +18,7 @@ import pytest
 from runtime.network import NetworkManager
 from runtime.network.manager import relay_rules
 from runtime.spec import ContainerSpec, NetworkAttachment, NetworkSpec, PortMapping
+from tests.runtime.conftest import processes
 
 from .conftest import free_port, nft_tables, tcp_get
 from .test_ports import DUMMY_ADDR, DUMMY_ADDR6, host_addr  # noqa: F401 - the fixture
@@ -111,11 +112,10 @@ def test_relay_rules_serve_only_what_dnat_cannot() -> None:
 
 
 def _relay_pid(manager: NetworkManager) -> int:
-    want = str(manager.relay_dir()).encode()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError):
-            if want in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
-                return int(pid)
+    want = str(manager.relay_dir())
+    for pid, argv in processes():
+        if want in argv:
+            return pid
     raise AssertionError("no relay process")
 
 
