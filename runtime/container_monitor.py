@@ -87,10 +87,7 @@ def spawn_monitor(
     cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
     from runtime import zygote
 
-    try:  # the run dirs of the engine's containers
-        others = any(n != cid for n in os.listdir(run.parent))
-    except FileNotFoundError:
-        others = False
+    others = zygote.others_in(str(run.parent), cid)
     # a pod's containers share one monitor process (runtime/executor/podmon.py, F4); a lone
     # container keeps one of its own (nothing to share, and its crash is its own)
     pod = (mgr.store.read().get(KIND, cid) or {}).get("pod") if zygote.pod_monitors() else None

@@ -100,11 +100,8 @@ def wanted(paths: Paths, pod: str | None) -> bool:
 
     if pod and zygote.pod_monitors():
         return False
-    try:  # the run dirs of the engine's containers, as container_monitor.spawn_monitor asks
-        others = bool(os.listdir(paths.container_run("x").parent))
-    except FileNotFoundError:
-        others = False
-    return not zygote.worth_it(str(paths.rundir), others)
+    # as container_monitor.spawn_monitor decides, before this container has a run dir
+    return not zygote.worth_it(str(paths.rundir), zygote.others_in(str(paths.container_run("x").parent)))
 
 
 def start(paths: Paths, pod: str | None = None) -> WarmMonitor | None:

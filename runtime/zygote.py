@@ -70,6 +70,14 @@ def worth_it(rundir: str, others: bool) -> bool:
     return os.path.exists(os.path.join(rundir, SOCK))
 
 
+def others_in(runs_dir: str, cid: str = "") -> bool:
+    """Whether the engine has containers besides *cid* (their run dirs): worth_it's *others*."""
+    try:
+        return any(n != cid for n in os.listdir(runs_dir))
+    except FileNotFoundError:
+        return False
+
+
 def pod_monitors() -> bool:
     """Whether the containers of a pod share one monitor process (runtime/executor/podmon.py)."""
     return os.environ.get(POD_ENV, "") not in ("0", "false", "no")
