@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -61,29 +60,6 @@ def bench_containers() -> list[str]:
         if isinstance(n, str) and n.startswith(PREFIX):
             names.append(n)
     return names
-
-
-def monitor_pids(container_ids: Sequence[str]) -> dict[str, int]:
-    """container id -> pid of its monitor, found by its command line
-    (`python -I -S .../runtime/monitor.py <containers>/<id> <run>/<id>`)."""
-    wanted = set(container_ids)
-    found: dict[str, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv = Path("/proc", entry, "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [a.decode(errors="replace") for a in argv]
-        if not any(w.endswith("runtime/monitor.py") or w == "runtime.monitor" for w in words):
-            continue
-        for w in words:
-            cid = os.path.basename(w)
-            if cid in wanted:
-                found[cid] = int(entry)
-                break
-    return found
 
 
 def smaps_rollup(pid: int) -> dict[str, int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,6 @@ from bench.common import (
     IMAGE,
     composer,
     composer_json,
-    monitor_pids,
     remove_containers,
     require_image,
     smaps_rollup,
@@ -140,103 +138,60 @@ def crun_run(runs: int) -> Result:
 
 
 def monitor_memory(count: int = 10) -> list[Item]:
-    """PSS of the monitors with *count* containers running: all in one pod (one shared monitor
-    process, runtime/executor/podmon.py: its PSS over *count*), then *count* lone containers (a
-    monitor process each)."""
+    """PSS of the monitors with *count* containers running: all in one pod, then *count* lone
+    containers. Both share one monitor process (runtime/executor/podmon.py: the pod's, and the
+    engine's lone containers' one); the PSS of every distinct monitor process (and of the fork
+    server, whose pages forked monitors share) is divided by *count*."""
     require_image()
-    return _pod_monitor_memory(count) + _lone_monitor_memory(count)
-
-
-def _pod_monitor_memory(count: int) -> list[Item]:
-    from runtime.paths import Paths
-
     pod = "bench-mem-pod"
     names = [f"bench-mem-pod-{i}" for i in range(count)]
     remove_containers(names)
     composer("pod", "rm", "-f", pod, check=False)
     try:
         composer("pod", "create", pod)
-        ids = [
-            composer("container", "run", "-d", "--pod", pod, "--name", n, IMAGE, "sleep", "600")
-            .stdout.strip()
-            for n in names
-        ]
-        time.sleep(0.5)  # let each monitor settle (imports done, log file open)
-        paths = Paths.from_env()
-        procs = set()
-        for cid in ids:
-            mon = json.loads((paths.container_run(cid) / "monitor.json").read_text())
-            procs.add(int(mon.get("process") or mon["pid"]))
-        roll = [smaps_rollup(p) for p in procs]
-        pss = sum(r["Pss"] for r in roll) / 1024
-        rss = sum(r["Rss"] for r in roll) / 1024
-        zygote = _zygote_pss_mb()
-        return [
-            value(
-                f"monitor: PSS + zygote share per container, {count} in one pod",
-                "composer",
-                [(pss + zygote) / count],
-                "MB",
-                target=1.0,
-                note=f"{len(procs)} monitor process(es): PSS {pss:.2f} MB, RSS {rss:.2f} MB; "
-                f"zygote {zygote:.2f} MB",
-            ),
-        ]
+        out = _monitor_memory(f"{count} in one pod", ["--pod", pod], names)
     finally:
         remove_containers(names)
         composer("pod", "rm", "-f", pod, check=False)
-
-
-def _lone_monitor_memory(count: int) -> list[Item]:
     names = [f"bench-mem-{i}" for i in range(count)]
     remove_containers(names)
     try:
-        ids = [
-            composer("container", "run", "-d", "--name", n, IMAGE, "sleep", "600").stdout.strip()
-            for n in names
-        ]
-        time.sleep(0.5)  # let each monitor settle (imports done, log file open)
-        pids = monitor_pids(ids)
-        if len(pids) != count:
-            raise Skip(f"monitor memory: found {len(pids)} of {count} monitor processes")
-        roll = [smaps_rollup(p) for p in pids.values()]
-        rss = [r["Rss"] / 1024 for r in roll]
-        pss = [r["Pss"] / 1024 for r in roll]
-        private = [(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)) / 1024 for r in roll]
-        zygote = _zygote_pss_mb()  # forked monitors share its pages: its own PSS is theirs too
-        return [
-            value(
-                f"monitor: PSS + zygote share, {count} lone running",
-                "composer",
-                [p + zygote / count for p in pss],
-                "MB",
-                target=1.0,
-                note=f"zygote {zygote:.2f} MB / {count}" if zygote else "no zygote (direct spawn)",
-            ),
-            value(
-                f"monitor: RSS, {count} lone running",
-                "composer",
-                rss,
-                "MB",
-                note=f"mean {statistics.mean(rss):.2f} MB",
-            ),
-            value(
-                f"monitor: PSS, {count} lone running",
-                "composer",
-                pss,
-                "MB",
-                note=f"mean {statistics.mean(pss):.2f} MB",
-            ),
-            value(
-                f"monitor: private, {count} lone running",
-                "composer",
-                private,
-                "MB",
-                note=f"mean {statistics.mean(private):.2f} MB",
-            ),
-        ]
+        return out + _monitor_memory(f"{count} lone running", [], names)
     finally:
         remove_containers(names)
+
+
+def _monitor_memory(what: str, flags: list[str], names: list[str]) -> list[Item]:
+    """Run *names* (`container run -d *flags*`), then measure their monitor processes."""
+    from runtime.paths import Paths
+
+    ids = [
+        composer("container", "run", "-d", *flags, "--name", n, IMAGE, "sleep", "600").stdout.strip()
+        for n in names
+    ]
+    time.sleep(0.5)  # let each monitor settle (imports done, log file open)
+    paths = Paths.from_env()
+    procs = set()
+    for cid in ids:
+        mon = json.loads((paths.container_run(cid) / "monitor.json").read_text())
+        procs.add(int(mon.get("process") or mon["pid"]))  # a shared one names its process
+    roll = [smaps_rollup(p) for p in procs]
+    pss = sum(r["Pss"] for r in roll) / 1024
+    rss = sum(r["Rss"] for r in roll) / 1024
+    private = sum(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0) for r in roll) / 1024
+    zygote = _zygote_pss_mb()
+    count = len(names)
+    return [
+        value(
+            f"monitor: PSS + zygote share per container, {what}",
+            "composer",
+            [(pss + zygote) / count],
+            "MB",
+            target=1.0,
+            note=f"{len(procs)} monitor process(es): PSS {pss:.2f} MB, RSS {rss:.2f} MB, "
+            f"private {private:.2f} MB; zygote {zygote:.2f} MB",
+        ),
+    ]
 
 
 def _zygote_pss_mb() -> float:

@@ -87,14 +87,18 @@ def spawn_monitor(
     cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
     from runtime import zygote
 
-    others = zygote.others_in(str(run.parent), cid)
-    # a pod's containers share one monitor process (runtime/executor/podmon.py, F4); a lone
-    # container keeps one of its own (nothing to share, and its crash is its own)
+    # a pod's containers share one monitor process (runtime/executor/podmon.py, F4), and so do
+    # the engine's lone containers (zygote.LONE), unless the zygote is asked for by name
     pod = (mgr.store.read().get(KIND, cid) or {}).get("pod") if zygote.pod_monitors() else None
-    if pod or zygote.worth_it(str(mgr.paths.rundir), others):  # a fork, not an interpreter (F4)
+    if not pod and zygote.lone_shared():
+        pod = zygote.LONE
+    launch = None
+    if pod == zygote.LONE and warm is not None and warm.alive():  # started ahead: imports done
+        launch = warm.launch_pod
+    if pod or zygote.worth_it(str(mgr.paths.rundir), zygote.others_in(str(run.parent), cid)):
         try:
             out = zygote.spawn_monitor(
-                str(mgr.paths.rundir), str(cdir), str(run), start=start, pod=pod or None
+                str(mgr.paths.rundir), str(cdir), str(run), start=start, pod=pod or None, launch=launch
             )
         except zygote.Unavailable:
             pass  # nothing was forked: the direct path below

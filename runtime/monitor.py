@@ -9,11 +9,13 @@ Commands come through the ``ctl`` FIFO in RUN_DIR (``start``); a stop by the use
 ``stopping`` marker before signalling the init, which disables restarting.
 Usually this script does not run at all: runtime/zygote.py forks a pre-imported monitor that runs
 the same ``supervise.main`` with the same arguments (and shows this command line).
-``monitor.py --pod SOCKET CDIR RDIR [--start]`` starts a pod's shared monitor instead
-(runtime/executor/podmon.py): one process, a thread per container of the pod.
+``monitor.py --pod SOCKET CDIR RDIR [--start]`` starts a shared monitor instead
+(runtime/executor/podmon.py): one process, a thread per container of a pod, or of the engine's
+lone containers (runtime.zygote.LONE), which is what this script usually runs as.
 ``monitor.py --warm`` is a lone container's monitor started before its container exists
-(runtime/warm_monitor.py): it imports, then reads ``CDIR\0RDIR[\0--start]`` on stdin and goes on
-as above; at EOF with nothing read (the command failed or needed none) it exits.
+(runtime/warm_monitor.py): it imports, then reads ``--pod\0SOCKET\0CDIR\0RDIR[\0--start]`` (or,
+without shared monitors, ``CDIR\0RDIR[\0--start]``) on stdin and goes on as above; at EOF with
+nothing read (the command failed or needed none) it exits.
 """
 
 from __future__ import annotations
@@ -38,12 +40,18 @@ def _read_request() -> list[str]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--warm"]:
         os.closerange(3, 1 << 20)  # posix_spawn cannot: nothing the command inherited stays open
+        import runtime.executor.podmon  # noqa: F401 - while the command sets its container up
         rest = _read_request()
         if len(rest) >= 2:
             from runtime.executor.proctitle import set_cmdline
 
             set_cmdline([sys.executable, "-I", "-S", sys.argv[0], *rest])  # as a direct spawn's
-        code = main([sys.argv[0], *rest]) if len(rest) >= 2 else 0
+        if rest[:1] == ["--pod"] and len(rest) >= 4:  # the lone containers' shared monitor
+            from runtime.executor.podmon import main as pod_main
+
+            code = pod_main([sys.argv[0], *rest])
+        else:
+            code = main([sys.argv[0], *rest]) if len(rest) >= 2 else 0
     elif sys.argv[1:2] == ["--pod"]:
         from runtime.executor.podmon import main as pod_main
 

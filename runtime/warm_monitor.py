@@ -3,13 +3,17 @@
 A monitor spawned when the container is ready costs its interpreter start and imports (~40 ms CPU)
 after the set-up, on the command's critical path. ``start`` launches ``monitor.py --warm`` first
 thing in `container run`; it imports while the command parses, creates the overlay, the cgroups
-and the network on the other core, then ``use`` hands it the container and reads its status line,
-as the direct spawn does. It is the same process as a directly spawned monitor (``python -I -S``,
-standard library only, its own session, detached by its own fork once it has a container).
+and the network on the other core. Lone containers share one monitor process (runtime.zygote.LONE,
+as a pod's containers share the pod's): when none runs, ``launch_pod`` makes the warm one that
+process, with this container its first (``monitor.py --pod``, under the lone monitor's lock), and
+reads its status line as a fresh one's. Without shared monitors (COMPOSER_POD_MONITOR=0), ``use``
+makes it the container's own monitor, the same process as a direct spawn. Either way it is
+``python -I -S``, standard library only, in its own session, detached by its own fork.
 
-Only where a direct spawn would happen: a pod's containers share the pod's monitor, and with the
-fork server (runtime/zygote.py) up a monitor is a fork. An unused one reads EOF on its stdin and
-exits: when the command discards it, or dies (its end of the pipe closes with it).
+Only where a new monitor process would start: not for a pod's container, nor while the lone
+containers' monitor runs (a thread of it serves), nor, without shared monitors, where the fork
+server (runtime/zygote.py) forks one. An unused one reads EOF on its stdin and exits: when the
+command discards it, or dies (its end of the pipe closes with it).
 Spawned with os.posix_spawn, not subprocess (whose import, with locale, selectors and threading,
 is ~10 ms of a `container run`); the monitor closes the fds it inherited beyond 0-2 itself.
 """
@@ -47,6 +51,18 @@ class WarmMonitor:
         request = os.fsencode(cdir) + b"\0" + os.fsencode(rdir) + (b"\0--start" if start else b"")
         with contextlib.suppress(BrokenPipeError):  # it died: what it said, if anything, is read below
             os.write(self.request_w, request)  # a pipe holds it whole (well under PIPE_BUF)
+        self._close_request()
+        out = self._read_all(time.monotonic() + timeout)
+        self._reap()
+        return out
+
+    def launch_pod(self, path: str, args: list[str], timeout: float) -> bytes:
+        """Become the shared monitor of socket *path* (``monitor.py --pod PATH ARGS``, as
+        zygote._run_pod_monitor starts one) and run the container of *args* first; returns what
+        it said, as use() does. Raises TimeoutError."""
+        request = b"\0".join(os.fsencode(a) for a in ["--pod", path, *args])
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self.request_w, request)
         self._close_request()
         out = self._read_all(time.monotonic() + timeout)
         self._reap()
@@ -95,11 +111,13 @@ class WarmMonitor:
 
 
 def wanted(paths: Paths, pod: str | None) -> bool:
-    """Whether the next container's monitor would be spawned directly (see the module doc)."""
+    """Whether the next container's monitor would be a new process (see the module doc)."""
     from runtime import zygote
 
     if pod and zygote.pod_monitors():
         return False
+    if zygote.lone_shared():  # none yet: this one becomes the lone containers' shared monitor
+        return not os.path.exists(zygote.pod_socket(str(paths.rundir), zygote.LONE))
     # as container_monitor.spawn_monitor decides, before this container has a run dir
     return not zygote.worth_it(str(paths.rundir), zygote.others_in(str(paths.container_run("x").parent)))
 

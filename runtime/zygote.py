@@ -1,6 +1,10 @@
 """The monitor fork server ("zygote"): one long-lived pre-imported Python per engine run dir that
 forks container monitors on request, instead of a fresh ``python -I -S runtime/monitor.py`` each
 (~50-100 ms CPU and 5.6 MB PSS per container; a forked monitor costs ~1-3 ms and ~2.6 MB PSS).
+Used only where containers get monitor processes of their own: with COMPOSER_ZYGOTE=1, or
+without shared monitors (COMPOSER_POD_MONITOR=0). By default a pod's containers, and the engine's
+lone ones (LONE), each share one monitor process (runtime/executor/podmon.py), which this module's
+client functions start and ask (spawn_monitor with *pod*).
 
 Server: ``python -I -S runtime/zygote.py RUN_DIR`` (standard library only). It binds
 RUN_DIR/zygote.sock, detaches (setsid, double fork: never a child of the CLI), imports the monitor
@@ -31,6 +35,8 @@ import struct
 import sys
 import time
 
+TYPE_CHECKING = False  # typing only for mypy: this module runs as the fork server too
+
 SOCK, LOCK, PIDFILE, ERRFILE = "zygote.sock", "zygote.lock", "zygote.pid", "zygote.err"
 IDLE_ENV, ZYGOTE_ENV, NO_ZYGOTE_ENV = "COMPOSER_ZYGOTE_IDLE", "COMPOSER_ZYGOTE", "COMPOSER_NO_ZYGOTE"
 # COMPOSER_POD_MONITOR=0: every container of a pod gets a monitor process of its own, as a lone one
@@ -43,6 +49,13 @@ DEFAULT_IDLE = 30.0
 HERE = os.path.dirname(os.path.abspath(__file__))
 ZYGOTE = os.path.join(HERE, "zygote.py")
 MONITOR = os.path.join(HERE, "monitor.py")
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    # starts ``monitor.py --pod PATH ARGS`` and returns what it said (see _run_pod_monitor)
+    Launch = Callable[[str, list[str], float], bytes]
 
 
 class Unavailable(Exception):
@@ -83,24 +96,39 @@ def pod_monitors() -> bool:
     return os.environ.get(POD_ENV, "") not in ("0", "false", "no")
 
 
+# The key of the engine's lone containers (those of no pod) in the shared monitors: they share one
+# process as a pod's containers do (F4: a monitor process of its own each kept ~2.8 MB PSS). No pod
+# name has a slash.
+LONE = "/lone"
+
+
+def lone_shared() -> bool:
+    """Whether lone containers share the engine's LONE monitor: with pod monitors on, unless
+    COMPOSER_ZYGOTE=1 asks for a monitor process of their own forked by the zygote."""
+    return pod_monitors() and os.environ.get(ZYGOTE_ENV) not in ("1", "true", "yes")
+
+
 def pod_socket(rundir: str, pod: str) -> str:
     """The socket of the shared monitor of *pod* (a digest: pod names can be long)."""
+    if pod == LONE:
+        return os.path.join(rundir, PODS, "lone.sock")
     import hashlib
 
     return os.path.join(rundir, PODS, hashlib.sha256(os.fsencode(pod)).hexdigest()[:16] + ".sock")
 
 
 def spawn_monitor(
-    rundir: str, cdir: str, rdir: str, *, start: bool, pod: str | None = None, timeout: float = 60
+    rundir: str, cdir: str, rdir: str, *, start: bool, pod: str | None = None, timeout: float = 60,
+    launch: Launch | None = None,
 ) -> bytes:
     """Have the zygote of *rundir* fork a monitor for (cdir, rdir) (with *pod*: run it in the pod's
-    shared monitor, started through the zygote for the pod's first container); returns what the
-    monitor wrote before it detached its stdout and stderr (``ok PID`` or ``error ...``, or a
-    traceback). Raises Unavailable if no monitor was started, TimeoutError if the started one
-    never reported."""
+    shared monitor, started by *launch* or as a new interpreter for the pod's first container);
+    returns what the monitor wrote before it detached its stdout and stderr (``ok PID`` or
+    ``error ...``, or a traceback). Raises Unavailable if no monitor was started, TimeoutError if
+    the started one never reported."""
     req = [b"%o" % _umask(), os.fsencode(cdir), os.fsencode(rdir), *([b"--start"] if start else [])]
     if pod is not None:
-        return _spawn_in_pod(pod_socket(rundir, pod), req, timeout)
+        return _spawn_in_pod(pod_socket(rundir, pod), req, timeout, launch or _run_pod_monitor)
     sock = _connect(rundir)
     if sock is None:
         sock = _launch(rundir, 2 * (len(cdir) + len(rdir)) + 256)
@@ -146,12 +174,13 @@ def _run_pod_monitor(path: str, args: list[str], timeout: float) -> bytes:
     return proc.stdout + proc.stderr
 
 
-def _spawn_in_pod(path: str, req: list[bytes], timeout: float) -> bytes:
-    """Ask the pod's shared monitor, or (none listens) start one: ``monitor.py --pod`` binds the
+def _spawn_in_pod(path: str, req: list[bytes], timeout: float, launch: Launch) -> bytes:
+    """Ask the pod's shared monitor, or (none listens) *launch* one: ``monitor.py --pod`` binds the
     pod's socket and runs this container's monitor first, answering on its stdout like a lone
     monitor. Under the pod's lock until it answered, so that a pod's containers created at once
-    share one process. A fresh interpreter, not a fork of the zygote: a forked one keeps ~2 MB of
-    pages copied from the zygote, and the zygote's own pages count too (F4)."""
+    share one process. A fresh interpreter (or a warm one: runtime/warm_monitor.py), not a fork of
+    the zygote: a forked one keeps ~2 MB of pages copied from the zygote, and the zygote's own
+    pages count too (F4)."""
     lock = _pod_lock(path)
     try:
         sock = _connect(path)
@@ -159,7 +188,7 @@ def _spawn_in_pod(path: str, req: list[bytes], timeout: float) -> bytes:
             os.close(lock)  # connected: a retiring pod monitor still serves what it accepts
             lock = -1
             return _request(sock, req, timeout, pod=True)
-        return _run_pod_monitor(path, [os.fsdecode(p) for p in req[1:]], timeout)
+        return launch(path, [os.fsdecode(p) for p in req[1:]], timeout)
     finally:
         if lock >= 0:
             os.close(lock)

@@ -1,6 +1,7 @@
 """A shared monitor: one process runs the monitors of all the containers of a pod, each in a thread
 of its own (F4: every forked monitor copies ~2.6 MB of the fork server's heap, CPython's reference
-counts write to it; threads share one copy). Standard library only, like the monitor.
+counts write to it; threads share one copy). The engine's lone containers share one the same way
+(runtime.zygote.LONE). Standard library only, like the monitor.
 
 Run as ``python -I -S runtime/monitor.py --pod SOCKET CDIR RDIR [--start]`` for the pod's first
 container (by runtime.zygote.spawn_monitor, under the pod's lock): it binds the pod's socket, detaches

@@ -1,6 +1,6 @@
 """A lone container's monitor started ahead of its container (runtime/warm_monitor.py): used by
-`container run`, the same monitor as a direct spawn once it has its container, and gone without a
-trace when no container comes for it."""
+`container run`, it becomes the lone containers' shared monitor (or, without shared monitors, the
+same monitor as a direct spawn), and is gone without a trace when no container comes for it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import warm_monitor
+from runtime import warm_monitor, zygote
 from runtime.engine import Engine
 from runtime.paths import Paths
 from runtime.spec import ContainerSpec
@@ -28,39 +28,76 @@ def _warm_pids() -> list[int]:
             if "--warm" in argv and any(a.endswith("runtime/monitor.py") for a in argv)]
 
 
-def test_wanted_only_where_a_monitor_would_be_spawned_directly(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wanted_only_where_a_monitor_process_would_be_started(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
     monkeypatch.delenv("COMPOSER_POD_MONITOR", raising=False)
     paths = Paths(root=tmp_path / "root", rundir=tmp_path / "run")
-    assert warm_monitor.wanted(paths, None)               # the engine's first container
+    assert warm_monitor.wanted(paths, None)               # the engine's first lone container
     assert not warm_monitor.wanted(paths, "proj")         # a pod's: the pod's shared monitor
-    monkeypatch.setenv("COMPOSER_POD_MONITOR", "0")
-    assert warm_monitor.wanted(paths, "proj")             # ... unless pods share none
+    lone = Path(zygote.pod_socket(str(paths.rundir), zygote.LONE))
+    lone.parent.mkdir(parents=True)
+    lone.touch()
+    assert not warm_monitor.wanted(paths, None)           # the lone containers' monitor is up: a thread
+    monkeypatch.setenv("COMPOSER_POD_MONITOR", "0")       # no shared monitors: a process each
+    assert warm_monitor.wanted(paths, "proj")
+    assert warm_monitor.wanted(paths, None)
     paths.container_run("c" * 64).mkdir(parents=True)
     assert not warm_monitor.wanted(paths, None)           # others run: the fork server forks it
     monkeypatch.setenv("COMPOSER_WARM_MONITOR", "0")
     assert warm_monitor.start(paths) is None
 
 
-@pytest.mark.privileged
-def test_a_warm_monitor_becomes_the_containers_monitor(engine: Engine,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
+def _create_warm(engine: Engine, name: str) -> tuple[str, list[str], Path]:
+    """A running lone container created with a warm monitor: (id, its monitor's command line,
+    run dir); the warm process forked the monitor away and exited."""
     warm = warm_monitor.start(engine.paths)
     assert warm is not None
-    info = engine.containers.create(ContainerSpec(name="warm", image=IMAGE, command=("sleep", "30")),
+    info = engine.containers.create(ContainerSpec(name=name, image=IMAGE, command=("sleep", "30")),
                                     start=True, warm=warm)
-    assert warm.returncode == 0                           # it forked the monitor away and exited
+    assert warm.returncode == 0
     run = engine.paths.container_run(info.id)
-    monitor = json.loads((run / "monitor.json").read_text())["pid"]
-    argv = cmdline(monitor)                               # found by its command line as a direct one
+    mon = json.loads((run / "monitor.json").read_text())
+    monitor = mon.get("process") or mon["pid"]
+    argv = cmdline(monitor)                               # found by its command line as a spawned one
     assert argv[1:3] == ["-I", "-S"] and argv[3].endswith("runtime/monitor.py")
-    assert argv[4:] == [str(engine.paths.container_dir(info.id)), str(run), "--start"], argv
     assert os.getsid(monitor) != os.getsid(0)             # a session of its own, not ours
     assert engine.containers.get(info.id).status == "running"
-    engine.containers.stop(info.id, timeout=1)
-    assert engine.containers.get(info.id).exit_code is not None
+    return info.id, argv[4:], run
+
+
+@pytest.mark.privileged
+def test_a_warm_monitor_becomes_the_lone_containers_shared_monitor(engine: Engine,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
+    monkeypatch.delenv("COMPOSER_POD_MONITOR", raising=False)
+    first, args, run = _create_warm(engine, "warm")
+    lone = zygote.pod_socket(str(engine.paths.rundir), zygote.LONE)
+    assert args == ["--pod", lone, str(engine.paths.container_dir(first)), str(run), "--start"], args
+    process = json.loads((run / "monitor.json").read_text())["process"]
+    assert not warm_monitor.wanted(engine.paths, None)    # the next lone container needs none
+    second = engine.containers.create(ContainerSpec(name="next", image=IMAGE, command=("sleep", "30")),
+                                      start=True)
+    mon = json.loads((engine.paths.container_run(second.id) / "monitor.json").read_text())
+    assert mon["process"] == process and mon["pid"] != process    # a thread of the same process
+    engine.containers.stop(first, timeout=1)
+    assert engine.containers.get(first).exit_code is not None
+    assert engine.containers.get(second.id).status == "running"   # its neighbour's exit is its own
+    for cid in (first, second.id):
+        engine.containers.remove(cid, force=True)
+    wait_for(lambda: not os.path.exists(f"/proc/{process}"))  # the last one gone: so is the process
+    assert not os.path.exists(lone)
+
+
+@pytest.mark.privileged
+def test_without_shared_monitors_a_warm_monitor_becomes_the_containers_own(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
+    monkeypatch.setenv("COMPOSER_POD_MONITOR", "0")
+    cid, args, run = _create_warm(engine, "warm")
+    assert args == [str(engine.paths.container_dir(cid)), str(run), "--start"], args  # as a direct spawn's
+    engine.containers.stop(cid, timeout=1)
+    assert engine.containers.get(cid).exit_code is not None
 
 
 @pytest.mark.privileged

@@ -297,10 +297,11 @@ def test_the_zygote_is_worth_it_from_the_second_container(
     assert zygote.worth_it(str(tmp_path), others=False)
 
 
-def test_by_default_the_second_container_starts_it_and_the_last_removal_stops_it(
+def test_without_shared_monitors_the_second_container_starts_it_and_the_last_removal_stops_it(
     zengine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(zygote.ZYGOTE_ENV)  # the default, not forced
+    monkeypatch.delenv(zygote.ZYGOTE_ENV)  # not forced ...
+    monkeypatch.setenv(zygote.POD_ENV, "0")  # ... and lone containers get a process each
     first = zengine.containers.create(spec("z-auto-1", "sleep", "30"))
     assert zygote.zygote_pid(rundir(zengine)) is None and not forked(monitor_pid(zengine, first.id))
     second = zengine.containers.create(spec("z-auto-2", "sleep", "30"))
@@ -310,3 +311,20 @@ def test_by_default_the_second_container_starts_it_and_the_last_removal_stops_it
     zengine.containers.remove(second.id, force=True)
     assert zygote.zygote_pid(rundir(zengine)) is None
     assert [p for p in leftovers(zengine.paths.rundir) if "zygote" in p] == []
+
+
+def test_by_default_lone_containers_share_one_monitor_and_start_no_zygote(
+    zengine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(zygote.ZYGOTE_ENV)  # the default, not forced
+    monkeypatch.delenv(zygote.POD_ENV, raising=False)
+    first = zengine.containers.create(spec("z-lone-1", "sleep", "30"))
+    second = zengine.containers.create(spec("z-lone-2", "sleep", "30"))
+    mons = [json.loads((zengine.paths.container_run(c.id) / "monitor.json").read_text())
+            for c in (first, second)]
+    assert mons[0]["process"] == mons[1]["process"] and mons[0]["pid"] != mons[1]["pid"]
+    assert zygote.zygote_pid(rundir(zengine)) is None
+    zengine.containers.remove(first.id, force=True)
+    assert os.path.exists(f"/proc/{mons[0]['process']}")  # a container remains
+    zengine.containers.remove(second.id, force=True)
+    wait_for(lambda: leftovers(zengine.paths.rundir) == [])  # the last one gone: so is the process
