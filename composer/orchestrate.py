@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -441,6 +440,8 @@ def write_project_file(f: ProjectFile) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.tmp")
     if f.copy_from is not None:
+        import shutil  # here: only secrets and configs from files need it
+
         shutil.copyfile(f.copy_from, tmp)
     else:
         tmp.write_bytes(f.content or b"")

@@ -171,6 +171,25 @@ def test_container_create_start_rm_import_no_openssl_or_tempfile(busybox_image: 
         assert [m for m in modules if m in ("hashlib", "_hashlib", "tempfile", "random")] == [], argv
 
 
+@pytest.mark.privileged
+def test_up_imports_no_openssl_or_shutil(busybox_image: str, tmp_path: Path) -> None:
+    """`up -d` hashes configs and names pod sockets with runtime.digest's sha256: hashlib loads
+    OpenSSL (~3 ms); shutil only for secrets and configs copied from files."""
+    d = tmp_path / "up"
+    d.mkdir()
+    services = "".join(f"  s{i}:\n    image: {busybox_image}\n    command: sleep 60\n" for i in (1, 2))
+    (d / "compose.yaml").write_text("services:\n" + services)
+    compose = [sys.executable, "-m", "composer", "-p", "imp"]
+    try:  # the first loads the file (the loader fingerprints its validator with hashlib) and caches it
+        for argv in (["up", "-d"], ["down", "-t", "0"]):
+            res = subprocess.run([*compose, *argv], capture_output=True, text=True, cwd=d, timeout=120)
+            assert res.returncode == 0, res.stderr
+        modules = _run_probe(["-p", "imp", "up", "-d"], d)
+        assert [m for m in modules if m in ("hashlib", "_hashlib", "shutil")] == []
+    finally:
+        subprocess.run([*compose, "down", "-t", "0"], capture_output=True, cwd=d, timeout=120)
+
+
 # ---- `ps` and `ls` (issue 5: ps <= 60 ms) ---------------------------------------------------------
 # Standard modules these read-only commands have no use for (FINDINGS F14): argparse (+gettext,
 # locale, shutil's bz2/lzma via its formatter), dataclasses (+inspect, ast, dis, tokenize), signal,

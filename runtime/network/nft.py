@@ -215,9 +215,11 @@ def _library() -> _Lib | None:
 
 
 def nft_available() -> bool:
+    if _library() is not None:
+        return True
     import shutil  # here: only where the library is missing
 
-    return shutil.which("nft") is not None or _library() is not None
+    return shutil.which("nft") is not None
 
 
 def apply(script: str) -> None:
