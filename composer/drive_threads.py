@@ -155,9 +155,25 @@ def execute_threads(
             if remaining[nxt] == 0:
                 ready(nxt)
 
+    drops = _bridge_drops(plan, engine)
+
+    def stopped(op_id: int | None) -> None:
+        """*op_id* is done (None: at the start): a bridge whose containers are all stopped now can
+        go (_bridge_drops)."""
+        for net_id, (stops, call) in list(drops.items()):
+            if op_id in stops:
+                if op_id in run.errors:  # a container may still run on it: RemoveNetwork decides
+                    del drops[net_id]
+                    continue
+                stops.discard(op_id)
+            if not stops:
+                del drops[net_id]
+                pool.submit(-1 - net_id, call)  # negative: no operation of the plan
+
     with _network_batch(plan, engine):
         pool = _Pool(width)
         try:  # on Ctrl-C (or a bug) the finally starts nothing more and waits for the calls under way
+            stopped(None)  # those with no container to stop
             for op in plan.ops:
                 if remaining[op.id] == 0:
                     ready(op.id)
@@ -188,7 +204,10 @@ def execute_threads(
                 for op_id, bug in finished:
                     if bug is not None:  # not an engine or composer error: surface it
                         raise bug
-                    done(op_id)
+                    if op_id >= 0:
+                        done(op_id)
+                        if drops:
+                            stopped(op_id)
         finally:
             pool.close()
     progress.redraw()
@@ -264,6 +283,34 @@ class _Pool:
 
 _NETWORKED: Final = frozenset({"CreateContainer", "RecreateContainer", "RemoveContainer"})
 _CREATES: Final = frozenset({"CreateContainer", "RecreateContainer"})
+
+
+def _bridge_drops(plan: Plan, engine: EngineLike) -> dict[int, tuple[set[int], Callable[[], None]]]:
+    """`down`: a network's bridge can go once every container it waits for is stopped, instead of
+    after their removal (NetworkManager.drop_bridge: the kernel's deletion of a bridge is 40-70 ms
+    here, which then overlaps the removals). {RemoveNetwork id: (the StopContainer ids it still
+    waits for, the call)}. The call deletes nothing while another container uses the network, and
+    RemoveNetwork still removes the network, its record and whatever is left."""
+    if not any(op.kind == "RemoveNetwork" for op in plan.ops):
+        return {}  # and no network manager to import
+    drop = getattr(_manager(engine, "networks"), "drop_bridge", None)
+    if drop is None:
+        return {}
+    by_id = {op.id: op for op in plan.ops}
+    out: dict[int, tuple[set[int], Callable[[], None]]] = {}
+    for op in plan.ops:
+        removals = [by_id[d] for d in op.deps if by_id[d].kind == "RemoveContainer"]
+        if op.kind != "RemoveNetwork" or not removals:
+            continue
+        stops = {d for r in removals for d in r.deps if by_id[d].kind == "StopContainer"}
+        leaving = frozenset(r.container_id or r.name for r in removals)
+        out[op.id] = (stops, functools.partial(_drop_quietly, drop, op.name, leaving))
+    return out
+
+
+def _drop_quietly(drop: Callable[[str, frozenset[str]], object], name: str, leaving: frozenset[str]) -> None:
+    with contextlib.suppress(EngineError, OSError):  # RemoveNetwork will say what is wrong
+        drop(name, leaving)
 
 
 def _network_batch(plan: Plan, engine: EngineLike) -> contextlib.AbstractContextManager[None]:

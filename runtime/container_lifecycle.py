@@ -52,6 +52,8 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
         _rejoin_namespaces(mgr, cid, info.spec)  # before anything changes: X may be stopped
     # its published ports, freed when it stopped (NetworkError when one is taken: nothing changed)
     ports = mgr.engine.networks.claim_ports(cid) if doc.get("ports") else None
+    if info.spec is None or (info.spec.network_mode or "bridge") == "bridge":
+        mgr.engine.networks.ensure_attached(cid)  # its bridges, if a `down` that failed dropped them
     if ports is not None:
         doc["ports"] = [[asdict(p), h] for p, h in ports]
     kill_everything(mgr, cid)

@@ -106,6 +106,16 @@ def delete_link(name: str) -> None:
                 raise
 
 
+def enslave(port: str, bridge: str) -> bool:
+    """Put host link *port* back on *bridge* (both up); False when either is gone."""
+    index, master = ifindex(port), ifindex(bridge)
+    if index is None or master is None:
+        return False
+    with Rtnl() as nl:
+        nl.set_master(index, master)
+    return True
+
+
 def delete_bridge(name: str) -> None:
     """Delete a bridge of a network no container uses any more. A port still on it is the veth
     of a torn-down container whose namespace the kernel has not finished destroying (that can

@@ -113,6 +113,10 @@ class Rtnl:
     def set_up(self, index: int) -> None:
         self.request(RTM_NEWLINK, 0, _ifinfo(index, up=True))
 
+    def set_master(self, index: int, master: int) -> None:
+        """Enslave link *index* to the bridge *master*, up."""
+        self.request(RTM_NEWLINK, 0, _ifinfo(index, up=True) + _u32(IFLA_MASTER, master))
+
     def delete(self, name: str) -> None:
         self.request(RTM_DELLINK, 0, _ifinfo() + _str(IFLA_IFNAME, name))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.project import Project
-from runtime.errors import Conflict, NotFound
+from runtime.errors import Conflict, ExecError, NotFound
 from runtime.spec import ContainerInfo, ContainerSpec, NetworkSpec, PodSpec, VolumeSpec
 
 REPO = Path(__file__).resolve().parents[3]
@@ -85,6 +85,7 @@ class FakeContainers:
     health: dict[str, list[str]] = field(default_factory=dict)  # service -> health per poll
     exit_codes: dict[str, int] = field(default_factory=dict)  # service -> exits at once
     fail_start: set[str] = field(default_factory=set)
+    fail_stop: set[str] = field(default_factory=set)  # services whose stop raises
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _find(self, ref: str) -> ContainerInfo:
@@ -129,6 +130,8 @@ class FakeContainers:
         with self.lock:
             c = self._find(ref)
             self.calls.append(("stop", c.name))
+            if c.labels.get("com.docker.compose.service") in self.fail_stop:
+                raise ExecError(f"container {c.name}: cannot stop")
             self.items[c.id] = replace(c, status="exited", exit_code=0)
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
@@ -162,6 +165,7 @@ class FakeObjects:
     kind: str
     calls: list[tuple[str, str]]
     names: dict[str, Any] = field(default_factory=dict)
+    dropped: dict[str, frozenset[str]] = field(default_factory=dict)  # drop_bridge's *leaving*
 
     def create(self, spec: NetworkSpec | VolumeSpec | PodSpec) -> Any:
         if spec.name in self.names:
@@ -184,6 +188,12 @@ class FakeObjects:
         if name not in self.names:
             raise NotFound(f"no such {self.kind} {name}")
         return self.names[name]
+
+    def drop_bridge(self, name: str, leaving: frozenset[str]) -> bool:
+        """NetworkManager.drop_bridge: recorded, with the containers it was told are leaving."""
+        self.calls.append(("drop_bridge", name))
+        self.dropped[name] = frozenset(leaving)
+        return True
 
     def remove(self, name: str, force: bool = False) -> None:
         if name not in self.names:

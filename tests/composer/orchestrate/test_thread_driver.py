@@ -120,6 +120,39 @@ def test_down_stops_dependents_first_and_removes_everything(tmp_path: Path) -> N
     assert engine.calls.index(("remove_network", "demo_default")) > last_remove
 
 
+def test_down_drops_a_networks_bridge_once_its_containers_are_stopped(tmp_path: Path) -> None:
+    """NetworkManager.drop_bridge after the last stop (the kernel's slow deletion of the bridge
+    then overlaps the removals), told which containers are leaving; not when a stop failed."""
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    assert _up(engine, tmp_path)[0] == {}
+    ids = frozenset(c.id for c in engine.containers.list())
+    plan = teardown("demo", engine.containers.list(), known_services=None, networks=["demo_default"])
+    quiet = Progress("quiet")
+    assert execute_threads(plan, engine, project=None, progress=quiet, options=_opts(tmp_path)) == {}
+    last_stop = max(i for i, c in enumerate(engine.calls) if c[0] == "stop")
+    assert engine.calls.index(("drop_bridge", "demo_default")) > last_stop
+    assert engine.networks.dropped == {"demo_default": ids} and engine.networks.names == {}
+
+    engine = FakeEngine()
+    engine.images.present.add("busybox")
+    assert _up(engine, tmp_path)[0] == {}
+    engine.containers.fail_stop.add("db")
+    plan = teardown("demo", engine.containers.list(), known_services=None, networks=["demo_default"])
+    errors = execute_threads(plan, engine, project=None, progress=quiet, options=_opts(tmp_path))
+    assert any("cannot stop" in e for e in errors.values())
+    assert ("drop_bridge", "demo_default") not in engine.calls and "demo_default" in engine.networks.names
+
+    engine = FakeEngine()  # nothing to stop: at once
+    engine.images.present.add("busybox")
+    assert _up(engine, tmp_path)[0] == {}
+    for c in engine.containers.list():
+        engine.containers.stop(c.id)
+    plan = teardown("demo", engine.containers.list(), known_services=None, networks=["demo_default"])
+    assert execute_threads(plan, engine, project=None, progress=quiet, options=_opts(tmp_path)) == {}
+    assert engine.networks.dropped == {"demo_default": ids}
+
+
 def test_independent_stops_overlap(tmp_path: Path) -> None:
     """`down` of independent services: every stop is under way at once, not one after another."""
     engine = FakeEngine()
