@@ -45,7 +45,7 @@ if __name__ == "__main__":
         if len(rest) >= 2:
             from runtime.executor.proctitle import set_cmdline
 
-            set_cmdline([sys.executable, "-I", "-S", sys.argv[0], *rest])  # as a direct spawn's
+            set_cmdline([sys.executable, "-I", "-S", sys.argv[0], *rest])  # as a fresh one's
         if rest[:1] == ["--pod"] and len(rest) >= 4:  # the lone containers' shared monitor
             from runtime.executor.podmon import main as pod_main
 

@@ -48,21 +48,19 @@ class WarmMonitor:
     def use(self, cdir: str, rdir: str, *, start: bool, timeout: float = 60) -> bytes:
         """Give it its container; returns what it wrote on stdout and stderr, one stream (a status
         line as monitor.py's: ``ok PID`` or ``error MESSAGE``). Raises TimeoutError."""
-        request = os.fsencode(cdir) + b"\0" + os.fsencode(rdir) + (b"\0--start" if start else b"")
-        with contextlib.suppress(BrokenPipeError):  # it died: what it said, if anything, is read below
-            os.write(self.request_w, request)  # a pipe holds it whole (well under PIPE_BUF)
-        self._close_request()
-        out = self._read_all(time.monotonic() + timeout)
-        self._reap()
-        return out
+        return self._hand([cdir, rdir, *(["--start"] if start else [])], timeout)
 
     def launch_pod(self, path: str, args: list[str], timeout: float) -> bytes:
         """Become the shared monitor of socket *path* (``monitor.py --pod PATH ARGS``, as
         zygote._run_pod_monitor starts one) and run the container of *args* first; returns what
         it said, as use() does. Raises TimeoutError."""
-        request = b"\0".join(os.fsencode(a) for a in ["--pod", path, *args])
-        with contextlib.suppress(BrokenPipeError):
-            os.write(self.request_w, request)
+        return self._hand(["--pod", path, *args], timeout)
+
+    def _hand(self, args: list[str], timeout: float) -> bytes:
+        """Write the rest of its command line on its stdin, then read all it says and reap it."""
+        with contextlib.suppress(BrokenPipeError):  # it died: what it said, if anything, is read below
+            # a pipe holds it whole (well under PIPE_BUF)
+            os.write(self.request_w, b"\0".join(os.fsencode(a) for a in args))
         self._close_request()
         out = self._read_all(time.monotonic() + timeout)
         self._reap()
