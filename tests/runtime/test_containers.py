@@ -474,7 +474,8 @@ def test_volumes_from_devices_and_shared_ipc_pid(engine: Engine) -> None:
         )
     )
     engine.containers.start(src.id)
-    _wait_for(lambda: any(engine.paths.volumes.glob("*/_data/f")))
+    # its content, not the file: the shell creates it before it writes (a read between: empty)
+    _wait_for(lambda: any(f.read_text() == "shared\n" for f in engine.paths.volumes.glob("*/_data/f")))
     script = (
         "cat /v/f; (echo x > /v/g) 2>/dev/null || echo ro; readlink /proc/self/ns/ipc; "
         "ps -o comm | grep -c sleep; "

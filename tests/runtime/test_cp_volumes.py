@@ -94,7 +94,9 @@ def test_copy_from_a_running_container_reads_its_volume(engine: Engine, tmp_path
         ContainerSpec(
             name="t-cpv-run",
             image=IMAGE,
-            command=("sh", "-c", "echo live > /data/f; sleep 100"),
+            # written whole, then renamed: the copy below finds no file, or all of it (a copy
+            # between the shell's create and its write read an empty file)
+            command=("sh", "-c", "echo live > /data/f.tmp && mv /data/f.tmp /data/f; sleep 100"),
             network_mode="none",
             mounts=(Mount(type="volume", source="t-cpv-run-data", target="/data"),),
         )
