@@ -457,17 +457,22 @@ class NetworkManager:
         container set-up on the network recreates it. Returns whether the bridge was deleted."""
         from runtime.network import links
 
-        tx = self.store.read()
+        def others() -> bool:
+            return any(
+                cid not in leaving and c.get("name") not in leaving
+                and any(a["network"] == doc["name"] for a in c.get("attachments", []))
+                for cid, c in self.store.read().list(CTR)
+            )
+
         try:
-            _, doc = self._doc(tx, name)
+            _, doc = self._doc(self.store.read(), name)
         except NotFound:
             return False
-        for cid, c in tx.list(CTR):
-            if cid not in leaving and c.get("name") not in leaving and any(
-                a["network"] == doc["name"] for a in c.get("attachments", [])
-            ):
-                return False
+        if others():
+            return False
         links.delete_link(doc["bridge"])  # its ports come off with it; their namespaces remove them
+        if others():  # another process set a container up on it meanwhile: its bridge comes back
+            self._ensure_bridges({doc["name"]: doc})
         return True
 
     def ensure_attached(self, container_id: str) -> None:

@@ -61,3 +61,25 @@ def test_a_container_that_stays_gets_its_bridge_back_with_its_veth_on_it(manager
     manager.teardown_container(A)
     manager.remove("dbs_default")
     assert info.bridge not in host_links()
+
+
+def test_a_container_set_up_on_it_meanwhile_keeps_its_bridge(manager: NetworkManager,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process sets a container up on the network between drop_bridge's look and its
+    deletion (its veth is on the bridge being deleted): the bridge comes back with its veth."""
+    info = manager.create(NetworkSpec(name="dbm_default"))
+    manager.setup_container(A, ctr("dbm-a-1", "dbm_default"))
+    real = links.delete_link
+
+    def racing(name: str) -> None:
+        monkeypatch.setattr(links, "delete_link", real)
+        manager.setup_container(B, ctr("dbm-b-1", "dbm_default"))  # plugged onto the old bridge
+        real(name)
+
+    monkeypatch.setattr(links, "delete_link", racing)
+    assert manager.drop_bridge("dbm_default", {A})
+    assert links.link_exists(info.bridge) and _master(host_veth(B, "dbm_default")) == info.bridge
+    for cid in (A, B):
+        manager.teardown_container(cid)
+    manager.remove("dbm_default")
+    assert info.bridge not in host_links()
