@@ -136,6 +136,11 @@ def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[tuple[str, str 
     return out
 
 
+def _attached(doc: Doc, network: str) -> bool:
+    """Whether the container record *doc* has an interface on *network*."""
+    return any(a["network"] == network for a in doc.get("attachments", []))
+
+
 def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, str | None]]]) -> str:
     """A container's hosts file: its own names, then its peers on each of its networks."""
     # as docker writes it: the FQDN (hostname.domainname) first, then the bare hostname
@@ -435,8 +440,7 @@ class NetworkManager:
         self.repair()
         with self.store.transaction() as tx:
             net_id, doc = self._doc(tx, name)
-            users = sorted(c.get("name", cid) for cid, c in tx.list(CTR)
-                           if any(a["network"] == doc["name"] for a in c.get("attachments", [])))
+            users = sorted(c.get("name", cid) for cid, c in tx.list(CTR) if _attached(c, doc["name"]))
             if users:
                 raise Conflict(f"network {doc['name']}: in use by container {', '.join(users)}")
             tx.delete(NET, net_id)
@@ -458,11 +462,8 @@ class NetworkManager:
         from runtime.network import links
 
         def others() -> bool:
-            return any(
-                cid not in leaving and c.get("name") not in leaving
-                and any(a["network"] == doc["name"] for a in c.get("attachments", []))
-                for cid, c in self.store.read().list(CTR)
-            )
+            return any(cid not in leaving and c.get("name") not in leaving and _attached(c, doc["name"])
+                       for cid, c in self.store.read().list(CTR))
 
         try:
             _, doc = self._doc(self.store.read(), name)
