@@ -174,22 +174,39 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _converge(ctx: Context, project: Project, **opts: Any) -> int:
+    engine = ctx.engine()
+    warming = None if ctx.args.dry_run else _warm_pod_monitor(engine, project.name)
     from composer.orchestrate import observe
     from composer.plan import ReconcileOptions, reconcile
 
     stop_timeout = opts.pop("stop_timeout", None)
     options = ReconcileOptions(**opts)
-    engine = ctx.engine()
     if ctx.args.dry_run:
         plan = reconcile(project, observe(engine, project), options)
         sys.stdout.write(plan.render())
         for w in plan.warnings:
             sys.stderr.write(f"WARN[0000] {w}\n")
         return 0
-    with C.lock(ctx, project.name):
-        plan = reconcile(project, observe(engine, project), options)
-        run_plan(ctx, plan, project, stop_timeout=stop_timeout)
+    try:
+        with C.lock(ctx, project.name):
+            plan = reconcile(project, observe(engine, project), options)
+            run_plan(ctx, plan, project, stop_timeout=stop_timeout)
+    finally:
+        if warming is not None:  # serving no container (none was made): it goes now, not in 5 s
+            from runtime.container_monitor import retire_warm_pod_monitor
+
+            retire_warm_pod_monitor(engine.containers, project.name, warming)
     return 0
+
+
+def _warm_pod_monitor(engine: Any, pod: str) -> Any:
+    """Start the project's pod monitor (runtime/executor/podmon.py) now, when none runs, so that
+    its interpreter start (~50 ms CPU) runs on the other core while this process plans, instead of
+    beside the creates, which keep both cores busy (bench/FINDINGS.md F19). Returns the thread
+    starting it, or None."""
+    from runtime.container_monitor import warm_pod_monitor
+
+    return warm_pod_monitor(engine.containers, pod)
 
 
 # ---- --wait --------------------------------------------------------------------------------------

@@ -151,14 +151,14 @@ def spawn_entered(
                     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
                 exec_in(config, req, seccomp_bpf)
             except BaseException as exc:  # noqa: BLE001
-                msg = str(exc) if isinstance(exc, _init.InitError) else _init._describe(exc)
+                msg = str(exc) if isinstance(exc, _init.InitError) else _init.describe(exc)
                 os.write(2, f"{msg}\n".encode())
                 os._exit(127 if "executable file not found" in msg or "no such file" in msg else 126)
         _, status = os.waitpid(grandchild, 0)
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code
     except BaseException as exc:  # noqa: BLE001
-        os.write(2, f"{_init._describe(exc)}\n".encode())
+        os.write(2, f"{_init.describe(exc)}\n".encode())
     os._exit(code)
 
 

@@ -1,11 +1,14 @@
 """The sequence inside a new container, from joining its cgroup to execve (DESIGN.md section 3).
 
-``spawn(...)`` is called by the monitor (a small single-threaded process). It forks A, which joins
-the cgroup and the network namespace and unshares the others, then forks B: PID 1 of the new PID
-namespace. A reports B's host pid through the sync pipe and exits; the monitor, a subreaper,
-inherits B. B builds the rootfs, pivots into it, drops privileges, loads seccomp, writes
-``ready`` and waits on the start gate; then it execs the workload. Any failure in A or B is one
-line ``error container <name>: <what failed>`` on the sync pipe, never a traceback.
+``spawn(...)`` is called by the monitor (a thread of it, in a pod's shared monitor). It forks the
+container's init straight into the container's PID namespace: ``unshare(CLONE_NEWPID)`` (or a
+``setns`` into another container's) sets the PID namespace of the calling thread's children only,
+and is undone right after the fork. The init, PID 1 there and the monitor's own child, joins its
+cgroup and the namespaces given by path, unshares the others, builds the rootfs, pivots into it,
+drops privileges, loads seccomp, writes ``ready`` and waits on the start gate; then it execs the
+workload. Any failure is one line ``error container <name>: <what failed>`` on the sync pipe, never
+a traceback. (An intermediate process that unshared and forked, as runc's, cost ~6 ms CPU per
+container in page faults, a fork and an exit: bench/FINDINGS.md F19.)
 Standard library only; everything is imported and the seccomp BPF read before pivot_root.
 """
 
@@ -65,7 +68,7 @@ _PROPAGATION: Final[dict[str, int]] = {
     "unbindable": sc.MS_UNBINDABLE,
     "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
-_UNSHARE_ORDER: Final = ("mount", "uts", "ipc", "pid", "cgroup")
+_UNSHARE_ORDER: Final = ("mount", "uts", "ipc", "cgroup")  # pid: at the fork (spawn)
 # Made in the container's /sys/fs/cgroup on a v1 host where absent, as crun does (podman shows them).
 _CGROUP_V1_LINKS: Final = (
     ("cpu", "cpu,cpuacct"),
@@ -422,36 +425,76 @@ def join_cgroup(procs: Sequence[str], pid: int) -> None:
 
 
 def spawn(plan: InitPlan, sync_w: int, gate_r: int) -> int:
-    """Fork A (which forks PID 1 and exits); returns A's pid. B's pid comes on the sync pipe."""
+    """Fork the container's init in its PID namespace; returns its host pid. Raises InitError when
+    the PID namespace of another container cannot be joined (nothing was forked then)."""
     preload()
-    pid = os.fork()
+    namespaces = _namespaces(plan.config)
+    own = -1
+    if "pid" in namespaces:  # else the host's
+        own = os.open("/proc/thread-self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _children_in_pid_namespace(namespaces["pid"])
+        except BaseException:
+            os.close(own)
+            raise
+    pid = -1
+    try:
+        pid = os.fork()
+    finally:
+        if pid != 0 and own >= 0:  # this thread's next children are born beside it again
+            SYSCALLS.setns(own, sc.CLONE_NEWPID)
+            os.close(own)
     if pid:
         return pid
-    code = 1
     try:
-        code = _process_a(plan, sync_w, gate_r)
+        if own >= 0:  # the host's PID namespace: not the init's to hold (a pod monitor's at-fork
+            try:  # noqa: SIM105 - hook may have closed it already; no contextlib in the monitor
+                os.close(own)
+            except OSError:
+                pass
+        _container_init(plan, sync_w, gate_r)
     except BaseException as exc:  # noqa: BLE001 - the child must never unwind into the monitor
-        _report(sync_w, f"error container {plan.name}: {_describe(exc)}")
+        _report(sync_w, f"error container {plan.name}: {describe(exc)}")
+    os._exit(127)
+
+
+def _namespaces(config: Mapping[str, Any]) -> dict[str, str | None]:
+    """The container's namespaces: type -> the path of one to join, or None for a new one."""
+    linux = config.get("linux") or {}
+    return {n["type"]: n.get("path") or None for n in linux.get("namespaces") or []}
+
+
+def _children_in_pid_namespace(path: str | None) -> None:
+    """The calling thread's next children in a new PID namespace (*path* None) or in *path*'s."""
+    if path is None:
+        SYSCALLS.unshare(sc.CLONE_NEWPID)
+        return
+    fd = os.open(str(path), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        SYSCALLS.setns(fd, sc.CLONE_NEWPID)
+    except OSError as exc:
+        raise InitError(f"cannot join the pid namespace {path}: {exc.strerror}") from None
     finally:
-        os._exit(code)
+        os.close(fd)
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
     return str(exc) or type(exc).__name__
 
 
-def _process_a(plan: InitPlan, sync_w: int, gate_r: int) -> int:
-    reset_signals()  # before anything else: the monitor's handlers must not run in its children
-    linux = plan.config.get("linux") or {}
-    namespaces = {n["type"]: n.get("path") for n in linux.get("namespaces") or []}
-    join_cgroup(plan.cgroup_procs, os.getpid())
-    # join the namespaces given by path (the network pin, ipc/pid of another container) ...
+def _enter_namespaces(plan: InitPlan) -> None:
+    """In the init, before anything else is set up: its cgroup (before the cgroup namespace, so
+    that the namespace's root is the container's own cgroup), the namespaces given by path (the
+    network pin, another container's ipc), then new ones for the rest. Its PID namespace was
+    settled by its fork."""
+    namespaces = _namespaces(plan.config)
+    join_cgroup(plan.cgroup_procs, 0)  # 0: the writer itself, whatever pid it has here
     fds = []
     try:
         for kind, path in namespaces.items():
-            if path:
+            if path and kind != "pid":
                 fds.append((os.open(str(path), os.O_RDONLY | os.O_CLOEXEC), kind))
         for fd, kind in fds:
             try:
@@ -463,21 +506,11 @@ def _process_a(plan: InitPlan, sync_w: int, gate_r: int) -> int:
     finally:
         for fd, _ in fds:
             os.close(fd)
-    # ... and create the others
     flags = 0
     for kind in _UNSHARE_ORDER:
         if kind in namespaces and not namespaces[kind]:
             flags |= sc.NAMESPACE_FLAGS[kind]
     SYSCALLS.unshare(flags)
-    pid = os.fork()
-    if pid:
-        _report(sync_w, f"pid {pid}")
-        return 0
-    try:
-        _process_b(plan, sync_w, gate_r)
-    except BaseException as exc:  # noqa: BLE001
-        _report(sync_w, f"error container {plan.name}: {_describe(exc)}")
-    os._exit(127)
 
 
 def setup_console(console: Any, sys: Syscalls = SYSCALLS) -> None:
@@ -505,7 +538,9 @@ def setup_console(console: Any, sys: Syscalls = SYSCALLS) -> None:
         console.close()
 
 
-def _process_b(plan: InitPlan, sync_w: int, gate_r: int) -> None:
+def _container_init(plan: InitPlan, sync_w: int, gate_r: int) -> None:
+    reset_signals()  # before anything else: the monitor's handlers must not run in its children
+    _enter_namespaces(plan)
     cfg = plan.config
     process = cfg["process"]
     linux = cfg.get("linux") or {}

@@ -41,8 +41,8 @@ WARM_GRACE = 5.0
 
 
 class ForkGate:
-    """Held by a monitor thread from a fork until it recorded the child's pid (the init's set-up
-    included: its process B is re-parented to us once A exited); any number of threads at once.
+    """Held by a monitor thread from a fork until it recorded the child's pid (for an init, until
+    its set-up reported); any number of threads at once.
     The orphan reaper reaps only while no thread is inside.
 
     Called with fds, it names the fds the thread's child keeps: a child closes every other one at
@@ -55,7 +55,8 @@ class ForkGate:
         self.forking = 0
         self.keep: dict[int, frozenset[int]] = {}  # thread ident -> the fds its child keeps
         self.pid = os.getpid()
-        os.register_at_fork(after_in_child=self._close_others)
+        self.forker = 0  # the pid of the process that forks, noted by it just before
+        os.register_at_fork(before=self._note_forker, after_in_child=self._close_others)
 
     def __call__(self, fds: tuple[int, ...]) -> ForkGate:
         self.keep[threading.get_ident()] = frozenset((0, 1, 2, *fds))
@@ -70,9 +71,13 @@ class ForkGate:
         with self.mutex:
             self.forking -= 1
 
+    def _note_forker(self) -> None:
+        self.forker = os.getpid()
+
     def _close_others(self) -> None:
-        """In a child of ours (not a grandchild: the init's A forks B with what B needs)."""
-        if os.getppid() != self.pid:
+        """In a child of ours, not a grandchild (which a child forks with what it needs). Not
+        getppid: an init, forked into its PID namespace, sees no parent (0)."""
+        if self.forker != self.pid:
             return
         keep = self.keep.get(threading.get_ident())
         if keep is None:

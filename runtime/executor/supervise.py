@@ -189,17 +189,20 @@ class Monitor:
             console=init_console,
         )
         keep = (*stdio, sync_w, gate_r, *([init_console.fileno()] if init_console is not None else []))
-        with self.fork_lock(keep):  # until B's pid is known (B is re-parented to us when A exits)
+        pid, err = 0, ""
+        with self.fork_lock(keep):  # until the init's pid is recorded
             try:
-                a = _init.spawn(plan, sync_w, gate_r)
+                pid = _init.spawn(plan, sync_w, gate_r)
+            except (OSError, _init.InitError) as exc:
+                err = f"error container {self.name}: {_init.describe(exc)}"
             finally:
                 for fd in (*to_close, sync_w, gate_r):
                     os.close(fd)
                 if init_console is not None:
                     init_console.close()
             self.gate_w, self.sync_r = gate_w, sync_r
-            os.waitpid(a, 0)
-            pid, err = read_sync(sync_r, self.name)
+            if pid:
+                err = read_sync(sync_r, self.name)
             self.pid = pid
         if console is not None:
             if not err:
@@ -674,37 +677,18 @@ def receive_fd(sock: Any) -> int:
     return fds[0] if fds else -1
 
 
-def read_sync(fd: int, name: str) -> tuple[int, str]:
-    """(B's host pid, error line or "") from the sync pipe, read once A has exited.
-
-    A writes ``pid N`` after forking B, and B writes ``ready`` (or ``error ...``) when set up: two
-    processes, so under load B's line can come first (A descheduled right after its fork). Reading
-    stops at B's line; A's, if not seen yet, is already in the pipe (A exited), so it is drained
-    without blocking (B keeps the pipe open: a blocking read would wait for the gate)."""
-    pid, err = 0, ""
+def read_sync(fd: int, name: str) -> str:
+    """The init's report on the sync pipe: "" once it waits at the gate (``ready``), else the
+    error line (``error ...``, or its exit before either)."""
     reader = _LineReader(fd)
     while True:
         line = reader.readline()
         if line is None:
-            return pid, err or f"error container {name}: init exited during setup"
-        if line.startswith("pid "):
-            pid = int(line[4:])
-        elif line == "ready" or line.startswith("error "):
-            err = "" if line == "ready" else line
-            break
-    if not pid:
-        os.set_blocking(fd, False)
-        try:
-            while not pid and (line := reader.readline()) is not None:
-                if line.startswith("pid "):
-                    pid = int(line[4:])
-        except BlockingIOError:
-            pass
-        finally:
-            os.set_blocking(fd, True)
-    if not pid and not err:
-        err = f"error container {name}: init did not report its pid"
-    return pid, err
+            return f"error container {name}: init exited during setup"
+        if line == "ready":
+            return ""
+        if line.startswith("error "):
+            return line
 
 
 class _LineReader:

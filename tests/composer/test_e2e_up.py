@@ -266,3 +266,44 @@ def test_up_and_down_without_conditions_run_on_threads(
         assert _cli(proj, "ps", "-a", "-q").stdout.strip() == ""
     finally:
         composer_cli("down", "-t", "0", cwd=proj)
+
+
+def test_a_failed_up_leaves_no_pod_monitor_waiting(
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
+) -> None:
+    """`up` starts the project's pod monitor before it plans (its interpreter start then runs
+    on the other core); when no container comes for it, `up` retires it as it ends, well before
+    the monitor's own wait for a first container (podmon.WARM_GRACE) would."""
+    import time
+
+    from runtime import zygote
+    from runtime.executor import podmon
+
+    proj = tmp_path / "nomon"
+    proj.mkdir()
+    (proj / "compose.yaml").write_text("name: e2enomon\nservices:\n  a:\n    image: localhost/nosuch:1\n")
+    try:
+        res = composer_ok(proj, "up", "-d", code=None)
+        assert res.returncode != 0 and "localhost/nosuch:1" in res.stderr
+        sock = zygote.pod_socket(str(engine_paths[1]), "e2enomon")
+        assert os.path.exists(sock[: -len(".sock")] + ".lock"), "no pod monitor was started ahead"
+        deadline = time.monotonic() + podmon.WARM_GRACE / 2
+        while _pod_monitors(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _pod_monitors(sock) == []
+        assert not os.path.exists(sock)
+    finally:  # the pod and its network stay after a failed up, as docker compose's network does
+        composer_ok(proj, "down")
+
+
+def _pod_monitors(sock: str) -> list[int]:
+    """Processes serving the pod monitor socket *sock* (their command line names it)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--pod" in cmd and sock.encode() in cmd:
+            found.append(int(pid))
+    return found

@@ -129,7 +129,9 @@ def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) 
     hc = Healthcheck(test=("CMD", "true"), interval=0.2, timeout=2, retries=3, start_period=0)
     healthy = zengine.containers.create(spec("pm-health", "sleep", "60", healthcheck=hc))
     retry = RestartPolicy(name="on-failure", max_retries=2)
-    flaky = zengine.containers.create(spec("pm-restart", "sh", "-c", "echo run; exit 1", restart=retry))
+    # each run is PID 1 of a PID namespace of its own: the thread that forks it again could
+    # unshare one again (its children's namespace was set back after each fork)
+    flaky = zengine.containers.create(spec("pm-restart", "sh", "-c", "echo run $$; exit 1", restart=retry))
     # orphans re-parented to the shared process (host PID namespace) are reaped by its main thread
     orphans = zengine.containers.create(
         spec("pm-orphans", "sh", "-c", "sh -c 'sleep 0.2 &'; sleep 30", pid_mode="host")
@@ -139,7 +141,7 @@ def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) 
     assert zengine.containers.wait(flaky.id, timeout=20) == 1
     info = zengine.containers.get(flaky.id)
     assert info.restart_count == 2
-    assert [r.text for r in join_partials(zengine.containers.logs(flaky.id))] == [b"run"] * 3
+    assert [r.text for r in join_partials(zengine.containers.logs(flaky.id))] == [b"run 1"] * 3
     wait_for(lambda: zengine.containers.get(healthy.id).health == "healthy")
     proc = monitor(zengine, healthy.id)["process"]
     assert monitor(zengine, orphans.id)["process"] == proc
@@ -150,6 +152,30 @@ def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) 
     for c in (healthy, flaky, orphans):
         zengine.containers.remove(c.id, force=True)
     assert not alive(proc)
+
+
+def test_the_monitor_forks_each_init_into_its_pid_namespace_itself(zengine: Engine) -> None:
+    """No intermediate process: an init's parent is the monitor process, it is PID 1 of a PID
+    namespace of its own, and every thread of the monitor forks beside itself again after."""
+    a = zengine.containers.create(spec("pm-direct-a", "sleep", "60"))
+    b = zengine.containers.create(spec("pm-direct-b", "sleep", "60"))
+    for c in (a, b):
+        zengine.containers.start(c.id)
+    proc = monitor(zengine, a.id)["process"]
+    own = os.readlink("/proc/self/ns/pid")
+    namespaces = set()
+    for c in (a, b):
+        pid = zengine.containers.get(c.id).pid
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        assert int(status["PPid"]) == proc
+        assert status["NSpid"].split() == [str(pid), "1"]
+        namespaces.add(os.readlink(f"/proc/{pid}/ns/pid"))
+    assert len(namespaces) == 2 and own not in namespaces
+    assert os.readlink(f"/proc/{proc}/ns/pid") == own
+    for tid in os.listdir(f"/proc/{proc}/task"):
+        assert os.readlink(f"/proc/{proc}/task/{tid}/ns/pid_for_children") == own
+    for c in (a, b):
+        zengine.containers.remove(c.id, force=True)
 
 
 def test_pause_and_kill_of_a_created_container_in_a_shared_monitor(zengine: Engine) -> None:
