@@ -12,10 +12,11 @@ the same ``supervise.main`` with the same arguments (and shows this command line
 ``monitor.py --pod SOCKET CDIR RDIR [--start]`` starts a shared monitor instead
 (runtime/executor/podmon.py): one process, a thread per container of a pod, or of the engine's
 lone containers (runtime.zygote.LONE), which is what this script usually runs as.
-``monitor.py --warm`` is a lone container's monitor started before its container exists
-(runtime/warm_monitor.py): it imports, then reads ``--pod\0SOCKET\0CDIR\0RDIR[\0--start]`` (or,
-without shared monitors, ``CDIR\0RDIR[\0--start]``) on stdin and goes on as above; at EOF with
-nothing read (the command failed or needed none) it exits.
+``monitor.py --warm`` is a monitor started before its container exists (runtime/warm_monitor.py):
+it imports, then reads ``--pod\0SOCKET[\0CDIR\0RDIR[\0--start]]`` (a shared monitor, with its
+first container or, started ahead of a pod's containers, none yet; or, without shared monitors,
+``CDIR\0RDIR[\0--start]``) on stdin and goes on as above; at EOF with nothing read (the command
+failed or needed none) it exits.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ if __name__ == "__main__":
             from runtime.executor.proctitle import set_cmdline
 
             set_cmdline([sys.executable, "-I", "-S", sys.argv[0], *rest])  # as a fresh one's
-        if rest[:1] == ["--pod"] and len(rest) >= 4:  # the lone containers' shared monitor
+        if rest[:1] == ["--pod"] and len(rest) >= 2:  # a shared monitor (first container or none)
             from runtime.executor.podmon import main as pod_main
 
             code = pod_main([sys.argv[0], *rest])

@@ -9,6 +9,8 @@ process, with this container its first (``monitor.py --pod``, under the lone mon
 reads its status line as a fresh one's. Without shared monitors (COMPOSER_POD_MONITOR=0), ``use``
 makes it the container's own monitor, the same process as a direct spawn. Either way it is
 ``python -I -S``, standard library only, in its own session, detached by its own fork.
+``spawn`` alone also starts a pod's shared monitor ahead of its containers (zygote.warm_pod:
+``launch_pod`` with no container), without importing subprocess.
 
 Only where a new monitor process would start: not for a pod's container, nor while the lone
 containers' monitor runs (a thread of it serves), nor, without shared monitors, where the fork
@@ -124,6 +126,11 @@ def start(paths: Paths, pod: str | None = None) -> WarmMonitor | None:
     """A warm monitor for the next container of this command, if one is wanted."""
     if os.environ.get("COMPOSER_WARM_MONITOR") in ("0", "false", "no") or not wanted(paths, pod):
         return None
+    return spawn()
+
+
+def spawn() -> WarmMonitor | None:
+    """``monitor.py --warm``, waiting for what it is to be; None if it could not be started."""
     request_r, request_w = os.pipe()
     status_r, status_w = os.pipe()
     try:

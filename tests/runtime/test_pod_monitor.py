@@ -281,8 +281,8 @@ def test_creating_a_pods_first_container_starts_its_monitor_ahead(zengine: Engin
     c = zengine.containers.create(spec("pm-ahead", "sleep", "60"))
     proc = monitor(zengine, c.id)["process"]
     # the monitor was launched empty (no container arguments) by create's background warm-up
-    cmd = Path(f"/proc/{proc}/cmdline").read_bytes().split(b"\0")
-    assert cmd[cmd.index(b"--pod") + 1:] == [pod_socket(zengine).encode(), b""]
+    cmd = Path(f"/proc/{proc}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    assert cmd[cmd.index(b"--pod") + 1:] == [pod_socket(zengine).encode()]
     zengine.containers.remove(c.id, force=True)
     wait_for(lambda: not alive(proc))
 
