@@ -176,11 +176,8 @@ def _prepare(
     """Everything but the monitor: directories, cgroup, volumes, network, the bundle, the row."""
     from runtime.executor import oci
     from runtime.executor.user import UserError, resolve_in_dirs
-    from runtime.fsflags import spread_subdirs
 
     cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
-    for parent in (cdir.parent, run.parent):
-        spread_subdirs(str(parent))
     undo.append(lambda: shutil.rmtree(cdir, ignore_errors=True))
     undo.append(lambda: shutil.rmtree(run, ignore_errors=True))
     for d in (cdir / "upper", cdir / "work", cdir / "rootfs", run):
