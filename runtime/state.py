@@ -11,9 +11,9 @@ StateError naming the database and the cause.
 
 from __future__ import annotations
 
+import _sqlite3 as sqlite3  # sqlite3 itself (dbapi2) adds datetime adapters and imports datetime: ~2 ms
 import _thread  # threading's local and RLock, without importing threading (~1 ms of every `ps`, F14)
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path

@@ -194,9 +194,10 @@ def test_up_imports_no_openssl_or_shutil(busybox_image: str, tmp_path: Path) -> 
 # Standard modules these read-only commands have no use for (FINDINGS F14): argparse (+gettext,
 # locale, shutil's bz2/lzma via its formatter), dataclasses (+inspect, ast, dis, tokenize), signal,
 # threading (the state store takes its lock and thread-local from _thread), typing (annotations
-# only: each module imports it under TYPE_CHECKING, which is False at run time).
+# only: each module imports it under TYPE_CHECKING, which is False at run time), datetime (sqlite3's
+# dbapi2 imports it for its adapters: the store opens the database through _sqlite3).
 LISTING_MUST_NOT_IMPORT = ("argparse", "gettext", "locale", "shutil", "bz2", "lzma", "dataclasses",
-                           "inspect", "ast", "tokenize", "signal", "threading", "typing",
+                           "inspect", "ast", "tokenize", "signal", "threading", "typing", "datetime",
                            "composer.loader.environment")
 
 _LISTING_PROBE = (
