@@ -312,6 +312,7 @@ class _Core:
         if self.project is None:
             raise ServiceError(op.service, "cannot create a container without the compose file")
         from composer.graph import service_dependencies
+        from composer.specgen import service_spec
 
         # only `service:x` references (network_mode, ipc, pid, volumes_from) need ids: looking
         # them up lists every container of the project, once per create otherwise
@@ -320,21 +321,10 @@ class _Core:
             for d in service_dependencies(self.project.services[op.service]).values()
             if d.why not in ("depends_on", "links")
         ]
-        turn = getattr(self.engine.containers, "setup_turn", None)  # not every engine has turns
-        with turn() if turn is not None else contextlib.nullcontext():
-            return self._create_in_turn(self.project, op, by_id, anon, start)
-
-    def _create_in_turn(
-        self, project: Project, op: Op, by_id: Sequence[str], anon: Mapping[str, str] | None, start: bool
-    ) -> ContainerInfo:
-        """_create's spec and engine call, in the engine's set-up turn: the first containers of
-        an `up` are set up first, not after every create built its spec at once (F19)."""
-        from composer.specgen import service_spec
-
         if any(s not in self.ids for s in by_id):
             self._fill_ids()
         gen = service_spec(
-            project,
+            self.project,
             op.service,
             op.number,
             files_dir=self.opt.files_dir(op.name),

@@ -64,23 +64,14 @@ class SetupSlots:
         self.mutex = _thread.allocate_lock()
         self.free = places
         self.waiting: list[_thread.LockType] = []
-        self.mine = _thread._local()  # the slot this thread holds, if any
 
     @contextlib.contextmanager
     def held(self) -> Iterator[Slot]:
-        """A place, for the block; the one this thread holds already, if any (a caller that
-        prepares its spec in its turn, ContainerManager.setup_turn, then creates in it)."""
-        outer: Slot | None = getattr(self.mine, "slot", None)
-        if outer is not None and outer.held:
-            yield outer
-            return
         self.acquire()
         slot = Slot(self)
-        self.mine.slot = slot
         try:
             yield slot
         finally:
-            self.mine.slot = None
             slot.release()
 
     def acquire(self) -> None:

@@ -33,7 +33,6 @@ from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, LogRecord
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
     from typing import Any, Final
 
     from runtime.engine import Engine
@@ -277,15 +276,6 @@ class ContainerManager:
             os.close(fd)
 
     # ---- create ----
-    def setup_turn(self) -> AbstractContextManager[object]:
-        """This thread's turn to set a container up (container_create.SETUP_SLOTS), for a caller
-        that builds the spec in it too: `up` then sets its containers up one after another from
-        the first, instead of all of them building their specs at once first. A create in the
-        block uses the turn and gives it up when its monitor starts."""
-        from runtime.container_create import SETUP_SLOTS
-
-        return SETUP_SLOTS.held()
-
     def create(self, spec: ContainerSpec, *, start: bool = False,
                warm: WarmMonitor | None = None) -> ContainerInfo:
         """Create a container and its init, stopped at the start gate; with *start*, the monitor

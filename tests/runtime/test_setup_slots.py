@@ -55,24 +55,3 @@ def test_no_more_than_its_places_at_once_and_a_released_slot_is_released_once() 
         t.join(5)
     assert most == 3
     assert slots.free == 3
-
-
-def test_a_turn_held_by_the_caller_is_the_one_its_create_uses() -> None:
-    """ContainerManager.setup_turn: `up` builds a spec in its turn, then creates in it; the create
-    takes no second place (with one place that would wait forever) and its early release frees
-    the caller's."""
-    slots = SetupSlots(1)
-    with slots.held() as outer:
-        with slots.held() as inner:  # the create, in the same thread
-            assert inner is outer and slots.free == 0
-            inner.release()  # before its monitor starts
-        assert slots.free == 1
-        got: list[bool] = []
-        t = threading.Thread(target=lambda: (slots.acquire(), got.append(True), slots.release()))
-        t.start()
-        t.join(5)
-        assert got == [True]  # another thread's create went ahead meanwhile
-    assert slots.free == 1
-    with slots.held() as again:  # a new turn: the released one is not handed out again
-        assert again is not outer and slots.free == 0
-    assert slots.free == 1
