@@ -192,7 +192,9 @@ def _converge(ctx: Context, project: Project, **opts: Any) -> int:
             plan = reconcile(project, observe(engine, project), options)
             run_plan(ctx, plan, project, stop_timeout=stop_timeout)
     finally:
-        if warming is not None:  # serving no container (none was made): it goes now, not in 5 s
+        # the monitor started ahead goes now, not in 5 s, if no container came for it (a monitor
+        # that serves containers ignores the request)
+        if warming is not None:
             from runtime.container_monitor import retire_warm_pod_monitor
 
             retire_warm_pod_monitor(engine.containers, project.name, warming)

@@ -373,11 +373,11 @@ def load_seccomp(bpf: bytes | None) -> None:
         sc.seccomp_load(bpf)
 
 
-# ---- the two processes -------------------------------------------------------------------------
+# ---- the init process ----------------------------------------------------------------------------
 
 
 class InitPlan:
-    """Everything B needs, read by the monitor before forking (a plain class: no typing)."""
+    """Everything the init needs, read by the monitor before forking (a plain class: no typing)."""
 
     __slots__ = (
         "name", "config", "lowerdirs", "upperdir", "workdir", "cgroup_procs", "seccomp_bpf", "stdio",
@@ -411,7 +411,7 @@ def _report(fd: int, line: str) -> None:
 
 
 def preload() -> None:
-    """Import and load everything B needs later: after pivot_root the host's files are gone."""
+    """Import and load everything the init needs later: after pivot_root the host's files are gone."""
     from runtime.security import caps
 
     caps.preload()
