@@ -9,8 +9,8 @@ process, with this container its first (``monitor.py --pod``, under the lone mon
 reads its status line as a fresh one's. Without shared monitors (COMPOSER_POD_MONITOR=0), ``use``
 makes it the container's own monitor, the same process as a direct spawn. Either way it is
 ``python -I -S``, standard library only, in its own session, detached by its own fork.
-``spawn`` alone also starts a pod's shared monitor ahead of its containers (zygote.warm_pod:
-``launch_pod`` with no container), without importing subprocess.
+``spawn`` with ``launch_pod`` is also how zygote._run_pod_monitor starts any shared monitor (a
+pod's, with its first container or ahead of them), without importing subprocess.
 
 Only where a new monitor process would start: not for a pod's container, nor while the lone
 containers' monitor runs (a thread of it serves), nor, without shared monitors, where the fork
@@ -53,9 +53,9 @@ class WarmMonitor:
         return self._hand([cdir, rdir, *(["--start"] if start else [])], timeout)
 
     def launch_pod(self, path: str, args: list[str], timeout: float) -> bytes:
-        """Become the shared monitor of socket *path* (``monitor.py --pod PATH ARGS``, as
-        zygote._run_pod_monitor starts one) and run the container of *args* first; returns what
-        it said, as use() does. Raises TimeoutError."""
+        """Become the shared monitor of socket *path* (``monitor.py --pod PATH ARGS``) and run
+        the container of *args* first, if any; returns what it said, as use() does. Raises
+        TimeoutError."""
         return self._hand(["--pod", path, *args], timeout)
 
     def _hand(self, args: list[str], timeout: float) -> bytes:

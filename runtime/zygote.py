@@ -158,20 +158,17 @@ def _pod_lock(path: str) -> int:
 
 def _run_pod_monitor(path: str, args: list[str], timeout: float) -> bytes:
     """``monitor.py --pod PATH ARGS``, under the pod's lock: it binds the socket, detaches, and
-    (with a container in ARGS) answers on its stdout like a lone monitor."""
-    import subprocess
+    (with a container in ARGS) answers on its stdout like a lone monitor. Started as a warm
+    monitor handed that command line (runtime/warm_monitor.py: posix_spawn, no subprocess import,
+    ~7 ms CPU). Raises TimeoutError, or OSError when no process could be started."""
+    from runtime.warm_monitor import spawn
 
     with contextlib.suppress(FileNotFoundError):  # stale: its process died
         os.unlink(path)
-    argv = [sys.executable, "-I", "-S", MONITOR, "--pod", path, *args]
-    try:
-        proc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, start_new_session=True,
-            close_fds=True, timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise TimeoutError("the monitor did not report in time") from None
-    return proc.stdout + proc.stderr
+    warm = spawn()
+    if warm is None:
+        raise OSError(f"pod monitor {path}: cannot start {sys.executable}")
+    return warm.launch_pod(path, args, timeout)
 
 
 def _spawn_in_pod(path: str, req: list[bytes], timeout: float, launch: Launch) -> bytes:
@@ -212,12 +209,8 @@ def warm_pod(rundir: str, pod: str) -> None:
         if sock is not None:
             sock.close()
             return
-        from runtime.warm_monitor import spawn  # posix_spawn: subprocess's import is ~7 ms
-
-        warm = spawn()
-        if warm is not None:
-            with contextlib.suppress(TimeoutError):
-                warm.launch_pod(path, [], 10)  # it binds the socket and detaches, then says nothing
+        with contextlib.suppress(TimeoutError, OSError):
+            _run_pod_monitor(path, [], 10)  # it binds the socket and detaches, then says nothing
     finally:
         os.close(lock)
 
