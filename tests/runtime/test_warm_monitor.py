@@ -135,3 +135,41 @@ def test_discarding_after_an_interrupted_use_kills_and_reaps_it(tmp_path: Path,
     warm.discard()
     assert warm.returncode is not None and warm.pid not in _warm_pids()
     warm.discard()  # twice: nothing more to do
+
+
+def _session(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+
+
+def test_a_monitor_started_ahead_becomes_the_pods_monitor_or_is_discarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up` spawns a monitor before it knows its project (warm_monitor.ahead): the pod's warm-up
+    hands it the pod's socket while it is still unused; when the pod's monitor already runs, the
+    command discards it and it exits."""
+    monkeypatch.delenv("COMPOSER_POD_MONITOR", raising=False)
+    monkeypatch.delenv("COMPOSER_WARM_MONITOR", raising=False)
+    rundir = str(tmp_path / "run")
+    sock = zygote.pod_socket(rundir, "ahead")
+    first = warm_monitor.ahead()
+    assert first is not None
+    try:
+        zygote.warm_pod(rundir, "ahead", first)
+        assert first.returncode == 0  # it detached: the pod's monitor is its child, in its session
+        serving = [pid for pid, argv in processes() if "--pod" in argv and sock in argv]
+        assert len(serving) == 1 and _session(serving[0]) == first.pid
+        second = warm_monitor.ahead()
+        assert second is not None
+        zygote.warm_pod(rundir, "ahead", second)  # the pod's monitor runs: not needed
+        assert second.alive()
+        second.discard()
+        assert second.returncode == 0 and second.pid not in _warm_pids()
+    finally:
+        first.discard()
+        zygote.retire_warm(rundir, "ahead")
+        wait_for(lambda: not [pid for pid, argv in processes() if "--pod" in argv and sock in argv])
+    monkeypatch.setenv("COMPOSER_WARM_MONITOR", "0")
+    assert warm_monitor.ahead() is None
+    monkeypatch.setenv("COMPOSER_WARM_MONITOR", "1")
+    monkeypatch.setenv("COMPOSER_POD_MONITOR", "0")
+    assert warm_monitor.ahead() is None
