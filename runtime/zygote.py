@@ -236,7 +236,7 @@ def _request(sock: socket.socket, req: list[bytes], timeout: float, pod: bool = 
             data = b"\0".join(req)
             sock.settimeout(10)
             sock.sendall(struct.pack("!I", len(data)) + data)
-            head = _read_line(sock)
+            head, out = _read_line(sock)
         except OSError as exc:
             raise Unavailable(f"zygote: {exc}") from None
         if not head.startswith(b"forked "):
@@ -245,8 +245,7 @@ def _request(sock: socket.socket, req: list[bytes], timeout: float, pod: bool = 
         deadline = time.monotonic() + timeout
         with contextlib.suppress(OSError):  # the child died at once: its output (none) says so
             sock.sendall(b"g")
-        out = bytearray()
-        while True:
+        while not (pod and any(ln.startswith((b"ok ", b"error ")) for ln in out.split(b"\n")[:-1])):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("the monitor did not report in time")
@@ -260,8 +259,6 @@ def _request(sock: socket.socket, req: list[bytes], timeout: float, pod: bool = 
             if not data:
                 break
             out += data
-            if pod and any(ln.startswith((b"ok ", b"error ")) for ln in out.split(b"\n")[:-1]):
-                break
         return bytes(out)
 
 
@@ -274,14 +271,19 @@ def _umask() -> int:
     return 0o022
 
 
-def _read_line(sock: socket.socket) -> bytes:
+def _read_line(sock: socket.socket) -> tuple[bytes, bytearray]:
+    """The first line on *sock* and what came after it. In chunks, not a byte per recv: each
+    recv takes the GIL again, and with `up`'s other threads busy each wait for it can last a
+    switch interval (5 ms): the ~13 bytes of ``forked PID`` took up to ~65 ms, while the monitor
+    idled until the client's answer (bench/FINDINGS.md F20)."""
     buf = bytearray()
-    while not buf.endswith(b"\n"):
-        b = sock.recv(1)
-        if not b:
-            break
-        buf += b
-    return bytes(buf)
+    while b"\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return bytes(buf), bytearray()
+        buf += chunk
+    line, _, rest = buf.partition(b"\n")
+    return bytes(line + b"\n"), bytearray(rest)
 
 
 def _connect(where: str) -> socket.socket | None:

@@ -328,3 +328,26 @@ def test_by_default_lone_containers_share_one_monitor_and_start_no_zygote(
     assert os.path.exists(f"/proc/{mons[0]['process']}")  # a container remains
     zengine.containers.remove(second.id, force=True)
     wait_for(lambda: leftovers(zengine.paths.rundir) == [])  # the last one gone: so is the process
+
+
+def test_the_first_line_is_read_in_chunks_and_what_follows_it_kept() -> None:
+    """`forked PID` is read in one recv, not a byte per recv: each recv takes the GIL again, which
+    `up`'s busy threads can hold for a switch interval each time (FINDINGS F20)."""
+    a, b = socket.socketpair()
+    with a, b:
+        calls: list[int] = []
+
+        class Counted:
+            def recv(self, n: int) -> bytes:
+                calls.append(n)
+                return b.recv(n)
+
+        a.sendall(b"forked 12\nok 34\n")
+        line, rest = zygote._read_line(Counted())  # type: ignore[arg-type]
+        assert (line, rest, len(calls)) == (b"forked 12\n", bytearray(b"ok 34\n"), 1)
+        a.sendall(b"forked")
+        a.sendall(b" 5\n")
+        line, rest = zygote._read_line(b)
+        assert (line, rest) == (b"forked 5\n", bytearray())
+        a.close()
+        assert zygote._read_line(b) == (b"", bytearray())  # EOF: no line
