@@ -692,21 +692,25 @@ def read_sync(fd: int, name: str) -> str:
 
 
 class _LineReader:
-    """Blocking line reads from a pipe fd without a buffered file object (one byte at a time is
-    fine: the sync protocol is a few short lines)."""
+    """Blocking line reads from a pipe fd without a buffered file object. In chunks, not a byte
+    per read: each read takes the GIL again, which a pod monitor's other threads may hold (see
+    zygote._read_line). Nothing follows a line before the monitor answers it (the init waits at
+    the gate after ``ready``; it exits after an ``error`` line), so no reader leaves bytes behind."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.buf = bytearray()
 
     def readline(self) -> str | None:
-        buf = bytearray()
-        while True:
-            b = os.read(self.fd, 1)
-            if not b:
-                return buf.decode(errors="replace") if buf else None
-            if b == b"\n":
-                return buf.decode(errors="replace")
-            buf += b
+        while b"\n" not in self.buf:
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                line, self.buf = self.buf, bytearray()
+                return line.decode(errors="replace") if line else None
+            self.buf += chunk
+        line, _, rest = self.buf.partition(b"\n")
+        self.buf = bytearray(rest)
+        return line.decode(errors="replace")
 
 
 def main(argv: list[str], *, detach: bool = True) -> int:

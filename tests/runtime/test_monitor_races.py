@@ -54,6 +54,21 @@ def test_eof_before_ready_is_an_error(pipe: tuple[int, int]) -> None:
     assert read_sync(r, "c") == "error container c: init exited during setup"
 
 
+def test_sync_lines_are_read_in_chunks(pipe: tuple[int, int]) -> None:
+    """Not a byte per read (each read takes the pod monitor's GIL again): a line in one read, a
+    line split over writes in as many, and a last line without its newline at EOF."""
+    from runtime.executor.supervise import _LineReader
+
+    r, w = pipe
+    reader = _LineReader(r)
+    os.write(w, b"ready\nerror x\n")
+    assert (reader.readline(), reader.readline()) == ("ready", "error x")
+    os.write(w, b"err")
+    os.write(w, b"or y\ntail")
+    os.close(w)
+    assert (reader.readline(), reader.readline(), reader.readline()) == ("error y", "tail", None)
+
+
 def spec(name: str, *cmd: str) -> ContainerSpec:
     return ContainerSpec(name=name, image=IMAGE, command=cmd, network_mode="none")
 
