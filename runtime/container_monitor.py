@@ -15,7 +15,6 @@ from pathlib import Path
 
 from runtime.containers import KIND, pid_alive, read_json
 from runtime.errors import ExecError
-from runtime.warm_monitor import pod_monitors
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
@@ -52,17 +51,14 @@ _WARMING: dict[tuple[str, str], threading.Thread] = {}
 _WARMING_LOCK = _thread.allocate_lock()
 
 
-def warm_pod_monitor(
-    mgr: ContainerManager, pod: str, ahead: WarmMonitor | None = None
-) -> threading.Thread | None:
+def warm_pod_monitor(mgr: ContainerManager, pod: str) -> threading.Thread | None:
     """Start the pod's shared monitor in the background while this container is set up: its
-    interpreter start then overlaps the set-up instead of following it (`up` of a pod). It
-    becomes *ahead*, a monitor process started earlier, if that still runs; the caller discards
-    *ahead* when it was not needed. Returns the thread that starts it, if one was needed."""
+    interpreter start then overlaps the set-up instead of following it (`up` of a pod).
+    Returns the thread that starts it, if one was needed."""
     from runtime import zygote
 
     rundir = str(mgr.paths.rundir)
-    if not pod_monitors() or os.path.exists(zygote.pod_socket(rundir, pod)):
+    if not zygote.pod_monitors() or os.path.exists(zygote.pod_socket(rundir, pod)):
         return None
     import threading
 
@@ -70,7 +66,7 @@ def warm_pod_monitor(
         busy = _WARMING.get((rundir, pod))
         if busy is not None and busy.is_alive():
             return None
-        warming = threading.Thread(target=zygote.warm_pod, args=(rundir, pod, ahead), daemon=True)
+        warming = threading.Thread(target=zygote.warm_pod, args=(rundir, pod), daemon=True)
         _WARMING[(rundir, pod)] = warming
         warming.start()
     return warming
@@ -93,7 +89,7 @@ def spawn_monitor(
 
     # a pod's containers share one monitor process (runtime/executor/podmon.py, F4), and so do
     # the engine's lone containers (zygote.LONE), unless the zygote is asked for by name
-    pod = (mgr.store.read().get(KIND, cid) or {}).get("pod") if pod_monitors() else None
+    pod = (mgr.store.read().get(KIND, cid) or {}).get("pod") if zygote.pod_monitors() else None
     if not pod and zygote.lone_shared():
         pod = zygote.LONE
     launch = None

@@ -10,9 +10,7 @@ reads its status line as a fresh one's. Without shared monitors (COMPOSER_POD_MO
 makes it the container's own monitor, the same process as a direct spawn. Either way it is
 ``python -I -S``, standard library only, in its own session, detached by its own fork.
 ``spawn`` with ``launch_pod`` is also how zygote._run_pod_monitor starts any shared monitor (a
-pod's, with its first container or ahead of them), without importing subprocess. ``ahead`` spawns
-one first thing in `up` (and `create`, `scale`), before the command knows its project: the
-pod's warm-up (zygote.warm_pod) makes it the project's shared monitor when none runs yet.
+pod's, with its first container or ahead of them), without importing subprocess.
 
 Only where a new monitor process would start: not for a pod's container, nor while the lone
 containers' monitor runs (a thread of it serves), nor, without shared monitors, where the fork
@@ -33,8 +31,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from runtime.paths import Paths
 
-# COMPOSER_POD_MONITOR=0: every container of a pod gets a monitor process of its own, as a lone one
-POD_ENV = "COMPOSER_POD_MONITOR"
 MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor.py")
 ROOM = 512  # empty arguments: room for its container's command line (proctitle.set_cmdline)
 
@@ -74,11 +70,7 @@ class WarmMonitor:
 
     def discard(self) -> None:
         """No container came for it: it exits (killed, if it already had one and hangs)."""
-        if self.returncode is not None:  # used, or found dead (alive()): what is left open goes
-            self._close_request()
-            if self.status_r >= 0:
-                os.close(self.status_r)
-                self.status_r = -1
+        if self.returncode is not None:
             return
         self._close_request()
         if self.status_r < 0:  # a use() that was interrupted (Ctrl-C) while reading
@@ -122,7 +114,7 @@ def wanted(paths: Paths, pod: str | None) -> bool:
     """Whether the next container's monitor would be a new process (see the module doc)."""
     from runtime import zygote
 
-    if pod and pod_monitors():
+    if pod and zygote.pod_monitors():
         return False
     if zygote.lone_shared():  # none yet: this one becomes the lone containers' shared monitor
         return not os.path.exists(zygote.pod_socket(str(paths.rundir), zygote.LONE))
@@ -130,28 +122,9 @@ def wanted(paths: Paths, pod: str | None) -> bool:
     return not zygote.worth_it(str(paths.rundir), zygote.others_in(str(paths.container_run("x").parent)))
 
 
-def pod_monitors() -> bool:
-    """Whether the containers of a pod share one monitor process (runtime/executor/podmon.py)."""
-    return os.environ.get(POD_ENV, "") not in ("0", "false", "no")
-
-
-def _off() -> bool:
-    return os.environ.get("COMPOSER_WARM_MONITOR") in ("0", "false", "no")
-
-
 def start(paths: Paths, pod: str | None = None) -> WarmMonitor | None:
     """A warm monitor for the next container of this command, if one is wanted."""
-    if _off() or not wanted(paths, pod):
-        return None
-    return spawn()
-
-
-def ahead() -> WarmMonitor | None:
-    """A warm monitor started first thing in a command that may start a pod's shared monitor
-    (`up`), before it knows whether one runs: it becomes that monitor (zygote.warm_pod), or the
-    command discards it. Costs ~30 ms CPU when not needed, on the core the command leaves idle
-    while it imports and loads."""
-    if _off() or not pod_monitors():
+    if os.environ.get("COMPOSER_WARM_MONITOR") in ("0", "false", "no") or not wanted(paths, pod):
         return None
     return spawn()
 

@@ -39,7 +39,8 @@ TYPE_CHECKING = False  # typing only for mypy: this module runs as the fork serv
 
 SOCK, LOCK, PIDFILE, ERRFILE = "zygote.sock", "zygote.lock", "zygote.pid", "zygote.err"
 IDLE_ENV, ZYGOTE_ENV, NO_ZYGOTE_ENV = "COMPOSER_ZYGOTE_IDLE", "COMPOSER_ZYGOTE", "COMPOSER_NO_ZYGOTE"
-PODS = "monitors"  # the shared monitors' sockets, under the run dir
+# COMPOSER_POD_MONITOR=0: every container of a pod gets a monitor process of its own, as a lone one
+POD_ENV, PODS = "COMPOSER_POD_MONITOR", "monitors"
 # On by default (COMPOSER_NO_ZYGOTE=1 or COMPOSER_ZYGOTE=0 turn it off). It lives while it is used:
 # the engine's last container removal stops it (ContainerManager.remove: `down` leaves no process),
 # and it exits by itself after DEFAULT_IDLE seconds without a request.
@@ -55,8 +56,6 @@ if TYPE_CHECKING:
 
     # starts ``monitor.py --pod PATH ARGS`` and returns what it said (see _run_pod_monitor)
     Launch = Callable[[str, list[str], float], bytes]
-
-    from runtime.warm_monitor import WarmMonitor
 
 
 class Unavailable(Exception):
@@ -92,6 +91,11 @@ def others_in(runs_dir: str, cid: str = "") -> bool:
         return False
 
 
+def pod_monitors() -> bool:
+    """Whether the containers of a pod share one monitor process (runtime/executor/podmon.py)."""
+    return os.environ.get(POD_ENV, "") not in ("0", "false", "no")
+
+
 # The key of the engine's lone containers (those of no pod) in the shared monitors: they share one
 # process as a pod's containers do (F4: a monitor process of its own each kept ~2.8 MB PSS). No pod
 # name has a slash.
@@ -101,8 +105,6 @@ LONE = "/lone"
 def lone_shared() -> bool:
     """Whether lone containers share the engine's LONE monitor: with pod monitors on, unless
     COMPOSER_ZYGOTE=1 asks for a monitor process of their own forked by the zygote."""
-    from runtime.warm_monitor import pod_monitors  # here: the fork server runs this file as a script
-
     return pod_monitors() and os.environ.get(ZYGOTE_ENV) not in ("1", "true", "yes")
 
 
@@ -154,18 +156,16 @@ def _pod_lock(path: str) -> int:
             time.sleep(0.002)
 
 
-def _run_pod_monitor(path: str, args: list[str], timeout: float, warm: WarmMonitor | None = None) -> bytes:
+def _run_pod_monitor(path: str, args: list[str], timeout: float) -> bytes:
     """``monitor.py --pod PATH ARGS``, under the pod's lock: it binds the socket, detaches, and
     (with a container in ARGS) answers on its stdout like a lone monitor. Started as a warm
     monitor handed that command line (runtime/warm_monitor.py: posix_spawn, no subprocess import,
-    ~7 ms CPU): *warm*, one started earlier, if it still runs. Raises TimeoutError, or OSError
-    when no process could be started."""
+    ~7 ms CPU). Raises TimeoutError, or OSError when no process could be started."""
     from runtime.warm_monitor import spawn
 
     with contextlib.suppress(FileNotFoundError):  # stale: its process died
         os.unlink(path)
-    if warm is None or not warm.alive():
-        warm = spawn()
+    warm = spawn()
     if warm is None:
         raise OSError(f"pod monitor {path}: cannot start {sys.executable}")
     return warm.launch_pod(path, args, timeout)
@@ -191,7 +191,7 @@ def _spawn_in_pod(path: str, req: list[bytes], timeout: float, launch: Launch) -
             os.close(lock)
 
 
-def warm_pod(rundir: str, pod: str, ahead: WarmMonitor | None = None) -> None:
+def warm_pod(rundir: str, pod: str) -> None:
     """Start the pod's shared monitor ahead of its containers (called in the background by the
     first create of a pod that has none), so that its interpreter start (~50-100 ms CPU)
     overlaps the containers' set-up instead of following it. Started empty, it waits a few
@@ -210,7 +210,7 @@ def warm_pod(rundir: str, pod: str, ahead: WarmMonitor | None = None) -> None:
             sock.close()
             return
         with contextlib.suppress(TimeoutError, OSError):
-            _run_pod_monitor(path, [], 10, ahead)  # it binds the socket and detaches, then says nothing
+            _run_pod_monitor(path, [], 10)  # it binds the socket and detaches, then says nothing
     finally:
         os.close(lock)
 

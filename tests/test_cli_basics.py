@@ -1,8 +1,6 @@
 import subprocess
 import sys
 
-import pytest
-
 from composer import __version__
 from tests.conftest import composer_cli
 
@@ -45,20 +43,3 @@ def test_a_command_imports_only_its_own_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['composer.cli.cmd_version']"
-
-
-def test_a_monitor_is_started_first_thing_only_for_commands_that_set_containers_up(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from composer.cli.main import _monitor_ahead
-
-    monkeypatch.delenv("COMPOSER_POD_MONITOR", raising=False)
-    monkeypatch.delenv("COMPOSER_WARM_MONITOR", raising=False)
-    for word, argv in (("ps", ["ps"]), ("up", ["--dry-run", "up"]), ("up", ["up", "--help"]),
-                       ("down", ["-p", "up", "down"]), (None, [])):
-        assert _monitor_ahead(word, argv) is None, argv
-    for word in ("up", "create", "scale"):
-        warm = _monitor_ahead(word, ["-p", "x", word, "-d"])
-        assert warm is not None and warm.alive()
-        warm.discard()  # unused: it exits at the end of its stdin
-        assert warm.returncode == 0

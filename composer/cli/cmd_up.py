@@ -175,8 +175,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
 
 def _converge(ctx: Context, project: Project, **opts: Any) -> int:
     engine = ctx.engine()
-    ahead = ctx.take_warm_monitor()
-    warming = None if ctx.args.dry_run else _warm_pod_monitor(engine, project.name, ahead)
+    warming = None if ctx.args.dry_run else _warm_pod_monitor(engine, project.name)
     from composer.orchestrate import observe
     from composer.plan import ReconcileOptions, reconcile
 
@@ -199,20 +198,17 @@ def _converge(ctx: Context, project: Project, **opts: Any) -> int:
             from runtime.container_monitor import retire_warm_pod_monitor
 
             retire_warm_pod_monitor(engine.containers, project.name, warming)
-        if ahead is not None:
-            ahead.discard()  # the pod's monitor already ran (once it became that monitor: a no-op)
     return 0
 
 
-def _warm_pod_monitor(engine: Any, pod: str, ahead: Any) -> Any:
+def _warm_pod_monitor(engine: Any, pod: str) -> Any:
     """Start the project's pod monitor (runtime/executor/podmon.py) now, when none runs, so that
     its interpreter start (~50 ms CPU) runs on the other core while this process plans, instead of
-    beside the creates, which keep both cores busy (bench/FINDINGS.md F19). It becomes *ahead*,
-    the monitor process main started first thing, if there is one (F20). Returns the thread
+    beside the creates, which keep both cores busy (bench/FINDINGS.md F19). Returns the thread
     starting it, or None."""
     from runtime.container_monitor import warm_pod_monitor
 
-    return warm_pod_monitor(engine.containers, pod, ahead)
+    return warm_pod_monitor(engine.containers, pod)
 
 
 # ---- --wait --------------------------------------------------------------------------------------

@@ -11,18 +11,15 @@ if TYPE_CHECKING:
 
     from composer.project import Project
     from runtime.engine import Engine
-    from runtime.warm_monitor import WarmMonitor
 
 
 class Context:
     # a plain class: a dataclass would compile its methods at every start-up (FINDINGS F6)
-    def __init__(self, *, args: argparse.Namespace, environ: Mapping[str, str], cwd: str,
-                 warm_monitor: WarmMonitor | None = None) -> None:
+    def __init__(self, *, args: argparse.Namespace, environ: Mapping[str, str], cwd: str) -> None:
         self.args = args
         self.environ = environ
         self.cwd = cwd
         self._engine: Engine | None = None
-        self._warm_monitor = warm_monitor  # started ahead (main._monitor_ahead), until taken
 
     def __repr__(self) -> str:
         return f"Context(args={self.args!r}, cwd={self.cwd!r})"
@@ -58,14 +55,6 @@ class Context:
         )
         return load_project(opts)
 
-    def take_warm_monitor(self) -> WarmMonitor | None:
-        """The monitor process started ahead for this command, if any: the taker uses or discards it."""
-        warm, self._warm_monitor = self._warm_monitor, None
-        return warm
-
     def close(self) -> None:
-        warm = self.take_warm_monitor()
-        if warm is not None:  # the command failed before it came to its containers
-            warm.discard()
         if self._engine is not None:
             self._engine.close()

@@ -62,10 +62,6 @@ COMMANDS: dict[str, str] = {
 }
 
 
-# Commands that set containers up (cmd_up._converge): their project's shared monitor is started
-# first thing (runtime.warm_monitor.ahead), before this process imports what the command needs.
-_SETS_UP = frozenset({"up", "create", "scale"})
-
 # Global options that take a value: needed to find the command word without building the parser.
 _VALUED_GLOBALS = frozenset({"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
                              "--profile", "--parallel", "--ansi", "--progress"})
@@ -260,18 +256,6 @@ def _parse_fast(argv: Sequence[str], word: str | None) -> argparse.Namespace | N
     return SimpleNamespace(**found)  # type: ignore[return-value]  # what commands read of a Namespace
 
 
-def _monitor_ahead(word: str | None, argv: Sequence[str]) -> Any:
-    """For a command that sets containers up, a monitor process started now (a WarmMonitor, or
-    None): its interpreter start and imports (~30 ms CPU) run on the other core while this process
-    imports, loads and plans, when that core has nothing else to do; the command makes it the
-    project's shared monitor, or discards it (bench/FINDINGS.md F20)."""
-    if word not in _SETS_UP or "--dry-run" in argv or "-h" in argv or "--help" in argv:
-        return None
-    from runtime.warm_monitor import ahead
-
-    return ahead()
-
-
 def _first_line(text: str) -> str:
     return text.splitlines()[0] if text else ""
 
@@ -294,7 +278,6 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"composer version {__version__}")
         return 0
     word = command_word(argv)
-    warm = _monitor_ahead(word, argv)
     args = _parse_fast(argv, word)
     if args is None:
         parser = build_parser(only=word)
@@ -307,7 +290,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     from composer.cli.context import Context
 
-    ctx = Context(args=args, environ=dict(os.environ), cwd=os.getcwd(), warm_monitor=warm)
+    ctx = Context(args=args, environ=dict(os.environ), cwd=os.getcwd())
     from composer.errors import ComposerError
     from runtime.errors import EngineError
 

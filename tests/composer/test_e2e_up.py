@@ -296,47 +296,6 @@ def test_a_failed_up_leaves_no_pod_monitor_waiting(
         composer_ok(proj, "down")
 
 
-def test_the_monitor_up_starts_first_thing_never_stays_behind(
-    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
-) -> None:
-    """`up` spawns a monitor process before it imports and loads (main._monitor_ahead): it
-    becomes the project's pod monitor, or goes as `up` ends, when the pod's monitor already runs
-    or the file does not load."""
-    from runtime import zygote
-
-    proj = tmp_path / "ahead"
-    proj.mkdir()
-    good = "name: e2eahead\nservices:\n  a:\n    image: localhost/busybox:latest\n    command: sleep 600\n"
-    (proj / "compose.yaml").write_text(good)
-    sock = zygote.pod_socket(str(engine_paths[1]), "e2eahead")
-    try:
-        composer_ok(proj, "up", "-d")
-        serving = _pod_monitors(sock)
-        assert len(serving) == 1 and _warm_monitors() == []
-        composer_ok(proj, "up", "-d")  # nothing to create: the pod's monitor serves already
-        assert _pod_monitors(sock) == serving and _warm_monitors() == []
-        (proj / "compose.yaml").write_text(good + "  b: [oops]\n")
-        res = composer_ok(proj, "up", "-d", code=None)
-        assert res.returncode != 0 and "services.b" in res.stderr
-        assert _warm_monitors() == []
-    finally:
-        (proj / "compose.yaml").write_text(good)
-        composer_ok(proj, "down", "-t", "0")
-
-
-def _warm_monitors() -> list[int]:
-    """Monitor processes still waiting for what they will be (runtime/warm_monitor.py)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--warm" in cmd and any(c.endswith(b"runtime/monitor.py") for c in cmd):
-            found.append(int(pid))
-    return found
-
-
 def _pod_monitors(sock: str) -> list[int]:
     """Processes serving the pod monitor socket *sock* (their command line names it)."""
     found = []

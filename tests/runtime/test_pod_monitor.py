@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import warm_monitor, zygote
+from runtime import zygote
 from runtime.container_monitor import wait_monitor_exit
 from runtime.engine import Engine
 from runtime.executor import podmon
@@ -195,7 +195,7 @@ def test_pause_and_kill_of_a_created_container_in_a_shared_monitor(zengine: Engi
 
 
 def test_pod_monitors_can_be_turned_off(zengine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(warm_monitor.POD_ENV, "0")
+    monkeypatch.setenv(zygote.POD_ENV, "0")
     a = zengine.containers.create(spec("pm-off-a", "true"))
     b = zengine.containers.create(spec("pm-off-b", "true"))
     ma, mb = monitor(zengine, a.id), monitor(zengine, b.id)
@@ -306,9 +306,9 @@ def test_a_pods_containers_created_at_once_warm_its_monitor_once(
     calls: list[str] = []
     warm = zygote.warm_pod
 
-    def counted(rundir: str, pod: str, ahead: object = None) -> None:
+    def counted(rundir: str, pod: str) -> None:
         calls.append(pod)
-        warm(rundir, pod, ahead)  # type: ignore[arg-type]
+        warm(rundir, pod)
 
     monkeypatch.setattr(zygote, "warm_pod", counted)
     made: list[str] = []

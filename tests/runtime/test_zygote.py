@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import warm_monitor, zygote
+from runtime import zygote
 from runtime.engine import Engine
 from runtime.logs import join_partials
 from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
@@ -301,7 +301,7 @@ def test_without_shared_monitors_the_second_container_starts_it_and_the_last_rem
     zengine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(zygote.ZYGOTE_ENV)  # not forced ...
-    monkeypatch.setenv(warm_monitor.POD_ENV, "0")  # ... and lone containers get a process each
+    monkeypatch.setenv(zygote.POD_ENV, "0")  # ... and lone containers get a process each
     first = zengine.containers.create(spec("z-auto-1", "sleep", "30"))
     assert zygote.zygote_pid(rundir(zengine)) is None and not forked(monitor_pid(zengine, first.id))
     second = zengine.containers.create(spec("z-auto-2", "sleep", "30"))
@@ -317,7 +317,7 @@ def test_by_default_lone_containers_share_one_monitor_and_start_no_zygote(
     zengine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(zygote.ZYGOTE_ENV)  # the default, not forced
-    monkeypatch.delenv(warm_monitor.POD_ENV, raising=False)
+    monkeypatch.delenv(zygote.POD_ENV, raising=False)
     first = zengine.containers.create(spec("z-lone-1", "sleep", "30"))
     second = zengine.containers.create(spec("z-lone-2", "sleep", "30"))
     mons = [json.loads((zengine.paths.container_run(c.id) / "monitor.json").read_text())
