@@ -17,10 +17,10 @@ import secrets
 import shutil
 import stat
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from runtime.errors import Conflict, InvalidSpec, NotFound
+from runtime.logs import rfc3339_nano
 from runtime.paths import Paths
 from runtime.spec import VolumeInfo, VolumeSpec
 from runtime.state import Doc, Store, Tx
@@ -33,10 +33,6 @@ _NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 LOCAL_OPTIONS: Final = frozenset({"type", "device", "o"})
 
 LabelFilter = Mapping[str, str | None]  # key -> value; None: the key is present with any value
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def labels_match(labels: Mapping[str, str], wanted: LabelFilter | None) -> bool:
@@ -100,7 +96,7 @@ class VolumeManager:
             os.chmod(data, 0o755)
             doc: Doc = {
                 "name": name, "mountpoint": str(data), "labels": dict(spec.labels), "driver": "local",
-                "options": dict(spec.driver_opts), "created_at": _now(), "anonymous": anonymous,
+                "options": dict(spec.driver_opts), "created_at": rfc3339_nano(), "anonymous": anonymous,
                 "populated": False,
             }
             with self.store.transaction() as tx:

@@ -23,12 +23,12 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from runtime import procs
 from runtime.digest import sha256
 from runtime.errors import Conflict, EngineError, InvalidSpec, NetworkError, NotFound
+from runtime.logs import rfc3339_nano  # not datetime: ~1.5 ms of every `up` to import
 from runtime.network import files, ipam, netns, nft
 from runtime.network.ipam import Addr, Net
 from runtime.paths import Paths
@@ -58,10 +58,6 @@ BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 MTU_OPTS = ("mtu", "com.docker.network.driver.mtu")
 HOST_RESOLV = "/etc/resolv.conf"
 UPSTREAM_RESOLV = "/run/systemd/resolve/resolv.conf"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def host_veth(container_id: str, network: str) -> str:
@@ -330,7 +326,7 @@ class NetworkManager:
                 "internal": spec.internal,
                 "enable_ipv6": spec.enable_ipv6 or any(s.version == 6 for s in subnets),
                 "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts), "mtu": mtu,
-                "attachable": spec.attachable, "created_at": _now(),
+                "attachable": spec.attachable, "created_at": rfc3339_nano(),
             }
             tx.put(NET, net_id, doc, name=name)
         try:
