@@ -50,10 +50,25 @@ def _fields(spec: str) -> tuple[_Field, ...]:
     return tuple(out)
 
 
+class _Table(dict[str, tuple[_Field, ...]]):
+    """Struct name -> its fields, each parsed on first use: parsing the whole table at import
+    was ~2 ms of every `up` (the config hash), which looks at a handful of structs."""
+
+    def __init__(self, specs: Mapping[str, str]) -> None:
+        super().__init__()
+        self.specs = specs
+
+    def __missing__(self, name: str) -> tuple[_Field, ...]:
+        fields = self[name] = _fields(self.specs[name])
+        return fields
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.specs
+
+
 # Go struct field order (compose-go v2.9.1 types). Keys not listed are extensions (x-...).
-STRUCTS: Final[dict[str, tuple[_Field, ...]]] = {
-    name: _fields(spec)
-    for name, spec in {
+STRUCTS: Final[_Table] = _Table(
+    {
         "Project": "name services={Service}!! networks={Network} volumes={Volume_} secrets={FileObj} "
         "configs={FileObj} models={Model}",
         "Service": "profiles annotations attach* build=Build* develop=Develop* blkio_config=Blkio* "
@@ -118,8 +133,8 @@ STRUCTS: Final[dict[str, tuple[_Field, ...]]] = {
         "EnvFile": "path required!! format",
         "Model": "name model context_size runtime_flags",
         "ServiceModel": "endpoint_var model_var",
-    }.items()
-}
+    }
+)
 
 
 # Go structs without json tags: encoding/json prints the field names as they are.
