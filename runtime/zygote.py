@@ -273,9 +273,9 @@ def _umask() -> int:
 
 def _read_line(sock: socket.socket) -> tuple[bytes, bytearray]:
     """The first line on *sock* and what came after it. In chunks, not a byte per recv: each
-    recv takes the GIL again, and with `up`'s other threads busy each wait for it can last a
-    switch interval (5 ms): the ~13 bytes of ``forked PID`` took up to ~65 ms, while the monitor
-    idled until the client's answer (bench/FINDINGS.md F20)."""
+    recv takes the GIL again, and with `up`'s other threads busy each wait for it can last up to
+    a switch interval (5 ms); traced, the 13 bytes of ``forked PID`` took 15 recv calls while the
+    monitor idled until the client's answer (bench/FINDINGS.md F20)."""
     buf = bytearray()
     while b"\n" not in buf:
         chunk = sock.recv(4096)
