@@ -452,7 +452,7 @@ def spawn(plan: InitPlan, sync_w: int, gate_r: int) -> int:
                 os.close(own)
             except OSError:
                 pass
-        _container_init(plan, sync_w, gate_r)
+        _container_init(plan, namespaces, sync_w, gate_r)
     except BaseException as exc:  # noqa: BLE001 - the child must never unwind into the monitor
         _report(sync_w, f"error container {plan.name}: {describe(exc)}")
     os._exit(127)
@@ -484,12 +484,11 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _enter_namespaces(plan: InitPlan) -> None:
+def _enter_namespaces(plan: InitPlan, namespaces: Mapping[str, str | None]) -> None:
     """In the init, before anything else is set up: its cgroup (before the cgroup namespace, so
     that the namespace's root is the container's own cgroup), the namespaces given by path (the
     network pin, another container's ipc), then new ones for the rest. Its PID namespace was
     settled by its fork."""
-    namespaces = _namespaces(plan.config)
     join_cgroup(plan.cgroup_procs, 0)  # 0: the writer itself, whatever pid it has here
     fds = []
     try:
@@ -538,9 +537,11 @@ def setup_console(console: Any, sys: Syscalls = SYSCALLS) -> None:
         console.close()
 
 
-def _container_init(plan: InitPlan, sync_w: int, gate_r: int) -> None:
+def _container_init(
+    plan: InitPlan, namespaces: Mapping[str, str | None], sync_w: int, gate_r: int
+) -> None:
     reset_signals()  # before anything else: the monitor's handlers must not run in its children
-    _enter_namespaces(plan)
+    _enter_namespaces(plan, namespaces)  # as spawn read them from the config before the fork
     cfg = plan.config
     process = cfg["process"]
     linux = cfg.get("linux") or {}
