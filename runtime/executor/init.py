@@ -3,12 +3,14 @@
 ``spawn(...)`` is called by the monitor (a thread of it, in a pod's shared monitor). It forks the
 container's init straight into the container's PID namespace: ``unshare(CLONE_NEWPID)`` (or a
 ``setns`` into another container's) sets the PID namespace of the calling thread's children only,
-and is undone right after the fork. The init, PID 1 there and the monitor's own child, joins its
-cgroup and the namespaces given by path, unshares the others, builds the rootfs, pivots into it,
-drops privileges, loads seccomp, writes ``ready`` and waits on the start gate; then it execs the
-workload. Any failure is one line ``error container <name>: <what failed>`` on the sync pipe, never
-a traceback. (An intermediate process that unshared and forked, as runc's, cost ~6 ms CPU per
-container in page faults, a fork and an exit: bench/FINDINGS.md F19.)
+and is undone right after the fork. The init, PID 1 there and the monitor's own child, joins the
+namespaces given by path, unshares the others, builds the rootfs and pivots into it, while the
+monitor moves it into its cgroup (the move waits out an RCU grace period, 7-30 ms here, that the
+set-up now overlaps: bench/FINDINGS.md F21). Then the init unshares its cgroup namespace and mounts
+its view of /sys/fs/cgroup, drops privileges, loads seccomp, writes ``ready`` and waits on the start
+gate; then it execs the workload. Any failure is one line ``error container <name>: <what
+failed>`` on the sync pipe, never a traceback. (An intermediate process that unshared and forked, as
+runc's, cost ~6 ms CPU per container in page faults, a fork and an exit: bench/FINDINGS.md F19.)
 Standard library only; everything is imported and the seccomp BPF read before pivot_root.
 """
 
@@ -68,7 +70,7 @@ _PROPAGATION: Final[dict[str, int]] = {
     "unbindable": sc.MS_UNBINDABLE,
     "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
-_UNSHARE_ORDER: Final = ("mount", "uts", "ipc", "cgroup")  # pid: at the fork (spawn)
+_UNSHARE_ORDER: Final = ("mount", "uts", "ipc")  # pid: at the fork (spawn); cgroup: once joined
 # Made in the container's /sys/fs/cgroup on a v1 host where absent, as crun does (podman shows them).
 _CGROUP_V1_LINKS: Final = (
     ("cpu", "cpu,cpuacct"),
@@ -392,7 +394,7 @@ class InitPlan:
         lowerdirs: Sequence[str],  # image layer dirs, lowest first
         upperdir: str,
         workdir: str,
-        cgroup_procs: Sequence[str],  # cgroup.procs files to write our pid to (join the cgroup)
+        cgroup_procs: Sequence[str],  # cgroup.procs files the monitor writes the init's pid to
         seccomp_bpf: bytes | None,
         stdio: tuple[int, int, int],  # fds to become 0, 1, 2 in the container (or the pty's)
         tty: bool,
@@ -424,9 +426,41 @@ def join_cgroup(procs: Sequence[str], pid: int) -> None:
             f.write(str(pid))
 
 
-def spawn(plan: InitPlan, sync_w: int, gate_r: int) -> int:
+JOINED = b"j"  # on the join pipe: the monitor moved the init into its cgroup (else: why not)
+
+
+def _move_into_cgroup(procs: Sequence[str], pid: int, join_w: int) -> None:
+    """In the monitor, right after the fork: the init into its cgroup, then the verdict on the join
+    pipe. The first write to a cgroup.procs waits for an RCU grace period (the cgroup threadgroup
+    lock's writer side); the init builds its rootfs meanwhile and reads the verdict only then."""
+    try:
+        join_cgroup(procs, pid)
+        verdict = JOINED
+    except OSError as exc:
+        verdict = ("cannot join the cgroup: " + describe(exc)).encode(errors="replace")
+    try:  # noqa: SIM105 - no contextlib import in the monitor
+        os.write(join_w, verdict)
+    except OSError:
+        pass  # the init is gone already: its sync pipe says so
+
+
+def _await_cgroup(join_r: int) -> None:
+    """In the init: wait until the monitor moved it into its cgroup (before the cgroup namespace,
+    whose root is the cgroup it is in, and before the workload)."""
+    if join_r < 0:
+        return
+    verdict = os.read(join_r, 512)
+    os.close(join_r)
+    if verdict != JOINED:
+        why = verdict.decode(errors="replace")
+        raise InitError(why or "the monitor went away before the cgroup was joined")
+
+
+def spawn(plan: InitPlan, sync_w: int, gate_r: int, join: tuple[int, int] = (-1, -1)) -> int:
     """Fork the container's init in its PID namespace; returns its host pid. Raises InitError when
-    the PID namespace of another container cannot be joined (nothing was forked then)."""
+    the PID namespace of another container cannot be joined (nothing was forked then). *join*: a
+    pipe (read end, write end) when plan.cgroup_procs names any; the init keeps the read end, the
+    caller closes both ends after."""
     preload()
     namespaces = _namespaces(plan.config)
     own = -1
@@ -445,14 +479,19 @@ def spawn(plan: InitPlan, sync_w: int, gate_r: int) -> int:
             SYSCALLS.setns(own, sc.CLONE_NEWPID)
             os.close(own)
     if pid:
+        if join[1] >= 0:
+            _move_into_cgroup(plan.cgroup_procs, pid, join[1])
         return pid
     try:
-        if own >= 0:  # the host's PID namespace: not the init's to hold (a pod monitor's at-fork
-            try:  # noqa: SIM105 - hook may have closed it already; no contextlib in the monitor
-                os.close(own)
-            except OSError:
-                pass
-        _container_init(plan, namespaces, sync_w, gate_r)
+        # the host's PID namespace is not the init's to hold; the join pipe's write end must close
+        # for a monitor that dies to read as EOF (a pod monitor's at-fork hook may have closed both)
+        for fd in (own, join[1]):
+            if fd >= 0:
+                try:  # noqa: SIM105 - no contextlib in the monitor
+                    os.close(fd)
+                except OSError:
+                    pass
+        _container_init(plan, namespaces, sync_w, gate_r, join[0])
     except BaseException as exc:  # noqa: BLE001 - the child must never unwind into the monitor
         _report(sync_w, f"error container {plan.name}: {describe(exc)}")
     os._exit(127)
@@ -484,12 +523,10 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _enter_namespaces(plan: InitPlan, namespaces: Mapping[str, str | None]) -> None:
-    """In the init, before anything else is set up: its cgroup (before the cgroup namespace, so
-    that the namespace's root is the container's own cgroup), the namespaces given by path (the
-    network pin, another container's ipc), then new ones for the rest. Its PID namespace was
-    settled by its fork."""
-    join_cgroup(plan.cgroup_procs, 0)  # 0: the writer itself, whatever pid it has here
+def _enter_namespaces(namespaces: Mapping[str, str | None]) -> None:
+    """In the init, before anything else is set up: the namespaces given by path (the network pin,
+    another container's ipc), then new ones for the rest but the cgroup namespace (_enter_cgroup).
+    Its PID namespace was settled by its fork."""
     fds = []
     try:
         for kind, path in namespaces.items():
@@ -510,6 +547,34 @@ def _enter_namespaces(plan: InitPlan, namespaces: Mapping[str, str | None]) -> N
         if kind in namespaces and not namespaces[kind]:
             flags |= sc.NAMESPACE_FLAGS[kind]
     SYSCALLS.unshare(flags)
+
+
+def _enter_cgroup(namespaces: Mapping[str, str | None], join_r: int) -> None:
+    """Once in the container's cgroup: a new cgroup namespace, rooted there, when it asks for one."""
+    _await_cgroup(join_r)
+    if "cgroup" in namespaces and not namespaces["cgroup"]:
+        SYSCALLS.unshare(sc.NAMESPACE_FLAGS["cgroup"])
+
+
+def _defers(m: Mapping[str, Any], mounts: Sequence[Mapping[str, Any]]) -> bool:
+    """A cgroup mount can wait until the cgroup is joined, after pivot_root, unless another mount
+    lands inside it (made before it, that one would be hidden)."""
+    inside = str(m["destination"]).rstrip("/") + "/"
+    return not any(str(o["destination"]).startswith(inside) for o in mounts)
+
+
+def _mount_cgroup_view(m: Mapping[str, Any], root: str, mountinfo: str, sys: Syscalls) -> None:
+    """The container's /sys/fs/cgroup (a cgroup mount entry); a host that refuses it gives the
+    container none."""
+    try:
+        if m.get("type") == "cgroup":
+            flags = parse_mount_options(m.get("options") or ()).flags
+            mount_cgroup_tree(secure_join(root, str(m["destination"])), flags, mountinfo, sys)
+        else:
+            mount_one(m, root, sys)
+    except OSError as exc:
+        if exc.errno not in (errno.EBUSY, errno.EPERM, errno.EINVAL):
+            raise InitError(f"mount {m['destination']}: {exc.strerror}") from None
 
 
 def setup_console(console: Any, sys: Syscalls = SYSCALLS) -> None:
@@ -538,10 +603,10 @@ def setup_console(console: Any, sys: Syscalls = SYSCALLS) -> None:
 
 
 def _container_init(
-    plan: InitPlan, namespaces: Mapping[str, str | None], sync_w: int, gate_r: int
+    plan: InitPlan, namespaces: Mapping[str, str | None], sync_w: int, gate_r: int, join_r: int
 ) -> None:
     reset_signals()  # before anything else: the monitor's handlers must not run in its children
-    _enter_namespaces(plan, namespaces)  # as spawn read them from the config before the fork
+    _enter_namespaces(namespaces)  # as spawn read them from the config before the fork
     cfg = plan.config
     process = cfg["process"]
     linux = cfg.get("linux") or {}
@@ -558,14 +623,29 @@ def _container_init(
     sys.mount(
         "overlay", rootfs, "overlay", 0, f"lowerdir={lower},upperdir={plan.upperdir},workdir={plan.workdir}"
     )
-    for m in cfg.get("mounts") or []:
+    mounts = cfg.get("mounts") or []
+    views = [m for m in mounts if m.get("type") in ("cgroup", "cgroup2")]
+    deferred = views if all(_defers(m, mounts) for m in views) else []
+    joined = False
+    for m in mounts:
+        if m.get("type") in ("cgroup", "cgroup2"):
+            if not deferred:  # in its place: a later mount lands inside it
+                if not joined:
+                    _enter_cgroup(namespaces, join_r)
+                    joined = True
+                with open("/proc/self/mountinfo") as f:
+                    _mount_cgroup_view(m, rootfs, f.read(), sys)
+            continue
         try:
             mount_one(m, rootfs, sys)
         except OSError as exc:
-            refused = exc.errno in (errno.EBUSY, errno.EPERM, errno.EINVAL)
-            if m.get("type") in ("cgroup", "cgroup2") and refused:
-                continue  # no usable cgroup view on this host: the container sees none
             raise InitError(f"mount {m['destination']}: {exc.strerror}") from None
+    host_mounts = ""
+    if deferred:  # the host's cgroup hierarchies, read while its mounts are still in view
+        with open("/proc/self/mountinfo") as f:
+            host_mounts = f.read()
+        for m in deferred:  # made while the root may still be written (a read-only one is not)
+            _make_target(secure_join(rootfs, str(m["destination"])), False)
     _make_devices(linux.get("devices") or [], rootfs, sys)
     os.chdir(rootfs)
     sys.pivot_root(".", ".")
@@ -582,6 +662,10 @@ def _container_init(
         if cfg.get("domainname"):
             sys.setdomainname(str(cfg["domainname"]))
     _set_rlimits(process.get("rlimits") or [])
+    if not joined:
+        _enter_cgroup(namespaces, join_r)
+    for m in deferred:
+        _mount_cgroup_view(m, "/", host_mounts, sys)
     cwd = str(process.get("cwd") or "/")
     os.makedirs(cwd, exist_ok=True)
     env = list(process.get("env") or [])

@@ -176,6 +176,7 @@ class Monitor:
             to_close = [out_w, err_w, stdin]
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+        join = os.pipe2(os.O_CLOEXEC) if self.meta.get("cgroup_procs") else (-1, -1)
         plan = _init.InitPlan(
             name=self.name,
             config=self.config,
@@ -188,16 +189,18 @@ class Monitor:
             tty=tty,
             console=init_console,
         )
-        keep = (*stdio, sync_w, gate_r, *([init_console.fileno()] if init_console is not None else []))
+        console_fd = [init_console.fileno()] if init_console is not None else []
+        keep = (*stdio, sync_w, gate_r, join[0], *console_fd)
         pid, err = 0, ""
         with self.fork_lock(keep):  # until the init's pid is recorded
             try:
-                pid = _init.spawn(plan, sync_w, gate_r)
+                pid = _init.spawn(plan, sync_w, gate_r, join)
             except (OSError, _init.InitError) as exc:
                 err = f"error container {self.name}: {_init.describe(exc)}"
             finally:
-                for fd in (*to_close, sync_w, gate_r):
-                    os.close(fd)
+                for fd in (*to_close, sync_w, gate_r, *join):
+                    if fd >= 0:
+                        os.close(fd)
                 if init_console is not None:
                     init_console.close()
             self.gate_w, self.sync_r = gate_w, sync_r
