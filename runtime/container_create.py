@@ -295,6 +295,7 @@ def _prepare(
         "healthcheck": asdict(healthcheck) if healthcheck else None,
         "stop_signal": oci.stop_signal(spec, config),
         "stdin_open": spec.stdin_open,
+        "volatile": spec.volatile,
     }
     (cdir / "container.json").write_text(json.dumps(meta))
     (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))

@@ -99,6 +99,7 @@ class ContainerSpec:
     mounts: tuple[Mount, ...] = ()
     volumes_from: tuple[str, ...] = ()          # "container[:ro|:rw]"
     read_only: bool = False
+    volatile: bool = False                      # the rootfs skips syncs: not kept past a crash (run --rm)
     # security
     privileged: bool = False
     cap_add: tuple[str, ...] = ()               # "NET_ADMIN" or "CAP_NET_ADMIN"; "ALL"

@@ -169,6 +169,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         env={**spec.env, **env_list(args.env, dict(ctx.environ))},
         user=args.user or spec.user,
         working_dir=args.workdir or spec.working_dir,
+        volatile=args.auto_remove,
         tty=tty,
         stdin_open=bool(svc.get("stdin_open")),
         labels=labels,

@@ -107,5 +107,6 @@ def build_spec(args: argparse.Namespace, ctx: Context, image_config: Mapping[str
         network_mode=network_mode, networks=networks, ports=tuple(ports), expose=tuple(args.expose),
         dns=tuple(args.dns), dns_search=tuple(args.dns_search), dns_opt=tuple(args.dns_option),
         extra_hosts=tuple(F.parse_add_host(h) for h in args.add_host),
+        volatile=bool(getattr(args, "auto_remove", False)),  # as podman: --rm storage skips syncs
         **security,
     )

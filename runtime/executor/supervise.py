@@ -188,6 +188,7 @@ class Monitor:
             stdio=stdio,
             tty=tty,
             console=init_console,
+            volatile=bool(self.meta.get("volatile")),
         )
         console_fd = [init_console.fileno()] if init_console is not None else []
         keep = (*stdio, sync_w, gate_r, join[0], *console_fd)

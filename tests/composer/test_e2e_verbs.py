@@ -104,9 +104,10 @@ def test_exec_run_cp_port_stop_start_and_down_by_name(proj: Path, tmp_path: Path
     assert (res.returncode, res.stdout) == (7, "hello\n")
 
     res = composer_cli(
-        "run", "--rm", "-T", "-e", "X=1", "side", "sh", "-c", "echo run $X $GREETING; exit 3", cwd=proj
+        "run", "--rm", "-T", "-e", "X=1", "side", "sh", "-c",
+        "echo run $X $GREETING; grep -c ' / overlay .*volatile' /proc/mounts; exit 3", cwd=proj
     )
-    assert (res.returncode, res.stdout) == (3, "run 1 hello\n"), res.stderr
+    assert (res.returncode, res.stdout) == (3, "run 1 hello\n1\n"), res.stderr  # --rm: as podman
     names = [json.loads(x)["Name"] for x in _ok(proj, "ps", "-a", "--format", "json").stdout.splitlines()]
     assert names == ["verbs-side-1"]  # the one-off is gone (--rm) and never listed
 

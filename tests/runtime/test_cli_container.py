@@ -157,6 +157,9 @@ def test_run_defaults() -> None:
     assert [n.network for n in spec.networks] == ["composer"] and spec.network_mode == "bridge"
     ctx = _parsed("run", "--network", "none", "busybox", "true")
     assert build_spec(ctx.args, ctx).networks == ()
+    assert not spec.volatile and not build_spec(_parsed("create", "busybox").args, ctx).volatile
+    ctx = _parsed("run", "--rm", "busybox")
+    assert build_spec(ctx.args, ctx).volatile  # its storage skips syncs, as podman's --rm
 
 
 # ---- real containers ----------------------------------------------------------------------
@@ -210,6 +213,18 @@ def test_run_attaches_output_and_exits_with_the_containers_code(bb: tuple[Path, 
     assert r.returncode == 7, r.stderr
     assert r.stdout == "out\n" and r.stderr == "err\n"
     assert cli("ls", "-a", "-q").stdout == ""   # --rm removed it
+
+
+@pytest.mark.privileged
+def test_only_a_run_rm_rootfs_is_volatile(bb: tuple[Path, Path]) -> None:
+    """As podman: an --rm container's overlay skips syncs (its exit would sync the host's file
+    system under it); a kept container's does not, so its writes survive a crash."""
+    show = ("sh", "-c", "grep ' / ' /proc/mounts | grep -c volatile")
+    r = cli("run", "--rm", "busybox", *show)
+    assert (r.returncode, r.stdout) == (0, "1\n"), r.stderr
+    r = cli("run", "--name", "t-kept", "busybox", *show)
+    assert (r.returncode, r.stdout) == (1, "0\n"), r.stderr
+    assert cli("rm", "t-kept").returncode == 0
 
 
 @pytest.mark.privileged
