@@ -190,15 +190,20 @@ def mount_cgroup_tree(dest: str, flags: int, mountinfo: str, sys: Syscalls = SYS
         sys.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | _CGROUP_TMPFS_FLAGS)
 
 
-def mount_one(m: Mapping[str, Any], rootfs: str, sys: Syscalls = SYSCALLS) -> None:
-    """Mount one OCI mount entry under *rootfs* (before pivot_root)."""
+def mount_one(
+    m: Mapping[str, Any], rootfs: str, sys: Syscalls = SYSCALLS, mountinfo: str | None = None
+) -> None:
+    """Mount one OCI mount entry under *rootfs*. A cgroup entry reads the host's hierarchies from
+    *mountinfo*, else from /proc/self/mountinfo (the host's mounts are still in view then)."""
     dest = secure_join(rootfs, str(m["destination"]))
     mtype = str(m.get("type") or "")
     source = str(m.get("source") or mtype)
     opts = parse_mount_options(m.get("options") or ())
     if mtype == "cgroup":
-        with open("/proc/self/mountinfo") as f:
-            mount_cgroup_tree(dest, opts.flags, f.read(), sys)
+        if mountinfo is None:
+            with open("/proc/self/mountinfo") as f:
+                mountinfo = f.read()
+        mount_cgroup_tree(dest, opts.flags, mountinfo, sys)
         return
     is_bind = mtype == "bind" or bool(opts.flags & sc.MS_BIND)
     if is_bind:
@@ -580,15 +585,11 @@ def _defers(m: Mapping[str, Any], mounts: Sequence[Mapping[str, Any]]) -> bool:
     return not any(str(o["destination"]).startswith(inside) for o in mounts)
 
 
-def _mount_cgroup_view(m: Mapping[str, Any], root: str, mountinfo: str, sys: Syscalls) -> None:
-    """The container's /sys/fs/cgroup (a cgroup mount entry); a host that refuses it gives the
-    container none."""
+def _mount_cgroup_view(m: Mapping[str, Any], root: str, mountinfo: str | None, sys: Syscalls) -> None:
+    """The container's /sys/fs/cgroup (a cgroup or cgroup2 mount entry); a host that refuses it
+    gives the container none."""
     try:
-        if m.get("type") == "cgroup":
-            flags = parse_mount_options(m.get("options") or ()).flags
-            mount_cgroup_tree(secure_join(root, str(m["destination"])), flags, mountinfo, sys)
-        else:
-            mount_one(m, root, sys)
+        mount_one(m, root, sys, mountinfo)
     except OSError as exc:
         if exc.errno not in (errno.EBUSY, errno.EPERM, errno.EINVAL):
             raise InitError(f"mount {m['destination']}: {exc.strerror}") from None
@@ -649,8 +650,7 @@ def _container_init(
                 if not joined:
                     _enter_cgroup(namespaces, join_r)
                     joined = True
-                with open("/proc/self/mountinfo") as f:
-                    _mount_cgroup_view(m, rootfs, f.read(), sys)
+                _mount_cgroup_view(m, rootfs, None, sys)
             continue
         try:
             mount_one(m, rootfs, sys)
