@@ -60,6 +60,7 @@ def start_latency() -> list[Item]:
         out.append(Note(ratio("start: run --rm true", ours, theirs)))
     else:
         out.append(Note("start: crun skipped: crun not installed"))
+    out.extend(python_floor(ours))
     if have("podman"):
         from bench.compose import private_podman  # its own storage, the same busybox tarball
 
@@ -75,6 +76,23 @@ def start_latency() -> list[Item]:
     else:
         out.append(Note("start: podman skipped: podman not installed"))
     return out
+
+
+def python_floor(ours: Result) -> list[Item]:
+    """What any Python `run --rm` pays here: the interpreter alone, and bench/floor.py (the
+    interpreter, a cgroup join, namespaces, an overlay, pivot_root and the exec; none of
+    composer's features). Beside composer's time, they say how far a Python CLI can go."""
+    info = composer_json("image", "inspect", IMAGE)[0]
+    layers = info.get("LayerDirs") or []
+    if len(layers) != 1:
+        return [Note(f"start: python floor skipped: expected one layer dir in {IMAGE}, got {len(layers)}")]
+    py = [sys.executable, "-I", "-S"]
+    bare = summarize("start: run --rm true", "python -I -S", time_command([*py, "-c", "pass"], runs=RUNS),
+                     note="the interpreter alone: python -I -S -c pass")
+    floor = summarize("start: run --rm true", "python floor",
+                      time_command([*py, str(Path(__file__).with_name("floor.py")), layers[0]], runs=RUNS),
+                      note="bench/floor.py: cgroup join, namespaces, overlay, pivot_root, exec; no features")
+    return [bare, floor, Note(ratio("start: run --rm true", ours, floor))]
 
 
 def monitor_startup() -> list[Item]:

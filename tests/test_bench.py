@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -105,7 +106,6 @@ def test_result_is_frozen() -> None:
 
 def test_zygote_experiment_forks_and_measures() -> None:
     import json
-    from pathlib import Path
 
     repo = Path(__file__).resolve().parent.parent
     proc = subprocess.run(
@@ -118,3 +118,29 @@ def test_zygote_experiment_forks_and_measures() -> None:
     got = json.loads(proc.stdout)
     assert set(got) == {"fork_ms", "rss_kb", "pss_kb", "private_kb", "zygote_pss_kb"}
     assert 0 < got["pss_kb"] <= got["rss_kb"] and got["zygote_pss_kb"] > 0
+
+
+def _floor_leftovers() -> list[str]:
+    import glob
+
+    return glob.glob("/tmp/composer-floor-*") + glob.glob("/sys/fs/cgroup/*/composer-floor-*") + [
+        line for line in open("/proc/mounts") if "composer-floor-" in line
+    ]
+
+
+@pytest.mark.privileged
+def test_python_floor_runs_a_container_and_leaves_nothing(tmp_path: Path, busybox_tar: Path) -> None:
+    """bench/floor.py (the floor printed beside composer's start time) really runs /bin/true in
+    its own namespaces on an overlay of the image, and cleans up after a success and a failure."""
+    layer = tmp_path / "layer"
+    layer.mkdir()
+    subprocess.run(["tar", "-xf", str(busybox_tar), "-C", str(layer)], check=True)
+    floor = [sys.executable, "-I", "-S", str(Path(__file__).resolve().parent.parent / "bench" / "floor.py")]
+    ok = subprocess.run([*floor, str(layer)], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    (layer / "bin" / "true").unlink()  # the exec fails inside: the init exits 127 or the child reports
+    bad = subprocess.run([*floor, str(layer)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0
+    missing = subprocess.run([*floor, str(tmp_path / "nosuch")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "overlay" in missing.stderr
+    assert _floor_leftovers() == []
