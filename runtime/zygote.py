@@ -26,11 +26,11 @@ directly.
 
 from __future__ import annotations
 
+import _socket  # not the socket module, whose import converts four enums: ~2.5 ms of each start
 import contextlib
 import errno
 import os
 import signal
-import socket
 import struct
 import sys
 import time
@@ -106,6 +106,23 @@ def lone_shared() -> bool:
     """Whether lone containers share the engine's LONE monitor: with pod monitors on, unless
     COMPOSER_ZYGOTE=1 asks for a monitor process of their own forked by the zygote."""
     return pod_monitors() and os.environ.get(ZYGOTE_ENV) not in ("1", "true", "yes")
+
+
+class Socket(_socket.socket):
+    """A socket as the socket module makes it, for the little this code asks of one: used in a
+    ``with``, accept() giving a socket back. The network code uses _socket's type as it is."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def accept(self) -> tuple[Socket, object]:
+        fd, addr = self._accept()  # type: ignore[attr-defined]  # the C accept, as socket.py calls it
+        return Socket(self.family, self.type, self.proto, fileno=fd), addr
 
 
 def pod_socket(rundir: str, pod: str) -> str:
@@ -227,7 +244,7 @@ def retire_warm(rundir: str, pod: str) -> None:
         sock.recv(1)  # its EOF: the request was read
 
 
-def _request(sock: socket.socket, req: list[bytes], timeout: float, pod: bool = False) -> bytes:
+def _request(sock: Socket, req: list[bytes], timeout: float, pod: bool = False) -> bytes:
     """One monitor request on *sock* (the zygote's, or with *pod* a pod monitor's: see the module
     doc). A monitor of its own closes the connection once it reported (and redirected its stdout);
     a pod monitor's status line ends the answer (inits forked meanwhile hold the connection)."""
@@ -271,7 +288,7 @@ def _umask() -> int:
     return 0o022
 
 
-def _read_line(sock: socket.socket) -> tuple[bytes, bytearray]:
+def _read_line(sock: Socket) -> tuple[bytes, bytearray]:
     """The first line on *sock* and what came after it. In chunks, not a byte per recv: each
     recv takes the GIL again, and with `up`'s other threads busy each wait for it can last up to
     a switch interval (5 ms); traced, the 13 bytes of ``forked PID`` took 15 recv calls while the
@@ -286,10 +303,10 @@ def _read_line(sock: socket.socket) -> tuple[bytes, bytearray]:
     return bytes(line + b"\n"), bytearray(rest)
 
 
-def _connect(where: str) -> socket.socket | None:
+def _connect(where: str) -> Socket | None:
     """A connected socket, or None when no zygote listens (no socket file, or a stale one).
     *where*: a run dir (its zygote) or a socket path (a pod monitor's)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = Socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.settimeout(10)
         s.connect(where if where.endswith(".sock") else os.path.join(where, SOCK))
@@ -301,7 +318,7 @@ def _connect(where: str) -> socket.socket | None:
         raise Unavailable(f"zygote: {exc}") from None
 
 
-def _launch(rundir: str, room: int) -> socket.socket:
+def _launch(rundir: str, room: int) -> Socket:
     """Start the zygote (one at a time: flock) unless another client just did; returns a
     connection to it."""
     import fcntl
@@ -415,7 +432,7 @@ def main(argv: list[str]) -> int:
 
 
 class Server:
-    def __init__(self, rundir: str, listener: socket.socket, idle: float) -> None:
+    def __init__(self, rundir: str, listener: Socket, idle: float) -> None:
         self.rundir, self.listener, self.idle = rundir, listener, idle
         self.path = os.path.join(rundir, SOCK)
         self.ino = os.stat(self.path).st_ino
@@ -484,8 +501,8 @@ class Server:
             conn.close()
         return True
 
-    def handle(self, conn: socket.socket) -> None:
-        cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    def handle(self, conn: Socket) -> None:
+        cred = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
         if struct.unpack("3i", cred)[1] not in (0, self.uid):
             return
         conn.settimeout(5)
@@ -503,7 +520,7 @@ class Server:
             finally:
                 os._exit(1)
 
-    def child(self, conn: socket.socket, mask: int, argv: list[str]) -> None:
+    def child(self, conn: Socket, mask: int, argv: list[str]) -> None:
         """Become the monitor monitor.py would have been (never returns)."""
         os.setsid()
         signal.set_wakeup_fd(-1)
@@ -654,9 +671,9 @@ def _terminate(*_: object) -> None:
     raise SystemExit(0)
 
 
-def listen_private(path: str) -> socket.socket:
+def listen_private(path: str) -> Socket:
     """A unix socket listening at *path* that only its owner may use (bound under umask 077)."""
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener = Socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     old = os.umask(0o077)
     try:
         listener.bind(path)
@@ -669,7 +686,7 @@ def listen_private(path: str) -> socket.socket:
     return listener
 
 
-def recv_exact(conn: socket.socket, n: int) -> bytes:
+def recv_exact(conn: Socket, n: int) -> bytes:
     """Exactly *n* bytes of a request (the fork server's and the pod monitors' protocol)."""
     buf = bytearray()
     while len(buf) < n:

@@ -19,17 +19,17 @@ container it served then reads as having lost its monitor, as with a monitor of 
 
 from __future__ import annotations
 
+import _socket  # not the socket module (its import converts four enums: ~2.5 ms of the start)
 import os
 import select
 import signal
-import socket
 import struct
 import sys
 import threading
 
 from runtime.executor import supervise
 from runtime.executor import syscalls as sc
-from runtime.zygote import listen_private, recv_exact  # the fork server's protocol
+from runtime.zygote import Socket, listen_private, recv_exact  # the fork server's protocol
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class Pod:
     def __init__(self, listener: int, path: str) -> None:
         self.lock = ForkGate()  # supervise.Monitor.fork_lock
         self.monitors: set[Any] = set()  # the live supervise.Monitor objects
-        self.listener = socket.socket(fileno=listener)
+        self.listener = Socket(fileno=listener)
         self.path = path
         self.ino = os.stat(path).st_ino
         self.threads = 0
@@ -235,9 +235,9 @@ class Pod:
     def handshake(self, fd: int) -> list[str] | None:
         """The client's request (the fork server's format) -> [cdir, rdir, flags...], after
         ``forked PID`` and the client's ``g``; None when the client went away or is not ours."""
-        conn = socket.socket(fileno=os.dup(fd))
+        conn = Socket(fileno=os.dup(fd))
         try:
-            cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            cred = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
             if struct.unpack("3i", cred)[1] not in (0, self.uid):
                 return None
             conn.settimeout(5)

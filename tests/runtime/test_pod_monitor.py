@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -261,7 +262,7 @@ def test_a_warm_pod_monitor_serves_the_first_container_and_waits_for_it_only_a_w
     zygote.warm_pod(rundir, POD)  # started empty, ahead of the pod's containers (as create does)
     [pid] = _pod_pids(zengine)
     zygote.warm_pod(rundir, POD)  # a second look finds it: no second process, its wait goes on
-    with zygote.socket.socket(zygote.socket.AF_UNIX) as probe:  # a client that connects and leaves
+    with socket.socket(socket.AF_UNIX) as probe:  # a client that connects and leaves
         probe.connect(pod_socket(zengine))
     time.sleep(0.5)
     assert _pod_pids(zengine) == [pid]
