@@ -201,43 +201,29 @@ def since_to_epoch(text: str | None, now: float | None = None) -> float | None:
 
 
 def status_text(c: ContainerInfo, now: float | None = None) -> str:
-    """docker's STATUS column: "Up 3 minutes (healthy)", "Exited (0) 2 seconds ago", "Created"."""
+    """docker's STATUS column (moby container/state.go State.String): "Up 3 minutes (healthy)",
+    "Restarting (1) 2 seconds ago" (since it died), "Exited (0) 2 seconds ago", "Dead", "Created"."""
     now = now or time.time()
-    if c.status in ("running", "paused", "restarting"):
+    if c.status == "restarting":
+        end = epoch_of(c.finished_at)
+        since = f"{human_duration(now - end)} ago" if end else "ago"
+        return f"Restarting ({c.exit_code or 0}) {since}"
+    if c.status in ("running", "paused"):
         start = epoch_of(c.started_at)
         up = human_duration(now - start) if start else ""
         text = f"Up {up}".rstrip()
         if c.status == "paused":
             text += " (Paused)"
-        elif c.status == "restarting":
-            text = f"Restarting ({c.exit_code or 0}) {up} ago"
         elif c.health:
             text += f" ({'health: starting' if c.health == 'starting' else c.health})"
         return text
-    if c.status in ("exited", "dead"):
+    if c.status == "dead":
+        return "Dead"
+    if c.status == "exited":
         end = epoch_of(c.finished_at)
         when = f" {human_duration(now - end)} ago" if end else ""
         return f"Exited ({c.exit_code if c.exit_code is not None else 0}){when}"
     return c.status.capitalize()
-
-
-def ports_text(c: ContainerInfo) -> str:
-    parts = []
-    for asked, host_port in c.ports:
-        proto = asked.protocol
-        if asked.host_ip:
-            parts.append(f"{asked.host_ip}:{host_port}->{asked.container_port}/{proto}")
-        else:
-            parts.append(f"0.0.0.0:{host_port}->{asked.container_port}/{proto}")
-            parts.append(f"[::]:{host_port}->{asked.container_port}/{proto}")
-    return ", ".join(parts)
-
-
-def command_text(c: ContainerInfo, width: int = 20) -> str:
-    cmd = " ".join(c.command)
-    if len(cmd) > width:
-        cmd = cmd[: width - 1] + "…"
-    return f'"{cmd}"'
 
 
 def print_table(rows: Sequence[Sequence[str]], out: Any = None) -> None:

@@ -49,19 +49,26 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     C.check_services(project, args.services)
     engine = ctx.engine()
     if name == "top":
-        for c in C.project_containers(engine, pname, args.services, all=False):
-            procs = engine.containers.top(c.id)
-            print(c.name)
-            rows = [
-                ["UID", "PID", "PPID", "CMD"],
-                *([p.get("UID", ""), p.get("PID", ""), p.get("PPID", ""), p.get("CMD", "")] for p in procs),
-            ]
-            C.print_table(rows)
-            print()
-        return 0
+        return _top(engine, pname, args.services)
     if name == "images":
         return _images(args, ctx, pname)
     return _stats(args, ctx, pname)
+
+
+def _top(engine: Any, pname: str, services: list[str]) -> int:
+    """docker compose top (cmd/compose/top.go): one table of every container's processes, SERVICE
+    and # (the replica) first, CMD last, Go's tabwriter (4, 1, 2); nothing at all without one."""
+    from composer import labels as L
+    from composer.cli.docker_format import tabwriter
+
+    rows = [["SERVICE", "#", "UID", "PID", "PPID", "CMD"]]
+    for c in sorted(C.project_containers(engine, pname, services, all=False), key=lambda c: c.name):
+        for p in engine.containers.top(c.id):
+            rows.append([c.labels.get(L.SERVICE, ""), c.labels.get(L.CONTAINER_NUMBER, ""),
+                         *(p.get(k, "") for k in ("UID", "PID", "PPID", "CMD"))])
+    if len(rows) > 1:
+        sys.stdout.write(tabwriter(rows, minwidth=4, padding=2))
+    return 0
 
 
 def _port(args: argparse.Namespace, ctx: Context) -> int:
@@ -76,9 +83,14 @@ def _port(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:
+    """docker compose images (cmd/compose/images.go): a row per container, by container name."""
+    from composer.cli.docker_format import tabwriter
+    from composer.cli.humanize import human_duration, parse_time
+    from runtime.images.store import host_arch
+
     engine = ctx.engine()
     rows: list[dict[str, Any]] = []
-    for c in C.project_containers(engine, pname, args.services):
+    for c in sorted(C.project_containers(engine, pname, args.services), key=lambda c: c.name):
         size, created = 0, ""
         try:
             info = engine.images.resolve(c.image)
@@ -87,37 +99,27 @@ def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:
         except Exception:  # noqa: BLE001 - image removed since: show what the container says
             ref = c.image
         name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
-        rows.append(
-            {
-                "ContainerName": c.name,
-                "Repository": name,
-                "Tag": tag,
-                "ID": c.image_id,
-                "Size": size,
-                "Created": created,
-            }
-        )
-    if args.quiet:
-        for img_id in dict.fromkeys(r["ID"] for r in rows):
+        # reference.FamiliarName: docker.io/library/busybox -> busybox, docker.io/x/y -> x/y
+        if name.startswith("docker.io/"):
+            name = name.removeprefix("docker.io/").removeprefix("library/")
+        rows.append({"ID": c.image_id, "ContainerName": c.name, "Repository": name, "Tag": tag,
+                     "Platform": f"linux/{host_arch()}", "Size": size, "LastTagTime": created})
+    if args.quiet:  # the IDs without their "sha256:", once each
+        for img_id in dict.fromkeys(str(r["ID"]).partition(":")[2] or r["ID"] for r in rows):
             print(img_id)
     elif args.out_format == "json":
-        print(json.dumps(rows))
+        # Go's json.Encoder (no indent, HTML left alone) then Fprintln: the line ends twice; and
+        # no image is a nil slice: null
+        print(json.dumps(rows or None, separators=(",", ":"), ensure_ascii=False) + "\n")
     else:
-        C.print_table(
-            [
-                ["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"],
-                *(
-                    [
-                        r["ContainerName"],
-                        r["Repository"],
-                        r["Tag"],
-                        str(r["ID"]).removeprefix("sha256:")[:12],
-                        _size(int(r["Size"])),
-                    ]
-                    for r in rows
-                ),
-            ]
-        )
+        now = time.time()
+        table = [["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE", "CREATED"]]
+        for r in rows:
+            when = parse_time(str(r["LastTagTime"]))
+            table.append([r["ContainerName"], r["Repository"] or "<none>", r["Tag"] or "<none>",
+                          r["Platform"], str(r["ID"]).partition(":")[2][:12] or str(r["ID"])[:12],
+                          _size(int(r["Size"])), (human_duration(now - when) + " ago") if when else ""])
+        sys.stdout.write(tabwriter(table, minwidth=20))  # cmd/formatter/pretty.go: 20, 1, 3
     return 0
 
 

@@ -77,83 +77,87 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         return _ls(args, ctx)
     project, pname = C.load_or_name(ctx, args.services)
     C.check_services(project, args.services)
-    # -a lists one-off `run` containers too, as docker compose (pkg/compose/ps.go: oneOffInclude)
-    oneoff = None if args.show_all else False
-    containers = C.project_containers(ctx.engine(), pname, args.services, oneoff=oneoff)
+    # -a (or a status asked for) lists one-off `run` containers too, as docker compose
+    # (cmd/compose/ps.go: All is -a or --status; pkg/compose/ps.go: oneOffInclude)
     statuses = set(args.status)
     for f in args.filters:
         key, _, value = f.partition("=")
         if key != "status" or value not in _STATES:
             raise UsageError(f"invalid filter {f!r}; expected status=<{'|'.join(_STATES)}>")
         statuses.add(value)
+    oneoff = None if args.show_all or statuses else False
+    containers = C.project_containers(ctx.engine(), pname, args.services, oneoff=oneoff)
     if statuses:
         containers = [c for c in containers if c.status in statuses]
     elif not args.show_all:
         containers = [c for c in containers if c.status in ("running", "restarting", "paused")]
     if project is not None and not args.orphans:
         containers = [c for c in containers if c.labels.get(L.SERVICE) in project.services]
+    containers.sort(key=lambda c: c.name)  # docker compose sorts by name: p-web-10 before p-web-2
+    if args.quiet:  # before --services, as docker compose
+        for c in containers:
+            print(c.id)
+        return 0
     if args.only_services:
         for svc in dict.fromkeys(c.labels.get(L.SERVICE, "") for c in containers):
             print(svc)
         return 0
-    if args.quiet:
-        for c in containers:
-            print(c.id)
-        return 0
-    if args.out_format == "json":
-        import json
+    from composer.cli import docker_format as F
 
-        for c in containers:
-            print(json.dumps(ps_json(c), separators=(",", ":")))
-        return 0
-    if args.out_format != "table":
-        raise UsageError(f"invalid --format {args.out_format!r}; expected table or json")
     now = time.time()
-    rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
-    for c in containers:
-        rows.append(
-            [
-                c.name,
-                c.image,
-                C.command_text(c, 10_000 if args.no_trunc else 20),
-                c.labels.get(L.SERVICE, ""),
-                C.ago(c.created_at, now),
-                C.status_text(c, now),
-                C.ports_text(c),
-            ]
-        )
-    C.print_table(rows)
+    trunc = not args.no_trunc
+    fmt = args.out_format or "table"
+    if fmt == "json":
+        sys.stdout.write("".join(F.go_json(ps_json(c, now, trunc)) + "\n" for c in containers))
+        return 0
+    if fmt == "table":
+        fmt = _TABLE
+    from composer.cli.go_template import render_rows
+
+    rows = [ps_json(c, now, trunc) for c in containers]
+    sys.stdout.write(render_rows(fmt, rows, _FIELDS, _HEADERS, [c.labels for c in containers]))
     return 0
 
 
-def ps_json(c: ContainerInfo, now: float | None = None) -> dict[str, Any]:
-    """One line of `ps --format json`, with docker compose's keys."""
-    publishers = []
-    for asked, host_port in c.ports:
-        publishers.append(
-            {
-                "URL": asked.host_ip or "0.0.0.0",
-                "TargetPort": asked.container_port,
-                "PublishedPort": host_port,
-                "Protocol": asked.protocol,
-            }
-        )
+# docker compose's default table (cmd/formatter/container.go) and the headers of its fields
+_TABLE = "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}"
+_HEADERS = {"ID": "CONTAINER ID", "Name": "NAME", "Project": "PROJECT", "Service": "SERVICE",
+            "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
+            "Ports": "PORTS",
+            "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Labels": "LABELS"}
+
+
+_FIELDS = ("Command", "CreatedAt", "ExitCode", "Health", "ID", "Image", "Labels", "LocalVolumes", "Mounts",
+           "Name", "Names", "Networks", "Ports", "Project", "Publishers", "RunningFor", "Service", "Size",
+           "State", "Status")
+
+
+def ps_json(c: ContainerInfo, now: float | None = None, trunc: bool = True) -> dict[str, Any]:
+    """What docker compose's ContainerContext gives a template, `{{json .}}` (--format json) included:
+    its exported methods, in key order, with their Go types (cmd/formatter/container.go)."""
+    from composer.cli import docker_format as F
+    from composer.cli.humanize import parse_time
+
+    now = now or time.time()
+    pubs = F.publishers(c)
+    mounts = [m.source or m.target for m in (c.spec.mounts if c.spec else ())]
     return {
-        "Command": C.command_text(c, 10_000),
-        "CreatedAt": c.created_at,
-        "ExitCode": c.exit_code or 0,
-        "Health": c.health,
-        "ID": c.id,
+        "Command": F.go_quote(F.ellipsis(F.command(c), 20) if trunc else F.command(c)),
+        "CreatedAt": F.go_time_string(parse_time(c.created_at)),
+        # the exit code and the health as compose reads them from inspect: per state
+        "ExitCode": (c.exit_code or 0) if c.status in ("exited", "dead") else 0,
+        "Health": c.health if c.status == "running" else "",
+        "ID": c.id[:12] if trunc else c.id,
         "Image": c.image,
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
         "LocalVolumes": str(sum(1 for m in (c.spec.mounts if c.spec else ()) if m.type == "volume")),
-        "Mounts": ",".join(m.source or m.target for m in (c.spec.mounts if c.spec else ())),
+        "Mounts": ",".join(F.ellipsis(m, 15) if trunc else m for m in mounts),
         "Name": c.name,
         "Names": c.name,
         "Networks": ",".join(sorted(c.networks)),
-        "Ports": C.ports_text(c),
+        "Ports": F.displayable_ports(pubs),
         "Project": c.labels.get(L.PROJECT, ""),
-        "Publishers": publishers,
+        "Publishers": pubs,
         "RunningFor": C.ago(c.created_at, now),
         "Service": c.labels.get(L.SERVICE, ""),
         "Size": "0B",
@@ -163,11 +167,12 @@ def ps_json(c: ContainerInfo, now: float | None = None) -> dict[str, Any]:
 
 
 def project_summaries(containers: Sequence[ContainerInfo], show_all: bool) -> list[dict[str, str]]:
-    """`ls` rows: project name, "running(2), exited(1)", config files."""
+    """`ls` rows as docker compose (pkg/compose/ls.go): project name, "running(2), exited(1)" of the
+    containers it lists (without -a the running ones only), the config files of them all."""
     by: dict[str, list[ContainerInfo]] = {}
     for c in containers:
         p = c.labels.get(L.PROJECT)
-        if p:
+        if p and (show_all or c.status in ("running", "restarting", "paused")):
             by.setdefault(p, []).append(c)
     out = []
     for name in sorted(by):
@@ -175,32 +180,40 @@ def project_summaries(containers: Sequence[ContainerInfo], show_all: bool) -> li
         counts: dict[str, int] = {}
         for c in cs:
             counts[c.status] = counts.get(c.status, 0) + 1
-        if not show_all and not counts.get("running"):
-            continue
         status = ", ".join(f"{s}({n})" for s, n in sorted(counts.items()))
-        files = next((c.labels.get(L.CONFIG_FILES, "") for c in cs if c.labels.get(L.CONFIG_FILES)), "")
-        out.append({"Name": name, "Status": status, "ConfigFiles": files})
+        files = dict.fromkeys(f for c in cs for f in c.labels.get(L.CONFIG_FILES, "").split(","))
+        out.append({"Name": name, "Status": status, "ConfigFiles": ",".join(files)})
     return out
 
 
 def _ls(args: argparse.Namespace, ctx: Context) -> int:
+    import re
+
     containers = [c for c in ctx.engine().containers.list(all=True) if L.PROJECT in c.labels]
     rows = project_summaries(containers, args.show_all)
     for f in args.filters:
         key, _, value = f.partition("=")
         if key != "name":
             raise UsageError(f"invalid filter {f!r}; expected name=<project>")
-        rows = [r for r in rows if value in r["Name"]]
+        try:  # docker's filters.Match: the value itself, or a regular expression searched for
+            rows = [r for r in rows if r["Name"] == value or re.search(value, r["Name"])]
+        except re.error as exc:
+            raise UsageError(f"invalid filter {f!r}: {exc}") from None
     if args.quiet:
         for r in rows:
             print(r["Name"])
     elif args.out_format == "json":
         import json
 
-        print(json.dumps(rows))
+        # Go's json.Encoder with no indent and HTML left alone (cmd/formatter/json.go ToJSON)
+        print(json.dumps(rows, separators=(",", ":"), ensure_ascii=False))
+    elif args.out_format in ("table", "pretty", ""):
+        from composer.cli.docker_format import tabwriter
+
+        table = [["NAME", "STATUS", "CONFIG FILES"],
+                 *([r["Name"], r["Status"], r["ConfigFiles"]] for r in rows)]
+        sys.stdout.write(tabwriter(table, minwidth=20))  # cmd/formatter/pretty.go: 20, 1, 3
     else:
-        C.print_table(
-            [["NAME", "STATUS", "CONFIG FILES"], *([r["Name"], r["Status"], r["ConfigFiles"]] for r in rows)]
-        )
+        raise UsageError(f"invalid --format {args.out_format!r}; expected table or json")
     sys.stdout.flush()
     return 0

@@ -119,7 +119,8 @@ def test_up_create_start_stop_rm_and_recreate_flags(
         _run(proj, "unpause", "web")
         assert _states(proj)["auditflags-web-1"] == "running"
         top = _run(proj, "top", "web").stdout
-        assert "auditflags-web-1" in top and "echo web up" in top
+        # docker compose 2.40's one table: SERVICE and the replica first, the command last
+        assert top.startswith("SERVICE  #   UID") and "\nweb      1   " in top and "echo web up" in top
         stats = _run(proj, "stats", "--no-stream").stdout
         assert "auditflags-db-1" in stats and "auditflags-web-1" in stats
         images = _run(proj, "images").stdout
@@ -138,7 +139,9 @@ def test_up_create_start_stop_rm_and_recreate_flags(
         _run(proj, "create", "db")
         assert _states(proj, "-a")["auditflags-db-1"] == "created"
         assert _run(proj, "ps", "--services", "--status", "created").stdout == "db\n"
-        assert _run(proj, "ps", "-q", "--filter", "status=exited").stdout.strip() == now["auditflags-web-1"]
+        # -q prints the whole ID, --format json the short one (as docker compose: trunc by default)
+        exited = _run(proj, "ps", "-q", "--filter", "status=exited").stdout.strip()
+        assert len(exited) == 64 and exited[:12] == now["auditflags-web-1"]
     finally:
         composer_cli("down", "-t", "0", cwd=proj)
     assert _run(tmp_path, "-p", "auditflags", "ps", "-a", "-q").stdout == ""

@@ -52,7 +52,20 @@ def test_status_column_reads_like_docker() -> None:
         == "Exited (3) About a minute ago"
     )
     assert C.status_text(_c(status="created")) == "Created"
-    assert C.command_text(_c()) == '"httpd -f -p 8080 -h…"'
+    assert C.status_text(_c(status="dead")) == "Dead"
+    dying = _c(status="restarting", exit_code=1, finished_at="2026-01-01T00:00:05Z")
+    assert C.status_text(dying, now=start + 7) == "Restarting (1) 3 seconds ago"  # since it died
+    doc = ps_json(_c(command=("sh", "-c", 'echo "a b"')), trunc=False)
+    assert doc["Command"] == '"sh -c \'echo \\"a b\\"\'"'  # moby quotes an argument with a space
+    assert ps_json(_c())["Command"] == '"httpd -f -p 8080 -h…"'
+    assert ps_json(_c())["ID"] == "id-demo-web-1"[:12]
+
+
+def test_human_duration_rounds_hours_as_go() -> None:
+    from composer.cli.humanize import human_duration
+
+    assert human_duration(9000) == "3 hours"  # 2.5 h: Go's int(h + 0.5), not round-half-even
+    assert human_duration(5399) == "About an hour"
 
 
 def test_ports_column_and_json() -> None:
@@ -62,9 +75,9 @@ def test_ports_column_and_json() -> None:
             (PortMapping(container_port=53, host_port=5353, protocol="udp", host_ip="127.0.0.1"), 5353),
         )
     )
-    assert C.ports_text(c) == "0.0.0.0:18080->8080/tcp, [::]:18080->8080/tcp, 127.0.0.1:5353->53/udp"
     doc = ps_json(c)
-    assert doc["Publishers"][0] == {
+    assert doc["Ports"] == "127.0.0.1:5353->53/udp, 0.0.0.0:18080->8080/tcp, [::]:18080->8080/tcp"
+    assert doc["Publishers"][1] == {
         "URL": "0.0.0.0",
         "TargetPort": 8080,
         "PublishedPort": 18080,
@@ -80,7 +93,10 @@ def test_ports_column_and_json() -> None:
 
 def test_ls_summarises_projects() -> None:
     rows = project_summaries([_c(), _c("demo-db-1", "exited"), _c("other-x-1", "exited")], show_all=False)
-    assert rows == [{"Name": "demo", "Status": "exited(1), running(1)", "ConfigFiles": "/w/compose.yaml"}]
+    # without -a docker compose lists (and counts) the running containers only
+    assert rows == [{"Name": "demo", "Status": "running(1)", "ConfigFiles": "/w/compose.yaml"}]
+    rows = project_summaries([_c(), _c("demo-db-1", "exited")], show_all=True)
+    assert rows[0]["Status"] == "exited(1), running(1)"
     assert [r["Name"] for r in project_summaries([_c("other-x-1", "exited")], show_all=True)] == ["other"]
 
 
@@ -209,3 +225,27 @@ def test_epoch_of_an_rfc3339_stamp_is_datetimes_without_datetime() -> None:
     assert parse_time("2024-02-29T00:00:00Z") == leap
     for junk in ("", "junk", "2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z"):
         assert parse_time(junk) == 0.0, junk
+
+
+def _pub(url: str, target: int, published: int, proto: str = "tcp") -> dict[str, object]:
+    return {"URL": url, "TargetPort": target, "PublishedPort": published, "Protocol": proto}
+
+
+def test_ports_cell_is_docker_clis_displayable_ports() -> None:
+    from composer.cli.docker_format import displayable_ports
+
+    pubs = [_pub("0.0.0.0", 8001, 8001), _pub("::", 8000, 8000), _pub("0.0.0.0", 8000, 8000),
+            _pub("::", 8001, 8001), _pub("", 3000, 0), _pub("", 3001, 0), _pub("0.0.0.0", 80, 8080),
+            _pub("", 5000, 0, "udp"), _pub("0.0.0.0", 8003, 8003)]
+    # a run broken by a gap is printed at once; the groups left follow in the order they began
+    assert displayable_ports(pubs) == (
+        "0.0.0.0:8000-8001->8000-8001/tcp, 3000-3001/tcp, 5000/udp, 0.0.0.0:8003->8003/tcp, "
+        "[::]:8000-8001->8000-8001/tcp, 0.0.0.0:8080->80/tcp")
+
+
+def test_tabwriter_pads_as_gos() -> None:
+    from composer.cli.docker_format import tabwriter
+
+    want = "NAME      X         LAST\na                   \n"  # padded up to the last cell
+    assert tabwriter([["NAME", "X", "LAST"], ["a", "", ""]]) == want
+    assert tabwriter([["a-long-name", "b"]], minwidth=4, padding=2) == "a-long-name  b\n"
