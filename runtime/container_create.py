@@ -163,6 +163,10 @@ def _check(mgr: ContainerManager, spec: ContainerSpec) -> None:
         raise InvalidSpec(f"container {spec.name}: {exc}") from None
     if spec.cap_add or spec.cap_drop:
         _caps(spec)  # an unknown name (resolved again, a few µs, where the bundle is built)
+    for m in spec.mounts:
+        if m.type == "bind" and not m.create_host_path and m.source and not os.path.lexists(m.source):
+            # as docker's mount API (compose's long syntax with create_host_path: false)
+            raise InvalidSpec(f"container {spec.name}: bind source path does not exist: {m.source}")
 
 
 def _prepare(
@@ -226,6 +230,7 @@ def _prepare(
             raise InvalidSpec(f"container {spec.name}: {exc}") from None
         undo.append(cg.remove)
         cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
+    _create_bind_sources(spec)
     # volumes
     volume_sources = _volumes(
         mgr, cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
@@ -469,6 +474,21 @@ def _image_path(layers: list[str], target: str) -> str | None:
     return None
 
 
+def _create_bind_sources(spec: ContainerSpec) -> None:
+    """A missing bind source becomes an empty directory, as docker's daemon makes one for compose's
+    short syntax (and long syntax unless `create_host_path: false`). It outlives the container, as
+    docker's does: it is the user's path, not the container's."""
+    for m in spec.mounts:
+        if m.type != "bind" or not m.create_host_path or os.path.exists(m.source):
+            continue
+        try:
+            os.makedirs(m.source, mode=0o755, exist_ok=True)
+        except OSError as exc:  # a dangling symlink, a file where a parent should be, ...
+            what = "a dangling symbolic link" if isinstance(exc, FileExistsError) else exc.strerror
+            raise InvalidSpec(f"container {spec.name}: bind source {m.source}: cannot create it: "
+                              f"{what}") from None
+
+
 def _volumes(
     mgr: ContainerManager,
     cid: str,
@@ -495,9 +515,13 @@ def _volumes(
                 # an anonymous volume handed over on recreate: still this container's to remove
                 doc["anonymous_volumes"].append(info.name)
         else:
-            info = vols.create_anonymous({"com.docker.volume.anonymous": ""})
-            doc["anonymous_volumes"].append(info.name)
-            undo.append(functools.partial(vols.remove, info.name, force=True))
+            # the name goes into the container's row first: a process killed after the volume is
+            # made leaves it named by the row, and removing the container (rm -v, down -v) removes it
+            name = os.urandom(32).hex()
+            doc["anonymous_volumes"].append(name)
+            mgr._save(cid, doc)
+            undo.append(functools.partial(vols.remove, name, force=True))
+            info = vols.create_anonymous({"com.docker.volume.anonymous": ""}, name=name)
         doc["volume_names"].append(info.name)
         doc.setdefault("volume_targets", {})[m.target] = info.name
         if not m.nocopy and not m.subpath:

@@ -64,9 +64,13 @@ class VolumeManager:
         """
         return self._create(spec, anonymous=False)
 
-    def create_anonymous(self, labels: Mapping[str, str] | None = None) -> VolumeInfo:
-        """A new volume with a random 64-hex name (an anonymous volume, as docker's)."""
-        return self._create(VolumeSpec(name=secrets.token_hex(32), labels=dict(labels or {})), anonymous=True)
+    def create_anonymous(
+        self, labels: Mapping[str, str] | None = None, name: str | None = None
+    ) -> VolumeInfo:
+        """A new volume with a random 64-hex name (an anonymous volume, as docker's), or *name*:
+        one a container recorded as its own before asking, so a kill in between leaks nothing."""
+        name = name or secrets.token_hex(32)
+        return self._create(VolumeSpec(name=name, labels=dict(labels or {})), anonymous=True)
 
     def _create(self, spec: VolumeSpec, anonymous: bool) -> VolumeInfo:
         name = spec.name
