@@ -159,7 +159,12 @@ def load(opts: LoadOptions) -> LoadResult:
     from composer.loader.validate import check_consistency, validate_schema
 
     validate_schema(tree, sources[0], opts.cache_dir)
-    canonical = canonicalize(tree, working_dir=working_dir, environ=env, resolve_paths=opts.resolve_paths)
+    try:
+        canonical = canonicalize(tree, working_dir=working_dir, environ=env, resolve_paths=opts.resolve_paths)
+    except ConfigError as exc:
+        if len(sources) != 1 or exc.where.startswith(sources[0]):
+            raise  # the files are merged by now: one of several would be a guess
+        raise type(exc)(f"{sources[0]}: {exc.where}" if exc.where else sources[0], exc.what) from None
     if not opts.normalize:
         canonical = _denormalize(canonical, tree)
     selection = select_services(canonical, active_profiles(opts.profiles, env), opts.services, warnings)

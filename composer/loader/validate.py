@@ -435,6 +435,9 @@ def _check_values(name: str, svc: Mapping[str, Any], source: str) -> None:
             raise ConfigError(f"{where}.ports[{i}]", "missing a target port")
         if "host_ip" in port and not _is_ip(port["host_ip"]):
             raise ConfigError(f"{where}.ports[{i}].host_ip", f"invalid ip address {port['host_ip']!r}")
+    for i, vol in enumerate(svc.get("volumes") or []):
+        if isinstance(vol, Mapping) and not vol.get("target"):  # as compose-go: the engine needs one
+            raise ConfigError(f"{where}.volumes[{i}]", "missing a mount target")
     hc = svc.get("healthcheck") or {}
     for key in ("interval", "timeout", "start_period", "start_interval"):
         if key in hc:

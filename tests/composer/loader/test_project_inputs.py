@@ -89,3 +89,18 @@ def test_name_precedence() -> None:
     assert project_name(None, {}, [], "/x/My Dir") == "mydir"
     with pytest.raises(ConfigError, match='invalid project name "Bad"'):
         project_name("Bad", {}, [], "/x")
+
+
+@pytest.mark.parametrize(("service", "where"), [
+    ("ports: ['abc']", "services.web.ports[0]: invalid container port 'abc'"),
+    ("mem_limit: 12xb", "services.web.mem_limit: invalid size '12xb'"),
+    ("env_file: nope.env", "services.web.env_file[0]: env file "),
+    ("extra_hosts: [nocolon]", "services.web.extra_hosts: invalid additional host 'nocolon'"),
+])
+def test_an_error_of_the_canonical_stage_names_the_one_file(tmp_path: Path, service: str, where: str) -> None:
+    from composer.loader import LoadOptions, load
+
+    f = touch(tmp_path / "compose.yaml", f"services:\n  web:\n    image: busybox\n    {service}\n")
+    with pytest.raises(ConfigError) as info:
+        load(LoadOptions(files=(str(f),), cwd=str(tmp_path)))
+    assert str(info.value).startswith(f"{f}: {where}")
