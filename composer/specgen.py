@@ -314,7 +314,9 @@ class _Gen:
             if mode in ("host", "none") or mode.startswith("container:"):
                 return mode, ()
             if mode != "bridge":
-                self.warn(f"network_mode {mode!r}", "not supported; using bridge")
+                # any other value names an existing network, as docker's engine reads it (an
+                # unknown one fails the create: "network bogus not found")
+                return "bridge", (NetworkAttachment(network=mode, aliases=(self.service,)),)
         nets = svc.get("networks")
         if nets is None:
             nets = {"default": None} if "default" in self.p.networks or not self.p.networks else {}

@@ -201,3 +201,12 @@ def test_file_secret_with_mode_is_copied_not_bound(tmp_path: Path) -> None:
         ("/f/secrets/s", str(tmp_path / "s.txt"), 0o440, 5)
     ]
     assert gen.spec.mounts[0].source == "/f/secrets/s" and gen.spec.mounts[0].read_only
+
+
+def test_a_network_mode_that_is_no_mode_names_a_network(tmp_path: Path) -> None:
+    """As docker's engine reads it: `network_mode: shared` joins the existing network `shared`
+    (an unknown one fails the create with "network shared not found", not the project's default)."""
+    p = load(tmp_path, "services:\n  a:\n    image: busybox\n    network_mode: shared\n")
+    s = service_spec(p, "a", 1, files_dir="/f").spec
+    assert s.network_mode == "bridge"
+    assert s.networks == (NetworkAttachment(network="shared", aliases=("a",)),)
