@@ -420,7 +420,10 @@ def _caps(spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
 def _rlimits(mgr: ContainerManager, spec: ContainerSpec) -> dict[str, tuple[int, int]]:
     from runtime.security.rlimits import clamp_rlimits
 
-    limits, warnings = clamp_rlimits(spec.ulimits)
+    try:
+        limits, warnings = clamp_rlimits(spec.ulimits)
+    except InvalidSpec as exc:
+        raise InvalidSpec(f"container {spec.name}: {exc}") from None
     mgr.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
     if "nofile" not in limits:
         # as podman: open files up to the hard limit (1048576 where it can be raised), not the

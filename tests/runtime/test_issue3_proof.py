@@ -109,6 +109,8 @@ BAD = [
         "container port must be 1-65535",
     ),
     ("t-p3-user", {"user": "nosuch"}, "unable to find user nosuch"),
+    ("t-p3-ulimit", {"ulimits": {"bogus": (1, 1)}}, 'unknown ulimit "bogus"'),
+    ("t-p3-ulimits", {"ulimits": {"nofile": (100, 10)}}, "soft limit 100 is above hard limit 10"),
 ]
 
 
