@@ -586,6 +586,11 @@ def _develop(value: Mapping[str, Any], ctx: _Ctx, where: str) -> dict[str, Any]:
 
 def _blkio(value: Mapping[str, Any], where: str) -> dict[str, Any]:
     b = copy.deepcopy(dict(value))
+    if "weight" in b:  # compose-go's uint16: "500" is read as 500, "abc" fails to decode
+        b["weight"] = _int(b["weight"], f"{where}.weight")
+    for i, dev in enumerate(b.get("weight_device") or []):
+        if isinstance(dev, dict) and "weight" in dev:
+            dev["weight"] = _int(dev["weight"], f"{where}.weight_device[{i}].weight")
     for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
         for i, dev in enumerate(b.get(key) or []):
             if "rate" in dev:
