@@ -142,7 +142,10 @@ def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, st
     # as docker writes it: the FQDN (hostname.domainname) first, then the bare hostname
     fqdn = ".".join(filter(None, (doc["hostname"], doc.get("domainname"))))
     names = (fqdn, fqdn.partition(".")[0], doc["name"])
-    own = [files.HostEntry(a[v], names) for a in doc["attachments"] for v in ("ipv4", "ipv6") if a.get(v)]
+    # its service name and aliases on each network resolve to itself too, as docker's DNS answers
+    # them inside the container (a service that advertises or connects to its own name)
+    own = [files.HostEntry(a[v], (*names, *a.get("aliases", ()))) for a in doc["attachments"]
+           for v in ("ipv4", "ipv6") if a.get(v)]
     if not own:
         own.append(files.HostEntry("127.0.0.1", names))
     peers = [line for a in doc["attachments"] for other, line in members.get(a["network"], ())

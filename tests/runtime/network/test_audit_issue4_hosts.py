@@ -23,3 +23,14 @@ def test_own_line_has_the_fqdn_then_the_bare_hostname() -> None:
 def test_rows_written_before_domainname_was_stored_still_render() -> None:
     doc = {"name": "old-1", "hostname": "old", "attachments": [], "extra_hosts": []}
     assert "127.0.0.1\told old-1" in _hosts_text("b" * 64, doc, {}).splitlines()
+
+
+def test_own_line_has_its_service_name_and_aliases_on_that_network() -> None:
+    """docker's DNS answers a container's own service name and aliases inside it: a service that
+    advertises its own name (kafka, a cluster's seed list) must reach itself by it."""
+    doc = {"name": "demo-web-1", "hostname": "3f2a", "domainname": None, "extra_hosts": [],
+           "attachments": [{"network": "n", "ipv4": "10.9.0.2", "ipv6": None, "aliases": ["web", "api"]},
+                           {"network": "m", "ipv4": "10.9.1.2", "ipv6": None, "aliases": ["web"]}]}
+    lines = _hosts_text("a" * 64, doc, {}).splitlines()
+    assert "10.9.0.2\t3f2a demo-web-1 web api" in lines
+    assert "10.9.1.2\t3f2a demo-web-1 web" in lines
