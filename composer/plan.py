@@ -154,6 +154,19 @@ def _number(c: ContainerInfo) -> int:
         return 0
 
 
+def _joins_none_of(c: ContainerInfo, others: Sequence[ContainerInfo]) -> bool:
+    """Whether *c* shares namespaces or volumes by id (network_mode, ipc, pid `container:<id>`,
+    volumes_from) with none of *others*, the containers of a service it asks that of. False
+    when either side is unknown: a record without its spec, a service with no container yet."""
+    spec = c.spec
+    if spec is None or not others:
+        return False
+    modes = (spec.network_mode, spec.ipc_mode or "", spec.pid_mode or "")
+    joined = {m.removeprefix("container:") for m in modes if m.startswith("container:")}
+    joined.update(v.split(":", 1)[0] for v in spec.volumes_from)
+    return bool(joined) and not any(o.id in joined for o in others)
+
+
 def _is_oneoff(c: ContainerInfo) -> bool:
     return c.labels.get(L.ONEOFF, "False") == "True"
 
@@ -228,11 +241,15 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
             d.service for d in present if d.why != "depends_on" and d.why != "links" and d.service in created
         )
         restart_for = sorted(d.service for d in present if d.restart and d.service in created)
+        by_id_deps = [d.service for d in present if d.why not in ("depends_on", "links")]
         for c in have:
             n = _number(c)
             target = f"service:{name}:{n}"
             old = c.labels.get(L.CONFIG_HASH, "")
-            follows = options.recreate != "never" and bool(by_id)
+            # replaced by an earlier up (`up --force-recreate x` alone): c still joins the old one's
+            # namespaces, as docker compose's hash of the resolved `container:<id>` notices
+            stale = [s for s in by_id_deps if s not in created and _joins_none_of(c, by_service.get(s, ()))]
+            follows = options.recreate != "never" and bool(by_id or stale)
             damaged = c.id in observed.damaged  # cannot start, whatever --no-recreate says
             if (
                 options.recreate == "force"
@@ -246,8 +263,10 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                     cause = "--force-recreate"
                 elif old != chash:
                     cause = "config hash changed"
-                else:
+                elif by_id:
                     cause = f"{by_id[0]} is recreated and this container uses it by id"
+                else:
+                    cause = f"{stale[0]}'s container was replaced and this container uses the old one by id"
                 op = b.add(
                     "RecreateContainer",
                     target,

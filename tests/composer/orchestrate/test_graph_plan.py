@@ -224,6 +224,42 @@ def test_a_container_sharing_a_recreated_namespace_is_recreated_too(tmp_path: Pa
     assert "service:other:1, RecreateContainer" not in rendered
 
 
+def test_a_container_still_joined_to_a_replaced_container_is_recreated(tmp_path: Path) -> None:
+    """`up --force-recreate web` alone replaced web; side still sits in the old web's network
+    namespace (no network at all): the next `up` recreates it, as docker compose does (it hashes
+    the resolved `container:<id>`), and leaves it alone once it joins the current web."""
+    from runtime.spec import ContainerSpec
+
+    p = load(
+        tmp_path,
+        "services:\n  web: {image: busybox}\n  side: {image: busybox, network_mode: 'service:web'}\n"
+        "  vols: {image: busybox, volumes_from: [web]}\n",
+    )
+
+    def joined(service: str, web_id: str) -> ContainerInfo:
+        spec = ContainerSpec(name=f"demo-{service}-1", image="busybox")
+        if service == "side":
+            spec = replace(spec, network_mode=f"container:{web_id}")
+        else:
+            spec = replace(spec, volumes_from=(f"{web_id}:rw",))
+        return replace(_running(p, service), spec=spec)
+
+    def plan(web_id: str) -> str:
+        observed = Observed(
+            containers=(_running(p, "web", cid="id-web-new"), joined("side", web_id), joined("vols", web_id)),
+            networks=frozenset({"demo_default"}),
+            images=frozenset({"busybox"}),
+            pod=True,
+        )
+        return reconcile(p, observed).render()
+
+    rendered = plan("id-web-old")
+    cause = "web's container was replaced and this container uses the old one by id"
+    assert f"service:side:1, RecreateContainer, {cause}" in rendered
+    assert f"service:vols:1, RecreateContainer, {cause}" in rendered
+    assert plan("id-web-new") == ""
+
+
 def test_depends_on_restart_restarts_dependents_of_a_recreated_service(tmp_path: Path) -> None:
     p = load(
         tmp_path,
