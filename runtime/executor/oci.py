@@ -275,11 +275,7 @@ def build_config(
             raise InvalidSpec(f"container {spec.name}: init requested but no init binary is available")
         args = [INIT_TARGET, "--", *args]
     u = inputs.user
-    # podman gives an explicit user with no other groups its primary gid as the supplementary
-    # list (`-u 1000:1000` -> Groups: 1000); the default user keeps an empty one.
     gids = list(u.additional_gids)
-    if spec.user and not gids:
-        gids = [u.gid]
     process: dict[str, Any] = {
         "terminal": spec.tty,
         "user": {"uid": u.uid, "gid": u.gid, **({"additionalGids": gids} if gids else {})},

@@ -113,9 +113,11 @@ def resolve_user(user: str | None, group_add: Sequence[str], passwd_text: str, g
             raise UserError(f"unable to find user {name_part}: no matching entries in passwd file")
         uid = entry.uid
     gid = _group_id(group_part, groups) if group_part else (entry.gid if entry else 0)
-    extra: list[int] = []
+    # the primary gid leads the supplementary list, as docker has it since the fix for
+    # CVE-2023-25173 (a process that drops its gid must not lose that group's denials)
+    extra: list[int] = [gid]
     if entry is not None and not group_part:
-        extra = [g.gid for g in groups if entry.name in g.members]
+        extra += [g.gid for g in groups if entry.name in g.members and g.gid != gid]
     for ref in group_add:
         g = _group_id(ref, groups)
         if g not in extra:

@@ -136,7 +136,7 @@ def test_security_defaults_apply(engine: Engine) -> None:
 
 def test_user_is_resolved_from_the_image(engine: Engine) -> None:
     code, out, _ = run(engine, spec("t-user", "id", user="www-data", group_add=("users",)))
-    assert code == 0 and out.strip() == "uid=33(www-data) gid=33(www-data) groups=100(users)"
+    assert code == 0 and out.strip() == "uid=33(www-data) gid=33(www-data) groups=33(www-data),100(users)"
     code, out, _ = run(
         engine, spec("t-uid", "sh", "-c", "id -u; id -g; grep CapEff /proc/self/status", user="1234:5")
     )

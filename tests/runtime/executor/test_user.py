@@ -18,13 +18,13 @@ GROUP = "root:x:0:\ntty:x:5:app\nwww-data:x:33:\nusers:x:100:app,www-data\napp:x
 @pytest.mark.parametrize(
     ("user", "group_add", "expected"),
     [
-        (None, (), User(0, 0, (), "/root")),
-        ("www-data", (), User(33, 33, (100,), "/var/www")),
-        ("app", ("root",), User(1000, 1000, (5, 100, 0), "/home/app")),
-        ("1000", (), User(1000, 1000, (5, 100), "/home/app")),
-        ("4242", (), User(4242, 0, (), "/")),  # unknown uid: gid 0, as docker
-        ("app:tty", (), User(1000, 5, (), "/home/app")),  # an explicit group: no member groups
-        ("33:77", ("9",), User(33, 77, (9,), "/var/www")),
+        (None, (), User(0, 0, (0,), "/root")),
+        ("www-data", (), User(33, 33, (33, 100), "/var/www")),
+        ("app", ("root",), User(1000, 1000, (1000, 5, 100, 0), "/home/app")),
+        ("1000", (), User(1000, 1000, (1000, 5, 100), "/home/app")),
+        ("4242", (), User(4242, 0, (0,), "/")),  # unknown uid: gid 0, as docker
+        ("app:tty", (), User(1000, 5, (5,), "/home/app")),  # an explicit group: no member groups
+        ("33:77", ("9",), User(33, 77, (77, 9), "/var/www")),
     ],
 )
 def test_users_resolve_as_docker(user: str | None, group_add: tuple[str, ...], expected: User) -> None:
@@ -52,4 +52,4 @@ def test_files_come_from_the_first_dir_that_has_them(tmp_path: Path) -> None:
     (layer / "etc" / "group").write_text(GROUP)
     (upper / "etc" / "passwd").write_text("app:x:2000:2000::/:/bin/sh\n")
     (upper / "etc" / "group").symlink_to("/etc/group")  # never followed out of the image
-    assert resolve_in_dirs("app", (), [upper, layer]) == User(2000, 2000, (5, 100), "/")
+    assert resolve_in_dirs("app", (), [upper, layer]) == User(2000, 2000, (2000, 5, 100), "/")
