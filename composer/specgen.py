@@ -419,7 +419,7 @@ class _Gen:
                         read_only=ro,
                         source=str(vol["source"]),
                         propagation=str(opts.get("propagation") or "rprivate"),
-                        create_host_path=bool(opts.get("create_host_path", True)),
+                        create_host_path=bool(opts.get("create_host_path", False)),  # short syntax: True
                     )
                 )
             elif kind == "tmpfs":

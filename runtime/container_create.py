@@ -478,9 +478,10 @@ def _image_path(layers: list[str], target: str) -> str | None:
 
 
 def _create_bind_sources(spec: ContainerSpec) -> None:
-    """A missing bind source becomes an empty directory, as docker's daemon makes one for compose's
-    short syntax (and long syntax unless `create_host_path: false`). It outlives the container, as
-    docker's does: it is the user's path, not the container's."""
+    """A missing bind source becomes an empty directory where the mount allows it (compose's short
+    syntax, long syntax with `create_host_path: true`, `run -v`), as docker's daemon makes one
+    (_check refused the others). It outlives the container, as docker's does: it is the user's
+    path, not the container's."""
     for m in spec.mounts:
         if m.type != "bind" or not m.create_host_path or os.path.exists(m.source):
             continue
