@@ -451,9 +451,11 @@ class _Gen:
 
     def files_mounts(self, kind: str, top: Mapping[str, Any], base: str) -> list[Mount]:
         out: list[Mount] = []
+        uses: dict[str, int] = {}
         for ref in self.svc.get(kind) or ():
             ref = {"source": ref} if isinstance(ref, str) else ref
             source = str(ref["source"])
+            uses[source] = uses.get(source, 0) + 1
             obj = top.get(source)
             if obj is None:
                 raise ValueError(f"{kind[:-1]} {source!r} is not defined at the top level")
@@ -463,7 +465,10 @@ class _Gen:
             mode = int(str(ref["mode"]), 8) if ref.get("mode") is not None else 0o444
             uid = int(ref["uid"]) if ref.get("uid") not in (None, "") else None
             gid = int(ref["gid"]) if ref.get("gid") not in (None, "") else None
-            here = posixpath.join(self.files_dir, kind, source)
+            # one file per reference: the same secret at two targets may have two owners and modes
+            # ('@' cannot occur in a secret's or config's name)
+            name = source if uses[source] == 1 else f"{source}@{uses[source]}"
+            here = posixpath.join(self.files_dir, kind, name)
             if obj.get("external"):
                 self.warn(f"{kind[:-1]} {source!r} (external)")
                 continue

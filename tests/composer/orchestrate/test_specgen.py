@@ -210,3 +210,23 @@ def test_a_network_mode_that_is_no_mode_names_a_network(tmp_path: Path) -> None:
     s = service_spec(p, "a", 1, files_dir="/f").spec
     assert s.network_mode == "bridge"
     assert s.networks == (NetworkAttachment(network="shared", aliases=("a",)),)
+
+
+def test_one_secret_at_two_targets_keeps_each_owner_and_mode(tmp_path: Path) -> None:
+    """The same secret mounted twice with different uid/mode: each target gets its own file (they
+    shared one, so the last reference's owner and mode showed at both targets)."""
+    p = load(
+        tmp_path,
+        "services:\n  a:\n    image: busybox\n    secrets:\n      - {source: s, target: /etc/s}\n"
+        "      - {source: s, uid: '1000', mode: 0o400}\nsecrets: {s: {environment: SV}}\n",
+        env={"SV": "v"},
+    )
+    gen = service_spec(p, "a", 1, files_dir="/f")
+    assert [(f.path, f.mode, f.uid) for f in gen.files] == [
+        ("/f/secrets/s", 0o444, None),
+        ("/f/secrets/s@2", 0o400, 1000),
+    ]
+    assert {m.target: m.source for m in gen.spec.mounts} == {
+        "/etc/s": "/f/secrets/s",
+        "/run/secrets/s": "/f/secrets/s@2",
+    }
