@@ -132,6 +132,12 @@ def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[tuple[str, str 
     return out
 
 
+def _extra_hosts(extra: Sequence[tuple[str, str]], gateway: str) -> builtins.list[builtins.list[str]]:
+    """extra_hosts with docker's `host-gateway` replaced by *gateway*, an address of the host the
+    container reaches (`host.docker.internal:host-gateway`, to reach a server on the host)."""
+    return [[host, gateway if addr == "host-gateway" else addr] for host, addr in extra]
+
+
 def _attached(doc: Doc, network: str) -> bool:
     """Whether the container record *doc* has an interface on *network*."""
     return any(a["network"] == network for a in doc.get("attachments", []))
@@ -541,7 +547,10 @@ class NetworkManager:
         with self.store.transaction() as tx:
             tx.put(CTR, cid, doc)
         Path(hosts).parent.mkdir(parents=True, exist_ok=True)
-        files.write_in_place(hosts, files.read_text("/etc/hosts"))
+        # the host's file, then extra_hosts as docker appends them (the host is this netns's own)
+        text = files.read_text("/etc/hosts")
+        extra = "".join(f"{a}\t{h}\n" for h, a in _extra_hosts(spec.extra_hosts, "127.0.0.1"))
+        files.write_in_place(hosts, text + ("\n" if text and not text.endswith("\n") else "") + extra)
         files.write_in_place(resolv, files.read_text(HOST_RESOLV))
         return ContainerNet(netns_path=None, hosts_path=hosts, resolv_path=resolv, hostname=hostname)
 
@@ -579,6 +588,8 @@ class NetworkManager:
         atts = sorted(spec.networks, key=lambda a: -a.priority) if mode == "bridge" else []
         ports = list(spec.ports) if mode == "bridge" else []
         self._check_attachments(who, atts)
+        asks_gateway = any(addr == "host-gateway" for _, addr in spec.extra_hosts)
+        gateway = self._host_gateway(atts) if asks_gateway else ""
         if ports:
             self._release_exited(cid)
         chosen = [self._probe_port(who, p) for p in ports]
@@ -592,7 +603,7 @@ class NetworkManager:
             doc: Doc = {"name": spec.name, "hostname": hostname, "domainname": spec.domainname,
                         "mode": mode, "netns_path": str(pin),
                         "hosts_path": hosts, "resolv_path": resolv, "attachments": records,
-                        "ports": port_docs, "extra_hosts": [list(h) for h in spec.extra_hosts],
+                        "ports": port_docs, "extra_hosts": _extra_hosts(spec.extra_hosts, gateway),
                         "port_driver": self.port_driver if port_docs else None, "owner": _owner()}
             tx.put(CTR, cid, doc)
         Path(hosts).parent.mkdir(parents=True, exist_ok=True)
@@ -631,6 +642,14 @@ class NetworkManager:
             if a.interface_name and (len(a.interface_name) > 15 or "/" in a.interface_name
                                      or a.interface_name in (".", "..", "lo")):
                 raise NetworkError(f"{who}: invalid interface name {a.interface_name!r}")
+
+    def _host_gateway(self, atts: Sequence[NetworkAttachment]) -> str:
+        """The address `host-gateway` stands for: the gateway (the bridge's address on the host) of
+        the container's first network, as docker's is its default bridge's; 127.0.0.1 without one."""
+        if not atts:
+            return "127.0.0.1"
+        gws = self._net_doc(atts[0].network).get("gateways") or []
+        return next((g for g in gws if ":" not in g), gws[0] if gws else "127.0.0.1")
 
     def _net_doc(self, name: str) -> Doc:
         doc = self.store.read().by_name(NET, name)

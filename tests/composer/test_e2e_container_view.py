@@ -1,7 +1,8 @@
 """What a dev-environment project's containers see, checked from inside as a docker compose user
 would: a service reaches itself by its service name and aliases, a short-syntax bind to a missing
 host directory creates it (long syntax refuses it at create), and a container that joins another's
-network namespace follows it when an earlier `up` replaced that one."""
+network namespace follows it when an earlier `up` replaced that one; `host-gateway` in extra_hosts
+is the host's address on the container's network."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ services:
     command: ["sh", "-c", "echo ok > /tmp/i; exec httpd -f -p 8080 -h /tmp"]
     networks: {default: {aliases: [api]}}
     volumes: ["./data/new:/data"]
+    extra_hosts: ["host.docker.internal:host-gateway"]
   side:
     image: localhost/busybox:latest
     network_mode: "service:web"
@@ -48,6 +50,9 @@ def test_a_service_reaches_itself_and_a_short_bind_source_is_created(proj: Path)
     # its own service name and alias, as docker's DNS answers them inside the container
     assert _sh(proj, "web", "wget -qO- http://web:8080/i && wget -qO- http://api:8080/i") == "ok\nok\n"
     assert _sh(proj, "side", "wget -qO- http://web:8080/i") == "ok\n"
+    # host-gateway: the address of the host on the container's network, its default route
+    gw = _sh(proj, "web", "ip route | awk '/^default/ {print $3}'").strip()
+    assert gw and _sh(proj, "web", "grep host.docker.internal /etc/hosts") == f"{gw}\thost.docker.internal\n"
 
     # web replaced alone: side still sits in the old web's namespace until the next up moves it
     composer_ok(proj, "up", "-d", "--force-recreate", "web")
