@@ -172,7 +172,7 @@ class _Core:
 
     def report(self, op: Op, state: str, *, error: bool = False) -> None:
         kind, name = _resource(op)
-        if kind:
+        if kind and name:  # not run's AwaitDependencies: its failure is the message itself
             self.progress.event(kind, name, state, error=error)
 
     def apply(self, op: Op, start: Op | None = None) -> None:
@@ -287,6 +287,8 @@ class _Core:
                 self.report(op, "Skipped")
                 return
             self.report(op, "Removed")
+        elif k == "AwaitDependencies":
+            pass  # its wait_for conditions, met before the driver applies it, were the work
         else:  # pragma: no cover - the planner makes no other kind
             raise ServiceError(op.service or op.name, f"unknown operation {k}")
 

@@ -11,7 +11,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from composer import labels as L
 from composer.errors import ProjectError, ServiceError
-from composer.graph import Dependency, build_graph, dependency_closure, service_dependencies, service_order
+from composer.graph import (
+    STARTED,
+    Dependency,
+    build_graph,
+    dependency_closure,
+    service_dependencies,
+    service_order,
+)
 from composer.project import Project
 from composer.specgen import container_name, image_ref, network_name, replicas, volume_name
 from runtime.record import field, record
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
         "RemoveVolume",
         "RemovePod",
         "RemoveImage",
+        "AwaitDependencies",
     ]
 RUNNING: Final = frozenset({"running", "restarting", "paused"})
 
@@ -213,11 +221,17 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
     created: dict[str, list[int]] = {}  # service -> create/recreate op ids (all replicas)
     started: dict[str, list[int]] = {}  # service -> start op ids
     for name in order:
-        if name in options.infra_only:
-            continue
         svc = project.services[name]
         deps = {d.service: d for d in service_dependencies(svc).values()}
         present = [d for d in deps.values() if d.service in project.services]
+        if name in options.infra_only:
+            # `run`'s service: its one-off container starts once the dependencies it brought up meet
+            # their conditions, as docker compose's run waits for them (never with --no-deps)
+            waits = tuple(d for d in present if d.service in wanted and d.condition != STARTED)
+            if waits and options.start:
+                b.add("AwaitDependencies", f"service:{name}", "run waits for its dependencies",
+                      [i for d in waits for i in started.get(d.service, ())], service=name, wait_for=waits)
+            continue
         for d in deps.values():
             if d.service not in project.services and d.required:
                 raise ProjectError(project.name, f"service {name} depends on undefined service {d.service}")

@@ -71,3 +71,15 @@ def test_a_long_syntax_bind_to_a_missing_source_is_refused_at_create(proj: Path)
     assert f"container view-t-1: bind source path does not exist: {proj / 'missing'}" in res.stderr
     assert not (proj / "missing").exists()
     assert composer_ok(proj, "ps", "-a", "-q").stdout == ""
+
+
+def test_run_waits_for_a_healthy_dependency(proj: Path) -> None:
+    (proj / "compose.yaml").write_text(
+        "name: view\nservices:\n  db:\n    image: localhost/busybox:latest\n"
+        "    command: [sh, -c, 'sleep 1; touch /tmp/ready; exec sleep 3600']\n"
+        "    healthcheck: {test: [CMD, test, -f, /tmp/ready], interval: 300ms, retries: 20}\n"
+        "  app:\n    image: localhost/busybox:latest\n    depends_on: {db: {condition: service_healthy}}\n"
+    )
+    assert composer_ok(proj, "run", "--rm", "app", "echo", "ran").stdout == "ran\n"
+    # the one-off started only once db was healthy (it ran at once, with db still starting)
+    assert "(healthy)" in composer_ok(proj, "ps", "db").stdout

@@ -260,6 +260,27 @@ def test_a_container_still_joined_to_a_replaced_container_is_recreated(tmp_path:
     assert plan("id-web-new") == ""
 
 
+def test_run_waits_for_the_conditions_of_the_dependencies_it_brings_up(tmp_path: Path) -> None:
+    """docker compose's run waits for service_healthy/completed dependencies before the one-off
+    starts (it started them and went on at once); --no-deps waits for nothing."""
+    p = load(tmp_path, APP)
+
+    def plan(services: tuple[str, ...]) -> str:
+        opts = ReconcileOptions(services=services, no_deps=True, infra_only=frozenset({"app"}))
+        return reconcile(p, Observed(images=frozenset({"busybox"}), pod=True), opts).render()
+
+    rendered = plan(("db", "migrate", "app"))
+    last = rendered.splitlines()[-1]
+    assert last.endswith("service:app, AwaitDependencies, run waits for its dependencies"), rendered
+    op = reconcile(
+        p, Observed(images=frozenset({"busybox"}), pod=True),
+        ReconcileOptions(services=("db", "migrate", "app"), no_deps=True, infra_only=frozenset({"app"})),
+    ).ops[-1]
+    assert sorted((d.service, d.condition) for d in op.wait_for) == [
+        ("db", "service_healthy"), ("migrate", "service_completed_successfully")]
+    assert "AwaitDependencies" not in plan(("app",))
+
+
 def test_depends_on_restart_restarts_dependents_of_a_recreated_service(tmp_path: Path) -> None:
     p = load(
         tmp_path,
