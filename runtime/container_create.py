@@ -154,9 +154,17 @@ def _create(
 def _check(mgr: ContainerManager, spec: ContainerSpec) -> None:
     """Refuse bad input that needs no state before anything is made (nothing to undo)."""
     from runtime.cgroups import check_resources
-    from runtime.network.portcheck import check_ports
+    from runtime.network.portcheck import check_expose, check_ports
 
     check_ports(spec.name, spec.ports)
+    check_expose(spec.name, spec.expose)
+    if spec.working_dir and not spec.working_dir.startswith("/"):  # docker's engine refuses it
+        raise InvalidSpec(
+            f"container {spec.name}: the working directory '{spec.working_dir}' is invalid, "
+            "it needs to be an absolute path"
+        )
+    if spec.dns:
+        _check_nameservers(spec)
     try:
         check_resources(spec.resources)
     except InvalidSpec as exc:
@@ -167,6 +175,22 @@ def _check(mgr: ContainerManager, spec: ContainerSpec) -> None:
         if m.type == "bind" and not m.create_host_path and m.source and not os.path.lexists(m.source):
             # as docker's mount API (compose's long syntax with create_host_path: false)
             raise InvalidSpec(f"container {spec.name}: bind source path does not exist: {m.source}")
+
+
+def _check_nameservers(spec: ContainerSpec) -> None:
+    """Each `dns` entry is an address, as docker's engine reads it (netip.ParseAddr: no spaces,
+    a v6 zone allowed): a name would land in resolv.conf, where no resolver reads it."""
+    import ipaddress
+
+    for server in spec.dns:
+        try:
+            if server.strip() != server:
+                raise ValueError
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise InvalidSpec(
+                f"container {spec.name}: bad nameserver address {server!r}; expected an IP address"
+            ) from None
 
 
 def _prepare(

@@ -1,6 +1,9 @@
 """Faults in the middle of a create, with real containers: a bind source that does not exist
 (made, as docker's daemon makes it, unless the caller said not to), and a process killed right
-after it made a container's anonymous volume (the container's removal still removes it)."""
+after it made a container's anonymous volume (the container's removal still removes it); and the
+values docker's engine refuses when it creates a container (a relative working directory, a
+nameserver that is no address, an exposed port that is no port range), refused before anything is
+made, naming the container."""
 
 from __future__ import annotations
 
@@ -78,3 +81,38 @@ def test_a_kill_after_the_anonymous_volume_is_made_leaks_no_volume(
     (left,) = engine.containers.list(all=True)
     engine.containers.remove(left.id, force=True, volumes=True)
     assert engine.volumes.list() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"working_dir": "relative"},
+         "the working directory 'relative' is invalid, it needs to be an absolute path"),
+        ({"dns": ("1.1.1.1", "notanip")}, "bad nameserver address 'notanip'; expected an IP address"),
+        ({"dns": (" 1.1.1.1",)}, "bad nameserver address ' 1.1.1.1'; expected an IP address"),
+        ({"expose": ("80", "abc")}, "invalid exposed port 'abc'; expected PORT[-PORT][/PROTOCOL]"),
+        ({"expose": ("90-80/tcp",)}, "invalid exposed port '90-80/tcp': the range ends before it starts"),
+        ({"expose": ("70000",)}, "invalid exposed port '70000': ports are 0-65535"),
+    ],
+)
+def test_what_dockers_engine_refuses_at_create_is_refused_before_anything_is_made(
+    engine: Engine, change: dict[str, object], error: str
+) -> None:
+    spec = ContainerSpec(name="t-cf-bad", image=IMAGE, command=("true",), **change)  # type: ignore[arg-type]
+    with pytest.raises(InvalidSpec) as caught:
+        engine.containers.create(spec)
+    assert str(caught.value) == f"container t-cf-bad: {error}"
+    assert engine.containers.list(all=True) == []
+    made = engine.paths.root / "containers"
+    assert not made.exists() or not any(made.iterdir())
+
+
+def test_what_docker_accepts_for_dns_expose_and_working_dir_is_created(engine: Engine) -> None:
+    spec = ContainerSpec(name="t-cf-ok", image=IMAGE, command=("pwd",), network_mode="none",
+                         working_dir="/srv/app", dns=("fe80::1%eth0", "1.1.1.1", "::1"),
+                         expose=("80", "8000-8001/udp", "53/"))
+    c = engine.containers.create(spec)
+    engine.containers.start(c.id)
+    assert engine.containers.wait(c.id, timeout=15) == 0
+    assert b"".join(r.text for r in engine.containers.logs(c.id)) == b"/srv/app"
+    engine.containers.remove(c.id)
