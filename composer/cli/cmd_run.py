@@ -10,7 +10,7 @@ import argparse
 import secrets
 import sys
 from dataclasses import replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from composer import labels as L
 from composer.cli import _compose as C
@@ -18,6 +18,9 @@ from composer.cli._compose import run_plan
 from composer.cli.cmd_exec import env_list
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
+
+if TYPE_CHECKING:
+    from composer.project import Project
 
 HELP = {"run": "Run a one-off command on a service"}
 
@@ -76,30 +79,32 @@ def _publish(items: list[str]) -> tuple:  # type: ignore[type-arg]
     return tuple(out)
 
 
-def _volumes(items: list[str], project_name: str, cwd: str) -> tuple:  # type: ignore[type-arg]
+def _volumes(items: list[str], project: Project) -> tuple:  # type: ignore[type-arg]
+    """`-v` as docker compose reads it: compose-go's short syntax (so `''` is an empty spec and an
+    unknown option is dropped), a project volume's key naming that volume, a relative bind
+    source resolved against the project directory."""
     import os
 
+    from composer.errors import ConfigError
+    from composer.loader.canonical import parse_short_volume
+    from composer.specgen import volume_name
     from runtime.spec import Mount
 
     out = []
     for item in items:
-        parts = item.split(":")
-        if len(parts) == 1:
-            out.append(Mount(type="volume", target=parts[0]))
-            continue
-        src, dst = parts[0], parts[1]
-        ro = len(parts) > 2 and "ro" in parts[2].split(",")
-        if src.startswith((".", "/", "~")):
-            out.append(
-                Mount(
-                    type="bind",
-                    source=os.path.abspath(os.path.join(cwd, os.path.expanduser(src))),
-                    target=dst,
-                    read_only=ro,
-                )
-            )
+        try:
+            vol = parse_short_volume(item)
+        except ConfigError as exc:
+            raise UsageError(exc.what) from None
+        src, dst, ro = str(vol.get("source") or ""), str(vol["target"]), bool(vol.get("read_only"))
+        if vol["type"] == "bind":
+            path = os.path.abspath(os.path.join(project.working_dir, os.path.expanduser(src)))
+            propagation = str(vol["bind"].get("propagation") or "rprivate")
+            out.append(Mount(type="bind", source=path, target=dst, read_only=ro, propagation=propagation))
         else:
-            out.append(Mount(type="volume", source=src, target=dst, read_only=ro))
+            name = volume_name(project, src) if src in project.volumes else src
+            nocopy = bool((vol.get("volume") or {}).get("nocopy"))
+            out.append(Mount(type="volume", source=name, target=dst, read_only=ro, nocopy=nocopy))
     return tuple(out)
 
 
@@ -114,6 +119,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("build is not supported yet")
     project = ctx.load_project(services=[args.service])
     C.check_services(project, [args.service])
+    extra_mounts, published = _volumes(args.volumes, project), _publish(args.publish)  # before any change
     engine = ctx.engine()
     deps = set() if args.no_deps else dependency_closure(project, [args.service]) - {args.service}
     with C.lock(ctx, project.name):
@@ -174,8 +180,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         stdin_open=bool(svc.get("stdin_open")),
         labels=labels,
         restart=RestartPolicy(),
-        ports=(spec.ports if args.service_ports else ()) + _publish(args.publish),
-        mounts=spec.mounts + _volumes(args.volumes, project.name, project.working_dir),
+        ports=(spec.ports if args.service_ports else ()) + published,
+        mounts=spec.mounts + extra_mounts,
         networks=networks,
     )
     for w in gen.warnings:

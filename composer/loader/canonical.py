@@ -387,6 +387,12 @@ def _parse_volume(spec: str, where: str) -> dict[str, Any]:
     return out
 
 
+def parse_short_volume(spec: str) -> dict[str, Any]:
+    """One `[source:]target[:opts]` as compose-go's format.ParseVolume (`run -v`); ConfigError
+    with an empty *where* when it is none."""
+    return _parse_volume(spec, "")
+
+
 def _volumes(value: Any, ctx: _Ctx, where: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i, entry in enumerate(value):
