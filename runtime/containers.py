@@ -63,6 +63,8 @@ class StartError(ExecError):
     def __init__(self, message: str, container_id: str) -> None:
         super().__init__(message)
         self.container_id = container_id
+        if message.endswith(("executable file not found in $PATH", ": no such file or directory")):
+            self.exit_code = 127  # the command is not there, as docker run and podman run exit
 
 
 def check_transition(verb: str, status: str, name: str) -> None:

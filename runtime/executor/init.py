@@ -8,7 +8,7 @@ namespaces given by path, unshares the others, builds the rootfs and pivots into
 monitor moves it into its cgroup (the move waits out an RCU grace period, 7-30 ms here, that the
 set-up now overlaps: bench/FINDINGS.md F21). Then the init unshares its cgroup namespace and mounts
 its view of /sys/fs/cgroup, drops privileges, loads seccomp, writes ``ready`` and waits on the start
-gate; then it execs the workload. Any failure is one line ``error container <name>: <what
+gate; then it looks the command up and execs it. Any failure is one line ``error container <name>: <what
 failed>`` on the sync pipe, never a traceback. (An intermediate process that unshared and forked, as
 runc's, cost ~6 ms CPU per container in page faults, a fork and an exit: bench/FINDINGS.md F19.)
 Standard library only; everything is imported and the seccomp BPF read before pivot_root.
@@ -696,11 +696,13 @@ def _container_init(
         load_seccomp(plan.seccomp_bpf)
         set_identity(process)
     os.chdir(cwd)
-    exe = find_executable(args[0], env)
     _report(sync_w, "ready")
     if os.read(gate_r, 1) != b"s":
         os._exit(0)  # the gate was closed without a start: the monitor is going away
     os.close(gate_r)
+    # after the gate: a command the image lacks fails the start, not the create, as docker's
+    # (the container is made and stays; each start tries again)
+    exe = find_executable(args[0], env)
     try:
         os.execve(exe, args, dict(e.partition("=")[::2] for e in env))
     except OSError as exc:

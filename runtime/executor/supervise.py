@@ -128,6 +128,9 @@ class Monitor:
             signal.set_wakeup_fd(wake_w)
             signal.signal(signal.SIGCHLD, lambda *_: None)
         self.paused = False  # no probes while the cgroup is frozen
+        # the workload was never exec'd (a command the image lacks): no restart policy applies,
+        # as docker's restart manager leaves a container whose start failed
+        self.start_failed = False
         self.unreaped: list[int] = []  # timed-out probes not dead yet
         self.health: Any = None  # runtime.executor.health.HealthState, imported when needed
         self.next_probe = 0.0
@@ -316,6 +319,7 @@ class Monitor:
             self.write_health()
         if line and line.startswith("error "):
             self.state["error"] = line[6:]
+            self.start_failed = True
             return line
         return ""
 
@@ -601,7 +605,7 @@ class Monitor:
                 oom_killed=self.oom_killed(),
                 finished_at=now_rfc3339(),
             )
-            if self.gate_w >= 0 or not self.should_restart(code):
+            if self.gate_w >= 0 or self.start_failed or not self.should_restart(code):
                 break
             if time.monotonic() - self.run_started > BACKOFF_MAX:
                 backoff = BACKOFF_START
@@ -613,7 +617,8 @@ class Monitor:
             self.state["restart_count"] = int(self.state["restart_count"]) + 1
             err = self.spawn() or self.share_shm()
             if err or self.release():
-                self.state.update(status="exited", error=(err or self.state.get("error") or "")[6:])
+                why = (err or self.state.get("error") or "")[6:]
+                self.state.update(status="exited", exit_code=127, error=why)
                 break
             self.save_state()
         self._close_init_fds()

@@ -151,11 +151,20 @@ def test_unknown_user_fails_create_and_leaves_nothing(engine: Engine) -> None:
     assert not any((engine.paths.root / "containers").iterdir())
 
 
-def test_missing_executable_fails_create_with_one_line(engine: Engine) -> None:
+def test_a_missing_executable_fails_the_start_and_the_container_stays(engine: Engine) -> None:
+    """As docker's: the create makes it, each start fails with the lookup's one line (exit code
+    127), and the container stays, with its volumes, until it is removed."""
     anon = (Mount(type="volume", target="/anon"), Mount(type="volume", source="t-named", target="/named"))
-    with pytest.raises(ExecError, match=r'^container t-noexe: exec: "nosuchcmd": executable file not found'):
-        engine.containers.create(spec("t-noexe", "nosuchcmd", mounts=anon))
-    assert engine.containers.list() == []
+    always = RestartPolicy(name="always")
+    c = engine.containers.create(spec("t-noexe", "nosuchcmd", mounts=anon, restart=always))
+    for _ in range(2):
+        with pytest.raises(ExecError, match=r'^container t-noexe: exec: "nosuchcmd": executable file not'):
+            engine.containers.start(c.id)
+        assert engine.containers.wait(c.id, timeout=10) == 127
+        left = engine.containers.get(c.id)
+        assert (left.status, left.exit_code, left.restart_count) == ("exited", 127, 0)  # no restart
+    assert len(engine.volumes.list()) == 2
+    engine.containers.remove(c.id, volumes=True)
     assert [v.name for v in engine.volumes.list()] == ["t-named"]  # the anonymous one went with it
     assert not any((engine.paths.root / "containers").iterdir()) and not any(
         (engine.paths.rundir / "containers").iterdir()

@@ -149,12 +149,28 @@ def test_a_start_failure_at_create_keeps_the_container_as_start_did(
 
 
 @pytest.mark.privileged
-def test_a_set_up_failure_at_create_with_start_leaves_nothing(engine: Engine) -> None:
+def test_a_set_up_failure_at_create_with_start_leaves_nothing(engine: Engine, tmp_path: Path) -> None:
     mgr = engine.containers
-    with pytest.raises(ExecError) as caught:
-        mgr.create(_spec("t-nocmd", "nosuchcommand"), start=True)
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    onto_a_dir = Mount(type="bind", source=str(a_file), target="/etc")  # the init's mount fails
+    with pytest.raises(ExecError, match="^container t-nomount: mount /etc: ") as caught:
+        mgr.create(_spec("t-nomount", "true", mounts=(onto_a_dir,)), start=True)
     assert not isinstance(caught.value, StartError)
     assert mgr.list(all=True) == []
+
+
+@pytest.mark.privileged
+def test_a_missing_command_at_create_with_start_keeps_the_container(engine: Engine) -> None:
+    """docker compose's up: made, its start failed (exit code 127), it stays for the next start."""
+    mgr = engine.containers
+    with pytest.raises(StartError, match=r'exec: "nosuchcommand": executable file not found') as caught:
+        mgr.create(_spec("t-nocmd", "nosuchcommand"), start=True)
+    assert caught.value.exit_code == 127
+    kept = mgr.get("t-nocmd")
+    assert caught.value.container_id == kept.id
+    assert mgr.wait(kept.id, timeout=10) == 127 and mgr.get(kept.id).status == "exited"
+    mgr.remove(kept.id)
 
 
 @pytest.mark.privileged
