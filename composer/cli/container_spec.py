@@ -43,10 +43,14 @@ def build_spec(args: argparse.Namespace, ctx: Context, image_config: Mapping[str
         taken = {(p.container_port, p.protocol) for p in ports}
         for item in exposed:
             num, _, proto = str(item).partition("/")
-            key: tuple[int, Any] = (int(num), proto or "tcp")
-            if key not in taken:
-                ports.append(PortMapping(container_port=key[0], protocol=key[1]))
-                taken.add(key)
+            first, _, last = num.partition("-")
+            if not first.isdigit() or not (last or first).isdigit():
+                raise F.UsageError(f"invalid exposed port {item!r}; expected PORT[-PORT][/PROTOCOL]")
+            for port in range(int(first), int(last or first) + 1):  # a range: each port, as docker -P
+                key: tuple[int, Any] = (port, proto or "tcp")
+                if key not in taken:
+                    ports.append(PortMapping(container_port=port, protocol=key[1]))
+                    taken.add(key)
     ulimits = dict(F.parse_ulimit(u) for u in args.ulimit)
     sysctls = {}
     for item in args.sysctl:
