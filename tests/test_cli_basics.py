@@ -8,7 +8,7 @@ from tests.conftest import composer_cli
 def test_version_flag_prints_the_version() -> None:
     out = composer_cli("--version")
     assert out.returncode == 0
-    assert out.stdout.strip() == f"composer version {__version__}"
+    assert out.stdout.strip() == f"composer version v{__version__}"
 
 
 def test_version_flag_imports_no_heavy_module() -> None:

@@ -238,7 +238,7 @@ def test_version_imports_no_parser_and_no_typing(arg: str, lean: tuple[str, ...]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     from composer import __version__
 
-    assert out.stdout.splitlines() == [f"composer version {__version__}", "[]"]
+    assert out.stdout.splitlines() == [f"composer version v{__version__}", "[]"]
 
 
 def test_entry_skips_the_teardown_but_not_the_output_or_a_thread(tmp_path: Path) -> None:

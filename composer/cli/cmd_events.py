@@ -167,7 +167,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         now = look()
         lines = [event_line(action, c, args.as_json) for action, c in diff_events(snap, now)]
         if lines:
-            sys.stdout.write("".join(f"{line}\n" for line in lines))
+            # docker compose prints api.Event's String(), which ends in a newline, with Println:
+            # a plain event is followed by an empty line
+            end = "\n" if args.as_json else "\n\n"
+            sys.stdout.write("".join(f"{line}{end}" for line in lines))
             sys.stdout.flush()
         snap = now
     return 0

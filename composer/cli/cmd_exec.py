@@ -62,10 +62,9 @@ def service_container(ctx: Context, service: str, index: int | None, *, running:
     containers = C.project_containers(ctx.engine(), pname, [service], all=not running)
     if index is not None:
         containers = [c for c in containers if c.labels.get(L.CONTAINER_NUMBER) == str(index)]
-    if not containers:
-        raise ComposerError(
-            f"service {service!r} is not running" if running else f"service {service!r} has no container"
-        )
+    if not containers:  # docker compose's getSpecifiedContainer words
+        what = f'service "{service}" is not running' if running else f'service "{service}" has no container'
+        raise ComposerError(what + (f" container #{index}" if index and running else ""))
     return containers[0]
 
 
@@ -120,7 +119,7 @@ def _cp(args: argparse.Namespace, ctx: Context) -> int:
     if args.index:
         targets = [t for t in targets if t.labels.get(L.CONTAINER_NUMBER) == str(args.index)]
         if not targets:
-            raise ComposerError(f"service {service!r} is not running container #{args.index}")
+            raise ComposerError(f'service "{service}" is not running container #{args.index}')
     elif not targets:
         raise ComposerError(f"no container found for service {service!r}")
     if src is not None:

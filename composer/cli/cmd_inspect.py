@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from composer.cli import _compose as C
 from composer.cli.context import Context
@@ -79,7 +78,11 @@ def _port(args: argparse.Namespace, ctx: Context) -> int:
         if asked.container_port == args.private_port and asked.protocol == args.protocol:
             print(f"{asked.host_ip or '0.0.0.0'}:{host_port}")
             return 0
-    raise ComposerError(f"no port {args.private_port}/{args.protocol} published for service {args.service}")
+    from composer.cli.docker_format import publishers
+
+    # docker compose's portNotFoundError: the container's ports as it lists them (public port/type)
+    listed = ", ".join(f"{p['PublishedPort']}/{p['Protocol']}" for p in publishers(c))  # type: ignore[arg-type]
+    raise ComposerError(f"no port {args.private_port}/{args.protocol} for container {c.name}: {listed}")  # type: ignore[attr-defined]
 
 
 def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:
@@ -131,59 +134,45 @@ def _size(n: float) -> str:
     return f"{n:.3g}TB"
 
 
-def _cgroup_value(pid: int, controller: str, filename: str) -> int | None:
-    """A number from the container's v1 cgroup (found through /proc/<pid>/cgroup)."""
-    try:
-        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-            _, ctrls, path = line.split(":", 2)
-            if controller in ctrls.split(","):
-                return int(Path(f"/sys/fs/cgroup/{controller}{path}/{filename}").read_text().split()[0])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
 def _stats(args: argparse.Namespace, ctx: Context, pname: str) -> int:
+    """docker compose stats (docker/cli's RunStats on the project's containers): one service at
+    most; a refresh every 0.5 s while streaming, drawn over the last one (with or without a TTY,
+    as docker); --no-stream looks twice, 0.5 s apart, for a CPU % (docker's daemon gives it the
+    last second's)."""
+    from composer.cli import stats as S
+
+    if len(args.services) > 1:
+        raise UsageError(f"stats accepts at most 1 service, got {len(args.services)}")
     engine = ctx.engine()
-    if args.out_format not in ("table", "json"):
-        raise UsageError(f"invalid --format {args.out_format!r}; expected table or json")
-    prev: dict[str, tuple[float, int]] = {}
+    fmt = args.out_format or "table"
+    S.render(fmt, [])  # a bad template fails before any look
+    last: dict[str, dict[str, float]] = {}
+
+    def look() -> list[Any]:
+        cs = C.project_containers(engine, pname, args.services, all=args.show_all)
+        return sorted(cs, key=lambda c: c.created_at, reverse=True)  # docker's list: newest first
+
+    def samples(cs: list[Any]) -> dict[str, dict[str, float]]:
+        return {c.id: S.sample(c.pid) for c in cs if c.pid and c.status in ("running", "paused")}
+
+    containers = look()
+    if args.no_stream:
+        before = samples(containers)
+        if before:
+            time.sleep(0.5)
+        now = samples(containers)
+        rows = [S.entry(c, now.get(c.id), before.get(c.id), not args.no_trunc) for c in containers]
+        sys.stdout.write(S.render(fmt, rows))
+        return 0
+    last = samples(containers)
     while True:
-        rows = []
-        for c in C.project_containers(engine, pname, args.services, all=args.show_all):
-            mem = _cgroup_value(c.pid, "memory", "memory.usage_in_bytes") if c.pid else None
-            limit = _cgroup_value(c.pid, "memory", "memory.limit_in_bytes") if c.pid else None
-            cpu_ns = _cgroup_value(c.pid, "cpuacct", "cpuacct.usage") if c.pid else None
-            pids = _cgroup_value(c.pid, "pids", "pids.current") if c.pid else None
-            now = time.monotonic()
-            cpu = 0.0
-            if cpu_ns is not None and c.id in prev:
-                t0, n0 = prev[c.id]
-                cpu = 100.0 * (cpu_ns - n0) / 1e9 / max(now - t0, 1e-6)
-            if cpu_ns is not None:
-                prev[c.id] = (now, cpu_ns)
-            rows.append(
-                {
-                    "ID": c.id[:12],
-                    "Name": c.name,
-                    "CPUPerc": f"{cpu:.2f}%",
-                    "MemUsage": f"{_size(mem or 0)} / {_size(limit) if limit and limit < 1 << 60 else '-'}",
-                    "PIDs": str(pids if pids is not None else 0),
-                }
-            )
-        if args.out_format == "json":
-            for r in rows:
-                print(json.dumps(r))
-        else:
-            if not args.no_stream:
-                sys.stdout.write("\x1b[2J\x1b[H")
-            C.print_table(
-                [
-                    ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS"],
-                    *([r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["PIDs"]] for r in rows),
-                ]
-            )
-        sys.stdout.flush()
-        if args.no_stream:
+        time.sleep(0.5)
+        containers = look()
+        now = samples(containers)
+        rows = [S.entry(c, now.get(c.id), last.get(c.id), not args.no_trunc) for c in containers]
+        last = now
+        try:
+            sys.stdout.write(S.streamed(S.render(fmt, rows)))
+            sys.stdout.flush()
+        except BrokenPipeError:
             return 0
-        time.sleep(1.0)

@@ -177,34 +177,34 @@ def _start(ctx: Context, project: Project | None, pname: str, containers: list[C
 
 
 def _wait(ctx: Context, pname: str, containers: list[ContainerInfo], args: argparse.Namespace) -> int:
+    """docker compose wait (pkg/compose/wait.go): waits for every running container of the services
+    (one-offs too), prints `container "<id>" exited with status code N` as each ends, exits with the
+    code of the last to end; with --down-project, then takes the project down (orphans too)."""
     import queue
     import threading
 
     engine = ctx.engine()
-    if not containers:
-        raise ComposerError(f"project {pname}: no containers for {', '.join(args.services)}")
-    results: queue.Queue[int] = queue.Queue()
-    for c in containers:
-        threading.Thread(target=lambda c=c: results.put(engine.containers.wait(c.id)), daemon=True).start()
+    running = [c for c in C.project_containers(engine, pname, args.services, all=False, oneoff=None)]
+    if not running:
+        raise ComposerError(f'no containers for project "{pname}"')
+    results: queue.Queue[tuple[str, int]] = queue.Queue()
+    for c in running:
+        threading.Thread(target=lambda c=c: results.put((c.id, engine.containers.wait(c.id))),
+                         daemon=True).start()
     code = 0
-    for i in range(len(containers)):
+    for _ in running:
         while True:
             try:
-                got = results.get(timeout=0.2)
+                cid, code = results.get(timeout=0.2)  # short gets: Ctrl-C stays responsive
                 break
             except queue.Empty:
                 continue
-        if i == 0:
-            code = got
-            if args.down_project:
-                from composer.plan import DownOptions, teardown
+        print(f'container "{cid}" exited with status code {code}', flush=True)
+    if args.down_project:
+        from composer.cli import cmd_down
 
-                plan = teardown(
-                    pname,
-                    C.project_containers(engine, pname, oneoff=None),
-                    known_services=None,
-                    options=DownOptions(networks=False, pod=False),
-                )
-                run_plan(ctx, plan, None)
-                return code
+        down = argparse.Namespace(services=[], remove_volumes=False, rmi="", remove_orphans=True,
+                                  stop_timeout=None)
+        cmd_down.run("down", down, ctx)
+    return code
     return code

@@ -63,23 +63,22 @@ class LogPrinter:
     def __post_init__(self) -> None:
         self.width = max((len(n) for n in self.names), default=0)
         self._lock = threading.Lock()
-        services = sorted({n.rsplit("-", 1)[0] for n in self.names})
-        self._colors = {s: _COLORS[i % len(_COLORS)] for i, s in enumerate(services)}
+        # a colour per container (docker compose's presenters: web-1 and web-2 differ), in turn
+        self._colors = {n: _COLORS[i % len(_COLORS)] for i, n in enumerate(dict.fromkeys(self.names))}
 
     def add(self, name: str) -> None:
-        """A container attached later: widen the prefix column, give a new service the next colour."""
+        """A container attached later: widen the prefix column, give it the next colour."""
         with self._lock:
             self.width = max(self.width, len(name))
-            service = name.rsplit("-", 1)[0]
-            if service not in self._colors:
-                self._colors[service] = _COLORS[len(self._colors) % len(_COLORS)]
+            if name not in self._colors:
+                self._colors[name] = _COLORS[len(self._colors) % len(_COLORS)]
 
     def head(self, name: str) -> str:
         if not self.prefix:
             return ""
         text = f"{name:<{self.width}}  | "
         if self.color:
-            code = self._colors.get(name.rsplit("-", 1)[0], _COLORS[0])
+            code = self._colors.get(name, _COLORS[0])
             return f"\x1b[{code}m{text}\x1b[0m"
         return text
 
@@ -93,7 +92,7 @@ class LogPrinter:
         """docker compose's status line: `<name> <text>`, in the container's colour, no `|`."""
         line = f"{name} {text}"
         if self.color:
-            line = f"\x1b[{self._colors.get(name.rsplit('-', 1)[0], _COLORS[0])}m{line}\x1b[0m"
+            line = f"\x1b[{self._colors.get(name, _COLORS[0])}m{line}\x1b[0m"
         self.write(line + "\n")
 
     def write(self, text: str, stream: TextIO | None = None) -> None:
@@ -305,14 +304,25 @@ class ProjectFollower:
 
 
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    if args.index and len(args.services) != 1:
+        from composer.errors import UsageError
+
+        raise UsageError("--index requires one service to be selected")
     project, pname = C.load_or_name(ctx, args.services)
     C.check_services(project, args.services)
     engine = ctx.engine()
     # as docker compose: no one-off containers; with a compose file, only the services it enables
-    services = list(args.services) or (list(project.services) if project is not None else [])
+    # and does not keep quiet (attach: false), unless named
+    services = list(args.services) or ([s for s, svc in project.services.items()
+                                        if svc.get("attach", True) is not False]
+                                       if project is not None else [])
     containers = C.project_containers(engine, pname, services, oneoff=False)
-    if args.index is not None:
+    if args.index:
         containers = [c for c in containers if c.labels.get(L.CONTAINER_NUMBER) == str(args.index)]
+        if not containers:
+            from composer.errors import ComposerError
+
+            raise ComposerError(f'service "{args.services[0]}" is not running container #{args.index}')
     printer = LogPrinter(
         [short_name(c) for c in containers],
         use_color(ctx, args.no_color),

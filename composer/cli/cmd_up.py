@@ -137,15 +137,14 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("build is not supported yet")
     if args.force_recreate and args.no_recreate:
         raise UsageError("--force-recreate and --no-recreate are incompatible")
-    detach = name == "create" or args.detach
-    if (
-        name == "up"
-        and detach
-        and (args.abort_on_container_exit or args.abort_on_container_failure or args.exit_code_from)
-    ):
-        raise UsageError("--abort-on-container-exit and --exit-code-from cannot be combined with --detach")
+    detach = name == "create" or args.detach or (name == "up" and args.wait)  # --wait implies -d
+    if name == "up":
+        _check_attach_flags(args, detach)
     project = ctx.load_project(services=args.services)
     C.check_services(project, args.services)
+    unknown = set(args.attach) - set(project.services) if name == "up" else set()
+    if unknown:
+        raise UsageError(f"cannot attach to services not included in up: {', '.join(sorted(unknown))}")
     recreate = "force" if args.force_recreate else ("never" if args.no_recreate else "diverged")
     start = name == "up" and not args.no_start
     # attached up prints what the containers write from now on, as docker compose's attach (no
@@ -248,6 +247,22 @@ def _wait(ctx: Context, project: Project, services: list[str], timeout: float | 
 # ---- attached up ---------------------------------------------------------------------------------
 
 
+def _check_attach_flags(args: argparse.Namespace, detach: bool) -> None:
+    """docker compose's validateFlags for the attached modes (cmd/compose/up.go), its words."""
+    stop = args.abort_on_container_exit or (args.exit_code_from and not args.abort_on_container_failure)
+    if stop and args.abort_on_container_failure:
+        raise UsageError("--abort-on-container-failure cannot be combined with --abort-on-container-exit")
+    if args.wait and (args.attach_dependencies or stop or args.attach):
+        raise UsageError("--wait cannot be combined with --abort-on-container-exit, --attach or "
+                         "--attach-dependencies")
+    if args.attach and args.attach_dependencies:
+        raise UsageError("cannot combine --attach and --attach-dependencies")
+    if detach and (args.attach_dependencies or stop or args.abort_on_container_failure or args.attach):
+        what = "--wait" if args.wait else "--detach"
+        raise UsageError(f"{what} cannot be combined with --abort-on-container-exit, "
+                         "--abort-on-container-failure, --attach, --attach-dependencies or --watch")
+
+
 def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since: float) -> int:
     """Follow the attached services' output written since *since* (before this up started them)."""
     from composer.cli.cmd_logs import LogPrinter, follow_containers, short_name, use_color
@@ -257,10 +272,10 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since
     selected = set(args.services) or set(project.services)
     if args.attach:
         attach = set(args.attach)
-    elif args.attach_dependencies or not args.services:
-        attach = dependency_closure(project, selected) if args.services else selected
     else:
-        attach = selected
+        attach = dependency_closure(project, selected) if args.attach_dependencies else selected
+        # a service that opts out in the file (attach: false) is not attached unless named by --attach
+        attach = {s for s in attach if project.services[s].get("attach", True) is not False}
     attach -= set(args.no_attach)
     containers = [c for c in C.project_containers(engine, project.name, attach)]
     printer = LogPrinter(
@@ -271,12 +286,18 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since
     )
     printer.write(f"Attaching to {', '.join(short_name(c) for c in containers)}\n")
     events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
-    abort = args.abort_on_container_exit or args.abort_on_container_failure or bool(args.exit_code_from)
+    # docker compose's OnExit: --abort-on-container-failure wins; --exit-code-from implies stop
+    cascade = "fail" if args.abort_on_container_failure else (
+        "stop" if args.abort_on_container_exit or args.exit_code_from else "")
     exit_code = 0
+    code_from_seen = False
+    aborted_at: float | None = None  # when the stop of an abort ended
     remaining = {c.id for c in containers}
     try:
         follow_containers(engine, containers, printer, follow=True, since=since, events=events)
         while remaining:
+            if aborted_at is not None and time.monotonic() - aborted_at > 5.0:
+                break  # a reader that does not end after its container stopped: do not hang
             try:
                 _, c = events.get(timeout=0.2)
             except queue.Empty:
@@ -284,24 +305,19 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since
             remaining.discard(c.id)
             info = _get(engine, c)
             code = info.exit_code if info is not None and info.exit_code is not None else 0
-            printer.write(f"{short_name(c)} exited with code {code}\n")
-            svc = c.labels.get(L.SERVICE)
-            if (
-                args.exit_code_from
-                and svc == args.exit_code_from
-                or not args.exit_code_from
-                and (abort and (args.abort_on_container_exit or code != 0))
-            ):
+            # every attached container that ends says so, those an abort stops too (pkg/compose/up.go)
+            printer.status(short_name(c), f"exited with code {code}")
+            if cascade and aborted_at is None and (cascade == "stop" or code != 0):
                 exit_code = code
-            if abort and (args.abort_on_container_exit or args.exit_code_from or code != 0):
-                printer.write("Aborting on container exit...\n")
+                _aborting(ctx)
                 _stop_all(ctx, project, args)
-                _drain(events, remaining)
-                return exit_code
+                aborted_at = time.monotonic()
+            if args.exit_code_from and not code_from_seen and c.labels.get(L.SERVICE) == args.exit_code_from:
+                exit_code, code_from_seen = code, True
     except KeyboardInterrupt:
         import signal
 
-        printer.write("Gracefully stopping... (press Ctrl+C again to force)\n")
+        print("Gracefully Stopping... press Ctrl+C again to force", flush=True)
         # the plan driver joins its running stops on a KeyboardInterrupt (they would wait out their
         # grace period), so the second Ctrl-C kills the containers right in the handler instead
         signal.signal(signal.SIGINT, lambda *_: _kill_running(engine, project.name))
@@ -314,6 +330,17 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since
             signal.signal(signal.SIGINT, signal.default_int_handler)
         return 130
     return exit_code
+
+
+def _aborting(ctx: Context) -> None:
+    """docker compose's notice, on stderr (its stdinfo) in its ErrorColor, red and bold."""
+    from composer.progress import use_color
+
+    text = "Aborting on container exit..."
+    if use_color(ctx.args.ansi, sys.stderr, ctx.environ):
+        text = f"\x1b[31;1m{text}\x1b[0m"
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def _kill_running(engine: Any, project: str) -> None:

@@ -29,12 +29,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    """As docker compose's: the number bare with --short, with its "v" otherwise."""
     if args.short:
         print(__version__)
     elif args.format == "json":
-        import json
-
-        print(json.dumps({"version": __version__}))
+        print(f'{{"version":"v{__version__}"}}')
     else:
-        print(f"composer version {__version__}")
+        print(f"composer version v{__version__}")
     return 0

@@ -275,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-v"], ["--version"]):  # fast path: no parser, no imports
-        print(f"composer version {__version__}")
+        print(f"composer version v{__version__}")
         return 0
     word = command_word(argv)
     args = _parse_fast(argv, word)
@@ -286,7 +286,7 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.print_help()
             return 0
     if args.version:
-        print(f"composer version {__version__}")
+        print(f"composer version v{__version__}")
         return 0
     from composer.cli.context import Context
 

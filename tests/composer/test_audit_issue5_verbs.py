@@ -130,9 +130,18 @@ def test_up_create_start_stop_rm_and_recreate_flags(
         assert _states(proj, "-a")["auditflags-web-1"] == "exited"
         _run(proj, "restart", "-t", "1", "web")
         assert _states(proj)["auditflags-web-1"] == "running"
+        import subprocess
+        import sys
+
+        waiter = subprocess.Popen([sys.executable, "-m", "composer", "wait", "web"], cwd=proj,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # it has found the running container
         _run(proj, "kill", "-s", "SIGKILL", "web")
         assert _states(proj, "-a")["auditflags-web-1"] == "exited"
-        assert _run(proj, "wait", "web", code=None).returncode == 137
+        out, err = waiter.communicate(timeout=30)
+        assert waiter.returncode == 137 and out.endswith(" exited with status code 137\n"), (out, err)
+        # as docker compose's: wait is about running containers
+        assert "no containers for project" in _run(proj, "wait", "web", code=1).stderr
 
         _run(proj, "rm", "-f", "-s", "-v", "db")  # -s stops the running db first
         assert set(_states(proj, "-a")) == {"auditflags-web-1"}

@@ -61,7 +61,8 @@ def test_attached_up_returns_the_exit_code_of_the_named_service(proj: Path) -> N
     lines = res.stdout.splitlines()
     assert lines[0] == "Attaching to side-1, worker-1"
     assert "worker-1  | working" in lines and "worker-1  | done" in lines
-    assert "worker-1 exited with code 5" in lines and "Aborting on container exit..." in lines
+    assert "worker-1 exited with code 5" in lines and "Aborting on container exit..." in res.stderr
+    assert "side-1 exited with code 0" in lines  # a container the abort stops says so too
     assert lines.index("worker-1  | done") < lines.index("worker-1 exited with code 5")
     assert "side-1    | bye" in lines  # side was stopped gracefully (SIGTERM reached its trap)
     states = {
@@ -92,7 +93,7 @@ def test_first_ctrl_c_stops_gracefully(proj: Path) -> None:
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130
-    assert "Gracefully stopping... (press Ctrl+C again to force)" in out
+    assert "Gracefully Stopping... press Ctrl+C again to force" in out
     assert "side-1  | bye" in out or " Container verbs-side-1  Stopped" in err
     ps = _ok(proj, "ps", "-a", "--format", "json").stdout.splitlines()
     assert [json.loads(x)["State"] for x in ps] == ["exited"]

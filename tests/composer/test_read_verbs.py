@@ -271,3 +271,18 @@ def test_a_look_between_stop_and_start_of_a_restart_still_sees_the_death() -> No
     running, between = info(), info(status="created")  # the new monitor waits at its start gate
     assert _names(diff_events({ID: running}, {ID: between})) == ["die"]
     assert _names(diff_events({ID: between}, {ID: info(started="2026-01-02T03:09:00Z")})) == ["start"]
+
+
+@pytest.mark.parametrize(("n", "binary", "decimal"), [
+    (0, "0B", "0B"), (1023, "1023B", "1.02kB"), (1536, "1.5KiB", "1.54kB"),
+    (25_276_510_208, "23.54GiB", "25.3GB"), (1024 * 1000, "1000KiB", "1.02MB")])
+def test_stats_sizes_as_go_units(n: int, binary: str, decimal: str) -> None:
+    from composer.cli.stats import bytes_size, human_size
+
+    assert (bytes_size(n), human_size(n)) == (binary, decimal)
+
+
+def test_streamed_stats_redraw_over_the_last() -> None:
+    from composer.cli.stats import streamed
+
+    assert streamed("A\nB\n") == "\x1b[HA \x1b[K\nB \x1b[K\n \x1b[K\n\x1b[J"

@@ -156,7 +156,7 @@ def test_compose_cp_on_stopped_services_writes_every_replica(engine: Engine, tmp
         r = composer_cli(*base, "cp", "app:/data/two.txt", str(tmp_path / "back1.txt"))
         assert r.returncode != 0 and "no such file /data/two.txt" in r.stderr  # replica 1 has none
         r = composer_cli(*base, "cp", "--index", "3", "app:/data/who", str(tmp_path / "x"))
-        assert r.returncode != 0 and "service 'app' is not running container #3" in r.stderr
+        assert r.returncode != 0 and "service \"app\" is not running container #3" in r.stderr
     finally:
         r = composer_cli(*base, "down", "-v")
         assert r.returncode == 0, r.stderr
