@@ -120,8 +120,10 @@ def test_discovery_isolation_dns_files_and_recreate(tmp_path: Path, engine_paths
         assert names == ["myhost", "myhost", "example.org"]
         srv_hosts = _sh(proj, "srv", "cat /etc/hosts").stdout
         assert _addr(srv_hosts, "h1") == "10.1.1.1" and _addr(srv_hosts, "h2") == "10.1.1.2"
-        # its own line as docker writes it: the FQDN, then the bare hostname (and the container name)
-        assert "10.231.7.50\tmyhost.example.org myhost aud4-srv-1" in srv_hosts.splitlines()
+        # its own line as docker writes it: the FQDN, then the bare hostname (and the container name),
+        # then the names docker's DNS answers inside it too: its service name and aliases
+        own = [ln for ln in srv_hosts.splitlines() if ln.startswith("10.231.7.50\t")]
+        assert own == ["10.231.7.50\tmyhost.example.org myhost aud4-srv-1 srv srvalias lnk"]
         assert _addr(cli_hosts, "m1") == "10.2.2.1"
         # cli's own resolver: the host's nameservers, never a loopback one inside the netns
         cli_resolv = _sh(proj, "cli", "cat /etc/resolv.conf").stdout
