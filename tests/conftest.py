@@ -89,6 +89,16 @@ def busybox_image(engine_paths: tuple[Path, Path], busybox_tar: Path) -> str:
     return BUSYBOX_IMAGE
 
 
+def compose_project(tmp_path: Path, compose: str, name: str, *flags: str) -> Iterator[Path]:
+    """For a fixture: a project directory holding *compose* as its compose.yaml, then, when the test
+    ends however it ends, `down -v` of project *name* (with global *flags*, e.g. a profile)."""
+    d = tmp_path / "proj"
+    d.mkdir()
+    (d / "compose.yaml").write_text(compose)
+    yield d
+    composer_cli("-p", name, *flags, "down", "-v", "-t", "1", cwd=tmp_path)
+
+
 def composer_ok(cwd: str | Path, *args: str, code: int | None = 0, progress: str = "plain",
                 env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run a compose command in *cwd* with plain progress; check its exit code unless *code* is None."""

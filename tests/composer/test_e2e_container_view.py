@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_cli, composer_ok
+from tests.conftest import compose_project, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -33,11 +33,7 @@ services:
 
 @pytest.fixture
 def proj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
-    d = tmp_path / "proj"
-    d.mkdir()
-    (d / "compose.yaml").write_text(COMPOSE)
-    yield d
-    composer_cli("-p", "view", "down", "-v", "-t", "0", cwd=tmp_path)
+    yield from compose_project(tmp_path, COMPOSE, "view")
 
 
 def _sh(proj: Path, service: str, script: str, code: int | None = 0) -> str:

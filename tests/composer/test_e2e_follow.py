@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_cli, composer_ok
+from tests.conftest import compose_project, composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -33,11 +33,7 @@ services:
 
 @pytest.fixture
 def proj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
-    d = tmp_path / "proj"
-    d.mkdir()
-    (d / "compose.yaml").write_text(COMPOSE)
-    yield d
-    composer_cli("-p", "follow", "down", "-v", "-t", "1", cwd=tmp_path)
+    yield from compose_project(tmp_path, COMPOSE, "follow")
 
 
 def _ok(proj: Path, *args: str) -> subprocess.CompletedProcess[str]:

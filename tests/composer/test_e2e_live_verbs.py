@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_cli, composer_ok
+from tests.conftest import compose_project, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -42,11 +42,7 @@ services:
 
 @pytest.fixture
 def proj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
-    d = tmp_path / "proj"
-    d.mkdir()
-    (d / "compose.yaml").write_text(COMPOSE)
-    yield d
-    composer_cli("-p", "live", "--profile", "batch", "down", "-v", "-t", "1", cwd=tmp_path)
+    yield from compose_project(tmp_path, COMPOSE, "live", "--profile", "batch")
 
 
 def test_exit_code_from_a_service_that_is_not_first_to_exit(proj: Path) -> None:

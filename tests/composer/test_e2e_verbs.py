@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, composer_cli, composer_ok
+from tests.conftest import REPO, compose_project, composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
 
@@ -34,11 +34,7 @@ services:
 
 @pytest.fixture
 def proj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
-    d = tmp_path / "proj"
-    d.mkdir()
-    (d / "compose.yaml").write_text(COMPOSE)
-    yield d
-    composer_cli("-p", "verbs", "down", "-v", "-t", "1", cwd=tmp_path)
+    yield from compose_project(tmp_path, COMPOSE, "verbs")
 
 
 _ok = composer_ok
