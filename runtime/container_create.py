@@ -330,6 +330,7 @@ def _prepare(
     (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))
     os.replace(cdir / "monitor.bin.tmp", cdir / "monitor.bin")  # a kill mid-write leaves none
     doc["command"] = bundle["process"]["args"]
+    doc["image_config"] = config  # inspect's Config merges it, as docker's container keeps its image's
     doc["healthcheck"] = meta["healthcheck"] is not None
     doc["stop_signal"] = meta["stop_signal"]
     doc["cgroup"] = cgroup_parts

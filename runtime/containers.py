@@ -26,7 +26,7 @@ from runtime import procs
 from runtime import spec as S
 from runtime.container_records import spec_from_json
 from runtime.container_records import spec_to_json as spec_to_json  # re-exported: tests, callers
-from runtime.errors import Conflict, ExecError, NotFound
+from runtime.errors import Conflict, EngineError, ExecError, NotFound
 from runtime.logs import follow_log, read_log
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, LogRecord
 
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from runtime.warm_monitor import WarmMonitor
 
 KIND: Final = "container"
+NETCTR_KIND: Final = "netctr"    # runtime.network's per-container record (not imported: ~50 ms)
+NETWORK_KIND: Final = "network"
 # the bundle of a container dir; monitor.bin is written last and whole (a rename), so its presence
 # says the create got that far
 BUNDLE_FILES: Final = ("config.json", "container.json", "monitor.bin")
@@ -248,7 +250,51 @@ class ContainerManager:
             pod=spec.pod,
             spec=spec,
             mounts=tuple(sorted(doc.get("volume_targets", {}).items())),
+            error=str(st.get("error") or ""),
         )
+
+    def inspect(self, ref: str) -> S.ContainerDetails:
+        """get() and what only `inspect` shows: the image config the container was made from, its
+        last health state (kept after it exits, as docker's), its network endpoints, volume dirs."""
+        cid, doc = self._find(ref)
+        info = self._info(cid, doc)
+        health = None
+        if doc.get("healthcheck") and info.status != "created":
+            health = read_json(self.paths.container_run(cid) / "health.json") or {
+                "Status": "starting", "FailingStreak": 0, "Log": []}
+        image_config = doc.get("image_config")
+        if image_config is None:  # made before the row kept it: the image, while it is there
+            try:
+                image_config = dict(self.engine.images.resolve(info.image_id or info.image).config)
+            except EngineError:
+                image_config = {}
+        run = self.paths.container_run(cid)
+        rec = self.store.read().get(NETCTR_KIND, cid) or {}
+        return S.ContainerDetails(
+            info=info, image_config=image_config, health=health, endpoints=self._endpoints(rec),
+            volume_dirs={t: str(self.paths.volumes / name / "_data") for t, name in info.mounts},
+            container_dir=str(self.paths.container_dir(cid)),
+            log_path=str(self.paths.container_dir(cid) / "ctr.log"),
+            hosts_path=str(rec.get("hosts_path") or run / "hosts"),
+            resolv_path=str(rec.get("resolv_path") or run / "resolv.conf"),
+            hostname_path=str(run / "hostname"),
+            sandbox_key=str(rec.get("netns_path") or "") if rec.get("mode") != "host" else "")
+
+    def _endpoints(self, rec: Mapping[str, Any]) -> tuple[S.EndpointInfo, ...]:
+        # the network records, read as rows: runtime.network costs ~50 ms to import
+        tx = self.store.read()
+        out = []
+        for a in rec.get("attachments") or ():
+            net = tx.by_name(NETWORK_KIND, a["network"])
+            gws = net[1].get("gateways") or [] if net else []
+            out.append(S.EndpointInfo(
+                network=a["network"], network_id=net[1].get("id", "") if net else "",
+                ipv4=a.get("ipv4") or "", prefix4=a.get("prefix4") or 0,
+                gateway4=next((g for g in gws if ":" not in g), "") if a.get("ipv4") else "",
+                ipv6=a.get("ipv6") or "", prefix6=a.get("prefix6") or 0,
+                gateway6=next((g for g in gws if ":" in g), "") if a.get("ipv6") else "",
+                mac=a.get("mac") or "", aliases=tuple(a.get("aliases") or ())))
+        return tuple(out)
 
     # ---- rows ----
     def _delete_row(self, cid: str) -> None:

@@ -209,6 +209,40 @@ class ContainerInfo:
     pod: str | None = None
     spec: ContainerSpec | None = None
     mounts: tuple[tuple[str, str], ...] = ()  # (target, volume name) of every volume mount, anonymous too
+    error: str = ""             # why the last start failed ("" when it did not)
+
+
+@record
+class EndpointInfo:
+    """One network attachment of a container, as `inspect` shows it."""
+
+    network: str
+    network_id: str
+    ipv4: str = ""
+    prefix4: int = 0
+    gateway4: str = ""
+    ipv6: str = ""
+    prefix6: int = 0
+    gateway6: str = ""
+    mac: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@record
+class ContainerDetails:
+    """What `inspect` shows beyond ContainerInfo; read only for it (list and ps never pay for it)."""
+
+    info: ContainerInfo
+    image_config: Mapping[str, object]          # the image's OCI "config" object, as at create
+    health: Mapping[str, object] | None = None  # docker's State.Health: Status, FailingStreak, Log
+    endpoints: tuple[EndpointInfo, ...] = ()
+    volume_dirs: Mapping[str, str] = field(default_factory=dict)  # mount target -> host dir of a volume
+    container_dir: str = ""     # its upper, work and rootfs dirs
+    log_path: str = ""
+    hosts_path: str = ""
+    resolv_path: str = ""
+    hostname_path: str = ""
+    sandbox_key: str = ""       # the pinned network namespace ("" in the host's)
 
 
 @record

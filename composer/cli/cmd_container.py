@@ -22,7 +22,6 @@ from composer.cli.container_flags import UsageError, parse_duration, parse_env, 
 from composer.cli.container_output import (
     host_address,
     human_duration,
-    inspect_json,
     matches,
     parse_time,
     ports_text,
@@ -441,21 +440,19 @@ def _cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace, ctx: Context) -> int:
+    from composer.cli.container_inspect import inspect_json
+    from composer.cli.go_text_template import print_inspect
     from runtime.errors import EngineError
 
     mgr = _mgr(ctx)
     docs, code = [], 0
     for ref in args.refs:
         try:
-            docs.append(inspect_json(mgr.get(ref)))
+            docs.append(inspect_json(mgr.inspect(ref)))
         except EngineError as exc:
             print(f"Error: {exc}", file=sys.stderr)
             code = exc.exit_code
-    if args.out_format in ("json", ""):
-        print(json.dumps(docs, indent=4))
-    else:
-        for d in docs:
-            print(render_template(args.out_format, d))
+    print_inspect(docs, args.out_format)
     return code
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -272,48 +271,16 @@ def _inspect(images: ImageStore, args: argparse.Namespace) -> int:
 
 
 def print_inspect(docs: Sequence[Mapping[str, Any]], fmt: str) -> None:
-    """A JSON array (the default, as podman), or one line per object from a Go-template subset:
-    ``{{.Field.Sub}}`` and ``{{json .Field}}`` (what scripts use with ``--format``)."""
-    if fmt in ("json", "", "{{json .}}"):
-        print(json.dumps(list(docs), indent=4))
-        return
-    for doc in docs:
-        print(render_template(fmt, doc))
+    """A JSON array (the default), or *fmt* as docker's inspect --format runs it on each object."""
+    from composer.cli.go_text_template import GoMap
+    from composer.cli.go_text_template import print_inspect as print_docs
+
+    # labels, options and the like are Go maps in docker's types: printed map[k:v], keys sorted
+    print_docs([{k: GoMap(v) if k in _MAPS and isinstance(v, dict) else v for k, v in d.items()}
+                for d in docs], fmt)
 
 
-_ACTION = re.compile(r"\{\{\s*(json\s+)?(\.[\w.]*)\s*\}\}")
-
-
-def render_template(fmt: str, doc: Mapping[str, Any]) -> str:
-    from composer.errors import UsageError
-
-    def value(path: str) -> Any:
-        v: Any = doc
-        for key in filter(None, path.split(".")):
-            if not isinstance(v, Mapping) or key not in v:
-                raise UsageError(f"template {fmt!r}: no field {path!r}")
-            v = v[key]
-        return v
-
-    def go(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if v is None:
-            return "<no value>"
-        if isinstance(v, list):
-            return "[" + " ".join(go(x) for x in v) + "]"
-        if isinstance(v, Mapping):
-            return "map[" + " ".join(f"{k}:{go(x)}" for k, x in sorted(v.items())) + "]"
-        return str(v)
-
-    def action(m: re.Match[str]) -> str:
-        v = value(m.group(2))
-        return json.dumps(v) if m.group(1) else go(v)
-
-    rest = _ACTION.sub(action, fmt)
-    if "{{" in rest:
-        raise UsageError(f"template {fmt!r}: only {{{{.Field}}}} and {{{{json .Field}}}} are supported")
-    return rest.replace("\\n", "\n").replace("\\t", "\t")
+_MAPS = frozenset({"Labels", "Options", "Annotations", "Containers"})
 
 
 def _rm(images: ImageStore, args: argparse.Namespace) -> int:

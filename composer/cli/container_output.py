@@ -1,5 +1,6 @@
 """What `composer container ls/inspect/top/port` print: durations and statuses as podman words
-them, tables, Go templates of --format, --filter, and the JSON documents of ls and inspect.
+them, tables, Go templates of --format, --filter, and the JSON documents of ls (inspect's:
+container_inspect.py).
 """
 
 from __future__ import annotations
@@ -130,71 +131,4 @@ def ps_json(info: ContainerInfo) -> dict[str, Any]:
         "Networks": sorted(info.networks),
         "Ports": [{"host_ip": p.host_ip, "container_port": p.container_port, "host_port": h,
                    "range": 1, "protocol": p.protocol} for p, h in info.ports],
-    }
-
-
-def inspect_json(info: ContainerInfo) -> dict[str, Any]:
-    """A docker/podman-shaped inspect document."""
-    spec = info.spec
-    running = info.status in ("running", "paused", "restarting")
-    env = [f"{k}={v}" for k, v in (spec.env.items() if spec else ())]
-    mounts = [{"Type": m.type, "Source": m.source, "Destination": m.target, "RW": not m.read_only,
-               "Propagation": m.propagation if m.type == "bind" else ""}
-              for m in (spec.mounts if spec else ())]
-    ports: dict[str, list[dict[str, str]]] = {}
-    for p, h in info.ports:
-        ports.setdefault(f"{p.container_port}/{p.protocol}", []).append(
-            {"HostIp": p.host_ip, "HostPort": str(h)})
-    return {
-        "Id": info.id,
-        "Created": info.created_at,
-        "Path": info.command[0] if info.command else "",
-        "Args": list(info.command[1:]),
-        "State": {
-            "Status": info.status, "Running": running, "Paused": info.status == "paused",
-            "Restarting": info.status == "restarting", "OOMKilled": info.oom_killed,
-            "Dead": info.status == "dead", "Pid": info.pid, "ExitCode": info.exit_code or 0,
-            "StartedAt": info.started_at, "FinishedAt": info.finished_at,
-            **({"Health": {"Status": info.health}} if info.health else {}),
-        },
-        "Image": info.image_id,
-        "ImageName": info.image,
-        "Name": info.name,
-        "RestartCount": info.restart_count,
-        "Pod": info.pod or "",
-        "Mounts": mounts,
-        "Config": {
-            "Hostname": (spec.hostname if spec and spec.hostname else info.id[:12]),
-            "User": spec.user or "" if spec else "",
-            "Env": env,
-            "Cmd": list(spec.command) if spec and spec.command is not None else None,
-            "Entrypoint": list(spec.entrypoint) if spec and spec.entrypoint is not None else None,
-            "Image": info.image,
-            "WorkingDir": spec.working_dir or "" if spec else "",
-            "Labels": dict(info.labels),
-            "Tty": bool(spec and spec.tty),
-            "OpenStdin": bool(spec and spec.stdin_open),
-            "StopSignal": spec.stop_signal or "SIGTERM" if spec else "SIGTERM",
-            "StopTimeout": spec.stop_timeout if spec else 10,
-        },
-        "HostConfig": {
-            "Privileged": bool(spec and spec.privileged),
-            "ReadonlyRootfs": bool(spec and spec.read_only),
-            "CapAdd": list(spec.cap_add) if spec else [],
-            "CapDrop": list(spec.cap_drop) if spec else [],
-            "NetworkMode": spec.network_mode if spec else "",
-            "RestartPolicy": {"Name": spec.restart.name if spec else "no",
-                              "MaximumRetryCount": spec.restart.max_retries if spec else 0},
-            "Memory": (spec.resources.memory or 0) if spec else 0,
-            "NanoCpus": int((spec.resources.cpus or 0) * 1e9) if spec else 0,
-            "PidsLimit": (spec.resources.pids_limit or 0) if spec else 0,
-            "Init": bool(spec and spec.init),
-            "Sysctls": dict(spec.sysctls) if spec else {},
-            "Ulimits": [{"Name": k, "Soft": s, "Hard": h}
-                        for k, (s, h) in (spec.ulimits.items() if spec else ())],
-        },
-        "NetworkSettings": {
-            "Ports": ports,
-            "Networks": {n: {"IPAddress": ip} for n, ip in info.networks.items()},
-        },
     }

@@ -7,6 +7,7 @@ BEGIN IMMEDIATE transaction around choose-and-record so two processes never get 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Collection, Iterable, Iterator
 
@@ -92,6 +93,13 @@ def check_static(owner: str, network: str, addr: Addr, subnet: Net, reserved: Co
         raise NetworkError(f"{owner}: address {addr} is not a host address of network {network}")
     if addr in reserved:
         raise NetworkError(f"{owner}: address {addr} is already in use on network {network}")
+
+
+def random_mac() -> str:
+    """A random locally administered unicast MAC address, as docker's GenerateRandomMAC."""
+    b = bytearray(os.urandom(6))
+    b[0] = (b[0] & 0xFE) | 0x02
+    return ":".join(f"{x:02x}" for x in b)
 
 
 def check_mac(owner: str, mac: str) -> str:

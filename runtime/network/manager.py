@@ -667,7 +667,9 @@ class NetworkManager:
         reserved |= {ipaddress.ip_address(i.split("/", 1)[1]) for i, _ in tx.list(IP, a.network + "/")}
         rec: Doc = {"network": a.network, "ifname": a.interface_name or f"eth{index}",
                     "veth": host_veth(cid, a.network), "aliases": list(a.aliases),
-                    "mac": a.mac_address.lower() if a.mac_address else None, "ipv4": None, "ipv6": None,
+                    # chosen here, not by the kernel, so that inspect can show it
+                    "mac": a.mac_address.lower() if a.mac_address else ipam.random_mac(),
+                    "ipv4": None, "ipv6": None,
                     "prefix4": None, "prefix6": None}
         for version, static in ((4, a.ipv4_address), (6, a.ipv6_address)):
             idx = next((k for k, s in enumerate(net["subnets"])

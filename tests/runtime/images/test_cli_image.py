@@ -118,7 +118,10 @@ def test_inspect_format_template(engine_paths: tuple[Path, Path], busybox_tar: P
     r = composer_cli("image", "inspect", "--format", "{{.Id}} {{json .RepoTags}}", "localhost/busybox")
     assert (r.returncode, r.stdout) == (0, f'{image_id} ["localhost/busybox:latest"]\n'), r.stderr
     r = composer_cli("image", "inspect", "--format", "{{.Nope}}", "localhost/busybox")
-    assert r.returncode == 2 and "no field '.Nope'" in r.stderr
+    assert r.returncode == 2 and 'map has no entry for key "Nope"' in r.stderr
+    r = composer_cli("image", "inspect", "--format", "{{range .RepoTags}}{{.}};{{end}}{{len .RootFS.Layers}}",
+                     "localhost/busybox")
+    assert (r.returncode, r.stdout) == (0, "localhost/busybox:latest;1\n"), r.stderr
 
 
 def test_ls_filters(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
