@@ -23,7 +23,7 @@ from composer.errors import UsageError
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
 
@@ -256,8 +256,9 @@ def _operand(kind: str, text: str) -> Any:
 # ---- execution --------------------------------------------------------------------------------
 
 class _Scope:
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Any, funcs: Mapping[str, Callable[..., Any]] | None = None) -> None:
         self.vars: list[tuple[str, Any]] = [("$", root)]
+        self.funcs = FUNCS if funcs is None else {**FUNCS, **funcs}
 
     def get(self, name: str) -> Any:
         for n, v in reversed(self.vars):
@@ -289,8 +290,14 @@ def print_inspect(docs: Sequence[Any], fmt: str) -> None:
 
 def render(template: str, data: Any) -> str:
     """*template* executed over *data*. Raises TemplateError (a UsageError) with Go's words."""
+    return execute(parse(template), data)
+
+
+def execute(tree: list[Any], data: Any, funcs: Mapping[str, Callable[..., Any]] | None = None) -> str:
+    """A parsed template executed over *data*, with *funcs* in place of the standard functions of
+    those names (docker's table headers replace json, lower... with functions that keep the title)."""
     out: list[str] = []
-    _exec(parse(template), data, _Scope(data), out)
+    _exec(tree, data, _Scope(data, funcs), out)
     return "".join(out)
 
 
@@ -362,10 +369,13 @@ def _command(cmd: list[Any], dot: Any, scope: _Scope, piped: tuple[Any, ...]) ->
         if name in ("and", "or"):  # short-circuit, as Go 1.18
             args = [lambda a=a: _arg(a, dot, scope) for a in cmd[1:]] + [lambda v=v: v for v in piped]
             return _and_or(name, args)
-        return _call(name, [_arg(a, dot, scope) for a in cmd[1:]] + list(piped))
+        return _call(scope, name, [_arg(a, dot, scope) for a in cmd[1:]] + list(piped))
+    value = _arg(head, dot, scope)
+    if callable(value):  # a method of the data, as docker's ps context has `.Label "key"`
+        return value(*[_arg(a, dot, scope) for a in cmd[1:]], *piped)
     if len(cmd) > 1 or piped:
         raise TemplateError(f"template: can't give argument to non-function {_describe(head)}")
-    return _arg(head, dot, scope)
+    return value
 
 
 def _and_or(name: str, thunks: Sequence[Callable[[], Any]]) -> Any:
@@ -384,7 +394,7 @@ def _arg(op: Any, dot: Any, scope: _Scope) -> Any:
     if kind == "lit":
         return op[1]
     if kind == "func":
-        return _call(op[1], [])
+        return _call(scope, op[1], [])
     if kind == "pipe":
         return _fields(_pipe(op[1], dot, scope), op[2], "(...)")
     base = dot if op[1] == "." else scope.get(op[1])
@@ -598,8 +608,8 @@ FUNCS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _call(name: str, args: list[Any]) -> Any:
+def _call(scope: _Scope, name: str, args: list[Any]) -> Any:
     try:
-        return FUNCS[name](*args)
+        return scope.funcs[name](*args)
     except (TypeError, AttributeError, ValueError) as exc:  # arity or argument types, as Go refuses them
         raise TemplateError(f"template: error calling {name}: {exc}") from None

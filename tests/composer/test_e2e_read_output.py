@@ -79,7 +79,7 @@ def test_ps_ls_images_top_output(tmp_path: Path, engine_paths: tuple[Path, Path]
         custom = composer_ok(proj, "ps", "--format", "table {{.Service}}\\t" + label)
         assert custom.stdout == "SERVICE   PROJECT\nweb       h3out\n"
         bad = composer_ok(proj, "ps", "--format", "{{.Nmae}}", code=2)
-        assert "{{.Nmae}}" in bad.stderr and "Traceback" not in bad.stderr
+        assert "<.Nmae>" in bad.stderr and "Traceback" not in bad.stderr
         # -q wins over --services and prints whole IDs
         ids = composer_ok(proj, "ps", "-q", "--services").stdout.split()
         assert len(ids) == 1 and len(ids[0]) == 64
