@@ -169,10 +169,24 @@ def kill(mgr: ContainerManager, ref: str, signal: str | int = "SIGKILL") -> Cont
     from runtime.executor import oci
 
     sig = oci.parse_signal(signal, info.name)
+    if _kill_ends_restarts(info, doc, sig):
+        # docker's kill cancels the restart manager (ExitOnNext), as a stop does: the container
+        # stays down until it is started again; its monitor, waiting out a back-off, wakes to it
+        (mgr.paths.container_run(cid) / "stopping").write_text(rfc3339_nano())
+        with contextlib.suppress(OSError):
+            mgr._write_ctl(cid, "stop")
     if info.status == "paused" and sig == _signal.SIGKILL:
         _thaw(mgr, cid, doc)
     container_monitor.signal_init(mgr, cid, sig)
     return mgr.get(cid)
+
+
+def _kill_ends_restarts(info: ContainerInfo, doc: Mapping[str, Any], sig: int) -> bool:
+    """As moby's killWithSignal: SIGKILL, the container's stop signal, or any signal when neither
+    the container nor its image names a stop signal, ends the restart policy's run."""
+    named = info.spec.stop_signal if info.spec else None
+    named = named or (doc.get("image_config") or {}).get("StopSignal")
+    return sig in (_signal.SIGKILL, int(doc.get("stop_signal") or _signal.SIGTERM)) or not named
 
 
 def restart(mgr: ContainerManager, ref: str, timeout: float | None = None) -> ContainerInfo:

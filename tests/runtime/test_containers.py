@@ -447,6 +447,32 @@ def test_always_restarts_until_a_user_stop(engine: Engine) -> None:
     assert engine.containers.get(c.id).status == "exited" and len(list(engine.containers.logs(c.id))) == n
 
 
+
+@pytest.mark.parametrize(("stop_signal", "sig", "restarts"), [
+    (None, "SIGKILL", False),      # docker's kill: the restart manager is cancelled
+    (None, "SIGUSR1", False),      # any signal, when no stop signal is named
+    ("SIGTERM", "SIGUSR1", True),  # a stop signal is named and this is another: the policy holds
+])
+def test_kill_ends_a_restart_policy_as_dockers(
+    engine: Engine, stop_signal: str | None, sig: str, restarts: bool
+) -> None:
+    # PID 1 ignores a signal it has no handler for: the shell traps USR1 and exits on it
+    loop = "trap 'exit 3' USR1; echo trapped; while :; do sleep 0.1; done"
+    c = engine.containers.create(spec(f"t-kill-{sig.lower()}-{bool(stop_signal)}", "sh", "-c", loop,
+                                      restart=RestartPolicy(name="always"), stop_signal=stop_signal))
+    engine.containers.start(c.id)
+    _wait_for(lambda: [r.text for r in engine.containers.logs(c.id)] == [b"trapped"])  # before the kill
+    engine.containers.kill(c.id, sig)
+    if restarts:
+        _wait_for(lambda: engine.containers.get(c.id).restart_count >= 1)
+        assert engine.containers.get(c.id).status in ("running", "restarting")
+    else:
+        _wait_for(lambda: engine.containers.get(c.id).status == "exited")
+        time.sleep(0.5)  # past the first back-off (0.1 s): no restart came
+        info = engine.containers.get(c.id)
+        assert (info.status, info.restart_count) == ("exited", 0)
+    engine.containers.remove(c.id, force=True)
+
 def test_tty_gives_the_container_a_terminal(engine: Engine) -> None:
     code, out, _ = run(
         engine, spec("t-tty", "sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; echo $TERM", tty=True)
