@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from runtime import container_lifecycle, container_monitor
 from runtime import spec as S
-from runtime.container_records import asdict, spec_from_json, spec_to_json
+from runtime.container_records import asdict, event_attrs, spec_from_json, spec_to_json
 from runtime.containers import KIND, StartError, read_json
 from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
 from runtime.logs import rfc3339_nano
@@ -135,6 +135,9 @@ def _create(
     try:
         _prepare(mgr, cid, spec, image, doc, undo)
         slot.release()  # the rest is the monitor's and the init's work, in other processes
+        # logged before the monitor starts: with the gate open it logs the start at once
+        container_lifecycle.log_event(mgr, cid, doc, "create")
+        undo.append(lambda: container_lifecycle.log_event(mgr, cid, doc, "destroy"))
         _launch(mgr, cid, spec, start=start, warm=warm)
         return mgr.get(cid)
     except StartError:
@@ -325,6 +328,7 @@ def _prepare(
         "stop_signal": oci.stop_signal(spec, config),
         "stdin_open": spec.stdin_open,
         "volatile": spec.volatile,
+        "event_attrs": event_attrs(doc),  # the monitor's events (start, die, ...) carry them
     }
     (cdir / "container.json").write_text(json.dumps(meta))
     (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))

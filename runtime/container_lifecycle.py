@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from runtime import container_monitor
-from runtime.container_records import asdict
+from runtime.container_records import asdict, event_attrs
 from runtime.containers import KIND, check_transition, pid_alive, read_json
 from runtime.errors import Conflict, EngineError, ExecError, NotFound
-from runtime.logs import rfc3339_nano
+from runtime.logs import EVENTS_FILE, append_event, rfc3339_nano
 from runtime.spec import ContainerInfo, ContainerSpec
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
@@ -31,6 +31,12 @@ else:
     from runtime.lazy import lazy
 
     shutil, _signal = lazy("shutil"), lazy("signal")
+
+
+def log_event(mgr: ContainerManager, cid: str, doc: Mapping[str, Any], action: str, extra: str = "") -> None:
+    """Append the event of a verb this process performs to the engine's event log (what a
+    container's monitor does itself, start, die, oom and health_status, it logs)."""
+    append_event(str(mgr.paths.rundir / EVENTS_FILE), cid, action, event_attrs(doc), extra)
 
 
 def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
@@ -150,15 +156,24 @@ def stop(mgr: ContainerManager, ref: str, timeout: float | None = None) -> Conta
     (run / "stopping").write_text(rfc3339_nano())
     with contextlib.suppress(OSError):
         mgr._write_ctl(cid, "stop")  # wakes a monitor that waits to restart
+    grace = info.spec.stop_timeout if timeout is None and info.spec else (timeout or 0.0)
+    sig = int(doc.get("stop_signal") or _signal.SIGTERM)
+    # docker's order: kill (each signal sent), die (the monitor's), stop; a restarting container
+    # has no process to signal, and docker logs no kill for it
+    running = info.status != "restarting"
+    if running:
+        log_event(mgr, cid, doc, "kill", f'"signal":"{sig}"')  # before: the die may come at once
     if info.status == "paused":
         _thaw(mgr, cid, doc)
-    grace = info.spec.stop_timeout if timeout is None and info.spec else (timeout or 0.0)
-    if container_monitor.signal_init(mgr, cid, int(doc.get("stop_signal") or _signal.SIGTERM)) and grace > 0:
+    if container_monitor.signal_init(mgr, cid, sig) and grace > 0:
         container_monitor.wait_monitor_exit(mgr, cid, grace)
     if mgr._monitor_alive(cid):
+        if running:
+            log_event(mgr, cid, doc, "kill", f'"signal":"{int(_signal.SIGKILL)}"')
         container_monitor.signal_init(mgr, cid, _signal.SIGKILL)
         if not container_monitor.wait_monitor_exit(mgr, cid, 10.0):
             raise ExecError(f"container {info.name}: did not stop after SIGKILL")
+    log_event(mgr, cid, doc, "stop")
     return mgr.get(cid)
 
 
@@ -177,6 +192,8 @@ def kill(mgr: ContainerManager, ref: str, signal: str | int = "SIGKILL") -> Cont
             mgr._write_ctl(cid, "stop")
     if info.status == "paused" and sig == _signal.SIGKILL:
         _thaw(mgr, cid, doc)
+    if info.status != "restarting":  # as docker's: no process, no kill event
+        log_event(mgr, cid, doc, "kill", f'"signal":"{int(sig)}"')
     container_monitor.signal_init(mgr, cid, sig)
     return mgr.get(cid)
 
@@ -191,7 +208,9 @@ def _kill_ends_restarts(info: ContainerInfo, doc: Mapping[str, Any], sig: int) -
 
 def restart(mgr: ContainerManager, ref: str, timeout: float | None = None) -> ContainerInfo:
     stop(mgr, ref, timeout)
-    return start(mgr, ref)
+    info = start(mgr, ref)
+    log_event(mgr, info.id, mgr._find(info.id)[1], "restart")  # docker's, after the start
+    return info
 
 
 def _cgroup(mgr: ContainerManager, doc: Mapping[str, Any], cid: str = "") -> Any:
@@ -221,6 +240,7 @@ def pause(mgr: ContainerManager, ref: str) -> ContainerInfo:
         mgr._write_ctl(cid, "pause")  # the monitor holds its healthchecks
     cg.freeze()
     mgr._set_paused(cid, True)
+    log_event(mgr, cid, doc, "pause")
     return mgr.get(cid)
 
 
@@ -239,6 +259,7 @@ def _thaw(mgr: ContainerManager, cid: str, doc: Mapping[str, Any]) -> None:
     with contextlib.suppress(OSError):
         mgr._write_ctl(cid, "unpause")
     mgr._set_paused(cid, False)
+    log_event(mgr, cid, doc, "unpause")  # also when a stop or kill thaws it, as docker's resume
 
 
 def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | None = None) -> Any:
@@ -280,6 +301,8 @@ def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: boo
         raise Conflict(
             f"container {info.name}: cannot remove a {info.status} container; stop it first or use force"
         )
+    if info.status in ("running", "paused", "restarting"):
+        _force_kill(mgr, cid, doc, info)
     cg = kill_everything(mgr, cid, doc)  # also when a crashed create did not record it
     errors: list[str] = []
     try:
@@ -294,6 +317,7 @@ def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: boo
     shutil.rmtree(mgr.paths.container_dir(cid), ignore_errors=True)
     shutil.rmtree(mgr.paths.container_run(cid), ignore_errors=True)
     mgr._delete_row(cid)
+    log_event(mgr, cid, doc, "destroy")
     _retire_zygote_when_idle(mgr)
     if volumes:
         for name in doc.get("anonymous_volumes", []):
@@ -305,6 +329,22 @@ def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: boo
                 errors.append(f"volume {name}: {exc}")
     if errors:
         raise ExecError(f"container {info.name}: removed, but " + "; ".join(errors))
+
+
+def _force_kill(mgr: ContainerManager, cid: str, doc: Mapping[str, Any], info: ContainerInfo) -> None:
+    """rm -f of a running container: SIGKILL its init and let the monitor see it die (kill and
+    die events, as docker's), before kill_everything ends whatever is left."""
+    with contextlib.suppress(OSError):
+        (mgr.paths.container_run(cid) / "stopping").write_text(rfc3339_nano())
+    with contextlib.suppress(OSError):
+        mgr._write_ctl(cid, "stop")  # wakes a monitor that waits to restart
+    if info.status == "restarting":
+        return
+    if info.status == "paused":
+        _thaw(mgr, cid, doc)
+    log_event(mgr, cid, doc, "kill", f'"signal":"{int(_signal.SIGKILL)}"')
+    if container_monitor.signal_init(mgr, cid, _signal.SIGKILL):
+        container_monitor.wait_monitor_exit(mgr, cid, 5.0)
 
 
 def _retire_zygote_when_idle(mgr: ContainerManager) -> None:

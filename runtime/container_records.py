@@ -68,3 +68,21 @@ def spec_from_json(d: Mapping[str, Any]) -> ContainerSpec:
         elif name in known:
             kw[name] = tuple(v) if isinstance(v, list) else v
     return ContainerSpec(**kw)
+
+
+# the room a container's attributes may take in an event line (runtime.logs.EVENT_LINE_MAX is 4096:
+# the rest is the time, id, action and the action's own attributes)
+EVENT_ATTRS_MAX: Final = 3500
+
+
+def event_attrs(doc: Mapping[str, Any]) -> str:
+    """A container's event attributes as docker's daemon gives them (its labels, then image and
+    name), encoded once as JSON members without braces for runtime.logs.append_event. Labels too
+    long for one event line are left out, the longest first."""
+    attrs = {str(k): str(v) for k, v in (doc.get("labels") or {}).items()}
+    fixed = {"image": str(doc.get("image") or ""), "name": str(doc.get("name") or "")}
+    while True:
+        text = json.dumps({**attrs, **fixed}, separators=(",", ":"))[1:-1]
+        if len(text) <= EVENT_ATTRS_MAX or not attrs:
+            return text
+        del attrs[max(attrs, key=lambda k: len(k) + len(attrs[k]))]

@@ -15,7 +15,10 @@ from runtime.state import Store
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from runtime.containers import ContainerManager
+    from runtime.events import Event
     from runtime.images import ImageStore
     from runtime.network import NetworkManager
     from runtime.pods import PodManager
@@ -56,6 +59,13 @@ class Engine:
         from runtime.pods import PodManager
 
         return PodManager(self)
+
+    def events(self, *, since: int | None = None, until: int | None = None) -> Iterator[Event]:
+        """The containers' events (runtime.events.read_events): new ones, or from *since* to
+        *until* (ns since the epoch) and then new ones until *until*."""
+        from runtime.events import read_events
+
+        return read_events(self.paths.rundir, since=since, until=until)
 
     def close(self) -> None:
         self.store.close()

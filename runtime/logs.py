@@ -145,6 +145,57 @@ class LogWriter:
         os.close(self._fd)
 
 
+# ---- the engine's event log (written by the CLI's verbs and by the monitors) ----------------------
+
+EVENTS_FILE: Final = "events.jsonl"  # in the run dir; rotated once to events.jsonl.1
+EVENTS_MAX_SIZE: Final = 4 << 20
+# a line of at most PIPE_BUF bytes: O_APPEND writes of several processes never interleave, and a
+# reader never sees half of a line that was written whole
+EVENT_LINE_MAX: Final = 4096
+_EVENT_FLAGS: Final = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+
+
+def append_event(path: str, cid: str, action: str, attrs: str, extra: str = "") -> None:
+    """Append one container event to the engine's event log *path*, as docker's daemon publishes
+    it: ``{"time":<ns>,"id":..,"action":..,"attributes":{..}}``. *attrs* is the container's
+    attributes as JSON members without braces (its labels, image and name, made at create),
+    *extra* the action's own (exitCode, signal), put first: docker's labels win over them. One
+    write of one line, no fsync: an event costs an open, a write and a close (no module is
+    imported, the monitor calls it). A log past EVENTS_MAX_SIZE is renamed to ``.1`` first
+    (readers follow the rename). Errors are swallowed: an event is never worth a failed verb."""
+    members = f"{extra},{attrs}" if extra and attrs else extra or attrs
+    head = f'{{"time":{time.time_ns()},"id":"{cid}","action":"{action}","attributes":{{'
+    data = f"{head}{members}}}}}\n".encode()
+    if len(data) > EVENT_LINE_MAX:  # attrs are bounded at create (container_records.event_attrs)
+        data = f"{head}{extra}}}}}\n".encode()
+    try:
+        fd = os.open(path, _EVENT_FLAGS, 0o600)
+    except OSError:
+        return
+    try:
+        if os.fstat(fd).st_size >= EVENTS_MAX_SIZE:
+            fd = _rotate_events(path, fd)
+        os.write(fd, data)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _rotate_events(path: str, fd: int) -> int:
+    """Rename the full log *fd* is open on to ``.1`` and return a new file's fd (*fd* closed);
+    *fd* itself when that fails. Another writer may have rotated it meanwhile: then the file at
+    *path* is not ours and stays."""
+    try:
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            os.replace(path, path + ".1")
+        new = os.open(path, _EVENT_FLAGS, 0o600)
+    except OSError:
+        return fd
+    os.close(fd)
+    return new
+
+
 # ---- readers ------------------------------------------------------------------------------------
 
 

@@ -163,6 +163,53 @@ def _epoch(stamp: str) -> float | None:
     return parse_time(stamp) or None
 
 
+_UP = ("running", "paused")
+_DOWN = ("exited", "dead", "restarting")  # restarting: died, the monitor runs it again after a pause
+
+
+def diff_looks(
+    before: Mapping[str, ContainerInfo], after: Mapping[str, ContainerInfo]
+) -> list[tuple[str, ContainerInfo]]:
+    """What happened between two looks at the engine (id -> info), in docker's actions: create,
+    start, die, pause, unpause, health_status: <h>, destroy (`logs -f` follows containers by
+    looking; `events` reads the event log). It is inferred from the stamps (a new started_at is a
+    start even if the container is down again), so a short-lived container still shows its start
+    and die."""
+    out: list[tuple[str, ContainerInfo]] = []
+    for cid, c in after.items():
+        old = before.get(cid)
+        if old is None:
+            out.append(("create", c))
+            ran = bool(c.started_at) and c.status != "created"
+            if c.status in _UP or ran:
+                out.append(("start", c))
+            if c.status in _DOWN and ran:
+                out.append(("die", c))
+        else:
+            was_up = old.status in _UP
+            started = old.restart_count != c.restart_count or bool(
+                c.started_at and old.started_at != c.started_at)
+            if started:
+                if was_up:
+                    out.append(("die", c))  # the run seen last time ended before this one
+                out.append(("start", c))
+            elif old.status == "paused" and c.status == "running":
+                out.append(("unpause", c))
+            elif old.status == "running" and c.status == "paused":
+                out.append(("pause", c))
+            elif not was_up and c.status in _UP:
+                out.append(("start", c))
+            # "created" after a run: stopped, and a new monitor waits at the gate (restart, start)
+            if (c.status in _DOWN or c.status == "created") and (was_up or started):
+                out.append(("die", c))
+        if c.health and c.health != (old.health if old else ""):
+            out.append((f"health_status: {c.health}", c))
+    for cid, c in before.items():
+        if cid not in after:
+            out.append(("destroy", c))
+    return out
+
+
 def watch_step(watched: set[str], before: Mapping[str, ContainerInfo],
                after: Mapping[str, ContainerInfo]) -> list[tuple[str, ContainerInfo]]:
     """What `logs -f` does between two looks, as docker compose v2.40's monitor (pkg/compose/
@@ -173,10 +220,8 @@ def watch_step(watched: set[str], before: Mapping[str, ContainerInfo],
     joins *watched* when created or started and leaves when it dies for good. Unlike docker compose,
     a container that disappears (removed while stopped) also leaves: docker's set would wait for it
     forever."""
-    from composer.cli.cmd_events import diff_events
-
     out: list[tuple[str, ContainerInfo]] = []
-    events = diff_events(before, after)
+    events = diff_looks(before, after)
     for i, (action, c) in enumerate(events):
         if action in ("create", "start"):
             watched.add(c.id)

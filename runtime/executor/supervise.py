@@ -11,7 +11,7 @@ import time
 
 from runtime.executor import init as _init
 from runtime.executor import syscalls as sc
-from runtime.logs import LogWriter, rfc3339_nano
+from runtime.logs import EVENTS_FILE, LogWriter, append_event, rfc3339_nano
 
 TYPE_CHECKING = False  # typing (and the re it imports) stays out of the monitor: annotations only
 if TYPE_CHECKING:
@@ -88,6 +88,9 @@ class Monitor:
         self.config: dict[str, Any] = bundle["config"]
         self.meta: dict[str, Any] = bundle["meta"]
         self.name = str(self.meta["name"])
+        # the engine's event log, in the run dir two levels up (RUN/containers/ID)
+        self.events = os.path.join(os.path.dirname(os.path.dirname(rdir)), EVENTS_FILE)
+        self.event_attrs = str(self.meta.get("event_attrs") or "")
         self.bpf: bytes | None = None
         if self.meta.get("seccomp_bpf"):
             with open(self.meta["seccomp_bpf"], "rb") as f:
@@ -142,6 +145,10 @@ class Monitor:
     # ---- files ----
     def path(self, name: str) -> str:
         return os.path.join(self.rdir, name)
+
+    def event(self, action: str, extra: str = "") -> None:
+        """Log what happened to the container now (docker's start, die, oom, health_status)."""
+        append_event(self.events, str(self.meta["id"]), action, self.event_attrs, extra)
 
     def save_state(self) -> None:
         write_json_atomic(self.path("state.json"), self.state)
@@ -320,7 +327,8 @@ class Monitor:
         if line and line.startswith("error "):
             self.state["error"] = line[6:]
             self.start_failed = True
-            return line
+            return line  # as docker's: a start that failed logs neither start nor die
+        self.event("start")
         return ""
 
     # ---- health ----
@@ -367,10 +375,13 @@ class Monitor:
         os.close(fd)
         self.probe = None
         now = time.monotonic()
-        self.health.record(
+        was = self.health.status
+        status = self.health.record(
             start=start, end=now_rfc3339(), exit_code=code, output=out.decode(errors="replace"), now=now
         )
         self.write_health()
+        if status != was:
+            self.event("health_status: " + status)
         self.next_probe = now + self.health.next_delay(now)
 
     # ---- the loop ----
@@ -605,6 +616,11 @@ class Monitor:
                 oom_killed=self.oom_killed(),
                 finished_at=now_rfc3339(),
             )
+            if self.gate_w < 0 and not self.start_failed:  # it ran: docker's oom and die
+                if self.state["oom_killed"]:
+                    self.event("oom")
+                ran = int(time.monotonic() - self.run_started)
+                self.event("die", f'"exitCode":"{code}","execDuration":"{ran}"')
             if self.gate_w >= 0 or self.start_failed or not self.should_restart(code):
                 break
             if time.monotonic() - self.run_started > BACKOFF_MAX:

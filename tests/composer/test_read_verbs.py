@@ -85,40 +85,81 @@ def test_the_printer_widens_for_a_later_name_and_prints_status_lines() -> None:
 # ---- events ---------------------------------------------------------------------------------
 
 
+ATTRS = {L.PROJECT: "p", L.SERVICE: "web", L.ONEOFF: "False", "org.example.team": "blue",
+         "image": "busybox", "name": "p-web-1"}
+
+
+def _shown(attrs: dict[str, str] | None = None, services: tuple[str, ...] = ()) -> Any:
+    from composer.cli.cmd_events import compose_event
+
+    return compose_event("p", services, ATTRS if attrs is None else attrs)
+
+
 def test_events_json_is_go_json_of_compose_fields() -> None:
-    line = event_line("die", info(status="exited", exit_code=3, finished_at="2026-01-02T03:04:06.25Z"),
-                      True, now_ns=time.time_ns())
+    service, attrs = _shown({**ATTRS, "exitCode": "3", "execDuration": "1"})
+    line = event_line(1767323046_250000000, "die", ID, service, attrs, True)
     doc = json.loads(line)
     assert list(doc) == ["action", "attributes", "id", "service", "time", "type"]  # Go sorts map keys
     assert (doc["action"], doc["id"], doc["service"], doc["type"]) == ("die", ID, "web", "container")
-    # compose labels stripped, the others kept, exitCode on die
-    assert doc["attributes"] == {"exitCode": "3", "image": "busybox", "name": "p-web-1",
-                                 "org.example.team": "blue"}
+    # compose labels stripped, the others kept, the action's own too
+    assert doc["attributes"] == {"execDuration": "1", "exitCode": "3", "image": "busybox",
+                                 "name": "p-web-1", "org.example.team": "blue"}
+    assert list(doc["attributes"]) == sorted(doc["attributes"])
     assert " " not in line.replace("p-web-1", "")  # no spaces between tokens, as Go
-    assert doc["time"] == go_time(1767323046_250000000)  # its finished_at
+    assert doc["time"] == go_time(1767323046_250000000)
 
 
-def test_events_time_is_when_it_happened_not_when_it_was_seen() -> None:
-    now = time.time_ns()
-    doc = json.loads(event_line("create", info(), True, now_ns=now))
-    assert doc["time"] == go_time(1767323045_000000001)
-    doc = json.loads(event_line("pause", info(), True, now_ns=now))  # no stamp of its own: now
-    assert doc["time"] == go_time(now)
+def test_events_of_the_project_and_its_named_services_only() -> None:
+    assert _shown() is not None
+    assert _shown({**ATTRS, L.PROJECT: "other"}) is None
+    assert _shown({**ATTRS, L.ONEOFF: "True"}) is None  # `run`'s containers: docker compose skips them
+    assert _shown(services=("db",)) is None
+    assert _shown(services=("db", "web")) == ("web", {"image": "busybox", "name": "p-web-1",
+                                                      "org.example.team": "blue"})
 
 
 def test_events_json_escapes_html_as_go() -> None:
-    c = info()
-    c = ContainerInfo(**{**{f: getattr(c, f) for f in ("id", "name", "image", "image_id", "status",
-                                                          "created_at")},
-                         "labels": {**c.labels, "x": "<a&b>"}})
-    assert '"x":"\\u003ca\\u0026b\\u003e"' in event_line("start", c, True)
+    assert '"x":"\\u003ca\\u0026b\\u003e"' in event_line(0, "start", ID, "web", {"x": "<a&b>"}, True)
 
 
 def test_events_text_line() -> None:
-    line = event_line("start", info(), False, now_ns=time.time_ns())
+    line = event_line(1767323045_500000000, "start", ID, "web", _shown()[1], False)
     stamp, rest = line[:26], line[27:]
     assert rest == f"container start {ID} (image=busybox, name=p-web-1, org.example.team=blue)"
     assert stamp.endswith(".500000") and stamp[4] == "-" and stamp[10] == " "
+
+
+S = 1_000_000_000
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    ("10m", (1767323045 - 600) * S),  # a duration counts back from now, to the second
+    ("-1h", (1767323045 + 3600) * S),
+    ("1.5s", 1767323044 * S),
+    ("0s", 1767323045 * S),
+    ("0", 0),  # not a duration: a Unix time
+    ("1767000000", 1767000000 * S),
+    ("1767000000.25", 1767000000_250000000),
+    ("2026-01-02T03:04:05Z", 1767323045 * S),
+    ("2026-01-02T03:04:05.000000007+01:00", 1767319445_000000007),
+    ("2026-01-02", 1767312000 * S),  # no zone: the local one (the expected times are UTC's)
+    ("2026-01-02T03", 1767322800 * S),
+])
+def test_docker_timestamps(value: str, want: int) -> None:
+    from composer.cli.cmd_events import docker_timestamp
+
+    if value.count("-") == 2 and not value.endswith("Z"):
+        want -= time.localtime(1767323045).tm_gmtoff * S
+    assert docker_timestamp(value, 1767323045_700000000) == want
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "10x"])
+def test_docker_timestamps_refused(value: str) -> None:
+    from composer.cli.cmd_events import docker_timestamp
+    from composer.errors import ComposerError
+
+    with pytest.raises(ComposerError, match=value):
+        docker_timestamp(value, 0)
 
 
 @pytest.mark.parametrize(("ns", "tz", "want"), [
@@ -139,7 +180,7 @@ def _names(events: list[tuple[str, ContainerInfo]]) -> list[str]:
 
 
 def test_a_short_life_between_two_looks_still_shows_start_and_die() -> None:
-    from composer.cli.cmd_events import diff_events
+    from composer.cli.cmd_logs import diff_looks as diff_events
 
     created = info(status="created", started="")
     ran = info(status="exited", exit_code=0, finished_at="2026-01-02T03:04:06Z")
@@ -149,7 +190,7 @@ def test_a_short_life_between_two_looks_still_shows_start_and_die() -> None:
 
 
 def test_a_restart_between_two_looks_is_a_die_and_a_start() -> None:
-    from composer.cli.cmd_events import diff_events
+    from composer.cli.cmd_logs import diff_looks as diff_events
 
     first, second = info(), info(started="2026-01-02T03:05:00Z")
     assert _names(diff_events({ID: first}, {ID: second})) == ["die", "start"]
@@ -160,6 +201,14 @@ def test_a_restart_between_two_looks_is_a_die_and_a_start() -> None:
     paused = info(status="paused")
     assert _names(diff_events({ID: first}, {ID: paused})) == ["pause"]
     assert _names(diff_events({ID: paused}, {ID: first})) == ["unpause"]
+
+
+def test_a_look_between_stop_and_start_of_a_restart_still_sees_the_death() -> None:
+    from composer.cli.cmd_logs import diff_looks as diff_events
+
+    running, between = info(), info(status="created")  # the new monitor waits at its start gate
+    assert _names(diff_events({ID: running}, {ID: between})) == ["die"]
+    assert _names(diff_events({ID: between}, {ID: info(started="2026-01-02T03:09:00Z")})) == ["start"]
 
 
 class _FakeContainers:
@@ -263,14 +312,6 @@ def test_a_reattached_container_does_not_print_what_its_last_reader_printed() ->
     got = out.getvalue().splitlines()
     assert sorted(got) == ["web-1  | run 1", "web-1  | run 2",  # once each
                            "web-1 exited with code 0", "web-1 exited with code 0 (restarting)"]
-
-
-def test_a_look_between_stop_and_start_of_a_restart_still_sees_the_death() -> None:
-    from composer.cli.cmd_events import diff_events
-
-    running, between = info(), info(status="created")  # the new monitor waits at its start gate
-    assert _names(diff_events({ID: running}, {ID: between})) == ["die"]
-    assert _names(diff_events({ID: between}, {ID: info(started="2026-01-02T03:09:00Z")})) == ["start"]
 
 
 @pytest.mark.parametrize(("n", "binary", "decimal"), [

@@ -11,7 +11,6 @@ import pytest
 
 from composer import labels as L
 from composer.cli import _compose as C
-from composer.cli.cmd_events import diff_events
 from composer.cli.cmd_logs import LogPrinter, short_name
 from composer.cli.cmd_ps import project_summaries, ps_json
 from composer.errors import ProjectError
@@ -112,20 +111,6 @@ def test_log_prefix_is_padded_and_coloured_per_service() -> None:
     plain = LogPrinter(names, color=False, prefix=False, timestamps=True, out=io.StringIO())
     plain.line("web-1", LogRecord(time="T", stream="stdout", text=b"x"))
     assert plain.out.getvalue() == "T x\n"  # type: ignore[union-attr]
-
-
-def test_events_from_two_snapshots() -> None:
-    a, b = _c(status="created"), _c("demo-db-1")
-    before = {a.id: a, b.id: b}
-    after = {a.id: _c(status="running", health="healthy"), "new": _c("demo-x-1", id="new")}
-    got = [(action, c.name) for action, c in diff_events(before, after)]
-    assert got == [
-        ("start", "demo-web-1"),
-        ("health_status: healthy", "demo-web-1"),
-        ("create", "demo-x-1"),
-        ("start", "demo-x-1"),
-        ("destroy", "demo-db-1"),
-    ]
 
 
 def test_progress_plain_json_and_tty_frames() -> None:
