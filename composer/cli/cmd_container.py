@@ -146,7 +146,7 @@ REMAINDER = "..."  # argparse.REMAINDER (argparse is imported only when a line n
 
 VERBS = frozenset({
     "run", "create", "start", "stop", "restart", "kill", "rm", "remove", "ls", "list", "ps", "logs",
-    "inspect", "exec", "wait", "top", "pause", "unpause", "cp", "port",
+    "inspect", "exec", "wait", "top", "pause", "unpause", "cp", "port", "events",
 })
 
 
@@ -230,6 +230,12 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     for p in cmd(["cp"], "copy files between a container and the host (CONTAINER:PATH)"):
         p.add_argument("src", metavar="SRC")
         p.add_argument("dst", metavar="DST")
+    for p in cmd(["events"], "print the engine's container events as they happen"):
+        p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                       help="container=, event=, image=, label=K[=V], type=container")
+        p.add_argument("--format", dest="out_format", default="", help="json")
+        p.add_argument("--since", help="show the events since this time (RFC 3339, Unix or duration)")
+        p.add_argument("--until", help="stream events until this time")
     for p in cmd(["port"], "list a container's published ports"):
         p.add_argument("ref", metavar="CONTAINER")
         p.add_argument("port_filter", nargs="?", metavar="PORT[/PROTO]")
@@ -529,9 +535,22 @@ def _cmd_port(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _cmd_events(args: argparse.Namespace, ctx: Context) -> int:
+    from composer.cli import container_events
+    from composer.cli.cmd_events import check_window
+
+    if args.out_format not in ("", "json", "{{json .}}"):
+        raise UsageError(f"--format {args.out_format!r}: expected json")
+    filters = container_events.parse_filters(args.filter)
+    since, until = check_window(args.since, args.until)
+    events = ctx.engine().events(since=since, until=until)
+    return container_events.run(events, filters, bool(args.out_format))
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace, Context], int]] = {
     "run": _cmd_run, "create": _cmd_create, "start": _cmd_start, "stop": _cmd_stop,
     "restart": _cmd_restart, "kill": _cmd_kill, "rm": _cmd_rm, "ls": _cmd_ls, "logs": _cmd_logs,
     "inspect": _cmd_inspect, "exec": _cmd_exec, "wait": _cmd_wait, "top": _cmd_top,
     "pause": _cmd_pause, "unpause": _cmd_unpause, "cp": _cmd_cp, "port": _cmd_port,
+    "events": _cmd_events,
 }

@@ -117,15 +117,21 @@ def _stamp(ns: int) -> str:
     return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
 
 
-def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
-    project, pname = C.load_or_name(ctx, args.services)
-    C.check_services(project, args.services)
+def check_window(since_text: str | None, until_text: str | None) -> tuple[int | None, int | None]:
+    """--since and --until in ns (None when not given), refused as docker's daemon refuses them."""
     now = time.time_ns()
-    since = docker_timestamp(args.since, now) if args.since else None
-    until = docker_timestamp(args.until, now) if args.until else None
+    since = docker_timestamp(since_text, now) if since_text else None
+    until = docker_timestamp(until_text, now) if until_text else None
     if since is not None and until is not None and until < since:
         raise ComposerError(f"Error response from daemon: `since` time ({_stamp(since)}) cannot be "
                             f"after `until` time ({_stamp(until)})")
+    return since, until
+
+
+def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
+    project, pname = C.load_or_name(ctx, args.services)
+    C.check_services(project, args.services)
+    since, until = check_window(args.since, args.until)
     engine = ctx.engine()
     # docker compose prints api.Event's String(), which ends in a newline, with Println: a plain
     # event is followed by an empty line

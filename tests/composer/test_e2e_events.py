@@ -194,3 +194,29 @@ def test_since_after_until_is_refused(proj: Path) -> None:
     assert "cannot be after `until` time" in res.stderr
     res = composer_ok(proj, "events", "--since", "yesterday", code=1)
     assert res.stderr.strip() == 'failed to parse value as time or duration: "yesterday"'
+
+
+def test_container_events_as_docker_events_prints_them(busybox_image: str) -> None:
+    import re
+
+    t0 = time.time()
+    for args in (["run", "-d", "--name", "evts-lone", "--label", "k=v", IMAGE, "sleep", "60"],
+                 ["kill", "evts-lone"], ["rm", "evts-lone"]):
+        res = composer_cli("container", *args)
+        assert res.returncode == 0, res.stderr
+    window = ["--since", f"{t0:.6f}", "--until", f"{time.time():.6f}"]
+    res = composer_cli("container", "events", *window, "--filter", "container=evts-l")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    # docker/cli's prettyPrintEvent: RFC3339NanoFixed local time, then type, action, id, (k=v, ...)
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d)"
+    assert all(re.fullmatch(stamp + r" container \S+ [0-9a-f]{64} \(.*\)", line) for line in lines), lines
+    assert [line.split()[2] for line in lines] == ["create", "start", "kill", "die", "destroy"]
+    assert lines[0].endswith(f"(image={IMAGE}, k=v, name=evts-lone)")
+    res = composer_cli("container", "events", *window, "--format", "json", "-f", "event=die",
+                       "-f", "label=k=v")
+    (doc,) = [json.loads(line) for line in res.stdout.splitlines()]
+    assert doc["Type"] == "container" and doc["Action"] == doc["status"] == "die"
+    assert doc["Actor"]["Attributes"]["exitCode"] == "137" and doc["Actor"]["ID"] == doc["id"]
+    assert doc["time"] == doc["timeNano"] // 10**9 and doc["scope"] == "local"
+    assert composer_cli("container", "events", "-f", "bogus=1").returncode == 1
