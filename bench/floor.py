@@ -76,9 +76,22 @@ def main(layer: str) -> int:
     finally:
         for cg in made:
             os.rmdir(cg)
-        import shutil  # only for the cleanup, as composer's removal imports it
+        remove_tree(work)
 
-        shutil.rmtree(work, ignore_errors=True)
+
+def remove_tree(top: str) -> None:
+    """rm -r without shutil (its import, with re and fnmatch, would be a cost of the floor)."""
+    for root, dirs, files in os.walk(top, topdown=False):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+        for name in dirs:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                os.unlink(path)
+            else:
+                os.rmdir(path)
+    if os.path.isdir(top):
+        os.rmdir(top)
 
 
 if __name__ == "__main__":
