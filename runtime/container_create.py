@@ -366,10 +366,10 @@ def _launch(
 
 def _start_failed(mgr: ContainerManager, cid: str) -> bool:
     """Whether the monitor of a create with the gate open got past the set-up and failed at the
-    exec (its state says running with an error, saved before it reported): then the container
-    is whole and stays; any earlier error undoes the create."""
+    exec (its state says so, saved before it reported): then the container is whole and stays;
+    any earlier error undoes the create."""
     state = read_json(mgr.paths.container_run(cid) / "state.json") or {}
-    return state.get("status") == "running" and bool(state.get("error"))
+    return state.get("start_failed") == "exec"
 
 
 def _with_volumes_from(mgr: ContainerManager, spec: ContainerSpec) -> ContainerSpec:

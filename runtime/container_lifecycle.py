@@ -47,10 +47,10 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
     if info.status == "running":
         return info
     run = mgr.paths.container_run(cid)
-    if info.status == "created":
-        container_monitor.start_created(mgr, cid)
+    if info.status == "created" and not info.error and mgr._monitor_alive(cid):
+        container_monitor.start_created(mgr, cid)  # its init waits at the gate
         return mgr.get(cid)
-    # exited or dead: a fresh monitor with the gate open
+    # exited, dead, or created with a start that failed: a fresh monitor with the gate open
     mgr._bundle(cid, info.name)  # a half-created container fails here, before anything changes
     ipc = info.spec.ipc_mode if info.spec is not None else None
     donor = ipc.split(":", 1)[1] if ipc and ipc.startswith("container:") else None
@@ -67,9 +67,11 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
         with contextlib.suppress(FileNotFoundError):
             (run / name).unlink()
     run.mkdir(parents=True, exist_ok=True)
-    if isinstance(doc.get("last_state"), dict):
+    last = doc.pop("last_state", None)
+    if isinstance(last, dict):
         (run / "state.json").write_text(json.dumps({"restart_count": 0}))
-    doc.pop("last_state", None)
+        if last.get("started_at"):  # kept should this start fail: docker's State keeps them
+            doc["prior_run"] = {k: last.get(k) or "" for k in ("started_at", "finished_at")}
     _repair_run_dir(mgr, cid, doc, info)
     mgr._save(cid, doc)
     # joining X's ipc: its /dev/shm goes over ours while the init waits at the gate, as at create

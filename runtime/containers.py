@@ -69,6 +69,23 @@ class StartError(ExecError):
             self.exit_code = 127  # the command is not there, as docker run and podman run exit
 
 
+# the statuses whose info shows an exit: a created one's is that of a start that failed
+_DOWN: Final = ("exited", "dead", "created")
+
+
+def _final_status(final: dict[str, Any], doc: Mapping[str, Any] | None) -> str:
+    """The status an exit file leaves. A start that failed (``start_failed``: nothing was
+    exec'd) keeps the times of the container's last run (the row's ``prior_run``, kept by the
+    start) and, as moby's State, reads "created" when it never ran, "exited" when it did."""
+    if final.get("start_failed"):
+        prior = (doc or {}).get("prior_run") or {}
+        for key in ("started_at", "finished_at"):
+            if not final.get(key):
+                final[key] = str(prior.get(key) or "")
+        return "exited" if final.get("started_at") else "created"
+    return "exited" if final.get("started_at") else "dead"
+
+
 def check_transition(verb: str, status: str, name: str) -> None:
     if status not in ALLOWED[verb]:
         raise Conflict(f"container {name}: cannot {verb} while {status}")
@@ -169,7 +186,6 @@ class ContainerManager:
         # exit.json is the monitor's last write: once it exists the container is done for good
         final = read_json(run / "exit.json")
         if final is not None:
-            final["status"] = "exited" if final.get("started_at") else "dead"
             self._fold(cid, final)
             return str(final["status"]), final
         state = read_json(run / "state.json") or {}
@@ -195,10 +211,13 @@ class ContainerManager:
         return "dead", state
 
     def _fold(self, cid: str, final: dict[str, Any]) -> None:
+        """Fold the monitor's exit file *final* into the row; sets final["status"]."""
         with self.store.transaction() as tx:
             doc = tx.get(KIND, cid)
+            final["status"] = _final_status(final, doc)
             if doc is None:
                 return
+            doc.pop("prior_run", None)
             doc["last_state"] = final
             doc.pop("paused", None)
             tx.put(KIND, cid, doc, name=doc["name"])
@@ -235,9 +254,10 @@ class ContainerManager:
             status=status,  # type: ignore[arg-type]
             created_at=doc["created_at"],
             started_at=str(st.get("started_at") or ""),
-            finished_at=str(st.get("finished_at") or "") if status in ("exited", "dead") else "",
-            exit_code=st.get("exit_code") if status in ("exited", "dead") else None,
-            exit_signal=st.get("signal") if status in ("exited", "dead") else None,
+            # and a created container's failed start (its code and error, as docker's)
+            finished_at=str(st.get("finished_at") or "") if status in _DOWN else "",
+            exit_code=st.get("exit_code") if status in _DOWN else None,
+            exit_signal=st.get("signal") if status in _DOWN else None,
             oom_killed=bool(st.get("oom_killed")),
             pid=int(st.get("pid") or 0) if status in ("running", "paused", "created") else 0,
             health=health,  # type: ignore[arg-type]

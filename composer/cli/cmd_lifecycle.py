@@ -96,12 +96,15 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         )
     progress = C.progress_for(ctx)
     if name == "restart":
+        from runtime.errors import EngineError
+
         for c in _by_dependencies(project, containers):
             progress.event("Container", c.name, "Restarting")
-            if args.stop_timeout is None:
-                engine.containers.restart(c.id)
-            else:
+            try:
                 engine.containers.restart(c.id, timeout=args.stop_timeout)
+            except EngineError as exc:  # docker compose's: the daemon's error, exit code 1
+                progress.event("Container", c.name, "Error", error=True)
+                raise ComposerError(str(exc)) from None
             progress.event("Container", c.name, "Started")
         return 0
     if name == "kill":

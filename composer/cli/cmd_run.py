@@ -113,6 +113,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     from composer.orchestrate import observe, write_project_file
     from composer.plan import ReconcileOptions, reconcile
     from composer.specgen import service_spec
+    from runtime.errors import EngineError
     from runtime.spec import RestartPolicy
 
     if args.build:
@@ -189,9 +190,13 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     info = engine.containers.create(spec)
     try:
         engine.containers.start(info.id)
-    except Exception:
-        if args.auto_remove:
+    except Exception as exc:
+        if args.auto_remove:  # as docker's AutoRemove; else it stays, created
             engine.containers.remove(info.id, force=True, volumes=True)
+        if isinstance(exc, EngineError):
+            # docker compose's run returns the daemon's start error as it is: exit code 1
+            # (only the container's own exit status is passed on), e.g. for a missing command
+            raise ComposerError(str(exc)) from None
         raise
     if args.detach:
         print(info.name)

@@ -301,6 +301,12 @@ class Monitor:
         os.close(self.sync_r)
         self.sync_r = -1
         self.run_started = time.monotonic()
+        if line and line.startswith("error "):
+            # as docker's failed start (moby daemon/start.go: SetError, exit code 127): it never
+            # ran, so its status and the times of its last run stay; neither start nor die is logged
+            self.state.update(error=line[6:], exit_code=127, signal=None, start_failed="exec")
+            self.start_failed = True
+            return line
         self.state.update(
             status="running",
             pid=self.pid,
@@ -324,10 +330,6 @@ class Monitor:
             )
             self.next_probe = self.run_started + self.health.next_delay(self.run_started)
             self.write_health()
-        if line and line.startswith("error "):
-            self.state["error"] = line[6:]
-            self.start_failed = True
-            return line  # as docker's: a start that failed logs neither start nor die
         self.event("start")
         return ""
 
@@ -591,12 +593,14 @@ class Monitor:
     def main(self, start_now: bool) -> int:
         err = self.spawn()
         if err:
-            self.state.update(
-                status="exited" if start_now else "dead",
-                error=err[6:],
-                exit_code=127,
-                finished_at=now_rfc3339(),
-            )
+            # a start (start_now) that failed: its container never ran, as after release()'s
+            # failure (a create with start undoes itself: only a failed exec leaves it made);
+            # else a create that failed, which removes the container
+            self.state.update(error=err[6:], exit_code=127)
+            if start_now:
+                self.state["start_failed"] = "setup"
+            else:
+                self.state.update(status="dead", finished_at=now_rfc3339())
             self.save_state()
             write_json_atomic(self.path("exit.json"), self.state)
             return self.report(err)
@@ -608,6 +612,9 @@ class Monitor:
         backoff = BACKOFF_START
         while True:
             code, sig = self.run_once()
+            if self.start_failed:  # the init that failed to exec is gone: nothing ran
+                self.state["pid"] = 0
+                break
             self.state.update(
                 status="exited",
                 pid=0,
@@ -616,12 +623,12 @@ class Monitor:
                 oom_killed=self.oom_killed(),
                 finished_at=now_rfc3339(),
             )
-            if self.gate_w < 0 and not self.start_failed:  # it ran: docker's oom and die
+            if self.gate_w < 0:  # it ran: docker's oom and die
                 if self.state["oom_killed"]:
                     self.event("oom")
                 ran = int(time.monotonic() - self.run_started)
                 self.event("die", f'"exitCode":"{code}","execDuration":"{ran}"')
-            if self.gate_w >= 0 or self.start_failed or not self.should_restart(code):
+            if self.gate_w >= 0 or not self.should_restart(code):
                 break
             if time.monotonic() - self.run_started > BACKOFF_MAX:
                 backoff = BACKOFF_START
@@ -632,13 +639,17 @@ class Monitor:
             backoff = min(backoff * 2, BACKOFF_MAX)
             self.state["restart_count"] = int(self.state["restart_count"]) + 1
             err = self.spawn() or self.share_shm()
-            if err or self.release():
-                why = (err or self.state.get("error") or "")[6:]
-                self.state.update(status="exited", exit_code=127, error=why)
+            if err:  # as release()'s failure: the last run's status and times stay
+                self.state.update(status="exited", exit_code=127, error=err[6:], start_failed="setup")
+                break
+            if self.release():
+                self.state["status"] = "exited"
                 break
             self.save_state()
         self._close_init_fds()
-        self.state["status"] = "exited"
+        # a container whose start failed and that never ran stays created, as docker's
+        never_ran = self.start_failed and not self.state["started_at"]
+        self.state["status"] = "created" if never_ran else "exited"
         write_json_atomic(self.path("exit.json"), self.state)  # last: readers fold it into the row
         return 0
 

@@ -1,7 +1,9 @@
 """A service whose command the image lacks, through the real CLI, as docker compose with docker's
 engine: `up -d` makes its container and fails its start with the lookup's one line; the container
-stays (`ps -a` lists it) while the other services run; `up -d` again tries its start again;
-`down` removes it."""
+stays, "Created" as docker shows a container that never ran (State.Status created, ExitCode 127,
+State.Error the start's error), while the other services run; `up -d` again and `start` try its
+start again; `run` of that service fails with exit code 1 (docker compose's run returns the
+daemon's start error as it is); `down` removes it."""
 
 from __future__ import annotations
 
@@ -26,25 +28,40 @@ services:
     command: [sleep, "300"]
     stop_grace_period: 1s
 """
-ERROR = 'container h5startfail-bad-1: exec: "nosuchcmd": executable file not found in $PATH'
+WHY = 'exec: "nosuchcmd": executable file not found in $PATH'
+ERROR = f"container h5startfail-bad-1: {WHY}"
 
 
-def _states(proj: Path) -> dict[str, tuple[str, int]]:
-    out = composer_ok(proj, "ps", "-a", "--format", "json").stdout
+def _states(proj: Path, *flags: str) -> dict[str, tuple[str, str, int]]:
+    out = composer_ok(proj, "ps", "-a", *flags, "--format", "json").stdout
     rows = [json.loads(line) for line in out.splitlines()]
-    return {r["Service"]: (r["State"], r["ExitCode"]) for r in rows}
+    return {r["Service"]: (r["State"], r["Status"], r["ExitCode"]) for r in rows if r["Name"].endswith("-1")}
 
 
-def test_a_missing_command_fails_the_start_and_the_container_stays(
+def test_a_missing_command_fails_the_start_and_the_container_stays_created(
     tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
 ) -> None:
     (tmp_path / "compose.yaml").write_text(COMPOSE)
     try:
-        for _ in range(2):  # the second up tries the start again
-            up = composer_ok(tmp_path, "up", "-d", code=None)
-            assert up.returncode != 0 and up.stderr.strip().endswith(ERROR), up.stderr
-            assert _states(tmp_path) == {"bad": ("exited", 127), "good": ("running", 0)}
+        for verb in (("up", "-d"), ("up", "-d"), ("start",)):  # each tries the start again
+            res = composer_ok(tmp_path, *verb, code=None)
+            assert res.returncode == 1 and res.stderr.strip().endswith(ERROR), res.stderr
+            states = _states(tmp_path)
+            assert states["bad"] == ("created", "Created", 0), states  # compose's: no exit code
+            assert states["good"][0] == "running"
+        assert list(_states(tmp_path, "--status", "created")) == ["bad"]
+        ls = composer_ok(tmp_path, "container", "ls", "-a", "--filter", "status=created",
+                         "--format", "{{.Names}} {{.Status}}").stdout
+        assert ls.splitlines() == ["h5startfail-bad-1 Created"]
+        fmt = "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.State.Error}}"
+        inspect = composer_ok(tmp_path, "container", "inspect", "--format", fmt, "h5startfail-bad-1")
+        assert inspect.stdout.strip() == f"created 127 false {ERROR}"
+        events = composer_ok(tmp_path, "events", "--since", "1h", "--until", "0s", "--json").stdout
+        bad = [json.loads(e)["action"] for e in events.splitlines() if '"h5startfail-bad-1"' in e]
+        assert bad == ["create"], bad  # as docker's: a failed start logs no start and no die
+        run = composer_ok(tmp_path, "run", "bad", code=None)
+        assert run.returncode == 1 and run.stderr.strip().endswith(WHY), run.stderr
         composer_ok(tmp_path, "down")
         assert _states(tmp_path) == {}
     finally:
-        composer_ok(tmp_path, "down", "-v", code=None)
+        composer_ok(tmp_path, "down", "-v", "--remove-orphans", code=None)

@@ -14,7 +14,7 @@ import pytest
 from runtime.container_monitor import kill_monitor
 from runtime.engine import Engine
 from runtime.errors import Conflict, ExecError, InvalidSpec, NotFound
-from runtime.logs import join_partials
+from runtime.logs import EVENTS_FILE, join_partials
 from runtime.paths import Paths
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, Healthcheck, Mount, RestartPolicy
 from tests.conftest import leftovers
@@ -153,16 +153,25 @@ def test_unknown_user_fails_create_and_leaves_nothing(engine: Engine) -> None:
 
 def test_a_missing_executable_fails_the_start_and_the_container_stays(engine: Engine) -> None:
     """As docker's: the create makes it, each start fails with the lookup's one line (exit code
-    127), and the container stays, with its volumes, until it is removed."""
+    127), and the container stays, created (it never ran), with its volumes, until it is
+    removed; neither a start nor a die is logged for it."""
     anon = (Mount(type="volume", target="/anon"), Mount(type="volume", source="t-named", target="/named"))
     always = RestartPolicy(name="always")
     c = engine.containers.create(spec("t-noexe", "nosuchcmd", mounts=anon, restart=always))
-    for _ in range(2):
+    error = 'container t-noexe: exec: "nosuchcmd": executable file not found in $PATH'
+    for _ in range(2):  # the first start opens the gate, the second needs a fresh monitor
         with pytest.raises(ExecError, match=r'^container t-noexe: exec: "nosuchcmd": executable file not'):
             engine.containers.start(c.id)
         assert engine.containers.wait(c.id, timeout=10) == 127
+        time.sleep(0.5)  # its monitor ends; restart: always brings no second try
         left = engine.containers.get(c.id)
-        assert (left.status, left.exit_code, left.restart_count) == ("exited", 127, 0)  # no restart
+        assert (left.status, left.exit_code, left.restart_count) == ("created", 127, 0)
+        assert (left.error, left.started_at, left.finished_at, left.pid) == (error, "", "", 0)
+        assert engine.containers.stop(c.id).status == "created"
+    assert [c.status for c in engine.containers.list(all=False)] == []
+    events = (engine.paths.rundir / EVENTS_FILE).read_text()
+    assert '"action":"create"' in events
+    assert '"action":"start"' not in events and '"action":"die"' not in events
     assert len(engine.volumes.list()) == 2
     engine.containers.remove(c.id, volumes=True)
     assert [v.name for v in engine.volumes.list()] == ["t-named"]  # the anonymous one went with it
@@ -170,6 +179,24 @@ def test_a_missing_executable_fails_the_start_and_the_container_stays(engine: En
         (engine.paths.rundir / "containers").iterdir()
     )
     engine.volumes.remove("t-named")
+
+
+def test_a_failed_start_after_a_run_keeps_the_container_exited_with_that_runs_times(engine: Engine) -> None:
+    """moby's State: "created" is for a container that never ran; one that ran reads "exited"
+    after a failed start, with the times of its run, exit code 127 and the start's error."""
+    c = engine.containers.create(spec("t-rmsh", "sh", "-c", "rm /bin/sh"))  # its next start fails
+    engine.containers.start(c.id)
+    assert engine.containers.wait(c.id, timeout=10) == 0
+    ran = engine.containers.get(c.id)
+    assert ran.status == "exited" and ran.started_at and ran.finished_at
+    with pytest.raises(ExecError, match=r'exec: "sh": executable file not found'):
+        engine.containers.start(c.id)
+    engine.containers.wait(c.id, timeout=10)
+    time.sleep(0.3)  # its monitor ends
+    left = engine.containers.get(c.id)
+    assert (left.status, left.exit_code) == ("exited", 127)
+    assert (left.started_at, left.finished_at) == (ran.started_at, ran.finished_at)
+    engine.containers.remove(c.id)
 
 
 def test_name_conflict(engine: Engine) -> None:

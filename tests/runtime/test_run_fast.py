@@ -144,7 +144,7 @@ def test_a_start_failure_at_create_keeps_the_container_as_start_did(
         mgr.create(_spec("t-badexec", "/bad.sh", mounts=(mount,)), start=True)
     kept = mgr.get("t-badexec")
     assert caught.value.container_id == kept.id
-    assert mgr.wait(kept.id, timeout=10) == 127 and mgr.get(kept.id).status == "exited"
+    assert mgr.wait(kept.id, timeout=10) == 127 and mgr.get(kept.id).status == "created"
     mgr.remove(kept.id)
 
 
@@ -169,7 +169,7 @@ def test_a_missing_command_at_create_with_start_keeps_the_container(engine: Engi
     assert caught.value.exit_code == 127
     kept = mgr.get("t-nocmd")
     assert caught.value.container_id == kept.id
-    assert mgr.wait(kept.id, timeout=10) == 127 and mgr.get(kept.id).status == "exited"
+    assert mgr.wait(kept.id, timeout=10) == 127 and mgr.get(kept.id).status == "created"
     mgr.remove(kept.id)
 
 

@@ -29,7 +29,7 @@ services:
 
 class _StartingContainers(FakeContainers):
     """create(spec, start=True) as the ContainerManager's: started by its own create, or made and
-    then StartError when its process cannot start (it stays, exited)."""
+    then StartError when its process cannot start (it stays, created)."""
 
     def create(self, spec: ContainerSpec, *, start: bool = False) -> ContainerInfo:
         info = super().create(spec)
@@ -39,7 +39,7 @@ class _StartingContainers(FakeContainers):
             self.calls.append(("started by create", spec.name))
             svc = info.labels.get("com.docker.compose.service", "")
             if svc in self.fail_start:
-                self.items[info.id] = replace(info, status="exited", exit_code=127)
+                self.items[info.id] = replace(info, status="created", exit_code=127)
                 raise StartError(f"container {spec.name}: exec failed", info.id)
             health = "starting" if svc in self.health else ""
             self.items[info.id] = info = replace(info, status="running", health=health)  # type: ignore[arg-type]
@@ -78,7 +78,7 @@ def test_a_start_that_waits_for_nothing_else_is_done_by_the_create(tmp_path: Pat
     assert first == "service bad: container demo-bad-1 failed to start: container demo-bad-1: exec failed"
     assert [e for e in errors.values()] == [first]
     assert " Container demo-bad-1  Created\n" in out and " Container demo-bad-1  Error\n" in out
-    assert any(c.name == "demo-bad-1" and c.status == "exited" for c in engine.containers.items.values())
+    assert any(c.name == "demo-bad-1" and c.status == "created" for c in engine.containers.items.values())
 
 
 def test_without_it_every_start_is_its_own_call(tmp_path: Path) -> None:
