@@ -390,7 +390,9 @@ class _Core:
             enable_ipv6=bool(net.get("enable_ipv6")),
             ipam=ipam,
             driver_opts={str(k): str(v) for k, v in (net.get("driver_opts") or {}).items()},
-            attachable=bool(net.get("attachable", True)),
+            # shown by network inspect only (every bridge of composer's is attachable); docker
+            # compose creates its networks with the file's value, false unless it says true
+            attachable=bool(net.get("attachable")),
         )
 
 

@@ -291,7 +291,7 @@ class ContainerManager:
         run = self.paths.container_run(cid)
         rec = self.store.read().get(NETCTR_KIND, cid) or {}
         return S.ContainerDetails(
-            info=info, image_config=image_config, health=health, endpoints=self._endpoints(rec),
+            info=info, image_config=image_config, health=health, endpoints=self._endpoints(cid, rec),
             volume_dirs={t: str(self.paths.volumes / name / "_data") for t, name in info.mounts},
             container_dir=str(self.paths.container_dir(cid)),
             log_path=str(self.paths.container_dir(cid) / "ctr.log"),
@@ -300,7 +300,7 @@ class ContainerManager:
             hostname_path=str(run / "hostname"),
             sandbox_key=str(rec.get("netns_path") or "") if rec.get("mode") != "host" else "")
 
-    def _endpoints(self, rec: Mapping[str, Any]) -> tuple[S.EndpointInfo, ...]:
+    def _endpoints(self, cid: str, rec: Mapping[str, Any]) -> tuple[S.EndpointInfo, ...]:
         # the network records, read as rows: runtime.network costs ~50 ms to import
         tx = self.store.read()
         out = []
@@ -313,7 +313,8 @@ class ContainerManager:
                 gateway4=next((g for g in gws if ":" not in g), "") if a.get("ipv4") else "",
                 ipv6=a.get("ipv6") or "", prefix6=a.get("prefix6") or 0,
                 gateway6=next((g for g in gws if ":" in g), "") if a.get("ipv6") else "",
-                mac=a.get("mac") or "", aliases=tuple(a.get("aliases") or ())))
+                mac=a.get("mac") or "", aliases=tuple(a.get("aliases") or ()),
+                endpoint_id=S.endpoint_id(cid, net[1].get("id", "")) if net else ""))
         return tuple(out)
 
     # ---- rows ----

@@ -226,6 +226,7 @@ class EndpointInfo:
     gateway6: str = ""
     mac: str = ""
     aliases: tuple[str, ...] = ()
+    endpoint_id: str = ""
 
 
 @record
@@ -277,6 +278,19 @@ class VolumeInfo:
 
 
 @record
+class NetworkMember:
+    """One container attached to a network, as `network inspect` shows it."""
+
+    name: str
+    endpoint_id: str
+    mac: str = ""
+    ipv4: str = ""
+    prefix4: int = 0
+    ipv6: str = ""
+    prefix6: int = 0
+
+
+@record
 class NetworkInfo:
     name: str
     id: str
@@ -291,6 +305,8 @@ class NetworkInfo:
     attachable: bool = False
     driver_opts: Mapping[str, str] = field(default_factory=dict)
     mtu: int | None = None
+    ip_ranges: tuple[str | None, ...] = ()                         # per subnet, None: the whole subnet
+    members: Mapping[str, NetworkMember] = field(default_factory=dict)  # container id -> endpoint
 
 
 @record
@@ -313,6 +329,14 @@ class ContainerNet:
     hostname: str
     addresses: Mapping[str, str] = field(default_factory=dict)   # network -> ipv4
     ports: tuple[tuple[PortMapping, int], ...] = ()               # (asked, actual host port)
+
+
+def endpoint_id(container_id: str, network_id: str) -> str:
+    """The id of a container's endpoint on a network (docker's EndpointID, 64 hex digits): derived,
+    not stored, so that container and network inspect agree without a record of their own."""
+    from runtime.digest import sha256
+
+    return sha256(f"{container_id}/{network_id}".encode()).hexdigest()
 
 
 def default_hostname(spec: ContainerSpec, container_id: str) -> str:

@@ -4,15 +4,14 @@ disconnect)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import asdict
 
 from composer.cli.context import Context
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
     from runtime.engine import Engine
@@ -42,11 +41,16 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
     for alias in ("ls", "list"):
         p = sub.add_parser(alias, help="list networks")
-        p.add_argument("-q", "--quiet", action="store_true", help="print only the names")
-        p.add_argument("--format", dest="out_format", choices=["table", "json"], default="table")
-        p.add_argument("--filter", action="append", default=[], dest="net_filters", metavar="label=K[=V]")
+        p.add_argument("-q", "--quiet", action="store_true", help="print only the network ids")
+        p.add_argument("--no-trunc", action="store_true", help="do not truncate the ids")
+        p.add_argument("--format", dest="out_format", default="table",
+                       help="table (default), json, or a Go template such as 'table {{.Name}}\t{{.Driver}}'")
+        p.add_argument("-f", "--filter", action="append", default=[], dest="net_filters", metavar="KEY=VALUE",
+                       help="driver=, id=, label=K[=V], name=, scope=, type=custom|builtin, dangling=")
 
     p = sub.add_parser("inspect", help="show network details as a JSON array")
+    p.add_argument("-f", "--format", dest="out_format", default="json",
+                   help="json (default), or a Go template such as {{.Id}} or {{json .IPAM.Config}}")
     p.add_argument("names", nargs="+", metavar="NAME")
 
     for alias in ("rm", "remove"):
@@ -118,47 +122,165 @@ def _create(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _at(items: list[str], i: int) -> str | None:
+def _at(items: Sequence[str | None], i: int) -> str | None:
     return items[i] if i < len(items) else None
 
 
-def _doc(info: NetworkInfo) -> dict[str, Any]:
-    d = asdict(info)
-    d["driver"] = "bridge"
-    d["labels"] = dict(info.labels)
-    d["containers"] = dict(info.containers)
-    d["driver_opts"] = dict(info.driver_opts)
-    return d
+def inspect_json(info: NetworkInfo) -> dict[str, Any]:
+    """One network as docker's `network inspect` shows it (moby api/types/network Inspect); the
+    Linux bridge's name is in Options as com.docker.network.bridge.name, as docker shows its own."""
+    from composer.cli.go_text_template import GoMap, GoStruct
+
+    v4 = [s for s in info.subnets if ":" not in s]
+    config = [GoStruct({"Subnet": sub, "IPRange": _at(info.ip_ranges, i) or "",
+                        "Gateway": _at(info.gateways, i) or ""},
+                       omitempty=("Subnet", "IPRange", "Gateway"))
+              for i, sub in enumerate(info.subnets)]
+    containers = {cid: {"Name": m.name, "EndpointID": m.endpoint_id, "MacAddress": m.mac,
+                        "IPv4Address": f"{m.ipv4}/{m.prefix4}" if m.ipv4 else "",
+                        "IPv6Address": f"{m.ipv6}/{m.prefix6}" if m.ipv6 else ""}
+                  for cid, m in info.members.items()}
+    return {
+        "Name": info.name,
+        "Id": info.id,
+        "Created": info.created_at or "0001-01-01T00:00:00Z",
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv4": bool(v4) or not info.subnets,
+        "EnableIPv6": info.enable_ipv6 or len(v4) < len(info.subnets),
+        # docker network create sends its (empty) --ipam-opt map; compose sends none: null
+        "IPAM": {"Driver": "default", "Options": None if _COMPOSE_NETWORK in info.labels else GoMap(),
+                 "Config": config},
+        "Internal": info.internal,
+        "Attachable": info.attachable,
+        "Ingress": False,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": GoMap(containers),
+        "Options": GoMap({**info.driver_opts, _BRIDGE_NAME: info.bridge}),
+        "Labels": GoMap(info.labels),
+    }
+
+
+_COMPOSE_NETWORK = "com.docker.compose.network"
+_BRIDGE_NAME = "com.docker.network.bridge.name"
+
+# docker/cli's network formatter: the default table, and the columns' titles
+_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
+            "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
+_FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
+
+
+def ls_json(info: NetworkInfo, trunc: bool = True) -> dict[str, str]:
+    """What docker's networkContext gives a template: its methods, in `{{json .}}`'s (sorted) order."""
+    doc = inspect_json(info)
+    return {
+        "CreatedAt": _go_time(info.created_at),
+        "Driver": "bridge",
+        "ID": info.id[:12] if trunc else info.id,
+        "IPv4": str(doc["EnableIPv4"]).lower(),
+        "IPv6": str(doc["EnableIPv6"]).lower(),
+        "Internal": str(info.internal).lower(),
+        "Labels": ",".join(sorted(f"{k}={v}" for k, v in info.labels.items())),
+        "Name": info.name,
+        "Scope": "local",
+    }
+
+
+def _go_time(rfc3339: str) -> str:
+    """Go's time.Time.String() of a UTC RFC 3339 time: "2026-01-02 03:04:05.5 +0000 UTC"."""
+    if not rfc3339:
+        return "0001-01-01 00:00:00 +0000 UTC"
+    day, _, clock = rfc3339.removesuffix("Z").partition("T")
+    whole, _, frac = clock.partition(".")
+    frac = frac.rstrip("0")
+    return f"{day} {whole}{'.' + frac if frac else ''} +0000 UTC"
+
+
+def _ls_filters(items: list[str]) -> dict[str, list[str]]:
+    """docker's network ls --filter: KEY=VALUE, the keys the daemon accepts."""
+    from composer.errors import UsageError
+
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UsageError(f"network ls: bad format of filter {item!r}; expected KEY=VALUE")
+        key = key.strip().lower()
+        if key not in _FILTERS:
+            raise UsageError(f"network ls: invalid filter {key!r}; expected one of {', '.join(_FILTERS)}")
+        if key == "type" and value not in ("custom", "builtin"):
+            raise UsageError(f"network ls: invalid filter type={value!r}; expected custom or builtin")
+        if key == "dangling" and value.lower() not in ("true", "1", "false", "0"):
+            raise UsageError(f"network ls: invalid filter dangling={value!r}; expected true or false")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _match(values: list[str], source: str) -> bool:
+    """moby's filters.Match: a value equal to *source*, or a regular expression found in it."""
+    import re
+
+    for v in values:
+        try:
+            if v == source or re.search(v, source):
+                return True
+        except re.error:
+            continue
+    return False
+
+
+def _selected(info: NetworkInfo, want: dict[str, list[str]]) -> bool:
+    """Every filter key holds (values of one key: any of them; labels: all of them), as moby's."""
+    for label in want.get("label", ()):
+        k, eq, v = label.partition("=")
+        if k not in info.labels or (eq and info.labels[k] != v):
+            return False
+    return all((
+        "driver" not in want or "bridge" in want["driver"],
+        "scope" not in want or "local" in want["scope"],
+        "type" not in want or "custom" in want["type"],  # no network of composer's is built in
+        "name" not in want or _match(want["name"], info.name),
+        "id" not in want or _match(want["id"], info.id),
+        "dangling" not in want or any((v.lower() in ("true", "1")) == (not info.members)
+                                      for v in want["dangling"]),
+    ))
 
 
 def _ls(engine: Engine, args: argparse.Namespace) -> int:
-    nets = engine.networks.list(_label_filters(args.net_filters) or None)
-    if args.quiet:
-        for n in nets:
-            print(n.name)
-    elif args.out_format == "json":
-        print(json.dumps([_doc(n) for n in nets], indent=2))
-    else:
-        rows = [("NETWORK ID", "NAME", "DRIVER", "SUBNETS")]
-        rows += [(n.id[:12], n.name, "bridge", ",".join(n.subnets)) for n in nets]
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for r in rows:
-            print("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "   " + r[3])
+    want = _ls_filters(args.net_filters)
+    nets = [n for n in engine.networks.list() if _selected(n, want)]
+    trunc = not args.no_trunc
+    fmt = args.out_format or "table"
+    if args.quiet and fmt == "table":
+        fmt = "{{.ID}}"  # docker's quiet format; a template of the user's wins
+    rows = [ls_json(n, trunc) for n in nets]
+    if fmt == "json":
+        from composer.cli.docker_format import go_json
+
+        sys.stdout.write("".join(go_json(r) + "\n" for r in rows))
+        return 0
+    from composer.cli.go_template import render_rows
+
+    sys.stdout.write(render_rows(_TABLE if fmt == "table" else fmt, rows, list(_HEADERS), _HEADERS,
+                                 [n.labels for n in nets]))
     return 0
 
 
 def _inspect(engine: Engine, args: argparse.Namespace) -> int:
+    from composer.cli.go_text_template import print_inspect
     from runtime.errors import NotFound
 
     engine.networks.repair()  # a crashed command's containers are not shown as users
     found, rc = [], 0
     for n in args.names:
         try:
-            found.append(_doc(engine.networks.get(n)))
+            found.append(inspect_json(engine.networks.get(n)))
         except NotFound as exc:
-            print(str(exc), file=sys.stderr)
-            rc = 125
-    print(json.dumps(found, indent=2))
+            print(f"Error: {exc}", file=sys.stderr)
+            rc = exc.exit_code
+    print_inspect(found, args.out_format)
     return rc
 
 

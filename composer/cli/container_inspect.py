@@ -289,9 +289,9 @@ def _network_settings(d: ContainerDetails, spec: ContainerSpec, config: Mapping[
         networks[e.network] = {
             "IPAMConfig": ipam, "Links": None, "Aliases": list(e.aliases) or None,
             "MacAddress": e.mac, "DriverOpts": None, "GwPriority": a.priority if a else 0,
-            "NetworkID": e.network_id, "EndpointID": "", "Gateway": e.gateway4, "IPAddress": e.ipv4,
-            "IPPrefixLen": e.prefix4, "IPv6Gateway": e.gateway6, "GlobalIPv6Address": e.ipv6,
-            "GlobalIPv6PrefixLen": e.prefix6,
+            "NetworkID": e.network_id, "EndpointID": e.endpoint_id, "Gateway": e.gateway4,
+            "IPAddress": e.ipv4, "IPPrefixLen": e.prefix4, "IPv6Gateway": e.gateway6,
+            "GlobalIPv6Address": e.ipv6, "GlobalIPv6PrefixLen": e.prefix6,
             "DNSNames": [d.info.name, d.info.id[:12], *e.aliases] if e.network != "bridge" else None,
         }
     # docker 28's top-level fields describe the default "bridge" network; composer's single network
@@ -307,7 +307,7 @@ def _network_settings(d: ContainerDetails, spec: ContainerSpec, config: Mapping[
         "LinkLocalIPv6PrefixLen": 0,
         "SecondaryIPAddresses": None,
         "SecondaryIPv6Addresses": None,
-        "EndpointID": "",
+        "EndpointID": first.endpoint_id if first else "",
         "Gateway": first.gateway4 if first else "",
         "GlobalIPv6Address": first.ipv6 if first else "",
         "GlobalIPv6PrefixLen": first.prefix6 if first else 0,

@@ -37,9 +37,11 @@ from runtime.spec import (
     ContainerSpec,
     NetworkAttachment,
     NetworkInfo,
+    NetworkMember,
     NetworkSpec,
     PortMapping,
     default_hostname,
+    endpoint_id,
 )
 from runtime.state import Doc, Store, Tx
 
@@ -415,17 +417,22 @@ class NetworkManager:
         return found
 
     def _info(self, doc: Doc, tx: Tx) -> NetworkInfo:
-        members: dict[str, str] = {}
+        addresses: dict[str, str] = {}
+        members: dict[str, NetworkMember] = {}
         for cid, c in tx.list(CTR):
             for a in c.get("attachments", []):
                 if a["network"] == doc["name"]:
-                    members[cid] = a.get("ipv4") or ""
+                    addresses[cid] = a.get("ipv4") or ""
+                    members[cid] = NetworkMember(
+                        name=c.get("name") or cid, endpoint_id=endpoint_id(cid, doc["id"]),
+                        mac=a.get("mac") or "", ipv4=a.get("ipv4") or "", prefix4=a.get("prefix4") or 0,
+                        ipv6=a.get("ipv6") or "", prefix6=a.get("prefix6") or 0)
         return NetworkInfo(
             name=doc["name"], id=doc["id"], bridge=doc["bridge"], subnets=tuple(doc["subnets"]),
             gateways=tuple(doc["gateways"]), internal=doc["internal"], enable_ipv6=doc["enable_ipv6"],
-            labels=doc["labels"], created_at=doc["created_at"], containers=members,
+            labels=doc["labels"], created_at=doc["created_at"], containers=addresses,
             attachable=bool(doc.get("attachable")), driver_opts=dict(doc.get("driver_opts") or {}),
-            mtu=doc.get("mtu"),
+            mtu=doc.get("mtu"), ip_ranges=tuple(doc.get("ip_ranges") or ()), members=members,
         )
 
     def get(self, name: str) -> NetworkInfo:

@@ -75,7 +75,7 @@ def _sh(proj: Path, service: str, script: str) -> subprocess.CompletedProcess[st
 
 def _bridges(proj: Path, *names: str) -> list[str]:
     res = _cli(proj, "network", "inspect", *names)
-    return [n["bridge"] for n in json.loads(res.stdout)]
+    return [n["Options"]["com.docker.network.bridge.name"] for n in json.loads(res.stdout)]
 
 
 def _links() -> set[str]:
@@ -183,14 +183,15 @@ def test_external_network_must_exist_and_outlives_down(tmp_path: Path, engine_pa
         (proj / "compose.yaml").write_text(EXTERNAL.format(image=IMAGE, net="aud4-shared"))
         _cli(proj, "up", "-d")
         info = json.loads(_cli(proj, "network", "inspect", "aud4-shared").stdout)[0]
-        assert len(info["containers"]) == 1
+        assert len(info["Containers"]) == 1
+        bridge = info["Options"]["com.docker.network.bridge.name"]
         _cli(proj, "down")
         info = json.loads(_cli(proj, "network", "inspect", "aud4-shared").stdout)[0]
-        assert info["containers"] == {} and info["bridge"] in _links()
+        assert info["Containers"] == {} and bridge in _links()
     finally:
         _cli(proj, "down", ok=False)
         _cli(proj, "network", "rm", "aud4-shared", ok=False)
-    assert info["bridge"] not in _links()
+    assert bridge not in _links()
 
 
 MAC = """

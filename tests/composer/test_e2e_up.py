@@ -156,15 +156,13 @@ def test_up_ps_logs_recreate_down(
         assert logs.splitlines() == ["web-1  | web start"]
 
         # the bridge of the project network, to check it is gone after down
-        net = subprocess.run(
-            [os.sys.executable, "-m", "composer", "network", "inspect", "e2eup_default"],
-            capture_output=True,
-            text=True,
-        )
-        if net.returncode == 0 and net.stdout.strip():
-            doc = json.loads(net.stdout)
-            doc = doc[0] if isinstance(doc, list) else doc
-            bridges.append(str(doc.get("bridge") or doc.get("Bridge") or ""))
+        (net,) = json.loads(_cli(proj, "network", "inspect", "e2eup_default").stdout)
+        assert {k: v for k, v in net["Labels"].items() if k != "com.docker.compose.version"} == {
+            "com.docker.compose.network": "default", "com.docker.compose.project": "e2eup"}
+        assert (net["Attachable"], net["IPAM"]["Options"]) == (False, None)  # as compose makes it
+        running = {c["Name"] for c in net["Containers"].values()}
+        assert {"e2eup-web-1", "e2eup-app-1", "e2eup-db-1"} <= running, running
+        bridges.append(net["Options"]["com.docker.network.bridge.name"])
 
         # second up: only the changed service is recreated
         (proj / "compose.yaml").write_text(COMPOSE.format(port=port, version="v2"))

@@ -36,7 +36,8 @@ def _run(*args: str) -> str:
 def test_container_run_network_flags(engine_paths: tuple[Path, Path], busybox_tar: Path) -> None:
     _ok("image", "import", str(busybox_tar), IMAGE)
     _ok("network", "create", "--subnet", "10.232.9.0/24", "aud4n1")
-    bridge = json.loads(_ok("network", "inspect", "aud4n1"))[0]["bridge"]
+    bridge = _ok("network", "inspect", "-f", '{{index .Options "com.docker.network.bridge.name"}}',
+                 "aud4n1").strip()
     try:
         _ok("container", "run", "-d", "--name", "aud4s1", "--network", "aud4n1", "--network-alias", "sa",
             "--ip", "10.232.9.50", "--hostname", "hs1", "--dns", "192.0.2.9", "--add-host", "foo:10.3.3.3",
@@ -105,10 +106,9 @@ def test_repeated_network_flags_mtu_and_bridge_name(
     _ok("network", "create", "--subnet", "10.232.11.0/24", "--attachable", "aud4m2")
     try:
         shown = json.loads(_ok("network", "inspect", "aud4m1", "aud4m2"))
-        assert shown[0]["bridge"] == bridge
-        assert shown[0]["mtu"] == 1400
-        assert shown[0]["driver_opts"]["com.docker.network.driver.mtu"] == "1400"
-        assert [n["attachable"] for n in shown] == [False, True]
+        assert shown[0]["Options"] == {"com.docker.network.bridge.name": bridge,
+                                       "com.docker.network.driver.mtu": "1400"}
+        assert [n["Attachable"] for n in shown] == [False, True]
         assert Path(f"/sys/class/net/{bridge}/mtu").read_text().strip() == "1400"
         out = _run("--network", "aud4m1", "--network", "aud4m2", IMAGE, "sh", "-c",
                    "cat /sys/class/net/eth0/mtu; ip -4 -o addr show eth0; ip -4 -o addr show eth1; ip route")

@@ -172,7 +172,7 @@ def test_the_cli_repairs_after_a_killed_process(manager: NetworkManager) -> None
     time.sleep(0.02)
     _kill(child)
     (info,) = json.loads(composer_cli("network", "inspect", "demo_default").stdout)
-    assert info["containers"] == {}
+    assert info["Containers"] == {}
     r = composer_cli("network", "rm", "demo_default")
     assert r.returncode == 0, r.stderr
     _nothing_left(manager)
