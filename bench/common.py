@@ -76,7 +76,7 @@ def smaps_rollup(pid: int) -> dict[str, int]:
 def bench_networks() -> list[str]:
     """Networks a benchmark made (`bench-...`, and compose projects' `bench-..._default`)."""
     try:
-        out = composer("network", "ls", "-q", check=False).stdout
+        out = composer("network", "ls", "--format", "{{.Name}}", check=False).stdout  # -q: ids
     except (OSError, subprocess.SubprocessError):
         return []
     return [n for n in out.split() if n.startswith(PREFIX)]
