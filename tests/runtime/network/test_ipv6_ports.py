@@ -172,10 +172,13 @@ def test_a_killed_relay_is_restored_by_the_next_repair(manager: NetworkManager, 
 
 
 def _wait_gone(pid: int) -> None:
-    """Until *pid* has exited (gone, or a zombie: its sockets are closed by then)."""
+    """Until *pid* has exited: gone, or a zombie whose other threads are gone too (the leader of
+    a threaded process turns zombie first; its sockets close with the last thread, and until then
+    the kernel still completes connections to its listener)."""
     for _ in range(250):
         with contextlib.suppress(FileNotFoundError):
-            if "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]:
+            zombie = "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if not zombie or os.listdir(f"/proc/{pid}/task") != [str(pid)]:
                 threading.Event().wait(0.02)
                 continue
         return
