@@ -110,17 +110,20 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     if fmt == "json":
         sys.stdout.write("".join(F.go_json(ps_json(c, now, trunc)) + "\n" for c in containers))
         return 0
-    if fmt == "table":
-        fmt = _TABLE
+    rows = [ps_json(c, now, trunc) for c in containers]
+    if fmt == "table":  # docker's default table, its cells taken as they are: no template to run
+        cells = [[_HEADERS[f] for f in _TABLE], *([str(r[f]) for f in _TABLE] for r in rows)]
+        sys.stdout.write(F.tabwriter(cells))
+        return 0
     from composer.cli.go_template import render_rows
 
-    rows = [ps_json(c, now, trunc) for c in containers]
     sys.stdout.write(render_rows(fmt, rows, _FIELDS, _HEADERS, [c.labels for c in containers]))
     return 0
 
 
-# docker compose's default table (cmd/formatter/container.go) and the headers of its fields
-_TABLE = "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}"
+# docker compose's default table (cmd/formatter/container.go: "table {{.Name}}\t{{.Image}}\t...")
+# and the headers of its fields
+_TABLE = ("Name", "Image", "Command", "Service", "RunningFor", "Status", "Ports")
 _HEADERS = {"ID": "CONTAINER ID", "Name": "NAME", "Project": "PROJECT", "Service": "SERVICE",
             "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
             "Ports": "PORTS",
