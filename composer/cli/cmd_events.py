@@ -9,7 +9,6 @@ named, and the lines printed as cmd/compose/events.go prints them.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -47,10 +46,12 @@ def compose_event(
     return service, {k: v for k, v in attributes.items() if not k.startswith(L.PREFIX)}
 
 
-def go_time(ns: int) -> str:
-    """Go's time.Time as JSON (RFC 3339 with trailing zeros of the fraction cut), local zone."""
+def go_time(ns: int, fixed: bool = False) -> str:
+    """Go's time.Time as JSON (RFC3339Nano: trailing zeros of the fraction cut), local zone; with
+    *fixed*, all nine digits (docker's RFC3339NanoFixed, the time of `docker events`' lines)."""
     dt = datetime.fromtimestamp(ns // 1_000_000_000).astimezone()
-    frac = f"{ns % 1_000_000_000:09d}".rstrip("0")
+    frac = f"{ns % 1_000_000_000:09d}"
+    frac = frac if fixed else frac.rstrip("0")
     off = dt.strftime("%z")
     zone = "Z" if off in ("+0000", "") else f"{off[:3]}:{off[3:]}"
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + zone
@@ -63,10 +64,11 @@ def event_line(
     no spaces, <>& escaped); text is api.Event.String(), `<local time, µs> container <action> <id>
     (k=v, ...)` (Go's map order is random: sorted here)."""
     if as_json:
+        from composer.cli.docker_format import go_json
+
         doc = {"action": action, "attributes": dict(sorted(attrs.items())), "id": cid,
                "service": service, "time": go_time(time_ns), "type": "container"}
-        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return go_json(doc)
     stamp = datetime.fromtimestamp(time_ns // 1_000_000_000).strftime("%Y-%m-%d %H:%M:%S")
     pairs = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
     return f"{stamp}.{time_ns % 1_000_000_000 // 1000:06d} container {action} {cid} ({pairs})"

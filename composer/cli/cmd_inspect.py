@@ -87,7 +87,7 @@ def _port(args: argparse.Namespace, ctx: Context) -> int:
 
 def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:
     """docker compose images (cmd/compose/images.go): a row per container, by container name."""
-    from composer.cli.docker_format import tabwriter
+    from composer.cli.docker_format import human_size, tabwriter
     from composer.cli.humanize import human_duration, parse_time
     from runtime.images.store import host_arch
 
@@ -121,17 +121,9 @@ def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:
             when = parse_time(str(r["LastTagTime"]))
             table.append([r["ContainerName"], r["Repository"] or "<none>", r["Tag"] or "<none>",
                           r["Platform"], str(r["ID"]).partition(":")[2][:12] or str(r["ID"])[:12],
-                          _size(int(r["Size"])), (human_duration(now - when) + " ago") if when else ""])
+                          human_size(int(r["Size"])), (human_duration(now - when) + " ago") if when else ""])
         sys.stdout.write(tabwriter(table, minwidth=20))  # cmd/formatter/pretty.go: 20, 1, 3
     return 0
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.3g}{unit}"
-        n /= 1000
-    return f"{n:.3g}TB"
 
 
 def _stats(args: argparse.Namespace, ctx: Context, pname: str) -> int:

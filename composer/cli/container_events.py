@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 
+from composer.cli.cmd_events import go_time
+from composer.cli.docker_format import go_json
 from composer.errors import ComposerError
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
@@ -52,10 +52,7 @@ def matches(ev: Event, filters: Mapping[str, list[str]]) -> bool:
 
 def event_text(ev: Event) -> str:
     """docker/cli's prettyPrintEvent: RFC3339NanoFixed local time, type, action, id, (k=v, ...)."""
-    dt = datetime.fromtimestamp(ev.time // 1_000_000_000).astimezone()
-    off = dt.strftime("%z")
-    zone = "Z" if off in ("+0000", "") else f"{off[:3]}:{off[3:]}"
-    stamp = dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ev.time % 1_000_000_000:09d}" + zone
+    stamp = go_time(ev.time, fixed=True)
     attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
     return f"{stamp} container {ev.action} {ev.id}" + (f" ({attrs})" if attrs else "")
 
@@ -67,8 +64,7 @@ def event_json(ev: Event) -> str:
            "Type": "container", "Action": ev.action,
            "Actor": {"ID": ev.id, "Attributes": dict(sorted(ev.attributes.items()))},
            "scope": "local", "time": ev.time // 1_000_000_000, "timeNano": ev.time}
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return go_json(doc)
 
 
 def run(events: Iterable[Event], filters: Mapping[str, list[str]], as_json: bool) -> int:

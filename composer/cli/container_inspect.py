@@ -98,10 +98,10 @@ def _healthcheck(spec: ContainerSpec, img: Mapping[str, Any]) -> GoStruct | None
 
 
 def _exposed(spec: ContainerSpec, img: Mapping[str, Any]) -> list[str]:
-    from composer.cli.docker_format import _exposed as expose_ranges
+    from composer.cli.docker_format import exposed_ports
 
     keys = [str(k) for k in img.get("ExposedPorts") or {}]
-    keys += [f"{port}/{proto}" for port, proto in expose_ranges(spec.expose)]
+    keys += [f"{port}/{proto}" for port, proto in exposed_ports(spec.expose)]
     keys += [f"{p.container_port}/{p.protocol}" for p in spec.ports]
     return [k if "/" in k else f"{k}/tcp" for k in dict.fromkeys(keys)]
 

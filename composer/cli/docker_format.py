@@ -57,10 +57,40 @@ def go_quote(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def go_json(value: Any) -> str:
-    """Go's json.Marshal: compact, keys as given, <>& escaped as \\u003c \\u003e \\u0026."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+def go_json(value: Any, escape_html: bool = True, indent: int | None = None) -> str:
+    """Go's json.Marshal: compact (MarshalIndent's lines with *indent*), keys as given, <>& escaped
+    as \\u003c \\u003e \\u0026 (not with *escape_html* false: an Encoder's SetEscapeHTML(false), as
+    docker's `json` template function), U+2028 and U+2029 escaped always."""
+    text = json.dumps(value, indent=indent, separators=(",", ": ") if indent else (",", ":"),
+                      ensure_ascii=False)
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    if escape_html:
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text
+
+
+_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+
+
+def _scaled(size: float, base: float, units: Sequence[str]) -> tuple[float, str]:
+    i = 0
+    while size >= base and i < len(units) - 1:
+        size /= base
+        i += 1
+    return size, units[i]
+
+
+def bytes_size(size: float) -> str:
+    """go-units BytesSize: binary units, 4 significant digits ("1.23MiB", "7.6GiB", "0B")."""
+    n, unit = _scaled(size, 1024.0, _BINARY)
+    return f"{n:.4g}{unit}"
+
+
+def human_size(size: float) -> str:
+    """go-units HumanSizeWithPrecision(size, 3): decimal units ("1.5kB", "0B")."""
+    n, unit = _scaled(size, 1000.0, _DECIMAL)
+    return f"{n:.3g}{unit}"
 
 
 def go_time_string(epoch: float) -> str:
@@ -69,7 +99,8 @@ def go_time_string(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %z ", t) + (t.tm_zone or "UTC")
 
 
-def _exposed(spec_expose: Sequence[str]) -> list[tuple[int, str]]:
+def exposed_ports(spec_expose: Sequence[str]) -> list[tuple[int, str]]:
+    """(port, protocol) of each port an `expose` list names, a range as each of its ports."""
     out = []
     for item in spec_expose:
         m = re.fullmatch(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", item.strip())
@@ -93,7 +124,7 @@ def publishers(c: ContainerInfo) -> list[dict[str, Any]]:
         for ip in ([asked.host_ip] if asked.host_ip else ["0.0.0.0", "::"]):
             out.append({"URL": ip, "TargetPort": asked.container_port, "PublishedPort": host_port,
                         "Protocol": asked.protocol})
-    for port, proto in _exposed(c.spec.expose if c.spec else ()):
+    for port, proto in exposed_ports(c.spec.expose if c.spec else ()):
         if (port, proto) not in bound:
             bound.add((port, proto))
             out.append({"URL": "", "TargetPort": port, "PublishedPort": 0, "Protocol": proto})
@@ -138,6 +169,18 @@ def _form_group(key: str, first: int, last: int) -> str:
     if ip:
         group = f"{_host_port(ip, group)}->{group}"
     return f"{group}/{proto}"
+
+
+def filter_match(values: Sequence[str], source: str) -> bool:
+    """moby's filters.Match: a value equal to *source*, or a regular expression found in it (one
+    that does not compile matches nothing)."""
+    for v in values:
+        try:
+            if v == source or re.search(v, source):
+                return True
+        except re.error:
+            continue
+    return False
 
 
 def tabwriter(rows: Sequence[Sequence[str]], minwidth: int = 10, padding: int = 3) -> str:

@@ -22,23 +22,34 @@ _HEADER_FUNCS: dict[str, Callable[..., Any]] = {
     name: _keep for name in ("json", "split", "join", "title", "lower", "upper", "truncate")}
 
 
+def _label_method(labels: Mapping[str, str]) -> Callable[[str], str]:
+    """docker's `.Label "key"`: the label's value, "" when the row has no such label."""
+    return lambda key: labels.get(key, "")
+
+
+def _json_function(data: Any, row: Mapping[str, Any]) -> Callable[[Any], str]:
+    """`json`, where `{{json .}}` is the context's own MarshalJSON: Go's json.Marshal of its fields
+    as a map (keys sorted, <>& escaped, no methods)."""
+    from composer.cli import go_text_template as T
+    from composer.cli.docker_format import go_json
+
+    return lambda v: go_json(dict(sorted(row.items()))) if v is data else T.go_json(v)
+
+
 def render_rows(fmt: str, rows: Sequence[Mapping[str, Any]], fields: Sequence[str],
                 headers: Mapping[str, str], labels: Sequence[Mapping[str, str]] | None = None) -> str:
-    """*rows* (the fields a template may name, in `{{json .}}`'s order) through *fmt*; *headers*
+    """*rows* (the fields a template may name) through *fmt*; *headers*
     are the fields' column titles, *labels* each row's labels for `.Label`."""
     from composer.cli import go_text_template as T
-    from composer.cli.docker_format import go_json, tabwriter
+    from composer.cli.docker_format import tabwriter
 
     table = fmt.startswith("table")
     body = fmt[len("table"):] if table else fmt
     tree = T.parse(body.strip(" ").replace("\\t", "\t").replace("\\n", "\n"))  # bad syntax: before any row
     lines = []
     for i, row in enumerate(rows):
-        mine = (labels or [{}] * len(rows))[i]
-        data = {**row, "Label": lambda key, mine=mine: mine.get(key, "")}
-        # `{{json .}}` is the context's own MarshalJSON (Go's json.Marshal: <>& escaped, no methods)
-        as_json = {"json": lambda v, data=data, row=row: go_json(dict(row)) if v is data else T.go_json(v)}
-        lines.append(T.execute(tree, data, as_json))
+        data = {**row, "Label": _label_method((labels or [{}] * len(rows))[i])}
+        lines.append(T.execute(tree, data, {"json": _json_function(data, row)}))
     if not table:
         return "".join(line + "\n" for line in lines)
     titles = {**{f: headers.get(f, "") for f in fields},

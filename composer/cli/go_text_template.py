@@ -15,9 +15,10 @@ define, template, block (refused by name).
 
 from __future__ import annotations
 
-import json
 import re
 
+from composer.cli.docker_format import go_json as encode_json
+from composer.cli.docker_format import go_quote
 from composer.errors import UsageError
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
@@ -65,7 +66,7 @@ _TOKEN = r"""(?x)
     (?P<space>\s+)
   | (?P<str>"(?:[^"\\]|\\.)*")
   | (?P<raw>`[^`]*`)
-  | (?P<char>'(?:[^'\\]|\\.)')
+  | (?P<char>'(?:[^'\\]|\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.))')
   | (?P<decl>:=)
   | (?P<num>[-+]?(?:0[xX][0-9a-fA-F]+|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))
   | (?P<field>(?:\.[A-Za-z_]\w*)+|\.)
@@ -229,11 +230,14 @@ def _operand(kind: str, text: str) -> Any:
         base, *names = text.split(".")
         return ("field", base, names)
     if kind == "str":
-        return ("lit", json.loads(text))
+        return ("lit", _unquote(text))
     if kind == "raw":
         return ("lit", text[1:-1])
     if kind == "char":
-        return ("lit", ord(json.loads('"' + text[1:-1] + '"')))
+        char = _unquote(text)
+        if len(char) != 1:
+            raise TemplateError(f"template: malformed character constant: {text}")
+        return ("lit", ord(char))
     if kind == "num":
         try:
             return ("lit", int(text, 0))
@@ -251,6 +255,26 @@ def _operand(kind: str, text: str) -> Any:
             raise TemplateError(f"template: unexpected {text!r}")
         return ("func", name)
     raise TemplateError(f"template: unexpected {text!r}")
+
+
+_ESCAPE = r"""\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{3})|([abfnrtv\\"'])|(.?))"""
+_SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _unquote(text: str) -> str:
+    """A quoted string or character as Go's strconv.Unquote reads it (\\x41, \\u00e9, \\101, \\t...)."""
+    def one(m: re.Match[str]) -> str:
+        hex2, hex4, hex8, octal, simple, bad = m.groups()
+        if bad is not None:
+            raise TemplateError(f"template: invalid syntax: {text}")
+        if simple is not None:
+            return _SIMPLE.get(simple, simple)
+        return chr(int(octal, 8) if octal else int(hex2 or hex4 or hex8, 16))
+
+    try:
+        return re.sub(_ESCAPE, one, text[1:-1])
+    except (ValueError, OverflowError):  # a code point beyond Unicode
+        raise TemplateError(f"template: invalid syntax: {text}") from None
 
 
 # ---- execution --------------------------------------------------------------------------------
@@ -277,8 +301,8 @@ class _Scope:
 def print_inspect(docs: Sequence[Any], fmt: str) -> None:
     """An inspect command's output: a JSON array (the default and "json"), or *fmt* executed over
     each document, one line each, as docker's inspect --format."""
-    if fmt in ("json", ""):
-        print(json.dumps(plain(list(docs)), indent=4, ensure_ascii=False))
+    if fmt in ("json", ""):  # the daemon's JSON (HTML escaped) indented by docker's CLI
+        print(encode_json(plain(list(docs)), indent=4))
         return
     fmt = fmt.replace("\\n", "\n").replace("\\t", "\t")  # a literal \n in the flag, as docker's CLI
     tree = parse(fmt)  # a bad template fails before anything is printed
@@ -372,7 +396,12 @@ def _command(cmd: list[Any], dot: Any, scope: _Scope, piped: tuple[Any, ...]) ->
         return _call(scope, name, [_arg(a, dot, scope) for a in cmd[1:]] + list(piped))
     value = _arg(head, dot, scope)
     if callable(value):  # a method of the data, as docker's ps context has `.Label "key"`
-        return value(*[_arg(a, dot, scope) for a in cmd[1:]], *piped)
+        args = [*[_arg(a, dot, scope) for a in cmd[1:]], *piped]
+        try:
+            return value(*args)
+        except TypeError:  # its arity, as Go's evalCall refuses it before the call
+            raise TemplateError(f"template: executing at <{_describe(head)}>: wrong number of args for "
+                                f"{_describe(head).rsplit('.', 1)[-1]}: got {len(args)}") from None
     if len(cmd) > 1 or piped:
         raise TemplateError(f"template: can't give argument to non-function {_describe(head)}")
     return value
@@ -480,8 +509,8 @@ def go_print(value: Any, top: bool = False) -> str:
 
 
 def go_json(value: Any) -> str:
-    """docker's json function: Go's json.Marshal without HTML escaping; map keys sorted."""
-    return json.dumps(plain(value), ensure_ascii=False, separators=(",", ":"))
+    """docker's json function: Go's json.Encoder with SetEscapeHTML(false); map keys sorted."""
+    return encode_json(plain(value), escape_html=False)
 
 
 def _index(item: Any, *keys: Any) -> Any:
@@ -548,8 +577,8 @@ def _printf(fmt: str, *args: Any) -> str:
         arg = queue.pop(0)
         if v in ("s", "v"):
             text = go_print(arg)
-        elif v == "q":
-            text = json.dumps(go_print(arg), ensure_ascii=False)
+        elif v == "q":  # strconv.Quote
+            text = go_quote(go_print(arg))
         elif v == "t":
             text = go_print(arg)
         elif v == "d" and isinstance(arg, int):
@@ -588,6 +617,27 @@ def _slice(item: Any, *idx: Any) -> Any:
     return item[slice(*idx)] if idx else item
 
 
+def _title(s: Any) -> str:
+    """Go's strings.Title: the first letter of each word upper-cased, the others left as they are
+    (Python's str.title lower-cases them); a word begins after a space or an ASCII character that
+    is no letter, digit or underscore."""
+    out, prev = [], " "
+    for ch in go_print(s):
+        out.append(ch.upper() if _separates(prev) else ch)
+        prev = ch
+    return "".join(out)
+
+
+def _separates(ch: str) -> bool:
+    return not (ch.isalnum() or ch == "_") if ch.isascii() else ch.isspace()
+
+
+def _pad(s: Any, left: int, right: int) -> str:
+    """docker's padWithSpace: spaces around a value that is not empty."""
+    text = go_print(s)
+    return " " * left + text + " " * right if text else text
+
+
 def _truncate(s: Any, n: int) -> str:
     text = go_print(s)
     return text[:n] if len(text) > n else text
@@ -603,8 +653,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     # docker/cli templates.basicFunctions
     "json": go_json, "join": lambda items, sep: sep.join(go_print(x) for x in items or []),
     "split": lambda s, sep: s.split(sep), "lower": lambda s: go_print(s).lower(),
-    "upper": lambda s: go_print(s).upper(), "title": lambda s: go_print(s).title(),
-    "pad": lambda s, left, right: " " * left + go_print(s) + " " * right, "truncate": _truncate,
+    "upper": lambda s: go_print(s).upper(), "title": _title, "pad": _pad, "truncate": _truncate,
 }
 
 

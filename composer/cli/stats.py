@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import time
 
+from composer.cli.docker_format import bytes_size, go_json, human_size
+
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -23,29 +25,6 @@ HEADERS = {"Container": "CONTAINER", "Name": "NAME", "ID": "CONTAINER ID", "CPUP
            "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
 TABLE = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"
          "\t{{.PIDs}}")
-
-_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def _scaled(size: float, base: float, units: Sequence[str]) -> tuple[float, str]:
-    i = 0
-    while size >= base and i < len(units) - 1:
-        size /= base
-        i += 1
-    return size, units[i]
-
-
-def bytes_size(size: float) -> str:
-    """go-units BytesSize: binary units, 4 significant digits ("1.23MiB", "7.6GiB", "0B")."""
-    n, unit = _scaled(size, 1024.0, _BINARY)
-    return f"{n:.4g}{unit}"
-
-
-def human_size(size: float) -> str:
-    """go-units HumanSizeWithPrecision(size, 3): decimal units ("1.5kB", "0B")."""
-    n, unit = _scaled(size, 1000.0, _DECIMAL)
-    return f"{n:.3g}{unit}"
 
 
 def _machine_memory() -> int:
@@ -185,10 +164,8 @@ def entry(c: ContainerInfo, now: Mapping[str, float] | None, before: Mapping[str
 
 
 def json_line(row: Mapping[str, Any]) -> str:
-    """docker's `{{json .}}`: the formatter's fields as a map (sorted keys), HTML left alone."""
-    import json
-
-    return json.dumps(dict(sorted(row.items())), separators=(",", ":"), ensure_ascii=False)
+    """docker's `{{json .}}`: its formatter.MarshalJSON, json.Marshal of the fields as a map."""
+    return go_json(dict(sorted(row.items())))
 
 
 def render(fmt: str, rows: Sequence[Mapping[str, Any]]) -> str:

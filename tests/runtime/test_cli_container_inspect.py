@@ -52,6 +52,10 @@ DOC = {
     ("{{.Name | printf \"%q\"}}", '"/web"'),
     ("{{len .Mounts}} {{not .State.Running}} {{and .State.Running .Name}}", "2 false /web"),
     ("{{upper .State.Status}}", "RUNNING"),
+    ('{{title "hELLO wORLD-x_y"}}', "HELLO WORLD-X_y"),  # strings.Title keeps the rest as it is
+    ('[{{pad "" 2 2}}][{{pad "a" 1 2}}]', "[][ a  ]"),  # padWithSpace: nothing around nothing
+    # strconv.Unquote of the literals, strconv.Quote of %q
+    (r"""{{printf "%q" "a\tb\x01"}}|{{"\u00e9\101"}}|{{print '\x41'}}""", r'"a\tb\x01"|éA|65'),
     ("a {{- .Name -}} \n b", "a/webb"),
     ("{{/* a comment */}}ok", "ok"),
     ("{{range .Nothing}}x{{else}}empty{{end}}", "empty"),
@@ -71,6 +75,16 @@ def test_go_template_over_an_inspect_document(template: str, out: str) -> None:
 def test_go_template_errors_name_the_problem(template: str, error: str) -> None:
     with pytest.raises(TemplateError, match=error.replace("{", r"\{").replace("}", r"\}")):
         render(template, DOC)
+
+
+def test_the_default_output_is_the_daemons_json_indented(capsys: pytest.CaptureFixture[str]) -> None:
+    """docker inspect indents the daemon's JSON (json.Marshal: <>& escaped), map keys sorted."""
+    from composer.cli.go_text_template import print_inspect
+
+    print_inspect([{"Labels": GoMap({"b": "<x&y>", "a": "1"}), "Id": "i", "Args": []}], "")
+    assert capsys.readouterr().out == (
+        '[\n    {\n        "Labels": {\n            "a": "1",\n            "b": "\\u003cx\\u0026y\\u003e"\n'
+        '        },\n        "Id": "i",\n        "Args": []\n    }\n]\n')
 
 
 def test_json_leaves_out_empty_omitempty_fields_but_templates_see_them() -> None:

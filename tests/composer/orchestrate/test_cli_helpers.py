@@ -234,3 +234,33 @@ def test_tabwriter_pads_as_gos() -> None:
     want = "NAME      X         LAST\na                   \n"  # padded up to the last cell
     assert tabwriter([["NAME", "X", "LAST"], ["a", "", ""]]) == want
     assert tabwriter([["a-long-name", "b"]], minwidth=4, padding=2) == "a-long-name  b\n"
+
+
+def test_json_of_the_row_is_go_json_of_a_map_keys_sorted() -> None:
+    """`stats --format '{{json .}}'` is docker's formatter.MarshalJSON, json.Marshal of a map: the
+    same keys in the same (sorted) order as `--format json`, whatever order the row was built in."""
+    from composer.cli import stats as S
+
+    row = {"Name": "p-web-1", "ID": "abc", "CPUPerc": "0.00%", "BlockIO": "0B / 0B"}
+    assert S.render("{{json .}}", [row]) == S.render("json", [row])
+    assert S.render("json", [row]).startswith('{"BlockIO":"0B / 0B","CPUPerc":"0.00%","ID":"abc"')
+
+
+def test_a_method_called_with_the_wrong_number_of_args_is_a_template_error() -> None:
+    """`ps --format '{{.Label}}'`: Go's 'wrong number of args for Label', not a Python TypeError."""
+    from composer.cli.go_template import render_rows
+    from composer.cli.go_text_template import TemplateError
+
+    rows, labels = [{"Name": "p-web-1"}], [{"a": "1"}]
+    assert render_rows('{{.Label "a"}}', rows, ["Name"], {}, labels) == "1\n"
+    for fmt in ("{{.Label}}", '{{.Label "a" "b"}}', 'table {{.Label}}'):
+        with pytest.raises(TemplateError, match="wrong number of args for Label"):
+            render_rows(fmt, rows, ["Name"], {}, labels)
+
+
+def test_go_json_escapes_line_and_paragraph_separators_always() -> None:
+    from composer.cli.docker_format import go_json
+    from composer.cli.go_text_template import go_json as template_json
+
+    assert go_json({"a": "x\u2028<y>\u2029"}) == '{"a":"x\\u2028\\u003cy\\u003e\\u2029"}'
+    assert template_json({"a": "x\u2028<y>"}) == '{"a":"x\\u2028<y>"}'  # SetEscapeHTML(false)
