@@ -218,25 +218,14 @@ def _ls_filters(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def _match(values: list[str], source: str) -> bool:
-    """moby's filters.Match: a value equal to *source*, or a regular expression found in it."""
-    import re
-
-    for v in values:
-        try:
-            if v == source or re.search(v, source):
-                return True
-        except re.error:
-            continue
-    return False
-
-
 def _selected(info: NetworkInfo, want: dict[str, list[str]]) -> bool:
     """Every filter key holds (values of one key: any of them; labels: all of them), as moby's."""
     for label in want.get("label", ()):
         k, eq, v = label.partition("=")
         if k not in info.labels or (eq and info.labels[k] != v):
             return False
+    from composer.cli.docker_format import filter_match as _match
+
     return all((
         "driver" not in want or "bridge" in want["driver"],
         "scope" not in want or "local" in want["scope"],

@@ -190,27 +190,27 @@ def project_summaries(containers: Sequence[ContainerInfo], show_all: bool) -> li
 
 
 def _ls(args: argparse.Namespace, ctx: Context) -> int:
-    import re
+    from composer.cli.docker_format import filter_match, go_json
 
     containers = [c for c in ctx.engine().containers.list(all=True) if L.PROJECT in c.labels]
     rows = project_summaries(containers, args.show_all)
+    names = []
     for f in args.filters:
         key, _, value = f.partition("=")
         if key != "name":
             raise UsageError(f"invalid filter {f!r}; expected name=<project>")
-        try:  # docker's filters.Match: the value itself, or a regular expression searched for
-            rows = [r for r in rows if r["Name"] == value or re.search(value, r["Name"])]
-        except re.error as exc:
-            raise UsageError(f"invalid filter {f!r}: {exc}") from None
+        names.append(value)
+    if names:  # filters.Match: any of the values
+        rows = [r for r in rows if filter_match(names, r["Name"])]
+    fmt = args.out_format.lower()  # cmd/formatter/formatter.go Print
     if args.quiet:
         for r in rows:
             print(r["Name"])
-    elif args.out_format == "json":
-        import json
-
-        # Go's json.Encoder with no indent and HTML left alone (cmd/formatter/json.go ToJSON)
-        print(json.dumps(rows, separators=(",", ":"), ensure_ascii=False))
-    elif args.out_format in ("table", "pretty", ""):
+    elif fmt == "json":  # Go's json.Encoder with no indent and HTML left alone (formatter.ToJSON)
+        print(go_json(rows, escape_html=False))
+    elif fmt == "{{json .}}":  # TemplateLegacyJSON: one object a line
+        sys.stdout.write("".join(go_json(r, escape_html=False) + "\n" for r in rows))
+    elif fmt in ("table", "pretty", ""):
         from composer.cli.docker_format import tabwriter
 
         table = [["NAME", "STATUS", "CONFIG FILES"],

@@ -91,6 +91,10 @@ def test_ps_ls_images_top_output(tmp_path: Path, engine_paths: tuple[Path, Path]
         listed = composer_ok(tmp_path, "ls", "--filter", "name=^h3out$", "--format", "json").stdout
         mine = [{"Name": "h3out", "Status": "running(2)", "ConfigFiles": str(proj / "compose.yaml")}]
         assert listed == json.dumps(mine, separators=(",", ":")) + "\n"
+        # filters.Match: any of the name filters; a regular expression that does not compile matches none
+        assert composer_ok(tmp_path, "ls", "--filter", "name=^nosuch$", "--filter", "name=^h3out$",
+                           "--format", "json").stdout == listed
+        assert composer_ok(tmp_path, "ls", "--filter", "name=(", "--format", "json").stdout == "[]\n"
         every_ls = composer_ok(tmp_path, "ls", "-a", "--filter", "name=h3out", "--format", "json").stdout
         assert json.loads(every_ls)[0]["Status"] == "exited(10), running(2)"
         head = composer_ok(tmp_path, "ls").stdout.splitlines()[0]
