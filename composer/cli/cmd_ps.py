@@ -98,9 +98,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         for c in containers:
             print(c.id)
         return 0
-    if args.only_services:
-        for svc in dict.fromkeys(c.labels.get(L.SERVICE, "") for c in containers):
-            print(svc)
+    if args.only_services:  # one Println of them joined: an empty line when there is none
+        print("\n".join(dict.fromkeys(c.labels.get(L.SERVICE, "") for c in containers)))
         return 0
     from composer.cli import docker_format as F
 

@@ -255,12 +255,12 @@ def _check_attach_flags(args: argparse.Namespace, detach: bool) -> None:
     if args.wait and (args.attach_dependencies or stop or args.attach):
         raise UsageError("--wait cannot be combined with --abort-on-container-exit, --attach or "
                          "--attach-dependencies")
-    if args.attach and args.attach_dependencies:
-        raise UsageError("cannot combine --attach and --attach-dependencies")
     if detach and (args.attach_dependencies or stop or args.abort_on_container_failure or args.attach):
         what = "--wait" if args.wait else "--detach"
         raise UsageError(f"{what} cannot be combined with --abort-on-container-exit, "
                          "--abort-on-container-failure, --attach, --attach-dependencies or --watch")
+    if args.attach and args.attach_dependencies:  # checked after those, in its RunE
+        raise UsageError("cannot combine --attach and --attach-dependencies")
 
 
 def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since: float) -> int:

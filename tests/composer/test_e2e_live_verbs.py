@@ -60,7 +60,11 @@ def test_attach_flags_are_checked_before_anything_is_made(proj: Path) -> None:
     assert "cannot attach to services not included in up: nope" in res.stderr
     res = composer_ok(proj, "up", "--abort-on-container-exit", "--abort-on-container-failure", code=2)
     assert "--abort-on-container-failure cannot be combined with --abort-on-container-exit" in res.stderr
+    # validateFlags' --detach check comes before the RunE's --attach / --attach-dependencies one
+    res = composer_ok(proj, "up", "-d", "--attach", "first", "--attach-dependencies", code=2)
+    assert "--detach cannot be combined with" in res.stderr
     assert composer_ok(proj, "ps", "-a", "-q").stdout == ""
+    assert composer_ok(proj, "ps", "--services").stdout == "\n"  # Println of none: an empty line
 
 
 def test_wait_prints_each_exit_and_returns_the_last(proj: Path) -> None:
