@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -224,10 +223,3 @@ def status_text(c: ContainerInfo, now: float | None = None) -> str:
         when = f" {human_duration(now - end)} ago" if end else ""
         return f"Exited ({c.exit_code if c.exit_code is not None else 0}){when}"
     return c.status.capitalize()
-
-
-def print_table(rows: Sequence[Sequence[str]], out: Any = None) -> None:
-    out = out or sys.stdout
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        out.write("   ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() + "\n")

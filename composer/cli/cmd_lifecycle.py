@@ -69,6 +69,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     project, pname = C.load_or_name(ctx, args.services)
     C.check_services(project, args.services)
+    if name == "wait":
+        return _wait(ctx, pname, args)
     engine = ctx.engine()
     containers = C.project_containers(engine, pname, args.services)
     if name == "start":
@@ -87,8 +89,6 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
             return 0
         run_plan(ctx, plan, project, stop_timeout=args.stop_timeout)
         return 0
-    if name == "wait":
-        return _wait(ctx, pname, containers, args)
     if not containers and name != "rm":
         raise ComposerError(
             f"project {pname}: no containers to {name}"
@@ -179,7 +179,7 @@ def _start(ctx: Context, project: Project | None, pname: str, containers: list[C
     return 0
 
 
-def _wait(ctx: Context, pname: str, containers: list[ContainerInfo], args: argparse.Namespace) -> int:
+def _wait(ctx: Context, pname: str, args: argparse.Namespace) -> int:
     """docker compose wait (pkg/compose/wait.go): waits for every running container of the services
     (one-offs too), prints `container "<id>" exited with status code N` as each ends, exits with the
     code of the last to end; with --down-project, then takes the project down (orphans too)."""
@@ -187,7 +187,7 @@ def _wait(ctx: Context, pname: str, containers: list[ContainerInfo], args: argpa
     import threading
 
     engine = ctx.engine()
-    running = [c for c in C.project_containers(engine, pname, args.services, all=False, oneoff=None)]
+    running = C.project_containers(engine, pname, args.services, all=False, oneoff=None)
     if not running:
         raise ComposerError(f'no containers for project "{pname}"')
     results: queue.Queue[tuple[str, int]] = queue.Queue()
@@ -209,5 +209,4 @@ def _wait(ctx: Context, pname: str, containers: list[ContainerInfo], args: argpa
         down = argparse.Namespace(services=[], remove_volumes=False, rmi="", remove_orphans=True,
                                   stop_timeout=None)
         cmd_down.run("down", down, ctx)
-    return code
     return code
