@@ -142,7 +142,10 @@ def ps_json(c: ContainerInfo, now: float | None = None, trunc: bool = True) -> d
 
     now = now or time.time()
     pubs = F.publishers(c)
-    mounts = [m.source or m.target for m in (c.spec.mounts if c.spec else ())]
+    # compose's Mounts: a volume's name (an anonymous one's is generated: in c.mounts), a bind's source
+    named = dict(c.mounts)
+    mounts = [named.get(m.target, m.source) if m.type == "volume" else m.source or m.target
+              for m in (c.spec.mounts if c.spec else ())]
     return {
         "Command": F.go_quote(F.ellipsis(F.command(c), 20) if trunc else F.command(c)),
         "CreatedAt": F.go_time_string(parse_time(c.created_at)),

@@ -90,6 +90,16 @@ def test_ports_column_and_json() -> None:
     )
 
 
+def test_ps_mounts_name_an_anonymous_volume_by_its_name() -> None:
+    from runtime.spec import ContainerSpec, Mount
+
+    spec = ContainerSpec(name="demo-web-1", image="busybox", mounts=(
+        Mount(type="volume", target="/data"), Mount(type="bind", source="/srv", target="/srv")))
+    c = _c(spec=spec, mounts=(("/data", "f" * 64),))
+    assert ps_json(c)["Mounts"] == "f" * 14 + "…,/srv"
+    assert ps_json(c, trunc=False)["Mounts"] == "f" * 64 + ",/srv"
+
+
 def test_ls_summarises_projects() -> None:
     rows = project_summaries([_c(), _c("demo-db-1", "exited"), _c("other-x-1", "exited")], show_all=False)
     # without -a docker compose lists (and counts) the running containers only
