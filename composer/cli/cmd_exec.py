@@ -60,7 +60,7 @@ def service_container(ctx: Context, service: str, index: int | None, *, running:
     project, pname = C.load_or_name(ctx, [service])
     C.check_services(project, [service])
     containers = C.project_containers(ctx.engine(), pname, [service], all=not running)
-    if index is not None:
+    if index:  # 0 is no index, as docker compose's (getSpecifiedContainer: containerIndex > 0)
         containers = [c for c in containers if c.labels.get(L.CONTAINER_NUMBER) == str(index)]
     if not containers:  # docker compose's getSpecifiedContainer words
         what = f'service "{service}" is not running' if running else f'service "{service}" has no container'

@@ -269,6 +269,7 @@ def test_exec_run_logs_cp_port_ls_version_flags(
         capeff = "grep CapEff /proc/self/status"
         plain = _run(proj, "exec", "-T", "s", "sh", "-c", capeff).stdout.split()[1]
         priv = _run(proj, "exec", "-T", "--privileged", "s", "sh", "-c", capeff).stdout.split()[1]
+        _run(proj, "exec", "-T", "--index", "0", "s", "true")  # 0 is no index, as docker compose
         assert int(priv, 16) > int(plain, 16)
         _run(proj, "exec", "-d", "s", "sh", "-c", "sleep 0.3; echo detached > /tmp/d")
         deadline = time.monotonic() + 10
