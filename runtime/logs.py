@@ -185,8 +185,13 @@ def append_event(path: str, cid: str, action: str, attrs: str, extra: str = "") 
 def _rotate_events(path: str, fd: int) -> int:
     """Rename the full log *fd* is open on to ``.1`` and return a new file's fd (*fd* closed);
     *fd* itself when that fails. Another writer may have rotated it meanwhile: then the file at
-    *path* is not ours and stays."""
+    *path* is not ours and stays. The writers that found it full take turns, holding a lock on
+    it from the look to the rename: a writer that looked before another renamed would rename the
+    new file too, over the full one."""
+    import fcntl  # here: once per EVENTS_MAX_SIZE of events
+
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
         if os.stat(path).st_ino == os.fstat(fd).st_ino:
             os.replace(path, path + ".1")
         new = os.open(path, _EVENT_FLAGS, 0o600)

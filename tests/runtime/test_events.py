@@ -92,3 +92,40 @@ def test_the_follower_starts_at_the_end_and_follows_a_rotation(tmp_path: Path,
         time.sleep(0.03)
     assert done.wait(10), got
     assert got == ["start", "pause", "unpause", "kill", "die", "stop", "destroy"]
+
+
+def test_writers_that_find_the_log_full_at_once_rotate_it_once(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The monitors and the verbs append at once: the writers that found the log full take turns,
+    and only the first renames it. A writer that looked before another renamed renamed the new
+    file too, over the full one: the rotated file then held a line or two, and the full log
+    was gone (the replay lost it)."""
+    monkeypatch.setattr(logs, "EVENTS_MAX_SIZE", 3000)  # a rotation every dozen lines
+    rotated = tmp_path / "events.jsonl.1"
+    small: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                size = rotated.stat().st_size
+            except FileNotFoundError:
+                continue
+            if size < 3000:
+                small.append(size)
+
+    def write() -> None:
+        for _ in range(400):
+            _append(tmp_path, "die")
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    writers = [threading.Thread(target=write) for _ in range(8)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    watcher.join()
+    assert small == []
+    assert rotated.stat().st_size >= 3000
