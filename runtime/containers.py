@@ -86,6 +86,13 @@ def _final_status(final: dict[str, Any], doc: Mapping[str, Any] | None) -> str:
     return "exited" if final.get("started_at") else "dead"
 
 
+def _refresh(doc: dict[str, Any], fresh: Mapping[str, Any]) -> None:
+    """Make the caller's copy *doc* of a container's row what the row now holds."""
+    if doc is not fresh:
+        doc.clear()
+        doc.update(fresh)
+
+
 def check_transition(verb: str, status: str, name: str) -> None:
     if status not in ALLOWED[verb]:
         raise Conflict(f"container {name}: cannot {verb} while {status}")
@@ -186,7 +193,7 @@ class ContainerManager:
         # exit.json is the monitor's last write: once it exists the container is done for good
         final = read_json(run / "exit.json")
         if final is not None:
-            self._fold(cid, final)
+            self._fold(cid, final, doc)
             return str(final["status"]), final
         state = read_json(run / "state.json") or {}
         last = doc.get("last_state")
@@ -198,7 +205,8 @@ class ContainerManager:
             # folded it into the row meanwhile: look once more, else a clean exit reads as "dead"
             fresh = self.store.read().get(KIND, cid)
             if fresh is not None:
-                return self._runtime_state(cid, fresh, again=False)
+                _refresh(doc, fresh)
+                return self._runtime_state(cid, doc, again=False)
         if alive:
             status = str(state.get("status") or "created")
             if status == "running" and doc.get("paused"):
@@ -210,8 +218,10 @@ class ContainerManager:
             return "exited", state
         return "dead", state
 
-    def _fold(self, cid: str, final: dict[str, Any]) -> None:
-        """Fold the monitor's exit file *final* into the row; sets final["status"]."""
+    def _fold(self, cid: str, final: dict[str, Any], seen: dict[str, Any]) -> None:
+        """Fold the monitor's exit file *final* into the row and into *seen*, the caller's copy of
+        the row (a verb that saves it again, as start does, must not undo the fold); sets
+        final["status"]."""
         with self.store.transaction() as tx:
             doc = tx.get(KIND, cid)
             final["status"] = _final_status(final, doc)
@@ -221,6 +231,7 @@ class ContainerManager:
             doc["last_state"] = final
             doc.pop("paused", None)
             tx.put(KIND, cid, doc, name=doc["name"])
+        _refresh(seen, doc)
         if doc.get("ports"):  # stopped for good: its host ports are free until it starts again
             self.engine.networks.release_ports(cid)
         run = self.paths.container_run(cid)

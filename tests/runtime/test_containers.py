@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -196,6 +197,25 @@ def test_a_failed_start_after_a_run_keeps_the_container_exited_with_that_runs_ti
     left = engine.containers.get(c.id)
     assert (left.status, left.exit_code) == ("exited", 127)
     assert (left.started_at, left.finished_at) == (ran.started_at, ran.finished_at)
+    engine.containers.remove(c.id)
+
+
+def test_a_start_that_reads_the_exit_first_keeps_the_run_when_it_fails(engine: Engine) -> None:
+    """No verb read the run's exit before the start: the start folds it, and must not save its
+    older copy of the row over the fold (the run was lost: the failed start read "created", as
+    if the container had never run, with no times)."""
+    c = engine.containers.create(spec("t-rmsh-unread", "sh", "-c", "rm /bin/sh"))
+    engine.containers.start(c.id)
+    exit_file = engine.paths.container_run(c.id) / "exit.json"
+    _wait_for(exit_file.exists)  # read as a file: no verb folds it into the row
+    ran = json.loads(exit_file.read_text())
+    with pytest.raises(ExecError, match=r'exec: "sh": executable file not found'):
+        engine.containers.start(c.id)
+    engine.containers.wait(c.id, timeout=10)
+    time.sleep(0.3)  # its monitor ends
+    left = engine.containers.get(c.id)
+    assert (left.status, left.exit_code) == ("exited", 127)
+    assert (left.started_at, left.finished_at) == (ran["started_at"], ran["finished_at"])
     engine.containers.remove(c.id)
 
 
