@@ -642,10 +642,10 @@ class Monitor:
             if err:  # as release()'s failure: the last run's status and times stay
                 self.state.update(status="exited", exit_code=127, error=err[6:], start_failed="setup")
                 break
-            if self.release():
-                self.state["status"] = "exited"
-                break
-            self.save_state()
+            if not self.release():
+                self.save_state()
+            # else its init, which could not exec, exits: the next run_once reaps it (and closes
+            # its pidfd: a pod's monitor lives on), and the loop ends there
         self._close_init_fds()
         # a container whose start failed and that never ran stays created, as docker's
         never_ran = self.start_failed and not self.state["started_at"]

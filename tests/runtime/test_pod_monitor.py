@@ -155,6 +155,39 @@ def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) 
     assert not alive(proc)
 
 
+def test_a_restart_that_cannot_exec_leaves_no_init_and_no_pidfd_in_the_shared_monitor(
+    zengine: Engine,
+) -> None:
+    """restart: always of a run that removed its own command: the restart's exec fails, the
+    container stays exited (127, the start's error) and its thread reaps that init and closes
+    its pidfd before it ends: the pod's process lives on for the other containers."""
+    keeper = zengine.containers.create(spec("pm-keeper", "sleep", "60"))
+    gone = zengine.containers.create(spec("pm-rmsh", "sh", "-c", "rm /bin/sh",
+                                          restart=RestartPolicy(name="always")))
+    for c in (keeper, gone):
+        zengine.containers.start(c.id)
+    proc = monitor(zengine, keeper.id)["process"]
+    assert monitor(zengine, gone.id)["process"] == proc
+    wait_for(lambda: zengine.containers.get(gone.id).error)
+    info = zengine.containers.get(gone.id)
+    assert (info.status, info.exit_code, info.restart_count) == ("exited", 127, 1)
+    assert wait_monitor_exit(zengine.containers, gone.id, 5.0)
+
+    def pidfds() -> int:
+        links = []
+        for fd in os.listdir(f"/proc/{proc}/fd"):
+            try:
+                links.append(os.readlink(f"/proc/{proc}/fd/{fd}"))
+            except OSError:
+                continue  # closed meanwhile
+        return sum(1 for link in links if "pidfd" in link)
+
+    assert pidfds() == 1  # the keeper's init only
+    assert zombie_children(proc) == []
+    for c in (keeper, gone):
+        zengine.containers.remove(c.id, force=True)
+
+
 def test_the_monitor_forks_each_init_into_its_pid_namespace_itself(zengine: Engine) -> None:
     """No intermediate process: an init's parent is the monitor process, it is PID 1 of a PID
     namespace of its own, and every thread of the monitor forks beside itself again after."""
