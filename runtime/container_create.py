@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from runtime import container_lifecycle, container_monitor
 from runtime import spec as S
 from runtime.container_records import asdict, event_attrs, spec_from_json, spec_to_json
-from runtime.containers import KIND, StartError, read_json
+from runtime.containers import KIND, StartError
 from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
 from runtime.logs import rfc3339_nano
 from runtime.spec import ContainerInfo, ContainerSpec
@@ -368,8 +368,7 @@ def _start_failed(mgr: ContainerManager, cid: str) -> bool:
     """Whether the monitor of a create with the gate open got past the set-up and failed at the
     exec (its state says so, saved before it reported): then the container is whole and stays;
     any earlier error undoes the create."""
-    state = read_json(mgr.paths.container_run(cid) / "state.json") or {}
-    return state.get("start_failed") == "exec"
+    return container_monitor.started_state(mgr, cid).get("start_failed") == "exec"
 
 
 def _with_volumes_from(mgr: ContainerManager, spec: ContainerSpec) -> ContainerSpec:

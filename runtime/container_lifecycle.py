@@ -86,9 +86,9 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
             raise
         container_monitor.start_created(mgr, cid)
     info = mgr.get(cid)
-    state = read_json(run / "state.json") or {}
-    if state.get("error"):
-        raise ExecError(str(state["error"]))
+    error = container_monitor.started_state(mgr, cid).get("error")
+    if error:
+        raise ExecError(str(error))
     return info
 
 

@@ -161,9 +161,21 @@ def start_created(mgr: ContainerManager, cid: str) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             reply.unlink()
-    state = read_json(run / "state.json") or {}
-    if state.get("error"):
-        raise ExecError(str(state["error"]))
+    error = started_state(mgr, cid).get("error")
+    if error:
+        raise ExecError(str(error))
+
+
+def started_state(mgr: ContainerManager, cid: str) -> dict[str, Any]:
+    """The monitor's state after the start just asked for (its error when the start failed):
+    state.json while the monitor lives; once it ended, its exit file, or, once a reader folded
+    that (the fold writes the row, then removes the exit file, then state.json), the row's."""
+    run = mgr.paths.container_run(cid)
+    state = read_json(run / "state.json") or read_json(run / "exit.json")
+    if state is None:
+        last = (mgr.store.read().get(KIND, cid) or {}).get("last_state")
+        state = last if isinstance(last, dict) else {}
+    return state
 
 
 def signal_init(mgr: ContainerManager, cid: str, sig: int) -> bool:

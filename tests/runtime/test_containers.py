@@ -219,6 +219,39 @@ def test_a_start_that_reads_the_exit_first_keeps_the_run_when_it_fails(engine: E
     engine.containers.remove(c.id)
 
 
+def test_a_failed_start_is_reported_while_another_reader_folds_its_exit(engine: Engine) -> None:
+    """The start reads the start's error after the monitor answered; meanwhile the init that
+    could not exec exits, and another reader (ps, up's other threads) may fold the exit file,
+    removing state.json: the error is then read from the row, not missed (the start returned
+    as if the container ran: 4 starts in 40 here)."""
+    import threading
+
+    stop = threading.Event()
+
+    def fold() -> None:
+        other = Engine(engine.paths)
+        while not stop.is_set():
+            other.containers.list()
+        other.close()
+
+    reader = threading.Thread(target=fold)
+    reader.start()
+    missed = []
+    try:
+        for i in range(40):
+            c = engine.containers.create(spec(f"t-race-{i}", "nosuchcmd"))
+            try:
+                engine.containers.start(c.id)
+                missed.append(i)
+            except ExecError:
+                pass
+            engine.containers.remove(c.id, force=True)
+    finally:
+        stop.set()
+        reader.join()
+    assert missed == []
+
+
 def test_name_conflict(engine: Engine) -> None:
     engine.containers.create(spec("t-dup", "true"))
     with pytest.raises(Conflict, match='container name "t-dup" is already in use'):
