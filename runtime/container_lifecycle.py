@@ -154,10 +154,7 @@ def stop(mgr: ContainerManager, ref: str, timeout: float | None = None) -> Conta
     check_transition("stop", info.status, info.name)
     if info.status in ("exited", "dead", "created"):  # as docker: a created container stays created
         return info
-    run = mgr.paths.container_run(cid)
-    (run / "stopping").write_text(rfc3339_nano())
-    with contextlib.suppress(OSError):
-        mgr._write_ctl(cid, "stop")  # wakes a monitor that waits to restart
+    _end_restarts(mgr, cid)
     grace = info.spec.stop_timeout if timeout is None and info.spec else (timeout or 0.0)
     sig = int(doc.get("stop_signal") or _signal.SIGTERM)
     # docker's order: kill (each signal sent), die (the monitor's), stop; a restarting container
@@ -188,16 +185,24 @@ def kill(mgr: ContainerManager, ref: str, signal: str | int = "SIGKILL") -> Cont
     sig = oci.parse_signal(signal, info.name)
     if _kill_ends_restarts(info, doc, sig):
         # docker's kill cancels the restart manager (ExitOnNext), as a stop does: the container
-        # stays down until it is started again; its monitor, waiting out a back-off, wakes to it
-        (mgr.paths.container_run(cid) / "stopping").write_text(rfc3339_nano())
-        with contextlib.suppress(OSError):
-            mgr._write_ctl(cid, "stop")
+        # stays down until it is started again
+        _end_restarts(mgr, cid)
     if info.status == "paused" and sig == _signal.SIGKILL:
         _thaw(mgr, cid, doc)
     if info.status != "restarting":  # as docker's: no process, no kill event
         log_event(mgr, cid, doc, "kill", f'"signal":"{int(sig)}"')
     container_monitor.signal_init(mgr, cid, sig)
     return mgr.get(cid)
+
+
+def _end_restarts(mgr: ContainerManager, cid: str) -> None:
+    """No restart of *cid* by its restart policy until it is started again (stop, kill, rm -f):
+    the ``stopping`` marker its monitor reads when the init dies, and the word that wakes a
+    monitor waiting out a back-off."""
+    with contextlib.suppress(OSError):
+        (mgr.paths.container_run(cid) / "stopping").write_text(rfc3339_nano())
+    with contextlib.suppress(OSError):
+        mgr._write_ctl(cid, "stop")
 
 
 def _kill_ends_restarts(info: ContainerInfo, doc: Mapping[str, Any], sig: int) -> bool:
@@ -336,10 +341,7 @@ def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: boo
 def _force_kill(mgr: ContainerManager, cid: str, doc: Mapping[str, Any], info: ContainerInfo) -> None:
     """rm -f of a running container: SIGKILL its init and let the monitor see it die (kill and
     die events, as docker's), before kill_everything ends whatever is left."""
-    with contextlib.suppress(OSError):
-        (mgr.paths.container_run(cid) / "stopping").write_text(rfc3339_nano())
-    with contextlib.suppress(OSError):
-        mgr._write_ctl(cid, "stop")  # wakes a monitor that waits to restart
+    _end_restarts(mgr, cid)
     if info.status == "restarting":
         return
     if info.status == "paused":
