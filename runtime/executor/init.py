@@ -705,5 +705,6 @@ def _container_init(
     exe = find_executable(args[0], env)
     try:
         os.execve(exe, args, dict(e.partition("=")[::2] for e in env))
-    except OSError as exc:
-        raise InitError(f'exec: "{args[0]}": {exc.strerror}') from None
+    except OSError as exc:  # Go's words for the errno, as docker's runtime says it
+        why = str(exc.strerror or "")
+        raise InitError(f'exec: "{args[0]}": {why[:1].lower()}{why[1:]}') from None

@@ -302,9 +302,11 @@ class Monitor:
         self.sync_r = -1
         self.run_started = time.monotonic()
         if line and line.startswith("error "):
-            # as docker's failed start (moby daemon/start.go: SetError, exit code 127): it never
-            # ran, so its status and the times of its last run stay; neither start nor die is logged
-            self.state.update(error=line[6:], exit_code=127, signal=None, start_failed="exec")
+            # as docker's failed start (moby daemon/start.go: SetError, exit code 127 for a command
+            # that is not there, 126 for one that cannot be run): it never ran, so its status and
+            # the times of its last run stay; neither start nor die is logged
+            code = 126 if line.endswith(": permission denied") else 127
+            self.state.update(error=line[6:], exit_code=code, signal=None, start_failed="exec")
             self.start_failed = True
             return line
         self.state.update(

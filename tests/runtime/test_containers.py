@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runtime.container_monitor import kill_monitor
+from runtime.containers import StartError
 from runtime.engine import Engine
 from runtime.errors import Conflict, ExecError, InvalidSpec, NotFound
 from runtime.logs import EVENTS_FILE, join_partials
@@ -43,8 +44,8 @@ def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engin
     ids: set[str] = set()
     create = eng.containers.create
 
-    def tracking_create(s: ContainerSpec) -> ContainerInfo:
-        info = create(s)
+    def tracking_create(s: ContainerSpec, **kw: bool) -> ContainerInfo:
+        info = create(s, **kw)  # type: ignore[arg-type]
         ids.add(info.id)
         return info
 
@@ -631,11 +632,21 @@ def test_a_half_created_container_is_dead_and_rm_force_cleans_it(engine: Engine)
     assert engine.containers.list() == []
 
 
-def test_an_exec_failure_at_start_is_reported(engine: Engine) -> None:
+def test_an_exec_failure_at_start_is_reported(engine: Engine, tmp_path: Path) -> None:
+    """In docker's words and codes: 126 for a command that cannot be run, 127 for one that is not
+    there, a script whose interpreter is missing too (ENOENT from execve: it read 'No such file
+    or directory', which `run` did not take for a missing command, and exited 126)."""
     c = engine.containers.create(spec("t-noexec", "/etc/passwd"))
-    with pytest.raises(ExecError, match=r'container t-noexec: exec: "/etc/passwd": Permission denied'):
+    with pytest.raises(ExecError, match=r'container t-noexec: exec: "/etc/passwd": permission denied$'):
         engine.containers.start(c.id)
-    assert engine.containers.wait(c.id, timeout=10) == 127
+    assert engine.containers.wait(c.id, timeout=10) == 126
+    (tmp_path / "x.sh").write_text("#!/nonexistent/sh\necho hi\n")
+    (tmp_path / "x.sh").chmod(0o755)
+    bind = (Mount(type="bind", source=str(tmp_path), target="/s"),)
+    with pytest.raises(StartError, match=r'exec: "/s/x.sh": no such file or directory$') as err:
+        engine.containers.create(spec("t-noint", "/s/x.sh", mounts=bind), start=True)
+    assert err.value.exit_code == 127
+    assert engine.containers.wait(err.value.container_id, timeout=10) == 127
 
 
 def test_parallel_creates_starts_and_removes(engine: Engine) -> None:
