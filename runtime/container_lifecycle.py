@@ -183,11 +183,12 @@ def kill(mgr: ContainerManager, ref: str, signal: str | int = "SIGKILL") -> Cont
     from runtime.executor import oci
 
     sig = oci.parse_signal(signal, info.name)
-    if _kill_ends_restarts(info, doc, sig):
+    ends = _kill_ends_restarts(info, doc, sig)
+    if ends:
         # docker's kill cancels the restart manager (ExitOnNext), as a stop does: the container
         # stays down until it is started again
         _end_restarts(mgr, cid)
-    if info.status == "paused" and sig == _signal.SIGKILL:
+    if info.status == "paused" and ends:  # and resumes a paused one, for the signal to end it
         _thaw(mgr, cid, doc)
     if info.status != "restarting":  # as docker's: no process, no kill event
         log_event(mgr, cid, doc, "kill", f'"signal":"{int(sig)}"')

@@ -554,6 +554,20 @@ def test_kill_ends_a_restart_policy_as_dockers(
         assert (info.status, info.restart_count) == ("exited", 0)
     engine.containers.remove(c.id, force=True)
 
+def test_kill_with_the_signal_that_ends_it_resumes_a_paused_container(engine: Engine) -> None:
+    """As moby's killWithSignal: the kill that ends the container (ExitOnNext: here SIGTERM, no
+    stop signal named) resumes it when paused, so that the signal is delivered (it stayed
+    frozen, paused, with the signal pending)."""
+    loop = "trap 'exit 3' TERM; echo trapped; while :; do sleep 0.1; done"
+    c = engine.containers.create(spec("t-kill-paused", "sh", "-c", loop))
+    engine.containers.start(c.id)
+    _wait_for(lambda: [r.text for r in engine.containers.logs(c.id)] == [b"trapped"])
+    engine.containers.pause(c.id)
+    engine.containers.kill(c.id, "SIGTERM")
+    assert engine.containers.wait(c.id, timeout=10) == 3
+    engine.containers.remove(c.id)
+
+
 def test_tty_gives_the_container_a_terminal(engine: Engine) -> None:
     code, out, _ = run(
         engine, spec("t-tty", "sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo is-a-tty; echo $TERM", tty=True)
