@@ -210,9 +210,10 @@ def test_run_of_a_command_that_fails_to_exec(bb: tuple[Path, Path], bad_interpre
     vol = f"{bad_interpreter}:/bad.sh"
     gone = composer_cli("container", "run", "--rm", "--network", "none", "--name", "t-gone",
                         "-v", vol, IMAGE, "/bad.sh")
-    assert gone.returncode == 126 and 'exec: "/bad.sh"' in gone.stderr
+    # its interpreter is missing: ENOENT, which docker run exits 127 for, as for a missing command
+    assert gone.returncode == 127 and 'exec: "/bad.sh"' in gone.stderr
     kept = composer_cli("container", "run", "--network", "none", "--name", "t-keep",
                         "-v", vol, IMAGE, "/bad.sh")
-    assert kept.returncode == 126 and 'exec: "/bad.sh"' in kept.stderr
+    assert kept.returncode == 127 and 'exec: "/bad.sh"' in kept.stderr
     names = composer_cli("container", "ls", "-a", "--format", "{{.Names}}").stdout.split()
     assert names == ["t-keep"]   # --rm removed its own; without it the container stays, exited
