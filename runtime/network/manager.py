@@ -1114,16 +1114,19 @@ class NetworkManager:
         self._refresh_nft()
 
     def _refresh_nft(self) -> None:
-        """Re-render composer's table from state and apply it in one transaction."""
-        tx = self.store.read()
-        nets = {d["name"]: d for _, d in tx.list(NET)}
-        bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"])
-                   for d in sorted(nets.values(), key=lambda d: d["name"])]
-        rules = [r for _, doc in tx.list(CTR) for r in self._port_rules(doc, nets)]
-        if not self.nft_ok:
-            if rules:
-                from runtime.errors import MissingTool
-                raise MissingTool("nft", "nftables")
-            return
+        """Re-render composer's table from state and apply it in one transaction. The state is
+        read under the lock the other writers of the table take: a refresh that read it before
+        another's and applied after (a container's port removal in `down` beside the last
+        network's removal) put back a table for a network already gone."""
         with self._lock():
+            tx = self.store.read()
+            nets = {d["name"]: d for _, d in tx.list(NET)}
+            bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"])
+                       for d in sorted(nets.values(), key=lambda d: d["name"])]
+            rules = [r for _, doc in tx.list(CTR) for r in self._port_rules(doc, nets)]
+            if not self.nft_ok:
+                if rules:
+                    from runtime.errors import MissingTool
+                    raise MissingTool("nft", "nftables")
+                return
             nft.apply(nft.render(self.table, bridges, rules))
