@@ -70,6 +70,8 @@ class DriverOptions:
     # the engine's create(spec, start=True): a start with nothing else to wait for is done by its
     # container's create (the monitor opens the start gate: no start round trip)
     start_on_create: bool = False
+    # attached up: (container name, line) of what the post_start/pre_stop hooks write; None drops it
+    hook_output: Callable[[str, str], None] | None = None
 
 
 class OpFailed(ComposerError):
@@ -241,6 +243,11 @@ class _Core:
             if start is not None:
                 self.report(start, "Starting")
                 if failed_start is None:
+                    try:
+                        self._post_start(start, info.id)
+                    except (ComposerError, EngineError) as exc:  # the create is done: its start failed
+                        self.record(start, exc)
+                        return
                     self.report(start, "Started")
                 else:  # the create is done; its start failed, as a StartContainer op would have
                     msg = f"container {start.name} failed to start: {failed_start}"
@@ -252,9 +259,16 @@ class _Core:
                 e.containers.start(ref)
             except EngineError as exc:
                 raise ServiceError(op.service, f"container {op.name} failed to start: {exc}") from exc
+            self._post_start(op, ref)
             self.report(op, "Started")
         elif k == "StopContainer":
             self.report(op, "Stopping")
+            hooks = self._hooks(op.service, "pre_stop")
+            if hooks:  # not before a recreate's stop (docker compose's recreateContainer runs none)
+                from composer.hooks import run_pre_stop
+
+                run_pre_stop(self.engine, op.container_id or op.name, self._source(op), op.service, hooks,
+                             on_line=self.opt.hook_output)
             self._stop(op.container_id or op.name)
             self.report(op, "Stopped")
         elif k == "RemoveContainer":
@@ -291,6 +305,27 @@ class _Core:
             pass  # its wait_for conditions, met before the driver applies it, were the work
         else:  # pragma: no cover - the planner makes no other kind
             raise ServiceError(op.service or op.name, f"unknown operation {k}")
+
+    def _hooks(self, service: str, key: str) -> Sequence[Mapping[str, Any]]:
+        """The *key* ('post_start', 'pre_stop') hooks of *service*: none without the file (a verb
+        run with -p alone knows the project from labels, as docker compose's)."""
+        svc = self.project.services.get(service) if self.project is not None else None
+        return (svc.get(key) or ()) if svc is not None else ()
+
+    def _post_start(self, op: Op, ref: str) -> None:
+        hooks = self._hooks(op.service, "post_start")
+        if hooks:  # the composer.hooks import only for a service that has some
+            from composer.hooks import run_hooks
+
+            run_hooks(self.engine, ref, self._source(op), op.service, hooks, on_line=self.opt.hook_output)
+
+    def _source(self, op: Op) -> str:
+        """Who a hook's output lines are from: docker compose's `<name without project> ->`
+        (getContainerNameWithoutProject: a container_name is kept whole)."""
+        name = op.name
+        if name == f"{self.plan.project}-{op.service}-{op.number}":
+            name = name[len(self.plan.project) + 1 :]
+        return f"{name} ->"
 
     def _stop(self, ref: str) -> None:
         try:
@@ -465,6 +500,7 @@ def apply_plan(
     parallel: int = -1,
     stop_timeout: float | None = None,
     remove_volumes: bool = False,
+    hook_output: Callable[[str, str], None] | None = None,
 ) -> None:
     """What the CLI does with a plan: show its warnings, run it, raise the root failure as one line.
 
@@ -480,6 +516,7 @@ def apply_plan(
         remove_volumes=remove_volumes,
         warn=lambda m: progress.message(f"WARN[0000] {m}"),
         start_on_create=True,
+        hook_output=hook_output,
     )
     from composer.drive_threads import execute_threads
 

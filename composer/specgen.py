@@ -79,6 +79,8 @@ _HANDLED: Final = frozenset(
         "pids_limit",
         "platform",
         "ports",
+        "post_start",  # composer/hooks.py, run by the plan driver
+        "pre_stop",
         "privileged",
         "profiles",
         "pull_policy",

@@ -18,6 +18,8 @@ from composer.errors import ComposerError
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from composer.project import Project
     from runtime.spec import ContainerInfo
 
@@ -99,13 +101,22 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         from runtime.errors import EngineError
 
         for c in _by_dependencies(project, containers):
-            progress.event("Container", c.name, "Restarting")
+            pre_stop, post_start = _hooks(project, c, "pre_stop"), _hooks(project, c, "post_start")
             try:
+                if pre_stop and c.status == "running":  # docker compose's restart runs them first
+                    from composer.hooks import run_pre_stop
+
+                    run_pre_stop(engine, c.id, c.name, c.labels.get(L.SERVICE, ""), pre_stop)
+                progress.event("Container", c.name, "Restarting")
                 engine.containers.restart(c.id, timeout=args.stop_timeout)
+                progress.event("Container", c.name, "Started")
+                if post_start:
+                    from composer.hooks import run_hooks
+
+                    run_hooks(engine, c.id, c.name, c.labels.get(L.SERVICE, ""), post_start)
             except EngineError as exc:  # docker compose's: the daemon's error, exit code 1
                 progress.event("Container", c.name, "Error", error=True)
                 raise ComposerError(str(exc)) from None
-            progress.event("Container", c.name, "Started")
         return 0
     if name == "kill":
         running = [c for c in containers if c.status in ("running", "paused", "restarting")]
@@ -138,6 +149,11 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         for c in containers:
             if c.status in ("running", "paused", "restarting"):
                 progress.event("Container", c.name, "Stopping")
+                pre_stop = _hooks(project, c, "pre_stop")
+                if pre_stop:  # rm --stop is docker compose's stop first: its pre_stop hooks too
+                    from composer.hooks import run_pre_stop
+
+                    run_pre_stop(engine, c.id, c.name, c.labels.get(L.SERVICE, ""), pre_stop)
                 engine.containers.stop(c.id)
                 progress.event("Container", c.name, "Stopped")
         containers = C.project_containers(engine, pname, args.services)
@@ -155,6 +171,12 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         engine.containers.remove(c.id, volumes=args.remove_volumes)
         progress.event("Container", c.name, "Removed")
     return 0
+
+
+def _hooks(project: Project | None, c: ContainerInfo, key: str) -> Any:
+    """Container *c*'s service's *key* hooks ('pre_stop', 'post_start'): none without the file."""
+    svc = project.services.get(c.labels.get(L.SERVICE, "")) if project is not None else None
+    return (svc.get(key) or ()) if svc is not None else ()
 
 
 def _by_dependencies(project: Project | None, containers: list[ContainerInfo]) -> list[ContainerInfo]:

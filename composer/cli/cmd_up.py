@@ -150,6 +150,9 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     # attached up prints what the containers write from now on, as docker compose's attach (no
     # logs replay): a container started again by this up keeps its earlier runs' lines in its log
     attached_from = time.time()
+    # attached up shows what the post_start hooks write (docker compose's listener); the other
+    # modes drop it, as docker compose's detached exec
+    hook_lines: list[tuple[str, str]] | None = None if detach or not start else []
     rc = _converge(
         ctx,
         project,
@@ -162,6 +165,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         pull=args.pull_policy,
         stop_timeout=getattr(args, "stop_timeout", None),
         renew_anon_volumes=getattr(args, "renew_anon_volumes", False),
+        hook_lines=hook_lines,
     )
     if rc or ctx.args.dry_run or name == "create" or not start:
         return rc
@@ -169,7 +173,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         if args.wait:
             _wait(ctx, project, args.services, args.wait_timeout)
         return 0
-    return _attached(ctx, project, args, since=attached_from)
+    return _attached(ctx, project, args, since=attached_from, hook_lines=hook_lines or [])
 
 
 def _converge(ctx: Context, project: Project, **opts: Any) -> int:
@@ -179,6 +183,8 @@ def _converge(ctx: Context, project: Project, **opts: Any) -> int:
     from composer.plan import ReconcileOptions, reconcile
 
     stop_timeout = opts.pop("stop_timeout", None)
+    hook_lines = opts.pop("hook_lines", None)
+    more = {} if hook_lines is None else {"hook_output": lambda name, line: hook_lines.append((name, line))}
     options = ReconcileOptions(**opts)
     if ctx.args.dry_run:
         plan = reconcile(project, observe(engine, project), options)
@@ -189,7 +195,7 @@ def _converge(ctx: Context, project: Project, **opts: Any) -> int:
     try:
         with C.lock(ctx, project.name):
             plan = reconcile(project, observe(engine, project), options)
-            run_plan(ctx, plan, project, stop_timeout=stop_timeout)
+            run_plan(ctx, plan, project, stop_timeout=stop_timeout, **more)
     finally:
         # the monitor started ahead goes now, not in 5 s, if no container came for it (a monitor
         # that serves containers ignores the request)
@@ -263,7 +269,10 @@ def _check_attach_flags(args: argparse.Namespace, detach: bool) -> None:
         raise UsageError("cannot combine --attach and --attach-dependencies")
 
 
-def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since: float) -> int:
+def _attached(
+    ctx: Context, project: Project, args: argparse.Namespace, *, since: float,
+    hook_lines: list[tuple[str, str]],
+) -> int:
     """Follow the attached services' output written since *since* (before this up started them)."""
     from composer.cli.cmd_logs import LogPrinter, follow_containers, short_name, use_color
     from composer.graph import dependency_closure
@@ -285,6 +294,9 @@ def _attached(ctx: Context, project: Project, args: argparse.Namespace, *, since
         timestamps=args.timestamps,
     )
     printer.write(f"Attaching to {', '.join(short_name(c) for c in containers)}\n")
+    for source, line in hook_lines:  # docker compose's HookEventLog: a log line of `<name> ->`
+        printer.add(source)
+        printer.write(f"{printer.head(source)}{line}\n")
     events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
     # docker compose's OnExit: --abort-on-container-failure wins; --exit-code-from implies stop
     cascade = "fail" if args.abort_on_container_failure else (

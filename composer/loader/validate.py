@@ -514,8 +514,6 @@ UNSUPPORTED: Final[dict[str, str]] = {
     "services.*.use_api_socket": "there is no docker api socket",
     "services.*.build.platforms": "multi-platform builds are not supported",
     "services.*.build.cache_to": "build cache export is not supported",
-    "services.*.post_start": "lifecycle hooks are not run",
-    "services.*.pre_stop": "lifecycle hooks are not run",
     "services.*.attach": "log attach selection is not applied",
     "models": "models are not supported",
     "configs.*.template_driver": "config templating is not supported",

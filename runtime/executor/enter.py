@@ -81,7 +81,11 @@ def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: byte
         env["HOME"] = home
     if req.get("tty"):
         env.setdefault("TERM", "xterm")
-    env.update(req.get("env") or {})
+    for k, v in (req.get("env") or {}).items():
+        if v is None:  # a name without a value unsets it, as moby's exec env (a compose hook's `- FOO`)
+            env.pop(k, None)
+        else:
+            env[k] = v
     envl = [f"{k}={v}" for k, v in env.items()]
     args = [str(a) for a in req["command"]]
     cwd = str(req.get("working_dir") or process.get("cwd") or "/")
