@@ -3,6 +3,7 @@ COMPOSER_ROOT and COMPOSER_RUNDIR under a temporary directory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -142,6 +143,11 @@ def leftovers(base: str | Path) -> list[str]:
     return found
 
 
+def _run_dirs(base: str) -> list[Path]:
+    """The run dirs of the engines tests made under *base* (tmp_path / "run", "run2", "fresh-run"...)."""
+    return [p for pattern in ("*/*run*", "*/*/*run*") for p in Path(base).glob(pattern) if p.is_dir()]
+
+
 def _nft_tables_under(base: str) -> list[str]:
     """nftables tables of engines whose run dir is under *base* (named after the run dir)."""
     import shutil
@@ -151,9 +157,28 @@ def _nft_tables_under(base: str) -> list[str]:
     from runtime.network.nft import table_name
 
     listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout.split()
-    run_dirs = [*Path(base).glob("*/run"), *Path(base).glob("*/*/run")]
-    mine = {table_name(p) for p in run_dirs}
+    mine = {table_name(p) for p in _run_dirs(base)}
     return [f"nft table {t}" for t in sorted(mine & set(listed))]
+
+
+def _links_under(base: str) -> list[str]:
+    """Host links (bridges, host ends of veths) of engines whose run dir is under *base*: composer
+    names its engine's nft table in each link's alias (links.owner_alias), so another engine's
+    links (other runs on this machine) never count. The run dir in the line names the test (its
+    tmp_path). A netns pin is a mount under the run dir: leftovers() reports it."""
+    from runtime.network.links import owner_of
+    from runtime.network.nft import table_name
+
+    mine = {table_name(p): p for p in _run_dirs(base)}
+    found = []
+    for link in sorted(os.listdir("/sys/class/net")):
+        run = mine.get(owner_of(link))
+        if run is not None:
+            with contextlib.suppress(OSError), open(f"/sys/class/net/{link}/ifalias") as f:
+                alias = f.read().strip()
+                kind = "bridge" if os.path.isdir(f"/sys/class/net/{link}/bridge") else "link"
+                found.append(f"{kind} {link} ({alias.partition(' ')[2]}) of the engine at {run}")
+    return found
 
 
 def _cgroups_under(base: str) -> list[str]:
@@ -206,10 +231,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     _stop_idle_helpers(base)
     deadline = time.monotonic() + 5  # exits and lazy unmounts settle asynchronously
-    leaks = leftovers(base) + _nft_tables_under(base) + _cgroups_under(base)
+    def look() -> list[str]:
+        return leftovers(base) + _nft_tables_under(base) + _cgroups_under(base) + _links_under(base)
+
+    leaks = look()
     while leaks and time.monotonic() < deadline:
         time.sleep(0.2)
-        leaks = leftovers(base) + _nft_tables_under(base) + _cgroups_under(base)
+        leaks = look()
     if leaks:
         shown = "\n  ".join(leak[:200] for leak in leaks[:30])
         print("\nleak check: left behind after the run:\n  " + shown, file=sys.stderr)

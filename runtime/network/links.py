@@ -70,8 +70,9 @@ def host_networks() -> list[Net]:
     return out
 
 
-def create_bridge(name: str, addrs: Sequence[tuple[str, int]], mtu: int | None) -> None:
-    """A Linux bridge with the gateway addresses, up. Removed again if any step fails.
+def create_bridge(name: str, addrs: Sequence[tuple[str, int]], mtu: int | None, alias: str = "") -> None:
+    """A Linux bridge with the gateway addresses, up, its *alias* naming its engine and network
+    (owner_alias). Removed again if any step fails.
 
     No multicast snooping (a new port's IPv6 neighbour solicitations would be dropped until its
     MLD report) and no DAD for the bridge's own link-local address (until it is usable the host
@@ -88,10 +89,26 @@ def create_bridge(name: str, addrs: Sequence[tuple[str, int]], mtu: int | None) 
             idx = _socket.if_nametoindex(name)
             for addr, plen in addrs:
                 nl.add_address(idx, addr, plen)
-            nl.set_up(idx)
+            nl.set_up(idx, alias=alias)
         except OSError as exc:
             delete_link(name)
             raise NetworkError(f"bridge {name}: cannot configure: {exc.strerror}") from None
+
+
+def owner_alias(table: str, kind: str, name: str) -> str:
+    """The alias composer gives a host link it makes: its engine's nft table name (one per run
+    dir), then what it belongs to (`network NAME`, `container NAME`), so that `ip link` and a
+    leak check can tell whose a link is; the kernel keeps at most 255 bytes."""
+    return f"{table} {kind} {name}"
+
+
+def owner_of(link: str) -> str:
+    """The engine tag (owner_alias' first word) of host link *link*; "" for none or no link."""
+    try:
+        with open(f"/sys/class/net/{link}/ifalias") as f:
+            return f.read().split(" ", 1)[0].strip()
+    except OSError:
+        return ""
 
 
 def delete_link(name: str) -> None:
@@ -134,6 +151,7 @@ class Iface:
     mac: str | None
     addrs: tuple[tuple[str, int], ...]   # (address, prefix length)
     mtu: int | None
+    alias: str = ""      # of the host end (owner_alias)
 
 
 def plug_here(host_sock: _socket.socket, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None) -> None:
@@ -156,6 +174,8 @@ def plug_here(host_sock: _socket.socket, ifaces: Sequence[Iface], gw4: str | Non
             if master is None:
                 raise NetworkError(f"bridge {i.bridge} is missing; remove and recreate its network")
             host.add_veth(i.host_name, i.ifname, nsfd, master=master, mtu=i.mtu, peer_mac=i.mac)
+            if i.alias:
+                host.set_alias(i.host_name, i.alias)
     finally:
         os.close(nsfd)
     v6: list[tuple[str, str, int]] = []

@@ -341,7 +341,7 @@ class NetworkManager:
             }
             tx.put(NET, net_id, doc, name=name)
         try:
-            self._make_bridge(doc, self.nft_ok)
+            self._make_bridge(doc)
             self._refresh_nft()
             if not self.nft_ok and not spec.internal:
                 self.warnings.append(f"network {name}: no egress: nftables (nft) is missing, so "
@@ -353,14 +353,14 @@ class NetworkManager:
             raise
         return self._info(doc, self.store.read())
 
-    @staticmethod
-    def _make_bridge(doc: Doc, nft_ok: bool) -> None:
+    def _make_bridge(self, doc: Doc) -> None:
         from runtime.network import links
 
         addrs = [(gw, ipaddress.ip_network(s).prefixlen)
                  for s, gw in zip(doc["subnets"], doc["gateways"], strict=True)]
-        links.create_bridge(doc["bridge"], addrs, doc.get("mtu"))
-        if not nft_ok:
+        links.create_bridge(doc["bridge"], addrs, doc.get("mtu"),
+                            links.owner_alias(self.table, "network", doc["name"]))
+        if not self.nft_ok:
             # without our forward chain nothing else stops routing between bridges: a bridge
             # that does not forward what it receives keeps its containers to the host and itself
             links.sysctl(f"net/ipv4/conf/{doc['bridge']}/forwarding", "0")
@@ -380,7 +380,7 @@ class NetworkManager:
         missing = [d for d in nets.values() if not links.link_exists(d["bridge"])]
         for d in missing:
             with contextlib.suppress(NetworkError):  # another process made it meanwhile
-                self._make_bridge(d, self.nft_ok)
+                self._make_bridge(d)
         if missing:
             bridges = {d["name"]: d["bridge"] for d in missing}
             for _, doc in self.store.read().list(CTR):
@@ -616,7 +616,7 @@ class NetworkManager:
         Path(hosts).parent.mkdir(parents=True, exist_ok=True)
         nets = {r["network"]: self._net_doc(r["network"]) for r in records}
         self._ensure_bridges(nets)
-        ifaces = [self._iface(cid, r, nets[r["network"]]) for r in records]
+        ifaces = [self._iface(spec.name, r, nets[r["network"]]) for r in records]
         gw4, gw6 = self._gateways(records, nets) if records else (None, None)
         for i in ifaces:  # one left by the dying namespace of this id's last set-up (see teardown)
             links.delete_link(i.host_name)
@@ -704,12 +704,12 @@ class NetworkManager:
             rec[f"prefix{version}"] = subnet.prefixlen
         return rec
 
-    def _iface(self, cid: str, rec: Doc, net: Doc) -> Any:
-        from runtime.network.links import Iface
+    def _iface(self, container: str, rec: Doc, net: Doc) -> Any:
+        from runtime.network.links import Iface, owner_alias
 
         addrs = tuple((rec[f"ipv{v}"], rec[f"prefix{v}"]) for v in (4, 6) if rec.get(f"ipv{v}"))
         return Iface(host_name=rec["veth"], ifname=rec["ifname"], bridge=net["bridge"], mac=rec["mac"],
-                     addrs=addrs, mtu=net.get("mtu"))
+                     addrs=addrs, mtu=net.get("mtu"), alias=owner_alias(self.table, "container", container))
 
     def _gateways(self, records: Sequence[Doc], nets: Mapping[str, Doc]) -> tuple[str | None, str | None]:
         """The default routes go via the first (highest priority) network, unless it is internal."""
@@ -992,7 +992,7 @@ class NetworkManager:
             self._ensure_bridges({attachment.network: net})
             first = len(doc["attachments"]) == 1
             gws = self._gateways([rec], {rec["network"]: net}) if first else (None, None)
-            iface = self._iface(container_id, rec, net)
+            iface = self._iface(doc["name"], rec, net)
             netns.run_in(Path(doc["netns_path"]), lambda host: links.plug_here(host, [iface], *gws),
                          host_socket=True)
         except BaseException:

@@ -18,6 +18,7 @@ NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 17, 20, 24
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
+IFLA_IFALIAS, IFALIASZ = 20, 256
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER, IFLA_BR_MCAST_SNOOPING = 1, 2, 1, 23
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, IFA_F_NODAD = 1, 2, 8, 0x02
 RTA_DST, RTA_GATEWAY = 1, 5
@@ -37,6 +38,10 @@ def _str(kind: int, value: str) -> bytes:
 
 def _u32(kind: int, value: int) -> bytes:
     return _attr(kind, struct.pack("=I", value))
+
+
+def _alias(alias: str) -> bytes:
+    return _attr(IFLA_IFALIAS, alias.encode()[:IFALIASZ - 1] + b"\0")
 
 
 def _ifinfo(index: int = 0, up: bool = False) -> bytes:
@@ -110,8 +115,13 @@ class Rtnl:
             attrs += _u32(IFLA_MTU, mtu)
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo() + attrs)
 
-    def set_up(self, index: int) -> None:
-        self.request(RTM_NEWLINK, 0, _ifinfo(index, up=True))
+    def set_up(self, index: int, *, alias: str = "") -> None:
+        """Bring link *index* up, naming its owner in its alias (`ip link` shows it) when given."""
+        self.request(RTM_NEWLINK, 0, _ifinfo(index, up=True) + (_alias(alias) if alias else b""))
+
+    def set_alias(self, name: str, alias: str) -> None:
+        """The alias of link *name* (the kernel ignores IFLA_IFALIAS in a request that creates)."""
+        self.request(RTM_NEWLINK, 0, _ifinfo() + _str(IFLA_IFNAME, name) + _alias(alias))
 
     def set_master(self, index: int, master: int) -> None:
         """Enslave link *index* to the bridge *master*, up."""
