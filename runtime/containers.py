@@ -65,8 +65,17 @@ class StartError(ExecError):
     def __init__(self, message: str, container_id: str) -> None:
         super().__init__(message)
         self.container_id = container_id
-        if message.endswith(("executable file not found in $PATH", ": no such file or directory")):
-            self.exit_code = 127  # the command is not there, as docker run and podman run exit
+        self.exit_code = run_exit_code(message)
+
+
+def run_exit_code(message: str) -> int:
+    """docker run's code for a start that failed (docker/cli run.go toStatusError, on the words of
+    the error): 127 when the command is not there, 126 when it cannot be run, 125 otherwise."""
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127
+    if "permission denied" in message or "is a directory" in message:
+        return 126
+    return 125
 
 
 # the statuses whose info shows an exit: a created one's is that of a start that failed

@@ -358,13 +358,25 @@ def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
+    """As docker's start (docker/cli start.go), exit code 1 when a start fails: the daemon's error
+    as it is, not run's 125/126/127 (a missing command exited 126)."""
+    from runtime.errors import EngineError
+
     mgr = _mgr(ctx)
     if args.attach:
         if len(args.refs) != 1:
             raise UsageError("start --attach takes exactly one container")
-        info = mgr.start(args.refs[0])
+        try:
+            info = mgr.start(args.refs[0])
+        except EngineError as exc:
+            print(f"Error: {exc}", file=sys.stderr, flush=True)
+            return 1
         return attach(mgr, info.id, remove=False, stdin=bool(getattr(args, "interactive", False)))
-    return _each(args.refs, mgr.start)
+    failed = [ref for ref in args.refs if _each([ref], mgr.start)]
+    if failed:  # startContainersWithoutAttachments: each error, then the list of the failed
+        print(f"failed to start containers: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
@@ -373,8 +385,9 @@ def _cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cmd_restart(args: argparse.Namespace, ctx: Context) -> int:
+    """Exit code 1 when one fails, as docker's restart (its errors joined), as start."""
     mgr = _mgr(ctx)
-    return _each(args.refs, lambda r: mgr.restart(r, args.timeout))
+    return 1 if _each(args.refs, lambda r: mgr.restart(r, args.timeout)) else 0
 
 
 def _cmd_kill(args: argparse.Namespace, ctx: Context) -> int:

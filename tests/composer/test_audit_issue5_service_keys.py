@@ -328,9 +328,10 @@ def test_half_created_container_is_dead_refuses_start_and_up_recreates_it(
         }
         assert states["audithalf-s1-1"] == "dead", states
         res = composer_cli("container", "start", "audithalf-s1-1", cwd=proj)
-        assert res.returncode != 0
+        assert res.returncode == 1  # docker start's: the error, then the containers that failed
         err = res.stderr.strip().splitlines()
-        assert len(err) == 1 and "audithalf-s1-1" in err[0] and "bundle" in err[0], res.stderr
+        assert len(err) == 2 and "audithalf-s1-1" in err[0] and "bundle" in err[0], res.stderr
+        assert err[1] == "failed to start containers: audithalf-s1-1"
         # rm -f removes it whole
         _ok(proj, "container", "rm", "-f", "audithalf-s1-1")
         assert _leftovers(engine_paths, cid) == []

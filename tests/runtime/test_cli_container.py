@@ -381,6 +381,26 @@ def test_create_then_start_attach_and_detached_rm(bb: tuple[Path, Path]) -> None
     assert "gone" not in cli("ls", "-a").stdout
 
 
+@pytest.mark.privileged
+def test_a_failed_start_exits_1_and_a_failed_run_as_docker_run(bb: tuple[Path, Path]) -> None:
+    """docker start (and restart) of a container whose command cannot run prints the error, then
+    the containers that failed, and exits 1; docker run exits 127 for a command that is not there,
+    126 for one that cannot be run (start exited 126 too, as run)."""
+    assert cli("create", "--name", "nocmd", "--network", "none", "busybox", "nosuchcmd").returncode == 0
+    assert cli("create", "--name", "fine", "--network", "none", "busybox", "true").returncode == 0
+    why = 'exec: "nosuchcmd": executable file not found in $PATH'
+    r = cli("start", "fine", "nocmd")
+    assert (r.returncode, r.stdout) == (1, "fine\n"), r.stderr
+    assert r.stderr.splitlines() == [f"Error: container nocmd: {why}", "failed to start containers: nocmd"]
+    for argv in (("start", "-a", "nocmd"), ("restart", "-t", "0", "nocmd")):
+        r = cli(*argv)
+        assert r.returncode == 1 and r.stderr.strip().endswith(why), (argv, r.stderr)
+    r = cli("run", "--rm", "--network", "none", "busybox", "nosuchcmd")
+    assert r.returncode == 127 and r.stderr.strip().endswith(why), r.stderr
+    r = cli("run", "--rm", "--network", "none", "busybox", "/etc")
+    assert r.returncode == 126 and r.stderr.strip().endswith('exec: "/etc": permission denied'), r.stderr
+
+
 # ---- pods ---------------------------------------------------------------------------------
 
 def test_pod_status_from_container_statuses() -> None:
