@@ -11,7 +11,7 @@ from composer.cli.context import Context
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
     from typing import Any
 
     from runtime.engine import Engine
@@ -126,9 +126,16 @@ def _at(items: Sequence[str | None], i: int) -> str | None:
     return items[i] if i < len(items) else None
 
 
-def inspect_json(info: NetworkInfo) -> dict[str, Any]:
+def live_containers(engine: Engine) -> set[str]:
+    """The ids of the containers with a live endpoint: running or paused ones, as moby's endpoints
+    (a container's is made at its start and released at its exit)."""
+    return {c.id for c in engine.containers.list(all=False) if c.status in ("running", "paused")}
+
+
+def inspect_json(info: NetworkInfo, live: Collection[str] = ()) -> dict[str, Any]:
     """One network as docker's `network inspect` shows it (moby api/types/network Inspect); the
-    Linux bridge's name is in Options as com.docker.network.bridge.name, as docker shows its own."""
+    Linux bridge's name is in Options as com.docker.network.bridge.name, as docker shows its own.
+    Containers: those of *live* (live_containers), not the created or stopped ones attached."""
     from composer.cli.go_text_template import GoMap, GoStruct
 
     v4 = [s for s in info.subnets if ":" not in s]
@@ -139,7 +146,7 @@ def inspect_json(info: NetworkInfo) -> dict[str, Any]:
     containers = {cid: {"Name": m.name, "EndpointID": m.endpoint_id, "MacAddress": m.mac,
                         "IPv4Address": f"{m.ipv4}/{m.prefix4}" if m.ipv4 else "",
                         "IPv6Address": f"{m.ipv6}/{m.prefix6}" if m.ipv6 else ""}
-                  for cid, m in info.members.items()}
+                  for cid, m in info.members.items() if cid in live}
     return {
         "Name": info.name,
         "Id": info.id,
@@ -218,8 +225,9 @@ def _ls_filters(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def _selected(info: NetworkInfo, want: dict[str, list[str]]) -> bool:
-    """Every filter key holds (values of one key: any of them; labels: all of them), as moby's."""
+def _selected(info: NetworkInfo, want: dict[str, list[str]], live: set[str]) -> bool:
+    """Every filter key holds (values of one key: any of them; labels: all of them), as moby's;
+    dangling: no container of *live* attached (moby's HasContainerAttachments: its endpoints)."""
     for label in want.get("label", ()):
         k, eq, v = label.partition("=")
         if k not in info.labels or (eq and info.labels[k] != v):
@@ -232,14 +240,15 @@ def _selected(info: NetworkInfo, want: dict[str, list[str]]) -> bool:
         "type" not in want or "custom" in want["type"],  # no network of composer's is built in
         "name" not in want or _match(want["name"], info.name),
         "id" not in want or _match(want["id"], info.id),
-        "dangling" not in want or any((v.lower() in ("true", "1")) == (not info.members)
+        "dangling" not in want or any((v.lower() in ("true", "1")) == live.isdisjoint(info.members)
                                       for v in want["dangling"]),
     ))
 
 
 def _ls(engine: Engine, args: argparse.Namespace) -> int:
     want = _ls_filters(args.net_filters)
-    nets = [n for n in engine.networks.list() if _selected(n, want)]
+    live = live_containers(engine) if "dangling" in want else set()
+    nets = [n for n in engine.networks.list() if _selected(n, want, live)]
     trunc = not args.no_trunc
     fmt = args.out_format or "table"
     if args.quiet and fmt == "table":
@@ -263,9 +272,10 @@ def _inspect(engine: Engine, args: argparse.Namespace) -> int:
 
     engine.networks.repair()  # a crashed command's containers are not shown as users
     found, rc = [], 0
+    live = live_containers(engine)
     for n in args.names:
         try:
-            found.append(inspect_json(engine.networks.get(n)))
+            found.append(inspect_json(engine.networks.get(n), live))
         except NotFound as exc:
             print(f"Error: {exc}", file=sys.stderr)
             rc = exc.exit_code

@@ -125,3 +125,32 @@ def test_network_inspect_shows_each_containers_endpoint(engine_paths: tuple[Path
     finally:
         composer_cli("container", "rm", "-f", "h9ep-c")
         composer_cli("network", "rm", "h9ep")
+
+
+def test_network_inspect_lists_only_the_containers_with_a_live_endpoint(
+    engine_paths: tuple[Path, Path], busybox_image: str
+) -> None:
+    """As moby's, whose endpoint of a container lives from its start to its exit: a created or
+    stopped container attached is not in Containers (it was), a paused one is; a network with
+    only such containers is dangling."""
+    _ok("network", "create", "h9live")
+    _ok("network", "create", "h9idle")
+    try:
+        run = ("--network", "h9live", busybox_image, "sleep", "300")
+        up = _ok("container", "run", "-d", "--name", "h9live-up", *run).strip()
+        paused = _ok("container", "run", "-d", "--name", "h9live-paused", *run).strip()
+        _ok("container", "pause", "h9live-paused")
+        _ok("container", "create", "--name", "h9live-created", *run)
+        _ok("container", "run", "-d", "--name", "h9live-stopped", *run)
+        _ok("container", "stop", "-t", "0", "h9live-stopped")
+        _ok("container", "create", "--name", "h9idle-created", "--network", "h9idle", busybox_image, "true")
+        (info,) = json.loads(_ok("network", "inspect", "h9live"))
+        assert sorted(info["Containers"]) == sorted([up, paused])
+        (idle,) = json.loads(_ok("network", "inspect", "h9idle"))
+        assert idle["Containers"] == {}
+        dangling = _ok("network", "ls", "--filter", "dangling=true", "--format", "{{.Name}}").split()
+        assert "h9idle" in dangling and "h9live" not in dangling
+    finally:
+        for c in ("h9live-up", "h9live-paused", "h9live-created", "h9live-stopped", "h9idle-created"):
+            composer_cli("container", "rm", "-f", c)
+        composer_cli("network", "rm", "h9live", "h9idle")
