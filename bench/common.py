@@ -50,7 +50,7 @@ def bench_containers() -> list[str]:
     """Names of leftover containers of the benchmarks (all states)."""
     try:
         out = composer("container", "ls", "-a", "--format", "json", check=False).stdout
-        rows = json.loads(out or "[]")
+        rows = [json.loads(line) for line in out.splitlines()]  # one object a line, as docker ps
     except (OSError, subprocess.SubprocessError, ValueError):
         return []
     names = []

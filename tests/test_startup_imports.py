@@ -231,6 +231,21 @@ def test_listing_commands_import_no_parser_dataclasses_or_signal(
     assert probe() == ["0"]
 
 
+@pytest.mark.parametrize("args", [["container", "ls", "-a"], ["container", "ls", "--format", "json"],
+                                  ["container", "ls", "--format", "table"]], ids=" ".join)
+def test_container_ls_cuts_its_table_and_json_without_the_template_engine(
+    args: list[str], tmp_path: Path, engine_paths: tuple[Path, Path]
+) -> None:
+    engine = ("composer.cli.go_text_template", "composer.cli.go_template")
+    code = ("import sys\nfrom composer.cli.main import main\nrc = main(sys.argv[1:])\n"
+            f"print('@@', rc, ' '.join(m for m in {engine!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         cwd=tmp_path, env=dict(os.environ), timeout=60)
+    marks = [line for line in out.stdout.splitlines() if line.startswith("@@")]
+    assert marks, out.stderr
+    assert marks[-1].split()[1:] == ["0"]
+
+
 @pytest.mark.parametrize(("arg", "lean"), [
     ("--version", ("argparse", "typing", "composer.cli.context", "re")),
     ("version", ("argparse", "typing", "re", "json")),

@@ -11,7 +11,6 @@ container_output (tables, statuses, --format, the JSON of ls and inspect) and co
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -21,15 +20,9 @@ from composer.cli.container_attach import attach, emit, spawn_reaper
 from composer.cli.container_flags import UsageError, parse_duration, parse_env, read_env_file
 from composer.cli.container_output import (
     host_address,
-    human_duration,
     matches,
     parse_time,
-    ports_text,
-    ps_json,
-    render_template,
-    status_text,
     table,
-    truncate,
 )
 from composer.cli.container_spec import DEFAULT_NETWORK, build_spec
 
@@ -196,7 +189,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         p.add_argument("-a", "--all", dest="show_all", action="store_true", help="include stopped ones")
         p.add_argument("-q", "--quiet", action="store_true", help="print only ids")
         p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
-        p.add_argument("--format", dest="out_format", default="table", help="table, json or a Go template")
+        p.add_argument("--format", dest="out_format", default="", help="table, json or a Go template")
         p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                        help="label=K[=V], name=N, status=S, id=ID, pod=P")
     for p in cmd(["logs"], "print a container's logs"):
@@ -409,28 +402,34 @@ def _cmd_unpause(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
-    import shlex
+    """docker ps: its default table, -q, --format table/json/TEMPLATE over docker's fields (a
+    template runs on the Go text/template engine; the default table is cut without it)."""
+    from composer.cli import docker_format as F
+    from composer.cli.container_output import PS_FIELDS, PS_HEADERS, PS_TABLE, ps_row
 
-    infos = [i for i in _mgr(ctx).list(all=args.show_all) if matches(i, args.filter)]
+    # newest first, as moby's list (byCreatedDescending)
+    infos = [i for i in reversed(_mgr(ctx).list(all=args.show_all)) if matches(i, args.filter)]
+    fmt = args.out_format or "table"
     if args.quiet:
+        if args.out_format:
+            print("WARNING: Ignoring custom format, because both --format and --quiet are set.",
+                  file=sys.stderr)
         for i in infos:
             print(i.id if args.no_trunc else i.id[:12])
         return 0
-    if args.out_format == "json":
-        print(json.dumps([ps_json(i) for i in infos], indent=4))
-        return 0
-    if args.out_format not in ("table", ""):
-        for i in infos:
-            print(render_template(args.out_format, ps_json(i) | {"ID": i.id[:12], "Names": i.name}))
-        return 0
     now = time.time()
-    rows = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
-    for i in infos:
-        rows.append([i.id if args.no_trunc else i.id[:12], i.image,
-                     truncate(shlex.join(i.command), 20, args.no_trunc),
-                     human_duration(now - parse_time(i.created_at)) + " ago",
-                     status_text(i, now), ports_text(i), i.name])
-    print(table(rows))
+    rows = [ps_row(i, now, not args.no_trunc) for i in infos]
+    if fmt == "json":
+        sys.stdout.write("".join(F.go_json(r) + "\n" for r in rows))
+        return 0
+    if fmt == "table":
+        cells = [[PS_HEADERS[f] for f in PS_TABLE], *([r[f] for f in PS_TABLE] for r in rows)]
+        sys.stdout.write(F.tabwriter(cells))
+        return 0
+    from composer.cli.go_template import render_rows
+
+    sys.stdout.write(render_rows(fmt, rows, PS_FIELDS, PS_HEADERS,
+                                 [i.labels for i in infos]))
     return 0
 
 

@@ -243,7 +243,8 @@ def _popen(proj: Path, *args: str) -> subprocess.Popen[str]:
 def _counts(proj: Path, name: str) -> tuple[int, int]:
     """(running containers of the project, containers of the engine named after it)."""
     running = _ok(proj, "ps", "-q").stdout.split()
-    every = json.loads(_ok(proj, "container", "ls", "-a", "--format", "json").stdout or "[]")
+    out = _ok(proj, "container", "ls", "-a", "--format", "json").stdout  # one object a line, as docker ps
+    every = [json.loads(line) for line in out.splitlines()]
     return len(running), sum(1 for c in every if name in json.dumps(c.get("Names") or c.get("Name")))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from composer.cli._compose import status_text
 from composer.cli.cmd_container import split_cp_arg
 from composer.cli.container_flags import (
     UsageError,
@@ -28,9 +29,9 @@ from composer.cli.container_flags import (
     parse_ulimit,
     parse_volume,
 )
-from composer.cli.container_output import human_duration, render_template, status_text
 from composer.cli.container_spec import build_spec
 from composer.cli.context import Context
+from composer.cli.humanize import human_duration
 from composer.cli.main import build_parser
 from runtime.spec import ContainerInfo, Mount, PortMapping
 from tests.conftest import composer_cli
@@ -114,8 +115,6 @@ def test_human_output() -> None:
                          finished_at="2026-01-01T00:00:10Z", exit_code=3)
     now = 1767225610.0 + 20   # 2026-01-01T00:00:30Z
     assert status_text(info, now) == "Exited (3) 20 seconds ago"
-    assert render_template("{{.State.Status}}/{{json .Labels}}", {"State": {"Status": "up"},
-                                                                 "Labels": {"a": "b"}}) == 'up/{"a": "b"}'
 
 
 def _parsed(*argv: str) -> Context:
@@ -249,9 +248,9 @@ def test_detached_lifecycle_ls_inspect_exec_logs_stop_rm(bb: tuple[Path, Path]) 
     assert table[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
     assert table[1].startswith(cid[:12]) and table[1].endswith("web") and " Up " in table[1]
 
-    [doc] = json.loads(cli("ls", "--format", "json").stdout)
-    assert doc["Id"] == cid and doc["Names"] == ["web"] and doc["State"] == "running"
-    assert doc["Labels"] == {"tier": "front"}
+    [doc] = [json.loads(line) for line in cli("ls", "--format", "json").stdout.splitlines()]
+    assert doc["ID"] == cid[:12] and doc["Names"] == "web" and doc["State"] == "running"
+    assert doc["Labels"] == "tier=front"
     assert cli("ls", "--filter", "label=tier=back", "-q").stdout == ""
 
     [ins] = json.loads(cli("inspect", "web").stdout)
@@ -363,6 +362,39 @@ def test_pause_cp_and_published_port(bb: tuple[Path, Path], tmp_path: Path) -> N
     assert cli("inspect", "-f", "{{.State.Status}}", "srv").stdout == "running\n"
     assert cli("rm", "srv").returncode == 125   # running: refused without -f
     assert cli("rm", "-f", "srv").returncode == 0
+
+
+@pytest.mark.privileged
+def test_ls_format_is_docker_ps_format_on_the_go_template_engine(bb: tuple[Path, Path]) -> None:
+    """docker ps --format: its fields (.ID .Names .Command .State .Status .Label "k" .Labels
+    .Networks ...), a `table` prefix with the fields' titles, `json` one object per line with
+    docker's keys, and the whole of Go's text/template (if, eq, printf), as every other --format."""
+    r = cli("run", "-d", "--name", "fmt-up", "-l", "tier=front", "busybox", "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert cli("create", "--name", "fmt-new", "--network", "none", "busybox", "true").returncode == 0
+    r = cli("ls", "-a", "--format", "table {{.Names}}\t{{.State}}\t{{.Command}}")
+    assert r.returncode == 0, r.stderr
+    assert [line.split() for line in r.stdout.splitlines()] == [
+        ["NAMES", "STATE", "COMMAND"], ["fmt-new", "created", '"true"'],  # newest first, as docker's
+        ["fmt-up", "running", '"sleep', '300"']]
+    r = cli("ls", "-a", "--format",
+            '{{if eq .State "running"}}{{printf "%s=%s" .Names .ID}} {{.Label "tier"}}{{end}} {{.Networks}}')
+    assert (r.returncode, r.stdout) == (0, f" \nfmt-up={cid[:12]} front composer\n"), r.stderr
+    assert cli("ls", "--no-trunc", "--format", "{{.ID}}").stdout == cid + "\n"
+    r = cli("ls", "-q")  # docker warns of a --format that -q overrides, only when one is given
+    assert (r.stdout, r.stderr) == (cid[:12] + "\n", "")
+    r = cli("ls", "-q", "--format", "{{.Names}}")
+    assert r.stdout == cid[:12] + "\n" and r.stderr.startswith("WARNING: Ignoring custom format")
+    [doc] = [json.loads(line) for line in cli("ls", "--format", "json").stdout.splitlines()]
+    assert sorted(doc) == ["Command", "CreatedAt", "HealthStatus", "ID", "Image", "Labels", "LocalVolumes",
+                           "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"]
+    assert (doc["Names"], doc["Labels"], doc["Size"]) == ("fmt-up", "tier=front", "0B")
+    assert doc["Status"].startswith("Up ") and doc["RunningFor"].endswith(" ago")
+    head = cli("ls", "--format", "table").stdout.splitlines()[0]
+    titles = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    assert re.split(r" {3,}", head) == titles
+    assert cli("ls").stdout.splitlines()[0] == head
 
 
 @pytest.mark.privileged
