@@ -22,6 +22,22 @@ _HEADER_FUNCS: dict[str, Callable[..., Any]] = {
     name: _keep for name in ("json", "split", "join", "title", "lower", "upper", "truncate")}
 
 
+class _Titles(dict):  # type: ignore[type-arg]
+    """docker/cli's SubHeaderContext, a map[string]string the header row runs on: a field with no
+    title is a key Go's map lacks, which a template prints as <no value>."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def _header_label(key: str) -> str:
+    """SubHeaderContext.Label: the key's last dotted part, '-' and '_' as spaces, case kept."""
+    return key.rsplit(".", 1)[-1].replace("-", " ").replace("_", " ")
+
+
 def _label_method(labels: Mapping[str, str]) -> Callable[[str], str]:
     """docker's `.Label "key"`: the label's value, "" when the row has no such label."""
     return lambda key: labels.get(key, "")
@@ -52,7 +68,6 @@ def render_rows(fmt: str, rows: Sequence[Mapping[str, Any]], fields: Sequence[st
         lines.append(T.execute(tree, data, {"json": _json_function(data, row)}))
     if not table:
         return "".join(line + "\n" for line in lines)
-    titles = {**{f: headers.get(f, "") for f in fields},
-              "Label": lambda key: key.rsplit(".", 1)[-1].upper()}  # docker: the key's last part
+    titles = _Titles({f: headers[f] for f in fields if f in headers}, Label=_header_label)
     head = T.execute(tree, titles, _HEADER_FUNCS)
     return tabwriter([line.split("\t") for text in [head, *lines] for line in text.split("\n")])

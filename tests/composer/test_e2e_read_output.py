@@ -77,7 +77,7 @@ def test_ps_ls_images_top_output(tmp_path: Path, engine_paths: tuple[Path, Path]
         assert names[:2] == ["h3out-job-1 exited", "h3out-job-10 exited"]
         label = '{{.Label "com.docker.compose.project"}}'
         custom = composer_ok(proj, "ps", "--format", "table {{.Service}}\\t" + label)
-        assert custom.stdout == "SERVICE   PROJECT\nweb       h3out\n"
+        assert custom.stdout == "SERVICE   project\nweb       h3out\n"  # docker: the key, its case kept
         bad = composer_ok(proj, "ps", "--format", "{{.Nmae}}", code=2)
         assert "<.Nmae>" in bad.stderr and "Traceback" not in bad.stderr
         # -q wins over --services and prints whole IDs

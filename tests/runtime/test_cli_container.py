@@ -398,6 +398,19 @@ def test_ls_format_is_docker_ps_format_on_the_go_template_engine(bb: tuple[Path,
 
 
 @pytest.mark.privileged
+def test_table_titles_are_docker_s_header_row(bb: tuple[Path, Path]) -> None:
+    """docker/cli runs a table's template on its SubHeaderContext, a map of titles: .Label "k" is the
+    key's last dotted part with '-' and '_' as spaces, its case kept (it was upper-cased), and a
+    field with no title (or none at all) is a key the map lacks, <no value> (it was blank)."""
+    r = cli("run", "-d", "--name", "hdr", "-l", "com.example.my-app_tier=front", "busybox", "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    r = cli("ls", "--format", 'table {{.Names}}\t{{.Label "com.example.my-app_tier"}}\t{{.Size}}')
+    assert r.stdout.splitlines() == ["NAMES     my app tier   SIZE", "hdr       front         0B"], r.stderr
+    r = cli("ls", "--filter", "name=nosuch", "--format", "table {{.Names}}\t{{.Nothing}}")
+    assert (r.returncode, r.stdout) == (0, "NAMES     <no value>\n"), r.stderr
+
+
+@pytest.mark.privileged
 def test_create_then_start_attach_and_detached_rm(bb: tuple[Path, Path]) -> None:
     r = cli("create", "--name", "later", "--network", "none", "busybox", "echo", "hi")
     assert r.returncode == 0, r.stderr

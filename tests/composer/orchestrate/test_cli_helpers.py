@@ -274,3 +274,14 @@ def test_go_json_escapes_line_and_paragraph_separators_always() -> None:
 
     assert go_json({"a": "x\u2028<y>\u2029"}) == '{"a":"x\\u2028\\u003cy\\u003e\\u2029"}'
     assert template_json({"a": "x\u2028<y>"}) == '{"a":"x\\u2028<y>"}'  # SetEscapeHTML(false)
+
+
+def test_a_field_docker_has_no_title_for_heads_its_column_with_no_value() -> None:
+    """compose ps's Health, ExitCode, Names... have no title in docker compose's SubHeaderContext:
+    Go prints the missing map key as <no value>."""
+    from composer.cli.go_template import render_rows
+
+    rows = [{"Name": "p-web-1", "Health": "", "ExitCode": 0}]
+    out = render_rows("table {{.Name}}\t{{.Health}}\t{{.ExitCode}}", rows, ["Name", "Health", "ExitCode"],
+                      {"Name": "NAME"})
+    assert out.splitlines() == ["NAME      <no value>   <no value>", "p-web-1                0"]
