@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from runtime import containers
@@ -46,6 +46,7 @@ def exec(
         "tty": spec.tty and not spec.detach,
         "stdin_open": spec.stdin_open,
     }
+    req["events"] = _log_exec_start(mgr, cid, doc, spec.command)
     argv = [sys.executable, "-I", "-S", ENTER, json.dumps(req)]
     if spec.detach:
         subprocess.Popen(
@@ -57,6 +58,25 @@ def exec(
         )
         return 0
     return subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr).returncode
+
+
+def _log_exec_start(
+    mgr: ContainerManager, cid: str, doc: Mapping[str, Any], command: Sequence[str]
+) -> dict[str, str]:
+    """Log an exec's exec_create and exec_start as docker's daemon does (moby daemon/exec.go: the
+    action names the entrypoint, a space, then the arguments joined by spaces; execID among the
+    container's attributes); returns what the helper needs to log its exec_die."""
+    from runtime.container_records import event_attrs
+    from runtime.logs import EVENTS_FILE, append_event
+
+    exec_id = os.urandom(32).hex()
+    attrs = event_attrs(doc)
+    path = str(mgr.paths.rundir / EVENTS_FILE)
+    entrypoint, *args = command or [""]
+    what = json.dumps(f"{entrypoint} {' '.join(args)}")[1:-1]  # a JSON string's inside
+    for verb in ("exec_create", "exec_start"):
+        append_event(path, cid, f"{verb}: {what}", attrs, f'"execID":"{exec_id}"')
+    return {"path": path, "cid": cid, "exec_id": exec_id, "attrs": attrs}
 
 
 def _home_defaulted(mgr: ContainerManager, info: ContainerInfo) -> bool:

@@ -1,10 +1,11 @@
 """Reading the engine's event log, the daemonless stand-in for docker's event stream.
 
 Whoever acts writes the event at the moment it happens (runtime.logs.append_event): the verbs of
-the CLI (create, kill, stop, pause, unpause, restart, destroy) and each container's monitor
-(start, die, oom, health_status). One JSON object a line in ``<run dir>/events.jsonl``, renamed to
-``events.jsonl.1`` when it grows past a few MB. This module replays and follows it as docker's
-``/events`` endpoint serves its buffer and then its live events.
+the CLI (create, kill, stop, pause, unpause, restart, destroy, exec_create and exec_start), each
+container's monitor (start, die, oom, health_status) and an exec's helper (exec_die). One JSON
+object a line in ``<run dir>/events.jsonl``, renamed to ``events.jsonl.1`` when it grows past a
+few MB. This module replays and follows it as docker's ``/events`` endpoint serves its buffer and
+then its live events.
 """
 
 from __future__ import annotations

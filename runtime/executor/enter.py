@@ -167,10 +167,27 @@ def spawn_entered(
 
 
 def main(argv: Sequence[str]) -> int:
-    """Helper entry point: argv[1] is a JSON request {pid, container_dir, command, env, user, ...}."""
+    """Helper entry point: argv[1] is a JSON request {pid, container_dir, command, env, user, ...}.
+    With req["events"] (the log, the container's id and event attributes, the exec's id) it logs
+    the exec's exec_die with its exitCode, as docker's daemon does when an exec's process exits:
+    this helper is the one process that waits for it, a detached exec's too."""
     import json
 
     req = json.loads(argv[1])
+    code = _run(req)
+    ev = req.get("events")
+    if ev:
+        from runtime.logs import append_event
+
+        extra = f'"execID":"{ev["exec_id"]}","exitCode":"{code}"'
+        append_event(str(ev["path"]), str(ev["cid"]), "exec_die", str(ev["attrs"]), extra)
+    return code
+
+
+def _run(req: Mapping[str, Any]) -> int:
+    """Enter the container, run the request's command and wait for it; returns its exit code."""
+    import json
+
     cdir = str(req["container_dir"])
     with open(os.path.join(cdir, "config.json")) as f:
         config = json.load(f)

@@ -95,6 +95,35 @@ def test_each_verb_in_docker_order_with_its_own_time_and_fields(proj: Path) -> N
                              "org.example.team=blue)")
 
 
+def test_exec_logs_its_create_start_and_die_as_docker_s_daemon(proj: Path) -> None:
+    """moby daemon/exec.go and monitor.go: exec_create and exec_start name the entrypoint, a space,
+    then the arguments joined by spaces (a space left when there are none); exec_die has the
+    exitCode; all three the same execID; a detached exec's die is logged when it ends."""
+    _ok(proj, "up", "-d", "web")
+    t0 = time.time()
+    res = composer_ok(proj, "exec", "-T", "web", "sh", "-c", 'echo "a\\b"; exit 3', code=3)
+    assert res.stdout == "a\\b\n"
+    _ok(proj, "exec", "-T", "web", "true")
+    _ok(proj, "exec", "-d", "web", "sleep", "0.3")
+    deadline = time.monotonic() + 10
+    while _of(_replay(proj, t0), "web").count("exec_die") < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    events = [e for e in _replay(proj, t0) if e["service"] == "web"]
+    assert [e["action"] for e in events] == [
+        'exec_create: sh -c echo "a\\b"; exit 3', 'exec_start: sh -c echo "a\\b"; exit 3', "exec_die",
+        "exec_create: true ", "exec_start: true ", "exec_die",
+        "exec_create: sleep 0.3", "exec_start: sleep 0.3", "exec_die"]
+    ids = [e["attributes"]["execID"] for e in events]
+    assert len(ids[0]) == 64 and ids[0:3] == [ids[0]] * 3 and len(set(ids)) == 3
+    assert [e["attributes"]["exitCode"] for e in events if e["action"] == "exec_die"] == ["3", "0", "0"]
+    assert events[0]["attributes"]["name"] == "evts-web-1"
+    # docker events --filter event=exec_create matches the action's prefix, as health_status's
+    res = composer_ok(proj, "container", "events", "--since", f"{t0:.6f}", "--until", f"{time.time():.6f}",
+                      "--filter", "event=exec_create", "--format", "json")
+    assert [json.loads(line)["Action"] for line in res.stdout.splitlines()] == [
+        events[0]["action"], "exec_create: true ", "exec_create: sleep 0.3"]
+
+
 def test_a_restart_policy_shows_each_die_and_start_when_it_happened(proj: Path) -> None:
     t0 = time.time()
     _ok(proj, "--profile", "crash", "up", "-d", "crash")
