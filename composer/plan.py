@@ -222,6 +222,7 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
     started: dict[str, list[int]] = {}  # service -> start op ids
     for name in order:
         svc = project.services[name]
+        _check_macs(name, svc)
         deps = {d.service: d for d in service_dependencies(svc).values()}
         present = [d for d in deps.values() if d.service in project.services]
         if name in options.infra_only:
@@ -419,6 +420,39 @@ def _pull_op(
         )
     pulled[image] = op
     return op
+
+
+def _check_macs(name: str, svc: Mapping[str, Any]) -> None:
+    """Each mac_address is a unicast ethernet address, and the service-level one agrees with its
+    primary network's, as docker compose's prepareContainerMACAddress requires (it sets only the
+    primary network's: each network is a link of its own). Checked here, before anything is made;
+    `config` takes any value, as docker compose's does.
+
+    Raises:
+        ServiceError: naming the key.
+    """
+    from composer.units import mac_address
+
+    nets = svc.get("networks") or {}
+    for key, cfg in [(None, svc), *nets.items()]:
+        mac = (cfg or {}).get("mac_address")
+        if mac is not None and mac_address(mac) is None:
+            at = "mac_address" if key is None else f"networks.{key}.mac_address"
+            raise ServiceError(name, f"{at}: invalid mac address {str(mac)!r}; expected a unicast "
+                                     "address like 02:42:ac:11:00:02")
+    mac = svc.get("mac_address")
+    if not mac or not nets or svc.get("network_mode"):
+        return
+
+    def prio(k: str) -> int:  # the primary network as specgen orders them: priority, then file order
+        cfg = nets[k] or {}
+        return -int(cfg.get("gw_priority", cfg.get("priority", 0)) or 0)
+
+    primary = min(nets, key=prio)
+    own = (nets[primary] or {}).get("mac_address")
+    if own and mac_address(own) != mac_address(mac):
+        raise ServiceError(name, f"mac_address: the service-level mac_address should have the same "
+                                 f"value as network {primary}")
 
 
 def _svc_networks(svc: Mapping[str, Any]) -> list[str]:

@@ -38,6 +38,7 @@ _HANDLED: Final = frozenset(
         "build",
         "cap_add",
         "cap_drop",
+        "cgroup",
         "command",
         "configs",
         "container_name",
@@ -292,6 +293,7 @@ class _Gen:
             shm_size=byte_size(svc["shm_size"]) if svc.get("shm_size") is not None else None,
             ipc_mode=self._ref(str(svc["ipc"]), "ipc") if svc.get("ipc") else None,
             pid_mode=self._ref(str(svc["pid"]), "pid") if svc.get("pid") else None,
+            cgroupns_mode=str(svc["cgroup"]) if svc.get("cgroup") else None,
             log_max_size=log_size,
             log_max_file=log_files,
             network_mode=network_mode,
@@ -322,26 +324,33 @@ class _Gen:
         nets = svc.get("networks")
         if nets is None:
             nets = {"default": None} if "default" in self.p.networks or not self.p.networks else {}
+        from composer.units import mac_address
         link_aliases = self._link_aliases()
+
+        def prio(cfg: Any) -> int:
+            return int((cfg or {}).get("gw_priority", (cfg or {}).get("priority", 0)) or 0)
+
         out: list[NetworkAttachment] = []
-        for key, cfg in nets.items():
+        # highest priority first (the first carries the default route); stable: file order
+        for i, (key, cfg) in enumerate(sorted(nets.items(), key=lambda kv: -prio(kv[1]))):
             cfg = cfg or {}
             aliases = [self.service, *(cfg.get("aliases") or ()), *link_aliases]
             if svc.get("container_name"):
                 aliases.append(cname)
-            prio = cfg.get("gw_priority", cfg.get("priority", 0)) or 0
+            # the service-level address is the primary network's only, as docker compose's
+            # prepareContainerMACAddress (plan._check_macs refused one unlike that network's own)
+            mac = cfg.get("mac_address") or (svc.get("mac_address") if i == 0 else None)
             out.append(
                 NetworkAttachment(
                     network=network_name(self.p, key),
                     aliases=tuple(dict.fromkeys(str(a) for a in aliases)),
                     ipv4_address=cfg.get("ipv4_address") or None,
                     ipv6_address=cfg.get("ipv6_address") or None,
-                    mac_address=cfg.get("mac_address") or svc.get("mac_address") or None,
+                    mac_address=mac_address(mac) if mac else None,
                     interface_name=cfg.get("interface_name") or None,
-                    priority=int(prio),
+                    priority=prio(cfg),
                 )
             )
-        out.sort(key=lambda a: -a.priority)  # stable: file order among equals
         return "bridge", tuple(out)
 
     def _link_aliases(self) -> list[str]:
@@ -595,6 +604,15 @@ class _Gen:
         cpus = svc.get("cpus") or limits.get("cpus")
         pids = svc.get("pids_limit") or limits.get("pids")
         reservation = svc.get("mem_reservation") or reserv.get("memory")
+        # as docker compose's setReservations: only memory (MemoryReservation) is set
+        if reserv.get("cpus") is not None:
+            self.warn("deploy.resources.reservations.cpus", "not applied: a cpu reservation is a swarm "
+                      "scheduling option with no cgroup setting (docker compose does not set it either)")
+        if reserv.get("devices"):
+            self.warn("deploy.resources.reservations.devices", "not supported; ignored (no device requests)")
+        if reserv.get("generic_resources"):
+            self.warn("deploy.resources.reservations.generic_resources",
+                      "not applied: generic resources are a swarm scheduling option")
         swap = svc.get("memswap_limit")
         return Resources(
             memory=byte_size(memory) if memory else None,

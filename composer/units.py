@@ -75,3 +75,15 @@ def byte_size(value: Any) -> int:
     if not m or m.group(2).lower() not in _BYTE_UNITS:
         raise ValueError(f"invalid size {value!r}")
     return int(float(m.group(1)) * _BYTE_UNITS[m.group(2).lower()])
+
+
+_MAC: Final = re.compile(r"[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}", re.IGNORECASE)
+
+
+def mac_address(value: Any) -> str | None:
+    """A unicast ethernet address as 02:42:ac:11:00:02 (Go's net.ParseMAC forms with : or -), or
+    None: the kernel refuses any other as an interface's address."""
+    text = str(value)
+    if not _MAC.fullmatch(text) or int(text[:2], 16) & 1:
+        return None
+    return text.replace("-", ":").lower()

@@ -168,6 +168,9 @@ def _check(mgr: ContainerManager, spec: ContainerSpec) -> None:
         )
     if spec.dns:
         _check_nameservers(spec)
+    if spec.cgroupns_mode not in (None, "private", "host"):  # docker's words
+        raise InvalidSpec(f"container {spec.name}: invalid cgroup namespace mode: {spec.cgroupns_mode}; "
+                          "expected host or private")
     try:
         check_resources(spec.resources)
     except InvalidSpec as exc:

@@ -123,6 +123,7 @@ class ContainerSpec:
     shm_size: int | None = None                 # bytes; None: 64 MiB
     ipc_mode: str | None = None                 # None (private) | "host" | "shareable" | "container:ID"
     pid_mode: str | None = None                 # None (private) | "host" | "container:ID"
+    cgroupns_mode: str | None = None            # None (private) | "private" | "host": the host's cgroup ns
     log_max_size: int | None = None             # bytes; rotate logs past this
     log_max_file: int = 1
     # network

@@ -69,6 +69,7 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     a("--cpu-shares", type=int, help="relative CPU weight")
     a("--cpuset-cpus", help="CPUs to run on (0-1, 0,2)")
     a("--pids-limit", type=int, help="process limit (0 or -1: unlimited)")
+    a("--cgroupns", choices=("host", "private"), help="cgroup namespace: host or private (default)")
     a("--shm-size", help="size of /dev/shm")
     a("--restart", default="no", help="restart policy: no, always, on-failure[:N], unless-stopped")
     a("--health-cmd", help="healthcheck command (run with /bin/sh -c)")

@@ -210,7 +210,7 @@ def _host_config(d: ContainerDetails, spec: ContainerSpec) -> GoStruct:
         "ConsoleSize": [0, 0],
         "CapAdd": list(spec.cap_add) or None,
         "CapDrop": list(spec.cap_drop) or None,
-        "CgroupnsMode": "private",
+        "CgroupnsMode": spec.cgroupns_mode or "private",
         "Dns": list(spec.dns),
         "DnsOptions": list(spec.dns_opt),
         "DnsSearch": list(spec.dns_search),

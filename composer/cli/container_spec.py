@@ -108,6 +108,7 @@ def build_spec(args: argparse.Namespace, ctx: Context, image_config: Mapping[str
         restart=RestartPolicy(name=restart_name, max_retries=retries),  # type: ignore[arg-type]
         healthcheck=health, resources=resources,
         shm_size=F.parse_bytes(args.shm_size, "shm size") if args.shm_size else None,
+        cgroupns_mode=args.cgroupns,
         network_mode=network_mode, networks=networks, ports=tuple(ports), expose=tuple(args.expose),
         dns=tuple(args.dns), dns_search=tuple(args.dns_search), dns_opt=tuple(args.dns_option),
         extra_hosts=tuple(F.parse_add_host(h) for h in args.add_host),

@@ -493,14 +493,17 @@ def check_consistency(tree: Mapping[str, Any], source: str) -> None:
 # One table: tree path pattern -> why. `*` matches one level (a service name).
 UNSUPPORTED: Final[dict[str, str]] = {
     "services.*.blkio_config": "block I/O limits are not applied",
-    "services.*.cgroup": "cgroup namespace mode is not applied",
     "services.*.credential_spec": "windows only",
     "services.*.deploy.placement": "swarm placement has no meaning without a cluster",
     "services.*.deploy.update_config": "swarm rolling updates are not performed",
     "services.*.deploy.rollback_config": "swarm rollbacks are not performed",
     "services.*.deploy.endpoint_mode": "swarm endpoint mode is not applied",
     "services.*.deploy.mode": "swarm service mode is not applied",
-    "services.*.deploy.resources.reservations": "reservations are not enforced",
+    "services.*.deploy.resources.reservations.cpus": "a cpu reservation is a swarm scheduling option "
+    "with no cgroup setting",
+    "services.*.deploy.resources.reservations.devices": "device requests are not supported",
+    "services.*.deploy.resources.reservations.generic_resources": "generic resources are a swarm "
+    "scheduling option",
     "services.*.develop": "compose watch is not supported",
     "services.*.gpus": "gpu devices are not supported",
     "services.*.isolation": "windows only",
@@ -508,13 +511,11 @@ UNSUPPORTED: Final[dict[str, str]] = {
     "services.*.runtime": "composer runs containers with its own runtime",
     "services.*.storage_opt": "storage driver options are not applied",
     "services.*.volume_driver": "volume drivers are not supported",
-    "services.*.mac_address": "mac addresses are not set",
     "services.*.provider": "providers are not supported",
     "services.*.models": "models are not supported",
     "services.*.use_api_socket": "there is no docker api socket",
     "services.*.build.platforms": "multi-platform builds are not supported",
     "services.*.build.cache_to": "build cache export is not supported",
-    "services.*.attach": "log attach selection is not applied",
     "models": "models are not supported",
     "configs.*.template_driver": "config templating is not supported",
     "secrets.*.driver": "secret drivers are not supported",

@@ -163,15 +163,22 @@ def host_cgroup_mounts(mountinfo: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def mount_cgroup_tree(dest: str, flags: int, mountinfo: str, sys: Syscalls = SYSCALLS) -> None:
+def mount_cgroup_tree(dest: str, flags: int, mountinfo: str, sys: Syscalls = SYSCALLS,
+                      own: str | None = None) -> None:
     """The container's view of its cgroups at *dest*, as podman (crun) gives it: cgroup2 alone on a
-    v2 host; on a v1 (or hybrid) host a tmpfs with one v1 mount per hierarchy of the host (the
-    cgroup namespace, unshared after joining the container's cgroups, makes each show the
-    container's own directory as its root), made read-only last when *flags* say ro."""
+    v2 host; on a v1 (or hybrid) host a tmpfs with one v1 mount per hierarchy of the host, made
+    read-only last when *flags* say ro. Each shows the container's own cgroup as its root: the
+    cgroup namespace, unshared after joining the container's cgroups, roots the mount there; in
+    the host's cgroup namespace (cgroup: host) its own directory, named in *own* (the text of
+    /proc/self/cgroup, read when not given), is bound over the mount, as crun does."""
+    if own is None:
+        with open("/proc/self/cgroup") as f:
+            own = f.read()
     v1 = [(point, data) for point, fstype, data in host_cgroup_mounts(mountinfo) if fstype == "cgroup"]
     _make_target(dest, False)
     if not v1:
         sys.mount("cgroup2", dest, "cgroup2", flags, None)
+        _bind_own_cgroup(dest, flags, _own_cgroup_path(own, None), sys)
         return
     sys.mount("cgroup", dest, "tmpfs", _CGROUP_TMPFS_FLAGS, "mode=755,size=1024k")
     for point, data in v1:
@@ -182,12 +189,38 @@ def mount_cgroup_tree(dest: str, flags: int, mountinfo: str, sys: Syscalls = SYS
             sys.mount("cgroup", target, "cgroup", flags, options or None)
         except OSError:
             os.rmdir(target)  # a hierarchy the container cannot mount: it sees none
+            continue
+        try:
+            _bind_own_cgroup(target, flags, _own_cgroup_path(own, set(options.split(","))), sys)
+        except OSError:  # never the host's whole tree instead
+            sys.umount2(target, sc.MNT_DETACH)
+            os.rmdir(target)
     for link, target in _CGROUP_V1_LINKS:
         path = os.path.join(dest, link)
         if not os.path.lexists(path):
             os.symlink(target, path)
     if flags & sc.MS_RDONLY:
         sys.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | _CGROUP_TMPFS_FLAGS)
+
+
+def _own_cgroup_path(own: str, options: set[str] | None) -> str:
+    """This process's cgroup in the hierarchy mounted with *options* (None: the cgroup2 one), from
+    /proc/self/cgroup lines like ``4:memory:/composer/pod/id`` ("/" in its own cgroup namespace)."""
+    for line in own.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        names = {n for n in parts[1].split(",") if n}
+        if (not names) if options is None else (names and names <= options):
+            return parts[2]
+    return "/"
+
+
+def _bind_own_cgroup(target: str, flags: int, path: str, sys: Syscalls) -> None:
+    if path.strip("/") == "" or ".." in path.split("/"):  # its own namespace's root already
+        return
+    sys.mount(os.path.join(target, path.lstrip("/")), target, None, sc.MS_BIND)
+    sys.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | flags)
 
 
 def mount_one(

@@ -249,7 +249,9 @@ def _resources(spec: ContainerSpec) -> dict[str, Any]:
 
 
 def _namespaces(spec: ContainerSpec, net: ContainerNet) -> list[dict[str, str]]:
-    ns: list[dict[str, str]] = [{"type": "mount"}, {"type": "uts"}, {"type": "cgroup"}]
+    ns: list[dict[str, str]] = [{"type": "mount"}, {"type": "uts"}]
+    if spec.cgroupns_mode != "host":
+        ns.append({"type": "cgroup"})
     if spec.pid_mode != "host":
         ns.append({"type": "pid"})
     if spec.ipc_mode != "host":
