@@ -377,10 +377,10 @@ class _Core:
         spec = gen.spec
         if anon:
             spec = self._with_image_volumes(spec, anon)
-        if start:
-            started: ContainerInfo = self.engine.containers.create(spec, start=True)
-            return started
-        info: ContainerInfo = self.engine.containers.create(spec)
+        info: ContainerInfo = self.engine.containers.create(spec, start=True) if start else \
+            self.engine.containers.create(spec)
+        for w in info.warnings:  # as docker compose shows its create's Warnings, by service
+            self.opt.warn(f"service {op.service}: {w}")
         return info
 
     def _with_image_volumes(self, spec: ContainerSpec, anon: Mapping[str, str]) -> ContainerSpec:

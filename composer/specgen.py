@@ -35,6 +35,7 @@ _HANDLED: Final = frozenset(
     [
         "annotations",
         "attach",
+        "blkio_config",
         "build",
         "cap_add",
         "cap_drop",
@@ -623,6 +624,7 @@ class _Gen:
             cpuset=str(svc["cpuset"]) if svc.get("cpuset") else None,
             pids_limit=int(pids) if pids else None,
             oom_kill_disable=bool(svc.get("oom_kill_disable")),
+            **_blkio(svc.get("blkio_config") or {}),
         )
 
     def security(self) -> tuple[bool, str]:
@@ -654,6 +656,21 @@ class _Gen:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
+
+
+def _blkio(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """blkio_config (canonical: ints) as Resources' blkio fields, as docker compose's setBlkio."""
+    def pairs(key: str, value: str) -> tuple[tuple[str, int], ...]:
+        return tuple((str(d["path"]), int(d.get(value) or 0)) for d in cfg.get(key) or () if d.get("path"))
+
+    return {
+        "blkio_weight": int(cfg["weight"]) if cfg.get("weight") else None,
+        "blkio_weight_device": pairs("weight_device", "weight"),
+        "blkio_read_bps": pairs("device_read_bps", "rate"),
+        "blkio_write_bps": pairs("device_write_bps", "rate"),
+        "blkio_read_iops": pairs("device_read_iops", "rate"),
+        "blkio_write_iops": pairs("device_write_iops", "rate"),
+    }
 
 
 def _argv(value: Any) -> tuple[str, ...] | None:

@@ -28,7 +28,8 @@ TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU o
 if TYPE_CHECKING:
     from typing import Final, Literal
 
-__all__ = ["Cgroup", "Hierarchy", "detect", "engine_scope", "plan_limits", "ROOT_NAME"]
+__all__ = ["Cgroup", "Hierarchy", "block_device", "detect", "engine_scope", "has_blkio", "plan_blkio",
+           "plan_limits", "ROOT_NAME"]
 
 ROOT_NAME: Final = "composer"
 DEFAULT_ENGINE_ROOT: Final = Path("/var/lib/composer")
@@ -47,8 +48,10 @@ def engine_scope(root: Path) -> tuple[str, ...]:
     return (f"engine-{digest}",)
 # The controllers composer uses; freezer and devices only exist as such on v1 (v2 has
 # cgroup.freeze built in, and device control through BPF, which composer does not do).
-CONTROLLERS: Final = ("memory", "pids", "cpu", "cpuset", "freezer", "devices")
+# blkio is v2's io; a container gets a blkio cgroup only when it asks for a block I/O setting.
+CONTROLLERS: Final = ("memory", "pids", "cpu", "cpuset", "freezer", "devices", "blkio")
 _V2_CONTROLLERS: Final = ("memory", "pids", "cpu", "cpuset")
+_V2_ENABLE: Final = (*_V2_CONTROLLERS, "io")
 
 CFS_PERIOD: Final = 100_000
 MIN_MEMORY: Final = 6 * 1024 * 1024   # docker's minimum memory limit
@@ -117,6 +120,8 @@ def _detect(mountinfo: str) -> dict[str, Hierarchy]:
         for name in _V2_CONTROLLERS:
             if name not in out and name in available:
                 out[name] = unified
+        if "blkio" not in out and "io" in available:
+            out["blkio"] = unified
         if "freezer" not in out:
             out["freezer"] = unified   # cgroup.freeze: every non-root v2 cgroup has it
     return out
@@ -219,6 +224,119 @@ def check_resources(res: Resources) -> None:
         InvalidSpec: the first value out of range (the message names it).
     """
     plan_limits(res, dict.fromkeys(CONTROLLERS, 1))
+    plan_blkio(res, 1, None)
+
+
+# ---- block I/O: applied where this host's blkio (v1) or io (v2) cgroup has the file ---------
+
+_THROTTLES: Final = (  # (setting, Resources field, v1 file, v2 io.max key)
+    ("device_read_bps", "blkio_read_bps", "blkio.throttle.read_bps_device", "rbps"),
+    ("device_write_bps", "blkio_write_bps", "blkio.throttle.write_bps_device", "wbps"),
+    ("device_read_iops", "blkio_read_iops", "blkio.throttle.read_iops_device", "riops"),
+    ("device_write_iops", "blkio_write_iops", "blkio.throttle.write_iops_device", "wiops"),
+)
+
+
+def has_blkio(res: Resources) -> bool:
+    return bool(res.blkio_weight or res.blkio_weight_device
+                or any(getattr(res, f) for _, f, _, _ in _THROTTLES))
+
+
+def block_device(path: str) -> str:
+    """``major:minor`` of the block device at *path*, as docker's engine reads it (stat)."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InvalidSpec(f"blkio device {path}: {str(exc.strerror).lower()}") from None
+    if not stat.S_ISBLK(st.st_mode):
+        raise InvalidSpec(f"blkio device {path}: not a block device")
+    return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+
+
+def _check_weight(weight: int, what: str) -> None:
+    if not 10 <= weight <= 1000:  # docker's engine: "Range of blkio weight is from 10 to 1000"
+        raise InvalidSpec(f"{what} {weight}: expected 10 to 1000")
+
+
+def plan_blkio(res: Resources, version: int | None,
+               files: Sequence[str] | set[str] | None) -> tuple[list[tuple[str, Write]], list[str]]:
+    """The blkio (v1) or io (v2) writes of *res*, each with its setting's name, as runc makes
+    them, for a cgroup that has *files* (None: as if it had them all), and the settings it cannot
+    apply there (*version* None: the host has no such controller). A weight goes to
+    blkio.weight (CFQ) or, without it, blkio.bfq.weight (BFQ); v2's io.bfq.weight takes docker's
+    weight as it is, io.weight its 1-10000 scale.
+
+    Raises:
+        InvalidSpec: a weight out of 10-1000, a device path that is no block device.
+    """
+    if res.blkio_weight:
+        _check_weight(res.blkio_weight, "blkio weight")
+    weights = [(block_device(p), w) for p, w in res.blkio_weight_device]
+    for (p, w) in res.blkio_weight_device:
+        _check_weight(w, f"blkio weight of {p}")
+    throttles = [(name, v1, key, [(block_device(p), r) for p, r in getattr(res, field)])
+                 for name, field, v1, key in _THROTTLES]
+    for name, _, _, devs in throttles:
+        for _, rate in devs:
+            if rate < 0:
+                raise InvalidSpec(f"blkio {name} {rate}: expected a rate of 0 or more")
+    asked = ([("weight", res.blkio_weight)] if res.blkio_weight else []) + \
+        ([("weight_device", weights)] if weights else []) + [(n, d) for n, _, _, d in throttles if d]
+    if version is None:
+        return [], [name for name, _ in asked]
+
+    def have(*names: str) -> str | None:
+        return next((n for n in names if files is None or n in files), None)
+
+    def scaled(w: int) -> int:  # runc's ConvertBlkIOToIOWeightValue
+        return 1 + (w - 10) * 9999 // 990
+
+    out: list[tuple[str, Write]] = []
+    missing: list[str] = []
+    if res.blkio_weight:
+        if version == 1:
+            f = have("blkio.weight", "blkio.bfq.weight")
+            value = str(res.blkio_weight)
+        else:
+            f = have("io.bfq.weight", "io.weight")
+            value = str(res.blkio_weight) if f == "io.bfq.weight" else f"default {scaled(res.blkio_weight)}"
+        if f is None:
+            missing.append("weight")
+        else:
+            out.append(("weight", ("blkio", f, value)))
+    if weights:
+        f = have("blkio.weight_device", "blkio.bfq.weight_device") if version == 1 else have("io.weight")
+        if f is None:
+            missing.append("weight_device")
+        else:
+            out += [("weight_device", ("blkio", f, f"{dev} {w if version == 1 else scaled(w)}"))
+                    for dev, w in weights]
+    for name, v1, key, devs in throttles:
+        if not devs:
+            continue
+        f = have(v1) if version == 1 else have("io.max")
+        if f is None:
+            missing.append(name)
+        else:
+            out += [(name, ("blkio", f, f"{dev} {rate}" if version == 1 else f"{dev} {key}={rate or 'max'}"))
+                    for dev, rate in devs]
+    return out, missing
+
+
+def blkio_warning(missing: Sequence[str], version: int | None, refused: Sequence[str] = ()) -> str:
+    """One line for the block I/O settings this host cannot apply (docker's engine warns and
+    discards them too: "Your kernel does not support Block I/O weight... Weight discarded")."""
+    why = []
+    if missing:
+        why.append(f"{', '.join(missing)}: " + (
+            "this host has no blkio (v1) or io (v2) cgroup controller" if version is None else
+            f"this host's {'blkio' if version == 1 else 'io'} cgroup has no file for "
+            f"{'it' if len(missing) == 1 else 'them'}"))
+    if refused:
+        why.append(f"{', '.join(refused)}: the device's I/O scheduler does not support it")
+    return f"blkio settings not applied ({'; '.join(why)})"
 
 
 def device_rules(extra: Sequence[str] = ()) -> list[Write]:
@@ -260,6 +378,7 @@ class Cgroup:
     parts: tuple[str, ...]
     paths: Mapping[str, Path]      # controller -> directory ("unified" when only that exists)
     versions: Mapping[str, int]
+    warnings: tuple[str, ...] = ()  # create's: what it could not apply here (block I/O settings)
 
     # -- construction --
 
@@ -301,7 +420,12 @@ class Cgroup:
             InvalidSpec: an invalid limit (the message names it); nothing is left behind.
         """
         paths, versions = cls._layout(parts, hierarchies)
+        blkio = resources is not None and has_blkio(resources)
+        if not blkio:  # one cgroup fewer to make, join and remove for every other container
+            paths.pop("blkio", None)
+            versions.pop("blkio", None)
         writes = plan_limits(resources or Resources(), versions, memsw=cls._has_memsw(paths))
+        warnings: list[str] = []
         if versions.get("devices") == 1 and devices is not None:
             writes += device_rules(devices)
         created: list[Path] = []
@@ -332,12 +456,14 @@ class Cgroup:
                             continue
                         raise InvalidSpec(f"cgroup {'/'.join(parts)}: cannot set {fname} to {value}: "
                                           f"{exc.strerror}") from exc
+            if blkio and resources is not None:
+                warnings += _write_blkio(resources, paths, versions.get("blkio"), parts)
         except BaseException:
             for path in reversed(created):
                 with contextlib.suppress(OSError):
                     path.rmdir()
             raise
-        return cls(tuple(parts), paths, versions)
+        return cls(tuple(parts), paths, versions, tuple(warnings))
 
     @staticmethod
     def _has_memsw(paths: Mapping[str, Path]) -> bool:
@@ -532,6 +658,26 @@ class Cgroup:
                 parent = parent.parent
 
 
+def _write_blkio(res: Resources, paths: Mapping[str, Path], version: int | None,
+                 parts: Sequence[str]) -> list[str]:
+    """Write what this host's blkio/io cgroup can take; one warning line for the rest: a setting
+    without its file here, or one a device's I/O scheduler refuses (EOPNOTSUPP: BFQ's per-device
+    weight on a device that does not use BFQ), where runc would fail the container's start."""
+    files = set(os.listdir(paths["blkio"])) if version is not None else set()
+    writes, missing = plan_blkio(res, version, files)
+    refused: list[str] = []
+    for name, (ctrl, fname, value) in writes:
+        try:
+            _write(paths[ctrl] / fname, value)
+        except OSError as exc:
+            if exc.errno != errno.EOPNOTSUPP:
+                raise InvalidSpec(f"cgroup {'/'.join(parts)}: cannot set {fname} to {value}: "
+                                  f"{exc.strerror}") from exc
+            if name not in refused:
+                refused.append(name)
+    return [blkio_warning(missing, version, refused)] if missing or refused else []
+
+
 def _copy_cpuset(parent: Path, d: Path) -> bool:
     """Give the v1 cpuset *d* its *parent*'s cpus and mems where empty; False (nothing written)
     when the parent's are empty too: it is being made by another create, fill the whole chain."""
@@ -556,7 +702,7 @@ def _enable_v2_controllers(parent: Path) -> None:
         enabled = set((parent / "cgroup.subtree_control").read_text().split())
     except OSError:
         return
-    want = [c for c in _V2_CONTROLLERS if c in available and c not in enabled]
+    want = [c for c in _V2_ENABLE if c in available and c not in enabled]
     if want:
         with contextlib.suppress(OSError):
             _write(parent / "cgroup.subtree_control", " ".join(f"+{c}" for c in want))

@@ -133,13 +133,15 @@ def _create(
     if warming is not None:
         undo.append(lambda: container_monitor.retire_warm_pod_monitor(mgr, spec.pod or "", warming))
     try:
-        _prepare(mgr, cid, spec, image, doc, undo)
+        warnings: list[str] = []  # what cannot be applied here: said, not refused (as docker's create)
+        _prepare(mgr, cid, spec, image, doc, undo, warnings)
+        mgr.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
         slot.release()  # the rest is the monitor's and the init's work, in other processes
         # logged before the monitor starts: with the gate open it logs the start at once
         container_lifecycle.log_event(mgr, cid, doc, "create")
         undo.append(lambda: container_lifecycle.log_event(mgr, cid, doc, "destroy"))
         _launch(mgr, cid, spec, start=start, warm=warm)
-        return mgr.get(cid)
+        return mgr.get(cid, warnings=tuple(warnings))
     except StartError:
         raise  # made whole: it stays, as a container whose start failed
     except BaseException as exc:
@@ -206,8 +208,10 @@ def _prepare(
     image: S.ImageInfo,
     doc: dict[str, Any],
     undo: list[Callable[[], object]],
+    warnings: list[str],
 ) -> None:
-    """Everything but the monitor: directories, cgroup, volumes, network, the bundle, the row."""
+    """Everything but the monitor: directories, cgroup, volumes, network, the bundle, the row;
+    what cannot be applied on this host goes to *warnings*."""
     from runtime.executor import oci
     from runtime.executor.user import UserError, resolve_in_dirs
 
@@ -240,7 +244,7 @@ def _prepare(
                 check_sysctl(key, spec.network_mode == "host")
             except InvalidSpec as exc:
                 raise InvalidSpec(f"container {spec.name}: {exc}") from None
-    rlimits = _rlimits(mgr, spec)
+    rlimits = _rlimits(spec, warnings)
     # cgroup
     cgroup_parts: list[str] | None = None
     cgroup_procs: list[str] = []
@@ -259,6 +263,7 @@ def _prepare(
         except InvalidSpec as exc:  # a controller this host lacks, a value the kernel refuses
             raise InvalidSpec(f"container {spec.name}: {exc}") from None
         undo.append(cg.remove)
+        warnings.extend(cg.warnings)
         cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
     _create_bind_sources(spec)
     # volumes
@@ -448,14 +453,14 @@ def _caps(spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
     return caps, user_caps
 
 
-def _rlimits(mgr: ContainerManager, spec: ContainerSpec) -> dict[str, tuple[int, int]]:
+def _rlimits(spec: ContainerSpec, warnings: list[str]) -> dict[str, tuple[int, int]]:
     from runtime.security.rlimits import clamp_rlimits
 
     try:
-        limits, warnings = clamp_rlimits(spec.ulimits)
+        limits, clamped = clamp_rlimits(spec.ulimits)
     except InvalidSpec as exc:
         raise InvalidSpec(f"container {spec.name}: {exc}") from None
-    mgr.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
+    warnings.extend(clamped)
     if "nofile" not in limits:
         # as podman: open files up to the hard limit (1048576 where it can be raised), not the
         # caller's soft limit, which the container would otherwise inherit

@@ -41,13 +41,18 @@ def _tup(v: Any) -> Any:
     return tuple(v) if isinstance(v, list) else v
 
 
+def _pairs(v: Mapping[str, Any]) -> dict[str, Any]:
+    """Lists of pairs (blkio's (path, rate)) back to tuples of tuples."""
+    return {k: tuple(tuple(d) for d in x) if isinstance(x, list) else x for k, x in v.items()}
+
+
 # the fields that are not a plain value or a list of them (a list becomes a tuple)
 _FROM_JSON: Final[dict[str, Callable[[Any], Any]]] = {
     "mounts": lambda v: tuple(S.Mount(**m) for m in v),
     "networks": lambda v: tuple(S.NetworkAttachment(**{k: _tup(x) for k, x in a.items()}) for a in v),
     "ports": lambda v: tuple(S.PortMapping(**p) for p in v),
     "restart": lambda v: S.RestartPolicy(**v),
-    "resources": lambda v: S.Resources(**v),
+    "resources": lambda v: S.Resources(**_pairs(v)),
     "healthcheck": lambda v: None if v is None else S.Healthcheck(**{k: _tup(x) for k, x in v.items()}),
     "ulimits": lambda v: {k: tuple(x) for k, x in v.items()},
     "extra_hosts": lambda v: tuple(tuple(x) for x in v),

@@ -153,10 +153,10 @@ class ContainerManager:
                 raise Conflict(f"container id prefix {ref} is ambiguous: it matches {len(rows)} containers")
         raise NotFound(f"no container with name or ID {ref} found")
 
-    def get(self, ref: str) -> ContainerInfo:
-        """The container named by a full id, a unique id prefix, or its name."""
+    def get(self, ref: str, *, warnings: tuple[str, ...] = ()) -> ContainerInfo:
+        """The container named by a full id, a unique id prefix, or its name (*warnings*: create's)."""
         cid, doc = self._find(ref)
-        return self._info(cid, doc)
+        return self._info(cid, doc, warnings)
 
     def list(
         self, *, all: bool = True, labels: Mapping[str, str] | None = None
@@ -258,7 +258,7 @@ class ContainerManager:
         self._specs[cid] = (raw, spec)
         return spec
 
-    def _info(self, cid: str, doc: dict[str, Any]) -> ContainerInfo:
+    def _info(self, cid: str, doc: dict[str, Any], warnings: tuple[str, ...] = ()) -> ContainerInfo:
         status, st = self._runtime_state(cid, doc)
         health = ""
         if doc.get("healthcheck") and status in ("running", "paused"):
@@ -291,6 +291,7 @@ class ContainerManager:
             spec=spec,
             mounts=tuple(sorted(doc.get("volume_targets", {}).items())),
             error=str(st.get("error") or ""),
+            warnings=warnings,
         )
 
     def inspect(self, ref: str) -> S.ContainerDetails:

@@ -78,6 +78,13 @@ class Resources:
     cpuset: str | None = None
     pids_limit: int | None = None
     oom_kill_disable: bool = False
+    # block I/O (compose's blkio_config, docker's --blkio-weight...): devices by host path
+    blkio_weight: int | None = None                         # 10 to 1000
+    blkio_weight_device: tuple[tuple[str, int], ...] = ()    # (path, weight)
+    blkio_read_bps: tuple[tuple[str, int], ...] = ()         # (path, bytes per second)
+    blkio_write_bps: tuple[tuple[str, int], ...] = ()
+    blkio_read_iops: tuple[tuple[str, int], ...] = ()        # (path, operations per second)
+    blkio_write_iops: tuple[tuple[str, int], ...] = ()
 
 
 @record
@@ -211,6 +218,7 @@ class ContainerInfo:
     spec: ContainerSpec | None = None
     mounts: tuple[tuple[str, str], ...] = ()  # (target, volume name) of every volume mount, anonymous too
     error: str = ""             # why the last start failed ("" when it did not)
+    warnings: tuple[str, ...] = ()  # create's only: what it could not apply (docker's create Warnings)
 
 
 @record

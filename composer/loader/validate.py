@@ -492,7 +492,6 @@ def check_consistency(tree: Mapping[str, Any], source: str) -> None:
 
 # One table: tree path pattern -> why. `*` matches one level (a service name).
 UNSUPPORTED: Final[dict[str, str]] = {
-    "services.*.blkio_config": "block I/O limits are not applied",
     "services.*.credential_spec": "windows only",
     "services.*.deploy.placement": "swarm placement has no meaning without a cluster",
     "services.*.deploy.update_config": "swarm rolling updates are not performed",

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from runtime.errors import InvalidSpec
 from runtime.executor.user import User
 from runtime.record import field, record  # record's field: no dataclasses import (F16)
-from runtime.spec import ContainerNet, ContainerSpec, Mount
+from runtime.spec import ContainerNet, ContainerSpec, Mount, Resources
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
@@ -245,6 +245,30 @@ def _resources(spec: ContainerSpec) -> dict[str, Any]:
         out["cpu"] = cpu
     if r.pids_limit is not None:
         out["pids"] = {"limit": r.pids_limit}
+    if r.blkio_weight or r.blkio_weight_device or r.blkio_read_bps or r.blkio_write_bps \
+            or r.blkio_read_iops or r.blkio_write_iops:  # for crun running the bundle (ours: Cgroup.create)
+        out["blockIO"] = _block_io(r)
+    return out
+
+
+def _block_io(r: Resources) -> dict[str, Any]:
+    from runtime.cgroups import block_device
+
+    def dev(path: str) -> dict[str, int]:
+        major, minor = block_device(path).split(":")
+        return {"major": int(major), "minor": int(minor)}
+
+    out: dict[str, Any] = {}
+    if r.blkio_weight:
+        out["weight"] = r.blkio_weight
+    if r.blkio_weight_device:
+        out["weightDevice"] = [{**dev(p), "weight": w} for p, w in r.blkio_weight_device]
+    for key, pairs in (("throttleReadBpsDevice", r.blkio_read_bps),
+                       ("throttleWriteBpsDevice", r.blkio_write_bps),
+                       ("throttleReadIOPSDevice", r.blkio_read_iops),
+                       ("throttleWriteIOPSDevice", r.blkio_write_iops)):
+        if pairs:
+            out[key] = [{**dev(p), "rate": n} for p, n in pairs]
     return out
 
 

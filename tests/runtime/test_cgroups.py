@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cgroups import ROOT_NAME, Cgroup, Hierarchy, detect, device_rules, plan_limits
+from runtime.cgroups import ROOT_NAME, Cgroup, Hierarchy, detect, device_rules, plan_blkio, plan_limits
 from runtime.errors import InvalidSpec, NotFound
 from runtime.spec import Resources
 
@@ -44,7 +44,7 @@ def test_detect_pure_v2_uses_the_listed_controllers(tmp_path: Path) -> None:
     (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
     found = detect(f"25 1 0:22 / {tmp_path} rw - cgroup2 cgroup2 rw,nsdelegate\n")
     assert {c: h.version for c, h in found.items()} == {
-        "memory": 2, "pids": 2, "cpu": 2, "cpuset": 2, "freezer": 2, "unified": 2}
+        "memory": 2, "pids": 2, "cpu": 2, "cpuset": 2, "freezer": 2, "unified": 2, "blkio": 2}
 
 
 def test_v1_limits() -> None:
@@ -75,6 +75,56 @@ def test_v2_limits() -> None:
     ]
     assert ("memory", "memory.swap.max", "max") in plan_limits(
         Resources(memory=64 * MiB, memory_swap=-1), V2)
+
+
+def block_device() -> tuple[str, str]:
+    """A block device of this host and its major:minor (blkio settings name devices by path)."""
+    import stat
+
+    for name in sorted(os.listdir("/sys/block")):
+        path = f"/dev/{name}"
+        if os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode):
+            rdev = os.stat(path).st_rdev
+            return path, f"{os.major(rdev)}:{os.minor(rdev)}"
+    pytest.skip("no block device")
+
+
+def test_blkio_plans_as_runc_writes_them() -> None:
+    dev, num = block_device()
+    res = Resources(blkio_weight=300, blkio_weight_device=((dev, 400),), blkio_read_bps=((dev, MiB),),
+                    blkio_write_iops=((dev, 200),))
+    cfq = {"blkio.weight", "blkio.weight_device", "blkio.throttle.read_bps_device",
+           "blkio.throttle.write_iops_device"}
+    assert plan_blkio(res, 1, cfq) == ([
+        ("weight", ("blkio", "blkio.weight", "300")),
+        ("weight_device", ("blkio", "blkio.weight_device", f"{num} 400")),
+        ("device_read_bps", ("blkio", "blkio.throttle.read_bps_device", f"{num} {MiB}")),
+        ("device_write_iops", ("blkio", "blkio.throttle.write_iops_device", f"{num} 200")),
+    ], [])
+    # BFQ's files where CFQ's are absent; what has no file here is named, not written
+    writes, missing = plan_blkio(res, 1, {"blkio.bfq.weight", "blkio.throttle.read_bps_device"})
+    assert [w[1][1] for w in writes] == ["blkio.bfq.weight", "blkio.throttle.read_bps_device"]
+    assert missing == ["weight_device", "device_write_iops"]
+    # v2: io.weight on its 1-10000 scale, io.max keys
+    assert plan_blkio(res, 2, {"io.weight", "io.max"})[0] == [
+        ("weight", ("blkio", "io.weight", "default 2930")),
+        ("weight_device", ("blkio", "io.weight", f"{num} 3940")),
+        ("device_read_bps", ("blkio", "io.max", f"{num} rbps={MiB}")),
+        ("device_write_iops", ("blkio", "io.max", f"{num} wiops=200")),
+    ]
+    assert plan_blkio(res, None, None) == ([], ["weight", "weight_device", "device_read_bps",
+                                                "device_write_iops"])
+
+
+@pytest.mark.parametrize(("res", "message"), [
+    (Resources(blkio_weight=5), "blkio weight 5: expected 10 to 1000"),
+    (Resources(blkio_read_bps=(("/dev/null", 1),)), "blkio device /dev/null: not a block device"),
+    (Resources(blkio_write_bps=(("/dev/nonesuch", 1),)),
+     "blkio device /dev/nonesuch: no such file or directory"),
+])
+def test_invalid_blkio_settings_are_named(res: Resources, message: str) -> None:
+    with pytest.raises(InvalidSpec, match=message):
+        plan_blkio(res, 1, None)
 
 
 @pytest.mark.parametrize(("res", "message"), [
@@ -231,6 +281,40 @@ def test_limits_land_in_the_files(pod: str) -> None:
         assert cg.path("cpuset").joinpath("cpuset.cpus").read_text().strip() == "0"
     finally:
         cg.remove()
+
+
+@pytest.mark.privileged
+def test_blkio_settings_land_in_the_files_or_are_said_not_applied(pod: str) -> None:
+    dev, num = block_device()
+    res = Resources(blkio_read_bps=((dev, MiB),), blkio_write_iops=((dev, 200),))
+    plain = Cgroup.create([pod, "plain"])
+    assert "blkio" not in plain.paths  # no blkio cgroup for a container that sets nothing there
+    plain.remove()
+    if "blkio" in detect():
+        cg = Cgroup.create([pod, "c1"], res)
+        try:
+            if cg.versions["blkio"] == 1:
+                d = cg.path("blkio")
+                assert (d / "blkio.throttle.read_bps_device").read_text().split() == [num, str(MiB)]
+                assert (d / "blkio.throttle.write_iops_device").read_text().split() == [num, "200"]
+                assert cg.warnings == ()
+        finally:
+            cg.remove()
+    # a host without the controller: one warning, the rest of the cgroup made as ever
+    hier = {c: h for c, h in detect().items() if c != "blkio"}
+    cg = Cgroup.create([pod, "c2"], res, hierarchies=hier)
+    assert cg.warnings == ("blkio settings not applied (device_read_bps, device_write_iops: this host "
+                           "has no blkio (v1) or io (v2) cgroup controller)",)
+    cg.remove()
+    # cgroup2 without the io controller enabled: no io.max file
+    unified = detect().get("unified")
+    if unified is not None and "io" not in (unified.mountpoint / "cgroup.controllers").read_text().split():
+        cg = Cgroup.create([pod, "c3"], res, hierarchies={"unified": unified, "freezer": unified,
+                                                          "blkio": unified})
+        assert cg.warnings == ("blkio settings not applied (device_read_bps, device_write_iops: this "
+                               "host's io cgroup has no file for them)",)
+        cg.remove()
+    assert not any(d.exists() for d in _all_dirs(pod))
 
 
 @pytest.mark.privileged

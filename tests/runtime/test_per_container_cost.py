@@ -64,7 +64,8 @@ def test_a_leaf_under_existing_parents_gets_its_cpuset_and_nothing_else_is_made(
     first = Cgroup.create([scope, "pod", "a"])
     made: list[Path] = []
     for ctrl, path in detect().items():
-        if ctrl in cgroups.CONTROLLERS and path.version == 1:
+        # blkio: made only for a container with a block I/O setting (none here)
+        if ctrl in cgroups.CONTROLLERS and ctrl != "blkio" and path.version == 1:
             leaf = path.mountpoint / ROOT_NAME / scope / "pod" / "b"
             Cgroup._make_dirs(leaf, ctrl, 1, made)
     assert made and all(p.name == "b" for p in made)  # the parents existed: only the leaves

@@ -77,7 +77,7 @@ def test_service_becomes_container_spec(tmp_path: Path) -> None:
     )
     assert s.ulimits == {"nofile": (100, 200), "nproc": (50, 50)}
     assert s.sysctls == {"net.core.somaxconn": "1024"}
-    assert s.resources == Resources(memory=64 * 2**20, cpus=0.5, pids_limit=100)
+    assert s.resources == Resources(memory=64 * 2**20, cpus=0.5, pids_limit=100, blkio_weight=300)
     assert (s.cap_add, s.cap_drop, s.no_new_privileges, s.seccomp) == (
         ("NET_ADMIN",),
         ("ALL",),
@@ -123,7 +123,6 @@ def test_service_becomes_container_spec(tmp_path: Path) -> None:
     ) == (0o400, 1000)
     assert files["/state/demo-web-1/configs/inline"].content == b"key=value"
     assert gen.warnings == (
-        "service web: blkio_config is not supported; ignored",
         "service web: security_opt 'label=disable' is not supported; ignored",
     )
 

@@ -85,11 +85,11 @@ def test_namespaces_join_the_network_pin_and_honour_host_modes() -> None:
     assert {n["type"] for n in ns} == {"mount", "uts", "cgroup", "pid", "ipc", "network"}
     assert {"type": "network", "path": NET.netns_path} in ns
     host = oci.build_config(
-        ContainerSpec(name="h", image="x", pid_mode="host", ipc_mode="host"),
+        ContainerSpec(name="h", image="x", pid_mode="host", ipc_mode="host", cgroupns_mode="host"),
         IMAGE,
         inputs(net=ContainerNet(netns_path=None, hosts_path="/h", resolv_path="/r", hostname="h")),
     )
-    assert {n["type"] for n in host["linux"]["namespaces"]} == {"mount", "uts", "cgroup"}
+    assert {n["type"] for n in host["linux"]["namespaces"]} == {"mount", "uts"}
     [shm] = [m for m in host["mounts"] if m["destination"] == "/dev/shm"]
     assert (shm["type"], shm["source"]) == ("bind", "/dev/shm")  # as docker: the host's /dev/shm
     assert {"rbind", "rprivate", "nosuid", "nodev"} <= set(shm["options"])
@@ -155,6 +155,16 @@ def test_resources_sysctls_and_stop_signal() -> None:
     assert oci.stop_signal(spec, IMAGE) == 10
     with pytest.raises(InvalidSpec, match="unknown signal 'SIGNOPE'"):
         oci.parse_signal("SIGNOPE", "n")
+
+
+def test_block_io_for_an_external_runtime() -> None:
+    from tests.runtime.test_cgroups import block_device
+
+    dev, num = block_device()
+    major, minor = (int(x) for x in num.split(":"))
+    cfg = build(resources=Resources(blkio_weight=300, blkio_read_bps=((dev, 1024),)))
+    assert cfg["linux"]["resources"] == {"blockIO": {
+        "weight": 300, "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1024}]}}
 
 
 def test_init_wraps_the_command_with_the_bound_init() -> None:
