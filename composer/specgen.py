@@ -105,6 +105,19 @@ _HANDLED: Final = frozenset(
         "working_dir",
     ]
 )
+# Service keys composer accepts and does not act on, with why (the warning at `up` says it).
+_WHY_IGNORED: Final = {
+    "credential_spec": "windows only",
+    "develop": "compose watch is not supported",
+    "gpus": "gpu devices are not supported",
+    "isolation": "windows only",
+    "models": "models are not supported",
+    "provider": "providers are not supported",
+    "runtime": "composer runs containers with its own runtime",
+    "storage_opt": "storage driver options are not applied",
+    "use_api_socket": "there is no docker api socket",
+    "volume_driver": "volume drivers are not supported",
+}
 _LOG_DRIVERS: Final = frozenset({"json-file", "local", "k8s-file", "journald"})
 
 
@@ -235,7 +248,8 @@ class _Gen:
         svc, p = self.svc, self.p
         for key in svc:
             if key not in _HANDLED and not str(key).startswith("x-"):
-                self.warn(key)
+                why = _WHY_IGNORED.get(str(key))
+                self.warn(key, f"not supported; ignored ({why})" if why else "not supported; ignored")
         cname = name or container_name(p.name, self.service, svc, number)
         image = image_ref(p.name, self.service, svc)
         labels = {str(k): str(v) for k, v in (svc.get("labels") or {}).items()}

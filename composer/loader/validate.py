@@ -7,7 +7,6 @@ the file and the tree path, and one lower-case line saying what was expected.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import os
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft7Validator
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["validate_schema", "check_consistency", "unsupported_keys", "UNSUPPORTED", "tree_path"]
+__all__ = ["validate_schema", "check_consistency", "tree_path"]
 
 
 # --- schema ------------------------------------------------------------------------------------
@@ -486,59 +485,3 @@ def check_consistency(tree: Mapping[str, Any], source: str) -> None:
         _check_services_named(name, svc, services, source)
         _check_values(name, svc, source)
     _check_cycles(services, source)
-
-
-# --- keys composer accepts but does not act on -----------------------------------------------
-
-# One table: tree path pattern -> why. `*` matches one level (a service name).
-UNSUPPORTED: Final[dict[str, str]] = {
-    "services.*.credential_spec": "windows only",
-    "services.*.deploy.placement": "swarm placement has no meaning without a cluster",
-    "services.*.deploy.update_config": "swarm rolling updates are not performed",
-    "services.*.deploy.rollback_config": "swarm rollbacks are not performed",
-    "services.*.deploy.endpoint_mode": "swarm endpoint mode is not applied",
-    "services.*.deploy.mode": "swarm service mode is not applied",
-    "services.*.deploy.resources.reservations.cpus": "a cpu reservation is a swarm scheduling option "
-    "with no cgroup setting",
-    "services.*.deploy.resources.reservations.devices": "device requests are not supported",
-    "services.*.deploy.resources.reservations.generic_resources": "generic resources are a swarm "
-    "scheduling option",
-    "services.*.develop": "compose watch is not supported",
-    "services.*.gpus": "gpu devices are not supported",
-    "services.*.isolation": "windows only",
-    "services.*.platform": "images are pulled for the host platform",
-    "services.*.runtime": "composer runs containers with its own runtime",
-    "services.*.storage_opt": "storage driver options are not applied",
-    "services.*.volume_driver": "volume drivers are not supported",
-    "services.*.provider": "providers are not supported",
-    "services.*.models": "models are not supported",
-    "services.*.use_api_socket": "there is no docker api socket",
-    "services.*.build.platforms": "multi-platform builds are not supported",
-    "services.*.build.cache_to": "build cache export is not supported",
-    "models": "models are not supported",
-    "configs.*.template_driver": "config templating is not supported",
-    "secrets.*.driver": "secret drivers are not supported",
-}
-
-
-def _walk_keys(tree: Any, prefix: str) -> Iterable[tuple[str, str]]:
-    """(pattern-able path with names as-is, display path) for every mapping key."""
-    if isinstance(tree, Mapping):
-        for k, v in tree.items():
-            path = f"{prefix}.{k}" if prefix else str(k)
-            yield path, path
-            yield from _walk_keys(v, path)
-
-
-def unsupported_keys(tree: Mapping[str, Any]) -> list[str]:
-    """One-line warnings for keys composer accepts but will not act on (and obsolete `version`)."""
-    warnings: list[str] = []
-    if "version" in tree:
-        warnings.append("version: the attribute is obsolete, it will be ignored")
-    for path, shown in _walk_keys({k: v for k, v in tree.items() if k != "version"}, ""):
-        depth = path.count(".")
-        for pattern, why in UNSUPPORTED.items():
-            if pattern.count(".") == depth and fnmatch.fnmatchcase(path, pattern):
-                warnings.append(f"{shown}: not supported by composer and ignored ({why})")
-                break
-    return warnings

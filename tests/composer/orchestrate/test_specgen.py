@@ -183,6 +183,14 @@ services:
     )
 
 
+def test_keys_composer_does_not_act_on_are_warned_with_why(tmp_path: Path) -> None:
+    p = load(tmp_path, "services:\n  a: {image: busybox, isolation: hyperv, runtime: runc, x-own: 1}\n")
+    assert service_spec(p, "a", 1, files_dir="/f").warnings == (
+        "service a: isolation is not supported; ignored (windows only)",
+        "service a: runtime is not supported; ignored (composer runs containers with its own runtime)",
+    )
+
+
 def test_environment_secret_needs_its_variable(tmp_path: Path) -> None:
     p = load(tmp_path, "services:\n  a: {image: busybox, secrets: [s]}\nsecrets: {s: {environment: NOPE}}\n")
     with pytest.raises(ServiceError, match="^service a: secret 's': environment variable NOPE is not set$"):

@@ -1,4 +1,4 @@
-"""validate_schema(), check_consistency() and unsupported_keys(): errors name where and what."""
+"""validate_schema() and check_consistency(): errors name where and what."""
 # ruff: noqa: E501  (tables of inline YAML read better on one line)
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import yaml
 
 from composer.errors import ConfigError, DependencyCycleError, SchemaError
 from composer.loader.canonical import canonicalize
-from composer.loader.validate import check_consistency, tree_path, unsupported_keys, validate_schema
+from composer.loader.validate import check_consistency, tree_path, validate_schema
 
 
 def schema_error(text: str) -> str:
@@ -221,24 +221,6 @@ def test_consistent_project_passes() -> None:
         environ={},
     )
     check_consistency(tree, "compose.yaml")
-
-
-def test_unsupported_keys_are_named_with_their_path() -> None:
-    tree = yaml.safe_load(
-        "version: '3'\nservices: {web: {image: x, platform: linux/arm64, deploy: {placement: {constraints: []}}}}"
-    )
-    warnings = unsupported_keys(tree)
-    assert warnings[0].startswith("version: ")
-    assert any(w.startswith("services.web.platform: not supported by composer") for w in warnings)
-    assert any(w.startswith("services.web.deploy.placement: ") for w in warnings)
-    assert len(warnings) == 3
-
-
-def test_supported_keys_give_no_warning() -> None:
-    assert (
-        unsupported_keys(yaml.safe_load("services: {web: {image: x, ports: ['80'], deploy: {replicas: 2}}}"))
-        == []
-    )
 
 
 def test_shipped_schema_is_the_generated_one() -> None:
