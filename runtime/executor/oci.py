@@ -80,15 +80,14 @@ class BundleInputs:
 
 
 def process_args(spec: ContainerSpec, image_config: Mapping[str, Any]) -> list[str]:
-    """Entrypoint + command with docker's rules: a given entrypoint also resets the image's Cmd."""
+    """Entrypoint + command with the rules of docker's daemon (moby's merge of the user's config
+    with the image's): a given entrypoint also resets the image's Cmd; an empty one (an entrypoint
+    cleared, or none given) leaves an empty command to the image's Cmd."""
     entrypoint = (
         list(spec.entrypoint) if spec.entrypoint is not None else list(image_config.get("Entrypoint") or [])
     )
-    if spec.command is not None:
-        cmd = list(spec.command)
-    elif spec.entrypoint is not None:
-        cmd = []
-    else:
+    cmd = list(spec.command or ())
+    if not spec.entrypoint and not cmd:
         cmd = list(image_config.get("Cmd") or [])
     args = entrypoint + cmd
     if not args:

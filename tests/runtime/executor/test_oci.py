@@ -52,6 +52,9 @@ def build(
         (("/other",), None, ["/other"]),  # entrypoint resets the image's Cmd
         (("/other",), ("x",), ["/other", "x"]),
         ((), ("sh",), ["sh"]),  # () clears the image's entrypoint
+        ((), None, ["serve", "--port=80"]),  # a cleared entrypoint and no command: the image's Cmd
+        ((), (), ["serve", "--port=80"]),  # (moby's merge: len(Entrypoint) == 0, len(Cmd) == 0)
+        (None, (), ["/entry", "serve", "--port=80"]),
     ],
 )
 def test_args_follow_docker_rules(entrypoint: Any, command: Any, expected: list[str]) -> None:
