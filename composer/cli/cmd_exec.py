@@ -10,6 +10,12 @@ from composer.cli import _compose as C
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
 
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy
+if TYPE_CHECKING:
+    from typing import Any
+
+    from composer.project import Project
+
 HELP = {
     "exec": "Execute a command in a running container",
     "cp": "Copy files/folders between a service container and the local filesystem",
@@ -57,15 +63,23 @@ def env_list(items: list[str], environ: dict[str, str] | None = None) -> dict[st
 
 
 def service_container(ctx: Context, service: str, index: int | None, *, running: bool = True) -> object:
+    return _service_container(ctx, service, index, running=running)[0]
+
+
+def _service_container(ctx: Context, service: str, index: int | None, *, running: bool = True
+                       ) -> tuple[Any, Project | None]:
+    """The container exec and port act on, as docker compose's getSpecifiedContainer picks it (the
+    service's containers by number, then its one-off `run` containers); and the project."""
     project, pname = C.load_or_name(ctx, [service])
     C.check_services(project, [service])
-    containers = C.project_containers(ctx.engine(), pname, [service], all=not running)
+    containers = C.project_containers(ctx.engine(), pname, [service], all=not running, oneoff=None)
+    containers.sort(key=lambda c: c.labels.get(L.ONEOFF) == "True")  # stable: by number before
     if index:  # 0 is no index, as docker compose's (getSpecifiedContainer: containerIndex > 0)
         containers = [c for c in containers if c.labels.get(L.CONTAINER_NUMBER) == str(index)]
     if not containers:  # docker compose's getSpecifiedContainer words
         what = f'service "{service}" is not running' if running else f'service "{service}" has no container'
         raise ComposerError(what + (f" container #{index}" if index and running else ""))
-    return containers[0]
+    return containers[0], project
 
 
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
@@ -76,11 +90,18 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     command = list(args.exec_command)
     if not command:
         raise UsageError("exec requires a command: composer exec SERVICE COMMAND [ARGS...]")
-    c = service_container(ctx, args.service, args.index)
+    c, project = _service_container(ctx, args.service, args.index)
+    if c.status == "paused":  # the daemon's refusal, as docker compose passes it on (exit 1)
+        raise ComposerError(
+            f"Error response from daemon: Container {c.id} is paused, unpause the container before exec"
+        )
     tty = not args.no_tty and not args.detach and sys.stdin.isatty() and sys.stdout.isatty()
+    # -e KEY takes its value from the project's environment (the shell's and .env's), as docker
+    # compose's runExec resolves it
+    environ = dict(project.environment) if project is not None else dict(ctx.environ)
     spec = ExecSpec(
         command=tuple(command),
-        env=env_list(args.env, dict(ctx.environ)),
+        env=env_list(args.env, environ),
         user=args.user,
         working_dir=args.workdir,
         tty=tty,
@@ -88,7 +109,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         privileged=args.privileged,
         detach=args.detach,
     )
-    return int(ctx.engine().containers.exec(c.id, spec))  # type: ignore[attr-defined]
+    return int(ctx.engine().containers.exec(c.id, spec))
 
 
 def _split(ref: str) -> tuple[str, str] | None:

@@ -26,7 +26,7 @@ HELP = {
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "port":
         parser.add_argument("--index", type=int, default=None)
-        parser.add_argument("--protocol", choices=["tcp", "udp"], default="tcp")
+        parser.add_argument("--protocol", type=str.lower, default="tcp", help="tcp or udp")
         parser.add_argument("service", metavar="SERVICE")
         parser.add_argument("private_port", metavar="PRIVATE_PORT", type=int)
         return

@@ -10,7 +10,7 @@ import argparse
 import secrets
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from composer import labels as L
 from composer.cli import _compose as C
@@ -37,46 +37,116 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--name", default=None, dest="container_name", help="assign a name to the container")
     parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL")
-    parser.add_argument("-l", "--label", action="append", default=[], dest="labels", metavar="KEY=VAL")
-    parser.add_argument("-v", "--volume", action="append", default=[], dest="volumes", metavar="SRC:DST[:ro]")
+    parser.add_argument("--env-from-file", action="append", default=[], dest="env_from_file", metavar="FILE",
+                        help="set environment variables from file")
+    parser.add_argument("-l", "--label", "--labels", action="append", default=[], dest="labels",
+                        metavar="KEY=VAL")
+    parser.add_argument("-v", "--volume", "--volumes", action="append", default=[], dest="volumes",
+                        metavar="SRC:DST[:ro]")
     parser.add_argument(
         "-p", "--publish", action="append", default=[], dest="publish", metavar="[IP:]HOST:CTR"
     )
     parser.add_argument("-P", "--service-ports", action="store_true", help="run with the service's ports")
+    parser.add_argument("--use-aliases", action="store_true",
+                        help="use the service's network aliases in the networks the container joins")
+    parser.add_argument("--cap-add", action="append", default=[], dest="cap_add",
+                        help="add Linux capabilities")
+    parser.add_argument("--cap-drop", action="append", default=[], dest="cap_drop",
+                        help="drop Linux capabilities")
     parser.add_argument("--no-deps", action="store_true", help="don't start linked services")
     parser.add_argument("--entrypoint", default=None, help="override the entrypoint of the image")
     parser.add_argument("-u", "--user", default=None)
     parser.add_argument("-w", "--workdir", default=None)
-    parser.add_argument("-T", "--no-TTY", action="store_true", dest="no_tty")
-    parser.add_argument("-i", "--interactive", action="store_true", default=True, help=argparse.SUPPRESS)
+    # None: not given (docker compose decides the tty by whether -t/-T/-i were given at all)
+    parser.add_argument("-T", "--no-TTY", "--no-tty", action="store_true", default=None, dest="no_tty")
+    parser.add_argument("-t", "--tty", action="store_true", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("-i", "--interactive", action="store_true", default=None,
+                        help="keep STDIN open even if not attached (default true)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="don't print anything to STDOUT")
     parser.add_argument(
         "--pull", choices=["always", "missing", "never", "policy"], default="policy", dest="pull_policy"
     )
     parser.add_argument("--remove-orphans", action="store_true")
     parser.add_argument("--quiet-pull", action="store_true")
     parser.add_argument("--build", action="store_true")
+    parser.add_argument("--quiet-build", action="store_true")
     parser.add_argument("service", metavar="SERVICE")
     parser.add_argument("run_command", nargs=argparse.REMAINDER, metavar="COMMAND")
 
 
 def _publish(items: list[str]) -> tuple:  # type: ignore[type-arg]
+    """`-p` as docker compose reads it (compose-go's ParsePortConfig: ranges, an IP, /udp)."""
+    from composer.loader.units import UnitError, parse_port_spec
     from runtime.spec import PortMapping
 
     out = []
     for item in items:
-        spec, _, proto = item.partition("/")
-        if proto not in ("", "tcp", "udp"):
-            raise UsageError(f"invalid port {item!r}; expected protocol tcp or udp")
-        protocol: Literal["tcp", "udp"] = "udp" if proto == "udp" else "tcp"
-        parts = spec.rsplit(":", 2)
-        host_ip = parts[0].strip("[]") if len(parts) == 3 else ""
         try:
-            host = int(parts[-2] or 0) if len(parts) >= 2 else 0
-            out.append(PortMapping(container_port=int(parts[-1]), host_port=host, host_ip=host_ip,
-                                   protocol=protocol))
-        except ValueError:
-            raise UsageError(f"invalid port {item!r}; expected [IP:][HOST:]CONTAINER[/PROTO]") from None
+            bindings = parse_port_spec(item)
+        except UnitError as exc:
+            raise UsageError(str(exc)) from None
+        for b in bindings:
+            if b.protocol not in ("tcp", "udp"):
+                raise UsageError(f"invalid port {item!r}; expected protocol tcp or udp")
+            # a host range for one container port: the first of it, as for the file's ports
+            host = int(b.published.partition("-")[0] or 0)
+            out.append(PortMapping(container_port=b.target, host_port=host, host_ip=b.host_ip,
+                                   protocol=b.protocol))  # type: ignore[arg-type]
     return tuple(out)
+
+
+def _labels(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:  # docker compose's runRun words
+            raise UsageError("label must be set as KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _environment(args: argparse.Namespace, project: Project) -> dict[str, str]:
+    """docker compose's getEnvironment: -e KEY=VAL, -e KEY from the project's environment (the
+    shell's and .env's variables; unset: left out), then --env-from-file entries not named by -e
+    (a file's ${X} sees only the -e values)."""
+    from composer.loader.environment import parse_env_text
+
+    env = env_list(args.env, dict(project.environment))
+    for path in args.env_from_file:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            raise UsageError(f"--env-from-file {path}: {exc.strerror or exc}") from None
+        for key, value in parse_env_text(text, path, env).items():
+            env.setdefault(key, value)
+    return env
+
+
+def _tty(args: argparse.Namespace) -> bool:
+    """docker compose's run: a tty when our output is a terminal, unless -T; without -t/-T/-i, none
+    either when our input is no terminal (a script piping into run)."""
+    if args.tty and args.no_tty:
+        raise UsageError("--tty and --no-tty can't be used together")
+    if args.tty:
+        return True
+    if args.no_tty or not sys.stdout.isatty():
+        return False
+    return args.interactive is not None or sys.stdin.isatty()
+
+
+def _caps(spec_add: tuple[str, ...], spec_drop: tuple[str, ...], add: list[str], drop: list[str]
+          ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """docker compose's applyRunOptions: --cap-add also takes the capability out of cap_drop,
+    --cap-drop out of cap_add."""
+    cap_add, cap_drop = list(spec_add), list(spec_drop)
+    if add:
+        cap_add += add
+        cap_drop = [c for c in cap_drop if c not in add]
+    if drop:
+        cap_drop += drop
+        cap_add = [c for c in cap_add if c not in drop]
+    return tuple(cap_add), tuple(cap_drop)
 
 
 def _volumes(items: list[str], project: Project) -> tuple:  # type: ignore[type-arg]
@@ -118,9 +188,16 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
 
     if args.build:
         raise UsageError("build is not supported yet")
+    if args.publish and args.service_ports:
+        raise UsageError("--service-ports and --publish are incompatible")
+    tty = _tty(args) and not args.detach
+    if args.quiet:  # as docker compose's -q: no progress
+        args.progress = "quiet"
     project = ctx.load_project(services=[args.service])
     C.check_services(project, [args.service])
-    extra_mounts, published = _volumes(args.volumes, project), _publish(args.publish)  # before any change
+    # everything the flags say is read before any change
+    extra_mounts, published = _volumes(args.volumes, project), _publish(args.publish)
+    user_labels, run_env = _labels(args.labels), _environment(args, project)
     engine = ctx.engine()
     deps = set() if args.no_deps else dependency_closure(project, [args.service]) - {args.service}
     with C.lock(ctx, project.name):
@@ -140,8 +217,9 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
             sys.stdout.write(plan.render())
             return 0
         run_plan(ctx, plan, project)
-    slug = secrets.token_hex(6)
-    cname = args.container_name or f"{project.name}-{args.service}-run-{slug}"
+    # docker compose: a 64-hex slug in the label, its first 12 in the name
+    slug = secrets.token_hex(32)
+    cname = args.container_name or f"{project.name}-{args.service}-run-{slug[:12]}"
     ids: dict[str, str] = {}
     for c in C.project_containers(engine, project.name):
         ids.setdefault(c.labels.get(L.SERVICE, ""), c.id)
@@ -157,33 +235,39 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     for f in gen.files:
         write_project_file(f)
     spec = gen.spec
-    svc = project.services[args.service]
     command = tuple(args.run_command) if args.run_command else spec.command
     entrypoint = spec.entrypoint
     if args.entrypoint is not None:
         import shlex
 
         entrypoint = tuple(shlex.split(args.entrypoint))
-    tty = not args.no_tty and not args.detach and sys.stdin.isatty() and sys.stdout.isatty()
-    labels = {**spec.labels, L.SLUG: slug, **env_list(args.labels)}
-    networks = tuple(
-        replace(n, aliases=tuple(a for a in n.aliases if a != args.service)) for n in spec.networks
-    )
+        if not args.run_command:  # docker compose's applyRunOptions: an entrypoint resets the command
+            command = ()
+    # one-off containers are not numbered (docker compose's prepareLabels: number -1)
+    labels = {k: v for k, v in spec.labels.items() if k != L.CONTAINER_NUMBER}
+    labels = {**labels, L.SLUG: slug, **user_labels}
+    # only with --use-aliases does the one-off answer to the service's name and aliases (docker
+    # compose's getAliases); its container name it always answers to
+    networks = spec.networks if args.use_aliases else tuple(replace(n, aliases=()) for n in spec.networks)
+    cap_add, cap_drop = _caps(spec.cap_add, spec.cap_drop, args.cap_add, args.cap_drop)
+    interactive = args.interactive is not False  # -i is on by default, as docker compose's
     spec = replace(
         spec,
         command=command,
         entrypoint=entrypoint,
-        env={**spec.env, **env_list(args.env, dict(ctx.environ))},
+        env={**spec.env, **run_env},
         user=args.user or spec.user,
         working_dir=args.workdir or spec.working_dir,
         volatile=args.auto_remove,
         tty=tty,
-        stdin_open=bool(svc.get("stdin_open")),
+        stdin_open=interactive,
         labels=labels,
         restart=RestartPolicy(),
-        ports=(spec.ports if args.service_ports else ()) + published,
+        ports=spec.ports if args.service_ports else published,
         mounts=spec.mounts + extra_mounts,
         networks=networks,
+        cap_add=cap_add,
+        cap_drop=cap_drop,
     )
     for w in gen.warnings:
         print(f"WARN[0000] {w}", file=sys.stderr)
@@ -199,7 +283,11 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
             raise ComposerError(str(exc)) from None
         raise
     if args.detach:
-        print(info.name)
+        if args.auto_remove:  # docker's AutoRemove: gone once it exits
+            from composer.cli.container_attach import spawn_reaper
+
+            spawn_reaper(info.id)
+        print(info.id)  # docker's RunStart prints what it started: the container's ID
         return 0
     from composer.cli.cmd_logs import LogPrinter, follow_containers
 

@@ -47,7 +47,8 @@ def test_down_keeps_an_orphan_running_and_ps_a_lists_one_offs(
     try:
         _run(proj, "up", "-d")
         one = _run(proj, "run", "-d", "--name", "auditorph-once", "keep", "sleep", "30")
-        assert one.stdout.strip() == "auditorph-once"
+        # docker compose's run -d prints the container's ID (RunStart of created.ID)
+        assert one.stdout.strip() == _container_id("auditorph-once")
         # docker compose ps: -a includes the one-off `run` containers, plain ps does not
         assert set(_states(proj)) == {"auditorph-keep-1", "auditorph-gone-1"}
         every = _ps(proj, "-a")
@@ -315,7 +316,7 @@ def test_exec_run_logs_cp_port_ls_version_flags(
             "-h",
             "/etc",
         ).stdout.strip()
-        assert one == "auditexec-web"
+        assert one == _container_id("auditexec-web")
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -359,3 +360,7 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _container_id(name: str) -> str:
+    return composer_cli("container", "inspect", name, "--format", "{{.Id}}").stdout.strip()
