@@ -233,26 +233,29 @@ def _mount_view(view: str, meta: Mapping[str, Any], config: Mapping[str, Any], n
         _init.mount_one(m, view, sys_)
 
 
-def copy_to(mgr: ContainerManager, ref: str, src: str | Path, dst: str) -> None:
-    """Copy host file or directory *src* to *dst* inside the container (into its volumes and
-    binds too, also when it is stopped)."""
+def copy_to(mgr: ContainerManager, ref: str, src: str | Path, dst: str, *, follow_link: bool = False,
+            copy_uid_gid: bool = False) -> None:
+    """Copy host file or directory *src* (``-``: a tar stream on stdin) to *dst* inside the
+    container (into its volumes and binds too, also when it is stopped), as docker's cp: owned by
+    root unless *copy_uid_gid*, a symlink *src* copied as a link unless *follow_link*."""
+    from runtime import copy_tree
+
     cid, doc = mgr._find(ref)
     info = mgr._info(cid, doc)
+    src = str(src)
     if not dst.startswith("/"):
         raise InvalidSpec(f"container {info.name}: copy destination {dst!r} is not absolute")
-    if not os.path.lexists(src):
+    if src != "-" and not os.path.lexists(src):
         raise NotFound(f"container {info.name}: no such file {src} on the host")
-    from runtime.executor.init import secure_join
 
     def copy(root: str) -> None:
-        target = secure_join(root, dst)
-        if os.path.isdir(target):
-            target = os.path.join(target, os.path.basename(str(src).rstrip("/")))
         try:
-            if os.path.isdir(src):
-                shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
+            if src == "-":
+                copy_tree.tar_in(root, dst, 0, keep_owner=copy_uid_gid)
             else:
-                shutil.copy2(src, target)
+                copy_tree.copy_in(root, src, dst, follow=follow_link, keep_owner=copy_uid_gid)
+        except copy_tree.CopyError as exc:
+            raise ExecError(f"container {info.name}: cannot copy to {dst}: {exc}") from None
         except OSError as exc:
             raise ExecError(_describe(info, _inside(exc, root))) from None
         except shutil.Error as exc:
@@ -261,24 +264,29 @@ def copy_to(mgr: ContainerManager, ref: str, src: str | Path, dst: str) -> None:
     _in_root(mgr, cid, info, copy)
 
 
-def copy_from(mgr: ContainerManager, ref: str, src: str, dst: str | Path) -> None:
-    """Copy *src* inside the container (its volumes and binds included) to host path *dst*."""
+def copy_from(
+    mgr: ContainerManager, ref: str, src: str, dst: str | Path, *, follow_link: bool = False
+) -> None:
+    """Copy *src* inside the container (its volumes and binds included) to host path *dst*
+    (``-``: a tar stream on stdout), as docker's cp: a symlink *src* is copied as a link unless
+    *follow_link*."""
+    from runtime import copy_tree
+
     cid, doc = mgr._find(ref)
     info = mgr._info(cid, doc)
-    from runtime.executor.init import secure_join
+    dst = str(dst)
 
     def copy(root: str) -> None:
-        source = secure_join(root, src)
-        if not os.path.lexists(source):
+        if not os.path.lexists(copy_tree.container_path(root, src, follow_link)):
             raise NotFound(f"container {info.name}: no such file {src}")
-        target = Path(dst)
-        if target.is_dir():
-            target = target / os.path.basename(src.rstrip("/"))
         try:
-            if os.path.isdir(source) and not os.path.islink(source):
-                shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+            if dst == "-":
+                sys.stdout.flush()
+                copy_tree.tar_out(root, src, 1, follow=follow_link)
             else:
-                shutil.copy2(source, target, follow_symlinks=False)
+                copy_tree.copy_out(root, src, dst, follow=follow_link)
+        except copy_tree.CopyError as exc:
+            raise ExecError(f"container {info.name}: cannot copy {src} to {dst}: {exc}") from None
         except OSError as exc:
             raise ExecError(_describe(info, _inside(exc, root))) from None
         except shutil.Error as exc:

@@ -503,14 +503,16 @@ class ContainerManager:
 
         return container_access.top(self, ref)
 
-    def copy_to(self, ref: str, src: str | Path, dst: str) -> None:
-        """Copy host file or directory *src* to *dst* inside the container."""
+    def copy_to(self, ref: str, src: str | Path, dst: str, *, follow_link: bool = False,
+                copy_uid_gid: bool = False) -> None:
+        """Copy host file or directory *src* (``-``: a tar stream on stdin) to *dst* inside the
+        container; with *copy_uid_gid* its owners are kept, else root owns the copy."""
         from runtime import container_access
 
-        container_access.copy_to(self, ref, src, dst)
+        container_access.copy_to(self, ref, src, dst, follow_link=follow_link, copy_uid_gid=copy_uid_gid)
 
-    def copy_from(self, ref: str, src: str, dst: str | Path) -> None:
-        """Copy *src* inside the container to host path *dst*."""
+    def copy_from(self, ref: str, src: str, dst: str | Path, *, follow_link: bool = False) -> None:
+        """Copy *src* inside the container to host path *dst* (``-``: a tar stream on stdout)."""
         from runtime import container_access
 
-        container_access.copy_from(self, ref, src, dst)
+        container_access.copy_from(self, ref, src, dst, follow_link=follow_link)

@@ -222,6 +222,10 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     for p in cmd(["pause", "unpause"], "pause (unpause) every process of containers"):
         p.add_argument("refs", nargs="+", metavar="CONTAINER")
     for p in cmd(["cp"], "copy files between a container and the host (CONTAINER:PATH)"):
+        p.add_argument("-a", "--archive", action="store_true",
+                       help="archive mode (copy all uid/gid information)")
+        p.add_argument("-L", "--follow-link", action="store_true",
+                       help="always follow symbol link in SRC_PATH")
         p.add_argument("src", metavar="SRC")
         p.add_argument("dst", metavar="DST")
     for p in cmd(["events"], "print the engine's container events as they happen"):
@@ -525,10 +529,12 @@ def _cmd_cp(args: argparse.Namespace, ctx: Context) -> int:
     src_ref, src = split_cp_arg(args.src)
     dst_ref, dst = split_cp_arg(args.dst)
     mgr = _mgr(ctx)
-    if src_ref and not dst_ref:
-        mgr.copy_from(src_ref, src, os.path.join(ctx.cwd, dst))
+    if src_ref and not dst_ref:  # `-`: a tar stream on stdout (stdin), as docker's cp
+        mgr.copy_from(src_ref, src, dst if dst == "-" else os.path.join(ctx.cwd, dst),
+                      follow_link=args.follow_link)
     elif dst_ref and not src_ref:
-        mgr.copy_to(dst_ref, os.path.join(ctx.cwd, src), dst)
+        mgr.copy_to(dst_ref, src if src == "-" else os.path.join(ctx.cwd, src), dst,
+                    follow_link=args.follow_link, copy_uid_gid=args.archive)
     else:
         raise UsageError("cp: exactly one of SRC and DST must be CONTAINER:PATH")
     return 0

@@ -121,14 +121,20 @@ def _split(ref: str) -> tuple[str, str] | None:
 
 
 def _cp(args: argparse.Namespace, ctx: Context) -> int:
+    import os
+
+    from runtime.errors import EngineError, NotFound
+
     src, dst = _split(args.source), _split(args.dest)
-    if (src is None) == (dst is None):
-        raise UsageError(
-            "cp copies between a service container and the host: one of SRC and DEST must be SERVICE:PATH"
-        )
+    if src is not None and dst is not None:  # docker compose's copy words
+        raise ComposerError("copying between services is not supported")
+    if src is None and dst is None:
+        raise ComposerError("unknown copy direction")
     ref = src if src is not None else dst
     assert ref is not None
     service, path = ref
+    if dst is not None and args.source != "-" and not os.path.lexists(args.source):
+        raise ComposerError(f"lstat {os.path.abspath(args.source)}: no such file or directory")
     project, pname = C.load_or_name(ctx, [service])
     C.check_services(project, [service])
     engine = ctx.engine()
@@ -143,9 +149,17 @@ def _cp(args: argparse.Namespace, ctx: Context) -> int:
             raise ComposerError(f'service "{service}" is not running container #{args.index}')
     elif not targets:
         raise ComposerError(f"no container found for service {service!r}")
-    if src is not None:
-        engine.containers.copy_from(targets[0].id, path, args.dest)
-    else:
-        for t in targets:
-            engine.containers.copy_to(t.id, args.source, path)
+    try:
+        if src is not None:
+            engine.containers.copy_from(targets[0].id, path, args.dest, follow_link=args.follow_link)
+        else:
+            for t in targets:
+                engine.containers.copy_to(t.id, args.source, path, follow_link=args.follow_link,
+                                          copy_uid_gid=args.archive)
+    except NotFound:  # the daemon's words, naming the container by the ID compose passes it
+        raise ComposerError(
+            f"Error response from daemon: Could not find the file {path} in container {targets[0].id}"
+        ) from None
+    except EngineError as exc:  # docker compose exits 1 for any error of a copy
+        raise ComposerError(str(exc)) from None
     return 0
