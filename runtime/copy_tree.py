@@ -27,38 +27,44 @@ def container_path(root: str, path: str, follow: bool) -> str:
 
 def copy_in(root: str, src: str, dst: str, *, follow: bool, keep_owner: bool) -> None:
     """Host *src* to *dst* in the container: into *dst* when it is a directory (`src/.`: its
-    contents), else as *dst*."""
+    contents), else as *dst*. As docker's cp, the source goes as a tar stream extracted by
+    tar_in's rules: each entry placed under a parent resolved in the container's root, so that a
+    link the container holds is never followed on the host's side."""
+    import tarfile
+    import threading
+
+    is_dir = os.path.isdir(src) and (follow or not os.path.islink(src))
     target = secure_join(root, dst)
     if os.path.isdir(target):
-        target = os.path.join(target, os.path.basename(src.rstrip("/")))
-    elif dst.endswith("/") and not os.path.lexists(target):
+        into, name = dst, os.path.basename(src.rstrip("/"))
+    elif dst.endswith("/"):
         raise CopyError("no such directory")  # go-archive's ErrDirNotExists
-    is_dir = os.path.isdir(src) and (follow or not os.path.islink(src))
-    if is_dir:
-        shutil.copytree(src, target, symlinks=True, dirs_exist_ok=True)
+    elif is_dir and os.path.lexists(target):
+        raise CopyError("cannot copy directory")  # go-archive's ErrCannotCopyDir
     else:
-        shutil.copy2(src, target, follow_symlinks=follow)
-    _chown_like(src, target, is_dir=is_dir, keep=keep_owner, follow=follow)
+        into, name = os.path.dirname(dst) or "/", os.path.basename(dst)
+    source = os.path.realpath(src) if follow else src  # -L follows SRC itself, nothing below it
+    failed: list[BaseException] = []
+    r, w = os.pipe2(os.O_CLOEXEC)
 
+    def feed() -> None:
+        try:
+            with os.fdopen(w, "wb") as out, tarfile.open(fileobj=out, mode="w|") as tar:
+                tar.add(source, arcname=name)
+        except BrokenPipeError:
+            pass  # the reader failed: its error is the one to tell
+        except BaseException as exc:  # noqa: BLE001 - raised again by the caller's thread
+            failed.append(exc)
 
-def _chown_like(src: str, target: str, *, is_dir: bool, keep: bool, follow: bool) -> None:
-    """What was copied from *src* to *target* belongs to root (docker's daemon extracts with
-    ChownOpts 0:0) or, with *keep* (-a), to the owner of its source."""
-
-    def owner(path: str, follow_it: bool = False) -> tuple[int, int]:
-        if not keep:
-            return 0, 0
-        st = os.stat(path) if follow_it else os.lstat(path)
-        return st.st_uid, st.st_gid
-
-    if os.path.basename(src.rstrip("/")) != ".":  # `src/.`: its contents only
-        os.lchown(target, *owner(src, follow))
-    if not is_dir:
-        return
-    for dirpath, dirnames, filenames in os.walk(src):
-        rel = os.path.relpath(dirpath, src)
-        for name in (*dirnames, *filenames):
-            os.lchown(os.path.normpath(os.path.join(target, rel, name)), *owner(os.path.join(dirpath, name)))
+    writer = threading.Thread(target=feed, name="cp-tar", daemon=True)
+    writer.start()
+    try:
+        tar_in(root, into, r, keep_owner=keep_owner)
+    finally:
+        os.close(r)
+        writer.join()
+    if failed:
+        raise failed[0]
 
 
 def copy_out(root: str, src: str, dst: str, *, follow: bool) -> None:
@@ -121,12 +127,22 @@ def tar_in(root: str, dst: str, fd: int, *, keep_owner: bool) -> None:
             elif m.isreg():
                 f = tar.extractfile(m)
                 assert f is not None
-                with open(target, "xb") as out:
-                    shutil.copyfileobj(f, out)
+                try:
+                    with open(target, "xb") as out:
+                        shutil.copyfileobj(f, out)
+                except OSError as exc:  # a full disk: say which file
+                    raise OSError(exc.errno, exc.strerror, exc.filename or target) from None
                 os.chmod(target, m.mode & 0o7777)
             elif m.issym():
                 os.symlink(m.linkname, target)
-            else:  # hard links, devices, fifos: not made from a stream here
+            elif m.islnk():  # to an entry made before, named from the stream's root
+                link = [p for p in m.linkname.split("/") if p not in ("", ".")]
+                if not link or ".." in link:
+                    continue
+                first = os.path.join(secure_join(root, os.path.join(dst, *link[:-1])), link[-1])
+                os.link(first, target, follow_symlinks=False)
+                continue  # the same inode: owner and times are the first's
+            else:  # devices and fifos are not made from a stream here
                 continue
             os.lchown(target, *((m.uid, m.gid) if keep_owner else (0, 0)))
             if not m.issym():

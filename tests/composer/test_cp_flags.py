@@ -98,6 +98,16 @@ def test_cp_links_owners_and_streams(proj: Path) -> None:
     assert not os.path.exists(f"/etc/{mark}")
     inside = _sh(proj, f"cat /tmp/esc/{mark}; test -L /tmp/esc || echo dir; ls /etc | grep -c {mark} || true")
     assert inside == "in\ndir\n0\n"
+    # the same for a directory copied from the host: /t8/x, a link to /tmp, is replaced, not followed
+    _sh(proj, "mkdir /t8 && ln -s /tmp /t8/x")
+    (proj / "esc" / "x").mkdir(parents=True)
+    (proj / "esc" / "x" / mark).write_text("host\n")
+    os.link(proj / "esc" / "x" / mark, proj / "esc" / "hard")
+    composer_ok(proj, "cp", "esc/.", "web:/t8")
+    assert not os.path.exists(f"/tmp/{mark}")
+    inside = _sh(proj, f"cat /t8/x/{mark}; test -L /t8/x || echo dir; stat -c %h /t8/hard; "
+                       f"ls /tmp | grep -c {mark} || true")
+    assert inside == "host\ndir\n2\n0\n"
     # errors in docker compose's words, exit code 1
     cid = composer_cli("container", "inspect", "cpflags-web-1", "--format", "{{.Id}}").stdout.strip()
     res = composer_ok(proj, "cp", "web:/nope", "out/", code=1)
