@@ -78,6 +78,11 @@ def test_run_stdin_entrypoint_aliases_caps(proj: Path) -> None:
     assert err.strip() == "label must be set as KEY=VALUE"
     _, _, err = _run(proj, "--rm", "-P", "-p", "80", "web", "true", code=2)
     assert err.strip() == "--service-ports and --publish are incompatible"
+    # -p as compose-go's ParsePortConfig reads it: a range publishes each port
+    cid = _run(proj, "-d", "-p", "127.0.0.1::90-91", "web", "sleep", "30")[1].strip()
+    ports = composer_cli("container", "port", cid).stdout
+    assert re.fullmatch(r"90/tcp -> 127\.0\.0\.1:\d+\n91/tcp -> 127\.0\.0\.1:\d+\n", ports), ports
+    composer_cli("container", "rm", "-f", cid)
 
 
 def test_run_environment_detach_and_labels(proj: Path) -> None:
