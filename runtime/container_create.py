@@ -267,9 +267,10 @@ def _prepare(
         cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
     _create_bind_sources(spec)
     # volumes
-    volume_sources = _volumes(
+    volume_sources, volume_devices = _volumes(
         mgr, cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
     )
+    spec = _with_image_volumes(spec, volume_sources, doc)
     # network (before the init: it joins the netns pin)
     net = mgr.engine.networks.setup_container(cid, spec)
     undo.append(lambda: mgr.engine.networks.teardown_container(cid))
@@ -289,6 +290,7 @@ def _prepare(
         net=net,
         hostname_path=str(hostname_path),
         volume_sources=volume_sources,
+        volume_devices=volume_devices,
         rlimits=[(n, s, h) for n, (s, h) in rlimits.items()],
         init_path=INIT_BINARY if spec.init and os.path.exists(INIT_BINARY) else None,
         cgroups_path="/".join(["composer", *cgroup_parts]) if cgroup_parts else "",
@@ -537,14 +539,17 @@ def _volumes(
     doc: dict[str, Any],
     undo: list[Callable[[], object]],
     image_layers: list[str],
-) -> dict[str, str]:
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """target -> the host path each volume mount binds (for a volume with a device: the device,
+    and target -> its (type, o) in the second map), the volumes made and copied up as needed."""
     mounts = [m for m in spec.mounts if m.type == "volume"]
     targets = {m.target for m in spec.mounts}
     image_volumes = [t for t in (config.get("Volumes") or {}) if t not in targets]
     if not mounts and not image_volumes:
-        return {}
+        return {}, {}
     vols = mgr.engine.volumes
     out: dict[str, str] = {}
+    devices: dict[str, tuple[str, str]] = {}
     for m in [*mounts, *(S.Mount(type="volume", target=t) for t in image_volumes)]:
         if m.source:
             try:
@@ -564,15 +569,51 @@ def _volumes(
             info = vols.create_anonymous({"com.docker.volume.anonymous": ""}, name=name)
         doc["volume_names"].append(info.name)
         doc.setdefault("volume_targets", {})[m.target] = info.name
-        if not m.nocopy and not m.subpath:
+        src, device = _volume_source(spec, m, info)
+        if not m.nocopy and not m.subpath and (device is None or device[1] == "bind"):
             image_dir = _image_path(image_layers, m.target)
             if image_dir is not None:
-                vols.populate_from_image(info, image_dir)
-        src = info.mountpoint
-        if m.subpath:
-            src = os.path.join(src, m.subpath)
-        out[m.target] = src
-    return out
+                vols.populate_from_image(info, image_dir, into=src)
+        out[m.target] = src  # a subpath is opened under it by the init, at each start
+        if device is not None:
+            devices[m.target] = (device[0], info.options.get("o", ""))
+    return out, devices
+
+
+def _volume_source(
+    spec: ContainerSpec, m: S.Mount, info: S.VolumeInfo
+) -> tuple[str, tuple[str, str] | None]:
+    """The path a volume mount starts from and, for a volume whose options name a device, (its
+    type, "bind" or "mount"): a bind's device is a host directory that takes the copy-up and the
+    subpath as the volume's own directory would; another type's device is no path of ours."""
+    opts = info.options
+    if not opts.get("type") and not opts.get("device"):
+        return info.mountpoint, None
+    device = opts.get("device", "")
+    if {"bind", "rbind"} & set(opts.get("o", "").split(",")):
+        if not os.path.isdir(device):  # as docker's mount of it fails: the create, not a later start
+            raise InvalidSpec(f"container {spec.name}: volume {info.name}: failed to mount local volume: "
+                              f"mount {device}: no such directory")
+        return device, (opts.get("type", ""), "bind")
+    if m.subpath:
+        raise InvalidSpec(f"container {spec.name}: volume {info.name}: a subpath needs a volume that is "
+                          f"a directory; this one mounts a {opts.get('type')} device")
+    return device, (opts.get("type", ""), "mount")
+
+
+def _with_image_volumes(
+    spec: ContainerSpec, volume_sources: Mapping[str, str], doc: dict[str, Any]
+) -> ContainerSpec:
+    """The spec with a mount for each of the image's VOLUMEs that nothing else mounts (their
+    anonymous volumes are in *volume_sources*), as docker's daemon adds one per config.Volumes
+    entry: the bundle mounts them, and the row's spec lists them for inspect, ps and volumes_from."""
+    targets = {m.target for m in spec.mounts}
+    extra = tuple(S.Mount(type="volume", target=t) for t in volume_sources if t not in targets)
+    if not extra:
+        return spec
+    stored = spec_from_json(doc["spec"])  # as asked: volumes_from stays a reference there
+    doc["spec"] = spec_to_json(dataclasses.replace(stored, mounts=stored.mounts + extra))
+    return dataclasses.replace(spec, mounts=spec.mounts + extra)
 
 
 def _parse_device(raw: str, name: str) -> tuple[str, str, str, int, int, str]:

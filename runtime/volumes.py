@@ -171,17 +171,20 @@ class VolumeManager:
             self._remove_dir(name)
         return removed
 
-    def populate_from_image(self, volume: str | VolumeInfo, image_dir_path: str | Path) -> bool:
+    def populate_from_image(
+        self, volume: str | VolumeInfo, image_dir_path: str | Path, into: str | None = None
+    ) -> bool:
         """Copy the image's content at the mount target into the volume, once, while it is empty.
 
         Docker's copy-up: the first container that mounts a new empty volume over a directory of
         its image sees that directory's content in the volume. *image_dir_path* is the host path of
         that directory in the container's rootfs (not followed if it is a symlink). The volume's
-        root takes the directory's owner and mode. Returns whether anything was copied.
+        root takes the directory's owner and mode. *into*: the directory the volume really is (a
+        host directory its options bind), when not its own. Returns whether anything was copied.
         """
         name = volume if isinstance(volume, str) else volume.name
         info = self.get(name)
-        dest = Path(info.mountpoint)
+        dest = Path(into or info.mountpoint)
         with self.store.transaction() as tx:
             doc = tx.get("volume", name)
             if doc is None:

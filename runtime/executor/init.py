@@ -239,6 +239,20 @@ def mount_one(
         mount_cgroup_tree(dest, opts.flags, mountinfo, sys)
         return
     is_bind = mtype == "bind" or bool(opts.flags & sc.MS_BIND)
+    held = -1
+    if is_bind and m.get("beneath"):
+        held = open_beneath(str(m["beneath"]), str(m.get("subpath") or ""))
+        source = f"/proc/self/fd/{held}"
+    try:
+        _mount_source(source, dest, mtype, opts, is_bind, sys)
+    finally:
+        if held >= 0:
+            os.close(held)
+
+
+def _mount_source(
+    source: str, dest: str, mtype: str, opts: MountOptions, is_bind: bool, sys: Syscalls
+) -> None:
     if is_bind:
         if not os.path.exists(source):
             raise InitError(f"bind source {source} does not exist")
@@ -252,6 +266,36 @@ def mount_one(
         sys.mount(source, dest, mtype, opts.flags, opts.data or None)
     if opts.propagation:
         sys.mount(None, dest, None, opts.propagation)
+
+
+def open_beneath(base: str, subpath: str) -> int:
+    """An O_PATH descriptor of *subpath* under the directory *base*, as moby's safepath.Join opens
+    a volume's subpath: its symbolic links resolved, refused when it leaves *base*, then opened one
+    component at a time following no link, so that a link a container swaps into its volume
+    between the check and the open cannot point the bind at the host; the mount binds the fd."""
+    base = os.path.realpath(base)
+    resolved = os.path.realpath(os.path.join(base, subpath.lstrip("/")))
+    rel = os.path.relpath(resolved, base)
+    if rel == ".." or rel.startswith("../"):
+        raise InitError(f"path concatenation escapes the base directory, base: {base}, subpath: {subpath}")
+    flags = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(base, flags | os.O_DIRECTORY)
+    try:
+        for part in (p for p in rel.split("/") if p not in ("", ".")):
+            try:
+                nxt = os.open(part, flags, dir_fd=fd)
+            except FileNotFoundError:
+                raise InitError(f"cannot access path {os.path.join(base, subpath)}: "
+                                "no such file or directory") from None
+            os.close(fd)
+            fd = nxt
+            if stat.S_ISLNK(os.fstat(fd).st_mode):  # changed since it was resolved
+                raise InitError(f"cannot access path {os.path.join(base, subpath)}: "
+                                "too many levels of symbolic links")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def mount_rootfs(rootfs: str, options: str, volatile: bool, sys: Syscalls = SYSCALLS) -> None:

@@ -1,0 +1,90 @@
+"""Volumes in real containers as docker's daemon mounts them: the image's VOLUMEs, volumes whose
+local driver options name a device (a host directory bound, a tmpfs), and subpaths that stay inside
+their volume."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from runtime.engine import Engine
+from runtime.errors import ExecError, InvalidSpec
+from runtime.spec import ContainerSpec, Mount, VolumeSpec
+from tests.runtime.test_containers import run, spec
+
+pytestmark = pytest.mark.privileged
+
+
+def _volume(target: str, source: str = "", **kw: object) -> Mount:
+    return Mount(type="volume", source=source, target=target, **kw)  # type: ignore[arg-type]
+
+
+def test_an_image_volume_is_mounted_with_its_copied_content(engine: Engine, busybox_tar: Path) -> None:
+    engine.images.import_tarball(busybox_tar, "localhost/withvol:latest",
+                                 changes=['VOLUME ["/etc", "/data"]'])
+    s = ContainerSpec(name="t-imgvol", image="localhost/withvol:latest", network_mode="none",
+                      command=("sh", "-c", "cat /etc/group >/dev/null && echo kept > /data/f && "
+                               "grep -c ' /data ' /proc/mounts"))
+    code, out, _ = run(engine, s)
+    assert (code, out) == (0, "1\n")  # /data is a mount, not the container's own layer
+    c = engine.containers.list(all=True)[0]
+    targets = dict(c.mounts)
+    assert sorted(targets) == ["/data", "/etc"]
+    data = engine.volumes.get(targets["/data"])
+    assert Path(data.mountpoint, "f").read_text() == "kept\n"
+    assert Path(engine.volumes.get(targets["/etc"]).mountpoint, "group").exists()  # copy-up
+    engine.containers.remove(c.id, volumes=True)
+    assert engine.volumes.list() == []
+
+
+def test_a_volume_that_binds_a_host_dir_shows_it_and_takes_the_copy_up_when_empty(
+    engine: Engine, tmp_path: Path
+) -> None:
+    full, empty = tmp_path / "full", tmp_path / "empty"
+    full.mkdir()
+    (full / "h.txt").write_text("host\n")
+    empty.mkdir()
+    for name, device in (("hostdir", full), ("emptydir", empty)):
+        engine.volumes.create(VolumeSpec(name=name, driver_opts={"type": "none", "o": "bind",
+                                                                  "device": str(device)}))
+    code, out, _ = run(engine, spec("t-devbind", "sh", "-c", "cat /h/h.txt; echo new > /h/n; ls /etc",
+                                    mounts=(_volume("/h", "hostdir"), _volume("/etc", "emptydir"))))
+    assert code == 0 and out.startswith("host\n") and "passwd" in out
+    assert (full / "n").read_text() == "new\n"
+    assert {"group", "passwd"} <= set(os.listdir(empty))  # docker copies into the empty host dir
+    assert os.listdir(engine.volumes.get("hostdir").mountpoint) == []  # no copy-up into the unused dir
+    code, _, err = run(engine, spec("t-devbind-ro", "sh", "-c", "touch /h/x",
+                                    mounts=(_volume("/h", "hostdir", read_only=True),)))
+    assert code != 0 and "Read-only file system" in err
+    engine.volumes.create(VolumeSpec(name="gone", driver_opts={"type": "none", "o": "bind",
+                                                               "device": str(tmp_path / "nope")}))
+    with pytest.raises(InvalidSpec, match="volume gone: failed to mount local volume: mount .*/nope"):
+        engine.containers.create(spec("t-devbind-gone", "true", mounts=(_volume("/x", "gone"),)))
+
+
+def test_a_tmpfs_volume_is_a_tmpfs_with_its_options(engine: Engine) -> None:
+    engine.volumes.create(VolumeSpec(name="scratch", driver_opts={"type": "tmpfs", "device": "tmpfs",
+                                                                  "o": "size=3m,uid=1000"}))
+    code, out, _ = run(engine, spec("t-devtmpfs", "sh", "-c", "grep ' /s ' /proc/mounts; stat -c %u /s",
+                                    mounts=(_volume("/s", "scratch"),)))
+    assert code == 0
+    assert out.split()[:3] == ["tmpfs", "/s", "tmpfs"] and "size=3072k" in out and out.endswith("1000\n")
+
+
+def test_a_subpath_stays_inside_its_volume(engine: Engine) -> None:
+    engine.volumes.create(VolumeSpec(name="shared"))
+    code, _, _ = run(engine, spec("t-sub-writer", "sh", "-c",
+                                  "mkdir -p /v/real/dir && echo in > /v/real/dir/f && "
+                                  "ln -s real/dir /v/inner && ln -s / /v/root && ln -s ../../../.. /v/up",
+                                  mounts=(_volume("/v", "shared"),)))
+    assert code == 0
+    code, out, _ = run(engine, spec("t-sub-inner", "cat", "/x/f",
+                                    mounts=(_volume("/x", "shared", subpath="inner"),)))
+    assert (code, out) == (0, "in\n")  # a link that stays inside the volume is followed, as docker's
+    for sub in ("root", "up", "../../../../etc", "real/../../.."):
+        with pytest.raises(ExecError, match="path concatenation escapes the base directory"):
+            run(engine, spec(f"t-sub-{len(sub)}", "ls", "/x", mounts=(_volume("/x", "shared", subpath=sub),)))
+    with pytest.raises(ExecError, match="cannot access path .*/missing: no such file or directory"):
+        run(engine, spec("t-sub-missing", "ls", "/x", mounts=(_volume("/x", "shared", subpath="missing"),)))
