@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 LOCAL_OPTIONS: Final = frozenset({"type", "device", "o"})
+ANONYMOUS_LABEL: Final = "com.docker.volume.anonymous"  # moby's: on every volume made without a name
 
 LabelFilter = Mapping[str, str | None]  # key -> value; None: the key is present with any value
 
@@ -70,7 +71,8 @@ class VolumeManager:
         """A new volume with a random 64-hex name (an anonymous volume, as docker's), or *name*:
         one a container recorded as its own before asking, so a kill in between leaks nothing."""
         name = name or secrets.token_hex(32)
-        return self._create(VolumeSpec(name=name, labels=dict(labels or {})), anonymous=True)
+        labels = {**(labels or {}), ANONYMOUS_LABEL: ""}  # what volume prune picks without --all
+        return self._create(VolumeSpec(name=name, labels=labels), anonymous=True)
 
     def _create(self, spec: VolumeSpec, anonymous: bool) -> VolumeInfo:
         name = spec.name
@@ -131,9 +133,11 @@ class VolumeManager:
 
     def users(self, name: str, tx: Tx | None = None) -> builtins.list[str]:
         """Containers whose record lists *name* in "volume_names"."""
+        return [str(d.get("name") or cid[:12]) for cid, d in self._users(name, tx)]
+
+    def _users(self, name: str, tx: Tx | None = None) -> builtins.list[tuple[str, Doc]]:
         tx = tx or self.store.read()
-        return [str(d.get("name") or cid[:12]) for cid, d in tx.list("container")
-                if name in (d.get("volume_names") or [])]
+        return [(cid, d) for cid, d in tx.list("container") if name in (d.get("volume_names") or [])]
 
     def remove(self, name: str, force: bool = False) -> bool:
         """Remove the volume and its data. *force*: a missing volume is no error.
@@ -144,10 +148,10 @@ class VolumeManager:
             if tx.get("volume", name) is None:
                 if force:
                     return False
-                raise NotFound(f"volume {name!r} not found")
-            users = self.users(name, tx)
-            if users:
-                raise Conflict(f"volume {name} is in use by container(s) {', '.join(users)}")
+                raise NotFound(f"get {name}: no such volume")  # moby's words
+            users = self._users(name, tx)
+            if users:  # moby's OpErr, with the ids of the containers that hold it
+                raise Conflict(f"remove {name}: volume is in use - [{', '.join(cid for cid, _ in users)}]")
             tx.delete("volume", name)
         self._remove_dir(name)
         return True
@@ -159,15 +163,31 @@ class VolumeManager:
             _umount(str(data))
         shutil.rmtree(vdir, ignore_errors=True)
 
-    def prune(self, labels: LabelFilter | None = None) -> builtins.list[str]:
-        """Remove every volume matching *labels* that no container uses; returns their names."""
-        removed: builtins.list[str] = []
+    def prune(
+        self, labels: LabelFilter | None = None, all: bool = False, without: LabelFilter | None = None
+    ) -> builtins.list[tuple[str, int]]:
+        """Remove the volumes no container uses, as moby's volume prune picks them: only anonymous
+        ones unless *all*, never one with driver options (its data is a device's or a host
+        directory's), those matching *labels* and none matching any of *without* (label!=).
+
+        Returns (name, bytes its data took) of each volume removed.
+        """
+        gone: builtins.list[tuple[str, str]] = []
         with self.store.transaction() as tx:
             for name, doc in tx.list("volume"):
-                if labels_match(doc.get("labels") or {}, labels) and not self.users(name, tx):
+                have = doc.get("labels") or {}
+                if (
+                    (all or ANONYMOUS_LABEL in have)
+                    and not doc.get("options")
+                    and labels_match(have, labels)
+                    and not any(labels_match(have, {k: v}) for k, v in (without or {}).items())
+                    and not self._users(name, tx)
+                ):
                     tx.delete("volume", name)
-                    removed.append(name)
-        for name in removed:
+                    gone.append((name, doc["mountpoint"]))
+        removed = []
+        for name, mountpoint in gone:  # measured outside the transaction: a walk takes its time
+            removed.append((name, _du(Path(mountpoint))))
             self._remove_dir(name)
         return removed
 
@@ -216,6 +236,20 @@ class VolumeManager:
                     tx.put("volume", name, doc, name=name)
             raise
         return True
+
+
+def _du(path: Path) -> int:
+    """The bytes of the files under *path* (as moby's directory.Size: each inode once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for top, _, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(top, f))
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+    return total
 
 
 def _copy_tree(src: Path, dst: Path) -> None:

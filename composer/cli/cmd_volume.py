@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
-from composer.cli.cmd_image import print_inspect, render_table
+from composer.cli.cmd_image import print_inspect
 from composer.cli.context import Context
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
@@ -34,9 +33,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     for alias in ("ls", "list"):
         p = sub.add_parser(alias, help="list volumes")
         p.add_argument("-q", "--quiet", action="store_true", help="print only the names")
-        p.add_argument("--filter", action="append", default=[], dest="filters", metavar="FILTER",
-                       help="label=KEY[=VALUE], name=NAME, dangling=true|false")
-        p.add_argument("--format", dest="out_format", choices=["table", "json"], default="table")
+        p.add_argument("--filter", "-f", action="append", default=[], dest="filters", metavar="FILTER",
+                       help="dangling=true|false, driver=D, label=KEY[=VALUE], name=NAME")
+        p.add_argument("--format", dest="out_format", default="table",
+                       help="table (default), json, or a Go template such as "
+                            "'table {{.Name}}\t{{.Mountpoint}}'")
 
     p = sub.add_parser("inspect", help="show volume details as JSON")
     p.add_argument("--format", "-f", dest="out_format", default="json")
@@ -47,9 +48,12 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         p.add_argument("-f", "--force", action="store_true", help="no error for a missing volume")
         p.add_argument("volume_names", nargs="+", metavar="NAME")
 
-    p = sub.add_parser("prune", help="remove every unused volume")
-    p.add_argument("-f", "--force", action="store_true", help="do not ask (composer never asks)")
-    p.add_argument("--filter", action="append", default=[], dest="filters", metavar="label=KEY[=VALUE]")
+    p = sub.add_parser("prune", help="remove unused anonymous volumes (all unused ones with --all)")
+    p.add_argument("-a", "--all", dest="prune_all", action="store_true",
+                   help="remove all unused volumes, not just anonymous ones")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument("--filter", action="append", default=[], dest="filters",
+                   metavar="label=KEY[=VALUE], label!=KEY[=VALUE] or all=true")
 
 
 def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
@@ -112,10 +116,12 @@ def _create(volumes: VolumeManager, args: argparse.Namespace) -> int:
 
 
 def _selected(volumes: VolumeManager, filters: Sequence[str]) -> list[VolumeInfo]:
+    from composer.cli.docker_format import filter_match
+
     labels, other = _filters(filters)
     out = []
     for v in volumes.list(labels or None):
-        if "name" in other and other["name"] not in v.name:
+        if "name" in other and not filter_match([other["name"]], v.name):
             continue
         if "driver" in other and other["driver"] != v.driver:
             continue
@@ -125,24 +131,48 @@ def _selected(volumes: VolumeManager, filters: Sequence[str]) -> list[VolumeInfo
     return out
 
 
-def inspect_json(volumes: VolumeManager, v: VolumeInfo) -> dict[str, Any]:
-    """One volume as podman's ``volume inspect`` shows it."""
+def inspect_json(v: VolumeInfo) -> dict[str, Any]:
+    """One volume as docker's `volume inspect` shows it (moby api/types/volume Volume, its order)."""
     return {
-        "Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "CreatedAt": v.created_at,
-        "Labels": dict(v.labels), "Scope": "local", "Options": dict(v.options),
-        "MountCount": len(volumes.users(v.name)), "Anonymous": v.anonymous,
+        "CreatedAt": _rfc3339(v.created_at), "Driver": v.driver, "Labels": dict(v.labels),
+        "Mountpoint": v.mountpoint, "Name": v.name, "Options": dict(v.options), "Scope": "local",
     }
+
+
+def _rfc3339(stamp: str) -> str:
+    """Go's time.RFC3339 of a stored RFC 3339 time: whole seconds, as moby formats CreatedAt."""
+    day, _, clock = stamp.partition("T")
+    return f"{day}T{clock.partition('.')[0].removesuffix('Z')}Z" if clock else stamp
+
+
+# docker/cli's volume formatter: the default table, the columns' titles, what {{json .}} holds
+_TABLE = "table {{.Driver}}\t{{.Name}}"
+_HEADERS = {"Availability": "AVAILABILITY", "Driver": "DRIVER", "Group": "GROUP", "Labels": "LABELS",
+            "Links": "LINKS", "Mountpoint": "MOUNTPOINT", "Name": "VOLUME NAME", "Scope": "SCOPE",
+            "Size": "SIZE", "Status": "STATUS"}
+
+
+def _ls_row(v: VolumeInfo) -> dict[str, str]:
+    return {"Availability": "N/A", "Driver": v.driver, "Group": "N/A",
+            "Labels": ",".join(f"{k}={val}" for k, val in sorted(v.labels.items())), "Links": "N/A",
+            "Mountpoint": v.mountpoint, "Name": v.name, "Scope": "local", "Size": "N/A", "Status": "N/A"}
 
 
 def _ls(volumes: VolumeManager, args: argparse.Namespace) -> int:
     vols = _selected(volumes, args.filters)
-    if args.quiet:
-        for v in vols:
-            print(v.name)
-    elif args.out_format == "json":
-        print(json.dumps([inspect_json(volumes, v) for v in vols], indent=4))
-    else:
-        print(render_table(["DRIVER", "VOLUME NAME"], [[v.driver, v.name] for v in vols]), end="")
+    fmt = args.out_format or "table"
+    if args.quiet and fmt == "table":
+        fmt = "{{.Name}}"  # docker's quiet format; a template of the user's wins
+    rows = [_ls_row(v) for v in vols]
+    if fmt == "json":
+        from composer.cli.docker_format import go_json
+
+        sys.stdout.write("".join(go_json(r) + "\n" for r in rows))
+        return 0
+    from composer.cli.go_template import render_rows
+
+    sys.stdout.write(render_rows(_TABLE if fmt == "table" else fmt, rows, list(_HEADERS), _HEADERS,
+                                 [v.labels for v in vols]))
     return 0
 
 
@@ -152,7 +182,7 @@ def _inspect(volumes: VolumeManager, args: argparse.Namespace) -> int:
     found, missing = [], None
     for vname in args.volume_names:
         try:
-            found.append(inspect_json(volumes, volumes.get(vname)))
+            found.append(inspect_json(volumes.get(vname)))
         except NotFound as exc:
             missing = missing or exc
     print_inspect(found, args.out_format)
@@ -162,27 +192,55 @@ def _inspect(volumes: VolumeManager, args: argparse.Namespace) -> int:
 
 
 def _rm(volumes: VolumeManager, args: argparse.Namespace) -> int:
-    from runtime.errors import EngineError, NotFound
+    from runtime.errors import EngineError
 
-    failed: EngineError | None = None
+    failed = False
     for vname in args.volume_names:
         try:
             if volumes.remove(vname, force=args.force):
                 print(vname)
-        except EngineError as exc:
-            print(str(exc), file=sys.stderr)
-            failed = failed or exc
-    if failed is None:
-        return 0
-    return 1 if isinstance(failed, NotFound) else 2  # as podman volume rm: 1 missing, 2 in use
+        except EngineError as exc:  # as docker's CLI: each error said, the others removed, exit 1
+            print(f"Error response from daemon: {exc}", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+_PRUNE_WARNING = {
+    False: "WARNING! This will remove anonymous local volumes not used by at least one container.",
+    True: "WARNING! This will remove all local volumes not used by at least one container.",
+}
 
 
 def _prune(volumes: VolumeManager, args: argparse.Namespace) -> int:
-    labels, other = _filters(args.filters)
-    if other:
-        from composer.errors import UsageError
+    from composer.cli.docker_format import human_size
+    from composer.errors import UsageError
 
-        raise UsageError("volume prune: only label filters are supported")
-    for vname in volumes.prune(labels or None):
-        print(vname)
+    labels: dict[str, str | None] = {}
+    without: dict[str, str | None] = {}
+    prune_all = args.prune_all
+    for item in args.filters:
+        kind, eq, value = item.partition("=")
+        if kind == "label!":  # label!=KEY[=VALUE]: volumes without it, as docker's
+            k, has_v, v = value.partition("=")
+            without[k] = v if has_v else None
+        elif kind == "label" and eq:
+            k, has_v, v = value.partition("=")
+            labels[k] = v if has_v else None
+        elif kind == "all" and eq:
+            if args.prune_all:
+                raise UsageError("conflicting options: cannot specify both --all and --filter all=1")
+            prune_all = value.lower() in ("1", "true")
+        else:
+            raise UsageError(f"volume prune: invalid filter {item!r}; "
+                             "expected label=..., label!=... or all=...")
+    if not args.force and sys.stdin.isatty():
+        sys.stdout.write(f"{_PRUNE_WARNING[prune_all]}\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            print("volume prune has been cancelled", file=sys.stderr)
+            return 1
+    removed = volumes.prune(labels or None, all=prune_all, without=without or None)
+    if removed:
+        print("Deleted Volumes:\n" + "".join(name + "\n" for name, _ in removed))
+    print("Total reclaimed space:", human_size(sum(size for _, size in removed)))
     return 0

@@ -70,13 +70,13 @@ def test_remove_refuses_while_in_use_and_deletes_data_after(volumes: VolumeManag
     v = volumes.create(VolumeSpec(name="busy"))
     Path(v.mountpoint, "f").write_text("x")
     _use(volumes, "c1", "busy")
-    with pytest.raises(Conflict, match="volume busy is in use by container\\(s\\) demo-c1"):
+    with pytest.raises(Conflict, match="^remove busy: volume is in use - \\[c1\\]$"):
         volumes.remove("busy")
     with volumes.store.transaction() as tx:
         tx.delete("container", "c1")
     assert volumes.remove("busy") is True
     assert not Path(v.mountpoint).exists() and not (volumes.paths.volumes / "busy").exists()
-    with pytest.raises(NotFound, match="volume 'busy' not found"):
+    with pytest.raises(NotFound, match="^get busy: no such volume$"):
         volumes.remove("busy")
     assert volumes.remove("busy", force=True) is False
 
@@ -85,9 +85,26 @@ def test_prune_removes_unused_volumes_matching_labels(volumes: VolumeManager) ->
     for name, p in [("a1", "a"), ("a2", "a"), ("b1", "b")]:
         volumes.create(VolumeSpec(name=name, labels={"p": p}))
     _use(volumes, "c1", "a2")
-    assert volumes.prune({"p": "a"}) == ["a1"]
+    assert volumes.prune({"p": "a"}, all=True) == [("a1", 0)]
     assert [v.name for v in volumes.list()] == ["a2", "b1"]
-    assert volumes.prune() == ["b1"]
+    assert volumes.prune(all=True, without={"p": "b"}) == []
+    assert volumes.prune(all=True) == [("b1", 0)]
+
+
+def test_prune_takes_only_anonymous_volumes_unless_all_and_never_one_with_options(
+    volumes: VolumeManager,
+) -> None:
+    """As moby's volume prune since API 1.42: named volumes stay unless --all (or all=true); a
+    volume with driver options (a host directory, a device) is never pruned."""
+    volumes.create(VolumeSpec(name="named"))
+    volumes.create(VolumeSpec(name="device", driver_opts={"type": "tmpfs", "device": "tmpfs"}))
+    anon = volumes.create_anonymous()
+    assert anon.labels == {"com.docker.volume.anonymous": ""}
+    Path(anon.mountpoint, "f").write_text("12345")
+    assert volumes.prune() == [(anon.name, 5)]
+    assert [v.name for v in volumes.list()] == ["device", "named"]
+    assert volumes.prune(all=True) == [("named", 0)]
+    assert [v.name for v in volumes.list()] == ["device"]
 
 
 def test_populate_from_image_copies_once_with_owner_modes_and_symlinks(volumes: VolumeManager,
