@@ -139,8 +139,10 @@ def _resource_ops(
         rname = runtime_name(project, key)
         if rname in existing:
             ops[key] = None
-        elif conf.get("external"):
-            raise ProjectError(project.name, f"{kind} {rname} declared as external, but could not be found")
+        elif conf.get("external"):  # docker compose's words for each (ensureNetwork, ensureVolume)
+            what = (f"network {rname} declared as external, but could not be found" if kind == "network"
+                    else f"external volume \"{rname}\" not found")  # Go %q of a volume name
+            raise ProjectError(project.name, what)
         elif any(key in used_by(project.services[s]) for s in wanted):
             op_kind: OpKind = "CreateNetwork" if kind == "network" else "CreateVolume"
             ops[key] = b.add(op_kind, f"{kind}:{rname}", "not found", name=rname, key=key)

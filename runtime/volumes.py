@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 LOCAL_OPTIONS: Final = frozenset({"type", "device", "o"})
+_NEEDS: Final = {"device": ("type",), "type": ("device",), "o": ("device", "type")}
 ANONYMOUS_LABEL: Final = "com.docker.volume.anonymous"  # moby's: on every volume made without a name
 
 LabelFilter = Mapping[str, str | None]  # key -> value; None: the key is present with any value
@@ -82,8 +83,11 @@ class VolumeManager:
         if unknown:
             raise InvalidSpec(f"volume {name}: unknown driver option {unknown[0]!r}; "
                               "expected type, device or o")
-        if "device" in spec.driver_opts and "type" not in spec.driver_opts:
-            raise InvalidSpec(f"volume {name}: driver option device needs type (e.g. type=none, o=bind)")
+        for opt, needs in _NEEDS.items():  # moby's local driver: mandatoryOpts
+            missing = [n for n in needs if opt in spec.driver_opts and n not in spec.driver_opts]
+            if missing:
+                raise InvalidSpec(f"volume {name}: driver option {opt} needs {missing[0]} "
+                                  "(e.g. type=none, o=bind, device=/path)")
         existing = self.store.read().get("volume", name)
         if existing is not None:
             return self._same_or_conflict(existing, spec)

@@ -49,6 +49,12 @@ def test_driver_options_are_recorded_and_unknown_ones_refused(volumes: VolumeMan
     with pytest.raises(InvalidSpec, match="invalid name"):
         volumes.create(VolumeSpec(name="../etc"))
     assert not (volumes.paths.volumes / "v2").exists()
+    # moby's mandatory options: a type mounts a device, o goes with both (as docker refuses them)
+    for given, missing in (({"type": "tmpfs"}, "type needs device"), ({"device": "/x"}, "device needs type"),
+                           ({"o": "bind"}, "o needs device")):
+        with pytest.raises(InvalidSpec, match=f"^volume v3: driver option {missing} "):
+            volumes.create(VolumeSpec(name="v3", driver_opts=given))
+    assert volumes.list() == [v]
 
 
 def test_anonymous_volume_has_a_64_hex_name(volumes: VolumeManager) -> None:

@@ -162,6 +162,13 @@ def test_external_network_must_exist(tmp_path: Path) -> None:
         reconcile(p, Observed())
 
 
+def test_external_volume_must_exist_in_docker_composes_words(tmp_path: Path) -> None:
+    p = load(tmp_path, "services:\n  a: {image: busybox, volumes: [ext:/d]}\n"
+                       "volumes: {ext: {external: true, name: shared-data}}\n")
+    with pytest.raises(ProjectError, match='external volume "shared-data" not found$'):
+        reconcile(p, Observed())
+
+
 def test_teardown_stops_dependents_first_from_labels_alone(tmp_path: Path) -> None:
     p = load(tmp_path, APP)
     cs = []
