@@ -397,7 +397,7 @@ def _with_volumes_from(mgr: ContainerManager, spec: ContainerSpec) -> ContainerS
         for m in other_spec.mounts:
             if m.type == "tmpfs" or m.target in targets:
                 continue
-            ro = m.read_only if mode == "" else mode == "ro"
+            ro = m.read_only or mode == "ro"  # moby: m.RW && ReadWrite(mode): rw keeps a ro mount ro
             if m.type == "volume":
                 m = S.Mount(
                     type="volume",

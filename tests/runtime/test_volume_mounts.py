@@ -88,3 +88,16 @@ def test_a_subpath_stays_inside_its_volume(engine: Engine) -> None:
             run(engine, spec(f"t-sub-{len(sub)}", "ls", "/x", mounts=(_volume("/x", "shared", subpath=sub),)))
     with pytest.raises(ExecError, match="cannot access path .*/missing: no such file or directory"):
         run(engine, spec("t-sub-missing", "ls", "/x", mounts=(_volume("/x", "shared", subpath="missing"),)))
+
+
+def test_volumes_from_rw_keeps_a_read_only_mount_read_only(engine: Engine, tmp_path: Path) -> None:
+    """moby: a copied mount is RW only when it was and the mode allows (m.RW && ReadWrite(mode))."""
+    (tmp_path / "src").mkdir()
+    donor = engine.containers.create(spec("t-from-donor", "true", mounts=(
+        Mount(type="bind", source=str(tmp_path / "src"), target="/ro", read_only=True),
+        _volume("/rw", "fromvol"))))
+    probe = "for d in /ro /rw; do touch $d/x 2>/dev/null && echo $d:rw || echo $d:ro; done"
+    for mode, want in (("", "/ro:ro\n/rw:rw\n"), (":rw", "/ro:ro\n/rw:rw\n"), (":ro", "/ro:ro\n/rw:ro\n")):
+        code, out, _ = run(engine, spec(f"t-from{mode.replace(':', '-')}", "sh", "-c", probe,
+                                        volumes_from=(f"{donor.id}{mode}",)))
+        assert (code, out) == (0, want), mode
