@@ -1,0 +1,80 @@
+"""Top-level volumes as a docker compose user writes them: a named volume that binds a host dir
+(driver_opts type: none, o: bind), a tmpfs volume, an external one, the image's own VOLUMEs; what
+up makes, what the containers see, and what down -v removes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import compose_project, composer_cli, composer_ok
+
+pytestmark = pytest.mark.privileged
+
+COMPOSE = """
+services:
+  app:
+    image: localhost/withvol:latest
+    command: sleep 1000
+    stop_grace_period: 1s
+    volumes: [host:/host, scratch:/scratch, shared:/shared]
+volumes:
+  host:
+    driver: local
+    driver_opts: {{type: none, o: bind, device: "{hostdir}"}}
+    labels: {{team: infra}}
+  scratch:
+    driver_opts: {{type: tmpfs, device: tmpfs, o: "size=2m"}}
+  shared:
+    external: true
+    name: volumes-e2e-shared
+"""
+
+
+@pytest.fixture
+def proj(tmp_path: Path, busybox_tar: Path, busybox_image: str) -> Iterator[Path]:
+    res = composer_cli("image", "import", "-c", 'VOLUME ["/data"]', str(busybox_tar),
+                       "localhost/withvol:latest")
+    assert res.returncode == 0, res.stderr
+    hostdir = tmp_path / "hostdir"
+    hostdir.mkdir()
+    (hostdir / "h.txt").write_text("from the host\n")
+    yield from compose_project(tmp_path, COMPOSE.format(hostdir=hostdir), "vole2e")
+    composer_cli("volume", "rm", "-f", "volumes-e2e-shared")
+
+
+def _names() -> list[str]:
+    return sorted(composer_cli("volume", "ls", "-q").stdout.split())
+
+
+def test_a_missing_external_volume_stops_up_before_anything_is_made(proj: Path) -> None:
+    res = composer_ok(proj, "-p", "vole2e", "up", "-d", code=None)
+    assert res.returncode != 0
+    assert res.stderr.strip().endswith('external volume "volumes-e2e-shared" not found')
+    assert _names() == [] and composer_cli("ps", "-a", "-q").stdout == ""
+
+
+def test_driver_opts_volumes_image_volumes_and_down_v(proj: Path, tmp_path: Path) -> None:
+    composer_cli("volume", "create", "volumes-e2e-shared")
+    composer_ok(proj, "-p", "vole2e", "up", "-d")
+    out = composer_ok(proj, "-p", "vole2e", "exec", "-T", "app", "sh", "-c",
+                      "cat /host/h.txt; echo from-app > /host/a.txt; grep ' /scratch ' /proc/mounts; "
+                      "echo kept > /data/f; grep -c ' /data ' /proc/mounts").stdout
+    lines = out.splitlines()
+    assert lines[0] == "from the host" and lines[-1] == "1"
+    assert lines[1].startswith("tmpfs /scratch tmpfs ") and "size=2048k" in lines[1]
+    assert (tmp_path / "hostdir" / "a.txt").read_text() == "from-app\n"
+    [host] = json.loads(composer_cli("volume", "inspect", "vole2e_host").stdout)
+    assert host["Labels"] == {"com.docker.compose.project": "vole2e", "com.docker.compose.version":
+                              host["Labels"]["com.docker.compose.version"],
+                              "com.docker.compose.volume": "host", "team": "infra"}
+    assert host["Options"] == {"type": "none", "o": "bind", "device": str(tmp_path / "hostdir")}
+    [anon] = [n for n in _names() if len(n) == 64]  # the image's VOLUME /data
+    mounts = json.loads(composer_cli("container", "inspect", "-f", "{{json .Mounts}}", "vole2e-app-1").stdout)
+    assert {m["Destination"]: m.get("Name") for m in mounts}["/data"] == anon
+    composer_ok(proj, "-p", "vole2e", "down", "-v")
+    assert _names() == ["volumes-e2e-shared"]  # an external volume is never the project's to remove
+    assert sorted(p.name for p in (tmp_path / "hostdir").iterdir()) == ["a.txt", "h.txt"]
