@@ -107,7 +107,6 @@ class VolumeManager:
             doc: Doc = {
                 "name": name, "mountpoint": str(data), "labels": dict(spec.labels), "driver": "local",
                 "options": dict(spec.driver_opts), "created_at": rfc3339_nano(), "anonymous": anonymous,
-                "populated": False,
             }
             with self.store.transaction() as tx:
                 won = tx.get("volume", name)
@@ -198,47 +197,44 @@ class VolumeManager:
     def populate_from_image(
         self, volume: str | VolumeInfo, image_dir_path: str | Path, into: str | None = None
     ) -> bool:
-        """Copy the image's content at the mount target into the volume, once, while it is empty.
+        """Copy the image's content at the mount target into the volume while the volume is empty.
 
-        Docker's copy-up: the first container that mounts a new empty volume over a directory of
-        its image sees that directory's content in the volume. *image_dir_path* is the host path of
-        that directory in the container's rootfs (not followed if it is a symlink). The volume's
-        root takes the directory's owner and mode. *into*: the directory the volume really is (a
-        host directory its options bind), when not its own. Returns whether anything was copied.
+        Docker's copy-up (moby's populateVolume, at each container create): a container that
+        mounts an empty volume over a directory of its image sees that directory's content in the
+        volume; one with data is left as it is. *image_dir_path* is the host path of that directory
+        in the container's rootfs (not followed if it is a symlink). The volume's root takes the
+        directory's owner and mode. *into*: the directory the volume really is (a host directory
+        its options bind), when not its own. Returns whether it copied (the volume was empty).
         """
+        import fcntl
+
         name = volume if isinstance(volume, str) else volume.name
         info = self.get(name)
         dest = Path(into or info.mountpoint)
-        with self.store.transaction() as tx:
-            doc = tx.get("volume", name)
-            if doc is None:
-                raise NotFound(f"volume {name!r} not found")
-            if doc.get("populated"):
-                return False
-            doc["populated"] = True  # claim it: a concurrent start must not copy twice
-            tx.put("volume", name, doc, name=name)
         try:
             st = os.lstat(image_dir_path)
         except FileNotFoundError:
             return False
-        if not stat.S_ISDIR(st.st_mode) or any(dest.iterdir()):
+        if not stat.S_ISDIR(st.st_mode):
             return False
+        lock = os.open(self._dir(name), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            _copy_tree(Path(image_dir_path), dest)
-            os.chown(dest, st.st_uid, st.st_gid)
-            os.chmod(dest, stat.S_IMODE(st.st_mode))
-        except BaseException:
-            for child in dest.iterdir():  # leave the volume empty, as it was
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-            with self.store.transaction() as tx:
-                doc = tx.get("volume", name)
-                if doc is not None:
-                    doc["populated"] = False
-                    tx.put("volume", name, doc, name=name)
-            raise
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two creates at once: one copies, the other finds data
+            if any(dest.iterdir()):
+                return False
+            try:
+                _copy_tree(Path(image_dir_path), dest)
+                os.chown(dest, st.st_uid, st.st_gid)
+                os.chmod(dest, stat.S_IMODE(st.st_mode))
+            except BaseException:
+                for child in dest.iterdir():  # leave the volume empty, as it was
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+                raise
+        finally:
+            os.close(lock)
         return True
 
 

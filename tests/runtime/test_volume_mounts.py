@@ -101,3 +101,22 @@ def test_volumes_from_rw_keeps_a_read_only_mount_read_only(engine: Engine, tmp_p
         code, out, _ = run(engine, spec(f"t-from{mode.replace(':', '-')}", "sh", "-c", probe,
                                         volumes_from=(f"{donor.id}{mode}",)))
         assert (code, out) == (0, want), mode
+
+
+def test_copy_up_fills_a_volume_whenever_a_create_finds_it_empty(engine: Engine) -> None:
+    """moby's populateVolume at each create: a volume an earlier container mounted over an empty
+    directory (/tmp: nothing to copy, its mode taken) still takes /etc's files at the next create,
+    and again once emptied; one with data is left as it is."""
+    engine.volumes.create(VolumeSpec(name="lazy"))
+    data = Path(engine.volumes.get("lazy").mountpoint)
+    assert run(engine, spec("t-copy-tmp", "true", mounts=(_volume("/tmp", "lazy"),)))[0] == 0
+    assert os.listdir(data) == [] and os.stat(data).st_mode & 0o7777 == 0o1777
+    assert run(engine, spec("t-copy-etc", "true", mounts=(_volume("/etc", "lazy"),)))[0] == 0
+    assert {"group", "passwd"} <= set(os.listdir(data))
+    (data / "group").write_text("mine\n")
+    assert run(engine, spec("t-copy-again", "true", mounts=(_volume("/etc", "lazy"),)))[0] == 0
+    assert (data / "group").read_text() == "mine\n"
+    for child in data.iterdir():
+        child.unlink()
+    assert run(engine, spec("t-copy-emptied", "true", mounts=(_volume("/etc", "lazy"),)))[0] == 0
+    assert (data / "group").read_text() != "mine\n" and (data / "passwd").exists()
