@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
     from runtime.containers import ContainerManager
+    from runtime.volumes import VolumeManager
     from runtime.warm_monitor import WarmMonitor
 else:  # dataclasses imports inspect, ast, dis, tokenize: only volumes_from needs it (F16)
     from runtime.lazy import lazy
@@ -570,14 +571,34 @@ def _volumes(
         doc["volume_names"].append(info.name)
         doc.setdefault("volume_targets", {})[m.target] = info.name
         src, device = _volume_source(spec, m, info)
-        if not m.nocopy and not m.subpath and (device is None or device[1] == "bind"):
+        if not m.nocopy and (device is None or device[1] == "bind"):
             image_dir = _image_path(image_layers, m.target)
             if image_dir is not None:
-                vols.populate_from_image(info, image_dir, into=src)
+                _copy_up(vols, info, image_dir, src, m.subpath)
         out[m.target] = src  # a subpath is opened under it by the init, at each start
         if device is not None:
             devices[m.target] = (device[0], info.options.get("o", ""))
     return out, devices
+
+
+def _copy_up(vols: VolumeManager, info: S.VolumeInfo, image_dir: str, src: str, subpath: str) -> None:
+    """The image's files into the volume, or into its *subpath* when that exists (moby copies into
+    what the mount binds; a missing subpath is the start's error), opened without following a link
+    out of the volume."""
+    if not subpath:
+        vols.populate_from_image(info, image_dir, into=src)
+        return
+    from runtime.executor.init import InitError, open_beneath
+
+    try:
+        fd = open_beneath(src, subpath)
+    except (InitError, OSError):
+        return
+    try:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            vols.populate_from_image(info, image_dir, into=f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
 
 
 def _volume_source(

@@ -120,3 +120,20 @@ def test_copy_up_fills_a_volume_whenever_a_create_finds_it_empty(engine: Engine)
         child.unlink()
     assert run(engine, spec("t-copy-emptied", "true", mounts=(_volume("/etc", "lazy"),)))[0] == 0
     assert (data / "group").read_text() != "mine\n" and (data / "passwd").exists()
+
+
+def test_copy_up_goes_into_an_empty_subpath_and_never_out_of_the_volume(engine: Engine,
+                                                                         tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    engine.volumes.create(VolumeSpec(name="withsub"))
+    data = Path(engine.volumes.get("withsub").mountpoint)
+    (data / "conf").mkdir()
+    os.symlink(str(outside), data / "out")
+    code, out, _ = run(engine, spec("t-subcopy", "ls", "/etc",
+                                    mounts=(_volume("/etc", "withsub", subpath="conf"),)))
+    assert code == 0 and "passwd" in out.split()
+    assert {"group", "passwd"} <= set(os.listdir(data / "conf"))
+    with pytest.raises(ExecError, match="path concatenation escapes the base directory"):
+        run(engine, spec("t-subcopy-out", "true", mounts=(_volume("/etc", "withsub", subpath="out"),)))
+    assert os.listdir(outside) == []
