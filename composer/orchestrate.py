@@ -544,6 +544,7 @@ def observe(engine: EngineLike, project: Project) -> Observed:
     containers = tuple(engine.containers.list(all=True, labels={L.PROJECT: project.name}))
     networks = _present(engine, "networks", [_network_name(project, k) for k in project.networks])
     volumes = _present(engine, "volumes", [_volume_name(project, k) for k in project.volumes])
+    volume_projects = {n: p for n in volumes if (p := _volume_project(engine, n)) is not None}
     images: set[str] = set()
     for ref in dict.fromkeys(image_ref(project.name, name, svc) for name, svc in project.services.items()):
         try:
@@ -561,9 +562,18 @@ def observe(engine: EngineLike, project: Project) -> Observed:
         damaged=damaged,
         networks=networks,
         volumes=volumes,
+        volume_projects=volume_projects,
         images=frozenset(images),
         pod=pods is None or pods.exists(project.name),
     )  # no pod support: no pod op
+
+
+def _volume_project(engine: EngineLike, name: str) -> str | None:
+    """The project label of volume *name* ("": none); None when it cannot be read."""
+    try:
+        return str(engine.volumes.get(name).labels.get(L.PROJECT, ""))
+    except (EngineError, AttributeError):  # gone meanwhile; a fake without labels
+        return None
 
 
 def _present(engine: EngineLike, attr: str, names: Sequence[str]) -> frozenset[str]:

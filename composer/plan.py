@@ -88,6 +88,8 @@ class Observed:
     containers: tuple[ContainerInfo, ...] = ()
     networks: frozenset[str] = frozenset()  # runtime names that exist
     volumes: frozenset[str] = frozenset()
+    # the com.docker.compose.project label of each existing volume the project declares ("": none)
+    volume_projects: Mapping[str, str] = field(default_factory=dict)
     images: frozenset[str] = frozenset()  # image references present locally
     pod: bool = False  # the project's pod exists
     damaged: frozenset[str] = frozenset()  # ids of containers a killed create left half-made
@@ -149,6 +151,22 @@ def _resource_ops(
     return ops
 
 
+def _unmanaged_volumes(project: Project, observed: Observed) -> list[str]:
+    """docker compose's warnings for a declared volume that exists but is not this project's
+    (ensureVolume): it is used as it is, and `external: true` says so."""
+    out = []
+    for key, conf in project.volumes.items():
+        rname = volume_name(project, key)
+        owner = observed.volume_projects.get(rname)
+        if (conf or {}).get("external") or owner is None or owner == project.name:
+            continue
+        why = (f'was created for project "{owner}" (expected "{project.name}")' if owner
+               else "was not created by Docker Compose")
+        out.append(f'volume "{rname}" already exists but {why}. '
+                   "Use `external: true` to use an existing volume")
+    return out
+
+
 def _stop_and_remove(b: _Builder, c: ContainerInfo, service: str, cause: str) -> int:
     """Remove *c*, stopping it first when it runs; returns the remove op."""
     target = f"service:{service}:{_number(c)}"
@@ -207,6 +225,7 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                             network_name, _svc_networks)
     vol_ops = _resource_ops(b, project, wanted, "volume", project.volumes, observed.volumes,
                             volume_name, _svc_volumes)
+    b.warnings.extend(_unmanaged_volumes(project, observed))
 
     by_service: dict[str, list[ContainerInfo]] = {}
     orphans: list[ContainerInfo] = []

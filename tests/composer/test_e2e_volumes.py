@@ -78,3 +78,13 @@ def test_driver_opts_volumes_image_volumes_and_down_v(proj: Path, tmp_path: Path
     composer_ok(proj, "-p", "vole2e", "down", "-v")
     assert _names() == ["volumes-e2e-shared"]  # an external volume is never the project's to remove
     assert sorted(p.name for p in (tmp_path / "hostdir").iterdir()) == ["a.txt", "h.txt"]
+
+
+def test_up_warns_of_a_declared_volume_it_did_not_make_and_uses_it(proj: Path) -> None:
+    composer_cli("volume", "create", "volumes-e2e-shared")
+    composer_cli("volume", "create", "vole2e_host")
+    res = composer_ok(proj, "-p", "vole2e", "up", "-d", "--no-start")
+    assert ('WARN[0000] volume "vole2e_host" already exists but was not created by Docker Compose. '
+            "Use `external: true` to use an existing volume") in res.stderr.splitlines()
+    [host] = json.loads(composer_cli("volume", "inspect", "vole2e_host").stdout)
+    assert host["Labels"] == {} and host["Options"] == {}  # used as it is, as docker compose does

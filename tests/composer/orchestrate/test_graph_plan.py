@@ -169,6 +169,25 @@ def test_external_volume_must_exist_in_docker_composes_words(tmp_path: Path) -> 
         reconcile(p, Observed())
 
 
+def test_a_declared_volume_that_is_not_the_projects_is_used_with_docker_composes_warning(
+    tmp_path: Path,
+) -> None:
+    p = load(tmp_path, "name: demo\nservices:\n  a: {image: busybox, volumes: [mine:/m, theirs:/t, "
+                       "made:/x, ext:/e]}\nvolumes: {mine: {}, theirs: {}, made: {}, "
+                       "ext: {external: true}}\n")
+    observed = Observed(volumes=frozenset({"demo_mine", "demo_theirs", "demo_made", "ext"}),
+                        volume_projects={"demo_mine": "demo", "demo_theirs": "other", "demo_made": "",
+                                         "ext": ""})
+    plan = reconcile(p, observed)
+    assert not [op for op in plan.ops if op.kind == "CreateVolume"]
+    assert set(plan.warnings) == {
+        'volume "demo_theirs" already exists but was created for project "other" (expected "demo"). '
+        "Use `external: true` to use an existing volume",
+        'volume "demo_made" already exists but was not created by Docker Compose. '
+        "Use `external: true` to use an existing volume",
+    }
+
+
 def test_teardown_stops_dependents_first_from_labels_alone(tmp_path: Path) -> None:
     p = load(tmp_path, APP)
     cs = []
