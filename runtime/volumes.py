@@ -58,11 +58,11 @@ class VolumeManager:
         )
 
     def create(self, spec: VolumeSpec) -> VolumeInfo:
-        """Create the volume; an existing one with the same labels is returned as it is.
+        """Create the volume; an existing one is returned as it is, whatever its labels and
+        options, as moby's store returns it (docker volume create of a name that exists succeeds).
 
         Raises:
             InvalidSpec: a bad name or an unknown driver option.
-            Conflict: the name exists with other labels.
         """
         return self._create(spec, anonymous=False)
 
@@ -90,7 +90,7 @@ class VolumeManager:
                                   "(e.g. type=none, o=bind, device=/path)")
         existing = self.store.read().get("volume", name)
         if existing is not None:
-            return self._same_or_conflict(existing, spec)
+            return self._info(existing)  # as moby: the one there, whatever its labels
         vdir = self._dir(name)
         data = vdir / "_data"
         self.paths.volumes.mkdir(parents=True, exist_ok=True)
@@ -111,17 +111,12 @@ class VolumeManager:
             with self.store.transaction() as tx:
                 won = tx.get("volume", name)
                 if won is not None:  # another process created it meanwhile: its directory is ours too
-                    return self._same_or_conflict(won, spec)
+                    return self._info(won)
                 tx.put("volume", name, doc, name=name)
         except BaseException:
             if self.store.read().get("volume", name) is None:
                 shutil.rmtree(vdir, ignore_errors=True)
             raise
-        return self._info(doc)
-
-    def _same_or_conflict(self, doc: Doc, spec: VolumeSpec) -> VolumeInfo:
-        if (doc.get("labels") or {}) != dict(spec.labels):
-            raise Conflict(f"volume {spec.name} already exists with different labels")
         return self._info(doc)
 
     def get(self, name: str) -> VolumeInfo:

@@ -15,6 +15,8 @@ def test_volume_create_ls_inspect_rm(engine_paths: tuple[Path, Path]) -> None:
     r = composer_cli("volume", "create", "--label", "com.example=yes", "--opt", "type=tmpfs",
                      "--opt", "device=tmpfs", "--opt", "o=size=1m", "data1")
     assert (r.returncode, r.stdout) == (0, "data1\n"), r.stderr
+    r = composer_cli("volume", "create", "--label", "other=label", "data1")  # as docker's: the one there
+    assert (r.returncode, r.stdout) == (0, "data1\n"), r.stderr
     r = composer_cli("volume", "create")
     anon = r.stdout.strip()
     assert r.returncode == 0 and len(anon) == 64
