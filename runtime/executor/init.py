@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 _FLAGS: Final[dict[str, tuple[int, bool]]] = {  # option -> (flag, set it)
     "ro": (sc.MS_RDONLY, True),
+    "rro": (sc.MS_RDONLY, True),  # and every mount under it too (mount_one)
     "rw": (sc.MS_RDONLY, False),
     "nosuid": (sc.MS_NOSUID, True),
     "suid": (sc.MS_NOSUID, False),
@@ -248,6 +249,19 @@ def mount_one(
     finally:
         if held >= 0:
             os.close(held)
+    if "rro" in (m.get("options") or ()):
+        _read_only_below(dest, sys)
+
+
+def _read_only_below(dest: str, sys: Syscalls) -> None:
+    """The mounts a read-only rbind brought along read-only too (docker's "rro", moby's default for
+    a read-only mount since 25): a `/:/host:ro` must not leave /host/tmp or /host/run writable. A
+    kernel before 5.12 lacks mount_setattr: the top stays read-only, as docker falls back."""
+    try:
+        sys.mount_setattr(dest, sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EINVAL):
+            raise
 
 
 def _mount_source(

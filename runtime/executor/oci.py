@@ -195,6 +195,7 @@ def _user_mount(m: Mount, spec: ContainerSpec, inputs: BundleInputs) -> dict[str
     if not m.target.startswith("/"):
         raise InvalidSpec(f"container {spec.name}: mount target {m.target!r} is not absolute")
     ro = ["ro"] if m.read_only else []
+    rro = ["rro"] if m.read_only else []  # a bind: read-only with the mounts under it, as docker's
     if m.type == "tmpfs":
         opts = ["nosuid", "nodev", *ro]
         if m.tmpfs_size is not None:
@@ -208,7 +209,7 @@ def _user_mount(m: Mount, spec: ContainerSpec, inputs: BundleInputs) -> dict[str
         device = inputs.volume_devices.get(m.target)
         entry = (_device_mount(m, source, *device) if device is not None else
                  {"destination": m.target, "type": "bind", "source": source,
-                  "options": ["rbind", "rprivate", *ro]})
+                  "options": ["rbind", "rprivate", *rro]})
         if m.subpath:  # a bind (create refuses a subpath of a volume that mounts another type)
             # the init opens the subpath under the volume without following a link out of it
             entry.update(source=f"{source}/{m.subpath}", beneath=source, subpath=m.subpath)
@@ -219,7 +220,7 @@ def _user_mount(m: Mount, spec: ContainerSpec, inputs: BundleInputs) -> dict[str
         "destination": m.target,
         "type": "bind",
         "source": m.source,
-        "options": ["rbind", m.propagation or "rprivate", *ro],
+        "options": ["rbind", m.propagation or "rprivate", *rro],
     }
 
 
@@ -228,11 +229,11 @@ def _device_mount(m: Mount, device: str, fstype: str, o: str) -> dict[str, Any]:
     mounts it (mount(device, dir, type, o's flags, o's data)): `type: none, o: bind` binds a host
     directory, `type: tmpfs` makes a tmpfs, `type: nfs` mounts a share, ..."""
     opts = [o for o in o.split(",") if o]
-    ro = ["ro"] if m.read_only else []
     if "bind" in opts or "rbind" in opts:
         return {"destination": m.target, "type": "bind", "source": device,
-                "options": [*opts, "rprivate", *ro]}
-    return {"destination": m.target, "type": fstype, "source": device, "options": [*opts, *ro]}
+                "options": [*opts, "rprivate", *(["rro"] if m.read_only else [])]}
+    return {"destination": m.target, "type": fstype, "source": device,
+            "options": [*opts, *(["ro"] if m.read_only else [])]}
 
 
 def _resources(spec: ContainerSpec) -> dict[str, Any]:

@@ -74,6 +74,14 @@ NAMESPACE_FILES: Final[dict[str, str]] = {
 }
 
 _SYS_PIVOT_ROOT: Final = 155  # x86_64
+_SYS_MOUNT_SETATTR: Final = 442  # the same on every architecture (a syscall newer than 5.1's table)
+AT_RECURSIVE: Final = 0x8000
+MOUNT_ATTR_RDONLY: Final = 0x1
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
@@ -99,6 +107,7 @@ if TYPE_CHECKING:
             self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
         ) -> None: ...
         def umount2(self, target: str, flags: int) -> None: ...
+        def mount_setattr(self, target: str, flags: int, attr_set: int) -> None: ...
         def pivot_root(self, new_root: str, put_old: str) -> None: ...
         def sethostname(self, name: str) -> None: ...
         def setdomainname(self, name: str) -> None: ...
@@ -127,6 +136,12 @@ class LinuxSyscalls:
 
     def umount2(self, target: str, flags: int) -> None:
         _check(_libc.umount2(_b(target), ctypes.c_int(flags)), "umount", target)
+
+    def mount_setattr(self, target: str, flags: int, attr_set: int) -> None:
+        attr = _MountAttr(attr_set, 0, 0, 0)
+        ret = _libc.syscall(ctypes.c_long(_SYS_MOUNT_SETATTR), ctypes.c_int(-100), _b(target),
+                            ctypes.c_uint(flags), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
+        _check(ret, "mount_setattr", target)
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
         ret = _libc.syscall(ctypes.c_long(_SYS_PIVOT_ROOT), _b(new_root), _b(put_old))
@@ -172,6 +187,9 @@ class RecordingSyscalls:
 
     def umount2(self, target: str, flags: int) -> None:
         self.calls.append(("umount2", (target, flags)))
+
+    def mount_setattr(self, target: str, flags: int, attr_set: int) -> None:
+        self.calls.append(("mount_setattr", (target, flags, attr_set)))
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
         self.calls.append(("pivot_root", (new_root, put_old)))

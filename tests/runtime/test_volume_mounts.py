@@ -137,3 +137,21 @@ def test_copy_up_goes_into_an_empty_subpath_and_never_out_of_the_volume(engine: 
     with pytest.raises(ExecError, match="path concatenation escapes the base directory"):
         run(engine, spec("t-subcopy-out", "true", mounts=(_volume("/etc", "withsub", subpath="out"),)))
     assert os.listdir(outside) == []
+
+
+def test_a_read_only_bind_is_read_only_with_the_mounts_under_it(engine: Engine, tmp_path: Path) -> None:
+    """docker >= 25 makes a read-only mount recursively read-only ("rro"): a `/:/host:ro` must not
+    leave the host's /tmp or /run writable below it."""
+    import subprocess
+
+    host = tmp_path / "host"
+    (host / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(host / "sub")], check=True)
+    try:
+        probe = "for d in /r/sub /w/sub; do touch $d/x 2>/dev/null && echo $d:rw || echo $d:ro; done"
+        code, out, _ = run(engine, spec("t-rro", "sh", "-c", probe, mounts=(
+            Mount(type="bind", source=str(host), target="/r", read_only=True),
+            Mount(type="bind", source=str(host), target="/w"))))
+        assert (code, out) == (0, "/r/sub:ro\n/w/sub:rw\n")
+    finally:
+        subprocess.run(["umount", "-l", str(host / "sub")], check=True)

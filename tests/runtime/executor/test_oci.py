@@ -126,7 +126,7 @@ def test_mounts_defaults_user_mounts_and_etc_files_in_order() -> None:
     ]
     by = {m["destination"]: m for m in cfg["mounts"]}
     assert by["/dev/shm"]["options"][-1] == f"size={1 << 20}"
-    assert by["/data"]["options"] == ["rbind", "rshared", "ro"]
+    assert by["/data"]["options"] == ["rbind", "rshared", "rro"]  # docker 25: recursively read-only
     assert by["/v"]["source"] == "/vols/v/_data"
     assert by["/t"]["options"] == ["nosuid", "nodev", "size=4096", "mode=700"]
     assert "ro" in by["/sys"]["options"]
