@@ -446,6 +446,7 @@ class _Gen:
                         source=str(vol["source"]),
                         propagation=str(opts.get("propagation") or "rprivate"),
                         create_host_path=bool(opts.get("create_host_path", False)),  # short syntax: True
+                        recursive=str(opts.get("recursive") or "enabled"),
                     )
                 )
             elif kind == "tmpfs":

@@ -31,6 +31,7 @@ class Mount:
     tmpfs_mode: int | None = None    # e.g. 0o1777
     nocopy: bool = False             # volume: do not copy image content into a new volume
     subpath: str = ""                # volume: mount only this sub path
+    recursive: str = "enabled"       # bind: enabled|disabled (no submounts)|writable (ro top only)|readonly
 
 
 @record

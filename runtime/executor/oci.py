@@ -216,11 +216,15 @@ def _user_mount(m: Mount, spec: ContainerSpec, inputs: BundleInputs) -> dict[str
         return entry
     if not m.source.startswith("/"):
         raise InvalidSpec(f"container {spec.name}: bind source {m.source!r} is not absolute")
+    # compose's bind.recursive as docker compose maps it: disabled binds no submount (NonRecursive),
+    # writable keeps them writable under a read-only top (ReadOnlyNonRecursive)
+    if m.recursive == "writable" and m.read_only:
+        rro = ["ro"]
     return {
         "destination": m.target,
         "type": "bind",
         "source": m.source,
-        "options": ["rbind", m.propagation or "rprivate", *rro],
+        "options": ["bind" if m.recursive == "disabled" else "rbind", m.propagation or "rprivate", *rro],
     }
 
 

@@ -148,10 +148,15 @@ def test_a_read_only_bind_is_read_only_with_the_mounts_under_it(engine: Engine, 
     (host / "sub").mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(host / "sub")], check=True)
     try:
-        probe = "for d in /r/sub /w/sub; do touch $d/x 2>/dev/null && echo $d:rw || echo $d:ro; done"
+        probe = ("for d in /r/sub /w/sub /rw/sub; do touch $d/x 2>/dev/null && echo $d:rw || echo $d:ro; "
+                 "done; grep -c ' /flat/sub ' /proc/mounts")
         code, out, _ = run(engine, spec("t-rro", "sh", "-c", probe, mounts=(
             Mount(type="bind", source=str(host), target="/r", read_only=True),
-            Mount(type="bind", source=str(host), target="/w"))))
-        assert (code, out) == (0, "/r/sub:ro\n/w/sub:rw\n")
+            Mount(type="bind", source=str(host), target="/w"),
+            # compose's bind.recursive: writable keeps what is under a read-only top writable,
+            # disabled binds the directory alone
+            Mount(type="bind", source=str(host), target="/rw", read_only=True, recursive="writable"),
+            Mount(type="bind", source=str(host), target="/flat", recursive="disabled"))))
+        assert (code, out) == (1, "/r/sub:ro\n/w/sub:rw\n/rw/sub:rw\n0\n")
     finally:
         subprocess.run(["umount", "-l", str(host / "sub")], check=True)
