@@ -1,4 +1,4 @@
-"""`composer volume ...`: named volumes (podman-like: create, ls, inspect, rm, prune)."""
+"""`composer volume ...`: named volumes as docker's CLI shows them (create, ls, inspect, rm, prune)."""
 
 from __future__ import annotations
 
@@ -179,16 +179,16 @@ def _ls(volumes: VolumeManager, args: argparse.Namespace) -> int:
 def _inspect(volumes: VolumeManager, args: argparse.Namespace) -> int:
     from runtime.errors import NotFound
 
-    found, missing = [], None
+    found, missing = [], []
     for vname in args.volume_names:
         try:
             found.append(inspect_json(volumes.get(vname)))
-        except NotFound as exc:
-            missing = missing or exc
+        except NotFound:
+            missing.append(vname)
     print_inspect(found, args.out_format)
-    if missing is not None:
-        raise missing
-    return 0
+    for vname in missing:  # as docker's CLI: what was found, then each error, exit 1
+        print(f"Error response from daemon: get {vname}: no such volume", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def _rm(volumes: VolumeManager, args: argparse.Namespace) -> int:

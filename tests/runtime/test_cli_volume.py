@@ -44,8 +44,9 @@ def test_volume_create_ls_inspect_rm(engine_paths: tuple[Path, Path]) -> None:
     assert doc["Labels"] == {"com.example": "yes"}
     assert doc["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
 
-    r = composer_cli("volume", "inspect", "nosuch")
-    assert r.returncode == 125 and "volume 'nosuch' not found" in r.stderr
+    r = composer_cli("volume", "inspect", "data1", "nosuch")
+    assert (r.returncode, r.stderr) == (1, "Error response from daemon: get nosuch: no such volume\n")
+    assert [d["Name"] for d in json.loads(r.stdout)] == ["data1"]
 
     r = composer_cli("volume", "rm", "data1")
     assert (r.returncode, r.stdout) == (0, "data1\n")
