@@ -146,6 +146,10 @@ def _resource_ops(
                     else f"external volume \"{rname}\" not found")  # Go %q of a volume name
             raise ProjectError(project.name, what)
         elif any(key in used_by(project.services[s]) for s in wanted):
+            driver = (conf or {}).get("driver")
+            if kind == "volume" and driver not in (None, "", "local"):  # before anything is made
+                raise ProjectError(project.name, f'volumes.{key}.driver: error looking up volume plugin '
+                                                 f'{driver}: plugin "{driver}" not found; expected local')
             op_kind: OpKind = "CreateNetwork" if kind == "network" else "CreateVolume"
             ops[key] = b.add(op_kind, f"{kind}:{rname}", "not found", name=rname, key=key)
     return ops

@@ -88,3 +88,16 @@ def test_up_warns_of_a_declared_volume_it_did_not_make_and_uses_it(proj: Path) -
             "Use `external: true` to use an existing volume") in res.stderr.splitlines()
     [host] = json.loads(composer_cli("volume", "inspect", "vole2e_host").stdout)
     assert host["Labels"] == {} and host["Options"] == {}  # used as it is, as docker compose does
+
+
+def test_a_volume_plugin_driver_is_refused_before_anything_is_made(tmp_path: Path,
+                                                                    busybox_image: str) -> None:
+    d = tmp_path / "plugin"
+    d.mkdir()
+    (d / "compose.yaml").write_text("services:\n  a: {image: localhost/busybox:latest, volumes: [data:/d]}\n"
+                                    "volumes:\n  data: {driver: rexray/ebs}\n")
+    res = composer_ok(d, "-p", "voldrv", "up", "-d", code=None)
+    assert res.returncode != 0
+    assert res.stderr.strip().endswith('volumes.data.driver: error looking up volume plugin rexray/ebs: '
+                                       'plugin "rexray/ebs" not found; expected local')
+    assert _names() == [] and composer_cli("network", "ls", "-q").stdout == ""

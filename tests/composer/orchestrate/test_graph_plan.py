@@ -188,6 +188,15 @@ def test_a_declared_volume_that_is_not_the_projects_is_used_with_docker_composes
     }
 
 
+def test_a_volume_driver_other_than_local_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    p = load(tmp_path, "services:\n  a: {image: busybox, volumes: [data:/d]}\n"
+                       "volumes: {data: {driver: rexray/ebs}}\n")
+    with pytest.raises(ProjectError, match='volumes.data.driver: error looking up volume plugin rexray/ebs: '
+                                           'plugin "rexray/ebs" not found; expected local$'):
+        reconcile(p, Observed())
+    assert reconcile(p, Observed(volumes=frozenset({f"{p.name}_data"}))).ops  # one made before: used
+
+
 def test_teardown_stops_dependents_first_from_labels_alone(tmp_path: Path) -> None:
     p = load(tmp_path, APP)
     cs = []
