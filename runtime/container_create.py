@@ -505,15 +505,12 @@ def _seccomp(mgr: ContainerManager, cid: str, spec: ContainerSpec, caps: frozens
     return str(path)
 
 
-def _image_path(layers: list[str], target: str) -> str | None:
-    """The host directory of *target* in the image: the topmost layer that has it."""
-    from runtime.executor.init import secure_join
+def _image_path(layers: list[str], target: str) -> list[str] | None:
+    """Directory *target* of the image as the container sees it: its chain in *layers* (topmost
+    first; runtime.layer_view), or None when it is no directory there."""
+    from runtime.layer_view import resolve_dir
 
-    for layer in layers:
-        path = secure_join(layer, target)
-        if os.path.isdir(path) and not os.path.islink(path):
-            return path
-    return None
+    return resolve_dir(layers, target)
 
 
 def _create_bind_sources(spec: ContainerSpec) -> None:
@@ -581,7 +578,9 @@ def _volumes(
     return out, devices
 
 
-def _copy_up(vols: VolumeManager, info: S.VolumeInfo, image_dir: str, src: str, subpath: str) -> None:
+def _copy_up(
+    vols: VolumeManager, info: S.VolumeInfo, image_dir: list[str], src: str, subpath: str
+) -> None:
     """The image's files into the volume, or into its *subpath* when that exists (moby copies into
     what the mount binds; a missing subpath is the start's error), opened without following a link
     out of the volume."""

@@ -16,7 +16,7 @@ import re
 import secrets
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from runtime.errors import Conflict, InvalidSpec, NotFound
@@ -190,24 +190,26 @@ class VolumeManager:
         return removed
 
     def populate_from_image(
-        self, volume: str | VolumeInfo, image_dir_path: str | Path, into: str | None = None
+        self, volume: str | VolumeInfo, image_dir: str | Path | Sequence[str], into: str | None = None
     ) -> bool:
         """Copy the image's content at the mount target into the volume while the volume is empty.
 
         Docker's copy-up (moby's populateVolume, at each container create): a container that
         mounts an empty volume over a directory of its image sees that directory's content in the
-        volume; one with data is left as it is. *image_dir_path* is the host path of that directory
-        in the container's rootfs (not followed if it is a symlink). The volume's root takes the
-        directory's owner and mode. *into*: the directory the volume really is (a host directory
-        its options bind), when not its own. Returns whether it copied (the volume was empty).
+        volume; one with data is left as it is. *image_dir* is that directory: its host path, or
+        its chain in the image's layers (runtime.layer_view: the layers' content merged as the
+        container sees it). The volume's root takes the directory's owner and mode. *into*: the
+        directory the volume really is (a host directory its options bind), when not its own.
+        Returns whether it copied (the volume was empty).
         """
         import fcntl
 
         name = volume if isinstance(volume, str) else volume.name
         info = self.get(name)
         dest = Path(into or info.mountpoint)
+        chain = [str(image_dir)] if isinstance(image_dir, (str, Path)) else [str(d) for d in image_dir]
         try:
-            st = os.lstat(image_dir_path)
+            st = os.lstat(chain[0])
         except FileNotFoundError:
             return False
         if not stat.S_ISDIR(st.st_mode):
@@ -218,7 +220,7 @@ class VolumeManager:
             if any(dest.iterdir()):
                 return False
             try:
-                _copy_tree(Path(image_dir_path), dest)
+                _copy_tree(chain, dest)
                 os.chown(dest, st.st_uid, st.st_gid)
                 os.chmod(dest, stat.S_IMODE(st.st_mode))
             except BaseException:
@@ -247,17 +249,23 @@ def _du(path: Path) -> int:
     return total
 
 
-def _copy_tree(src: Path, dst: Path) -> None:
-    """Copy *src*'s children into *dst*, keeping symlinks, owners, modes, times and xattrs."""
-    for entry in os.scandir(src):
-        s, d = Path(entry.path), dst / entry.name
-        st = entry.stat(follow_symlinks=False)
-        if entry.is_symlink():
-            os.symlink(os.readlink(s), d)
-        elif entry.is_dir(follow_symlinks=False):
+def _copy_tree(chain: Sequence[str], dst: Path) -> None:
+    """Copy the merged directory *chain*'s entries into *dst*, keeping symlinks, owners, modes,
+    times and xattrs."""
+    from runtime import layer_view
+
+    for name in layer_view.names(chain):
+        kind, found = layer_view.child(chain, name)
+        if kind == "missing":
+            continue
+        s, d = Path(found[0]), dst / name
+        st = os.lstat(s)
+        if kind == "dir":
             d.mkdir()
-            _copy_tree(s, d)
-        elif entry.is_file(follow_symlinks=False):
+            _copy_tree(found, d)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(s), d)
+        elif stat.S_ISREG(st.st_mode):
             shutil.copyfile(s, d, follow_symlinks=False)
         elif stat.S_ISFIFO(st.st_mode):
             os.mkfifo(d)

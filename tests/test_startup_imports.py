@@ -102,6 +102,7 @@ RUN_MAY_IMPORT = frozenset({
     "runtime.containers", "runtime.container_records", "runtime.container_create",
     "runtime.container_monitor", "runtime.container_lifecycle",
     "runtime.cgroups", "runtime.executor", "runtime.executor.oci", "runtime.executor.user",
+    "runtime.layer_view",  # the image's /etc/passwd and group as its layers merge them
     "runtime.images", "runtime.images.blobs", "runtime.images.reference", "runtime.images.store",
     "runtime.network", "runtime.network.files", "runtime.network.ifconf", "runtime.network.ipam",
     "runtime.network.links", "runtime.network.manager", "runtime.network.netns", "runtime.network.nft",

@@ -126,17 +126,19 @@ def resolve_user(user: str | None, group_add: Sequence[str], passwd_text: str, g
 
 
 def read_etc_file(dirs: Sequence[str | Path], name: str) -> str:
-    """The text of etc/<name> from the first of *dirs* that has it (upper dir first); "" if none."""
-    for d in dirs:
-        p = os.path.join(os.fspath(d), "etc", name)
-        if os.path.islink(p):
-            continue  # never follow an image's symlink out of its tree on the host
-        try:
-            with open(p, errors="replace") as f:
-                return f.read()
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-    return ""
+    """The text of etc/<name> in the layers *dirs* (upper dir first) merged as the container sees
+    them (a whiteout removes it: a lower layer's copy is no longer there); "" if none."""
+    from runtime.layer_view import resolve
+
+    # its links followed in the image's layers, never on the host
+    kind, found = resolve([os.fspath(d) for d in dirs], f"etc/{name}")
+    if kind != "other":
+        return ""
+    try:
+        with open(found[0], errors="replace") as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
 
 
 def resolve_in_dirs(user: str | None, group_add: Sequence[str], dirs: Sequence[str | Path]) -> User:

@@ -12,7 +12,7 @@ import pytest
 from runtime.engine import Engine
 from runtime.errors import ExecError, InvalidSpec
 from runtime.spec import ContainerSpec, Mount, VolumeSpec
-from tests.runtime.test_containers import run, spec
+from tests.runtime.test_containers import IMAGE, run, spec
 
 pytestmark = pytest.mark.privileged
 
@@ -160,3 +160,53 @@ def test_a_read_only_bind_is_read_only_with_the_mounts_under_it(engine: Engine, 
         assert (code, out) == (1, "/r/sub:ro\n/w/sub:rw\n/rw/sub:rw\n0\n")
     finally:
         subprocess.run(["umount", "-l", str(host / "sub")], check=True)
+
+
+def _with_layer(engine: Engine, base: str, ref: str, layer: bytes, tmp_path: Path) -> None:
+    """Image *ref*: *base* with one more layer on top (a docker-archive saved, extended, loaded)."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    saved = tmp_path / "base.tar"
+    engine.images.save([base], saved)
+    out = tmp_path / "layered.tar"
+    with tarfile.open(saved) as src, tarfile.open(out, "w") as dst:
+        files = {m.name: src.extractfile(m).read() for m in src.getmembers() if m.isfile()}  # type: ignore[union-attr]
+        [entry] = json.loads(files.pop("manifest.json"))
+        config = json.loads(files.pop(entry["Config"]))
+        config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(layer).hexdigest())
+        raw = json.dumps(config).encode()
+        files["top.tar"] = layer
+        files[hashlib.sha256(raw).hexdigest() + ".json"] = raw
+        manifest = [{"Config": hashlib.sha256(raw).hexdigest() + ".json", "RepoTags": [ref],
+                     "Layers": [*entry["Layers"], "top.tar"]}]
+        files["manifest.json"] = json.dumps(manifest).encode()
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            dst.addfile(info, io.BytesIO(data))
+    engine.images.load(out)
+
+
+def test_copy_up_takes_the_directory_as_the_container_sees_it_across_layers(engine: Engine,
+                                                                           tmp_path: Path) -> None:
+    """The image's layers merged as overlayfs shows them: a file of a lower layer is copied, one a
+    whiteout removed is not, an opaque directory hides the lower layers' content of its own."""
+    from tests.runtime.images.layertar import LayerTar
+
+    top = (LayerTar().dir("etc").file("etc/added", b"top\n").chardev("etc/.wh.group", 0, 0)
+           .dir("etc/conf").file("etc/conf/.wh..wh..opq", b"").file("etc/conf/new", b"n\n").bytes())
+    lower = LayerTar().dir("etc").dir("etc/conf").file("etc/conf/old", b"o\n").bytes()
+    _with_layer(engine, IMAGE, "localhost/mid:latest", lower, tmp_path)
+    _with_layer(engine, "localhost/mid:latest", "localhost/layered:latest", top, tmp_path)
+    engine.volumes.create(VolumeSpec(name="merged"))
+    code, out, _ = run(engine, ContainerSpec(name="t-merged", image="localhost/layered:latest",
+                                             network_mode="none", command=("ls", "/etc", "/etc/conf"),
+                                             mounts=(_volume("/etc", "merged"),)))
+    assert code == 0
+    data = Path(engine.volumes.get("merged").mountpoint)
+    assert {"added", "passwd", "conf"} <= set(os.listdir(data))  # the top layer's and the base's
+    assert not (data / "group").exists()  # removed by the top layer's whiteout
+    assert os.listdir(data / "conf") == ["new"]  # opaque: the lower layer's old is hidden

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -51,5 +53,14 @@ def test_files_come_from_the_first_dir_that_has_them(tmp_path: Path) -> None:
     (layer / "etc" / "passwd").write_text(PASSWD)
     (layer / "etc" / "group").write_text(GROUP)
     (upper / "etc" / "passwd").write_text("app:x:2000:2000::/:/bin/sh\n")
-    (upper / "etc" / "group").symlink_to("/etc/group")  # never followed out of the image
+    # a link is followed in the image's merged layers, never on the host
+    (layer / "etc" / "group").rename(layer / "etc" / "group.real")
+    (upper / "etc" / "group").symlink_to("/etc/group.real")
     assert resolve_in_dirs("app", (), [upper, layer]) == User(2000, 2000, (2000, 5, 100), "/")
+    (upper / "etc" / "group").unlink()
+    (upper / "etc" / "group").symlink_to("/etc/group")  # a loop: no group file
+    assert resolve_in_dirs("app", (), [upper, layer]) == User(2000, 2000, (2000,), "/")
+    (upper / "etc" / "group").unlink()
+    (layer / "etc" / "group.real").rename(layer / "etc" / "group")
+    os.mknod(upper / "etc" / "group", stat.S_IFCHR | 0o600, os.makedev(0, 0))  # the upper removed it
+    assert resolve_in_dirs("app", (), [upper, layer]) == User(2000, 2000, (2000,), "/")
