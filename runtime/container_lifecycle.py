@@ -15,7 +15,7 @@ from pathlib import Path
 from runtime import container_monitor
 from runtime.container_records import asdict, event_attrs
 from runtime.containers import KIND, check_transition, pid_alive, read_json
-from runtime.errors import Conflict, EngineError, ExecError, NotFound
+from runtime.errors import Conflict, EngineError, ExecError
 from runtime.logs import EVENTS_FILE, append_event, rfc3339_nano
 from runtime.spec import ContainerInfo, ContainerSpec
 
@@ -324,17 +324,15 @@ def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: boo
             errors.append(f"cgroup: {exc}")
     shutil.rmtree(mgr.paths.container_dir(cid), ignore_errors=True)
     shutil.rmtree(mgr.paths.container_run(cid), ignore_errors=True)
+    if volumes:  # while the row names them: a kill before its deletion leaves them to the next rm
+        for name in doc.get("anonymous_volumes", []):
+            try:
+                mgr.engine.volumes.remove_owned(name, cid)  # not when another container uses it
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"volume {name}: {exc}")
     mgr._delete_row(cid)
     log_event(mgr, cid, doc, "destroy")
     _retire_zygote_when_idle(mgr)
-    if volumes:
-        for name in doc.get("anonymous_volumes", []):
-            try:
-                mgr.engine.volumes.remove(name)
-            except (NotFound, Conflict):
-                pass  # gone, or still used by another container (volumes_from): as docker's rm -v
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"volume {name}: {exc}")
     if errors:
         raise ExecError(f"container {info.name}: removed, but " + "; ".join(errors))
 

@@ -154,6 +154,22 @@ class VolumeManager:
         self._remove_dir(name)
         return True
 
+    def remove_owned(self, name: str, owner: str) -> bool:
+        """Remove anonymous volume *name* with container *owner* (rm -v, down -v), before the
+        owner's row goes: its data first, then its row, so that a kill at any point leaves a
+        volume the owner's row still names and its next removal finishes (the owner's row gone
+        first left the volume to no one). Returns whether it was removed: not when it is gone or
+        another container uses it too (volumes_from, a recreate's hand-over), as docker's rm -v."""
+        tx = self.store.read()
+        if tx.get("volume", name) is None:
+            return False
+        if any(cid != owner and name in (d.get("volume_names") or []) for cid, d in tx.list("container")):
+            return False
+        self._remove_dir(name)
+        with self.store.transaction() as wtx:
+            wtx.delete("volume", name)
+        return True
+
     def _remove_dir(self, name: str) -> None:
         vdir = self._dir(name)
         data = vdir / "_data"

@@ -1,0 +1,74 @@
+"""SIGKILL of a verb at a chosen point, with real containers: a child process runs the verb with one
+of the runtime's steps wrapped to kill the process right after it (as a user's kill -9 of the CLI
+at that moment), then the test checks that the next command tells the truth and that removing
+what is left leaves nothing. The points are ones where a sweep of kills at random delays found
+something left behind or untrue; the commit that added each says what."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from runtime.engine import Engine
+from runtime.spec import ContainerSpec, Mount
+
+pytestmark = pytest.mark.privileged
+IMAGE = "localhost/busybox:latest"
+REPO = Path(__file__).resolve().parents[2]
+
+KILLED = textwrap.dedent("""
+    import importlib, os, signal, sys
+    from pathlib import Path
+    from runtime.engine import Engine
+    from runtime.paths import Paths
+
+    module, cls, name = sys.argv[3].rsplit(".", 2)
+    owner = getattr(importlib.import_module(module), cls)
+    step = getattr(owner, name)
+    def step_then_die(*args, **kw):
+        step(*args, **kw)
+        os.kill(os.getpid(), signal.SIGKILL)
+    setattr(owner, name, step_then_die)
+    eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
+    exec(sys.argv[4])
+""")
+
+
+def _killed_after(engine_paths: tuple[Path, Path], step: str, code: str) -> None:
+    """Run *code* (with ``eng``, an Engine) in a child that SIGKILLs itself right after *step*
+    (``module.Class.method``) first returns; the step must be reached."""
+    root, run = engine_paths
+    proc = subprocess.run([sys.executable, "-c", KILLED, str(root), str(run), step, code], cwd=REPO,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "runtime.volumes.VolumeManager._remove_dir",  # its data gone, its row not yet
+        "runtime.containers.ContainerManager._delete_row",  # the container's row gone
+    ],
+)
+def test_a_kill_of_rm_v_leaves_no_anonymous_volume_once_rm_is_done_again(
+    engine: Engine, engine_paths: tuple[Path, Path], step: str
+) -> None:
+    spec = ContainerSpec(name="t-kp-rmv", image=IMAGE, command=("sleep", "100"), network_mode="none",
+                         mounts=(Mount(type="volume", target="/v"),))
+    c = engine.containers.create(spec)
+    engine.containers.start(c.id)
+    assert len(engine.volumes.list()) == 1
+    _killed_after(engine_paths, step, "eng.containers.remove('t-kp-rmv', force=True, volumes=True)")
+    left = engine.containers.list(all=True)
+    assert [x.status for x in left] in ([], ["exited"], ["dead"]), left
+    for x in left:
+        engine.containers.remove(x.id, force=True, volumes=True)
+    assert engine.volumes.list() == []
+    vdir = engine.paths.root / "volumes"
+    assert not vdir.exists() or list(vdir.iterdir()) == []
