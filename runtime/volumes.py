@@ -33,6 +33,7 @@ _NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 LOCAL_OPTIONS: Final = frozenset({"type", "device", "o"})
 _NEEDS: Final = {"device": ("type",), "type": ("device",), "o": ("device", "type")}
 ANONYMOUS_LABEL: Final = "com.docker.volume.anonymous"  # moby's: on every volume made without a name
+_TRASH: Final = ".removed-"  # a removal's trash: no volume name starts with a dot (_NAME)
 
 LabelFilter = Mapping[str, str | None]  # key -> value; None: the key is present with any value
 
@@ -142,6 +143,7 @@ class VolumeManager:
 
         Returns whether a volume was removed. Raises Conflict while a container uses it.
         """
+        self._empty_trash()
         with self.store.transaction() as tx:
             if tx.get("volume", name) is None:
                 if force:
@@ -151,8 +153,35 @@ class VolumeManager:
             if users:  # moby's OpErr, with the ids of the containers that hold it
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(cid for cid, _ in users)}]")
             tx.delete("volume", name)
-        self._remove_dir(name)
+            trash = self._to_trash(name)  # before the commit: see _to_trash
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
         return True
+
+    def _to_trash(self, name: str) -> Path | None:
+        """Move volume *name*'s directory out of its name's way (a rename: at once, whatever its
+        size) to a trash name no volume can have, for the caller to delete. Done before the row's
+        deletion commits: a kill of `volume rm` in the middle of deleting the data (minutes for a
+        big volume) left a row-less directory under the name, never removed, and the name refused
+        by create ('exists and is not empty'); now it leaves the row, or trash the next removal
+        empties. Returns the trash path (None when the directory is gone already)."""
+        vdir = self._dir(name)
+        data = vdir / "_data"
+        if os.path.ismount(data):  # a device volume left mounted by a crash: never delete through it
+            _umount(str(data))
+        trash = self.paths.volumes / f"{_TRASH}{name}-{secrets.token_hex(4)}"
+        try:
+            os.rename(vdir, trash)
+        except FileNotFoundError:
+            return None
+        return trash
+
+    def _empty_trash(self) -> None:
+        """Delete what a removal killed before it had deleted its volume's data left (_to_trash)."""
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.listdir(self.paths.volumes):
+                if entry.startswith(_TRASH):
+                    shutil.rmtree(self.paths.volumes / entry, ignore_errors=True)
 
     def remove_owned(self, name: str, owner: str) -> bool:
         """Remove anonymous volume *name* with container *owner* (rm -v, down -v), before the
@@ -186,7 +215,8 @@ class VolumeManager:
 
         Returns (name, bytes its data took) of each volume removed.
         """
-        gone: builtins.list[tuple[str, str]] = []
+        self._empty_trash()
+        gone: builtins.list[tuple[str, Path | None]] = []
         with self.store.transaction() as tx:
             for name, doc in tx.list("volume"):
                 have = doc.get("labels") or {}
@@ -198,11 +228,12 @@ class VolumeManager:
                     and not self._users(name, tx)
                 ):
                     tx.delete("volume", name)
-                    gone.append((name, doc["mountpoint"]))
+                    gone.append((name, self._to_trash(name)))  # before the commit: see _to_trash
         removed = []
-        for name, mountpoint in gone:  # measured outside the transaction: a walk takes its time
-            removed.append((name, _du(Path(mountpoint))))
-            self._remove_dir(name)
+        for name, trash in gone:  # measured outside the transaction: a walk takes its time
+            removed.append((name, _du(trash / "_data") if trash is not None else 0))
+            if trash is not None:
+                shutil.rmtree(trash, ignore_errors=True)
         return removed
 
     def populate_from_image(

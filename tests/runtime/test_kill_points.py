@@ -28,21 +28,26 @@ KILLED = textwrap.dedent("""
     from runtime.engine import Engine
     from runtime.paths import Paths
 
-    module, cls, name = sys.argv[3].rsplit(".", 2)
-    owner = getattr(importlib.import_module(module), cls)
+    when, point = sys.argv[3].split(" ")
+    *path, name = point.split(".")
+    owner = importlib.import_module(path[0])
+    for i, part in enumerate(path[1:], 2):  # a module, then attributes (a class, a module it uses)
+        owner = getattr(owner, part, None) or importlib.import_module(".".join(path[:i]))
     step = getattr(owner, name)
-    def step_then_die(*args, **kw):
-        step(*args, **kw)
+    def step_and_die(*args, **kw):
+        if when == "after":
+            step(*args, **kw)
         os.kill(os.getpid(), signal.SIGKILL)
-    setattr(owner, name, step_then_die)
+    setattr(owner, name, step_and_die)
     eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
     exec(sys.argv[4])
 """)
 
 
 def _killed_after(engine_paths: tuple[Path, Path], step: str, code: str) -> None:
-    """Run *code* (with ``eng``, an Engine) in a child that SIGKILLs itself right after *step*
-    (``module.Class.method``) first returns; the step must be reached."""
+    """Run *code* (with ``eng``, an Engine) in a child that SIGKILLs itself at *step*: ``after
+    module.Class.method`` once it first returns, ``before ...`` instead of calling it (any dotted
+    path from a module: ``before runtime.volumes.shutil.rmtree``); the step must be reached."""
     root, run = engine_paths
     proc = subprocess.run([sys.executable, "-c", KILLED, str(root), str(run), step, code], cwd=REPO,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -52,8 +57,8 @@ def _killed_after(engine_paths: tuple[Path, Path], step: str, code: str) -> None
 @pytest.mark.parametrize(
     "step",
     [
-        "runtime.volumes.VolumeManager._remove_dir",  # its data gone, its row not yet
-        "runtime.containers.ContainerManager._delete_row",  # the container's row gone
+        "after runtime.volumes.VolumeManager._remove_dir",  # its data gone, its row not yet
+        "after runtime.containers.ContainerManager._delete_row",  # the container's row gone
     ],
 )
 def test_a_kill_of_rm_v_leaves_no_anonymous_volume_once_rm_is_done_again(
@@ -70,5 +75,22 @@ def test_a_kill_of_rm_v_leaves_no_anonymous_volume_once_rm_is_done_again(
     for x in left:
         engine.containers.remove(x.id, force=True, volumes=True)
     assert engine.volumes.list() == []
+    vdir = engine.paths.root / "volumes"
+    assert not vdir.exists() or list(vdir.iterdir()) == []
+
+
+def test_a_kill_of_volume_rm_while_it_deletes_the_data_leaves_the_name_free_and_no_data(
+    engine: Engine, engine_paths: tuple[Path, Path]
+) -> None:
+    from runtime.spec import VolumeSpec
+
+    vol = engine.volumes.create(VolumeSpec(name="t-kp-vol"))
+    (Path(vol.mountpoint) / "f").write_text("data")
+    _killed_after(engine_paths, "before runtime.volumes.shutil.rmtree", "eng.volumes.remove('t-kp-vol')")
+    for v in engine.volumes.list():  # what the next command lists, rm removes
+        engine.volumes.remove(v.name)
+    again = engine.volumes.create(VolumeSpec(name="t-kp-vol"))  # not 'exists and is not empty'
+    assert list(Path(again.mountpoint).iterdir()) == []
+    engine.volumes.remove("t-kp-vol")
     vdir = engine.paths.root / "volumes"
     assert not vdir.exists() or list(vdir.iterdir()) == []
