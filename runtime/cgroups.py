@@ -649,13 +649,32 @@ class Cgroup:
             time.sleep(0.01)
         for d in self._dirs():
             _rmdir_retry(d)
-            parent = d.parent
-            while parent.name != ROOT_NAME and parent.parent != parent:
-                try:
-                    parent.rmdir()
-                except OSError:
-                    break   # another container still uses it (or it is gone)
-                parent = parent.parent
+            _rmdir_parents(d)
+        remove_parents(self.parts)
+
+
+def remove_parents(parts: Sequence[str]) -> None:
+    """Remove the empty parents of ``composer/<parts...>`` in each hierarchy where that cgroup is
+    not: a create killed between its mkdirs there left them (say the engine's dir in cpuset,
+    made before its cpus were copied), and removal, which walks up from the cgroups it finds,
+    never looked."""
+    with contextlib.suppress(EngineError, InvalidSpec):
+        for leaf in Cgroup._layout(parts, None)[0].values():
+            if not leaf.exists():
+                _rmdir_parents(leaf)
+
+
+def _rmdir_parents(leaf: Path) -> None:
+    """rmdir *leaf*'s parents up to (not including) ``composer/`` while they are empty."""
+    parent = leaf.parent
+    while parent.name != ROOT_NAME and parent.parent != parent:
+        try:
+            parent.rmdir()
+        except FileNotFoundError:
+            pass   # not made (or removed meanwhile): its parent may still be
+        except OSError:
+            break   # another container still uses it
+        parent = parent.parent
 
 
 def _write_blkio(res: Resources, paths: Mapping[str, Path], version: int | None,

@@ -223,18 +223,25 @@ def restart(mgr: ContainerManager, ref: str, timeout: float | None = None) -> Co
 
 def _cgroup(mgr: ContainerManager, doc: Mapping[str, Any], cid: str = "") -> Any:
     try:
-        from runtime.cgroups import Cgroup, engine_scope
+        from runtime.cgroups import Cgroup
     except ImportError:
         return None
-    # a create killed before it recorded the cgroup made it where container_create._prepare does
-    fallback = [*engine_scope(mgr.paths.root), doc.get("pod") or "standalone", cid]
-    parts = doc.get("cgroup") or (fallback if cid else None)
+    parts = _cgroup_parts(mgr, doc, cid)
     if not parts:
         return None
     try:
-        return Cgroup.open(list(parts))
+        return Cgroup.open(parts)
     except (EngineError, OSError):
         return None
+
+
+def _cgroup_parts(mgr: ContainerManager, doc: Mapping[str, Any], cid: str = "") -> list[str] | None:
+    from runtime.cgroups import engine_scope
+
+    # a create killed before it recorded the cgroup made it where container_create._prepare does
+    fallback = [*engine_scope(mgr.paths.root), doc.get("pod") or "standalone", cid]
+    parts = doc.get("cgroup") or (fallback if cid else None)
+    return list(parts) if parts else None
 
 
 def pause(mgr: ContainerManager, ref: str) -> ContainerInfo:
@@ -322,6 +329,10 @@ def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: boo
             cg.remove()
         except Exception as exc:  # noqa: BLE001
             errors.append(f"cgroup: {exc}")
+    elif (parts := _cgroup_parts(mgr, doc, cid)) is not None:
+        from runtime.cgroups import remove_parents
+
+        remove_parents(parts)  # a create killed amid its mkdirs: its parents, but no cgroup
     shutil.rmtree(mgr.paths.container_dir(cid), ignore_errors=True)
     shutil.rmtree(mgr.paths.container_run(cid), ignore_errors=True)
     if volumes:  # while the row names them: a kill before its deletion leaves them to the next rm

@@ -94,3 +94,21 @@ def test_a_kill_of_volume_rm_while_it_deletes_the_data_leaves_the_name_free_and_
     engine.volumes.remove("t-kp-vol")
     vdir = engine.paths.root / "volumes"
     assert not vdir.exists() or list(vdir.iterdir()) == []
+
+
+def test_a_kill_of_create_amid_its_cgroup_mkdirs_leaves_no_cgroup_once_removed(
+    engine: Engine, engine_paths: tuple[Path, Path]
+) -> None:
+    from runtime.cgroups import engine_scope
+
+    # the engine's first container: its cgroup's parents are made too, a hierarchy at a time (on
+    # v1 cpuset the kill comes after the engine's dir, before its cpus are filled in)
+    _killed_after(engine_paths, "after runtime.cgroups._write", textwrap.dedent("""
+        from runtime.spec import ContainerSpec
+        eng.containers.create(ContainerSpec(name="t-kp-cg", image="localhost/busybox:latest",
+                                            command=("sleep", "100"), network_mode="none"))
+    """))
+    for c in engine.containers.list(all=True):
+        engine.containers.remove(c.id, force=True)
+    scope = engine_scope(engine_paths[0])[0]
+    assert sorted(map(str, Path("/sys/fs/cgroup").glob(f"*/composer/{scope}"))) == []
