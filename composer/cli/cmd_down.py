@@ -113,6 +113,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
                 "with the --remove-orphans flag to clean it up"
             )
         C.run_plan(ctx, plan, project, stop_timeout=args.stop_timeout, remove_volumes=args.remove_volumes)
+        if not args.services:
+            # a down killed after a network's row went, before its bridge did: this project's
+            # network is no longer found, so no removal of it would finish the job (one read if not)
+            engine.networks.repair()
         if not args.services and not orphans:  # a kept orphan may still use its secrets/configs
             C.remove_project_files(engine, pname)
     return 0

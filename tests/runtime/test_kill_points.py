@@ -112,3 +112,21 @@ def test_a_kill_of_create_amid_its_cgroup_mkdirs_leaves_no_cgroup_once_removed(
         engine.containers.remove(c.id, force=True)
     scope = engine_scope(engine_paths[0])[0]
     assert sorted(map(str, Path("/sys/fs/cgroup").glob(f"*/composer/{scope}"))) == []
+
+
+def test_a_kill_of_down_before_its_network_bridge_is_deleted_is_finished_by_down_again(
+    engine: Engine, engine_paths: tuple[Path, Path]
+) -> None:
+    from runtime.network import links
+    from runtime.spec import NetworkSpec
+
+    labels = {"com.docker.compose.project": "t-kp-net", "com.docker.compose.network": "default"}
+    engine.networks.create(NetworkSpec(name="t-kp-net_default", labels=labels))
+    bridge = engine.networks.get("t-kp-net_default").bridge
+    _killed_after(engine_paths, "before runtime.network.links.delete_bridge",
+                  "eng.networks.remove('t-kp-net_default')")  # as down removes it
+    assert links.link_exists(bridge)
+    r = subprocess.run([sys.executable, "-m", "composer", "-p", "t-kp-net", "down"], cwd=REPO,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not links.link_exists(bridge)
