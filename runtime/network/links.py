@@ -84,15 +84,34 @@ def create_bridge(name: str, addrs: Sequence[tuple[str, int]], mtu: int | None, 
         except OSError as exc:
             raise NetworkError(f"bridge {name}: cannot create: {exc.strerror}") from None
         try:
-            with contextlib.suppress(NetworkError):  # no IPv6 on this host
-                sysctl(f"net/ipv6/conf/{name}/accept_dad", "0")
-            idx = _socket.if_nametoindex(name)
-            for addr, plen in addrs:
-                nl.add_address(idx, addr, plen)
-            nl.set_up(idx, alias=alias)
+            _configure_bridge(nl, name, addrs, alias)
         except OSError as exc:
             delete_link(name)
             raise NetworkError(f"bridge {name}: cannot configure: {exc.strerror}") from None
+
+
+def complete_bridge(name: str, addrs: Sequence[tuple[str, int]], mtu: int | None, alias: str = "") -> None:
+    """create_bridge for a bridge whose making a kill may have cut short: what it lacks of its
+    configuration is added (without deleting it: a concurrent set-up may be plugging into it)."""
+    if not link_exists(name):
+        with contextlib.suppress(NetworkError):  # another process made it meanwhile
+            create_bridge(name, addrs, mtu, alias)
+        return
+    with Rtnl() as nl:
+        try:
+            _configure_bridge(nl, name, addrs, alias)
+        except OSError as exc:
+            raise NetworkError(f"bridge {name}: cannot configure: {exc.strerror}") from None
+
+
+def _configure_bridge(nl: Rtnl, name: str, addrs: Sequence[tuple[str, int]], alias: str) -> None:
+    with contextlib.suppress(NetworkError):  # no IPv6 on this host
+        sysctl(f"net/ipv6/conf/{name}/accept_dad", "0")
+    idx = _socket.if_nametoindex(name)
+    for addr, plen in addrs:
+        with contextlib.suppress(FileExistsError):  # complete_bridge: there already
+            nl.add_address(idx, addr, plen)
+    nl.set_up(idx, alias=alias)
 
 
 def owner_alias(table: str, kind: str, name: str) -> str:

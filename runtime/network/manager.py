@@ -338,6 +338,10 @@ class NetworkManager:
                 "enable_ipv6": spec.enable_ipv6 or any(s.version == 6 for s in subnets),
                 "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts), "mtu": mtu,
                 "attachable": spec.attachable, "created_at": rfc3339_nano(),
+                # until its bridge and rules are made: a kill before then leaves them to the
+                # next set-up on it (_ensure_bridges), which would otherwise find a bridge that
+                # may lack its addresses and sysctls, and an nftables table without it
+                "pending": _owner(),
             }
             tx.put(NET, net_id, doc, name=name)
         try:
@@ -346,6 +350,7 @@ class NetworkManager:
                     raise NotFound(f"network {name}: removed while it was being created")
                 self._make_bridge(doc)
             self._refresh_nft()
+            self._made({net_id: doc})
             if not self.nft_ok and not spec.internal:
                 self.warnings.append(f"network {name}: no egress: nftables (nft) is missing, so "
                                      "containers reach only the host and their own network")
@@ -356,13 +361,14 @@ class NetworkManager:
             raise
         return self._info(doc, self.store.read())
 
-    def _make_bridge(self, doc: Doc) -> None:
+    def _make_bridge(self, doc: Doc, complete: bool = False) -> None:
+        """Make network *doc*'s bridge; *complete*: the one a killed create may have left half made."""
         from runtime.network import links
 
         addrs = [(gw, ipaddress.ip_network(s).prefixlen)
                  for s, gw in zip(doc["subnets"], doc["gateways"], strict=True)]
-        links.create_bridge(doc["bridge"], addrs, doc.get("mtu"),
-                            links.owner_alias(self.table, "network", doc["name"]))
+        make = links.complete_bridge if complete else links.create_bridge
+        make(doc["bridge"], addrs, doc.get("mtu"), links.owner_alias(self.table, "network", doc["name"]))
         if not self.nft_ok:
             # without our forward chain nothing else stops routing between bridges: a bridge
             # that does not forward what it receives keeps its containers to the host and itself
@@ -381,10 +387,14 @@ class NetworkManager:
         bridges lock is held: *nets* may have been read before another command removed one."""
         from runtime.network import links
 
+        cut = [d for d in nets.values() if d.get("pending") and not _owner_alive(d["pending"])]
         missing = [d for d in nets.values() if not links.link_exists(d["bridge"])]
-        if missing:
+        if cut or missing:
             with self._lock("bridges"):  # see _bridge_gone
                 tx = self.store.read()
+                cut = [d for d in cut if tx.get(NET, d["id"]) is not None]
+                for d in cut:  # its create was killed: what it had not done yet (idempotent, concurrent-safe)
+                    self._make_bridge(d, complete=True)
                 missing = [d for d in missing if tx.get(NET, d["id"]) is not None]
                 for d in missing:
                     if not links.link_exists(d["bridge"]):  # another process may have made it
@@ -401,8 +411,18 @@ class NetworkManager:
             for _, d in self.store.read().list(NET):
                 if links.link_exists(d["bridge"]):
                     links.sysctl(f"net/ipv4/conf/{d['bridge']}/forwarding", "0")
-        if missing:
+        if missing or cut:
             self._refresh_nft()
+        if cut:
+            self._made({d["id"]: d for d in cut})
+
+    def _made(self, nets: Mapping[str, Doc]) -> None:
+        """Networks *nets* (by id) have their bridges and rules: no longer pending."""
+        with self.store.transaction() as tx:
+            for net_id in nets:
+                doc = tx.get(NET, net_id)
+                if doc is not None and doc.pop("pending", None) is not None:
+                    tx.put(NET, net_id, doc, name=doc["name"])
 
     def _mtu(self, spec: NetworkSpec) -> int | None:
         for key in MTU_OPTS:

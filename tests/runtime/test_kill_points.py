@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,33 @@ def test_a_kill_of_down_before_its_network_bridge_is_deleted_is_finished_by_down
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert not links.link_exists(bridge)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "after runtime.network.rtnl.Rtnl.add_bridge",  # the bridge, without its address, down
+        "before runtime.network.manager.NetworkManager._refresh_nft",  # no rules for it
+    ],
+)
+def test_a_kill_of_network_create_is_finished_by_the_next_container_on_it(
+    engine: Engine, engine_paths: tuple[Path, Path], step: str
+) -> None:
+    from runtime.network.nft import table_name
+    from runtime.spec import NetworkAttachment
+
+    _killed_after(engine_paths, step, textwrap.dedent("""
+        from runtime.spec import NetworkSpec
+        eng.networks.create(NetworkSpec(name="t-kp-mk"))
+    """))
+    net = engine.networks.get("t-kp-mk")  # what the next command lists: the network
+    specs = [ContainerSpec(name=f"t-kp-mk-{i}", image=IMAGE, command=("sleep", "100"),
+                           networks=(NetworkAttachment(network="t-kp-mk"),)) for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:  # as up sets a network's containers up: at once
+        list(pool.map(lambda s: engine.containers.start(engine.containers.create(s).id), specs))
+    addrs = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", net.bridge], capture_output=True,
+                           text=True).stdout
+    assert f"inet {net.gateways[0]}/" in addrs, addrs
+    rules = subprocess.run(["nft", "list", "table", "inet", table_name(engine_paths[1])],
+                           capture_output=True, text=True).stdout
+    assert net.bridge in rules
