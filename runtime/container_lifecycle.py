@@ -14,7 +14,7 @@ from pathlib import Path
 
 from runtime import container_monitor
 from runtime.container_records import asdict, event_attrs
-from runtime.containers import KIND, check_transition, pid_alive, read_json
+from runtime.containers import CHANGING, KIND, check_transition, pid_alive, read_json
 from runtime.errors import Conflict, EngineError, ExecError
 from runtime.logs import EVENTS_FILE, append_event, rfc3339_nano
 from runtime.spec import ContainerInfo, ContainerSpec
@@ -251,6 +251,7 @@ def pause(mgr: ContainerManager, ref: str) -> ContainerInfo:
     cg = _cgroup(mgr, doc)
     if cg is None:
         raise ExecError(f"container {info.name}: cannot pause without a freezer cgroup")
+    mgr._set_paused(cid, CHANGING)  # a kill from here on leaves the freezer to say which it is
     with contextlib.suppress(OSError):
         mgr._write_ctl(cid, "pause")  # the monitor holds its healthchecks
     cg.freeze()
@@ -269,6 +270,7 @@ def unpause(mgr: ContainerManager, ref: str) -> ContainerInfo:
 
 def _thaw(mgr: ContainerManager, cid: str, doc: Mapping[str, Any]) -> None:
     cg = _cgroup(mgr, doc)
+    mgr._set_paused(cid, CHANGING)
     if cg is not None:
         cg.thaw()
     with contextlib.suppress(OSError):

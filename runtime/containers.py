@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from runtime.warm_monitor import WarmMonitor
 
 KIND: Final = "container"
+CHANGING: Final = "changing"  # a row's "paused" while pause or unpause works the freezer
 NETCTR_KIND: Final = "netctr"    # runtime.network's per-container record (not imported: ~50 ms)
 NETWORK_KIND: Final = "network"
 # the bundle of a container dir; monitor.bin is written last and whole (a rename), so its presence
@@ -219,7 +220,7 @@ class ContainerManager:
         if alive:
             status = str(state.get("status") or "created")
             if status == "running" and doc.get("paused"):
-                status = "paused"
+                status = "paused" if doc["paused"] is True or self._frozen(cid, doc) else "running"
             if status == "exited":  # between the last state.json and exit.json
                 status = "running"
             return status, state
@@ -343,16 +344,30 @@ class ContainerManager:
         with self.store.transaction() as tx:
             tx.delete(KIND, cid)
 
-    def _set_paused(self, cid: str, paused: bool) -> None:
+    def _set_paused(self, cid: str, paused: bool | str) -> None:
+        """Record a pause (True), its end (False), or CHANGING, while pause or unpause works the
+        freezer: a kill then leaves the freezer's state as the truth (see _frozen)."""
         with self.store.transaction() as tx:  # read-modify-write: a reader may have folded an exit
             doc = tx.get(KIND, cid)
             if doc is None:
                 return
             if paused:
-                doc["paused"] = True
+                doc["paused"] = paused
             else:
                 doc.pop("paused", None)
             tx.put(KIND, cid, doc, name=doc["name"])
+
+    def _frozen(self, cid: str, doc: Mapping[str, Any]) -> bool:
+        """Whether the freezer holds *cid*: asked only of a row that a pause or unpause killed
+        in the middle left CHANGING (the row said running while the container was frozen, and
+        stop failed: SIGKILL waits for a thaw)."""
+        from runtime.container_lifecycle import _cgroup
+
+        cg = _cgroup(self, doc, cid)
+        try:
+            return cg is not None and bool(cg.frozen())
+        except (OSError, EngineError):
+            return False
 
     def _save(self, cid: str, doc: dict[str, Any]) -> None:
         with self.store.transaction() as tx:

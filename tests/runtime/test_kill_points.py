@@ -161,3 +161,25 @@ def test_a_kill_of_network_create_is_finished_by_the_next_container_on_it(
     rules = subprocess.run(["nft", "list", "table", "inet", table_name(engine_paths[1])],
                            capture_output=True, text=True).stdout
     assert net.bridge in rules
+
+
+@pytest.mark.parametrize(
+    ("verb", "step", "truth"),
+    [
+        ("pause", "after runtime.cgroups.Cgroup.freeze", "paused"),  # frozen: it said running
+        ("pause", "before runtime.cgroups.Cgroup.freeze", "running"),
+        ("unpause", "after runtime.cgroups.Cgroup.thaw", "running"),  # thawed: it said paused
+    ],
+)
+def test_a_kill_of_pause_or_unpause_leaves_the_freezer_state_listed_and_stop_works(
+    engine: Engine, engine_paths: tuple[Path, Path], verb: str, step: str, truth: str
+) -> None:
+    c = engine.containers.create(ContainerSpec(name="t-kp-pz", image=IMAGE, command=("sleep", "100"),
+                                               network_mode="none"))
+    engine.containers.start(c.id)
+    if verb == "unpause":
+        engine.containers.pause(c.id)
+    _killed_after(engine_paths, step, f"eng.containers.{verb}('t-kp-pz')")
+    assert engine.containers.get(c.id).status == truth
+    engine.containers.stop(c.id, timeout=0.5)  # a frozen one listed running: 'did not stop after SIGKILL'
+    assert engine.containers.get(c.id).status == "exited"
