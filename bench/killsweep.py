@@ -37,6 +37,7 @@ services:
   web:
     image: {IMG}
     command: ["sleep", "{MARK}"]
+    stop_grace_period: 1s  # sleep ignores SIGTERM: a recreate's kill points come within seconds
     ports: ["127.0.0.1::80"]
     environment:
       X: "${{X:-1}}"
@@ -45,6 +46,7 @@ services:
   db:
     image: {IMG}
     command: ["sleep", "{MARK}"]
+    stop_grace_period: 1s
     environment:
       X: "${{X:-1}}"
     networks: [back]
@@ -331,6 +333,41 @@ def sc_rm_f(d: float) -> None:
         c("volume", "rm", v)
 
 
+def sc_pause(d: float) -> None:
+    c("container", "run", "-d", "--name", "ks-p", IMG, "sleep", MARK, check=True)
+    killed_after(d, "container", "pause", "ks-p")
+    rows = truth()
+    st = rows[0]["State"] if rows else None
+    r = c("container", "unpause" if st == "paused" else "pause", "ks-p")
+    if r.returncode != 0:
+        problem(f"(un)pause after kill failed: {r.stderr.strip()}")
+    r = c("container", "stop", "-t", "1", "ks-p")
+    if r.returncode != 0:
+        problem(f"stop after killed pause failed: {r.stderr.strip()}")
+    rm_all(["ks-p"])
+
+
+def sc_restart(d: float) -> None:
+    c("container", "run", "-d", "--name", "ks-r", "-p", "127.0.0.1::80", IMG, "sleep", MARK, check=True)
+    killed_after(d, "container", "restart", "-t", "0", "ks-r")
+    truth()
+    r = c("container", "restart", "-t", "0", "ks-r")
+    if r.returncode != 0:
+        problem(f"restart again failed: {r.stderr.strip()}")
+    rows = truth()
+    if [x["State"] for x in rows] != ["running"]:
+        problem(f"after restart again: {[(x['Names'], x['State']) for x in rows]}")
+    rm_all(["ks-r"])
+
+
+def sc_compose_restart(d: float) -> None:
+    c("-p", PROJ, "up", "-d", check=True)
+    killed_after(d, "-p", PROJ, "restart", "-t", "0")
+    truth()
+    up_converges()
+    down_cleans()
+
+
 def sc_volume(d: float) -> None:
     killed_after(d, "volume", "create", "ks-v")
     c("volume", "ls")
@@ -406,7 +443,7 @@ def main() -> None:
         tar = os.environ.get("COMPOSER_BUSYBOX_TAR") or str(Path(REPO) / "build" / "busybox-rootfs.tar")
         c("image", "import", tar, IMG, check=True)
     name = sys.argv[1]
-    step = 50 if name in ("up", "down", "run_rm_svc", "recreate") else 15
+    step = 50 if name in ("up", "down", "run_rm_svc", "recreate", "compose_restart") else 15
     delays = [int(x) for x in sys.argv[2:]] or list(range(0, 3000, step))
     if delays[0] < 0:  # -N LO HI: N random delays in [LO, HI] ms
         import random
