@@ -73,6 +73,7 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
         if last.get("started_at"):  # kept should this start fail: docker's State keeps them
             doc["prior_run"] = {k: last.get(k) or "" for k in ("started_at", "finished_at")}
     _repair_run_dir(mgr, cid, doc, info)
+    _repair_cgroup(mgr, cid, info)
     mgr._save(cid, doc)
     # joining X's ipc: its /dev/shm goes over ours while the init waits at the gate, as at create
     container_monitor.spawn_monitor(mgr, cid, info.name, start=donor is None)
@@ -145,6 +146,22 @@ def _repair_run_dir(mgr: ContainerManager, cid: str, doc: dict[str, Any], info: 
     hostname = run / "hostname"
     if not hostname.exists():
         hostname.write_text(str(config.get("hostname") or cid[:12]) + "\n")
+
+
+def _repair_cgroup(mgr: ContainerManager, cid: str, info: ContainerInfo) -> None:
+    """Make the container's cgroup again where it is gone, before its init must join it (else:
+    'cannot join the cgroup'): a reboot empties /sys/fs/cgroup while the state stays, and an rm
+    killed after the cgroup's removal leaves the container, which up -d then starts."""
+    meta = read_json(mgr.paths.container_dir(cid) / "container.json") or {}
+    procs, parts = meta.get("cgroup_procs") or [], meta.get("cgroup")
+    if not parts or info.spec is None or all(os.path.isdir(os.path.dirname(p)) for p in procs):
+        return
+    from runtime.cgroups import Cgroup
+    from runtime.container_create import _parse_device
+
+    devices = [_parse_device(d, info.spec.name) for d in info.spec.devices]
+    Cgroup.create(parts, info.spec.resources,
+                  devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices])
 
 
 def stop(mgr: ContainerManager, ref: str, timeout: float | None = None) -> ContainerInfo:

@@ -183,3 +183,18 @@ def test_a_kill_of_pause_or_unpause_leaves_the_freezer_state_listed_and_stop_wor
     assert engine.containers.get(c.id).status == truth
     engine.containers.stop(c.id, timeout=0.5)  # a frozen one listed running: 'did not stop after SIGKILL'
     assert engine.containers.get(c.id).status == "exited"
+
+
+def test_a_container_whose_cgroup_a_killed_rm_removed_starts_again(
+    engine: Engine, engine_paths: tuple[Path, Path]
+) -> None:
+    """What up -d does with the container an rm killed after the cgroup's removal left (and what
+    start meets after a reboot, which empties /sys/fs/cgroup): its cgroup is made again."""
+    c = engine.containers.create(ContainerSpec(name="t-kp-cgs", image=IMAGE, command=("sleep", "100"),
+                                               network_mode="none"))
+    engine.containers.start(c.id)
+    _killed_after(engine_paths, "after runtime.cgroups.Cgroup.remove",
+                  "eng.containers.remove('t-kp-cgs', force=True)")
+    assert engine.containers.get(c.id).status in ("exited", "dead")
+    engine.containers.start(c.id)  # it failed: 'cannot join the cgroup: No such file or directory'
+    assert engine.containers.get(c.id).status == "running"
