@@ -536,7 +536,7 @@ def first_error(plan: Plan, errors: Mapping[int, str]) -> str:
 
 def observe(engine: EngineLike, project: Project) -> Observed:
     """What the engine has for *project*: its containers (by label), networks, volumes, images, pod."""
-    from composer.plan import Observed
+    from composer.plan import RUNNING, Observed
     from composer.specgen import image_ref
     from composer.specgen import network_name as _network_name
     from composer.specgen import volume_name as _volume_name
@@ -553,8 +553,10 @@ def observe(engine: EngineLike, project: Project) -> Observed:
         except EngineError:
             pass
     intact = getattr(engine.containers, "intact", None)  # a recording fake may not have it
+    # not only "dead" (a killed create): an rm killed after the bundle's removal leaves an exited
+    # container without one, which a start fails ('its bundle is missing'): up replaces it
     damaged = frozenset(
-        c.id for c in containers if intact is not None and c.status == "dead" and not intact(c.id)
+        c.id for c in containers if intact is not None and c.status not in RUNNING and not intact(c.id)
     )
     pods = _manager(engine, "pods")
     return Observed(

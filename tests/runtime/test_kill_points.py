@@ -198,3 +198,26 @@ def test_a_container_whose_cgroup_a_killed_rm_removed_starts_again(
     assert engine.containers.get(c.id).status in ("exited", "dead")
     engine.containers.start(c.id)  # it failed: 'cannot join the cgroup: No such file or directory'
     assert engine.containers.get(c.id).status == "running"
+
+
+def test_up_replaces_the_container_an_rm_killed_after_its_bundle_went_left(
+    engine: Engine, engine_paths: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A recreating up killed in its removal of the old container: up -d again converges."""
+    (tmp_path / "compose.yaml").write_text(f"services:\n  s:\n    image: {IMAGE}\n    command: sleep 100\n"
+                                           "    network_mode: none\n")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "composer", "-p", "t-kp-up", *args], cwd=tmp_path,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    try:
+        assert cli("up", "-d").returncode == 0
+        _killed_after(engine_paths, "after shutil.rmtree",
+                      "eng.containers.remove('t-kp-up-s-1', force=True)")
+        assert engine.containers.get("t-kp-up-s-1").status in ("exited", "dead")
+        r = cli("up", "-d")  # it started it: 'its bundle is missing or damaged'
+        assert r.returncode == 0, r.stderr
+        assert engine.containers.get("t-kp-up-s-1").status == "running"
+    finally:
+        cli("down", "-v", "-t", "0")
