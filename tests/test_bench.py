@@ -144,3 +144,19 @@ def test_python_floor_runs_a_container_and_leaves_nothing(tmp_path: Path, busybo
     missing = subprocess.run([*floor, str(tmp_path / "nosuch")], capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0 and "overlay" in missing.stderr
     assert _floor_leftovers() == []
+
+
+@pytest.mark.privileged
+def test_killsweep_kills_a_verb_and_finds_the_engine_clean(tmp_path: Path, busybox_tar: Path) -> None:
+    """bench/killsweep.py (the SIGKILL sweep) runs a scenario end to end on its own engine: it
+    reads `container ls --format json` as composer prints it (a change of that output broke it
+    once), kills `container start` at two points and finds the listing true and nothing left."""
+    import os
+
+    env = {**os.environ, "KILLSWEEP_DIR": str(tmp_path), "COMPOSER_BUSYBOX_TAR": str(busybox_tar)}
+    repo = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-m", "bench.killsweep", "start", "30", "400"], env=env, cwd=repo,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "== start: 0 problems" in r.stdout
+    assert "start@30ms: ok" in r.stdout and "start@400ms: ok" in r.stdout
