@@ -15,9 +15,9 @@ from typing import Any
 from composer.project import Project
 from runtime.errors import Conflict, ExecError, NotFound
 from runtime.spec import ContainerInfo, ContainerSpec, NetworkSpec, PodSpec, VolumeSpec
+from tests.composer.fixturelib import DOCKER_COMPOSE
 
-REPO = Path(__file__).resolve().parents[3]
-COMPOSE_BIN = REPO / ".venv" / "bin" / "docker-compose"
+COMPOSE_BIN = DOCKER_COMPOSE  # the real binary: .venv/bin/docker-compose's wrapper loses the exit status
 
 # web needs app; app needs db healthy and migrate completed; migrate needs db healthy
 APP = """
