@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from composer.cli.container_attach import attach, emit, spawn_reaper
+from composer.cli.container_attach import attach, check_tty, emit, spawn_reaper
 from composer.cli.container_flags import UsageError, parse_duration, parse_env, read_env_file
 from composer.cli.container_output import (
     host_address,
@@ -334,6 +334,8 @@ def _cmd_create(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    if not args.detach:  # docker's runContainer: before anything is made
+        check_tty(args.interactive, args.tty)
     warm = _warm_monitor(args)
     from runtime.containers import StartError
 
@@ -493,9 +495,18 @@ def _cmd_exec(args: argparse.Namespace, ctx: Context) -> int:
                     detach=args.detach)
     import subprocess
 
+    mgr = _mgr(ctx)
+    if not args.detach:
+        from composer.errors import ComposerError
+
+        try:
+            check_tty(args.interactive, args.tty)
+        except ComposerError:
+            mgr.get(args.ref)  # docker's RunExec looks the container up first: its error wins
+            raise
     stdin = 0 if args.interactive else subprocess.DEVNULL
     sys.stdout.flush()
-    return _mgr(ctx).exec(args.ref, spec, stdin=stdin, stdout=1, stderr=2)
+    return mgr.exec(args.ref, spec, stdin=stdin, stdout=1, stderr=2)
 
 
 def _cmd_wait(args: argparse.Namespace, ctx: Context) -> int:

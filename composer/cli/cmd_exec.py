@@ -7,6 +7,7 @@ import sys
 
 from composer import labels as L
 from composer.cli import _compose as C
+from composer.cli.container_attach import check_tty
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
 
@@ -38,10 +39,14 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("dest", metavar="DEST")
         return
     parser.add_argument("-d", "--detach", action="store_true", help="detached mode: run in the background")
+    # None: not given; docker compose's default is "no tty unless our stdout is a terminal"
     parser.add_argument(
-        "-T", "--no-TTY", action="store_true", dest="no_tty", help="disable pseudo-TTY allocation"
+        "-T", "--no-TTY", "--no-tty", action="store_true", default=None, dest="no_tty",
+        help="disable pseudo-TTY allocation (default: a TTY when stdout is a terminal)",
     )
     parser.add_argument("-i", "--interactive", action="store_true", default=True, help=argparse.SUPPRESS)
+    # docker compose's hidden -t: accepted (`exec -it` as with docker), changes nothing
+    parser.add_argument("-t", "--tty", action="store_true", default=True, help=argparse.SUPPRESS)
     parser.add_argument("-u", "--user", default=None, help="run the command as this user")
     parser.add_argument("-w", "--workdir", default=None, help="path to workdir directory for this command")
     parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL")
@@ -95,7 +100,13 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         raise ComposerError(
             f"Error response from daemon: Container {c.id} is paused, unpause the container before exec"
         )
-    tty = not args.no_tty and not args.detach and sys.stdin.isatty() and sys.stdout.isatty()
+    # docker compose's exec: a tty unless -T, which defaults to "stdout is no terminal"; our stdin
+    # is not looked at, so with stdout on a terminal a pipe into exec is docker/cli's CheckTty
+    # error (-T or -i=false to pipe), as RunExec checks it unless detached
+    no_tty = args.no_tty if args.no_tty is not None else not sys.stdout.isatty()
+    if not args.detach:
+        check_tty(args.interactive, not no_tty)
+    tty = not no_tty and not args.detach
     # -e KEY takes its value from the project's environment (the shell's and .env's), as docker
     # compose's runExec resolves it
     environ = dict(project.environment) if project is not None else dict(ctx.environ)
@@ -105,11 +116,14 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         user=args.user,
         working_dir=args.workdir,
         tty=tty,
-        stdin_open=not args.detach,
+        stdin_open=args.interactive and not args.detach,
         privileged=args.privileged,
         detach=args.detach,
     )
-    return int(ctx.engine().containers.exec(c.id, spec))
+    import subprocess
+
+    stdin = 0 if args.interactive else subprocess.DEVNULL  # -i=false: docker's AttachStdin false
+    return int(ctx.engine().containers.exec(c.id, spec, stdin=stdin))
 
 
 def _split(ref: str) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from composer import labels as L
 from composer.cli import _compose as C
 from composer.cli._compose import run_plan
 from composer.cli.cmd_exec import env_list
+from composer.cli.container_attach import check_tty
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
 
@@ -124,15 +125,20 @@ def _environment(args: argparse.Namespace, project: Project) -> dict[str, str]:
 
 
 def _tty(args: argparse.Namespace) -> bool:
-    """docker compose's run: a tty when our output is a terminal, unless -T; without -t/-T/-i, none
-    either when our input is no terminal (a script piping into run)."""
-    if args.tty and args.no_tty:
-        raise UsageError("--tty and --no-tty can't be used together")
-    if args.tty:
-        return True
-    if args.no_tty or not sys.stdout.isatty():
-        return False
-    return args.interactive is not None or sys.stdin.isatty()
+    """docker compose's run: -t/--tty (hidden) or -T/--no-TTY as given (both: an error), else a
+    tty when our output is a terminal, and none either when our input is no terminal and neither
+    -T nor -i was given (a script piping into run). A tty with stdin attached (-i, the default)
+    then needs our stdin to be a terminal: docker/cli's CheckTty, as prepareRun checks it."""
+    if args.tty is not None and args.no_tty is not None:
+        raise UsageError("--tty and --no-TTY can't be used together")
+    if args.tty is not None:
+        tty = bool(args.tty)
+    elif args.no_tty is not None:
+        tty = not args.no_tty
+    else:
+        tty = sys.stdout.isatty() and (args.interactive is not None or sys.stdin.isatty())
+    check_tty(args.interactive is not False, tty)
+    return tty
 
 
 def _caps(spec_add: tuple[str, ...], spec_drop: tuple[str, ...], add: list[str], drop: list[str]

@@ -17,6 +17,17 @@ if TYPE_CHECKING:
     from runtime.spec import ContainerInfo
 
 
+def check_tty(attach_stdin: bool, tty: bool) -> None:
+    """docker/cli's In.CheckTty (v28, the one docker compose 2.40.3 builds with): a tty asked for
+    with stdin attached needs our stdin to be a terminal; a pipe or a file into a pty would be
+    read as typed keys (echoed, line-edited, ^C and ^D taken as signals). Checked before anything
+    is made, as docker's run and exec do; docker exits 1."""
+    if tty and attach_stdin and not os.isatty(0):
+        from composer.errors import ComposerError
+
+        raise ComposerError("the input device is not a TTY")
+
+
 def spawn_reaper(cid: str) -> None:
     """``run -d --rm``: a detached helper removes the container once it has exited."""
     import subprocess
