@@ -28,7 +28,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--index", type=int, default=None)
         parser.add_argument("--protocol", type=str.lower, default="tcp", help="tcp or udp")
         parser.add_argument("service", metavar="SERVICE")
-        parser.add_argument("private_port", metavar="PRIVATE_PORT", type=int)
+        parser.add_argument("private_port", metavar="PRIVATE_PORT")  # read by _port, as Go reads it
         return
     if name == "images":
         parser.add_argument("-q", "--quiet", action="store_true")
@@ -70,9 +70,30 @@ def _top(engine: Any, pname: str, services: list[str]) -> int:
     return 0
 
 
+def parse_uint16(text: str) -> int:
+    """Go's strconv.ParseUint(text, 10, 16), as docker compose's port reads PRIVATE_PORT before
+    anything else, with its error words: digits only (no sign, no space), the first digit that
+    takes it past 65535 an out-of-range error even if a non-digit follows."""
+    import json
+
+    quoted = json.dumps(text, ensure_ascii=False)  # strconv.Quote, for what people type
+    n = 0
+    for ch in text:
+        if not "0" <= ch <= "9":
+            break
+        n = n * 10 + ord(ch) - 48
+        if n > 0xFFFF:
+            raise ComposerError(f"strconv.ParseUint: parsing {quoted}: value out of range")
+    else:
+        if text:
+            return n
+    raise ComposerError(f"strconv.ParseUint: parsing {quoted}: invalid syntax")
+
+
 def _port(args: argparse.Namespace, ctx: Context) -> int:
     from composer.cli.cmd_exec import service_container
 
+    args.private_port = parse_uint16(args.private_port)
     c = service_container(ctx, args.service, args.index)
     for asked, host_port in c.ports:  # type: ignore[attr-defined]
         if asked.container_port == args.private_port and asked.protocol == args.protocol:

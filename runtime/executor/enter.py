@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 from runtime.executor import init as _init  # noqa: E402
 from runtime.executor import syscalls as sc  # noqa: E402
 from runtime.executor.syscalls import SYSCALLS  # noqa: E402
-from runtime.executor.user import resolve_user  # noqa: E402
+from runtime.executor.user import UserError, resolve_user  # noqa: E402
 
 # join order: everything but mnt first (their /proc/<pid>/ns files are reached through the host's /proc)
 _JOIN: Final = (
@@ -97,9 +97,37 @@ def exec_in(config: Mapping[str, Any], req: Mapping[str, Any], seccomp_bpf: byte
     else:  # as the init: without no_new_privs only a privileged process may load the filter
         _init.load_seccomp(seccomp_bpf)
         _init.set_identity(process)
-    os.chdir(cwd)
+    try:
+        os.chdir(cwd)
+    except OSError as exc:  # runc's words (libcontainer finalizeNamespace)
+        why = _init.go_errno(exc)
+        raise _init.InitError(f'chdir to cwd ("{cwd}") set in config.json failed: {why}') from None
     exe = _init.find_executable(args[0], envl)
-    os.execve(exe, args, env)
+    try:
+        os.execve(exe, args, env)
+    except OSError as exc:  # Go's words, as the init's (a directory: LookPath's, as runc's exec)
+        why = "is a directory" if os.path.isdir(exe) else _init.go_errno(exc)
+        raise _init.InitError(f'exec: "{args[0]}": {why}') from None
+
+
+def exec_start_error(msg: str) -> tuple[str, int]:
+    """What docker says of an exec whose process could not start, and its exit code: runc's error
+    as containerd hands it to moby (`OCI runtime exec failed: exec failed: unable to start
+    container process: ...: unknown`), then moby's setExitCodeFromError on its words: 126 for
+    permission denied (and is a directory, which gets ': permission denied'), 127 for a missing
+    command, file or directory (not a directory too, with moby's hint), 128 for anything else."""
+    desc = f"OCI runtime exec failed: exec failed: unable to start container process: {msg}: unknown"
+    low = desc.lower()
+    if "permission denied" in low:
+        return desc, 126
+    if "is a directory" in low:
+        return desc + ": permission denied", 126
+    if "not a directory" in low:
+        return desc + (": Are you trying to mount a directory onto a file (or vice-versa)? Check if the"
+                       " specified host path exists and is the expected type"), 127
+    if any(w in low for w in ("executable file not found", "no such file or directory")):
+        return desc, 127
+    return desc, 128
 
 
 def _all_caps() -> list[str]:
@@ -125,13 +153,15 @@ def spawn_entered(
     stdio: tuple[int, int, int],
     new_pgrp: bool = True,
     tty: bool = False,
+    docker_words: bool = False,
 ) -> int:
     """Fork a process that enters container process *pid* and runs req["command"]; returns its pid.
 
     The forked process joins the namespaces, forks the workload (now inside the PID namespace),
     waits for it and exits with its status; on a setup failure it prints one line to its stderr
-    and exits 126 (127 when the executable is missing). With *tty* the workload leads a new
-    session whose controlling terminal is its stdin (a pty slave).
+    and exits 126 (127 when the executable is missing); with *docker_words* (an exec) the line
+    and the code are docker's (exec_start_error). With *tty* the workload leads a new session
+    whose controlling terminal is its stdin (a pty slave).
     """
     _init.preload()  # everything is imported before entering the mount namespace
     child = os.fork()
@@ -156,8 +186,14 @@ def spawn_entered(
                 exec_in(config, req, seccomp_bpf)
             except BaseException as exc:  # noqa: BLE001
                 msg = str(exc) if isinstance(exc, _init.InitError) else _init.describe(exc)
+                if docker_words and isinstance(exc, UserError):
+                    failed = 126  # moby resolves the user itself, before runc: its words, 126
+                elif docker_words:
+                    msg, failed = exec_start_error(msg)
+                else:
+                    failed = 127 if "executable file not found" in msg or "no such file" in msg else 126
                 os.write(2, f"{msg}\n".encode())
-                os._exit(127 if "executable file not found" in msg or "no such file" in msg else 126)
+                os._exit(failed)
         _, status = os.waitpid(grandchild, 0)
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code
@@ -209,10 +245,12 @@ def _run(req: Mapping[str, Any]) -> int:
             return 126
         exec_tty.copy_winsize(0, master)
         stdio = (slave, slave, slave)
-        child = spawn_entered(int(req["pid"]), config, req, procs, bpf, stdio, new_pgrp=False, tty=True)
+        child = spawn_entered(int(req["pid"]), config, req, procs, bpf, stdio, new_pgrp=False, tty=True,
+                              docker_words=True)
         os.close(slave)
         return exec_tty.relay(master, child, stdin_open=bool(req.get("stdin_open")))
-    child = spawn_entered(int(req["pid"]), config, req, procs, bpf, (0, 1, 2), new_pgrp=False)
+    child = spawn_entered(int(req["pid"]), config, req, procs, bpf, (0, 1, 2), new_pgrp=False,
+                          docker_words=True)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code

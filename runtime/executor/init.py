@@ -413,11 +413,20 @@ def _set_rlimits(rlimits: Sequence[Mapping[str, Any]]) -> None:
             raise InitError(f"rlimit {name}: {exc}") from None
 
 
+def go_errno(exc: OSError) -> str:
+    """An errno's text as Go's syscall.Errno says it: lower-case ("no such file or directory")."""
+    why = str(exc.strerror or exc)
+    return why[:1].lower() + why[1:]
+
+
 def find_executable(name: str, env: Sequence[str]) -> str:
-    """The path execve will run: *name* itself if it has a slash, else the first match in PATH."""
+    """The path execve will run: *name* itself if it has a slash, else the first match in PATH;
+    one that is not there in the words of Go's exec.LookPath, as runc looks it up."""
     if "/" in name:
-        if not os.path.exists(name):
-            raise InitError(f'exec: "{name}": no such file or directory')
+        try:
+            os.stat(name)
+        except OSError as exc:
+            raise InitError(f'exec: "{name}": stat {name}: {go_errno(exc)}') from None
         return name
     path = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/sbin:/usr/bin:/sbin:/bin")
     for d in path.split(":"):
