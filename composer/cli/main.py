@@ -211,7 +211,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     import argparse
     import importlib.util
 
-    parser = argparse.ArgumentParser(
+    from composer.cli.pflag import PflagParser
+
+    # every boolean flag (its subparsers' too) also takes pflag's --flag=true|false, -x=false
+    parser = PflagParser(
         prog="composer", description="Daemonless compose engine: run compose projects as containers."
     )
     parser.add_argument("-v", "--version", action="store_true", help="show the version and exit")

@@ -85,6 +85,13 @@ def test_compose_exec_takes_its_tty_from_stdout_and_refuses_a_pipe_into_one(proj
     # neither: no tty, the pipe reaches the command (stdin is attached by default)
     res = composer_cli("exec", "web", "cat", cwd=proj, input="piped\n")
     assert (res.returncode, res.stdout) == (0, "piped\n"), res.stderr
+    # -i=false (pflag's bool syntax): no stdin to attach, no check; the tty is still stdout's
+    rc, out, err = _on_pty(proj, "exec", "-i=false", "web", "sh", "-c", "tty; echo ok",
+                           stdin_pty=False, stdout_pty=True)
+    assert (rc, out.startswith("/dev/pts/"), "ok" in out) == (0, True, True), (out, err)
+    # -T=false asks for the tty whatever stdout is: the pipe is refused
+    res = composer_cli("exec", "-T=false", "web", "cat", cwd=proj, input="piped\n")
+    assert (res.returncode, res.stderr) == (1, NOT_A_TTY), res.stdout
     # -d: no stdin to attach, no check
     assert _on_pty(proj, "exec", "-d", "web", "true", stdin_pty=False, stdout_pty=True)[0] == 0
 
@@ -95,6 +102,9 @@ def test_compose_run_tty_with_a_pipe_on_stdin_is_refused_before_anything_is_made
         rc, out, err = _on_pty(proj, "run", "--rm", *args, "web", "cat", stdin_pty=False,
                                stdout_pty=stdout_pty)
         assert (rc, err) == (1, NOT_A_TTY), (args, out)
+    # docker compose's e2e case: --no-TTY=false asks for one too
+    res = composer_cli("run", "--rm", "--no-TTY=false", "web", "cat", cwd=proj, input="piped\n")
+    assert (res.returncode, res.stderr) == (1, NOT_A_TTY), res.stdout
     assert composer_ok(proj, "ps", "-a", "-q").stdout == ""  # no one-off container was made
     # without flags a pipe on stdin turns the tty off (docker compose's run.go), and reaches cat
     rc, out, err = _on_pty(proj, "run", "--rm", "web", "cat", stdin_pty=False, stdout_pty=True)
