@@ -29,6 +29,7 @@ VERSION: Final = PREFIX + "version"
 NETWORK: Final = PREFIX + "network"
 VOLUME: Final = PREFIX + "volume"
 SLUG: Final = PREFIX + "slug"
+REPLACE: Final = PREFIX + "replace"  # on a recreate's new container: `<service>-<n>` it replaces
 
 # ---- config hash ---------------------------------------------------------------------------------
 

@@ -219,24 +219,23 @@ class _Core:
                 raise ServiceError(op.service or op.name, f"pull of image {op.name} failed: {exc}") from exc
             self.report(op, "Pulled")
         elif k in ("CreateContainer", "RecreateContainer"):
+            failed_start: EngineError | None = None
             if k == "RecreateContainer":
-                self.report(op, "Recreate")
-                self._stop(op.container_id or op.name)
-                # compose keeps the anonymous volumes of a recreated container (`up -V` renews
-                # them); like compose, ones the new container no longer mounts are left, not removed
-                anon = self._anonymous(op.inherit_volumes)
-                e.containers.remove(op.container_id or op.name, force=True, volumes=not anon)
+                info = self._recreate(op)
+                if start is not None:
+                    try:
+                        e.containers.start(info.id)
+                    except EngineError as exc:
+                        failed_start = exc
             else:
                 self.report(op, "Creating")
-                anon = {}
-            failed_start: EngineError | None = None
-            try:
-                info = self._create(op, anon, start=start is not None)
-            except EngineError as exc:
-                made = getattr(exc, "container_id", None)  # StartError: made, then its process failed
-                if start is None or made is None:
-                    raise
-                info, failed_start = e.containers.get(made), exc
+                try:
+                    info = self._create(op, start=start is not None)
+                except EngineError as exc:
+                    made = getattr(exc, "container_id", None)  # StartError: made, then its process failed
+                    if start is None or made is None:
+                        raise
+                    info, failed_start = e.containers.get(made), exc
             if op.number == 1 or op.service not in self.ids:
                 self.ids[op.service] = info.id
             self.report(op, "Recreated" if k == "RecreateContainer" else "Created")
@@ -274,8 +273,11 @@ class _Core:
         elif k == "RemoveContainer":
             self.report(op, "Removing")
             with contextlib.suppress(NotFound):  # already gone: that is the goal
-                e.containers.remove(op.container_id or op.name, force=True, volumes=opt.remove_volumes)
+                e.containers.remove(op.container_id or op.name, force=True,
+                                    volumes=opt.remove_volumes or op.volumes)
             self.report(op, "Removed")
+        elif k == "RenameContainer":
+            e.containers.rename(op.container_id, op.name)
         elif k in ("RemoveNetwork", "RemoveVolume", "RemoveImage", "RemovePod"):
             self.report(op, "Removing")
             manager = getattr(
@@ -336,6 +338,32 @@ class _Core:
         except NotFound:
             pass
 
+    def _recreate(self, op: Op) -> ContainerInfo:
+        """docker compose's recreateContainer: the new container is made under a temporary name
+        with the old one's anonymous volumes, then the old one is removed (keeping them) and the
+        new one renamed. A kill at any point leaves one of them owning the volumes, under labels
+        the next up finds (plan._one_per_number). The old one is stopped first, not after the
+        create as compose does: its published ports are held from create to stop here (docker
+        binds them at start), so the new one could not take them while it runs."""
+        from composer.plan import temp_name
+
+        e = self.engine
+        self.report(op, "Recreate")
+        old = e.containers.get(op.container_id)  # its full id: the temporary name's 12 hex
+        self._stop(old.id)
+        # compose keeps the anonymous volumes of a recreated container (`up -V` renews them)
+        anon = self._anonymous(op.inherit_volumes)
+        svc = self.project.services.get(op.service) if self.project is not None else None
+        replaced = str((svc or {}).get("container_name") or f"{op.service}-{op.number}")  # compose's words
+        info = self._create(op, anon, name=temp_name(old, op.name), replaces=old.id,
+                            labels={L.REPLACE: replaced})
+        with contextlib.suppress(NotFound):
+            # like compose, anonymous volumes the new container no longer mounts are left
+            e.containers.remove(old.id, force=True, volumes=not anon)
+        e.containers.rename(info.id, op.name)
+        renamed: ContainerInfo = e.containers.get(info.id)
+        return renamed
+
     def _anonymous(self, mounts: Sequence[tuple[str, str]]) -> dict[str, str]:
         """target -> volume for the anonymous volumes among *mounts* that still exist."""
         out: dict[str, str] = {}
@@ -345,7 +373,9 @@ class _Core:
                     out[target] = name
         return out
 
-    def _create(self, op: Op, anon: Mapping[str, str] | None = None, *, start: bool = False) -> ContainerInfo:
+    def _create(self, op: Op, anon: Mapping[str, str] | None = None, *, start: bool = False,
+                name: str = "", replaces: str = "", labels: Mapping[str, str] | None = None) -> ContainerInfo:
+        """Create *op*'s container (named *name*, else op.name; *replaces*, *labels*: a recreate's)."""
         if self.project is None:
             raise ServiceError(op.service, "cannot create a container without the compose file")
         from composer.graph import service_dependencies
@@ -367,7 +397,7 @@ class _Core:
             files_dir=self.opt.files_dir(op.name),
             container_ids=self.ids,
             config_hash=op.config_hash or None,
-            name=op.name,
+            name=name or op.name,
             anon_volumes=anon,
         )
         for w in gen.warnings:
@@ -377,8 +407,15 @@ class _Core:
         spec = gen.spec
         if anon:
             spec = self._with_image_volumes(spec, anon)
-        info: ContainerInfo = self.engine.containers.create(spec, start=True) if start else \
-            self.engine.containers.create(spec)
+        if labels:
+            spec = dataclasses.replace(spec, labels={**spec.labels, **labels})
+        info: ContainerInfo
+        if replaces:
+            info = self.engine.containers.create(spec, replaces=replaces)
+        elif start:
+            info = self.engine.containers.create(spec, start=True)
+        else:
+            info = self.engine.containers.create(spec)
         for w in info.warnings:  # as docker compose shows its create's Warnings, by service
             self.opt.warn(f"service {op.service}: {w}")
         return info

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         "PullImage",
         "CreateContainer",
         "RecreateContainer",
+        "RenameContainer",
         "StartContainer",
         "StopContainer",
         "RemoveContainer",
@@ -62,6 +63,7 @@ class Op:
     wait_for: tuple[Dependency, ...] = ()  # StartContainer: depends_on conditions to meet first
     key: str = ""  # network/volume key in the file
     inherit_volumes: tuple[tuple[str, str], ...] = ()  # RecreateContainer: the old (target, volume)s
+    volumes: bool = False  # RemoveContainer: its anonymous volumes too (those no other container uses)
 
     def render(self) -> str:
         deps = ",".join(str(d) for d in self.deps)
@@ -171,12 +173,41 @@ def _unmanaged_volumes(project: Project, observed: Observed) -> list[str]:
     return out
 
 
-def _stop_and_remove(b: _Builder, c: ContainerInfo, service: str, cause: str) -> int:
+def _stop_and_remove(b: _Builder, c: ContainerInfo, service: str, cause: str, *,
+                     volumes: bool = False) -> int:
     """Remove *c*, stopping it first when it runs; returns the remove op."""
     target = f"service:{service}:{_number(c)}"
     ident: dict[str, Any] = {"service": service, "number": _number(c), "name": c.name, "container_id": c.id}
     stop = b.add("StopContainer", target, cause, **ident) if c.status in RUNNING else None
-    return b.add("RemoveContainer", target, cause, [stop], **ident)
+    return b.add("RemoveContainer", target, cause, [stop], volumes=volumes, **ident)
+
+
+def temp_name(c: ContainerInfo, final: str) -> str:
+    """The name a recreate gives *c*'s successor until *c* is gone: docker compose's
+    `<12 hex of the old id>_<name>` (recreateContainer's tmpName)."""
+    return f"{c.id[:12]}_{final}"
+
+
+def _is_temp_name(name: str, final: str) -> bool:
+    head, sep, rest = name.partition("_")
+    return bool(sep) and rest == final and len(head) == 12 and all(ch in "0123456789abcdef" for ch in head)
+
+
+def _one_per_number(
+    have: Sequence[ContainerInfo], keep_first: Callable[[ContainerInfo], tuple[Any, ...]]
+) -> tuple[list[ContainerInfo], list[ContainerInfo]]:
+    """(one container per replica number, the others). Two share a number where a recreate was
+    killed between its new container's create and its old one's removal (docker compose makes
+    the new one first): the one *keep_first* ranks lowest stays, the others go."""
+    by_number: dict[int, list[ContainerInfo]] = {}
+    for c in have:
+        by_number.setdefault(_number(c), []).append(c)
+    kept, extra = [], []
+    for group in by_number.values():
+        group = sorted(sorted(group, key=lambda c: c.created_at, reverse=True), key=keep_first)
+        kept.append(group[0])
+        extra.extend(group[1:])
+    return sorted(kept, key=_number), extra
 
 
 def _number(c: ContainerInfo) -> int:
@@ -271,7 +302,23 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         before_start = [i for d in present for i in started.get(d.service, ())]
         want = options.scale.get(name, replicas(svc))
         chash = L.config_hash(svc)
-        have = sorted(by_service.get(name, []), key=_number)
+        mine = by_service.get(name, [])
+        final = {n: container_name(project.name, name, svc, n) for n in {_number(c) for c in mine}}
+
+        def keep_first(c: ContainerInfo, final: Mapping[int, str] = final, chash: str = chash) -> Any:
+            # an intact one of the file's config, then the one under its final name (then the newest)
+            damaged = c.id in observed.damaged
+            return (damaged, c.labels.get(L.CONFIG_HASH, "") != chash, c.name != final[_number(c)])
+
+        have, superseded = _one_per_number(mine, keep_first)
+        freed: dict[int, list[int]] = {}  # number -> the removal ops of its superseded containers
+        for c in superseded:
+            # a recreate's unfinished successor takes its own anonymous volumes with it (the ones
+            # it was handed are the kept one's too, and stay); the replaced one leaves them, as a
+            # recreate does
+            op = _stop_and_remove(b, c, name, "a recreate was interrupted",
+                                  volumes=_is_temp_name(c.name, final[_number(c)]))
+            freed.setdefault(_number(c), []).append(op)
         for c in have[want:] if want < len(have) else ():
             _stop_and_remove(b, c, name, f"scale down to {want}")
         have = have[:want]
@@ -311,10 +358,10 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                     "RecreateContainer",
                     target,
                     cause,
-                    before_create,
+                    [*before_create, *freed.get(n, ())],  # its final name may be a superseded one's
                     service=name,
                     number=n,
-                    name=c.name,
+                    name=final[n],
                     container_id=c.id,
                     config_hash=chash,
                     inherit_volumes=() if options.renew_anon_volumes else c.mounts,
@@ -329,21 +376,29 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                             [op, *before_start],
                             service=name,
                             number=n,
-                            name=c.name,
+                            name=final[n],
                             wait_for=tuple(present),
                         )
                     )
-            elif options.start and c.status in RUNNING and restart_for:
+                continue
+            after, shown = list(before_start), c.name
+            if _is_temp_name(c.name, final[n]):
+                shown = final[n]
+                # a recreate killed after its new container's create, before the rename: finish it
+                why = f"{c.name} is a recreate's temporary name"
+                after.append(b.add("RenameContainer", target, why, freed.get(n, ()),
+                                   service=name, number=n, name=final[n], container_id=c.id))
+            if options.start and c.status in RUNNING and restart_for:
                 # depends_on.restart: true: a dependency was replaced, restart this one after it
                 why = f"{restart_for[0]} is recreated (depends_on restart: true)"
                 stop = b.add(
                     "StopContainer",
                     target,
                     why,
-                    [*before_start],
+                    after,
                     service=name,
                     number=n,
-                    name=c.name,
+                    name=shown,
                     container_id=c.id,
                 )
                 started.setdefault(name, []).append(
@@ -351,10 +406,10 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                         "StartContainer",
                         target,
                         f"restarted by #{stop}",
-                        [stop, *before_start],
+                        [stop, *after],
                         service=name,
                         number=n,
-                        name=c.name,
+                        name=shown,
                         container_id=c.id,
                         wait_for=tuple(present),
                     )
@@ -365,10 +420,10 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                         "StartContainer",
                         target,
                         f"container is {c.status}",
-                        before_start,
+                        after,
                         service=name,
                         number=n,
-                        name=c.name,
+                        name=shown,
                         container_id=c.id,
                         wait_for=tuple(present),
                     )

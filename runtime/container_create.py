@@ -97,16 +97,17 @@ SETUP_SLOTS = SetupSlots(3)  # 2, 3 and 4 measured alike; 10 (all of `up`) was s
 
 
 def create(
-    mgr: ContainerManager, spec: ContainerSpec, start: bool, warm: WarmMonitor | None
+    mgr: ContainerManager, spec: ContainerSpec, start: bool, warm: WarmMonitor | None, replaces: str = ""
 ) -> ContainerInfo:
     """ContainerManager.create (its docstring says what is raised): the row, then the bundle and
     the monitor; a failure undoes every step taken."""
     with SETUP_SLOTS.held() as slot:
-        return _create(mgr, spec, start, warm, slot)
+        return _create(mgr, spec, start, warm, slot, replaces)
 
 
 def _create(
-    mgr: ContainerManager, spec: ContainerSpec, start: bool, warm: WarmMonitor | None, slot: Slot
+    mgr: ContainerManager, spec: ContainerSpec, start: bool, warm: WarmMonitor | None, slot: Slot,
+    replaces: str = "",
 ) -> ContainerInfo:
     try:
         image = mgr.engine.images.resolve(spec.image)
@@ -135,7 +136,7 @@ def _create(
         undo.append(lambda: container_monitor.retire_warm_pod_monitor(mgr, spec.pod or "", warming))
     try:
         warnings: list[str] = []  # what cannot be applied here: said, not refused (as docker's create)
-        _prepare(mgr, cid, spec, image, doc, undo, warnings)
+        _prepare(mgr, cid, spec, image, doc, undo, warnings, replaces)
         mgr.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
         slot.release()  # the rest is the monitor's and the init's work, in other processes
         # logged before the monitor starts: with the gate open it logs the start at once
@@ -210,6 +211,7 @@ def _prepare(
     doc: dict[str, Any],
     undo: list[Callable[[], object]],
     warnings: list[str],
+    replaces: str = "",
 ) -> None:
     """Everything but the monitor: directories, cgroup, volumes, network, the bundle, the row;
     what cannot be applied on this host goes to *warnings*."""
@@ -273,7 +275,8 @@ def _prepare(
     )
     spec = _with_image_volumes(spec, volume_sources, doc)
     # network (before the init: it joins the netns pin)
-    net = mgr.engine.networks.setup_container(cid, spec)
+    net = mgr.engine.networks.setup_container(cid, spec, replaces) if replaces else \
+        mgr.engine.networks.setup_container(cid, spec)
     undo.append(lambda: mgr.engine.networks.teardown_container(cid))
     doc["networks"] = dict(net.addresses)
     doc["ports"] = [[asdict(p), h] for p, h in net.ports]

@@ -382,11 +382,13 @@ class ContainerManager:
 
     # ---- create ----
     def create(self, spec: ContainerSpec, *, start: bool = False,
-               warm: WarmMonitor | None = None) -> ContainerInfo:
+               warm: WarmMonitor | None = None, replaces: str = "") -> ContainerInfo:
         """Create a container and its init, stopped at the start gate; with *start*, the monitor
         opens the gate itself (`run`: no start round trip, one state write less). *warm*: a
         monitor started ahead by the caller (runtime/warm_monitor.py), used if the container gets
-        a monitor of its own and discarded otherwise.
+        a monitor of its own and discarded otherwise. *replaces*: the id of a stopped container
+        this one replaces (a recreate: docker compose makes the new one before it removes the
+        old), whose static addresses it takes over.
 
         Raises:
             Conflict: the name is taken. NotFound: no such image or volume.
@@ -398,7 +400,7 @@ class ContainerManager:
         try:
             from runtime import container_create
 
-            return container_create.create(self, spec, start, warm)
+            return container_create.create(self, spec, start, warm, replaces)
         finally:
             if warm is not None:
                 warm.discard()  # unused (or used: then it has exited already)
@@ -441,6 +443,12 @@ class ContainerManager:
         from runtime import container_lifecycle
 
         container_lifecycle.remove(self, ref, force=force, volumes=volumes)
+
+    def rename(self, ref: str, new: str) -> None:
+        """Give container *ref* the name *new* (runtime/container_rename.py)."""
+        from runtime import container_rename
+
+        container_rename.rename(self, ref, new)
 
     def await_exit_file(self, cid: str, timeout: float) -> bool:
         """Wait up to *timeout* s for the monitor of container *cid* (a full id) to write its exit

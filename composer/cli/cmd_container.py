@@ -1,5 +1,5 @@
 """`composer container ...`: podman-like commands on single containers (run, create, start, stop,
-kill, restart, rm, ls, logs, inspect, exec, wait, top, pause, unpause, cp, port): the argparse
+kill, restart, rm, ls, logs, inspect, exec, wait, top, pause, unpause, cp, port, rename): the argparse
 declarations (and the FAST_ARGS tables read from them) and the command handlers, which only talk
 to ``Engine.containers``.
 
@@ -140,7 +140,7 @@ REMAINDER = "..."  # argparse.REMAINDER (argparse is imported only when a line n
 
 VERBS = frozenset({
     "run", "create", "start", "stop", "restart", "kill", "rm", "remove", "ls", "list", "ps", "logs",
-    "inspect", "exec", "wait", "top", "pause", "unpause", "cp", "port", "events",
+    "inspect", "exec", "wait", "top", "pause", "unpause", "cp", "port", "events", "rename",
 })
 
 
@@ -234,6 +234,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         p.add_argument("--format", dest="out_format", default="", help="json")
         p.add_argument("--since", help="show the events since this time (RFC 3339, Unix or duration)")
         p.add_argument("--until", help="stream events until this time")
+    for p in cmd(["rename"], "rename a container"):
+        p.add_argument("ref", metavar="CONTAINER")
+        p.add_argument("new_name", metavar="NEW_NAME")
     for p in cmd(["port"], "list a container's published ports"):
         p.add_argument("ref", metavar="CONTAINER")
         p.add_argument("port_filter", nargs="?", metavar="PORT[/PROTO]")
@@ -406,6 +409,20 @@ def _cmd_pause(args: argparse.Namespace, ctx: Context) -> int:
 
 def _cmd_unpause(args: argparse.Namespace, ctx: Context) -> int:
     return _each(args.refs, _mgr(ctx).unpause)
+
+
+def _cmd_rename(args: argparse.Namespace, ctx: Context) -> int:
+    """docker rename (docker/cli 28's rename.go): the daemon's error, then which rename failed,
+    exit 1; nothing printed when it worked."""
+    from runtime.errors import EngineError
+
+    try:
+        _mgr(ctx).rename(args.ref, args.new_name)
+    except EngineError as exc:
+        print(f"Error response from daemon: {exc}", file=sys.stderr)
+        print(f"Error: failed to rename container named {args.ref}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
@@ -582,5 +599,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Context], int]] = {
     "restart": _cmd_restart, "kill": _cmd_kill, "rm": _cmd_rm, "ls": _cmd_ls, "logs": _cmd_logs,
     "inspect": _cmd_inspect, "exec": _cmd_exec, "wait": _cmd_wait, "top": _cmd_top,
     "pause": _cmd_pause, "unpause": _cmd_unpause, "cp": _cmd_cp, "port": _cmd_port,
-    "events": _cmd_events,
+    "events": _cmd_events, "rename": _cmd_rename,
 }

@@ -534,6 +534,13 @@ class Monitor:
                     self.answer(reply)
             elif cmd in ("pause", "unpause"):
                 self.paused = cmd == "pause"
+            elif cmd == "renamed":  # container_rename rewrote the bundle: events carry the new name
+                try:
+                    with open(os.path.join(self.cdir, "monitor.bin"), "rb") as f:
+                        meta = marshal.load(f)["meta"]
+                    self.name, self.event_attrs = str(meta["name"]), str(meta.get("event_attrs") or "")
+                except (OSError, ValueError, EOFError, KeyError):
+                    pass
 
     def answer(self, name: str) -> None:
         """Wake a client waiting on its reply FIFO (gone or not listening: nothing to do)."""

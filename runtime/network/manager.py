@@ -543,8 +543,10 @@ class NetworkManager:
 
     # ---- containers ------------------------------------------------------------------------
 
-    def setup_container(self, container_id: str, spec: ContainerSpec) -> ContainerNet:
-        """Prepare a container's network before its init starts (the init joins netns_path)."""
+    def setup_container(self, container_id: str, spec: ContainerSpec, replaces: str = "") -> ContainerNet:
+        """Prepare a container's network before its init starts (the init joins netns_path).
+        *replaces*: a stopped container this one replaces (a recreate), whose static addresses
+        it may take: they are handed over, the lease naming both, until one of them goes."""
         stale = self.store.read().get(CTR, container_id) is not None
         if stale or os.path.lexists(self.paths.netns(container_id)):
             self.teardown_container(container_id)
@@ -560,7 +562,7 @@ class NetworkManager:
             raise InvalidSpec(f"container {spec.name}: unknown network mode {mode!r}")
         for attempt in (1, 2):
             try:
-                return self._setup_own(container_id, spec, mode, hosts, resolv)
+                return self._setup_own(container_id, spec, mode, hosts, resolv, replaces)
             except BaseException as exc:
                 self.teardown_container(container_id)
                 # an address or port held by a crashed command's leftovers: repair and retry once
@@ -613,7 +615,8 @@ class NetworkManager:
                                        for a in other["attachments"] if a.get("ipv4")},
                             ports=tuple(self._ports_of(other)))
 
-    def _setup_own(self, cid: str, spec: ContainerSpec, mode: str, hosts: str, resolv: str) -> ContainerNet:
+    def _setup_own(self, cid: str, spec: ContainerSpec, mode: str, hosts: str, resolv: str,
+                   replaces: str = "") -> ContainerNet:
         from runtime.network import links
 
         who = f"container {spec.name}"
@@ -628,7 +631,7 @@ class NetworkManager:
             self._release_exited(cid)
         chosen = [self._probe_port(who, p) for p in ports]
         with self.store.transaction() as tx:
-            records = [self._lease(tx, who, cid, a, i) for i, a in enumerate(atts)]
+            records = [self._lease(tx, who, cid, a, i, replaces) for i, a in enumerate(atts)]
             names = [r["ifname"] for r in records]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
@@ -691,14 +694,18 @@ class NetworkManager:
             raise NetworkError(f"network {name}: not found")
         return doc[1]
 
-    def _lease(self, tx: Tx, who: str, cid: str, a: NetworkAttachment, index: int) -> Doc:
+    def _lease(self, tx: Tx, who: str, cid: str, a: NetworkAttachment, index: int, replaces: str = "") -> Doc:
         """Choose and record this attachment's addresses (inside the caller's transaction)."""
         found = tx.by_name(NET, a.network)
         if found is None:
             raise NetworkError(f"{who}: network {a.network} not found")
         net = found[1]
         reserved: set[Addr] = {ipaddress.ip_address(g) for g in net["gateways"]}
-        reserved |= {ipaddress.ip_address(i.split("/", 1)[1]) for i, _ in tx.list(IP, a.network + "/")}
+        leases = {ipaddress.ip_address(i.split("/", 1)[1]): d for i, d in tx.list(IP, a.network + "/")}
+        reserved |= set(leases)
+        # a static address of the container this one replaces is handed over (docker gives it up
+        # at the stop; here a stopped container keeps its lease until it is removed)
+        handed = {addr for addr, d in leases.items() if replaces and d.get("container") == replaces}
         rec: Doc = {"network": a.network, "ifname": a.interface_name or f"eth{index}",
                     "veth": host_veth(cid, a.network), "aliases": list(a.aliases),
                     # chosen here, not by the kernel, so that inspect can show it
@@ -715,7 +722,7 @@ class NetworkManager:
             subnet = ipaddress.ip_network(net["subnets"][idx])
             if static:
                 addr = ipam.parse_address(who, static)
-                ipam.check_static(who, a.network, addr, subnet, reserved)
+                ipam.check_static(who, a.network, addr, subnet, reserved - handed)
             else:
                 rng = net["ip_ranges"][idx]
                 last = net.get(f"last{version}")
@@ -726,7 +733,8 @@ class NetworkManager:
                 addr = free
                 net[f"last{version}"] = str(addr)
                 tx.put(NET, found[0], net, name=a.network)
-            tx.put(IP, f"{a.network}/{addr}", {"container": cid})
+            lease = {"container": cid, "replaces": replaces} if addr in handed else {"container": cid}
+            tx.put(IP, f"{a.network}/{addr}", lease)
             rec[f"ipv{version}"] = str(addr)
             rec[f"prefix{version}"] = subnet.prefixlen
         return rec
@@ -911,9 +919,15 @@ class NetworkManager:
             self._nft_ports(doc, added=False)
         with self.store.transaction() as tx:
             for ip_id, data in tx.list(IP):
+                before = data.get("replaces")
                 if data.get("container") == container_id:
-                    tx.delete(IP, ip_id)
+                    if before and tx.get(CTR, before) is not None:  # a replacement undone: give it back
+                        tx.put(IP, ip_id, {"container": before})
+                    else:
+                        tx.delete(IP, ip_id)
                     networks.add(ip_id.rsplit("/", 1)[0])
+                elif before == container_id:  # the replaced one goes: the lease is its successor's
+                    tx.put(IP, ip_id, {"container": data["container"]})
             tx.delete(CTR, container_id)
         self._remove_run_files(container_id)
         if networks:
@@ -1092,6 +1106,11 @@ class NetworkManager:
             yield
         finally:
             os.close(fd)
+
+    def refresh_hosts(self, networks: set[str], also: str | None = None) -> None:
+        """Rewrite the hosts files of the containers on *networks* and of *also* (a container
+        renamed: the name its record gives, in its own file and its peers')."""
+        self._refresh_hosts(networks, also)
 
     def _refresh_hosts(self, networks: set[str], also: str | None = None) -> None:
         """Rewrite (in place) the hosts file of every container on *networks*, and of *also*

@@ -94,7 +94,7 @@ class FakeContainers:
                 return c
         raise NotFound(f"no such container {ref}")
 
-    def create(self, spec: ContainerSpec) -> ContainerInfo:
+    def create(self, spec: ContainerSpec, replaces: str = "") -> ContainerInfo:
         with self.lock:
             if any(c.name == spec.name for c in self.items.values()):
                 raise Conflict(f"container name {spec.name} is in use")
@@ -139,6 +139,14 @@ class FakeContainers:
             c = self._find(ref)
             self.calls.append(("remove", c.name))
             del self.items[c.id]
+
+    def rename(self, ref: str, new: str) -> None:
+        with self.lock:
+            c = self._find(ref)
+            if any(o.name == new and o.id != c.id for o in self.items.values()):
+                raise Conflict(f"container name {new} is in use")
+            self.calls.append(("rename", f"{c.name} {new}"))
+            self.items[c.id] = replace(c, name=new)
 
     def get(self, ref: str) -> ContainerInfo:
         with self.lock:

@@ -219,10 +219,12 @@ def test_recreate_replaces_the_container_and_keeps_the_others(tmp_path: Path) ->
     before = len(engine.calls)
     errors, out = _up(engine, changed, tmp_path)
     assert errors == {}
+    tmp = f"{old['demo-a-1'][:12]}_demo-a-1"  # docker compose's recreateContainer: a temporary name
     assert engine.calls[before:] == [
         ("stop", "demo-a-1"),
+        ("create", tmp),
         ("remove", "demo-a-1"),
-        ("create", "demo-a-1"),
+        ("rename", f"{tmp} demo-a-1"),
         ("start", "demo-a-1"),
     ]
     now = {c.name: c.id for c in engine.containers.items.values()}

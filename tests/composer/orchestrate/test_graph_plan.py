@@ -334,3 +334,34 @@ def test_depends_on_restart_restarts_dependents_of_a_recreated_service(tmp_path:
         [2] -> #3 service:app:1, StopContainer, db is recreated (depends_on restart: true)
         [2,3] -> #4 service:app:1, StartContainer, restarted by #3
         """)
+
+
+def test_a_recreate_killed_midway_is_finished_from_labels(tmp_path: Path) -> None:
+    """docker compose's recreate makes the new container as `<12 hex of the old id>_<name>` before it
+    removes the old one: a kill between leaves two containers of one number, or the new one alone
+    under its temporary name. One per number stays (of the file's config), the other goes, and a
+    temporary name becomes the final one."""
+    p = load(tmp_path, "services:\n  web: {image: busybox}\n")
+    old = replace(_running(p, "web", hash_="stale", cid="a" * 64), status="exited")  # type: ignore[arg-type]
+    new = replace(_running(p, "web", status="created", cid="b" * 64), name=f"{'a' * 12}_demo-web-1")
+    seen = {"networks": frozenset({"demo_default"}), "images": frozenset({"busybox"}), "pod": True}
+    both = reconcile(p, Observed(containers=(old, new), **seen))  # type: ignore[arg-type]
+    assert both.render() == dedent("""\
+        [] -> #1 service:web:1, RemoveContainer, a recreate was interrupted
+        [1] -> #2 service:web:1, RenameContainer, aaaaaaaaaaaa_demo-web-1 is a recreate's temporary name
+        [2] -> #3 service:web:1, StartContainer, container is created
+        """)
+    assert both.ops[0].container_id == old.id and not both.ops[0].volumes  # its volumes are the new one's
+    assert (both.ops[1].container_id, both.ops[1].name) == (new.id, "demo-web-1")
+    alone = reconcile(p, Observed(containers=(new,), **seen))  # type: ignore[arg-type]
+    assert [op.kind for op in alone.ops] == ["RenameContainer", "StartContainer"]
+    # the new one half made (a kill inside its create): it goes with what only it has, the old one
+    # is recreated under its final name once the temporary name is free
+    damaged = reconcile(p, Observed(containers=(old, new), damaged=frozenset({new.id}), **seen))  # type: ignore[arg-type]
+    assert damaged.render() == dedent("""\
+        [] -> #1 service:web:1, RemoveContainer, a recreate was interrupted
+        [1] -> #2 service:web:1, RecreateContainer, config hash changed
+        [2] -> #3 service:web:1, StartContainer, recreated by #2
+        """)
+    assert damaged.ops[0].container_id == new.id and damaged.ops[0].volumes
+    assert (damaged.ops[1].container_id, damaged.ops[1].name) == (old.id, "demo-web-1")
