@@ -355,8 +355,15 @@ class _Core:
         anon = self._anonymous(op.inherit_volumes)
         svc = self.project.services.get(op.service) if self.project is not None else None
         replaced = str((svc or {}).get("container_name") or f"{op.service}-{op.number}")  # compose's words
-        info = self._create(op, anon, name=temp_name(old, op.name), replaces=old.id,
-                            labels={L.REPLACE: replaced})
+        try:
+            info = self._create(op, anon, name=temp_name(old, op.name), replaces=old.id,
+                                labels={L.REPLACE: replaced})
+        except (ComposerError, EngineError):
+            # nothing was made: the old one runs on, as compose's, whose create comes before the stop
+            if old.status in ("running", "restarting"):
+                with contextlib.suppress(EngineError):
+                    e.containers.start(old.id)
+            raise
         with contextlib.suppress(NotFound):
             # like compose, anonymous volumes the new container no longer mounts are left
             e.containers.remove(old.id, force=True, volumes=not anon)

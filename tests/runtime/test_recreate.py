@@ -114,6 +114,27 @@ def test_a_recreate_keeps_the_anonymous_volume_the_name_and_the_static_address(
     assert engine.containers.list(all=True) == [] and engine.volumes.list() == []
 
 
+def test_a_recreate_whose_create_fails_leaves_the_old_container_running(
+    engine: Engine, tmp_path: Path
+) -> None:
+    d = _project(tmp_path, "1")
+    try:
+        assert _cli(d, "-p", "t-rf", "up", "-d").returncode == 0
+        old = engine.containers.get("t-rf-web-1")
+        bad = COMPOSE.replace("volumes: [/data]", "volumes: [/data]\n    devices: [/dev/t-rf-none]")
+        (d / "compose.yaml").write_text(bad)
+        r = _cli(d, "-p", "t-rf", "up", "-d")
+        assert r.returncode != 0 and "/dev/t-rf-none does not exist" in r.stderr, r.stderr
+        assert _web(engine, "t-rf") == ["t-rf-web-1"]
+        again = engine.containers.get("t-rf-web-1")
+        assert again.id == old.id and again.status == "running"
+        _anonymous_owned(engine)
+    finally:
+        r = _cli(d, "-p", "t-rf", "down", "-v", "-t", "0")
+    assert r.returncode == 0, r.stderr
+    assert engine.containers.list(all=True) == [] and engine.volumes.list() == []
+
+
 @pytest.mark.parametrize(
     "step",
     [
