@@ -312,12 +312,23 @@ def open_beneath(base: str, subpath: str) -> int:
     return fd
 
 
-def mount_rootfs(rootfs: str, options: str, volatile: bool, sys: Syscalls = SYSCALLS) -> None:
+def mount_rootfs(rootfs: str, options: str, volatile: bool, sys: Syscalls = SYSCALLS,
+                 workdir: str = "") -> None:
     """The container's overlay root. *volatile* (Linux 5.10+; an older kernel mounts without it)
     skips every sync to the upper layer, as podman mounts a ``--rm`` container's: otherwise the
     overlay's unmount at the container's exit syncs the host file system under it, whatever else
-    left dirty data there (300 MB of it: ~360 ms for a ``run --rm true``, ~160 volatile, F21)."""
+    left dirty data there (300 MB of it: ~360 ms for a ``run --rm true``, ~160 volatile, F21).
+    A volatile mount leaves work/incompat/volatile in its *workdir*, and overlayfs refuses the
+    next mount over it (EINVAL) until it is removed, as podman's storage does: a restart of an
+    ``--rm`` container failed."""
     if volatile:
+        mark = os.path.join(workdir, "work", "incompat", "volatile") if workdir else ""
+        for path, remove in ((os.path.join(mark, "dirty"), os.unlink), (mark, os.rmdir)):
+            try:  # noqa: SIM105 - the init imports no contextlib
+                if mark:
+                    remove(path)
+            except OSError:
+                pass
         try:
             sys.mount("overlay", rootfs, "overlay", 0, options + ",volatile")
             return
@@ -739,7 +750,7 @@ def _container_init(
     sys.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     lower = ":".join(reversed([str(d) for d in plan.lowerdirs]))  # overlay wants the top layer first
     layers = f"lowerdir={lower},upperdir={plan.upperdir},workdir={plan.workdir}"
-    mount_rootfs(rootfs, layers, plan.volatile, sys)
+    mount_rootfs(rootfs, layers, plan.volatile, sys, workdir=plan.workdir)
     mounts = cfg.get("mounts") or []
     views = [m for m in mounts if m.get("type") in ("cgroup", "cgroup2")]
     deferred = views if all(_defers(m, mounts) for m in views) else []
