@@ -151,6 +151,11 @@ def _create(
         for step in reversed(undo):
             with contextlib.suppress(Exception):
                 step()
+        if spec.volatile:  # undone: a monitor's remover that waited for it finds nothing
+            from runtime import autoremove
+
+            autoremove.mark(mgr.claims.get(cid, -1), b"removed")
+            autoremove.release(mgr.claims.pop(cid, -1))
         if isinstance(exc, StateError):
             raise StateError(f"container {spec.name}: {exc}") from exc
         if isinstance(exc, EngineError) or not isinstance(exc, Exception):
@@ -342,6 +347,7 @@ def _prepare(
         "stop_signal": oci.stop_signal(spec, config),
         "stdin_open": spec.stdin_open,
         "volatile": spec.volatile,
+        "auto_remove": spec.volatile,  # --rm: the monitor sees to its removal (runtime/autoremove.py)
         "event_attrs": event_attrs(doc),  # the monitor's events (start, die, ...) carry them
     }
     (cdir / "container.json").write_text(json.dumps(meta))
@@ -361,6 +367,10 @@ def _launch(
 ) -> None:
     """The monitor, which forks the init (and, with *start*, opens its gate)."""
     joins_ipc = bool(spec.ipc_mode and spec.ipc_mode.startswith("container:"))
+    if spec.volatile:  # before it can exit: its creator may remove it itself (runtime/autoremove.py)
+        from runtime import autoremove
+
+        mgr.claims[cid] = autoremove.claim(mgr.paths.container_run(cid))
     try:
         container_monitor.spawn_monitor(mgr, cid, spec.name, start=start and not joins_ipc, warm=warm)
     except ExecError as exc:

@@ -232,8 +232,26 @@ def _kill_ends_restarts(info: ContainerInfo, doc: Mapping[str, Any], sig: int) -
 
 
 def restart(mgr: ContainerManager, ref: str, timeout: float | None = None) -> ContainerInfo:
-    stop(mgr, ref, timeout)
-    info = start(mgr, ref)
+    """stop, then start. An auto-remove container is kept, as moby's (HasBeenManuallyRestarted
+    skips its autoRemove): the removal claim is held across the stop and marked ``restarted``
+    (the file unlinked for the next run's monitor) before the start."""
+    cid, doc = mgr._find(ref)
+    if not (doc.get("spec") or {}).get("volatile"):
+        stop(mgr, cid, timeout)
+        info = start(mgr, cid)
+    else:
+        from runtime import autoremove
+
+        claim = autoremove.held(mgr, cid)
+        try:
+            stop(mgr, cid, timeout)
+            if claim >= 0:
+                autoremove.mark(claim, b"restarted")
+                with contextlib.suppress(OSError):
+                    (mgr.paths.container_run(cid) / autoremove.CLAIM).unlink()
+        finally:
+            autoremove.release(claim)
+        info = start(mgr, cid)
     log_event(mgr, info.id, mgr._find(info.id)[1], "restart")  # docker's, after the start
     return info
 
@@ -328,8 +346,27 @@ def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | No
 
 
 def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: bool = False) -> None:
-    """Remove a container and everything it holds (not while running unless *force*)."""
-    cid, doc = mgr._find(ref)
+    """Remove a container and everything it holds (not while running unless *force*). An
+    auto-remove one's removal claim is held while it is done (runtime/autoremove.py): its
+    monitor's remover waits for it and finds the container removed."""
+    from runtime import autoremove
+
+    try:
+        cid, doc = mgr._find(ref)
+    except EngineError:
+        autoremove.release(mgr.claims.pop(ref, -1))  # one this process held: removed meanwhile
+        raise
+    claim = autoremove.held(mgr, cid) if (doc.get("spec") or {}).get("volatile") else -1
+    try:
+        _remove(mgr, cid, doc, claim, force=force, volumes=volumes)
+    finally:
+        autoremove.release(claim)
+
+
+def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *, force: bool,
+            volumes: bool) -> None:
+    from runtime import autoremove
+
     info = mgr._info(cid, doc)
     if not force and info.status in ("running", "paused", "restarting"):
         raise Conflict(
@@ -361,6 +398,7 @@ def remove(mgr: ContainerManager, ref: str, *, force: bool = False, volumes: boo
             except Exception as exc:  # noqa: BLE001
                 errors.append(f"volume {name}: {exc}")
     mgr._delete_row(cid)
+    autoremove.mark(claim, b"removed")
     log_event(mgr, cid, doc, "destroy")
     _retire_zygote_when_idle(mgr)
     if errors:

@@ -136,6 +136,9 @@ class ContainerManager:
         # times (create, start, wait, stop, remove each get()); comparing the freshly decoded
         # document with the last one is ~30x cheaper than building the records again (F16)
         self._specs: dict[str, tuple[Any, ContainerSpec]] = {}
+        # cid -> the removal claim this process holds for an auto-remove container it created
+        # (runtime/autoremove.py): kept while it may remove the container itself
+        self.claims: dict[str, int] = {}
 
     # ---- lookup ----
     def _find(self, ref: str) -> tuple[str, dict[str, Any]]:
@@ -449,6 +452,13 @@ class ContainerManager:
         from runtime import container_rename
 
         container_rename.rename(self, ref, new)
+
+    def release_removal(self, cid: str) -> None:
+        """Leave the removal of auto-remove container *cid*, created by this process, to its
+        monitor (``run -d --rm``): give back the claim its create took."""
+        from runtime import autoremove
+
+        autoremove.release(self.claims.pop(cid, -1))
 
     def await_exit_file(self, cid: str, timeout: float) -> bool:
         """Wait up to *timeout* s for the monitor of container *cid* (a full id) to write its exit

@@ -95,6 +95,7 @@ RUN_MAY_IMPORT = frozenset({
     "composer", "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
     "composer.cli.fastspec", "composer.errors", "composer.cli.container_flags", "composer.cli.container_spec",
     "composer.cli.container_output", "composer.cli.container_attach",
+    "composer.cli.sig_proxy", "runtime.autoremove",  # --sig-proxy; an --rm container's removal claim
     "runtime", "runtime.digest", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths",
     "runtime.procs",
     "runtime.record",

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from composer.cli.container_attach import attach, check_tty, emit, spawn_reaper
+from composer.cli.container_attach import attach, check_tty, emit
 from composer.cli.container_flags import UsageError, parse_duration, parse_env, read_env_file
 from composer.cli.container_output import (
     host_address,
@@ -107,10 +107,29 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     a("cmd_args", nargs=REMAINDER, metavar="COMMAND", help="command and arguments")
 
 
+def _go_bool(raw: str) -> bool:
+    """A Go bool flag's value (strconv.ParseBool), in docker's words when it is none."""
+    if raw in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if raw in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    import argparse
+
+    raise argparse.ArgumentTypeError(
+        f'invalid argument "{raw}": strconv.ParseBool: parsing "{raw}": invalid syntax')
+
+
+def _add_sig_proxy(p: argparse.ArgumentParser) -> None:
+    # --sig-proxy=false as docker's Go bool flag (a bare --sig-proxy is the default anyway)
+    p.add_argument("--sig-proxy", nargs="?", const=True, default=True, type=_go_bool, metavar="BOOL",
+                   help="proxy received signals to the process (default true)")
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--help", action="help", help="show this help message and exit")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background, print the id")
     p.add_argument("--rm", dest="auto_remove", action="store_true", help="remove the container when it exits")
+    _add_sig_proxy(p)
     _add_create_flags(p)
 
 
@@ -174,6 +193,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     for p in cmd(["start"], "start containers"):
         p.add_argument("-a", "--attach", action="store_true", help="attach output, exit with its code")
         p.add_argument("-i", "--interactive", action="store_true", help="attach stdin (with -a)")
+        _add_sig_proxy(p)  # podman's; docker's start -a proxies signals always (without a tty)
         p.add_argument("refs", nargs="+", metavar="CONTAINER")
     for p in cmd(["stop", "restart"], "stop (restart) containers"):
         p.add_argument("-t", "--time", type=float, dest="timeout", help="seconds before SIGKILL")
@@ -353,11 +373,13 @@ def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         if warm is not None:
             warm.discard()  # the create failed before it could take it
     if args.detach:
-        if args.auto_remove:
-            spawn_reaper(info.id)
+        mgr.release_removal(info.id)  # --rm: its monitor removes it once it exits
         print(info.id)
         return 0
-    return attach(mgr, info.id, remove=args.auto_remove, stdin=args.interactive)
+    # docker >= 20.10 proxies signals with a tty too (docker/cli ee29504: a kill of the CLI
+    # reaches the container); the terminal's Ctrl-C goes through the tty
+    return attach(mgr, info.id, remove=args.auto_remove, stdin=args.interactive,
+                  sig_proxy=getattr(args, "sig_proxy", True))
 
 
 def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
@@ -370,11 +392,18 @@ def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
         if len(args.refs) != 1:
             raise UsageError("start --attach takes exactly one container")
         try:
+            try:  # the output of this run only, as docker's attach: not the last run's again
+                log_from = os.path.getsize(mgr.log_path(args.refs[0]))
+            except OSError:
+                log_from = 0
             info = mgr.start(args.refs[0])
         except EngineError as exc:
             print(f"Error: {exc}", file=sys.stderr, flush=True)
             return 1
-        return attach(mgr, info.id, remove=False, stdin=bool(getattr(args, "interactive", False)))
+        # docker's start -a proxies signals only without a tty (start.go: !Config.Tty)
+        proxy = bool(getattr(args, "sig_proxy", True)) and not (info.spec is not None and info.spec.tty)
+        return attach(mgr, info.id, remove=False, stdin=bool(getattr(args, "interactive", False)),
+                      sig_proxy=proxy, log_from=log_from)
     failed = [ref for ref in args.refs if _each([ref], mgr.start)]
     if failed:  # startContainersWithoutAttachments: each error, then the list of the failed
         print(f"failed to start containers: {', '.join(failed)}", file=sys.stderr)

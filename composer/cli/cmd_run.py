@@ -21,7 +21,10 @@ from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
 
 if TYPE_CHECKING:
+    from composer.cli.sig_proxy import SignalProxy
     from composer.project import Project
+    from runtime.engine import Engine
+    from runtime.spec import ContainerInfo
 
 HELP = {"run": "Run a one-off command on a service"}
 
@@ -277,46 +280,64 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     )
     for w in gen.warnings:
         print(f"WARN[0000] {w}", file=sys.stderr)
-    info = engine.containers.create(spec)
-    try:
-        engine.containers.start(info.id)
-    except Exception as exc:
-        if args.auto_remove:  # as docker's AutoRemove; else it stays, created
-            engine.containers.remove(info.id, force=True, volumes=True)
-        if isinstance(exc, EngineError):
-            # docker compose's run returns the daemon's start error as it is: exit code 1
-            # (only the container's own exit status is passed on), e.g. for a missing command
-            raise ComposerError(str(exc)) from None
-        raise
-    if args.detach:
-        if args.auto_remove:  # docker's AutoRemove: gone once it exits
-            from composer.cli.container_attach import spawn_reaper
+    info = engine.containers.create(spec)  # --rm: its create took the removal claim
+    # docker compose's RunOneOffContainer forwards every signal to the container from its
+    # creation on (signal.Notify, ForwardAllSignals: tty or not, no flag); RunStart's own
+    # forwarding (attached, no tty) sends each a second time, which is not copied
+    from composer.cli.sig_proxy import SignalProxy
 
-            spawn_reaper(info.id)
-        print(info.id)  # docker's RunStart prints what it started: the container's ID
-        return 0
+    proxy = SignalProxy(engine.containers, info.id)
+    try:
+        try:
+            engine.containers.start(info.id)
+        except Exception as exc:
+            if args.auto_remove:  # as docker's AutoRemove; else it stays, created
+                engine.containers.remove(info.id, force=True, volumes=True)
+            if isinstance(exc, EngineError):
+                # docker compose's run returns the daemon's start error as it is: exit code 1
+                # (only the container's own exit status is passed on), e.g. for a missing command
+                raise ComposerError(str(exc)) from None
+            raise
+        if args.detach:
+            engine.containers.release_removal(info.id)  # --rm: its monitor removes it once it exits
+            print(info.id)  # docker's RunStart prints what it started: the container's ID
+            return 0
+        code = _attach(args, engine, info, spec.stdin_open, proxy)
+    finally:
+        proxy.close()
+    if code is None:
+        raise ComposerError(f"container {info.name}: no exit status")
+    return int(code)
+
+
+def _attach(args: argparse.Namespace, engine: Engine, info: ContainerInfo, stdin: bool,
+            proxy: SignalProxy) -> int | None:
+    """Print the one-off's output until it exits, passing it the signals we get; with --rm it is
+    gone when this returns (or, were this process killed, once its monitor removed it)."""
     from composer.cli.cmd_logs import LogPrinter, follow_containers
 
     printer = LogPrinter([info.name], color=False, prefix=False)
-    if spec.stdin_open:
+    if stdin:
         from composer.cli.container_attach import forward_stdin
 
         forward_stdin(engine.containers, info.id)
+    code: int | None
     try:
         threads = follow_containers(engine, [info], printer, follow=True)
         for t in threads:
             while t.is_alive():
-                t.join(0.2)
+                proxy.forward()
+                t.join(0.02)
+        proxy.forward()
         code = engine.containers.wait(info.id)
     except KeyboardInterrupt:
         engine.containers.stop(info.id)
         code = 130
     finally:
         if args.auto_remove:
+            proxy.close()  # a signal now ends us: the monitor removes what we leave
             try:
                 engine.containers.remove(info.id, force=True, volumes=True)
             except Exception as exc:  # noqa: BLE001 - the run's own exit code matters more
                 print(f"WARN[0000] container {info.name}: not removed: {exc}", file=sys.stderr)
-    if code is None:
-        raise ComposerError(f"container {info.name}: no exit status")
-    return int(code)
+    return code

@@ -1,6 +1,6 @@
 """Attaching to a container from `composer container run/start -a`: its output copied to ours
 until it exits (following the log file, woken by a pidfd of its init), our stdin into its, and
-the helper that removes a `run -d --rm` container once it has exited.
+the signals we get to its process (docker's --sig-proxy).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import time
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runtime.containers import ContainerManager
     from runtime.spec import ContainerInfo
 
@@ -28,31 +30,31 @@ def check_tty(attach_stdin: bool, tty: bool) -> None:
         raise ComposerError("the input device is not a TTY")
 
 
-def spawn_reaper(cid: str) -> None:
-    """``run -d --rm``: a detached helper removes the container once it has exited."""
-    import subprocess
-
-    code = ("import sys\nfrom runtime.engine import Engine\n"
-            "e = Engine()\nc = e.containers\n"
-            "try:\n    c.wait(sys.argv[1])\n    c.remove(sys.argv[1], force=True, volumes=True)\n"
-            "finally:\n    e.close()\n")
-    subprocess.Popen([sys.executable, "-c", code, cid], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                     cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-def attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = False) -> int:
+def attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = False,
+           sig_proxy: bool = True, log_from: int = 0) -> int:
     """Copy the container's output to ours (and with *stdin* our stdin to its) until it exits;
-    return its exit code."""
+    return its exit code. With *sig_proxy* the signals we get go to the container's process
+    (a SIGINT too, as docker's: the container decides whether it ends); without, a Ctrl-C stops
+    it. *log_from*: where this run's output starts in the log file (after the last run's, which
+    docker's attach does not show again). With *remove* it is gone when this returns (the
+    removal claim its create took keeps its monitor from removing it too; a kill of this
+    process leaves that to the monitor)."""
+    proxy = None
+    if sig_proxy:
+        from composer.cli.sig_proxy import SignalProxy
+
+        proxy = SignalProxy(mgr, cid)
     if stdin:
         forward_stdin(mgr, cid)
     try:
-        last = stream_log(mgr, cid)
+        last = stream_log(mgr, cid, tick=proxy.forward if proxy is not None else None, pos=log_from)
         code = last.exit_code if last.exit_code is not None else 0  # as mgr.wait(): it has stopped
     except KeyboardInterrupt:
         mgr.stop(cid, timeout=2)
         code = 130
     finally:
+        if proxy is not None:
+            proxy.close()
         if remove:
             mgr.remove(cid, force=True, volumes=True)
     return code
@@ -72,17 +74,19 @@ def forward_stdin(mgr: ContainerManager, cid: str) -> None:
     threading.Thread(target=pump, name=f"stdin-{cid[:12]}", daemon=True).start()
 
 
-def stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02) -> ContainerInfo:
-    """Follow the log file from its start (it is new) until the container stops running; return
+def stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02,
+               tick: Callable[[], None] | None = None, pos: int = 0) -> ContainerInfo:
+    """Follow the log file from *pos* (its start: it is new) until the container stops running; return
     its info at that point. Between reads it waits on a pidfd of the container's init, so that an
-    exit is seen at once instead of at the next *poll* tick."""
+    exit is seen at once instead of at the next *poll* tick; *tick* is called at each turn."""
     from runtime.logs import LineFramer, decode_line
 
     path = mgr.log_path(cid)
     framer = LineFramer()
-    pos = 0
     gone = 0  # the init that has exited: its monitor writes the exit file in a moment
     while True:
+        if tick is not None:
+            tick()
         info = mgr.get(cid)
         running = info.status in ("running", "paused", "restarting", "created")
         try:

@@ -612,7 +612,10 @@ class Monitor:
                 self.state.update(status="dead", finished_at=now_rfc3339())
             self.save_state()
             write_json_atomic(self.path("exit.json"), self.state)
-            return self.report(err)
+            code = self.report(err)
+            if start_now and self.meta.get("auto_remove"):  # moby's start: a failed one is removed
+                self.hand_over_removal()
+            return code
         self.state.update(pid=self.pid)
         if start_now:
             err = self.release()
@@ -660,7 +663,30 @@ class Monitor:
         never_ran = self.start_failed and not self.state["started_at"]
         self.state["status"] = "created" if never_ran else "exited"
         write_json_atomic(self.path("exit.json"), self.state)  # last: readers fold it into the row
+        if self.meta.get("auto_remove"):
+            self.hand_over_removal()
         return 0
+
+    def hand_over_removal(self) -> None:
+        """``--rm``: the container goes now that it has exited, whether or not a CLI waits for it
+        (docker's daemon removes it, podman's conmon runs its exit command). A child waits for
+        the removal claim (runtime/autoremove.py: an attached ``run --rm`` holds it until it
+        removed the container itself) and removes the container unless its holder said done.
+        After exit.json: an attached CLI is not kept waiting for the fork."""
+        try:
+            fd = os.open(self.path("removal"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return  # its run dir is gone: removed already
+        import fcntl  # noqa: F401 - here, not in the child of a threaded process
+
+        try:
+            with self.fork_lock((fd,)):
+                if os.fork() == 0:
+                    _remove_when_claimed(fd, self.cdir, self.rdir)
+        except OSError as exc:
+            print(f"monitor: cannot hand over the removal: {exc}", file=sys.stderr)
+        finally:
+            os.close(fd)
 
     def report(self, line: str) -> int:
         try:  # noqa: SIM105 - no contextlib import in the monitor
@@ -680,6 +706,33 @@ class Monitor:
         """The pids this monitor waits for itself (a pod's orphan reaper leaves them)."""
         probe = self.probe
         return (self.pid, *self.unreaped, *([probe[0]] if probe else []))
+
+
+def _remove_when_claimed(fd: int, cdir: str, rdir: str) -> None:
+    """In a child of the monitor: wait for the removal claim *fd*, then, unless its holder wrote
+    why no removal is needed, become the remover (runtime/autoremove.py) with the claim held."""
+    code = 1
+    try:
+        try:  # noqa: SIM105 - no contextlib import in the monitor
+            signal.set_wakeup_fd(-1)  # the monitor's, closed below
+        except (ValueError, OSError):
+            pass
+        os.closerange(3, fd)
+        os.closerange(fd + 1, 1 << 16)
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not os.pread(fd, 64, 0):
+            os.set_inheritable(fd, True)
+            runtime_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            root, rundir = os.path.dirname(os.path.dirname(cdir)), os.path.dirname(os.path.dirname(rdir))
+            cid = os.path.basename(rdir)
+            script = os.path.join(runtime_dir, "autoremove.py")
+            os.execv(sys.executable, [sys.executable, "-I", script, root, rundir, cid, str(fd)])
+        code = 0
+    except BaseException:  # noqa: BLE001, S110 - never unwind into the monitor's code in a child
+        pass
+    os._exit(code)
 
 
 def _in_child(fn: Any, *args: Any) -> None:

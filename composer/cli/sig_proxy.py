@@ -1,0 +1,63 @@
+"""docker's --sig-proxy: the signals an attached CLI receives go to its container's process.
+
+As docker/cli's ForwardAllSignals (notifyAllSignals: every signal the process can catch), except
+SIGCHLD and SIGPIPE, which it skips, and SIGURG, the Go runtime's own; SIGKILL and SIGSTOP cannot
+be caught. SIGSEGV, SIGBUS, SIGFPE and SIGILL stay Python's: a handler cannot return from a real
+fault (Go forwards them only when sent by kill). The handler only notes the signal; the attach
+loop forwards it (:meth:`SignalProxy.forward`) as a `kill` of the container, outside whatever
+the handler interrupted (a state read on the same connection).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any
+
+    from runtime.containers import ContainerManager
+
+_KEPT = frozenset({
+    signal.SIGCHLD, signal.SIGPIPE, signal.SIGURG, signal.SIGKILL, signal.SIGSTOP,
+    signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
+})
+
+
+class SignalProxy:
+    """From construction to :meth:`close`, the signals this process gets are noted for
+    *cid*; :meth:`forward` sends the noted ones to it."""
+
+    def __init__(self, mgr: ContainerManager, cid: str) -> None:
+        self.mgr, self.cid = mgr, cid
+        self.pending: list[int] = []
+        self.saved: dict[int, Any] = {}
+        for sig in signal.valid_signals():
+            if sig in _KEPT:
+                continue
+            try:
+                self.saved[sig] = signal.signal(sig, self._note)
+            except (OSError, ValueError):  # glibc's own real-time signals (32, 33)
+                continue
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self.pending.append(signum)
+
+    def forward(self) -> None:
+        """Send the signals noted so far to the container (gone or stopped: dropped, as docker's
+        failed ContainerKill is only logged)."""
+        from runtime.errors import EngineError
+
+        while self.pending:
+            sig = self.pending.pop(0)
+            with contextlib.suppress(EngineError):
+                self.mgr.kill(self.cid, sig)
+
+    def close(self) -> None:
+        self.forward()
+        for sig, handler in self.saved.items():
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                signal.signal(sig, handler)
+        self.saved = {}
