@@ -103,7 +103,7 @@ def alive(pid: int) -> bool:
     return st.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def listed(r: subprocess.CompletedProcess[str] | None = None) -> list[dict]:
+def ls_rows(r: subprocess.CompletedProcess[str] | None = None) -> list[dict]:
     """`container ls -a --format json`'s rows (docker ps's: one object a line, Names a string)."""
     r = r or c("container", "ls", "-a", "--format", "json")
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
@@ -115,7 +115,7 @@ def truth() -> list[dict]:
     if r.returncode != 0:
         problem(f"container ls -a failed: {r.stderr.strip()}")
         return []
-    rows = listed(r)
+    rows = ls_rows(r)
     for row in rows:
         name = row["Names"]
         ins = c("container", "inspect", name)
@@ -218,7 +218,7 @@ def settle_and_check(bridges: set[str]) -> None:
     for f in found:
         problem("leak: " + f)
     if found:  # clean by force so the next run starts clean
-        rows = listed()
+        rows = ls_rows()
         if rows:
             c("container", "rm", "-f", "-v", *[r["Names"] for r in rows])
         c("-p", PROJ, "down", "-v", "-t", "0")
@@ -236,6 +236,22 @@ def rm_all(names: list[str]) -> None:
         r = c("container", "rm", "-f", "-v", *listed)
         if r.returncode != 0:
             problem(f"rm -f {listed} exited {r.returncode}: {r.stderr.strip()}")
+
+
+def rm_went_by_itself(names: list[str], timeout: float = 5.0) -> None:
+    """An --rm container that ran is removed once it exits, by its monitor when no CLI is left
+    (as docker's daemon, podman's exit command): none of *names* may stay exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = c("container", "ls", "-a", "--format", "json")
+        rows = ls_rows(r) if r.returncode == 0 else []
+        left = [x for x in rows if any(n in x["Names"] for n in names)]
+        if not [x for x in left if x["State"] in ("running", "exited")]:
+            return
+        if time.monotonic() > deadline:
+            problem(f"--rm container left after its exit: {[(x['Names'], x['State']) for x in left]}")
+            return
+        time.sleep(0.1)
 
 
 def up_converges() -> None:
@@ -273,8 +289,15 @@ def sc_run_d(d: float) -> None:
 
 def sc_run_rm(d: float) -> None:
     killed_after(d, "container", "run", "--rm", "--name", "ks-b", "-v", "/anon", IMG, "sh", "-c", "sleep 0.3")
-    time.sleep(0.5)
+    rm_went_by_itself(["ks-b"])
     rm_all(["ks-b"])
+
+
+def sc_run_d_rm(d: float) -> None:
+    killed_after(d, "container", "run", "-d", "--rm", "--name", "ks-f", "-v", "/anon", IMG, "sh", "-c",
+                 "sleep 0.3")
+    rm_went_by_itself(["ks-f"])
+    rm_all(["ks-f"])
 
 
 def sc_create(d: float) -> None:
@@ -414,7 +437,7 @@ def sc_recreate(d: float) -> None:
     c("-p", PROJ, "ps", "-a")
     truth()
     up_converges()
-    names = sorted(r["Names"] for r in listed())
+    names = sorted(r["Names"] for r in ls_rows())
     if names != [f"{PROJ}-db-1", f"{PROJ}-job-1", f"{PROJ}-web-1"]:
         problem(f"after up -d again: containers {names}")
     down_cleans()
@@ -430,6 +453,7 @@ def sc_down(d: float) -> None:
 
 def sc_run_rm_svc(d: float) -> None:
     killed_after(d, "-p", PROJ, "run", "--rm", "job")
+    rm_went_by_itself([f"{PROJ}-job-run-"])
     c("-p", PROJ, "ps", "-a")
     truth()
     down_cleans()
@@ -473,7 +497,7 @@ def _clean_up() -> None:
     """Everything of the sweep's own engine, then its state (KILLSWEEP_KEEP=1 keeps the state)."""
     import shutil
 
-    rows = listed()
+    rows = ls_rows()
     if rows:
         c("container", "rm", "-f", "-v", *[r["Names"] for r in rows])
     for v in c("volume", "ls", "-q").stdout.split():
