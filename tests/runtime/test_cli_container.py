@@ -394,7 +394,8 @@ def test_ls_format_is_docker_ps_format_on_the_go_template_engine(bb: tuple[Path,
     head = cli("ls", "--format", "table").stdout.splitlines()[0]
     titles = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
     assert re.split(r" {3,}", head) == titles
-    assert cli("ls").stdout.splitlines()[0] == head
+    # the same titles as the default table's (not its widths: "1 second ago" may be "2 seconds" by now)
+    assert re.split(r" {3,}", cli("ls").stdout.splitlines()[0]) == titles
 
 
 @pytest.mark.privileged
