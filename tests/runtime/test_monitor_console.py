@@ -6,6 +6,9 @@ which logs what the workload writes and forwards attached input. And a restart o
 from __future__ import annotations
 
 import os
+import select
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -155,11 +158,28 @@ def test_compose_tty_and_stdin_open_service_has_its_own_terminal(engine: Engine,
 
 
 def test_container_run_it_gives_a_terminal_of_the_container(engine: Engine) -> None:
-    from tests.conftest import composer_cli
-
-    r = composer_cli(
-        "container", "run", "--rm", "-i", "-t", "--network", "none", IMAGE, "sh",
-        input="tty; exit 7\n", timeout=30,
+    """`run -it` from a terminal (ours a real pty: docker's CLI refuses a pipe with -t): the
+    container's shell has a terminal of its own, our keys reach it, its exit code comes back."""
+    m, s = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "composer", "container", "run", "--rm", "-i", "-t", "--network", "none",
+         IMAGE, "sh"], stdin=s, stdout=s, stderr=subprocess.PIPE,
     )  # fmt: skip
-    assert r.returncode == 7, (r.stdout, r.stderr)
-    assert "/dev/pts/0" in r.stdout.replace("\r", "").split("\n"), r.stdout
+    os.close(s)
+    os.write(m, b"tty; exit 7\n")  # held by our pty until the CLI relays it
+    seen = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if select.select([m], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(m, 4096)
+            except OSError:  # EIO: the CLI, the last holder of the slave end, is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(m)
+    assert proc.wait(timeout=10) == 7, (seen, proc.stderr.read() if proc.stderr else b"")
+    assert "/dev/pts/0" in seen.decode(errors="replace").replace("\r", "").split("\n"), seen
