@@ -391,13 +391,20 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
         remove_parents(parts)  # a create killed amid its mkdirs: its parents, but no cgroup
     shutil.rmtree(mgr.paths.container_dir(cid), ignore_errors=True)
     shutil.rmtree(mgr.paths.container_run(cid), ignore_errors=True)
+    shared: list[str] = []  # anonymous volumes another container's row named too
     if volumes:  # while the row names them: a kill before its deletion leaves them to the next rm
         for name in doc.get("anonymous_volumes", []):
             try:
-                mgr.engine.volumes.remove_owned(name, cid)  # not when another container uses it
+                if not mgr.engine.volumes.remove_owned(name, cid):  # not when another container uses it
+                    shared.append(name)
             except Exception as exc:  # noqa: BLE001
                 errors.append(f"volume {name}: {exc}")
     mgr._delete_row(cid)
+    for name in shared:  # that one may be going at once (down -v of a recreate's two containers, each
+        try:  # skipping the volume for the other): whichever row goes last takes the volume with it
+            mgr.engine.volumes.remove_owned(name, cid)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"volume {name}: {exc}")
     autoremove.mark(claim, b"removed")
     log_event(mgr, cid, doc, "destroy")
     _retire_zygote_when_idle(mgr)
