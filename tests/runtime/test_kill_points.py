@@ -18,28 +18,18 @@ import pytest
 
 from runtime.engine import Engine
 from runtime.spec import ContainerSpec, Mount
+from tests.killpoint import DIE_AT
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
 REPO = Path(__file__).resolve().parents[2]
 
-KILLED = textwrap.dedent("""
-    import importlib, os, signal, sys
+KILLED = DIE_AT + textwrap.dedent("""
     from pathlib import Path
     from runtime.engine import Engine
     from runtime.paths import Paths
 
-    when, point = sys.argv[3].split(" ")
-    *path, name = point.split(".")
-    owner = importlib.import_module(path[0])
-    for i, part in enumerate(path[1:], 2):  # a module, then attributes (a class, a module it uses)
-        owner = getattr(owner, part, None) or importlib.import_module(".".join(path[:i]))
-    step = getattr(owner, name)
-    def step_and_die(*args, **kw):
-        if when == "after":
-            step(*args, **kw)
-        os.kill(os.getpid(), signal.SIGKILL)
-    setattr(owner, name, step_and_die)
+    die_at(sys.argv[3])
     eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
     exec(sys.argv[4])
 """)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from runtime.engine import Engine
+from tests.killpoint import DIE_AT
 
 pytestmark = pytest.mark.privileged
 IMAGE = "localhost/busybox:latest"
@@ -44,20 +45,9 @@ COMPOSE = textwrap.dedent(f"""
           config: [{{subnet: 172.30.91.0/24}}]
 """)
 
-# the CLI in a child that SIGKILLs itself at one step (see test_kill_points.py's KILLED)
-KILLED_UP = textwrap.dedent("""
-    import importlib, os, signal, sys
-    when, point = sys.argv[1].split(" ")
-    *path, name = point.split(".")
-    owner = importlib.import_module(path[0])
-    for i, part in enumerate(path[1:], 2):
-        owner = getattr(owner, part, None) or importlib.import_module(".".join(path[:i]))
-    step = getattr(owner, name)
-    def step_and_die(*args, **kw):
-        if when == "after":
-            step(*args, **kw)
-        os.kill(os.getpid(), signal.SIGKILL)
-    setattr(owner, name, step_and_die)
+# the CLI in a child that SIGKILLs itself at one step (tests/killpoint.py)
+KILLED_UP = DIE_AT + textwrap.dedent("""
+    die_at(sys.argv[1])
     from composer.cli.main import main
     main(sys.argv[2:])
 """)
