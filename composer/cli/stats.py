@@ -41,13 +41,21 @@ def _machine_memory() -> int:
 
 def _cgroup_dirs(pid: int) -> dict[str, str]:
     """controller -> the directory of *pid*'s cgroup ("unified" for cgroup2)."""
-    out: dict[str, str] = {}
     try:
         with open(f"/proc/{pid}/cgroup") as f:
-            lines = f.read().splitlines()
+            return cgroup_dirs(f.read())
     except OSError:
-        return out
-    for line in lines:
+        return {}
+
+
+def cgroup_dirs(proc_cgroup: str) -> dict[str, str]:
+    """controller -> cgroup directory, from a /proc/PID/cgroup text. A hierarchy the container
+    did not join of its own is left out: the root ("/": the host's numbers), and a blkio one not
+    at its own cgroup's path (a container gets a blkio cgroup only when it asks for a setting: it
+    sits where its monitor was, e.g. a user's session slice, whose I/O is not the container's)."""
+    out: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for line in proc_cgroup.splitlines():
         _, ctrls, path = line.split(":", 2)
         if path == "/":
             continue  # a hierarchy the container did not join: the root's numbers are the host's
@@ -58,6 +66,10 @@ def _cgroup_dirs(pid: int) -> dict[str, str]:
         base = f"/sys/fs/cgroup/{ctrls}"
         for ctrl in ctrls.split(","):
             out[ctrl] = base + path if os.path.isdir(base) else f"/sys/fs/cgroup/{ctrl}{path}"
+            paths[ctrl] = path
+    own = paths.get("pids") or paths.get("memory")
+    if "blkio" in paths and own is not None and paths["blkio"] != own:
+        del out["blkio"]
     return out
 
 
