@@ -107,22 +107,10 @@ def _add_create_flags(p: argparse.ArgumentParser) -> None:
     a("cmd_args", nargs=REMAINDER, metavar="COMMAND", help="command and arguments")
 
 
-def _go_bool(raw: str) -> bool:
-    """A Go bool flag's value (strconv.ParseBool), in docker's words when it is none."""
-    if raw in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if raw in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    import argparse
-
-    raise argparse.ArgumentTypeError(
-        f'invalid argument "{raw}": strconv.ParseBool: parsing "{raw}": invalid syntax')
-
-
 def _add_sig_proxy(p: argparse.ArgumentParser) -> None:
-    # --sig-proxy=false as docker's Go bool flag (a bare --sig-proxy is the default anyway)
-    p.add_argument("--sig-proxy", nargs="?", const=True, default=True, type=_go_bool, metavar="BOOL",
-                   help="proxy received signals to the process (default true)")
+    # a Go bool flag, true by default: --sig-proxy=false turns it off (cli/pflag.py reads the value)
+    p.add_argument("--sig-proxy", action="store_true", default=True,
+                   help="proxy received signals to the process (default true; --sig-proxy=false: off)")
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:

@@ -182,6 +182,8 @@ def test_without_the_sig_proxy_the_container_gets_no_signal(bb: tuple[Path, Path
     assert cli("inspect", "-f", "{{.State.Status}}", "rl-nosig").stdout == "running\n"
     r = cli("run", "--sig-proxy=maybe", "busybox", "true")
     assert r.returncode != 0 and 'strconv.ParseBool: parsing "maybe": invalid syntax' in r.stderr
+    r = cli("run", "--rm", "--sig-proxy", "busybox", "true")  # a bare bool flag takes no value
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.fixture
