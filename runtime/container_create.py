@@ -11,7 +11,7 @@ import functools
 import json
 import marshal
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from runtime import container_lifecycle, container_monitor
 from runtime import spec as S
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import shutil
     from typing import Any, Final
 
+    from runtime.cgroups import Cgroup
     from runtime.containers import ContainerManager
     from runtime.volumes import VolumeManager
     from runtime.warm_monitor import WarmMonitor
@@ -262,14 +263,7 @@ def _prepare(
         Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
     if Cgroup is not None:
         cgroup_parts = [*engine_scope(mgr.paths.root), spec.pod or "standalone", cid]
-        try:
-            cg = Cgroup.create(
-                cgroup_parts,
-                spec.resources,
-                devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices],
-            )
-        except InvalidSpec as exc:  # a controller this host lacks, a value the kernel refuses
-            raise InvalidSpec(f"container {spec.name}: {exc}") from None
+        cg = create_cgroup(cgroup_parts, spec, devices)
         undo.append(cg.remove)
         warnings.extend(cg.warnings)
         cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
@@ -647,6 +641,21 @@ def _with_image_volumes(
     stored = spec_from_json(doc["spec"])  # as asked: volumes_from stays a reference there
     doc["spec"] = spec_to_json(dataclasses.replace(stored, mounts=stored.mounts + extra))
     return dataclasses.replace(spec, mounts=spec.mounts + extra)
+
+
+def create_cgroup(parts: Sequence[str], spec: S.ContainerSpec,
+                  devices: Sequence[tuple[str, str, str, int, int, str]] | None = None) -> Cgroup:
+    """Container *spec*'s cgroup at *parts*, with its limits and its devices' rules (*devices*:
+    parsed by _parse_device, parsed here when not given); InvalidSpec names the container."""
+    from runtime.cgroups import Cgroup
+
+    if devices is None:
+        devices = [_parse_device(d, spec.name) for d in spec.devices]
+    try:
+        return Cgroup.create(parts, spec.resources,
+                             devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices])
+    except InvalidSpec as exc:  # a controller this host lacks, a value the kernel refuses
+        raise InvalidSpec(f"container {spec.name}: {exc}") from None
 
 
 def _parse_device(raw: str, name: str) -> tuple[str, str, str, int, int, str]:

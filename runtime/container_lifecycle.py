@@ -156,12 +156,9 @@ def _repair_cgroup(mgr: ContainerManager, cid: str, info: ContainerInfo) -> None
     procs, parts = meta.get("cgroup_procs") or [], meta.get("cgroup")
     if not parts or info.spec is None or all(os.path.isdir(os.path.dirname(p)) for p in procs):
         return
-    from runtime.cgroups import Cgroup
-    from runtime.container_create import _parse_device
+    from runtime.container_create import create_cgroup
 
-    devices = [_parse_device(d, info.spec.name) for d in info.spec.devices]
-    Cgroup.create(parts, info.spec.resources,
-                  devices=[f"{t} {ma}:{mi} {perm}" for _, _, t, ma, mi, perm in devices])
+    create_cgroup(parts, info.spec)
 
 
 def stop(mgr: ContainerManager, ref: str, timeout: float | None = None) -> ContainerInfo:
