@@ -137,15 +137,22 @@ def _create(
         undo.append(lambda: container_monitor.retire_warm_pod_monitor(mgr, spec.pod or "", warming))
     try:
         warnings: list[str] = []  # what cannot be applied here: said, not refused (as docker's create)
-        _prepare(mgr, cid, spec, image, doc, undo, warnings, replaces)
+        mount_error = _prepare(mgr, cid, spec, image, doc, undo, warnings, replaces)
         mgr.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
         slot.release()  # the rest is the monitor's and the init's work, in other processes
         # logged before the monitor starts: with the gate open it logs the start at once
         container_lifecycle.log_event(mgr, cid, doc, "create")
         undo.append(lambda: container_lifecycle.log_event(mgr, cid, doc, "destroy"))
+        if mount_error:
+            return _created_unstarted(mgr, cid, spec, doc, mount_error, start, tuple(warnings))
         _launch(mgr, cid, spec, start=start, warm=warm)
+        if doc["volume_names"] and _holding(doc):  # its monitor holds its volumes now
+            drop_hold(mgr, cid)
         return mgr.get(cid, warnings=tuple(warnings))
     except StartError:
+        if doc["volume_names"] and _holding(doc):
+            drop_hold(mgr, cid)
+            mgr.engine.volumes.release(doc["volume_names"])
         raise  # made whole: it stays, as a container whose start failed
     except BaseException as exc:
         undo.append(undo.pop(0))  # the row goes first: volumes refuse removal while it names them
@@ -218,9 +225,10 @@ def _prepare(
     undo: list[Callable[[], object]],
     warnings: list[str],
     replaces: str = "",
-) -> None:
+) -> str:
     """Everything but the monitor: directories, cgroup, volumes, network, the bundle, the row;
-    what cannot be applied on this host goes to *warnings*."""
+    what cannot be applied on this host goes to *warnings*. Returns the error of a volume mount
+    that fails the start, not the create (_volumes), or ""."""
     from runtime.executor import oci
     from runtime.executor.user import UserError, resolve_in_dirs
 
@@ -269,7 +277,7 @@ def _prepare(
         cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
     _create_bind_sources(spec)
     # volumes
-    volume_sources, volume_devices = _volumes(
+    volume_sources, mount_error = _volumes(
         mgr, cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
     )
     spec = _with_image_volumes(spec, volume_sources, doc)
@@ -293,7 +301,6 @@ def _prepare(
         net=net,
         hostname_path=str(hostname_path),
         volume_sources=volume_sources,
-        volume_devices=volume_devices,
         rlimits=[(n, s, h) for n, (s, h) in rlimits.items()],
         init_path=INIT_BINARY if spec.init and os.path.exists(INIT_BINARY) else None,
         cgroups_path="/".join(["composer", *cgroup_parts]) if cgroup_parts else "",
@@ -354,6 +361,22 @@ def _prepare(
     doc["cgroup"] = cgroup_parts
     mgr._save(cid, doc)
     undo.append(lambda: container_lifecycle.kill_everything(mgr, cid))
+    return mount_error
+
+
+def _created_unstarted(mgr: ContainerManager, cid: str, spec: ContainerSpec, doc: dict[str, Any],
+                       error: str, start: bool, warnings: tuple[str, ...]) -> ContainerInfo:
+    """A container whose volume cannot be mounted: made, as docker's create makes it, with no
+    init until a start (which mounts again, and fails again while the cause stays); with *start*,
+    its start failed (StartError), as docker's would, and nothing it held stays mounted."""
+    _failed_start(mgr, cid, doc, error if start else "")
+    if not start:
+        doc["last_state"].update(exit_code=0)
+        mgr._save(cid, doc)
+    mgr.engine.volumes.release(doc["volume_names"])
+    if start:
+        raise StartError(f"container {spec.name}: {error}", cid)
+    return mgr.get(cid, warnings=warnings)
 
 
 def _launch(
@@ -544,17 +567,24 @@ def _volumes(
     doc: dict[str, Any],
     undo: list[Callable[[], object]],
     image_layers: list[str],
-) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """target -> the host path each volume mount binds (for a volume with a device: the device,
-    and target -> its (type, o) in the second map), the volumes made and copied up as needed."""
+) -> tuple[dict[str, str], str]:
+    """(target -> the host directory each volume mount binds, the error of a device volume's
+    mount that fails the start), the volumes made, held and copied up as needed.
+
+    A device volume (local driver options) is mounted on its own directory, held by this
+    container (VolumesManager.hold). Its mount failing fails the create where the create copies
+    the image's files into it, else the start (moby: populateVolume mounts it at create, setupMounts
+    at start): that error is returned, for the create to leave the container created, unstarted."""
     mounts = [m for m in spec.mounts if m.type == "volume"]
     targets = {m.target for m in spec.mounts}
     image_volumes = [t for t in (config.get("Volumes") or {}) if t not in targets]
     if not mounts and not image_volumes:
-        return {}, {}
+        return {}, ""
+    from runtime.volumes import VolumeMountError, has_device
+
     vols = mgr.engine.volumes
     out: dict[str, str] = {}
-    devices: dict[str, tuple[str, str]] = {}
+    failed = ""
     for m in [*mounts, *(S.Mount(type="volume", target=t) for t in image_volumes)]:
         if m.source:
             try:
@@ -574,15 +604,100 @@ def _volumes(
             info = vols.create_anonymous({"com.docker.volume.anonymous": ""}, name=name)
         doc["volume_names"].append(info.name)
         doc.setdefault("volume_targets", {})[m.target] = info.name
-        src, device = _volume_source(spec, m, info)
-        if not m.nocopy and (device is None or device[1] == "bind"):
-            image_dir = _image_path(image_layers, m.target)
-            if image_dir is not None:
-                _copy_up(vols, info, image_dir, src, m.subpath)
-        out[m.target] = src  # a subpath is opened under it by the init, at each start
-        if device is not None:
-            devices[m.target] = (device[0], info.options.get("o", ""))
-    return out, devices
+        image_dir = None if m.nocopy else _image_path(image_layers, m.target)
+        if has_device(info.options):
+            try:
+                _hold(mgr, cid, doc, [info.name], undo)
+            except VolumeMountError as exc:
+                error = f"error while mounting volume '{info.mountpoint}': {exc}"
+                if image_dir is not None:  # moby's create mounts it to copy the image's files in
+                    raise InvalidSpec(f"container {spec.name}: failed to populate volume: {error}") from None
+                failed = failed or error
+                out[m.target] = info.mountpoint
+                continue
+        if image_dir is not None:
+            _copy_up(vols, info, image_dir, info.mountpoint, m.subpath)
+        out[m.target] = info.mountpoint  # a subpath is opened under it by the init, at each start
+    return out, failed
+
+
+def _hold(mgr: ContainerManager, cid: str, doc: dict[str, Any], names: Sequence[str],
+          undo: list[Callable[[], object]] | None = None) -> None:
+    """Mount device volumes *names* for container *cid* (or find them mounted), its hold recorded
+    in its row first (volumes.HOLD_KEY: this process, until the monitor runs): a release by a
+    container stopping meanwhile keeps them. *undo*: their release, should the create fail."""
+    from runtime import procs
+    from runtime.volumes import HOLD_KEY
+
+    vols = mgr.engine.volumes
+    if HOLD_KEY not in doc:
+        doc[HOLD_KEY] = [os.getpid(), procs.starttime(os.getpid())]
+        mgr._save(cid, doc)
+    if undo is not None:
+        undo.append(functools.partial(vols.release, list(names)))
+    for name in names:
+        vols.hold(name, cid)
+
+
+def hold_for_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], name: str) -> None:
+    """A start's mount of container *name*'s device volumes (moby's setupMounts). Raises ExecError
+    in docker's words when one fails, the container left as it was with the error (and docker's
+    code 128) in its state, and nothing mounted for it."""
+    from runtime.volumes import VolumeMountError, has_device
+
+    vols = mgr.engine.volumes
+    names = [n for n in doc.get("volume_names") or [] if has_device(_options(vols, n))]
+    if not names:
+        return
+    for volume in names:
+        try:
+            _hold(mgr, cid, doc, [volume])
+        except VolumeMountError as exc:
+            error = f"error while mounting volume '{vols.get(volume).mountpoint}': {exc}"
+            _failed_start(mgr, cid, doc, error)
+            vols.release(names)
+            raise ExecError(f"container {name}: {error}") from None
+
+
+def _options(vols: VolumeManager, name: str) -> Mapping[str, str]:
+    try:
+        return vols.get(name).options
+    except NotFound:
+        return {}
+
+
+def _failed_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], error: str) -> None:
+    """Record a start that failed before any process ran, as moby's State keeps one: the error,
+    exit code 128 (exitUnknown), the last run's times; created when it never ran."""
+    from runtime.volumes import HOLD_KEY
+
+    last: Mapping[str, Any] = doc["last_state"] if isinstance(doc.get("last_state"), dict) else {}
+    doc.pop(HOLD_KEY, None)
+    doc["last_state"] = {
+        "status": "exited" if last.get("started_at") else "created", "exit_code": 128, "error": error,
+        "start_failed": "setup", "pid": 0, "started_at": last.get("started_at") or "",
+        "finished_at": last.get("finished_at") or "", "restart_count": 0,
+    }
+    mgr._save(cid, doc)
+
+
+def _holding(doc: Mapping[str, Any]) -> bool:
+    from runtime.volumes import HOLD_KEY
+
+    return HOLD_KEY in doc
+
+
+def drop_hold(mgr: ContainerManager, cid: str) -> None:
+    """The create's or start's hold of its volumes, once its monitor runs (and holds them) or
+    failed: a container that is not running must not keep them mounted."""
+    from runtime.volumes import HOLD_KEY
+
+    with mgr.store.transaction() as tx:
+        doc = tx.get(KIND, cid)
+        if doc is None or HOLD_KEY not in doc:
+            return
+        doc.pop(HOLD_KEY)
+        tx.put(KIND, cid, doc, name=doc["name"])
 
 
 def _copy_up(
@@ -605,27 +720,6 @@ def _copy_up(
             vols.populate_from_image(info, image_dir, into=f"/proc/self/fd/{fd}")
     finally:
         os.close(fd)
-
-
-def _volume_source(
-    spec: ContainerSpec, m: S.Mount, info: S.VolumeInfo
-) -> tuple[str, tuple[str, str] | None]:
-    """The path a volume mount starts from and, for a volume whose options name a device, (its
-    type, "bind" or "mount"): a bind's device is a host directory that takes the copy-up and the
-    subpath as the volume's own directory would; another type's device is no path of ours."""
-    opts = info.options
-    if not opts.get("type") and not opts.get("device"):
-        return info.mountpoint, None
-    device = opts.get("device", "")
-    if {"bind", "rbind"} & set(opts.get("o", "").split(",")):
-        if not os.path.isdir(device):  # as docker's mount of it fails: the create, not a later start
-            raise InvalidSpec(f"container {spec.name}: volume {info.name}: failed to mount local volume: "
-                              f"mount {device}: no such directory")
-        return device, (opts.get("type", ""), "bind")
-    if m.subpath:
-        raise InvalidSpec(f"container {spec.name}: volume {info.name}: a subpath needs a volume that is "
-                          f"a directory; this one mounts a {opts.get('type')} device")
-    return device, (opts.get("type", ""), "mount")
 
 
 def _with_image_volumes(

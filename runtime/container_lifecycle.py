@@ -46,7 +46,6 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
     check_transition("start", info.status, info.name)
     if info.status == "running":
         return info
-    run = mgr.paths.container_run(cid)
     if info.status == "created" and not info.error and mgr._monitor_alive(cid):
         container_monitor.start_created(mgr, cid)  # its init waits at the gate
         return mgr.get(cid)
@@ -56,6 +55,29 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
     donor = ipc.split(":", 1)[1] if ipc and ipc.startswith("container:") else None
     if info.spec is not None:
         _rejoin_namespaces(mgr, cid, info.spec)  # before anything changes: X may be stopped
+    if not doc.get("volume_names"):
+        _fresh_start(mgr, cid, doc, info, donor)
+    else:  # its device volumes mounted (held) first, as moby's setupMounts: a failure changes nothing
+        from runtime.container_create import drop_hold, hold_for_start
+
+        hold_for_start(mgr, cid, doc, info.name)
+        try:
+            _fresh_start(mgr, cid, doc, info, donor)
+        finally:  # the monitor holds them now; a start that failed leaves them to the others
+            drop_hold(mgr, cid)
+            if not mgr._monitor_alive(cid):
+                mgr.engine.volumes.release(doc["volume_names"])
+    info = mgr.get(cid)
+    error = container_monitor.started_state(mgr, cid).get("error")
+    if error:
+        raise ExecError(str(error))
+    return info
+
+
+def _fresh_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], info: ContainerInfo,
+                 donor: str | None) -> None:
+    """start's part from its ports to its new monitor, which forks the init, its gate open."""
+    run = mgr.paths.container_run(cid)
     # its published ports, freed when it stopped (NetworkError when one is taken: nothing changed)
     ports = mgr.engine.networks.claim_ports(cid) if doc.get("ports") else None
     if info.spec is None or (info.spec.network_mode or "bridge") == "bridge":
@@ -86,11 +108,6 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
             kill_everything(mgr, cid)
             raise
         container_monitor.start_created(mgr, cid)
-    info = mgr.get(cid)
-    error = container_monitor.started_state(mgr, cid).get("error")
-    if error:
-        raise ExecError(str(error))
-    return info
 
 
 def _rejoin_namespaces(mgr: ContainerManager, cid: str, spec: ContainerSpec) -> None:
@@ -397,6 +414,8 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
             except Exception as exc:  # noqa: BLE001
                 errors.append(f"volume {name}: {exc}")
     mgr._delete_row(cid)
+    if doc.get("volume_names"):  # its device volumes, unmounted if it was their last user
+        mgr.engine.volumes.release(doc["volume_names"])
     for name in shared:  # that one may be going at once (down -v of a recreate's two containers, each
         try:  # skipping the volume for the other): whichever row goes last takes the volume with it
             mgr.engine.volumes.remove_owned(name, cid)

@@ -1,9 +1,11 @@
 """Named and anonymous volumes (the local driver): directories under root/volumes/<name>/_data.
 
 A volume is a row of kind "volume" (id = name = the volume name). Local driver options
-``type``/``device``/``o`` are recorded here; the executor mounts them on ``_data`` when a
-container starts (as docker's local driver does). A volume is in use while a container row's JSON
-lists it in "volume_names". Standard library only.
+``type``/``device``/``o`` are recorded here; such a volume is mounted once on its own ``_data``
+while a container holds it, and each container binds ``_data`` (as docker's local driver does:
+two containers share one tmpfs, whose data goes when the last one stops). Who holds it is read
+from what runs (hold/release), never counted in memory: a crash leaves no count to go wrong. A
+volume is in use while a container row's JSON lists it in "volume_names". Standard library only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 import secrets
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from runtime.errors import Conflict, InvalidSpec, NotFound
@@ -34,6 +36,18 @@ LOCAL_OPTIONS: Final = frozenset({"type", "device", "o"})
 _NEEDS: Final = {"device": ("type",), "type": ("device",), "o": ("device", "type")}
 ANONYMOUS_LABEL: Final = "com.docker.volume.anonymous"  # moby's: on every volume made without a name
 _TRASH: Final = ".removed-"  # a removal's trash: no volume name starts with a dot (_NAME)
+
+HOLD_KEY: Final = "volume_hold"  # a container row's [pid, start time] of the create/start mounting
+
+
+class VolumeMountError(InvalidSpec):
+    """A device volume's mount failed; str() is docker's words for it (moby's localVolume.mount)."""
+
+
+def has_device(options: Mapping[str, str]) -> bool:
+    """Whether local driver *options* make the volume a mount of its own (moby's needsMount)."""
+    return bool(options.get("type") or options.get("device"))
+
 
 LabelFilter = Mapping[str, str | None]  # key -> value; None: the key is present with any value
 
@@ -138,6 +152,71 @@ class VolumeManager:
         tx = tx or self.store.read()
         return [(cid, d) for cid, d in tx.list("container") if name in (d.get("volume_names") or [])]
 
+    def hold(self, name: str, holder: str) -> str:
+        """The directory container *holder* binds for volume *name*: its ``_data``, on which a
+        volume with a device is mounted unless it is already (by a container still holding it).
+        The caller recorded its hold (HOLD_KEY) in *holder*'s row first, so that a release meanwhile
+        keeps the mount. A mount left by holders all gone (a crash, an exit not yet folded) is
+        made again: its data went with its last user, as docker's.
+
+        Raises:
+            VolumeMountError: the mount failed (a missing device, bad options, an unknown type).
+        """
+        info = self.get(name)
+        if not has_device(info.options):
+            return info.mountpoint
+        with self._locked(name):
+            if _is_mount(info.mountpoint):
+                if self._holders(name, but=holder):
+                    return info.mountpoint
+                _umount(info.mountpoint)
+            _mount_device(info.options, info.mountpoint)
+        return info.mountpoint
+
+    def release(self, names: Sequence[str]) -> None:
+        """Unmount each device volume of *names* that no container holds any more (the last user
+        stopped or went), as docker's local driver does when its count drops to zero."""
+        for name in names:
+            doc = self.store.read().get("volume", name)
+            if doc is None or not has_device(doc.get("options") or {}):
+                continue
+            with contextlib.suppress(FileNotFoundError), self._locked(name):
+                if _is_mount(doc["mountpoint"]) and not self._holders(name):
+                    _umount(doc["mountpoint"])
+
+    def _holders(self, name: str, but: str = "") -> builtins.list[str]:
+        """The containers that hold volume *name* now: a running one (its state file there and no
+        exit file, its monitor alive) or one whose create or start is mounting it (HOLD_KEY)."""
+        from runtime import procs
+
+        def alive(pair: object) -> bool:
+            return (isinstance(pair, list) and len(pair) == 2
+                    and procs.starttime(int(pair[0])) == pair[1])
+
+        out = []
+        for cid, doc in self._users(name):
+            if cid == but:
+                continue
+            run = self.paths.container_run(cid)
+            if alive(doc.get(HOLD_KEY)) or (
+                (run / "state.json").exists() and not (run / "exit.json").exists()
+                and alive(_monitor_of(run))
+            ):
+                out.append(cid)
+        return out
+
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        """Volume *name*'s lock (its directory's flock) around a mount or unmount decision."""
+        import fcntl
+
+        fd = os.open(self._dir(name), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def remove(self, name: str, force: bool = False) -> bool:
         """Remove the volume and its data. *force*: a missing volume is no error.
 
@@ -167,7 +246,7 @@ class VolumeManager:
         empties. Returns the trash path (None when the directory is gone already)."""
         vdir = self._dir(name)
         data = vdir / "_data"
-        if os.path.ismount(data):  # a device volume left mounted by a crash: never delete through it
+        if _is_mount(data):  # a device volume left mounted by a crash: never delete through it
             _umount(str(data))
         trash = self.paths.volumes / f"{_TRASH}{name}-{secrets.token_hex(4)}"
         try:
@@ -202,7 +281,7 @@ class VolumeManager:
     def _remove_dir(self, name: str) -> None:
         vdir = self._dir(name)
         data = vdir / "_data"
-        if os.path.ismount(data):  # a device volume left mounted by a crash: never delete through it
+        if _is_mount(data):  # a device volume left mounted by a crash: never delete through it
             _umount(str(data))
         shutil.rmtree(vdir, ignore_errors=True)
 
@@ -348,3 +427,59 @@ def _umount(path: str) -> None:
     if libc.umount2(path.encode(), MNT_DETACH) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"umount {path}: {os.strerror(err)}")
+
+
+def _monitor_of(run: Path) -> list[object] | None:
+    """[pid, start time] of the monitor recorded in container run dir *run* (monitor.json)."""
+    import json
+
+    try:
+        mon = json.loads((run / "monitor.json").read_text())
+        return [int(mon.get("pid") or 0), mon.get("starttime")]
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _mount_device(options: Mapping[str, str], data: str) -> None:
+    """mount(device, data, type, o's flags, o's data), as moby's localVolume.mount; its error in
+    moby's words (mount.Mount's: source:target, flags, data, errno's text)."""
+    from runtime.executor.init import parse_mount_options
+    from runtime.executor.syscalls import SYSCALLS
+
+    device, fstype = options.get("device", ""), options.get("type", "")
+    if not device:
+        raise VolumeMountError("missing device in volume options")
+    opts = parse_mount_options([o for o in options.get("o", "").split(",") if o])
+    flags = opts.flags
+    try:
+        SYSCALLS.mount(device, data, fstype or None, flags, opts.data or None)
+        if flags & _MS_BIND and flags & ~(_MS_BIND | _MS_REC):  # a bind takes ro, ... on a remount
+            SYSCALLS.mount(None, data, None, flags | _MS_REMOUNT, None)
+    except OSError as exc:
+        if _is_mount(data):  # the bind made, its remount refused: no half-made mount stays
+            _umount(data)
+        where = f"mount {device}:{data}" + (f", flags: {flags:#x}" if flags else "") + (
+            f", data: {opts.data}" if opts.data else "")
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        if exc.errno == errno.ENODEV:
+            why += f" (filesystem type {fstype!r} not supported by the kernel)"
+        raise VolumeMountError(f"failed to mount local volume: {where}: {why[:1].lower()}{why[1:]}") from None
+
+
+_MS_BIND: Final = 0x1000
+_MS_REC: Final = 0x4000
+_MS_REMOUNT: Final = 0x20
+
+
+def _is_mount(path: str | Path) -> bool:
+    """Whether *path* is a mount point (mountinfo's: os.path.ismount misses a bind of a directory
+    of the same file system, the `type: none, o: bind` volume's)."""
+    want = os.path.realpath(path)
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = line.split(b" ", 5)[4]
+            if b"\\" in point:  # octal escapes: \040 for a space, ...
+                point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), point)
+            if os.fsdecode(point) == want:
+                return True
+    return False

@@ -66,10 +66,8 @@ class BundleInputs:
     caps: frozenset[str]
     net: ContainerNet
     hostname_path: str  # host file bound at /etc/hostname
-    volume_sources: Mapping[str, str] = field(default_factory=dict)  # target -> host dir (volumes)
-    # target -> (type, o) of a volume whose local driver options name a device: its source is the
-    # device, mounted in the container as docker's local driver mounts it on the volume's dir
-    volume_devices: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # target -> host dir (volumes; one with a device: its own dir, where the device is mounted)
+    volume_sources: Mapping[str, str] = field(default_factory=dict)
     rlimits: Sequence[tuple[str, int, int]] = ()  # ("nofile", soft, hard), already clamped
     masked_paths: Sequence[str] = FALLBACK_MASKED
     readonly_paths: Sequence[str] = FALLBACK_READONLY
@@ -206,11 +204,9 @@ def _user_mount(m: Mount, spec: ContainerSpec, inputs: BundleInputs) -> dict[str
         source = inputs.volume_sources.get(m.target)
         if source is None:
             raise InvalidSpec(f"container {spec.name}: volume for {m.target} was not prepared")
-        device = inputs.volume_devices.get(m.target)
-        entry = (_device_mount(m, source, *device) if device is not None else
-                 {"destination": m.target, "type": "bind", "source": source,
-                  "options": ["rbind", "rprivate", *rro]})
-        if m.subpath:  # a bind (create refuses a subpath of a volume that mounts another type)
+        entry = {"destination": m.target, "type": "bind", "source": source,
+                 "options": ["rbind", "rprivate", *rro]}
+        if m.subpath:
             # the init opens the subpath under the volume without following a link out of it
             entry.update(source=f"{source}/{m.subpath}", beneath=source, subpath=m.subpath)
         return entry
@@ -226,18 +222,6 @@ def _user_mount(m: Mount, spec: ContainerSpec, inputs: BundleInputs) -> dict[str
         "source": m.source,
         "options": ["bind" if m.recursive == "disabled" else "rbind", m.propagation or "rprivate", *rro],
     }
-
-
-def _device_mount(m: Mount, device: str, fstype: str, o: str) -> dict[str, Any]:
-    """A volume with local driver options (type, device, o), mounted as docker's local driver
-    mounts it (mount(device, dir, type, o's flags, o's data)): `type: none, o: bind` binds a host
-    directory, `type: tmpfs` makes a tmpfs, `type: nfs` mounts a share, ..."""
-    opts = [o for o in o.split(",") if o]
-    if "bind" in opts or "rbind" in opts:
-        return {"destination": m.target, "type": "bind", "source": device,
-                "options": [*opts, "rprivate", *(["rro"] if m.read_only else [])]}
-    return {"destination": m.target, "type": fstype, "source": device,
-            "options": [*opts, *(["ro"] if m.read_only else [])]}
 
 
 def _resources(spec: ContainerSpec) -> dict[str, Any]:

@@ -5,13 +5,14 @@ their volume."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from runtime.engine import Engine
-from runtime.errors import ExecError, InvalidSpec
-from runtime.spec import ContainerSpec, Mount, VolumeSpec
+from runtime.errors import Conflict, ExecError, InvalidSpec
+from runtime.spec import ContainerSpec, ExecSpec, Mount, VolumeSpec
 from tests.runtime.test_containers import IMAGE, run, spec
 
 pytestmark = pytest.mark.privileged
@@ -58,10 +59,90 @@ def test_a_volume_that_binds_a_host_dir_shows_it_and_takes_the_copy_up_when_empt
     code, _, err = run(engine, spec("t-devbind-ro", "sh", "-c", "touch /h/x",
                                     mounts=(_volume("/h", "hostdir", read_only=True),)))
     assert code != 0 and "Read-only file system" in err
+    assert not _mounted(engine, "hostdir") and not _mounted(engine, "emptydir")  # both exited
+
+
+def test_a_volume_whose_mount_fails_fails_the_start_or_the_create_that_copies_into_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """moby: a local volume is mounted at the start (setupMounts), and at the create only to copy
+    the image's files in (populateVolume): there the create fails and nothing stays."""
     engine.volumes.create(VolumeSpec(name="gone", driver_opts={"type": "none", "o": "bind",
                                                                "device": str(tmp_path / "nope")}))
-    with pytest.raises(InvalidSpec, match="volume gone: failed to mount local volume: mount .*/nope"):
-        engine.containers.create(spec("t-devbind-gone", "true", mounts=(_volume("/x", "gone"),)))
+    data = engine.volumes.get("gone").mountpoint
+    c = engine.containers.create(spec("t-devbind-gone", "true", mounts=(_volume("/x", "gone"),)))
+    assert (c.status, c.error) == ("created", "")
+    want = (f"container t-devbind-gone: error while mounting volume '{data}': failed to mount local "
+            f"volume: mount {tmp_path}/nope:{data}, flags: 0x1000: no such file or directory")
+    with pytest.raises(ExecError) as err:
+        engine.containers.start(c.id)
+    assert str(err.value) == want
+    c = engine.containers.get(c.id)
+    assert (c.status, c.exit_code, c.error) == ("created", 128, want.split(": ", 1)[1])
+    with pytest.raises(ExecError, match="^container t-devbind-run: error while mounting volume"):
+        engine.containers.create(spec("t-devbind-run", "true", mounts=(_volume("/x", "gone"),)), start=True)
+    assert engine.containers.get("t-devbind-run").status == "created"
+    with pytest.raises(InvalidSpec, match="^container t-devbind-etc: failed to populate volume: error "
+                                          "while mounting volume .*: failed to mount local volume: mount "):
+        engine.containers.create(spec("t-devbind-etc", "true", mounts=(_volume("/etc", "gone"),)))
+    assert sorted(x.name for x in engine.containers.list(all=True)) == ["t-devbind-gone", "t-devbind-run"]
+    assert not _mounted(engine, "gone")
+
+
+def _mounted(engine: Engine, volume: str) -> bool:
+    data = engine.volumes.get(volume).mountpoint
+    return any(line.split()[4] == data for line in Path("/proc/self/mountinfo").read_text().splitlines())
+
+
+def test_a_tmpfs_volume_is_one_mount_shared_by_its_running_containers_and_gone_with_the_last(
+    engine: Engine,
+) -> None:
+    """docker's local driver mounts a device volume once, on its own directory, while containers
+    use it: two running containers see the same files, and its data goes when the last one stops."""
+    engine.volumes.create(VolumeSpec(name="shm", driver_opts={"type": "tmpfs", "device": "tmpfs",
+                                                              "o": "size=2m"}))
+    writer = engine.containers.create(spec("t-share-a", "sh", "-c", "echo hi > /s/f; sleep 60",
+                                           mounts=(_volume("/s", "shm"),)), start=True)
+    reader = engine.containers.create(spec("t-share-b", "sh", "-c", "sleep 60",
+                                           mounts=(_volume("/s", "shm"),)), start=True)
+    assert _mounted(engine, "shm")
+    assert _exec_out(engine, reader.id, "cat /s/f") == "hi\n"
+    engine.containers.stop(writer.id, timeout=0)
+    assert _mounted(engine, "shm") and _exec_out(engine, reader.id, "cat /s/f") == "hi\n"
+    engine.containers.stop(reader.id, timeout=0)
+    assert not _mounted(engine, "shm")  # the last user stopped: unmounted, its data gone
+    engine.containers.start(reader.id)
+    assert _exec_out(engine, reader.id, "ls -A /s") == ""
+    with pytest.raises(Conflict):
+        engine.volumes.remove("shm")
+    engine.containers.remove(reader.id, force=True)
+    assert not _mounted(engine, "shm")  # removed while running: its last user gone
+    engine.containers.remove(writer.id)
+    engine.volumes.remove("shm")
+
+
+def test_a_tmpfs_volume_left_mounted_by_no_running_container_is_mounted_afresh(engine: Engine) -> None:
+    """The count is what runs, not a number kept somewhere: a mount a crash left (its containers
+    all gone) is not taken for a live one's, and a container exiting on its own releases it."""
+    engine.volumes.create(VolumeSpec(name="stale", driver_opts={"type": "tmpfs", "device": "tmpfs"}))
+    data = engine.volumes.get("stale").mountpoint
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", data], check=True)
+    Path(data, "old").write_text("crash\n")
+    code, out, _ = run(engine, spec("t-stale", "ls", "-A", "/s", mounts=(_volume("/s", "stale"),)))
+    assert (code, out) == (0, "")
+    assert not _mounted(engine, "stale")  # the exit, folded by wait, was its last user's
+
+
+def _exec_out(engine: Engine, cid: str, script: str) -> str:
+    r, w = os.pipe()
+    try:
+        code = engine.containers.exec(cid, ExecSpec(command=("sh", "-c", script)), stdout=w, stderr=w)
+    finally:
+        os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    assert code == 0, out
+    return out
 
 
 def test_a_tmpfs_volume_is_a_tmpfs_with_its_options(engine: Engine) -> None:
