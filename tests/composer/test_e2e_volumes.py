@@ -101,3 +101,61 @@ def test_a_volume_plugin_driver_is_refused_before_anything_is_made(tmp_path: Pat
     assert res.stderr.strip().endswith('volumes.data.driver: error looking up volume plugin rexray/ebs: '
                                        'plugin "rexray/ebs" not found; expected local')
     assert _names() == [] and composer_cli("network", "ls", "-q").stdout == ""
+
+
+SHARED = """
+services:
+  a: {image: localhost/busybox:latest, command: sleep 1000, stop_grace_period: 1s, volumes: [mem:/m]}
+  b: {image: localhost/busybox:latest, command: sleep 1000, stop_grace_period: 1s, volumes: [mem:/m]}
+volumes:
+  mem:
+    driver_opts: {type: tmpfs, device: tmpfs, o: "size=1m"}
+"""
+
+
+def _mounted_under(root: Path) -> list[str]:
+    return [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if line.split()[4].startswith(str(root))]
+
+
+def test_services_sharing_a_tmpfs_volume_see_the_same_files_until_the_last_stops(
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
+) -> None:
+    """As docker's local driver: one tmpfs on the volume's own directory, bound into each."""
+    root = engine_paths[0]
+    for proj in compose_project(tmp_path, SHARED, "volshare"):
+        composer_ok(proj, "-p", "volshare", "up", "-d")
+        composer_ok(proj, "-p", "volshare", "exec", "-T", "a", "sh", "-c", "echo from-a > /m/f")
+        assert composer_ok(proj, "-p", "volshare", "exec", "-T", "b", "cat", "/m/f").stdout == "from-a\n"
+        assert len(_mounted_under(root / "volumes")) == 1
+        composer_ok(proj, "-p", "volshare", "stop")
+        assert _mounted_under(root / "volumes") == []  # its last user stopped: its data is gone
+        composer_ok(proj, "-p", "volshare", "start")
+        assert composer_ok(proj, "-p", "volshare", "exec", "-T", "b", "ls", "-A", "/m").stdout == ""
+        composer_ok(proj, "-p", "volshare", "down", "-v")
+        assert _mounted_under(root / "volumes") == [] and _names() == []
+
+
+BAD_DEVICE = """
+services:
+  app: {{image: localhost/busybox:latest, command: sleep 1000, volumes: [gone:/g]}}
+volumes:
+  gone:
+    driver_opts: {{type: none, o: bind, device: "{device}"}}
+"""
+
+
+def test_a_volume_whose_device_is_missing_fails_the_start_in_one_line(
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
+) -> None:
+    """moby mounts a local volume at the start: the container is made, its start fails."""
+    device = tmp_path / "missing"
+    for proj in compose_project(tmp_path, BAD_DEVICE.format(device=device), "volbad"):
+        res = composer_ok(proj, "-p", "volbad", "up", "-d", code=None)
+        data = engine_paths[0] / "volumes" / "volbad_gone" / "_data"
+        why = (f"container volbad-app-1: error while mounting volume '{data}': failed to mount local "
+               f"volume: mount {device}:{data}, flags: 0x1000: no such file or directory")
+        assert res.returncode == 1 and res.stderr.strip().splitlines()[-1].endswith(why), res.stderr
+        ps = composer_ok(proj, "-p", "volbad", "ps", "-a", "--format", "{{.Name}} {{.State}}").stdout
+        assert ps.split() == ["volbad-app-1", "created"]
+        assert _mounted_under(engine_paths[0]) == []
