@@ -200,13 +200,12 @@ class _Core:
         elif k == "CreateVolume":
             self.report(op, "Creating")
             vol = (self.project.volumes.get(op.key) if self.project else None) or {}
-            e.volumes.create(
-                VolumeSpec(
-                    name=op.name,
-                    labels={**(vol.get("labels") or {}), **L.volume_labels(self.plan.project, op.key)},
-                    driver_opts=dict(vol.get("driver_opts") or {}),
-                )
-            )
+            from composer.loader.hashing import volume_hash
+
+            labels = {**(vol.get("labels") or {}), **L.volume_labels(self.plan.project, op.key),
+                      L.CONFIG_HASH: volume_hash(op.name, vol)}  # docker compose's, for drift (up)
+            e.volumes.create(VolumeSpec(name=op.name, labels=labels,
+                                        driver_opts=dict(vol.get("driver_opts") or {})))
             self.report(op, "Created")
         elif k == "PullImage":
             self.report(op, "Pulling")
@@ -612,6 +611,27 @@ def observe(engine: EngineLike, project: Project) -> Observed:
         images=frozenset(images),
         pod=pods is None or pods.exists(project.name),
     )  # no pod support: no pod op
+
+
+def diverged_volumes(engine: EngineLike, project: Project) -> list[tuple[str, str]]:
+    """(key, name) of each of *project*'s volumes that exists with a config hash other than the
+    file's (docker compose's ensureVolume): not an external one (used as it is), not one without
+    the label (not made by compose: used as it is, with the warning the plan gives)."""
+    from composer.loader.hashing import volume_hash
+    from composer.specgen import volume_name
+
+    out = []
+    for key, conf in project.volumes.items():
+        if (conf or {}).get("external"):
+            continue
+        name = volume_name(project, key)
+        try:
+            have = engine.volumes.get(name).labels.get(L.CONFIG_HASH)
+        except (EngineError, AttributeError):  # not there; a fake without labels
+            continue
+        if have is not None and have != volume_hash(name, conf or {}):
+            out.append((key, name))
+    return out
 
 
 def _volume_project(engine: EngineLike, name: str) -> str | None:

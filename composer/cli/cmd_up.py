@@ -16,6 +16,7 @@ from composer.cli import _compose as C
 from composer.cli._compose import run_plan
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
+from runtime.errors import EngineError
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
@@ -166,6 +167,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         stop_timeout=getattr(args, "stop_timeout", None),
         renew_anon_volumes=getattr(args, "renew_anon_volumes", False),
         hook_lines=hook_lines,
+        assume_yes=bool(getattr(args, "yes", False)),
     )
     if rc or ctx.args.dry_run or name == "create" or not start:
         return rc
@@ -184,6 +186,7 @@ def _converge(ctx: Context, project: Project, **opts: Any) -> int:
 
     stop_timeout = opts.pop("stop_timeout", None)
     hook_lines = opts.pop("hook_lines", None)
+    assume_yes = opts.pop("assume_yes", False)
     more = {} if hook_lines is None else {"hook_output": lambda name, line: hook_lines.append((name, line))}
     options = ReconcileOptions(**opts)
     if ctx.args.dry_run:
@@ -194,6 +197,7 @@ def _converge(ctx: Context, project: Project, **opts: Any) -> int:
         return 0
     try:
         with C.lock(ctx, project.name):
+            _recreate_diverged_volumes(ctx, project, assume_yes)
             plan = reconcile(project, observe(engine, project), options)
             run_plan(ctx, plan, project, stop_timeout=stop_timeout, **more)
     finally:
@@ -204,6 +208,50 @@ def _converge(ctx: Context, project: Project, **opts: Any) -> int:
 
             retire_warm_pod_monitor(engine.containers, project.name, warming)
     return 0
+
+
+def _recreate_diverged_volumes(ctx: Context, project: Project, assume_yes: bool) -> None:
+    """docker compose's ensureVolume for a volume whose config hash differs from the file's: ask
+    (-y: yes), and on yes remove the containers of the services that mount it and the volume,
+    which the plan then makes again; on no, keep it as it is."""
+    from composer.orchestrate import diverged_volumes
+    from composer.plan import _svc_volumes
+
+    engine = ctx.engine()
+    for key, name in diverged_volumes(engine, project):
+        question = (f'Volume "{name}" exists but doesn\'t match configuration in compose file. '
+                    "Recreate (data will be lost)?")
+        if not (assume_yes or _confirm(question)):
+            continue
+        services = [s for s, svc in project.services.items() if key in _svc_volumes(svc)]
+        progress = C.progress_for(ctx)
+        users = C.project_containers(engine, project.name, services) if services else []
+        for c in users:
+            if c.status in ("running", "paused", "restarting"):
+                progress.event("Container", c.name, "Stopping")
+                engine.containers.stop(c.id)
+                progress.event("Container", c.name, "Stopped")
+        for c in users:
+            progress.event("Container", c.name, "Removing")
+            engine.containers.remove(c.id)
+            progress.event("Container", c.name, "Removed")
+        try:
+            engine.volumes.remove(name, force=True)
+        except EngineError as exc:  # another project's container, a one-off, still uses it
+            raise ComposerError(f"volume {name}: cannot recreate it: {exc}") from None
+
+
+def _confirm(question: str) -> bool:
+    """docker compose's prompt: on a terminal a y/N question; otherwise the question is written
+    (no newline) and one line read, true for y, 1, t or true (its StringToBool); no answer is no."""
+    if sys.stdin.isatty():
+        sys.stdout.write(f"? {question} (y/N) ")
+        sys.stdout.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+    sys.stdout.write(question)
+    sys.stdout.flush()
+    answer = (sys.stdin.readline().split() or [""])[0].lower()
+    return answer in ("y", "1", "t", "true")
 
 
 def _warm_pod_monitor(engine: Any, pod: str) -> Any:

@@ -17,7 +17,7 @@ TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU o
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["go_json", "service_hash", "sorted_tree"]
+__all__ = ["go_json", "service_hash", "sorted_tree", "volume_hash"]
 
 _REMOVED = ("build", "pull_policy", "scale", "depends_on", "profiles")
 
@@ -31,6 +31,30 @@ def service_hash(service: Mapping[str, Any]) -> str:
         svc["deploy"] = {k: v for k, v in svc["deploy"].items() if k != "replicas"}
     doc = to_json_tree({"name": "x", "services": {"s": svc}})["services"]["s"]
     return sha256(go_json(doc).encode()).hexdigest()
+
+
+def volume_hash(name: str, volume: Mapping[str, Any]) -> str:
+    """docker compose's VolumeHash, its label on the volumes it makes: compose-go's VolumeConfig as
+    Go marshals it (name, driver with "local" for none, driver_opts, external, labels; empty ones
+    left out), for the volume *volume* of the file whose name on the engine is *name*."""
+    doc: dict[str, Any] = {"name": name, "driver": volume.get("driver") or "local"}
+    for key in ("driver_opts", "labels"):
+        value = _string_map(volume.get(key))
+        if value:
+            doc[key] = dict(sorted(value.items()))
+    if volume.get("external"):
+        doc["external"] = True
+    doc = {k: doc[k] for k in ("name", "driver", "driver_opts", "external", "labels") if k in doc}
+    return sha256(go_json(doc).encode()).hexdigest()
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    """A mapping or a `KEY=VALUE` list as compose-go's map[string]string holds it."""
+    if isinstance(value, Mapping):
+        return {str(k): "" if v is None else str(_go_numbers(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return dict((str(x).split("=", 1) + [""])[:2] for x in value)
+    return {}
 
 
 def go_json(value: Any, indent: int | None = None) -> str:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from composer import labels as L
+from composer.loader.hashing import volume_hash
 from tests.conftest import compose_project, composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
@@ -70,7 +72,10 @@ def test_driver_opts_volumes_image_volumes_and_down_v(proj: Path, tmp_path: Path
     [host] = json.loads(composer_cli("volume", "inspect", "vole2e_host").stdout)
     assert host["Labels"] == {"com.docker.compose.project": "vole2e", "com.docker.compose.version":
                               host["Labels"]["com.docker.compose.version"],
-                              "com.docker.compose.volume": "host", "team": "infra"}
+                              "com.docker.compose.volume": "host", "team": "infra",
+                              L.CONFIG_HASH: host["Labels"][L.CONFIG_HASH]}
+    assert host["Labels"][L.CONFIG_HASH] == volume_hash("vole2e_host", {
+        "driver": "local", "driver_opts": host["Options"], "labels": {"team": "infra"}})
     assert host["Options"] == {"type": "none", "o": "bind", "device": str(tmp_path / "hostdir")}
     [anon] = [n for n in _names() if len(n) == 64]  # the image's VOLUME /data
     mounts = json.loads(composer_cli("container", "inspect", "-f", "{{json .Mounts}}", "vole2e-app-1").stdout)
@@ -159,3 +164,48 @@ def test_a_volume_whose_device_is_missing_fails_the_start_in_one_line(
         ps = composer_ok(proj, "-p", "volbad", "ps", "-a", "--format", "{{.Name}} {{.State}}").stdout
         assert ps.split() == ["volbad-app-1", "created"]
         assert _mounted_under(engine_paths[0]) == []
+
+
+DRIFT = """
+services:
+  app: {{image: localhost/busybox:latest, command: sleep 1000, stop_grace_period: 1s, volumes: [data:/data]}}
+volumes:
+  data: {data}
+"""
+
+
+def test_a_volume_that_drifted_from_the_file_is_recreated_only_when_the_user_says_yes(
+    tmp_path: Path, engine_paths: tuple[Path, Path], busybox_image: str
+) -> None:
+    """docker compose 2.40's ensureVolume: a config-hash label on the volumes it makes; up asks
+    before recreating one whose hash differs (no answer: keep it), -y says yes; external: as is."""
+    question = ('Volume "voldrift_data" exists but doesn\'t match configuration in compose file. '
+                "Recreate (data will be lost)?")
+    for proj in compose_project(tmp_path, DRIFT.format(data="{labels: {v: '1'}}"), "voldrift"):
+        _up(proj)
+        composer_ok(proj, "-p", "voldrift", "exec", "-T", "app", "touch", "/data/kept")
+        first = composer_ok(proj, "-p", "voldrift", "ps", "-q").stdout
+        assert question not in _up(proj)  # the file as it was: no question
+        (proj / "compose.yaml").write_text(DRIFT.format(data="{labels: {v: '2'}}"))
+        assert _up(proj) == question  # asked; no answer (stdin at its end) is no: kept as it is
+        assert _ls_data(proj) == "kept\n" and composer_ok(proj, "-p", "voldrift", "ps", "-q").stdout == first
+        assert question not in _up(proj, "-y")
+        assert _ls_data(proj) == ""  # recreated, and the container with it
+        assert composer_ok(proj, "-p", "voldrift", "ps", "-q").stdout != first
+        [vol] = json.loads(composer_cli("volume", "inspect", "voldrift_data").stdout)
+        assert vol["Labels"]["v"] == "2"
+        assert vol["Labels"][L.CONFIG_HASH] == volume_hash("voldrift_data", {"labels": {"v": "2"}})
+        assert question not in _up(proj)
+        (proj / "compose.yaml").write_text(DRIFT.format(data="{external: true, name: voldrift_data}"))
+        assert "match configuration" not in _up(proj)  # external: used as it is, never asked about
+
+
+def _up(proj: Path, *flags: str) -> str:
+    """`up -d` with stdin at its end, as a script runs it; its stdout."""
+    res = composer_cli("--progress", "plain", "-p", "voldrift", "up", "-d", *flags, cwd=proj, input="")
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def _ls_data(proj: Path) -> str:
+    return composer_ok(proj, "-p", "voldrift", "exec", "-T", "app", "ls", "/data").stdout
