@@ -369,13 +369,14 @@ def _created_unstarted(mgr: ContainerManager, cid: str, spec: ContainerSpec, doc
     """A container whose volume cannot be mounted: made, as docker's create makes it, with no
     init until a start (which mounts again, and fails again while the cause stays); with *start*,
     its start failed (StartError), as docker's would, and nothing it held stays mounted."""
+    error = f"container {spec.name}: {error}"
     _failed_start(mgr, cid, doc, error if start else "")
     if not start:
         doc["last_state"].update(exit_code=0)
         mgr._save(cid, doc)
     mgr.engine.volumes.release(doc["volume_names"])
     if start:
-        raise StartError(f"container {spec.name}: {error}", cid)
+        raise StartError(error, cid)
     return mgr.get(cid, warnings=warnings)
 
 
@@ -653,10 +654,10 @@ def hold_for_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], name: s
         try:
             _hold(mgr, cid, doc, [volume])
         except VolumeMountError as exc:
-            error = f"error while mounting volume '{vols.get(volume).mountpoint}': {exc}"
+            error = f"container {name}: error while mounting volume '{vols.get(volume).mountpoint}': {exc}"
             _failed_start(mgr, cid, doc, error)
             vols.release(names)
-            raise ExecError(f"container {name}: {error}") from None
+            raise ExecError(error) from None
 
 
 def _options(vols: VolumeManager, name: str) -> Mapping[str, str]:
