@@ -87,6 +87,10 @@ def test_a_volume_whose_mount_fails_fails_the_start_or_the_create_that_copies_in
         engine.containers.create(spec("t-devbind-etc", "true", mounts=(_volume("/etc", "gone"),)))
     assert sorted(x.name for x in engine.containers.list(all=True)) == ["t-devbind-gone", "t-devbind-run"]
     assert not _mounted(engine, "gone")
+    engine.volumes.create(VolumeSpec(name="odd", driver_opts={"type": "nosuchfs", "device": "x"}))
+    with pytest.raises(ExecError, match="failed to mount local volume: mount x:.*/odd/_data: no such device "
+                                        r"\(filesystem type 'nosuchfs' not supported by the kernel\)$"):
+        engine.containers.create(spec("t-odd", "true", mounts=(_volume("/x", "odd"),)), start=True)
 
 
 def _mounted(engine: Engine, volume: str) -> bool:
