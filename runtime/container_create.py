@@ -39,6 +39,9 @@ else:  # dataclasses imports inspect, ast, dis, tokenize: only volumes_from need
     dataclasses, shutil = lazy("dataclasses"), lazy("shutil")
 
 INIT_BINARY: Final = "/usr/bin/tini-static"  # static: it runs inside any image
+# a container row's volumes that local driver options make a mount of their own (VolumeManager.hold):
+# what its start mounts and its exit or removal releases
+DEVICE_VOLUMES: Final = "device_volumes"
 
 
 class Slot:
@@ -146,13 +149,13 @@ def _create(
         if mount_error:
             return _created_unstarted(mgr, cid, spec, doc, mount_error, start, tuple(warnings))
         _launch(mgr, cid, spec, start=start, warm=warm)
-        if doc["volume_names"] and _holding(doc):  # its monitor holds its volumes now
+        if doc.get(DEVICE_VOLUMES):  # its monitor holds its volumes now
             drop_hold(mgr, cid)
         return mgr.get(cid, warnings=tuple(warnings))
     except StartError:
-        if doc["volume_names"] and _holding(doc):
+        if doc.get(DEVICE_VOLUMES):
             drop_hold(mgr, cid)
-            mgr.engine.volumes.release(doc["volume_names"])
+            mgr.engine.volumes.release(doc[DEVICE_VOLUMES])
         raise  # made whole: it stays, as a container whose start failed
     except BaseException as exc:
         undo.append(undo.pop(0))  # the row goes first: volumes refuse removal while it names them
@@ -374,7 +377,7 @@ def _created_unstarted(mgr: ContainerManager, cid: str, spec: ContainerSpec, doc
     if not start:
         doc["last_state"].update(exit_code=0)
         mgr._save(cid, doc)
-    mgr.engine.volumes.release(doc["volume_names"])
+    mgr.engine.volumes.release(doc[DEVICE_VOLUMES])
     if start:
         raise StartError(error, cid)
     return mgr.get(cid, warnings=warnings)
@@ -607,6 +610,7 @@ def _volumes(
         doc.setdefault("volume_targets", {})[m.target] = info.name
         image_dir = None if m.nocopy else _image_path(image_layers, m.target)
         if has_device(info.options):
+            doc.setdefault(DEVICE_VOLUMES, []).append(info.name)
             try:
                 _hold(mgr, cid, doc, [info.name], undo)
             except VolumeMountError as exc:
@@ -644,12 +648,10 @@ def hold_for_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], name: s
     """A start's mount of container *name*'s device volumes (moby's setupMounts). Raises ExecError
     in docker's words when one fails, the container left as it was with the error (and docker's
     code 128) in its state, and nothing mounted for it."""
-    from runtime.volumes import VolumeMountError, has_device
+    from runtime.volumes import VolumeMountError
 
     vols = mgr.engine.volumes
-    names = [n for n in doc.get("volume_names") or [] if has_device(_options(vols, n))]
-    if not names:
-        return
+    names = doc[DEVICE_VOLUMES]
     for volume in names:
         try:
             _hold(mgr, cid, doc, [volume])
@@ -660,11 +662,6 @@ def hold_for_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], name: s
             raise ExecError(error) from None
 
 
-def _options(vols: VolumeManager, name: str) -> Mapping[str, str]:
-    try:
-        return vols.get(name).options
-    except NotFound:
-        return {}
 
 
 def _failed_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], error: str) -> None:
@@ -682,10 +679,6 @@ def _failed_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], error: s
     mgr._save(cid, doc)
 
 
-def _holding(doc: Mapping[str, Any]) -> bool:
-    from runtime.volumes import HOLD_KEY
-
-    return HOLD_KEY in doc
 
 
 def drop_hold(mgr: ContainerManager, cid: str) -> None:

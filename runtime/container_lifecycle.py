@@ -55,7 +55,7 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
     donor = ipc.split(":", 1)[1] if ipc and ipc.startswith("container:") else None
     if info.spec is not None:
         _rejoin_namespaces(mgr, cid, info.spec)  # before anything changes: X may be stopped
-    if not doc.get("volume_names"):
+    if not doc.get("device_volumes"):
         _fresh_start(mgr, cid, doc, info, donor)
     else:  # its device volumes mounted (held) first, as moby's setupMounts: a failure changes nothing
         from runtime.container_create import drop_hold, hold_for_start
@@ -66,7 +66,7 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
         finally:  # the monitor holds them now; a start that failed leaves them to the others
             drop_hold(mgr, cid)
             if not mgr._monitor_alive(cid):
-                mgr.engine.volumes.release(doc["volume_names"])
+                mgr.engine.volumes.release(doc["device_volumes"])
     info = mgr.get(cid)
     error = container_monitor.started_state(mgr, cid).get("error")
     if error:
@@ -414,8 +414,8 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
             except Exception as exc:  # noqa: BLE001
                 errors.append(f"volume {name}: {exc}")
     mgr._delete_row(cid)
-    if doc.get("volume_names"):  # its device volumes, unmounted if it was their last user
-        mgr.engine.volumes.release(doc["volume_names"])
+    if doc.get("device_volumes"):  # unmounted if it was their last user
+        mgr.engine.volumes.release(doc["device_volumes"])
     for name in shared:  # that one may be going at once (down -v of a recreate's two containers, each
         try:  # skipping the volume for the other): whichever row goes last takes the volume with it
             mgr.engine.volumes.remove_owned(name, cid)

@@ -251,8 +251,8 @@ class ContainerManager:
         for name in ("exit.json", "state.json"):
             with contextlib.suppress(FileNotFoundError):
                 (run / name).unlink()
-        if doc.get("volume_names"):  # its device volumes, unmounted if it was their last user
-            self.engine.volumes.release(doc["volume_names"])
+        if doc.get("device_volumes"):  # unmounted if it was their last user (container_create)
+            self.engine.volumes.release(doc["device_volumes"])
 
     def _spec_of(self, cid: str, raw: Mapping[str, Any]) -> ContainerSpec:
         hit = self._specs.get(cid)
