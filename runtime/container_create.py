@@ -662,8 +662,6 @@ def hold_for_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], name: s
             raise ExecError(error) from None
 
 
-
-
 def _failed_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], error: str) -> None:
     """Record a start that failed before any process ran, as moby's State keeps one: the error,
     exit code 128 (exitUnknown), the last run's times; created when it never ran."""
@@ -677,8 +675,6 @@ def _failed_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], error: s
         "finished_at": last.get("finished_at") or "", "restart_count": 0,
     }
     mgr._save(cid, doc)
-
-
 
 
 def drop_hold(mgr: ContainerManager, cid: str) -> None:
