@@ -146,13 +146,14 @@ def _rfc3339(stamp: str) -> str:
 
 
 # docker/cli's volume formatter: the default table, the columns' titles, what {{json .}} holds
-_TABLE = "table {{.Driver}}\t{{.Name}}"
-_HEADERS = {"Availability": "AVAILABILITY", "Driver": "DRIVER", "Group": "GROUP", "Labels": "LABELS",
+# (`composer volumes` prints with them too)
+LS_TABLE = "table {{.Driver}}\t{{.Name}}"
+LS_HEADERS = {"Availability": "AVAILABILITY", "Driver": "DRIVER", "Group": "GROUP", "Labels": "LABELS",
             "Links": "LINKS", "Mountpoint": "MOUNTPOINT", "Name": "VOLUME NAME", "Scope": "SCOPE",
             "Size": "SIZE", "Status": "STATUS"}
 
 
-def _ls_row(v: VolumeInfo) -> dict[str, str]:
+def ls_row(v: VolumeInfo) -> dict[str, str]:
     return {"Availability": "N/A", "Driver": v.driver, "Group": "N/A",
             "Labels": ",".join(f"{k}={val}" for k, val in sorted(v.labels.items())), "Links": "N/A",
             "Mountpoint": v.mountpoint, "Name": v.name, "Scope": "local", "Size": "N/A", "Status": "N/A"}
@@ -163,7 +164,7 @@ def _ls(volumes: VolumeManager, args: argparse.Namespace) -> int:
     fmt = args.out_format or "table"
     if args.quiet and fmt == "table":
         fmt = "{{.Name}}"  # docker's quiet format; a template of the user's wins
-    rows = [_ls_row(v) for v in vols]
+    rows = [ls_row(v) for v in vols]
     if fmt == "json":
         from composer.cli.docker_format import go_json
 
@@ -171,7 +172,7 @@ def _ls(volumes: VolumeManager, args: argparse.Namespace) -> int:
         return 0
     from composer.cli.go_template import render_rows
 
-    sys.stdout.write(render_rows(_TABLE if fmt == "table" else fmt, rows, list(_HEADERS), _HEADERS,
+    sys.stdout.write(render_rows(LS_TABLE if fmt == "table" else fmt, rows, list(LS_HEADERS), LS_HEADERS,
                                  [v.labels for v in vols]))
     return 0
 
