@@ -1,7 +1,7 @@
 """`composer container ...`: podman-like commands on single containers (run, create, start, stop,
-kill, restart, rm, ls, logs, inspect, exec, wait, top, pause, unpause, cp, port, rename): the argparse
-declarations (and the FAST_ARGS tables read from them) and the command handlers, which only talk
-to ``Engine.containers``.
+kill, restart, rm, ls, logs, inspect, exec, wait, top, pause, unpause, cp, port, rename, attach):
+the argparse declarations (and the FAST_ARGS tables read from them) and the command handlers,
+which only talk to ``Engine.containers``.
 
 Beside it: container_flags (the pure flag parsers), container_spec (flags -> ContainerSpec),
 container_output (tables, statuses, --format, the JSON of ls and inspect) and container_attach
@@ -148,6 +148,7 @@ REMAINDER = "..."  # argparse.REMAINDER (argparse is imported only when a line n
 VERBS = frozenset({
     "run", "create", "start", "stop", "restart", "kill", "rm", "remove", "ls", "list", "ps", "logs",
     "inspect", "exec", "wait", "top", "pause", "unpause", "cp", "port", "events", "rename",
+    "attach",
 })
 
 
@@ -245,6 +246,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     for p in cmd(["rename"], "rename a container"):
         p.add_argument("ref", metavar="CONTAINER")
         p.add_argument("new_name", metavar="NEW_NAME")
+    for p in cmd(["attach"], "attach our stdin, stdout and stderr to a running container"):
+        p.add_argument("--detach-keys", default="", help="override the key sequence for detaching")
+        p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
+        _add_sig_proxy(p)
+        p.add_argument("ref", metavar="CONTAINER")
     for p in cmd(["port"], "list a container's published ports"):
         p.add_argument("ref", metavar="CONTAINER")
         p.add_argument("port_filter", nargs="?", metavar="PORT[/PROTO]")
@@ -611,10 +617,17 @@ def _cmd_events(args: argparse.Namespace, ctx: Context) -> int:
     return container_events.run(events, filters, bool(args.out_format))
 
 
+def _cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
+    from composer.cli.container_attach import attach_running
+
+    return attach_running(_mgr(ctx), args.ref, stdin=not args.no_stdin,
+                          sig_proxy=getattr(args, "sig_proxy", True), detach_keys=args.detach_keys)
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace, Context], int]] = {
     "run": _cmd_run, "create": _cmd_create, "start": _cmd_start, "stop": _cmd_stop,
     "restart": _cmd_restart, "kill": _cmd_kill, "rm": _cmd_rm, "ls": _cmd_ls, "logs": _cmd_logs,
     "inspect": _cmd_inspect, "exec": _cmd_exec, "wait": _cmd_wait, "top": _cmd_top,
     "pause": _cmd_pause, "unpause": _cmd_unpause, "cp": _cmd_cp, "port": _cmd_port,
-    "events": _cmd_events, "rename": _cmd_rename,
+    "events": _cmd_events, "rename": _cmd_rename, "attach": _cmd_attach,
 }

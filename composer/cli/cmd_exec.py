@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from composer.project import Project
+    from runtime.spec import ContainerInfo
 
 HELP = {
     "exec": "Execute a command in a running container",
@@ -67,8 +68,9 @@ def env_list(items: list[str], environ: dict[str, str] | None = None) -> dict[st
     return out
 
 
-def service_container(ctx: Context, service: str, index: int | None, *, running: bool = True) -> object:
-    return _service_container(ctx, service, index, running=running)[0]
+def service_container(ctx: Context, service: str, index: int | None, *, running: bool = True
+                      ) -> ContainerInfo:
+    return _service_container(ctx, service, index, running=running)[0]  # type: ignore[no-any-return]
 
 
 def _service_container(ctx: Context, service: str, index: int | None, *, running: bool = True

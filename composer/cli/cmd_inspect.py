@@ -95,15 +95,15 @@ def _port(args: argparse.Namespace, ctx: Context) -> int:
 
     args.private_port = parse_uint16(args.private_port)
     c = service_container(ctx, args.service, args.index)
-    for asked, host_port in c.ports:  # type: ignore[attr-defined]
+    for asked, host_port in c.ports:
         if asked.container_port == args.private_port and asked.protocol == args.protocol:
             print(f"{asked.host_ip or '0.0.0.0'}:{host_port}")
             return 0
     from composer.cli.docker_format import publishers
 
     # docker compose's portNotFoundError: the container's ports as it lists them (public port/type)
-    listed = ", ".join(f"{p['PublishedPort']}/{p['Protocol']}" for p in publishers(c))  # type: ignore[arg-type]
-    raise ComposerError(f"no port {args.private_port}/{args.protocol} for container {c.name}: {listed}")  # type: ignore[attr-defined]
+    listed = ", ".join(f"{p['PublishedPort']}/{p['Protocol']}" for p in publishers(c))
+    raise ComposerError(f"no port {args.private_port}/{args.protocol} for container {c.name}: {listed}")
 
 
 def _images(args: argparse.Namespace, ctx: Context, pname: str) -> int:

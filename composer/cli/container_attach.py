@@ -13,7 +13,8 @@ import time
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import threading
+    from collections.abc import Callable, Iterator
 
     from runtime.containers import ContainerManager
     from runtime.spec import ContainerInfo
@@ -30,27 +31,42 @@ def check_tty(attach_stdin: bool, tty: bool) -> None:
         raise ComposerError("the input device is not a TTY")
 
 
+class Detached(Exception):
+    """The detach keys were typed: the attach ends, the container runs on."""
+
+
 def attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = False,
-           sig_proxy: bool = True, log_from: int = 0) -> int:
+           sig_proxy: bool = True, log_from: int = 0, stop_on_interrupt: bool = True,
+           detach_keys: bytes | None = None) -> int:
     """Copy the container's output to ours (and with *stdin* our stdin to its) until it exits;
     return its exit code. With *sig_proxy* the signals we get go to the container's process
     (a SIGINT too, as docker's: the container decides whether it ends); without, a Ctrl-C stops
     it. *log_from*: where this run's output starts in the log file (after the last run's, which
-    docker's attach does not show again). With *remove* it is gone when this returns (the
-    removal claim its create took keeps its monitor from removing it too; a kill of this
-    process leaves that to the monitor)."""
+    docker's attach does not show again). Without *stop_on_interrupt* a Ctrl-C only detaches (an
+    attach to a container that runs on its own); *detach_keys* typed on stdin detach too (exit 0).
+    With *remove* it is gone when this returns (the removal claim its create took keeps its
+    monitor from removing it too; a kill of this process leaves that to the monitor)."""
     proxy = None
     if sig_proxy:
         from composer.cli.sig_proxy import SignalProxy
 
         proxy = SignalProxy(mgr, cid)
-    if stdin:
-        forward_stdin(mgr, cid)
+    detached = forward_stdin(mgr, cid, detach_keys) if stdin else None
+
+    def tick() -> None:
+        if proxy is not None:
+            proxy.forward()
+        if detached is not None and detached.is_set():
+            raise Detached
+
     try:
-        last = stream_log(mgr, cid, tick=proxy.forward if proxy is not None else None, pos=log_from)
+        last = stream_log(mgr, cid, tick=tick, pos=log_from)
         code = last.exit_code if last.exit_code is not None else 0  # as mgr.wait(): it has stopped
+    except Detached:
+        return 0
     except KeyboardInterrupt:
-        mgr.stop(cid, timeout=2)
+        if stop_on_interrupt:
+            mgr.stop(cid, timeout=2)
         code = 130
     finally:
         if proxy is not None:
@@ -60,18 +76,136 @@ def attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = False
     return code
 
 
-def forward_stdin(mgr: ContainerManager, cid: str) -> None:
+def attach_running(mgr: ContainerManager, ref: str, *, stdin: bool = True, sig_proxy: bool = True,
+                   detach_keys: str = "") -> int:
+    """docker's `attach` (docker/cli RunAttach): a running container's output from now on (and our
+    stdin into its, when it keeps one open and *stdin*) until it exits; returns its exit code.
+    Its state is checked first, with docker's words; signals are proxied only without a tty.
+    With a tty, *detach_keys* (docker's default ctrl-p,ctrl-q) typed on our stdin detach, as
+    the daemon's attach reads them; our terminal is raw meanwhile, so that they reach us."""
+    from composer.errors import ComposerError
+
+    try:
+        keys = detach_sequence(detach_keys or DEFAULT_DETACH_KEYS)
+    except ValueError:  # the daemon's words
+        raise ComposerError(
+            f"Error response from daemon: Invalid detach keys ({detach_keys}) provided") from None
+    info = mgr.get(ref)
+    if info.status == "paused":
+        raise ComposerError("You cannot attach to a paused container, unpause it first")
+    if info.status == "restarting":
+        raise ComposerError("You cannot attach to a restarting container, wait until it is running")
+    if info.status != "running":
+        raise ComposerError("You cannot attach to a stopped container, start it first")
+    tty = bool(info.spec and info.spec.tty)
+    check_tty(stdin, tty)
+    try:  # the output from now on: docker's attach asks for no logs
+        log_from = os.path.getsize(mgr.log_path(info.id))
+    except OSError:
+        log_from = 0
+    open_stdin = stdin and bool(info.spec and info.spec.stdin_open)
+    with raw_terminal(0) if open_stdin and tty else contextlib.nullcontext():
+        return attach(mgr, info.id, remove=False, stdin=open_stdin, sig_proxy=sig_proxy and not tty,
+                      log_from=log_from, stop_on_interrupt=False, detach_keys=keys if tty else None)
+
+
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+# moby/term's ToBytes: "ctrl-@", "ctrl-a" .. "ctrl-z", "ctrl-[", "ctrl-\\", "ctrl-]", "ctrl-^", "ctrl-_"
+_CTRL = {f"ctrl-{c}": i for i, c in enumerate("@abcdefghijklmnopqrstuvwxyz[\\]^_")}
+
+
+def detach_sequence(keys: str) -> bytes:
+    """docker's --detach-keys (moby/term ToBytes): comma-separated single characters and ctrl-X.
+
+    Raises:
+        ValueError: a key that is neither.
+    """
+    out = bytearray()
+    for key in keys.split(","):
+        if len(key) == 1:
+            out += key.encode()
+        elif key.lower() in _CTRL:
+            out.append(_CTRL[key.lower()])
+        else:
+            raise ValueError(f"Unknown character: '{key}'")
+    return bytes(out)
+
+
+class EscapeFilter:
+    """Find the detach sequence in what is typed, sans IO (moby/term's escapeProxy): the bytes
+    of a sequence begun are held back, and passed on when it breaks off."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys, self.matched = keys, 0
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """(the bytes to pass on, whether the whole sequence has been typed)."""
+        out = bytearray()
+        for b in data:
+            if b == self.keys[self.matched]:
+                self.matched += 1
+                if self.matched == len(self.keys):
+                    return bytes(out), True
+                continue
+            out += self.keys[:self.matched]
+            self.matched = 1 if b == self.keys[0] else 0
+            if not self.matched:
+                out.append(b)
+        return bytes(out), False
+
+
+@contextlib.contextmanager
+def raw_terminal(fd: int) -> Iterator[None]:
+    """*fd* in raw mode meanwhile when it is a terminal (docker's SetRawTerminal)."""
+    if not os.isatty(fd):
+        yield
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def forward_stdin(mgr: ContainerManager, cid: str,
+                  detach_keys: bytes | None = None) -> threading.Event | None:
     """Copy our stdin into the container's in a daemon thread (it may block on a terminal forever);
-    EOF closes the container's stdin."""
+    EOF closes the container's stdin. With *detach_keys* the copy goes through an EscapeFilter:
+    the returned event is set once they are typed (and the copy stops there, without an EOF)."""
     import threading
 
     from runtime.errors import EngineError
 
-    def pump() -> None:
+    def pump(fd: int) -> None:
         with contextlib.suppress(EngineError, OSError):
-            mgr.attach_stdin(cid, 0)
+            mgr.attach_stdin(cid, fd)
 
-    threading.Thread(target=pump, name=f"stdin-{cid[:12]}", daemon=True).start()
+    if not detach_keys:
+        threading.Thread(target=pump, args=(0,), name=f"stdin-{cid[:12]}", daemon=True).start()
+        return None
+    detached = threading.Event()
+    r, w = os.pipe2(os.O_CLOEXEC)
+    escape = EscapeFilter(detach_keys)
+
+    def sift() -> None:
+        with contextlib.suppress(OSError):
+            while data := os.read(0, 65536):
+                data, hit = escape.feed(data)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(w, view):]
+                if hit:
+                    detached.set()
+                    return  # w stays open: a detach is no EOF for the container
+            os.close(w)
+
+    threading.Thread(target=pump, args=(r,), name=f"stdin-{cid[:12]}", daemon=True).start()
+    threading.Thread(target=sift, name=f"keys-{cid[:12]}", daemon=True).start()
+    return detached
 
 
 def stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02,

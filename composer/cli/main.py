@@ -53,6 +53,7 @@ COMMANDS: dict[str, str] = {
     "stats": "composer.cli.cmd_inspect",
     "pull": "composer.cli.cmd_up",
     "version": "composer.cli.cmd_version",
+    "attach": "composer.cli.cmd_attach",
     "volumes": "composer.cli.cmd_volumes",
     "build": "composer.cli.cmd_build",
     # engine nouns (podman-like)

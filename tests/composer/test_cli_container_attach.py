@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.cli.container_attach import stream_log, wait_exit
+from composer.cli.container_attach import EscapeFilter, detach_sequence, stream_log, wait_exit
 from runtime.logs import encode_chunk
 from runtime.spec import ContainerInfo
 
@@ -64,3 +64,18 @@ def test_stream_log_prints_the_lines_and_returns_the_last_status(
     assert last.exit_code == 7 and last.status == "exited"
     out, err = capfd.readouterr()
     assert (out, err) == ("hello\n", "oops\n")
+
+
+def test_detach_keys_are_read_as_moby_term_reads_them() -> None:
+    assert detach_sequence("ctrl-p,ctrl-q") == b"\x10\x11"
+    assert detach_sequence("a,CTRL-@,ctrl-\\,ctrl-_") == b"a\x00\x1c\x1f"
+    for bad in ("ctrl-zz", "shift-a", "", "ab"):
+        with pytest.raises(ValueError):
+            detach_sequence(bad)
+
+
+def test_escape_filter_holds_a_begun_sequence_back_and_passes_it_on_when_it_breaks() -> None:
+    f = EscapeFilter(b"\x10\x11")
+    assert f.feed(b"ab\x10") == (b"ab", False)
+    assert f.feed(b"c\x10\x10") == (b"\x10c\x10", False)  # broken off twice; the last one begins again
+    assert f.feed(b"\x11rest") == (b"", True)
