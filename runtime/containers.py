@@ -33,7 +33,8 @@ from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, LogRecord
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
-    from typing import Any, Final
+    from collections.abc import Sequence
+    from typing import IO, Any, Final
 
     from runtime.engine import Engine
     from runtime.warm_monitor import WarmMonitor
@@ -520,6 +521,21 @@ class ContainerManager:
         return follow_log(path, lambda: self._monitor_alive(cid), tail=tail, since=since, until=until)
 
     # ---- exec / top / copy: runtime/container_access.py ----
+    def export(self, ref: str, out: IO[bytes]) -> None:
+        """Write the container's file system (its image's layers under its changes) to *out* as a tar."""
+        from runtime import container_archive
+
+        container_archive.export(self, ref, out)
+
+    def commit(self, ref: str, reference: str | None = None, *, author: str = "", message: str = "",
+               changes: Sequence[str] = (), pause: bool = True) -> str:
+        """A new image from the container's image and its changes (named *reference* if given);
+        returns its id. *changes*: Dockerfile instructions applied to its config."""
+        from runtime import container_archive
+
+        return container_archive.commit(self, ref, reference, author=author, message=message,
+                                        changes=changes, pause=pause)
+
     def exec(self, ref: str, spec: ExecSpec, *, stdin: int = 0, stdout: int = 1, stderr: int = 2) -> int:
         """Run a process in a running container (its namespaces, cgroup, user, caps, seccomp)."""
         from runtime import container_access

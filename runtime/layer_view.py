@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 _OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
 
 
-def _whiteout(st: os.stat_result) -> bool:
+def is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
-def _opaque(path: str) -> bool:
+def is_opaque(path: str) -> bool:
     for attr in _OPAQUE:
         try:
             if os.getxattr(path, attr, follow_symlinks=False) == b"y":
@@ -42,14 +42,14 @@ def child(chain: Sequence[str], name: str) -> tuple[str, list[str]]:
             st = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        if _whiteout(st):
+        if is_whiteout(st):
             break
         if not stat.S_ISDIR(st.st_mode):
             if not found:
                 return "other", [path]
             break  # a directory above a file: the file is hidden
         found.append(path)
-        if _opaque(path):
+        if is_opaque(path):
             break
     return ("dir", found) if found else ("missing", [])
 

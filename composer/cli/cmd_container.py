@@ -1,7 +1,7 @@
 """`composer container ...`: podman-like commands on single containers (run, create, start, stop,
-kill, restart, rm, ls, logs, inspect, exec, wait, top, pause, unpause, cp, port, rename, attach):
-the argparse declarations (and the FAST_ARGS tables read from them) and the command handlers,
-which only talk to ``Engine.containers``.
+kill, restart, rm, ls, logs, inspect, exec, wait, top, pause, unpause, cp, port, rename, attach,
+export, commit): the argparse declarations (and the FAST_ARGS tables read from them) and the
+command handlers, which only talk to ``Engine.containers``.
 
 Beside it: container_flags (the pure flag parsers), container_spec (flags -> ContainerSpec),
 container_output (tables, statuses, --format, the JSON of ls and inspect) and container_attach
@@ -148,7 +148,7 @@ REMAINDER = "..."  # argparse.REMAINDER (argparse is imported only when a line n
 VERBS = frozenset({
     "run", "create", "start", "stop", "restart", "kill", "rm", "remove", "ls", "list", "ps", "logs",
     "inspect", "exec", "wait", "top", "pause", "unpause", "cp", "port", "events", "rename",
-    "attach",
+    "attach", "export", "commit",
 })
 
 
@@ -251,6 +251,19 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
         _add_sig_proxy(p)
         p.add_argument("ref", metavar="CONTAINER")
+    for p in cmd(["export"], "export a container's filesystem as a tar archive"):
+        p.add_argument("-o", "--output", default="", help="write to a file, instead of STDOUT")
+        p.add_argument("ref", metavar="CONTAINER")
+    for p in cmd(["commit"], "create a new image from a container's changes"):
+        p.add_argument("-a", "--author", default="",
+                       help='author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+        p.add_argument("-c", "--change", action="append", default=[], dest="changes",
+                       help="apply Dockerfile instruction to the created image")
+        p.add_argument("-m", "--message", default="", help="commit message")
+        p.add_argument("-p", "--pause", action="store_true", default=True,
+                       help="pause container during commit (default true; --pause=false: off)")
+        p.add_argument("ref", metavar="CONTAINER")
+        p.add_argument("reference", nargs="?", default=None, metavar="REPOSITORY[:TAG]")
     for p in cmd(["port"], "list a container's published ports"):
         p.add_argument("ref", metavar="CONTAINER")
         p.add_argument("port_filter", nargs="?", metavar="PORT[/PROTO]")
@@ -624,10 +637,32 @@ def _cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
                           sig_proxy=getattr(args, "sig_proxy", True), detach_keys=args.detach_keys)
 
 
+def _cmd_export(args: argparse.Namespace, ctx: Context) -> int:
+    """docker export (docker/cli 28's export.go): its words for a terminal and a bad -o."""
+    from composer.cli.cmd_export import check_output_path, write_export
+    from composer.errors import ComposerError
+
+    mgr = _mgr(ctx)
+    output = os.path.join(ctx.cwd, args.output) if args.output else ""
+    if not output and sys.stdout.isatty():
+        raise ComposerError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    if output and (why := check_output_path(output)) is not None:
+        raise ComposerError(f"failed to export container: {why}")
+    write_export(mgr, args.ref, output)
+    return 0
+
+
+def _cmd_commit(args: argparse.Namespace, ctx: Context) -> int:
+    print(_mgr(ctx).commit(args.ref, args.reference, author=args.author, message=args.message,
+                           changes=args.changes, pause=args.pause))
+    return 0
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace, Context], int]] = {
     "run": _cmd_run, "create": _cmd_create, "start": _cmd_start, "stop": _cmd_stop,
     "restart": _cmd_restart, "kill": _cmd_kill, "rm": _cmd_rm, "ls": _cmd_ls, "logs": _cmd_logs,
     "inspect": _cmd_inspect, "exec": _cmd_exec, "wait": _cmd_wait, "top": _cmd_top,
     "pause": _cmd_pause, "unpause": _cmd_unpause, "cp": _cmd_cp, "port": _cmd_port,
-    "events": _cmd_events, "rename": _cmd_rename, "attach": _cmd_attach,
+    "events": _cmd_events, "rename": _cmd_rename, "attach": _cmd_attach, "export": _cmd_export,
+    "commit": _cmd_commit,
 }

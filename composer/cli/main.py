@@ -54,6 +54,8 @@ COMMANDS: dict[str, str] = {
     "pull": "composer.cli.cmd_up",
     "version": "composer.cli.cmd_version",
     "attach": "composer.cli.cmd_attach",
+    "export": "composer.cli.cmd_export",
+    "commit": "composer.cli.cmd_commit",
     "volumes": "composer.cli.cmd_volumes",
     "build": "composer.cli.cmd_build",
     # engine nouns (podman-like)

@@ -260,6 +260,22 @@ class ImageStore:
             return self._commit(config_bytes, layers, [normalize_ref(r) for r in refs], new, what=what,
                                 manifest_bytes=manifest_bytes)
 
+    def add_layer(self, config: dict[str, Any], base: Sequence[tuple[str, str]], layer: Path,
+                  refs: Sequence[str], *, what: str) -> str:
+        """Record a new image: the layers *base* ((blob digest, media type), already stored) and
+        the uncompressed layer tar *layer* on top, with *config* (its rootfs gets the new diff id).
+        Used by commit. Returns the image id."""
+        targets = [normalize_ref(r) for r in refs]
+        if any("@" in t for t in targets):
+            raise InvalidSpec(f"cannot name an image {refs[0]!r}: a digest reference is not a tag")
+        with self._lock(exclusive=False), self._new_blobs() as new:
+            with open(layer, "rb") as f:
+                digest = new.put_stream(f)  # uncompressed: its digest is its diff id
+            below = list((config.get("rootfs") or {}).get("diff_ids", []))
+            full = {**config, "rootfs": {"type": "layers", "diff_ids": [*below, digest]}}
+            layers = [*base, (digest, MT_OCI_LAYER)]
+            return self._commit(canonical_json(full), layers, targets, new, what=what)
+
     # ---- archives ----------------------------------------------------------------------------
 
     def load(self, path: Path | str) -> builtins.list[ImageInfo]:
