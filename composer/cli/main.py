@@ -57,6 +57,8 @@ COMMANDS: dict[str, str] = {
     "export": "composer.cli.cmd_export",
     "commit": "composer.cli.cmd_commit",
     "volumes": "composer.cli.cmd_volumes",
+    "push": "composer.cli.cmd_push",
+    "publish": "composer.cli.cmd_push",
     "build": "composer.cli.cmd_build",
     # engine nouns (podman-like)
     "container": "composer.cli.cmd_container",
