@@ -92,6 +92,34 @@ def _home_defaulted(mgr: ContainerManager, info: ContainerInfo) -> bool:
     return not (isinstance(env, list) and any(str(e).startswith("HOME=") for e in env))
 
 
+def resize_tty(mgr: ContainerManager, ref: str, rows: int, columns: int) -> bool:
+    """Give a running container's terminal the size *rows* x *columns* (docker's resize): its
+    workload gets a SIGWINCH. Through the init's stdio, the terminal's far end, so the monitor
+    that holds the pty's master needs no request. False when it has no terminal (or is gone)."""
+    import fcntl
+    import termios
+
+    from runtime.executor.exec_tty import winsize
+
+    info = mgr.get(ref)
+    if not (info.spec and info.spec.tty) or info.status != "running" or not info.pid:
+        return False
+    for fd in (0, 1, 2):  # the workload may have closed or redirected some of them
+        try:
+            tty = os.open(f"/proc/{info.pid}/fd/{fd}", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if os.isatty(tty):
+                fcntl.ioctl(tty, termios.TIOCSWINSZ, winsize(rows, columns))
+                return True
+        except OSError:
+            pass
+        finally:
+            os.close(tty)
+    return False
+
+
 def attach_stdin(mgr: ContainerManager, ref: str, fd: int) -> None:
     """Copy *fd* into the stdin of a running ``stdin_open`` container until EOF, which closes
     the container's stdin (as ``docker run -i``; with ``tty`` the terminal stays open)."""

@@ -542,6 +542,12 @@ class ContainerManager:
 
         return container_access.exec(self, ref, spec, stdin=stdin, stdout=stdout, stderr=stderr)
 
+    def resize_tty(self, ref: str, rows: int, columns: int) -> bool:
+        """Set a running container's terminal size (docker's resize); False without one."""
+        from runtime import container_access
+
+        return container_access.resize_tty(self, ref, rows, columns)
+
     def attach_stdin(self, ref: str, fd: int) -> None:
         """Copy *fd* into the stdin of a running ``stdin_open`` container until EOF."""
         from runtime import container_access

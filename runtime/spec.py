@@ -122,6 +122,7 @@ class ContainerSpec:
     # process
     init: bool = False
     tty: bool = False
+    console_size: tuple[int, int] | None = None  # tty: (rows, columns) at its start (docker's ConsoleSize)
     stdin_open: bool = False
     stop_signal: str | None = None              # None: the image's StopSignal, else SIGTERM
     stop_timeout: float = 10.0

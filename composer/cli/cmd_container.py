@@ -386,7 +386,7 @@ def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     # docker >= 20.10 proxies signals with a tty too (docker/cli ee29504: a kill of the CLI
     # reaches the container); the terminal's Ctrl-C goes through the tty
     return attach(mgr, info.id, remove=args.auto_remove, stdin=args.interactive,
-                  sig_proxy=getattr(args, "sig_proxy", True))
+                  sig_proxy=getattr(args, "sig_proxy", True), tty=args.tty)
 
 
 def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
@@ -410,7 +410,7 @@ def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
         # docker's start -a proxies signals only without a tty (start.go: !Config.Tty)
         proxy = bool(getattr(args, "sig_proxy", True)) and not (info.spec is not None and info.spec.tty)
         return attach(mgr, info.id, remove=False, stdin=bool(getattr(args, "interactive", False)),
-                      sig_proxy=proxy, log_from=log_from)
+                      sig_proxy=proxy, log_from=log_from, tty=bool(info.spec and info.spec.tty))
     failed = [ref for ref in args.refs if _each([ref], mgr.start)]
     if failed:  # startContainersWithoutAttachments: each error, then the list of the failed
         print(f"failed to start containers: {', '.join(failed)}", file=sys.stderr)

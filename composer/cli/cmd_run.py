@@ -7,6 +7,7 @@ one-off is named `<project>-<service>-run-<id>` and labelled oneoff=True, so `up
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import sys
 from dataclasses import replace
@@ -16,7 +17,7 @@ from composer import labels as L
 from composer.cli import _compose as C
 from composer.cli._compose import run_plan
 from composer.cli.cmd_exec import env_list
-from composer.cli.container_attach import check_tty
+from composer.cli.container_attach import check_tty, terminal_size
 from composer.cli.context import Context
 from composer.errors import ComposerError, UsageError
 
@@ -269,6 +270,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         working_dir=args.workdir or spec.working_dir,
         volatile=args.auto_remove,
         tty=tty,
+        console_size=terminal_size() if tty else None,
         stdin_open=interactive,
         labels=labels,
         restart=RestartPolicy(),
@@ -302,7 +304,11 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
             engine.containers.release_removal(info.id)  # --rm: its monitor removes it once it exits
             print(info.id)  # docker's RunStart prints what it started: the container's ID
             return 0
-        code = _attach(args, engine, info, spec.stdin_open, proxy)
+        from composer.cli.container_attach import container_terminal
+
+        term = container_terminal(engine.containers, info.id, raw=spec.stdin_open) if tty else None
+        with term or contextlib.nullcontext():
+            code = _attach(args, engine, info, spec.stdin_open, proxy)
     finally:
         proxy.close()
     if code is None:

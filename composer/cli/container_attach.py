@@ -15,6 +15,7 @@ TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU o
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable, Iterator
+    from types import FrameType
 
     from runtime.containers import ContainerManager
     from runtime.spec import ContainerInfo
@@ -37,7 +38,7 @@ class Detached(Exception):
 
 def attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = False,
            sig_proxy: bool = True, log_from: int = 0, stop_on_interrupt: bool = True,
-           detach_keys: bytes | None = None) -> int:
+           detach_keys: bytes | None = None, tty: bool = False) -> int:
     """Copy the container's output to ours (and with *stdin* our stdin to its) until it exits;
     return its exit code. With *sig_proxy* the signals we get go to the container's process
     (a SIGINT too, as docker's: the container decides whether it ends); without, a Ctrl-C stops
@@ -45,7 +46,15 @@ def attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool = False
     docker's attach does not show again). Without *stop_on_interrupt* a Ctrl-C only detaches (an
     attach to a container that runs on its own); *detach_keys* typed on stdin detach too (exit 0).
     With *remove* it is gone when this returns (the removal claim its create took keeps its
-    monitor from removing it too; a kill of this process leaves that to the monitor)."""
+    monitor from removing it too; a kill of this process leaves that to the monitor). With *tty*
+    (the container has a terminal) ours is raw and its size followed (container_terminal)."""
+    with container_terminal(mgr, cid, raw=stdin) if tty else contextlib.nullcontext():
+        return _attach(mgr, cid, remove=remove, stdin=stdin, sig_proxy=sig_proxy, log_from=log_from,
+                       stop_on_interrupt=stop_on_interrupt, detach_keys=detach_keys)
+
+
+def _attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool, sig_proxy: bool,
+            log_from: int, stop_on_interrupt: bool, detach_keys: bytes | None) -> int:
     proxy = None
     if sig_proxy:
         from composer.cli.sig_proxy import SignalProxy
@@ -104,9 +113,8 @@ def attach_running(mgr: ContainerManager, ref: str, *, stdin: bool = True, sig_p
     except OSError:
         log_from = 0
     open_stdin = stdin and bool(info.spec and info.spec.stdin_open)
-    with raw_terminal(0) if open_stdin and tty else contextlib.nullcontext():
-        return attach(mgr, info.id, remove=False, stdin=open_stdin, sig_proxy=sig_proxy and not tty,
-                      log_from=log_from, stop_on_interrupt=False, detach_keys=keys if tty else None)
+    return attach(mgr, info.id, remove=False, stdin=open_stdin, sig_proxy=sig_proxy and not tty,
+                  log_from=log_from, stop_on_interrupt=False, detach_keys=keys if tty else None, tty=tty)
 
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
@@ -152,6 +160,42 @@ class EscapeFilter:
             if not self.matched:
                 out.append(b)
         return bytes(out), False
+
+
+def terminal_size() -> tuple[int, int] | None:
+    """(rows, columns) of our output's terminal (docker's Out().GetTtySize()), None without one."""
+    try:
+        size = os.get_terminal_size(1)
+    except OSError:
+        return None
+    return (size.lines, size.columns) if size.lines and size.columns else None
+
+
+@contextlib.contextmanager
+def container_terminal(mgr: ContainerManager, cid: str, *, raw: bool) -> Iterator[None]:
+    """Attached to a container with a tty, as docker's run, start -a and attach: our stdin raw
+    (with *raw*: keys such as ^C and arrows go to its terminal as typed, echoed by it alone), and
+    its terminal kept at our window's size, now and at each SIGWINCH (docker's MonitorTtySize)."""
+    import signal
+
+    from runtime.errors import EngineError
+
+    def resize(signum: int = 0, frame: FrameType | None = None) -> None:
+        size = terminal_size()
+        if size is not None:
+            with contextlib.suppress(EngineError, OSError):
+                mgr.resize_tty(cid, *size)
+        if signum and callable(old):  # a SignalProxy's: docker forwards SIGWINCH as well
+            old(signum, frame)
+
+    old = signal.signal(signal.SIGWINCH, resize) if terminal_size() is not None else None
+    try:
+        resize()
+        with raw_terminal(0) if raw else contextlib.nullcontext():
+            yield
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGWINCH, old)
 
 
 @contextlib.contextmanager

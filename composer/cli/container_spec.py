@@ -103,7 +103,8 @@ def build_spec(args: argparse.Namespace, ctx: Context, image_config: Mapping[str
         labels=F.parse_labels(args.label), pod=args.pod, mounts=tuple(mounts),
         read_only=args.read_only, privileged=args.privileged, cap_add=tuple(args.cap_add),
         cap_drop=tuple(args.cap_drop), sysctls=sysctls, ulimits=ulimits, devices=tuple(args.device),
-        init=args.init, tty=args.tty, stdin_open=args.interactive, stop_signal=args.stop_signal,
+        init=args.init, tty=args.tty, console_size=_console_size(args.tty),
+        stdin_open=args.interactive, stop_signal=args.stop_signal,
         stop_timeout=float(args.stop_timeout) if args.stop_timeout is not None else 10.0,
         restart=RestartPolicy(name=restart_name, max_retries=retries),  # type: ignore[arg-type]
         healthcheck=health, resources=resources,
@@ -115,3 +116,12 @@ def build_spec(args: argparse.Namespace, ctx: Context, image_config: Mapping[str
         volatile=bool(getattr(args, "auto_remove", False)),  # as podman: --rm storage skips syncs
         **security,
     )
+
+
+def _console_size(tty: bool) -> tuple[int, int] | None:
+    """docker's run -t on a terminal: the container's terminal starts at our window's size."""
+    if not tty:
+        return None
+    from composer.cli.container_attach import terminal_size
+
+    return terminal_size()

@@ -44,6 +44,10 @@ class SignalProxy:
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
         self.pending.append(signum)
+        if signum == signal.SIGWINCH:  # Go gives a signal to every Notify: the tty's resize too
+            chained = self.saved.get(signum)
+            if callable(chained):
+                chained(signum, frame)
 
     def forward(self) -> None:
         """Send the signals noted so far to the container (gone or stopped: dropped, as docker's

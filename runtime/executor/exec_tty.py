@@ -82,6 +82,12 @@ def pty_pair(master: int, ptmx: str) -> tuple[int, int, int]:
     return master, slave, n
 
 
+def winsize(rows: int, columns: int) -> bytes:
+    """A struct winsize (rows, columns, no pixel sizes) for TIOCSWINSZ, without importing struct."""
+    b = sys.byteorder
+    return rows.to_bytes(2, b) + columns.to_bytes(2, b) + bytes(4)
+
+
 def copy_winsize(src: int, dst: int) -> None:
     """Give terminal *dst* the window size of *src* (nothing when *src* is not a terminal)."""
     try:

@@ -26,7 +26,7 @@ import sys as _sysmod
 import termios
 
 from runtime.executor import syscalls as sc
-from runtime.executor.exec_tty import open_pty
+from runtime.executor.exec_tty import open_pty, winsize
 from runtime.executor.syscalls import SYSCALLS
 
 # The monitor imports this module: typing (and the re it imports) stays out, annotations only.
@@ -706,10 +706,11 @@ def _mount_cgroup_view(m: Mapping[str, Any], root: str, mountinfo: str | None, s
             raise InitError(f"mount {m['destination']}: {exc.strerror}") from None
 
 
-def setup_console(console: Any, sys: Syscalls = SYSCALLS) -> None:
+def setup_console(console: Any, sys: Syscalls = SYSCALLS, size: Mapping[str, int] | None = None) -> None:
     """The container's terminal, as crun's --console-socket: a pty of the container's own devpts
     (so ``tty`` names a /dev/pts/N the workload sees) becomes stdio and the controlling terminal,
-    /dev/console is bound to it, and its master goes to the monitor over *console*."""
+    /dev/console is bound to it, and its master goes to the monitor over *console*. *size*: the
+    OCI config's consoleSize (height, width), set before the workload can ask for it."""
     import _socket  # imported by the monitor already (before the fork): no file is read here
 
     try:
@@ -720,6 +721,8 @@ def setup_console(console: Any, sys: Syscalls = SYSCALLS) -> None:
         for target in (0, 1, 2):
             os.dup2(slave, target)
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if size and size.get("height") and size.get("width"):
+            fcntl.ioctl(0, termios.TIOCSWINSZ, winsize(size["height"], size["width"]))
         if os.path.isdir("/dev") and not os.path.islink("/dev/console"):
             _make_target("/dev/console", True)
             sys.mount(f"/dev/pts/{n}", "/dev/console", None, sc.MS_BIND)
@@ -783,7 +786,7 @@ def _container_init(
     _set_sysctls(linux.get("sysctl") or {})
     _mask_and_protect(linux.get("maskedPaths") or [], linux.get("readonlyPaths") or [], sys)
     if plan.tty and plan.console is not None:
-        setup_console(plan.console, sys)
+        setup_console(plan.console, sys, process.get("consoleSize"))
     if "uts" in {n["type"] for n in linux.get("namespaces") or []}:
         sys.sethostname(str(cfg.get("hostname") or ""))
         if cfg.get("domainname"):

@@ -317,6 +317,8 @@ def build_config(
         "rlimits": [{"type": f"RLIMIT_{n.upper()}", "soft": s, "hard": h} for n, s, h in inputs.rlimits],
         "noNewPrivileges": spec.no_new_privileges,
     }
+    if spec.tty and spec.console_size:  # the terminal's size from its first moment, as docker's
+        process["consoleSize"] = {"height": spec.console_size[0], "width": spec.console_size[1]}
     if not any(e.startswith("HOME=") for e in process["env"]):
         process["env"].append(f"HOME={u.home}")
     mounts = _default_mounts(spec)

@@ -4,7 +4,6 @@ v2.40.3 (cmd/compose/attach.go, pkg/compose/attach_service.go: docker's RunAttac
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import compose_project, composer_cli, composer_ok
+from tests.ptys import read_until
 
 pytestmark = pytest.mark.privileged
 
@@ -118,17 +118,6 @@ def test_attach_index_and_container_attach(proj: Path) -> None:
     assert res.stderr.strip() == "You cannot attach to a stopped container, start it first"
 
 
-def _read_until(fd: int, text: bytes, timeout: float = 15) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while text not in seen:
-        left = deadline - time.monotonic()
-        assert left > 0, seen
-        if select.select([fd], [], [], left)[0]:
-            seen += os.read(fd, 4096)
-    return seen
-
-
 def test_attach_to_a_tty_detaches_on_the_detach_keys_and_leaves_it_running(proj: Path) -> None:
     _up(proj, "term")
     for flags, keys in (((), b"\x10\x11"), (("--detach-keys", "ctrl-x,y"), b"\x18y")):
@@ -138,7 +127,7 @@ def test_attach_to_a_tty_detaches_on_the_detach_keys_and_leaves_it_running(proj:
                                  stdin=follower, stdout=follower, stderr=subprocess.PIPE, text=True)
             time.sleep(1.5)
             os.write(leader, b"one\n")
-            _read_until(leader, b"got one")
+            read_until(leader, b"got one")
             os.write(leader, keys)
             assert p.wait(timeout=15) == 0
         finally:
