@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from composer.cli.container_attach import attach, check_tty, emit
+from composer.cli.container_attach import attach, check_tty, detach_keys_of, emit
 from composer.cli.container_flags import UsageError, parse_duration, parse_env, read_env_file
 from composer.cli.container_output import (
     host_address,
@@ -117,6 +117,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--help", action="help", help="show this help message and exit")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background, print the id")
     p.add_argument("--rm", dest="auto_remove", action="store_true", help="remove the container when it exits")
+    p.add_argument("--detach-keys", default="", help="override the key sequence for detaching")
     _add_sig_proxy(p)
     _add_create_flags(p)
 
@@ -182,6 +183,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     for p in cmd(["start"], "start containers"):
         p.add_argument("-a", "--attach", action="store_true", help="attach output, exit with its code")
         p.add_argument("-i", "--interactive", action="store_true", help="attach stdin (with -a)")
+        p.add_argument("--detach-keys", default="", help="override the key sequence for detaching")
         _add_sig_proxy(p)  # podman's; docker's start -a proxies signals always (without a tty)
         p.add_argument("refs", nargs="+", metavar="CONTAINER")
     for p in cmd(["stop", "restart"], "stop (restart) containers"):
@@ -366,6 +368,8 @@ def _cmd_create(args: argparse.Namespace, ctx: Context) -> int:
 def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     if not args.detach:  # docker's runContainer: before anything is made
         check_tty(args.interactive, args.tty)
+    # docker's run -it: the detach keys end the attach, the container runs on (checked first)
+    keys = detach_keys_of(args.detach_keys) if args.tty and args.interactive and not args.detach else None
     warm = _warm_monitor(args)
     from runtime.containers import StartError
 
@@ -386,7 +390,7 @@ def _cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     # docker >= 20.10 proxies signals with a tty too (docker/cli ee29504: a kill of the CLI
     # reaches the container); the terminal's Ctrl-C goes through the tty
     return attach(mgr, info.id, remove=args.auto_remove, stdin=args.interactive,
-                  sig_proxy=getattr(args, "sig_proxy", True), tty=args.tty)
+                  sig_proxy=getattr(args, "sig_proxy", True), tty=args.tty, detach_keys=keys)
 
 
 def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
@@ -409,8 +413,10 @@ def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
             return 1
         # docker's start -a proxies signals only without a tty (start.go: !Config.Tty)
         proxy = bool(getattr(args, "sig_proxy", True)) and not (info.spec is not None and info.spec.tty)
-        return attach(mgr, info.id, remove=False, stdin=bool(getattr(args, "interactive", False)),
-                      sig_proxy=proxy, log_from=log_from, tty=bool(info.spec and info.spec.tty))
+        tty = bool(info.spec and info.spec.tty)
+        stdin = bool(getattr(args, "interactive", False))
+        return attach(mgr, info.id, remove=False, stdin=stdin, sig_proxy=proxy, log_from=log_from,
+                      tty=tty, detach_keys=detach_keys_of(args.detach_keys) if tty and stdin else None)
     failed = [ref for ref in args.refs if _each([ref], mgr.start)]
     if failed:  # startContainersWithoutAttachments: each error, then the list of the failed
         print(f"failed to start containers: {', '.join(failed)}", file=sys.stderr)

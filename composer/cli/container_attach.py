@@ -68,11 +68,12 @@ def _attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool, sig_p
         if detached is not None and detached.is_set():
             raise Detached
 
+    left = False
     try:
         last = stream_log(mgr, cid, tick=tick, pos=log_from)
         code = last.exit_code if last.exit_code is not None else 0  # as mgr.wait(): it has stopped
     except Detached:
-        return 0
+        left, code = True, 0
     except KeyboardInterrupt:
         if stop_on_interrupt:
             mgr.stop(cid, timeout=2)
@@ -80,9 +81,22 @@ def _attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool, sig_p
     finally:
         if proxy is not None:
             proxy.close()
-        if remove:
+        if remove and left:  # it runs on: its monitor removes it once it exits (docker's AutoRemove)
+            mgr.release_removal(cid)
+        elif remove:
             mgr.remove(cid, force=True, volumes=True)
     return code
+
+
+def detach_keys_of(flag: str) -> bytes:
+    """The detach sequence of a --detach-keys value (empty: docker's ctrl-p,ctrl-q); a bad one
+    is refused in the daemon's words."""
+    from composer.errors import ComposerError
+
+    try:
+        return detach_sequence(flag or DEFAULT_DETACH_KEYS)
+    except ValueError:
+        raise ComposerError(f"Error response from daemon: Invalid detach keys ({flag}) provided") from None
 
 
 def attach_running(mgr: ContainerManager, ref: str, *, stdin: bool = True, sig_proxy: bool = True,
@@ -94,11 +108,7 @@ def attach_running(mgr: ContainerManager, ref: str, *, stdin: bool = True, sig_p
     the daemon's attach reads them; our terminal is raw meanwhile, so that they reach us."""
     from composer.errors import ComposerError
 
-    try:
-        keys = detach_sequence(detach_keys or DEFAULT_DETACH_KEYS)
-    except ValueError:  # the daemon's words
-        raise ComposerError(
-            f"Error response from daemon: Invalid detach keys ({detach_keys}) provided") from None
+    keys = detach_keys_of(detach_keys)
     info = mgr.get(ref)
     if info.status == "paused":
         raise ComposerError("You cannot attach to a paused container, unpause it first")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import termios
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,3 +80,44 @@ def test_container_run_it_is_a_raw_terminal_at_our_size(tmp_path: Path, busybox_
 
 def test_compose_run_is_a_raw_terminal_at_our_size(proj: Path) -> None:
     _session(proj, "run", "--rm", "shell")
+
+
+def test_container_run_it_detaches_on_the_detach_keys_and_its_monitor_removes_it_later(
+        tmp_path: Path, busybox_image: str) -> None:
+    """docker's run -it: ctrl-p ctrl-q (or --detach-keys) end the attach with 0, the container runs
+    on, and with --rm it goes once it exits; a bad sequence is refused before anything is made."""
+    def names() -> str:
+        return subprocess.run([sys.executable, "-m", "composer", "container", "ls", "-a", "--format",
+                               "{{.Names}}"], capture_output=True, text=True, timeout=60).stdout
+
+    for flags, keys in (((), b"\x10\x11"), (("--detach-keys", "ctrl-x,y"), b"\x18y")):
+        leader, follower = open_terminal(24, 80)
+        try:
+            p = subprocess.Popen([sys.executable, "-m", "composer", "container", "run", "--rm", "-it", *flags,
+                                  "--name", "ttydet", busybox_image, "sh", "-c", "echo in; read x; sleep 2"],
+                                 cwd=tmp_path, stdin=follower, stdout=follower, stderr=follower,
+                                 start_new_session=True)
+            read_until(leader, b"in")
+            os.write(leader, keys)
+            assert p.wait(timeout=30) == 0
+        finally:
+            os.close(follower)
+            os.close(leader)
+        assert "ttydet" in names()  # running on: `read` got nothing, the keys were ours
+        subprocess.run([sys.executable, "-m", "composer", "container", "kill", "ttydet"], timeout=60)
+        deadline = time.monotonic() + 20
+        while "ttydet" in names():  # gone by its monitor's hand
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    leader, follower = open_terminal(24, 80)
+    try:
+        res = subprocess.run([sys.executable, "-m", "composer", "container", "run", "--rm", "-it",
+                              "--detach-keys", "ctrl-zz", "--name", "ttybad", busybox_image, "true"],
+                             cwd=tmp_path, stdin=follower, stdout=follower, stderr=subprocess.PIPE,
+                             text=True, timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert res.returncode == 1
+    assert res.stderr.strip() == "Error response from daemon: Invalid detach keys (ctrl-zz) provided"
+    assert "ttybad" not in names()
