@@ -113,9 +113,12 @@ def _unpack(value: object) -> tuple[Any, Any] | None:
     """(default, factory) of a field() in a class body, each _MISSING when not given; else None."""
     if isinstance(value, Field):
         return value.default, value.default_factory
-    dc = sys.modules.get("dataclasses")  # a dataclasses.Field exists only once that is imported
-    if dc is None or not isinstance(value, dc.Field):
+    # a dataclasses.Field exists only once that is imported; another thread may be importing it
+    # now (in sys.modules, Field not yet defined: then no field() of it can be in a class body)
+    dc_field = getattr(sys.modules.get("dataclasses"), "Field", None)
+    if dc_field is None or not isinstance(value, dc_field):
         return None
+    dc = sys.modules["dataclasses"]
     return (_MISSING if value.default is dc.MISSING else value.default,
             _MISSING if value.default_factory is dc.MISSING else value.default_factory)
 

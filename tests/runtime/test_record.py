@@ -180,3 +180,19 @@ def test_what_a_dataclass_refuses_a_record_refuses() -> None:
 
     with pytest.raises(ValueError, match="both default and default_factory"):
         field(default=1, default_factory=list)
+
+
+def test_a_record_is_made_while_another_thread_imports_dataclasses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record class defined while dataclasses is half imported by another thread (in
+    sys.modules, Field not yet defined): `up`'s worker threads import lazily, and one such class
+    once failed with "partially initialized module 'dataclasses' has no attribute 'Field'"."""
+    import types
+
+    monkeypatch.setitem(sys.modules, "dataclasses", types.ModuleType("dataclasses"))
+
+    @record
+    class Half:
+        a: int = 1
+        b: tuple[int, ...] = ()
+
+    assert Half(a=2).a == 2 and Half().b == ()
