@@ -24,7 +24,8 @@ def host_line(entry: HostEntry) -> str | None:
 
 def render_hosts(own: Sequence[HostEntry], peers: Iterable[HostEntry],
                  extra: Sequence[tuple[str, str]]) -> str:
-    """localhost lines, the container's own names, its peers, then extra_hosts."""
+    """localhost lines, extra_hosts, the container's own names, then its peers (docker's order:
+    extra_hosts come before its own line, so a lookup that takes the first match gets them)."""
     return join_hosts([host_line(e) for e in own], [host_line(e) for e in peers], extra)
 
 
@@ -33,9 +34,9 @@ def join_hosts(own: Iterable[str | None], peers: Iterable[str | None],
     """render_hosts from lines made once by host_line (a peer's line is the same in every
     container's file: rendering it once per refresh, not once per file, keeps a refresh O(n))."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines.extend(f"{addr}\t{host}" for host, addr in extra)
     lines.extend(line for line in own if line)
     lines.extend(line for line in peers if line)
-    lines.extend(f"{addr}\t{host}" for host, addr in extra)
     return "\n".join(lines) + "\n"
 
 

@@ -122,15 +122,18 @@ def _ips_overlap(a: str, b: str) -> bool:
     return False
 
 
-def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[tuple[str, str | None]]]:
-    """network -> [(container id, hosts line)] for every address on it, ordered by container name."""
-    out: dict[str, builtins.list[tuple[str, str | None]]] = {}
+Member = tuple[str, files.HostEntry, str | None]  # (container id, its names there, their hosts line)
+
+
+def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[Member]]:
+    """network -> [(container id, entry, hosts line)] for every address on it, ordered by container name."""
+    out: dict[str, builtins.list[Member]] = {}
     for cid, doc in sorted(docs.items(), key=lambda kv: kv[1].get("name", "")):
         for b in doc.get("attachments", []):
             for v in ("ipv4", "ipv6"):
                 if b.get(v):
-                    line = files.host_line(files.HostEntry(b[v], (*b["aliases"], doc["name"])))
-                    out.setdefault(b["network"], []).append((cid, line))
+                    entry = files.HostEntry(b[v], (*b["aliases"], doc["name"]))
+                    out.setdefault(b["network"], []).append((cid, entry, files.host_line(entry)))
     return out
 
 
@@ -145,8 +148,10 @@ def _attached(doc: Doc, network: str) -> bool:
     return any(a["network"] == network for a in doc.get("attachments", []))
 
 
-def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, str | None]]]) -> str:
-    """A container's hosts file: its own names, then its peers on each of its networks."""
+def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[Member]]) -> str:
+    """A container's hosts file: its extra_hosts, its own names, then its peers on each of its
+    networks. A name extra_hosts gives is left out of the peers' lines: in docker the hosts file
+    is read before the DNS that knows the peers, so extra_hosts overrides a service's name."""
     # as docker writes it: the FQDN (hostname.domainname) first, then the bare hostname
     fqdn = ".".join(filter(None, (doc["hostname"], doc.get("domainname"))))
     names = (fqdn, fqdn.partition(".")[0], doc["name"])
@@ -156,10 +161,17 @@ def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[tuple[str, st
            for v in ("ipv4", "ipv6") if a.get(v)]
     if not own:
         own.append(files.HostEntry("127.0.0.1", names))
-    peers = [line for a in doc["attachments"] for other, line in members.get(a["network"], ())
+    extra = [(h, addr) for h, addr in doc.get("extra_hosts", [])]
+    shadowed = {h for h, _ in extra}
+    peers = [line if not shadowed or shadowed.isdisjoint(entry.names) else _without(entry, shadowed)
+             for a in doc["attachments"] for other, entry, line in members.get(a["network"], ())
              if other != cid]
-    return files.join_hosts([files.host_line(e) for e in own], peers,
-                            [(h, addr) for h, addr in doc.get("extra_hosts", [])])
+    return files.join_hosts([files.host_line(e) for e in own], peers, extra)
+
+
+def _without(entry: files.HostEntry, names: Collection[str]) -> str | None:
+    """*entry*'s hosts line without *names*."""
+    return files.host_line(files.HostEntry(entry.address, tuple(n for n in entry.names if n not in names)))
 
 
 def _port_target(records: Sequence[Doc], nets: Mapping[str, Doc]) -> Doc | None:

@@ -4,7 +4,7 @@ then composer's container name."""
 
 from __future__ import annotations
 
-from runtime.network.manager import _hosts_text
+from runtime.network.manager import _hosts_text, _members
 
 
 def _own(hostname: str, domainname: str | None) -> str:
@@ -34,3 +34,18 @@ def test_own_line_has_its_service_name_and_aliases_on_that_network() -> None:
     lines = _hosts_text("a" * 64, doc, {}).splitlines()
     assert "10.9.0.2\t3f2a demo-web-1 web api" in lines
     assert "10.9.1.2\t3f2a demo-web-1 web" in lines
+
+
+def _doc(name: str, hostname: str, ip: str, aliases: list[str], **kw: object) -> dict[str, object]:
+    return {"name": name, "hostname": hostname, "domainname": None, "extra_hosts": [],
+            "attachments": [{"network": "n", "ipv4": ip, "ipv6": None, "aliases": aliases}], **kw}
+
+
+def test_extra_hosts_shadow_a_peers_name() -> None:
+    """In docker /etc/hosts is read before the DNS that knows the peers: extra_hosts `web:IP` wins."""
+    web, cli = "a" * 64, "b" * 64
+    docs = {web: _doc("demo-web-1", "webhost", "10.9.0.2", ["web"]),
+            cli: _doc("demo-cli-1", cli[:12], "10.9.0.3", ["cli"], extra_hosts=[["web", "192.0.2.9"]])}
+    lines = _hosts_text(cli, docs[cli], _members(docs)).splitlines()
+    assert lines[2] == "192.0.2.9\tweb"
+    assert "10.9.0.2\tdemo-web-1" in lines

@@ -132,7 +132,8 @@ def test_none_mode_has_only_lo(manager: NetworkManager) -> None:
     assert ping_range == ["0", "2147483647"]
     assert "UP" in out
     hosts = Path(net.hosts_path).read_text().splitlines()
-    assert "127.0.0.1\tbox x-1" in hosts and hosts[-1] == "192.0.2.1\tgw.test"
+    # docker's order: extra_hosts right after the localhost lines, then the container's own line
+    assert hosts[2:] == ["192.0.2.1\tgw.test", "127.0.0.1\tbox x-1"]
     assert Path(net.resolv_path).read_text() == "nameserver 192.0.2.53\n"
     manager.teardown_container(A)
     manager.teardown_container(A)  # idempotent

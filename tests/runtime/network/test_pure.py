@@ -53,15 +53,17 @@ def test_static_addresses_and_macs_are_checked() -> None:
         ipam.check_mac("c", "02:42:ac:11:00")
 
 
-def test_hosts_lists_own_names_peers_and_extra_hosts() -> None:
+def test_hosts_lists_extra_hosts_own_names_then_peers() -> None:
+    """docker's order: extra_hosts before the container's own line (a lookup that takes the first
+    match gets them), the peers (docker's DNS) after."""
     text = files.render_hosts(
         [files.HostEntry("10.89.0.2", ("abc", "demo-web-1"))],
         [files.HostEntry("10.89.0.3", ("db", "database", "demo-db-1")),
          files.HostEntry("10.89.0.4", ("db", "demo-db-2"))],
         [("gateway.test", "192.0.2.1")])
     assert text == ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                    "10.89.0.2\tabc demo-web-1\n10.89.0.3\tdb database demo-db-1\n10.89.0.4\tdb demo-db-2\n"
-                    "192.0.2.1\tgateway.test\n")
+                    "192.0.2.1\tgateway.test\n"
+                    "10.89.0.2\tabc demo-web-1\n10.89.0.3\tdb database demo-db-1\n10.89.0.4\tdb demo-db-2\n")
 
 
 def test_resolv_drops_loopback_servers_and_falls_back() -> None:
