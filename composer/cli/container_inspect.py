@@ -282,6 +282,13 @@ def _published(d: ContainerDetails, exposed: Sequence[str]) -> GoMap:
     return GoMap(out)
 
 
+def _dns_names(d: ContainerDetails, aliases: Sequence[str], config: Mapping[str, Any]) -> list[str]:
+    """What peers resolve it by, in docker's order (buildEndpointDNSNames): the container name, the
+    aliases, the short id, the hostname."""
+    names = [d.info.name, *aliases, d.info.id[:12], str(config.get("Hostname") or "")]
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def _network_settings(d: ContainerDetails, spec: ContainerSpec, config: Mapping[str, Any]) -> dict[str, Any]:
     asked = {a.network: a for a in spec.networks}
     networks = {}
@@ -297,7 +304,7 @@ def _network_settings(d: ContainerDetails, spec: ContainerSpec, config: Mapping[
             "NetworkID": e.network_id, "EndpointID": e.endpoint_id, "Gateway": e.gateway4,
             "IPAddress": e.ipv4, "IPPrefixLen": e.prefix4, "IPv6Gateway": e.gateway6,
             "GlobalIPv6Address": e.ipv6, "GlobalIPv6PrefixLen": e.prefix6,
-            "DNSNames": [d.info.name, d.info.id[:12], *e.aliases] if e.network != "bridge" else None,
+            "DNSNames": _dns_names(d, e.aliases, config) if e.network != "bridge" else None,
         }
     # docker 28's top-level fields describe the default "bridge" network; composer's single network
     # of a `container run` stands for it

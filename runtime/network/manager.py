@@ -126,13 +126,16 @@ Member = tuple[str, files.HostEntry, str | None]  # (container id, its names the
 
 
 def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[Member]]:
-    """network -> [(container id, entry, hosts line)] for every address on it, ordered by container name."""
+    """network -> [(container id, entry, hosts line)] for every address on it, ordered by container
+    name. A peer answers to the names docker's DNS gives it (buildEndpointDNSNames): its aliases,
+    its container name, its short id and its hostname."""
     out: dict[str, builtins.list[Member]] = {}
     for cid, doc in sorted(docs.items(), key=lambda kv: kv[1].get("name", "")):
         for b in doc.get("attachments", []):
             for v in ("ipv4", "ipv6"):
                 if b.get(v):
-                    entry = files.HostEntry(b[v], (*b["aliases"], doc["name"]))
+                    names = (*b["aliases"], doc["name"], cid[:12], doc.get("hostname", ""))
+                    entry = files.HostEntry(b[v], names)
                     out.setdefault(b["network"], []).append((cid, entry, files.host_line(entry)))
     return out
 

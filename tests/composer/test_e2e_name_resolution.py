@@ -6,6 +6,7 @@ back when it starts again."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,19 @@ def _inspect(proj: Path, template: str, container: str) -> str:
 def _addresses(proj: Path, name: str) -> list[str]:
     hosts = _sh(proj, "client", "cat /etc/hosts")
     return [ln.split()[0] for ln in hosts.splitlines() if name in ln.split()[1:]]
+
+
+def test_peer_answers_to_its_hostname_and_short_id(proj: Path) -> None:
+    composer_ok(proj, "up", "-d")
+    (web_id,) = _web_ids(proj)
+    addr = _resolve(proj, "web")
+    assert addr and addr.startswith("10.77.44.")
+    # moby's buildEndpointDNSNames: the hostname and the short id resolve as the service name does
+    assert _resolve(proj, "webhost") == addr
+    assert _resolve(proj, web_id[:12]) == addr
+    assert _sh(proj, "client", "wget -q -O - http://webhost/").strip() == "webhost"
+    names = _inspect(proj, "{{json (index .NetworkSettings.Networks \"nres_front\").DNSNames}}", web_id)
+    assert json.loads(names) == ["nres-web-1", "web", "www", "weblink", web_id[:12], "webhost"]
 
 
 def test_extra_hosts_override_a_peers_name(proj: Path) -> None:

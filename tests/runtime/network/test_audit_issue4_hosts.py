@@ -41,6 +41,15 @@ def _doc(name: str, hostname: str, ip: str, aliases: list[str], **kw: object) ->
             "attachments": [{"network": "n", "ipv4": ip, "ipv6": None, "aliases": aliases}], **kw}
 
 
+def test_peer_line_has_the_names_docker_dns_gives_it() -> None:
+    """moby's buildEndpointDNSNames: container name, aliases, short id and hostname."""
+    web, cli = "a" * 64, "b" * 64
+    docs = {web: _doc("demo-web-1", "webhost", "10.9.0.2", ["web"]),
+            cli: _doc("demo-cli-1", cli[:12], "10.9.0.3", ["cli"])}
+    lines = _hosts_text(cli, docs[cli], _members(docs)).splitlines()
+    assert "10.9.0.2\tweb demo-web-1 aaaaaaaaaaaa webhost" in lines
+
+
 def test_extra_hosts_shadow_a_peers_name() -> None:
     """In docker /etc/hosts is read before the DNS that knows the peers: extra_hosts `web:IP` wins."""
     web, cli = "a" * 64, "b" * 64
@@ -48,4 +57,4 @@ def test_extra_hosts_shadow_a_peers_name() -> None:
             cli: _doc("demo-cli-1", cli[:12], "10.9.0.3", ["cli"], extra_hosts=[["web", "192.0.2.9"]])}
     lines = _hosts_text(cli, docs[cli], _members(docs)).splitlines()
     assert lines[2] == "192.0.2.9\tweb"
-    assert "10.9.0.2\tdemo-web-1" in lines
+    assert "10.9.0.2\tdemo-web-1 aaaaaaaaaaaa webhost" in lines
