@@ -281,7 +281,10 @@ class _Pool:
             self._gone.get()
 
 
-_NETWORKED: Final = frozenset({"CreateContainer", "RecreateContainer", "RemoveContainer"})
+# what rewrites the peers' hosts files: a set-up, a teardown, and a stop or start (a stopped
+# container's names leave them)
+_NETWORKED: Final = frozenset({"CreateContainer", "RecreateContainer", "RemoveContainer", "StopContainer",
+                               "StartContainer"})
 _CREATES: Final = frozenset({"CreateContainer", "RecreateContainer"})
 
 

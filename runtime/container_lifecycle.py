@@ -96,6 +96,10 @@ def _fresh_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], info: Con
             doc["prior_run"] = {k: last.get(k) or "" for k in ("started_at", "finished_at")}
     _repair_run_dir(mgr, cid, doc, info)
     _repair_cgroup(mgr, cid, info)
+    # its names resolve again in its peers (after its last exit file is gone: a reader folding
+    # that file in would mark it stopped again)
+    if info.spec is None or (info.spec.network_mode or "bridge") == "bridge":
+        mgr.engine.networks.set_stopped(cid, False)
     mgr._save(cid, doc)
     # joining X's ipc: its /dev/shm goes over ours while the init waits at the gate, as at create
     container_monitor.spawn_monitor(mgr, cid, info.name, start=donor is None)

@@ -248,6 +248,8 @@ class ContainerManager:
         _refresh(seen, doc)
         if doc.get("ports"):  # stopped for good: its host ports are free until it starts again
             self.engine.networks.release_ports(cid)
+        if (doc.get("spec") or {}).get("network_mode") in (None, "", "bridge"):
+            self.engine.networks.set_stopped(cid, True)  # and its names no longer resolve
         run = self.paths.container_run(cid)
         for name in ("exit.json", "state.json"):
             with contextlib.suppress(FileNotFoundError):

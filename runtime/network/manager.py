@@ -126,11 +126,13 @@ Member = tuple[str, files.HostEntry, str | None]  # (container id, its names the
 
 
 def _members(docs: Mapping[str, Doc]) -> dict[str, builtins.list[Member]]:
-    """network -> [(container id, entry, hosts line)] for every address on it, ordered by container
-    name. A peer answers to the names docker's DNS gives it (buildEndpointDNSNames): its aliases,
-    its container name, its short id and its hostname."""
+    """network -> [(container id, entry, hosts line)] for every address on it of a container that
+    is not stopped, ordered by container name. A peer answers to the names docker's DNS gives it
+    (buildEndpointDNSNames): its aliases, its container name, its short id and its hostname."""
     out: dict[str, builtins.list[Member]] = {}
     for cid, doc in sorted(docs.items(), key=lambda kv: kv[1].get("name", "")):
+        if doc.get("stopped"):  # docker's DNS forgets a container when it stops
+            continue
         for b in doc.get("attachments", []):
             for v in ("ipv4", "ipv6"):
                 if b.get(v):
@@ -859,6 +861,27 @@ class NetworkManager:
             from runtime.network import proxy
 
             proxy.remove(str(self.relay_dir()), container_id)
+
+    def set_stopped(self, container_id: str, stopped: bool) -> None:
+        """The container stopped (or starts again): as docker's DNS, which answers for running
+        containers only, its names leave its peers' hosts files (or come back). Idempotent."""
+        doc = self.store.read().get(CTR, container_id)
+        if doc is None or bool(doc.get("stopped")) == stopped:
+            return
+        with self.store.transaction() as tx:
+            doc = tx.get(CTR, container_id)
+            if doc is None or bool(doc.get("stopped")) == stopped:
+                return
+            if stopped:
+                doc["stopped"] = True
+            else:
+                doc.pop("stopped")
+            tx.put(CTR, container_id, doc)
+        networks = {a["network"] for a in doc.get("attachments", [])}
+        if networks:
+            # one that starts gets its own file at once, even inside batch(): its peers may have
+            # come back (or gone) while it was stopped, and it may look them up as it starts
+            self._refresh_hosts(networks, also=None if stopped else container_id)
 
     def claim_ports(self, container_id: str) -> builtins.list[tuple[PortMapping, int]] | None:
         """Take a stopped container's published ports again before it starts (a random host

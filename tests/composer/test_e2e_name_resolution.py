@@ -28,7 +28,8 @@ services:
       front: {aliases: [www]}
   client:
     image: localhost/busybox:latest
-    command: ["sleep", "1000"]
+    # says at each start whether web's name is in its hosts file
+    command: ["sh", "-c", "grep -c webhost /etc/hosts; exec sleep 1000"]
     stop_grace_period: 1s
     links: ["web:weblink"]
     extra_hosts: ["www=192.0.2.9"]
@@ -86,3 +87,21 @@ def test_extra_hosts_override_a_peers_name(proj: Path) -> None:
     assert _resolve(proj, "www") == "192.0.2.9"
     assert _addresses(proj, "www") == ["192.0.2.9"]
     assert _resolve(proj, "web") not in (None, "192.0.2.9")
+
+
+def test_stopped_container_no_longer_resolves(proj: Path) -> None:
+    composer_ok(proj, "up", "-d")
+    addr = _resolve(proj, "web")
+    assert addr
+    composer_ok(proj, "stop", "web")
+    for name in ("web", "weblink", "nres-web-1", "webhost"):
+        assert _resolve(proj, name) is None, name
+    composer_ok(proj, "start", "web")
+    assert _resolve(proj, "web") == addr
+    assert _sh(proj, "client", "wget -q -O - http://web/").strip() == "webhost"
+    # both stopped, then started together (web first): client finds web as it starts
+    composer_ok(proj, "stop")
+    composer_ok(proj, "start")
+    said = composer_ok(proj, "logs", "--no-log-prefix", "client").stdout.split()
+    assert said == ["1", "1"], said
+

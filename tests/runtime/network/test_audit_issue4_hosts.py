@@ -50,6 +50,13 @@ def test_peer_line_has_the_names_docker_dns_gives_it() -> None:
     assert "10.9.0.2\tweb demo-web-1 aaaaaaaaaaaa webhost" in lines
 
 
+def test_a_stopped_peer_is_left_out() -> None:
+    web, cli = "a" * 64, "b" * 64
+    docs = {web: _doc("demo-web-1", "webhost", "10.9.0.2", ["web"], stopped=True),
+            cli: _doc("demo-cli-1", cli[:12], "10.9.0.3", ["cli"])}
+    assert "10.9.0.2" not in _hosts_text(cli, docs[cli], _members(docs))
+
+
 def test_extra_hosts_shadow_a_peers_name() -> None:
     """In docker /etc/hosts is read before the DNS that knows the peers: extra_hosts `web:IP` wins."""
     web, cli = "a" * 64, "b" * 64
