@@ -369,9 +369,10 @@ class _Gen:
         return "bridge", tuple(out)
 
     def _link_aliases(self) -> list[str]:
-        """Aliases other services give this one with `links: [this:alias]`."""
+        """Aliases other services give this one with `links: [this:alias]`, unselected ones too:
+        `up web` alone recreates web, and its running clients still reach it by their link alias."""
         found: list[str] = []
-        for other in self.p.services.values():
+        for other in (*self.p.services.values(), *self.p.disabled_services.values()):
             for link in other.get("links") or ():
                 target, _, alias = str(link).partition(":")
                 if target == self.service and alias:

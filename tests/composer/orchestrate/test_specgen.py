@@ -237,3 +237,16 @@ def test_one_secret_at_two_targets_keeps_each_owner_and_mode(tmp_path: Path) -> 
         "/etc/s": "/f/secrets/s",
         "/run/secrets/s": "/f/secrets/s@2",
     }
+
+
+def test_a_link_alias_stays_when_the_linking_service_is_not_selected(tmp_path: Path) -> None:
+    """`up web` alone (cli left out of the selection) recreates web: cli, still running, must
+    keep reaching it by the alias its `links` gives."""
+    from dataclasses import replace
+
+    p = load(tmp_path, "services:\n  web: {image: busybox}\n"
+                       "  cli: {image: busybox, links: ['web:weblink']}\n")
+    only_web = replace(p, tree={**p.tree, "services": {"web": p.services["web"]}},
+                       disabled_services={"cli": p.services["cli"]})
+    spec = service_spec(only_web, "web", 1, files_dir="/f").spec
+    assert spec.networks == (NetworkAttachment(network="demo_default", aliases=("web", "weblink")),)
