@@ -275,6 +275,11 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
 
     pulled: dict[str, int | None] = {}
     created: dict[str, list[int]] = {}  # service -> create/recreate op ids (all replicas)
+    # services whose containers are replaced (recreated, or all made anew): what joins them by id
+    # follows them, and depends_on.restart restarts on a recreate only (docker compose's
+    # stopDependentContainers), never on a scale up
+    recreated: set[str] = set()
+    replaced: set[str] = set()
     started: dict[str, list[int]] = {}  # service -> start op ids
     for name in order:
         svc = project.services[name]
@@ -324,18 +329,18 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
         have = have[:want]
         used = {_number(c) for c in have}
         # a container that joins another's namespaces or volumes by id must follow it when it is replaced
-        by_id = sorted(
-            d.service for d in present if d.why != "depends_on" and d.why != "links" and d.service in created
-        )
-        restart_for = sorted(d.service for d in present if d.restart and d.service in created)
         by_id_deps = [d.service for d in present if d.why not in ("depends_on", "links")]
+        by_id = sorted(s for s in by_id_deps if s in replaced)
+        restart_for = sorted(d.service for d in present if d.restart and d.service in recreated)
+        if want and not have:
+            replaced.add(name)
         for c in have:
             n = _number(c)
             target = f"service:{name}:{n}"
             old = c.labels.get(L.CONFIG_HASH, "")
             # replaced by an earlier up (`up --force-recreate x` alone): c still joins the old one's
             # namespaces, as docker compose's hash of the resolved `container:<id>` notices
-            stale = [s for s in by_id_deps if s not in created and _joins_none_of(c, by_service.get(s, ()))]
+            stale = [s for s in by_id_deps if s not in replaced and _joins_none_of(c, by_service.get(s, ()))]
             follows = options.recreate != "never" and bool(by_id or stale)
             damaged = c.id in observed.damaged  # cannot start, whatever --no-recreate says
             if (
@@ -367,6 +372,8 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                     inherit_volumes=() if options.renew_anon_volumes else c.mounts,
                 )
                 created.setdefault(name, []).append(op)
+                recreated.add(name)
+                replaced.add(name)
                 if options.start:
                     started.setdefault(name, []).append(
                         b.add(

@@ -89,6 +89,22 @@ def test_extra_hosts_override_a_peers_name(proj: Path) -> None:
     assert _resolve(proj, "web") not in (None, "192.0.2.9")
 
 
+def test_running_client_sees_scale_up_and_recreate_without_restart(proj: Path) -> None:
+    composer_ok(proj, "up", "-d")
+    started = _inspect(proj, "{{.State.StartedAt}}", "nres-client-1")
+    up = composer_ok(proj, "up", "-d", "--scale", "web=3")
+    # scaling web up is no recreate: depends_on restart (links imply it) leaves client running
+    assert "nres-client-1  Stopping" not in up.stderr, up.stderr
+    assert _inspect(proj, "{{.State.StartedAt}}", "nres-client-1") == started
+    assert len(_addresses(proj, "web")) == 3 and len(_addresses(proj, "weblink")) == 3
+    # `up web` alone recreates web; client, unselected, still reaches it by its link alias
+    composer_ok(proj, "up", "-d", "--force-recreate", "--no-deps", "--scale", "web=1", "web")
+    (web_id,) = _web_ids(proj)
+    addr = _inspect(proj, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", web_id)
+    assert _resolve(proj, "weblink") == addr
+    assert _sh(proj, "client", "wget -q -O - http://weblink/").strip() == "webhost"
+
+
 def test_stopped_container_no_longer_resolves(proj: Path) -> None:
     composer_ok(proj, "up", "-d")
     addr = _resolve(proj, "web")

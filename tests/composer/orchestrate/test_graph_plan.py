@@ -336,6 +336,29 @@ def test_depends_on_restart_restarts_dependents_of_a_recreated_service(tmp_path:
         """)
 
 
+def test_scaling_a_dependency_up_restarts_and_recreates_no_dependent(tmp_path: Path) -> None:
+    """docker compose 2.40's stopDependentContainers runs on a recreate only: `up --scale db=2`
+    leaves app (depends_on restart, or links, which imply it) and side (network_mode
+    service:db, which joins db-1, still there) as they are."""
+    p = load(
+        tmp_path,
+        "services:\n  db: {image: busybox}\n"
+        "  app: {image: busybox, depends_on: {db: {condition: service_started, restart: true}}}\n"
+        "  web: {image: busybox, links: [db]}\n"
+        "  side: {image: busybox, network_mode: 'service:db'}\n",
+    )
+    observed = Observed(
+        containers=tuple(_running(p, s) for s in ("db", "app", "web", "side")),
+        networks=frozenset({"demo_default"}),
+        images=frozenset({"busybox"}),
+        pod=True,
+    )
+    assert reconcile(p, observed, ReconcileOptions(scale={"db": 2})).render() == dedent("""\
+        [] -> #1 service:db:2, CreateContainer, scale up to 2
+        [1] -> #2 service:db:2, StartContainer, created by #1
+        """)
+
+
 def test_a_recreate_killed_midway_is_finished_from_labels(tmp_path: Path) -> None:
     """docker compose's recreate makes the new container as `<12 hex of the old id>_<name>` before it
     removes the old one: a kill between leaves two containers of one number, or the new one alone
