@@ -764,12 +764,19 @@ class NetworkManager:
                      addrs=addrs, mtu=net.get("mtu"), alias=owner_alias(self.table, "container", container))
 
     def _gateways(self, records: Sequence[Doc], nets: Mapping[str, Doc]) -> tuple[str | None, str | None]:
-        """The default routes go via the first (highest priority) network, unless it is internal."""
-        first = nets[records[0]["network"]]
-        if first["internal"]:
-            return None, None
-        gw4 = next((g for g in first["gateways"] if ":" not in g), None) if records[0].get("ipv4") else None
-        gw6 = next((g for g in first["gateways"] if ":" in g), None) if records[0].get("ipv6") else None
+        """The default routes: the IPv4 one via the first (highest priority) network that is not
+        internal and gives the container an IPv4 address, the IPv6 one likewise. As docker's
+        gateway endpoint: an internal network gives no gateway, so a container whose first
+        network is internal still reaches out through another one."""
+        gw4 = gw6 = None
+        for rec in records:
+            net = nets[rec["network"]]
+            if net["internal"]:
+                continue
+            if gw4 is None and rec.get("ipv4"):
+                gw4 = next((g for g in net["gateways"] if ":" not in g), None)
+            if gw6 is None and rec.get("ipv6"):
+                gw6 = next((g for g in net["gateways"] if ":" in g), None)
         return gw4, gw6
 
     # ---- published ports -------------------------------------------------------------------
@@ -1065,8 +1072,12 @@ class NetworkManager:
         try:
             net = self._net_doc(attachment.network)
             self._ensure_bridges({attachment.network: net})
-            first = len(doc["attachments"]) == 1
-            gws = self._gateways([rec], {rec["network"]: net}) if first else (None, None)
+            # a default route it has none of yet (it had only internal networks, or none) comes
+            # with this network, as docker moves its gateway endpoint
+            had = before["attachments"]
+            old4, old6 = self._gateways(had, {a["network"]: self._net_doc(a["network"]) for a in had})
+            new4, new6 = self._gateways([rec], {rec["network"]: net})
+            gws = (None if old4 else new4, None if old6 else new6)
             iface = self._iface(doc["name"], rec, net)
             netns.run_in(Path(doc["netns_path"]), lambda host: links.plug_here(host, [iface], *gws),
                          host_socket=True)

@@ -63,3 +63,24 @@ def test_normal_network_has_egress_and_internal_has_none(
     in_ns(b.netns_path, "ip", "route", "add", "default", "via", internal.gateways[0])
     got = in_ns(b.netns_path, "busybox", "nc", "-w", "1", OUTSIDE, "9000", input="")
     assert got.stdout.strip() != "from-outside"
+
+
+def test_an_internal_first_network_leaves_the_default_route_to_the_next(
+        manager: NetworkManager, servers: Fx, outside: str) -> None:
+    """docker's gateway endpoint is the first that has a gateway, and an internal network gives
+    none: a container on [internal, open] reaches out through open; one on the internal network
+    only gets its default route when it is connected to an open one."""
+    servers(outside, 9000, "from-outside")
+    manager.create(NetworkSpec(name="open"))
+    manager.create(NetworkSpec(name="closed", internal=True))
+    both = ContainerSpec(name="a-1", image="i", networks=(NetworkAttachment(network="closed"),
+                                                          NetworkAttachment(network="open")))
+    a = manager.setup_container("a" * 64, both)
+    b = manager.setup_container("b" * 64, ctr("b-1", "closed"))
+    assert a.netns_path and b.netns_path
+    got = in_ns(a.netns_path, "busybox", "nc", "-w", "2", OUTSIDE, "9000", input="")
+    assert got.stdout.strip() == "from-outside", (got, in_ns(a.netns_path, "ip", "route").stdout)
+    assert "default" not in in_ns(b.netns_path, "ip", "route").stdout
+    manager.connect("b" * 64, NetworkAttachment(network="open"))
+    got = in_ns(b.netns_path, "busybox", "nc", "-w", "2", OUTSIDE, "9000", input="")
+    assert got.stdout.strip() == "from-outside", (got, in_ns(b.netns_path, "ip", "route").stdout)
