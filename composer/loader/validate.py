@@ -437,6 +437,10 @@ def _check_values(name: str, svc: Mapping[str, Any], source: str) -> None:
     for i, vol in enumerate(svc.get("volumes") or []):
         if isinstance(vol, Mapping) and not vol.get("target"):  # as compose-go: the engine needs one
             raise ConfigError(f"{where}.volumes[{i}]", "missing a mount target")
+    for trigger in _dig(svc.get("develop"), ("watch",)) or []:
+        # compose-go's check as docker compose 2.40 has it: only rebuild and restart need no target
+        if trigger.get("action") not in ("rebuild", "restart") and not trigger.get("target"):
+            raise ConfigError(f"{where}.develop.watch", "target is required for non-rebuild actions")
     hc = svc.get("healthcheck") or {}
     for key in ("interval", "timeout", "start_period", "start_interval"):
         if key in hc:
