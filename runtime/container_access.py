@@ -292,6 +292,29 @@ def copy_to(mgr: ContainerManager, ref: str, src: str | Path, dst: str, *, follo
     _in_root(mgr, cid, info, copy)
 
 
+def sync_files(
+    mgr: ContainerManager, ref: str, copies: Sequence[tuple[str, str]], deletes: Sequence[str]
+) -> None:
+    """A compose watch sync in the container (running or stopped, its volumes and binds too):
+    *deletes* removed, then each (host path, container path) of *copies* written with its
+    owners kept (copy_tree.sync_in); paths resolved inside the container's root."""
+    from runtime import copy_tree
+
+    cid, doc = mgr._find(ref)
+    info = mgr._info(cid, doc)
+    for path in [*deletes, *(dst for _, dst in copies)]:
+        if not path.startswith("/"):
+            raise InvalidSpec(f"container {info.name}: sync path {path!r} is not absolute")
+
+    def sync(root: str) -> None:
+        try:
+            copy_tree.sync_in(root, copies, deletes)
+        except OSError as exc:
+            raise ExecError(_describe(info, _inside(exc, root))) from None
+
+    _in_root(mgr, cid, info, sync)
+
+
 def copy_from(
     mgr: ContainerManager, ref: str, src: str, dst: str | Path, *, follow_link: bool = False
 ) -> None:

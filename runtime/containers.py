@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from runtime import procs
@@ -569,6 +569,13 @@ class ContainerManager:
         from runtime import container_access
 
         container_access.copy_to(self, ref, src, dst, follow_link=follow_link, copy_uid_gid=copy_uid_gid)
+
+    def sync_files(self, ref: str, copies: Sequence[tuple[str, str]], deletes: Sequence[str]) -> None:
+        """Remove *deletes* in the container, then write each (host path, container path) of
+        *copies* with its owners kept: a compose watch sync."""
+        from runtime import container_access
+
+        container_access.sync_files(self, ref, copies, deletes)
 
     def copy_from(self, ref: str, src: str, dst: str | Path, *, follow_link: bool = False) -> None:
         """Copy *src* inside the container to host path *dst* (``-``: a tar stream on stdout)."""

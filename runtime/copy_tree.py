@@ -8,8 +8,13 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 
 from runtime.executor.init import secure_join
+
+TYPE_CHECKING = False  # typing only for mypy
+if TYPE_CHECKING:
+    from typing import IO
 
 
 class CopyError(Exception):
@@ -147,3 +152,79 @@ def tar_in(root: str, dst: str, fd: int, *, keep_owner: bool) -> None:
             os.lchown(target, *((m.uid, m.gid) if keep_owner else (0, 0)))
             if not m.issym():
                 os.utime(target, (m.mtime, m.mtime))
+
+
+def sync_in(root: str, copies: Sequence[tuple[str, str]], deletes: Sequence[str]) -> None:
+    """What a compose watch sync does in a container: each path of *deletes* removed (a directory
+    with what it holds; its last component not followed), then each (host path, container path)
+    of *copies* written there as a tar stream extracted by tar_in's rules, owners kept, as docker
+    compose sends it to CopyToContainer with CopyUIDGID. A directory is copied as itself, not
+    with its contents (the caller names each path it wants); a host path gone meanwhile is
+    skipped."""
+    import threading
+
+    for path in deletes:
+        target = container_path(root, path, follow=False)
+        if os.path.normpath(target) == os.path.normpath(root):
+            continue  # never the container's root itself
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)
+        elif os.path.lexists(target):
+            os.unlink(target)
+    if not copies:
+        return
+    failed: list[BaseException] = []
+    r, w = os.pipe2(os.O_CLOEXEC)
+
+    def feed() -> None:
+        try:
+            with os.fdopen(w, "wb") as out:
+                _write_sync_tar(out, copies)
+        except BrokenPipeError:
+            pass  # the reader failed: its error is the one to tell
+        except BaseException as exc:  # noqa: BLE001 - raised again by the caller's thread
+            failed.append(exc)
+
+    writer = threading.Thread(target=feed, name="sync-tar", daemon=True)
+    writer.start()
+    try:
+        tar_in(root, "/", r, keep_owner=True)
+    finally:
+        os.close(r)
+        writer.join()
+    if failed:
+        raise failed[0]
+
+
+_BUFFERED_MAX = 5_000_000  # as docker compose: a smaller file is read whole, so its size is exact
+
+
+def _write_sync_tar(out: IO[bytes], copies: Sequence[tuple[str, str]]) -> None:
+    import io
+    import tarfile
+
+    names = {dst.strip("/"): src for src, dst in copies}  # the last mapping of a name wins
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name, src in names.items():
+            if not name:
+                continue
+            try:
+                info = tar.gettarinfo(src, arcname=name)
+            except FileNotFoundError:
+                continue  # removed since the change was seen: the next batch deletes it
+            if info is None:
+                continue  # a socket: nothing a tar holds
+            if not info.isreg():
+                tar.addfile(info)
+                continue
+            try:
+                f = open(src, "rb")  # noqa: SIM115 - closed below
+            except FileNotFoundError:
+                continue
+            with f:
+                if info.size < _BUFFERED_MAX:
+                    data = f.read()
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                else:
+                    tar.addfile(info, f)
