@@ -48,6 +48,7 @@ _HANDLED: Final = frozenset(
         "cpuset",
         "depends_on",
         "deploy",
+        "develop",  # composer watch (composer/watch/); nothing of the container's
         "devices",
         "dns",
         "dns_opt",
@@ -108,7 +109,6 @@ _HANDLED: Final = frozenset(
 # Service keys composer accepts and does not act on, with why (the warning at `up` says it).
 _WHY_IGNORED: Final = {
     "credential_spec": "windows only",
-    "develop": "compose watch is not supported",
     "gpus": "gpu devices are not supported",
     "isolation": "windows only",
     "models": "models are not supported",

@@ -60,6 +60,7 @@ COMMANDS: dict[str, str] = {
     "push": "composer.cli.cmd_push",
     "publish": "composer.cli.cmd_push",
     "build": "composer.cli.cmd_build",
+    "watch": "composer.cli.cmd_watch",
     # engine nouns (podman-like)
     "container": "composer.cli.cmd_container",
     "image": "composer.cli.cmd_image",

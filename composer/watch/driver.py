@@ -1,0 +1,171 @@
+"""The watch loop: host changes in, batched as docker compose batches them, then per service the
+sync into its containers, the restarts and the exec hooks, through the engine. Runs on the
+calling thread until KeyboardInterrupt (Ctrl-C), which it lets through after closing the watcher:
+nothing stays behind (one inotify descriptor, no thread, no child)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from composer.errors import ComposerError
+from composer.watch.inotify import Watcher, WatchOverflow
+from composer.watch.rules import (
+    BatchPlan,
+    Debouncer,
+    WatchRule,
+    WatchSetup,
+    initial_files,
+    plan_batch,
+    restart_message,
+)
+
+Log = Callable[[str], None]
+
+
+def _containers(engine: Any, project: str, service: str, *, running: bool) -> list[Any]:
+    from composer.cli._compose import project_containers
+
+    return project_containers(engine, project, [service], all=not running, oneoff=False)
+
+
+def sync_service(engine: Any, project: str, service: str, mappings: Sequence[tuple[str, str]]) -> None:
+    """Write *mappings* (host path, container path) into every container of *service*, stopped
+    ones too (docker compose's tar syncer); a host path that is gone is removed there."""
+    deletes = [dst for src, dst in mappings if not os.path.lexists(src)]
+    copies = [(src, dst) for src, dst in mappings if os.path.lexists(src)]
+    errors = []
+    for c in _containers(engine, project, service, running=False):
+        try:
+            engine.containers.sync_files(c.id, copies, deletes)
+        except Exception as exc:  # noqa: BLE001 - every container gets its copy; errors told together
+            errors.append(str(exc))
+    if errors:
+        raise ComposerError("; ".join(errors))
+
+
+def restart_services(engine: Any, project: Any, services: Sequence[str]) -> None:
+    """Restart *services* and the services that depend on them with `restart: true` (docker
+    compose's restart as watch calls it), dependencies first, with their pre_stop and
+    post_start hooks."""
+    from composer.graph import service_dependencies, service_order
+
+    wanted = set(services)
+    grew = True
+    while grew:
+        more = {
+            name
+            for name, svc in project.services.items()
+            if any(d.restart and d.service in wanted for d in service_dependencies(svc).values())
+        }
+        grew = not more <= wanted
+        wanted |= more
+    for name in (s for s in service_order(project) if s in wanted):
+        svc = project.services[name]
+        for c in _containers(engine, project.name, name, running=False):
+            if svc.get("pre_stop") and c.status == "running":
+                from composer.hooks import run_pre_stop
+
+                run_pre_stop(engine, c.id, c.name, name, svc["pre_stop"])
+            engine.containers.restart(c.id)
+            if svc.get("post_start"):
+                from composer.hooks import run_hooks
+
+                run_hooks(engine, c.id, c.name, name, svc["post_start"])
+
+
+def exec_hook(engine: Any, project: str, rule: WatchRule) -> None:
+    """A sync+exec rule's command in each running container of its service, its output on ours."""
+    from runtime.spec import ExecSpec
+
+    hook: Mapping[str, Any] = rule.exec or {}
+    # a name without a value unsets it, as for the lifecycle hooks (composer/hooks.py)
+    env = {str(k): (None if v is None else str(v)) for k, v in (hook.get("environment") or {}).items()}
+    spec = ExecSpec(
+        command=tuple(str(a) for a in hook.get("command") or ()),
+        env=env,  # type: ignore[arg-type]  # None: unset (enter.py)
+        user=str(hook["user"]) if hook.get("user") not in (None, "") else None,
+        working_dir=str(hook["working_dir"]) if hook.get("working_dir") else None,
+        privileged=bool(hook.get("privileged")),
+    )
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for c in _containers(engine, project, rule.service, running=True):
+            code = int(engine.containers.exec(c.id, spec, stdin=null))
+            if code != 0:
+                raise ComposerError(f"container {c.name}: {spec.command[0]} exited with status {code}")
+    finally:
+        os.close(null)
+
+
+def apply_batch(engine: Any, project: Any, plan: BatchPlan, rules: Sequence[WatchRule], log: Log) -> None:
+    """docker compose's handleWatchBatch after its rebuilds: syncs, then restarts, then execs."""
+    for service, mappings in plan.sync.items():
+        log(f"Syncing service {json.dumps(service)} after {len(mappings)} changes were detected")
+        sync_service(engine, project.name, service, mappings)
+    if plan.restart:
+        restart_services(engine, project, plan.restart)
+        log(restart_message(plan.restart))
+    for rules_to_run in plan.exec.values():
+        for rule in rules_to_run:
+            exec_hook(engine, project.name, rule)
+
+
+def initial_sync(engine: Any, project: Any, setup: WatchSetup) -> None:
+    """`initial_sync: true`: the files changed since the service's image was made, copied in
+    before watching (docker compose's initialSync)."""
+    from composer.cli._compose import parse_time, project_containers
+
+    for rule in setup.initial_sync:
+        containers = project_containers(engine, project.name, [rule.service], all=True, oneoff=None)
+        if not containers:  # docker compose's words
+            raise ComposerError("could not get created time for service's image")
+        created = parse_time(engine.images.resolve(containers[0].image_id or containers[0].image).created)
+        binds = [str(v["source"]) for v in project.services[rule.service].get("volumes") or ()
+                 if v.get("type") == "bind" and v.get("source")]
+        files = initial_files(rule, created.timestamp() if created else 0.0, binds)
+        if files:
+            sync_service(engine, project.name, rule.service, files)
+
+
+def _warn(text: str, started: float) -> None:
+    import sys
+
+    sys.stderr.write(f"WARN[{int(time.monotonic() - started):04d}] {text}\n")
+    sys.stderr.flush()
+
+
+def watch(engine: Any, project: Any, setup: WatchSetup, log: Log) -> None:
+    """Watch until Ctrl-C. A batch that fails is told as a warning and watching goes on, as
+    docker compose does."""
+    started = time.monotonic()
+    for text in setup.warnings:
+        _warn(text, started)
+    if setup.initial_sync:
+        initial_sync(engine, project, setup)
+    with Watcher(setup.paths) as watcher:
+        watcher.start()
+        log("Watch enabled")
+        debouncer = Debouncer()
+        while True:
+            readable, _, _ = select.select([watcher], [], [], debouncer.wait(time.monotonic()))
+            if readable:
+                try:
+                    changed = watcher.read()
+                except WatchOverflow as exc:
+                    _warn(str(exc), started)
+                    changed = []
+                now = time.monotonic()
+                for path in changed:
+                    debouncer.add(path, now)
+            batch = debouncer.due(time.monotonic())
+            if not batch:
+                continue
+            try:
+                apply_batch(engine, project, plan_batch(batch, setup.rules), setup.rules, log)
+            except Exception as exc:  # noqa: BLE001 - docker compose warns and keeps watching
+                _warn(f"Error handling changed files: {exc}", started)
