@@ -49,12 +49,13 @@ _CONVERGE_DEFAULTS: dict[str, object] = {
 }
 _UP_FLAGS = ("detach", "no_deps", "no_start", "wait", "abort_on_container_exit",
              "abort_on_container_failure", "attach_dependencies", "no_log_prefix", "no_color",
-             "timestamps", "renew_anon_volumes")
+             "timestamps", "renew_anon_volumes", "watch")
 FAST_ARGS = {
     "up": {
         "options": {
             **_CONVERGE, **{"--" + f.replace("_", "-"): (f, "true", None) for f in _UP_FLAGS},
             "-d": ("detach", "true", None), "-V": ("renew_anon_volumes", "true", None),
+            "-w": ("watch", "true", None),
             "--wait-timeout": ("wait_timeout", "float", None),
             "--exit-code-from": ("exit_code_from", "store", None),
             "--attach": ("attach", "append", None), "--no-attach": ("no_attach", "append", None),
@@ -112,6 +113,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--no-color", action="store_true")
         parser.add_argument("--timestamps", action="store_true")
         parser.add_argument("-V", "--renew-anon-volumes", action="store_true")
+        parser.add_argument("-w", "--watch", action="store_true",
+                            help="watch source code and refresh containers when files are updated")
         C.add_timeout(parser)
     parser.add_argument("services", nargs="*", metavar="SERVICE")
 
@@ -146,6 +149,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     unknown = set(args.attach) - set(project.services) if name == "up" else set()
     if unknown:
         raise UsageError(f"cannot attach to services not included in up: {', '.join(sorted(unknown))}")
+    watching = _watch_setup(project, args.services) if name == "up" and args.watch else None
     recreate = "force" if args.force_recreate else ("never" if args.no_recreate else "diverged")
     start = name == "up" and not args.no_start
     # attached up prints what the containers write from now on, as docker compose's attach (no
@@ -175,7 +179,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         if args.wait:
             _wait(ctx, project, args.services, args.wait_timeout)
         return 0
-    return _attached(ctx, project, args, since=attached_from, hook_lines=hook_lines or [])
+    return _attached(ctx, project, args, since=attached_from, hook_lines=hook_lines or [], watching=watching)
 
 
 def _converge(ctx: Context, project: Project, **opts: Any) -> int:
@@ -309,20 +313,33 @@ def _check_attach_flags(args: argparse.Namespace, detach: bool) -> None:
     if args.wait and (args.attach_dependencies or stop or args.attach):
         raise UsageError("--wait cannot be combined with --abort-on-container-exit, --attach or "
                          "--attach-dependencies")
-    if detach and (args.attach_dependencies or stop or args.abort_on_container_failure or args.attach):
+    if detach and (args.attach_dependencies or stop or args.abort_on_container_failure or args.attach
+                   or args.watch):
         what = "--wait" if args.wait else "--detach"
         raise UsageError(f"{what} cannot be combined with --abort-on-container-exit, "
                          "--abort-on-container-failure, --attach, --attach-dependencies or --watch")
+    if args.no_build and args.watch:
+        raise UsageError("--no-build and --watch are incompatible")
     if args.attach and args.attach_dependencies:  # checked after those, in its RunE
         raise UsageError("cannot combine --attach and --attach-dependencies")
 
 
+def _watch_setup(project: Project, services: list[str]) -> Any:
+    """up --watch: the watch rules of the services up starts, checked before anything is made."""
+    from composer.graph import dependency_closure
+    from composer.watch.rules import watch_setup
+
+    selected = dependency_closure(project, services) if services else set(project.services)
+    return watch_setup(project.services, selected)
+
+
 def _attached(
     ctx: Context, project: Project, args: argparse.Namespace, *, since: float,
-    hook_lines: list[tuple[str, str]],
+    hook_lines: list[tuple[str, str]], watching: Any = None,
 ) -> int:
-    """Follow the attached services' output written since *since* (before this up started them)."""
-    from composer.cli.cmd_logs import LogPrinter, follow_containers, short_name, use_color
+    """Follow the attached services' output written since *since* (before this up started them);
+    with *watching* (up --watch), act on the watched files' changes meanwhile."""
+    from composer.cli.cmd_logs import LogPrinter, short_name, use_color
     from composer.graph import dependency_closure
 
     engine = ctx.engine()
@@ -346,13 +363,32 @@ def _attached(
         printer.add(source)
         printer.write(f"{printer.head(source)}{line}\n")
     events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
+    remaining = {c.id for c in containers}
+    restarts = None
+    watch: Any = contextlib.nullcontext()
+    if watching is not None:
+        from composer.watch.driver import Restarts
+
+        restarts = Restarts()
+        watch = _watching(engine, project, watching, printer, restarts)
+    with watch:
+        return _follow(ctx, project, args, engine, containers, printer, events, since, remaining, restarts)
+
+
+def _follow(
+    ctx: Context, project: Project, args: argparse.Namespace, engine: Any, containers: list[ContainerInfo],
+    printer: Any, events: queue.Queue[tuple[str, ContainerInfo]], since: float, remaining: set[str],
+    restarts: Any = None,
+) -> int:
+    """The attached containers' output until they end (or Ctrl-C), with the cascades' stops."""
+    from composer.cli.cmd_logs import follow_containers, short_name
+
     # docker compose's OnExit: --abort-on-container-failure wins; --exit-code-from implies stop
     cascade = "fail" if args.abort_on_container_failure else (
         "stop" if args.abort_on_container_exit or args.exit_code_from else "")
     exit_code = 0
     code_from_seen = False
     aborted_at: float | None = None  # when the stop of an abort ended
-    remaining = {c.id for c in containers}
     try:
         follow_containers(engine, containers, printer, follow=True, since=since, events=events)
         while remaining:
@@ -362,9 +398,17 @@ def _attached(
                 _, c = events.get(timeout=0.2)
             except queue.Empty:
                 continue
-            remaining.discard(c.id)
             info = _get(engine, c)
             code = info.exit_code if info is not None and info.exit_code is not None else 0
+            if restarts is not None and restarts.absorb(c.id):  # up --watch restarted it: follow again
+                again = _get(engine, c)
+                if again is not None and again.status == "running":
+                    printer.status(short_name(c), f"exited with code {code} (restarting)")
+                    started = C.parse_time(again.started_at)  # its new run's lines, not the old's again
+                    follow_containers(engine, [again], printer, follow=True, events=events,
+                                      since=started.timestamp() if started else time.time())
+                    continue
+            remaining.discard(c.id)
             # every attached container that ends says so, those an abort stops too (pkg/compose/up.go)
             printer.status(short_name(c), f"exited with code {code}")
             if cascade and aborted_at is None and (cascade == "stop" or code != 0):
@@ -390,6 +434,37 @@ def _attached(
             signal.signal(signal.SIGINT, signal.default_int_handler)
         return 130
     return exit_code
+
+
+@contextlib.contextmanager
+def _watching(engine: Any, project: Project, setup: Any, printer: Any, restarts: Any) -> Any:
+    """up --watch: the watch loop on a thread beside the attached output, its lines under the
+    containers' as docker compose prints them (a blank prefix column, then ` ⦿ `, bright green
+    in colour); it ends when up does."""
+    import os
+    import threading
+
+    from composer.watch.driver import start_watch, watch_loop
+
+    pad = " " * (max(printer.width, len("#watch")) + 1) + " ⦿ "
+    head = f"\x1b[92m{pad}\x1b[0m" if printer.color and printer.prefix else (pad if printer.prefix else "")
+
+    def log(line: str) -> None:
+        printer.write(f"{head}{line}\n")
+
+    watcher = start_watch(engine, project, setup, log)
+    stop_r, stop_w = os.pipe2(os.O_CLOEXEC)
+    thread = threading.Thread(target=watch_loop, args=(engine, project, setup, watcher, log),
+                              kwargs={"stop": stop_r, "restarts": restarts}, name="watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        os.write(stop_w, b"x")
+        thread.join(timeout=30)
+        for fd in (stop_r, stop_w):
+            os.close(fd)
+        watcher.close()
 
 
 def _aborting(ctx: Context) -> None:

@@ -48,7 +48,42 @@ def sync_service(engine: Any, project: str, service: str, mappings: Sequence[tup
         raise ComposerError("; ".join(errors))
 
 
-def restart_services(engine: Any, project: Any, services: Sequence[str]) -> None:
+class Restarts:
+    """The containers watch restarts, told to an attached up (up --watch), whose log reader of a
+    container ends when it stops: it asks absorb() whether that stop was a watch restart, and
+    follows the container again if so (docker compose's monitor: `exited ... (restarting)`)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._cond = threading.Condition()
+        self._begun: set[str] = set()
+        self._busy: set[str] = set()
+
+    def begin(self, cid: str) -> None:
+        with self._cond:
+            self._begun.add(cid)
+            self._busy.add(cid)
+
+    def end(self, cid: str) -> None:
+        with self._cond:
+            self._busy.discard(cid)
+            self._cond.notify_all()
+
+    def absorb(self, cid: str, timeout: float = 60.0) -> bool:
+        """Whether container *cid* stopped for a watch restart (once per restart); waits for
+        that restart to be over."""
+        with self._cond:
+            if cid not in self._begun:
+                return False
+            self._begun.discard(cid)
+            self._cond.wait_for(lambda: cid not in self._busy, timeout)
+            return True
+
+
+def restart_services(
+    engine: Any, project: Any, services: Sequence[str], restarts: Restarts | None = None
+) -> None:
     """Restart *services* and the services that depend on them with `restart: true` (docker
     compose's restart as watch calls it), dependencies first, with their pre_stop and
     post_start hooks."""
@@ -71,7 +106,13 @@ def restart_services(engine: Any, project: Any, services: Sequence[str]) -> None
                 from composer.hooks import run_pre_stop
 
                 run_pre_stop(engine, c.id, c.name, name, svc["pre_stop"])
-            engine.containers.restart(c.id)
+            if restarts is not None:
+                restarts.begin(c.id)
+            try:
+                engine.containers.restart(c.id)
+            finally:
+                if restarts is not None:
+                    restarts.end(c.id)
             if svc.get("post_start"):
                 from composer.hooks import run_hooks
 
@@ -102,13 +143,15 @@ def exec_hook(engine: Any, project: str, rule: WatchRule) -> None:
         os.close(null)
 
 
-def apply_batch(engine: Any, project: Any, plan: BatchPlan, rules: Sequence[WatchRule], log: Log) -> None:
+def apply_batch(
+    engine: Any, project: Any, plan: BatchPlan, log: Log, restarts: Restarts | None = None
+) -> None:
     """docker compose's handleWatchBatch after its rebuilds: syncs, then restarts, then execs."""
     for service, mappings in plan.sync.items():
         log(f"Syncing service {json.dumps(service)} after {len(mappings)} changes were detected")
         sync_service(engine, project.name, service, mappings)
     if plan.restart:
-        restart_services(engine, project, plan.restart)
+        restart_services(engine, project, plan.restart, restarts)
         log(restart_message(plan.restart))
     for rules_to_run in plan.exec.values():
         for rule in rules_to_run:
@@ -132,40 +175,69 @@ def initial_sync(engine: Any, project: Any, setup: WatchSetup) -> None:
             sync_service(engine, project.name, rule.service, files)
 
 
-def _warn(text: str, started: float) -> None:
+_STARTED = time.monotonic()
+
+
+def _warn(text: str) -> None:
+    """A warning as logrus prints it: its seconds since the program started."""
     import sys
 
-    sys.stderr.write(f"WARN[{int(time.monotonic() - started):04d}] {text}\n")
+    sys.stderr.write(f"WARN[{int(time.monotonic() - _STARTED):04d}] {text}\n")
     sys.stderr.flush()
 
 
-def watch(engine: Any, project: Any, setup: WatchSetup, log: Log) -> None:
-    """Watch until Ctrl-C. A batch that fails is told as a warning and watching goes on, as
-    docker compose does."""
-    started = time.monotonic()
+def start_watch(engine: Any, project: Any, setup: WatchSetup, log: Log) -> Watcher:
+    """Say the setup's warnings, copy the initial_sync files, start watching: the watcher, which
+    the caller closes."""
     for text in setup.warnings:
-        _warn(text, started)
+        _warn(text)
     if setup.initial_sync:
         initial_sync(engine, project, setup)
-    with Watcher(setup.paths) as watcher:
+    watcher = Watcher(setup.paths)
+    try:
         watcher.start()
-        log("Watch enabled")
-        debouncer = Debouncer()
-        while True:
-            readable, _, _ = select.select([watcher], [], [], debouncer.wait(time.monotonic()))
-            if readable:
-                try:
-                    changed = watcher.read()
-                except WatchOverflow as exc:
-                    _warn(str(exc), started)
-                    changed = []
-                now = time.monotonic()
-                for path in changed:
-                    debouncer.add(path, now)
-            batch = debouncer.due(time.monotonic())
-            if not batch:
-                continue
+    except BaseException:
+        watcher.close()
+        raise
+    log("Watch enabled")
+    return watcher
+
+
+def watch_loop(
+    engine: Any, project: Any, setup: WatchSetup, watcher: Watcher, log: Log, *, stop: int | None = None,
+    restarts: Restarts | None = None,
+) -> None:
+    """Act on *watcher*'s changes until KeyboardInterrupt, or until *stop* (a file descriptor)
+    becomes readable. A batch that fails is told as a warning and watching goes on, as docker
+    compose does."""
+    debouncer = Debouncer()
+    waited: list[Any] = [watcher] if stop is None else [watcher, stop]
+    while True:
+        readable, _, _ = select.select(waited, [], [], debouncer.wait(time.monotonic()))
+        if stop is not None and stop in readable:
+            return
+        if readable:
             try:
-                apply_batch(engine, project, plan_batch(batch, setup.rules), setup.rules, log)
-            except Exception as exc:  # noqa: BLE001 - docker compose warns and keeps watching
-                _warn(f"Error handling changed files: {exc}", started)
+                changed = watcher.read()
+            except WatchOverflow as exc:
+                _warn(str(exc))
+                changed = []
+            now = time.monotonic()
+            for path in changed:
+                debouncer.add(path, now)
+        batch = debouncer.due(time.monotonic())
+        if not batch:
+            continue
+        try:
+            apply_batch(engine, project, plan_batch(batch, setup.rules), log, restarts)
+        except Exception as exc:  # noqa: BLE001 - docker compose warns and keeps watching
+            _warn(f"Error handling changed files: {exc}")
+
+
+def watch(engine: Any, project: Any, setup: WatchSetup, log: Log) -> None:
+    """`composer watch`: start watching, then act on changes until Ctrl-C."""
+    watcher = start_watch(engine, project, setup, log)
+    try:
+        watch_loop(engine, project, setup, watcher, log)
+    finally:
+        watcher.close()

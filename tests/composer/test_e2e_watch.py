@@ -135,6 +135,59 @@ def test_watch_syncs_restarts_and_execs_then_stops_cleanly(proj: Path) -> None:
     assert _sh(proj, "echo up") == "up\n"
 
 
+UP_COMPOSE = """\
+name: upwatche2e
+services:
+  web:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo booted; exec sleep 300"]
+    stop_grace_period: 1s
+    develop:
+      watch:
+        - path: ./conf
+          action: sync+restart
+          target: /etc/app
+"""
+
+
+@pytest.fixture
+def upproj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
+    gen = compose_project(tmp_path, UP_COMPOSE, "upwatche2e")
+    d = next(gen)
+    (d / "conf").mkdir()
+    yield d
+    next(gen, None)  # down -v
+
+
+def test_up_watch_keeps_following_a_container_it_restarts(upproj: Path) -> None:
+    out = upproj.parent / "up.out"
+    with open(out, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "composer", "--progress", "plain", "--ansi", "never",
+                                 "up", "--watch"], cwd=upproj, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert _until(lambda: "⦿ Watch enabled" in out.read_text(), 60), out.read_text()
+        said = '⦿ service(s) ["web"] restarted'
+        for n in (1, 2, 3):  # restarts: up neither ends nor loses the container's output
+            (upproj / "conf" / "app.conf").write_text(f"v={n}\n")
+            assert _until(lambda n=n, said=said: out.read_text().count(said) == n), out.read_text()
+            assert _until(lambda n=n: out.read_text().count("web-1  | booted") == n + 1), out.read_text()
+        assert proc.poll() is None, out.read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    text = out.read_text()
+    assert code == 130, text
+    assert "Gracefully Stopping..." in text and "Traceback" not in text, text
+    ps = composer_ok(upproj, "ps", "-a", "--format", "{{.State}}").stdout
+    assert ps.split() == ["exited"]
+
+
+def test_up_watch_is_refused_with_detach(upproj: Path) -> None:
+    res = composer_cli("up", "-d", "--watch", cwd=upproj)
+    assert res.returncode != 0
+    assert "--detach cannot be combined with" in res.stderr and "--watch" in res.stderr
+
+
 def test_watch_refuses_rebuild_before_it_ups_anything(tmp_path: Path, busybox_image: str) -> None:
     d = tmp_path / "rb"
     d.mkdir()
