@@ -1,7 +1,8 @@
 """`composer watch` against a real container, as docker compose 2.40.3 watches (pkg/compose/watch.go):
 it ups the project, then files written, changed and deleted under a `sync` path show in the
 container (ignored ones do not), a `sync+restart` path restarts the container (a new start time),
-a `sync+exec` path runs its command there; Ctrl-C ends it with 130 and nothing of it stays."""
+a `sync+exec` path runs its command there, `initial_sync` copies what changed since the image
+was made before watching; Ctrl-C ends it with 130 and nothing of it stays."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ services:
           target: /hook
           exec:
             command: ["sh", "-c", "cat /hook/* > /tmp/ran"]
+        - path: ./init
+          action: sync
+          target: /init
+          initial_sync: true
 """
 
 
@@ -47,9 +52,12 @@ services:
 def proj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
     gen = compose_project(tmp_path, COMPOSE, "watche2e")
     d = next(gen)
-    for sub in ("src", "conf", "hook"):
+    for sub in ("src", "conf", "hook", "init"):
         (d / sub).mkdir()
     (d / "src" / "index.html").write_text("first\n")
+    (d / "init" / "new.txt").write_text("new\n")  # after the image was made: copied at start
+    (d / "init" / "old.txt").write_text("old\n")
+    os.utime(d / "init" / "old.txt", (1000, 1000))  # before it: not
     yield d
     next(gen, None)  # down -v
 
@@ -94,6 +102,7 @@ def test_watch_syncs_restarts_and_execs_then_stops_cleanly(proj: Path) -> None:
     try:
         assert _until(lambda: "Watch enabled" in out.read_text(), 60), out.read_text()
         assert _sh(proj, "test -e /srv/index.html || echo none") == "none\n"  # no initial_sync
+        assert _sh(proj, "ls /init") == "new.txt\n"  # initial_sync: what changed since the image
     except BaseException:
         proc.kill()
         proc.wait()
