@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from composer import labels as L
 from composer.errors import ComposerError
 from composer.watch.inotify import Watcher, WatchOverflow
 from composer.watch.rules import (
@@ -27,10 +28,11 @@ from composer.watch.rules import (
 Log = Callable[[str], None]
 
 
-def _containers(engine: Any, project: str, service: str, *, running: bool) -> list[Any]:
-    from composer.cli._compose import project_containers
-
-    return project_containers(engine, project, [service], all=not running, oneoff=False)
+def _containers(engine: Any, project: str, service: str, *, running: bool, oneoff: bool = False) -> list[Any]:
+    """*service*'s containers (its one-off `run` ones too with *oneoff*), by number."""
+    found = engine.containers.list(all=not running, labels={L.PROJECT: project, L.SERVICE: service})
+    found = [c for c in found if oneoff or c.labels.get(L.ONEOFF) != "True"]
+    return sorted(found, key=lambda c: int(c.labels.get(L.CONTAINER_NUMBER, "0") or 0))
 
 
 def sync_service(engine: Any, project: str, service: str, mappings: Sequence[tuple[str, str]]) -> None:
@@ -161,16 +163,20 @@ def apply_batch(
 def initial_sync(engine: Any, project: Any, setup: WatchSetup) -> None:
     """`initial_sync: true`: the files changed since the service's image was made, copied in
     before watching (docker compose's initialSync)."""
-    from composer.cli._compose import parse_time, project_containers
+    from datetime import datetime
 
     for rule in setup.initial_sync:
-        containers = project_containers(engine, project.name, [rule.service], all=True, oneoff=None)
+        containers = _containers(engine, project.name, rule.service, running=False, oneoff=True)
         if not containers:  # docker compose's words
             raise ComposerError("could not get created time for service's image")
-        created = parse_time(engine.images.resolve(containers[0].image_id or containers[0].image).created)
+        image = engine.images.resolve(containers[0].image_id or containers[0].image)
+        try:
+            created = datetime.fromisoformat(image.created.replace("Z", "+00:00")).timestamp()
+        except ValueError:  # no creation time: every file is newer
+            created = 0.0
         binds = [str(v["source"]) for v in project.services[rule.service].get("volumes") or ()
                  if v.get("type") == "bind" and v.get("source")]
-        files = initial_files(rule, created.timestamp() if created else 0.0, binds)
+        files = initial_files(rule, created, binds)
         if files:
             sync_service(engine, project.name, rule.service, files)
 
