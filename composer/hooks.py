@@ -25,6 +25,8 @@ TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU o
 if TYPE_CHECKING:
     from typing import Any
 
+    from runtime.spec import ExecSpec
+
     OnLine = Callable[[str, str], None]  # (source: `<name> ->`, line) of a hook's output
 
 
@@ -34,6 +36,21 @@ class HookError(ComposerError):
     def __init__(self, service: str, code: int) -> None:
         super().__init__(f"{service} hook exited with status {code}")
         self.service, self.code = service, code
+
+
+def exec_spec(hook: Mapping[str, Any]) -> ExecSpec:
+    """The exec of a hook (a lifecycle hook, a watch rule's exec): its command, user, working_dir,
+    privileged and environment, where a name without a value unsets it."""
+    from runtime.spec import ExecSpec
+
+    env = {str(k): (None if v is None else str(v)) for k, v in (hook.get("environment") or {}).items()}
+    return ExecSpec(
+        command=tuple(str(a) for a in hook.get("command") or ()),
+        env=env,  # type: ignore[arg-type]  # None: unset (enter.py)
+        user=str(hook["user"]) if hook.get("user") not in (None, "") else None,
+        working_dir=str(hook["working_dir"]) if hook.get("working_dir") else None,
+        privileged=bool(hook.get("privileged")),
+    )
 
 
 def run_hooks(
@@ -47,18 +64,8 @@ def run_hooks(
 ) -> None:
     """Run *hooks* in container *ref* (named *name*) of *service*, in order; raise HookError at
     the first that fails. *on_line* gets their output, line by line; without it it is dropped."""
-    from runtime.spec import ExecSpec
-
     for hook in hooks:
-        env = {str(k): (None if v is None else str(v)) for k, v in (hook.get("environment") or {}).items()}
-        spec = ExecSpec(
-            command=tuple(str(a) for a in hook.get("command") or ()),
-            env=env,  # type: ignore[arg-type]  # None: unset (enter.py)
-            user=str(hook["user"]) if hook.get("user") not in (None, "") else None,
-            working_dir=str(hook["working_dir"]) if hook.get("working_dir") else None,
-            privileged=bool(hook.get("privileged")),
-        )
-        code = _exec(engine, ref, spec, name, on_line)
+        code = _exec(engine, ref, exec_spec(hook), name, on_line)
         if code != 0:
             raise HookError(service, code)
 

@@ -14,6 +14,7 @@ from runtime.executor.init import secure_join
 
 TYPE_CHECKING = False  # typing only for mypy
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import IO
 
 
@@ -36,7 +37,6 @@ def copy_in(root: str, src: str, dst: str, *, follow: bool, keep_owner: bool) ->
     tar_in's rules: each entry placed under a parent resolved in the container's root, so that a
     link the container holds is never followed on the host's side."""
     import tarfile
-    import threading
 
     is_dir = os.path.isdir(src) and (follow or not os.path.islink(src))
     target = secure_join(root, dst)
@@ -49,19 +49,32 @@ def copy_in(root: str, src: str, dst: str, *, follow: bool, keep_owner: bool) ->
     else:
         into, name = os.path.dirname(dst) or "/", os.path.basename(dst)
     source = os.path.realpath(src) if follow else src  # -L follows SRC itself, nothing below it
+
+    def write(out: IO[bytes]) -> None:
+        with tarfile.open(fileobj=out, mode="w|") as tar:
+            tar.add(source, arcname=name)
+
+    _through_tar(root, into, write, keep_owner=keep_owner)
+
+
+def _through_tar(root: str, into: str, write: Callable[[IO[bytes]], None], *, keep_owner: bool) -> None:
+    """A tar stream that *write* makes on a thread, extracted under *into* by tar_in's rules as
+    it is written (a pipe between them: nothing is staged on the disk)."""
+    import threading
+
     failed: list[BaseException] = []
     r, w = os.pipe2(os.O_CLOEXEC)
 
     def feed() -> None:
         try:
-            with os.fdopen(w, "wb") as out, tarfile.open(fileobj=out, mode="w|") as tar:
-                tar.add(source, arcname=name)
+            with os.fdopen(w, "wb") as out:
+                write(out)
         except BrokenPipeError:
             pass  # the reader failed: its error is the one to tell
         except BaseException as exc:  # noqa: BLE001 - raised again by the caller's thread
             failed.append(exc)
 
-    writer = threading.Thread(target=feed, name="cp-tar", daemon=True)
+    writer = threading.Thread(target=feed, name="tar-in", daemon=True)
     writer.start()
     try:
         tar_in(root, into, r, keep_owner=keep_owner)
@@ -161,8 +174,6 @@ def sync_in(root: str, copies: Sequence[tuple[str, str]], deletes: Sequence[str]
     compose sends it to CopyToContainer with CopyUIDGID. A directory is copied as itself, not
     with its contents (the caller names each path it wants); a host path gone meanwhile is
     skipped."""
-    import threading
-
     for path in deletes:
         target = container_path(root, path, follow=False)
         if os.path.normpath(target) == os.path.normpath(root):
@@ -171,29 +182,8 @@ def sync_in(root: str, copies: Sequence[tuple[str, str]], deletes: Sequence[str]
             shutil.rmtree(target)
         elif os.path.lexists(target):
             os.unlink(target)
-    if not copies:
-        return
-    failed: list[BaseException] = []
-    r, w = os.pipe2(os.O_CLOEXEC)
-
-    def feed() -> None:
-        try:
-            with os.fdopen(w, "wb") as out:
-                _write_sync_tar(out, copies)
-        except BrokenPipeError:
-            pass  # the reader failed: its error is the one to tell
-        except BaseException as exc:  # noqa: BLE001 - raised again by the caller's thread
-            failed.append(exc)
-
-    writer = threading.Thread(target=feed, name="sync-tar", daemon=True)
-    writer.start()
-    try:
-        tar_in(root, "/", r, keep_owner=True)
-    finally:
-        os.close(r)
-        writer.join()
-    if failed:
-        raise failed[0]
+    if copies:
+        _through_tar(root, "/", lambda out: _write_sync_tar(out, copies), keep_owner=True)
 
 
 _BUFFERED_MAX = 5_000_000  # as docker compose: a smaller file is read whole, so its size is exact

@@ -9,7 +9,7 @@ import json
 import os
 import select
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from composer import labels as L
@@ -123,18 +123,9 @@ def restart_services(
 
 def exec_hook(engine: Any, project: str, rule: WatchRule) -> None:
     """A sync+exec rule's command in each running container of its service, its output on ours."""
-    from runtime.spec import ExecSpec
+    from composer.hooks import exec_spec
 
-    hook: Mapping[str, Any] = rule.exec or {}
-    # a name without a value unsets it, as for the lifecycle hooks (composer/hooks.py)
-    env = {str(k): (None if v is None else str(v)) for k, v in (hook.get("environment") or {}).items()}
-    spec = ExecSpec(
-        command=tuple(str(a) for a in hook.get("command") or ()),
-        env=env,  # type: ignore[arg-type]  # None: unset (enter.py)
-        user=str(hook["user"]) if hook.get("user") not in (None, "") else None,
-        working_dir=str(hook["working_dir"]) if hook.get("working_dir") else None,
-        privileged=bool(hook.get("privileged")),
-    )
+    spec = exec_spec(rule.exec or {})
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
         for c in _containers(engine, project, rule.service, running=True):
