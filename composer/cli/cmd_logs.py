@@ -67,11 +67,18 @@ class LogPrinter:
         self._colors = {n: _COLORS[i % len(_COLORS)] for i, n in enumerate(dict.fromkeys(self.names))}
 
     def add(self, name: str) -> None:
-        """A container attached later: widen the prefix column, give it the next colour."""
+        """A container attached later: widen the prefix column, give it the next colour. A hook's
+        source (`web-1 ->`) takes its container's colour, as docker compose's child presenters."""
+        root, space, _ = name.partition(" ")
+        if space:
+            self.add(root)
         with self._lock:
             self.width = max(self.width, len(name))
             if name not in self._colors:
-                self._colors[name] = _COLORS[len(self._colors) % len(_COLORS)]
+                self._colors[name] = self._colors[root] if space else _COLORS[self._turn() % len(_COLORS)]
+
+    def _turn(self) -> int:
+        return sum(1 for n in self._colors if " " not in n)
 
     def head(self, name: str) -> str:
         if not self.prefix:
@@ -89,11 +96,15 @@ class LogPrinter:
         self.write(f"{self.head(name)}{stamp}{text}\n", sys.stderr if err else None)
 
     def status(self, name: str, text: str) -> None:
-        """docker compose's status line: `<name> <text>`, in the container's colour, no `|`."""
-        line = f"{name} {text}"
+        """docker compose's status line (cmd/formatter/logs.go): goterm's RESET_LINE (`\\r` and
+        erase the line, written whatever the output is), `<name> <text>` and the newline, all in
+        the name's colour; no `|`. A name not seen yet is registered, widening the column."""
+        if name not in self._colors:
+            self.add(name)
+        line = f"\r\x1b[K{name} {text}\n"
         if self.color:
             line = f"\x1b[{self._colors.get(name, _COLORS[0])}m{line}\x1b[0m"
-        self.write(line + "\n")
+        self.write(line)
 
     def write(self, text: str, stream: TextIO | None = None) -> None:
         out = stream or self.out or sys.stdout

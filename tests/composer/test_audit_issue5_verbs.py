@@ -217,7 +217,7 @@ def test_attached_up_flags(tmp_path: Path, engine_paths: tuple[Path, Path], busy
         stamped = [x for x in lines if x.endswith(" a-line")]
         assert len(stamped) == 1 and stamped[0][:4].isdigit() and "T" in stamped[0].split()[0]
         assert not any("b up" in x for x in lines)  # b is not attached
-        assert "a-1 exited with code 4" in lines
+        assert "\x1b[Ka-1 exited with code 4" in lines
         assert _states(proj, "-a") == {"auditatt-a-1": "exited", "auditatt-b-1": "exited"}
 
         res = _run(proj, "--ansi", "never", "up", "--no-attach", "b", "--abort-on-container-exit", code=4)

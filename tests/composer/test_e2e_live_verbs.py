@@ -51,7 +51,7 @@ def test_exit_code_from_a_service_that_is_not_first_to_exit(proj: Path) -> None:
     lines = res.stdout.splitlines()
     assert lines[0] == "Attaching to first-1, later-1", lines  # quiet: attach: false
     # the first exit aborts; the containers the abort stops say how they ended too
-    assert "first-1 exited with code 3" in lines and "later-1 exited with code 5" in lines, lines
+    assert "\x1b[Kfirst-1 exited with code 3" in lines and "\x1b[Klater-1 exited with code 5" in lines, lines
     assert "Aborting on container exit..." in res.stderr and "Aborting" not in res.stdout
 
 

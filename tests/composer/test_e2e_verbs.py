@@ -57,9 +57,9 @@ def test_attached_up_returns_the_exit_code_of_the_named_service(proj: Path) -> N
     lines = res.stdout.splitlines()
     assert lines[0] == "Attaching to side-1, worker-1"
     assert "worker-1  | working" in lines and "worker-1  | done" in lines
-    assert "worker-1 exited with code 5" in lines and "Aborting on container exit..." in res.stderr
-    assert "side-1 exited with code 0" in lines  # a container the abort stops says so too
-    assert lines.index("worker-1  | done") < lines.index("worker-1 exited with code 5")
+    assert "\x1b[Kworker-1 exited with code 5" in lines and "Aborting on container exit..." in res.stderr
+    assert "\x1b[Kside-1 exited with code 0" in lines  # a container the abort stops says so too
+    assert lines.index("worker-1  | done") < lines.index("\x1b[Kworker-1 exited with code 5")
     assert "side-1    | bye" in lines  # side was stopped gracefully (SIGTERM reached its trap)
     states = {
         json.loads(x)["Service"]: json.loads(x)["State"]

@@ -76,10 +76,13 @@ def test_the_printer_widens_for_a_later_name_and_prints_status_lines() -> None:
     p.add("worker-10")
     assert p.head("web-1") == "web-1      | "
     p.status("web-1", "exited with code 3")
-    assert p.out.getvalue() == "web-1 exited with code 3\n"  # type: ignore[union-attr]
+    assert p.out.getvalue() == "\r\x1b[Kweb-1 exited with code 3\n"  # type: ignore[union-attr]
     c = LogPrinter(["web-1"], color=True, out=io.StringIO())
     c.status("web-1", "exited with code 0")
-    assert c.out.getvalue() == "\x1b[36mweb-1 exited with code 0\x1b[0m\n"  # type: ignore[union-attr]
+    assert c.out.getvalue() == "\x1b[36m\r\x1b[Kweb-1 exited with code 0\n\x1b[0m"  # type: ignore[union-attr]
+    c.status("worker-10", "exited with code 0")  # a name seen first in a status line takes a colour
+    c.add("worker-10 ->")  # a hook's source: its container's colour
+    assert c.head("worker-10 ->") == "\x1b[33mworker-10 ->  | \x1b[0m"
 
 
 # ---- events ---------------------------------------------------------------------------------
@@ -250,10 +253,10 @@ def test_the_follower_attaches_a_later_container_from_its_start_and_reports_it()
     follower = ProjectFollower(engine, "p", (), LogPrinter(["web-1"], color=False, out=out), tail=5,
                                interval=0.01, events=events)
     follower.run([web])
-    lines = out.getvalue().splitlines()
-    assert sorted(lines) == ["db-1   | cd", "db-1 exited with code 4",
-                             "web-1  | ab", "web-1 exited with code 0"]
-    assert lines.index("db-1   | cd") < lines.index("db-1 exited with code 4")
+    lines = out.getvalue().split("\n")[:-1]  # splitlines would split the status lines' "\r" too
+    assert sorted(lines) == ["\r\x1b[Kdb-1 exited with code 4", "\r\x1b[Kweb-1 exited with code 0",
+                             "db-1   | cd", "web-1  | ab"]
+    assert lines.index("db-1   | cd") < lines.index("\r\x1b[Kdb-1 exited with code 4")
     assert engine.containers.log_calls[0] == (ID, None, 5)
     assert engine.containers.log_calls[1] == ("cd" * 32, 1767323047.25, 5)  # from its start, --tail kept
     seen = []
@@ -309,9 +312,10 @@ def test_a_reattached_container_does_not_print_what_its_last_reader_printed() ->
     out = io.StringIO()
     ProjectFollower(engine, "p", (), LogPrinter(["web-1"], color=False, out=out),
                     interval=0.01).run([first])
-    got = out.getvalue().splitlines()
-    assert sorted(got) == ["web-1  | run 1", "web-1  | run 2",  # once each
-                           "web-1 exited with code 0", "web-1 exited with code 0 (restarting)"]
+    got = out.getvalue().split("\n")[:-1]
+    assert sorted(got) == ["\r\x1b[Kweb-1 exited with code 0",
+                           "\r\x1b[Kweb-1 exited with code 0 (restarting)",
+                           "web-1  | run 1", "web-1  | run 2"]  # once each
 
 
 @pytest.mark.parametrize(("n", "binary", "decimal"), [
