@@ -204,6 +204,12 @@ def diff_looks(
                 if was_up:
                     out.append(("die", c))  # the run seen last time ended before this one
                 out.append(("start", c))
+                # runs that began and ended between the looks: the restart policy's restarts each
+                # count one, and a start of a stopped or new container one more
+                restarts = c.restart_count - old.restart_count
+                starts = restarts + (old.status in ("created", "exited", "dead"))
+                for _ in range(starts - 1):
+                    out += [("die", c), ("start", c)]
             elif old.status == "paused" and c.status == "running":
                 out.append(("unpause", c))
             elif old.status == "running" and c.status == "paused":

@@ -206,6 +206,26 @@ def test_a_restart_between_two_looks_is_a_die_and_a_start() -> None:
     assert _names(diff_events({ID: paused}, {ID: first})) == ["unpause"]
 
 
+def test_restarts_between_two_looks_each_show_a_die_and_a_start() -> None:
+    # the restart policy ran it twice more after its first run, all before the next look: docker
+    # compose's monitor, on events, prints two "(restarting)" lines and the end
+    created = info(status="created", started="")
+    done = info(status="exited", exit_code=3, started="2026-01-02T03:09:00Z", restart_count=2)
+    watched = {ID}
+    assert [what for what, _ in _step(watched, [created], [done])] == [
+        "start", "restarting", "start", "restarting", "start", "exit"]
+    running = info(restart_count=1)
+    later = info(status="running", started="2026-01-02T03:09:00Z", restart_count=3)
+    assert _names(_diff({ID: running}, {ID: later})) == ["die", "start", "die", "start"]
+
+
+def _diff(before: dict[str, ContainerInfo],
+          after: dict[str, ContainerInfo]) -> list[tuple[str, ContainerInfo]]:
+    from composer.cli.cmd_logs import diff_looks
+
+    return diff_looks(before, after)
+
+
 def test_a_look_between_stop_and_start_of_a_restart_still_sees_the_death() -> None:
     from composer.cli.cmd_logs import diff_looks as diff_events
 
