@@ -10,7 +10,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from composer import labels as L
@@ -52,19 +52,32 @@ def short_name(c: ContainerInfo) -> str:
 
 @dataclass
 class LogPrinter:
-    """Formats records as docker compose does. One lock: lines of different containers never mix."""
+    """Formats records as docker compose's log consumer (cmd/formatter/logs.go) does. One lock:
+    lines of different containers never mix.
+
+    *lazy* (attached `up`): a name takes the next colour and widens the prefix column when it first
+    prints, as docker compose registers its presenters, so lines printed before a longer name
+    appears keep their narrower column. *split_streams* (attached `up`): a container's stderr
+    lines go to our stderr, as docker compose's attach writes them. *muted* drops log lines (status
+    lines still print): docker compose's consumer writes nothing once its context is cancelled.
+    """
 
     names: Sequence[str]
     color: bool
     prefix: bool = True
     timestamps: bool = False
     out: TextIO | None = None
+    lazy: bool = False
+    split_streams: bool = False
+    muted: bool = False
 
     def __post_init__(self) -> None:
-        self.width = max((len(n) for n in self.names), default=0)
+        self.width = 0
         self._lock = threading.Lock()
         # a colour per container (docker compose's presenters: web-1 and web-2 differ), in turn
-        self._colors = {n: _COLORS[i % len(_COLORS)] for i, n in enumerate(dict.fromkeys(self.names))}
+        self._colors: dict[str, str] = {}
+        for name in self.names:
+            self.add(name)
 
     def add(self, name: str) -> None:
         """A container attached later: widen the prefix column, give it the next colour. A hook's
@@ -80,7 +93,14 @@ class LogPrinter:
     def _turn(self) -> int:
         return sum(1 for n in self._colors if " " not in n)
 
+    def attached(self, name: str) -> None:
+        """A container is followed: registered now, unless names register when they first print."""
+        if not self.lazy:
+            self.add(name)
+
     def head(self, name: str) -> str:
+        if name not in self._colors:
+            self.add(name)
         if not self.prefix:
             return ""
         text = f"{name:<{self.width}}  | "
@@ -90,9 +110,12 @@ class LogPrinter:
         return text
 
     def line(self, name: str, rec: LogRecord) -> None:
+        if self.muted:
+            return
         text = rec.text.decode(errors="replace")
         stamp = f"{rec.time} " if self.timestamps else ""
-        err = not self.prefix and rec.stream == "stderr" and self.out is None  # run: keep the streams apart
+        # run: keep the streams apart
+        err = rec.stream == "stderr" and (self.split_streams or (not self.prefix and self.out is None))
         self.write(f"{self.head(name)}{stamp}{text}\n", sys.stderr if err else None)
 
     def status(self, name: str, text: str) -> None:
@@ -265,18 +288,23 @@ class ProjectFollower:
     when it began are watched too: it then waits for them, as docker compose does).
 
     There is no event bus (no daemon): the engine is listed every *interval* seconds, a few ms of
-    CPU per look for a 10-container project. With *events*, a caller (attached `up`) hears
-    ("attach", container) for each container followed after the start and ("exit", container)
-    when any reader ends.
+    CPU per look for a 10-container project.
+
+    Attached `up` uses it as docker compose's monitor (pkg/compose/monitor.go): it watches the
+    services named on its command line (or the attached ones), follows the output of the *attach*
+    services only (None: all), and hears each exit through *on_exit* (container, exit code,
+    restarting), after its status line.
     """
 
     def __init__(self, engine: Any, project: str, services: Sequence[str], printer: LogPrinter, *,
                  tail: int | None = None, since: float | None = None, until: float | None = None,
                  oneoff: bool | None = False, index: int | None = None, interval: float = 0.5,
-                 events: queue.Queue[tuple[str, ContainerInfo]] | None = None) -> None:
+                 attach: Collection[str] | None = None,
+                 on_exit: Callable[[ContainerInfo, int, bool], None] | None = None) -> None:
         self.engine, self.project, self.services = engine, project, tuple(services)
         self.printer, self.tail, self.since, self.until = printer, tail, since, until
-        self.oneoff, self.index, self.interval, self.events = oneoff, index, interval, events
+        self.oneoff, self.index, self.interval = oneoff, index, interval
+        self.attach, self.on_exit = attach, on_exit
         self.readers: dict[str, threading.Thread] = {}
         self.followed: dict[str, str] = {}  # id -> started_at its reader began with
         self.last: dict[str, str] = {}  # id -> time of the last record printed
@@ -294,9 +322,11 @@ class ProjectFollower:
     def _attach(self, c: ContainerInfo, since: float | None, tail: int | None) -> None:
         from runtime.logs import join_partials
 
+        if self.attach is not None and c.labels.get(L.SERVICE) not in self.attach:
+            return  # watched, not attached: its exit counts, its output does not show
         self.followed[c.id] = c.started_at
         name = short_name(c)
-        self.printer.add(name)
+        self.printer.attached(name)
         # a reader of an earlier run may have read into this one before it ended (same log file):
         # lines up to the last one printed for this container are not printed again
         after = self.last.get(c.id, "")
@@ -312,9 +342,6 @@ class ProjectFollower:
                     self.last[c.id] = rec.time
             except Exception as exc:  # noqa: BLE001 - one broken log must not stop the others
                 self.printer.write(f"{name}: cannot read logs: {exc}\n")
-            finally:
-                if self.events is not None:
-                    self.events.put(("exit", c))
 
         t = threading.Thread(target=pump, name=f"logs-{name}", daemon=True)
         t.start()
@@ -323,13 +350,16 @@ class ProjectFollower:
     def _alive(self) -> set[str]:
         return {cid for cid, t in self.readers.items() if t.is_alive()}
 
-    def run(self, initial: Sequence[ContainerInfo] | None = None) -> None:
-        """Follow until every watched container has died (or stop() / --until)."""
+    def run(self, initial: Sequence[ContainerInfo] | None = None, *, unstarted: bool = False) -> None:
+        """Follow until every watched container has died (or stop() / --until). *unstarted*: the
+        caller started them since it listed them (attached `up`), so a run already over (a one-shot
+        that completed) is seen to start and die, as docker compose's monitor, which watches from
+        before the start, sees it."""
         containers = self._list() if initial is None else list(initial)
         for c in containers:
             self._attach(c, self.since, self.tail)
         watched = {c.id for c in containers}
-        snap = {c.id: c for c in containers}
+        snap = {c.id: _unstarted(c) if unstarted else c for c in containers}
         while watched and not self._stop.wait(self.interval):
             if self.until is not None and time.time() >= self.until:
                 break
@@ -347,8 +377,6 @@ class ProjectFollower:
             return  # its reader follows this run already (a restart inside one monitor)
         started = _epoch(c.started_at)
         since = max(started, self.since) if started and self.since else started or self.since
-        if self.events is not None:
-            self.events.put(("attach", c))
         self._attach(c, since, self.tail)
 
     def _exited(self, c: ContainerInfo, *, restarting: bool) -> None:
@@ -358,11 +386,20 @@ class ProjectFollower:
         code = c.exit_code if c.exit_code is not None else 0
         suffix = " (restarting)" if restarting else ""
         self.printer.status(short_name(c), f"exited with code {code}{suffix}")
+        if self.on_exit is not None:
+            self.on_exit(c, code, restarting)
 
     def _join(self) -> None:
         for t in list(self.readers.values()):
             while t.is_alive() and not self._stop.is_set():
                 t.join(0.2)  # short joins: Ctrl-C stays responsive
+
+
+def _unstarted(c: ContainerInfo) -> ContainerInfo:
+    """*c* as it was before its start: created, never started."""
+    from dataclasses import replace
+
+    return replace(c, status="created", started_at="")
 
 
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:

@@ -7,8 +7,8 @@ of one project never create duplicates. `--dry-run` prints the plan and changes 
 from __future__ import annotations
 
 import contextlib
-import queue
 import sys
+import threading
 import time
 
 from composer import labels as L
@@ -22,6 +22,7 @@ TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU o
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
     from typing import Any
 
     from composer.project import Project
@@ -333,37 +334,72 @@ def _watch_setup(project: Project, services: list[str]) -> Any:
     return watch_setup(project.services, selected)
 
 
+def _attach_services(project: Project, args: argparse.Namespace) -> set[str]:
+    """The services whose output attached up shows (docker compose's runUp)."""
+    from composer.graph import dependency_closure
+
+    if args.attach:
+        attach = set(args.attach)
+    else:
+        selected = set(args.services) or set(project.services)
+        attach = dependency_closure(project, selected) if args.attach_dependencies else selected
+        # a service that opts out in the file (attach: false) is not attached unless named by --attach
+        attach = {s for s in attach if project.services[s].get("attach", True) is not False}
+    return attach - set(args.no_attach)
+
+
+class _Cascade:
+    """docker compose's OnExit and ExitCodeFrom listeners: the first exit (the first failure with
+    --abort-on-container-failure) stops the services, in the background as its errgroup does, while
+    the watch goes on printing how the stopped containers end; the exit code is that exit's, or
+    the first of --exit-code-from's service."""
+
+    def __init__(self, ctx: Context, project: Project, args: argparse.Namespace) -> None:
+        self.ctx, self.project, self.args = ctx, project, args
+        # --abort-on-container-failure wins; --exit-code-from implies stop
+        self.mode = "fail" if args.abort_on_container_failure else (
+            "stop" if args.abort_on_container_exit or args.exit_code_from else "")
+        self.exit_code = 0
+        self.stopping: threading.Thread | None = None
+        self._code_from_seen = False
+
+    def __call__(self, c: ContainerInfo, code: int, restarting: bool) -> None:
+        if self.mode and self.stopping is None and (self.mode == "stop" or code != 0):
+            self.exit_code = code
+            _aborting(self.ctx)
+            self.stopping = threading.Thread(target=self._stop, name="abort-stop", daemon=True)
+            self.stopping.start()
+        if self.args.exit_code_from and not self._code_from_seen and \
+                c.labels.get(L.SERVICE) == self.args.exit_code_from:
+            self.exit_code, self._code_from_seen = code, True
+
+    def _stop(self) -> None:
+        with contextlib.suppress(Exception):  # the watch reports what ends; a failed stop must not hang it
+            _stop_services(self.ctx, self.project, self.args)
+
+
 def _attached(
     ctx: Context, project: Project, args: argparse.Namespace, *, since: float,
     hook_lines: list[tuple[str, str]], watching: Any = None,
 ) -> int:
-    """Follow the attached services' output written since *since* (before this up started them);
-    with *watching* (up --watch), act on the watched files' changes meanwhile."""
-    from composer.cli.cmd_logs import LogPrinter, short_name, use_color
-    from composer.graph import dependency_closure
+    """Follow the attached services' output written since *since* (before this up started them)
+    until every watched container has ended, as docker compose's Up: its monitor watches the
+    services named on the command line, else the attached ones (none: every service). With
+    *watching* (up --watch), act on the watched files' changes meanwhile."""
+    from composer.cli.cmd_logs import LogPrinter, ProjectFollower, short_name, use_color
 
     engine = ctx.engine()
-    selected = set(args.services) or set(project.services)
-    if args.attach:
-        attach = set(args.attach)
-    else:
-        attach = dependency_closure(project, selected) if args.attach_dependencies else selected
-        # a service that opts out in the file (attach: false) is not attached unless named by --attach
-        attach = {s for s in attach if project.services[s].get("attach", True) is not False}
-    attach -= set(args.no_attach)
-    containers = [c for c in C.project_containers(engine, project.name, attach)]
-    printer = LogPrinter(
-        [short_name(c) for c in containers],
-        use_color(ctx, args.no_color),
-        prefix=not args.no_log_prefix,
-        timestamps=args.timestamps,
-    )
-    printer.write(f"Attaching to {', '.join(short_name(c) for c in containers)}\n")
+    attach = _attach_services(project, args)
+    watched = set(args.services) or attach
+    printer = LogPrinter([], use_color(ctx, args.no_color), prefix=not args.no_log_prefix,
+                         timestamps=args.timestamps, lazy=True, split_streams=True)
+    containers = C.project_containers(engine, project.name, watched)
+    shown = sorted((c for c in containers if c.labels.get(L.SERVICE) in attach), key=lambda c: c.name)
+    if shown:  # docker compose's attach prints no line when there is nothing to attach to
+        printer.write(f"Attaching to {', '.join(short_name(c) for c in shown)}\n")
     for source, line in hook_lines:  # docker compose's HookEventLog: a log line of `<name> ->`
-        printer.add(source)
         printer.write(f"{printer.head(source)}{line}\n")
-    events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
-    remaining = {c.id for c in containers}
+    cascade = _Cascade(ctx, project, args)
     restarts = None
     watch: Any = contextlib.nullcontext()
     if watching is not None:
@@ -371,69 +407,57 @@ def _attached(
 
         restarts = Restarts()
         watch = _watching(engine, project, watching, printer, restarts)
-    with watch:
-        return _follow(ctx, project, args, engine, containers, printer, events, since, remaining, restarts)
-
-
-def _follow(
-    ctx: Context, project: Project, args: argparse.Namespace, engine: Any, containers: list[ContainerInfo],
-    printer: Any, events: queue.Queue[tuple[str, ContainerInfo]], since: float, remaining: set[str],
-    restarts: Any = None,
-) -> int:
-    """The attached containers' output until they end (or Ctrl-C), with the cascades' stops."""
-    from composer.cli.cmd_logs import follow_containers, short_name
-
-    # docker compose's OnExit: --abort-on-container-failure wins; --exit-code-from implies stop
-    cascade = "fail" if args.abort_on_container_failure else (
-        "stop" if args.abort_on_container_exit or args.exit_code_from else "")
-    exit_code = 0
-    code_from_seen = False
-    aborted_at: float | None = None  # when the stop of an abort ended
-    try:
-        follow_containers(engine, containers, printer, follow=True, since=since, events=events)
-        while remaining:
-            if aborted_at is not None and time.monotonic() - aborted_at > 5.0:
-                break  # a reader that does not end after its container stopped: do not hang
-            try:
-                _, c = events.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            info = _get(engine, c)
-            code = info.exit_code if info is not None and info.exit_code is not None else 0
-            if restarts is not None and restarts.absorb(c.id):  # up --watch restarted it: follow again
-                again = _get(engine, c)
-                if again is not None and again.status == "running":
-                    printer.status(short_name(c), f"exited with code {code} (restarting)")
-                    started = C.parse_time(again.started_at)  # its new run's lines, not the old's again
-                    follow_containers(engine, [again], printer, follow=True, events=events,
-                                      since=started.timestamp() if started else time.time())
-                    continue
-            remaining.discard(c.id)
-            # every attached container that ends says so, those an abort stops too (pkg/compose/up.go)
-            printer.status(short_name(c), f"exited with code {code}")
-            if cascade and aborted_at is None and (cascade == "stop" or code != 0):
-                exit_code = code
-                _aborting(ctx)
-                _stop_all(ctx, project, args)
-                aborted_at = time.monotonic()
-            if args.exit_code_from and not code_from_seen and c.labels.get(L.SERVICE) == args.exit_code_from:
-                exit_code, code_from_seen = code, True
-    except KeyboardInterrupt:
-        import signal
-
-        print("Gracefully Stopping... press Ctrl+C again to force", flush=True)
-        # the plan driver joins its running stops on a KeyboardInterrupt (they would wait out their
-        # grace period), so the second Ctrl-C kills the containers right in the handler instead
-        signal.signal(signal.SIGINT, lambda *_: _kill_running(engine, project.name))
+    follower = ProjectFollower(engine, project.name, sorted(watched), printer, since=since,
+                               attach=attach, on_exit=cascade)
+    with watch, _sigterm_as_interrupt():
         try:
-            _stop_all(ctx, project, args)
-            _drain(events, remaining)
+            follower.run(containers, unstarted=True)
+            if cascade.stopping is not None:
+                cascade.stopping.join()
         except KeyboardInterrupt:
-            _kill_running(engine, project.name)
-        finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        return 130
-    return exit_code
+            follower.stop()
+            _graceful_stop(ctx, project, args, printer)
+            return 130  # docker compose's AdaptCmd: a cancelled command exits 130
+    return cascade.exit_code
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM to the CLI stops the services as Ctrl-C does (docker compose listens for both)."""
+    import signal
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _graceful_stop(ctx: Context, project: Project, args: argparse.Namespace, printer: Any) -> None:
+    """docker compose's first signal: no more log lines, the notice on stdout, the services stopped
+    (not removed) with the stop's progress; a second signal kills them."""
+    import signal
+
+    printer.muted = True
+    printer.write("Gracefully Stopping... press Ctrl+C again to force\n")
+    engine = ctx.engine()
+
+    def force(*_: object) -> None:
+        _kill_services(engine, project, args)
+
+    # the plan driver joins its running stops on a KeyboardInterrupt (they would wait out their
+    # grace period), so the second signal kills the containers right in the handler instead
+    previous = {sig: signal.signal(sig, force) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _stop_services(ctx, project, args)
+    except KeyboardInterrupt:
+        _kill_services(engine, project, args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -478,44 +502,33 @@ def _aborting(ctx: Context) -> None:
     sys.stderr.flush()
 
 
-def _kill_running(engine: Any, project: str) -> None:
-    for c in C.project_containers(engine, project, all=False):
+def _stopped_services(project: Project, args: argparse.Namespace) -> list[str]:
+    """What an abort or a signal stops or kills: the services named on the command line, else the
+    project's (docker compose's StopOptions{Services: options.Create.Services})."""
+    return list(args.services) or list(project.services)
+
+
+def _kill_services(engine: Any, project: Project, args: argparse.Namespace) -> None:
+    for c in C.project_containers(engine, project.name, _stopped_services(project, args), all=False):
         with contextlib.suppress(Exception):  # forcing: best effort
             engine.containers.kill(c.id)
 
 
-def _drain(events: queue.Queue[tuple[str, ContainerInfo]], remaining: set[str], timeout: float = 5.0) -> None:
-    """Let the log readers of stopped containers print their last lines (bounded)."""
-    deadline = time.monotonic() + timeout
-    while remaining and time.monotonic() < deadline:
-        try:
-            _, c = events.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        remaining.discard(c.id)
-
-
-def _get(engine: Any, c: ContainerInfo) -> ContainerInfo | None:
-    from runtime.errors import NotFound
-
-    try:
-        return engine.containers.get(c.id)  # type: ignore[no-any-return]
-    except NotFound:
-        return None
-
-
-def _stop_all(ctx: Context, project: Project, args: argparse.Namespace) -> None:
+def _stop_services(ctx: Context, project: Project, args: argparse.Namespace) -> None:
+    """Stop, not remove. With each service's own grace period: docker compose passes no timeout
+    to this stop (its -t serves the recreate only)."""
     from composer.plan import DownOptions, teardown
 
     engine = ctx.engine()
-    containers = C.project_containers(engine, project.name)
+    services = _stopped_services(project, args)
+    containers = C.project_containers(engine, project.name, services)
     plan = teardown(
         project.name,
         containers,
         known_services=project.services,
-        options=DownOptions(remove_containers=False),
+        options=DownOptions(remove_containers=False, services=tuple(services)),
     )
-    run_plan(ctx, plan, project, stop_timeout=getattr(args, "stop_timeout", None))
+    run_plan(ctx, plan, project)
 
 
 # ---- pull ----------------------------------------------------------------------------------------

@@ -80,9 +80,6 @@ def test_the_printer_widens_for_a_later_name_and_prints_status_lines() -> None:
     c = LogPrinter(["web-1"], color=True, out=io.StringIO())
     c.status("web-1", "exited with code 0")
     assert c.out.getvalue() == "\x1b[36m\r\x1b[Kweb-1 exited with code 0\n\x1b[0m"  # type: ignore[union-attr]
-    c.status("worker-10", "exited with code 0")  # a name seen first in a status line takes a colour
-    c.add("worker-10 ->")  # a hook's source: its container's colour
-    assert c.head("worker-10 ->") == "\x1b[33mworker-10 ->  | \x1b[0m"
 
 
 # ---- events ---------------------------------------------------------------------------------
@@ -259,7 +256,6 @@ class _FakeEngine:
 
 def test_the_follower_attaches_a_later_container_from_its_start_and_reports_it() -> None:
     import io
-    import queue
 
     from composer.cli.cmd_logs import ProjectFollower
 
@@ -269,9 +265,10 @@ def test_the_follower_attaches_a_later_container_from_its_start_and_reports_it()
             info("p-db-1", status="exited", exit_code=4, cid="cd" * 32, started=db.started_at)]
     engine = _FakeEngine([[web, db], dead])
     out = io.StringIO()
-    events: queue.Queue[tuple[str, ContainerInfo]] = queue.Queue()
+    exits: list[tuple[str, int, bool]] = []
     follower = ProjectFollower(engine, "p", (), LogPrinter(["web-1"], color=False, out=out), tail=5,
-                               interval=0.01, events=events)
+                               interval=0.01,
+                               on_exit=lambda c, code, again: exits.append((c.name, code, again)))
     follower.run([web])
     lines = out.getvalue().split("\n")[:-1]  # splitlines would split the status lines' "\r" too
     assert sorted(lines) == ["\r\x1b[Kdb-1 exited with code 4", "\r\x1b[Kweb-1 exited with code 0",
@@ -279,11 +276,7 @@ def test_the_follower_attaches_a_later_container_from_its_start_and_reports_it()
     assert lines.index("db-1   | cd") < lines.index("\r\x1b[Kdb-1 exited with code 4")
     assert engine.containers.log_calls[0] == (ID, None, 5)
     assert engine.containers.log_calls[1] == ("cd" * 32, 1767323047.25, 5)  # from its start, --tail kept
-    seen = []
-    while not events.empty():
-        action, c = events.get()
-        seen.append((action, c.name))
-    assert seen.index(("attach", "p-db-1")) < seen.index(("exit", "p-db-1")) and ("exit", "p-web-1") in seen
+    assert sorted(exits) == [("p-db-1", 4, False), ("p-web-1", 0, False)]  # heard after the status lines
 
 
 # ---- the CLI uses the project cache -----------------------------------------------------------
