@@ -147,6 +147,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         _check_attach_flags(args, detach)
     project = ctx.load_project(services=args.services)
     C.check_services(project, args.services)
+    if name == "up" and args.exit_code_from:
+        _check_exit_code_from(project, args)
     unknown = set(args.attach) - set(project.services) if name == "up" else set()
     if unknown:
         raise UsageError(f"cannot attach to services not included in up: {', '.join(sorted(unknown))}")
@@ -332,6 +334,21 @@ def _watch_setup(project: Project, services: list[str]) -> Any:
 
     selected = dependency_closure(project, services) if services else set(project.services)
     return watch_setup(project.services, selected)
+
+
+def _check_exit_code_from(project: Project, args: argparse.Namespace) -> None:
+    """docker compose's upOptions.apply: the service must be in the up (compose-go's GetService on
+    the project cut to the services named and their dependencies)."""
+    from composer.graph import dependency_closure
+
+    name = args.exit_code_from
+    if not args.services:
+        selected = set(project.services)
+    else:
+        selected = set(args.services) if args.no_deps else dependency_closure(project, args.services)
+    if name not in selected:
+        known = name in project.services or name in project.disabled_services
+        raise ComposerError(f"no such service: {name}: {'disabled' if known else 'not found'}")
 
 
 def _attach_services(project: Project, args: argparse.Namespace) -> set[str]:

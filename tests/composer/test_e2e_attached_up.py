@@ -1,6 +1,6 @@
 """Attached `up` (no -d) as docker compose 2.40.3's Up (pkg/compose/up.go, cmd/compose/up.go,
 cmd/formatter/logs.go): Ctrl-C on a terminal and SIGTERM, the abort flags and which containers they
-watch, and the log lines. Real containers; the terminal is a real pty.
+watch, --exit-code-from's check, and the log lines. Real containers; the terminal is a real pty.
 
 A status line ("<name> exited with code N") starts with goterm's RESET_LINE, "\\r\\x1b[K": a
 text-mode pipe reads its "\\r" as a line end, so there it reads "\\x1b[K<name> exited ...".
@@ -155,6 +155,15 @@ def test_a_one_shot_that_exits_0_aborts_on_exit_but_not_on_failure(proj: Path) -
     lines = res.stdout.splitlines()
     assert lines.index("\x1b[Kinit-1 exited with code 0") < lines.index("\x1b[Kjob-1 exited with code 4")
     assert res.stderr.count("Aborting on container exit...") == 1
+
+
+def test_exit_code_from_a_service_not_in_the_up_is_refused_before_anything_is_made(proj: Path) -> None:
+    res = composer_ok(proj, "up", "--exit-code-from", "nope", code=1)
+    assert res.stderr == "no such service: nope: not found\n"
+    # not in the selection (side and its dependencies): compose-go's "disabled"
+    res = composer_ok(proj, "up", "--exit-code-from", "other", "side", code=1)
+    assert res.stderr == "no such service: other: disabled\n"
+    assert composer_ok(proj, "ps", "-a", "-q").stdout == ""
 
 
 # ---- the log lines -----------------------------------------------------------------------------
