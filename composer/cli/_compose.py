@@ -124,10 +124,9 @@ def run_plan(ctx: Context, plan: Plan, project: Project | None, **kw: Any) -> No
     from composer.orchestrate import apply_plan
 
     engine = ctx.engine()
-    apply_plan(
-        plan, engine, project=project, progress=progress_for(ctx),
-        files_root=files_root(engine, plan.project), parallel=ctx.args.parallel, **kw,
-    )
+    kw.setdefault("progress", progress_for(ctx))
+    apply_plan(plan, engine, project=project, files_root=files_root(engine, plan.project),
+               parallel=ctx.args.parallel, **kw)
 
 
 def lock(ctx: Context, project: str) -> Any:

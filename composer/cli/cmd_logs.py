@@ -118,6 +118,11 @@ class LogPrinter:
         err = rec.stream == "stderr" and (self.split_streams or (not self.prefix and self.out is None))
         self.write(f"{self.head(name)}{stamp}{text}\n", sys.stderr if err else None)
 
+    def log(self, name: str, text: str) -> None:
+        """A line that is no container record (a hook's output, docker compose's HookEventLog)."""
+        if not self.muted:
+            self.write(f"{self.head(name)}{text}\n")
+
     def status(self, name: str, text: str) -> None:
         """docker compose's status line (cmd/formatter/logs.go): goterm's RESET_LINE (`\\r` and
         erase the line, written whatever the output is), `<name> <text>` and the newline, all in
@@ -290,25 +295,26 @@ class ProjectFollower:
     There is no event bus (no daemon): the engine is listed every *interval* seconds, a few ms of
     CPU per look for a 10-container project.
 
-    Attached `up` uses it as docker compose's monitor (pkg/compose/monitor.go): it watches the
-    services named on its command line (or the attached ones), follows the output of the *attach*
-    services only (None: all), and hears each exit through *on_exit* (container, exit code,
-    restarting), after its status line.
+    Attached `up` uses it as docker compose's monitor (pkg/compose/monitor.go) and attach: it
+    follows the output of the *attach* services only (None: all it lists), reports and waits for
+    the exits of the *watch* services only (None: all it lists), and hears each exit through
+    *on_exit* (container, exit code, restarting), after its status line.
     """
 
     def __init__(self, engine: Any, project: str, services: Sequence[str], printer: LogPrinter, *,
                  tail: int | None = None, since: float | None = None, until: float | None = None,
                  oneoff: bool | None = False, index: int | None = None, interval: float = 0.5,
-                 attach: Collection[str] | None = None,
+                 attach: Collection[str] | None = None, watch: Collection[str] | None = None,
                  on_exit: Callable[[ContainerInfo, int, bool], None] | None = None) -> None:
         self.engine, self.project, self.services = engine, project, tuple(services)
         self.printer, self.tail, self.since, self.until = printer, tail, since, until
         self.oneoff, self.index, self.interval = oneoff, index, interval
-        self.attach, self.on_exit = attach, on_exit
+        self.attach, self.watch, self.on_exit = attach, watch, on_exit
         self.readers: dict[str, threading.Thread] = {}
         self.followed: dict[str, str] = {}  # id -> started_at its reader began with
         self.last: dict[str, str] = {}  # id -> time of the last record printed
         self._stop = threading.Event()
+        self._unwatched: set[str] = set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -325,6 +331,8 @@ class ProjectFollower:
         if self.attach is not None and c.labels.get(L.SERVICE) not in self.attach:
             return  # watched, not attached: its exit counts, its output does not show
         self.followed[c.id] = c.started_at
+        if not self._watches(c):
+            self._unwatched.add(c.id)
         name = short_name(c)
         self.printer.attached(name)
         # a reader of an earlier run may have read into this one before it ended (same log file):
@@ -350,16 +358,13 @@ class ProjectFollower:
     def _alive(self) -> set[str]:
         return {cid for cid, t in self.readers.items() if t.is_alive()}
 
-    def run(self, initial: Sequence[ContainerInfo] | None = None, *, unstarted: bool = False) -> None:
-        """Follow until every watched container has died (or stop() / --until). *unstarted*: the
-        caller started them since it listed them (attached `up`), so a run already over (a one-shot
-        that completed) is seen to start and die, as docker compose's monitor, which watches from
-        before the start, sees it."""
+    def run(self, initial: Sequence[ContainerInfo] | None = None) -> None:
+        """Follow until every watched container has died (or stop() / --until)."""
         containers = self._list() if initial is None else list(initial)
         for c in containers:
             self._attach(c, self.since, self.tail)
-        watched = {c.id for c in containers}
-        snap = {c.id: _unstarted(c) if unstarted else c for c in containers}
+        watched = {c.id for c in containers if self._watches(c)}
+        snap = {c.id: c for c in containers}
         while watched and not self._stop.wait(self.interval):
             if self.until is not None and time.time() >= self.until:
                 break
@@ -367,10 +372,14 @@ class ProjectFollower:
             for what, c in watch_step(watched, snap, now):
                 if what == "start":
                     self._start(c)
-                else:
+                elif self._watches(c):
                     self._exited(c, restarting=what == "restarting")
+            watched -= {cid for cid, c in now.items() if not self._watches(c)}
             snap = now
         self._join()
+
+    def _watches(self, c: ContainerInfo) -> bool:
+        return self.watch is None or c.labels.get(L.SERVICE) in self.watch
 
     def _start(self, c: ContainerInfo) -> None:
         if c.id in self._alive() or self.followed.get(c.id) == c.started_at:
@@ -390,16 +399,11 @@ class ProjectFollower:
             self.on_exit(c, code, restarting)
 
     def _join(self) -> None:
-        for t in list(self.readers.values()):
+        # the readers of containers it does not watch are left behind (they may run on)
+        for t in [t for cid, t in self.readers.items() if cid not in self._unwatched]:
             while t.is_alive() and not self._stop.is_set():
                 t.join(0.2)  # short joins: Ctrl-C stays responsive
 
-
-def _unstarted(c: ContainerInfo) -> ContainerInfo:
-    """*c* as it was before its start: created, never started."""
-    from dataclasses import replace
-
-    return replace(c, status="created", started_at="")
 
 
 def run(name: str, args: argparse.Namespace, ctx: Context) -> int:

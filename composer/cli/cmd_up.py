@@ -22,7 +22,7 @@ TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU o
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     from composer.project import Project
@@ -155,46 +155,42 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     watching = _watch_setup(project, args.services) if name == "up" and args.watch else None
     recreate = "force" if args.force_recreate else ("never" if args.no_recreate else "diverged")
     start = name == "up" and not args.no_start
-    # attached up prints what the containers write from now on, as docker compose's attach (no
-    # logs replay): a container started again by this up keeps its earlier runs' lines in its log
-    attached_from = time.time()
-    # attached up shows what the post_start hooks write (docker compose's listener); the other
-    # modes drop it, as docker compose's detached exec
-    hook_lines: list[tuple[str, str]] | None = None if detach or not start else []
-    rc = _converge(
-        ctx,
-        project,
-        services=tuple(args.services),
-        scale=_scales(args.scale),
-        recreate=recreate,
-        no_deps=getattr(args, "no_deps", False),
-        start=start,
-        remove_orphans=args.remove_orphans,
-        pull=args.pull_policy,
-        stop_timeout=getattr(args, "stop_timeout", None),
-        renew_anon_volumes=getattr(args, "renew_anon_volumes", False),
-        hook_lines=hook_lines,
-        assume_yes=bool(getattr(args, "yes", False)),
-    )
+    converge: dict[str, Any] = {
+        "services": tuple(args.services),
+        "scale": _scales(args.scale),
+        "recreate": recreate,
+        "no_deps": getattr(args, "no_deps", False),
+        "remove_orphans": args.remove_orphans,
+        "pull": args.pull_policy,
+        "stop_timeout": getattr(args, "stop_timeout", None),
+        "renew_anon_volumes": getattr(args, "renew_anon_volumes", False),
+    }
+    if start and not detach and not ctx.args.dry_run:
+        return _up_attached(ctx, project, args, converge)
+    rc = _converge(ctx, project, start=start, **converge)
     if rc or ctx.args.dry_run or name == "create" or not start:
         return rc
-    if detach:
-        if args.wait:
-            _wait(ctx, project, args.services, args.wait_timeout)
-        return 0
-    return _attached(ctx, project, args, since=attached_from, hook_lines=hook_lines or [], watching=watching)
+    if args.wait:
+        _wait(ctx, project, args.services, args.wait_timeout)
+    return 0
 
 
-def _converge(ctx: Context, project: Project, **opts: Any) -> int:
+def _converge(ctx: Context, project: Project, *, quiet: bool = False,
+              hook_output: Callable[[str, str], None] | None = None, **opts: Any) -> int:
+    """Reconcile and run the plan. *quiet*: no progress (attached up's start, as docker compose's,
+    which runs without a progress writer). *hook_output* hears what post_start hooks write (the
+    other modes drop it, as docker compose's detached exec)."""
     engine = ctx.engine()
-    warming = None if ctx.args.dry_run else _warm_pod_monitor(engine, project.name)
+    warming = None if ctx.args.dry_run or quiet else _warm_pod_monitor(engine, project.name)
     from composer.orchestrate import observe
     from composer.plan import ReconcileOptions, reconcile
 
     stop_timeout = opts.pop("stop_timeout", None)
-    hook_lines = opts.pop("hook_lines", None)
-    assume_yes = opts.pop("assume_yes", False)
-    more = {} if hook_lines is None else {"hook_output": lambda name, line: hook_lines.append((name, line))}
+    more: dict[str, Any] = {} if hook_output is None else {"hook_output": hook_output}
+    if quiet:
+        from composer.progress import Progress
+
+        more["progress"] = Progress("quiet")
     options = ReconcileOptions(**opts)
     if ctx.args.dry_run:
         plan = reconcile(project, observe(engine, project), options)
@@ -395,47 +391,70 @@ class _Cascade:
             _stop_services(self.ctx, self.project, self.args)
 
 
-def _attached(
-    ctx: Context, project: Project, args: argparse.Namespace, *, since: float,
-    hook_lines: list[tuple[str, str]], watching: Any = None,
-) -> int:
-    """Follow the attached services' output written since *since* (before this up started them)
-    until every watched container has ended, as docker compose's Up: its monitor watches the
-    services named on the command line, else the attached ones (none: every service). With
-    *watching* (up --watch), act on the watched files' changes meanwhile."""
-    from composer.cli.cmd_logs import LogPrinter, ProjectFollower, short_name, use_color
-
-    engine = ctx.engine()
-    attach = _attach_services(project, args)
-    watched = set(args.services) or attach
-    printer = LogPrinter([], use_color(ctx, args.no_color), prefix=not args.no_log_prefix,
-                         timestamps=args.timestamps, lazy=True, split_streams=True)
-    containers = C.project_containers(engine, project.name, watched)
-    shown = sorted((c for c in containers if c.labels.get(L.SERVICE) in attach), key=lambda c: c.name)
-    if shown:  # docker compose's attach prints no line when there is nothing to attach to
-        printer.write(f"Attaching to {', '.join(short_name(c) for c in shown)}\n")
-    for source, line in hook_lines:  # docker compose's HookEventLog: a log line of `<name> ->`
-        printer.write(f"{printer.head(source)}{line}\n")
-    cascade = _Cascade(ctx, project, args)
-    restarts = None
-    watch: Any = contextlib.nullcontext()
-    if watching is not None:
-        from composer.watch.driver import Restarts
-
-        restarts = Restarts()
-        watch = _watching(engine, project, watching, printer, restarts)
-    follower = ProjectFollower(engine, project.name, sorted(watched), printer, since=since,
-                               attach=attach, on_exit=cascade)
-    with watch, _sigterm_as_interrupt():
+def _up_attached(ctx: Context, project: Project, args: argparse.Namespace, converge: dict[str, Any]) -> int:
+    """docker compose's attached Up: create (with its progress), print "Attaching to ...", start
+    the watch, then start the services without progress while it prints what they write; wait
+    until every watched container has ended."""
+    rc = _converge(ctx, project, start=False, **converge)
+    if rc:
+        return rc
+    watch = _Watch(ctx, project, args)
+    # the start only starts what the create made: no second recreate, pull or orphan removal
+    start = {**converge, "recreate": "never", "pull": "missing", "remove_orphans": False,
+             "renew_anon_volumes": False}
+    with _sigterm_as_interrupt():
         try:
-            follower.run(containers, unstarted=True)
-            if cascade.stopping is not None:
-                cascade.stopping.join()
+            watch.begin()
+            _converge(ctx, project, start=True, quiet=True, hook_output=watch.printer.log, **start)
+            return watch.wait()
         except KeyboardInterrupt:
-            follower.stop()
-            _graceful_stop(ctx, project, args, printer)
+            watch.stop()
+            _graceful_stop(ctx, project, args, watch.printer)
             return 130  # docker compose's AdaptCmd: a cancelled command exits 130
-    return cascade.exit_code
+        except BaseException:
+            watch.stop()
+            raise
+
+
+class _Watch:
+    """The attached part of docker compose's Up: its monitor (a ProjectFollower on a thread)
+    watches the services named on the command line, else the attached ones (none: every service),
+    and shows the attached services' output written from now on (no replay of earlier runs)."""
+
+    def __init__(self, ctx: Context, project: Project, args: argparse.Namespace) -> None:
+        from composer.cli.cmd_logs import LogPrinter, ProjectFollower, use_color
+
+        engine = ctx.engine()
+        self.attach = _attach_services(project, args)
+        watched = set(args.services) or self.attach
+        listed = sorted(watched | self.attach) if watched else []  # none: every service
+        self.printer = LogPrinter([], use_color(ctx, args.no_color), prefix=not args.no_log_prefix,
+                                  timestamps=args.timestamps, lazy=True, split_streams=True)
+        self.containers = C.project_containers(engine, project.name, listed)
+        self.cascade = _Cascade(ctx, project, args)
+        self.follower = ProjectFollower(engine, project.name, listed, self.printer, since=time.time(),
+                                        attach=self.attach, watch=watched or None, on_exit=self.cascade)
+        self.thread = threading.Thread(target=self.follower.run, args=(self.containers,),
+                                       name="watch", daemon=True)
+
+    def begin(self) -> None:
+        from composer.cli.cmd_logs import short_name
+
+        shown = sorted((c for c in self.containers if c.labels.get(L.SERVICE) in self.attach),
+                       key=lambda c: c.name)
+        if shown:  # docker compose's attach prints no line when there is nothing to attach to
+            self.printer.write(f"Attaching to {', '.join(short_name(c) for c in shown)}\n")
+        self.thread.start()
+
+    def wait(self) -> int:
+        while self.thread.is_alive():
+            self.thread.join(0.2)  # short joins: Ctrl-C stays responsive
+        if self.cascade.stopping is not None:
+            self.cascade.stopping.join()
+        return self.cascade.exit_code
+
+    def stop(self) -> None:
+        self.follower.stop()
 
 
 @contextlib.contextmanager

@@ -59,6 +59,20 @@ services:
     command: ["sh", "-c", "echo flaky run; exit 3"]
     restart: on-failure:2
     profiles: [restarts]
+  db:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo db booting; sleep 1; touch /tmp/ok; echo db ready; {_LOOP.format('db')}"]
+    healthcheck: {{test: ["CMD", "test", "-f", "/tmp/ok"], interval: 1s, retries: 20}}
+    profiles: [deps]
+  web:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo web up; sleep 1; echo web bye"]
+    depends_on:
+      db: {{condition: service_healthy}}
+      init: {{condition: service_completed_successfully}}
+    post_start:
+      - command: sh -c 'echo hook says hi'
+    profiles: [deps]
 networks:
   default:
     ipam: {{config: [{{subnet: 10.77.43.128/25}}]}}
@@ -68,11 +82,12 @@ networks:
 @pytest.fixture
 def proj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
     yield from compose_project(tmp_path, COMPOSE, "attup", "--profile", "extra", "--profile", "lines",
-                               "--profile", "restarts")
+                               "--profile", "restarts", "--profile", "deps")
 
 
 def _states(proj: Path) -> dict[str, tuple[str, int]]:
-    listed = composer_ok(proj, "--profile", "extra", "ps", "-a", "--format", "json").stdout
+    listed = composer_ok(proj, "--profile", "extra", "--profile", "deps", "ps", "-a", "--format",
+                         "json").stdout
     return {json.loads(x)["Service"]: (json.loads(x)["State"], json.loads(x)["ExitCode"])
             for x in listed.splitlines()}
 
@@ -126,6 +141,28 @@ def test_sigterm_to_the_cli_stops_gracefully_as_ctrl_c(proj: Path) -> None:
     assert "Gracefully Stopping... press Ctrl+C again to force" in out
     assert " Container attup-side-1  Stopped" in err
     assert _states(proj) == {"side": ("exited", 0)}
+
+
+def test_the_start_runs_attached_without_progress_and_follows_what_starts_later(proj: Path) -> None:
+    # docker compose's Up: the create with its progress, "Attaching to", then the start without
+    # progress (no Starting, Waiting, Healthy) while the attached services' output shows
+    res = composer_ok(proj, "--profile", "deps", "--profile", "extra", "up", "--attach-dependencies",
+                      "web")
+    assert " Container attup-web-1  Created" in res.stderr
+    assert not any(w in res.stderr for w in ("Starting", "Started", "Waiting", "Healthy")), res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "Attaching to db-1, init-1, web-1", lines
+    # web starts once db is healthy and init has completed, and is followed from its start; its
+    # post_start hook's output is a log line of "web-1 ->"
+    # (the prefix column widens as names first print: read the lines without its padding)
+    logged = [" ".join(x.split()) for x in lines]
+    assert logged.index("db-1 | db ready") < logged.index("web-1 | web up"), lines
+    assert "web-1 -> | hook says hi" in logged
+    # the watch is of the services named (web): only its end is reported, up ends when web has,
+    # and db goes on running
+    assert [x for x in lines if "exited with code" in x] == ["\x1b[Kweb-1 exited with code 0"], lines
+    assert lines[-1] == "\x1b[Kweb-1 exited with code 0", lines
+    assert _states(proj)["db"] == ("running", 0)
 
 
 # ---- the abort flags -------------------------------------------------------------------------------
