@@ -528,12 +528,12 @@ def _watching(engine: Any, project: Project, setup: Any, printer: Any, restarts:
 
 
 def _aborting(ctx: Context) -> None:
-    """docker compose's notice, on stderr (its stdinfo) in its ErrorColor, red and bold."""
-    from composer.progress import use_color
-
+    """docker compose's notice, on stderr (its stdinfo) in its progress.ErrorColor: aec's red then
+    bold, written whatever stderr is and whatever --ansi says; only NO_COLOR (compose's
+    ui.NoColor) turns it off."""
     text = "Aborting on container exit..."
-    if use_color(ctx.args.ansi, sys.stderr, ctx.environ):
-        text = f"\x1b[31;1m{text}\x1b[0m"
+    if not ctx.environ.get("NO_COLOR"):
+        text = f"\x1b[31m\x1b[1m{text}\x1b[0m"
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
 

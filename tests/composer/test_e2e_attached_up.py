@@ -177,14 +177,16 @@ def test_a_named_service_that_is_not_attached_is_still_watched(proj: Path) -> No
     assert lines[0] == "Attaching to side-1", lines
     assert "\x1b[Kjob-1 exited with code 4" in lines and "\x1b[Kside-1 exited with code 0" in lines, lines
     assert "job ran" not in res.stdout  # its output is not shown
-    assert "Aborting on container exit..." in res.stderr
+    # compose's progress.ErrorColor (aec: red, then bold) whatever stderr is; NO_COLOR turns it off
+    assert "\x1b[31m\x1b[1mAborting on container exit...\x1b[0m\n" in res.stderr
     assert _states(proj) == {"side": ("exited", 0), "job": ("exited", 4)}
 
 
 def test_a_one_shot_that_exits_0_aborts_on_exit_but_not_on_failure(proj: Path) -> None:
-    res = composer_ok(proj, "--profile", "extra", "up", "init", "side", "--abort-on-container-exit", code=0)
+    res = composer_ok(proj, "--profile", "extra", "up", "init", "side", "--abort-on-container-exit", code=0,
+                      env={"NO_COLOR": "1"})
     assert "\x1b[Kinit-1 exited with code 0" in res.stdout.splitlines()
-    assert "Aborting on container exit..." in res.stderr
+    assert "Aborting on container exit...\n" in res.stderr and "\x1b[31m" not in res.stderr
     assert _states(proj)["side"] == ("exited", 0)
     # --abort-on-container-failure: the one-shot's 0 goes by; job's 4 aborts and is the exit code
     res = composer_ok(proj, "--profile", "extra", "up", "init", "job", "side",
