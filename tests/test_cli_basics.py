@@ -43,3 +43,12 @@ def test_a_command_imports_only_its_own_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['composer.cli.cmd_version']"
+
+
+def test_compose_ansi_is_read_when_ansi_is_not_given() -> None:
+    from composer.cli.main import _global_given
+
+    assert _global_given(["--ansi", "auto", "up"], "--ansi")
+    assert _global_given(["-p", "x", "--ansi=never", "up"], "--ansi")
+    assert not _global_given(["-p", "--ansi", "up"], "--ansi")  # -p's value
+    assert not _global_given(["run", "web", "ls", "--ansi"], "--ansi")  # the command's words

@@ -89,6 +89,19 @@ def command_word(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _global_given(argv: Sequence[str], option: str) -> bool:
+    """Whether the global *option* is on the command line (before the command word)."""
+    it = iter(argv)
+    for token in it:
+        if token == option or token.startswith(option + "="):
+            return True
+        if token == "--" or not token.startswith("-"):
+            return False
+        if token in _VALUED_GLOBALS:
+            next(it, None)
+    return False
+
+
 # The fast path's view of the global options of build_parser: option -> (dest, kind, choices), and
 # their defaults. Kinds: "true" (store_true), "false" (the --no- half of a BooleanOptionalAction),
 # "store", "int", "float", "append" (each takes a value). tests/test_cli_fastargs.py checks both agree.
@@ -299,6 +312,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.version:
         print(f"composer version v{__version__}")
         return 0
+    ansi = os.environ.get("COMPOSE_ANSI")
+    if ansi in ("never", "always", "auto") and not _global_given(argv, "--ansi"):
+        args.ansi = ansi  # docker compose reads it when --ansi is not on the command line
     from composer.cli.context import Context
 
     ctx = Context(args=args, environ=dict(os.environ), cwd=os.getcwd())

@@ -225,11 +225,15 @@ def test_log_lines_as_docker_compose_prints_them(proj: Path) -> None:
     assert not res.stdout.startswith("Attaching"), res.stdout
     assert "\x1b[Ka-1 exited with code 0" in res.stdout.splitlines()
 
-    # colours: the status line's newline is inside the colour, as docker compose writes it
-    res = composer_cli("--ansi", "always", "--progress", "plain", "--profile", "lines", "up", "a",
-                       cwd=proj, timeout=120)
+    # colours (COMPOSE_ANSI when --ansi is not given): the status line's newline is inside the
+    # colour, as docker compose writes it
+    res = composer_cli("--progress", "plain", "--profile", "lines", "up", "a", cwd=proj, timeout=120,
+                       env={"COMPOSE_ANSI": "always"})
     assert "\x1b[36ma-1  | \x1b[0ma-first\n" in res.stdout, res.stdout
     assert "\x1b[36m\n\x1b[Ka-1 exited with code 0\n\x1b[0m" in res.stdout, repr(res.stdout)
+    res = composer_cli("--ansi", "never", "--profile", "lines", "up", "a", cwd=proj, timeout=120,
+                       env={"COMPOSE_ANSI": "always"})
+    assert "a-1  | a-first\n" in res.stdout and "\x1b[36m" not in res.stdout, res.stdout
 
 
 def test_a_restarting_container_says_so_and_up_ends_when_it_gives_up(proj: Path) -> None:
