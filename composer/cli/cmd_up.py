@@ -141,7 +141,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     if getattr(args, "build", False):
         raise UsageError("build is not supported yet")
     if args.force_recreate and args.no_recreate:
-        raise UsageError("--force-recreate and --no-recreate are incompatible")
+        raise ComposerError("--force-recreate and --no-recreate are incompatible")
     detach = name == "create" or args.detach or (name == "up" and args.wait)  # --wait implies -d
     if name == "up":
         _check_attach_flags(args, detach)
@@ -151,7 +151,7 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         _check_exit_code_from(project, args)
     unknown = set(args.attach) - set(project.services) if name == "up" else set()
     if unknown:
-        raise UsageError(f"cannot attach to services not included in up: {', '.join(sorted(unknown))}")
+        raise ComposerError(f"cannot attach to services not included in up: {', '.join(sorted(unknown))}")
     watching = _watch_setup(project, args.services) if name == "up" and args.watch else None
     recreate = "force" if args.force_recreate else ("never" if args.no_recreate else "diverged")
     start = name == "up" and not args.no_start
@@ -305,22 +305,23 @@ def _wait(ctx: Context, project: Project, services: list[str], timeout: float | 
 
 
 def _check_attach_flags(args: argparse.Namespace, detach: bool) -> None:
-    """docker compose's validateFlags for the attached modes (cmd/compose/up.go), its words."""
+    """docker compose's validateFlags for the attached modes (cmd/compose/up.go), its words; like
+    every error of its commands' checks, they exit 1."""
     stop = args.abort_on_container_exit or (args.exit_code_from and not args.abort_on_container_failure)
     if stop and args.abort_on_container_failure:
-        raise UsageError("--abort-on-container-failure cannot be combined with --abort-on-container-exit")
+        raise ComposerError("--abort-on-container-failure cannot be combined with --abort-on-container-exit")
     if args.wait and (args.attach_dependencies or stop or args.attach):
-        raise UsageError("--wait cannot be combined with --abort-on-container-exit, --attach or "
-                         "--attach-dependencies")
+        raise ComposerError("--wait cannot be combined with --abort-on-container-exit, --attach or "
+                            "--attach-dependencies")
     if detach and (args.attach_dependencies or stop or args.abort_on_container_failure or args.attach
                    or args.watch):
         what = "--wait" if args.wait else "--detach"
-        raise UsageError(f"{what} cannot be combined with --abort-on-container-exit, "
-                         "--abort-on-container-failure, --attach, --attach-dependencies or --watch")
+        raise ComposerError(f"{what} cannot be combined with --abort-on-container-exit, "
+                            "--abort-on-container-failure, --attach, --attach-dependencies or --watch")
     if args.no_build and args.watch:
-        raise UsageError("--no-build and --watch are incompatible")
+        raise ComposerError("--no-build and --watch are incompatible")
     if args.attach and args.attach_dependencies:  # checked after those, in its RunE
-        raise UsageError("cannot combine --attach and --attach-dependencies")
+        raise ComposerError("cannot combine --attach and --attach-dependencies")
 
 
 def _watch_setup(project: Project, services: list[str]) -> Any:

@@ -56,13 +56,18 @@ def test_exit_code_from_a_service_that_is_not_first_to_exit(proj: Path) -> None:
 
 
 def test_attach_flags_are_checked_before_anything_is_made(proj: Path) -> None:
-    res = composer_ok(proj, "up", "--attach", "nope", code=2)
+    # docker compose's errors: its words, exit 1
+    res = composer_ok(proj, "up", "--attach", "nope", code=1)
     assert "cannot attach to services not included in up: nope" in res.stderr
-    res = composer_ok(proj, "up", "--abort-on-container-exit", "--abort-on-container-failure", code=2)
+    res = composer_ok(proj, "up", "--abort-on-container-exit", "--abort-on-container-failure", code=1)
     assert "--abort-on-container-failure cannot be combined with --abort-on-container-exit" in res.stderr
     # validateFlags' --detach check comes before the RunE's --attach / --attach-dependencies one
-    res = composer_ok(proj, "up", "-d", "--attach", "first", "--attach-dependencies", code=2)
+    res = composer_ok(proj, "up", "-d", "--attach", "first", "--attach-dependencies", code=1)
     assert "--detach cannot be combined with" in res.stderr
+    res = composer_ok(proj, "up", "--attach", "first", "--attach-dependencies", code=1)
+    assert res.stderr == "cannot combine --attach and --attach-dependencies\n"
+    res = composer_ok(proj, "up", "--force-recreate", "--no-recreate", code=1)
+    assert res.stderr == "--force-recreate and --no-recreate are incompatible\n"
     assert composer_ok(proj, "ps", "-a", "-q").stdout == ""
     assert composer_ok(proj, "ps", "--services").stdout == "\n"  # Println of none: an empty line
 
