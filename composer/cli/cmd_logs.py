@@ -315,6 +315,8 @@ class ProjectFollower:
         self.last: dict[str, str] = {}  # id -> time of the last record printed
         self._stop = threading.Event()
         self._unwatched: set[str] = set()
+        self._began = time.time_ns()
+        self._dies: dict[str, int] = {}  # id -> how many of its ends were reported
 
     def stop(self) -> None:
         self._stop.set()
@@ -392,11 +394,32 @@ class ProjectFollower:
         reader = self.readers.get(c.id)
         if reader is not None and not restarting:
             reader.join(2.0)  # its last lines before the status line
-        code = c.exit_code if c.exit_code is not None else 0
+        code = self._exit_code(c, restarting)
         suffix = " (restarting)" if restarting else ""
         self.printer.status(short_name(c), f"exited with code {code}{suffix}")
         if self.on_exit is not None:
             self.on_exit(c, code, restarting)
+
+    def _exit_code(self, c: ContainerInfo, restarting: bool) -> int:
+        """The code of the run that ended. A container running again after a restart shows none
+        (and one seen ended may have run several times since the last look): the engine's die
+        events (docker compose reads the code from them) say it, the n-th die since the follow
+        began for the n-th end reported."""
+        nth = self._dies.get(c.id, 0)
+        self._dies[c.id] = nth + 1
+        if not restarting and c.exit_code is not None:
+            return c.exit_code
+        events = getattr(self.engine, "events", None)
+        if events is not None:
+            try:
+                codes = [e.attributes.get("exitCode", "0") for e in events(since=self._began,
+                                                                            until=time.time_ns())
+                         if e.id == c.id and e.action == "die"]
+            except Exception:  # noqa: BLE001 - an unreadable event log: the state's code, or 0
+                codes = []
+            if nth < len(codes) and codes[nth].lstrip("-").isdigit():
+                return int(codes[nth])
+        return c.exit_code if c.exit_code is not None else 0
 
     def _join(self) -> None:
         # the readers of containers it does not watch are left behind (they may run on)

@@ -59,6 +59,11 @@ services:
     command: ["sh", "-c", "echo flaky run; exit 3"]
     restart: on-failure:2
     profiles: [restarts]
+  crashy:
+    image: localhost/busybox:latest
+    command: ["sh", "-c", "echo crash; sleep 1; exit 2"]
+    restart: always
+    profiles: [restarts]
   db:
     image: localhost/busybox:latest
     command: ["sh", "-c", "echo db booting; sleep 1; touch /tmp/ok; echo db ready; {_LOOP.format('db')}"]
@@ -242,3 +247,14 @@ def test_a_restarting_container_says_so_and_up_ends_when_it_gives_up(proj: Path)
     assert lines.count("flaky-1  | flaky run") == 3, lines
     assert lines.count("\x1b[Kflaky-1 exited with code 3 (restarting)") == 2, lines
     assert lines[-1] == "\x1b[Kflaky-1 exited with code 3", lines
+
+
+def test_a_failure_that_restarts_aborts_with_its_code(proj: Path) -> None:
+    # the container runs again at once: the ended run's code comes from the engine's die events,
+    # as docker compose's monitor reads it; --abort-on-container-failure acts on that exit
+    res = composer_ok(proj, "--profile", "restarts", "up", "crashy", "--abort-on-container-failure",
+                      code=2)
+    lines = res.stdout.splitlines()
+    assert lines[:2] == ["Attaching to crashy-1", "crashy-1  | crash"], lines
+    assert "\x1b[Kcrashy-1 exited with code 2 (restarting)" in lines, lines
+    assert "Aborting on container exit..." in res.stderr
