@@ -60,6 +60,8 @@ class LogPrinter:
     appears keep their narrower column. *split_streams* (attached `up`): a container's stderr
     lines go to our stderr, as docker compose's attach writes them. *muted* drops log lines (status
     lines still print): docker compose's consumer writes nothing once its context is cancelled.
+    *clock* (attached `up --timestamps`): a line's stamp is the time it is printed, in the local
+    zone, as docker compose's consumer stamps it; otherwise it is the record's, as the engine's.
     """
 
     names: Sequence[str]
@@ -70,6 +72,7 @@ class LogPrinter:
     lazy: bool = False
     split_streams: bool = False
     muted: bool = False
+    clock: bool = False
 
     def __post_init__(self) -> None:
         self.width = 0
@@ -113,7 +116,7 @@ class LogPrinter:
         if self.muted:
             return
         text = rec.text.decode(errors="replace")
-        stamp = f"{rec.time} " if self.timestamps else ""
+        stamp = f"{now_stamp() if self.clock else rec.time} " if self.timestamps else ""
         # run: keep the streams apart
         err = rec.stream == "stderr" and (self.split_streams or (not self.prefix and self.out is None))
         self.write(f"{self.head(name)}{stamp}{text}\n", sys.stderr if err else None)
@@ -142,6 +145,16 @@ class LogPrinter:
                 out.flush()
             except BrokenPipeError:
                 pass
+
+
+def now_stamp() -> str:
+    """Now as Go's RFC3339NanoFixed in the local zone (`2006-01-02T15:04:05.000000000Z07:00`):
+    nine digits always, `Z` for UTC, else the offset."""
+    ns = time.time_ns()
+    t = time.localtime(ns // 1_000_000_000)
+    off = t.tm_gmtoff or 0
+    zone = "Z" if off == 0 else f"{'+' if off > 0 else '-'}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}"
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', t)}.{ns % 1_000_000_000:09d}{zone}"
 
 
 def use_color(ctx: Context, no_color: bool) -> bool:

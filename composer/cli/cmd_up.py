@@ -430,7 +430,8 @@ class _Watch:
         watched = set(args.services) or self.attach
         listed = sorted(watched | self.attach) if watched else []  # none: every service
         self.printer = LogPrinter([], use_color(ctx, args.no_color), prefix=not args.no_log_prefix,
-                                  timestamps=args.timestamps, lazy=True, split_streams=True)
+                                  timestamps=args.timestamps, lazy=True, split_streams=True,
+                                  clock=True)
         self.containers = C.project_containers(engine, project.name, listed)
         self.cascade = _Cascade(ctx, project, args)
         self.follower = ProjectFollower(engine, project.name, listed, self.printer, since=time.time(),

@@ -9,6 +9,7 @@ text-mode pipe reads its "\\r" as a line end, so there it reads "\\x1b[K<name> e
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -224,6 +225,11 @@ def test_log_lines_as_docker_compose_prints_them(proj: Path) -> None:
     # a container's stderr goes to ours (docker compose's attach), prefixed the same
     assert "a-1  | a-err" in res.stderr.splitlines() and "a-err" not in res.stdout
     assert "\x1b[Klongername-1 exited with code 0" in out and "\x1b[Ka-1 exited with code 0" in out
+
+    # --timestamps: the local time of printing, as Go's RFC3339NanoFixed
+    res = composer_ok(proj, "--profile", "lines", "up", "--timestamps", "a", env={"TZ": "Asia/Kolkata"})
+    first = next(x for x in res.stdout.splitlines() if x.endswith(" a-first"))
+    assert re.fullmatch(r"a-1  \| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\+05:30 a-first", first), first
 
     # nothing attached: no "Attaching to" line at all
     res = composer_ok(proj, "--profile", "lines", "up", "a", "--no-attach", "a")

@@ -68,6 +68,25 @@ def test_a_stopped_container_stays_watched_until_it_dies_or_goes() -> None:
     assert watched == set()  # removed: nothing left to wait for
 
 
+def test_up_stamps_lines_with_the_local_time_of_printing_as_go_rfc3339nanofixed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from composer.cli.cmd_logs import now_stamp
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        monkeypatch.setattr(time, "time_ns", lambda: 1767323045_000000500)
+        assert now_stamp() == "2026-01-02T08:34:05.000000500+05:30"
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+        assert now_stamp() == "2026-01-02T03:04:05.000000500Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_the_printer_widens_for_a_later_name_and_prints_status_lines() -> None:
     import io
 
