@@ -296,6 +296,14 @@ def watch_step(watched: set[str], before: Mapping[str, ContainerInfo],
                 out.append(("exit", c))
         elif action == "destroy":
             watched.discard(c.id)
+    # stopped while it waited to run again: no die (its run had ended), but it is over
+    seen = {c.id for _, c in events}
+    for cid, c in after.items():
+        old = before.get(cid)
+        if (cid in watched and cid not in seen and old is not None and old.status == "restarting"
+                and c.status in ("exited", "dead")):
+            watched.discard(cid)
+            out.append(("exit", c))
     return out
 
 

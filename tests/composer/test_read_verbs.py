@@ -59,6 +59,13 @@ def test_a_death_for_good_ends_the_watch_a_restart_does_not() -> None:
     assert watched == set()
 
 
+def test_a_container_stopped_while_it_waits_to_restart_ends_the_watch() -> None:
+    watched = {ID}
+    waiting = info(status="restarting", exit_code=2)
+    assert _step(watched, [waiting], [info(status="exited", exit_code=2)]) == [("exit", "p-web-1")]
+    assert watched == set()
+
+
 def test_a_stopped_container_stays_watched_until_it_dies_or_goes() -> None:
     stopped = info(status="exited")
     watched = {ID}
