@@ -335,12 +335,40 @@ class ProjectFollower:
         self.followed: dict[str, str] = {}  # id -> started_at its reader began with
         self.last: dict[str, str] = {}  # id -> time of the last record printed
         self._stop = threading.Event()
+        self._poke = threading.Event()
         self._unwatched: set[str] = set()
         self._began = time.time_ns()
         self._dies: dict[str, int] = {}  # id -> how many of its ends were reported
 
     def stop(self) -> None:
         self._stop.set()
+        self._poke.set()
+
+    def _wake_on_events(self) -> None:
+        """Look again as soon as the engine logs an event of the project (a start, a die, ...),
+        not only every *interval*: status lines come when the exit happens, and restarts a few
+        tenths of a second apart are seen one by one, as docker compose's monitor sees them."""
+        events = getattr(self.engine, "events", None)
+        if events is None:
+            return
+
+        def pump() -> None:
+            try:
+                for ev in events():
+                    if self._stop.is_set():
+                        return
+                    if ev.attributes.get(L.PROJECT) == self.project:
+                        self._poke.set()
+            except Exception:  # noqa: BLE001 - no event log: the interval's looks still run
+                return
+
+        threading.Thread(target=pump, name="events", daemon=True).start()
+
+    def _wait(self) -> bool:
+        """Wait for the next look; False once stopped."""
+        self._poke.wait(self.interval)
+        self._poke.clear()
+        return not self._stop.is_set()
 
     def _list(self) -> list[ContainerInfo]:
         out = C.project_containers(self.engine, self.project, self.services, oneoff=self.oneoff)
@@ -388,7 +416,8 @@ class ProjectFollower:
             self._attach(c, self.since, self.tail)
         watched = {c.id for c in containers if self._watches(c)}
         snap = {c.id: c for c in containers}
-        while watched and not self._stop.wait(self.interval):
+        self._wake_on_events()
+        while watched and self._wait():
             if self.until is not None and time.time() >= self.until:
                 break
             now = {c.id: c for c in self._list()}

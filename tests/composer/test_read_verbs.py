@@ -280,6 +280,41 @@ class _FakeEngine:
         self.containers = _FakeContainers(looks)
 
 
+def test_the_follower_looks_again_when_the_engine_logs_an_event_of_the_project() -> None:
+    import io
+    import threading
+    import time
+
+    from composer.cli.cmd_logs import ProjectFollower
+    from runtime.events import Event
+
+    web = info()
+    engine = _FakeEngine([[info(status="exited", exit_code=3)]])
+    other = Event(time=1, id="ef" * 32, action="die", attributes={L.PROJECT: "q"})
+    die = Event(time=2, id=ID, action="die", attributes={L.PROJECT: "p", "exitCode": "3"})
+
+    def live() -> Any:
+        yield other  # another project's: no look for it
+        time.sleep(0.3)
+        yield die
+        threading.Event().wait()  # a live stream: nothing more
+
+    def events(since: int | None = None, until: int | None = None) -> Any:
+        return iter([other, die]) if until is not None else live()
+
+    engine.events = events  # type: ignore[attr-defined]
+    out = io.StringIO()
+    follower = ProjectFollower(engine, "p", (), LogPrinter(["web-1"], color=False, out=out),
+                               interval=30)  # looks only on events within this test's time
+    started = time.monotonic()
+    done = threading.Thread(target=follower.run, args=([web],), daemon=True)
+    done.start()
+    done.join(10)
+    assert not done.is_alive(), "the follower waited for its interval"
+    assert 0.3 <= time.monotonic() - started < 10
+    assert out.getvalue().endswith("\r\x1b[Kweb-1 exited with code 3\n")
+
+
 def test_the_follower_attaches_a_later_container_from_its_start_and_reports_it() -> None:
     import io
 
