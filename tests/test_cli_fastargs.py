@@ -44,7 +44,7 @@ TAKEN = [
     ["up", "--attach", "web", "--no-attach=db", "--exit-code-from", "web", "--abort-on-container-exit"],
     ["up", "--no-log-prefix", "--no-color", "--timestamps", "--attach-dependencies", "--build"],
     ["up", "--abort-on-container-failure", "--no-recreate", "--timeout=3", "--renew-anon-volumes"],
-    ["up", "--wait-timeout", "1e1", "--detach", "--yes"],
+    ["up", "--wait-timeout", "1e1", "--detach", "--yes"], ["up", "--menu", "web"],
     ["create", "--force-recreate", "web"], ["create", "--pull=always", "--scale", "a=2", "--build"],
     ["down"], ["-p", "x", "down", "-v", "-t", "1"],
     ["down", "--volumes", "--rmi", "local", "--remove-orphans"],

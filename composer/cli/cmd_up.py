@@ -50,7 +50,7 @@ _CONVERGE_DEFAULTS: dict[str, object] = {
 }
 _UP_FLAGS = ("detach", "no_deps", "no_start", "wait", "abort_on_container_exit",
              "abort_on_container_failure", "attach_dependencies", "no_log_prefix", "no_color",
-             "timestamps", "renew_anon_volumes", "watch")
+             "timestamps", "renew_anon_volumes", "watch", "menu")
 FAST_ARGS = {
     "up": {
         "options": {
@@ -116,6 +116,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("-V", "--renew-anon-volumes", action="store_true")
         parser.add_argument("-w", "--watch", action="store_true",
                             help="watch source code and refresh containers when files are updated")
+        # docker compose draws its shortcuts menu only on a terminal, and composer has none: the
+        # flag (and --menu=false of scripts) is taken and changes nothing
+        parser.add_argument("--menu", action="store_true", help="enable interactive shortcuts (none here)")
         C.add_timeout(parser)
     parser.add_argument("services", nargs="*", metavar="SERVICE")
 
