@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import struct
 import subprocess
 import sys
 import termios
@@ -23,8 +24,11 @@ class Terminal:
     """`composer *args` with stdin, stdout and stderr on one pty; the test reads the screen and
     types. Close it (or use it as a context manager) to kill what still runs."""
 
-    def __init__(self, *args: str, cwd: str | Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *args: str, cwd: str | Path, env: Mapping[str, str] | None = None,
+                 size: tuple[int, int] | None = None) -> None:
         self.master, slave = os.openpty()
+        if size is not None:
+            self.resize(*size)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "composer", *args], cwd=cwd, stdin=slave, stdout=slave,
             stderr=slave, env={**os.environ, **(env or {})}, start_new_session=True,
@@ -63,6 +67,14 @@ class Terminal:
             if not self._read(0.2):
                 assert text in self.text, f"{text!r} not seen before the end: {self.text!r}"
         return self.text
+
+    def resize(self, rows: int, columns: int) -> None:
+        """The window's new size: the kernel sends SIGWINCH to the CLI, as a terminal emulator's."""
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+    def mode(self) -> list[object]:
+        """The terminal's termios settings (raw or not: what the CLI leaves it in)."""
+        return termios.tcgetattr(self.master)
 
     def type(self, keys: bytes) -> None:
         os.write(self.master, keys)

@@ -326,8 +326,12 @@ class ProjectFollower:
                  tail: int | None = None, since: float | None = None, until: float | None = None,
                  oneoff: bool | None = False, index: int | None = None, interval: float = 0.5,
                  attach: Collection[str] | None = None, watch: Collection[str] | None = None,
-                 on_exit: Callable[[ContainerInfo, int, bool], None] | None = None) -> None:
+                 on_exit: Callable[[ContainerInfo, int, bool], None] | None = None,
+                 restarted: Callable[[str], bool] | None = None) -> None:
         self.engine, self.project, self.services = engine, project, tuple(services)
+        # whether a container seen stopped was stopped to be started again by someone else (up
+        # --watch's restarts): then it is "restarting", and stays watched
+        self.restarted = restarted
         self.printer, self.tail, self.since, self.until = printer, tail, since, until
         self.oneoff, self.index, self.interval = oneoff, index, interval
         self.attach, self.watch, self.on_exit = attach, watch, on_exit
@@ -425,7 +429,10 @@ class ProjectFollower:
                 if what == "start":
                     self._start(c)
                 elif self._watches(c):
-                    self._exited(c, restarting=what == "restarting")
+                    again = what == "restarting" or (self.restarted is not None and self.restarted(c.id))
+                    if again:
+                        watched.add(c.id)
+                    self._exited(c, restarting=again)
             watched -= {cid for cid, c in now.items() if not self._watches(c)}
             snap = now
         self._join()

@@ -168,9 +168,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
         "stop_timeout": getattr(args, "stop_timeout", None),
         "renew_anon_volumes": getattr(args, "renew_anon_volumes", False),
     }
+    yes = bool(getattr(args, "yes", False))
     if start and not detach and not ctx.args.dry_run:
-        return _up_attached(ctx, project, args, converge)
-    rc = _converge(ctx, project, start=start, **converge)
+        return _up_attached(ctx, project, args, converge, watching=watching, assume_yes=yes)
+    rc = _converge(ctx, project, start=start, assume_yes=yes, **converge)
     if rc or ctx.args.dry_run or name == "create" or not start:
         return rc
     if args.wait:
@@ -178,11 +179,12 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _converge(ctx: Context, project: Project, *, quiet: bool = False,
+def _converge(ctx: Context, project: Project, *, quiet: bool = False, assume_yes: bool = False,
               hook_output: Callable[[str, str], None] | None = None, **opts: Any) -> int:
     """Reconcile and run the plan. *quiet*: no progress (attached up's start, as docker compose's,
-    which runs without a progress writer). *hook_output* hears what post_start hooks write (the
-    other modes drop it, as docker compose's detached exec)."""
+    which runs without a progress writer), and no second look at the volumes (the create asked).
+    *assume_yes*: -y, the answer to recreating a volume that differs from the file. *hook_output*
+    hears what post_start hooks write (the other modes drop it, as docker compose's detached exec)."""
     engine = ctx.engine()
     warming = None if ctx.args.dry_run or quiet else _warm_pod_monitor(engine, project.name)
     from composer.orchestrate import observe
@@ -203,7 +205,8 @@ def _converge(ctx: Context, project: Project, *, quiet: bool = False,
         return 0
     try:
         with C.lock(ctx, project.name):
-            _recreate_diverged_volumes(ctx, project, assume_yes)
+            if not quiet:
+                _recreate_diverged_volumes(ctx, project, assume_yes)
             plan = reconcile(project, observe(engine, project), options)
             run_plan(ctx, plan, project, stop_timeout=stop_timeout, **more)
     finally:
@@ -395,37 +398,49 @@ class _Cascade:
             _stop_services(self.ctx, self.project, self.args)
 
 
-def _up_attached(ctx: Context, project: Project, args: argparse.Namespace, converge: dict[str, Any]) -> int:
+def _up_attached(ctx: Context, project: Project, args: argparse.Namespace, converge: dict[str, Any],
+                 *, watching: Any = None, assume_yes: bool = False) -> int:
     """docker compose's attached Up: create (with its progress), print "Attaching to ...", start
-    the watch, then start the services without progress while it prints what they write; wait
-    until every watched container has ended."""
-    rc = _converge(ctx, project, start=False, **converge)
+    the monitor, then start the services without progress while it prints what they write; wait
+    until every watched container has ended. With *watching* (up --watch), the watched files'
+    changes are acted on meanwhile, once the services run."""
+    rc = _converge(ctx, project, start=False, assume_yes=assume_yes, **converge)
     if rc:
         return rc
-    watch = _Watch(ctx, project, args)
+    restarts = None
+    if watching is not None:
+        from composer.watch.driver import Restarts
+
+        restarts = Restarts()
+    monitor = _Monitor(ctx, project, args, restarted=restarts.absorb if restarts is not None else None)
+    files: Any = contextlib.nullcontext()
+    if watching is not None:
+        files = _watching(ctx.engine(), project, watching, monitor.printer, restarts)
     # the start only starts what the create made: no second recreate, pull or orphan removal
     start = {**converge, "recreate": "never", "pull": "missing", "remove_orphans": False,
              "renew_anon_volumes": False}
     with _sigterm_as_interrupt():
         try:
-            watch.begin()
-            _converge(ctx, project, start=True, quiet=True, hook_output=watch.printer.log, **start)
-            return watch.wait()
+            monitor.begin()
+            _converge(ctx, project, start=True, quiet=True, hook_output=monitor.printer.log, **start)
+            with files:
+                return monitor.wait()
         except KeyboardInterrupt:
-            watch.stop()
-            _graceful_stop(ctx, project, args, watch.printer)
+            monitor.stop()
+            _graceful_stop(ctx, project, args, monitor.printer)
             return 130  # docker compose's AdaptCmd: a cancelled command exits 130
         except BaseException:
-            watch.stop()
+            monitor.stop()
             raise
 
 
-class _Watch:
+class _Monitor:
     """The attached part of docker compose's Up: its monitor (a ProjectFollower on a thread)
     watches the services named on the command line, else the attached ones (none: every service),
     and shows the attached services' output written from now on (no replay of earlier runs)."""
 
-    def __init__(self, ctx: Context, project: Project, args: argparse.Namespace) -> None:
+    def __init__(self, ctx: Context, project: Project, args: argparse.Namespace, *,
+                 restarted: Callable[[str], bool] | None = None) -> None:
         from composer.cli.cmd_logs import LogPrinter, ProjectFollower, use_color
 
         engine = ctx.engine()
@@ -438,7 +453,8 @@ class _Watch:
         self.containers = C.project_containers(engine, project.name, listed)
         self.cascade = _Cascade(ctx, project, args)
         self.follower = ProjectFollower(engine, project.name, listed, self.printer, since=time.time(),
-                                        attach=self.attach, watch=watched or None, on_exit=self.cascade)
+                                        attach=self.attach, watch=watched or None, on_exit=self.cascade,
+                                        restarted=restarted)
         self.thread = threading.Thread(target=self.follower.run, args=(self.containers,),
                                        name="watch", daemon=True)
 

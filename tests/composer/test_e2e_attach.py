@@ -3,7 +3,6 @@ v2.40.3 (cmd/compose/attach.go, pkg/compose/attach_service.go: docker's RunAttac
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import compose_project, composer_cli, composer_ok
-from tests.ptys import read_until
+from tests.terminal import Terminal
 
 pytestmark = pytest.mark.privileged
 
@@ -121,18 +120,12 @@ def test_attach_index_and_container_attach(proj: Path) -> None:
 def test_attach_to_a_tty_detaches_on_the_detach_keys_and_leaves_it_running(proj: Path) -> None:
     _up(proj, "term")
     for flags, keys in (((), b"\x10\x11"), (("--detach-keys", "ctrl-x,y"), b"\x18y")):
-        leader, follower = os.openpty()
-        try:
-            p = subprocess.Popen([sys.executable, "-m", "composer", "attach", *flags, "term"], cwd=proj,
-                                 stdin=follower, stdout=follower, stderr=subprocess.PIPE, text=True)
+        with Terminal("attach", *flags, "term", cwd=proj) as term:
             time.sleep(1.5)
-            os.write(leader, b"one\n")
-            read_until(leader, b"got one")
-            os.write(leader, keys)
-            assert p.wait(timeout=15) == 0
-        finally:
-            os.close(follower)
-            os.close(leader)
-        assert composer_ok(proj, "ps", "--format", "{{.State}}", "term").stdout.strip() == "running"
+            term.type(b"one\n")
+            term.expect("got one")
+            term.type(keys)
+            assert term.wait(15) == 0
+    assert composer_ok(proj, "ps", "--format", "{{.State}}", "term").stdout.strip() == "running"
     res = composer_ok(proj, "attach", "--detach-keys", "ctrl-zz", "term", code=1)
     assert res.stderr.strip() == "Error response from daemon: Invalid detach keys (ctrl-zz) provided"
