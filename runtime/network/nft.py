@@ -9,8 +9,9 @@ bench F8) where only the command is installed.
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runtime.digest import sha256
@@ -48,12 +49,26 @@ def _fam(cidr_or_addr: str) -> str:
     return "ip6" if ":" in cidr_or_addr else "ip"
 
 
-def render(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]) -> str:
-    """The whole table. Empty *bridges* and *ports*: just delete it."""
+COMMENT_MAX = 128  # nft refuses a longer comment
+
+
+def owner_comment(root: Path, mntns: int) -> str:
+    """The comment on an engine's table naming the engine: the mount namespace (*mntns*, its
+    inode) in which its state root is *root*, so that another engine can tell the table of one
+    whose state is gone (leftover_reason). "" when it cannot be said in a comment."""
+    text = f"composer mntns={mntns} root={os.path.abspath(root)}"
+    if len(text) > COMMENT_MAX or not text.isprintable() or '"' in text or "\\" in text:
+        return ""
+    return text
+
+
+def render(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule], comment: str = "") -> str:
+    """The whole table, carrying *comment* (owner_comment). Empty *bridges* and *ports*: just
+    delete it."""
     head = [f"table inet {table} {{}}", f"delete table inet {table}"]
     if not bridges and not ports:
         return "\n".join(head) + "\n"
-    return _table(table, bridges, ports)
+    return _table(table, bridges, ports, comment)
 
 
 # Published ports are elements of four maps (host address or wildcard, v4 or v6) that four
@@ -102,7 +117,7 @@ def render_port_change(table: str, add: Sequence[PortRule] = (), remove: Sequenc
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _table(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]) -> str:
+def _table(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule], comment: str) -> str:
     head = [f"table inet {table} {{}}", f"delete table inet {table}"]
     elements: dict[str, list[str]] = {name: [] for name in MAPS}
     for p in ports:
@@ -135,6 +150,7 @@ def _table(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
             fwd.append(f"iifname {br} oifname {{ {', '.join(chr(34) + o + chr(34) for o in others)} }} drop")
     body = [
         f"table inet {table} {{",
+        *([f'  comment "{comment}"'] if comment else []),
         *maps,
         "  chain ports {",
         *(f"    {line}" for line in PORT_RULES),
@@ -160,7 +176,74 @@ def _table(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
     return "\n".join(head + body) + "\n"
 
 
+# ---- other engines' leftover tables --------------------------------------------------------
+# Several engines (each COMPOSER_RUNDIR) may share a host, each with its table. One whose state
+# was removed without a `down`, or whose command died between deleting a bridge and its rules,
+# leaves a table behind; its masquerade of a subnet that a live network now uses (`saddr S oifname
+# != its dead bridge`) rewrites that network's traffic on its own bridge once br_netfilter passes
+# bridged packets through it, and its DNAT maps still claim host ports. Network set-up removes such
+# tables, and only those a live engine would not miss.
+
+
+@record(kw_only=False)
+class TableListing:
+    name: str
+    handle: int | None   # of this incarnation: a table rendered again meanwhile has another
+    comment: str
+    bridges: tuple[str, ...]   # the interfaces its rules name
+
+
+def is_engine_table(name: str) -> bool:
+    """Whether *name* is a composer engine's table (table_name's two forms)."""
+    tail = name[len("composer_"):]
+    return name == "composer" or (name.startswith("composer_") and len(tail) == 8
+                                  and all(ch in "0123456789abcdef" for ch in tail))
+
+
+def parse_table(name: str, text: str) -> TableListing:
+    """What leftover_reason needs of `nft -a -t list table inet NAME`'s output."""
+    handle: int | None = None
+    comment = ""
+    bridges: list[str] = []
+    for i, line in enumerate(text.splitlines()):
+        line = line.strip()
+        if i == 0 and "# handle " in line:
+            tail = line.rsplit("# handle ", 1)[1].strip()
+            handle = int(tail) if tail.isdigit() else None
+        elif line.startswith('comment "'):
+            comment = line[len('comment "'):].rsplit('"', 1)[0]
+        elif "ifname" in line:
+            bridges += [w for j, w in enumerate(line.split('"')) if j % 2 and w not in bridges]
+    return TableListing(name, handle, comment, tuple(bridges))
+
+
+def comment_owner(comment: str) -> tuple[int, str] | None:
+    """(mount namespace, state root) of owner_comment's text; None for another text."""
+    head, sep, root = comment.partition(" root=")
+    if not sep or not head.startswith("composer mntns=") or not head[15:].isdigit():
+        return None
+    return int(head[15:]), root
+
+
+def leftover_reason(t: TableListing, *, mntns: int, owned: Callable[[str], bool],
+                    link_exists: Callable[[str], bool], state_exists: Callable[[str], bool]) -> str:
+    """Why table *t* of another engine is a leftover to remove, "" to keep it. Leftover: its
+    engine's state is gone (its comment names a state root, as seen from this mount namespace,
+    *mntns*, without *state_exists*), or it serves no link: no host link carries its name as owner
+    (*owned*: links.owner_alias) and none of the bridges its rules name exists (a live engine
+    whose bridges are all gone renders its table again when it makes one: _ensure_bridges)."""
+    if not is_engine_table(t.name):
+        return ""
+    owner = comment_owner(t.comment)
+    if owner is not None and owner[0] == mntns and not state_exists(owner[1]):
+        return f"the state of its engine ({owner[1]}) is gone"
+    if not owned(t.name) and not any(link_exists(b) for b in t.bridges):
+        return "none of its bridges exists"
+    return ""
+
+
 LIBRARY = "libnftables.so.1"
+OUTPUT_HANDLE, OUTPUT_TERSE = 1 << 3, 1 << 11  # libnftables.h: handles shown, set elements left out
 
 
 class _Lib:
@@ -176,6 +259,11 @@ class _Lib:
         lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
         lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.nft_run_cmd_from_buffer.restype = ctypes.c_int
+        lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_output_get_flags.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_output_get_flags.restype = ctypes.c_uint
+        lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
         ctx = lib.nft_ctx_new(0)
         if not ctx:
             raise OSError("nft_ctx_new failed")
@@ -191,6 +279,19 @@ class _Lib:
             if self.lib.nft_run_cmd_from_buffer(self.ctx, script.encode()) == 0:
                 return None
             return (self.lib.nft_ctx_get_error_buffer(self.ctx) or b"").decode(errors="replace")
+
+    def query(self, script: str, flags: int) -> str | None:
+        """The output of listing *script* with output *flags*; None when it fails."""
+        with self.lock:
+            before = self.lib.nft_ctx_output_get_flags(self.ctx)
+            self.lib.nft_ctx_output_set_flags(self.ctx, before | flags)
+            try:
+                ok = self.lib.nft_run_cmd_from_buffer(self.ctx, script.encode()) == 0
+                out = (self.lib.nft_ctx_get_output_buffer(self.ctx) or b"").decode(errors="replace")
+                self.lib.nft_ctx_get_error_buffer(self.ctx)  # read (and so cleared) either way
+            finally:
+                self.lib.nft_ctx_output_set_flags(self.ctx, before)
+            return out if ok else None
 
 
 _lib: _Lib | None = None
@@ -242,3 +343,36 @@ def apply(script: str) -> None:
     if proc.returncode != 0:
         msg = " ".join(proc.stderr.strip().splitlines()[:3])
         raise NetworkError(f"nftables: cannot apply composer rules: {msg}")
+
+
+def _query(script: str) -> str | None:
+    """`nft -a -t` *script*'s output (a listing); None when it fails (e.g. the table went)."""
+    lib = _library()
+    if lib is not None:
+        return lib.query(script, OUTPUT_HANDLE | OUTPUT_TERSE)
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nft")
+    if exe is None:
+        return None
+    proc = subprocess.run([exe, "-a", "-t", *script.split()], capture_output=True, text=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def engine_tables() -> list[str]:
+    """The names of the inet tables of composer engines on this host (is_engine_table)."""
+    out = _query("list tables inet") or ""
+    return [w[2] for w in (line.split() for line in out.splitlines())
+            if len(w) >= 3 and w[:2] == ["table", "inet"] and is_engine_table(w[2])]
+
+
+def show_table(name: str) -> TableListing | None:
+    """Table *name* (parse_table) as it is now; None when it is gone."""
+    out = _query(f"list table inet {name}")
+    return None if out is None else parse_table(name, out)
+
+
+def delete_table(name: str, handle: int) -> None:
+    """Delete table *name* if it still is the incarnation *handle* (not one rendered since)."""
+    apply(f"delete table inet handle {handle}\n")
