@@ -207,6 +207,9 @@ def _converge(ctx: Context, project: Project, *, quiet: bool = False, assume_yes
         with C.lock(ctx, project.name):
             if not quiet:
                 _recreate_diverged_volumes(ctx, project, assume_yes)
+            # hosts files and published ports a killed command owed, which a converged
+            # project's plan has nothing left to write (one read if none)
+            engine.networks.finish_due()
             plan = reconcile(project, observe(engine, project), options)
             run_plan(ctx, plan, project, stop_timeout=stop_timeout, **more)
     finally:

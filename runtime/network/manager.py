@@ -53,6 +53,9 @@ NET = "network"
 CTR = "netctr"     # per-container network record
 IP = "ip"          # id = f"{network}/{addr}", data = {"container": id}
 GONE = "netgone"   # a removed network whose bridge may still exist (a crash mid-remove)
+# hosts files and nft elements due from a process (its owner): a batch's, whose peers' files and
+# ports are written when it ends, or a rename's. A row of a dead owner makes repair() write them all
+DUE = "netdue"
 CONTAINER = "container"  # runtime.containers' row kind (not imported: that module is heavy)
 RUN_FILES = ("hosts", "resolv.conf", "port-proxy.log")  # what setup_container writes in the run dir
 
@@ -252,6 +255,8 @@ class NetworkManager:
         ends instead of after every container. Each container's own hosts file is still written at once (it is
         bind-mounted when it starts); a peer's name or a published port appears at the end."""
         with self._batch_lock:
+            if self._batch == 0:  # what it defers is in memory only: a kill leaves this row to say so
+                self.mark_due(self._batch_due())
             self._batch += 1
         try:
             yield
@@ -261,13 +266,50 @@ class NetworkManager:
                 nets: set[str] = set()
                 add: builtins.list[nft.PortRule] = []
                 remove: builtins.list[nft.PortRule] = []
-                if self._batch == 0:
+                last = self._batch == 0
+                if last:
                     nets, add, remove = self._pending_nets, self._pending_add, self._pending_remove
                     self._pending_nets, self._pending_add, self._pending_remove = set(), [], []
             if nets:
                 self._refresh_hosts(nets)
             if add or remove:
                 self._change_ports(add, remove)
+            if last:
+                self.done_due(self._batch_due())
+
+    def _batch_due(self) -> str:
+        """The key of this manager's batches' debt (mark_due): this process, this manager."""
+        return f"batch {' '.join(map(str, _owner()))} {id(self)}"
+
+    def mark_due(self, key: str, tx: Tx | None = None) -> None:
+        """Note in the state that this process owes hosts files or nft elements (*key* names the
+        debt, done_due settles it): if it dies first, repair() writes them all from the state.
+        In *tx* when given (the change that makes the debt, in the same transaction)."""
+        if tx is not None:
+            tx.put(DUE, key, {"owner": _owner()})
+            return
+        with self.store.transaction() as wtx:
+            wtx.put(DUE, key, {"owner": _owner()})
+
+    def done_due(self, key: str) -> None:
+        with self.store.transaction() as tx:
+            tx.delete(DUE, key)
+
+    def finish_due(self) -> None:
+        """The hosts files and nft elements a dead process owed (mark_due): all of them again.
+        One read when none is owed (`up` runs it: a converged project's plan writes nothing)."""
+        tx = self.store.read()
+        dead = [key for key, d in tx.list(DUE) if not _owner_alive(d.get("owner"))]
+        if not dead:
+            return
+        nets = {a["network"] for _, d in tx.list(CTR) for a in d.get("attachments", [])}
+        if nets:
+            self._refresh_hosts(nets)
+        if self.nft_ok:
+            self._refresh_nft()
+        with self.store.transaction() as wtx:
+            for key in dead:
+                wtx.delete(DUE, key)
 
     @property
     def nft_ok(self) -> bool:
@@ -1023,7 +1065,8 @@ class NetworkManager:
     def repair(self) -> builtins.list[str]:
         """Undo what crashed commands left: container records whose container row is gone and
         whose owner process is dead, address leases, netns pins and run files of no record, and
-        the bridges of networks removed from the state whose removal did not finish.
+        the bridges of networks removed from the state whose removal did not finish, and the
+        hosts files and nft elements a killed batch or rename owed (mark_due).
         Returns the container ids torn down. Cheap when nothing is stale (one read)."""
         # Pins and run dirs are listed before the records are read: set-up writes a record before
         # it makes either, teardown deletes the record last but for the run files, so a pin or run
@@ -1054,6 +1097,7 @@ class NetworkManager:
         for cid in runs - set(records):
             if tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
                 self._remove_run_files(cid)
+        self.finish_due()
         gone = tx.list(GONE)
         if gone:
             for _, d in gone:
