@@ -67,6 +67,8 @@ def rename(mgr: ContainerManager, ref: str, new: str) -> None:
             if net is not None:
                 net["name"] = new
                 tx.put(NETCTR_KIND, cid, net)
+                # their files say the old name until refresh_hosts below: owed if killed before
+                mgr.engine.networks.mark_due(f"rename {cid}", tx)
     except Conflict:
         _rewrite_bundle(mgr, cid, {**doc, "name": old})
         raise
@@ -75,6 +77,7 @@ def rename(mgr: ContainerManager, ref: str, new: str) -> None:
             mgr._write_ctl(cid, "renamed")
     if net is not None:  # its own hosts file, and its peers' on its networks
         mgr.engine.networks.refresh_hosts({a["network"] for a in net.get("attachments") or ()}, also=cid)
+        mgr.engine.networks.done_due(f"rename {cid}")
     from runtime.container_lifecycle import log_event
 
     log_event(mgr, cid, row, "rename", json.dumps({"oldName": f"/{old}"}, separators=(",", ":"))[1:-1])

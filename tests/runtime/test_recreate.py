@@ -134,6 +134,8 @@ def test_a_recreate_whose_create_fails_leaves_the_old_container_running(
         "after runtime.containers.ContainerManager.create",  # both, the new one under its temp name
         "after runtime.containers.ContainerManager.remove",  # the new one alone, under its temp name
         "after runtime.containers.ContainerManager.rename",  # renamed, not started
+        # renamed in the state, the hosts files not yet: they named it by its temporary name
+        "before runtime.network.manager.NetworkManager.refresh_hosts",
     ],
 )
 def test_a_kill_of_a_recreating_up_leaves_what_up_converges_and_down_v_removes(
@@ -156,6 +158,9 @@ def test_a_kill_of_a_recreating_up_leaves_what_up_converges_and_down_v_removes(
         log = _cli(d, "-p", "t-rk", "exec", "-T", "web", "cat", "/data/log").stdout.split()
         assert log[0] == "run" and len(log) >= 2  # the first run's line: the same volume
         assert "172.30.91.5/" in _cli(d, "-p", "t-rk", "exec", "-T", "web", "ip", "-4", "addr").stdout
+        for svc in ("web", "peer"):  # its name, not the temporary one, in its own and its peer's
+            hosts = _cli(d, "-p", "t-rk", "exec", "-T", svc, "cat", "/etc/hosts").stdout
+            assert "172.30.91.5\t" in hosts and " t-rk-web-1" in hosts and "_t-rk-web-1" not in hosts, hosts
         _anonymous_owned(engine)
         assert len(engine.volumes.list()) == 1
         again = _cli(d, "-p", "t-rk", "up", "-d")  # converged: nothing more to do
