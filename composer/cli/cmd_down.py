@@ -5,6 +5,7 @@ Works from labels, so `composer down -p NAME` needs no compose file.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from composer import labels as L
@@ -117,6 +118,12 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
             # a down killed after a network's row went, before its bridge did: this project's
             # network is no longer found, so no removal of it would finish the job (one read if not)
             engine.networks.repair()
+            # a pod monitor started ahead for a container that never came (an up or run killed
+            # amid its set-up) would wait out its grace: it goes now (one serving any stays)
+            from runtime import zygote
+
+            with contextlib.suppress(zygote.Unavailable):
+                zygote.retire_warm(str(engine.paths.rundir), pname)
         if not args.services and not orphans:  # a kept orphan may still use its secrets/configs
             C.remove_project_files(engine, pname)
     return 0

@@ -123,3 +123,34 @@ def test_a_kill_of_up_leaves_what_up_converges_and_down_v_removes(
         composer_ok(d, "-p", "t-kpu", "down", "-v", "-t", "0")
     assert composer_ok(d, "container", "ls", "-aq").stdout == ""
     assert composer_ok(d, "volume", "ls", "-q").stdout == ""
+
+
+def _monitors(run: Path) -> list[str]:
+    """Monitor processes of the engine at *run* (a pod monitor's command line names its socket there)."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "monitor.py" in cmd and str(run) in cmd:
+            out.append(f"{pid}: {cmd}")
+    return out
+
+
+def test_down_after_a_kill_of_run_rm_amid_its_set_up_leaves_no_pod_monitor(
+    tmp_path: Path, busybox_image: str, engine_paths: tuple[Path, Path]
+) -> None:
+    """`run --rm` starts the project's pod monitor ahead of its containers; killed before any came
+    to it, that monitor waited out its grace after `down` had removed everything."""
+    d = _project(tmp_path, busybox_image, _free_port())
+    try:
+        _killed(d, "before runtime.container_create._launch", "-p", "t-kpr", "run", "--rm", "web", "true")
+        assert _monitors(engine_paths[1]) != []  # the one started ahead, serving none
+    finally:
+        composer_ok(d, "-p", "t-kpr", "down", "-v", "-t", "0")
+    end = time.monotonic() + 1  # its exit is asynchronous, but not the grace's 5 s
+    while _monitors(engine_paths[1]) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert _monitors(engine_paths[1]) == []
+    assert composer_ok(d, "container", "ls", "-aq").stdout == ""
