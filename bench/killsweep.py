@@ -1,11 +1,16 @@
 """`python -m bench.killsweep SCENARIO [DELAY_MS ...]`: SIGKILL a composer verb at growing (or
-random: ``-N LO HI``) delays, then check that the next command tells the truth (no container
-listed as running whose init is dead, nothing listed exited whose init lives, no traceback) and
-that removal (rm -f, down -v, volume rm, network rm) leaves nothing: mounts, cgroups, processes,
-bridges and their veths, nftables rules, container and run dirs, netns pins, rows. Root only; each
-scenario gets its own state under $KILLSWEEP_DIR (default /tmp/killsweep/<scenario>) and imports
-the busybox image ($COMPOSER_BUSYBOX_TAR, else build/busybox-rootfs.tar) into it. Not part of
-`make bench`: it measures no time; it found the kill points tests/runtime/test_kill_points.py pins.
+random: ``-N LO HI``) delays, or at steps (``--at "after module.Class.method" ...``: the verb kills
+itself there, as tests/killpoint.py's DIE_AT does), then check that the next command tells the
+truth (no container listed as running whose init is dead, nothing listed exited whose init lives,
+no traceback) and that removal (rm -f, down -v, volume rm, network rm) leaves nothing: mounts,
+cgroups, processes (monitors among them), bridges and their veths, nftables rules, container and
+run dirs, netns pins, rows; and that every container's /etc/hosts names its peers truly. The hc_*
+scenarios run a project whose web waits for a healthy db (named volume) and publishes a port, with
+a worker after it: after each kill `up -d` must end with the three running, once each. Root only;
+each scenario gets its own state under $KILLSWEEP_DIR (default /tmp/killsweep/<scenario>) and
+imports the busybox image ($COMPOSER_BUSYBOX_TAR, else build/busybox-rootfs.tar) into it;
+KILLSWEEP_PAUSE=S sleeps S seconds between rounds (a quieter machine for others). Not part of
+`make bench`: it measures no time; it found the kill points the tests/*/test_*kill_points.py pin.
 Scenarios: see SCENARIOS."""
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from pathlib import Path
 
 from runtime.cgroups import engine_scope
+from runtime.network.links import owner_of
 from runtime.network.nft import table_name
 
 REPO = str(Path(__file__).resolve().parents[1])
@@ -84,7 +90,20 @@ def problem(what: str) -> None:
     print(f"  PROBLEM [{CURRENT[0]}] {what}", flush=True)
 
 
+AT = [""]  # --at STEP: the verb kills itself at that step (tests/killpoint.py) instead of after a delay
+
+
 def killed_after(delay: float, *args: str, env: dict[str, str] | None = None) -> int:
+    if AT[0]:
+        from tests.killpoint import DIE_AT
+
+        code = DIE_AT + "die_at(sys.argv[1])\nfrom composer.cli.main import main\nmain(sys.argv[2:])\n"
+        rc = subprocess.run([PY, "-c", code, AT[0], *args], env={**ENV, **(env or {})}, cwd=WORK,
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=120).returncode
+        if rc != -signal.SIGKILL:
+            FINISHED[0] += 1
+            print(f"  ({AT[0]} not reached: exit {rc})", flush=True)
+        return rc
     proc = subprocess.Popen([PY, "-m", "composer", *args], env={**ENV, **(env or {})}, cwd=WORK,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay)
@@ -162,11 +181,14 @@ def leaks(bridges: set[str]) -> list[str]:
     for ln in links.splitlines():
         if any(f"master {b} " in ln for b in bridges):
             found.append(f"veth {ln.split(':')[1].strip()}")
-    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     t = table_name(Path(RUN))
-    if t in tables.split():
-        body = subprocess.run(["nft", "list", "table", "ip", t], capture_output=True, text=True).stdout
-        if "dnat" in body or "cm" in body:
+    nets_left = [n for n in c("network", "ls", "--format", "{{.Name}}").stdout.split() if n != "composer"]
+    if not nets_left:  # no network of the sweep's own: none of its bridges or veths, no table rules
+        kept = default_bridge()  # the default network (container run's) stays, with its bridge and rules
+        found += [f"link {x} ({owner_of(x)})" for x in os.listdir("/sys/class/net")
+                  if owner_of(x) == t and x not in kept]
+        body = subprocess.run(["nft", "list", "table", "inet", t], capture_output=True, text=True).stdout
+        if body and ("elements" in body or not kept):  # published ports go with their containers
             found.append(f"nft table {t} with rules: {body.strip()[:300]}")
     for sub in ("containers", "volumes"):
         d = Path(ROOT) / sub
@@ -271,6 +293,7 @@ def up_converges() -> None:
         if state.get(svc) != "running":
             problem(f"after up -d again: {svc} is {state.get(svc)} ({state})")
     truth()
+    hosts_true([f"{PROJ}-web-1", f"{PROJ}-db-1"])
 
 
 def down_cleans() -> None:
@@ -459,19 +482,147 @@ def sc_run_rm_svc(d: float) -> None:
     down_cleans()
 
 
+# ---- a project with a healthy dependency: every service keeps running --------------------------
+# db has a named volume and a healthcheck, web waits for it to be healthy and publishes a port,
+# worker needs web: after any kill, up -d again must end with exactly these three running and each
+# one's /etc/hosts naming the others at their current addresses.
+
+HC_PROJ = "kshc"
+HC_SERVICES = ("db", "web", "worker")
+HC_COMPOSE = f"""
+services:
+  db:
+    image: {IMG}
+    command: ["sleep", "{MARK}"]
+    stop_grace_period: 1s
+    healthcheck: {{test: ["CMD", "true"], interval: 300ms, timeout: 2s, retries: 20}}
+    volumes: [data:/data]
+  web:
+    image: {IMG}
+    command: ["sleep", "{MARK}"]
+    stop_grace_period: 1s
+    ports: ["127.0.0.1::80"]
+    environment:
+      X: "${{X:-1}}"
+    depends_on: {{db: {{condition: service_healthy}}}}
+    volumes: [data:/data, /anon]
+  worker:
+    image: {IMG}
+    command: ["sleep", "{MARK}"]
+    stop_grace_period: 1s
+    depends_on: [web]
+volumes:
+  data: {{}}
+"""
+
+
+def hc(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return c("-p", HC_PROJ, "-f", str(WORK / "hc.yaml"), *args, check=check)
+
+
+def hc_killed(d: float, *args: str) -> None:
+    killed_after(d, "-p", HC_PROJ, "-f", str(WORK / "hc.yaml"), *args)
+
+
+def hc_converges() -> None:
+    """up -d after a kill: the three services, once each, running, with true hosts files."""
+    r = hc("up", "-d")
+    if r.returncode != 0:
+        problem(f"up -d after kill exited {r.returncode}: {r.stderr.strip()[-600:]}")
+    rows = truth()
+    names = sorted(x["Names"] for x in rows)
+    want = sorted(f"{HC_PROJ}-{s}-1" for s in HC_SERVICES)
+    if names != want:
+        problem(f"after up -d again: containers {names}")
+    states = {x["Names"]: x["State"] for x in rows}
+    if any(states.get(n) != "running" for n in want):
+        problem(f"after up -d again: {states}")
+    hosts_true(want)
+
+
+def hosts_true(names: list[str]) -> None:
+    """Each container's /etc/hosts (the file bind-mounted in it) names every other one on a network
+    they share at its address there, by its container and service names, and no temporary name."""
+    nets: dict[str, dict[str, str]] = {}
+    files: dict[str, str] = {}
+    for n in names:
+        ins = c("container", "inspect", n)
+        if ins.returncode != 0:
+            continue
+        doc = json.loads(ins.stdout)[0]
+        nets[n] = {k: v["IPAddress"] for k, v in doc["NetworkSettings"]["Networks"].items()}
+        files[n] = doc.get("HostsPath", "")
+    for n, path in files.items():
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            problem(f"{n}: hosts file {path}: {exc.strerror}")
+            continue
+        if f"_{n.split('-')[0]}-" in text:
+            problem(f"{n}: /etc/hosts names a temporary name: {text!r}")
+        for other, addrs in nets.items():
+            svc = other.split("-")[1]
+            for net in set(addrs) & set(nets[n]):
+                names_at = [ln.split()[1:] for ln in text.splitlines() if ln.split()[:1] == [addrs[net]]]
+                if len(names_at) != 1 or not {other, svc} <= set(names_at[0]):
+                    problem(f"{n}: /etc/hosts names {addrs[net]} ({other} on {net}) as {names_at}")
+
+
+def hc_down_cleans() -> None:
+    r = hc("down", "-v", "-t", "1")
+    if r.returncode != 0:
+        problem(f"down -v exited {r.returncode}: {r.stderr.strip()[-600:]}")
+
+
+def sc_hc_up(d: float) -> None:
+    hc_killed(d, "up", "-d")
+    truth()
+    hc_converges()
+    hc_down_cleans()
+
+
+def sc_hc_down(d: float) -> None:
+    hc("up", "-d", check=True)
+    hc_killed(d, "down", "-v", "-t", "1")
+    truth()
+    hc_down_cleans()
+
+
+def sc_hc_recreate(d: float) -> None:
+    hc("up", "-d", check=True)
+    hc_killed(d, "up", "-d", "--force-recreate")
+    truth()
+    hc_converges()
+    hc_down_cleans()
+
+
+def sc_hc_run_rm(d: float) -> None:
+    hc_killed(d, "run", "--rm", "web", "true")
+    rm_went_by_itself([f"{HC_PROJ}-web-run-"])
+    truth()
+    hc_converges()
+    hc_down_cleans()
+
+
 SCENARIOS = {k[3:]: v for k, v in globals().items() if k.startswith("sc_")}
 
 
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in SCENARIOS:
-        sys.exit(f"usage: python -m bench.killsweep {{{','.join(SCENARIOS)}}} [DELAY_MS ... | -N LO HI]")
+        sys.exit(f"usage: python -m bench.killsweep {{{','.join(SCENARIOS)}}} "
+                 "[DELAY_MS ... | -N LO HI | --at STEP ...]")
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "compose.yaml").write_text(COMPOSE)
+    (WORK / "hc.yaml").write_text(HC_COMPOSE)
     if not (Path(ROOT) / "state.db").exists():
         tar = os.environ.get("COMPOSER_BUSYBOX_TAR") or str(Path(REPO) / "build" / "busybox-rootfs.tar")
         c("image", "import", tar, IMG, check=True)
     name = sys.argv[1]
-    step = 50 if name in ("up", "down", "run_rm_svc", "recreate", "compose_restart") else 15
+    compose = name.startswith("hc_") or name in ("up", "down", "run_rm_svc", "recreate", "compose_restart")
+    step = 50 if compose else 15
+    if sys.argv[2:3] == ["--at"]:  # --at STEP ...: one round per step (a killpoint), not per delay
+        _sweep_steps(name, sys.argv[3:])
+        return
     delays = [int(x) for x in sys.argv[2:]] or list(range(0, 3000, step))
     if delays[0] < 0:  # -N LO HI: N random delays in [LO, HI] ms
         import random
@@ -484,8 +635,27 @@ def main() -> None:
         SCENARIOS[name](ms / 1000)
         settle_and_check(bridges)
         print(f"{CURRENT[0]}: {'ok' if len(PROBLEMS) == n0 else 'FAIL'} finished={FINISHED[0]}", flush=True)
+        time.sleep(float(os.environ.get("KILLSWEEP_PAUSE", "0")))  # a quieter machine for others
         if FINISHED[0] >= 4:  # the verb finishes before the kill now: later delays test nothing
             break
+    print(f"== {name}: {len(PROBLEMS)} problems")
+    for p in PROBLEMS:
+        print("  " + p)
+    _clean_up()
+    sys.exit(1 if PROBLEMS else 0)
+
+
+def _sweep_steps(name: str, steps: list[str]) -> None:
+    bridges = known_bridges()
+    PERSISTENT.update(bridges)
+    for at in steps:
+        AT[0] = at
+        CURRENT[0] = f"{name}@{at}"
+        n0 = len(PROBLEMS)
+        SCENARIOS[name](0)
+        settle_and_check(bridges)
+        print(f"{CURRENT[0]}: {'ok' if len(PROBLEMS) == n0 else 'FAIL'}", flush=True)
+        time.sleep(float(os.environ.get("KILLSWEEP_PAUSE", "0")))
     print(f"== {name}: {len(PROBLEMS)} problems")
     for p in PROBLEMS:
         print("  " + p)
