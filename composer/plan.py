@@ -388,13 +388,14 @@ def reconcile(project: Project, observed: Observed, options: ReconcileOptions = 
                         )
                     )
                 continue
-            after, shown = list(before_start), c.name
+            # a superseded one (a killed recreate's) may hold its name, addresses and ports
+            after, shown = [*before_start, *freed.get(n, ())], c.name
             if _is_temp_name(c.name, final[n]):
                 shown = final[n]
                 # a recreate killed after its new container's create, before the rename: finish it
                 why = f"{c.name} is a recreate's temporary name"
-                after.append(b.add("RenameContainer", target, why, freed.get(n, ()),
-                                   service=name, number=n, name=final[n], container_id=c.id))
+                after = [*before_start, b.add("RenameContainer", target, why, freed.get(n, ()),
+                                              service=name, number=n, name=final[n], container_id=c.id)]
             if options.start and c.status in RUNNING and restart_for:
                 # depends_on.restart: true: a dependency was replaced, restart this one after it
                 why = f"{restart_for[0]} is recreated (depends_on restart: true)"

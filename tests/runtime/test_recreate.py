@@ -133,6 +133,7 @@ def test_a_recreate_whose_create_fails_leaves_the_old_container_running(
         "after runtime.network.manager.NetworkManager.setup_container",
         "after runtime.containers.ContainerManager.create",  # both, the new one under its temp name
         "after runtime.containers.ContainerManager.remove",  # the new one alone, under its temp name
+        "before runtime.cgroups.Cgroup.remove",  # the old one's removal cut after its network's teardown
         "after runtime.containers.ContainerManager.rename",  # renamed, not started
         # renamed in the state, the hosts files not yet: they named it by its temporary name
         "before runtime.network.manager.NetworkManager.refresh_hosts",
@@ -167,6 +168,35 @@ def test_a_kill_of_a_recreating_up_leaves_what_up_converges_and_down_v_removes(
         assert "Recreate" not in again.stderr and engine.containers.get("t-rk-web-1").id == web.id
     finally:
         r = _cli(d, "-p", "t-rk", "down", "-v", "-t", "0")
+    assert r.returncode == 0, r.stderr
+    assert engine.containers.list(all=True) == [] and engine.volumes.list() == []
+
+
+def test_up_of_the_old_config_after_a_kill_amid_the_old_ones_removal_replaces_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A recreate killed in the old container's removal after its network's teardown; the next up
+    has the old config again (the change undone): it kept the old container, the one of the
+    file's config, and its start failed ('cannot join the network namespace ...: setns: Invalid
+    argument'). Without its network it is no more whole than one without its bundle: replaced."""
+    d = _project(tmp_path, "1")
+    try:
+        assert _cli(d, "-p", "t-ro", "up", "-d").returncode == 0
+        _project(tmp_path, "2")
+        proc = subprocess.run([sys.executable, "-c", KILLED_UP, "before runtime.cgroups.Cgroup.remove",
+                               "-p", "t-ro", "up", "-d"], cwd=d, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+        _project(tmp_path, "1")
+        r = _cli(d, "-p", "t-ro", "up", "-d")
+        assert r.returncode == 0, r.stderr
+        assert _web(engine, "t-ro") == ["t-ro-web-1"]
+        web = engine.containers.get("t-ro-web-1")
+        assert web.status == "running" and web.spec is not None and ("V", "1") in web.spec.env.items()
+        assert "172.30.91.5/" in _cli(d, "-p", "t-ro", "exec", "-T", "web", "ip", "-4", "addr").stdout
+        _anonymous_owned(engine)
+    finally:
+        r = _cli(d, "-p", "t-ro", "down", "-v", "-t", "0")
     assert r.returncode == 0, r.stderr
     assert engine.containers.list(all=True) == [] and engine.volumes.list() == []
 

@@ -388,3 +388,13 @@ def test_a_recreate_killed_midway_is_finished_from_labels(tmp_path: Path) -> Non
         """)
     assert damaged.ops[0].container_id == new.id and damaged.ops[0].volumes
     assert (damaged.ops[1].container_id, damaged.ops[1].name) == (old.id, "demo-web-1")
+    # the file's config is the old one's again (the change undone): it stays, and starts once the
+    # new one, which holds its addresses and ports, is gone (it started beside that removal)
+    kept = _running(p, "web", status="exited", cid="a" * 64)
+    newer = replace(_running(p, "web", status="created", hash_="newer", cid="b" * 64), name=new.name)
+    undone = reconcile(p, Observed(containers=(kept, newer), **seen))  # type: ignore[arg-type]
+    assert undone.render() == dedent("""\
+        [] -> #1 service:web:1, RemoveContainer, a recreate was interrupted
+        [1] -> #2 service:web:1, StartContainer, container is exited
+        """)
+    assert undone.ops[0].container_id == new.id
