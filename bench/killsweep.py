@@ -142,8 +142,12 @@ def truth() -> list[dict]:
             problem(f"inspect {name} failed: {ins.stderr.strip()}")
             continue
         st = json.loads(ins.stdout)[0]["State"]
-        if st["Running"] and not alive(st["Pid"]):
-            problem(f"{name}: listed {st['Status']} with pid {st['Pid']} not alive")
+        if st["Running"] and not alive(st["Pid"]):  # it may have exited since: asked again, a lie stays
+            time.sleep(0.2)
+            again = c("container", "inspect", name)
+            st2 = json.loads(again.stdout)[0]["State"] if again.returncode == 0 else {}
+            if st2.get("Running") and st2.get("Pid") == st["Pid"]:
+                problem(f"{name}: listed {st['Status']} with pid {st['Pid']} not alive")
         if st["Status"] in ("exited", "dead") and st["Pid"] and alive(st["Pid"]):
             problem(f"{name}: listed {st['Status']} but pid {st['Pid']} alive")
     return rows
