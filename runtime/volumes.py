@@ -222,7 +222,7 @@ class VolumeManager:
 
         Returns whether a volume was removed. Raises Conflict while a container uses it.
         """
-        self._empty_trash()
+        self.empty_trash()
         with self.store.transaction() as tx:
             if tx.get("volume", name) is None:
                 if force:
@@ -255,8 +255,9 @@ class VolumeManager:
             return None
         return trash
 
-    def _empty_trash(self) -> None:
-        """Delete what a removal killed before it had deleted its volume's data left (_to_trash)."""
+    def empty_trash(self) -> None:
+        """Delete what a removal killed before it had deleted its volume's data left (_to_trash):
+        each removal does it first, and `down -v`, which may find no volume left to remove."""
         with contextlib.suppress(FileNotFoundError):
             for entry in os.listdir(self.paths.volumes):
                 if entry.startswith(_TRASH):
@@ -294,7 +295,7 @@ class VolumeManager:
 
         Returns (name, bytes its data took) of each volume removed.
         """
-        self._empty_trash()
+        self.empty_trash()
         gone: builtins.list[tuple[str, Path | None]] = []
         with self.store.transaction() as tx:
             for name, doc in tx.list("volume"):

@@ -124,6 +124,8 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
 
             with contextlib.suppress(zygote.Unavailable):
                 zygote.retire_warm(str(engine.paths.rundir), pname)
+            if args.remove_volumes:  # the data a killed removal had not deleted (its row is gone)
+                engine.volumes.empty_trash()
         if not args.services and not orphans:  # a kept orphan may still use its secrets/configs
             C.remove_project_files(engine, pname)
     return 0

@@ -154,3 +154,24 @@ def test_down_after_a_kill_of_run_rm_amid_its_set_up_leaves_no_pod_monitor(
         time.sleep(0.05)
     assert _monitors(engine_paths[1]) == []
     assert composer_ok(d, "container", "ls", "-aq").stdout == ""
+
+
+def test_down_v_after_a_kill_of_a_volume_removal_amid_its_data_leaves_no_data(
+    tmp_path: Path, busybox_image: str, engine_paths: tuple[Path, Path]
+) -> None:
+    """A volume removal killed while it deletes the data (down -v's, volume rm's: the row gone,
+    the directory under a trash name) left that data on disk after the next down -v, which had no
+    volume left to remove (only a later volume removal emptied the trash)."""
+    d = _project(tmp_path, busybox_image, _free_port())
+    try:
+        composer_ok(d, "-p", "t-kpv", "up", "-d")
+        composer_ok(d, "-p", "t-kpv", "exec", "-T", "db", "sh", "-c", "echo data > /data/f")
+        composer_ok(d, "-p", "t-kpv", "down", "-t", "0")
+        _killed(d, "before runtime.volumes.shutil.rmtree", "volume", "rm", "t-kpv_data")
+        assert "t-kpv_data" not in composer_ok(d, "volume", "ls", "-q").stdout  # gone, its data not yet
+    finally:
+        composer_ok(d, "-p", "t-kpv", "down", "-v", "-t", "0")
+    vdir = engine_paths[0] / "volumes"
+    left = composer_ok(d, "volume", "ls", "-q").stdout.split()  # web's anonymous one: down kept it
+    assert len(left) == 1 and sorted(os.listdir(vdir)) == left
+    composer_ok(d, "volume", "rm", *left)
