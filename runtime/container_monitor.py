@@ -84,6 +84,8 @@ def spawn_monitor(
     mgr: ContainerManager, cid: str, name: str, *, start: bool, warm: WarmMonitor | None = None
 ) -> None:
     """Start the monitor of container *cid* (its bundle written) and read its first answer."""
+    if start:
+        _resolver_ready(mgr)
     cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
     from runtime import zygote
 
@@ -131,6 +133,14 @@ def spawn_monitor(
     raise ExecError(f"container {name}: the monitor failed to start: {detail}")
 
 
+def _resolver_ready(mgr: ContainerManager) -> None:
+    """The DNS resolver this command launched listens before a container starts (one that set no
+    network up made no network manager: nothing to wait for)."""
+    networks = mgr.engine.__dict__.get("networks")
+    if networks is not None:
+        networks.resolver_ready()
+
+
 def start_created(mgr: ContainerManager, cid: str) -> None:
     """Open the start gate of a created container; returns once its process was exec'd: the
     monitor answers on a FIFO of ours (a monitor started by an older composer does not: then
@@ -138,6 +148,7 @@ def start_created(mgr: ContainerManager, cid: str) -> None:
     import select
     import threading
 
+    _resolver_ready(mgr)
     run = mgr.paths.container_run(cid)
     reply = run / f"reply.{os.getpid()}.{threading.get_ident()}"
     with contextlib.suppress(FileNotFoundError):

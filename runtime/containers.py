@@ -166,6 +166,8 @@ class ContainerManager:
     def list(
         self, *, all: bool = True, labels: Mapping[str, str] | None = None
     ) -> builtins.list[ContainerInfo]:
+        if os.path.exists(self.paths.rundir / "dns" / "records"):  # NetworkManager.dns_dir()
+            self.engine.networks.ensure_resolver()  # killed: every listing command repairs it
         out = []
         for cid, doc in self.store.read().list(KIND):
             if labels and any(doc.get("labels", {}).get(k) != v for k, v in labels.items()):

@@ -174,6 +174,9 @@ class NetworkSpec:
     ipam: tuple[IPAMConfig, ...] = ()           # () = a free subnet from the pool
     driver_opts: Mapping[str, str] = field(default_factory=dict)  # "mtu", "com.docker.network.bridge.name"
     attachable: bool = True
+    # the embedded resolver answers its containers' names (podman's dns_enabled: on for the
+    # networks made with `network create` and compose's, off for the engine's default network)
+    dns_enabled: bool = True
 
 
 @record

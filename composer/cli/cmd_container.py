@@ -314,7 +314,7 @@ def _ensure_default_network(engine: Engine, spec: ContainerSpec) -> None:
         engine.networks.get(DEFAULT_NETWORK)
     except NotFound:
         with contextlib.suppress(Conflict):   # created meanwhile by another command
-            engine.networks.create(NetworkSpec(name=DEFAULT_NETWORK))
+            engine.networks.create(NetworkSpec(name=DEFAULT_NETWORK, dns_enabled=False))
 
 
 def _check_sysctls(spec: ContainerSpec) -> None:

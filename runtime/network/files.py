@@ -66,9 +66,9 @@ def render_resolv(dns: Sequence[str], search: Sequence[str], options: Sequence[s
     """
     servers = list(dns)
     if not servers:
-        servers = [s for s in nameservers(host_text) if not _loopback(s)]
+        servers = [s for s in nameservers(host_text) if not is_loopback(s)]
     if not servers:
-        servers = [s for s in nameservers(upstream_text) if not _loopback(s)] or list(FALLBACK_NAMESERVERS)
+        servers = [s for s in nameservers(upstream_text) if not is_loopback(s)] or list(FALLBACK_NAMESERVERS)
     search = list(search) or _field(host_text, "search") or _field(host_text, "domain")
     options = list(options) or _field(host_text, "options")
     lines = [f"nameserver {s}" for s in servers]
@@ -79,7 +79,7 @@ def render_resolv(dns: Sequence[str], search: Sequence[str], options: Sequence[s
     return "\n".join(lines) + "\n"
 
 
-def _loopback(server: str) -> bool:
+def is_loopback(server: str) -> bool:
     return server.startswith("127.") or server == "::1"
 
 

@@ -228,6 +228,66 @@ def relay_rules(ports: Sequence[Doc], records: Sequence[Doc], nets: Mapping[str,
     return out
 
 
+def _resolver_address(records: Sequence[Doc], nets: Mapping[str, Doc]) -> str:
+    """The nameserver of a container's resolv.conf: the IPv4 gateway of its first dns-enabled
+    network (where the resolver listens), or "" when none of its networks has DNS."""
+    for r in records:
+        net = nets[r["network"]]
+        if net.get("dns_enabled"):
+            gw = next((g for g in net["gateways"] if ":" not in g), "")
+            if gw:
+                return gw
+    return ""
+
+
+def _upstreams() -> builtins.list[str]:
+    """Where the resolver forwards names that are not containers': the host's nameservers but
+    loopback ones (the resolver runs on the host, but 127.0.0.53 may be systemd-resolved's stub
+    that forwards to the upstream file's). None: the resolver answers SERVFAIL at once."""
+    for path in (HOST_RESOLV, UPSTREAM_RESOLV):
+        servers = [s for s in files.nameservers(files.read_text(path)) if not files.is_loopback(s)]
+        if servers:
+            return servers
+    return []
+
+
+def dns_records(docs: Mapping[str, Doc], members: Mapping[str, Sequence[Member]],
+                nets: Mapping[str, Doc], default: Sequence[str]) -> Doc | None:
+    """The resolver's records (runtime/network/resolver.py): per dns-enabled network, by its IPv4
+    gateway, the names of its running containers (lower-cased: DNS is case-insensitive) with their
+    addresses, and an address's container name (PTR); per container address, the gateways of
+    its networks (a name is answered from each network the asker is on) and its own `dns:`
+    servers; the host's servers. None when no dns-enabled network has a running container."""
+    networks: dict[str, Doc] = {}
+    gateways: dict[str, builtins.list[str]] = {}   # container id -> gateways of its networks
+    for name, group in members.items():
+        net = nets.get(name)
+        gw = next((g for g in net["gateways"] if ":" not in g), None) if net else None
+        if not net or not net.get("dns_enabled") or gw is None:
+            continue
+        names: dict[str, builtins.list[str]] = {}
+        ptr: dict[str, str] = {}
+        for cid, entry, _ in group:
+            for n in dict.fromkeys(n.lower() for n in entry.names if n and len(n.split()) == 1):
+                names.setdefault(n, []).append(entry.address)
+            ptr.setdefault(entry.address, docs[cid]["name"])
+            gateways.setdefault(cid, []).append(gw)
+        networks[gw] = {"subnets": net["subnets"], "internal": bool(net.get("internal")),
+                        "names": names, "ptr": ptr}
+    if not networks:
+        return None
+    clients: dict[str, builtins.list[str]] = {}
+    upstreams: dict[str, builtins.list[str]] = {}
+    for group in members.values():
+        for cid, entry, _ in group:
+            if cid in gateways:
+                clients[entry.address] = gateways[cid]
+                own = [s for s in docs[cid].get("dns", ()) if not files.is_loopback(s)]
+                if own:
+                    upstreams[entry.address] = own
+    return {"networks": networks, "clients": clients, "upstreams": upstreams, "default": list(default)}
+
+
 def _labels_match(labels: Mapping[str, str], want: Mapping[str, str] | None) -> bool:
     if not want:
         return True
@@ -247,6 +307,8 @@ class NetworkManager:
         self._pending_add: builtins.list[nft.PortRule] = []     # published ports due in nft
         self._pending_remove: builtins.list[nft.PortRule] = []
         self._batch_lock = threading.Lock()
+        self._launched: tuple[int, int] | None = None  # a resolver started, not yet waited for
+        self._dns_lock = threading.Lock()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -411,6 +473,7 @@ class NetworkManager:
                 "enable_ipv6": spec.enable_ipv6 or any(s.version == 6 for s in subnets),
                 "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts), "mtu": mtu,
                 "attachable": spec.attachable, "created_at": rfc3339_nano(),
+                "dns_enabled": spec.dns_enabled,
                 # until its bridge and rules are made: a kill before then leaves them to the
                 # next set-up on it (_ensure_bridges), which would otherwise find a bridge that
                 # may lack its addresses and sysctls, and an nftables table without it
@@ -743,6 +806,8 @@ class NetworkManager:
                         "hosts_path": hosts, "resolv_path": resolv, "attachments": records,
                         "ports": port_docs, "extra_hosts": _extra_hosts(spec.extra_hosts, gateway),
                         "port_driver": self.port_driver if port_docs else None, "owner": _owner()}
+            if spec.dns:  # the resolver's upstreams for this container's other names
+                doc["dns"] = list(spec.dns)
             tx.put(CTR, cid, doc)
         Path(hosts).parent.mkdir(parents=True, exist_ok=True)
         nets = {r["network"]: self._net_doc(r["network"]) for r in records}
@@ -752,8 +817,9 @@ class NetworkManager:
         for i in ifaces:  # one left by the dying namespace of this id's last set-up (see teardown)
             links.delete_link(i.host_name)
         netns.create_pin(pin, (lambda host: links.plug_here(host, ifaces, gw4, gw6)) if ifaces else None)
+        resolver = _resolver_address(records, nets)
         files.write_in_place(resolv, files.render_resolv(
-            spec.dns, spec.dns_search, spec.dns_opt,
+            (resolver,) if resolver else spec.dns, spec.dns_search, spec.dns_opt,
             files.read_text(HOST_RESOLV), files.read_text(UPSTREAM_RESOLV)))
         relays = relay_rules(port_docs, records, nets, everything=self.port_driver == "proxy")
         if relays:
@@ -813,6 +879,8 @@ class NetworkManager:
                     "mac": a.mac_address.lower() if a.mac_address else ipam.random_mac(),
                     "ipv4": None, "ipv6": None,
                     "prefix4": None, "prefix6": None}
+        if net.get("dns_enabled"):  # _refresh_hosts tells from the records alone whether DNS is due
+            rec["dns"] = True
         for version, static in ((4, a.ipv4_address), (6, a.ipv6_address)):
             idx = next((k for k, s in enumerate(net["subnets"])
                         if ipaddress.ip_network(s).version == version), None)
@@ -1098,6 +1166,7 @@ class NetworkManager:
             if tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
                 self._remove_run_files(cid)
         self.finish_due()
+        self.ensure_resolver()
         gone = tx.list(GONE)
         if gone:
             for _, d in gone:
@@ -1107,6 +1176,15 @@ class NetworkManager:
                 for net_id, _ in gone:
                     wtx.delete(GONE, net_id)
         return stale
+
+    def ensure_resolver(self) -> None:
+        """The DNS resolver was killed while its records still name networks: start it again
+        (rewriting the records from state on the way: a crash may have left them behind it).
+        A stat when no network has DNS, a connect to its socket when it runs."""
+        from runtime.network import dnsctl
+
+        if os.path.exists(self.dns_dir() / dnsctl.RECORDS) and not dnsctl.alive(str(self.dns_dir())):
+            self._refresh_hosts(set())
 
     def _restore_relay(self, relayed: Mapping[str, Doc]) -> None:
         """The port relay was killed while containers still had ports on it: start it again with
@@ -1268,6 +1346,70 @@ class NetworkManager:
                 if cid != also and not os.path.exists(doc["hosts_path"]):
                     continue
                 files.write_in_place(doc["hosts_path"], _hosts_text(cid, doc, members))
+            self._write_dns(docs, members)
+
+    def dns_dir(self) -> Path:
+        """Where the run dir's DNS resolver keeps its records, control socket and log."""
+        return self.paths.rundir / "dns"
+
+    def _write_dns(self, docs: Mapping[str, Doc], members: Mapping[str, Sequence[Member]]) -> None:
+        """Write the resolver's records as the hosts files were just written, and have it read them
+        (started when needed, gone when no dns-enabled network has a running container). Nothing
+        at all while no container is on a dns-enabled network (the engine's default network has
+        no DNS: `container run` there pays nothing for it). Called holding the network lock."""
+        from runtime.network import dnsctl
+
+        path = self.dns_dir() / dnsctl.RECORDS
+        wanted = any(a.get("dns") for d in docs.values() for a in d.get("attachments", ()))
+        if not wanted and not os.path.exists(path):
+            return
+        nets = {d["name"]: d for _, d in self.store.read().list(NET)} if wanted else {}
+        records = dns_records(docs, members, nets, _upstreams()) if wanted else None
+        directory = str(self.dns_dir())
+        if records is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            self.resolver_ready()
+            dnsctl.reload(directory)  # it exits
+            return
+        old, text = files.read_text(str(path)), dnsctl.render_records(records)
+        if old != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(dnsctl.RECORDS + ".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)  # whole: the resolver reads it at any time
+        running = dnsctl.alive(directory)
+        # only names changed: it reads the file itself before each answer, no need to wait on it
+        # (a reload waits for the resolver to be scheduled, 10-15 ms while `up` starts containers)
+        if running and dnsctl.gateways(old) == set(records["networks"]):
+            return
+        if running:  # a new network: wait until it listens there too
+            error = dnsctl.reload(directory)
+        else:
+            self.resolver_ready()  # one this command launched that died: reaped
+            try:
+                launched = dnsctl.launch(directory)
+                error = None
+            except OSError as exc:
+                error = f"dns resolver: cannot start: {exc}"
+            else:
+                with self._dns_lock:
+                    self._launched = launched
+        if error:
+            self.warnings.append(error)
+
+    def resolver_ready(self) -> None:
+        """Before a container starts: the resolver this command launched (dnsctl.launch, not
+        waited for: its ~25 ms start overlaps the containers' set-up) listens, since the
+        container may ask it at once."""
+        with self._dns_lock:
+            launched, self._launched = self._launched, None
+        if launched is not None:
+            from runtime.network import dnsctl
+
+            error = dnsctl.started(str(self.dns_dir()), launched)
+            if error:
+                self.warnings.append(error)
 
     @staticmethod
     def _port_rules(doc: Doc, nets: Mapping[str, Doc]) -> builtins.list[nft.PortRule]:
@@ -1316,7 +1458,8 @@ class NetworkManager:
         with self._lock():
             tx = self.store.read()
             nets = {d["name"]: d for _, d in tx.list(NET)}
-            bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"])
+            bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"],
+                                       _resolver_address([{"network": d["name"]}], nets))
                        for d in sorted(nets.values(), key=lambda d: d["name"])]
             rules = [r for _, doc in tx.list(CTR) for r in self._port_rules(doc, nets)]
             if not self.nft_ok:

@@ -27,6 +27,7 @@ class BridgeRules:
     bridge: str
     subnets: tuple[str, ...]   # v4 and v6 CIDRs
     internal: bool
+    resolver: str = ""  # the gateway the DNS resolver listens on (a dns-enabled network)
 
 
 @record(kw_only=False)
@@ -148,6 +149,12 @@ def _table(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
         others = [n for n in names if n != b.bridge]
         if others:
             fwd.append(f"iifname {br} oifname {{ {', '.join(chr(34) + o + chr(34) for o in others)} }} drop")
+    # the resolver listens on the host: only its own network (and the host) may ask it, never
+    # another project's containers (the forward chain does not see traffic to the host)
+    dns = [f'ip daddr {b.resolver} meta l4proto {{ tcp, udp }} th dport 53 '
+           f'iifname != {{ "lo", "{b.bridge}" }} drop' for b in bridges if b.resolver]
+    inp = ["  chain input {", "    type filter hook input priority filter; policy accept;",
+           *(f"    {line}" for line in dns), "  }"] if dns else []
     body = [
         f"table inet {table} {{",
         *([f'  comment "{comment}"'] if comment else []),
@@ -171,6 +178,7 @@ def _table(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]
         "    type filter hook forward priority filter; policy accept;",
         *(f"    {line}" for line in fwd),
         "  }",
+        *inp,
         "}",
     ]
     return "\n".join(head + body) + "\n"

@@ -114,7 +114,8 @@ def test_discovery_isolation_dns_files_and_recreate(tmp_path: Path, engine_paths
 
         # resolver, names and hosts files as the file says
         resolv = _sh(proj, "srv", "cat /etc/resolv.conf").stdout.splitlines()
-        assert "nameserver 192.0.2.53" in resolv and "search corp.example" in resolv
+        # the resolver at the network's gateway answers (dns: is where it forwards other names)
+        assert "nameserver 10.231.7.1" in resolv and "search corp.example" in resolv
         assert "options ndots:2" in resolv
         names = _sh(proj, "srv", "hostname; cat /etc/hostname /proc/sys/kernel/domainname").stdout.split()
         assert names == ["myhost", "myhost", "example.org"]
@@ -125,7 +126,7 @@ def test_discovery_isolation_dns_files_and_recreate(tmp_path: Path, engine_paths
         own = [ln for ln in srv_hosts.splitlines() if ln.startswith("10.231.7.50\t")]
         assert own == ["10.231.7.50\tmyhost.example.org myhost aud4-srv-1 srv srvalias lnk"]
         assert _addr(cli_hosts, "m1") == "10.2.2.1"
-        # cli's own resolver: the host's nameservers, never a loopback one inside the netns
+        # cli's own resolver: the resolver at its gateway, never a loopback one inside the netns
         cli_resolv = _sh(proj, "cli", "cat /etc/resolv.conf").stdout
         assert "nameserver 127." not in cli_resolv and "nameserver" in cli_resolv
 

@@ -56,7 +56,10 @@ def test_container_run_network_flags(engine_paths: tuple[Path, Path], busybox_ta
         assert tcp_get("127.0.0.1", port) == "hi-s1"
         files = _ok("container", "exec", "aud4s1", "sh", "-c",
                     "hostname; cat /etc/resolv.conf /etc/hosts; ip -4 -o addr show eth0").splitlines()
-        assert files[0] == "hs1" and "nameserver 192.0.2.9" in files
+        # on a dns-enabled network the resolver at the gateway answers; --dns is where it forwards
+        assert files[0] == "hs1" and "nameserver 10.232.9.1" in files
+        records = (engine_paths[1] / "dns" / "records").read_text().splitlines()
+        assert "upstream 10.232.9.50 192.0.2.9" in records
         assert "10.3.3.3\tfoo" in files and "10.232.9.50\ths1 aud4s1 sa" in files
         assert "inet 10.232.9.50/24" in files[-1]
         # a peer on the network reaches it by alias and by name; container: shares its interfaces
