@@ -166,8 +166,9 @@ class ContainerManager:
     def list(
         self, *, all: bool = True, labels: Mapping[str, str] | None = None
     ) -> builtins.list[ContainerInfo]:
-        if os.path.exists(self.paths.rundir / "dns" / "records"):  # NetworkManager.dns_dir()
-            self.engine.networks.ensure_resolver()  # killed: every listing command repairs it
+        dns = self.paths.rundir / "dns"  # NetworkManager.dns_dir(): a resolver killed, or left
+        if os.path.exists(dns / "records") or os.path.exists(dns / "ctl.sock"):  # without records
+            self.engine.networks.ensure_resolver()  # every listing command repairs it
         out = []
         for cid, doc in self.store.read().list(KIND):
             if labels and any(doc.get("labels", {}).get(k) != v for k, v in labels.items()):

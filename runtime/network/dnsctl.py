@@ -39,7 +39,12 @@ def _ask(directory: str) -> str | None:
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.settimeout(10)
-        s.connect(os.path.join(directory, CTL))
+        try:
+            s.connect(os.path.join(directory, CTL))
+        except ConnectionRefusedError:  # a killed resolver's: the callers hold the network lock
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, CTL))
+            return None
         s.sendall(b"reload\n")
         data = b""
         while chunk := s.recv(4096):

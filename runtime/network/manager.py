@@ -1178,13 +1178,18 @@ class NetworkManager:
         return stale
 
     def ensure_resolver(self) -> None:
-        """The DNS resolver was killed while its records still name networks: start it again
-        (rewriting the records from state on the way: a crash may have left them behind it).
-        A stat when no network has DNS, a connect to its socket when it runs."""
+        """Repair what a kill left: the DNS resolver killed while its records still name networks
+        is started again, one left running without records (a command killed between removing
+        them and telling it) exits; the records are rewritten from state on the way. Two stats
+        when no network has DNS, a connect to its socket when it runs."""
         from runtime.network import dnsctl
 
-        if os.path.exists(self.dns_dir() / dnsctl.RECORDS) and not dnsctl.alive(str(self.dns_dir())):
-            self._refresh_hosts(set())
+        records = os.path.exists(self.dns_dir() / dnsctl.RECORDS)
+        if not records and not os.path.exists(self.dns_dir() / dnsctl.CTL):
+            return
+        if records and dnsctl.alive(str(self.dns_dir())):
+            return
+        self._refresh_hosts(set())
 
     def _restore_relay(self, relayed: Mapping[str, Doc]) -> None:
         """The port relay was killed while containers still had ports on it: start it again with
@@ -1361,7 +1366,7 @@ class NetworkManager:
 
         path = self.dns_dir() / dnsctl.RECORDS
         wanted = any(a.get("dns") for d in docs.values() for a in d.get("attachments", ()))
-        if not wanted and not os.path.exists(path):
+        if not wanted and not os.path.exists(path) and not os.path.exists(self.dns_dir() / dnsctl.CTL):
             return
         nets = {d["name"]: d for _, d in self.store.read().list(NET)} if wanted else {}
         records = dns_records(docs, members, nets, _upstreams()) if wanted else None

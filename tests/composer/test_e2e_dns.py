@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.network import files
+from runtime.network import dnsctl, files
 from tests.conftest import compose_project, composer_cli, composer_ok
 
 pytestmark = pytest.mark.privileged
@@ -195,6 +195,16 @@ def test_names_answered_per_project(proj_a: Path, proj_b: Path, engine_paths: tu
     composer_ok(proj_a, "down")
     assert _resolvers(engine_paths[1]) == []
     assert not _listening("10.77.51.1")
+
+    # a command killed between removing the records and telling the resolver left it running:
+    # the next command that lists containers makes it exit
+    dns = engine_paths[1] / "dns"
+    (dns / "records").write_text("net 10.77.51.1 0 10.77.51.0/24\ndefault\n")
+    assert dnsctl.started(str(dns), dnsctl.launch(str(dns))) is None
+    assert len(_resolvers(engine_paths[1])) == 1 and _listening("10.77.51.1")
+    (dns / "records").unlink()
+    composer_ok(proj_a, "ps")
+    assert _resolvers(engine_paths[1]) == [] and not (dns / "ctl.sock").exists()
 
 
 def _cmd(pid: str) -> str:
