@@ -2,9 +2,11 @@
 
 One process per run dir (``python -I -S resolver.py DIR``, standard library only) listens on UDP
 and TCP port 53 of the gateway address of every dns-enabled network that has a running container,
-and answers, for a query that arrived on a network's gateway, the names of that network's
-containers (service name, aliases, container name, short id, hostname: what the hosts files hold);
-any other name is forwarded to the asking container's ``dns:`` servers, else to the host's.
+and answers a container on that network with the names of the containers on its networks
+(service name, aliases, container name, short id, hostname: what the hosts files hold), the
+network it asked on first and the first network that has the name (docker's order; aardvark-dns
+merges them all); any other name is forwarded to the asking container's ``dns:`` servers, else to
+the host's, unless every network of the asker is internal (aardvark-dns's rule).
 
 Its records are DIR/records (parse_records), written whole (a rename) by the network manager
 where it rewrites the hosts files; the resolver looks at the file's identity before each answer,
@@ -317,8 +319,10 @@ class Resolver:
         local = self._local_only(gw, source, q)
         if local is not None:
             return local
-        net = self.records["networks"].get(gw) or {}
-        servers = [] if net.get("internal") else (  # an internal network reaches no upstream
+        nets = self.records["networks"]
+        mine = [nets[g] for g in {gw, *self.records["clients"].get(source, ())} if g in nets]
+        # one only on internal networks reaches no upstream (aardvark-dns's rule)
+        servers = [] if all(n["internal"] for n in mine) else (
             self.records["upstreams"].get(source) or self.records["default"])
         if not servers:
             return response(q, SERVFAIL, aa=False)

@@ -5,6 +5,7 @@ a fake upstream, or SERVFAIL at once with none; over UDP and TCP)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -149,13 +150,19 @@ def upstream() -> Iterator[None]:
                 msg, addr = s.recvfrom(4096)
             except OSError:
                 return
+            if not msg:  # shut down
+                return
             end = msg.index(b"\0", 12) + 5
             answer = struct.pack("!HHHIH", 0xC00C, 1, 1, resolver.TTL, 4) + socket.inet_aton("192.0.2.99")
             s.sendto(msg[:2] + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + msg[12:end] + answer, addr)
 
-    threading.Thread(target=serve, daemon=True).start()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
     yield
+    with contextlib.suppress(OSError):
+        s.shutdown(socket.SHUT_RDWR)  # wakes its recvfrom: the port is free for the next test
     s.close()
+    t.join()
 
 
 def ask(msg: bytes, source: str = ASKER) -> bytes:
@@ -177,6 +184,24 @@ def test_server_answers_its_network_and_forwards(server: Path, upstream: None) -
             s.sendall(struct.pack("!H", len(msg)) + msg)
             size = struct.unpack("!H", s.recv(2))[0]
             assert parse(s.recv(size)) == want
+
+
+def test_server_forwards_unless_every_network_of_the_asker_is_internal(server: Path, upstream: None) -> None:
+    records = resolver.parse_records((server / "records").read_text())
+    records["networks"][GW]["internal"] = True
+    records["networks"]["127.77.53.1"] = {"internal": False, "subnets": ["127.77.53.0/24"],
+                                          "names": {}, "ptr": {}}
+    records["clients"] = {ASKER: [GW, "127.77.53.1"]}  # also on a network that is not internal
+    _replace(server, records)
+    assert parse(ask(query("example.org"))) == (0, ["192.0.2.99"])
+    records["clients"] = {}
+    _replace(server, records)
+    assert parse(ask(query("example.org")))[0] == resolver.SERVFAIL
+
+
+def _replace(server: Path, records: dict[str, object]) -> None:
+    (server / "records.tmp").write_text(dnsctl.render_records(records))
+    (server / "records.tmp").rename(server / "records")
 
 
 def test_server_without_upstream_fails_at_once_and_follows_its_records(server: Path) -> None:
