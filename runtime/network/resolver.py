@@ -324,6 +324,7 @@ class Resolver:
         # one only on internal networks reaches no upstream (aardvark-dns's rule)
         servers = [] if all(n["internal"] for n in mine) else (
             self.records["upstreams"].get(source) or self.records["default"])
+        servers = [s for s in servers if s not in nets]  # `dns:` naming a gateway: no loop to itself
         if not servers:
             return response(q, SERVFAIL, aa=False)
         return forward(msg, servers, tcp) or response(q, SERVFAIL, aa=False)

@@ -197,6 +197,13 @@ def test_server_forwards_unless_every_network_of_the_asker_is_internal(server: P
     records["clients"] = {}
     _replace(server, records)
     assert parse(ask(query("example.org")))[0] == resolver.SERVFAIL
+    # an upstream that is the resolver itself (a `dns:` naming the gateway) is not asked: no loop
+    records["networks"][GW]["internal"] = False
+    records["upstreams"] = {ASKER: [GW]}
+    _replace(server, records)
+    t0 = time.monotonic()
+    assert parse(ask(query("example.org")))[0] == resolver.SERVFAIL
+    assert time.monotonic() - t0 < 1
 
 
 def _replace(server: Path, records: dict[str, object]) -> None:
