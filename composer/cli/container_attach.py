@@ -218,7 +218,7 @@ def raw_terminal(fd: int) -> Iterator[None]:
     import tty
 
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    tty.setraw(fd, termios.TCSANOW)  # as moby/term: input typed ahead stays (TCSAFLUSH drops it)
     try:
         yield
     finally:
