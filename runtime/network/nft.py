@@ -220,8 +220,8 @@ def parse_table(name: str, text: str) -> TableListing:
             handle = int(tail) if tail.isdigit() else None
         elif line.startswith('comment "'):
             comment = line[len('comment "'):].rsplit('"', 1)[0]
-        elif "ifname" in line:
-            bridges += [w for j, w in enumerate(line.split('"')) if j % 2 and w not in bridges]
+        elif "ifname" in line:  # "lo" too (the resolver's rule): every host has it, no bridge of ours
+            bridges += [w for j, w in enumerate(line.split('"')) if j % 2 and w not in bridges and w != "lo"]
     return TableListing(name, handle, comment, tuple(bridges))
 
 
