@@ -8,12 +8,14 @@ import contextlib
 import os
 import sys
 
+from runtime.network.files import DNS_CTL as CTL
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-RECORDS, CTL, LOG = "records", "ctl.sock", "resolver.log"
+LOG = "resolver.log"
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resolver.py")
 
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 
 from runtime.record import record
 
+# the DNS resolver's records and control socket in its directory (dnsctl.py, resolver.py)
+DNS_RECORDS, DNS_CTL = "records", "ctl.sock"
 FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")  # as docker, when the host has only local resolvers
 
 

@@ -1177,17 +1177,21 @@ class NetworkManager:
                     wtx.delete(GONE, net_id)
         return stale
 
+    def _dns_files(self) -> bool:
+        """Whether the resolver's records or control socket exist (two stats)."""
+        where = self.dns_dir()
+        return os.path.exists(where / files.DNS_RECORDS) or os.path.exists(where / files.DNS_CTL)
+
     def ensure_resolver(self) -> None:
         """Repair what a kill left: the DNS resolver killed while its records still name networks
         is started again, one left running without records (a command killed between removing
         them and telling it) exits; the records are rewritten from state on the way. Two stats
         when no network has DNS, a connect to its socket when it runs."""
+        if not self._dns_files():
+            return
         from runtime.network import dnsctl
 
-        records = os.path.exists(self.dns_dir() / dnsctl.RECORDS)
-        if not records and not os.path.exists(self.dns_dir() / dnsctl.CTL):
-            return
-        if records and dnsctl.alive(str(self.dns_dir())):
+        if os.path.exists(self.dns_dir() / files.DNS_RECORDS) and dnsctl.alive(str(self.dns_dir())):
             return
         self._refresh_hosts(set())
 
@@ -1361,13 +1365,14 @@ class NetworkManager:
         """Write the resolver's records as the hosts files were just written, and have it read them
         (started when needed, gone when no dns-enabled network has a running container). Nothing
         at all while no container is on a dns-enabled network (the engine's default network has
-        no DNS: `container run` there pays nothing for it). Called holding the network lock."""
+        no DNS: `container run` there pays nothing for it, not even dnsctl's import). Called holding
+        the network lock."""
+        wanted = any(a.get("dns") for d in docs.values() for a in d.get("attachments", ()))
+        if not wanted and not self._dns_files():
+            return
         from runtime.network import dnsctl
 
-        path = self.dns_dir() / dnsctl.RECORDS
-        wanted = any(a.get("dns") for d in docs.values() for a in d.get("attachments", ()))
-        if not wanted and not os.path.exists(path) and not os.path.exists(self.dns_dir() / dnsctl.CTL):
-            return
+        path = self.dns_dir() / files.DNS_RECORDS
         nets = {d["name"]: d for _, d in self.store.read().list(NET)} if wanted else {}
         records = dns_records(docs, members, nets, _upstreams()) if wanted else None
         directory = str(self.dns_dir())
@@ -1380,7 +1385,7 @@ class NetworkManager:
         old, text = files.read_text(str(path)), dnsctl.render_records(records)
         if old != text:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(dnsctl.RECORDS + ".tmp")
+            tmp = path.with_name(files.DNS_RECORDS + ".tmp")
             tmp.write_text(text)
             os.replace(tmp, path)  # whole: the resolver reads it at any time
         running = dnsctl.alive(directory)

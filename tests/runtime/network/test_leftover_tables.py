@@ -38,7 +38,7 @@ LISTING = textwrap.dedent("""\
     \t\tiifname "cmaaaa" oifname { "cmbbbb", "br-x" } drop # handle 13
     \t}
     \tchain input { # handle 11
-    \t\tip daddr 10.77.42.1 meta l4proto { tcp, udp } th dport 53 iifname != { "lo", "cmaaaa" } drop # handle 14
+    \t\tip daddr 10.77.42.1 meta l4proto { tcp, udp } th dport 53 iifname != { "lo", "cmaaaa" } drop
     \t}
     }
 """)
