@@ -115,6 +115,25 @@ def composer_ok(cwd: str | Path, *args: str, code: int | None = 0, progress: str
 # clean up). Scoped to this run's base dir so that other runs on the machine do not count.
 
 
+def first_words(port: int, timeout: float = 10) -> str:
+    """What a server on 127.0.0.1:*port* says first once it answers; empty when none did within
+    *timeout*."""
+    import socket
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.settimeout(1)
+                if got := s.recv(100).decode().strip():
+                    return got
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return ""
+
+
 def _ancestors() -> set[int]:
     """This process and its parents: a wrapper such as `timeout pytest --basetemp=X` names X too."""
     out, pid = set(), os.getpid()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_ok
+from tests.conftest import composer_ok, first_words
 from tests.killpoint import DIE_AT
 
 pytestmark = pytest.mark.privileged
@@ -71,20 +71,6 @@ def _killed(d: Path, step: str, *args: str) -> None:
     assert proc.returncode == -signal.SIGKILL, proc.stderr
 
 
-def _says(port: int) -> str:
-    end = time.monotonic() + 5
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.settimeout(1)
-                if got := s.recv(100).decode().strip():
-                    return got
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return ""
-
-
 def _converged(d: Path, project: str, port: int) -> None:
     composer_ok(d, "-p", project, "up", "-d")
     ps = composer_ok(d, "-p", project, "ps", "-a", "--format", "json").stdout
@@ -100,7 +86,7 @@ def _converged(d: Path, project: str, port: int) -> None:
             names = [ln.split()[1:] for ln in hosts.splitlines() if ln.split()[:1] == [ip]]
             assert len(names) == 1 and {peer, svc} <= set(names[0]), (name, hosts)
         assert "_" + project not in hosts, (name, hosts)  # no recreate's temporary name
-    assert _says(port) == "web"
+    assert first_words(port, 5) == "web"
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import composer_ok
+from tests.conftest import composer_ok, first_words
 
 pytestmark = pytest.mark.privileged
 
@@ -20,20 +19,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
         return int(s.getsockname()[1])
-
-
-def _says(port: int) -> str:
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.settimeout(1)
-                if got := s.recv(100).decode().strip():
-                    return got
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return ""
 
 
 def test_stop_then_run_service_ports_then_start(tmp_path: Path, busybox_image: str) -> None:
@@ -48,18 +33,18 @@ services:
     ports: ["{port}:80"]
 """)
     composer_ok(tmp_path, "up", "-d")
-    assert _says(port) == "service"
+    assert first_words(port) == "service"
     composer_ok(tmp_path, "stop", "-t", "1", "s")
     listed = composer_ok(tmp_path, "ps", "-a", "--format", "json").stdout
     rows = [json.loads(line) for line in listed.splitlines()]
     assert [(r["State"], r["Ports"], r["Publishers"]) for r in rows] == [("exited", "", [])]  # none held
     composer_ok(tmp_path, "run", "-d", "--name", "sports-oneoff", "--service-ports", "-e", "WHO=oneoff", "s")
-    assert _says(port) == "oneoff"
+    assert first_words(port) == "oneoff"
     res = composer_ok(tmp_path, "start", "s", code=None)
     assert res.returncode != 0
     assert f"container sports-s-1: host port 0.0.0.0:{port}/tcp is already in use" in res.stderr
-    assert _says(port) == "oneoff"
+    assert first_words(port) == "oneoff"
     composer_ok(tmp_path, "container", "rm", "-f", "sports-oneoff")
     composer_ok(tmp_path, "start", "s")
-    assert _says(port) == "service"
+    assert first_words(port) == "service"
     composer_ok(tmp_path, "down")
