@@ -50,7 +50,10 @@ def run(name: str, args: argparse.Namespace, ctx: Context) -> int:
                 rc = _converge(ctx, project, services=tuple(args.services), recreate="diverged")
                 if rc or ctx.args.dry_run:
                     return rc
-            watch(engine, project, setup, _print)
+            from composer.cli.cmd_up import _sigterm_as_interrupt
+
+            with _sigterm_as_interrupt():  # docker compose's watch ends on SIGTERM as on Ctrl-C
+                watch(engine, project, setup, _print)
     except ProjectError as exc:
         if "another composer command" not in str(exc):
             raise

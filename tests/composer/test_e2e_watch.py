@@ -168,6 +168,22 @@ def upproj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
     next(gen, None)  # down -v
 
 
+def test_watch_ends_on_sigterm_as_on_ctrl_c(proj: Path) -> None:
+    """docker compose's watch cancels its context on SIGTERM as on SIGINT: exit 130, nothing left."""
+    out = proj.parent / "watch.out"
+    with open(out, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "composer", "--progress", "plain", "watch"],
+                                cwd=proj, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert _until(lambda: "Watch enabled" in out.read_text(), 60), out.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+    assert code == 130, out.read_text()
+    assert "Traceback" not in out.read_text()
+    assert _watchers(proj) == []
+
+
 def test_up_watch_keeps_following_a_container_it_restarts(upproj: Path) -> None:
     out = upproj.parent / "up.out"
     with open(out, "w") as log:
