@@ -94,13 +94,23 @@ def _watchers(proj: Path) -> list[int]:
     return out
 
 
-def test_watch_syncs_restarts_and_execs_then_stops_cleanly(proj: Path) -> None:
+def _start_watch(proj: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """`composer watch` in *proj* in the background, its output in a file (killed if it never
+    says "Watch enabled")."""
     out = proj.parent / "watch.out"
     with open(out, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "composer", "--progress", "plain", "watch"],
                                 cwd=proj, stdout=log, stderr=subprocess.STDOUT)
+    if not _until(lambda: "Watch enabled" in out.read_text(), 60):
+        proc.kill()
+        proc.wait()
+        raise AssertionError(out.read_text())
+    return proc, out
+
+
+def test_watch_syncs_restarts_and_execs_then_stops_cleanly(proj: Path) -> None:
+    proc, out = _start_watch(proj)
     try:
-        assert _until(lambda: "Watch enabled" in out.read_text(), 60), out.read_text()
         assert _sh(proj, "test -e /srv/index.html || echo none") == "none\n"  # no initial_sync
         assert _sh(proj, "ls /init") == "new.txt\n"  # initial_sync: what changed since the image
     except BaseException:
@@ -170,15 +180,9 @@ def upproj(tmp_path: Path, busybox_image: str) -> Iterator[Path]:
 
 def test_watch_ends_on_sigterm_as_on_ctrl_c(proj: Path) -> None:
     """docker compose's watch cancels its context on SIGTERM as on SIGINT: exit 130, nothing left."""
-    out = proj.parent / "watch.out"
-    with open(out, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "composer", "--progress", "plain", "watch"],
-                                cwd=proj, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        assert _until(lambda: "Watch enabled" in out.read_text(), 60), out.read_text()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=20)
+    proc, out = _start_watch(proj)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=20)
     assert code == 130, out.read_text()
     assert "Traceback" not in out.read_text()
     assert _watchers(proj) == []
