@@ -526,7 +526,6 @@ def _watching(engine: Any, project: Project, setup: Any, printer: Any, restarts:
     containers' as docker compose prints them (a blank prefix column, then ` ⦿ `, bright green
     in colour); it ends when up does."""
     import os
-    import threading
 
     from composer.watch.driver import start_watch, watch_loop
 

@@ -51,9 +51,9 @@ def sync_service(engine: Any, project: str, service: str, mappings: Sequence[tup
 
 
 class Restarts:
-    """The containers watch restarts, told to an attached up (up --watch), whose log reader of a
-    container ends when it stops: it asks absorb() whether that stop was a watch restart, and
-    follows the container again if so (docker compose's monitor: `exited ... (restarting)`)."""
+    """The containers watch restarts, told to an attached up (up --watch): its monitor (a
+    ProjectFollower) asks absorb() whether a container it saw stopped was stopped for a watch
+    restart, and then keeps watching it as restarting (docker compose's `exited ... (restarting)`)."""
 
     def __init__(self) -> None:
         import threading
