@@ -13,7 +13,7 @@ import marshal
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from runtime import container_lifecycle, container_monitor
+from runtime import attach_lock, container_lifecycle, container_monitor
 from runtime import spec as S
 from runtime.container_records import asdict, event_attrs, spec_from_json, spec_to_json
 from runtime.containers import KIND, StartError
@@ -398,6 +398,8 @@ def _launch(
         if start and not joins_ipc and _start_failed(mgr, cid):
             raise StartError(str(exc), cid) from None
         raise
+    finally:
+        attach_lock.done()  # the init was moved (or will not be): no more writes ahead
     if joins_ipc:  # the same /dev/shm too, over ours while the init waits at the gate
         from runtime.container_access import share_shm
 

@@ -349,9 +349,12 @@ def _create(args: argparse.Namespace, ctx: Context, *, start: bool = False,
 def _warm_monitor(args: argparse.Namespace) -> WarmMonitor | None:
     """Start the container's monitor now (if it will have one of its own): its interpreter starts
     on the other core while we import and set the container up (runtime/warm_monitor.py)."""
-    from runtime import warm_monitor
+    from runtime import attach_lock, warm_monitor
     from runtime.paths import Paths
 
+    # its first write waits ~a grace period holding the kernel's cgroup mutex: long before our
+    # cgroup mkdirs and the init's move (runtime/attach_lock.py)
+    attach_lock.open_ahead()
     return warm_monitor.start(Paths.from_env(), args.pod)  # the paths Engine() takes
 
 
