@@ -33,6 +33,9 @@ def exec(
     cid, doc = mgr._find(ref)
     info = mgr._info(cid, doc)
     containers.check_transition("exec", info.status, info.name)
+    from runtime import attach_lock
+
+    attach_lock.open_ahead()  # the helper's move into the container's cgroup, ~20 ms from now
     req = {
         "pid": info.pid,
         "container_dir": str(mgr.paths.container_dir(cid)),
