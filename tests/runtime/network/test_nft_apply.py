@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,3 +89,30 @@ def test_a_table_deleted_behind_our_back_is_made_again(manager: NetworkManager, 
     assert net.netns_path
     servers(net.netns_path, 80, "again")
     assert tcp_get("127.0.0.1", port) == "again"
+
+
+def test_asking_whether_nftables_is_there_loads_no_library_where_the_command_is() -> None:
+    """A container set-up asks (NetworkManager.nft_ok) but writes no rule unless it publishes a
+    port: the answer comes from PATH, the library (~1 ms to load) from what writes rules."""
+    import sys
+
+    code = ("from runtime.network import nft; assert nft.nft_available(); "
+            "assert nft._lib is None, 'libnftables was loaded'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_command_is_looked_for_as_shutil_which_does(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    import shutil
+
+    exe, plain = tmp_path / "bin" / "tool", tmp_path / "bin" / "data"
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    plain.write_text("")
+    (tmp_path / "bin" / "dir").mkdir()
+    for path in (f"/nonexistent:{exe.parent}", "/nonexistent", ""):
+        monkeypatch.setenv("PATH", path)
+        for name in ("tool", "data", "dir", "missing"):
+            assert nft._command_on_path(name) == (shutil.which(name) is not None), (path, name)
