@@ -7,10 +7,10 @@ costs ~3x more per call.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import ctypes
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +26,7 @@ MNT_DETACH = 2
 NETLINK_ROUTE = 0
 
 if TYPE_CHECKING:
-    from typing import TypeVar
+    from typing import Any, TypeVar
 
     T = TypeVar("T")
 
@@ -47,21 +47,26 @@ def _check(rc: int, what: str) -> None:
 
 
 def in_thread(fn: Callable[[], T]) -> T:
-    """Run *fn* in a fresh thread and return its result (or raise its exception)."""
-    box: dict[str, object] = {}
+    """Run *fn* in a fresh thread and return its result (or raise its exception). From _thread,
+    not threading: Thread.start() waits until the new thread runs, one more wake-up (and, on a
+    busy host, one more wait for a CPU) before the work even begins."""
+    box: dict[str, Any] = {}
+    done = _thread.allocate_lock()
+    done.acquire()
 
     def body() -> None:
         try:
             box["ok"] = fn()
         except BaseException as exc:  # noqa: BLE001 - handed back to the caller
             box["err"] = exc
+        finally:
+            done.release()
 
-    t = threading.Thread(target=body, name="composer-netns")
-    t.start()
-    t.join()
+    _thread.start_new_thread(body, ())
+    done.acquire()
     if "err" in box:
-        raise box["err"]  # type: ignore[misc]
-    return box["ok"]  # type: ignore[return-value]
+        raise box["err"]
+    return box["ok"]  # type: ignore[no-any-return]
 
 
 def _restore(orig: int) -> None:

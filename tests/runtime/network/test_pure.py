@@ -137,3 +137,19 @@ def test_published_host_ips_overlap_by_family_and_wildcard() -> None:
     assert _ips_overlap("", "127.0.0.1") and _ips_overlap("0.0.0.0", "192.0.2.2")
     assert _ips_overlap("::", "::1") and not _ips_overlap("0.0.0.0", "::")
     assert not _ips_overlap("127.0.0.1", "192.0.2.2")
+
+
+def test_in_thread_runs_elsewhere_and_hands_back_its_result_or_its_error() -> None:
+    import _thread
+
+    from runtime.network import netns
+
+    assert netns.in_thread(_thread.get_ident) != _thread.get_ident()
+    err = KeyError("gone")
+
+    def fails() -> None:
+        raise err
+
+    with pytest.raises(KeyError) as caught:
+        netns.in_thread(fails)
+    assert caught.value is err
