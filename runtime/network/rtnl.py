@@ -19,6 +19,7 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 17, 20, 24
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
 IFLA_IFALIAS, IFALIASZ = 20, 256
+IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 31, 32
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER, IFLA_BR_MCAST_SNOOPING = 1, 2, 1, 23
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, IFA_F_NODAD = 1, 2, 8, 0x02
 RTA_DST, RTA_GATEWAY = 1, 5
@@ -89,8 +90,13 @@ class Rtnl:
     def add_veth(self, name: str, peer: str, peer_ns_fd: int, *, master: int | None = None,
                  mtu: int | None = None, peer_mac: str | None = None) -> None:
         """A veth pair: *name* here (enslaved to *master*, up) and *peer* made directly in the
-        namespace of *peer_ns_fd* (down)."""
-        peer_attrs = _str(IFLA_IFNAME, peer) + _u32(IFLA_NET_NS_FD, peer_ns_fd)
+        namespace of *peer_ns_fd* (down), each end with one transmit and one receive queue.
+
+        One queue asked for, as `ip link add ... numtxqueues 1 numrxqueues 1`: without it each
+        end is made with a queue per CPU and then cut down to one (veth_init_queues), which waits
+        for an expedited RCU grace period per end (synchronize_net), under the RTNL lock."""
+        queues = _u32(IFLA_NUM_TX_QUEUES, 1) + _u32(IFLA_NUM_RX_QUEUES, 1)
+        peer_attrs = _str(IFLA_IFNAME, peer) + _u32(IFLA_NET_NS_FD, peer_ns_fd) + queues
         if peer_mac:
             peer_attrs += _attr(IFLA_ADDRESS, _mac(peer_mac))
         if mtu:
@@ -99,7 +105,7 @@ class Rtnl:
         # yet, ENOTCONN); the caller brings it up inside its namespace
         peer_msg = _attr(VETH_INFO_PEER | NLA_F_NESTED, _ifinfo() + peer_attrs)
         info = _str(IFLA_INFO_KIND, "veth") + _attr(IFLA_INFO_DATA | NLA_F_NESTED, peer_msg)
-        attrs = _str(IFLA_IFNAME, name) + _attr(IFLA_LINKINFO | NLA_F_NESTED, info)
+        attrs = _str(IFLA_IFNAME, name) + _attr(IFLA_LINKINFO | NLA_F_NESTED, info) + queues
         if master:
             attrs += _u32(IFLA_MASTER, master)
         if mtu:

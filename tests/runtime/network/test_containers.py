@@ -106,6 +106,20 @@ def test_static_address_mac_and_interface_name(manager: NetworkManager) -> None:
     assert not os.path.lexists(manager.paths.netns(B))
 
 
+def test_each_end_of_a_containers_veth_has_one_transmit_and_one_receive_queue(
+        manager: NetworkManager) -> None:
+    """Asked for at creation (rtnl.add_veth): a queue per CPU cut down to one afterwards would
+    wait for an RCU grace period per end. A host with one CPU cannot tell the difference."""
+    manager.create(NetworkSpec(name="q1"))
+    net = manager.setup_container(A, ctr("q-1", "q1"))
+    assert net.netns_path
+    inside = in_ns(net.netns_path, "ip", "-d", "-o", "link", "show", "eth0").stdout
+    host = subprocess.run(["ip", "-d", "-o", "link", "show", host_veth(A, "q1")], capture_output=True,
+                          text=True).stdout
+    for out in (inside, host):
+        assert "numtxqueues 1 numrxqueues 1" in out, out
+
+
 def test_two_networks_priority_gives_default_route(manager: NetworkManager) -> None:
     n1 = manager.create(NetworkSpec(name="front"))
     n2 = manager.create(NetworkSpec(name="back"))
