@@ -23,7 +23,12 @@ $(BIN)/composer: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test,lint]' --config-settings editable_mode=compat  # a plain .pth: no import hook at every start
 	@touch $@
 
+# setuptools comes with a Python 3.11 venv (ensurepip) and only builds, in pip's isolated build env: its
+# distutils-precedence.pth imports _distutils_hack at every start of the venv's python (~0.7 ms of each
+# command, the console script's interpreter processing site-packages).
 venv: deps $(BIN)/composer
+	@if compgen -G '$(VENV)/lib/python*/site-packages/distutils-precedence.pth' >/dev/null; then \
+	  $(BIN)/python -m pip uninstall -q -y setuptools; fi
 
 $(BUSYBOX_TAR): tools/mkbusybox.sh
 	@mkdir -p build

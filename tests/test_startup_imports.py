@@ -292,3 +292,12 @@ def test_the_monitor_imports_no_socket_module() -> None:
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code, repo], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_venvs_interpreter_starts_without_setuptools_hook() -> None:
+    """The console script runs the venv's python with site: setuptools' distutils-precedence.pth
+    (a Python 3.11 venv comes with setuptools, which the Makefile's `venv` removes: builds are
+    isolated) would import _distutils_hack at every command's start (~0.7 ms)."""
+    code = "import sys\nprint(sorted(m for m in ('_distutils_hack', 'setuptools') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", "setuptools is in the venv: `make venv` removes it"
