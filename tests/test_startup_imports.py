@@ -98,7 +98,7 @@ RUN_MAY_IMPORT = frozenset({
     "composer.cli.sig_proxy", "runtime.autoremove",  # --sig-proxy; an --rm container's removal claim
     "runtime", "runtime.digest", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths",
     "runtime.procs",
-    "runtime.record",
+    "runtime.record", "runtime.trees",
     "runtime.spec", "runtime.state", "runtime.logs", "runtime.zygote", "runtime.warm_monitor",
     "runtime.containers", "runtime.container_records", "runtime.container_create",
     "runtime.container_monitor", "runtime.container_lifecycle",
@@ -128,7 +128,9 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        "typing",
                        # sockets are _socket's (zygote.Socket where one is used in a with): the
                        # socket module converts four enums of constants at import, ~2.5 ms
-                       "socket", "selectors")
+                       "socket", "selectors",
+                       # the removal's rmtree is runtime.trees': shutil loads zlib, bz2, lzma (~3 ms)
+                       "shutil", "zlib", "bz2", "lzma")
 
 _RUN_PROBE = (
     "import sys\nfrom composer.cli.main import main\n"

@@ -203,7 +203,7 @@ def test_up_replaces_the_container_an_rm_killed_after_its_bundle_went_left(
 
     try:
         assert cli("up", "-d").returncode == 0
-        _killed_after(engine_paths, "after shutil.rmtree",
+        _killed_after(engine_paths, "after runtime.container_lifecycle.remove_tree",
                       "eng.containers.remove('t-kp-up-s-1', force=True)")
         assert engine.containers.get("t-kp-up-s-1").status in ("exited", "dead")
         r = cli("up", "-d")  # it started it: 'its bundle is missing or damaged'
