@@ -183,7 +183,8 @@ def test_up_imports_no_openssl_shutil_or_datetime(busybox_image: str, tmp_path: 
     """`up -d` hashes configs and names pod sockets with runtime.digest's sha256: hashlib loads
     OpenSSL (~3 ms); shutil only for secrets and configs copied from files; the network's and a
     volume's creation times come from runtime.logs.rfc3339_nano, not datetime (~1.5 ms); sockets
-    are _socket's, not the socket module's (~2.5 ms)."""
+    are _socket's, not the socket module's (~2.5 ms). `down` removes the containers' and the
+    project's directories with runtime.trees, not shutil (with zlib, bz2 and lzma: ~3 ms)."""
     d = tmp_path / "up"
     d.mkdir()
     services = "".join(f"  s{i}:\n    image: {busybox_image}\n    command: sleep 60\n" for i in (1, 2))
@@ -196,6 +197,8 @@ def test_up_imports_no_openssl_shutil_or_datetime(busybox_image: str, tmp_path: 
         modules = _run_probe(["-p", "imp", "up", "-d"], d)
         lean = ("hashlib", "_hashlib", "shutil", "datetime", "socket", "composer.hooks")  # no hooks here
         assert [m for m in modules if m in lean] == []
+        modules = _run_probe(["-p", "imp", "down", "-t", "0"], d)
+        assert [m for m in modules if m in ("shutil", "zlib", "bz2", "lzma")] == []
     finally:
         subprocess.run([*compose, "down", "-t", "0"], capture_output=True, cwd=d, timeout=120)
 

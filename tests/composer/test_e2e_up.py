@@ -202,6 +202,7 @@ def test_up_ps_logs_recreate_down(
     nft = subprocess.run(["nft", "list", "table", "inet", table], capture_output=True, text=True)
     assert nft.returncode != 0 or "e2eup" not in nft.stdout
     assert not (root / "volumes" / "e2eup_data").exists()
+    assert not (root / "projects" / "e2eup").exists()  # the secret's and the config's files
     with sqlite3.connect(root / "state.db") as db:
         rows = db.execute(
             "SELECT kind, name FROM objects WHERE kind IN ('container','network','volume','pod')"
