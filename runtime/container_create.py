@@ -275,6 +275,7 @@ def _prepare(
     if Cgroup is not None:
         cgroup_parts = [*engine_scope(mgr.paths.root), spec.pod or "standalone", cid]
         cg = create_cgroup(cgroup_parts, spec, devices)
+        attach_lock.again()  # our last cgroup mkdir: the init's move is ~10 ms from now
         undo.append(cg.remove)
         warnings.extend(cg.warnings)
         cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
@@ -398,8 +399,6 @@ def _launch(
         if start and not joins_ipc and _start_failed(mgr, cid):
             raise StartError(str(exc), cid) from None
         raise
-    finally:
-        attach_lock.done()  # the init was moved (or will not be): no more writes ahead
     if joins_ipc:  # the same /dev/shm too, over ours while the init waits at the gate
         from runtime.container_access import share_shm
 

@@ -352,8 +352,8 @@ def _warm_monitor(args: argparse.Namespace) -> WarmMonitor | None:
     from runtime import attach_lock, warm_monitor
     from runtime.paths import Paths
 
-    # its first write waits ~a grace period holding the kernel's cgroup mutex: long before our
-    # cgroup mkdirs and the init's move (runtime/attach_lock.py)
+    # its write waits ~a grace period holding the kernel's cgroup mutex: long before our cgroup
+    # mkdirs and the init's move into its cgroup (runtime/attach_lock.py)
     attach_lock.open_ahead()
     return warm_monitor.start(Paths.from_env(), args.pod)  # the paths Engine() takes
 
