@@ -332,10 +332,13 @@ def _thaw(mgr: ContainerManager, cid: str, doc: Mapping[str, Any]) -> None:
     log_event(mgr, cid, doc, "unpause")  # also when a stop or kill thaws it, as docker's resume
 
 
-def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | None = None) -> Any:
+def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | None = None, *,
+                    await_pod_monitor: bool = True) -> Any:
     """Kill whatever still runs for *cid*: its monitor, its init, anything in its cgroup.
     Returns its cgroup (None without one). A stopped container costs only the looks: no
-    "stopping" file, no freeze and thaw of an empty cgroup (`down` removes stopped ones)."""
+    "stopping" file, no freeze and thaw of an empty cgroup (`down` removes stopped ones).
+    Without *await_pod_monitor* the caller waits for a shared monitor's process to end itself
+    (_remove, last): once its thread for *cid* ended, the process holds nothing of the container."""
     run = mgr.paths.container_run(cid)
     state = read_json(run / "state.json") or {}
     mon = read_json(run / "monitor.json") or {}
@@ -359,7 +362,8 @@ def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | No
                 cg.kill_all(_signal.SIGKILL)
     if shared:
         container_monitor.wait_monitor_exit(mgr, cid, 5.0)
-        container_monitor.wait_pod_monitor_exit(mon)
+        if await_pod_monitor:
+            container_monitor.wait_pod_monitor_exit(mon)
     return cg
 
 
@@ -392,7 +396,10 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
         )
     if info.status in ("running", "paused", "restarting"):
         _force_kill(mgr, cid, doc, info)
-    cg = kill_everything(mgr, cid, doc)  # also when a crashed create did not record it
+    # a lone or pod monitor's process, which ends after its last thread: waited for last, its
+    # exit (1-5 ms) overlapping the removal instead of preceding it
+    mon = read_json(mgr.paths.container_run(cid) / "monitor.json") or {}
+    cg = kill_everything(mgr, cid, doc, await_pod_monitor=False)  # also when a crashed create left none
     errors: list[str] = []
     try:
         mgr.engine.networks.teardown_container(cid)
@@ -428,6 +435,8 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
     autoremove.mark(claim, b"removed")
     log_event(mgr, cid, doc, "destroy")
     _retire_zygote_when_idle(mgr)
+    if mon.get("process"):  # its thread for cid ended in kill_everything: no process left behind
+        container_monitor.wait_pod_monitor_exit(mon)
     if errors:
         raise ExecError(f"container {info.name}: removed, but " + "; ".join(errors))
 
