@@ -151,7 +151,9 @@ def _create(
         _launch(mgr, cid, spec, start=start, warm=warm)
         if doc.get(DEVICE_VOLUMES):  # its monitor holds its volumes now
             drop_hold(mgr, cid)
-        return mgr.get(cid, warnings=tuple(warnings))
+        # an auto-remove container that has exited already is removed next: its exit file is
+        # left for the removal (ContainerManager.get), not folded into a row about to go
+        return mgr.get(cid, warnings=tuple(warnings), fold=not spec.volatile)
     except StartError:
         if doc.get(DEVICE_VOLUMES):
             drop_hold(mgr, cid)

@@ -389,7 +389,7 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
             volumes: bool) -> None:
     from runtime import autoremove
 
-    info = mgr._info(cid, doc)
+    info = mgr._info(cid, doc, fold=False)  # the row goes: no fold of an exit file into it first
     if not force and info.status in ("running", "paused", "restarting"):
         raise Conflict(
             f"container {info.name}: cannot remove a {info.status} container; stop it first or use force"

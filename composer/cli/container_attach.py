@@ -70,7 +70,7 @@ def _attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool, sig_p
 
     left = False
     try:
-        last = stream_log(mgr, cid, tick=tick, pos=log_from)
+        last = stream_log(mgr, cid, tick=tick, pos=log_from, fold=not remove)
         code = last.exit_code if last.exit_code is not None else 0  # as mgr.wait(): it has stopped
     except Detached:
         left, code = True, 0
@@ -263,10 +263,11 @@ def forward_stdin(mgr: ContainerManager, cid: str,
 
 
 def stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02,
-               tick: Callable[[], None] | None = None, pos: int = 0) -> ContainerInfo:
+               tick: Callable[[], None] | None = None, pos: int = 0, fold: bool = True) -> ContainerInfo:
     """Follow the log file from *pos* (its start: it is new) until the container stops running; return
     its info at that point. Between reads it waits on a pidfd of the container's init, so that an
-    exit is seen at once instead of at the next *poll* tick; *tick* is called at each turn."""
+    exit is seen at once instead of at the next *poll* tick; *tick* is called at each turn.
+    Without *fold* its exit file is left out of the row (ContainerManager.get): it is removed next."""
     from runtime.logs import LineFramer, decode_line
 
     path = mgr.log_path(cid)
@@ -275,7 +276,7 @@ def stream_log(mgr: ContainerManager, cid: str, poll: float = 0.02,
     while True:
         if tick is not None:
             tick()
-        info = mgr.get(cid)
+        info = mgr.get(cid, fold=fold)
         running = info.status in ("running", "paused", "restarting", "created")
         try:
             with open(path, "rb") as f:

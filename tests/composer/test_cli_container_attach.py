@@ -45,7 +45,7 @@ class StatusScript:
     def log_path(self, ref: str) -> Path:
         return self.log
 
-    def get(self, ref: str) -> ContainerInfo:
+    def get(self, ref: str, *, fold: bool = True) -> ContainerInfo:
         self.gets += 1
         return self.infos[min(self.gets, len(self.infos)) - 1]
 

@@ -220,6 +220,31 @@ def test_a_start_that_reads_the_exit_first_keeps_the_run_when_it_fails(engine: E
     engine.containers.remove(c.id)
 
 
+def test_get_without_fold_reads_the_exit_and_leaves_it_for_the_next_reader(engine: Engine) -> None:
+    """An attached run --rm reads its container's exit without folding it into the row it is
+    about to delete (get(fold=False)): the exit file stays, the row is unchanged; the next
+    get() folds it as before, and a removal of an unfolded exit leaves nothing."""
+    c = engine.containers.create(spec("t-nofold", "sh", "-c", "exit 3"))
+    engine.containers.start(c.id)
+    exit_file = engine.paths.container_run(c.id) / "exit.json"
+    _wait_for(exit_file.exists)
+    seen = engine.containers.get(c.id, fold=False)
+    assert (seen.status, seen.exit_code) == ("exited", 3)
+    assert exit_file.exists()
+    assert "last_state" not in (engine.store.read().get("container", c.id) or {})
+    folded = engine.containers.get(c.id)
+    assert (folded.status, folded.exit_code) == ("exited", 3)
+    assert not exit_file.exists()
+    assert engine.store.read().get("container", c.id)["last_state"]["exit_code"] == 3
+    other = engine.containers.create(spec("t-nofold-rm", "true"))
+    engine.containers.start(other.id)
+    _wait_for((engine.paths.container_run(other.id) / "exit.json").exists)
+    engine.containers.remove(other.id)  # its exit never folded: removed all the same
+    engine.containers.remove(c.id)
+    for cid in (c.id, other.id):
+        assert not engine.paths.container_dir(cid).exists() and not engine.paths.container_run(cid).exists()
+
+
 def test_a_failed_start_is_reported_while_another_reader_folds_its_exit(engine: Engine) -> None:
     """The start reads the start's error after the monitor answered; meanwhile the init that
     could not exec exits, and another reader (ps, up's other threads) may fold the exit file,
