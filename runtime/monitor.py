@@ -15,8 +15,8 @@ lone containers (runtime.zygote.LONE), which is what this script usually runs as
 ``monitor.py --warm`` is a monitor started before its container exists (runtime/warm_monitor.py):
 it imports, then reads ``--pod\0SOCKET[\0CDIR\0RDIR[\0--start]]`` (a shared monitor, with its
 first container or, started ahead of a pod's containers, none yet; or, without shared monitors,
-``CDIR\0RDIR[\0--start]``) on stdin and goes on as above; at EOF with nothing read (the command
-failed or needed none) it exits.
+``CDIR\0RDIR[\0--start]``) on stdin and goes on as above, detached already (its first fork comes
+before its imports); at EOF with nothing read (the command failed or needed none) it exits.
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ import sys
 
 if __name__ == "__main__" and __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+WARM = __name__ == "__main__" and sys.argv[1:2] == ["--warm"]
+if WARM:
+    os.closerange(3, 1 << 20)  # posix_spawn cannot: nothing the command inherited stays open
+    # detached now, before the imports: the fork other monitors make after them (~10 MB of pages
+    # to copy, then copy-on-write faults) cost ~2.5 ms between the command's request and the init
+    if os.fork():
+        os._exit(0)  # the command reaps this first process at once; the monitor is not its child
 
 from runtime.executor.supervise import main  # noqa: E402
 
@@ -39,8 +47,7 @@ def _read_request() -> list[str]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--warm"]:
-        os.closerange(3, 1 << 20)  # posix_spawn cannot: nothing the command inherited stays open
+    if WARM:
         import runtime.executor.podmon  # noqa: F401 - while the command sets its container up
         rest = _read_request()
         if len(rest) >= 2:
@@ -50,9 +57,9 @@ if __name__ == "__main__":
         if rest[:1] == ["--pod"] and len(rest) >= 2:  # a shared monitor (first container or none)
             from runtime.executor.podmon import main as pod_main
 
-            code = pod_main([sys.argv[0], *rest])
+            code = pod_main([sys.argv[0], *rest], detach=False)
         else:
-            code = main([sys.argv[0], *rest]) if len(rest) >= 2 else 0
+            code = main([sys.argv[0], *rest], detach=False) if len(rest) >= 2 else 0
     elif sys.argv[1:2] == ["--pod"]:
         from runtime.executor.podmon import main as pod_main
 

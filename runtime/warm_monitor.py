@@ -8,7 +8,9 @@ as a pod's containers share the pod's): when none runs, ``launch_pod`` makes the
 process, with this container its first (``monitor.py --pod``, under the lone monitor's lock), and
 reads its status line as a fresh one's. Without shared monitors (COMPOSER_POD_MONITOR=0), ``use``
 makes it the container's own monitor, the same process as a direct spawn. Either way it is
-``python -I -S``, standard library only, in its own session, detached by its own fork.
+``python -I -S``, standard library only, in its own session, detached by its own fork: the process
+spawned here forks it and exits at once, before its imports (so the command's child that it reaps
+is that first process: the monitor's liveness is its status pipe's, its pid is not ours to know).
 ``spawn`` with ``launch_pod`` is also how zygote._run_pod_monitor starts any shared monitor (a
 pod's, with its first container or ahead of them), without importing subprocess.
 
@@ -37,15 +39,18 @@ ROOM = 512  # empty arguments: room for its container's command line (proctitle.
 
 class WarmMonitor:
     def __init__(self, pid: int, request_w: int, status_r: int) -> None:
+        """*pid*: the process spawned, which forks the monitor and exits."""
         self.pid, self.request_w, self.status_r = pid, request_w, status_r
-        self.returncode: int | None = None
+        self.returncode: int | None = None  # the spawned process's
 
     def alive(self) -> bool:
-        if self.returncode is None:
-            done, status = os.waitpid(self.pid, os.WNOHANG)
-            if done:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode is None
+        """Whether it still waits for its container: before its request it writes nothing, so
+        anything on its status pipe, or its end closed, says it died (its traceback, if any)."""
+        if self.request_w < 0 or self.status_r < 0:
+            return False
+        import select
+
+        return not select.select([self.status_r], [], [], 0)[0]
 
     def use(self, cdir: str, rdir: str, *, start: bool, timeout: float = 60) -> bytes:
         """Give it its container; returns what it wrote on stdout and stderr, one stream (a status
@@ -69,15 +74,14 @@ class WarmMonitor:
         return out
 
     def discard(self) -> None:
-        """No container came for it: it exits (killed, if it already had one and hangs)."""
+        """No container came for it: it exits at its stdin's EOF; waited for here, so that none
+        is left once the command ends. After a use() (even one interrupted by Ctrl-C while
+        reading) it serves its container: nothing to wait for."""
         if self.returncode is not None:
             return
         self._close_request()
-        if self.status_r < 0:  # a use() that was interrupted (Ctrl-C) while reading
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, 9)
-        else:
-            with contextlib.suppress(TimeoutError):  # killed by _read_all
+        if self.status_r >= 0:
+            with contextlib.suppress(TimeoutError):
                 self._read_all(time.monotonic() + 5)
         self._reap()
 
@@ -94,7 +98,7 @@ class WarmMonitor:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([self.status_r], [], [], left)[0]:
-                    os.kill(self.pid, 9)
+                    # left alone, as any monitor that detached: it may serve others' containers
                     raise TimeoutError("the monitor did not report in time")
                 chunk = os.read(self.status_r, 65536)
                 if not chunk:

@@ -304,10 +304,11 @@ class Pod:
             self.monitors.discard(mon)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], *, detach: bool = True) -> int:
     """``monitor.py --pod SOCKET [CDIR RDIR [--start]]``: bind, detach (the caller reaps us at once
     and reads stdout to its EOF: the first monitor's ok/error line), serve until the last monitor
-    thread ended. When the socket cannot be bound: a monitor of this container's own."""
+    thread ended. When the socket cannot be bound: a monitor of this container's own. *detach*
+    False: a warm monitor, detached before its imports (runtime/monitor.py)."""
     path, rest = argv[2], argv[3:]
     try:
         try:  # noqa: SIM105 - no contextlib import in the monitor
@@ -317,8 +318,8 @@ def main(argv: list[str]) -> int:
         listener = listen_private(path)
     except OSError as exc:
         print(f"monitor: pod socket {path}: {exc}", file=sys.stderr, flush=True)
-        return supervise.main([argv[0], *rest])
-    if os.fork():
+        return supervise.main([argv[0], *rest], detach=detach)
+    if detach and os.fork():
         os._exit(0)
     null = os.open("/dev/null", os.O_RDWR)
     err = os.open(path[: -len(".sock")] + ".err", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -22,10 +22,19 @@ from tests.runtime.conftest import cmdline, processes, wait_for
 IMAGE = "localhost/busybox:latest"
 
 
-def _warm_pids() -> list[int]:
-    """Monitors still waiting for a container (their command line is not rewritten yet)."""
+def _warm_pids(session: int = 0) -> list[int]:
+    """Monitors still waiting for a container (their command line is not rewritten yet); with
+    *session*: the one forked by the process spawned as that pid (the leader of its session)."""
     return [pid for pid, argv in processes()
-            if "--warm" in argv and any(a.endswith("runtime/monitor.py") for a in argv)]
+            if "--warm" in argv and any(a.endswith("runtime/monitor.py") for a in argv)
+            and (not session or (pid != session and _session(pid) == session))]
+
+
+def _session(pid: int) -> int:
+    try:
+        return os.getsid(pid)
+    except ProcessLookupError:
+        return 0
 
 
 def test_wanted_only_where_a_monitor_process_would_be_started(tmp_path: Path,
@@ -114,24 +123,45 @@ def test_run_uses_the_warm_monitor_and_a_failed_run_leaves_none(busybox_image: s
 
 
 def test_a_warm_monitor_whose_command_died_exits(tmp_path: Path) -> None:
-    """Its stdin closes with the command that started it (a SIGKILL included): it exits at EOF."""
-    script = ("import os, signal, sys\nfrom pathlib import Path\nfrom runtime import warm_monitor\n"
-              "from runtime.paths import Paths\n"
+    """Its stdin closes with the command that started it (a SIGKILL included): it exits at EOF.
+    It was never the command's child: the process the command spawned forked it and exited."""
+    script = ("import os, signal, sys, time\nfrom pathlib import Path\nfrom runtime import warm_monitor\n"
+              "from runtime.paths import Paths\nfrom tests.runtime.test_warm_monitor import _warm_pids\n"
               "w = warm_monitor.start(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))\n"
-              "print(w.pid, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+              "while not _warm_pids(w.pid): time.sleep(0.005)\n"
+              "assert os.waitpid(w.pid, 0)[0] == w.pid\n"
+              "print(*_warm_pids(w.pid), flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
     res = subprocess.run([sys.executable, "-c", script, str(tmp_path / "root"), str(tmp_path / "run")],
                          capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=30)
-    pid = int(res.stdout.split()[0])
+    [pid] = map(int, res.stdout.split())
     wait_for(lambda: pid not in _warm_pids())  # gone (or a zombie: its command line is empty)
 
 
-def test_discarding_after_an_interrupted_use_kills_and_reaps_it(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_discarding_after_an_interrupted_use_reaps_what_it_spawned(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
     warm = warm_monitor.start(Paths(root=tmp_path / "root", rundir=tmp_path / "run"))
     assert warm is not None and warm.alive()
+    wait_for(lambda: _warm_pids(warm.pid))
     os.close(warm.status_r)  # as _read_all leaves it when Ctrl-C lands in a use()
     warm.status_r = -1
+    assert not warm.alive()
     warm.discard()
-    assert warm.returncode is not None and warm.pid not in _warm_pids()
+    assert warm.returncode == 0  # the process spawned, which forked the monitor
+    wait_for(lambda: not _warm_pids(warm.pid))  # no request came: the monitor exits at its EOF
     warm.discard()  # twice: nothing more to do
+
+
+def test_a_warm_monitor_that_died_is_not_alive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its liveness is its status pipe's (its pid is not the command's child): a dead one is not
+    handed a container (the direct spawn reports why)."""
+    monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
+    warm = warm_monitor.start(Paths(root=tmp_path / "root", rundir=tmp_path / "run"))
+    assert warm is not None
+    wait_for(lambda: _warm_pids(warm.pid))
+    [pid] = _warm_pids(warm.pid)
+    assert warm.alive()
+    os.kill(pid, 9)
+    wait_for(lambda: not warm.alive())
+    warm.discard()
+    assert warm.returncode == 0
