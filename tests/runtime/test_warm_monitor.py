@@ -165,3 +165,17 @@ def test_a_warm_monitor_that_died_is_not_alive(tmp_path: Path, monkeypatch: pyte
     wait_for(lambda: not warm.alive())
     warm.discard()
     assert warm.returncode == 0
+
+
+def test_a_warm_monitor_loads_what_its_first_init_needs_before_its_request(tmp_path: Path) -> None:
+    """Imported while it waits, not between the command's request and the init's fork: the init's
+    capability code (and its libc handle) and the command-line rewrite. Its request names a
+    container without a bundle: the monitor reports that, after the imports (one stream)."""
+    (tmp_path / "run").mkdir()
+    res = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", warm_monitor.MONITOR, "--warm"],
+                         input=b"\0".join([bytes(tmp_path), bytes(tmp_path / "run")]),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    lines = res.stdout.decode().splitlines()
+    [error] = [i for i, line in enumerate(lines) if line.startswith("error monitor:")]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in lines[:error] if line.startswith("import time:")]
+    assert "runtime.security.caps" in imported and "runtime.executor.proctitle" in imported, lines
