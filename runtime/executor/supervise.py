@@ -202,7 +202,7 @@ class Monitor:
         )
         console_fd = [init_console.fileno()] if init_console is not None else []
         keep = (*stdio, sync_w, gate_r, join[0], *console_fd)
-        pid, err = 0, ""
+        pid, err, started = 0, "", 0
         with self.fork_lock(keep):  # until the init's pid is recorded
             try:
                 pid = _init.spawn(plan, sync_w, gate_r, join)
@@ -216,6 +216,11 @@ class Monitor:
                     init_console.close()
             self.gate_w, self.sync_r = gate_w, sync_r
             if pid:
+                # while the init builds its rootfs, what needs only its pid (and its cgroup joined)
+                self.pidfd = os.pidfd_open(pid)
+                self.oom_base = self.oom_count()  # counts are per cgroup, across restarts
+                # readers check it before signalling: a recorded pid may be reused after a crash
+                started = proc_starttime(pid)
                 err = read_sync(sync_r, self.name)
             self.pid = pid
         if console is not None:
@@ -229,14 +234,13 @@ class Monitor:
             console.close()
         if pid and err:
             self._reap_quietly(pid)
+            os.close(self.pidfd)
+            self.pidfd = -1
         if err:
             self.pid = 0
             self._close_init_fds()
             return err
-        self.pidfd = os.pidfd_open(pid)
-        self.oom_base = self.oom_count()  # counts are per cgroup, across restarts
-        # readers check it before signalling: a recorded pid may be reused after a crash
-        self.state["pid_start"] = proc_starttime(pid)
+        self.state["pid_start"] = started
         return ""
 
     def shm_donor(self) -> int:

@@ -16,6 +16,7 @@ import pytest
 from runtime import zygote
 from runtime.container_monitor import wait_monitor_exit
 from runtime.engine import Engine
+from runtime.errors import ExecError
 from runtime.executor import podmon
 from runtime.logs import join_partials
 from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
@@ -155,6 +156,16 @@ def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) 
     assert not alive(proc)
 
 
+def _pidfds(proc: int) -> int:
+    links = []
+    for fd in os.listdir(f"/proc/{proc}/fd"):
+        try:
+            links.append(os.readlink(f"/proc/{proc}/fd/{fd}"))
+        except OSError:
+            continue  # closed meanwhile
+    return sum(1 for link in links if "pidfd" in link)
+
+
 def test_a_restart_that_cannot_exec_leaves_no_init_and_no_pidfd_in_the_shared_monitor(
     zengine: Engine,
 ) -> None:
@@ -172,20 +183,23 @@ def test_a_restart_that_cannot_exec_leaves_no_init_and_no_pidfd_in_the_shared_mo
     info = zengine.containers.get(gone.id)
     assert (info.status, info.exit_code, info.restart_count) == ("exited", 127, 1)
     assert wait_monitor_exit(zengine.containers, gone.id, 5.0)
-
-    def pidfds() -> int:
-        links = []
-        for fd in os.listdir(f"/proc/{proc}/fd"):
-            try:
-                links.append(os.readlink(f"/proc/{proc}/fd/{fd}"))
-            except OSError:
-                continue  # closed meanwhile
-        return sum(1 for link in links if "pidfd" in link)
-
-    assert pidfds() == 1  # the keeper's init only
+    assert _pidfds(proc) == 1  # the keeper's init only
     assert zombie_children(proc) == []
     for c in (keeper, gone):
         zengine.containers.remove(c.id, force=True)
+
+
+def test_an_init_whose_set_up_fails_leaves_no_pidfd_in_the_shared_monitor(zengine: Engine) -> None:
+    """The monitor opens the init's pidfd while the init builds its rootfs: an init that then
+    fails (a working dir it cannot make in a read-only root) leaves the pod's process none."""
+    keeper = zengine.containers.create(spec("pm-keeper", "sleep", "60"))
+    zengine.containers.start(keeper.id)
+    proc = monitor(zengine, keeper.id)["process"]
+    with pytest.raises(ExecError, match="pm-rofail"):
+        zengine.containers.create(spec("pm-rofail", "true", read_only=True, working_dir="/no/such/dir"))
+    assert alive(proc) and _pidfds(proc) == 1  # the keeper's init only
+    wait_for(lambda: zombie_children(proc) == [], timeout=5)
+    zengine.containers.remove(keeper.id, force=True)
 
 
 def test_the_monitor_forks_each_init_into_its_pid_namespace_itself(zengine: Engine) -> None:
