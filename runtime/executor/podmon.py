@@ -263,22 +263,16 @@ class Pod:
     def monitor(self, fd: int, argv: list[str]) -> None:
         self.started = True  # not on accept: a client that only looked (warm_pod) ends no grace
         cdir, rdir = argv[0], argv[1]
-        ctl = os.path.join(rdir, "ctl")
         mon: Any = None
         try:
-            if not os.path.exists(ctl):
-                os.mkfifo(ctl, 0o600)
             tid = threading.get_native_id()
-            supervise.write_json_atomic(
-                os.path.join(rdir, "monitor.json"),
-                {
-                    "pid": tid,
-                    "starttime": supervise.proc_starttime(tid),
-                    "process": os.getpid(),
-                    "process_start": self.start_time,
-                },
-            )
-            mon = supervise.Monitor(cdir, rdir, shared=self, out_fd=fd)
+            record = {
+                "pid": tid,
+                "starttime": supervise.proc_starttime(tid),
+                "process": os.getpid(),
+                "process_start": self.start_time,
+            }
+            mon = supervise.Monitor(cdir, rdir, record, shared=self, out_fd=fd)
             self.monitors.add(mon)
             mon.main("--start" in argv[2:])
         except Exception as exc:  # noqa: BLE001 - one line to the client, the traceback to monitor.err

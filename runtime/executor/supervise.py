@@ -74,10 +74,14 @@ class _NoLock:
 
 
 class Monitor:
-    def __init__(self, cdir: str, rdir: str, shared: Any = None, out_fd: int = 1) -> None:
-        """*shared*: the runtime.executor.podmon.Pod whose thread this monitor runs in (None: a
-        process of its own); *out_fd*: where the ok/error line goes (closed once written)."""
-        self.cdir, self.rdir = cdir, rdir
+    def __init__(
+        self, cdir: str, rdir: str, record: dict[str, int], shared: Any = None, out_fd: int = 1
+    ) -> None:
+        """*record*: what monitor.json says of this monitor (written with its first init: see
+        _settle); *shared*: the runtime.executor.podmon.Pod whose thread this monitor runs in
+        (None: a process of its own); *out_fd*: where the ok/error line goes (closed once
+        written)."""
+        self.cdir, self.rdir, self.record = cdir, rdir, record
         self.shared, self.out_fd = shared, out_fd
         # forks and the pod's orphan reaper exclude each other: a child forked by one thread is
         # never reaped by the pod's main thread before its owner recorded its pid
@@ -95,9 +99,8 @@ class Monitor:
         if self.meta.get("seccomp_bpf"):
             with open(self.meta["seccomp_bpf"], "rb") as f:
                 self.bpf = f.read()
-        self.log = LogWriter(
-            str(self.meta["log_path"]), self.meta.get("log_max_size"), int(self.meta.get("log_max_file") or 1)
-        )
+        self.log: LogWriter  # these three made by _settle, while the first init sets up
+        self.ctl = -1
         self.state: dict[str, Any] = {
             "status": "created",
             "pid": 0,
@@ -139,8 +142,6 @@ class Monitor:
         self.next_probe = 0.0
         self.probe: tuple[int, int, float, str, bytearray] | None = None  # pid, fd, deadline, start, out
         self.run_started = 0.0
-        # opened before the caller hears "ok": a start written right after must find a reader
-        self.ctl = os.open(self.path("ctl"), os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
 
     # ---- files ----
     def path(self, name: str) -> str:
@@ -216,12 +217,12 @@ class Monitor:
                     init_console.close()
             self.gate_w, self.sync_r = gate_w, sync_r
             if pid:
-                # while the init builds its rootfs, what needs only its pid (and its cgroup joined)
-                self.pidfd = os.pidfd_open(pid)
-                self.oom_base = self.oom_count()  # counts are per cgroup, across restarts
-                # readers check it before signalling: a recorded pid may be reused after a crash
-                started = proc_starttime(pid)
-                err = read_sync(sync_r, self.name)
+                try:
+                    started = self._settle(pid)
+                except OSError as exc:
+                    err = f"error container {self.name}: {_init.describe(exc)}"
+                else:
+                    err = read_sync(sync_r, self.name)
             self.pid = pid
         if console is not None:
             if not err:
@@ -234,14 +235,35 @@ class Monitor:
             console.close()
         if pid and err:
             self._reap_quietly(pid)
-            os.close(self.pidfd)
-            self.pidfd = -1
+            if self.pidfd >= 0:
+                os.close(self.pidfd)
+                self.pidfd = -1
         if err:
             self.pid = 0
             self._close_init_fds()
             return err
         self.state["pid_start"] = started
         return ""
+
+    def _settle(self, pid: int) -> int:
+        """While the init *pid* builds its rootfs (the files below are ~1 ms of creates, which
+        the caller's status line waited for before the fork): its pidfd, the cgroup's OOM count
+        (counts are per cgroup, across restarts); for the first init, the ctl FIFO (opened before
+        the caller hears "ok": a start written right after must find a reader), the log file
+        and monitor.json. Returns the init's start time (readers check it before signalling: a
+        recorded pid may be reused after a crash)."""
+        self.pidfd = os.pidfd_open(pid)
+        self.oom_base = self.oom_count()
+        if self.ctl < 0:
+            ctl = self.path("ctl")
+            if not os.path.exists(ctl):
+                os.mkfifo(ctl, 0o600)
+            self.ctl = os.open(ctl, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+            meta = self.meta
+            max_file = int(meta.get("log_max_file") or 1)
+            self.log = LogWriter(str(meta["log_path"]), meta.get("log_max_size"), max_file)
+            write_json_atomic(self.path("monitor.json"), self.record)
+        return proc_starttime(pid)
 
     def shm_donor(self) -> int:
         """The pid whose IPC namespace the container joins (``ipc: container:X``), else 0."""
@@ -832,14 +854,8 @@ def main(argv: list[str], *, detach: bool = True) -> int:
     os.close(null)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     sc.SYSCALLS.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    ctl = os.path.join(rdir, "ctl")
-    if not os.path.exists(ctl):
-        os.mkfifo(ctl, 0o600)
-    write_json_atomic(
-        os.path.join(rdir, "monitor.json"), {"pid": os.getpid(), "starttime": proc_starttime(os.getpid())}
-    )
     try:
-        mon = Monitor(cdir, rdir)
+        mon = Monitor(cdir, rdir, {"pid": os.getpid(), "starttime": proc_starttime(os.getpid())})
         return mon.main(start_now)
     except Exception as exc:  # noqa: BLE001 - report one line, keep the traceback in monitor.err
         import traceback
