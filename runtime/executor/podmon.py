@@ -296,6 +296,8 @@ class Pod:
                     os.close(fd)
         finally:
             self.monitors.discard(mon)
+            if mon is not None:
+                mon.close()
 
 
 def main(argv: list[str], *, detach: bool = True) -> int:

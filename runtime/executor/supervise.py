@@ -99,7 +99,7 @@ class Monitor:
         if self.meta.get("seccomp_bpf"):
             with open(self.meta["seccomp_bpf"], "rb") as f:
                 self.bpf = f.read()
-        self.log: LogWriter  # these three made by _settle, while the first init sets up
+        self.log: LogWriter | None = None  # these two made by _settle, while the first init sets up
         self.ctl = -1
         self.state: dict[str, Any] = {
             "status": "created",
@@ -318,6 +318,21 @@ class Monitor:
                     pass
         self.outs, self.gate_w, self.sync_r, self.stdin_w, self.stdin_target = {}, -1, -1, -1, -1
 
+    def close(self) -> None:
+        """Once its monitor thread ends (a shared monitor's process lives on): every fd it opened,
+        the log file's too (a removed container's log keeps its blocks while it is open)."""
+        self._close_init_fds()
+        for fd in (self.pidfd, self.ctl, self.attach_fd):
+            if fd >= 0:
+                try:  # noqa: SIM105 - no contextlib import in the monitor
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.pidfd = self.ctl = self.attach_fd = -1
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
     def release(self) -> str:
         """Open the gate; returns "" once the workload was exec'd, else the error line."""
         os.write(self.gate_w, b"s")
@@ -454,7 +469,7 @@ class Monitor:
                         data = os.read(fd, 65536)
                     except OSError:  # EIO: the pty's last slave closed
                         data = b""
-                    if data:
+                    if data and self.log is not None:
                         try:
                             self.log.write(self.outs[fd], data)  # type: ignore[arg-type]
                         except OSError as exc:  # a full disk loses output, never the container

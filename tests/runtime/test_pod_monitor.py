@@ -156,14 +156,19 @@ def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) 
     assert not alive(proc)
 
 
-def _pidfds(proc: int) -> int:
+def _fds(proc: int) -> list[str]:
+    """What *proc*'s fds name."""
     links = []
     for fd in os.listdir(f"/proc/{proc}/fd"):
         try:
             links.append(os.readlink(f"/proc/{proc}/fd/{fd}"))
         except OSError:
             continue  # closed meanwhile
-    return sum(1 for link in links if "pidfd" in link)
+    return links
+
+
+def _pidfds(proc: int) -> int:
+    return sum(1 for link in _fds(proc) if "pidfd" in link)
 
 
 def test_a_restart_that_cannot_exec_leaves_no_init_and_no_pidfd_in_the_shared_monitor(
@@ -200,6 +205,23 @@ def test_an_init_whose_set_up_fails_leaves_no_pidfd_in_the_shared_monitor(zengin
     assert alive(proc) and _pidfds(proc) == 1  # the keeper's init only
     wait_for(lambda: zombie_children(proc) == [], timeout=5)
     zengine.containers.remove(keeper.id, force=True)
+
+
+def test_a_container_that_ended_leaves_the_shared_monitor_none_of_its_files(zengine: Engine) -> None:
+    """The pod's process lives on after a container's thread ended: that thread's ctl FIFO and
+    log file are closed (else each container served left two fds, and a removed container's
+    log its blocks on disk, until the process exits)."""
+    keeper = zengine.containers.create(spec("pm-keeper", "sleep", "60"))
+    done = zengine.containers.create(spec("pm-done", "true"))
+    for c in (keeper, done):
+        zengine.containers.start(c.id)
+    proc = monitor(zengine, keeper.id)["process"]
+    assert monitor(zengine, done.id)["process"] == proc
+    assert wait_monitor_exit(zengine.containers, done.id, 5.0)
+    assert [fd for fd in _fds(proc) if done.id in fd] == []
+    assert [fd for fd in _fds(proc) if keeper.id in fd]  # the live one's are open
+    for c in (keeper, done):
+        zengine.containers.remove(c.id, force=True)
 
 
 def test_the_monitor_forks_each_init_into_its_pid_namespace_itself(zengine: Engine) -> None:
