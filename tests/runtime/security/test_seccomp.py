@@ -272,3 +272,61 @@ def test_an_ordinary_program_runs_under_the_default_filter(tmp_path: Path) -> No
             os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", WORKLOAD])
         return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     assert in_child(child) == 0
+
+
+def _run_bpf(program: bytes, data: bytes) -> int:
+    """What classic BPF *program* returns for seccomp_data *data* (the opcodes libseccomp emits)."""
+    import struct
+
+    ins = [struct.unpack_from("HBBI", program, i) for i in range(0, len(program), 8)]
+    a = x = pc = 0
+    mem = [0] * 16
+    while True:
+        code, jt, jf, k = ins[pc]
+        pc += 1
+        cls, op, src = code & 0x07, code & 0xF0, x if code & 0x08 else k
+        if cls == 0x00:    # ld: absolute word, memory, immediate
+            mode = code & 0xE0
+            a = struct.unpack_from("I", data, k)[0] if mode == 0x20 else mem[k] if mode == 0x60 else k
+        elif cls == 0x01:  # ldx
+            x = mem[k] if code & 0xE0 == 0x60 else k
+        elif cls in (0x02, 0x03):  # st, stx
+            mem[k] = a if cls == 0x02 else x
+        elif cls == 0x04:  # alu
+            ops = {0x00: a + src, 0x10: a - src, 0x50: a & src, 0x40: a | src, 0xA0: a ^ src,
+                   0x60: a << src, 0x70: a >> src}
+            a = ops[op] & 0xFFFFFFFF
+        elif cls == 0x05:  # jmp
+            if op == 0x00:
+                pc += k
+                continue
+            taken = {0x10: a == src, 0x20: a > src, 0x30: a >= src, 0x40: a & src != 0}[op]
+            pc += jt if taken else jf
+        elif cls == 0x06:  # ret
+            return a if code & 0x18 == 0x10 else k
+        else:              # misc: tax, txa
+            x, a = (a, a) if code & 0xF8 == 0x00 else (x, x)
+
+
+@pytest.mark.skipif(not X86_64, reason="x86_64 syscall numbers and audit arch")
+def test_the_tree_filter_decides_every_syscall_as_the_linear_one() -> None:
+    """The default filter is compiled as a binary tree (cheaper for the kernel to load and to run):
+    for every syscall number of both x86 ABIs (x32's too), with no arguments and with all bits
+    set, and on x86_64 with the first argument at values the profile's conditions test (clone's
+    namespace flags, personality's, socket's families), it answers as the linear program does."""
+    import struct
+
+    tree = compile_filter(default_profile(), DEFAULT_CAPS)
+    linear = compile_filter(default_profile(), DEFAULT_CAPS, tree=False)
+    assert tree != linear
+    cases = [(arch, nr, arg) for arch in (0xC000003E, 0x40000003)  # x86_64, i386
+             for nr in [*range(470), *range(0x40000000, 0x40000000 + 550, 11)]
+             for arg in (0, 0xFFFFFFFF_FFFFFFFF)]
+    cases += [(0xC000003E, nr, arg) for nr in range(470)
+              for arg in (1, 8, 16, 40, 0x20000, 0x7E020000, 0x80000000)]
+    differ = []
+    for arch, nr, arg in cases:
+        data = struct.pack("=iIQ6Q", nr, arch, 0, arg, *[0 if arg < 2**32 else arg] * 5)
+        if _run_bpf(tree, data) != _run_bpf(linear, data):
+            differ.append((hex(arch), nr, hex(arg)))
+    assert differ == []
