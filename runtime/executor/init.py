@@ -514,7 +514,7 @@ class InitPlan:
 
     __slots__ = (
         "name", "config", "lowerdirs", "upperdir", "workdir", "cgroup_procs", "seccomp_bpf", "stdio",
-        "tty", "console", "volatile",
+        "tty", "console", "volatile", "at_once",
     )  # fmt: skip
 
     def __init__(
@@ -531,11 +531,12 @@ class InitPlan:
         tty: bool,
         console: Any = None,  # tty: a _socket.socket (AF_UNIX) for the pty master (SCM_RIGHTS)
         volatile: bool = False,  # the overlay skips syncs (a container not kept past a crash)
+        at_once: bool = False,  # no start gate: the workload is exec'd right after "ready"
     ) -> None:
         self.name, self.config, self.lowerdirs = name, config, lowerdirs
         self.upperdir, self.workdir, self.cgroup_procs = upperdir, workdir, cgroup_procs
         self.seccomp_bpf, self.stdio, self.tty, self.console = seccomp_bpf, stdio, tty, console
-        self.volatile = volatile
+        self.volatile, self.at_once = volatile, at_once
 
 
 def _report(fd: int, line: str) -> None:
@@ -811,7 +812,9 @@ def _container_init(
         set_identity(process)
     os.chdir(cwd)
     _report(sync_w, "ready")
-    if os.read(gate_r, 1) != b"s":
+    # a create with start (at_once) goes on: no round trip through the monitor, which reads
+    # "ready" and then the exec's EOF (or its error line) on the same pipe
+    if not plan.at_once and os.read(gate_r, 1) != b"s":
         os._exit(0)  # the gate was closed without a start: the monitor is going away
     os.close(gate_r)
     # after the gate: a command the image lacks fails the start, not the create, as docker's

@@ -115,8 +115,10 @@ class Monitor:
         self.pid = 0  # the init (PID 1 of the container), host pid
         self.pidfd = -1
         self.outs: dict[int, str] = {}  # fd -> stream name
-        self.gate_w = -1
+        self.gate_w = -1  # >= 0: the init waits at its start gate (or, at_once, will exec)
+        self.at_once = False  # the init goes on to exec without the gate (a create with start)
         self.sync_r = -1
+        self.sync: _LineReader | None = None  # sync_r's reader: "ready", then the exec's EOF
         self.stdin_w = -1
         self.stdin_target = -1  # where attached input goes: the stdin pipe or the pty master
         self.attach_fd = -1  # the "stdin" FIFO a client writes to (stdin_open only)
@@ -158,8 +160,9 @@ class Monitor:
         return os.path.exists(self.path("stopping"))
 
     # ---- the init ----
-    def spawn(self) -> str:
-        """Fork the init; returns "" when it waits at the gate, else the error line."""
+    def spawn(self, at_once: bool = False) -> str:
+        """Fork the init; returns "" when it waits at the gate (*at_once*: when it goes on to
+        exec its workload, which release() then waits for), else the error line."""
         tty = bool(self.config["process"].get("terminal"))
         console, init_console = None, None
         if tty:
@@ -200,6 +203,7 @@ class Monitor:
             tty=tty,
             console=init_console,
             volatile=bool(self.meta.get("volatile")),
+            at_once=at_once,
         )
         console_fd = [init_console.fileno()] if init_console is not None else []
         keep = (*stdio, sync_w, gate_r, join[0], *console_fd)
@@ -215,14 +219,15 @@ class Monitor:
                         os.close(fd)
                 if init_console is not None:
                     init_console.close()
-            self.gate_w, self.sync_r = gate_w, sync_r
+            self.gate_w, self.sync_r, self.at_once = gate_w, sync_r, at_once
+            self.sync = _LineReader(sync_r)
             if pid:
                 try:
                     started = self._settle(pid)
                 except OSError as exc:
                     err = f"error container {self.name}: {_init.describe(exc)}"
                 else:
-                    err = read_sync(sync_r, self.name)
+                    err = read_sync(self.sync, self.name)
             self.pid = pid
         if console is not None:
             if not err:
@@ -317,6 +322,7 @@ class Monitor:
                 except OSError:
                     pass
         self.outs, self.gate_w, self.sync_r, self.stdin_w, self.stdin_target = {}, -1, -1, -1, -1
+        self.sync = None
 
     def close(self) -> None:
         """Once its monitor thread ends (a shared monitor's process lives on): every fd it opened,
@@ -334,13 +340,16 @@ class Monitor:
             self.log = None
 
     def release(self) -> str:
-        """Open the gate; returns "" once the workload was exec'd, else the error line."""
-        os.write(self.gate_w, b"s")
+        """Open the gate (at_once: the init went on by itself); returns "" once the workload
+        was exec'd, else the error line."""
+        if not self.at_once:
+            os.write(self.gate_w, b"s")
         os.close(self.gate_w)
         self.gate_w = -1
-        line = _LineReader(self.sync_r).readline()  # EOF: execve closed the pipe
+        assert self.sync is not None
+        line = self.sync.readline()  # EOF: execve closed the pipe
         os.close(self.sync_r)
-        self.sync_r = -1
+        self.sync_r, self.sync = -1, None
         self.run_started = time.monotonic()
         if line and line.startswith("error "):
             # as docker's failed start (moby daemon/start.go: SetError, exit code 127 for a command
@@ -641,7 +650,7 @@ class Monitor:
         return False
 
     def main(self, start_now: bool) -> int:
-        err = self.spawn()
+        err = self.spawn(at_once=start_now)
         if err:
             # a start (start_now) that failed: its container never ran, as after release()'s
             # failure (a create with start undoes itself: only a failed exec leaves it made);
@@ -816,10 +825,9 @@ def receive_fd(sock: Any) -> int:
     return fds[0] if fds else -1
 
 
-def read_sync(fd: int, name: str) -> str:
+def read_sync(reader: _LineReader, name: str) -> str:
     """The init's report on the sync pipe: "" once it waits at the gate (``ready``), else the
     error line (``error ...``, or its exit before either)."""
-    reader = _LineReader(fd)
     while True:
         line = reader.readline()
         if line is None:
@@ -833,8 +841,8 @@ def read_sync(fd: int, name: str) -> str:
 class _LineReader:
     """Blocking line reads from a pipe fd without a buffered file object. In chunks, not a byte
     per read: each read takes the GIL again, which a pod monitor's other threads may hold (see
-    zygote._read_line). Nothing follows a line before the monitor answers it (the init waits at
-    the gate after ``ready``; it exits after an ``error`` line), so no reader leaves bytes behind."""
+    zygote._read_line). One per init: after ``ready`` an init started at once (InitPlan.at_once)
+    may write its exec's error line before the monitor reads on, into the same buffer."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd

@@ -21,7 +21,7 @@ import pytest
 
 from runtime.containers import ContainerManager
 from runtime.engine import Engine
-from runtime.executor.supervise import read_sync
+from runtime.executor.supervise import _LineReader, read_sync
 from runtime.spec import ContainerSpec
 from tests.runtime.zygote_fixture import IMAGE, zengine  # noqa: F401 - the fixture
 
@@ -38,20 +38,32 @@ def pipe() -> Iterator[tuple[int, int]]:
 def test_ready_is_no_error(pipe: tuple[int, int]) -> None:
     r, w = pipe
     os.write(w, b"ready\n")  # the write end stays open, as the init holds it at the gate
-    assert read_sync(r, "c") == ""
+    assert read_sync(_LineReader(r), "c") == ""
     assert os.get_blocking(r)  # release() reads it blocking afterwards
 
 
 def test_an_error_line_is_the_error(pipe: tuple[int, int]) -> None:
     r, w = pipe
     os.write(w, b"error container c: mount /x: No such file or directory\n")
-    assert read_sync(r, "c") == "error container c: mount /x: No such file or directory"
+    assert read_sync(_LineReader(r), "c") == "error container c: mount /x: No such file or directory"
 
 
 def test_eof_before_ready_is_an_error(pipe: tuple[int, int]) -> None:
     r, w = pipe
     os.close(w)
-    assert read_sync(r, "c") == "error container c: init exited during setup"
+    assert read_sync(_LineReader(r), "c") == "error container c: init exited during setup"
+
+
+def test_ready_and_an_exec_error_written_at_once_are_both_read(pipe: tuple[int, int]) -> None:
+    """An init started at once (a create with start) does not wait at the gate after "ready": its
+    exec's error line may follow in the same read; the monitor reads on with the same reader."""
+    r, w = pipe
+    os.write(w, b'ready\nerror exec: "nosuch": executable file not found in $PATH\n')
+    os.close(w)
+    reader = _LineReader(r)
+    assert read_sync(reader, "c") == ""
+    assert reader.readline() == 'error exec: "nosuch": executable file not found in $PATH'
+    assert reader.readline() is None
 
 
 def test_sync_lines_are_read_in_chunks(pipe: tuple[int, int]) -> None:
