@@ -19,10 +19,10 @@ container it served then reads as having lost its monitor, as with a monitor of 
 
 from __future__ import annotations
 
+import _signal  # not the signal module, whose import brings enum (~2 ms of each monitor start)
 import _socket  # not the socket module (its import converts four enums: ~2.5 ms of the start)
 import os
 import select
-import signal
 import struct
 import sys
 import threading
@@ -111,10 +111,10 @@ class Pod:
         import time
 
         os.chdir("/")
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        _signal.set_wakeup_fd(wake_w)
+        _signal.signal(_signal.SIGCHLD, lambda *_: None)
         sc.SYSCALLS.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         self.listener.setblocking(False)
         if first_fd is None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import _signal  # not the signal module, whose import brings enum (~2 ms of each monitor start)
 import marshal
 import os
 import select
-import signal
 import sys
 import time
 
@@ -41,6 +41,13 @@ def dumps(obj: Any) -> str:
     if isinstance(obj, (list, tuple)):
         return "[" + ",".join(dumps(v) for v in obj) + "]"
     raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def signal_name(sig: int) -> str:
+    """``SIGTERM`` for 15, as signal.Signals names it (the first alias in alphabetical order:
+    SIGABRT, SIGCHLD, SIGIO); ``SIG35`` for a real-time signal that has no name of its own."""
+    names = [k for k, v in vars(_signal).items() if v == sig and k.startswith("SIG") and k[3:4] != "_"]
+    return min(names) if names else f"SIG{sig}"
 
 
 def write_json_atomic(path: str, data: Any) -> None:
@@ -133,8 +140,8 @@ class Monitor:
         self.wake_r = -1
         if shared is None:
             self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            signal.set_wakeup_fd(wake_w)
-            signal.signal(signal.SIGCHLD, lambda *_: None)
+            _signal.set_wakeup_fd(wake_w)
+            _signal.signal(_signal.SIGCHLD, lambda *_: None)
         self.paused = False  # no probes while the cgroup is frozen
         # the workload was never exec'd (a command the image lacks): no restart policy applies,
         # as docker's restart manager leaves a container whose start failed
@@ -309,7 +316,7 @@ class Monitor:
 
     def _reap_quietly(self, pid: int) -> None:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, _signal.SIGKILL)
             os.waitpid(pid, 0)
         except (ChildProcessError, ProcessLookupError):
             pass
@@ -417,7 +424,7 @@ class Monitor:
         pid, fd, _, start, out = self.probe
         if timed_out:
             try:  # noqa: SIM105 - no contextlib import in the monitor
-                os.killpg(pid, signal.SIGKILL)
+                os.killpg(pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
             # a probe in a frozen cgroup dies only once thawed: never block on it
@@ -681,7 +688,7 @@ class Monitor:
                 status="exited",
                 pid=0,
                 exit_code=code,
-                signal=signal.Signals(sig).name if sig else None,
+                signal=signal_name(sig) if sig else None,
                 oom_killed=self.oom_killed(),
                 finished_at=now_rfc3339(),
             )
@@ -764,7 +771,7 @@ def _remove_when_claimed(fd: int, cdir: str, rdir: str) -> None:
     code = 1
     try:
         try:  # noqa: SIM105 - no contextlib import in the monitor
-            signal.set_wakeup_fd(-1)  # the monitor's, closed below
+            _signal.set_wakeup_fd(-1)  # the monitor's, closed below
         except (ValueError, OSError):
             pass
         os.closerange(3, fd)
@@ -875,7 +882,7 @@ def main(argv: list[str], *, detach: bool = True) -> int:
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
     sc.SYSCALLS.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     try:
         mon = Monitor(cdir, rdir, {"pid": os.getpid(), "starttime": proc_starttime(os.getpid())})
