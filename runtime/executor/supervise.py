@@ -93,9 +93,10 @@ class Monitor:
         # forks and the pod's orphan reaper exclude each other: a child forked by one thread is
         # never reaped by the pod's main thread before its owner recorded its pid
         self.fork_lock: Any = shared.lock if shared is not None else _NoLock()
-        # config.json and container.json as one marshal blob: no JSON parser to import
+        # config.json and container.json as one marshal blob: no JSON parser to import; read whole
+        # (marshal.load of a file object reads it object by object: ~0.25 ms more, before the fork)
         with open(os.path.join(cdir, "monitor.bin"), "rb") as f:
-            bundle = marshal.load(f)
+            bundle = marshal.loads(f.read())
         self.config: dict[str, Any] = bundle["config"]
         self.meta: dict[str, Any] = bundle["meta"]
         self.name = str(self.meta["name"])
@@ -594,7 +595,7 @@ class Monitor:
             elif cmd == "renamed":  # container_rename rewrote the bundle: events carry the new name
                 try:
                     with open(os.path.join(self.cdir, "monitor.bin"), "rb") as f:
-                        meta = marshal.load(f)["meta"]
+                        meta = marshal.loads(f.read())["meta"]
                     self.name, self.event_attrs = str(meta["name"]), str(meta.get("event_attrs") or "")
                 except (OSError, ValueError, EOFError, KeyError):
                     pass
