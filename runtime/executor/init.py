@@ -340,31 +340,18 @@ def mount_rootfs(rootfs: str, options: str, volatile: bool, sys: Syscalls = SYSC
 
 def _make_devices(devices: Sequence[Mapping[str, Any]], rootfs: str, sys: Syscalls) -> None:
     """Create the device nodes in the container's /dev (mknod as crun does; a bind mount of the
-    host's node where mknod is refused)."""
-    for d in devices:
-        path = str(d["path"])
-        dest = secure_join(rootfs, path)
-        kind = stat.S_IFBLK if d.get("type") == "b" else stat.S_IFCHR
-        perm = int(d.get("fileMode", 0o666)) & 0o7777
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        if os.path.lexists(dest):
-            os.unlink(dest)
-        try:
-            os.mknod(dest, kind | perm, os.makedev(int(d["major"]), int(d["minor"])))
-            os.chmod(dest, perm)  # mknod's mode is filtered by the umask
-            os.chown(dest, int(d.get("uid", 0)), int(d.get("gid", 0)))
-            continue
-        except PermissionError:
-            pass
-        host = str(d.get("hostPath") or path)
-        try:
-            mode = os.stat(host).st_mode
-        except OSError:
-            mode = 0
-        if not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
-            raise InitError(f"device {host} is not available on the host")
-        _make_target(dest, True)
-        sys.mount(host, dest, None, sc.MS_BIND)
+    host's node where mknod is refused). Each parent dir is made once, and the nodes under a
+    zero umask (their modes as given): ~4 syscalls per node where it took ~9 (~0.6 ms for 6)."""
+    nodes = [(d, secure_join(rootfs, str(d["path"]))) for d in devices]
+    for parent in {os.path.dirname(dest) for _, dest in nodes}:
+        os.makedirs(parent, exist_ok=True)
+    old_umask = os.umask(0)
+    try:
+        refused = [(d, dest) for d, dest in nodes if not _mknod(d, dest)]
+    finally:
+        os.umask(old_umask)
+    for d, dest in refused:
+        _bind_device(d, dest, sys)
     dev = secure_join(rootfs, "/dev")
     for name, target in (
         ("fd", "/proc/self/fd"),
@@ -374,9 +361,43 @@ def _make_devices(devices: Sequence[Mapping[str, Any]], rootfs: str, sys: Syscal
         ("ptmx", "pts/ptmx"),
         ("core", "/proc/kcore"),
     ):
-        link = os.path.join(dev, name)
-        if not os.path.lexists(link):
-            os.symlink(target, link)
+        try:  # noqa: SIM105 - the init imports no contextlib
+            os.symlink(target, os.path.join(dev, name))
+        except FileExistsError:  # the image's own, or a mount's
+            pass
+
+
+def _mknod(d: Mapping[str, Any], dest: str) -> bool:
+    """The device node *d* made at *dest* (replacing what is there); False when mknod is refused
+    (a user namespace): the caller binds the host's node instead."""
+    kind = stat.S_IFBLK if d.get("type") == "b" else stat.S_IFCHR
+    perm = int(d.get("fileMode", 0o666)) & 0o7777
+    uid, gid = int(d.get("uid", 0)), int(d.get("gid", 0))
+    for _ in range(2):
+        try:
+            os.mknod(dest, kind | perm, os.makedev(int(d["major"]), int(d["minor"])))
+        except FileExistsError:
+            os.unlink(dest)
+            continue
+        except PermissionError:
+            return False
+        if uid or gid or os.geteuid() or os.getegid():  # else it is root's already
+            os.chown(dest, uid, gid)
+        return True
+    raise InitError(f"device {d['path']}: cannot replace what is there")
+
+
+def _bind_device(d: Mapping[str, Any], dest: str, sys: Syscalls) -> None:
+    """A bind mount of the host's node for *d* at *dest*, where mknod is refused."""
+    host = str(d.get("hostPath") or d["path"])
+    try:
+        mode = os.stat(host).st_mode
+    except OSError:
+        mode = 0
+    if not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
+        raise InitError(f"device {host} is not available on the host")
+    _make_target(dest, True)
+    sys.mount(host, dest, None, sc.MS_BIND)
 
 
 def _mask_and_protect(masked: Sequence[str], readonly: Sequence[str], sys: Syscalls) -> None:

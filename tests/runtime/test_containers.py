@@ -661,6 +661,27 @@ def test_volumes_from_devices_and_shared_ipc_pid(engine: Engine) -> None:
         engine.containers.create(spec("t-nodev", "true", devices=("/dev/nosuch",)))
 
 
+def test_device_nodes_have_their_types_modes_owners_and_parents(engine: Engine) -> None:
+    """The default nodes and a mapped one at a nested path: character devices of the host's
+    numbers, rw for all, root's; the parents made for it 755; /dev's links to /proc."""
+    script = ("ls -ln /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/a/b/mynull; "
+              "ls -ldn /dev/a /dev/a/b; for l in fd stdin ptmx core; do readlink /dev/$l; done")
+    mapped = ("/dev/null:/dev/a/b/mynull:rwm",)
+    code, out, err = run(engine, spec("t-devs", "sh", "-c", script, devices=mapped))
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()]
+    nodes = {r[-1]: (r[0], r[2], r[3], r[4] + r[5]) for r in rows if r[0].startswith("c")}
+    assert nodes == {
+        "/dev/null": ("crw-rw-rw-", "0", "0", "1,3"), "/dev/zero": ("crw-rw-rw-", "0", "0", "1,5"),
+        "/dev/full": ("crw-rw-rw-", "0", "0", "1,7"), "/dev/random": ("crw-rw-rw-", "0", "0", "1,8"),
+        "/dev/urandom": ("crw-rw-rw-", "0", "0", "1,9"), "/dev/tty": ("crw-rw-rw-", "0", "0", "5,0"),
+        "/dev/a/b/mynull": ("crw-rw-rw-", "0", "0", "1,3"),
+    }
+    assert [(r[0], r[2], r[-1]) for r in rows if r[0].startswith("d")] == [
+        ("drwxr-xr-x", "0", "/dev/a"), ("drwxr-xr-x", "0", "/dev/a/b")]
+    assert out.split()[-4:] == ["/proc/self/fd", "/proc/self/fd/0", "pts/ptmx", "/proc/kcore"]
+
+
 def test_a_half_created_container_is_dead_and_rm_force_cleans_it(engine: Engine) -> None:
     c = engine.containers.create(spec("t-half", "sleep", "100"))
     kill_monitor(engine.containers, c.id)  # as if create's process had died before start
