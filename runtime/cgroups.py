@@ -11,10 +11,10 @@ Standard library only: the monitor imports this module.
 
 from __future__ import annotations
 
+import _signal  # not the signal module: it turns every constant into an enum at import
 import contextlib
 import errno
 import os
-import signal
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -618,10 +618,10 @@ class Cgroup:
     def thaw(self) -> None:
         self._set_frozen(False)
 
-    def kill_all(self, sig: int = signal.SIGKILL) -> None:
+    def kill_all(self, sig: int = _signal.SIGKILL) -> None:
         """Send *sig* to every process in the cgroup. For SIGKILL the cgroup is frozen first so
         that no fork escapes between listing and killing (as runc does)."""
-        if sig == signal.SIGKILL and "freezer" in self.paths:
+        if sig == _signal.SIGKILL and "freezer" in self.paths:
             with contextlib.suppress(OSError, EngineError):
                 self.freeze()
             try:
@@ -642,7 +642,7 @@ class Cgroup:
         (not including) ``composer/``. Removing a cgroup that is already gone is not an error."""
         deadline = time.monotonic() + timeout
         while self.pids():
-            self.kill_all(signal.SIGKILL)
+            self.kill_all(_signal.SIGKILL)
             if time.monotonic() > deadline:
                 raise EngineError(f"cgroup {'/'.join(self.parts)}: processes {self.pids()} "
                                   f"survived SIGKILL")

@@ -5,6 +5,7 @@ its methods delegate here.
 
 from __future__ import annotations
 
+import _signal  # not the signal module: it turns every constant into an enum at import
 import contextlib
 import json
 import marshal
@@ -23,14 +24,9 @@ from runtime.trees import remove_tree  # not shutil's rmtree: shutil imports zli
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
-    import signal as _signal
     from typing import Any
 
     from runtime.containers import ContainerManager
-else:
-    from runtime.lazy import lazy
-
-    _signal = lazy("signal")
 
 
 def log_event(mgr: ContainerManager, cid: str, doc: Mapping[str, Any], action: str, extra: str = "") -> None:

@@ -5,6 +5,7 @@ for it and end it. Functions of a ContainerManager, used by create and the lifec
 
 from __future__ import annotations
 
+import _signal  # not the signal module: it turns every constant into an enum at import
 import _thread
 import contextlib
 import os
@@ -19,16 +20,11 @@ from runtime.errors import ExecError
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
-    import signal as _signal
     import threading
     from typing import Any, Final
 
     from runtime.containers import ContainerManager
     from runtime.warm_monitor import WarmMonitor
-else:
-    from runtime.lazy import lazy
-
-    _signal = lazy("signal")
 
 MONITOR: Final = str(Path(__file__).resolve().parent / "monitor.py")
 _PIDFD_THREAD: Final = os.O_EXCL  # pidfd_open: a pidfd of one thread, readable once it exited

@@ -130,7 +130,9 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        # socket module converts four enums of constants at import, ~2.5 ms
                        "socket", "selectors",
                        # the removal's rmtree is runtime.trees': shutil loads zlib, bz2, lzma (~3 ms)
-                       "shutil", "zlib", "bz2", "lzma")
+                       "shutil", "zlib", "bz2", "lzma",
+                       # _signal's numbers: the signal module turns every constant into an enum at import
+                       "signal")
 
 _RUN_PROBE = (
     "import sys\nfrom composer.cli.main import main\n"

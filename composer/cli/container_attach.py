@@ -186,7 +186,7 @@ def container_terminal(mgr: ContainerManager, cid: str, *, raw: bool) -> Iterato
     """Attached to a container with a tty, as docker's run, start -a and attach: our stdin raw
     (with *raw*: keys such as ^C and arrows go to its terminal as typed, echoed by it alone), and
     its terminal kept at our window's size, now and at each SIGWINCH (docker's MonitorTtySize)."""
-    import signal
+    import _signal
 
     from runtime.errors import EngineError
 
@@ -198,14 +198,14 @@ def container_terminal(mgr: ContainerManager, cid: str, *, raw: bool) -> Iterato
         if signum and callable(old):  # a SignalProxy's: docker forwards SIGWINCH as well
             old(signum, frame)
 
-    old = signal.signal(signal.SIGWINCH, resize) if terminal_size() is not None else None
+    old = _signal.signal(_signal.SIGWINCH, resize) if terminal_size() is not None else None
     try:
         resize()
         with raw_terminal(0) if raw else contextlib.nullcontext():
             yield
     finally:
         if old is not None:
-            signal.signal(signal.SIGWINCH, old)
+            _signal.signal(_signal.SIGWINCH, old)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ clamped rlimits, volume directories) is passed in.
 
 from __future__ import annotations
 
-import signal as _signal
+import _signal  # not the signal module: it turns every constant into an enum at import
 from collections.abc import Mapping, Sequence
 
 from runtime.errors import InvalidSpec
@@ -123,10 +123,10 @@ def parse_signal(raw: str | int, where: str) -> int:
         return int(s)
     if not s.startswith("SIG"):
         s = "SIG" + s
-    try:
-        return int(_signal.Signals[s])
-    except KeyError:
-        raise InvalidSpec(f"container {where}: unknown signal {raw!r}") from None
+    number = getattr(_signal, s, None) if not s.startswith("SIG_") else None  # not SIG_DFL, SIG_IGN
+    if not isinstance(number, int):  # as signal.Signals' names: SIGTERM, SIGRTMIN, the aliases SIGIOT, SIGCLD
+        raise InvalidSpec(f"container {where}: unknown signal {raw!r}")
+    return number
 
 
 def _default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:

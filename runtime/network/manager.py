@@ -13,12 +13,12 @@ published host port: release_ports when its exit is folded in, claim_ports when 
 
 from __future__ import annotations
 
+import _signal  # not the signal module: it turns every constant into an enum at import
 import builtins
 import contextlib
 import fcntl
 import ipaddress
 import os
-import signal
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -82,7 +82,7 @@ def _kill_proxy(pid: int, start: str | None) -> None:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if b"proxy.py" not in f.read():
                     return
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, _signal.SIGKILL)
     except (OSError, ValueError):
         return
     # reap it if it is our child; otherwise wait until it is gone (a zombie has no start time)

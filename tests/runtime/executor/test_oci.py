@@ -160,6 +160,19 @@ def test_resources_sysctls_and_stop_signal() -> None:
         oci.parse_signal("SIGNOPE", "n")
 
 
+def test_signal_names_are_the_signal_modules() -> None:
+    """parse_signal reads _signal's numbers (no enum at import) but takes the names signal.Signals
+    has, aliases included, and none of the handler constants (SIG_DFL, SIG_IGN)."""
+    import signal
+
+    for name, number in signal.Signals.__members__.items():
+        assert oci.parse_signal(name.lower(), "n") == number
+        assert oci.parse_signal(name[3:], "n") == number
+    for bad in ("SIG_DFL", "_IGN", "SIG_BLOCK", "NSIG", "signal"):
+        with pytest.raises(InvalidSpec, match="unknown signal"):
+            oci.parse_signal(bad, "n")
+
+
 def test_block_io_for_an_external_runtime() -> None:
     from tests.runtime.test_cgroups import block_device
 
