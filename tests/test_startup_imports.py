@@ -132,7 +132,9 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        # the removal's rmtree is runtime.trees': shutil loads zlib, bz2, lzma (~3 ms)
                        "shutil", "zlib", "bz2", "lzma",
                        # _signal's numbers: the signal module turns every constant into an enum at import
-                       "signal")
+                       "signal",
+                       # the network's locks are _thread's (threading: ~0.5 ms with _weakrefset)
+                       "threading")
 
 _RUN_PROBE = (
     "import sys\nfrom composer.cli.main import main\n"

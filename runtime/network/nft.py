@@ -8,9 +8,9 @@ bench F8) where only the command is installed.
 
 from __future__ import annotations
 
+import _thread  # a lock is all it takes: threading's import costs ~0.5-1 ms
 import ctypes
 import os
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -279,7 +279,7 @@ class _Lib:
         lib.nft_ctx_buffer_output(ctx)
         lib.nft_ctx_buffer_error(ctx)
         self.lib, self.ctx = lib, ctx
-        self.lock = threading.Lock()  # a context (and its error buffer) is not thread-safe
+        self.lock = _thread.allocate_lock()  # a context (and its error buffer) is not thread-safe
 
     def run(self, script: str) -> str | None:
         """Run *script*; None on success, else the library's error text."""
@@ -307,7 +307,7 @@ _lib_failed = False
 use_library = True  # tests turn it off to exercise the `nft -f` path
 
 
-_lib_lock = threading.Lock()
+_lib_lock = _thread.allocate_lock()
 
 
 def _library() -> _Lib | None:
