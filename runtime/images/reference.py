@@ -16,14 +16,56 @@ if TYPE_CHECKING:
     from typing import Final
 
 DEFAULT_DOMAIN: Final = "docker.io"
-_COMPONENT: Final = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_DOMAIN: Final = re.compile(
-    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
-    r"(?::[0-9]+)?"
-)
-_TAG: Final = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST: Final = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
-ID_RE: Final = re.compile(r"(?:sha256:)?[a-f0-9]{1,64}")
+# The grammar's patterns, compiled at their first use (~1 ms CPU of every `container run` at import
+# otherwise): the usual names (busybox, localhost, latest, 1.36) take the plain checks in parse_ref.
+_GRAMMAR: Final = {
+    "component": r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*",
+    "domain": r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+              r"(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?",
+    "tag": r"[\w][\w.-]{0,127}",
+}
+_compiled: dict[str, re.Pattern[str]] = {}
+HEX: Final = "0123456789abcdef"
+_LOWER_ALNUM: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
+_ALNUM: Final = _LOWER_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_TAG_CHARS: Final = _ALNUM + "_.-"
+
+
+def _grammar(kind: str, s: str) -> bool:
+    """*s* is a whole *kind* of the reference grammar."""
+    pattern = _compiled.get(kind)
+    if pattern is None:
+        pattern = _compiled[kind] = re.compile(_GRAMMAR[kind])
+    return pattern.fullmatch(s) is not None
+
+
+def _only(s: str, chars: str) -> bool:
+    """*s* is not empty and made of *chars* alone."""
+    return bool(s) and not s.strip(chars)
+
+
+def _component(s: str) -> bool:
+    return _only(s, _LOWER_ALNUM) or _grammar("component", s)
+
+
+def _domain(s: str) -> bool:
+    return _only(s, _ALNUM) or _grammar("domain", s)
+
+
+def _tag(s: str) -> bool:
+    return (len(s) <= 128 and _only(s, _TAG_CHARS) and s[0] not in ".-") or _grammar("tag", s)
+
+
+def is_digest(s: str) -> bool:
+    """``sha256:<64 hex>`` or ``sha512:<128 hex>`` (lowercase hex)."""
+    algo, _, hexpart = s.partition(":")
+    return len(hexpart) == {"sha256": 64, "sha512": 128}.get(algo) and _only(hexpart, HEX)
+
+
+def is_image_id(s: str) -> bool:
+    """An image id or a prefix of one: 1 to 64 lowercase hex digits, ``sha256:`` before them or not."""
+    hexpart = s.removeprefix("sha256:")
+    return len(hexpart) <= 64 and _only(hexpart, HEX)
 
 
 @record(kw_only=False)
@@ -61,20 +103,20 @@ def parse_ref(ref: str) -> Reference:
     name, digest = ref, None
     if "@" in ref:
         name, digest = ref.split("@", 1)
-        if not _DIGEST.fullmatch(digest):
+        if not is_digest(digest):
             raise bad(f"bad digest {digest!r}")
     tag = None
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
         name, tag = name[:colon], name[colon + 1 :]
-        if not _TAG.fullmatch(tag):
+        if not _tag(tag):
             raise bad(f"bad tag {tag!r}")
     parts = name.split("/")
     first = parts[0]
     if len(parts) > 1 and ("." in first or ":" in first or first == "localhost"):
         domain, rest = first, parts[1:]
-        if not _DOMAIN.fullmatch(domain):
+        if not _domain(domain):
             raise bad(f"bad registry {domain!r}")
     else:
         domain, rest = DEFAULT_DOMAIN, parts
@@ -83,7 +125,7 @@ def parse_ref(ref: str) -> Reference:
     if domain == DEFAULT_DOMAIN and len(rest) == 1:
         rest = ["library", *rest]
     for comp in rest:
-        if not _COMPONENT.fullmatch(comp):
+        if not _component(comp):
             if comp.lower() != comp:
                 raise bad("repository name must be lowercase")
             raise bad(f"bad path component {comp!r}")

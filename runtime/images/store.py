@@ -21,7 +21,7 @@ from pathlib import Path
 
 from runtime.errors import Conflict, ImageError, InvalidSpec, NotFound
 from runtime.images.blobs import BlobStore, check_digest
-from runtime.images.reference import ID_RE, is_short_name, normalize_ref
+from runtime.images.reference import is_image_id, is_short_name, normalize_ref
 from runtime.paths import Paths
 from runtime.spec import ImageInfo
 from runtime.state import Doc, Store, Tx
@@ -106,7 +106,7 @@ class ImageStore:
             try:
                 name = normalize_ref(ref)
             except InvalidSpec:
-                if not ID_RE.fullmatch(ref):
+                if not is_image_id(ref):
                     raise
                 name = ""
             candidates = [name] if name else []
@@ -123,7 +123,7 @@ class ImageStore:
                 for image_id, doc in tx.list("image"):
                     if doc.get("manifest") == digest:
                         return image_id, doc, None
-        if ID_RE.fullmatch(ref):
+        if is_image_id(ref):
             hexpart = ref.removeprefix("sha256:")
             rows = tx.list("image", "sha256:" + hexpart)
             if len(rows) == 1:

@@ -49,6 +49,47 @@ def test_bad_reference_is_invalid_spec_naming_it(ref: str) -> None:
         normalize_ref(ref)
 
 
+# the grammar as distribution/reference writes it: reference.py checks the usual names without it
+_REGEXES = {
+    "component": r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*",
+    "domain": r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+              r"(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?",
+    "tag": r"[\w][\w.-]{0,127}",
+    "digest": r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}",
+    "id": r"(?:sha256:)?[a-f0-9]{1,64}",
+}
+_SAMPLES = ["", "a", "A", "0", "_", ".", "-", "a-", "-a", "a.b", "a_b", "a__b", "a___b", "a--b", "a..b",
+            "ab9", "Ab", "aB", "latest", "1.36", "v2.0-rc_1", "_x", ".x", "x" * 128, "x" * 129, "é", "tagé",
+            "٣",
+            "localhost", "localhost:5000", "127.0.0.1", "127.0.0.1:5000", "a-b.c", "a.-b", "a:", ":5",
+            "quay.io", "x:5000:1", "sha256:" + "a" * 64, "sha256:" + "A" * 64, "sha256:" + "a" * 63,
+            "sha512:" + "0" * 128, "sha512:" + "0" * 64, "md5:" + "0" * 32, "sha256:", "sha256", "f" * 64,
+            "f" * 65, "sha256:" + "f" * 12, "abc123", "xyz", "a b", "a\n"]
+
+
+def test_reference_checks_accept_what_the_grammar_does() -> None:
+    import re
+
+    from runtime.images import reference
+
+    checks = {"component": reference._component, "domain": reference._domain, "tag": reference._tag,
+              "digest": reference.is_digest, "id": reference.is_image_id}
+    for kind, check in checks.items():
+        for s in _SAMPLES:
+            assert bool(check(s)) == bool(re.fullmatch(_REGEXES[kind], s)), (kind, s)
+
+
+def test_usual_references_compile_no_pattern() -> None:
+    from runtime.images import reference
+
+    reference._compiled.clear()
+    for ref in ("busybox", "localhost/busybox:latest", "user/app:1.36", "busybox@sha256:" + "a" * 64):
+        normalize_ref(ref)
+    assert reference._compiled == {}
+    normalize_ref("registry.example.com:5000/a-b/c__d:v1")
+    assert sorted(reference._compiled) == ["component", "domain"]
+
+
 def test_changes_apply_like_a_dockerfile() -> None:
     cfg = apply_changes({"Env": ["PATH=/bin", "A=0"]}, [
         'CMD ["sh", "-c", "echo hi"]', "ENTRYPOINT /init --flag", "ENV A=1 B=\"two words\"",
