@@ -14,7 +14,7 @@ keeps every ``shutil.rmtree(...)`` as it is, fully typed, and imports shutil at 
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
@@ -28,7 +28,8 @@ class _LazyModule:
         self._name = name
 
     def __getattr__(self, attribute: str) -> Any:
-        return getattr(importlib.import_module(self._name), attribute)
+        __import__(self._name)  # not importlib's import_module: importlib imports warnings
+        return getattr(sys.modules[self._name], attribute)
 
     def __repr__(self) -> str:
         return f"<lazy module {self._name!r}>"
