@@ -494,7 +494,7 @@ def _caps(spec: ContainerSpec) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _rlimits(spec: ContainerSpec, warnings: list[str]) -> dict[str, tuple[int, int]]:
-    from runtime.security.rlimits import clamp_rlimits
+    from runtime.security.rlimits import RLIM_INFINITY, RLIMIT_NAMES, clamp_rlimits, getrlimit
 
     try:
         limits, clamped = clamp_rlimits(spec.ulimits)
@@ -504,10 +504,8 @@ def _rlimits(spec: ContainerSpec, warnings: list[str]) -> dict[str, tuple[int, i
     if "nofile" not in limits:
         # as podman: open files up to the hard limit (1048576 where it can be raised), not the
         # caller's soft limit, which the container would otherwise inherit
-        import resource
-
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        want = 1048576 if hard == resource.RLIM_INFINITY else min(hard, 1048576)
+        hard = getrlimit(RLIMIT_NAMES["nofile"])[1]
+        want = 1048576 if hard == RLIM_INFINITY else min(hard, 1048576)
         limits["nofile"] = (want, want)
     return limits
 

@@ -134,7 +134,9 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        # _signal's numbers: the signal module turns every constant into an enum at import
                        "signal",
                        # the network's locks are _thread's (threading: ~0.5 ms with _weakrefset)
-                       "threading")
+                       "threading",
+                       # the current rlimits come from /proc/self/limits (resource: ~0.4 ms)
+                       "resource")
 
 _RUN_PROBE = (
     "import sys\nfrom composer.cli.main import main\n"

@@ -3,7 +3,6 @@ setting them inside the container. Standard library only."""
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Mapping
 
 from runtime.errors import ExecError, InvalidSpec
@@ -12,9 +11,12 @@ TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU o
 if TYPE_CHECKING:
     from typing import Final
 
-__all__ = ["RLIMIT_NAMES", "apply_rlimits", "clamp_rlimits"]
+__all__ = ["RLIMIT_NAMES", "RLIM_INFINITY", "apply_rlimits", "clamp_rlimits", "getrlimit"]
 
-_INF: Final = resource.RLIM_INFINITY
+# resource (~0.4 ms CPU of every container run to import) only where a limit is set: the current
+# ones are read from /proc/self/limits.
+RLIM_INFINITY: Final = -1  # resource.RLIM_INFINITY on Linux: rlim_t's all ones, as Python shows it
+_INF: Final = RLIM_INFINITY
 
 # docker's ulimit names -> Linux RLIMIT_* numbers (asm-generic/resource.h; Python's resource
 # module lacks some of them, e.g. RLIMIT_LOCKS).
@@ -28,6 +30,19 @@ RLIMIT_NAMES: Final[dict[str, int]] = {
 def _norm(value: int) -> int:
     """-1 (docker's "unlimited") -> RLIM_INFINITY."""
     return _INF if value < 0 or value == _INF else value
+
+
+def getrlimit(number: int) -> tuple[int, int]:
+    """(soft, hard) limit *number* (RLIMIT_*) of this process, as resource.getrlimit gives it."""
+    try:
+        with open("/proc/self/limits") as f:
+            row = f.read().splitlines()[number + 1]  # a header, then a row per limit in RLIMIT_* order
+        soft, hard = row[25:].split()[:2]  # after the name's 25 columns: soft, hard, unit
+        return (_INF if soft == "unlimited" else int(soft)), (_INF if hard == "unlimited" else int(hard))
+    except (OSError, IndexError, ValueError):  # no /proc, or a kernel that writes it otherwise
+        import resource
+
+        return resource.getrlimit(number)
 
 
 def _can_raise() -> bool:
@@ -59,7 +74,7 @@ def clamp_rlimits(ulimits: Mapping[str, tuple[int, int]], *, can_raise: bool | N
     Raises:
         InvalidSpec: an unknown name, or soft above hard.
     """
-    if can_raise is None:
+    if can_raise is None and ulimits:
         can_raise = _can_raise()
     out: dict[str, tuple[int, int]] = {}
     warnings: list[str] = []
@@ -72,7 +87,7 @@ def clamp_rlimits(ulimits: Mapping[str, tuple[int, int]], *, can_raise: bool | N
             raise InvalidSpec(f'ulimit "{name}": soft limit {soft_in} is above hard limit {hard_in}')
         if not can_raise:
             cur_hard = (current[key] if current is not None and key in current
-                        else resource.getrlimit(RLIMIT_NAMES[key]))[1]
+                        else getrlimit(RLIMIT_NAMES[key]))[1]
             if _unlimited_cmp(hard) > _unlimited_cmp(cur_hard):
                 warnings.append(f'ulimit "{key}": hard limit {_show(hard)} lowered to {_show(cur_hard)}, '
                                 f'the most this host allows')
@@ -93,6 +108,8 @@ def _show(v: int) -> str:
 
 def apply_rlimits(limits: Mapping[str, tuple[int, int]]) -> None:
     """setrlimit each of *limits* (as returned by ``clamp_rlimits``) on the calling process."""
+    import resource
+
     for name, (soft, hard) in limits.items():
         try:
             resource.setrlimit(RLIMIT_NAMES[name], (_norm(soft), _norm(hard)))

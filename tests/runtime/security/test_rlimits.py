@@ -5,7 +5,7 @@ import resource
 import pytest
 
 from runtime.errors import InvalidSpec
-from runtime.security.rlimits import RLIMIT_NAMES, apply_rlimits, clamp_rlimits
+from runtime.security.rlimits import RLIM_INFINITY, RLIMIT_NAMES, apply_rlimits, clamp_rlimits, getrlimit
 from tests.runtime.security.forked import in_child
 
 INF = resource.RLIM_INFINITY
@@ -16,6 +16,18 @@ def test_names_are_dockers() -> None:
                                  "nice", "nofile", "nproc", "rss", "rtprio", "rttime",
                                  "sigpending", "stack", "as"}
     assert RLIMIT_NAMES["nofile"] == resource.RLIMIT_NOFILE
+
+
+def test_limits_read_from_proc_are_the_resource_modules() -> None:
+    assert RLIM_INFINITY == resource.RLIM_INFINITY
+
+    def child() -> list[list[int]]:  # an unlimited one, a number, soft below hard
+        resource.setrlimit(resource.RLIMIT_CORE, (0, INF))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (100, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        return [[*getrlimit(n), *resource.getrlimit(n)] for n in RLIMIT_NAMES.values()]
+    for row in in_child(child):
+        assert row[:2] == row[2:]
+    assert [0, INF] in [row[:2] for row in in_child(child)]
 
 
 def test_unknown_name_and_soft_above_hard_are_invalid() -> None:
