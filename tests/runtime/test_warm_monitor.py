@@ -119,7 +119,20 @@ def test_run_uses_the_warm_monitor_and_a_failed_run_leaves_none(busybox_image: s
     assert res.returncode != 0 and "nosuch" in res.stderr
     res = composer_cli("container", "run", "--rm", "--user", "nobody-here", busybox_image, "true")
     assert res.returncode != 0 and "nobody-here" in res.stderr
-    assert _warm_pids() == []                             # discarded: reaped before the command ended
+    assert _engines_warm_pids() == []                   # discarded: reaped before the command ended
+
+
+def _engines_warm_pids() -> list[int]:
+    """The waiting monitors of this test's engine (its run dir in their environment): not
+    another session's on the same host."""
+    ours = f"COMPOSER_RUNDIR={os.environ['COMPOSER_RUNDIR']}".encode()
+
+    def environ(pid: int) -> list[bytes]:
+        try:
+            return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return []
+    return [pid for pid in _warm_pids() if ours in environ(pid)]
 
 
 def test_a_warm_monitor_whose_command_died_exits(tmp_path: Path) -> None:
