@@ -1458,20 +1458,23 @@ class NetworkManager:
                 return
             except NetworkError:
                 pass  # the table is missing or out of step with the state: render it whole
-        self._refresh_nft()
+        # without what goes: a teardown removes its ports while its record is still in the state
+        # (a crash in between leaves the record for repair), and a create killed before its
+        # element came makes that removal fail, so the render would put the element back for good
+        self._refresh_nft(without=remove)
 
-    def _refresh_nft(self) -> None:
-        """Re-render composer's table from state and apply it in one transaction. The state is
-        read under the lock the other writers of the table take: a refresh that read it before
-        another's and applied after (a container's port removal in `down` beside the last
-        network's removal) put back a table for a network already gone."""
+    def _refresh_nft(self, without: Sequence[nft.PortRule] = ()) -> None:
+        """Re-render composer's table from state (less the port rules *without*) and apply it in
+        one transaction. The state is read under the lock the other writers of the table take: a
+        refresh that read it before another's and applied after (a container's port removal in
+        `down` beside the last network's removal) put back a table for a network already gone."""
         with self._lock():
             tx = self.store.read()
             nets = {d["name"]: d for _, d in tx.list(NET)}
             bridges = [nft.BridgeRules(d["bridge"], tuple(d["subnets"]), d["internal"],
                                        _resolver_address([{"network": d["name"]}], nets))
                        for d in sorted(nets.values(), key=lambda d: d["name"])]
-            rules = [r for _, doc in tx.list(CTR) for r in self._port_rules(doc, nets)]
+            rules = [r for _, doc in tx.list(CTR) for r in self._port_rules(doc, nets) if r not in without]
             if not self.nft_ok:
                 if rules:
                     from runtime.errors import MissingTool

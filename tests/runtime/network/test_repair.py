@@ -142,6 +142,29 @@ def test_a_leftover_holding_a_static_address_and_port_is_repaired_at_setup(manag
     _nothing_left(manager)
 
 
+def test_a_teardown_whose_element_never_came_leaves_none(manager: NetworkManager) -> None:
+    """A create killed after its record named its published port but before that port's nft
+    element was added: the teardown's removal of the element fails, and the table is rendered
+    again from state, where the record still is until the teardown ends. That render must not
+    put the element back (found by bench/killsweep.py run_d, a kill at ~60-80 ms)."""
+    manager.create(NetworkSpec(name="demo_default"))
+    spec = ContainerSpec(name="demo-web-1", image="i", networks=(NetworkAttachment(network="demo_default"),),
+                         ports=(PortMapping(container_port=80, host_port=free_port(), host_ip="127.0.0.1"),))
+    manager.setup_container(A, spec)
+    assert _elements(manager, "at4")  # published
+    subprocess.run(["nft", "flush", "map", "inet", manager.table, "at4"], check=True)  # never came
+    manager.teardown_container(A)
+    assert _elements(manager, "at4") == []
+    manager.remove("demo_default")
+    _nothing_left(manager)
+
+
+def _elements(manager: NetworkManager, name: str) -> list[str]:
+    out = subprocess.run(["nft", "list", "map", "inet", manager.table, name],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.strip() for line in out.splitlines() if "elements" in line]
+
+
 def test_teardown_removes_the_files_setup_wrote(manager: NetworkManager) -> None:
     manager.create(NetworkSpec(name="demo_default"))
     spec = ContainerSpec(name="demo-web-1", image="i", networks=(NetworkAttachment(network="demo_default"),))
