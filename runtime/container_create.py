@@ -21,12 +21,12 @@ from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, Missin
 from runtime.logs import rfc3339_nano
 from runtime.spec import ContainerInfo, ContainerSpec
 from runtime.state import StateError
+from runtime.trees import remove_tree  # as the removal's: shutil would import zlib, bz2 and lzma
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
     import dataclasses
-    import shutil
     from typing import Any, Final
 
     from runtime.cgroups import Cgroup
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 else:  # dataclasses imports inspect, ast, dis, tokenize: only volumes_from needs it (F16)
     from runtime.lazy import lazy
 
-    dataclasses, shutil = lazy("dataclasses"), lazy("shutil")
+    dataclasses = lazy("dataclasses")
 
 INIT_BINARY: Final = "/usr/bin/tini-static"  # static: it runs inside any image
 # a container row's volumes that local driver options make a mount of their own (VolumeManager.hold):
@@ -238,8 +238,8 @@ def _prepare(
     from runtime.executor.user import UserError, resolve_in_dirs
 
     cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
-    undo.append(lambda: shutil.rmtree(cdir, ignore_errors=True))
-    undo.append(lambda: shutil.rmtree(run, ignore_errors=True))
+    undo.append(lambda: remove_tree(cdir))
+    undo.append(lambda: remove_tree(run))
     for d in (cdir / "upper", cdir / "work", cdir / "rootfs", run):
         d.mkdir(parents=True, exist_ok=True)
     config = dict(image.config)
