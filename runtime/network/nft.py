@@ -328,21 +328,22 @@ def nft_available() -> bool:
     command is looked for first (a few stats): the library's load (~1 ms of dlopen, five more
     libraries, a context) is then paid only by what writes or lists rules, not by every set-up
     that merely asks (a container without published ports writes none)."""
-    return _command_on_path("nft") or _library() is not None
+    return _which("nft") is not None or _library() is not None
 
 
-def _command_on_path(name: str) -> bool:
-    """shutil.which(*name*) is not None, without shutil's import (~1 ms of `container run`)."""
+def _which(name: str) -> str | None:
+    """shutil.which(*name*) for a bare command name, without shutil's import (~1 ms of
+    `container run`)."""
     path = os.environ.get("PATH")
     if path is None:
         path = os.confstr("CS_PATH") or os.defpath
     if not path:
-        return False
+        return None
     for d in path.split(os.pathsep):
         exe = os.path.join(d, name)
         if os.access(exe, os.X_OK) and not os.path.isdir(exe):
-            return True
-    return False
+            return exe
+    return None
 
 
 def apply(script: str) -> None:
@@ -354,9 +355,7 @@ def apply(script: str) -> None:
             msg = " ".join(line for line in err.strip().splitlines()[:3])
             raise NetworkError(f"nftables: cannot apply composer rules: {msg}")
         return
-    import shutil
-
-    exe = shutil.which("nft")
+    exe = _which("nft")
     if exe is None:
         raise MissingTool("nft", "nftables")
     import subprocess  # the fallback only: libnftables is the usual path
@@ -372,10 +371,9 @@ def _query(script: str) -> str | None:
     lib = _library()
     if lib is not None:
         return lib.query(script, OUTPUT_HANDLE | OUTPUT_TERSE)
-    import shutil
     import subprocess
 
-    exe = shutil.which("nft")
+    exe = _which("nft")
     if exe is None:
         return None
     proc = subprocess.run([exe, "-a", "-t", *script.split()], capture_output=True, text=True)

@@ -115,4 +115,4 @@ def test_the_command_is_looked_for_as_shutil_which_does(monkeypatch: pytest.Monk
     for path in (f"/nonexistent:{exe.parent}", "/nonexistent", ""):
         monkeypatch.setenv("PATH", path)
         for name in ("tool", "data", "dir", "missing"):
-            assert nft._command_on_path(name) == (shutil.which(name) is not None), (path, name)
+            assert nft._which(name) == shutil.which(name), (path, name)
