@@ -333,14 +333,18 @@ def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | No
     """Kill whatever still runs for *cid*: its monitor, its init, anything in its cgroup.
     Returns its cgroup (None without one). A stopped container costs only the looks: no
     "stopping" file, no freeze and thaw of an empty cgroup (`down` removes stopped ones).
-    Without *await_pod_monitor* the caller waits for a shared monitor's process to end itself
-    (_remove, last): once its thread for *cid* ended, the process holds nothing of the container."""
+    Without *await_pod_monitor* the caller waits for a shared monitor's process to end itself,
+    and for its thread for *cid* too once that wrote its exit file (_remove): the thread then
+    only hands over the removal, and the process holds nothing of the container."""
     run = mgr.paths.container_run(cid)
     state = read_json(run / "state.json") or {}
     mon = read_json(run / "monitor.json") or {}
     shared = bool(mon.get("process"))
-    if pid_alive(int(state.get("pid") or 0), state.get("pid_start")) or pid_alive(
-        int(mon.get("pid") or 0), mon.get("starttime")
+    # a shared monitor's thread past its exit file (`run --rm` as its workload exits) ends by
+    # itself: no restart to hold off, nothing to stop
+    ending = shared and (run / "exit.json").exists()
+    if pid_alive(int(state.get("pid") or 0), state.get("pid_start")) or (
+        not ending and pid_alive(int(mon.get("pid") or 0), mon.get("starttime"))
     ):
         with contextlib.suppress(OSError):
             (run / "stopping").write_text(rfc3339_nano())
@@ -356,10 +360,10 @@ def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | No
         with contextlib.suppress(Exception):
             if cg.pids():
                 cg.kill_all(_signal.SIGKILL)
-    if shared:
+    if shared and (await_pod_monitor or not ending):
         container_monitor.wait_monitor_exit(mgr, cid, 5.0)
-        if await_pod_monitor:
-            container_monitor.wait_pod_monitor_exit(mon)
+    if shared and await_pod_monitor:
+        container_monitor.wait_pod_monitor_exit(mon)
     return cg
 
 
@@ -392,8 +396,8 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
         )
     if info.status in ("running", "paused", "restarting"):
         _force_kill(mgr, cid, doc, info)
-    # a lone or pod monitor's process, which ends after its last thread: waited for last, its
-    # exit (1-5 ms) overlapping the removal instead of preceding it
+    # a shared monitor's thread (its fork that hands over the removal, ~1 ms) and then its process
+    # (which ends after its last thread, 1-5 ms) are waited for late, overlapping the removal
     mon = read_json(mgr.paths.container_run(cid) / "monitor.json") or {}
     cg = kill_everything(mgr, cid, doc, await_pod_monitor=False)  # also when a crashed create left none
     errors: list[str] = []
@@ -411,6 +415,8 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
 
         remove_parents(parts)  # a create killed amid its mkdirs: its parents, but no cgroup
     remove_tree(mgr.paths.container_dir(cid))
+    if mon.get("process"):  # its thread may still make a file in the run dir (the removal claim)
+        container_monitor.wait_monitor_exit(mgr, cid, 5.0)
     remove_tree(mgr.paths.container_run(cid))
     shared: list[str] = []  # anonymous volumes another container's row named too
     if volumes:  # while the row names them: a kill before its deletion leaves them to the next rm
@@ -431,7 +437,7 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
     autoremove.mark(claim, b"removed")
     log_event(mgr, cid, doc, "destroy")
     _retire_zygote_when_idle(mgr)
-    if mon.get("process"):  # its thread for cid ended in kill_everything: no process left behind
+    if mon.get("process"):  # its thread for cid has ended (above): no process left behind
         container_monitor.wait_pod_monitor_exit(mon)
     if errors:
         raise ExecError(f"container {info.name}: removed, but " + "; ".join(errors))

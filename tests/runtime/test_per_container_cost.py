@@ -4,8 +4,10 @@ process and hard-linked, and the removal of a stopped container that writes and 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import cgroups
+from runtime import cgroups, procs
 from runtime.cgroups import ROOT_NAME, Cgroup, detect
 from runtime.container_create import _seccomp
 from runtime.container_lifecycle import kill_everything
@@ -160,6 +162,42 @@ def test_killing_everything_of_a_running_container_still_kills_it(engine: Engine
     assert (engine.paths.container_run(c.id) / "stopping").exists()  # no restart after this
     assert _dead(info.pid)
     engine.containers.remove(c.id, force=True)
+
+
+@pytest.mark.privileged
+def test_a_removal_lets_an_ending_shared_monitor_end_and_keeps_its_run_dir_until_then(
+        engine: Engine) -> None:
+    """`run --rm` removes its container as soon as the exit file is there, while the shared
+    monitor's thread for it still hands over the removal (a fork; the claim file it opens is in
+    the run dir): nothing is written for that thread to stop (no "stopping" file), and the run
+    dir goes only once it ended. Here a thread of this process stands in for it."""
+    c = engine.containers.create(
+        ContainerSpec(name="t-ending", image=IMAGE, command=("true",), network_mode="none"))
+    engine.containers.start(c.id)
+    assert engine.containers.wait(c.id, timeout=10) == 0  # its monitor is gone: a stand-in next
+    run = engine.paths.container_run(c.id)
+    release, seen = threading.Event(), []
+
+    def ending_monitor_thread() -> None:
+        release.wait(10)
+        seen.append(run.is_dir())
+        (run / "removal").touch()  # as hand_over_removal's open
+
+    thread = threading.Thread(target=ending_monitor_thread)
+    thread.start()
+    try:
+        tid = thread.native_id or 0
+        (run / "monitor.json").write_text(json.dumps(  # its process: one that is no more (pid_max)
+            {"pid": tid, "starttime": procs.starttime(tid), "process": 1 << 22, "process_start": 1}))
+        (run / "exit.json").write_text(json.dumps({"status": "exited", "exit_code": 0, "pid": 0}))
+        kill_everything(engine.containers, c.id, await_pod_monitor=False)
+        assert thread.is_alive() and not (run / "stopping").exists()
+        threading.Timer(0.2, release.set).start()
+        engine.containers.remove(c.id)
+        assert seen == [True] and not run.exists()
+    finally:
+        release.set()
+        thread.join()
 
 
 def _dead(pid: int) -> bool:
