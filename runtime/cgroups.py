@@ -16,7 +16,7 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from runtime.digest import sha256
@@ -647,20 +647,21 @@ class Cgroup:
                 raise EngineError(f"cgroup {'/'.join(self.parts)}: processes {self.pids()} "
                                   f"survived SIGKILL")
             time.sleep(0.01)
-        for d in self._dirs():
+        dirs = self._dirs()
+        for d in dirs:
             _rmdir_retry(d)
             _rmdir_parents(d)
-        remove_parents(self.parts)
+        remove_parents(self.parts, walked=dirs)
 
 
-def remove_parents(parts: Sequence[str]) -> None:
+def remove_parents(parts: Sequence[str], walked: Collection[Path] = ()) -> None:
     """Remove the empty parents of ``composer/<parts...>`` in each hierarchy where that cgroup is
     not: a create killed between its mkdirs there left them (say the engine's dir in cpuset,
     made before its cpus were copied), and removal, which walks up from the cgroups it finds,
-    never looked."""
+    never looked. *walked*: the cgroups whose parents that removal walked up from already."""
     with contextlib.suppress(EngineError, InvalidSpec):
         for leaf in Cgroup._layout(parts, None)[0].values():
-            if not leaf.exists():
+            if leaf not in walked and not leaf.exists():
                 _rmdir_parents(leaf)
 
 

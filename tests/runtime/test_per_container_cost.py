@@ -103,6 +103,21 @@ def test_missing_parents_are_made_down_from_composer(scope: str) -> None:
     assert not any(d.exists() for d in _dirs(scope))
 
 
+@pytest.mark.privileged
+def test_parents_a_removal_walked_up_from_are_not_walked_again(scope: str) -> None:
+    """remove_parents looks only where the cgroup was not: Cgroup.remove has walked up from the
+    others already (each walk is an rmdir per level)."""
+    leaves = Cgroup._layout([scope, "x"], None)[0]
+    for leaf in leaves.values():
+        leaf.parent.mkdir(parents=True, exist_ok=True)  # a parent left, its leaf never made
+    walked = [leaves[c] for c in list(leaves)[:1]]
+    cgroups.remove_parents([scope, "x"], walked=walked)
+    assert walked[0].parent.is_dir()  # not looked at again
+    assert not any(leaf.parent.exists() for leaf in leaves.values() if leaf not in walked)
+    cgroups.remove_parents([scope, "x"])
+    assert not any(d.exists() for d in _dirs(scope))
+
+
 # ---- seccomp ------------------------------------------------------------------------------------
 
 
