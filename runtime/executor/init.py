@@ -591,10 +591,16 @@ def preload() -> None:
 
 
 def join_cgroup(procs: Sequence[str], pid: int) -> None:
-    """Move *pid* into the container's cgroup: its cgroup.procs file in every hierarchy."""
+    """Move *pid* into the container's cgroup: its cgroup.procs file in every hierarchy. Plain
+    fds, no file objects: the monitor runs this right after forking the init, which waits behind
+    it when both share a CPU."""
+    data = str(pid).encode()
     for path in procs:
-        with open(path, "w") as f:
-            f.write(str(pid))
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
 
 JOINED = b"j"  # on the join pipe: the monitor moved the init into its cgroup (else: why not)
