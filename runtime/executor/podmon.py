@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import _signal  # not the signal module, whose import brings enum (~2 ms of each monitor start)
 import _socket  # not the socket module (its import converts four enums: ~2.5 ms of the start)
+import _thread  # not threading: its after-fork hook runs in every init forked here (~60 faults)
 import os
 import select
 import struct
 import sys
-import threading
 
 from runtime.executor import supervise
 from runtime.executor import syscalls as sc
@@ -51,7 +51,7 @@ class ForkGate:
     only at its exec): another init's sync pipe never reached EOF, its start never returned."""
 
     def __init__(self) -> None:
-        self.mutex = threading.Lock()
+        self.mutex = _thread.allocate_lock()
         self.forking = 0
         self.keep: dict[int, frozenset[int]] = {}  # thread ident -> the fds its child keeps
         self.pid = os.getpid()
@@ -59,7 +59,7 @@ class ForkGate:
         os.register_at_fork(before=self._note_forker, after_in_child=self._close_others)
 
     def __call__(self, fds: tuple[int, ...]) -> ForkGate:
-        self.keep[threading.get_ident()] = frozenset((0, 1, 2, *fds))
+        self.keep[_thread.get_ident()] = frozenset((0, 1, 2, *fds))
         return self
 
     def __enter__(self) -> None:
@@ -67,7 +67,7 @@ class ForkGate:
             self.forking += 1
 
     def __exit__(self, *_: object) -> None:
-        self.keep.pop(threading.get_ident(), None)
+        self.keep.pop(_thread.get_ident(), None)
         with self.mutex:
             self.forking -= 1
 
@@ -79,7 +79,7 @@ class ForkGate:
         getppid: an init, forked into its PID namespace, sees no parent (0)."""
         if self.forker != self.pid:
             return
-        keep = self.keep.get(threading.get_ident())
+        keep = self.keep.get(_thread.get_ident())
         if keep is None:
             return
         for name in os.listdir("/proc/self/fd"):
@@ -161,7 +161,7 @@ class Pod:
     def start(self, fd: int, argv: list[str] | None) -> None:
         self.threads += 1
         try:
-            threading.Thread(target=self.run, args=(fd, argv), daemon=True).start()
+            _thread.start_new_thread(self.run, (fd, argv))  # run() catches all; none is joined
         except BaseException:
             self.threads -= 1
             os.close(fd)
@@ -265,7 +265,7 @@ class Pod:
         cdir, rdir = argv[0], argv[1]
         mon: Any = None
         try:
-            tid = threading.get_native_id()
+            tid = _thread.get_native_id()
             record = {
                 "pid": tid,
                 "starttime": supervise.proc_starttime(tid),
