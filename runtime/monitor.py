@@ -52,9 +52,10 @@ if __name__ == "__main__":
         # what the first init imports and loads (else ~1 ms between the request and its fork)
         import runtime.executor.podmon  # noqa: F401
         from runtime.executor.init import preload
-        from runtime.executor.proctitle import set_cmdline
+        from runtime.executor.proctitle import prepare, set_cmdline
 
         preload()
+        prepare()
         rest = _read_request()
         if len(rest) >= 2:
             set_cmdline([sys.executable, "-I", "-S", sys.argv[0], *rest])  # as a fresh one's
