@@ -171,7 +171,8 @@ def mount_cgroup_tree(dest: str, flags: int, mountinfo: str, sys: Syscalls = SYS
     read-only last when *flags* say ro. Each shows the container's own cgroup as its root: the
     cgroup namespace, unshared after joining the container's cgroups, roots the mount there; in
     the host's cgroup namespace (cgroup: host) its own directory, named in *own* (the text of
-    /proc/self/cgroup, read when not given), is bound over the mount, as crun does."""
+    /proc/self/cgroup, read when not given; "" in a cgroup namespace of its own, where every
+    hierarchy's root is its cgroup), is bound over the mount, as crun does."""
     if own is None:
         with open("/proc/self/cgroup") as f:
             own = f.read()
@@ -225,10 +226,12 @@ def _bind_own_cgroup(target: str, flags: int, path: str, sys: Syscalls) -> None:
 
 
 def mount_one(
-    m: Mapping[str, Any], rootfs: str, sys: Syscalls = SYSCALLS, mountinfo: str | None = None
+    m: Mapping[str, Any], rootfs: str, sys: Syscalls = SYSCALLS, mountinfo: str | None = None,
+    own: str | None = None,
 ) -> None:
     """Mount one OCI mount entry under *rootfs*. A cgroup entry reads the host's hierarchies from
-    *mountinfo*, else from /proc/self/mountinfo (the host's mounts are still in view then)."""
+    *mountinfo*, else from /proc/self/mountinfo (the host's mounts are still in view then), and
+    this process's cgroups from *own* (mount_cgroup_tree)."""
     dest = secure_join(rootfs, str(m["destination"]))
     mtype = str(m.get("type") or "")
     source = str(m.get("source") or mtype)
@@ -237,7 +240,7 @@ def mount_one(
         if mountinfo is None:
             with open("/proc/self/mountinfo") as f:
                 mountinfo = f.read()
-        mount_cgroup_tree(dest, opts.flags, mountinfo, sys)
+        mount_cgroup_tree(dest, opts.flags, mountinfo, sys, own)
         return
     is_bind = mtype == "bind" or bool(opts.flags & sc.MS_BIND)
     held = -1
@@ -740,11 +743,16 @@ def _defers(m: Mapping[str, Any], mounts: Sequence[Mapping[str, Any]]) -> bool:
     return not any(str(o["destination"]).startswith(inside) for o in mounts)
 
 
-def _mount_cgroup_view(m: Mapping[str, Any], root: str, mountinfo: str | None, sys: Syscalls) -> None:
+def _mount_cgroup_view(
+    m: Mapping[str, Any], root: str, mountinfo: str | None, sys: Syscalls,
+    namespaces: Mapping[str, str | None],
+) -> None:
     """The container's /sys/fs/cgroup (a cgroup or cgroup2 mount entry); a host that refuses it
-    gives the container none."""
+    gives the container none. In a cgroup namespace of its own (unshared once joined), its cgroup
+    is the root of every hierarchy: no /proc/self/cgroup to read and match per hierarchy."""
+    own = "" if "cgroup" in namespaces and not namespaces["cgroup"] else None
     try:
-        mount_one(m, root, sys, mountinfo)
+        mount_one(m, root, sys, mountinfo, own)
     except OSError as exc:
         if exc.errno not in (errno.EBUSY, errno.EPERM, errno.EINVAL):
             raise InitError(f"mount {m['destination']}: {exc.strerror}") from None
@@ -808,7 +816,7 @@ def _container_init(
                 if not joined:
                     _enter_cgroup(namespaces, join_r)
                     joined = True
-                _mount_cgroup_view(m, rootfs, None, sys)
+                _mount_cgroup_view(m, rootfs, None, sys, namespaces)
             continue
         try:
             mount_one(m, rootfs, sys)
@@ -839,7 +847,7 @@ def _container_init(
     if not joined:
         _enter_cgroup(namespaces, join_r)
     for m in deferred:
-        _mount_cgroup_view(m, "/", host_mounts, sys)
+        _mount_cgroup_view(m, "/", host_mounts, sys, namespaces)
     cwd = str(process.get("cwd") or "/")
     os.makedirs(cwd, exist_ok=True)
     env = list(process.get("env") or [])
