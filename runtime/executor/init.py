@@ -154,6 +154,8 @@ def host_cgroup_mounts(mountinfo: str) -> list[tuple[str, str, str]]:
     """(mount point, fs type, super options) of the cgroup hierarchies under /sys/fs/cgroup."""
     out = []
     for line in mountinfo.splitlines():
+        if " - cgroup" not in line:  # the separator, then the fs type (paths escape spaces)
+            continue
         left, _, right = line.partition(" - ")
         fields, super_fields = left.split(), right.split()
         if len(fields) < 5 or len(super_fields) < 3:
@@ -185,7 +187,10 @@ def mount_cgroup_tree(dest: str, flags: int, mountinfo: str, sys: Syscalls = SYS
     sys.mount("cgroup", dest, "tmpfs", _CGROUP_TMPFS_FLAGS, "mode=755,size=1024k")
     for point, data in v1:
         target = os.path.join(dest, os.path.basename(point))
-        os.makedirs(target, exist_ok=True)
+        try:  # noqa: SIM105 - no contextlib; in the tmpfs just mounted: no parent to make
+            os.mkdir(target)
+        except FileExistsError:
+            pass
         options = ",".join(o for o in data.split(",") if o not in ("rw", "ro"))
         try:
             sys.mount("cgroup", target, "cgroup", flags, options or None)
