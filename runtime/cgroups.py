@@ -357,6 +357,34 @@ def _write(path: Path, value: str) -> None:
         os.close(fd)
 
 
+class _Writer:
+    """Writes to cgroup files, one open file for the writes to the same file that follow each
+    other (the devices cgroup's 12 allow rules: one open instead of 12). Each write is a value of
+    its own to the kernel, as when the file is opened for each."""
+
+    def __init__(self) -> None:
+        self.key: tuple[Path, str] | None = None
+        self.fd = -1
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, directory: Path, fname: str, value: str) -> None:
+        if self.key != (directory, fname):
+            self.close()
+            self.fd = os.open(directory / fname, os.O_WRONLY | os.O_CLOEXEC)
+            self.key = (directory, fname)
+        os.write(self.fd, value.encode())
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd, self.key = -1, None
+
+
 def _rmdir_retry(path: Path, tries: int = 50) -> None:
     for _ in range(tries):
         try:
@@ -441,21 +469,24 @@ class Cgroup:
                         if exc.errno not in (errno.ENOENT, errno.ENODEV) or attempt == 4:
                             raise
                         time.sleep(0.001 * (attempt + 1))
-            for ctrl, fname, value in writes:
-                for attempt in range(5):
-                    try:
-                        _write(paths[ctrl] / fname, value)
-                        break
-                    except OSError as exc:
-                        # a concurrent remove() of the last sibling took a parent away and another
-                        # create made it anew, its cpuset not filled in yet (v1 cpuset refuses cpus
-                        # outside the parent's with EACCES): make the chain again and retry
-                        if exc.errno in _RACE_ERRNOS and attempt < 4:
-                            time.sleep(0.002 * (attempt + 1))
-                            cls._make_dirs(paths[ctrl], ctrl, versions[ctrl], created)
-                            continue
-                        raise InvalidSpec(f"cgroup {'/'.join(parts)}: cannot set {fname} to {value}: "
-                                          f"{exc.strerror}") from exc
+            with _Writer() as writer:
+                for ctrl, fname, value in writes:
+                    for attempt in range(5):
+                        try:
+                            writer.write(paths[ctrl], fname, value)
+                            break
+                        except OSError as exc:
+                            writer.close()
+                            # a concurrent remove() of the last sibling took a parent away and
+                            # another create made it anew, its cpuset not filled in yet (v1 cpuset
+                            # refuses cpus outside the parent's with EACCES): make the chain again
+                            # and retry
+                            if exc.errno in _RACE_ERRNOS and attempt < 4:
+                                time.sleep(0.002 * (attempt + 1))
+                                cls._make_dirs(paths[ctrl], ctrl, versions[ctrl], created)
+                                continue
+                            raise InvalidSpec(f"cgroup {'/'.join(parts)}: cannot set {fname} to "
+                                              f"{value}: {exc.strerror}") from exc
             if blkio and resources is not None:
                 warnings += _write_blkio(resources, paths, versions.get("blkio"), parts)
         except BaseException:
@@ -501,18 +532,19 @@ class Cgroup:
         chain = [root, *[root.joinpath(*leaf.relative_to(root).parts[:i + 1])
                          for i in range(len(leaf.relative_to(root).parts))]]
         parent = mount
+        known: dict[str, str] = {}  # the parent's cpus and mems, once read or written here
         for d in chain:
             if version == 2:
                 _enable_v2_controllers(parent)
+            fresh = False
             try:
                 d.mkdir()
                 created.append(d)
+                fresh = True
             except FileExistsError:
                 pass
             if version == 1 and ctrl == "cpuset":
-                for fname in ("cpuset.cpus", "cpuset.mems"):
-                    if not (d / fname).read_text().strip():
-                        _write(d / fname, (parent / fname).read_text().strip())
+                known = _fill_cpuset(parent, d, known, fresh)
             parent = d
 
     @classmethod
@@ -699,17 +731,31 @@ def _write_blkio(res: Resources, paths: Mapping[str, Path], version: int | None,
 
 
 def _copy_cpuset(parent: Path, d: Path) -> bool:
-    """Give the v1 cpuset *d* its *parent*'s cpus and mems where empty; False (nothing written)
-    when the parent's are empty too: it is being made by another create, fill the whole chain."""
+    """Give the v1 cpuset *d*, just made here (its cpus and mems empty, or already its parent's
+    where the parent clones them), its *parent*'s cpus and mems; False (nothing written) when the
+    parent's are empty: it is being made by another create, fill the whole chain."""
     values = {}
     for fname in ("cpuset.cpus", "cpuset.mems"):
-        if not (d / fname).read_text().strip():
-            values[fname] = (parent / fname).read_text().strip()
-            if not values[fname]:
-                return False
+        values[fname] = (parent / fname).read_text().strip()
+        if not values[fname]:
+            return False
     for fname, value in values.items():
         _write(d / fname, value)
     return True
+
+
+def _fill_cpuset(parent: Path, d: Path, parent_values: Mapping[str, str], fresh: bool) -> dict[str, str]:
+    """The v1 cpuset *d*'s cpus and mems, its *parent*'s written where they are empty (*fresh*: d
+    was just made here, so they are, and are not read). *parent_values*: the parent's, when
+    known (read or written a step above), else read."""
+    values = {}
+    for fname in ("cpuset.cpus", "cpuset.mems"):
+        own = "" if fresh else (d / fname).read_text().strip()
+        if not own:
+            own = parent_values.get(fname) or (parent / fname).read_text().strip()
+            _write(d / fname, own)
+        values[fname] = own
+    return values
 
 
 _RACE_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.EACCES})

@@ -284,6 +284,27 @@ def test_limits_land_in_the_files(pod: str) -> None:
 
 
 @pytest.mark.privileged
+def test_a_chain_made_from_nothing_has_its_cpus_and_mems_at_every_level_and_every_device_rule(
+    pod: str,
+) -> None:
+    from runtime.cgroups import DEFAULT_DEVICE_RULES
+
+    cg = Cgroup.create([pod, "deeper", "c1"], devices=["c 10:229 rwm"])  # three levels made here
+    try:
+        if cg.versions.get("cpuset") == 1:
+            leaf = cg.path("cpuset")
+            top = leaf.parent.parent.parent  # composer/, made before
+            for d in (leaf.parent.parent, leaf.parent, leaf):
+                for fname in ("cpuset.cpus", "cpuset.mems"):
+                    assert (d / fname).read_text().strip() == (top / fname).read_text().strip() != ""
+        if cg.versions.get("devices") == 1:
+            listed = cg.path("devices").joinpath("devices.list").read_text().split("\n")
+            assert sorted(filter(None, listed)) == sorted([*DEFAULT_DEVICE_RULES, "c 10:229 rwm"])
+    finally:
+        cg.remove()
+
+
+@pytest.mark.privileged
 def test_blkio_settings_land_in_the_files_or_are_said_not_applied(pod: str) -> None:
     dev, num = block_device()
     res = Resources(blkio_read_bps=((dev, MiB),), blkio_write_iops=((dev, 200),))
