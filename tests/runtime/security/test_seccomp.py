@@ -72,6 +72,15 @@ def test_compile_depends_on_caps() -> None:
     assert compile_filter(default_profile(), DEFAULT_CAPS) == plain
 
 
+def test_the_default_profiles_digest_is_its_own() -> None:
+    from runtime.security import seccomp
+    from runtime.security.seccomp_profile import shared_default_profile
+
+    # edited the profile? its digest here too: else its filters' cache keys name the old one
+    assert seccomp.profile_digest(shared_default_profile()) == seccomp.DEFAULT_PROFILE_DIGEST
+    assert seccomp.profile_digest(default_profile()) == seccomp.DEFAULT_PROFILE_DIGEST
+
+
 def test_cache_reuses_the_compiled_program(tmp_path: Path) -> None:
     first = cached_filter(tmp_path, default_profile(), DEFAULT_CAPS)
     (path,) = tmp_path.glob("*.bpf")
