@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from runtime.cgroups import Cgroup
     from runtime.containers import ContainerManager
+    from runtime.network import netns
     from runtime.volumes import VolumeManager
     from runtime.warm_monitor import WarmMonitor
 else:  # dataclasses imports inspect, ast, dis, tokenize: only volumes_from needs it (F16)
@@ -139,8 +140,12 @@ def _create(
     if warming is not None:
         undo.append(lambda: container_monitor.retire_warm_pod_monitor(mgr, spec.pod or "", warming))
     try:
+        # its network namespace, pinned by a thread while the rest is prepared (the set-up takes it)
+        ahead = mgr.engine.networks.pin_ahead(cid, spec)
+        if ahead is not None:
+            undo.append(ahead.discard)
         warnings: list[str] = []  # what cannot be applied here: said, not refused (as docker's create)
-        mount_error = _prepare(mgr, cid, spec, image, doc, undo, warnings, replaces)
+        mount_error = _prepare(mgr, cid, spec, image, doc, undo, warnings, replaces, ahead)
         mgr.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
         slot.release()  # the rest is the monitor's and the init's work, in other processes
         # logged before the monitor starts: with the gate open it logs the start at once
@@ -230,6 +235,7 @@ def _prepare(
     undo: list[Callable[[], object]],
     warnings: list[str],
     replaces: str = "",
+    ahead: netns.Pinning | None = None,
 ) -> str:
     """Everything but the monitor: directories, cgroup, volumes, network, the bundle, the row;
     what cannot be applied on this host goes to *warnings*. Returns the error of a volume mount
@@ -288,8 +294,7 @@ def _prepare(
     )
     spec = _with_image_volumes(spec, volume_sources, doc)
     # network (before the init: it joins the netns pin)
-    net = mgr.engine.networks.setup_container(cid, spec, replaces) if replaces else \
-        mgr.engine.networks.setup_container(cid, spec)
+    net = mgr.engine.networks.setup_container(cid, spec, replaces, ahead)
     undo.append(lambda: mgr.engine.networks.teardown_container(cid))
     doc["networks"] = dict(net.addresses)
     doc["ports"] = [[asdict(p), h] for p, h in net.ports]

@@ -1,8 +1,8 @@
 """Host links and a container's interfaces, through rtnl (a stdlib netlink client) and ioctls.
 
-Work inside a container's namespace happens in a helper thread that is in it (netns.create_pin,
-netns.run_in): no helper process is forked per namespace (pyroute2's NetNS does), and no
-third-party import is paid on the container path.
+Work inside a container's namespace goes through sockets opened in it (netns.Inside, by a helper
+thread that entered it: netns.Pinning, netns.run_in): no helper process is forked per namespace
+(pyroute2's NetNS does), and no third-party import is paid on the container path.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from runtime.network import ifconf
 from runtime.network.ipam import Net
 from runtime.network.rtnl import Rtnl
 from runtime.record import record
+
+TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
+if TYPE_CHECKING:
+    from runtime.network.netns import Inside
 
 
 def ifindex(name: str) -> int | None:
@@ -173,43 +177,34 @@ class Iface:
     alias: str = ""      # of the host end (owner_alias)
 
 
-def plug_here(host_sock: _socket.socket, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None) -> None:
-    """Plug *ifaces* into the namespace of the calling thread (see netns.create_pin/run_in).
+def plug(inside: Inside, ifaces: Sequence[Iface], gw4: str | None, gw6: str | None) -> None:
+    """Plug *ifaces* into the namespace *inside* holds handles on (netns.Inside), from any thread.
 
-    Each veth is created from the host's side (*host_sock*, opened in the host's namespace) with
-    its peer made directly in this namespace, the host end enslaved and both ends up, in one
-    request. Inside, IPv4 is configured by ioctl (ifconf), IPv6 by netlink on a socket of this
-    namespace.
+    Each veth is created from the host's side with its peer made directly in that namespace, the
+    host end enslaved and both ends up, in one request. Inside, IPv4 is configured by ioctl
+    (ifconf) and IPv6 by netlink, on the namespace's own sockets.
     """
-    # no duplicate address detection in here: addresses are unique by IPAM, and a tentative
-    # link-local address holds back IPv6 neighbour discovery for a second or more
-    with contextlib.suppress(OSError), open("/proc/sys/net/ipv6/conf/default/accept_dad", "w") as f:
-        f.write("0")
-    nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        host = Rtnl(host_sock)
+    with Rtnl() as host:  # this thread's: the host's namespace
         for i in ifaces:
             master = ifindex(i.bridge)
             if master is None:
                 raise NetworkError(f"bridge {i.bridge} is missing; remove and recreate its network")
-            host.add_veth(i.host_name, i.ifname, nsfd, master=master, mtu=i.mtu, peer_mac=i.mac)
+            host.add_veth(i.host_name, i.ifname, inside.fd, master=master, mtu=i.mtu, peer_mac=i.mac)
             if i.alias:
                 host.set_alias(i.host_name, i.alias)
-    finally:
-        os.close(nsfd)
     v6: list[tuple[str, str, int]] = []
     for i in ifaces:
         for addr, plen in i.addrs:
             if ":" in addr:
                 v6.append((i.ifname, addr, plen))
             else:
-                ifconf.add_ipv4(i.ifname, addr, plen)
-        ifconf.link_up(i.ifname)
+                ifconf.add_ipv4(i.ifname, addr, plen, inside.inet)
+        ifconf.link_up(i.ifname, inside.inet)
     if gw4:
-        ifconf.add_default_ipv4(gw4)
+        ifconf.add_default_ipv4(gw4, inside.inet)
     if v6 or gw6:
-        with Rtnl() as nl:  # opened here, in this thread: this namespace's
-            for name, addr, plen in v6:
-                nl.add_address(_socket.if_nametoindex(name), addr, plen)
-            if gw6:
-                nl.add_default_route(gw6)
+        nl = Rtnl(inside.route)
+        for name, addr, plen in v6:
+            nl.add_address(ifconf.index(name, inside.inet), addr, plen)
+        if gw6:
+            nl.add_default_route(gw6)

@@ -1,12 +1,13 @@
 """NetworkManager: networks (bridges + IPAM in state) and per-container network setup.
 
 Order of work for a container: validate → reserve addresses and ports in one BEGIN IMMEDIATE
-transaction (no netlink inside it; the record names its owner process) → pin a netns, plug veths →
-write hosts/resolv.conf → hand ports the kernel cannot DNAT to the run dir's relay (proxy.py) →
-rewrite the peers' hosts files in place → add its published ports to composer's nftables maps.
-Any failure tears down what was made (teardown_container is idempotent). repair() undoes what a
-killed command left: records of no container row whose owner is dead, leases, pins, run files,
-half-removed bridges, a killed relay; remove/prune/inspect run it, and a set-up that meets a
+transaction (no netlink inside it; the record names its owner process) → pin a netns (or take the
+one its create started pinning ahead: pin_ahead), plug veths → write hosts/resolv.conf → hand
+ports the kernel cannot DNAT to the run dir's relay (proxy.py) → rewrite the peers' hosts files in
+place → add its published ports to composer's nftables maps. Any failure tears down what was made
+(teardown_container is idempotent). repair() undoes what a killed command left: records of no
+container row whose owner is dead, leases, pins and run files of neither a record nor a container
+row, half-removed bridges, a killed relay; remove/prune/inspect run it, and a set-up that meets a
 taken address or port runs it and retries once. As with docker, a stopped container holds no
 published host port: release_ports when its exit is folded in, claim_ports when it starts again.
 """
@@ -707,12 +708,31 @@ class NetworkManager:
 
     # ---- containers ------------------------------------------------------------------------
 
-    def setup_container(self, container_id: str, spec: ContainerSpec, replaces: str = "") -> ContainerNet:
+    def pin_ahead(self, container_id: str, spec: ContainerSpec) -> netns.Pinning | None:
+        """Start pinning the network namespace of a container whose row exists (repair() leaves
+        the pin of a container row alone) and whose set-up makes one, ahead of setup_container,
+        which is then given it (*ahead*): the kernel's part overlaps the caller's work until then.
+        A create that fails before its set-up discards it (Pinning.discard)."""
+        if (spec.network_mode or "bridge") not in ("bridge", "none"):
+            return None
+        return netns.Pinning(self.paths.netns(container_id))
+
+    def setup_container(self, container_id: str, spec: ContainerSpec, replaces: str = "",
+                        ahead: netns.Pinning | None = None) -> ContainerNet:
         """Prepare a container's network before its init starts (the init joins netns_path).
         *replaces*: a stopped container this one replaces (a recreate), whose static addresses
-        it may take: they are handed over, the lease naming both, until one of them goes."""
+        it may take: they are handed over, the lease naming both, until one of them goes.
+        *ahead*: its namespace's pinning, started by pin_ahead (it is taken or discarded here)."""
+        try:
+            return self._setup_container(container_id, spec, replaces, ahead)
+        finally:
+            if ahead is not None:
+                ahead.discard()  # not taken: a set-up that failed, or a mode without its own netns
+
+    def _setup_container(self, container_id: str, spec: ContainerSpec, replaces: str,
+                         ahead: netns.Pinning | None) -> ContainerNet:
         stale = self.store.read().get(CTR, container_id) is not None
-        if stale or os.path.lexists(self.paths.netns(container_id)):
+        if stale or (ahead is None and os.path.lexists(self.paths.netns(container_id))):
             self.teardown_container(container_id)
         # the run dir is made only after this container's record is written (repair() relies on it)
         run = self.paths.container_run(container_id)
@@ -726,8 +746,11 @@ class NetworkManager:
             raise InvalidSpec(f"container {spec.name}: unknown network mode {mode!r}")
         for attempt in (1, 2):
             try:
-                return self._setup_own(container_id, spec, mode, hosts, resolv, replaces)
+                return self._setup_own(container_id, spec, mode, hosts, resolv, replaces, ahead)
             except BaseException as exc:
+                if ahead is not None:  # its pin goes with the teardown: a retry makes its own
+                    ahead.discard()
+                    ahead = None
                 self.teardown_container(container_id)
                 # an address or port held by a crashed command's leftovers: repair and retry once
                 if attempt == 1 and isinstance(exc, NetworkError) and self.repair():
@@ -780,7 +803,7 @@ class NetworkManager:
                             ports=tuple(self._ports_of(other)))
 
     def _setup_own(self, cid: str, spec: ContainerSpec, mode: str, hosts: str, resolv: str,
-                   replaces: str = "") -> ContainerNet:
+                   replaces: str = "", ahead: netns.Pinning | None = None) -> ContainerNet:
         from runtime.network import links
 
         who = f"container {spec.name}"
@@ -816,7 +839,8 @@ class NetworkManager:
         gw4, gw6 = self._gateways(records, nets) if records else (None, None)
         for i in ifaces:  # one left by the dying namespace of this id's last set-up (see teardown)
             links.delete_link(i.host_name)
-        netns.create_pin(pin, (lambda host: links.plug_here(host, ifaces, gw4, gw6)) if ifaces else None)
+        netns.pinned(ahead or netns.Pinning(pin),
+                     (lambda inside: links.plug(inside, ifaces, gw4, gw6)) if ifaces else None)
         resolver = _resolver_address(records, nets)
         files.write_in_place(resolv, files.render_resolv(
             (resolver,) if resolver else spec.dns, spec.dns_search, spec.dns_opt,
@@ -1137,8 +1161,9 @@ class NetworkManager:
         hosts files and nft elements a killed batch or rename owed (mark_due).
         Returns the container ids torn down. Cheap when nothing is stale (one read)."""
         # Pins and run dirs are listed before the records are read: set-up writes a record before
-        # it makes either, teardown deletes the record last but for the run files, so a pin or run
-        # dir seen here without a record afterwards belongs to no set-up in progress.
+        # it makes either (a create pinning ahead has its container row first: pin_ahead),
+        # teardown deletes the record last but for the run files, so a pin or run dir seen here
+        # without a record or a container row afterwards belongs to no set-up in progress.
         pins_dir, runs_dir = self.paths.netns("x").parent, self.paths.container_run("x").parent
         pins, runs = set(), set()
         with contextlib.suppress(FileNotFoundError):
@@ -1161,7 +1186,8 @@ class NetworkManager:
                     if data is not None and wtx.get(CTR, data.get("container", "")) is None:
                         wtx.delete(IP, ip_id)
         for cid in pins - set(records):
-            netns.remove_pin(pins_dir / cid)
+            if tx.get(CONTAINER, cid) is None:  # else pinned ahead of its set-up (pin_ahead), or
+                netns.remove_pin(pins_dir / cid)  # left by a killed create: its removal's
         for cid in runs - set(records):
             if tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
                 self._remove_run_files(cid)
@@ -1252,8 +1278,11 @@ class NetworkManager:
             new4, new6 = self._gateways([rec], {rec["network"]: net})
             gws = (None if old4 else new4, None if old6 else new6)
             iface = self._iface(doc["name"], rec, net)
-            netns.run_in(Path(doc["netns_path"]), lambda host: links.plug_here(host, [iface], *gws),
-                         host_socket=True)
+            inside = netns.run_in(Path(doc["netns_path"]), netns.Inside)
+            try:
+                links.plug(inside, [iface], *gws)
+            finally:
+                inside.close()
         except BaseException:
             self._drop_attachment(container_id, attachment.network)
             raise

@@ -2,7 +2,8 @@
 
 A helper *thread* unshare()s (or setns()es) its own network namespace: namespaces are per task,
 so the rest of the process stays where it is. Forking a helper process (as pyroute2's NetNS does)
-costs ~3x more per call.
+costs ~3x more per call. It opens handles on the namespace there (Inside), with which any thread
+then plugs interfaces in (links.plug).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from pathlib import Path
 from runtime.errors import NetworkError
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
-if TYPE_CHECKING:
-    import _socket
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
@@ -76,47 +75,127 @@ def _restore(orig: int) -> None:
         os.close(orig)
 
 
-def create_pin(pin: Path, inside: Callable[[_socket.socket], T] | None = None) -> T | None:
-    """A new network namespace kept alive by a bind mount on *pin*, with lo up.
+class Inside:
+    """Handles on a network namespace for a thread that is not in it: the namespace's fd (where a
+    veth's peer is made), an AF_INET socket (interface ioctls act on the namespace of their
+    socket, not of the caller) and a NETLINK_ROUTE socket, all opened in it. Closed by close()."""
 
-    *inside*, if given, runs in the same helper thread while it is in the new namespace (one
-    thread start and one namespace switch for the whole setup), with a NETLINK_ROUTE socket that
-    was opened in the host's namespace before the switch (for the host end of veths); its result
-    is returned. On any failure the pin is removed again.
-    """
+    def __init__(self) -> None:
+        """Opened in the calling thread's namespace."""
+        import _socket  # not the socket module: its import converts four enums (~2.5 ms)
+
+        self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.inet = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+        self.route = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
+                                    NETLINK_ROUTE)
+
+    def close(self) -> None:
+        self.inet.close()
+        self.route.close()
+        os.close(self.fd)
+
+
+def _pin_here(pin: Path) -> Inside:
+    """Move the calling thread into a new network namespace, pin it at *pin* (its file made
+    here), lo up: the namespace's handles, opened in it. The thread is moved back at the end."""
     from runtime.network import ifconf
 
     pin.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(pin, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
-    os.close(fd)
-
-    def work() -> T | None:
-        import _socket  # not the socket module: its import converts four enums (~2.5 ms)
-
-        host = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_ROUTE) if inside else None
-        orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        try:
-            _check(_lib().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-            _check(_lib().mount(b"/proc/thread-self/ns/net", os.fsencode(pin), None, MS_BIND, None),
-                   f"bind mount {pin}")
-            ifconf.link_up("lo")
-            # unprivileged ICMP sockets for everyone, as docker: ping works without CAP_NET_RAW
-            # (dropped by default, DESIGN.md section 6); the spec's sysctls may override it later
-            with contextlib.suppress(OSError), open("/proc/sys/net/ipv4/ping_group_range", "w") as f:
-                f.write("0 2147483647")
-            return inside(host) if inside is not None and host is not None else None
-        finally:
-            _restore(orig)
-            if host is not None:
-                host.close()
-
+    os.close(os.open(pin, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
+    orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        return in_thread(work)
+        _check(_lib().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+        _check(_lib().mount(b"/proc/thread-self/ns/net", os.fsencode(pin), None, MS_BIND, None),
+               f"bind mount {pin}")
+        ifconf.link_up("lo")
+        # unprivileged ICMP sockets for everyone, as docker: ping works without CAP_NET_RAW
+        # (dropped by default, DESIGN.md section 6); the spec's sysctls may override it later
+        with contextlib.suppress(OSError), open("/proc/sys/net/ipv4/ping_group_range", "w") as f:
+            f.write("0 2147483647")
+        # no duplicate address detection for the interfaces to come: addresses are unique by
+        # IPAM, and a tentative link-local address holds back IPv6 neighbour discovery for a
+        # second or more
+        with contextlib.suppress(OSError), open("/proc/sys/net/ipv6/conf/default/accept_dad", "w") as f:
+            f.write("0")
+        return Inside()
+    finally:
+        _restore(orig)
+
+
+class Pinning:
+    """A new network namespace being pinned at *pin* by a helper thread (namespaces are per task:
+    the rest of the process stays where it is), with lo up. Started ahead of the set-up that
+    plugs its interfaces, the kernel's part (unshare ~0.7 ms) overlaps the caller's other work;
+    take() waits for it. Until taken, discard() undoes it (a create that fails before its
+    network set-up): the pin is removed."""
+
+    def __init__(self, pin: Path) -> None:
+        self.pin = pin
+        self._inside: Inside | None = None
+        self._error: BaseException | None = None
+        self._settled = False  # taken or discarded
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        _thread.start_new_thread(self._run, ())
+
+    def _run(self) -> None:
+        try:
+            self._inside = _pin_here(self.pin)
+        except BaseException as exc:  # noqa: BLE001 - handed to take()
+            self._error = exc
+        finally:
+            self._done.release()
+
+    def _wait(self) -> None:
+        with self._done:  # released by the thread when it is done, then held by none
+            pass
+
+    def take(self) -> Inside:
+        """The namespace's handles, once pinned (the caller closes them); the pin is then the
+        caller's. If it could not be made, the pin is removed and NetworkError raised."""
+        self._wait()
+        if self._settled:
+            raise NetworkError(f"netns {self.pin}: already taken or discarded")
+        self._settled = True
+        if self._error is not None or self._inside is None:
+            remove_pin(self.pin)
+            exc = self._error
+            if isinstance(exc, OSError) or exc is None:
+                raise NetworkError(f"netns {self.pin}: cannot create: {exc}") from None
+            raise exc
+        return self._inside
+
+    def discard(self) -> None:
+        """Undo a pinning not taken (idempotent; nothing once taken: the set-up's teardown
+        removes the pin then)."""
+        self._wait()
+        if self._settled:
+            return
+        self._settled = True
+        if self._inside is not None:
+            self._inside.close()
+        remove_pin(self.pin)
+
+
+def create_pin(pin: Path, plug: Callable[[Inside], T] | None = None) -> T | None:
+    """A new network namespace kept alive by a bind mount on *pin*, with lo up; *plug*, if given,
+    is called with its handles (Inside) and its result returned. On any failure the pin is
+    removed again."""
+    return pinned(Pinning(pin), plug)
+
+
+def pinned(pinning: Pinning, plug: Callable[[Inside], T] | None = None) -> T | None:
+    """create_pin for a namespace whose pinning was started ahead (Pinning)."""
+    inside = pinning.take()
+    try:
+        return plug(inside) if plug is not None else None
     except BaseException as exc:
-        remove_pin(pin)
+        remove_pin(pinning.pin)
         if isinstance(exc, OSError):
-            raise NetworkError(f"netns {pin}: cannot create: {exc}") from None
+            raise NetworkError(f"netns {pinning.pin}: cannot create: {exc}") from None
         raise
+    finally:
+        inside.close()
 
 
 def remove_pin(pin: Path) -> None:
@@ -137,17 +216,10 @@ def is_pinned(pin: Path) -> bool:
         return False
 
 
-def run_in(pin: Path, fn: Callable[..., T], host_socket: bool = False) -> T:
-    """Run *fn* in a thread that has entered the namespace pinned at *pin*.
-
-    With *host_socket*, *fn* is called with a NETLINK_ROUTE socket opened in the host's namespace
-    before the switch (a socket belongs to the namespace of the thread that opened it).
-    """
+def run_in(pin: Path, fn: Callable[[], T]) -> T:
+    """Run *fn* in a thread that has entered the namespace pinned at *pin*."""
 
     def work() -> T:
-        import _socket  # not the socket module: its import converts four enums (~2.5 ms)
-
-        host = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_ROUTE) if host_socket else None
         orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:
             fd = os.open(pin, os.O_RDONLY)
@@ -155,10 +227,8 @@ def run_in(pin: Path, fn: Callable[..., T], host_socket: bool = False) -> T:
                 _check(_lib().setns(fd, CLONE_NEWNET), f"setns {pin}")
             finally:
                 os.close(fd)
-            return fn(host) if host is not None else fn()
+            return fn()
         finally:
             _restore(orig)
-            if host is not None:
-                host.close()
 
     return in_thread(work)
