@@ -107,7 +107,7 @@ RUN_MAY_IMPORT = frozenset({
     "runtime.images", "runtime.images.blobs", "runtime.images.reference", "runtime.images.store",
     "runtime.network", "runtime.network.files", "runtime.network.ifconf", "runtime.network.ipam",
     "runtime.network.links", "runtime.network.manager", "runtime.network.netns", "runtime.network.nft",
-    "runtime.network.portcheck", "runtime.network.rtnl",
+    "runtime.network.portcheck", "runtime.network.rtnl", "runtime.network.nftlite",
     "runtime.security", "runtime.security.caps", "runtime.security.defaults", "runtime.security.rlimits",
     "runtime.security.seccomp",
 })
@@ -173,6 +173,8 @@ def test_container_run_imports_only_what_it_needs(
     ours = {m for m in modules if m.split(".")[0] in ("composer", "runtime")}
     assert ours - RUN_MAY_IMPORT == set()
     assert [m for m in modules if m.startswith(RUN_MUST_NOT_IMPORT)] == []
+    # nftables' module for published ports only (~0.25 ms), and no MAC address regex (~0.2 ms)
+    assert ("runtime.network.nft" in modules) == ("-p" in net)
 
 
 @pytest.mark.privileged

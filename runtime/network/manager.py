@@ -30,8 +30,9 @@ from runtime import procs
 from runtime.digest import sha256
 from runtime.errors import Conflict, EngineError, InvalidSpec, NetworkError, NotFound
 from runtime.logs import rfc3339_nano  # not datetime: ~1.5 ms of every `up` to import
-from runtime.network import files, ipam, netns, nft
+from runtime.network import files, ipam, netns
 from runtime.network.ipam import Addr, Net
+from runtime.network.nftlite import table_name, which
 from runtime.paths import Paths
 from runtime.spec import (
     ContainerNet,
@@ -49,6 +50,12 @@ from runtime.state import Doc, Store, Tx
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
     from typing import Any
+
+    from runtime.network import nft
+else:  # published ports and network changes only: a container without ports needs none of it
+    from runtime.lazy import lazy
+
+    nft = lazy("runtime.network.nft")
 
 NET = "network"
 CTR = "netctr"     # per-container network record
@@ -299,7 +306,7 @@ class NetworkManager:
     def __init__(self, paths: Paths, store: Store) -> None:
         self.paths = paths
         self.store = store
-        self.table = nft.table_name(paths.rundir)
+        self.table = table_name(paths.rundir)
         self._port_driver: str | None = None
         self._nft_ok: bool | None = None
         self.warnings: builtins.list[str] = []  # for the CLI to print (e.g. no egress without nft)
@@ -381,7 +388,8 @@ class NetworkManager:
         bridges (so there is no egress either: masquerade needs nftables), and IPv6 networks are
         refused (nothing else would isolate forwarded IPv6 traffic). Decided on first use."""
         if self._nft_ok is None:
-            self._nft_ok = nft.nft_available()
+            # the command on PATH says so without nft.py's import (or its library's load)
+            self._nft_ok = which("nft") is not None or nft.nft_available()
         return self._nft_ok
 
     @property

@@ -14,11 +14,11 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from runtime.digest import sha256
 from runtime.errors import MissingTool, NetworkError
+from runtime.network.nftlite import DEFAULT_RUNDIR, table_name  # noqa: F401 - its callers' name for it
+from runtime.network.nftlite import which as _which
 from runtime.record import record
 
-DEFAULT_RUNDIR = Path("/run/composer")
 WILDCARDS = ("0.0.0.0", "::")
 
 
@@ -37,13 +37,6 @@ class PortRule:
     host_port: int
     address: str       # the container's address (v4 or v6)
     container_port: int
-
-
-def table_name(rundir: Path) -> str:
-    """"composer" for the real run dir; a per-run-dir name otherwise so test engines never clash."""
-    if Path(rundir) == DEFAULT_RUNDIR:
-        return "composer"
-    return "composer_" + sha256(str(rundir).encode()).hexdigest()[:8]
 
 
 def _fam(cidr_or_addr: str) -> str:
@@ -329,21 +322,6 @@ def nft_available() -> bool:
     libraries, a context) is then paid only by what writes or lists rules, not by every set-up
     that merely asks (a container without published ports writes none)."""
     return _which("nft") is not None or _library() is not None
-
-
-def _which(name: str) -> str | None:
-    """shutil.which(*name*) for a bare command name, without shutil's import (~1 ms of
-    `container run`)."""
-    path = os.environ.get("PATH")
-    if path is None:
-        path = os.confstr("CS_PATH") or os.defpath
-    if not path:
-        return None
-    for d in path.split(os.pathsep):
-        exe = os.path.join(d, name)
-        if os.access(exe, os.X_OK) and not os.path.isdir(exe):
-            return exe
-    return None
 
 
 def apply(script: str) -> None:
