@@ -305,14 +305,12 @@ def _each(refs: Iterable[str], fn: Callable[[str], object], *, echo: bool = True
 
 
 def _ensure_default_network(engine: Engine, spec: ContainerSpec) -> None:
-    from runtime.errors import Conflict, NotFound
-    from runtime.spec import NetworkSpec
-
     if not any(a.network == DEFAULT_NETWORK for a in spec.networks):
         return
-    try:
-        engine.networks.get(DEFAULT_NETWORK)
-    except NotFound:
+    if not engine.networks.exists(DEFAULT_NETWORK):  # not get(): it lists the network's members
+        from runtime.errors import Conflict
+        from runtime.spec import NetworkSpec
+
         with contextlib.suppress(Conflict):   # created meanwhile by another command
             engine.networks.create(NetworkSpec(name=DEFAULT_NETWORK, dns_enabled=False))
 

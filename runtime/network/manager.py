@@ -614,6 +614,10 @@ class NetworkManager:
         tx = self.store.read()
         return self._info(self._doc(tx, name)[1], tx)
 
+    def exists(self, name: str) -> bool:
+        """Whether a network is named *name* (one indexed read: no member listing, as get's)."""
+        return self.store.read().by_name(NET, name) is not None
+
     def list(self, labels: Mapping[str, str] | None = None) -> builtins.list[NetworkInfo]:
         tx = self.store.read()
         docs = sorted((d for _, d in tx.list(NET)), key=lambda d: d["name"])

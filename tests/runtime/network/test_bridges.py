@@ -24,7 +24,9 @@ def addr_of(link: str) -> str:
 
 
 def test_create_makes_a_bridge_with_the_gateway_and_remove_deletes_it(manager: NetworkManager) -> None:
+    assert not manager.exists("demo_default")
     info = manager.create(NetworkSpec(name="demo_default", labels={"com.docker.compose.project": "demo"}))
+    assert manager.exists("demo_default") and not manager.exists(info.id)  # by name only
     assert info.bridge in links() and len(info.bridge) <= 15
     assert f"inet {info.gateways[0]}/24" in addr_of(info.bridge)
     assert Path(f"/proc/sys/net/ipv4/conf/{info.bridge}/route_localnet").read_text().strip() == "1"
@@ -34,6 +36,7 @@ def test_create_makes_a_bridge_with_the_gateway_and_remove_deletes_it(manager: N
     with pytest.raises(Conflict, match="network demo_default: already exists"):
         manager.create(NetworkSpec(name="demo_default"))
     manager.remove("demo_default")
+    assert not manager.exists("demo_default")
     assert info.bridge not in links()
     assert manager.table not in nft_tables()
     with pytest.raises(NotFound, match="network demo_default: not found"):
