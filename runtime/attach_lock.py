@@ -48,6 +48,12 @@ def again() -> None:
         _write_in_thread("again")
 
 
+def pending() -> bool:
+    """Whether a write made here still waits: it holds the kernel's cgroup mutex meanwhile, and
+    any cgroup mkdir on the host waits for it."""
+    return bool(_busy)
+
+
 def _write_in_thread(call: str) -> None:
     _calls.append(call)
     _busy.append(True)

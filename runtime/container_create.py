@@ -98,6 +98,48 @@ class SetupSlots:
                 self.free += 1
 
 
+class Background:
+    """A call made in a thread of its own when *wait* says it would wait in the kernel, else
+    here and now: then the caller goes on meanwhile, and takes its result (or its exception)
+    where it needs it. From _thread: threading's import is kept off `container run`."""
+
+    def __init__(self, fn: Callable[..., object], *args: object, wait: bool = True) -> None:
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        self._value: Any = None
+        self._error: BaseException | None = None
+        if wait:
+            try:
+                _thread.start_new_thread(self._run, (fn, args))
+                return
+            except RuntimeError:  # no thread to be had: made here
+                pass
+        self._run(fn, args)
+
+    def _run(self, fn: Callable[..., object], args: tuple[object, ...]) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+            self._error = exc
+        finally:
+            self._done.release()
+
+    def _wait(self) -> None:
+        with self._done:
+            pass
+
+    def result(self) -> Any:
+        """Its value once it returned, or its exception."""
+        self.raise_failure()
+        return self._value
+
+    def raise_failure(self) -> None:
+        """Once it ended: its exception, if it raised one."""
+        self._wait()
+        if self._error is not None:
+            raise self._error
+
+
 SETUP_SLOTS = SetupSlots(3)  # 2, 3 and 4 measured alike; 10 (all of `up`) was slower (F19)
 
 
@@ -280,27 +322,37 @@ def _prepare(
         from runtime.cgroups import Cgroup, engine_scope
     except ImportError:
         Cgroup = None  # type: ignore[assignment,misc]  # noqa: N806
+    making: Background | None = None
     if Cgroup is not None:
         cgroup_parts = [*engine_scope(mgr.paths.root), spec.pod or "standalone", cid]
-        cg = create_cgroup(cgroup_parts, spec, devices)
-        attach_lock.again()  # our last cgroup mkdir: the init's move is ~10 ms from now
-        undo.append(cg.remove)
+        # while the attach lock's write opened ahead waits for its grace period, it holds the
+        # kernel's cgroup mutex, and our mkdirs would wait with it (2-19 ms measured): then they
+        # wait in a thread while the network and the seccomp filter are made
+        making = Background(_make_cgroup, cgroup_parts, spec, devices, wait=attach_lock.pending())
+        undo.append(functools.partial(_remove_made, making))
+    try:
+        _create_bind_sources(spec)
+        # volumes
+        volume_sources, mount_error = _volumes(
+            mgr, cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
+        )
+        spec = _with_image_volumes(spec, volume_sources, doc)
+        # network (before the init: it joins the netns pin)
+        net = mgr.engine.networks.setup_container(cid, spec, replaces, ahead)
+        undo.append(lambda: mgr.engine.networks.teardown_container(cid))
+        doc["networks"] = dict(net.addresses)
+        doc["ports"] = [[asdict(p), h] for p, h in net.ports]
+        hostname_path = run / "hostname"
+        hostname_path.write_text((net.hostname or S.default_hostname(spec, cid)) + "\n")
+        seccomp_path = _seccomp(mgr, cid, spec, caps)
+    except BaseException:
+        if making is not None:
+            making.raise_failure()  # its error first, as when the cgroup was made before the rest
+        raise
+    if making is not None:
+        cg: Cgroup = making.result()
         warnings.extend(cg.warnings)
         cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
-    _create_bind_sources(spec)
-    # volumes
-    volume_sources, mount_error = _volumes(
-        mgr, cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
-    )
-    spec = _with_image_volumes(spec, volume_sources, doc)
-    # network (before the init: it joins the netns pin)
-    net = mgr.engine.networks.setup_container(cid, spec, replaces, ahead)
-    undo.append(lambda: mgr.engine.networks.teardown_container(cid))
-    doc["networks"] = dict(net.addresses)
-    doc["ports"] = [[asdict(p), h] for p, h in net.ports]
-    hostname_path = run / "hostname"
-    hostname_path.write_text((net.hostname or S.default_hostname(spec, cid)) + "\n")
-    seccomp_path = _seccomp(mgr, cid, spec, caps)
     healthcheck = spec.healthcheck if spec.healthcheck is not None else _image_healthcheck(config)
     if healthcheck is not None and healthcheck.test[:1] == ("NONE",):
         healthcheck = None
@@ -731,6 +783,18 @@ def _with_image_volumes(
     stored = spec_from_json(doc["spec"])  # as asked: volumes_from stays a reference there
     doc["spec"] = spec_to_json(dataclasses.replace(stored, mounts=stored.mounts + extra))
     return dataclasses.replace(spec, mounts=spec.mounts + extra)
+
+
+def _remove_made(making: Background) -> None:
+    """The undo of a cgroup made in the background: once made, removed (a failed make left none)."""
+    making.result().remove()
+
+
+def _make_cgroup(parts: Sequence[str], spec: S.ContainerSpec,
+                 devices: Sequence[tuple[str, str, str, int, int, str]]) -> Cgroup:
+    cg = create_cgroup(parts, spec, devices)
+    attach_lock.again()  # our last cgroup mkdir: the init's move is ~10 ms from now
+    return cg
 
 
 def create_cgroup(parts: Sequence[str], spec: S.ContainerSpec,

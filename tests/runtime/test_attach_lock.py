@@ -29,14 +29,17 @@ WATCH = """
 
     before = open("/proc/self/cgroup").read()
     attach_lock.again()       # not opened ahead: nothing
+    idle = attach_lock.pending()
     attach_lock.open_ahead()
+    under_way = attach_lock.pending()  # from the call on, until the write returned
     attach_lock.open_ahead()  # once per process
     settle(1)
     first = attach_lock.writes
+    done = attach_lock.pending()
     attach_lock.again()
     attach_lock.again()       # once
     settle(2)
-    print(first, attach_lock.writes, open("/proc/self/cgroup").read() == before)
+    print(first, attach_lock.writes, open("/proc/self/cgroup").read() == before, idle, under_way, done)
 """
 
 
@@ -59,8 +62,13 @@ def test_own_procs_file_lists_this_process() -> None:
 
 
 def test_one_write_ahead_one_again_and_nothing_moves() -> None:
-    assert _watch() == ["1", "2", "True"]  # still in every cgroup it was in
+    assert _watch()[:3] == ["1", "2", "True"]  # still in every cgroup it was in
 
 
 def test_it_can_be_turned_off() -> None:
-    assert _watch(COMPOSER_ATTACH_LOCK_AHEAD="0") == ["0", "0", "True"]
+    assert _watch(COMPOSER_ATTACH_LOCK_AHEAD="0")[:3] == ["0", "0", "True"]
+
+
+def test_pending_while_a_write_is_under_way() -> None:
+    assert _watch()[3:] == ["False", "True", "False"]
+    assert _watch(COMPOSER_ATTACH_LOCK_AHEAD="0")[3:] == ["False", "False", "False"]

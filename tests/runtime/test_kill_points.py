@@ -105,6 +105,28 @@ def test_a_kill_of_create_amid_its_cgroup_mkdirs_leaves_no_cgroup_once_removed(
     assert sorted(map(str, Path("/sys/fs/cgroup").glob(f"*/composer/{scope}"))) == []
 
 
+def test_a_kill_of_create_while_its_cgroup_is_made_in_the_background_leaves_none_once_removed(
+    engine: Engine, engine_paths: tuple[Path, Path]
+) -> None:
+    from runtime.cgroups import engine_scope
+
+    # as while the attach lock's write made ahead still waits: the mkdirs go to a thread, and the
+    # kill comes once the rest is made, the mkdirs done or not (container_create.Background)
+    _killed_after(engine_paths, "after runtime.container_create._seccomp", textwrap.dedent("""
+        from runtime import attach_lock
+        from runtime.spec import ContainerSpec
+        attach_lock._busy.append(True)
+        eng.containers.create(ContainerSpec(name="t-kp-bg", image="localhost/busybox:latest",
+                                            command=("sleep", "100"), network_mode="none"))
+    """))
+    left = engine.containers.list(all=True)
+    assert [c.name for c in left] == ["t-kp-bg"]  # the row came first
+    for c in left:
+        engine.containers.remove(c.id, force=True)
+    scope = engine_scope(engine_paths[0])[0]
+    assert sorted(map(str, Path("/sys/fs/cgroup").glob(f"*/composer/{scope}"))) == []
+
+
 def test_a_kill_of_down_before_its_network_bridge_is_deleted_is_finished_by_down_again(
     engine: Engine, engine_paths: tuple[Path, Path]
 ) -> None:
