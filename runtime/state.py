@@ -124,6 +124,9 @@ class Tx:
             self._fail(exc)
 
 
+WAL_PAGES = 128  # the WAL's length at which a commit checkpoints it (SQLite's default: 1000)
+
+
 class Store:
     """A handle on the state database; one connection per thread, opened lazily."""
 
@@ -149,6 +152,11 @@ class Store:
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")
                     conn.execute("PRAGMA busy_timeout=30000")
+                    # a CLI leaves its connection open at exit (no checkpoint there: composer/cli/
+                    # main.py), so the next process to open rebuilds the WAL's index by reading it
+                    # whole: checkpointed by a commit every 128 pages (512 KiB, ~6 `run --rm`), it
+                    # stays short to read
+                    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
                     _migrate(conn)
             except sqlite3.Error as exc:
                 if conn is not None:
