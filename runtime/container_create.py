@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from runtime import attach_lock, container_lifecycle, container_monitor
 from runtime import spec as S
+from runtime.background import Background
 from runtime.container_records import asdict, event_attrs, spec_from_json, spec_to_json
 from runtime.containers import KIND, StartError
 from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
@@ -96,48 +97,6 @@ class SetupSlots:
                 self.waiting.pop(0).release()
             else:
                 self.free += 1
-
-
-class Background:
-    """A call made in a thread of its own when *wait* says it would wait in the kernel, else
-    here and now: then the caller goes on meanwhile, and takes its result (or its exception)
-    where it needs it. From _thread: threading's import is kept off `container run`."""
-
-    def __init__(self, fn: Callable[..., object], *args: object, wait: bool = True) -> None:
-        self._done = _thread.allocate_lock()
-        self._done.acquire()
-        self._value: Any = None
-        self._error: BaseException | None = None
-        if wait:
-            try:
-                _thread.start_new_thread(self._run, (fn, args))
-                return
-            except RuntimeError:  # no thread to be had: made here
-                pass
-        self._run(fn, args)
-
-    def _run(self, fn: Callable[..., object], args: tuple[object, ...]) -> None:
-        try:
-            self._value = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
-            self._error = exc
-        finally:
-            self._done.release()
-
-    def _wait(self) -> None:
-        with self._done:
-            pass
-
-    def result(self) -> Any:
-        """Its value once it returned, or its exception."""
-        self.raise_failure()
-        return self._value
-
-    def raise_failure(self) -> None:
-        """Once it ended: its exception, if it raised one."""
-        self._wait()
-        if self._error is not None:
-            raise self._error
 
 
 SETUP_SLOTS = SetupSlots(3)  # 2, 3 and 4 measured alike; 10 (all of `up`) was slower (F19)

@@ -98,6 +98,7 @@ RUN_MAY_IMPORT = frozenset({
     "composer.cli.sig_proxy", "runtime.autoremove",  # --sig-proxy; an --rm container's removal claim
     "runtime", "runtime.digest", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths",
     "runtime.procs", "runtime.attach_lock",  # the cgroup attach lock opened ahead
+    "runtime.background",  # the netns pinned ahead, the cgroup made while the attach lock waits
     "runtime.record", "runtime.trees",
     "runtime.spec", "runtime.state", "runtime.logs", "runtime.zygote", "runtime.warm_monitor",
     "runtime.containers", "runtime.container_records", "runtime.container_create",

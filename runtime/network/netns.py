@@ -8,13 +8,13 @@ then plugs interfaces in (links.plug).
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import ctypes
 import os
 from collections.abc import Callable
 from pathlib import Path
 
+from runtime.background import Background
 from runtime.errors import NetworkError
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
@@ -25,7 +25,7 @@ MNT_DETACH = 2
 NETLINK_ROUTE = 0
 
 if TYPE_CHECKING:
-    from typing import Any, TypeVar
+    from typing import TypeVar
 
     T = TypeVar("T")
 
@@ -46,26 +46,8 @@ def _check(rc: int, what: str) -> None:
 
 
 def in_thread(fn: Callable[[], T]) -> T:
-    """Run *fn* in a fresh thread and return its result (or raise its exception). From _thread,
-    not threading: Thread.start() waits until the new thread runs, one more wake-up (and, on a
-    busy host, one more wait for a CPU) before the work even begins."""
-    box: dict[str, Any] = {}
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def body() -> None:
-        try:
-            box["ok"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-            box["err"] = exc
-        finally:
-            done.release()
-
-    _thread.start_new_thread(body, ())
-    done.acquire()
-    if "err" in box:
-        raise box["err"]
-    return box["ok"]  # type: ignore[no-any-return]
+    """Run *fn* in a fresh thread and return its result (or raise its exception)."""
+    return Background(fn, own_thread=True).result()  # type: ignore[no-any-return]
 
 
 def _restore(orig: int) -> None:
@@ -131,49 +113,32 @@ class Pinning:
 
     def __init__(self, pin: Path) -> None:
         self.pin = pin
-        self._inside: Inside | None = None
-        self._error: BaseException | None = None
         self._settled = False  # taken or discarded
-        self._done = _thread.allocate_lock()
-        self._done.acquire()
-        _thread.start_new_thread(self._run, ())
-
-    def _run(self) -> None:
-        try:
-            self._inside = _pin_here(self.pin)
-        except BaseException as exc:  # noqa: BLE001 - handed to take()
-            self._error = exc
-        finally:
-            self._done.release()
-
-    def _wait(self) -> None:
-        with self._done:  # released by the thread when it is done, then held by none
-            pass
+        self._job = Background(_pin_here, pin, own_thread=True)
 
     def take(self) -> Inside:
         """The namespace's handles, once pinned (the caller closes them); the pin is then the
         caller's. If it could not be made, the pin is removed and NetworkError raised."""
-        self._wait()
+        error = self._job.wait()  # a Ctrl-C here settles nothing: the create's undo discards it
         if self._settled:
             raise NetworkError(f"netns {self.pin}: already taken or discarded")
         self._settled = True
-        if self._error is not None or self._inside is None:
+        if error is not None:
             remove_pin(self.pin)
-            exc = self._error
-            if isinstance(exc, OSError) or exc is None:
-                raise NetworkError(f"netns {self.pin}: cannot create: {exc}") from None
-            raise exc
-        return self._inside
+            if isinstance(error, OSError):
+                raise NetworkError(f"netns {self.pin}: cannot create: {error}") from None
+            raise error
+        inside: Inside = self._job.result()
+        return inside
 
     def discard(self) -> None:
         """Undo a pinning not taken (idempotent; nothing once taken: the set-up's teardown
         removes the pin then)."""
-        self._wait()
         if self._settled:
             return
         self._settled = True
-        if self._inside is not None:
-            self._inside.close()
+        if self._job.wait() is None:  # else it failed: only its pin file may be left
+            self._job.result().close()
         remove_pin(self.pin)
 
 

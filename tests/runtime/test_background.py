@@ -1,6 +1,6 @@
-"""runtime.container_create.Background: a create's call made in a thread when it would wait in
-the kernel (the cgroup mkdirs behind the attach lock's write), its result or its error handed
-back where the create needs it."""
+"""runtime.background.Background: a call made in a thread when it would wait in the kernel (a
+create's cgroup mkdirs behind the attach lock's write) or must have a thread of its own (a
+network namespace's pinning), its result or its error handed back where the caller needs it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from runtime.container_create import Background
+from runtime.background import Background
 from runtime.errors import InvalidSpec
 
 
@@ -41,3 +41,9 @@ def test_a_call_that_returned_raises_nothing() -> None:
     made = Background(lambda: 42, wait=True)
     made.raise_failure()
     assert made.result() == 42
+
+
+def test_a_call_that_needs_its_own_thread_never_runs_here() -> None:
+    made = Background(_thread.get_ident, wait=False, own_thread=True)
+    assert made.wait() is None
+    assert made.result() != _thread.get_ident()
