@@ -224,7 +224,8 @@ def test_get_without_fold_reads_the_exit_and_leaves_it_for_the_next_reader(engin
     """An attached run --rm reads its container's exit without folding it into the row it is
     about to delete (get(fold=False)): the exit file stays, the row is unchanged; the next
     get() folds it as before, and a removal of an unfolded exit leaves nothing."""
-    c = engine.containers.create(spec("t-nofold", "sh", "-c", "exit 3"))
+    # each exits after start() returned: a start that sees the exit file folds it itself
+    c = engine.containers.create(spec("t-nofold", "sh", "-c", "sleep 0.1; exit 3"))
     engine.containers.start(c.id)
     exit_file = engine.paths.container_run(c.id) / "exit.json"
     _wait_for(exit_file.exists)
@@ -236,7 +237,7 @@ def test_get_without_fold_reads_the_exit_and_leaves_it_for_the_next_reader(engin
     assert (folded.status, folded.exit_code) == ("exited", 3)
     assert not exit_file.exists()
     assert engine.store.read().get("container", c.id)["last_state"]["exit_code"] == 3
-    other = engine.containers.create(spec("t-nofold-rm", "true"))
+    other = engine.containers.create(spec("t-nofold-rm", "sleep", "0.1"))
     engine.containers.start(other.id)
     _wait_for((engine.paths.container_run(other.id) / "exit.json").exists)
     engine.containers.remove(other.id)  # its exit never folded: removed all the same

@@ -100,7 +100,7 @@ class ExitsBetweenLooks(ContainerManager):
 
 @pytest.mark.privileged
 def test_an_exit_between_two_looks_is_an_exit(zengine: Engine) -> None:
-    c = zengine.containers.create(spec("race-exit", "sh", "-c", "exit 7"))
+    c = zengine.containers.create(spec("race-exit", "sh", "-c", "sleep 0.1; exit 7"))  # after start()
     zengine.containers.start(c.id)
     run = zengine.paths.container_run(c.id)
     # wait for the monitor's last write without reading state (a read would fold it)
