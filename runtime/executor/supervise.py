@@ -122,6 +122,7 @@ class Monitor:
         }
         self.pid = 0  # the init (PID 1 of the container), host pid
         self.pidfd = -1
+        self.mnt_ns = -1  # the init's mount namespace, held from "ready" to the exit record
         self.outs: dict[int, str] = {}  # fd -> stream name
         self.gate_w = -1  # >= 0: the init waits at its start gate (or, at_once, will exec)
         self.at_once = False  # the init goes on to exec without the gate (a create with start)
@@ -172,6 +173,7 @@ class Monitor:
     def spawn(self, at_once: bool = False) -> str:
         """Fork the init; returns "" when it waits at the gate (*at_once*: when it goes on to
         exec its workload, which release() then waits for), else the error line."""
+        self.drop_mount_ns()  # a restart: the last run's overlay must be unmounted before the next
         tty = bool(self.config["process"].get("terminal"))
         console, init_console = None, None
         if tty:
@@ -237,6 +239,8 @@ class Monitor:
                     err = f"error container {self.name}: {_init.describe(exc)}"
                 else:
                     err = read_sync(self.sync, self.name)
+                    if not err:
+                        self._hold_mount_ns(pid)
             self.pid = pid
         if console is not None:
             if not err:
@@ -258,6 +262,26 @@ class Monitor:
             return err
         self.state["pid_start"] = started
         return ""
+
+    def _hold_mount_ns(self, pid: int) -> None:
+        """Keep the init's mount namespace (built by "ready") alive past its exit. The last
+        process of a mount namespace unmounts its tree as it exits, and waits there for an
+        expedited RCU grace period (~0.5-1.5 ms) before it can be reaped: held here, the exit
+        is seen and recorded first, and the unmount runs in whoever drops the namespace last
+        (:meth:`drop_mount_ns`), beside the caller's removal."""
+        self.drop_mount_ns()
+        try:
+            self.mnt_ns = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:  # it has exited already: nothing to hold
+            self.mnt_ns = -1
+
+    def drop_mount_ns(self) -> None:
+        if self.mnt_ns >= 0:
+            try:  # noqa: SIM105 - no contextlib import in the monitor
+                os.close(self.mnt_ns)
+            except OSError:
+                pass
+            self.mnt_ns = -1
 
     def _settle(self, pid: int) -> int:
         """While the init *pid* builds its rootfs (the files below are ~1 ms of creates, which
@@ -337,6 +361,7 @@ class Monitor:
         """Once its monitor thread ends (a shared monitor's process lives on): every fd it opened,
         the log file's too (a removed container's log keeps its blocks while it is open)."""
         self._close_init_fds()
+        self.drop_mount_ns()
         for fd in (self.pidfd, self.ctl, self.attach_fd):
             if fd >= 0:
                 try:  # noqa: SIM105 - no contextlib import in the monitor
@@ -725,7 +750,8 @@ class Monitor:
         self.state["status"] = "created" if never_ran else "exited"
         write_json_atomic(self.path("exit.json"), self.state)  # last: readers fold it into the row
         if self.meta.get("auto_remove"):
-            self.hand_over_removal()
+            self.hand_over_removal()  # its child inherits the mount namespace, and unmounts it
+        self.drop_mount_ns()
         return 0
 
     def hand_over_removal(self) -> None:
@@ -744,6 +770,10 @@ class Monitor:
             with self.fork_lock((fd,)):
                 if os.fork() == 0:
                     _remove_when_claimed(fd, self.cdir, self.rdir)
+                # dropped at once: the child, which closes its copy as it starts, is then most
+                # often the last holder and pays for the unmount, not this thread (whose end a
+                # removing CLI waits for)
+                self.drop_mount_ns()
         except OSError as exc:
             print(f"monitor: cannot hand over the removal: {exc}", file=sys.stderr)
         finally:
