@@ -11,7 +11,9 @@ auto-remove container takes it before the container can run and holds it while i
 container itself (an attached ``run --rm``, which returns only once the container is gone);
 a removal takes it when it is free; a restart holds it across its stop. Whoever made the
 removal needless writes a word into the file (``removed``, ``restarted``): the waiting child
-then exits. A kill of the holder frees the claim with nothing written: the child removes the
+then exits, after ``removed`` once it deleted what an attached ``run --rm`` left it (the
+container's dirs renamed to their trash names, Paths.container_trash: the CLI returns sooner).
+A kill of the holder frees the claim with nothing written: the child removes the
 container. So there is exactly one removal, and the container goes even when no CLI is left.
 """
 
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
     from runtime.containers import ContainerManager
 
 CLAIM = "removal"  # the claim's file in the container's run dir (the monitor names it too)
+# where in the claim the monitor writes a byte once its waiting child is forked (after the words):
+# a removal may then leave that child the container's dirs (container_lifecycle._dirs_to_trash)
+WAITED_AT = 64
 
 
 def claim(run: Path, *, wait: bool = False) -> int:
@@ -52,6 +57,15 @@ def mark(fd: int, word: bytes) -> None:
     if fd >= 0:
         with contextlib.suppress(OSError):
             os.pwrite(fd, word, 0)
+
+
+def waited_for(fd: int) -> bool:
+    """Whether the monitor's child waits for the claim *fd* (held): it deletes the trash of the
+    container's dirs once it reads ``removed``."""
+    try:
+        return os.pread(fd, 1, WAITED_AT) == b"w"
+    except OSError:
+        return False
 
 
 def held(mgr: ContainerManager, cid: str) -> int:
@@ -81,7 +95,13 @@ def main(argv: list[str]) -> int:
     try:
         engine.containers.claims[cid] = fd  # remove() marks it once the row is gone
         engine.containers.remove(cid, force=False, volumes=True)
-    except (NotFound, Conflict):
+    except NotFound:  # removed by a CLI killed before it marked the claim: maybe its dirs' trash
+        from runtime.trees import remove_tree
+
+        for trash in engine.paths.container_trash(cid):  # the run dir's last (Paths.container_trash)
+            remove_tree(trash)
+        return 0
+    except Conflict:
         return 0
     except EngineError as exc:
         print(f"autoremove {cid[:12]}: {exc}", file=sys.stderr, flush=True)

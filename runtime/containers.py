@@ -457,11 +457,13 @@ class ContainerManager:
 
         return container_lifecycle.unpause(self, ref)
 
-    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
-        """Remove a container and everything it holds (not while running unless *force*)."""
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False,
+               dirs_later: bool = False) -> None:
+        """Remove a container and everything it holds (not while running unless *force*);
+        *dirs_later*: an attached ``run --rm`` leaves its dirs to its monitor's child."""
         from runtime import container_lifecycle
 
-        container_lifecycle.remove(self, ref, force=force, volumes=volumes)
+        container_lifecycle.remove(self, ref, force=force, volumes=volumes, dirs_later=dirs_later)
 
     def rename(self, ref: str, new: str) -> None:
         """Give container *ref* the name *new* (runtime/container_rename.py)."""

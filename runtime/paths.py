@@ -8,6 +8,8 @@ from pathlib import Path
 
 from runtime.record import record
 
+TRASH = ".gone-"  # a removed container's dirs, renamed (container_trash); the monitor names it too
+
 
 @record
 class Paths:
@@ -49,6 +51,12 @@ class Paths:
     def container_run(self, container_id: str) -> Path:
         """Volatile per-container data: exit file, gate fifo, hosts, resolv.conf, pid."""
         return self.rundir / "containers" / container_id
+
+    def container_trash(self, container_id: str) -> tuple[Path, Path]:
+        """The names a removal gives the container's two dirs for its monitor's child to delete
+        (container_lifecycle._dirs_to_trash): hidden siblings; no container id starts with a dot."""
+        return (self.root / "containers" / f"{TRASH}{container_id}",
+                self.rundir / "containers" / f"{TRASH}{container_id}")
 
     def netns(self, container_id: str) -> Path:
         return self.rundir / "netns" / container_id

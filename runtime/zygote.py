@@ -84,9 +84,10 @@ def worth_it(rundir: str, others: bool) -> bool:
 
 
 def others_in(runs_dir: str, cid: str = "") -> bool:
-    """Whether the engine has containers besides *cid* (their run dirs): worth_it's *others*."""
+    """Whether the engine has containers besides *cid* (their run dirs, not the trash of removed
+    ones: dot names, Paths.container_trash): worth_it's *others*."""
     try:
-        return any(n != cid for n in os.listdir(runs_dir))
+        return any(n != cid and n[0] != "." for n in os.listdir(runs_dir))
     except FileNotFoundError:
         return False
 

@@ -343,7 +343,7 @@ def _attach(args: argparse.Namespace, engine: Engine, info: ContainerInfo, stdin
         if args.auto_remove:
             proxy.close()  # a signal now ends us: the monitor removes what we leave
             try:
-                engine.containers.remove(info.id, force=True, volumes=True)
+                engine.containers.remove(info.id, force=True, volumes=True, dirs_later=True)
             except Exception as exc:  # noqa: BLE001 - the run's own exit code matters more
                 print(f"WARN[0000] container {info.name}: not removed: {exc}", file=sys.stderr)
     return code

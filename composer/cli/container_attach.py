@@ -84,7 +84,7 @@ def _attach(mgr: ContainerManager, cid: str, *, remove: bool, stdin: bool, sig_p
         if remove and left:  # it runs on: its monitor removes it once it exits (docker's AutoRemove)
             mgr.release_removal(cid)
         elif remove:
-            mgr.remove(cid, force=True, volumes=True)
+            mgr.remove(cid, force=True, volumes=True, dirs_later=True)
     return code
 
 

@@ -697,10 +697,10 @@ class Monitor:
             else:
                 self.state.update(status="dead", finished_at=now_rfc3339())
             self.save_state()
+            claim = self.removal_claim() if start_now else -1  # moby's start: a failed one is removed
             write_json_atomic(self.path("exit.json"), self.state)
             code = self.report(err)
-            if start_now and self.meta.get("auto_remove"):  # moby's start: a failed one is removed
-                self.hand_over_removal()
+            self.hand_over_removal(claim)
             return code
         self.state.update(pid=self.pid)
         if start_now:
@@ -748,22 +748,30 @@ class Monitor:
         # a container whose start failed and that never ran stays created, as docker's
         never_ran = self.start_failed and not self.state["started_at"]
         self.state["status"] = "created" if never_ran else "exited"
+        claim = self.removal_claim()
         write_json_atomic(self.path("exit.json"), self.state)  # last: readers fold it into the row
-        if self.meta.get("auto_remove"):
-            self.hand_over_removal()  # its child inherits the mount namespace, and unmounts it
+        self.hand_over_removal(claim)  # its child inherits the mount namespace, and unmounts it
         self.drop_mount_ns()
         return 0
 
-    def hand_over_removal(self) -> None:
+    def removal_claim(self) -> int:
+        """``--rm``: the removal claim (runtime/autoremove.py) open, -1 without one. Opened before
+        the exit file: a CLI woken by that may rename the run dir at once (_dirs_to_trash)."""
+        if not self.meta.get("auto_remove"):
+            return -1
+        try:
+            return os.open(self.path("removal"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return -1  # its run dir is gone: removed already
+
+    def hand_over_removal(self, fd: int) -> None:
         """``--rm``: the container goes now that it has exited, whether or not a CLI waits for it
         (docker's daemon removes it, podman's conmon runs its exit command). A child waits for
-        the removal claim (runtime/autoremove.py: an attached ``run --rm`` holds it until it
-        removed the container itself) and removes the container unless its holder said done.
+        the removal claim *fd* (runtime/autoremove.py: an attached ``run --rm`` holds it until
+        it removed the container itself) and removes the container unless its holder said done.
         After exit.json: an attached CLI is not kept waiting for the fork."""
-        try:
-            fd = os.open(self.path("removal"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
-            return  # its run dir is gone: removed already
+        if fd < 0:
+            return
         import fcntl  # noqa: F401 - here, not in the child of a threaded process
 
         try:
@@ -774,6 +782,7 @@ class Monitor:
                 # often the last holder and pays for the unmount, not this thread (whose end a
                 # removing CLI waits for)
                 self.drop_mount_ns()
+            os.pwrite(fd, b"w", 64)  # the child waits: it may be left the dirs (autoremove.WAITED_AT)
         except OSError as exc:
             print(f"monitor: cannot hand over the removal: {exc}", file=sys.stderr)
         finally:
@@ -813,7 +822,10 @@ def _remove_when_claimed(fd: int, cdir: str, rdir: str) -> None:
         import fcntl
 
         fcntl.flock(fd, fcntl.LOCK_EX)
-        if not os.pread(fd, 64, 0):
+        word = os.pread(fd, 64, 0).rstrip(b"\0")  # the monitor's byte after it: autoremove.WAITED_AT
+        if word == b"removed":
+            _delete_trash(cdir, rdir)
+        elif not word:
             os.set_inheritable(fd, True)
             runtime_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
             root, rundir = os.path.dirname(os.path.dirname(cdir)), os.path.dirname(os.path.dirname(rdir))
@@ -824,6 +836,15 @@ def _remove_when_claimed(fd: int, cdir: str, rdir: str) -> None:
     except BaseException:  # noqa: BLE001, S110 - never unwind into the monitor's code in a child
         pass
     os._exit(code)
+
+
+def _delete_trash(cdir: str, rdir: str) -> None:
+    """What an attached ``run --rm`` left this child: the container's dirs under their trash
+    names (runtime/paths.py, Paths.container_trash), the run dir's last (a repair finds it)."""
+    from runtime.trees import remove_tree
+
+    for d in (cdir, rdir):
+        remove_tree(os.path.join(os.path.dirname(d), ".gone-" + os.path.basename(d)))
 
 
 def _in_child(fn: Any, *args: Any) -> None:

@@ -33,7 +33,7 @@ from runtime.logs import rfc3339_nano  # not datetime: ~1.5 ms of every `up` to 
 from runtime.network import files, ipam, netns
 from runtime.network.ipam import Addr, Net
 from runtime.network.nftlite import table_name, which
-from runtime.paths import Paths
+from runtime.paths import TRASH, Paths
 from runtime.spec import (
     ContainerNet,
     ContainerSpec,
@@ -1168,7 +1168,8 @@ class NetworkManager:
 
     def repair(self) -> builtins.list[str]:
         """Undo what crashed commands left: container records whose container row is gone and
-        whose owner process is dead, address leases, netns pins and run files of no record, and
+        whose owner process is dead, address leases, netns pins and run files of no record, the
+        trash of removed containers' dirs whose remover was killed (Paths.container_trash), and
         the bridges of networks removed from the state whose removal did not finish, and the
         hosts files and nft elements a killed batch or rename owed (mark_due).
         Returns the container ids torn down. Cheap when nothing is stale (one read)."""
@@ -1201,7 +1202,9 @@ class NetworkManager:
             if tx.get(CONTAINER, cid) is None:  # else pinned ahead of its set-up (pin_ahead), or
                 netns.remove_pin(pins_dir / cid)  # left by a killed create: its removal's
         for cid in runs - set(records):
-            if tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
+            if cid.startswith(TRASH):  # a removed container's dirs, their remover killed
+                self._remove_trash(cid[len(TRASH):])
+            elif tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
                 self._remove_run_files(cid)
         self.finish_due()
         self.ensure_resolver()
@@ -1248,6 +1251,14 @@ class NetworkManager:
                 self._start_proxy(f"container {d['name']}", cid, rules)
             except NetworkError as exc:  # a port taken meanwhile: the others still come
                 self.warnings.append(str(exc))
+
+    def _remove_trash(self, cid: str) -> None:
+        """The dirs of removed container *cid* under their trash names (container_lifecycle.
+        _dirs_to_trash), left by a kill of their remover: the run dir's last, as they go."""
+        from runtime.trees import remove_tree
+
+        for trash in self.paths.container_trash(cid):
+            remove_tree(trash)
 
     def _remove_run_files(self, cid: str) -> None:
         run = self.paths.container_run(cid)

@@ -53,8 +53,11 @@ def _assert_nothing_left(paths: tuple[Path, Path]) -> None:
     """Nothing of any container: dirs, netns pins, mounts, cgroups (the remover's removal is
     rm's: the fixture would hide what it left, as it removes what it finds first)."""
     root, run = paths
-    for d in (root / "containers", run / "containers", run / "netns"):
-        assert not d.exists() or list(d.iterdir()) == [], (d, list(d.iterdir()))
+    deadline = time.monotonic() + 5  # an attached run's dirs: its monitor's child deletes them
+    while (left := [(d, list(d.iterdir())) for d in (root / "containers", run / "containers", run / "netns")
+                    if d.exists() and list(d.iterdir())]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, left
     mounts = Path("/proc/mounts").read_text()
     assert str(root) not in mounts and str(run) not in mounts
     deadline = time.monotonic() + 5  # the remover runs on: its process after the row went
