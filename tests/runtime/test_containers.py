@@ -205,7 +205,7 @@ def test_a_start_that_reads_the_exit_first_keeps_the_run_when_it_fails(engine: E
     """No verb read the run's exit before the start: the start folds it, and must not save its
     older copy of the row over the fold (the run was lost: the failed start read "created", as
     if the container had never run, with no times)."""
-    c = engine.containers.create(spec("t-rmsh-unread", "sh", "-c", "rm /bin/sh"))
+    c = engine.containers.create(spec("t-rmsh-unread", "sh", "-c", "sleep 0.1; rm /bin/sh"))  # after start()
     engine.containers.start(c.id)
     exit_file = engine.paths.container_run(c.id) / "exit.json"
     _wait_for(exit_file.exists)  # read as a file: no verb folds it into the row
