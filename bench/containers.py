@@ -213,7 +213,7 @@ def _monitor_memory(what: str, flags: list[str], names: list[str]) -> list[Item]
 
 
 def _zygote_pss_mb() -> float:
-    """PSS of the engine's monitor fork server (runtime/zygote.py), 0 when none runs."""
+    """PSS of the engine's monitor fork server (runtime/zygote_server.py), 0 when none runs."""
     from runtime import zygote
     from runtime.paths import Paths
 

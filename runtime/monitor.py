@@ -7,7 +7,7 @@ init waits at the start gate, or ``error <message>``), becomes a child subreaper
 healthchecks, and writes ``state.json`` at each transition and ``exit.json`` when it is done.
 Commands come through the ``ctl`` FIFO in RUN_DIR (``start``); a stop by the user writes the
 ``stopping`` marker before signalling the init, which disables restarting.
-Usually this script does not run at all: runtime/zygote.py forks a pre-imported monitor that runs
+Usually this script does not run at all: runtime/zygote_server.py forks a pre-imported monitor that runs
 the same ``supervise.main`` with the same arguments (and shows this command line).
 ``monitor.py --pod SOCKET CDIR RDIR [--start]`` starts a shared monitor instead
 (runtime/executor/podmon.py): one process, a thread per container of a pod, or of the engine's

@@ -16,7 +16,7 @@ pod's, with its first container or ahead of them), without importing subprocess.
 
 Only where a new monitor process would start: not for a pod's container, nor while the lone
 containers' monitor runs (a thread of it serves), nor, without shared monitors, where the fork
-server (runtime/zygote.py) forks one. An unused one reads EOF on its stdin and exits: when the
+server (runtime/zygote_server.py) forks one. An unused one reads EOF on its stdin and exits: when the
 command discards it, or dies (its end of the pipe closes with it).
 Spawned with os.posix_spawn, not subprocess (whose import, with locale, selectors and threading,
 is ~10 ms of a `container run`); the monitor closes the fds it inherited beyond 0-2 itself.

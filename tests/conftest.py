@@ -220,7 +220,7 @@ def _stop_idle_helpers(base: str) -> None:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if base in cmd and "runtime/zygote.py" in cmd:  # not a `pytest tests/runtime/test_zygote.py`
+        if base in cmd and "runtime/zygote_server.py" in cmd:  # the fork server, not a pytest of its tests
             with contextlib.suppress(OSError):
                 os.kill(int(pid), signal.SIGTERM)
 

@@ -115,6 +115,9 @@ RUN_MAY_IMPORT = frozenset({
 RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.cli.humanize", "tarfile",
                        "platform", "shlex",
                        "runtime.images.unpack", "runtime.images.changes", "runtime.container_access",
+                       # the fork server's own code (a command only starts and asks it): a module
+                       # of its own, so that `run` does not read its bytecode
+                       "runtime.zygote_server",
                        # parsed by main.fast_args (argparse, gettext, locale: ~20 ms with building
                        # the parser); the warm monitor is posix_spawned (subprocess imports locale)
                        "argparse", "gettext", "locale", "subprocess",

@@ -202,7 +202,7 @@ def test_stop_ends_the_zygote(zengine: Engine) -> None:
     zygote.stop(zengine.paths)
     assert zygote.zygote_pid(rundir(zengine)) is None
     assert not Path(rundir(zengine), zygote.SOCK).exists()
-    assert not [p for p in leftovers(zengine.paths.rundir) if "zygote.py" in p]
+    assert not [p for p in leftovers(zengine.paths.rundir) if "zygote_server.py" in p]
 
 
 def _rollup(pid: int) -> dict[str, int]:
@@ -271,7 +271,7 @@ def test_parallel_first_creates_start_one_zygote(zengine: Engine) -> None:
                 lambda i: zengine.containers.create(spec(f"z-par-{i}", "sh", "-c", f"exit {i}")), range(6)
             )
         )
-    zygotes = [p for p in leftovers(zengine.paths.rundir) if "runtime/zygote.py" in p]
+    zygotes = [p for p in leftovers(zengine.paths.rundir) if "runtime/zygote_server.py" in p]
     assert len(zygotes) == 1, zygotes
     for i, c in enumerate(infos):
         mon = monitor_pid(zengine, c.id)
