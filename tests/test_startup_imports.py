@@ -94,7 +94,7 @@ def test_importing_the_loader_imports_no_parser() -> None:
 RUN_MAY_IMPORT = frozenset({
     "composer", "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
     "composer.cli.fastspec", "composer.errors", "composer.cli.container_flags", "composer.cli.container_spec",
-    "composer.cli.container_output", "composer.cli.container_attach",
+    "composer.cli.container_attach",
     "composer.cli.sig_proxy", "runtime.autoremove",  # --sig-proxy; an --rm container's removal claim
     "runtime", "runtime.digest", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths",
     "runtime.procs", "runtime.attach_lock",  # the cgroup attach lock opened ahead
@@ -115,8 +115,9 @@ RUN_MAY_IMPORT = frozenset({
 RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.cli.humanize", "tarfile",
                        "platform", "shlex",
                        "runtime.images.unpack", "runtime.images.changes", "runtime.container_access",
-                       # the fork server's own code (a command only starts and asks it): a module
-                       # of its own, so that `run` does not read its bytecode
+                       # the other container verbs (and their tables), the fork server's own code:
+                       # each a module of its own, so that `run` does not read its bytecode
+                       "composer.cli.container_verbs", "composer.cli.container_output",
                        "runtime.zygote_server",
                        # parsed by main.fast_args (argparse, gettext, locale: ~20 ms with building
                        # the parser); the warm monitor is posix_spawned (subprocess imports locale)

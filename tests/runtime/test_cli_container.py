@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from composer.cli._compose import status_text
-from composer.cli.cmd_container import split_cp_arg
 from composer.cli.container_flags import (
     UsageError,
     parse_add_host,
@@ -30,6 +29,7 @@ from composer.cli.container_flags import (
     parse_volume,
 )
 from composer.cli.container_spec import build_spec
+from composer.cli.container_verbs import split_cp_arg
 from composer.cli.context import Context
 from composer.cli.humanize import human_duration
 from composer.cli.main import build_parser
