@@ -119,6 +119,9 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        # each a module of its own, so that `run` does not read its bytecode
                        "composer.cli.container_verbs", "composer.cli.container_output",
                        "runtime.zygote_server",
+                       # the network verbs (create, remove, ...), repair, connect: a container's set-up
+                       # and teardown are runtime.network.manager's (the default network exists)
+                       "runtime.network.networks", "runtime.network.repair", "runtime.network.connect",
                        # parsed by main.fast_args (argparse, gettext, locale: ~20 ms with building
                        # the parser); the warm monitor is posix_spawned (subprocess imports locale)
                        "argparse", "gettext", "locale", "subprocess",

@@ -10,6 +10,11 @@ container row whose owner is dead, leases, pins and run files of neither a recor
 row, half-removed bridges, a killed relay; remove/prune/inspect run it, and a set-up that meets a
 taken address or port runs it and retries once. As with docker, a stopped container holds no
 published host port: release_ports when its exit is folded in, claim_ports when it starts again.
+
+This module is a container's set-up and teardown (what `container run` needs) and the derived
+files and rules; the network verbs (networks.py: create, get, list, remove, prune, drop_bridge),
+repair (repair.py) and connect/disconnect (connect.py) are modules of their own, which the
+methods of the same names here delegate to.
 """
 
 from __future__ import annotations
@@ -28,22 +33,19 @@ from pathlib import Path
 
 from runtime import procs
 from runtime.digest import sha256
-from runtime.errors import Conflict, EngineError, InvalidSpec, NetworkError, NotFound
-from runtime.logs import rfc3339_nano  # not datetime: ~1.5 ms of every `up` to import
+from runtime.errors import EngineError, InvalidSpec, NetworkError
 from runtime.network import files, ipam, netns
-from runtime.network.ipam import Addr, Net
+from runtime.network.ipam import Addr
 from runtime.network.nftlite import table_name, which
-from runtime.paths import TRASH, Paths
+from runtime.paths import Paths
 from runtime.spec import (
     ContainerNet,
     ContainerSpec,
     NetworkAttachment,
     NetworkInfo,
-    NetworkMember,
     NetworkSpec,
     PortMapping,
     default_hostname,
-    endpoint_id,
 )
 from runtime.state import Doc, Store, Tx
 
@@ -67,8 +69,6 @@ DUE = "netdue"
 CONTAINER = "container"  # runtime.containers' row kind (not imported: that module is heavy)
 RUN_FILES = ("hosts", "resolv.conf", "port-proxy.log")  # what setup_container writes in the run dir
 
-BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
-MTU_OPTS = ("mtu", "com.docker.network.driver.mtu")
 HOST_RESOLV = "/etc/resolv.conf"
 UPSTREAM_RESOLV = "/run/systemd/resolve/resolv.conf"
 
@@ -130,11 +130,6 @@ def _mntns() -> int:
         return 0
 
 
-def _state_exists(root: str) -> bool:
-    """Whether the engine whose state root is *root* still has its state DB (Paths.db)."""
-    return os.path.exists(os.path.join(root, "state.db"))
-
-
 def _ips_overlap(a: str, b: str) -> bool:
     """Whether two published-port host addresses can receive the same traffic."""
     if not a or not b or a == b:
@@ -170,11 +165,6 @@ def _extra_hosts(extra: Sequence[tuple[str, str]], gateway: str) -> builtins.lis
     """extra_hosts with docker's `host-gateway` replaced by *gateway*, an address of the host the
     container reaches (`host.docker.internal:host-gateway`, to reach a server on the host)."""
     return [[host, gateway if addr == "host-gateway" else addr] for host, addr in extra]
-
-
-def _attached(doc: Doc, network: str) -> bool:
-    """Whether the container record *doc* has an interface on *network*."""
-    return any(a["network"] == network for a in doc.get("attachments", []))
 
 
 def _hosts_text(cid: str, doc: Doc, members: Mapping[str, Sequence[Member]]) -> str:
@@ -296,12 +286,6 @@ def dns_records(docs: Mapping[str, Doc], members: Mapping[str, Sequence[Member]]
     return {"networks": networks, "clients": clients, "upstreams": upstreams, "default": list(default)}
 
 
-def _labels_match(labels: Mapping[str, str], want: Mapping[str, str] | None) -> bool:
-    if not want:
-        return True
-    return all(k in labels and (v == "" or labels[k] == v) for k, v in want.items())
-
-
 class NetworkManager:
     def __init__(self, paths: Paths, store: Store) -> None:
         self.paths = paths
@@ -404,107 +388,48 @@ class NetworkManager:
     def port_driver(self, value: str) -> None:
         self._port_driver = value
 
-    # ---- networks --------------------------------------------------------------------------
+    # ---- networks: create, inspect, remove (runtime/network/networks.py) ---------------------
 
     def create(self, spec: NetworkSpec) -> NetworkInfo:
         """Create a bridge network. Raises Conflict (name taken) or NetworkError (subnets)."""
-        from runtime.network import links
+        from runtime.network import networks
 
-        name = spec.name
-        if not name or "/" in name:
-            raise InvalidSpec(f"network {name!r}: invalid name")
-        mtu = self._mtu(spec)
-        bridge = spec.driver_opts.get(BRIDGE_NAME_OPT, "")
-        if bridge and (len(bridge) > 15 or "/" in bridge or " " in bridge):
-            raise InvalidSpec(f"network {name}: bridge name {bridge!r} must be at most 15 characters")
-        explicit = [(ipam.parse_subnet(name, c.subnet), c) for c in spec.ipam]
-        for i, (a, _) in enumerate(explicit):
-            for b, _ in explicit[:i]:
-                if a.overlaps(b):
-                    raise NetworkError(f"network {name}: subnet {a} overlaps subnet {b}")
-        if not self.nft_ok and (spec.enable_ipv6 or any(n.version == 6 for n, _ in explicit)):
-            raise NetworkError(f"network {name}: ipv6 needs nftables to isolate forwarded traffic; "
-                               "nft is not installed")
-        self.remove_leftover_tables()
-        host_nets = links.host_networks()
-        net_id = os.urandom(32).hex()
-        while not bridge or links.link_exists(bridge):
-            if bridge and spec.driver_opts.get(BRIDGE_NAME_OPT):
-                raise NetworkError(f"network {name}: interface {bridge} already exists on the host")
-            net_id = os.urandom(32).hex()
-            bridge = "cm" + net_id[:8]
-        with self.store.transaction() as tx:
-            if tx.by_name(NET, name) is not None:
-                raise Conflict(f"network {name}: already exists")
-            used: list[tuple[str, Net]] = [
-                (d["name"], ipaddress.ip_network(s)) for _, d in tx.list(NET) for s in d["subnets"]
-            ]
-            subnets: list[Net] = []
-            gateways: list[str] = []
-            ranges: list[str | None] = []
-            for net, cfg in explicit:
-                for other, s in used:
-                    if s.version == net.version and s.overlaps(net):
-                        raise NetworkError(
-                            f"network {name}: subnet {net} overlaps subnet {s} of network {other}")
-                if (o := ipam.overlaps(net, host_nets)) is not None:
-                    raise NetworkError(
-                        f"network {name}: subnet {net} overlaps {o}, already in use on the host")
-                gw = (ipam.parse_address(f"network {name}", cfg.gateway) if cfg.gateway
-                      else ipam.default_gateway(net))
-                if gw not in net:
-                    raise NetworkError(f"network {name}: gateway {gw} is not in subnet {net}")
-                if cfg.ip_range:
-                    rng = ipam.parse_subnet(name, cfg.ip_range) if "/" in cfg.ip_range else None
-                    if rng is None or not rng.subnet_of(net):  # type: ignore[arg-type]
-                        raise NetworkError(f"network {name}: ip range {cfg.ip_range} is not inside {net}")
-                subnets.append(net)
-                gateways.append(str(gw))
-                ranges.append(cfg.ip_range)
-            taken = [s for _, s in used] + host_nets
-            if not any(s.version == 4 for s in subnets):
-                s4 = ipam.pick_subnet(ipam.v4_pool(), taken, name)
-                subnets.insert(0, s4)
-                gateways.insert(0, str(ipam.default_gateway(s4)))
-                ranges.insert(0, None)
-            if spec.enable_ipv6 and not any(s.version == 6 for s in subnets):
-                s6 = ipam.pick_subnet(ipam.v6_pool(), taken, name)
-                subnets.append(s6)
-                gateways.append(str(ipam.default_gateway(s6)))
-                ranges.append(None)
-            for _, d in tx.list(NET):
-                if d["bridge"] == bridge:
-                    raise NetworkError(f"network {name}: bridge {bridge} is used by network {d['name']}")
-            doc: Doc = {
-                "id": net_id, "name": name, "bridge": bridge,
-                "subnets": [str(s) for s in subnets], "gateways": gateways, "ip_ranges": ranges,
-                "internal": spec.internal,
-                "enable_ipv6": spec.enable_ipv6 or any(s.version == 6 for s in subnets),
-                "labels": dict(spec.labels), "driver_opts": dict(spec.driver_opts), "mtu": mtu,
-                "attachable": spec.attachable, "created_at": rfc3339_nano(),
-                "dns_enabled": spec.dns_enabled,
-                # until its bridge and rules are made: a kill before then leaves them to the
-                # next set-up on it (_ensure_bridges), which would otherwise find a bridge that
-                # may lack its addresses and sysctls, and an nftables table without it
-                "pending": _owner(),
-            }
-            tx.put(NET, net_id, doc, name=name)
-        try:
-            with self._lock("bridges"):  # see _bridge_gone
-                if self.store.read().get(NET, net_id) is None:
-                    raise NotFound(f"network {name}: removed while it was being created")
-                self._make_bridge(doc)
-            self._refresh_nft()
-            self._made({net_id: doc})
-            if not self.nft_ok and not spec.internal:
-                self.warnings.append(f"network {name}: no egress: nftables (nft) is missing, so "
-                                     "containers reach only the host and their own network")
-        except BaseException:
-            with self.store.transaction() as tx:
-                tx.delete(NET, net_id)
-            self._bridge_gone(bridge)
-            raise
-        return self._info(doc, self.store.read())
+        return networks.create(self, spec)
+
+    def get(self, name: str) -> NetworkInfo:
+        """A network by name (or id, or an unambiguous id prefix). Raises NotFound."""
+        from runtime.network import networks
+
+        return networks.get(self, name)
+
+    def list(self, labels: Mapping[str, str] | None = None) -> builtins.list[NetworkInfo]:
+        from runtime.network import networks
+
+        return networks.list_networks(self, labels)
+
+    def remove(self, name: str) -> None:
+        """Remove a network and its bridge. Raises Conflict while containers are attached."""
+        from runtime.network import networks
+
+        networks.remove(self, name)
+
+    def remove_leftover_tables(self) -> builtins.list[str]:
+        """Delete the nftables tables other engines left behind, never a live engine's; their names."""
+        from runtime.network import networks
+
+        return networks.remove_leftover_tables(self)
+
+    def drop_bridge(self, name: str, leaving: Collection[str]) -> bool:
+        """Delete network *name*'s bridge ahead of its removal when only *leaving* use it (`down`)."""
+        from runtime.network import networks
+
+        return networks.drop_bridge(self, name, leaving)
+
+    def prune(self, labels: Mapping[str, str] | None = None) -> builtins.list[str]:
+        """Remove every network without containers (matching *labels*); returns their names."""
+        from runtime.network import networks
+
+        return networks.prune(self, labels)
 
     def _make_bridge(self, doc: Doc, complete: bool = False) -> None:
         """Make network *doc*'s bridge; *complete*: the one a killed create may have left half made."""
@@ -569,127 +494,9 @@ class NetworkManager:
                 if doc is not None and doc.pop("pending", None) is not None:
                     tx.put(NET, net_id, doc, name=doc["name"])
 
-    def _mtu(self, spec: NetworkSpec) -> int | None:
-        for key in MTU_OPTS:
-            if key in spec.driver_opts:
-                raw = spec.driver_opts[key]
-                if not raw.isdigit() or not 68 <= int(raw) <= 65535:
-                    raise InvalidSpec(f"network {spec.name}: invalid mtu {raw!r}; expected 68-65535")
-                return int(raw)
-        return None
-
-    def _doc(self, tx: Tx, name: str) -> tuple[str, Doc]:
-        found = tx.by_name(NET, name)
-        if found is None:
-            doc = tx.get(NET, name)
-            if doc is None:
-                matches = [(i, d) for i, d in tx.list(NET, name)] if len(name) >= 6 else []
-                if len(matches) != 1:
-                    raise NotFound(f"network {name}: not found")
-                return matches[0]
-            return name, doc
-        return found
-
-    def _info(self, doc: Doc, tx: Tx) -> NetworkInfo:
-        addresses: dict[str, str] = {}
-        members: dict[str, NetworkMember] = {}
-        for cid, c in tx.list(CTR):
-            for a in c.get("attachments", []):
-                if a["network"] == doc["name"]:
-                    addresses[cid] = a.get("ipv4") or ""
-                    members[cid] = NetworkMember(
-                        name=c.get("name") or cid, endpoint_id=endpoint_id(cid, doc["id"]),
-                        mac=a.get("mac") or "", ipv4=a.get("ipv4") or "", prefix4=a.get("prefix4") or 0,
-                        ipv6=a.get("ipv6") or "", prefix6=a.get("prefix6") or 0)
-        return NetworkInfo(
-            name=doc["name"], id=doc["id"], bridge=doc["bridge"], subnets=tuple(doc["subnets"]),
-            gateways=tuple(doc["gateways"]), internal=doc["internal"], enable_ipv6=doc["enable_ipv6"],
-            labels=doc["labels"], created_at=doc["created_at"], containers=addresses,
-            attachable=bool(doc.get("attachable")), driver_opts=dict(doc.get("driver_opts") or {}),
-            mtu=doc.get("mtu"), ip_ranges=tuple(doc.get("ip_ranges") or ()), members=members,
-        )
-
-    def get(self, name: str) -> NetworkInfo:
-        """A network by name (or id, or an unambiguous id prefix). Raises NotFound."""
-        tx = self.store.read()
-        return self._info(self._doc(tx, name)[1], tx)
-
     def exists(self, name: str) -> bool:
         """Whether a network is named *name* (one indexed read: no member listing, as get's)."""
         return self.store.read().by_name(NET, name) is not None
-
-    def list(self, labels: Mapping[str, str] | None = None) -> builtins.list[NetworkInfo]:
-        tx = self.store.read()
-        docs = sorted((d for _, d in tx.list(NET)), key=lambda d: d["name"])
-        return [self._info(d, tx) for d in docs if _labels_match(d["labels"], labels)]
-
-    def remove(self, name: str) -> None:
-        """Remove a network and its bridge. Raises Conflict while containers are attached."""
-        self.repair()
-        with self.store.transaction() as tx:
-            net_id, doc = self._doc(tx, name)
-            users = sorted(c.get("name", cid) for cid, c in tx.list(CTR) if _attached(c, doc["name"]))
-            if users:
-                raise Conflict(f"network {doc['name']}: in use by container {', '.join(users)}")
-            tx.delete(NET, net_id)
-            for ip_id, _ in tx.list(IP, doc["name"] + "/"):
-                tx.delete(IP, ip_id)
-            tx.put(GONE, net_id, {"bridge": doc["bridge"]})  # until the bridge is gone (see repair)
-        self._bridge_gone(doc["bridge"])
-        self._refresh_nft()
-        with self.store.transaction() as tx:
-            tx.delete(GONE, net_id)
-
-    def remove_leftover_tables(self) -> builtins.list[str]:
-        """Delete the nftables tables other engines left behind (nft.leftover_reason: the state of
-        their engine is gone, or none of their links exists), never a live engine's: a table that
-        names a link that exists is kept, whatever its engine, and one rendered again while this
-        looked at it is not the one deleted. Returns their names. A few ms per other engine."""
-        from runtime.network import links
-
-        if not self.nft_ok:
-            return []
-        others = [t for t in nft.engine_tables() if t != self.table]
-        if not others:
-            return []
-        owners = {links.owner_of(link) for link in os.listdir("/sys/class/net")}
-        mntns = _mntns()
-        removed = []
-        for name in others:
-            t = nft.show_table(name)
-            if t is None or t.handle is None:
-                continue
-            why = nft.leftover_reason(t, mntns=mntns, owned=owners.__contains__,
-                                      link_exists=links.link_exists, state_exists=_state_exists)
-            if why:
-                with contextlib.suppress(NetworkError):  # gone, or rendered again meanwhile
-                    nft.delete_table(name, t.handle)
-                    removed.append(name)
-        return removed
-
-    def drop_bridge(self, name: str, leaving: Collection[str]) -> bool:
-        """Delete network *name*'s bridge ahead of its removal when every container attached to
-        it is one of *leaving* (ids or names, stopped and about to be removed: `down`), so that the
-        kernel's unregistration of the bridge (40-70 ms here, FINDINGS F18) overlaps their removal
-        instead of following it. The network's record stays until remove(); a container that stays
-        after all gets the bridge back, its veth on it, when it starts (ensure_attached) and any
-        container set-up on the network recreates it. Returns whether the bridge was deleted."""
-        from runtime.network import links
-
-        def others() -> bool:
-            return any(cid not in leaving and c.get("name") not in leaving and _attached(c, doc["name"])
-                       for cid, c in self.store.read().list(CTR))
-
-        try:
-            _, doc = self._doc(self.store.read(), name)
-        except NotFound:
-            return False
-        if others():
-            return False
-        links.delete_link(doc["bridge"])  # its ports come off with it; their namespaces remove them
-        if others():  # another process set a container up on it meanwhile: its bridge comes back
-            self._ensure_bridges({doc["name"]: doc})
-        return True
 
     def ensure_attached(self, container_id: str) -> None:
         """Before a stopped container starts again: the bridges of its networks exist, its veths on
@@ -702,21 +509,6 @@ class NetworkManager:
             with contextlib.suppress(NetworkError):  # removed meanwhile: its set-up says so
                 nets[a["network"]] = self._net_doc(a["network"])
         self._ensure_bridges(nets)
-
-    def prune(self, labels: Mapping[str, str] | None = None) -> builtins.list[str]:
-        """Remove every network without containers (matching *labels*); returns their names."""
-        self.repair()
-        self.remove_leftover_tables()
-        removed = []
-        for info in self.list(labels):
-            if info.containers:
-                continue
-            try:
-                self.remove(info.name)
-            except (Conflict, NotFound):
-                continue
-            removed.append(info.name)
-        return removed
 
     # ---- containers ------------------------------------------------------------------------
 
@@ -1167,56 +959,10 @@ class NetworkManager:
             self._refresh_hosts(networks)
 
     def repair(self) -> builtins.list[str]:
-        """Undo what crashed commands left: container records whose container row is gone and
-        whose owner process is dead, address leases, netns pins and run files of no record, the
-        trash of removed containers' dirs whose remover was killed (Paths.container_trash), and
-        the bridges of networks removed from the state whose removal did not finish, and the
-        hosts files and nft elements a killed batch or rename owed (mark_due).
-        Returns the container ids torn down. Cheap when nothing is stale (one read)."""
-        # Pins and run dirs are listed before the records are read: set-up writes a record before
-        # it makes either (a create pinning ahead has its container row first: pin_ahead),
-        # teardown deletes the record last but for the run files, so a pin or run dir seen here
-        # without a record or a container row afterwards belongs to no set-up in progress.
-        pins_dir, runs_dir = self.paths.netns("x").parent, self.paths.container_run("x").parent
-        pins, runs = set(), set()
-        with contextlib.suppress(FileNotFoundError):
-            pins = set(os.listdir(pins_dir))
-        with contextlib.suppress(FileNotFoundError):
-            runs = set(os.listdir(runs_dir))
-        tx = self.store.read()
-        records = dict(tx.list(CTR))
-        stale = [cid for cid, d in records.items()
-                 if tx.get(CONTAINER, cid) is None and not _owner_alive(d.get("owner"))]
-        orphan_leases = [i for i, d in tx.list(IP) if d.get("container") not in records]
-        for cid in stale:
-            self.teardown_container(cid)
-        self._restore_relay({cid: d for cid, d in records.items()
-                             if d.get("relay") and not d.get("ports_off") and cid not in stale})
-        if orphan_leases:
-            with self.store.transaction() as wtx:
-                for ip_id in orphan_leases:
-                    data = wtx.get(IP, ip_id)
-                    if data is not None and wtx.get(CTR, data.get("container", "")) is None:
-                        wtx.delete(IP, ip_id)
-        for cid in pins - set(records):
-            if tx.get(CONTAINER, cid) is None:  # else pinned ahead of its set-up (pin_ahead), or
-                netns.remove_pin(pins_dir / cid)  # left by a killed create: its removal's
-        for cid in runs - set(records):
-            if cid.startswith(TRASH):  # a removed container's dirs, their remover killed
-                self._remove_trash(cid[len(TRASH):])
-            elif tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
-                self._remove_run_files(cid)
-        self.finish_due()
-        self.ensure_resolver()
-        gone = tx.list(GONE)
-        if gone:
-            for _, d in gone:
-                self._bridge_gone(d["bridge"])
-            self._refresh_nft()
-            with self.store.transaction() as wtx:
-                for net_id, _ in gone:
-                    wtx.delete(GONE, net_id)
-        return stale
+        """Undo what crashed commands left; the container ids torn down."""
+        from runtime.network import repair
+
+        return repair.repair(self)
 
     def _dns_files(self) -> bool:
         """Whether the resolver's records or control socket exist (two stats)."""
@@ -1236,30 +982,6 @@ class NetworkManager:
             return
         self._refresh_hosts(set())
 
-    def _restore_relay(self, relayed: Mapping[str, Doc]) -> None:
-        """The port relay was killed while containers still had ports on it: start it again with
-        their ports (it holds them in memory only)."""
-        from runtime.network import proxy
-
-        if not relayed or proxy.running(str(self.relay_dir())):
-            return
-        nets = {d["name"]: d for _, d in self.store.read().list(NET)}
-        for cid, d in relayed.items():
-            rules = relay_rules(d.get("ports", []), d.get("attachments", []), nets,
-                                everything=d.get("port_driver") == "proxy")
-            try:
-                self._start_proxy(f"container {d['name']}", cid, rules)
-            except NetworkError as exc:  # a port taken meanwhile: the others still come
-                self.warnings.append(str(exc))
-
-    def _remove_trash(self, cid: str) -> None:
-        """The dirs of removed container *cid* under their trash names (container_lifecycle.
-        _dirs_to_trash), left by a kill of their remover: the run dir's last, as they go."""
-        from runtime.trees import remove_tree
-
-        for trash in self.paths.container_trash(cid):
-            remove_tree(trash)
-
     def _remove_run_files(self, cid: str) -> None:
         run = self.paths.container_run(cid)
         with self._lock():  # not while _refresh_hosts may be writing this container's hosts file
@@ -1269,86 +991,18 @@ class NetworkManager:
             with contextlib.suppress(OSError):  # the container manager's files may still be there
                 run.rmdir()
 
-    # ---- connect / disconnect --------------------------------------------------------------
+    # ---- connect / disconnect (runtime/network/connect.py) ----------------------------------
 
     def connect(self, container_id: str, attachment: NetworkAttachment) -> None:
         """Attach a set-up (running or created) container to one more network."""
-        from runtime.network import links
+        from runtime.network import connect
 
-        with self.store.transaction() as tx:
-            doc = tx.get(CTR, container_id)
-            if doc is None or doc["mode"] != "bridge":
-                raise NetworkError(f"container {container_id}: not on a bridge network; cannot connect")
-            who = f"container {doc['name']}"
-            if any(a["network"] == attachment.network for a in doc["attachments"]):
-                raise Conflict(f"{who}: already connected to network {attachment.network}")
-            self._check_attachments(who, [attachment])
-            taken = {a["ifname"] for a in doc["attachments"]}
-            index = next(i for i in range(len(taken) + 1) if f"eth{i}" not in taken)
-            rec = self._lease(tx, who, container_id, attachment, index)
-            if rec["ifname"] in taken:
-                raise NetworkError(f"{who}: interface {rec['ifname']} already exists")
-            before = {**doc, "attachments": list(doc["attachments"])}
-            doc["attachments"].append(rec)
-            tx.put(CTR, container_id, doc)
-        try:
-            net = self._net_doc(attachment.network)
-            self._ensure_bridges({attachment.network: net})
-            # a default route it has none of yet (it had only internal networks, or none) comes
-            # with this network, as docker moves its gateway endpoint
-            had = before["attachments"]
-            old4, old6 = self._gateways(had, {a["network"]: self._net_doc(a["network"]) for a in had})
-            new4, new6 = self._gateways([rec], {rec["network"]: net})
-            gws = (None if old4 else new4, None if old6 else new6)
-            iface = self._iface(doc["name"], rec, net)
-            inside = netns.run_in(Path(doc["netns_path"]), netns.Inside)
-            try:
-                links.plug(inside, [iface], *gws)
-            finally:
-                inside.close()
-        except BaseException:
-            self._drop_attachment(container_id, attachment.network)
-            raise
-        self._refresh_hosts({attachment.network}, also=container_id)
-        self._retarget_ports(container_id, before, doc)
+        connect.connect(self, container_id, attachment)
 
     def disconnect(self, container_id: str, network: str) -> None:
-        doc = self.store.read().get(CTR, container_id)
-        if doc is None or not any(a["network"] == network for a in doc.get("attachments", [])):
-            raise NotFound(f"container {container_id}: not connected to network {network}")
-        self._drop_attachment(container_id, network)
-        self._refresh_hosts({network}, also=container_id)
-        self._retarget_ports(container_id, doc, {**doc, "attachments": [a for a in doc["attachments"]
-                                                          if a["network"] != network]})
+        from runtime.network import connect
 
-    def _retarget_ports(self, container_id: str, before: Doc, after: Doc) -> None:
-        """Published ports lead to the first non-internal attachment: when connect or disconnect
-        changed it, move only this container's map elements (and its relay's rules), as set-up and
-        teardown do, instead of rendering the whole table."""
-        if not after.get("ports") or after.get("ports_off"):
-            return
-        nets = {d["name"]: d for _, d in self.store.read().list(NET)}
-        if after.get("relay"):
-            everything = after.get("port_driver") == "proxy"
-            relays = relay_rules(after["ports"], after["attachments"], nets, everything)
-            if relays != relay_rules(before["ports"], before["attachments"], nets, everything):
-                self._start_proxy(f"container {after['name']}", container_id, relays)
-        old, new = self._port_rules(before, nets), self._port_rules(after, nets)
-        if self.nft_ok and old != new:
-            self._change_ports([r for r in new if r not in old], [r for r in old if r not in new])
-
-    def _drop_attachment(self, container_id: str, network: str) -> None:
-        from runtime.network import links
-
-        links.delete_link(host_veth(container_id, network))
-        with self.store.transaction() as tx:
-            for ip_id, data in tx.list(IP, network + "/"):
-                if data.get("container") == container_id:
-                    tx.delete(IP, ip_id)
-            doc = tx.get(CTR, container_id)
-            if doc is not None:
-                doc["attachments"] = [a for a in doc["attachments"] if a["network"] != network]
-                tx.put(CTR, container_id, doc)
+        connect.disconnect(self, container_id, network)
 
     # ---- derived files and rules -----------------------------------------------------------
 
