@@ -550,8 +550,10 @@ def _seccomp(mgr: ContainerManager, cid: str, spec: ContainerSpec, caps: frozens
             return str(path)
         except OSError:
             pass   # pruned meanwhile, another filesystem: a copy
-    else:
-        bpf = seccomp.cached_filter(cache, seccomp.load_profile_file(spec.seccomp), caps)
+    else:  # a profile file: checked (and compiled on a cache miss) by the compiler's module
+        from runtime.security.seccomp_compile import load_profile_file
+
+        bpf = seccomp.cached_filter(cache, load_profile_file(spec.seccomp), caps)
     path.write_bytes(bpf)
     return str(path)
 

@@ -146,8 +146,9 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        # the current rlimits come from /proc/self/limits (resource: ~0.4 ms)
                        "resource",
                        # the default seccomp profile: its cached filter is found by its digest
-                       # (seccomp.DEFAULT_PROFILE_DIGEST); only a compile reads it (~0.4 ms)
-                       "runtime.security.seccomp_profile")
+                       # (seccomp.DEFAULT_PROFILE_DIGEST); only a compile reads it (~0.4 ms), and
+                       # only a compile loads the compiler
+                       "runtime.security.seccomp_profile", "runtime.security.seccomp_compile")
 
 _RUN_PROBE = (
     "import sys\nfrom composer.cli.main import main\n"

@@ -11,13 +11,8 @@ import pytest
 
 from runtime.errors import InvalidSpec
 from runtime.security.caps import DEFAULT_CAPS, set_no_new_privs
-from runtime.security.seccomp import (
-    cached_filter,
-    compile_filter,
-    default_profile,
-    load_filter,
-    load_profile_file,
-)
+from runtime.security.seccomp import cached_filter, default_profile, load_filter
+from runtime.security.seccomp_compile import compile_filter, load_profile_file
 from tests.runtime.security.forked import in_child, status_fields
 
 X86_64 = platform.machine() == "x86_64"
@@ -196,7 +191,7 @@ def test_without_no_new_privs_the_filter_goes_before_the_identity_switch(tmp_pat
 
 
 def test_rule_selection_follows_dockers_includes_and_excludes() -> None:
-    from runtime.security.seccomp import _applies, _conditions, _kernel_at_least
+    from runtime.security.seccomp_compile import _applies, _conditions, _kernel_at_least
 
     rule = {"includes": {"caps": ["CAP_SYS_ADMIN"], "arches": ["amd64"], "minKernel": "4.8"}}
     assert _applies(rule, frozenset({"SYS_ADMIN"}), "amd64", "6.1.0-18-amd64")
