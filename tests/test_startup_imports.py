@@ -122,6 +122,7 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        # the network verbs (create, remove, ...), repair, connect: a container's set-up
                        # and teardown are runtime.network.manager's (the default network exists)
                        "runtime.network.networks", "runtime.network.repair", "runtime.network.connect",
+                       "runtime.images.writes",  # the image store's writes: run only resolves one
                        # parsed by main.fast_args (argparse, gettext, locale: ~20 ms with building
                        # the parser); the warm monitor is posix_spawned (subprocess imports locale)
                        "argparse", "gettext", "locale", "subprocess",

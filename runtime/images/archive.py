@@ -30,6 +30,7 @@ from runtime.images.store import (
     host_arch,
 )
 from runtime.images.unpack import compression_of, open_uncompressed
+from runtime.images.writes import commit
 from runtime.state import Doc
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
@@ -37,7 +38,8 @@ TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU o
 if TYPE_CHECKING:
     from typing import IO, Any
 
-    from runtime.images.store import ImageStore, _NewBlobs
+    from runtime.images.store import ImageStore
+    from runtime.images.writes import NewBlobs
 
 _REF_NAME = "org.opencontainers.image.ref.name"
 _CONTAINERD_NAME = "io.containerd.image.name"
@@ -81,7 +83,7 @@ def _media_type(store: ImageStore, digest: str) -> str:
         return MT_OCI_LAYER_GZIP if compression_of(f.read(6)) == "gzip" else MT_OCI_LAYER
 
 
-def load_archive(store: ImageStore, path: Path, new: _NewBlobs) -> list[str]:
+def load_archive(store: ImageStore, path: Path, new: NewBlobs) -> list[str]:
     """Load every image of the archive at *path*; returns their ids. Caller holds the shared lock."""
     arc = _Archive(path)
     with arc.tf:
@@ -93,7 +95,7 @@ def load_archive(store: ImageStore, path: Path, new: _NewBlobs) -> list[str]:
                      "nor an oci-archive (index.json)")
 
 
-def _load_docker(store: ImageStore, arc: _Archive, new: _NewBlobs) -> list[str]:
+def _load_docker(store: ImageStore, arc: _Archive, new: NewBlobs) -> list[str]:
     entries = arc.json("manifest.json")
     if not isinstance(entries, list):
         raise ImageError(f"archive {str(arc.path)!r}: manifest.json is not a list")
@@ -107,7 +109,7 @@ def _load_docker(store: ImageStore, arc: _Archive, new: _NewBlobs) -> list[str]:
                 digest = new.put_stream(f)  # type: ignore[arg-type]
             layers.append((digest, _media_type(store, digest)))
         refs = [normalize_ref(r) for r in entry.get("RepoTags") or []]
-        ids.append(store._commit(config_bytes, layers, refs, new, what=what))
+        ids.append(commit(store, config_bytes, layers, refs, new, what=what))
     return list(dict.fromkeys(ids))
 
 
@@ -131,7 +133,7 @@ def _pick_platform(arc: _Archive, index: Doc) -> Doc:
     raise ImageError(f"archive {str(arc.path)!r}: no image for linux/{host_arch()} in the manifest list")
 
 
-def _load_oci(store: ImageStore, arc: _Archive, new: _NewBlobs) -> list[str]:
+def _load_oci(store: ImageStore, arc: _Archive, new: NewBlobs) -> list[str]:
     index = arc.json("index.json")
     by_manifest: dict[str, tuple[Doc, list[str]]] = {}
     for desc in index.get("manifests") or []:
@@ -156,7 +158,7 @@ def _load_oci(store: ImageStore, arc: _Archive, new: _NewBlobs) -> list[str]:
             if "zstd" in mt:
                 raise ImageError(f"{what}: zstd-compressed layers are not supported")
             layers.append((got, _media_type(store, got)))
-        ids.append(store._commit(config_bytes, layers, refs, new, what=what, manifest_bytes=manifest_bytes))
+        ids.append(commit(store, config_bytes, layers, refs, new, what=what, manifest_bytes=manifest_bytes))
     return list(dict.fromkeys(ids))
 
 

@@ -33,6 +33,7 @@ from runtime.images.store import (
     MT_OCI_MANIFEST,
     host_arch,
 )
+from runtime.images.writes import commit, locked, new_blobs
 
 if TYPE_CHECKING:
     from runtime.images.store import ImageStore
@@ -323,7 +324,7 @@ def pull(images: ImageStore, ref: str, *, tls_verify: bool | None = None, transp
         if "zstd" in layer.get("mediaType", ""):
             raise ImageError(f"image {name}: zstd-compressed layers are not supported")
 
-    with images._lock(exclusive=False), images._new_blobs() as new:
+    with locked(images, exclusive=False), new_blobs(images) as new:
 
         def fetch(layer: Mapping[str, Any]) -> str:
             d = str(layer["digest"])
@@ -340,7 +341,7 @@ def pull(images: ImageStore, ref: str, *, tls_verify: bool | None = None, transp
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             digests = list(pool.map(fetch, layers))
         pairs = [(d, str(desc.get("mediaType", ""))) for d, desc in zip(digests, layers, strict=True)]
-        return images._commit(config_bytes, pairs, [name], new, what=f"image {name}", manifest_bytes=body)
+        return commit(images, config_bytes, pairs, [name], new, what=f"image {name}", manifest_bytes=body)
 
 
 def push(images: ImageStore, src: str, dest: str | None = None, *, tls_verify: bool | None = None,
