@@ -424,12 +424,12 @@ class ContainerManager:
             if warm is not None:
                 warm.discard()  # unused (or used: then it has exited already)
 
-    # ---- verbs: runtime/container_lifecycle.py ----
+    # ---- verbs: runtime/container_start.py (start, restart, pause, unpause), container_lifecycle.py ----
     def start(self, ref: str) -> ContainerInfo:
         """Start a created (or stopped) container; returns when its process was exec'd."""
-        from runtime import container_lifecycle
+        from runtime import container_start
 
-        return container_lifecycle.start(self, ref)
+        return container_start.start(self, ref)
 
     def stop(self, ref: str, timeout: float | None = None) -> ContainerInfo:
         """Stop signal, then SIGKILL after *timeout* (default: the spec's stop_timeout)."""
@@ -443,19 +443,19 @@ class ContainerManager:
         return container_lifecycle.kill(self, ref, signal)
 
     def restart(self, ref: str, timeout: float | None = None) -> ContainerInfo:
-        from runtime import container_lifecycle
+        from runtime import container_start
 
-        return container_lifecycle.restart(self, ref, timeout)
+        return container_start.restart(self, ref, timeout)
 
     def pause(self, ref: str) -> ContainerInfo:
-        from runtime import container_lifecycle
+        from runtime import container_start
 
-        return container_lifecycle.pause(self, ref)
+        return container_start.pause(self, ref)
 
     def unpause(self, ref: str) -> ContainerInfo:
-        from runtime import container_lifecycle
+        from runtime import container_start
 
-        return container_lifecycle.unpause(self, ref)
+        return container_start.unpause(self, ref)
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False,
                dirs_later: bool = False) -> None:

@@ -123,6 +123,7 @@ RUN_MUST_NOT_IMPORT = (*HEAVY, "composer.loader", "composer.project", "composer.
                        # and teardown are runtime.network.manager's (the default network exists)
                        "runtime.network.networks", "runtime.network.repair", "runtime.network.connect",
                        "runtime.images.writes",  # the image store's writes: run only resolves one
+                       "runtime.container_start",  # start, restart, pause, unpause: run creates started
                        # parsed by main.fast_args (argparse, gettext, locale: ~20 ms with building
                        # the parser); the warm monitor is posix_spawned (subprocess imports locale)
                        "argparse", "gettext", "locale", "subprocess",
