@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import _signal  # not the signal module: it turns every constant into an enum at import
 import contextlib
+import os
 from collections.abc import Mapping
 
 from runtime import container_monitor
@@ -21,6 +22,7 @@ from runtime.trees import remove_tree  # not shutil's rmtree: shutil imports zli
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from runtime.containers import ContainerManager
