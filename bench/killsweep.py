@@ -139,6 +139,8 @@ def truth() -> list[dict]:
         name = row["Names"]
         ins = c("container", "inspect", name)
         if ins.returncode != 0:
+            if not _listed(name):  # removed meanwhile: an --rm one whose start failed, by its monitor
+                continue
             problem(f"inspect {name} failed: {ins.stderr.strip()}")
             continue
         st = json.loads(ins.stdout)[0]["State"]
@@ -260,8 +262,12 @@ def rm_all(names: list[str]) -> None:
     listed = [r["Names"] for r in rows]
     if listed:
         r = c("container", "rm", "-f", "-v", *listed)
-        if r.returncode != 0:
+        if r.returncode != 0 and any(_listed(n) for n in listed):  # else its monitor removed it meanwhile
             problem(f"rm -f {listed} exited {r.returncode}: {r.stderr.strip()}")
+
+
+def _listed(name: str) -> bool:
+    return any(r["Names"] == name for r in ls_rows())
 
 
 def rm_went_by_itself(names: list[str], timeout: float = 5.0) -> None:
