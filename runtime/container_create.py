@@ -102,6 +102,49 @@ class SetupSlots:
 SETUP_SLOTS = SetupSlots(3)  # 2, 3 and 4 measured alike; 10 (all of `up`) was slower (F19)
 
 
+class NetworkGate:
+    """A `run`'s network plugged in while its init sets up, on the other core (its mounts, ~5 ms,
+    came after the whole create before): the init is asked for once its plan is written, and
+    waits before its workload until the steps here are done (the network set-up, then the files
+    and the row that tell the container made whole) and NETWORK_READY is on the FIFO NET_GATE of
+    its run dir, whose write end this process holds. EOF without it (a step failed, or this
+    process was killed) ends the init: no workload without its network, and the container's
+    bundle stays incomplete (ContainerManager.intact), as a create killed before its monitor
+    leaves it. For a started container asked of a warm monitor (``--gate``), pinned ahead."""
+
+    def __init__(self, ahead: netns.Pinning) -> None:
+        self.ahead = ahead  # the namespace the init joins: pinned before it is asked for
+        self.fd = -1
+        self.steps: list[Callable[[], object]] = []
+
+    def make(self, run: os.PathLike[str]) -> None:
+        from runtime.executor import NET_GATE
+
+        path = os.path.join(run, NET_GATE)
+        os.mkfifo(path, 0o600)
+        self.fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)  # a writer, held: no EOF for the init yet
+
+    def open(self) -> None:
+        """Its steps, then the go-ahead; a failure closes the gate (the init ends) and is raised."""
+        from runtime.executor import NETWORK_READY
+
+        try:
+            for step in self.steps:
+                step()
+            self.steps = []
+            if self.fd >= 0:
+                os.write(self.fd, NETWORK_READY)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Once the init is past it (its monitor answered), or failed."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 def create(
     mgr: ContainerManager, spec: ContainerSpec, start: bool, warm: WarmMonitor | None, replaces: str = ""
 ) -> ContainerInfo:
@@ -140,21 +183,30 @@ def _create(
     warming = container_monitor.warm_pod_monitor(mgr, spec.pod) if spec.pod else None
     if warming is not None:
         undo.append(lambda: container_monitor.retire_warm_pod_monitor(mgr, spec.pod or "", warming))
+    gate: NetworkGate | None = None
     try:
         # its network namespace, pinned by a thread while the rest is prepared (the set-up takes it)
         ahead = mgr.engine.networks.pin_ahead(cid, spec)
         if ahead is not None:
             undo.append(ahead.discard)
+            if start and warm is not None and not _joins_ipc(spec):
+                gate = NetworkGate(ahead)
         warnings: list[str] = []  # what cannot be applied here: said, not refused (as docker's create)
-        mount_error = _prepare(mgr, cid, spec, image, doc, undo, warnings, replaces, ahead)
+        mount_error = _prepare(mgr, cid, spec, image, doc, undo, warnings, replaces, ahead, gate)
         mgr.warnings.extend(f"container {spec.name}: {w}" for w in warnings)
         slot.release()  # the rest is the monitor's and the init's work, in other processes
         # logged before the monitor starts: with the gate open it logs the start at once
         container_lifecycle.log_event(mgr, cid, doc, "create")
         undo.append(lambda: container_lifecycle.log_event(mgr, cid, doc, "destroy"))
         if mount_error:
+            if gate is not None:  # no init to wait for: the network now
+                gate.open()
             return _created_unstarted(mgr, cid, spec, doc, mount_error, start, tuple(warnings))
-        _launch(mgr, cid, spec, start=start, warm=warm)
+        try:
+            _launch(mgr, cid, spec, start=start, warm=warm, gate=gate)
+        finally:
+            if gate is not None:  # its init is past it (or gone)
+                gate.close()
         if doc.get(DEVICE_VOLUMES):  # its monitor holds its volumes now
             drop_hold(mgr, cid)
         # an auto-remove container that has exited already is removed next: its exit file is
@@ -166,6 +218,8 @@ def _create(
             mgr.engine.volumes.release(doc[DEVICE_VOLUMES])
         raise  # made whole: it stays, as a container whose start failed
     except BaseException as exc:
+        if gate is not None:
+            gate.close()
         undo.append(undo.pop(0))  # the row goes first: volumes refuse removal while it names them
         for step in reversed(undo):
             with contextlib.suppress(Exception):
@@ -237,10 +291,12 @@ def _prepare(
     warnings: list[str],
     replaces: str = "",
     ahead: netns.Pinning | None = None,
+    gate: NetworkGate | None = None,
 ) -> str:
     """Everything but the monitor: directories, cgroup, volumes, network, the bundle, the row;
     what cannot be applied on this host goes to *warnings*. Returns the error of a volume mount
-    that fails the start, not the create (_volumes), or ""."""
+    that fails the start, not the create (_volumes), or "". With a *gate*: only what the init's
+    plan needs; the network, config.json, container.json and the row are its steps."""
     from runtime.executor import oci
     from runtime.executor.user import UserError, resolve_in_dirs
 
@@ -249,6 +305,8 @@ def _prepare(
     undo.append(lambda: remove_tree(run))
     for d in (cdir / "upper", cdir / "work", cdir / "rootfs", run):
         d.mkdir(parents=True, exist_ok=True)
+    if gate is not None:
+        gate.make(run)
     config = dict(image.config)
     spec = _with_volumes_from(mgr, spec)
     devices = [_parse_device(d, spec.name) for d in spec.devices]
@@ -296,11 +354,14 @@ def _prepare(
             mgr, cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
         )
         spec = _with_image_volumes(spec, volume_sources, doc)
-        # network (before the init: it joins the netns pin)
-        net = mgr.engine.networks.setup_container(cid, spec, replaces, ahead)
+        # network (before the init: it joins the netns pin; with a gate, before its workload)
+        if gate is not None:
+            net = mgr.engine.networks.planned(cid, spec, gate.ahead)
+            gate.steps.append(functools.partial(_plug_network, mgr, cid, spec, doc, replaces, ahead))
+        else:
+            net = mgr.engine.networks.setup_container(cid, spec, replaces, ahead)
+            _take_network(doc, net)
         undo.append(lambda: mgr.engine.networks.teardown_container(cid))
-        doc["networks"] = dict(net.addresses)
-        doc["ports"] = [[asdict(p), h] for p, h in net.ports]
         hostname_path = run / "hostname"
         hostname_path.write_text((net.hostname or S.default_hostname(spec, cid)) + "\n")
         seccomp_path = _seccomp(mgr, cid, spec, caps)
@@ -352,7 +413,6 @@ def _prepare(
 
     if user.uid != 0 and user_caps:
         bundle["process"]["capabilities"]["ambient"] = sorted(f"CAP_{c}" for c in user_caps & caps)
-    (cdir / "config.json").write_text(json.dumps(bundle))  # no indent: the C encoder
     meta = {
         "id": cid,
         "name": spec.name,
@@ -373,7 +433,6 @@ def _prepare(
         "auto_remove": spec.volatile,  # --rm: the monitor sees to its removal (runtime/autoremove.py)
         "event_attrs": event_attrs(doc),  # the monitor's events (start, die, ...) carry them
     }
-    (cdir / "container.json").write_text(json.dumps(meta))
     (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))
     os.replace(cdir / "monitor.bin.tmp", cdir / "monitor.bin")  # a kill mid-write leaves none
     doc["command"] = bundle["process"]["args"]
@@ -381,9 +440,37 @@ def _prepare(
     doc["healthcheck"] = meta["healthcheck"] is not None
     doc["stop_signal"] = meta["stop_signal"]
     doc["cgroup"] = cgroup_parts
-    mgr._save(cid, doc)
+    finish = functools.partial(_finish_bundle, mgr, cid, doc, bundle, meta)
+    if gate is not None:
+        gate.steps.append(finish)
+    else:
+        finish()
     undo.append(lambda: container_lifecycle.kill_everything(mgr, cid))
     return mount_error
+
+
+def _take_network(doc: dict[str, Any], net: S.ContainerNet) -> None:
+    doc["networks"] = dict(net.addresses)
+    doc["ports"] = [[asdict(p), h] for p, h in net.ports]
+
+
+def _plug_network(mgr: ContainerManager, cid: str, spec: ContainerSpec, doc: dict[str, Any],
+                  replaces: str, ahead: netns.Pinning | None) -> None:
+    """A gated init's network (NetworkGate), in the namespace it joined (a second attempt too);
+    the resolver this command launched listens before the workload starts."""
+    networks = mgr.engine.networks
+    _take_network(doc, networks.setup_container(cid, spec, replaces, ahead, joined=True))
+    networks.resolver_ready()
+
+
+def _finish_bundle(mgr: ContainerManager, cid: str, doc: dict[str, Any], bundle: dict[str, Any],
+                   meta: dict[str, Any]) -> None:
+    """The bundle's files the engine reads (its monitor reads monitor.bin) and the row: once all
+    are written the container is whole (ContainerManager.intact)."""
+    cdir = mgr.paths.container_dir(cid)
+    (cdir / "config.json").write_text(json.dumps(bundle))  # no indent: the C encoder
+    (cdir / "container.json").write_text(json.dumps(meta))
+    mgr._save(cid, doc)
 
 
 def _created_unstarted(mgr: ContainerManager, cid: str, spec: ContainerSpec, doc: dict[str, Any],
@@ -402,17 +489,26 @@ def _created_unstarted(mgr: ContainerManager, cid: str, spec: ContainerSpec, doc
     return mgr.get(cid, warnings=warnings)
 
 
+def _joins_ipc(spec: ContainerSpec) -> bool:
+    return bool(spec.ipc_mode and spec.ipc_mode.startswith("container:"))
+
+
 def _launch(
-    mgr: ContainerManager, cid: str, spec: ContainerSpec, *, start: bool, warm: WarmMonitor | None
+    mgr: ContainerManager, cid: str, spec: ContainerSpec, *, start: bool, warm: WarmMonitor | None,
+    gate: NetworkGate | None = None,
 ) -> None:
-    """The monitor, which forks the init (and, with *start*, opens its gate)."""
-    joins_ipc = bool(spec.ipc_mode and spec.ipc_mode.startswith("container:"))
+    """The monitor, which forks the init (and, with *start*, opens its gate); with a network
+    *gate*, its steps are done while the init sets up."""
+    joins_ipc = _joins_ipc(spec)
     if spec.volatile:  # before it can exit: its creator may remove it itself (runtime/autoremove.py)
         from runtime import autoremove
 
         mgr.claims[cid] = autoremove.claim(mgr.paths.container_run(cid))
+    if gate is not None:  # as late as can be: the pinning thread may still be at it
+        gate.ahead.wait()
     try:
-        container_monitor.spawn_monitor(mgr, cid, spec.name, start=start and not joins_ipc, warm=warm)
+        container_monitor.spawn_monitor(mgr, cid, spec.name, start=start and not joins_ipc, warm=warm,
+                                        meanwhile=gate.open if gate is not None else None)
     except ExecError as exc:
         if start and not joins_ipc and _start_failed(mgr, cid):
             raise StartError(str(exc), cid) from None

@@ -8,10 +8,11 @@ from __future__ import annotations
 import _signal  # not the signal module: it turns every constant into an enum at import
 import _thread
 import contextlib
+import functools
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from runtime.containers import KIND, pid_alive, read_json
@@ -76,10 +77,29 @@ def retire_warm_pod_monitor(mgr: ContainerManager, pod: str, warming: threading.
     zygote.retire_warm(str(mgr.paths.rundir), pod)
 
 
+class _Once:
+    """A call made at most once, by whichever path comes to it first."""
+
+    def __init__(self, fn: Callable[[], object] | None) -> None:
+        self.fn = fn
+
+    def __call__(self) -> None:
+        fn, self.fn = self.fn, None
+        if fn is not None:
+            fn()
+
+    def pending(self) -> _Once | None:
+        return self if self.fn is not None else None
+
+
 def spawn_monitor(
-    mgr: ContainerManager, cid: str, name: str, *, start: bool, warm: WarmMonitor | None = None
+    mgr: ContainerManager, cid: str, name: str, *, start: bool, warm: WarmMonitor | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> None:
-    """Start the monitor of container *cid* (its bundle written) and read its first answer."""
+    """Start the monitor of container *cid* (its bundle written) and read its first answer.
+    *meanwhile*: what the init waits for at its network gate (runtime.executor.NET_GATE): done
+    while the init sets up when *warm* is asked for it, else before the request."""
+    later = _Once(meanwhile)
     if start:
         _resolver_ready(mgr)
     cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
@@ -90,13 +110,16 @@ def spawn_monitor(
     pod = (mgr.store.read().get(KIND, cid) or {}).get("pod") if zygote.pod_monitors() else None
     if not pod and zygote.lone_shared():
         pod = zygote.LONE
-    launch = None
+    launch: Callable[[str, list[str], float], bytes] | None = None
     if pod == zygote.LONE and warm is not None and warm.alive():  # started ahead: imports done
-        launch = warm.launch_pod
+        launch = functools.partial(warm.launch_pod, meanwhile=later.pending())
+    else:
+        later()
     if pod or zygote.worth_it(str(mgr.paths.rundir), zygote.others_in(str(run.parent), cid)):
         try:
             out = zygote.spawn_monitor(
-                str(mgr.paths.rundir), str(cdir), str(run), start=start, pod=pod or None, launch=launch
+                str(mgr.paths.rundir), str(cdir), str(run), start=start, pod=pod or None, launch=launch,
+                before_request=later,
             )
         except zygote.Unavailable:
             pass  # nothing was forked: the direct path below
@@ -106,9 +129,11 @@ def spawn_monitor(
             return _monitor_status(name, out)
     if warm is not None and warm.alive():  # started ahead: its imports are done
         try:
-            return _monitor_status(name, warm.use(str(cdir), str(run), start=start))
+            return _monitor_status(name, warm.use(str(cdir), str(run), start=start,
+                                                  meanwhile=later.pending()))
         except TimeoutError:
             raise ExecError(f"container {name}: the monitor did not report within 60 s") from None
+    later()
     import subprocess  # here: ps, logs, rm... never spawn a monitor (5 ms CPU of their import)
 
     argv = [sys.executable, "-I", "-S", MONITOR, str(cdir), str(run), *(["--start"] if start else [])]

@@ -13,10 +13,12 @@ the same ``supervise.main`` with the same arguments (and shows this command line
 (runtime/executor/podmon.py): one process, a thread per container of a pod, or of the engine's
 lone containers (runtime.zygote.LONE), which is what this script usually runs as.
 ``monitor.py --warm`` is a monitor started before its container exists (runtime/warm_monitor.py):
-it imports, then reads ``--pod\0SOCKET[\0CDIR\0RDIR[\0--start]]`` (a shared monitor, with its
-first container or, started ahead of a pod's containers, none yet; or, without shared monitors,
-``CDIR\0RDIR[\0--start]``) on stdin and goes on as above, detached already (its first fork comes
-before its imports); at EOF with nothing read (the command failed or needed none) it exits.
+it imports, then reads ``--pod\0SOCKET[\0CDIR\0RDIR[\0--start[\0--gate]]]`` (a shared monitor,
+with its first container or, started ahead of a pod's containers, none yet; or, without shared
+monitors, ``CDIR\0RDIR[\0--start[\0--gate]]``) on stdin and goes on as above, detached already
+(its first fork comes before its imports); at EOF with nothing read (the command failed or needed
+none) it exits. ``--gate``: its init waits at the network gate (runtime.executor.NET_GATE) that
+the command opens once it has plugged the container's network in.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ if __name__ == "__main__":
         preload()
         prepare()
         rest = _read_request()
-        if len(rest) >= 2:
-            set_cmdline([sys.executable, "-I", "-S", sys.argv[0], *rest])  # as a fresh one's
+        if len(rest) >= 2:  # as a fresh one's (--gate concerns its first init only)
+            set_cmdline([sys.executable, "-I", "-S", sys.argv[0], *(a for a in rest if a != "--gate")])
         if rest[:1] == ["--pod"] and len(rest) >= 2:  # a shared monitor (first container or none)
             from runtime.executor.podmon import main as pod_main
 

@@ -31,6 +31,8 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runtime.paths import Paths
 
 MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor.py")
@@ -52,25 +54,42 @@ class WarmMonitor:
 
         return not select.select([self.status_r], [], [], 0)[0]
 
-    def use(self, cdir: str, rdir: str, *, start: bool, timeout: float = 60) -> bytes:
+    def use(self, cdir: str, rdir: str, *, start: bool, timeout: float = 60,
+            meanwhile: Callable[[], object] | None = None) -> bytes:
         """Give it its container; returns what it wrote on stdout and stderr, one stream (a status
-        line as monitor.py's: ``ok PID`` or ``error MESSAGE``). Raises TimeoutError."""
-        return self._hand([cdir, rdir, *(["--start"] if start else [])], timeout)
+        line as monitor.py's: ``ok PID`` or ``error MESSAGE``). Raises TimeoutError. *meanwhile*:
+        see _hand."""
+        return self._hand([cdir, rdir, *(["--start"] if start else [])], timeout, meanwhile)
 
-    def launch_pod(self, path: str, args: list[str], timeout: float) -> bytes:
+    def launch_pod(self, path: str, args: list[str], timeout: float,
+                   meanwhile: Callable[[], object] | None = None) -> bytes:
         """Become the shared monitor of socket *path* (``monitor.py --pod PATH ARGS``) and run
         the container of *args* first, if any; returns what it said, as use() does. Raises
-        TimeoutError."""
-        return self._hand(["--pod", path, *args], timeout)
+        TimeoutError. *meanwhile*: see _hand."""
+        return self._hand(["--pod", path, *args], timeout, meanwhile)
 
-    def _hand(self, args: list[str], timeout: float) -> bytes:
-        """Write the rest of its command line on its stdin, then read all it says and reap it."""
+    def _hand(self, args: list[str], timeout: float, meanwhile: Callable[[], object] | None = None) -> bytes:
+        """Write the rest of its command line on its stdin, then read all it says and reap it.
+        *meanwhile*: what its init waits for before its workload (``--gate``: the network gate,
+        runtime.executor.NET_GATE), done once the request is written, while the init sets up;
+        what it raises is raised once the monitor answered (the init ends without the gate's
+        go-ahead, and says so)."""
+        if meanwhile is not None:
+            args = [*args, "--gate"]
         with contextlib.suppress(BrokenPipeError):  # it died: what it said, if anything, is read below
             # a pipe holds it whole (well under PIPE_BUF)
             os.write(self.request_w, b"\0".join(os.fsencode(a) for a in args))
         self._close_request()
+        failed: BaseException | None = None
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException as exc:  # noqa: BLE001 - raised below, once the monitor answered
+                failed = exc
         out = self._read_all(time.monotonic() + timeout)
         self._reap()
+        if failed is not None:
+            raise failed
         return out
 
     def discard(self) -> None:

@@ -138,19 +138,23 @@ def pod_socket(rundir: str, pod: str) -> str:
 
 def spawn_monitor(
     rundir: str, cdir: str, rdir: str, *, start: bool, pod: str | None = None, timeout: float = 60,
-    launch: Launch | None = None,
+    launch: Launch | None = None, before_request: Callable[[], object] | None = None,
 ) -> bytes:
     """Have the zygote of *rundir* fork a monitor for (cdir, rdir) (with *pod*: run it in the pod's
     shared monitor, started by *launch* or as a new interpreter for the pod's first container);
     returns what the monitor wrote before it detached its stdout and stderr (``ok PID`` or
     ``error ...``, or a traceback). Raises Unavailable if no monitor was started, TimeoutError if
-    the started one never reported."""
+    the started one never reported. *before_request*: called before a request made here (not
+    *launch*'s: it sees to that itself)."""
     req = [b"%o" % _umask(), os.fsencode(cdir), os.fsencode(rdir), *([b"--start"] if start else [])]
     if pod is not None:
-        return _spawn_in_pod(pod_socket(rundir, pod), req, timeout, launch or _run_pod_monitor)
+        return _spawn_in_pod(pod_socket(rundir, pod), req, timeout, launch or _run_pod_monitor,
+                             before_request)
     sock = _connect(rundir)
     if sock is None:
         sock = _launch(rundir, 2 * (len(cdir) + len(rdir)) + 256)
+    if before_request is not None:
+        before_request()
     return _request(sock, req, timeout)
 
 
@@ -190,7 +194,8 @@ def _run_pod_monitor(path: str, args: list[str], timeout: float) -> bytes:
     return warm.launch_pod(path, args, timeout)
 
 
-def _spawn_in_pod(path: str, req: list[bytes], timeout: float, launch: Launch) -> bytes:
+def _spawn_in_pod(path: str, req: list[bytes], timeout: float, launch: Launch,
+                  before_request: Callable[[], object] | None = None) -> bytes:
     """Ask the pod's shared monitor, or (none listens) *launch* one: ``monitor.py --pod`` binds the
     pod's socket and runs this container's monitor first, answering on its stdout like a lone
     monitor. Under the pod's lock until it answered, so that a pod's containers created at once
@@ -203,6 +208,8 @@ def _spawn_in_pod(path: str, req: list[bytes], timeout: float, launch: Launch) -
         if sock is not None:
             os.close(lock)  # connected: a retiring pod monitor still serves what it accepts
             lock = -1
+            if before_request is not None:
+                before_request()
             return _request(sock, req, timeout, pod=True)
         return launch(path, [os.fsdecode(p) for p in req[1:]], timeout)
     finally:

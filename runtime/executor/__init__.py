@@ -10,3 +10,10 @@ Standard library only (the monitor imports it under ``python -I -S``):
 """
 
 __all__ = ["enter", "init", "oci", "syscalls", "user"]
+
+# The network gate of a `run` (container_create): a FIFO in the container's run dir whose write end
+# the command holds while it plugs the network in after asking for the init; the init reads
+# NETWORK_READY from it before its workload, and a read of EOF without it (the command failed
+# or was killed) ends the init instead.
+NET_GATE = "netgate"
+NETWORK_READY = b"g"

@@ -25,6 +25,7 @@ import stat
 import sys as _sysmod
 import termios
 
+from runtime.executor import NETWORK_READY
 from runtime.executor import syscalls as sc
 from runtime.executor.exec_tty import open_pty, winsize
 from runtime.executor.syscalls import SYSCALLS
@@ -554,7 +555,7 @@ class InitPlan:
 
     __slots__ = (
         "name", "config", "lowerdirs", "upperdir", "workdir", "cgroup_procs", "seccomp_bpf", "stdio",
-        "tty", "console", "volatile", "at_once",
+        "tty", "console", "volatile", "at_once", "net_gate",
     )  # fmt: skip
 
     def __init__(
@@ -572,11 +573,12 @@ class InitPlan:
         console: Any = None,  # tty: a _socket.socket (AF_UNIX) for the pty master (SCM_RIGHTS)
         volatile: bool = False,  # the overlay skips syncs (a container not kept past a crash)
         at_once: bool = False,  # no start gate: the workload is exec'd right after "ready"
+        net_gate: int = -1,  # the network gate's read end (runtime.executor.NET_GATE), or -1
     ) -> None:
         self.name, self.config, self.lowerdirs = name, config, lowerdirs
         self.upperdir, self.workdir, self.cgroup_procs = upperdir, workdir, cgroup_procs
         self.seccomp_bpf, self.stdio, self.tty, self.console = seccomp_bpf, stdio, tty, console
-        self.volatile, self.at_once = volatile, at_once
+        self.volatile, self.at_once, self.net_gate = volatile, at_once, net_gate
 
 
 def _report(fd: int, line: str) -> None:
@@ -639,6 +641,19 @@ def _await_cgroup(join_r: int) -> None:
     if verdict != JOINED:
         why = verdict.decode(errors="replace")
         raise InitError(why or "the monitor went away before the cgroup was joined")
+
+
+def _await_network(fd: int) -> None:
+    """In the init, its set-up done: wait until the command that asked for it has plugged its
+    network in (the container sees its interfaces from its first instruction). EOF without the
+    go-ahead (the command failed, or was killed): no workload without its network."""
+    os.set_blocking(fd, True)
+    try:
+        go = os.read(fd, 1)
+    finally:
+        os.close(fd)
+    if go != NETWORK_READY:
+        raise InitError("its network set-up did not finish")
 
 
 def spawn(plan: InitPlan, sync_w: int, gate_r: int, join: tuple[int, int] = (-1, -1)) -> int:
@@ -867,6 +882,8 @@ def _container_init(
         load_seccomp(plan.seccomp_bpf)
         set_identity(process)
     os.chdir(cwd)
+    if plan.net_gate >= 0:
+        _await_network(plan.net_gate)
     _report(sync_w, "ready")
     # a create with start (at_once) goes on: no round trip through the monitor, which reads
     # "ready" and then the exec's EOF (or its error line) on the same pipe

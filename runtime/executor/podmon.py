@@ -274,7 +274,7 @@ class Pod:
             }
             mon = supervise.Monitor(cdir, rdir, record, shared=self, out_fd=fd)
             self.monitors.add(mon)
-            mon.main("--start" in argv[2:])
+            mon.main("--start" in argv[2:], "--gate" in argv[2:])
         except Exception as exc:  # noqa: BLE001 - one line to the client, the traceback to monitor.err
             import traceback
 

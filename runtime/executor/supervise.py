@@ -9,6 +9,7 @@ import select
 import sys
 import time
 
+from runtime.executor import NET_GATE
 from runtime.executor import init as _init
 from runtime.executor import syscalls as sc
 from runtime.logs import EVENTS_FILE, LogWriter, append_event, rfc3339_nano
@@ -170,10 +171,17 @@ class Monitor:
         return os.path.exists(self.path("stopping"))
 
     # ---- the init ----
-    def spawn(self, at_once: bool = False) -> str:
+    def spawn(self, at_once: bool = False, net_gate: bool = False) -> str:
         """Fork the init; returns "" when it waits at the gate (*at_once*: when it goes on to
-        exec its workload, which release() then waits for), else the error line."""
+        exec its workload, which release() then waits for), else the error line. *net_gate*:
+        the init waits for the network gate (runtime.executor.NET_GATE) before its workload."""
         self.drop_mount_ns()  # a restart: the last run's overlay must be unmounted before the next
+        gate_fd = -1
+        if net_gate:
+            try:  # the command holds its write end: it is there, or the command is gone
+                gate_fd = os.open(self.path(NET_GATE), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError as exc:
+                return f"error container {self.name}: the network gate: {_init.describe(exc)}"
         tty = bool(self.config["process"].get("terminal"))
         console, init_console = None, None
         if tty:
@@ -215,9 +223,10 @@ class Monitor:
             console=init_console,
             volatile=bool(self.meta.get("volatile")),
             at_once=at_once,
+            net_gate=gate_fd,
         )
         console_fd = [init_console.fileno()] if init_console is not None else []
-        keep = (*stdio, sync_w, gate_r, join[0], *console_fd)
+        keep = (*stdio, sync_w, gate_r, join[0], gate_fd, *console_fd)
         pid, err, started = 0, "", 0
         with self.fork_lock(keep):  # until the init's pid is recorded
             try:
@@ -225,7 +234,7 @@ class Monitor:
             except (OSError, _init.InitError) as exc:
                 err = f"error container {self.name}: {_init.describe(exc)}"
             finally:
-                for fd in (*to_close, sync_w, gate_r, *join):
+                for fd in (*to_close, sync_w, gate_r, *join, gate_fd):
                     if fd >= 0:
                         os.close(fd)
                 if init_console is not None:
@@ -685,8 +694,8 @@ class Monitor:
             return limit == 0 or int(self.state["restart_count"]) < limit
         return False
 
-    def main(self, start_now: bool) -> int:
-        err = self.spawn(at_once=start_now)
+    def main(self, start_now: bool, net_gate: bool = False) -> int:
+        err = self.spawn(at_once=start_now, net_gate=net_gate)
         if err:
             # a start (start_now) that failed: its container never ran, as after release()'s
             # failure (a create with start undoes itself: only a failed exec leaves it made);
@@ -941,6 +950,7 @@ def main(argv: list[str], *, detach: bool = True) -> int:
     pages that child wrote into a monitor that outlives it)."""
     cdir, rdir = argv[1], argv[2]
     start_now = "--start" in argv[3:]
+    net_gate = "--gate" in argv[3:]  # runtime.executor.NET_GATE: a `run` plugs its network meanwhile
     if detach and os.fork():
         os._exit(0)  # the caller reaps us at once; the monitor lives on, re-parented to init
     os.chdir("/")
@@ -954,7 +964,7 @@ def main(argv: list[str], *, detach: bool = True) -> int:
     sc.SYSCALLS.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     try:
         mon = Monitor(cdir, rdir, {"pid": os.getpid(), "starttime": proc_starttime(os.getpid())})
-        return mon.main(start_now)
+        return mon.main(start_now, net_gate)
     except Exception as exc:  # noqa: BLE001 - report one line, keep the traceback in monitor.err
         import traceback
 

@@ -521,20 +521,35 @@ class NetworkManager:
             return None
         return netns.Pinning(self.paths.netns(container_id))
 
+    def planned(self, container_id: str, spec: ContainerSpec, ahead: netns.Pinning) -> ContainerNet:
+        """What setup_container will return for a container pinned ahead (*ahead*, pin_ahead):
+        its paths, for an init asked for before its set-up (its network gate, see
+        runtime/container_create.py; it is asked for once ahead.wait() returned), with the hosts
+        and resolv.conf files it binds made, empty (written in place by the set-up)."""
+        ahead.joined = True
+        run = self.paths.container_run(container_id)
+        hosts, resolv = str(run / "hosts"), str(run / "resolv.conf")
+        for path in (hosts, resolv):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        return ContainerNet(netns_path=str(self.paths.netns(container_id)), hosts_path=hosts,
+                            resolv_path=resolv, hostname=default_hostname(spec, container_id))
+
     def setup_container(self, container_id: str, spec: ContainerSpec, replaces: str = "",
-                        ahead: netns.Pinning | None = None) -> ContainerNet:
+                        ahead: netns.Pinning | None = None, joined: bool = False) -> ContainerNet:
         """Prepare a container's network before its init starts (the init joins netns_path).
         *replaces*: a stopped container this one replaces (a recreate), whose static addresses
         it may take: they are handed over, the lease naming both, until one of them goes.
-        *ahead*: its namespace's pinning, started by pin_ahead (it is taken or discarded here)."""
+        *ahead*: its namespace's pinning, started by pin_ahead (it is taken or discarded here).
+        *joined*: its init may be in that namespace already, its files bound (planned): a failed
+        attempt leaves both, and the second one, after a repair, plugs into the same."""
         try:
-            return self._setup_container(container_id, spec, replaces, ahead)
+            return self._setup_container(container_id, spec, replaces, ahead, joined)
         finally:
             if ahead is not None:
                 ahead.discard()  # not taken: a set-up that failed, or a mode without its own netns
 
     def _setup_container(self, container_id: str, spec: ContainerSpec, replaces: str,
-                         ahead: netns.Pinning | None) -> ContainerNet:
+                         ahead: netns.Pinning | None, joined: bool = False) -> ContainerNet:
         stale = self.store.read().get(CTR, container_id) is not None
         if stale or (ahead is None and os.path.lexists(self.paths.netns(container_id))):
             self.teardown_container(container_id)
@@ -555,9 +570,11 @@ class NetworkManager:
                 if ahead is not None:  # its pin goes with the teardown: a retry makes its own
                     ahead.discard()
                     ahead = None
-                self.teardown_container(container_id)
+                self.teardown_container(container_id, keep_netns=joined)
                 # an address or port held by a crashed command's leftovers: repair and retry once
                 if attempt == 1 and isinstance(exc, NetworkError) and self.repair():
+                    if joined:
+                        ahead = netns.Rejoin(self.paths.netns(container_id))
                     continue
                 if isinstance(exc, EngineError) or not isinstance(exc, Exception):
                     raise
@@ -910,8 +927,10 @@ class NetworkManager:
 
     # ---- teardown --------------------------------------------------------------------------
 
-    def teardown_container(self, container_id: str) -> None:
-        """Undo setup_container; idempotent, and repairs whatever a crash left half made."""
+    def teardown_container(self, container_id: str, keep_netns: bool = False) -> None:
+        """Undo setup_container; idempotent, and repairs whatever a crash left half made.
+        *keep_netns*: but for the pinned namespace and the files an init may have bound (a
+        failed attempt of a set-up done again in them: setup_container's *joined*)."""
         from runtime.network import links
 
         tx = self.store.read()
@@ -936,10 +955,11 @@ class NetworkManager:
             joined = any(
                 d.get("mode") == "container" and d.get("target") == container_id for _, d in tx.list(CTR)
             )
-            if joined or not netns.is_pinned(pin):
+            if joined or keep_netns or not netns.is_pinned(pin):
                 for v in sorted(veths):
                     links.delete_link(v)
-            netns.remove_pin(pin)
+            if not keep_netns:
+                netns.remove_pin(pin)
         if doc:  # before the record goes: a crash in between leaves the record for repair() to redo
             self._nft_ports(doc, added=False)
         with self.store.transaction() as tx:
@@ -954,7 +974,8 @@ class NetworkManager:
                 elif before == container_id:  # the replaced one goes: the lease is its successor's
                     tx.put(IP, ip_id, {"container": data["container"]})
             tx.delete(CTR, container_id)
-        self._remove_run_files(container_id)
+        if not keep_netns:
+            self._remove_run_files(container_id)
         if networks:
             self._refresh_hosts(networks)
 

@@ -114,6 +114,9 @@ class Pinning:
     def __init__(self, pin: Path) -> None:
         self.pin = pin
         self._settled = False  # taken or discarded
+        # an init may have joined it (NetworkManager.planned): a set-up that fails leaves the pin
+        # (its teardown's to remove), for a second attempt in the same namespace (Rejoin)
+        self.joined = False
         self._job = Background(_pin_here, pin, own_thread=True)
 
     def take(self) -> Inside:
@@ -131,15 +134,42 @@ class Pinning:
         inside: Inside = self._job.result()
         return inside
 
+    def wait(self) -> None:
+        """Until the namespace is pinned (an init may join it then); a failure is raised as
+        take() raises it, the pin removed."""
+        if self._job.wait() is not None:
+            self.take()
+
     def discard(self) -> None:
         """Undo a pinning not taken (idempotent; nothing once taken: the set-up's teardown
-        removes the pin then)."""
+        removes the pin then, as it does one joined)."""
         if self._settled:
             return
         self._settled = True
         if self._job.wait() is None:  # else it failed: only its pin file may be left
             self._job.result().close()
-        remove_pin(self.pin)
+        if not self.joined:
+            remove_pin(self.pin)
+
+
+class Rejoin(Pinning):
+    """A namespace pinned at *pin* already, for a set-up done in it again (its init may be in it:
+    setup_container's *joined*): take() opens its handles from a thread that entered it."""
+
+    def __init__(self, pin: Path) -> None:  # no thread: pinned already
+        self.pin = pin
+        self._settled = False
+        self.joined = True
+
+    def take(self) -> Inside:
+        self._settled = True
+        return run_in(self.pin, Inside)
+
+    def wait(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        self._settled = True
 
 
 def create_pin(pin: Path, plug: Callable[[Inside], T] | None = None) -> T | None:
@@ -155,7 +185,8 @@ def pinned(pinning: Pinning, plug: Callable[[Inside], T] | None = None) -> T | N
     try:
         return plug(inside) if plug is not None else None
     except BaseException as exc:
-        remove_pin(pinning.pin)
+        if not pinning.joined:
+            remove_pin(pinning.pin)
         if isinstance(exc, OSError):
             raise NetworkError(f"netns {pinning.pin}: cannot create: {exc}") from None
         raise
