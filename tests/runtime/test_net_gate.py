@@ -72,6 +72,23 @@ def test_the_workload_sees_its_network_from_its_first_instruction(gated: Engine,
     gated.containers.remove(info.id, force=True)
 
 
+def test_a_run_asked_of_the_shared_monitor_already_up_plugs_its_network_first(
+        gated: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
+    monkeypatch.delenv("COMPOSER_POD_MONITOR", raising=False)
+    first = gated.containers.create(ContainerSpec(name="t-gate-up", image=IMAGE, command=("sleep", "30"),
+                                                  network_mode="none"), start=True)
+    # a warm monitor started anyway (a run racing the first one's monitor): the lone containers'
+    # monitor answers on its socket, and the network is set up before that request
+    warm = warm_monitor.spawn()
+    assert warm is not None
+    info = gated.containers.create(_spec("t-gate-d", tmp_path), start=True, warm=warm)
+    wait_for(lambda: (tmp_path / "ran").exists())
+    assert _default_route(gated) in (tmp_path / "seen").read_text()
+    for cid in (info.id, first.id):
+        gated.containers.remove(cid, force=True)
+
+
 def test_a_set_up_failing_after_the_request_fails_the_run_and_leaves_nothing(
         gated: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from runtime.network import links
