@@ -35,11 +35,14 @@ def test_the_monitor_and_its_init_import_no_typing_re_or_json() -> None:
 def test_a_shared_monitor_imports_no_enum() -> None:
     """All that a warm monitor loads before its request (a pod monitor's set): _signal and _socket,
     not the signal and socket modules, whose enums are ~2-3 ms of each monitor's start; _thread,
-    not threading, whose after-fork hook runs in each init it forks (~60 page faults)."""
+    not threading, whose after-fork hook runs in each init it forks (~60 page faults); no
+    contextlib (through runtime.zygote's client functions), which brings collections and
+    functools (~2 ms)."""
     mods = _modules("import runtime.executor.podmon\nfrom runtime.executor import init, proctitle\n"
                     "init.preload()")
     assert "runtime.executor.podmon" in mods
-    assert sorted(m for m in ("enum", "signal", "socket", "threading") if m in mods) == []
+    left_out = ("enum", "signal", "socket", "threading", "contextlib", "collections", "functools")
+    assert sorted(m for m in left_out if m in mods) == []
     assert not [m for m in mods if m.startswith(("composer", "runtime.spec", "runtime.state"))]
 
 
