@@ -162,6 +162,20 @@ def leftovers(base: str | Path) -> list[str]:
     return found
 
 
+def settled_leftovers(base: str | Path, timeout: float = 5.0) -> list[str]:
+    """leftovers(*base*) once what was ending has ended: an attached `run --rm` returns while its
+    monitor's removal waiter still deletes the container's renamed directories (a few ms: see
+    runtime/autoremove.py), and a shared monitor ends just after its last container. A leak stays."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    found = leftovers(base)
+    while found and time.monotonic() < deadline:
+        time.sleep(0.02)
+        found = leftovers(base)
+    return found
+
+
 def _run_dirs(base: str) -> list[Path]:
     """The run dirs of the engines tests made under *base* (tmp_path / "run", "run2", "fresh-run"...)."""
     return [p for pattern in ("*/*run*", "*/*/*run*") for p in Path(base).glob(pattern) if p.is_dir()]

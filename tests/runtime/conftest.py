@@ -13,7 +13,7 @@ import pytest
 
 from runtime.engine import Engine
 from runtime.paths import Paths
-from tests.conftest import leftovers
+from tests.conftest import settled_leftovers
 
 IMAGE = "localhost/busybox:latest"
 
@@ -78,5 +78,5 @@ def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engin
     from runtime import zygote
 
     zygote.stop(eng.paths)
-    assert leftovers(root.parent) == []
+    assert settled_leftovers(root.parent) == []
     assert container_cgroups(root) == []

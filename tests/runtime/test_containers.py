@@ -19,7 +19,7 @@ from runtime.errors import Conflict, ExecError, InvalidSpec, NotFound
 from runtime.logs import EVENTS_FILE, join_partials
 from runtime.paths import Paths
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, Healthcheck, Mount, RestartPolicy
-from tests.conftest import leftovers
+from tests.conftest import settled_leftovers
 from tests.runtime.conftest import zombie_children
 
 pytestmark = pytest.mark.privileged
@@ -57,7 +57,7 @@ def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engin
     from runtime import zygote
 
     zygote.stop(eng.paths)  # lingers while idle by design; only when containers remain
-    assert leftovers(root.parent) == []
+    assert settled_leftovers(root.parent) == []
     assert _cgroups(ids) == []
     assert not list((root / "containers").glob("*")) if (root / "containers").exists() else True
 
@@ -419,7 +419,7 @@ def test_sigkill_of_the_monitor_then_rm_force_cleans_everything(engine: Engine) 
     from runtime import zygote
 
     zygote.stop(engine.paths)
-    assert leftovers(engine.paths.root.parent) == []
+    assert settled_leftovers(engine.paths.root.parent) == []
     assert not engine.paths.container_dir(c.id).exists() and not engine.paths.container_run(c.id).exists()
 
 

@@ -19,7 +19,7 @@ from runtime.engine import Engine
 from runtime.errors import EngineError, ExecError
 from runtime.paths import Paths
 from runtime.spec import ContainerSpec, ExecSpec, Mount, PortMapping, Resources, RestartPolicy
-from tests.conftest import leftovers
+from tests.conftest import settled_leftovers
 from tests.runtime.conftest import container_cgroups
 
 pytestmark = pytest.mark.privileged
@@ -49,7 +49,7 @@ def _nothing_left(engine: Engine, name: str) -> None:
     cdir = engine.paths.root / "containers"
     assert not cdir.exists() or list(cdir.iterdir()) == []
     assert container_cgroups(engine.paths.root) == []
-    assert leftovers(engine.paths.root) == []
+    assert settled_leftovers(engine.paths.root) == []
 
 
 # ---- tests and proof ---------------------------------------------------------------------------

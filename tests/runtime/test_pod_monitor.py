@@ -21,7 +21,7 @@ from runtime.executor import podmon
 from runtime.logs import join_partials
 from runtime.spec import ContainerSpec, Healthcheck, RestartPolicy
 from tests.runtime.conftest import processes, wait_for, zombie_children
-from tests.runtime.zygote_fixture import IMAGE, leftovers, zengine  # noqa: F401 - the fixture
+from tests.runtime.zygote_fixture import IMAGE, settled_leftovers, zengine  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.privileged
 
@@ -124,7 +124,7 @@ def test_sigkill_of_a_pods_monitor_is_reported_for_every_container_and_rm_cleans
     assert zengine.containers.wait(c.id, timeout=10) == 5
     zengine.containers.remove(c.id, force=True)
     zengine.containers.remove(other.id, force=True)
-    assert leftovers(zengine.paths.root.parent) == []
+    assert settled_leftovers(zengine.paths.root.parent) == []
 
 
 def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) -> None:

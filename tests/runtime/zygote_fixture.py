@@ -11,7 +11,7 @@ import pytest
 from runtime import zygote
 from runtime.engine import Engine
 from runtime.paths import Paths
-from tests.conftest import leftovers  # re-exported for test_zygote
+from tests.conftest import leftovers, settled_leftovers  # noqa: F401 - leftovers re-exported for test_zygote
 
 IMAGE = "localhost/busybox:latest"
 
@@ -30,4 +30,4 @@ def zengine(
         eng.containers.remove(c.id, force=True)
     eng.close()
     zygote.stop(eng.paths)
-    assert leftovers(root.parent) == []
+    assert settled_leftovers(root.parent) == []
