@@ -270,9 +270,13 @@ class VolumeManager:
         first left the volume to no one). Returns whether it was removed: not when it is gone or
         another container uses it too (volumes_from, a recreate's hand-over), as docker's rm -v."""
         tx = self.store.read()
-        if tx.get("volume", name) is None:
-            return False
         if any(cid != owner and name in (d.get("volume_names") or []) for cid, d in tx.list("container")):
+            return False
+        if tx.get("volume", name) is None:
+            # a create killed between the volume's directory and its row (the owner's row named it
+            # first): that directory is debris no other command would ever remove
+            if self._dir(name).exists():
+                self._remove_dir(name)
             return False
         self._remove_dir(name)
         with self.store.transaction() as wtx:

@@ -64,6 +64,23 @@ def test_anonymous_volume_has_a_64_hex_name(volumes: VolumeManager) -> None:
     assert volumes.get(v.name).anonymous
 
 
+def test_remove_owned_takes_the_directory_a_killed_create_left_without_a_row(volumes: VolumeManager) -> None:
+    """A container's create names its anonymous volume in its row, then makes the volume: a kill
+    between the volume's directory and its row leaves a directory no row names but the owner's.
+    Its removal (rm -v, run --rm) takes it; another container's volume of no row stays."""
+    name = os.urandom(32).hex()
+    _use(volumes, "c1", name)
+    vdir = volumes.paths.volumes / name
+    (vdir / "_data").mkdir(parents=True)
+    assert volumes.remove_owned(name, "c1") is False  # no volume was there to remove
+    assert not vdir.exists()
+    other = os.urandom(32).hex()
+    _use(volumes, "c2", other)
+    (volumes.paths.volumes / other / "_data").mkdir(parents=True)
+    assert volumes.remove_owned(other, "c1") is False
+    assert (volumes.paths.volumes / other).exists()  # c2 names it: not c1's to take
+
+
 def test_list_filters_by_labels(volumes: VolumeManager) -> None:
     volumes.create(VolumeSpec(name="a1", labels={"p": "a", "k": "1"}))
     volumes.create(VolumeSpec(name="b1", labels={"p": "b"}))
