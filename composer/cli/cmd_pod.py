@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from composer.cli.context import Context
+from composer.cli.context import Context, each_ref
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
@@ -130,25 +130,11 @@ def _inspect(args: argparse.Namespace, ctx: Context) -> int:
     return code
 
 
-def _each(names: Sequence[str], fn: Any) -> int:
-    from runtime.errors import EngineError
-
-    code = 0
-    for name in names:
-        try:
-            fn(name)
-            print(name, flush=True)
-        except EngineError as exc:
-            print(f"Error: {exc}", file=sys.stderr, flush=True)
-            code = exc.exit_code
-    return code
-
-
 def _stop(args: argparse.Namespace, ctx: Context) -> int:
     pods = ctx.engine().pods
-    return _each(args.names, lambda n: pods.stop(n, timeout=args.timeout))
+    return each_ref(args.names, lambda n: pods.stop(n, timeout=args.timeout))
 
 
 def _rm(args: argparse.Namespace, ctx: Context) -> int:
     pods = ctx.engine().pods
-    return _each(args.names, lambda n: pods.remove(n, force=args.force))
+    return each_ref(args.names, lambda n: pods.remove(n, force=args.force))

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from composer.cli.cmd_container import REMAINDER, add_sig_proxy
 from composer.cli.container_attach import attach, check_tty, detach_keys_of, emit
 from composer.cli.container_flags import UsageError, parse_duration, parse_env, read_env_file
 from composer.cli.container_output import host_address, matches, parse_time, table
+from composer.cli.context import each_ref
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
@@ -129,22 +130,6 @@ def _mgr(ctx: Context) -> ContainerManager:
     return ctx.engine().containers
 
 
-def _each(refs: Iterable[str], fn: Callable[[str], object], *, echo: bool = True) -> int:
-    """Apply *fn* to every ref (as podman: go on after an error, report it, exit 125 at the end)."""
-    from runtime.errors import EngineError
-
-    code = 0
-    for ref in refs:
-        try:
-            fn(ref)
-            if echo:
-                print(ref, flush=True)
-        except EngineError as exc:
-            print(f"Error: {exc}", file=sys.stderr, flush=True)
-            code = exc.exit_code
-    return code
-
-
 def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
     """As docker's start (docker/cli start.go), exit code 1 when a start fails: the daemon's error
     as it is, not run's 125/126/127 (a missing command exited 126)."""
@@ -169,7 +154,7 @@ def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
         stdin = bool(getattr(args, "interactive", False))
         return attach(mgr, info.id, remove=False, stdin=stdin, sig_proxy=proxy, log_from=log_from,
                       tty=tty, detach_keys=detach_keys_of(args.detach_keys) if tty and stdin else None)
-    failed = [ref for ref in args.refs if _each([ref], mgr.start)]
+    failed = [ref for ref in args.refs if each_ref([ref], mgr.start)]
     if failed:  # startContainersWithoutAttachments: each error, then the list of the failed
         print(f"failed to start containers: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -178,31 +163,31 @@ def _cmd_start(args: argparse.Namespace, ctx: Context) -> int:
 
 def _cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
     mgr = _mgr(ctx)
-    return _each(args.refs, lambda r: mgr.stop(r, args.timeout))
+    return each_ref(args.refs, lambda r: mgr.stop(r, args.timeout))
 
 
 def _cmd_restart(args: argparse.Namespace, ctx: Context) -> int:
     """Exit code 1 when one fails, as docker's restart (its errors joined), as start."""
     mgr = _mgr(ctx)
-    return 1 if _each(args.refs, lambda r: mgr.restart(r, args.timeout)) else 0
+    return 1 if each_ref(args.refs, lambda r: mgr.restart(r, args.timeout)) else 0
 
 
 def _cmd_kill(args: argparse.Namespace, ctx: Context) -> int:
     mgr = _mgr(ctx)
-    return _each(args.refs, lambda r: mgr.kill(r, args.signal_name))
+    return each_ref(args.refs, lambda r: mgr.kill(r, args.signal_name))
 
 
 def _cmd_rm(args: argparse.Namespace, ctx: Context) -> int:
     mgr = _mgr(ctx)
-    return _each(args.refs, lambda r: mgr.remove(r, force=args.force, volumes=args.remove_volumes))
+    return each_ref(args.refs, lambda r: mgr.remove(r, force=args.force, volumes=args.remove_volumes))
 
 
 def _cmd_pause(args: argparse.Namespace, ctx: Context) -> int:
-    return _each(args.refs, _mgr(ctx).pause)
+    return each_ref(args.refs, _mgr(ctx).pause)
 
 
 def _cmd_unpause(args: argparse.Namespace, ctx: Context) -> int:
-    return _each(args.refs, _mgr(ctx).unpause)
+    return each_ref(args.refs, _mgr(ctx).unpause)
 
 
 def _cmd_rename(args: argparse.Namespace, ctx: Context) -> int:
@@ -326,7 +311,7 @@ def _cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
 
     def one(ref: str) -> None:
         print(mgr.wait(ref, condition=condition), flush=True)
-    return _each(args.refs, one, echo=False)
+    return each_ref(args.refs, one, echo=False)
 
 
 def _cmd_top(args: argparse.Namespace, ctx: Context) -> int:

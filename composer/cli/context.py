@@ -1,8 +1,9 @@
-"""What every command gets: parsed global flags, the environment, the cwd, and lazy handles."""
+"""What every command gets: parsed global flags, the environment, the cwd, and lazy handles; and
+each_ref, a verb applied to several names as podman applies it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name): `version` needs no typing (5 ms)
 if TYPE_CHECKING:
@@ -58,3 +59,22 @@ class Context:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
+
+
+def each_ref(refs: Iterable[str], fn: Callable[[str], object], *, echo: bool = True) -> int:
+    """Apply *fn* to every ref (as podman: go on after an error, report it, exit with the last
+    error's code at the end); *echo*: print each ref done."""
+    import sys
+
+    from runtime.errors import EngineError
+
+    code = 0
+    for ref in refs:
+        try:
+            fn(ref)
+            if echo:
+                print(ref, flush=True)
+        except EngineError as exc:
+            print(f"Error: {exc}", file=sys.stderr, flush=True)
+            code = exc.exit_code
+    return code
