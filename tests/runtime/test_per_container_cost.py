@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import cgroups, procs
+from runtime import cgroups, container_monitor, procs
 from runtime.cgroups import ROOT_NAME, Cgroup, detect
 from runtime.container_create import _seccomp
 from runtime.container_lifecycle import kill_everything
@@ -159,6 +159,10 @@ def test_removing_a_stopped_container_writes_nothing_into_its_run_dir(engine: En
     engine.containers.start(c.id)
     assert engine.containers.wait(c.id, timeout=10) == 0
     run = engine.paths.container_run(c.id)
+    # stopped as a later rm or down finds it: its monitor has ended too (right after wait() the
+    # lone containers' monitor may still be letting go of the init's mounts, then ending)
+    container_monitor.wait_monitor_exit(engine.containers, c.id, 5)
+    container_monitor.wait_pod_monitor_exit(json.loads((run / "monitor.json").read_text()))
     before = set(os.listdir(run))
     cg = kill_everything(engine.containers, c.id)
     assert set(os.listdir(run)) == before and "stopping" not in before
