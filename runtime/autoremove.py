@@ -96,10 +96,9 @@ def main(argv: list[str]) -> int:
         engine.containers.claims[cid] = fd  # remove() marks it once the row is gone
         engine.containers.remove(cid, force=False, volumes=True)
     except NotFound:  # removed by a CLI killed before it marked the claim: maybe its dirs' trash
-        from runtime.trees import remove_tree
+        from runtime.trees import remove_trees
 
-        for trash in engine.paths.container_trash(cid):  # the run dir's last (Paths.container_trash)
-            remove_tree(trash)
+        remove_trees(engine.paths.container_trash(cid))
         return 0
     except Conflict:
         return 0

@@ -11,7 +11,18 @@ from __future__ import annotations
 import contextlib
 import os
 
+TYPE_CHECKING = False  # monitors import this module: no collections (~1.4 ms) for a name
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_trees(paths: Iterable[str | os.PathLike[str]]) -> None:
+    """remove_tree of each of *paths*, in their order (e.g. Paths.container_trash's: the run
+    dir's last, which a repair looks for)."""
+    for path in paths:
+        remove_tree(path)
 
 
 def remove_tree(path: str | os.PathLike[str]) -> None:

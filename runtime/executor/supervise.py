@@ -277,8 +277,7 @@ class Monitor:
         process of a mount namespace unmounts its tree as it exits, and waits there for an
         expedited RCU grace period (~0.5-1.5 ms) before it can be reaped: held here, the exit
         is seen and recorded first, and the unmount runs in whoever drops the namespace last
-        (:meth:`drop_mount_ns`), beside the caller's removal."""
-        self.drop_mount_ns()
+        (:meth:`drop_mount_ns`), beside the caller's removal. spawn() dropped the last run's."""
         try:
             self.mnt_ns = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:  # it has exited already: nothing to hold
@@ -850,10 +849,9 @@ def _remove_when_claimed(fd: int, cdir: str, rdir: str) -> None:
 def _delete_trash(cdir: str, rdir: str) -> None:
     """What an attached ``run --rm`` left this child: the container's dirs under their trash
     names (runtime/paths.py, Paths.container_trash), the run dir's last (a repair finds it)."""
-    from runtime.trees import remove_tree
+    from runtime.trees import remove_trees
 
-    for d in (cdir, rdir):
-        remove_tree(os.path.join(os.path.dirname(d), ".gone-" + os.path.basename(d)))
+    remove_trees(os.path.join(os.path.dirname(d), ".gone-" + os.path.basename(d)) for d in (cdir, rdir))
 
 
 def _in_child(fn: Any, *args: Any) -> None:

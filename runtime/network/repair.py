@@ -15,6 +15,7 @@ from runtime.network import netns
 from runtime.network.manager import CONTAINER, CTR, GONE, IP, NET, _owner_alive, relay_rules
 from runtime.paths import TRASH
 from runtime.state import Doc
+from runtime.trees import remove_trees
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def repair(mgr: NetworkManager) -> list[str]:
             netns.remove_pin(pins_dir / cid)  # left by a killed create: its removal's
     for cid in runs - set(records):
         if cid.startswith(TRASH):  # a removed container's dirs, their remover killed
-            _remove_trash(mgr, cid[len(TRASH):])
+            remove_trees(mgr.paths.container_trash(cid[len(TRASH):]))
         elif tx.get(CONTAINER, cid) is None:  # else the container manager's (and maybe in use)
             mgr._remove_run_files(cid)
     mgr.finish_due()
@@ -89,12 +90,3 @@ def _restore_relay(mgr: NetworkManager, relayed: Mapping[str, Doc]) -> None:
             mgr._start_proxy(f"container {d['name']}", cid, rules)
         except NetworkError as exc:  # a port taken meanwhile: the others still come
             mgr.warnings.append(str(exc))
-
-
-def _remove_trash(mgr: NetworkManager, cid: str) -> None:
-    """The dirs of removed container *cid* under their trash names (container_lifecycle.
-    _dirs_to_trash), left by a kill of their remover: the run dir's last, as they go."""
-    from runtime.trees import remove_tree
-
-    for trash in mgr.paths.container_trash(cid):
-        remove_tree(trash)
