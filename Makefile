@@ -9,6 +9,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := busybox-static nftables iproute2 crun tini uidmap slirp4netns skopeo docker-registry libseccomp2 procps podman
 BUSYBOX_TAR := build/busybox-rootfs.tar
+# the bytecode every command imports, in one file (composer/bundle.py): rewritten when a source changes
+BUNDLE := composer/__pycache__/bundle.bin
+SOURCES := $(shell find composer runtime -name '*.py' 2>/dev/null)
 IMAGE := localhost/busybox:latest
 
 .PHONY: demo test lint bench deps venv image clean
@@ -33,6 +36,10 @@ $(BIN)/composer: pyproject.toml
 venv: deps $(BIN)/composer
 	@if compgen -G '$(VENV)/lib/python*/site-packages/distutils-precedence.pth' >/dev/null; then \
 	  $(BIN)/python -m pip uninstall -q -y setuptools; fi
+	@$(MAKE) -s --no-print-directory $(BUNDLE)
+
+$(BUNDLE): $(BIN)/composer $(SOURCES)
+	@$(BIN)/python -m composer.bundle_build
 
 $(BUSYBOX_TAR): tools/mkbusybox.sh
 	@mkdir -p build
