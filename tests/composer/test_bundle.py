@@ -19,7 +19,8 @@ from composer.bundle_build import write
 REPO = Path(__file__).resolve().parents[2]
 
 # imports the modules named on its command line with only the bundle at argv[1] installed, and
-# prints each one's loader, file, package path and one attribute (no json: it is one of them)
+# prints each one's loader, file, package path, one attribute and whether it has a docstring (no
+# json here: it is one of them)
 PROBE = """
 import sys
 import composer.bundle
@@ -29,7 +30,7 @@ for name in sys.argv[2:]:
     __import__(name)
     m = sys.modules[name]
     out[name] = [type(m.__loader__).__name__, m.__file__, getattr(m, "__path__", None),
-                 getattr(m, "VALUE", None)]
+                 getattr(m, "VALUE", None), m.__doc__ is not None]
 print(repr(out))
 """
 
@@ -60,6 +61,9 @@ def test_modules_come_from_the_bundle_with_their_usual_file_and_package_path(tmp
     assert seen["runtime.network"][2] == [str(Path(runtime.network.__file__).parent)]
     # a module the bundle lacks, in a package it holds: found on that package's path as usual
     assert seen["runtime.network.manager"][0] == "SourceFileLoader"
+    # our docstrings are left out (nothing reads them), the standard library's kept
+    has_doc = {name: seen[name][4] for name in ("runtime.paths", "json", "runtime.network.manager")}
+    assert has_doc == {"runtime.paths": False, "json": True, "runtime.network.manager": True}
 
 
 def test_a_source_edited_after_the_bundle_is_imported_from_the_source(tmp_path: Path) -> None:
