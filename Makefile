@@ -62,4 +62,4 @@ bench: image
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) $(BUNDLE)
