@@ -92,7 +92,8 @@ def test_importing_the_loader_imports_no_parser() -> None:
 # platform, secrets via images or the CLI, shlex, ...) are checked by name: each cost 2-10 ms of a
 # start that should take tens.
 RUN_MAY_IMPORT = frozenset({
-    "composer", "composer.bundle", "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
+    "composer", "composer.bundle",  # the bytecode bundle's finder (composer/bundle.py)
+    "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
     "composer.cli.fastspec", "composer.errors", "composer.cli.container_flags", "composer.cli.container_spec",
     "composer.cli.container_attach",
     "composer.cli.sig_proxy", "runtime.autoremove",  # --sig-proxy; an --rm container's removal claim
