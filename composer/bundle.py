@@ -2,10 +2,11 @@
 
 A command imports ~90 modules of its own and of the standard library before it does anything,
 and each costs the import system a directory-cache check, two stats and an open/read/close of
-its .pyc before the unmarshal: ~3-5 ms of every command's CPU. `make` writes this file
-(composer/bundle_build.py): the code objects of the project's modules and of the standard library
-modules they import, each with its source's path, mtime and size. ``install`` puts a finder first
-on sys.meta_path that serves those modules from it with one stat and one pread each.
+its .pyc before the unmarshal: ~4-6 ms of every command's CPU. `make` writes this file
+(composer/bundle_build.py): the code objects of the project's modules (without their docstrings)
+and of the standard library and site-packages modules they import, each with its source's path,
+mtime and size. ``install`` puts a finder first on sys.meta_path that serves those modules from it
+with one stat and one pread each.
 
 A module whose source changed since (mtime or size), or that the file does not hold, is imported
 as usual: the file may be stale but is never wrong. A file of another interpreter (its magic
@@ -57,6 +58,8 @@ class BundledLoader(_path_imports.SourceFileLoader):
 
 
 class BundleFinder:
+    """The meta path finder of one bundle (its fd stays open, close-on-exec, for the process's life)."""
+
     def __init__(self, fd: int, index: Index, base: int) -> None:
         self.fd = fd
         self.index = index
