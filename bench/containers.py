@@ -191,7 +191,7 @@ def _monitor_memory(what: str, flags: list[str], names: list[str]) -> list[Item]
     paths = Paths.from_env()
     procs = set()
     for cid in ids:
-        mon = json.loads((paths.container_run(cid) / "monitor.json").read_text())
+        mon = json.loads((Path(paths.container_run(cid)) / "monitor.json").read_text())
         procs.add(int(mon.get("process") or mon["pid"]))  # a shared one names its process
     roll = [smaps_rollup(p) for p in procs]
     pss = sum(r["Pss"] for r in roll) / 1024

@@ -75,7 +75,8 @@ def network_setup_inproc() -> list[Item]:
         for cid in live:
             engine.networks.teardown_container(cid)
         engine.networks.remove(net)
-        left = [c for c in made if engine.paths.container_run(c).exists() or engine.paths.netns(c).exists()]
+        left = [c for c in made
+                if os.path.exists(engine.paths.container_run(c)) or os.path.exists(engine.paths.netns(c))]
         engine.close()
     if left:
         raise RuntimeError(f"network_setup_inproc: {len(left)} run dirs or netns pins left behind")

@@ -11,19 +11,19 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from composer.errors import ProjectError
 
 
 @contextmanager
-def project_lock(lock_path: Path, project: str, *, timeout: float | None = None) -> Iterator[None]:
+def project_lock(lock_path: str, project: str, *, timeout: float | None = None) -> Iterator[None]:
     """Hold the exclusive lock of *project* at *lock_path* (created as needed).
 
     Raises:
         ProjectError: the lock was not obtained within *timeout* seconds.
     """
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         deadline = None if timeout is None else time.monotonic() + timeout

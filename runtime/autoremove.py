@@ -26,8 +26,6 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from runtime.containers import ContainerManager
 
 CLAIM = "removal"  # the claim's file in the container's run dir (the monitor names it too)
@@ -36,11 +34,11 @@ CLAIM = "removal"  # the claim's file in the container's run dir (the monitor na
 WAITED_AT = 64
 
 
-def claim(run: Path, *, wait: bool = False) -> int:
+def claim(run: str, *, wait: bool = False) -> int:
     """The claim of the container whose run dir is *run*, taken (an fd to keep), or -1 when
     another process holds it (without *wait*) or the run dir is gone."""
     try:
-        fd = os.open(run / CLAIM, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(f"{run}/{CLAIM}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError:
         return -1
     try:
@@ -84,14 +82,13 @@ def release(fd: int) -> None:
 def main(argv: list[str]) -> int:
     """The remover: remove container argv[3] of the engine (argv[1], argv[2]) holding the claim
     argv[4]; a container started again meanwhile stays (its monitor hands it over again)."""
-    from pathlib import Path
-
     from runtime.engine import Engine
     from runtime.errors import Conflict, EngineError, NotFound
     from runtime.paths import Paths
 
     root, rundir, cid, fd = argv[1], argv[2], argv[3], int(argv[4])
-    engine = Engine(Paths(root=Path(root), rundir=Path(rundir)))
+    engine = Engine(Paths(root=root, rundir=rundir))
+
     try:
         engine.containers.claims[cid] = fd  # remove() marks it once the row is gone
         engine.containers.remove(cid, force=False, volumes=True)

@@ -17,7 +17,6 @@ import errno
 import os
 import time
 from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
 
 from runtime.digest import sha256
 from runtime.errors import EngineError, InvalidSpec, NotFound
@@ -32,17 +31,17 @@ __all__ = ["Cgroup", "Hierarchy", "block_device", "detect", "engine_scope", "has
            "plan_limits", "ROOT_NAME"]
 
 ROOT_NAME: Final = "composer"
-DEFAULT_ENGINE_ROOT: Final = Path("/var/lib/composer")
+DEFAULT_ENGINE_ROOT: Final = "/var/lib/composer"
 
 
-def engine_scope(root: Path) -> tuple[str, ...]:
+def engine_scope(root: str) -> tuple[str, ...]:
     """The cgroup parts an engine with state *root* puts its pods and containers under.
 
     The system engine uses ``composer/<pod>/`` directly; any other root (tests, a user's
     COMPOSER_ROOT) gets its own ``composer/engine-<8 hex of the root>/`` so two engines with the
     same project name never share, re-configure or remove each other's pod cgroup.
     """
-    if Path(root) == DEFAULT_ENGINE_ROOT:
+    if os.path.normpath(root) == DEFAULT_ENGINE_ROOT:   # with or without a trailing slash
         return ()
     digest = sha256(os.fsencode(os.path.abspath(root))).hexdigest()[:8]
     return (f"engine-{digest}",)
@@ -69,7 +68,7 @@ DEFAULT_DEVICE_RULES: Final[tuple[str, ...]] = (
 @record(kw_only=False)
 class Hierarchy:
     version: Literal[1, 2]
-    mountpoint: Path
+    mountpoint: str
 
 
 def detect(mountinfo: str | None = None) -> dict[str, Hierarchy]:
@@ -94,7 +93,7 @@ _detected: dict[str, Hierarchy] = {}   # detect()'s answer for this process's mo
 
 def _detect(mountinfo: str) -> dict[str, Hierarchy]:
     v1: dict[str, Hierarchy] = {}
-    v2: Path | None = None
+    v2: str | None = None
     for line in mountinfo.splitlines():
         left, sep, right = line.partition(" - ")
         if not sep:
@@ -102,7 +101,7 @@ def _detect(mountinfo: str) -> dict[str, Hierarchy]:
         fields, rfields = left.split(), right.split()
         if len(fields) < 5 or len(rfields) < 3:
             continue
-        mountpoint, fstype, opts = Path(fields[4]), rfields[0], rfields[2].split(",")
+        mountpoint, fstype, opts = fields[4], rfields[0], rfields[2].split(",")
         if fstype == "cgroup":
             for opt in opts:
                 if opt in CONTROLLERS and opt not in v1:
@@ -114,7 +113,7 @@ def _detect(mountinfo: str) -> dict[str, Hierarchy]:
         unified = Hierarchy(2, v2)
         out["unified"] = unified
         try:
-            available = (v2 / "cgroup.controllers").read_text().split()
+            available = _read(f"{v2}/cgroup.controllers").split()
         except OSError:
             available = []
         for name in _V2_CONTROLLERS:
@@ -349,7 +348,12 @@ def device_rules(extra: Sequence[str] = ()) -> list[Write]:
 # ---- the cgroup object ----------------------------------------------------------------------
 
 
-def _write(path: Path, value: str) -> None:
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _write(path: str, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     try:
         os.write(fd, value.encode())
@@ -363,7 +367,7 @@ class _Writer:
     its own to the kernel, as when the file is opened for each."""
 
     def __init__(self) -> None:
-        self.key: tuple[Path, str] | None = None
+        self.key: tuple[str, str] | None = None
         self.fd = -1
 
     def __enter__(self) -> _Writer:
@@ -372,10 +376,10 @@ class _Writer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def write(self, directory: Path, fname: str, value: str) -> None:
+    def write(self, directory: str, fname: str, value: str) -> None:
         if self.key != (directory, fname):
             self.close()
-            self.fd = os.open(directory / fname, os.O_WRONLY | os.O_CLOEXEC)
+            self.fd = os.open(f"{directory}/{fname}", os.O_WRONLY | os.O_CLOEXEC)
             self.key = (directory, fname)
         os.write(self.fd, value.encode())
 
@@ -385,10 +389,10 @@ class _Writer:
         self.fd, self.key = -1, None
 
 
-def _rmdir_retry(path: Path, tries: int = 50) -> None:
+def _rmdir_retry(path: str, tries: int = 50) -> None:
     for _ in range(tries):
         try:
-            path.rmdir()
+            os.rmdir(path)
             return
         except FileNotFoundError:
             return
@@ -396,7 +400,7 @@ def _rmdir_retry(path: Path, tries: int = 50) -> None:
             if exc.errno != errno.EBUSY:
                 raise
             time.sleep(0.02)   # the last task is still exiting
-    path.rmdir()
+    os.rmdir(path)
 
 
 @record(kw_only=False)
@@ -404,7 +408,7 @@ class Cgroup:
     """A container's (or pod's) cgroup across the hierarchies composer uses."""
 
     parts: tuple[str, ...]
-    paths: Mapping[str, Path]      # controller -> directory ("unified" when only that exists)
+    paths: Mapping[str, str]       # controller -> directory ("unified" when only that exists)
     versions: Mapping[str, int]
     warnings: tuple[str, ...] = ()  # create's: what it could not apply here (block I/O settings)
 
@@ -412,22 +416,22 @@ class Cgroup:
 
     @staticmethod
     def _layout(parts: Sequence[str], hierarchies: Mapping[str, Hierarchy] | None,
-                ) -> tuple[dict[str, Path], dict[str, int]]:
+                ) -> tuple[dict[str, str], dict[str, int]]:
         for part in parts:
             if not part or "/" in part or part in (".", ".."):
                 raise InvalidSpec(f"cgroup name part {part!r}: expected a plain name")
         found = detect() if hierarchies is None else dict(hierarchies)
-        paths: dict[str, Path] = {}
+        paths: dict[str, str] = {}
         versions: dict[str, int] = {}
         for ctrl in CONTROLLERS:
             h = found.get(ctrl)
             if h is None:
                 continue
-            paths[ctrl] = h.mountpoint.joinpath(ROOT_NAME, *parts)
+            paths[ctrl] = os.path.join(h.mountpoint, ROOT_NAME, *parts)
             versions[ctrl] = h.version
         # Where no controller can track processes, the bare cgroup2 hierarchy still can.
         if not any(c in paths for c in ("memory", "pids", "freezer", "cpu")) and "unified" in found:
-            paths["unified"] = found["unified"].mountpoint.joinpath(ROOT_NAME, *parts)
+            paths["unified"] = os.path.join(found["unified"].mountpoint, ROOT_NAME, *parts)
             versions["unified"] = 2
         if not paths:
             raise EngineError("no cgroup hierarchy is mounted (looked in /proc/self/mountinfo)")
@@ -456,7 +460,7 @@ class Cgroup:
         warnings: list[str] = []
         if versions.get("devices") == 1 and devices is not None:
             writes += device_rules(devices)
-        created: list[Path] = []
+        created: list[str] = []
         try:
             for ctrl, path in paths.items():
                 for attempt in range(5):
@@ -492,22 +496,22 @@ class Cgroup:
         except BaseException:
             for path in reversed(created):
                 with contextlib.suppress(OSError):
-                    path.rmdir()
+                    os.rmdir(path)
             raise
         return cls(tuple(parts), paths, versions, tuple(warnings))
 
     @staticmethod
-    def _has_memsw(paths: Mapping[str, Path]) -> bool:
+    def _has_memsw(paths: Mapping[str, str]) -> bool:
         mem = paths.get("memory")
         if mem is None:
             return False
         root = mem
-        while root.name != ROOT_NAME:
-            root = root.parent
-        return (root.parent / "memory.memsw.limit_in_bytes").exists()
+        while os.path.basename(root) != ROOT_NAME:
+            root = os.path.dirname(root)
+        return os.path.exists(f"{os.path.dirname(root)}/memory.memsw.limit_in_bytes")
 
     @staticmethod
-    def _make_dirs(leaf: Path, ctrl: str, version: int, created: list[Path]) -> None:
+    def _make_dirs(leaf: str, ctrl: str, version: int, created: list[str]) -> None:
         """mkdir from the hierarchy root down to *leaf*; v1 cpuset dirs get the parent's cpus and
         mems (an empty cpuset refuses tasks); v2 parents get the controllers enabled.
 
@@ -523,22 +527,20 @@ class Cgroup:
                 pass   # a parent is missing: the whole chain below
             else:
                 created.append(leaf)
-                if ctrl != "cpuset" or _copy_cpuset(leaf.parent, leaf):
+                if ctrl != "cpuset" or _copy_cpuset(os.path.dirname(leaf), leaf):
                     return
-        root = leaf
-        while root.name != ROOT_NAME:
-            root = root.parent
-        mount = root.parent
-        chain = [root, *[root.joinpath(*leaf.relative_to(root).parts[:i + 1])
-                         for i in range(len(leaf.relative_to(root).parts))]]
-        parent = mount
+        chain = [leaf]   # the leaf up to composer/; reversed below: composer/ down to the leaf
+        while os.path.basename(chain[-1]) != ROOT_NAME:
+            chain.append(os.path.dirname(chain[-1]))
+        chain.reverse()
+        parent = os.path.dirname(chain[0])   # the hierarchy's mount
         known: dict[str, str] = {}  # the parent's cpus and mems, once read or written here
         for d in chain:
             if version == 2:
                 _enable_v2_controllers(parent)
             fresh = False
             try:
-                d.mkdir()
+                os.mkdir(d)
                 created.append(d)
                 fresh = True
             except FileExistsError:
@@ -552,24 +554,24 @@ class Cgroup:
              ) -> Cgroup:
         """The existing cgroup ``composer/<parts...>``. Raises NotFound if it exists nowhere."""
         paths, versions = cls._layout(parts, hierarchies)
-        present = {c: p for c, p in paths.items() if p.is_dir()}
+        present = {c: p for c, p in paths.items() if os.path.isdir(p)}
         if not present:
             raise NotFound(f"cgroup {'/'.join(parts)}: not found")
         return cls(tuple(parts), present, {c: versions[c] for c in present})
 
     # -- queries and actions --
 
-    def path(self, controller: str) -> Path:
+    def path(self, controller: str) -> str:
         """The directory of *controller* (KeyError if this host does not have it)."""
         return self.paths[controller]
 
-    def _dirs(self) -> list[Path]:
-        seen: dict[Path, None] = {}
+    def _dirs(self) -> list[str]:
+        seen: dict[str, None] = {}
         for p in self.paths.values():
             seen.setdefault(p, None)
         return list(seen)
 
-    def _tracking_dir(self) -> Path:
+    def _tracking_dir(self) -> str:
         for ctrl in ("pids", "memory", "freezer", "cpu", "unified", "cpuset", "devices"):
             if ctrl in self.paths:
                 return self.paths[ctrl]
@@ -578,19 +580,19 @@ class Cgroup:
     def join(self, pid: int) -> None:
         """Move *pid* into this cgroup in every hierarchy."""
         for d in self._dirs():
-            _write(d / "cgroup.procs", str(pid))
+            _write(f"{d}/cgroup.procs", str(pid))
 
     def pids(self) -> list[int]:
         try:
-            text = (self._tracking_dir() / "cgroup.procs").read_text()
+            text = _read(f"{self._tracking_dir()}/cgroup.procs")
         except FileNotFoundError:
             return []
         return sorted(int(x) for x in text.split())
 
-    def _memory_file(self, v1: str, v2: str) -> Path | None:
+    def _memory_file(self, v1: str, v2: str) -> str | None:
         if "memory" not in self.paths:
             return None
-        return self.paths["memory"] / (v1 if self.versions["memory"] == 1 else v2)
+        return f"{self.paths['memory']}/{v1 if self.versions['memory'] == 1 else v2}"
 
     def oom_kills(self) -> int:
         """How many processes the kernel's OOM killer killed in this cgroup."""
@@ -598,7 +600,7 @@ class Cgroup:
         if f is None:
             return 0
         try:
-            for line in f.read_text().splitlines():
+            for line in _read(f).splitlines():
                 key, _, value = line.partition(" ")
                 if key == "oom_kill":
                     return int(value)
@@ -614,11 +616,11 @@ class Cgroup:
         if f is None:
             return 0
         try:
-            return int(f.read_text())
+            return int(_read(f))
         except (FileNotFoundError, ValueError):
             return 0
 
-    def _freezer(self) -> tuple[Path, int]:
+    def _freezer(self) -> tuple[str, int]:
         if "freezer" not in self.paths:
             raise EngineError(f"cgroup {'/'.join(self.parts)}: no freezer on this host")
         return self.paths["freezer"], self.versions["freezer"]
@@ -626,22 +628,22 @@ class Cgroup:
     def frozen(self) -> bool:
         d, v = self._freezer()
         if v == 1:
-            return (d / "freezer.state").read_text().strip() == "FROZEN"
-        return "frozen 1" in (d / "cgroup.events").read_text().splitlines()
+            return _read(f"{d}/freezer.state").strip() == "FROZEN"
+        return "frozen 1" in _read(f"{d}/cgroup.events").splitlines()
 
     def _set_frozen(self, on: bool, timeout: float = 5.0) -> None:
         d, v = self._freezer()
         if v == 1:
-            _write(d / "freezer.state", "FROZEN" if on else "THAWED")
+            _write(f"{d}/freezer.state", "FROZEN" if on else "THAWED")
         else:
-            _write(d / "cgroup.freeze", "1" if on else "0")
+            _write(f"{d}/cgroup.freeze", "1" if on else "0")
         deadline = time.monotonic() + timeout
         while self.frozen() != on:   # FREEZING is transient while tasks stop
             if time.monotonic() > deadline:
                 raise EngineError(f"cgroup {'/'.join(self.parts)}: did not "
                                   f"{'freeze' if on else 'thaw'} within {timeout:g}s")
             if v == 1 and on:
-                _write(d / "freezer.state", "FROZEN")
+                _write(f"{d}/freezer.state", "FROZEN")
             time.sleep(0.005)
 
     def freeze(self) -> None:
@@ -686,31 +688,31 @@ class Cgroup:
         remove_parents(self.parts, walked=dirs)
 
 
-def remove_parents(parts: Sequence[str], walked: Collection[Path] = ()) -> None:
+def remove_parents(parts: Sequence[str], walked: Collection[str] = ()) -> None:
     """Remove the empty parents of ``composer/<parts...>`` in each hierarchy where that cgroup is
     not: a create killed between its mkdirs there left them (say the engine's dir in cpuset,
     made before its cpus were copied), and removal, which walks up from the cgroups it finds,
     never looked. *walked*: the cgroups whose parents that removal walked up from already."""
     with contextlib.suppress(EngineError, InvalidSpec):
         for leaf in Cgroup._layout(parts, None)[0].values():
-            if leaf not in walked and not leaf.exists():
+            if leaf not in walked and not os.path.exists(leaf):
                 _rmdir_parents(leaf)
 
 
-def _rmdir_parents(leaf: Path) -> None:
+def _rmdir_parents(leaf: str) -> None:
     """rmdir *leaf*'s parents up to (not including) ``composer/`` while they are empty."""
-    parent = leaf.parent
-    while parent.name != ROOT_NAME and parent.parent != parent:
+    parent = os.path.dirname(leaf)
+    while os.path.basename(parent) != ROOT_NAME and os.path.dirname(parent) != parent:
         try:
-            parent.rmdir()
+            os.rmdir(parent)
         except FileNotFoundError:
             pass   # not made (or removed meanwhile): its parent may still be
         except OSError:
             break   # another container still uses it
-        parent = parent.parent
+        parent = os.path.dirname(parent)
 
 
-def _write_blkio(res: Resources, paths: Mapping[str, Path], version: int | None,
+def _write_blkio(res: Resources, paths: Mapping[str, str], version: int | None,
                  parts: Sequence[str]) -> list[str]:
     """Write what this host's blkio/io cgroup can take; one warning line for the rest: a setting
     without its file here, or one a device's I/O scheduler refuses (EOPNOTSUPP: BFQ's per-device
@@ -720,7 +722,7 @@ def _write_blkio(res: Resources, paths: Mapping[str, Path], version: int | None,
     refused: list[str] = []
     for name, (ctrl, fname, value) in writes:
         try:
-            _write(paths[ctrl] / fname, value)
+            _write(f"{paths[ctrl]}/{fname}", value)
         except OSError as exc:
             if exc.errno != errno.EOPNOTSUPP:
                 raise InvalidSpec(f"cgroup {'/'.join(parts)}: cannot set {fname} to {value}: "
@@ -730,30 +732,30 @@ def _write_blkio(res: Resources, paths: Mapping[str, Path], version: int | None,
     return [blkio_warning(missing, version, refused)] if missing or refused else []
 
 
-def _copy_cpuset(parent: Path, d: Path) -> bool:
+def _copy_cpuset(parent: str, d: str) -> bool:
     """Give the v1 cpuset *d*, just made here (its cpus and mems empty, or already its parent's
     where the parent clones them), its *parent*'s cpus and mems; False (nothing written) when the
     parent's are empty: it is being made by another create, fill the whole chain."""
     values = {}
     for fname in ("cpuset.cpus", "cpuset.mems"):
-        values[fname] = (parent / fname).read_text().strip()
+        values[fname] = _read(f"{parent}/{fname}").strip()
         if not values[fname]:
             return False
     for fname, value in values.items():
-        _write(d / fname, value)
+        _write(f"{d}/{fname}", value)
     return True
 
 
-def _fill_cpuset(parent: Path, d: Path, parent_values: Mapping[str, str], fresh: bool) -> dict[str, str]:
+def _fill_cpuset(parent: str, d: str, parent_values: Mapping[str, str], fresh: bool) -> dict[str, str]:
     """The v1 cpuset *d*'s cpus and mems, its *parent*'s written where they are empty (*fresh*: d
     was just made here, so they are, and are not read). *parent_values*: the parent's, when
     known (read or written a step above), else read."""
     values = {}
     for fname in ("cpuset.cpus", "cpuset.mems"):
-        own = "" if fresh else (d / fname).read_text().strip()
+        own = "" if fresh else _read(f"{d}/{fname}").strip()
         if not own:
-            own = parent_values.get(fname) or (parent / fname).read_text().strip()
-            _write(d / fname, own)
+            own = parent_values.get(fname) or _read(f"{parent}/{fname}").strip()
+            _write(f"{d}/{fname}", own)
         values[fname] = own
     return values
 
@@ -761,14 +763,14 @@ def _fill_cpuset(parent: Path, d: Path, parent_values: Mapping[str, str], fresh:
 _RACE_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.EACCES})
 
 
-def _enable_v2_controllers(parent: Path) -> None:
+def _enable_v2_controllers(parent: str) -> None:
     """Enable composer's controllers for *parent*'s children where the parent offers them."""
     try:
-        available = set((parent / "cgroup.controllers").read_text().split())
-        enabled = set((parent / "cgroup.subtree_control").read_text().split())
+        available = set(_read(f"{parent}/cgroup.controllers").split())
+        enabled = set(_read(f"{parent}/cgroup.subtree_control").split())
     except OSError:
         return
     want = [c for c in _V2_ENABLE if c in available and c not in enabled]
     if want:
         with contextlib.suppress(OSError):
-            _write(parent / "cgroup.subtree_control", " ".join(f"+{c}" for c in want))
+            _write(f"{parent}/cgroup.subtree_control", " ".join(f"+{c}" for c in want))

@@ -74,7 +74,7 @@ def _log_exec_start(
 
     exec_id = os.urandom(32).hex()
     attrs = event_attrs(doc)
-    path = str(mgr.paths.rundir / EVENTS_FILE)
+    path = f"{mgr.paths.rundir}/{EVENTS_FILE}"
     entrypoint, *args = command or [""]
     what = json.dumps(f"{entrypoint} {' '.join(args)}")[1:-1]  # a JSON string's inside
     for verb in ("exec_create", "exec_start"):
@@ -133,7 +133,7 @@ def attach_stdin(mgr: ContainerManager, ref: str, fd: int) -> None:
             f"container {info.name}: cannot attach stdin: it is {info.status}"
             + ("" if info.spec and info.spec.stdin_open else " and has no stdin_open")
         )
-    out = os.open(mgr.paths.container_run(cid) / "stdin", os.O_WRONLY | os.O_CLOEXEC)
+    out = os.open(f"{mgr.paths.container_run(cid)}/stdin", os.O_WRONLY | os.O_CLOEXEC)
     try:
         while data := os.read(fd, 65536):
             view = memoryview(data)
@@ -196,8 +196,8 @@ def _in_root(mgr: ContainerManager, cid: str, info: ContainerInfo, fn: Callable[
         fn(f"/proc/{info.pid}/root")
         return
     cdir = mgr.paths.container_dir(cid)
-    meta = read_json(cdir / "container.json")
-    config = read_json(cdir / "config.json")
+    meta = read_json(f"{cdir}/container.json")
+    config = read_json(f"{cdir}/config.json")
     if meta is None or config is None:
         raise Conflict(f"container {info.name}: its root filesystem is not available")
     from runtime.executor import init as _init  # noqa: F401 - imported before the fork, used by the child
@@ -208,7 +208,7 @@ def _in_root(mgr: ContainerManager, cid: str, info: ContainerInfo, fn: Callable[
         code = 0
         try:
             os.close(r)
-            view = str(cdir / "rootfs")  # the init's mount point: empty in this namespace
+            view = f"{cdir}/rootfs"  # the init's mount point: empty in this namespace
             _mount_view(view, meta, config, info.name)
             fn(view)
         except BaseException as exc:  # noqa: BLE001 - the child must never unwind into the caller
@@ -264,8 +264,9 @@ def _mount_view(view: str, meta: Mapping[str, Any], config: Mapping[str, Any], n
         _init.mount_one(m, view, sys_)
 
 
-def copy_to(mgr: ContainerManager, ref: str, src: str | Path, dst: str, *, follow_link: bool = False,
-            copy_uid_gid: bool = False) -> None:
+def copy_to(mgr: ContainerManager, ref: str, src: str | os.PathLike[str], dst: str, *,
+            follow_link: bool = False, copy_uid_gid: bool = False) -> None:
+
     """Copy host file or directory *src* (``-``: a tar stream on stdin) to *dst* inside the
     container (into its volumes and binds too, also when it is stopped), as docker's cp: owned by
     root unless *copy_uid_gid*, a symlink *src* copied as a link unless *follow_link*."""
@@ -319,7 +320,7 @@ def sync_files(
 
 
 def copy_from(
-    mgr: ContainerManager, ref: str, src: str, dst: str | Path, *, follow_link: bool = False
+    mgr: ContainerManager, ref: str, src: str, dst: str | os.PathLike[str], *, follow_link: bool = False
 ) -> None:
     """Copy *src* inside the container (its volumes and binds included) to host path *dst*
     (``-``: a tar stream on stdout), as docker's cp: a symlink *src* is copied as a link unless

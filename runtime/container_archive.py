@@ -34,7 +34,7 @@ WHITEOUT_PREFIX: Final = ".wh."
 
 def _layers(mgr: ContainerManager, cid: str, name: str) -> tuple[str, list[str]]:
     """(upper dir, lower dirs topmost first) of container *cid*."""
-    meta = read_json(mgr.paths.container_dir(cid) / "container.json")
+    meta = read_json(f"{mgr.paths.container_dir(cid)}/container.json")
     if meta is None or not meta.get("upperdir"):
         raise Conflict(f"container {name}: its file system is not available")
     return str(meta["upperdir"]), [str(d) for d in reversed(meta.get("lowerdirs") or [])]
@@ -184,7 +184,7 @@ def commit(mgr: ContainerManager, ref: str, reference: str | None = None, *, aut
     full = commit_config(config, info.spec, cid, author=author, message=message, changes=changes,
                          created=now_rfc3339())  # the changes checked before any pause or write
     upper, _ = _layers(mgr, cid, info.name)
-    tmpdir = mgr.paths.root / "tmp"
+    tmpdir = Path(mgr.paths.root) / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
     paused = pause and info.status == "running"
     if paused:

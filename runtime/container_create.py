@@ -8,7 +8,6 @@ from __future__ import annotations
 import _thread
 import contextlib
 import functools
-import json
 import marshal
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,6 +18,7 @@ from runtime.background import Background
 from runtime.container_records import asdict, event_attrs, spec_from_json, spec_to_json
 from runtime.containers import KIND, StartError
 from runtime.errors import Conflict, EngineError, ExecError, InvalidSpec, MissingTool, NotFound
+from runtime.json_accel import dumps
 from runtime.logs import rfc3339_nano
 from runtime.spec import ContainerInfo, ContainerSpec
 from runtime.state import StateError
@@ -117,7 +117,7 @@ class NetworkGate:
         self.fd = -1
         self.steps: list[Callable[[], object]] = []
 
-    def make(self, run: os.PathLike[str]) -> None:
+    def make(self, run: str) -> None:
         from runtime.executor import NET_GATE
 
         path = os.path.join(run, NET_GATE)
@@ -303,8 +303,8 @@ def _prepare(
     cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
     undo.append(lambda: remove_tree(cdir))
     undo.append(lambda: remove_tree(run))
-    for d in (cdir / "upper", cdir / "work", cdir / "rootfs", run):
-        d.mkdir(parents=True, exist_ok=True)
+    for d in (f"{cdir}/upper", f"{cdir}/work", f"{cdir}/rootfs", run):
+        os.makedirs(d, exist_ok=True)
     if gate is not None:
         gate.make(run)
     config = dict(image.config)
@@ -316,7 +316,7 @@ def _prepare(
         user = resolve_in_dirs(
             spec.user or str(config.get("User") or "") or None,
             spec.group_add,
-            [cdir / "upper", *reversed(image.layer_dirs)],
+            [f"{cdir}/upper", *reversed(image.layer_dirs)],
         )
     except UserError as exc:
         raise InvalidSpec(f"container {spec.name}: {exc}") from None
@@ -351,7 +351,7 @@ def _prepare(
         _create_bind_sources(spec)
         # volumes
         volume_sources, mount_error = _volumes(
-            mgr, cid, spec, config, doc, undo, [str(cdir / "upper"), *reversed(image.layer_dirs)]
+            mgr, cid, spec, config, doc, undo, [f"{cdir}/upper", *reversed(image.layer_dirs)]
         )
         spec = _with_image_volumes(spec, volume_sources, doc)
         # network (before the init: it joins the netns pin; with a gate, before its workload)
@@ -362,8 +362,8 @@ def _prepare(
             net = mgr.engine.networks.setup_container(cid, spec, replaces, ahead)
             _take_network(doc, net)
         undo.append(lambda: mgr.engine.networks.teardown_container(cid))
-        hostname_path = run / "hostname"
-        hostname_path.write_text((net.hostname or S.default_hostname(spec, cid)) + "\n")
+        hostname_path = f"{run}/hostname"
+        _write(hostname_path, (net.hostname or S.default_hostname(spec, cid)) + "\n")
         seccomp_path = _seccomp(mgr, cid, spec, caps)
     except BaseException:
         if making is not None:
@@ -372,13 +372,13 @@ def _prepare(
     if making is not None:
         cg: Cgroup = making.result()
         warnings.extend(cg.warnings)
-        cgroup_procs = sorted({str(p / "cgroup.procs") for p in cg.paths.values()})
+        cgroup_procs = sorted({f"{p}/cgroup.procs" for p in cg.paths.values()})
     healthcheck = spec.healthcheck if spec.healthcheck is not None else _image_healthcheck(config)
     if healthcheck is not None and healthcheck.test[:1] == ("NONE",):
         healthcheck = None
     inputs = oci.BundleInputs(
         container_id=cid,
-        rootfs=str(cdir / "rootfs"),
+        rootfs=f"{cdir}/rootfs",
         user=user,
         caps=caps,
         net=net,
@@ -417,12 +417,12 @@ def _prepare(
         "id": cid,
         "name": spec.name,
         "lowerdirs": list(image.layer_dirs),
-        "upperdir": str(cdir / "upper"),
-        "workdir": str(cdir / "work"),
+        "upperdir": f"{cdir}/upper",
+        "workdir": f"{cdir}/work",
         "cgroup": cgroup_parts,
         "cgroup_procs": cgroup_procs,
         "seccomp_bpf": seccomp_path,
-        "log_path": str(cdir / "ctr.log"),
+        "log_path": f"{cdir}/ctr.log",
         "log_max_size": spec.log_max_size,
         "log_max_file": spec.log_max_file,
         "restart": asdict(spec.restart),
@@ -433,8 +433,8 @@ def _prepare(
         "auto_remove": spec.volatile,  # --rm: the monitor sees to its removal (runtime/autoremove.py)
         "event_attrs": event_attrs(doc),  # the monitor's events (start, die, ...) carry them
     }
-    (cdir / "monitor.bin.tmp").write_bytes(marshal.dumps({"config": bundle, "meta": meta}))
-    os.replace(cdir / "monitor.bin.tmp", cdir / "monitor.bin")  # a kill mid-write leaves none
+    _write(f"{cdir}/monitor.bin.tmp", marshal.dumps({"config": bundle, "meta": meta}))
+    os.replace(f"{cdir}/monitor.bin.tmp", f"{cdir}/monitor.bin")  # a kill mid-write leaves none
     doc["command"] = bundle["process"]["args"]
     doc["image_config"] = config  # inspect's Config merges it, as docker's container keeps its image's
     doc["healthcheck"] = meta["healthcheck"] is not None
@@ -468,9 +468,14 @@ def _finish_bundle(mgr: ContainerManager, cid: str, doc: dict[str, Any], bundle:
     """The bundle's files the engine reads (its monitor reads monitor.bin) and the row: once all
     are written the container is whole (ContainerManager.intact)."""
     cdir = mgr.paths.container_dir(cid)
-    (cdir / "config.json").write_text(json.dumps(bundle))  # no indent: the C encoder
-    (cdir / "container.json").write_text(json.dumps(meta))
+    _write(f"{cdir}/config.json", dumps(bundle))  # no indent: the C encoder
+    _write(f"{cdir}/container.json", dumps(meta))
     mgr._save(cid, doc)
+
+
+def _write(path: str, data: str | bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
 
 
 def _created_unstarted(mgr: ContainerManager, cid: str, spec: ContainerSpec, doc: dict[str, Any],
@@ -637,21 +642,22 @@ def _seccomp(mgr: ContainerManager, cid: str, spec: ContainerSpec, caps: frozens
         return None
     from runtime.security import seccomp
 
-    cache = mgr.paths.root / "cache" / "seccomp"
-    path = mgr.paths.container_dir(cid) / "seccomp.bpf"
+    cache = f"{mgr.paths.root}/cache/seccomp"
+    path = f"{mgr.paths.container_dir(cid)}/seccomp.bpf"
     if spec.seccomp == "default":
         bpf, cached = seccomp.default_filter(cache, caps)
         try:  # a hard link: no new inode (each is ~0.5 ms on an ext4 that just removed many)
             os.link(cached, path)
-            return str(path)
+            return path
         except OSError:
             pass   # pruned meanwhile, another filesystem: a copy
     else:  # a profile file: checked (and compiled on a cache miss) by the compiler's module
         from runtime.security.seccomp_compile import load_profile_file
 
         bpf = seccomp.cached_filter(cache, load_profile_file(spec.seccomp), caps)
-    path.write_bytes(bpf)
-    return str(path)
+    _write(path, bpf)
+    return path
+
 
 
 def _image_path(layers: list[str], target: str) -> list[str] | None:

@@ -22,7 +22,6 @@ from runtime.trees import remove_tree, remove_trees  # not shutil (zlib, bz2, lz
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
     from runtime.containers import ContainerManager
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 def log_event(mgr: ContainerManager, cid: str, doc: Mapping[str, Any], action: str, extra: str = "") -> None:
     """Append the event of a verb this process performs to the engine's event log (what a
     container's monitor does itself, start, die, oom and health_status, it logs)."""
-    append_event(str(mgr.paths.rundir / EVENTS_FILE), cid, action, event_attrs(doc), extra)
+    append_event(f"{mgr.paths.rundir}/{EVENTS_FILE}", cid, action, event_attrs(doc), extra)
 
 
 def stop(mgr: ContainerManager, ref: str, timeout: float | None = None) -> ContainerInfo:
@@ -83,12 +82,19 @@ def kill(mgr: ContainerManager, ref: str, signal: str | int = "SIGKILL") -> Cont
     return mgr.get(cid)
 
 
+def _mark_stopping(run: str) -> None:
+    """The ``stopping`` marker in the container's run dir: its monitor restarts it no more."""
+    with open(f"{run}/stopping", "w") as f:
+        f.write(rfc3339_nano())
+
+
 def _end_restarts(mgr: ContainerManager, cid: str) -> None:
+
     """No restart of *cid* by its restart policy until it is started again (stop, kill, rm -f):
     the ``stopping`` marker its monitor reads when the init dies, and the word that wakes a
     monitor waiting out a back-off."""
     with contextlib.suppress(OSError):
-        (mgr.paths.container_run(cid) / "stopping").write_text(rfc3339_nano())
+        _mark_stopping(mgr.paths.container_run(cid))
     with contextlib.suppress(OSError):
         mgr._write_ctl(cid, "stop")
 
@@ -144,17 +150,17 @@ def kill_everything(mgr: ContainerManager, cid: str, doc: Mapping[str, Any] | No
     and for its thread for *cid* too once that wrote its exit file (_remove): the thread then
     only hands over the removal, and the process holds nothing of the container."""
     run = mgr.paths.container_run(cid)
-    state = read_json(run / "state.json") or {}
-    mon = read_json(run / "monitor.json") or {}
+    state = read_json(f"{run}/state.json") or {}
+    mon = read_json(f"{run}/monitor.json") or {}
     shared = bool(mon.get("process"))
     # a shared monitor's thread past its exit file (`run --rm` as its workload exits) ends by
     # itself: no restart to hold off, nothing to stop
-    ending = shared and (run / "exit.json").exists()
+    ending = shared and os.path.exists(f"{run}/exit.json")
     if pid_alive(int(state.get("pid") or 0), state.get("pid_start")) or (
         not ending and pid_alive(int(mon.get("pid") or 0), mon.get("starttime"))
     ):
         with contextlib.suppress(OSError):
-            (run / "stopping").write_text(rfc3339_nano())
+            _mark_stopping(run)
         # a shared monitor's thread ends once its init is gone: waited for after the cgroup kill
         container_monitor.kill_monitor(mgr, cid, wait=not shared)
     if doc is None:
@@ -207,7 +213,7 @@ def _remove(mgr: ContainerManager, cid: str, doc: dict[str, Any], claim: int, *,
         _force_kill(mgr, cid, doc, info)
     # a shared monitor's thread (its fork that hands over the removal, ~1 ms) and then its process
     # (which ends after its last thread, 1-5 ms) are waited for late, overlapping the removal
-    mon = read_json(mgr.paths.container_run(cid) / "monitor.json") or {}
+    mon = read_json(f"{mgr.paths.container_run(cid)}/monitor.json") or {}
     cg = kill_everything(mgr, cid, doc, await_pod_monitor=False)  # also when a crashed create left none
     errors: list[str] = []
     try:
@@ -263,10 +269,10 @@ def _dirs_to_trash(mgr: ContainerManager, cid: str) -> bool:
     dir last: a run dir's trash left by a kill is what a repair finds (NetworkManager.repair)."""
     cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
     cdir_trash, run_trash = mgr.paths.container_trash(cid)
-    return (run / "exit.json").exists() and _renamed(cdir, cdir_trash) and _renamed(run, run_trash)
+    return os.path.exists(f"{run}/exit.json") and _renamed(cdir, cdir_trash) and _renamed(run, run_trash)
 
 
-def _renamed(path: Path, trash: Path) -> bool:
+def _renamed(path: str, trash: str) -> bool:
     try:
         os.rename(path, trash)
     except OSError:  # gone already, or a trash of a killed removal in the way: deleted here

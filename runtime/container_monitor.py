@@ -13,7 +13,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from runtime.containers import KIND, pid_alive, read_json
 from runtime.errors import ExecError
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from runtime.containers import ContainerManager
     from runtime.warm_monitor import WarmMonitor
 
-MONITOR: Final = str(Path(__file__).resolve().parent / "monitor.py")
+MONITOR: Final = os.path.join(os.path.dirname(os.path.realpath(__file__)), "monitor.py")
 _PIDFD_THREAD: Final = os.O_EXCL  # pidfd_open: a pidfd of one thread, readable once it exited
 
 
@@ -115,10 +114,10 @@ def spawn_monitor(
         launch = functools.partial(warm.launch_pod, meanwhile=later.pending())
     else:
         later()
-    if pod or zygote.worth_it(str(mgr.paths.rundir), zygote.others_in(str(run.parent), cid)):
+    if pod or zygote.worth_it(mgr.paths.rundir, zygote.others_in(os.path.dirname(run), cid)):
         try:
             out = zygote.spawn_monitor(
-                str(mgr.paths.rundir), str(cdir), str(run), start=start, pod=pod or None, launch=launch,
+                mgr.paths.rundir, cdir, run, start=start, pod=pod or None, launch=launch,
                 before_request=later,
             )
         except zygote.Unavailable:
@@ -171,28 +170,29 @@ def start_created(mgr: ContainerManager, cid: str) -> None:
 
     _resolver_ready(mgr)
     run = mgr.paths.container_run(cid)
-    reply = run / f"reply.{os.getpid()}.{threading.get_ident()}"
+    reply_name = f"reply.{os.getpid()}.{threading.get_ident()}"
+    reply = f"{run}/{reply_name}"
     with contextlib.suppress(FileNotFoundError):
-        reply.unlink()
+        os.unlink(reply)
     os.mkfifo(reply, 0o600)
     try:
         fd = os.open(reply, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            mgr._write_ctl(cid, f"reply {reply.name} start")
+            mgr._write_ctl(cid, f"reply {reply_name} start")
             poller = select.poll()
             poller.register(fd, select.POLLIN)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 if poller.poll(50):
                     break  # answered
-                state = read_json(run / "state.json") or {}
+                state = read_json(f"{run}/state.json") or {}
                 if state.get("status") != "created" or not mgr._monitor_alive(cid):
                     break
         finally:
             os.close(fd)
     finally:
         with contextlib.suppress(FileNotFoundError):
-            reply.unlink()
+            os.unlink(reply)
     error = started_state(mgr, cid).get("error")
     if error:
         raise ExecError(str(error))
@@ -203,7 +203,7 @@ def started_state(mgr: ContainerManager, cid: str) -> dict[str, Any]:
     state.json while the monitor lives; once it ended, its exit file, or, once a reader folded
     that (the fold writes the row, then removes the exit file, then state.json), the row's."""
     run = mgr.paths.container_run(cid)
-    state = read_json(run / "state.json") or read_json(run / "exit.json")
+    state = read_json(f"{run}/state.json") or read_json(f"{run}/exit.json")
     if state is None:
         last = (mgr.store.read().get(KIND, cid) or {}).get("last_state")
         state = last if isinstance(last, dict) else {}
@@ -211,7 +211,7 @@ def started_state(mgr: ContainerManager, cid: str) -> dict[str, Any]:
 
 
 def signal_init(mgr: ContainerManager, cid: str, sig: int) -> bool:
-    state = read_json(mgr.paths.container_run(cid) / "state.json") or {}
+    state = read_json(f"{mgr.paths.container_run(cid)}/state.json") or {}
     pid = int(state.get("pid") or 0)
     if not pid_alive(pid, state.get("pid_start")):
         return False
@@ -225,7 +225,8 @@ def signal_init(mgr: ContainerManager, cid: str, sig: int) -> bool:
 def wait_monitor_exit(mgr: ContainerManager, cid: str, timeout: float) -> bool:
     """True once the monitor of *cid* is gone (woken by its pidfd, not by polling). A pod's
     shared monitor: its thread for *cid* (a thread's pidfd, Linux 6.9; polled before)."""
-    mon = read_json(mgr.paths.container_run(cid) / "monitor.json") or {}
+    mon = read_json(f"{mgr.paths.container_run(cid)}/monitor.json") or {}
+
     pid, start = int(mon.get("pid") or 0), mon.get("starttime")
     if not pid_alive(pid, start):
         return True
@@ -255,8 +256,8 @@ def kill_monitor(mgr: ContainerManager, cid: str, *, wait: bool = True) -> None:
     """End a created container's monitor (and its init at the gate). A pod's shared monitor
     serves others: its thread for *cid* is told to stop and ends once its init died (a kill
     of a thread's id would kill the whole process)."""
-    state = read_json(mgr.paths.container_run(cid) / "state.json") or {}
-    mon = read_json(mgr.paths.container_run(cid) / "monitor.json") or {}
+    state = read_json(f"{mgr.paths.container_run(cid)}/state.json") or {}
+    mon = read_json(f"{mgr.paths.container_run(cid)}/monitor.json") or {}
     targets = [(int(state.get("pid") or 0), state.get("pid_start"))]
     if mon.get("process"):
         with contextlib.suppress(OSError):

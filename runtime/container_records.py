@@ -6,10 +6,10 @@ the ~50 fields: every `ps` decodes each listed container's spec.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 
 from runtime import spec as S
+from runtime.json_accel import dumps, loads
 from runtime.record import field_names
 from runtime.spec import ContainerSpec
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def spec_to_json(spec: ContainerSpec) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(json.dumps(asdict(spec)))  # tuples -> lists
+    out: dict[str, Any] = loads(dumps(asdict(spec)))  # tuples -> lists
     return out
 
 
@@ -87,7 +87,8 @@ def event_attrs(doc: Mapping[str, Any]) -> str:
     attrs = {str(k): str(v) for k, v in (doc.get("labels") or {}).items()}
     fixed = {"image": str(doc.get("image") or ""), "name": str(doc.get("name") or "")}
     while True:
-        text = json.dumps({**attrs, **fixed}, separators=(",", ":"))[1:-1]
+        text = dumps({**attrs, **fixed}, separators=(",", ":"))[1:-1]
+
         if len(text) <= EVENT_ATTRS_MAX or not attrs:
             return text
         del attrs[max(attrs, key=lambda k: len(k) + len(attrs[k]))]

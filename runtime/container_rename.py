@@ -14,6 +14,7 @@ import marshal
 import os
 import re
 import sqlite3
+from pathlib import Path
 
 from runtime.container_records import event_attrs
 from runtime.containers import KIND, NETCTR_KIND
@@ -93,7 +94,7 @@ def _check_free(hit: tuple[str, object] | None, cid: str, new: str) -> None:
 def _rewrite_bundle(mgr: ContainerManager, cid: str, doc: dict[str, object]) -> None:
     """The name a monitor started from now on gives its events and errors (a monitor already
     running keeps the name it was started with)."""
-    cdir = mgr.paths.container_dir(cid)
+    cdir = Path(mgr.paths.container_dir(cid))
     try:
         with open(cdir / "monitor.bin", "rb") as f:
             bundle = marshal.load(f)

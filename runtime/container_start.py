@@ -66,7 +66,7 @@ def start(mgr: ContainerManager, ref: str) -> ContainerInfo:
 def _fresh_start(mgr: ContainerManager, cid: str, doc: dict[str, Any], info: ContainerInfo,
                  donor: str | None) -> None:
     """start's part from its ports to its new monitor, which forks the init, its gate open."""
-    run = mgr.paths.container_run(cid)
+    run = Path(mgr.paths.container_run(cid))
     # its published ports, freed when it stopped (NetworkError when one is taken: nothing changed)
     ports = mgr.engine.networks.claim_ports(cid) if doc.get("ports") else None
     if info.spec is None or (info.spec.network_mode or "bridge") == "bridge":
@@ -111,7 +111,7 @@ def _rejoin_namespaces(mgr: ContainerManager, cid: str, spec: ContainerSpec) -> 
     paths = joined_namespaces(mgr, spec)  # Conflict when X is not running
     if not paths:
         return
-    cdir = mgr.paths.container_dir(cid)
+    cdir = Path(mgr.paths.container_dir(cid))
     config = json.loads((cdir / "config.json").read_text())
     namespaces = config["linux"]["namespaces"]
     stale = [n for n in namespaces if n["type"] in paths and n.get("path") != paths[n["type"]]]
@@ -126,7 +126,7 @@ def _rejoin_namespaces(mgr: ContainerManager, cid: str, spec: ContainerSpec) -> 
 def _repair_run_dir(mgr: ContainerManager, cid: str, doc: dict[str, Any], info: ContainerInfo) -> None:
     """Recreate what the volatile run dir held (netns pin, hosts, resolv.conf, hostname) when
     it is gone, e.g. after a reboot, before the init needs it."""
-    cdir, run = mgr.paths.container_dir(cid), mgr.paths.container_run(cid)
+    cdir, run = Path(mgr.paths.container_dir(cid)), Path(mgr.paths.container_run(cid))
     config = mgr._bundle(cid, info.name)
     linux = config["linux"]
     netns = next((n.get("path") for n in linux["namespaces"] if n["type"] == "network"), None)
@@ -162,7 +162,7 @@ def _repair_cgroup(mgr: ContainerManager, cid: str, info: ContainerInfo) -> None
     """Make the container's cgroup again where it is gone, before its init must join it (else:
     'cannot join the cgroup'): a reboot empties /sys/fs/cgroup while the state stays, and an rm
     killed after the cgroup's removal leaves the container, which up -d then starts."""
-    meta = read_json(mgr.paths.container_dir(cid) / "container.json") or {}
+    meta = read_json(f"{mgr.paths.container_dir(cid)}/container.json") or {}
     procs, parts = meta.get("cgroup_procs") or [], meta.get("cgroup")
     if not parts or info.spec is None or all(os.path.isdir(os.path.dirname(p)) for p in procs):
         return
@@ -188,7 +188,7 @@ def restart(mgr: ContainerManager, ref: str, timeout: float | None = None) -> Co
             if claim >= 0:
                 autoremove.mark(claim, b"restarted")
                 with contextlib.suppress(OSError):
-                    (mgr.paths.container_run(cid) / autoremove.CLAIM).unlink()
+                    os.unlink(f"{mgr.paths.container_run(cid)}/{autoremove.CLAIM}")
         finally:
             autoremove.release(claim)
         info = start(mgr, cid)

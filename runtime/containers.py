@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 
 from runtime import procs
 from runtime import spec as S
 from runtime.container_records import spec_from_json
 from runtime.container_records import spec_to_json as spec_to_json  # re-exported: tests, callers
 from runtime.errors import Conflict, EngineError, ExecError, NotFound
+from runtime.json_accel import load as json_load
+from runtime.json_accel import loads as json_loads
 from runtime.logs import follow_log, read_log
 from runtime.spec import ContainerInfo, ContainerSpec, ExecSpec, LogRecord
 
@@ -112,10 +112,10 @@ def check_transition(verb: str, status: str, name: str) -> None:
 # ---- liveness ----------------------------------------------------------------------------------
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: str) -> dict[str, Any] | None:
     try:
         with open(path) as f:
-            data = json.load(f)
+            data = json_load(f)
         return data if isinstance(data, dict) else None
     except (OSError, ValueError):
         return None
@@ -169,8 +169,8 @@ class ContainerManager:
     def list(
         self, *, all: bool = True, labels: Mapping[str, str] | None = None
     ) -> builtins.list[ContainerInfo]:
-        dns = self.paths.rundir / "dns"  # NetworkManager.dns_dir(): a resolver killed, or left
-        if os.path.exists(dns / "records") or os.path.exists(dns / "ctl.sock"):  # without records
+        dns = f"{self.paths.rundir}/dns"  # NetworkManager.dns_dir(): a resolver killed, or left
+        if os.path.exists(f"{dns}/records") or os.path.exists(f"{dns}/ctl.sock"):  # without records
             self.engine.networks.ensure_resolver()  # every listing command repairs it
         out = []
         for cid, doc in self.store.read().list(KIND):
@@ -185,13 +185,14 @@ class ContainerManager:
         """Whether *cid*'s bundle was written whole. A create killed between its state row and its
         bundle leaves a row without one: such a container cannot start, only be removed."""
         cdir = self.paths.container_dir(cid)
-        return all(os.path.isfile(cdir / n) for n in BUNDLE_FILES)
+        return all(os.path.isfile(f"{cdir}/{n}") for n in BUNDLE_FILES)
 
     def _bundle(self, cid: str, name: str) -> dict[str, Any]:
         """The OCI config of *cid*, or a one-line error when its bundle is missing or damaged."""
         cdir = self.paths.container_dir(cid)
         try:
-            config = json.loads((cdir / "config.json").read_text())
+            with open(f"{cdir}/config.json") as f:
+                config = json_loads(f.read())
             if not self.intact(cid) or not isinstance(config, dict):
                 raise ValueError
             return config
@@ -202,7 +203,7 @@ class ContainerManager:
             ) from None
 
     def _monitor_alive(self, cid: str) -> bool:
-        mon = read_json(self.paths.container_run(cid) / "monitor.json")
+        mon = read_json(f"{self.paths.container_run(cid)}/monitor.json")
         return mon is not None and pid_alive(int(mon.get("pid") or 0), mon.get("starttime"))
 
     def _runtime_state(
@@ -212,14 +213,14 @@ class ContainerManager:
         (unless not *fold*: see get)."""
         run = self.paths.container_run(cid)
         # exit.json is the monitor's last write: once it exists the container is done for good
-        final = read_json(run / "exit.json")
+        final = read_json(f"{run}/exit.json")
         if final is not None:
             if fold:
                 self._fold(cid, final, doc)
             else:
                 final["status"] = _final_status(final, doc)
             return str(final["status"]), final
-        state = read_json(run / "state.json") or {}
+        state = read_json(f"{run}/state.json") or {}
         last = doc.get("last_state")
         if isinstance(last, dict) and not state:  # folded; start() drops it before a new monitor
             return str(last.get("status") or "exited"), last
@@ -263,7 +264,7 @@ class ContainerManager:
         run = self.paths.container_run(cid)
         for name in ("exit.json", "state.json"):
             with contextlib.suppress(FileNotFoundError):
-                (run / name).unlink()
+                os.unlink(f"{run}/{name}")
         if doc.get("device_volumes"):  # unmounted if it was their last user (container_create)
             self.engine.volumes.release(doc["device_volumes"])
 
@@ -282,7 +283,7 @@ class ContainerManager:
         status, st = self._runtime_state(cid, doc, fold=fold)
         health = ""
         if doc.get("healthcheck") and status in ("running", "paused"):
-            h = read_json(self.paths.container_run(cid) / "health.json")
+            h = read_json(f"{self.paths.container_run(cid)}/health.json")
             health = str(h.get("Status", "starting")) if h else "starting"
         spec = self._spec_of(cid, doc["spec"])
         return ContainerInfo(
@@ -321,7 +322,7 @@ class ContainerManager:
         info = self._info(cid, doc)
         health = None
         if doc.get("healthcheck") and info.status != "created":
-            health = read_json(self.paths.container_run(cid) / "health.json") or {
+            health = read_json(f"{self.paths.container_run(cid)}/health.json") or {
                 "Status": "starting", "FailingStreak": 0, "Log": []}
         image_config = doc.get("image_config")
         if image_config is None:  # made before the row kept it: the image, while it is there
@@ -333,12 +334,12 @@ class ContainerManager:
         rec = self.store.read().get(NETCTR_KIND, cid) or {}
         return S.ContainerDetails(
             info=info, image_config=image_config, health=health, endpoints=self._endpoints(cid, rec),
-            volume_dirs={t: str(self.paths.volumes / name / "_data") for t, name in info.mounts},
-            container_dir=str(self.paths.container_dir(cid)),
-            log_path=str(self.paths.container_dir(cid) / "ctr.log"),
-            hosts_path=str(rec.get("hosts_path") or run / "hosts"),
-            resolv_path=str(rec.get("resolv_path") or run / "resolv.conf"),
-            hostname_path=str(run / "hostname"),
+            volume_dirs={t: f"{self.paths.volumes}/{name}/_data" for t, name in info.mounts},
+            container_dir=self.paths.container_dir(cid),
+            log_path=f"{self.paths.container_dir(cid)}/ctr.log",
+            hosts_path=str(rec.get("hosts_path") or f"{run}/hosts"),
+            resolv_path=str(rec.get("resolv_path") or f"{run}/resolv.conf"),
+            hostname_path=f"{run}/hostname",
             sandbox_key=str(rec.get("netns_path") or "") if rec.get("mode") != "host" else "")
 
     def _endpoints(self, cid: str, rec: Mapping[str, Any]) -> tuple[S.EndpointInfo, ...]:
@@ -393,7 +394,7 @@ class ContainerManager:
             tx.put(KIND, cid, doc, name=doc["name"])
 
     def _write_ctl(self, cid: str, cmd: str) -> None:
-        fd = os.open(self.paths.container_run(cid) / "ctl", os.O_WRONLY | os.O_NONBLOCK)
+        fd = os.open(f"{self.paths.container_run(cid)}/ctl", os.O_WRONLY | os.O_NONBLOCK)
         try:
             os.write(fd, (cmd + "\n").encode())
         finally:
@@ -483,7 +484,7 @@ class ContainerManager:
         file, once its init has exited; True when it is there. A stat per millisecond: a get() per
         poll decodes the row and reads three files (F16). Another reader may fold the file into
         the row first: then this times out and the caller's get() sees the exit."""
-        path = self.paths.container_run(cid) / "exit.json"
+        path = f"{self.paths.container_run(cid)}/exit.json"
         deadline = time.monotonic() + timeout
         while not os.path.exists(path):
             if time.monotonic() >= deadline:
@@ -516,9 +517,9 @@ class ContainerManager:
             time.sleep(0.02)
 
     # ---- logs ----
-    def log_path(self, ref: str) -> Path:
+    def log_path(self, ref: str) -> str:
         cid, _ = self._find(ref)
-        return self.paths.container_dir(cid) / "ctr.log"
+        return f"{self.paths.container_dir(cid)}/ctr.log"
 
     def logs(
         self,
@@ -530,7 +531,7 @@ class ContainerManager:
         until: float | None = None,
     ) -> Iterator[LogRecord]:
         cid, _ = self._find(ref)
-        path = self.paths.container_dir(cid) / "ctr.log"
+        path = f"{self.paths.container_dir(cid)}/ctr.log"
         if not follow:
             return iter(read_log(path, tail=tail, since=since, until=until))
         return follow_log(path, lambda: self._monitor_alive(cid), tail=tail, since=since, until=until)
@@ -575,7 +576,7 @@ class ContainerManager:
 
         return container_access.top(self, ref)
 
-    def copy_to(self, ref: str, src: str | Path, dst: str, *, follow_link: bool = False,
+    def copy_to(self, ref: str, src: str | os.PathLike[str], dst: str, *, follow_link: bool = False,
                 copy_uid_gid: bool = False) -> None:
         """Copy host file or directory *src* (``-``: a tar stream on stdin) to *dst* inside the
         container; with *copy_uid_gid* its owners are kept, else root owns the copy."""
@@ -590,7 +591,10 @@ class ContainerManager:
 
         container_access.sync_files(self, ref, copies, deletes)
 
-    def copy_from(self, ref: str, src: str, dst: str | Path, *, follow_link: bool = False) -> None:
+    def copy_from(self, ref: str, src: str, dst: str | os.PathLike[str], *,
+                  follow_link: bool = False) -> None:
+
+
         """Copy *src* inside the container to host path *dst* (``-``: a tar stream on stdout)."""
         from runtime import container_access
 

@@ -62,7 +62,7 @@ def parse_event(line: bytes) -> Event | None:
 
 
 def read_events(
-    rundir: Path,
+    rundir: str | Path,
     *,
     since: int | None = None,
     until: int | None = None,
@@ -75,13 +75,14 @@ def read_events(
     logged events between them (both included; the rotated file too), then, unless *until* has
     passed, new events as they come until *until*. A missing log is an empty history.
     """
-    path = rundir / EVENTS_FILE
+    path = Path(rundir) / EVENTS_FILE
     replay = since is not None or until is not None
     lo = since or 0
     fh = _open(path)
     try:
         if replay:
-            rotated = _open(rundir / (EVENTS_FILE + ".1"))
+            rotated = _open(Path(rundir) / (EVENTS_FILE + ".1"))
+
             if rotated is not None:
                 with rotated:
                     if fh is None or os.fstat(rotated.fileno()).st_ino != os.fstat(fh.fileno()).st_ino:

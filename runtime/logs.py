@@ -15,7 +15,6 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
-    from pathlib import Path
     from typing import Final, Literal
 
     from runtime.spec import LogRecord
@@ -105,7 +104,8 @@ class LineFramer:
 class LogWriter:
     """Append records to ``path``; rotate to ``path.1`` ... when it grows past ``max_size``."""
 
-    def __init__(self, path: str | Path, max_size: int | None = None, max_files: int = 1) -> None:
+    def __init__(self, path: str | os.PathLike[str], max_size: int | None = None,
+                 max_files: int = 1) -> None:
         self.path, self.max_size, self.max_files = str(path), max_size, max(1, max_files)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         self._size = os.fstat(self._fd).st_size
@@ -204,13 +204,16 @@ def _rotate_events(path: str, fd: int) -> int:
 # ---- readers ------------------------------------------------------------------------------------
 
 
-def log_files(path: Path) -> list[Path]:
-    """The current log file and its rotated predecessors, oldest first."""
-    rotated = sorted(
-        (p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()),
-        key=lambda p: -int(p.suffix[1:]),
-    )
-    return [*rotated, path]
+def log_files(path: str) -> list[str]:
+    """The current log file and its rotated predecessors (``path.1``, ...), oldest first."""
+    parent, name = os.path.split(path)
+    try:
+        names = os.listdir(parent or ".")
+    except FileNotFoundError:
+        names = []
+    numbers = sorted((int(n[len(name) + 1:]) for n in names
+                      if n.startswith(f"{name}.") and n[len(name) + 1:].isdecimal()), reverse=True)
+    return [*(f"{path}.{k}" for k in numbers), path]
 
 
 def _in_window(rec: LogRecord, since: str | None, until: str | None) -> bool:
@@ -218,7 +221,7 @@ def _in_window(rec: LogRecord, since: str | None, until: str | None) -> bool:
 
 
 def read_log(
-    path: Path, *, tail: int | None = None, since: float | None = None, until: float | None = None
+    path: str, *, tail: int | None = None, since: float | None = None, until: float | None = None
 ) -> list[LogRecord]:
     """Records of a container's log (all rotated files), filtered; *tail* keeps the last N."""
     lo = None if since is None else rfc3339_nano(int(since * 1e9))
@@ -239,7 +242,8 @@ def read_log(
 
 
 def follow_log(
-    path: Path,
+    path: str,
+
     running: Callable[[], bool],
     *,
     tail: int | None = None,

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import _sqlite3 as sqlite3  # sqlite3 itself (dbapi2) adds datetime adapters and imports datetime: ~2 ms
 import _thread  # threading's local and RLock, without importing threading (~1 ms of every `ps`, F14)
-import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 
 from runtime.errors import EngineError
+from runtime.json_accel import dumps, loads
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class StateError(EngineError):
     """The state database failed (disk full, i/o error, corrupt file, locked for too long)."""
 
 
-def state_error(path: Path, exc: sqlite3.Error) -> StateError:
+def state_error(path: str, exc: sqlite3.Error) -> StateError:
     """*exc* as a one-line StateError naming the database, e.g. ``state database
     /var/lib/composer/state.db: no space left on device``."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -64,19 +64,19 @@ def state_error(path: Path, exc: sqlite3.Error) -> StateError:
 class Tx:
     """Operations inside one transaction. Obtained from Store.transaction() or Store.read()."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str | None = None) -> None:
         self._c = conn
         self._path = path
 
     def _fail(self, exc: sqlite3.Error) -> NoReturn:
-        raise state_error(self._path or Path("(unknown)"), exc) from exc
+        raise state_error(self._path or "(unknown)", exc) from exc
 
     def get(self, kind: str, id: str) -> Doc | None:
         try:
             row = self._c.execute("SELECT data FROM objects WHERE kind=? AND id=?", (kind, id)).fetchone()
         except sqlite3.Error as exc:
             self._fail(exc)
-        return None if row is None else json.loads(row[0])
+        return None if row is None else loads(row[0])
 
     def by_name(self, kind: str, name: str) -> tuple[str, Doc] | None:
         try:
@@ -84,7 +84,7 @@ class Tx:
                 "SELECT id, data FROM objects WHERE kind=? AND name=?", (kind, name)).fetchone()
         except sqlite3.Error as exc:
             self._fail(exc)
-        return None if row is None else (row[0], json.loads(row[1]))
+        return None if row is None else (row[0], loads(row[1]))
 
     def list(self, kind: str, id_prefix: str = "") -> list[tuple[str, Doc]]:
         try:
@@ -94,7 +94,7 @@ class Tx:
             ).fetchall()
         except sqlite3.Error as exc:
             self._fail(exc)
-        return [(r[0], json.loads(r[1])) for r in rows]
+        return [(r[0], loads(r[1])) for r in rows]
 
     def any(self, kind: str) -> bool:
         """Whether any object of *kind* exists (decodes nothing: `list` would decode every row)."""
@@ -110,7 +110,7 @@ class Tx:
             self._c.execute(
                 "INSERT INTO objects(kind, id, name, data) VALUES (?,?,?,?) "
                 "ON CONFLICT(kind, id) DO UPDATE SET name=excluded.name, data=excluded.data",
-                (kind, id, name, json.dumps(data, separators=(",", ":"), sort_keys=True)),
+                (kind, id, name, dumps(data, separators=(",", ":"), sort_keys=True)),
             )
         except sqlite3.IntegrityError:
             raise
@@ -130,8 +130,8 @@ WAL_PAGES = 128  # the WAL's length at which a commit checkpoints it (SQLite's d
 class Store:
     """A handle on the state database; one connection per thread, opened lazily."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
         self._local = _thread._local()
         # Threads of one process queue here instead of in SQLite's busy handler, which sleeps in
         # steps of up to 100 ms instead of waking when the lock is freed (bench/FINDINGS.md F12).
@@ -142,7 +142,8 @@ class Store:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+
             except OSError as exc:
                 raise StateError(f"state database {self.path}: cannot make its directory: "
                                  f"{exc.strerror.lower() if exc.strerror else exc}") from exc

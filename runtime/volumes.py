@@ -63,7 +63,7 @@ class VolumeManager:
         self.store = store
 
     def _dir(self, name: str) -> Path:
-        return self.paths.volumes / name
+        return Path(self.paths.volumes) / name
 
     def _info(self, doc: Doc) -> VolumeInfo:
         return VolumeInfo(
@@ -108,7 +108,7 @@ class VolumeManager:
             return self._info(existing)  # as moby: the one there, whatever its labels
         vdir = self._dir(name)
         data = vdir / "_data"
-        self.paths.volumes.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.paths.volumes, exist_ok=True)
         os.chmod(self.paths.volumes, 0o701)  # as docker: no listing by host users
         try:
             vdir.mkdir(mode=0o700)
@@ -197,7 +197,7 @@ class VolumeManager:
         for cid, doc in self._users(name):
             if cid == but:
                 continue
-            run = self.paths.container_run(cid)
+            run = Path(self.paths.container_run(cid))
             if alive(doc.get(HOLD_KEY)) or (
                 (run / "state.json").exists() and not (run / "exit.json").exists()
                 and alive(_monitor_of(run))
@@ -248,7 +248,7 @@ class VolumeManager:
         data = vdir / "_data"
         if _is_mount(data):  # a device volume left mounted by a crash: never delete through it
             _umount(str(data))
-        trash = self.paths.volumes / f"{_TRASH}{name}-{secrets.token_hex(4)}"
+        trash = Path(self.paths.volumes) / f"{_TRASH}{name}-{secrets.token_hex(4)}"
         try:
             os.rename(vdir, trash)
         except FileNotFoundError:
@@ -261,7 +261,8 @@ class VolumeManager:
         with contextlib.suppress(FileNotFoundError):
             for entry in os.listdir(self.paths.volumes):
                 if entry.startswith(_TRASH):
-                    shutil.rmtree(self.paths.volumes / entry, ignore_errors=True)
+                    shutil.rmtree(Path(self.paths.volumes) / entry, ignore_errors=True)
+
 
     def remove_owned(self, name: str, owner: str) -> bool:
         """Remove anonymous volume *name* with container *owner* (rm -v, down -v), before the

@@ -140,9 +140,10 @@ def wanted(paths: Paths, pod: str | None) -> bool:
     if pod and zygote.pod_monitors():
         return False
     if zygote.lone_shared():  # none yet: this one becomes the lone containers' shared monitor
-        return not os.path.exists(zygote.pod_socket(str(paths.rundir), zygote.LONE))
+        return not os.path.exists(zygote.pod_socket(paths.rundir, zygote.LONE))
     # as container_monitor.spawn_monitor decides, before this container has a run dir
-    return not zygote.worth_it(str(paths.rundir), zygote.others_in(str(paths.container_run("x").parent)))
+    return not zygote.worth_it(paths.rundir, zygote.others_in(os.path.dirname(paths.container_run("x"))))
+
 
 
 def start(paths: Paths, pod: str | None = None) -> WarmMonitor | None:

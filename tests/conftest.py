@@ -44,7 +44,7 @@ def _remove_engine_objects(root: Path, run: Path) -> None:
     from runtime.engine import Engine
     from runtime.paths import Paths
 
-    engine = Engine(Paths(root=root, rundir=run))
+    engine = Engine(Paths(root=str(root), rundir=str(run)))
     try:
         try:
             containers = engine.containers.list()

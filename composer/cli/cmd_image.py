@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from composer.cli.context import Context
 from composer.cli.humanize import human_duration as _human_duration
@@ -108,7 +109,7 @@ def _import(images: ImageStore, args: argparse.Namespace) -> int:
         try:
             info = images.import_tarball(tmp, args.reference, changes=args.changes, message=args.message)
         finally:
-            tmp.unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
     else:
         info = images.import_tarball(args.source, args.reference, changes=args.changes, message=args.message)
     print(info.id.removeprefix("sha256:") if args.quiet else info.id)
@@ -121,7 +122,7 @@ def _load(images: ImageStore, args: argparse.Namespace) -> int:
         try:
             infos = images.load(tmp)
         finally:
-            tmp.unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
     else:
         infos = images.load(args.input_file)
     if not args.quiet:

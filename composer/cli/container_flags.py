@@ -5,9 +5,7 @@ Tested on plain strings; a bad value raises UsageError.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
@@ -28,6 +26,8 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1
 
 def parse_bytes(raw: str, what: str) -> int:
     """``"512m"`` -> 536870912 (docker's RAMInBytes: binary units, case-insensitive); -1 stays."""
+    import re  # here: a plain `run` parses no size, and re (with enum) is ~1.5 ms to import
+
     m = re.fullmatch(r"\s*(-1|\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", raw)
     if not m or m.group(2).lower() not in _SIZE_UNITS:
         raise UsageError(f"invalid {what} {raw!r}; expected a size like 512m or 1g")
@@ -46,6 +46,8 @@ def parse_duration(raw: str, what: str) -> float:
         return float(s)
     except ValueError:
         pass
+    import re
+
     parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", s)
     if not parts or "".join(n + u for n, u in parts) != s:
         raise UsageError(f"invalid {what} {raw!r}; expected a duration like 30s or 1m30s")
@@ -227,7 +229,10 @@ def parse_entrypoint(raw: str | None) -> tuple[str, ...] | None:
         return ()
     if raw.lstrip().startswith("["):
         try:
-            value = json.loads(raw)
+            from runtime.json_accel import loads
+
+            value = loads(raw)
+
         except ValueError:
             raise UsageError(f"invalid entrypoint {raw!r}: not a JSON array") from None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):

@@ -42,7 +42,7 @@ class Context:
         from runtime.paths import Paths
 
         a = self.args
-        cache = Paths.from_env(self.environ).rundir / "cache"  # schema verdicts, loaded projects
+        cache = f"{Paths.from_env(self.environ).rundir}/cache"  # schema verdicts, loaded projects
         opts = LoadOptions(
             files=tuple(a.files),
             project_name=a.project_name,
@@ -52,7 +52,8 @@ class Context:
             environ=self.environ,
             cwd=self.cwd,
             services=tuple(services),
-            **{"cache_dir": str(cache / "valid"), "project_cache": str(cache / "project"), **options},
+            **{"cache_dir": f"{cache}/valid", "project_cache": f"{cache}/project", **options},
+
         )
         return load_project(opts)
 

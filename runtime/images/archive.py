@@ -164,15 +164,15 @@ def _load_oci(store: ImageStore, arc: _Archive, new: NewBlobs) -> list[str]:
 
 # ---- save ------------------------------------------------------------------------------------
 
-def save_archive(store: ImageStore, chosen: Sequence[tuple[str, Doc, list[str]]], path: Path,
-                 fmt: str) -> None:
+def save_archive(store: ImageStore, chosen: Sequence[tuple[str, Doc, list[str]]],
+                 dest: str | os.PathLike[str], fmt: str) -> None:
     """Write (image id, record, refs) triples to *path* atomically (temp file, then rename)."""
     merged: dict[str, tuple[str, Doc, list[str]]] = {}
     for image_id, doc, refs in chosen:  # one entry per image, with every name asked for
         _, _, names = merged.setdefault(image_id, (image_id, doc, []))
         names.extend(r for r in refs if r not in names)
     images = list(merged.values())
-    path = path.absolute()
+    path = Path(dest).absolute()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
@@ -198,9 +198,9 @@ def _add_bytes(out: tarfile.TarFile, name: str, data: bytes) -> None:
     out.addfile(ti, io.BytesIO(data))
 
 
-def _add_file(out: tarfile.TarFile, name: str, path: Path) -> None:
+def _add_file(out: tarfile.TarFile, name: str, path: str) -> None:
     ti = tarfile.TarInfo(name)
-    ti.size, ti.mode = path.stat().st_size, 0o644
+    ti.size, ti.mode = os.stat(path).st_size, 0o644
     with open(path, "rb") as f:
         out.addfile(ti, f)
 

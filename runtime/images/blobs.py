@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from runtime.errors import ImageError
 from runtime.images.reference import HEX
@@ -39,23 +38,24 @@ def sha256_bytes(data: bytes) -> str:
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: str) -> None:
         self.root = root  # .../blobs/sha256
 
-    def path(self, digest: str) -> Path:
-        return self.root / check_digest(digest)
+    def path(self, digest: str) -> str:
+        return f"{self.root}/{check_digest(digest)}"
 
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        return os.path.isfile(self.path(digest))
 
     def read(self, digest: str) -> bytes:
         try:
-            return self.path(digest).read_bytes()
+            with open(self.path(digest), "rb") as f:
+                return f.read()
         except FileNotFoundError:
             raise ImageError(f"blob {digest} is missing from the store") from None
 
     def size(self, digest: str) -> int:
-        return self.path(digest).stat().st_size
+        return os.stat(self.path(digest)).st_size
 
     def put_bytes(self, data: bytes, expected: str | None = None) -> tuple[str, int]:
         """Store *data*; returns (digest, size). Raises ImageError when *expected* does not match."""
@@ -71,7 +71,7 @@ class BlobStore:
         import hashlib
         import tempfile
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.root, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
         try:
             h, size = hashlib.sha256(), 0
@@ -83,8 +83,8 @@ class BlobStore:
             digest = "sha256:" + h.hexdigest()
             if expected is not None and expected != digest:
                 raise ImageError(f"blob digest mismatch: expected {expected}, got {digest}")
-            final = self.root / digest[7:]
-            if final.exists():
+            final = f"{self.root}/{digest[7:]}"
+            if os.path.exists(final):
                 _unlink(tmp)
                 return digest, size, False
             os.chmod(tmp, 0o644)
@@ -97,25 +97,25 @@ class BlobStore:
     def _commit(self, digest: str, write: object) -> None:
         import tempfile
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.root, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
         try:
             with os.fdopen(fd, "wb") as f:
                 write(f)  # type: ignore[operator]
             os.chmod(tmp, 0o644)
-            os.replace(tmp, self.root / digest[7:])
+            os.replace(tmp, f"{self.root}/{digest[7:]}")
         except BaseException:
             _unlink(tmp)
             raise
 
     def remove(self, digest: str) -> None:
-        _unlink(str(self.path(digest)))
+        _unlink(self.path(digest))
 
     def digests(self) -> Iterator[str]:
-        if self.root.is_dir():
-            for p in self.root.iterdir():
-                if not p.name.startswith("."):
-                    yield "sha256:" + p.name
+        if os.path.isdir(self.root):
+            for name in os.listdir(self.root):
+                if not name.startswith("."):
+                    yield "sha256:" + name
 
 
 def _unlink(path: str) -> None:

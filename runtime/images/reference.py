@@ -6,18 +6,18 @@
 
 from __future__ import annotations
 
-import re
-
 from runtime.errors import InvalidSpec
 from runtime.record import record
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
+    import re
     from typing import Final
 
 DEFAULT_DOMAIN: Final = "docker.io"
 # The grammar's patterns, compiled at their first use (~1 ms CPU of every `container run` at import
-# otherwise): the usual names (busybox, localhost, latest, 1.36) take the plain checks in parse_ref.
+# otherwise, and re with enum ~2 ms more): the usual names (busybox, localhost, latest, 1.36) take
+# the plain checks in parse_ref.
 _GRAMMAR: Final = {
     "component": r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*",
     "domain": r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
@@ -35,6 +35,8 @@ def _grammar(kind: str, s: str) -> bool:
     """*s* is a whole *kind* of the reference grammar."""
     pattern = _compiled.get(kind)
     if pattern is None:
+        import re
+
         pattern = _compiled[kind] = re.compile(_GRAMMAR[kind])
     return pattern.fullmatch(s) is not None
 

@@ -359,7 +359,7 @@ def push(images: ImageStore, src: str, dest: str | None = None, *, tls_verify: b
             continue
         if progress:
             progress(f"Copying blob {digest[7:19]}")
-        path = images.blobs.path(digest)
+        path = Path(images.blobs.path(digest))
         client.upload_blob(target.path, digest, lambda p=path: p.open("rb"), size)  # type: ignore[misc]
     manifest = images.blobs.read(doc["manifest"])
     media_type = json.loads(manifest).get("mediaType") or MT_OCI_MANIFEST

@@ -15,20 +15,20 @@ lookup every `container run` makes.
 from __future__ import annotations
 
 import builtins
-import json
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from runtime.errors import Conflict, InvalidSpec, NotFound
 from runtime.images.blobs import BlobStore
 from runtime.images.reference import is_image_id, is_short_name, normalize_ref
+from runtime.json_accel import dumps, loads
 from runtime.paths import Paths
 from runtime.spec import ImageInfo
 from runtime.state import Doc, Store, Tx
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
+    from os import PathLike
     from typing import Any, BinaryIO, Final
 
 # changes (shlex), unpack (tarfile), datetime and tempfile are imported by the operations that add
@@ -58,7 +58,7 @@ def now_rfc3339() -> str:
 
 
 def canonical_json(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+    return dumps(obj, separators=(",", ":"), sort_keys=True).encode()
 
 
 class ImageStore:
@@ -96,7 +96,7 @@ class ImageStore:
         """(info, state record, full OCI image config) of an image: what ``image inspect`` shows."""
         tx = self.store.read()
         image_id, doc, _ = self._find(tx, ref)
-        return self._info(tx, image_id, doc), doc, json.loads(self.blobs.read(image_id))
+        return self._info(tx, image_id, doc), doc, loads(self.blobs.read(image_id))
 
     def _find(self, tx: Tx, ref: str) -> tuple[str, Doc, str | None]:
         """(image id, record, matched tag or None)."""
@@ -137,22 +137,22 @@ class ImageStore:
         return tuple(sorted(t for t, d in tx.list("tag") if d.get("image") == image_id))
 
     def _info(self, tx: Tx, image_id: str, doc: Doc) -> ImageInfo:
-        cfg = json.loads(self.blobs.read(image_id))
+        cfg = loads(self.blobs.read(image_id))
         diff_ids = tuple(layer["diff_id"] for layer in doc["layers"])
         return ImageInfo(
             id=image_id,
             refs=self._refs(tx, image_id),
             config=cfg.get("config") or {},
             layers=diff_ids,
-            layer_dirs=tuple(str(self.layers_root / d.removeprefix("sha256:")) for d in diff_ids),
+            layer_dirs=tuple(f"{self.layers_root}/{d.removeprefix('sha256:')}" for d in diff_ids),
             size=int(doc.get("size", 0)),
             created=str(cfg.get("created") or doc.get("created", "")),
         )
 
     # ---- adding images: runtime/images/writes.py -----------------------------------------------
 
-    def import_tarball(self, source: Path | str | BinaryIO, ref: str | None, *, changes: Sequence[str] = (),
-                       message: str = "") -> ImageInfo:
+    def import_tarball(self, source: str | PathLike[str] | BinaryIO, ref: str | None, *,
+                       changes: Sequence[str] = (), message: str = "") -> ImageInfo:
         """A rootfs tarball (plain or compressed) becomes a one-layer image, as ``podman import``."""
         from runtime.images import writes
 
@@ -165,7 +165,7 @@ class ImageStore:
 
         return writes.add_image(self, config_bytes, layers, refs, what=what, manifest_bytes=manifest_bytes)
 
-    def add_layer(self, config: dict[str, Any], base: Sequence[tuple[str, str]], layer: Path,
+    def add_layer(self, config: dict[str, Any], base: Sequence[tuple[str, str]], layer: str | PathLike[str],
                   refs: Sequence[str], *, what: str) -> str:
         """Record a new image: the layers *base* and the layer tar *layer* on top (commit)."""
         from runtime.images import writes
@@ -174,13 +174,13 @@ class ImageStore:
 
     # ---- archives ----------------------------------------------------------------------------
 
-    def load(self, path: Path | str) -> builtins.list[ImageInfo]:
+    def load(self, path: str | PathLike[str]) -> builtins.list[ImageInfo]:
         """Load a docker-archive or oci-archive (plain or compressed tar). Returns the images."""
         from runtime.images import writes
 
         return writes.load(self, path)
 
-    def save(self, refs: Sequence[str], path: Path | str, fmt: str = "docker-archive") -> None:
+    def save(self, refs: Sequence[str], path: str | PathLike[str], fmt: str = "docker-archive") -> None:
         """Write the images named by *refs* to *path* as a docker-archive or an oci-archive."""
         from runtime.images.archive import save_archive
 
@@ -193,7 +193,7 @@ class ImageStore:
         for ref in refs:
             image_id, doc, tag = self._find(tx, ref)
             chosen.append((image_id, doc, [tag] if tag else list(self._refs(tx, image_id))))
-        save_archive(self, chosen, Path(path), fmt)
+        save_archive(self, chosen, path, fmt)
 
     # ---- registries ---------------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ class ImageStore:
 
         return writes.prune(self, all)
 
-    def spool(self, src: BinaryIO) -> Path:
+    def spool(self, src: BinaryIO) -> str:
         """Copy a non-seekable stream (stdin) to a temporary file under the root; caller unlinks."""
         from runtime.images import writes
 

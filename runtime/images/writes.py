@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def locked(images: ImageStore, exclusive: bool) -> Iterator[None]:
     path = images.paths.lock("images")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -47,7 +47,7 @@ def locked(images: ImageStore, exclusive: bool) -> Iterator[None]:
         os.close(fd)
 
 
-def import_tarball(images: ImageStore, source: Path | str | BinaryIO, ref: str | None, *,
+def import_tarball(images: ImageStore, source: str | os.PathLike[str] | BinaryIO, ref: str | None, *,
                    changes: Sequence[str] = (), message: str = "") -> ImageInfo:
     """A rootfs tarball (plain or compressed) becomes a one-layer image, as ``podman import``.
 
@@ -61,10 +61,10 @@ def import_tarball(images: ImageStore, source: Path | str | BinaryIO, ref: str |
     if target and "@" in target:
         raise InvalidSpec(f"cannot import as {ref!r}: a digest reference names content, not a tag")
     config = apply_changes({"Env": [DEFAULT_PATH]}, changes)
-    what = f"image import {source if isinstance(source, (str, Path)) else 'stdin'}"
+    what = f"image import {source if isinstance(source, (str, os.PathLike)) else 'stdin'}"
     with locked(images, exclusive=False), new_blobs(images) as new:
         with contextlib.ExitStack() as stack:
-            if isinstance(source, (str, Path)):
+            if isinstance(source, (str, os.PathLike)):
                 try:
                     f: BinaryIO = stack.enter_context(open(source, "rb"))
                 except OSError as exc:
@@ -115,7 +115,7 @@ def commit(images: ImageStore, config_bytes: bytes, layers: Sequence[tuple[str, 
     records, total = [], 0
     for i, ((digest, media_type), diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
         check_digest(diff_id)
-        res = unpack_layer(images.blobs.path(digest), images.layers_root, diff_id,
+        res = unpack_layer(Path(images.blobs.path(digest)), Path(images.layers_root), diff_id,
                            what=f"{what}: layer {i + 1} ({digest[:19]})")
         records.append({"digest": digest, "diff_id": diff_id, "media_type": media_type,
                         "size": images.blobs.size(digest), "unpacked_size": res.size})
@@ -150,8 +150,8 @@ def add_image(images: ImageStore, config_bytes: bytes, layers: Sequence[tuple[st
                             manifest_bytes=manifest_bytes)
 
 
-def add_layer(images: ImageStore, config: dict[str, Any], base: Sequence[tuple[str, str]], layer: Path,
-              refs: Sequence[str], *, what: str) -> str:
+def add_layer(images: ImageStore, config: dict[str, Any], base: Sequence[tuple[str, str]],
+              layer: str | os.PathLike[str], refs: Sequence[str], *, what: str) -> str:
     """Record a new image: the layers *base* ((blob digest, media type), already stored) and
     the uncompressed layer tar *layer* on top, with *config* (its rootfs gets the new diff id).
     Used by commit. Returns the image id."""
@@ -167,7 +167,7 @@ def add_layer(images: ImageStore, config: dict[str, Any], base: Sequence[tuple[s
         return commit(images, canonical_json(full), layers, targets, new, what=what)
 
 
-def load(images: ImageStore, path: Path | str) -> list[ImageInfo]:
+def load(images: ImageStore, path: str | os.PathLike[str]) -> list[ImageInfo]:
     """Load a docker-archive or oci-archive (plain or compressed tar). Returns the images."""
     from runtime.images.archive import load_archive
 
@@ -249,29 +249,30 @@ def _gc(images: ImageStore) -> None:
         for layer in doc.get("layers", []):
             keep_blobs.add(layer["digest"])
             keep_layers.add(layer["diff_id"].removeprefix("sha256:"))
-    if images.paths.blobs.is_dir():
-        for p in images.paths.blobs.iterdir():
+    blobs, layers = Path(images.paths.blobs), Path(images.layers_root)
+    if blobs.is_dir():
+        for p in blobs.iterdir():
             if p.name.startswith(".tmp-") or "sha256:" + p.name not in keep_blobs:
                 p.unlink(missing_ok=True)
-    if images.layers_root.is_dir():
+    if layers.is_dir():
         import shutil  # here: `container run` resolves images, and shutil imports bz2, lzma (3 ms)
 
-        for p in images.layers_root.iterdir():
+        for p in layers.iterdir():
             if p.name.startswith(".tmp-") or p.name not in keep_layers:
                 shutil.rmtree(p, ignore_errors=True)
 
 
-def spool(images: ImageStore, src: BinaryIO) -> Path:
+def spool(images: ImageStore, src: BinaryIO) -> str:
     """Copy a non-seekable stream (stdin) to a temporary file under the root; caller unlinks."""
-    tmpdir = images.paths.root / "tmp"
-    tmpdir.mkdir(parents=True, exist_ok=True)
+    tmpdir = f"{images.paths.root}/tmp"
+    os.makedirs(tmpdir, exist_ok=True)
     import shutil
     import tempfile
 
     fd, name = tempfile.mkstemp(prefix="spool-", dir=tmpdir)
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(src, out, 1 << 20)
-    return Path(name)
+    return name
 
 
 class NewBlobs:

@@ -5,8 +5,6 @@ its first network. Functions of a NetworkManager; its methods delegate here.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from runtime.errors import Conflict, NetworkError, NotFound
 from runtime.network import netns
 from runtime.network.manager import CTR, IP, NET, host_veth, relay_rules
@@ -48,7 +46,7 @@ def connect(mgr: NetworkManager, container_id: str, attachment: NetworkAttachmen
         new4, new6 = mgr._gateways([rec], {rec["network"]: net})
         gws = (None if old4 else new4, None if old6 else new6)
         iface = mgr._iface(doc["name"], rec, net)
-        inside = netns.run_in(Path(doc["netns_path"]), netns.Inside)
+        inside = netns.run_in(doc["netns_path"], netns.Inside)
         try:
             links.plug(inside, [iface], *gws)
         finally:

@@ -12,9 +12,10 @@ import _socket  # not the socket module: its import converts four enums (~2.5 ms
 import contextlib
 import ctypes
 import fcntl
-import ipaddress
 import struct
 from collections.abc import Iterator
+
+from runtime.network.addr import v4_mask
 
 SIOCADDRT = 0x890B
 SIOCGIFFLAGS = 0x8913
@@ -64,7 +65,7 @@ def index(name: str, sock: _socket.socket | None = None) -> int:
 
 def add_ipv4(name: str, addr: str, prefixlen: int, sock: _socket.socket | None = None) -> None:
     """Set *addr*/*prefixlen* as the interface's IPv4 address (as `ifconfig NAME ADDR netmask M`)."""
-    mask = str(ipaddress.IPv4Network(f"0.0.0.0/{prefixlen}").netmask)
+    mask = v4_mask(prefixlen)
     with _ioctl_socket(sock) as s:
         fcntl.ioctl(s, SIOCSIFADDR, _ifreq_name(name).ljust(16, b"\0") + _sockaddr_in(addr) + bytes(8))
         fcntl.ioctl(s, SIOCSIFNETMASK, _ifreq_name(name).ljust(16, b"\0") + _sockaddr_in(mask) + bytes(8))

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import _socket  # not the socket module: its import converts four enums (~2.5 ms)
 import contextlib
-import ipaddress
 import os
 from collections.abc import Sequence
 
 from runtime.errors import NetworkError
 from runtime.network import ifconf
-from runtime.network.ipam import Net
 from runtime.network.rtnl import Rtnl
 from runtime.record import record
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
+    from runtime.network.ipam import Net
     from runtime.network.netns import Inside
 
 
@@ -51,6 +50,8 @@ def link_exists(name: str) -> bool:
 
 def host_networks() -> list[Net]:
     """Subnets in use on the host: its main-table routes (but default ones) and its addresses."""
+    import ipaddress  # a network's creation only (~1 ms to import): not on a container's path
+
     out: list[Net] = []
     with contextlib.suppress(OSError), open("/proc/net/route") as f:
         for line in f.readlines()[1:]:

@@ -24,18 +24,15 @@ import _thread  # locks only: threading's import costs ~0.5-1 ms
 import builtins
 import contextlib
 import fcntl
-import ipaddress
 import os
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 from runtime import procs
 from runtime.digest import sha256
 from runtime.errors import EngineError, InvalidSpec, NetworkError
 from runtime.network import files, ipam, netns
-from runtime.network.ipam import Addr
 from runtime.network.nftlite import table_name, which
 from runtime.paths import Paths
 from runtime.spec import (
@@ -435,7 +432,7 @@ class NetworkManager:
         """Make network *doc*'s bridge; *complete*: the one a killed create may have left half made."""
         from runtime.network import links
 
-        addrs = [(gw, ipaddress.ip_network(s).prefixlen)
+        addrs = [(gw, ipam.prefixlen(s))
                  for s, gw in zip(doc["subnets"], doc["gateways"], strict=True)]
         make = links.complete_bridge if complete else links.create_bridge
         make(doc["bridge"], addrs, doc.get("mtu"), links.owner_alias(self.table, "network", doc["name"]))
@@ -528,10 +525,10 @@ class NetworkManager:
         and resolv.conf files it binds made, empty (written in place by the set-up)."""
         ahead.joined = True
         run = self.paths.container_run(container_id)
-        hosts, resolv = str(run / "hosts"), str(run / "resolv.conf")
+        hosts, resolv = f"{run}/hosts", f"{run}/resolv.conf"
         for path in (hosts, resolv):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
-        return ContainerNet(netns_path=str(self.paths.netns(container_id)), hosts_path=hosts,
+        return ContainerNet(netns_path=self.paths.netns(container_id), hosts_path=hosts,
                             resolv_path=resolv, hostname=default_hostname(spec, container_id))
 
     def setup_container(self, container_id: str, spec: ContainerSpec, replaces: str = "",
@@ -555,7 +552,7 @@ class NetworkManager:
             self.teardown_container(container_id)
         # the run dir is made only after this container's record is written (repair() relies on it)
         run = self.paths.container_run(container_id)
-        hosts, resolv = str(run / "hosts"), str(run / "resolv.conf")
+        hosts, resolv = f"{run}/hosts", f"{run}/resolv.conf"
         mode = spec.network_mode or "bridge"
         if mode == "host":
             return self._setup_host(container_id, spec, hosts, resolv)
@@ -590,7 +587,7 @@ class NetworkManager:
                     "owner": _owner()}
         with self.store.transaction() as tx:
             tx.put(CTR, cid, doc)
-        Path(hosts).parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(hosts), exist_ok=True)
         # the host's file, then extra_hosts as docker appends them (the host is this netns's own)
         text = files.read_text("/etc/hosts")
         extra = "".join(f"{a}\t{h}\n" for h, a in _extra_hosts(spec.extra_hosts, "127.0.0.1"))
@@ -646,14 +643,14 @@ class NetworkManager:
                 raise NetworkError(f"{who}: two networks use interface name {dupes[0]}")
             port_docs = self._reserve_ports(tx, who, cid, ports, chosen)
             doc: Doc = {"name": spec.name, "hostname": hostname, "domainname": spec.domainname,
-                        "mode": mode, "netns_path": str(pin),
+                        "mode": mode, "netns_path": pin,
                         "hosts_path": hosts, "resolv_path": resolv, "attachments": records,
                         "ports": port_docs, "extra_hosts": _extra_hosts(spec.extra_hosts, gateway),
                         "port_driver": self.port_driver if port_docs else None, "owner": _owner()}
             if spec.dns:  # the resolver's upstreams for this container's other names
                 doc["dns"] = list(spec.dns)
             tx.put(CTR, cid, doc)
-        Path(hosts).parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(hosts), exist_ok=True)
         nets = {r["network"]: self._net_doc(r["network"]) for r in records}
         self._ensure_bridges(nets)
         ifaces = [self._iface(spec.name, r, nets[r["network"]]) for r in records]
@@ -676,7 +673,7 @@ class NetworkManager:
             self._start_proxy(who, cid, relays)
         self._refresh_hosts({r["network"] for r in records}, also=cid)
         self._nft_ports(doc, added=True)
-        return ContainerNet(netns_path=str(pin), hosts_path=hosts, resolv_path=resolv, hostname=hostname,
+        return ContainerNet(netns_path=pin, hosts_path=hosts, resolv_path=resolv, hostname=hostname,
                             addresses={r["network"]: r["ipv4"] for r in records if r.get("ipv4")},
                             ports=tuple(self._ports_of(doc)))
 
@@ -712,9 +709,9 @@ class NetworkManager:
         if found is None:
             raise NetworkError(f"{who}: network {a.network} not found")
         net = found[1]
-        reserved: set[Addr] = {ipaddress.ip_address(g) for g in net["gateways"]}
-        leases = {ipaddress.ip_address(i.split("/", 1)[1]): d for i, d in tx.list(IP, a.network + "/")}
-        reserved |= set(leases)
+        # addresses as the engine wrote them (str of ipaddress objects: one text for one address)
+        leases = {i.split("/", 1)[1]: d for i, d in tx.list(IP, a.network + "/")}
+        reserved = set(net["gateways"]) | set(leases)
         # a static address of the container this one replaces is handed over (docker gives it up
         # at the stop; here a stopped container keeps its lease until it is removed)
         handed = {addr for addr, d in leases.items() if replaces and d.get("container") == replaces}
@@ -727,30 +724,25 @@ class NetworkManager:
         if net.get("dns_enabled"):  # _refresh_hosts tells from the records alone whether DNS is due
             rec["dns"] = True
         for version, static in ((4, a.ipv4_address), (6, a.ipv6_address)):
-            idx = next((k for k, s in enumerate(net["subnets"])
-                        if ipaddress.ip_network(s).version == version), None)
+            idx = next((k for k, s in enumerate(net["subnets"]) if ipam.version(s) == version), None)
             if idx is None:
                 if static:
                     raise NetworkError(f"{who}: network {a.network} has no ipv{version} subnet for {static}")
                 continue
-            subnet = ipaddress.ip_network(net["subnets"][idx])
+            subnet = net["subnets"][idx]
             if static:
-                addr = ipam.parse_address(who, static)
-                ipam.check_static(who, a.network, addr, subnet, reserved - handed)
+                addr = ipam.static_lease(who, a.network, static, subnet, reserved - handed)
             else:
-                rng = net["ip_ranges"][idx]
-                last = net.get(f"last{version}")
-                free = ipam.first_free(subnet, ipaddress.ip_network(rng) if rng else None, reserved,
-                                       ipaddress.ip_address(last) if last else None)
+                free = ipam.lease(subnet, net["ip_ranges"][idx], reserved, net.get(f"last{version}"))
                 if free is None:
                     raise NetworkError(f"{who}: no free address left on network {a.network}")
                 addr = free
-                net[f"last{version}"] = str(addr)
+                net[f"last{version}"] = addr
                 tx.put(NET, found[0], net, name=a.network)
             lease = {"container": cid, "replaces": replaces} if addr in handed else {"container": cid}
             tx.put(IP, f"{a.network}/{addr}", lease)
-            rec[f"ipv{version}"] = str(addr)
-            rec[f"prefix{version}"] = subnet.prefixlen
+            rec[f"ipv{version}"] = addr
+            rec[f"prefix{version}"] = ipam.prefixlen(subnet)
         return rec
 
     def _iface(self, container: str, rec: Doc, net: Doc) -> Any:
@@ -820,9 +812,9 @@ class NetworkManager:
                         "protocol": p.protocol, "host_ip": p.host_ip, "actual": actual})
         return out
 
-    def relay_dir(self) -> Path:
+    def relay_dir(self) -> str:
         """Where the run dir's one port relay keeps its socket, lock and log (proxy.py)."""
-        return self.paths.rundir / "relay"
+        return f"{self.paths.rundir}/relay"
 
     def _start_proxy(self, who: str, cid: str, rules: Sequence[Doc]) -> None:
         """Have the run dir's port relay serve these ports (relay_rules); it has bound them all
@@ -830,7 +822,7 @@ class NetworkManager:
         from runtime.network import proxy
 
         try:
-            proxy.add(str(self.relay_dir()), cid, [dict(r) for r in rules])
+            proxy.add(self.relay_dir(), cid, [dict(r) for r in rules])
         except proxy.RelayError as exc:
             raise NetworkError(f"{who}: port relay: {exc}") from None
 
@@ -864,7 +856,7 @@ class NetworkManager:
         if before.get("relay"):
             from runtime.network import proxy
 
-            proxy.remove(str(self.relay_dir()), container_id)
+            proxy.remove(self.relay_dir(), container_id)
 
     def set_stopped(self, container_id: str, stopped: bool) -> None:
         """The container stopped (or starts again): as docker's DNS, which answers for running
@@ -922,7 +914,7 @@ class NetworkManager:
         last write, so such a container is done for good."""
         for cid, d in self.store.read().list(CTR):
             if (cid != container_id and d.get("ports") and not d.get("ports_off")
-                    and os.path.exists(self.paths.container_run(cid) / "exit.json")):
+                    and os.path.exists(f"{self.paths.container_run(cid)}/exit.json")):
                 self.release_ports(cid)
 
     # ---- teardown --------------------------------------------------------------------------
@@ -940,7 +932,7 @@ class NetworkManager:
         if doc and doc.get("relay"):
             from runtime.network import proxy
 
-            proxy.remove(str(self.relay_dir()), container_id)
+            proxy.remove(self.relay_dir(), container_id)
         if doc and doc.get("proxy_pid"):  # a record from before the shared relay (day 2, 02:20)
             _kill_proxy(int(doc["proxy_pid"]), doc.get("proxy_start"))
         if mode in ("bridge", "none"):
@@ -988,7 +980,7 @@ class NetworkManager:
     def _dns_files(self) -> bool:
         """Whether the resolver's records or control socket exist (two stats)."""
         where = self.dns_dir()
-        return os.path.exists(where / files.DNS_RECORDS) or os.path.exists(where / files.DNS_CTL)
+        return os.path.exists(f"{where}/{files.DNS_RECORDS}") or os.path.exists(f"{where}/{files.DNS_CTL}")
 
     def ensure_resolver(self) -> None:
         """Repair what a kill left: the DNS resolver killed while its records still name networks
@@ -999,7 +991,8 @@ class NetworkManager:
             return
         from runtime.network import dnsctl
 
-        if os.path.exists(self.dns_dir() / files.DNS_RECORDS) and dnsctl.alive(str(self.dns_dir())):
+        where = self.dns_dir()
+        if os.path.exists(f"{where}/{files.DNS_RECORDS}") and dnsctl.alive(where):
             return
         self._refresh_hosts(set())
 
@@ -1008,9 +1001,9 @@ class NetworkManager:
         with self._lock():  # not while _refresh_hosts may be writing this container's hosts file
             for name in RUN_FILES:  # ours, by these names (a joined container points at its target's)
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(run / name)
+                    os.unlink(f"{run}/{name}")
             with contextlib.suppress(OSError):  # the container manager's files may still be there
-                run.rmdir()
+                os.rmdir(run)
 
     # ---- connect / disconnect (runtime/network/connect.py) ----------------------------------
 
@@ -1048,7 +1041,7 @@ class NetworkManager:
         holder opens its own file description); not reentrant. "network": the derived files and
         the nft table; "bridges": making a bridge (_bridge_gone). Never one inside the other."""
         path = self.paths.lock(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -1084,9 +1077,9 @@ class NetworkManager:
                 files.write_in_place(doc["hosts_path"], _hosts_text(cid, doc, members))
             self._write_dns(docs, members)
 
-    def dns_dir(self) -> Path:
+    def dns_dir(self) -> str:
         """Where the run dir's DNS resolver keeps its records, control socket and log."""
-        return self.paths.rundir / "dns"
+        return f"{self.paths.rundir}/dns"
 
     def _write_dns(self, docs: Mapping[str, Doc], members: Mapping[str, Sequence[Member]]) -> None:
         """Write the resolver's records as the hosts files were just written, and have it read them
@@ -1099,21 +1092,22 @@ class NetworkManager:
             return
         from runtime.network import dnsctl
 
-        path = self.dns_dir() / files.DNS_RECORDS
+        directory = self.dns_dir()
+        path = f"{directory}/{files.DNS_RECORDS}"
         nets = {d["name"]: d for _, d in self.store.read().list(NET)} if wanted else {}
         records = dns_records(docs, members, nets, _upstreams()) if wanted else None
-        directory = str(self.dns_dir())
         if records is None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             self.resolver_ready()
             dnsctl.reload(directory)  # it exits
             return
-        old, text = files.read_text(str(path)), dnsctl.render_records(records)
+        old, text = files.read_text(path), dnsctl.render_records(records)
         if old != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(files.DNS_RECORDS + ".tmp")
-            tmp.write_text(text)
+            os.makedirs(directory, exist_ok=True)
+            tmp = f"{directory}/{files.DNS_RECORDS}.tmp"
+            with open(tmp, "w") as f:
+                f.write(text)
             os.replace(tmp, path)  # whole: the resolver reads it at any time
         running = dnsctl.alive(directory)
         # only names changed: it reads the file itself before each answer, no need to wait on it
@@ -1144,7 +1138,7 @@ class NetworkManager:
         if launched is not None:
             from runtime.network import dnsctl
 
-            error = dnsctl.started(str(self.dns_dir()), launched)
+            error = dnsctl.started(self.dns_dir(), launched)
             if error:
                 self.warnings.append(error)
 

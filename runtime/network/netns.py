@@ -12,7 +12,6 @@ import contextlib
 import ctypes
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 from runtime.background import Background
 from runtime.errors import NetworkError
@@ -77,12 +76,12 @@ class Inside:
         os.close(self.fd)
 
 
-def _pin_here(pin: Path) -> Inside:
+def _pin_here(pin: str) -> Inside:
     """Move the calling thread into a new network namespace, pin it at *pin* (its file made
     here), lo up: the namespace's handles, opened in it. The thread is moved back at the end."""
     from runtime.network import ifconf
 
-    pin.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(pin), exist_ok=True)
     os.close(os.open(pin, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
     orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
@@ -111,7 +110,7 @@ class Pinning:
     take() waits for it. Until taken, discard() undoes it (a create that fails before its
     network set-up): the pin is removed."""
 
-    def __init__(self, pin: Path) -> None:
+    def __init__(self, pin: str) -> None:
         self.pin = pin
         self._settled = False  # taken or discarded
         # an init may have joined it (NetworkManager.planned): a set-up that fails leaves the pin
@@ -156,7 +155,7 @@ class Rejoin(Pinning):
     """A namespace pinned at *pin* already, for a set-up done in it again (its init may be in it:
     setup_container's *joined*): take() opens its handles from a thread that entered it."""
 
-    def __init__(self, pin: Path) -> None:  # no thread: pinned already
+    def __init__(self, pin: str) -> None:  # no thread: pinned already
         self.pin = pin
         self._settled = False
         self.joined = True
@@ -172,7 +171,7 @@ class Rejoin(Pinning):
         self._settled = True
 
 
-def create_pin(pin: Path, plug: Callable[[Inside], T] | None = None) -> T | None:
+def create_pin(pin: str, plug: Callable[[Inside], T] | None = None) -> T | None:
     """A new network namespace kept alive by a bind mount on *pin*, with lo up; *plug*, if given,
     is called with its handles (Inside) and its result returned. On any failure the pin is
     removed again."""
@@ -194,25 +193,25 @@ def pinned(pinning: Pinning, plug: Callable[[Inside], T] | None = None) -> T | N
         inside.close()
 
 
-def remove_pin(pin: Path) -> None:
+def remove_pin(pin: str) -> None:
     """Unmount and delete *pin*; quiet if it is already gone (idempotent)."""
     if is_pinned(pin):
         _lib().umount2(os.fsencode(pin), MNT_DETACH)
     with contextlib.suppress(FileNotFoundError):
-        pin.unlink()
+        os.unlink(pin)
 
 
-def is_pinned(pin: Path) -> bool:
+def is_pinned(pin: str) -> bool:
     """Whether a namespace is bind-mounted on *pin*: the file then lives on nsfs, another device
     than its directory (two stat calls instead of parsing /proc/self/mounts, which grows with
     every container)."""
     try:
-        return os.stat(pin).st_dev != os.stat(pin.parent).st_dev
+        return os.stat(pin).st_dev != os.stat(os.path.dirname(pin)).st_dev
     except OSError:
         return False
 
 
-def run_in(pin: Path, fn: Callable[[], T]) -> T:
+def run_in(pin: str, fn: Callable[[], T]) -> T:
     """Run *fn* in a thread that has entered the namespace pinned at *pin*."""
 
     def work() -> T:

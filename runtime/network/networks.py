@@ -14,7 +14,6 @@ from collections.abc import Collection, Mapping
 from runtime.errors import Conflict, InvalidSpec, NetworkError, NotFound
 from runtime.logs import rfc3339_nano  # not datetime: ~1.5 ms of every `up` to import
 from runtime.network import ipam
-from runtime.network.ipam import Net
 from runtime.network.manager import CTR, GONE, IP, NET, _mntns, _owner
 from runtime.spec import NetworkInfo, NetworkMember, NetworkSpec, endpoint_id
 from runtime.state import Doc, Tx
@@ -22,6 +21,7 @@ from runtime.state import Doc, Tx
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
     from runtime.network import nft
+    from runtime.network.ipam import Net
     from runtime.network.manager import NetworkManager
 else:
     from runtime.lazy import lazy

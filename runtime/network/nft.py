@@ -12,7 +12,6 @@ import _thread  # a lock is all it takes: threading's import costs ~0.5-1 ms
 import ctypes
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from runtime.errors import MissingTool, NetworkError
 from runtime.network.nftlite import DEFAULT_RUNDIR, table_name  # noqa: F401 - its callers' name for it
@@ -46,7 +45,7 @@ def _fam(cidr_or_addr: str) -> str:
 COMMENT_MAX = 128  # nft refuses a longer comment
 
 
-def owner_comment(root: Path, mntns: int) -> str:
+def owner_comment(root: str, mntns: int) -> str:
     """The comment on an engine's table naming the engine: the mount namespace (*mntns*, its
     inode) in which its state root is *root*, so that another engine can tell the table of one
     whose state is gone (leftover_reason). "" when it cannot be said in a comment."""

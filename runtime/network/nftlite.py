@@ -6,18 +6,20 @@ nft command is there (NetworkManager.nft_ok)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from runtime.digest import sha256
 
-DEFAULT_RUNDIR = Path("/run/composer")
+DEFAULT_RUNDIR = "/run/composer"
 
 
-def table_name(rundir: Path) -> str:
+def table_name(rundir: str) -> str:
     """"composer" for the real run dir; a per-run-dir name otherwise so test engines never clash."""
-    if Path(rundir) == DEFAULT_RUNDIR:
+    # normalised as the Path it once was: "/run/composer/" is the real run dir too, and a run
+    # dir's name does not change with how COMPOSER_RUNDIR spells it
+    rundir = os.path.normpath(rundir)
+    if rundir == DEFAULT_RUNDIR:
         return "composer"
-    return "composer_" + sha256(str(rundir).encode()).hexdigest()[:8]
+    return "composer_" + sha256(rundir.encode()).hexdigest()[:8]
 
 
 def which(name: str) -> str | None:

@@ -33,7 +33,7 @@ def repair(mgr: NetworkManager) -> list[str]:
     # it makes either (a create pinning ahead has its container row first: pin_ahead),
     # teardown deletes the record last but for the run files, so a pin or run dir seen here
     # without a record or a container row afterwards belongs to no set-up in progress.
-    pins_dir, runs_dir = mgr.paths.netns("x").parent, mgr.paths.container_run("x").parent
+    pins_dir, runs_dir = os.path.dirname(mgr.paths.netns("x")), os.path.dirname(mgr.paths.container_run("x"))
     pins, runs = set(), set()
     with contextlib.suppress(FileNotFoundError):
         pins = set(os.listdir(pins_dir))
@@ -56,7 +56,7 @@ def repair(mgr: NetworkManager) -> list[str]:
                     wtx.delete(IP, ip_id)
     for cid in pins - set(records):
         if tx.get(CONTAINER, cid) is None:  # else pinned ahead of its set-up (pin_ahead), or
-            netns.remove_pin(pins_dir / cid)  # left by a killed create: its removal's
+            netns.remove_pin(mgr.paths.netns(cid))  # left by a killed create: its removal's
     for cid in runs - set(records):
         if cid.startswith(TRASH):  # a removed container's dirs, their remover killed
             remove_trees(mgr.paths.container_trash(cid[len(TRASH):]))
@@ -80,7 +80,7 @@ def _restore_relay(mgr: NetworkManager, relayed: Mapping[str, Doc]) -> None:
     their ports (it holds them in memory only)."""
     from runtime.network import proxy
 
-    if not relayed or proxy.running(str(mgr.relay_dir())):
+    if not relayed or proxy.running(mgr.relay_dir()):
         return
     nets = {d["name"]: d for _, d in mgr.store.read().list(NET)}
     for cid, d in relayed.items():

@@ -9,7 +9,6 @@ The socket belongs to the network namespace of the thread that opened it.
 from __future__ import annotations
 
 import _socket  # not the socket module: its import converts four enums (~2.5 ms)
-import ipaddress
 import os
 import struct
 
@@ -39,6 +38,15 @@ def _str(kind: int, value: str) -> bytes:
 
 def _u32(kind: int, value: int) -> bytes:
     return _attr(kind, struct.pack("=I", value))
+
+
+def _packed(address: str) -> tuple[int, bytes]:
+    """The family and packed form of IPv4 or IPv6 *address* (not ipaddress: ~1 ms to import)."""
+    fam = _socket.AF_INET6 if ":" in address else _socket.AF_INET
+    try:
+        return fam, _socket.inet_pton(fam, address)
+    except OSError:
+        raise ValueError(f"{address!r} does not appear to be an IPv4 or IPv6 address") from None
 
 
 def _alias(alias: str) -> bytes:
@@ -139,17 +147,15 @@ class Rtnl:
     # ---- addresses and routes ------------------------------------------------------------
 
     def add_address(self, index: int, address: str, prefixlen: int, *, nodad: bool = True) -> None:
-        addr = ipaddress.ip_address(address)
-        fam = _socket.AF_INET6 if addr.version == 6 else _socket.AF_INET
-        flags = IFA_F_NODAD if nodad and addr.version == 6 else 0
+        fam, packed = _packed(address)
+        flags = IFA_F_NODAD if nodad and fam == _socket.AF_INET6 else 0
         body = struct.pack("=BBBBI", fam, prefixlen, flags, RT_SCOPE_UNIVERSE, index)
-        body += _attr(IFA_LOCAL, addr.packed) + _attr(IFA_ADDRESS, addr.packed) + _u32(IFA_FLAGS, flags)
+        body += _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed) + _u32(IFA_FLAGS, flags)
         self.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body)
 
     def add_default_route(self, gateway: str) -> None:
-        gw = ipaddress.ip_address(gateway)
-        fam = _socket.AF_INET6 if gw.version == 6 else _socket.AF_INET
+        fam, packed = _packed(gateway)
         body = struct.pack("=BBBBBBBBI", fam, 0, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, RT_SCOPE_UNIVERSE,
                            RTN_UNICAST, 0)
-        body += _attr(RTA_GATEWAY, gw.packed)
+        body += _attr(RTA_GATEWAY, packed)
         self.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, body)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from runtime.digest import sha256
 from runtime.errors import ExecError, MissingTool
+from runtime.json_accel import dumps
 
 TYPE_CHECKING = False  # typing (and what it imports) only for mypy: ~5 ms CPU of every command
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ def default_profile() -> dict[str, Any]:
 
 def profile_digest(profile: Mapping[str, Any]) -> str:
     """sha256 of *profile*'s JSON (keys sorted, compact): what a filter's cache key takes of it."""
-    return sha256(json.dumps(profile, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return sha256(dumps(profile, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def filter_key(profile: Mapping[str, Any], caps: frozenset[str]) -> str:
@@ -90,25 +89,29 @@ def _key(digest: str, caps: frozenset[str]) -> str:
     return h.hexdigest()
 
 
-def cached_filter(cache_dir: Path, profile: Mapping[str, Any], caps: frozenset[str]) -> bytes:
+def cached_filter(cache_dir: str, profile: Mapping[str, Any], caps: frozenset[str]) -> bytes:
     """seccomp_compile.compile_filter through a cache at *cache_dir*/<sha256>.bpf (written atomically)."""
-    return _cached_at(Path(cache_dir) / f"{filter_key(profile, caps)}.bpf", lambda: profile, caps)
+    return _cached_at(cache_dir, f"{filter_key(profile, caps)}.bpf", lambda: profile, caps)
 
 
-def _cached_at(path: Path, profile: Callable[[], Mapping[str, Any]], caps: frozenset[str]) -> bytes:
-    """The filter cached at *path*, compiled from *profile()* (asked only then) when it is not."""
+def _cached_at(cache_dir: str, name: str, profile: Callable[[], Mapping[str, Any]],
+               caps: frozenset[str]) -> bytes:
+    """The filter cached at *cache_dir*/*name*, compiled from *profile()* (asked only then) when
+    it is not."""
+    path = f"{cache_dir}/{name}"
     try:
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
         pass
     from runtime.security.seccomp_compile import compile_filter  # a miss only
 
     bpf = compile_filter(profile(), caps)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(cache_dir, exist_ok=True)
     # a unique temporary name: several threads and processes may compile the same filter at once
     import tempfile  # only on a cache miss: a container start reads the cached filter
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=cache_dir)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(bpf)
@@ -120,19 +123,20 @@ def _cached_at(path: Path, profile: Callable[[], Mapping[str, Any]], caps: froze
     return bpf
 
 
-_default_memo: dict[tuple[str, frozenset[str]], tuple[bytes, Path]] = {}
+_default_memo: dict[tuple[str, frozenset[str]], tuple[bytes, str]] = {}
 
 
-def default_filter(cache_dir: Path, caps: frozenset[str]) -> tuple[bytes, Path]:
+def default_filter(cache_dir: str, caps: frozenset[str]) -> tuple[bytes, str]:
     """``cached_filter`` of the default profile and the cache file that holds it, kept per
     process: the profile is a constant, so each further container of a command costs neither a
     copy nor a JSON encode of it (nor the first: its digest is DEFAULT_PROFILE_DIGEST). The file
     may be gone since (a pruned cache): callers that link to it fall back to writing the bytes."""
-    key = (str(cache_dir), caps)
+    key = (cache_dir, caps)
     hit = _default_memo.get(key)
     if hit is None:
-        path = Path(cache_dir) / f"{_key(DEFAULT_PROFILE_DIGEST, caps)}.bpf"
-        hit = _default_memo[key] = (_cached_at(path, _shared_default_profile, caps), path)
+        name = f"{_key(DEFAULT_PROFILE_DIGEST, caps)}.bpf"
+        hit = _default_memo[key] = (_cached_at(cache_dir, name, _shared_default_profile, caps),
+                                    f"{cache_dir}/{name}")
     return hit
 
 

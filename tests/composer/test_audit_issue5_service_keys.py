@@ -267,7 +267,7 @@ def _half_create(engine_paths: tuple[Path, Path], proj: Path, name: str) -> str:
     from runtime.engine import Engine
     from runtime.paths import Paths
 
-    engine = Engine(Paths(root=engine_paths[0], rundir=engine_paths[1]))
+    engine = Engine(Paths(root=str(engine_paths[0]), rundir=str(engine_paths[1])))
     try:
         cid, doc = engine.store.read().by_name("container", name) or ("", {})
         assert cid, name

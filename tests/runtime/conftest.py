@@ -67,7 +67,7 @@ def container_cgroups(root: Path) -> list[str]:
 @pytest.fixture
 def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
     root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
+    eng = Engine(Paths(root=str(root), rundir=str(run)))
     eng.images.import_tarball(busybox_tar, IMAGE)
     yield eng
     for c in eng.containers.list(all=True):

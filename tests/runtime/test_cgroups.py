@@ -156,7 +156,7 @@ def test_device_rules_deny_all_then_allow_standard_nodes_and_ptys() -> None:
 # ---- real cgroups -------------------------------------------------------------------------
 
 def _all_dirs(part: str) -> list[Path]:
-    return [h.mountpoint / ROOT_NAME / part for h in detect().values()]
+    return [Path(h.mountpoint, ROOT_NAME, part) for h in detect().values()]
 
 
 @pytest.fixture
@@ -272,13 +272,13 @@ def test_limits_land_in_the_files(pod: str) -> None:
     cg = Cgroup.create([pod, "c1"], Resources(memory=32 * MiB, cpus=0.25, pids_limit=7, cpuset="0"))
     try:
         if cg.versions["memory"] == 1:
-            assert int(cg.path("memory").joinpath("memory.limit_in_bytes").read_text()) == 32 * MiB
-            assert cg.path("cpu").joinpath("cpu.cfs_quota_us").read_text().strip() == "25000"
-            assert cg.path("devices").joinpath("devices.list").read_text().count("c 1:3 rwm") == 1
+            assert int(Path(cg.path("memory"), "memory.limit_in_bytes").read_text()) == 32 * MiB
+            assert Path(cg.path("cpu"), "cpu.cfs_quota_us").read_text().strip() == "25000"
+            assert Path(cg.path("devices"), "devices.list").read_text().count("c 1:3 rwm") == 1
         else:
-            assert int(cg.path("memory").joinpath("memory.max").read_text()) == 32 * MiB
-        assert cg.path("pids").joinpath("pids.max").read_text().strip() == "7"
-        assert cg.path("cpuset").joinpath("cpuset.cpus").read_text().strip() == "0"
+            assert int(Path(cg.path("memory"), "memory.max").read_text()) == 32 * MiB
+        assert Path(cg.path("pids"), "pids.max").read_text().strip() == "7"
+        assert Path(cg.path("cpuset"), "cpuset.cpus").read_text().strip() == "0"
     finally:
         cg.remove()
 
@@ -292,13 +292,13 @@ def test_a_chain_made_from_nothing_has_its_cpus_and_mems_at_every_level_and_ever
     cg = Cgroup.create([pod, "deeper", "c1"], devices=["c 10:229 rwm"])  # three levels made here
     try:
         if cg.versions.get("cpuset") == 1:
-            leaf = cg.path("cpuset")
+            leaf = Path(cg.path("cpuset"))
             top = leaf.parent.parent.parent  # composer/, made before
             for d in (leaf.parent.parent, leaf.parent, leaf):
                 for fname in ("cpuset.cpus", "cpuset.mems"):
                     assert (d / fname).read_text().strip() == (top / fname).read_text().strip() != ""
         if cg.versions.get("devices") == 1:
-            listed = cg.path("devices").joinpath("devices.list").read_text().split("\n")
+            listed = Path(cg.path("devices"), "devices.list").read_text().split("\n")
             assert sorted(filter(None, listed)) == sorted([*DEFAULT_DEVICE_RULES, "c 10:229 rwm"])
     finally:
         cg.remove()
@@ -315,7 +315,7 @@ def test_blkio_settings_land_in_the_files_or_are_said_not_applied(pod: str) -> N
         cg = Cgroup.create([pod, "c1"], res)
         try:
             if cg.versions["blkio"] == 1:
-                d = cg.path("blkio")
+                d = Path(cg.path("blkio"))
                 assert (d / "blkio.throttle.read_bps_device").read_text().split() == [num, str(MiB)]
                 assert (d / "blkio.throttle.write_iops_device").read_text().split() == [num, "200"]
                 assert cg.warnings == ()
@@ -329,7 +329,7 @@ def test_blkio_settings_land_in_the_files_or_are_said_not_applied(pod: str) -> N
     cg.remove()
     # cgroup2 without the io controller enabled: no io.max file
     unified = detect().get("unified")
-    if unified is not None and "io" not in (unified.mountpoint / "cgroup.controllers").read_text().split():
+    if unified is not None and "io" not in Path(unified.mountpoint, "cgroup.controllers").read_text().split():
         cg = Cgroup.create([pod, "c3"], res, hierarchies={"unified": unified, "freezer": unified,
                                                           "blkio": unified})
         assert cg.warnings == ("blkio settings not applied (device_read_bps, device_write_iops: this "
@@ -343,7 +343,7 @@ def test_two_containers_share_the_pod_dir_until_the_last_goes(pod: str) -> None:
     a = Cgroup.create([pod, "a"])
     b = Cgroup.create([pod, "b"])
     a.remove()
-    assert b.path("pids").parent.is_dir()
+    assert os.path.isdir(os.path.dirname(b.path("pids")))
     b.remove()
     assert not any(d.exists() for d in _all_dirs(pod))
 
@@ -372,9 +372,9 @@ def test_cgroup2_tracks_freezes_and_kills(pod: str) -> None:
     # the hierarchies given leave out memory: a memory limit is refused before anything is made
     with pytest.raises(InvalidSpec, match="memory limit: the memory cgroup controller is not available"):
         Cgroup.create([pod, "c1"], Resources(memory=64 * MiB), hierarchies=hier)
-    assert not (hier["unified"].mountpoint / ROOT_NAME / pod).exists()
+    assert not os.path.exists(os.path.join(hier["unified"].mountpoint, ROOT_NAME, pod))
     cg = Cgroup.create([pod, "c1"], hierarchies=hier)
-    assert cg.path("freezer") == hier["unified"].mountpoint / ROOT_NAME / pod / "c1"
+    assert cg.path("freezer") == os.path.join(hier["unified"].mountpoint, ROOT_NAME, pod, "c1")
     pid = _spawn_in(cg, "import time\ntime.sleep(60)")
     assert cg.pids() == [pid]
     cg.freeze()
@@ -386,7 +386,7 @@ def test_cgroup2_tracks_freezes_and_kills(pod: str) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.WTERMSIG(status) == signal.SIGKILL
     cg.remove()
-    assert not (hier["unified"].mountpoint / ROOT_NAME / pod).exists()
+    assert not os.path.exists(os.path.join(hier["unified"].mountpoint, ROOT_NAME, pod))
     with pytest.raises(NotFound):
         Cgroup.open([pod, "c1"], hierarchies=hier)
 

@@ -189,7 +189,7 @@ def bb(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[tuple[Pat
     from runtime.paths import Paths
 
     root, run = engine_paths
-    engine = Engine(Paths(root=root, rundir=run))
+    engine = Engine(Paths(root=str(root), rundir=str(run)))
     try:
         infos = engine.containers.list(all=True)
         ids = [c.id for c in infos]

@@ -36,7 +36,7 @@ def test_two_engines_run_a_pod_of_the_same_name(
     from runtime.paths import Paths
     from runtime.spec import PodSpec
 
-    other = Engine(Paths(root=tmp_path / "root2", rundir=tmp_path / "run2"))
+    other = Engine(Paths(root=str(tmp_path / "root2"), rundir=str(tmp_path / "run2")))
     try:
         other.images.import_tarball(busybox_tar, "localhost/busybox:latest")
         pods = [e.pods.create(PodSpec(name="t-same")) for e in (engine, other)]

@@ -39,7 +39,7 @@ def _cgroups(ids: set[str]) -> list[str]:
 @pytest.fixture
 def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
     root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
+    eng = Engine(Paths(root=str(root), rundir=str(run)))
     eng.images.import_tarball(busybox_tar, IMAGE)
     ids: set[str] = set()
     create = eng.containers.create
@@ -110,7 +110,7 @@ def test_logs_keep_stream_order_and_partial_lines(engine: Engine) -> None:
     ]
     assert [r.text for r in join_partials(recs) if r.stream == "stdout"] == [b"one", b"three four"]
     assert [r.text for r in engine.containers.logs(c.id, tail=1)] == [b" four"]
-    raw = engine.containers.log_path(c.id).read_text().splitlines()
+    raw = Path(engine.containers.log_path(c.id)).read_text().splitlines()
     assert raw[0].endswith(" stdout F one") and " stdout P three" in raw[2]
 
 
@@ -150,7 +150,7 @@ def test_unknown_user_fails_create_and_leaves_nothing(engine: Engine) -> None:
         engine.containers.create(spec("t-nouser", "true", user="nosuch"))
     with pytest.raises(NotFound):
         engine.containers.get("t-nouser")
-    assert not any((engine.paths.root / "containers").iterdir())
+    assert not any((Path(engine.paths.root) / "containers").iterdir())
 
 
 def test_a_missing_executable_fails_the_start_and_the_container_stays(engine: Engine) -> None:
@@ -171,14 +171,14 @@ def test_a_missing_executable_fails_the_start_and_the_container_stays(engine: En
         assert (left.error, left.started_at, left.finished_at, left.pid) == (error, "", "", 0)
         assert engine.containers.stop(c.id).status == "created"
     assert [c.status for c in engine.containers.list(all=False)] == []
-    events = (engine.paths.rundir / EVENTS_FILE).read_text()
+    events = (Path(engine.paths.rundir) / EVENTS_FILE).read_text()
     assert '"action":"create"' in events
     assert '"action":"start"' not in events and '"action":"die"' not in events
     assert len(engine.volumes.list()) == 2
     engine.containers.remove(c.id, volumes=True)
     assert [v.name for v in engine.volumes.list()] == ["t-named"]  # the anonymous one went with it
-    assert not any((engine.paths.root / "containers").iterdir()) and not any(
-        (engine.paths.rundir / "containers").iterdir()
+    assert not any((Path(engine.paths.root) / "containers").iterdir()) and not any(
+        (Path(engine.paths.rundir) / "containers").iterdir()
     )
     engine.volumes.remove("t-named")
 
@@ -207,7 +207,7 @@ def test_a_start_that_reads_the_exit_first_keeps_the_run_when_it_fails(engine: E
     if the container had never run, with no times)."""
     c = engine.containers.create(spec("t-rmsh-unread", "sh", "-c", "sleep 0.1; rm /bin/sh"))  # after start()
     engine.containers.start(c.id)
-    exit_file = engine.paths.container_run(c.id) / "exit.json"
+    exit_file = Path(engine.paths.container_run(c.id)) / "exit.json"
     _wait_for(exit_file.exists)  # read as a file: no verb folds it into the row
     ran = json.loads(exit_file.read_text())
     with pytest.raises(ExecError, match=r'exec: "sh": executable file not found'):
@@ -227,7 +227,7 @@ def test_get_without_fold_reads_the_exit_and_leaves_it_for_the_next_reader(engin
     # each exits after start() returned: a start that sees the exit file folds it itself
     c = engine.containers.create(spec("t-nofold", "sh", "-c", "sleep 0.1; exit 3"))
     engine.containers.start(c.id)
-    exit_file = engine.paths.container_run(c.id) / "exit.json"
+    exit_file = Path(engine.paths.container_run(c.id)) / "exit.json"
     _wait_for(exit_file.exists)
     seen = engine.containers.get(c.id, fold=False)
     assert (seen.status, seen.exit_code) == ("exited", 3)
@@ -239,11 +239,12 @@ def test_get_without_fold_reads_the_exit_and_leaves_it_for_the_next_reader(engin
     assert engine.store.read().get("container", c.id)["last_state"]["exit_code"] == 3
     other = engine.containers.create(spec("t-nofold-rm", "sleep", "0.1"))
     engine.containers.start(other.id)
-    _wait_for((engine.paths.container_run(other.id) / "exit.json").exists)
+    _wait_for((Path(engine.paths.container_run(other.id)) / "exit.json").exists)
     engine.containers.remove(other.id)  # its exit never folded: removed all the same
     engine.containers.remove(c.id)
     for cid in (c.id, other.id):
-        assert not engine.paths.container_dir(cid).exists() and not engine.paths.container_run(cid).exists()
+        assert not os.path.exists(engine.paths.container_dir(cid))
+        assert not os.path.exists(engine.paths.container_run(cid))
 
 
 def test_a_failed_start_is_reported_while_another_reader_folds_its_exit(engine: Engine) -> None:
@@ -409,7 +410,7 @@ def test_sigkill_of_the_monitor_then_rm_force_cleans_everything(engine: Engine) 
     engine.containers.start(c.id)
     import json
 
-    mon = json.loads((engine.paths.container_run(c.id) / "monitor.json").read_text())
+    mon = json.loads((Path(engine.paths.container_run(c.id)) / "monitor.json").read_text())
     init_pid = engine.containers.get(c.id).pid
     os.kill(mon["pid"], signal.SIGKILL)
     _wait_for(lambda: engine.containers.get(c.id).status == "dead")
@@ -419,8 +420,9 @@ def test_sigkill_of_the_monitor_then_rm_force_cleans_everything(engine: Engine) 
     from runtime import zygote
 
     zygote.stop(engine.paths)
-    assert settled_leftovers(engine.paths.root.parent) == []
-    assert not engine.paths.container_dir(c.id).exists() and not engine.paths.container_run(c.id).exists()
+    assert settled_leftovers(Path(engine.paths.root).parent) == []
+    assert not os.path.exists(engine.paths.container_dir(c.id))
+    assert not os.path.exists(engine.paths.container_run(c.id))
 
 
 def test_stop_of_a_created_container_and_list_by_labels(engine: Engine) -> None:
@@ -631,7 +633,7 @@ def test_volumes_from_devices_and_shared_ipc_pid(engine: Engine) -> None:
     )
     engine.containers.start(src.id)
     # its content, not the file: the shell creates it before it writes (a read between: empty)
-    _wait_for(lambda: any(f.read_text() == "shared\n" for f in engine.paths.volumes.glob("*/_data/f")))
+    _wait_for(lambda: any(f.read_text() == "shared\n" for f in Path(engine.paths.volumes).glob("*/_data/f")))
     script = (
         "cat /v/f; (echo x > /v/g) 2>/dev/null || echo ro; readlink /proc/self/ns/ipc; "
         "ps -o comm | grep -c sleep; "
@@ -687,7 +689,7 @@ def test_a_half_created_container_is_dead_and_rm_force_cleans_it(engine: Engine)
     c = engine.containers.create(spec("t-half", "sleep", "100"))
     kill_monitor(engine.containers, c.id)  # as if create's process had died before start
     for name in ("monitor.json", "state.json", "ctl"):
-        (engine.paths.container_run(c.id) / name).unlink(missing_ok=True)
+        (Path(engine.paths.container_run(c.id)) / name).unlink(missing_ok=True)
     assert engine.containers.get(c.id).status == "dead"
     engine.containers.remove(c.id, force=True)
     assert engine.containers.list() == []
@@ -748,7 +750,7 @@ def test_copy_into_a_stopped_container_is_seen_when_it_runs(engine: Engine, tmp_
     assert [r.text for r in engine.containers.logs(c.id)] == [b"copied"]
     engine.containers.copy_from(c.id, "/etc/motd", tmp_path / "back")  # exited: through its overlay
     assert (tmp_path / "back").read_text() == "copied\n"
-    assert not list(engine.paths.container_dir(c.id).glob("cp-*"))
+    assert not list(Path(engine.paths.container_dir(c.id)).glob("cp-*"))
 
 
 def test_healthchecks_wait_while_paused(engine: Engine) -> None:
@@ -876,7 +878,7 @@ def test_workload_signals_are_default_and_orphans_are_reaped(engine: Engine) -> 
     engine.containers.start(c.id)
     import json
 
-    mon = json.loads((engine.paths.container_run(c.id) / "monitor.json").read_text())["pid"]
+    mon = json.loads((Path(engine.paths.container_run(c.id)) / "monitor.json").read_text())["pid"]
 
     time.sleep(0.8)
     assert zombie_children(mon) == []
@@ -896,7 +898,7 @@ def test_log_rotation_keeps_the_newest_lines(engine: Engine) -> None:
         ),
     )
     assert code == 0
-    path = engine.containers.log_path("t-rot")
+    path = Path(engine.containers.log_path("t-rot"))
     assert sorted(p.name for p in path.parent.glob("ctr.log*")) == ["ctr.log", "ctr.log.1"]
     assert all(p.stat().st_size <= 2000 for p in path.parent.glob("ctr.log*"))
     texts = [r.text for r in engine.containers.logs("t-rot")]

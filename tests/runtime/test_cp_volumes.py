@@ -54,7 +54,7 @@ def test_copy_from_a_stopped_container_reads_its_volume_and_binds(engine: Engine
     engine.containers.copy_from(c.id, "/robind/r", out / "r")
     assert (out / "r").read_text() == "ro\n"
     # the data came from the volume, not from the container's own layer
-    assert not (engine.paths.container_dir(c.id) / "upper" / "data" / "f").exists()
+    assert not (Path(engine.paths.container_dir(c.id)) / "upper" / "data" / "f").exists()
     with pytest.raises(NotFound, match=r"^container t-cpv: no such file /data/nosuch$"):
         engine.containers.copy_from(c.id, "/data/nosuch", out)
 
@@ -68,7 +68,7 @@ def test_copy_into_a_stopped_container_writes_its_volume_and_bind(engine: Engine
     assert (bind / "renamed.txt").read_text() == "copied in\n"
     vol = engine.volumes.get("t-cpv-data")
     assert (Path(vol.mountpoint) / "in.txt").read_text() == "copied in\n"
-    assert not (engine.paths.container_dir(c.id) / "upper" / "data" / "in.txt").exists()
+    assert not (Path(engine.paths.container_dir(c.id)) / "upper" / "data" / "in.txt").exists()
     # a read-only bind stays read-only, with a one-line error that names the container
     ro_error = r"^container t-cpv: cannot copy /robind/in.txt: read-only file system$"
     with pytest.raises(ExecError, match=ro_error):

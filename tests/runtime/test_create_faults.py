@@ -64,7 +64,7 @@ KILLED_AFTER_VOLUME = textwrap.dedent("""
         made(self, *args, **kw)
         os.kill(os.getpid(), signal.SIGKILL)  # as a user's kill -9 of the CLI at this moment
     VolumeManager.create_anonymous = create_then_die
-    eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
+    eng = Engine(Paths(root=sys.argv[1], rundir=sys.argv[2]))
     eng.containers.create(ContainerSpec(name="t-cf-anon", image="localhost/busybox:latest",
                                         network_mode="none", mounts=(Mount(type="volume", target="/v"),)))
 """)
@@ -103,7 +103,7 @@ def test_what_dockers_engine_refuses_at_create_is_refused_before_anything_is_mad
         engine.containers.create(spec)
     assert str(caught.value) == f"container t-cf-bad: {error}"
     assert engine.containers.list(all=True) == []
-    made = engine.paths.root / "containers"
+    made = Path(engine.paths.root) / "containers"
     assert not made.exists() or not any(made.iterdir())
 
 

@@ -46,7 +46,7 @@ def _exec(engine: Engine, ref: str, script: str, tmp: Path, **kw: object) -> tup
 
 def _nothing_left(engine: Engine, name: str) -> None:
     assert name not in [c.name for c in engine.containers.list(all=True)]
-    cdir = engine.paths.root / "containers"
+    cdir = Path(engine.paths.root) / "containers"
     assert not cdir.exists() or list(cdir.iterdir()) == []
     assert container_cgroups(engine.paths.root) == []
     assert settled_leftovers(engine.paths.root) == []
@@ -180,7 +180,7 @@ def test_a_full_root_disk_is_an_engine_error(
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "fullroot", str(root)], check=True)
     monkeypatch.setenv("COMPOSER_ROOT", str(root))
     monkeypatch.setenv("COMPOSER_RUNDIR", str(run))
-    eng = Engine(Paths(root=root, rundir=run))
+    eng = Engine(Paths(root=str(root), rundir=str(run)))
     try:
         eng.images.import_tarball(busybox_tar, IMAGE)
         with open(root / "filler", "wb") as f:

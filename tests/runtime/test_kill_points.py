@@ -30,7 +30,7 @@ KILLED = DIE_AT + textwrap.dedent("""
     from runtime.paths import Paths
 
     die_at(sys.argv[3])
-    eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
+    eng = Engine(Paths(root=sys.argv[1], rundir=sys.argv[2]))
     exec(sys.argv[4])
 """)
 
@@ -66,7 +66,7 @@ def test_a_kill_of_rm_v_leaves_no_anonymous_volume_once_rm_is_done_again(
     for x in left:
         engine.containers.remove(x.id, force=True, volumes=True)
     assert engine.volumes.list() == []
-    vdir = engine.paths.root / "volumes"
+    vdir = Path(engine.paths.root) / "volumes"
     assert not vdir.exists() or list(vdir.iterdir()) == []
 
 
@@ -83,7 +83,7 @@ def test_a_kill_of_volume_rm_while_it_deletes_the_data_leaves_the_name_free_and_
     again = engine.volumes.create(VolumeSpec(name="t-kp-vol"))  # not 'exists and is not empty'
     assert list(Path(again.mountpoint).iterdir()) == []
     engine.volumes.remove("t-kp-vol")
-    vdir = engine.paths.root / "volumes"
+    vdir = Path(engine.paths.root) / "volumes"
     assert not vdir.exists() or list(vdir.iterdir()) == []
 
 

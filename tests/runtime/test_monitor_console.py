@@ -30,7 +30,7 @@ def _lines(engine: Engine, ref: str) -> list[str]:
 
 
 def _monitor_fds(engine: Engine, ref: str) -> list[str]:
-    run = engine.paths.rundir / "containers" / engine.containers.get(ref).id
+    run = Path(engine.paths.rundir) / "containers" / engine.containers.get(ref).id
     pid = int((run / "monitor.json").read_text().split('"pid":')[1].split(",")[0])
     fd_dir = f"/proc/{pid}/fd"
     return [os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)]

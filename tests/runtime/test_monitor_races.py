@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -94,7 +95,7 @@ class ExitsBetweenLooks(ContainerManager):
     def _monitor_alive(self, cid: str) -> bool:
         data = self.held.pop(cid, None)
         if data is not None:
-            (self.paths.container_run(cid) / "exit.json").write_bytes(data)
+            (Path(self.paths.container_run(cid)) / "exit.json").write_bytes(data)
         return False
 
 
@@ -102,7 +103,7 @@ class ExitsBetweenLooks(ContainerManager):
 def test_an_exit_between_two_looks_is_an_exit(zengine: Engine) -> None:
     c = zengine.containers.create(spec("race-exit", "sh", "-c", "sleep 0.1; exit 7"))  # after start()
     zengine.containers.start(c.id)
-    run = zengine.paths.container_run(c.id)
+    run = Path(zengine.paths.container_run(c.id))
     # wait for the monitor's last write without reading state (a read would fold it)
     for _ in range(500):
         if (run / "exit.json").exists() and not zengine.containers._monitor_alive(c.id):

@@ -9,6 +9,7 @@ import os
 import select
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +33,7 @@ def starttime(pid: int) -> int:
 
 def test_wait_monitor_exit_wakes_on_exit_and_times_out(zengine: Engine) -> None:
     c = zengine.containers.create(spec("wait-exit", "true"))
-    run = zengine.paths.container_run(c.id)
+    run = Path(zengine.paths.container_run(c.id))
     real = (run / "monitor.json").read_text()
     stand_in = subprocess.Popen(["sleep", "30"])
     try:
@@ -58,7 +59,7 @@ def test_wait_monitor_exit_wakes_on_exit_and_times_out(zengine: Engine) -> None:
 
 def test_the_monitor_answers_a_start_on_the_reply_fifo(zengine: Engine) -> None:
     c = zengine.containers.create(spec("wait-reply", "sleep", "30"))
-    run = zengine.paths.container_run(c.id)
+    run = Path(zengine.paths.container_run(c.id))
     os.mkfifo(run / "reply.test", 0o600)
     fd = os.open(run / "reply.test", os.O_RDONLY | os.O_NONBLOCK)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -42,7 +43,7 @@ def mount_ns_fds(pid: int) -> list[str]:
 
 
 def monitor_pid(engine: Engine, cid: str) -> int:
-    return int(json.loads((engine.paths.container_run(cid) / "monitor.json").read_text())["pid"])
+    return int(json.loads((Path(engine.paths.container_run(cid)) / "monitor.json").read_text())["pid"])
 
 
 def test_the_monitor_holds_a_running_init_s_mount_namespace_and_lets_go_at_its_exit(engine: Engine) -> None:

@@ -61,7 +61,7 @@ def test_the_workload_sees_its_network_from_its_first_instruction(gated: Engine,
     warm = warm_monitor.start(gated.paths)
     assert warm is not None
     info = gated.containers.create(_spec("t-gate-a", tmp_path), start=True, warm=warm)
-    run = gated.paths.container_run(info.id)
+    run = Path(gated.paths.container_run(info.id))
     assert stat.S_ISFIFO(os.stat(run / NET_GATE).st_mode)  # asked for with the gate
     wait_for(lambda: (tmp_path / "ran").exists())
     seen = (tmp_path / "seen").read_text()
@@ -104,7 +104,7 @@ def test_a_set_up_failing_after_the_request_fails_the_run_and_leaves_nothing(
     assert gated.containers.list(all=True) == []
     _no_monitor_left(gated)
     assert not (tmp_path / "ran").exists()
-    assert list(gated.paths.netns("x").parent.glob("*")) == []
+    assert list(Path(gated.paths.netns("x")).parent.glob("*")) == []
     assert gated.networks.store.read().list("ip") == []  # its lease went with it
 
 
@@ -118,7 +118,7 @@ def test_a_run_whose_network_fails_after_the_request_says_so_in_one_line(
     assert res.stderr.count("\n") == 1, res.stderr
     assert gated.containers.list(all=True) == []
     _no_monitor_left(gated)
-    assert list(gated.paths.netns("x").parent.glob("*")) == []
+    assert list(Path(gated.paths.netns("x")).parent.glob("*")) == []
 
 
 def test_a_second_attempt_after_a_repair_plugs_into_the_namespace_the_init_joined(
@@ -151,7 +151,7 @@ KILLED = DIE_AT + textwrap.dedent("""
     from runtime.spec import ContainerSpec, Mount, NetworkAttachment
 
     die_at(sys.argv[3])
-    eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
+    eng = Engine(Paths(root=sys.argv[1], rundir=sys.argv[2]))
     spec = ContainerSpec(name="t-gate-k", image="localhost/busybox:latest",
                          command=("sh", "-c", sys.argv[5]), volatile=sys.argv[6] == "rm",
                          mounts=(Mount(type="bind", source=sys.argv[4], target="/m"),),
@@ -175,7 +175,7 @@ def _killed_at(engine: Engine, step: str, marks: Path, rm: bool) -> None:
 def test_a_kill_before_the_go_ahead_never_runs_the_workload(gated: Engine, tmp_path: Path, step: str) -> None:
     _killed_at(gated, step, tmp_path, rm=False)
     [left] = gated.containers.list(all=True)
-    run = gated.paths.container_run(left.id)
+    run = Path(gated.paths.container_run(left.id))
     wait_for(lambda: (run / "exit.json").exists())  # the init ended at the gate
     assert not (tmp_path / "ran").exists()
     again = gated.containers.get(left.id)
@@ -189,7 +189,7 @@ def test_a_kill_before_the_go_ahead_never_runs_the_workload(gated: Engine, tmp_p
             gated.containers.start(left.id)
     gated.containers.remove(left.id, force=True)
     _no_monitor_left(gated)
-    assert list(gated.paths.netns("x").parent.glob("*")) == []
+    assert list(Path(gated.paths.netns("x")).parent.glob("*")) == []
 
 
 def test_a_kill_before_the_go_ahead_of_run_rm_leaves_it_to_remove_itself(gated: Engine,
@@ -198,5 +198,5 @@ def test_a_kill_before_the_go_ahead_of_run_rm_leaves_it_to_remove_itself(gated: 
     wait_for(lambda: gated.containers.list(all=True) == [])  # its monitor's remover, the claim free
     _no_monitor_left(gated)
     assert not (tmp_path / "ran").exists()
-    assert list(gated.paths.netns("x").parent.glob("*")) == []
+    assert list(Path(gated.paths.netns("x")).parent.glob("*")) == []
     assert gated.networks.store.read().list("ip") == []

@@ -41,7 +41,7 @@ def test_detect_is_read_once_and_callers_cannot_change_it() -> None:
 
 
 def _dirs(part: str) -> list[Path]:
-    return [h.mountpoint / ROOT_NAME / part for h in detect().values()]
+    return [Path(h.mountpoint, ROOT_NAME, part) for h in detect().values()]
 
 
 @pytest.fixture
@@ -64,20 +64,20 @@ def scope() -> Iterator[str]:
 @pytest.mark.privileged
 def test_a_leaf_under_existing_parents_gets_its_cpuset_and_nothing_else_is_made(scope: str) -> None:
     first = Cgroup.create([scope, "pod", "a"])
-    made: list[Path] = []
+    made: list[str] = []
     for ctrl, path in detect().items():
         # blkio: made only for a container with a block I/O setting (none here)
         if ctrl in cgroups.CONTROLLERS and ctrl != "blkio" and path.version == 1:
-            leaf = path.mountpoint / ROOT_NAME / scope / "pod" / "b"
+            leaf = os.path.join(path.mountpoint, ROOT_NAME, scope, "pod", "b")
             Cgroup._make_dirs(leaf, ctrl, 1, made)
-    assert made and all(p.name == "b" for p in made)  # the parents existed: only the leaves
+    assert made and all(os.path.basename(p) == "b" for p in made)  # the parents existed: only the leaves
     cpuset = first.paths.get("cpuset")
     if cpuset is not None and first.versions["cpuset"] == 1:
-        b = cpuset.parent / "b"
+        b = Path(cpuset).parent / "b"
         for fname in ("cpuset.cpus", "cpuset.mems"):
-            assert (b / fname).read_text().strip() == (cpuset.parent / fname).read_text().strip() != ""
+            assert (b / fname).read_text().strip() == (Path(cpuset).parent / fname).read_text().strip() != ""
     for p in reversed(made):
-        p.rmdir()
+        os.rmdir(p)
     # a process can join the leaf-first cgroup (an empty cpuset would refuse it)
     second = Cgroup.create([scope, "pod", "c"])
     pid = os.fork()
@@ -98,7 +98,7 @@ def test_a_leaf_under_existing_parents_gets_its_cpuset_and_nothing_else_is_made(
 @pytest.mark.privileged
 def test_missing_parents_are_made_down_from_composer(scope: str) -> None:
     cg = Cgroup.create([scope, "pod", "x"])
-    assert all(p.is_dir() for p in cg.paths.values())
+    assert all(os.path.isdir(p) for p in cg.paths.values())
     cg.remove()
     assert not any(d.exists() for d in _dirs(scope))
 
@@ -109,11 +109,11 @@ def test_parents_a_removal_walked_up_from_are_not_walked_again(scope: str) -> No
     others already (each walk is an rmdir per level)."""
     leaves = Cgroup._layout([scope, "x"], None)[0]
     for leaf in leaves.values():
-        leaf.parent.mkdir(parents=True, exist_ok=True)  # a parent left, its leaf never made
+        os.makedirs(os.path.dirname(leaf), exist_ok=True)  # a parent left, its leaf never made
     walked = [leaves[c] for c in list(leaves)[:1]]
     cgroups.remove_parents([scope, "x"], walked=walked)
-    assert walked[0].parent.is_dir()  # not looked at again
-    assert not any(leaf.parent.exists() for leaf in leaves.values() if leaf not in walked)
+    assert os.path.isdir(os.path.dirname(walked[0]))  # not looked at again
+    assert not any(os.path.exists(os.path.dirname(leaf)) for leaf in leaves.values() if leaf not in walked)
     cgroups.remove_parents([scope, "x"])
     assert not any(d.exists() for d in _dirs(scope))
 
@@ -123,10 +123,10 @@ def test_parents_a_removal_walked_up_from_are_not_walked_again(scope: str) -> No
 
 def test_default_filter_is_the_cached_filter_of_the_default_profile(tmp_path: Path) -> None:
     caps = frozenset({"CHOWN", "KILL"})
-    bpf, path = seccomp.default_filter(tmp_path, caps)
-    assert bpf == seccomp.cached_filter(tmp_path, default_profile(), caps)
-    assert path.read_bytes() == bpf and path.parent == tmp_path
-    assert seccomp.default_filter(tmp_path, caps)[0] is bpf  # kept: no second encode or read
+    bpf, path = seccomp.default_filter(str(tmp_path), caps)
+    assert bpf == seccomp.cached_filter(str(tmp_path), default_profile(), caps)
+    assert Path(path).read_bytes() == bpf and Path(path).parent == tmp_path
+    assert seccomp.default_filter(str(tmp_path), caps)[0] is bpf  # kept: no second encode or read
     assert shared_default_profile() == default_profile()
 
 
@@ -136,17 +136,18 @@ def test_a_container_links_the_cached_filter_and_copies_it_when_the_cache_is_gon
     mgr = engine.containers
     caps = frozenset({"CHOWN"})
     for cid in ("a" * 64, "b" * 64):
-        engine.paths.container_dir(cid).mkdir(parents=True)
+        Path(engine.paths.container_dir(cid)).mkdir(parents=True)
     linked = Path(_seccomp(mgr, "a" * 64, spec, caps) or "")
-    _, cached = seccomp.default_filter(engine.paths.root / "cache" / "seccomp", caps)
+    _, cached_at = seccomp.default_filter(f"{engine.paths.root}/cache/seccomp", caps)
+    cached = Path(cached_at)
     assert linked.stat().st_ino == cached.stat().st_ino
     cached.unlink()  # a pruned cache: the memo still names it
     copied = Path(_seccomp(mgr, "b" * 64, spec, caps) or "")
     assert copied.read_bytes() == linked.read_bytes() and copied.stat().st_nlink == 1
     for cid in ("a" * 64, "b" * 64):
-        for p in engine.paths.container_dir(cid).iterdir():
+        for p in Path(engine.paths.container_dir(cid)).iterdir():
             p.unlink()
-        engine.paths.container_dir(cid).rmdir()
+        Path(engine.paths.container_dir(cid)).rmdir()
 
 
 # ---- removal ------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def test_removing_a_stopped_container_writes_nothing_into_its_run_dir(engine: En
         ContainerSpec(name="t-gone", image=IMAGE, command=("true",), network_mode="none"))
     engine.containers.start(c.id)
     assert engine.containers.wait(c.id, timeout=10) == 0
-    run = engine.paths.container_run(c.id)
+    run = Path(engine.paths.container_run(c.id))
     # stopped as a later rm or down finds it: its monitor has ended too (right after wait() the
     # lone containers' monitor may still be letting go of the init's mounts, then ending)
     container_monitor.wait_monitor_exit(engine.containers, c.id, 5)
@@ -168,7 +169,7 @@ def test_removing_a_stopped_container_writes_nothing_into_its_run_dir(engine: En
     assert set(os.listdir(run)) == before and "stopping" not in before
     assert cg is not None and cg.pids() == []
     engine.containers.remove(c.id)
-    assert not run.exists() and not any(p.exists() for p in cg.paths.values())
+    assert not run.exists() and not any(os.path.exists(p) for p in cg.paths.values())
 
 
 @pytest.mark.privileged
@@ -178,7 +179,7 @@ def test_killing_everything_of_a_running_container_still_kills_it(engine: Engine
     info = engine.containers.start(c.id)
     assert info.status == "running" and info.pid > 0
     kill_everything(engine.containers, c.id)
-    assert (engine.paths.container_run(c.id) / "stopping").exists()  # no restart after this
+    assert (Path(engine.paths.container_run(c.id)) / "stopping").exists()  # no restart after this
     assert _dead(info.pid)
     engine.containers.remove(c.id, force=True)
 
@@ -194,7 +195,7 @@ def test_a_removal_lets_an_ending_shared_monitor_end_and_keeps_its_run_dir_until
         ContainerSpec(name="t-ending", image=IMAGE, command=("true",), network_mode="none"))
     engine.containers.start(c.id)
     assert engine.containers.wait(c.id, timeout=10) == 0  # its monitor is gone: a stand-in next
-    run = engine.paths.container_run(c.id)
+    run = Path(engine.paths.container_run(c.id))
     release, seen = threading.Event(), []
 
     def ending_monitor_thread() -> None:

@@ -34,7 +34,7 @@ def spec(name: str, *cmd: str, pod: str | None = POD, **kw: object) -> Container
 
 
 def monitor(eng: Engine, cid: str) -> dict[str, int]:
-    return json.loads((eng.paths.container_run(cid) / "monitor.json").read_text())  # type: ignore[no-any-return]
+    return json.loads((Path(eng.paths.container_run(cid)) / "monitor.json").read_text())  # type: ignore[no-any-return]
 
 
 def alive(pid: int) -> bool:
@@ -124,7 +124,7 @@ def test_sigkill_of_a_pods_monitor_is_reported_for_every_container_and_rm_cleans
     assert zengine.containers.wait(c.id, timeout=10) == 5
     zengine.containers.remove(c.id, force=True)
     zengine.containers.remove(other.id, force=True)
-    assert settled_leftovers(zengine.paths.root.parent) == []
+    assert settled_leftovers(Path(zengine.paths.root).parent) == []
 
 
 def test_restarts_healthchecks_and_orphans_in_a_shared_monitor(zengine: Engine) -> None:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.privileged  # a pod makes its cgroup parent
 
 def test_exists_by_name_and_id(engine_paths: tuple[Path, Path]) -> None:
     root, run = engine_paths
-    engine = Engine(Paths(root=root, rundir=run))
+    engine = Engine(Paths(root=str(root), rundir=str(run)))
     assert not engine.pods.exists("t-exists")
     pod = engine.pods.create(PodSpec(name="t-exists"))
     try:
@@ -30,7 +30,7 @@ def test_a_pod_name_is_taken_once(engine_paths: tuple[Path, Path]) -> None:
     from runtime.errors import Conflict
 
     root, run = engine_paths
-    engine = Engine(Paths(root=root, rundir=run))
+    engine = Engine(Paths(root=str(root), rundir=str(run)))
     engine.pods.create(PodSpec(name="t-dup"))
     try:
         with pytest.raises(Conflict, match='pod name "t-dup" is already in use'):
@@ -46,12 +46,12 @@ def test_a_pod_cgroup_restricts_no_device(engine_paths: tuple[Path, Path]) -> No
     from runtime.cgroups import Cgroup
 
     root, run = engine_paths
-    engine = Engine(Paths(root=root, rundir=run))
+    engine = Engine(Paths(root=str(root), rundir=str(run)))
     engine.pods.create(PodSpec(name="t-devices"))
     try:
         cg = Cgroup.open([*engine.pods._scope(), "t-devices"])
         if cg.versions.get("devices") != 1:
             pytest.skip("no v1 devices controller on this host")
-        assert (cg.path("devices") / "devices.list").read_text().split() == ["a", "*:*", "rwm"]
+        assert Path(cg.path("devices"), "devices.list").read_text().split() == ["a", "*:*", "rwm"]
     finally:
         engine.pods.remove("t-devices")

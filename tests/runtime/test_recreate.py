@@ -230,7 +230,7 @@ def test_container_rename_and_its_errors(engine: Engine, tmp_path: Path) -> None
     assert c.id == a.id and c.status == "running" and c.labels == labels
     hosts = _cli(tmp_path, "container", "exec", "t-rn-c", "cat", "/etc/hosts").stdout
     assert " t-rn-c\n" in hosts and "t-rn-a" not in hosts
-    peer = (engine.paths.container_run(engine.containers.get("t-rn-b").id) / "hosts").read_text()
+    peer = (Path(engine.paths.container_run(engine.containers.get("t-rn-b").id)) / "hosts").read_text()
     assert "t-rn-c" in peer.split() and "t-rn-a" not in peer  # what a peer resolves
     time.sleep(1)  # --until 0s is now in whole seconds
     events = _cli(tmp_path, "container", "events", "--since", "1m", "--until", "0s", "--format", "json")

@@ -29,7 +29,7 @@ def waiter_of(eng: Engine, cid: str) -> int:
     """The waiting child of *cid*'s monitor: a process with the monitor's command line and the
     claim open, not the monitor (which closes its own right after the fork, then exits: its
     child is then init's); 0 while there is none."""
-    run = eng.paths.container_run(cid)
+    run = Path(eng.paths.container_run(cid))
     mon = json.loads((run / "monitor.json").read_text())
     monitor, claim = {os.getpid(), int(mon.get("process") or mon["pid"])}, str(run / "removal")
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -66,7 +66,7 @@ CHILD = DIE_AT + textwrap.dedent("""
     from tests.runtime.test_removal_trash import exited_with_its_waiter
 
     die_at(sys.argv[3])
-    eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
+    eng = Engine(Paths(root=sys.argv[1], rundir=sys.argv[2]))
     cid, waiter = exited_with_its_waiter(eng, "t-tr-k")
     if sys.argv[4] == "no waiter":
         os.kill(waiter, signal.SIGKILL)
@@ -77,7 +77,7 @@ CHILD = DIE_AT + textwrap.dedent("""
 def _dirs(engine: Engine) -> list[str]:
     """The entries of the engine's two container dirs, trash names with the others."""
     found = []
-    for d in (engine.paths.root / "containers", engine.paths.rundir / "containers"):
+    for d in (Path(engine.paths.root) / "containers", Path(engine.paths.rundir) / "containers"):
         found += [str(d / n) for n in (os.listdir(d) if d.exists() else [])]
     return found
 
@@ -90,7 +90,7 @@ def test_the_monitors_child_deletes_the_dirs_an_attached_run_rm_left_it(engine: 
         engine.containers.remove(cid, force=True, volumes=True, dirs_later=True)
         assert sorted(_dirs(engine)) == sorted(map(str, engine.paths.container_trash(cid)))
         assert engine.containers.list(all=True) == []
-        assert not zygote.others_in(str(engine.paths.rundir / "containers"))
+        assert not zygote.others_in(str(Path(engine.paths.rundir) / "containers"))
     finally:
         os.kill(waiter, signal.SIGCONT)
     wait_for(lambda: _dirs(engine) == [], timeout=10)

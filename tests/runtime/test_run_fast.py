@@ -33,7 +33,7 @@ IMAGE = "localhost/busybox:latest"
 
 def _bare_manager(tmp_path: Path) -> ContainerManager:
     """A manager over a private root with no state behind it: enough for its pure helpers."""
-    paths = Paths(root=tmp_path / "root", rundir=tmp_path / "run")
+    paths = Paths(root=str(tmp_path / "root"), rundir=str(tmp_path / "run"))
     return ContainerManager(SimpleNamespace(paths=paths, store=None))  # type: ignore[arg-type]
 
 
@@ -53,7 +53,7 @@ def test_a_rows_spec_is_built_once_per_content(tmp_path: Path) -> None:
 def test_await_exit_file_wakes_when_the_monitor_writes_it(tmp_path: Path) -> None:
     mgr = _bare_manager(tmp_path)
     cid = "e" * 64
-    run = mgr.paths.container_run(cid)
+    run = Path(mgr.paths.container_run(cid))
     run.mkdir(parents=True)
     assert mgr.await_exit_file(cid, 0.05) is False
     timer = threading.Timer(0.1, lambda: (run / "exit.json").write_text("{}"))
@@ -129,7 +129,7 @@ def test_create_with_start_runs_it_without_a_start_call(engine: Engine) -> None:
     info = mgr.create(_spec("t-fast", "sh", "-c", "exit 5"), start=True)
     assert info.status in ("running", "exited") and info.started_at
     assert mgr.wait(info.id, timeout=10) == 5
-    run = engine.paths.container_run(info.id)
+    run = Path(engine.paths.container_run(info.id))
     assert not [n for n in os.listdir(run) if n.startswith("reply.")]
     mgr.remove(info.id)
 

@@ -106,7 +106,7 @@ KILLED_CREATE = textwrap.dedent("""
         launch(*args, **kw)
         os.kill(os.getpid(), signal.SIGKILL)
     container_create._launch = launch_and_die
-    eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
+    eng = Engine(Paths(root=sys.argv[1], rundir=sys.argv[2]))
     eng.containers.create(ContainerSpec(name="rl-d", image="localhost/busybox:latest",
                                         command=("sleep", "0.5"), volatile=True,
                                         mounts=(Mount(type="volume", target="/v"),)), start=True)

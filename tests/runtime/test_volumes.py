@@ -18,7 +18,7 @@ from runtime.volumes import VolumeManager
 
 @pytest.fixture
 def volumes(engine_paths: tuple[Path, Path]) -> Iterator[VolumeManager]:
-    paths = Paths(root=engine_paths[0], rundir=engine_paths[1])
+    paths = Paths(root=str(engine_paths[0]), rundir=str(engine_paths[1]))
     store = Store(paths.db)
     yield VolumeManager(paths, store)
     store.close()
@@ -32,7 +32,7 @@ def _use(vm: VolumeManager, cid: str, *names: str) -> None:
 def test_create_makes_the_data_dir_and_is_idempotent_with_same_labels(volumes: VolumeManager) -> None:
     spec = VolumeSpec(name="demo_data", labels={"com.docker.compose.project": "demo"})
     v = volumes.create(spec)
-    assert v.mountpoint == str(volumes.paths.volumes / "demo_data" / "_data")
+    assert v.mountpoint == str(Path(volumes.paths.volumes) / "demo_data" / "_data")
     assert Path(v.mountpoint).is_dir() and stat.S_IMODE(os.stat(v.mountpoint).st_mode) == 0o755
     assert volumes.create(spec) == v
     # moby's store returns the volume there whatever was asked (docker volume create succeeds)
@@ -49,7 +49,7 @@ def test_driver_options_are_recorded_and_unknown_ones_refused(volumes: VolumeMan
         volumes.create(VolumeSpec(name="v2", driver_opts={"colour": "red"}))
     with pytest.raises(InvalidSpec, match="invalid name"):
         volumes.create(VolumeSpec(name="../etc"))
-    assert not (volumes.paths.volumes / "v2").exists()
+    assert not (Path(volumes.paths.volumes) / "v2").exists()
     # moby's mandatory options: a type mounts a device, o goes with both (as docker refuses them)
     for given, missing in (({"type": "tmpfs"}, "type needs device"), ({"device": "/x"}, "device needs type"),
                            ({"o": "bind"}, "o needs device")):
@@ -70,15 +70,15 @@ def test_remove_owned_takes_the_directory_a_killed_create_left_without_a_row(vol
     Its removal (rm -v, run --rm) takes it; another container's volume of no row stays."""
     name = os.urandom(32).hex()
     _use(volumes, "c1", name)
-    vdir = volumes.paths.volumes / name
+    vdir = Path(volumes.paths.volumes) / name
     (vdir / "_data").mkdir(parents=True)
     assert volumes.remove_owned(name, "c1") is False  # no volume was there to remove
     assert not vdir.exists()
     other = os.urandom(32).hex()
     _use(volumes, "c2", other)
-    (volumes.paths.volumes / other / "_data").mkdir(parents=True)
+    (Path(volumes.paths.volumes) / other / "_data").mkdir(parents=True)
     assert volumes.remove_owned(other, "c1") is False
-    assert (volumes.paths.volumes / other).exists()  # c2 names it: not c1's to take
+    assert (Path(volumes.paths.volumes) / other).exists()  # c2 names it: not c1's to take
 
 
 def test_list_filters_by_labels(volumes: VolumeManager) -> None:
@@ -99,7 +99,7 @@ def test_remove_refuses_while_in_use_and_deletes_data_after(volumes: VolumeManag
     with volumes.store.transaction() as tx:
         tx.delete("container", "c1")
     assert volumes.remove("busy") is True
-    assert not Path(v.mountpoint).exists() and not (volumes.paths.volumes / "busy").exists()
+    assert not Path(v.mountpoint).exists() and not (Path(volumes.paths.volumes) / "busy").exists()
     with pytest.raises(NotFound, match="^get busy: no such volume$"):
         volumes.remove("busy")
     assert volumes.remove("busy", force=True) is False

@@ -41,7 +41,7 @@ def test_wanted_only_where_a_monitor_process_would_be_started(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
     monkeypatch.delenv("COMPOSER_POD_MONITOR", raising=False)
-    paths = Paths(root=tmp_path / "root", rundir=tmp_path / "run")
+    paths = Paths(root=str(tmp_path / "root"), rundir=str(tmp_path / "run"))
     assert warm_monitor.wanted(paths, None)               # the engine's first lone container
     assert not warm_monitor.wanted(paths, "proj")         # a pod's: the pod's shared monitor
     lone = Path(zygote.pod_socket(str(paths.rundir), zygote.LONE))
@@ -51,7 +51,7 @@ def test_wanted_only_where_a_monitor_process_would_be_started(tmp_path: Path,
     monkeypatch.setenv("COMPOSER_POD_MONITOR", "0")       # no shared monitors: a process each
     assert warm_monitor.wanted(paths, "proj")
     assert warm_monitor.wanted(paths, None)
-    paths.container_run("c" * 64).mkdir(parents=True)
+    Path(paths.container_run("c" * 64)).mkdir(parents=True)
     assert not warm_monitor.wanted(paths, None)           # others run: the fork server forks it
     monkeypatch.setenv("COMPOSER_WARM_MONITOR", "0")
     assert warm_monitor.start(paths) is None
@@ -65,7 +65,7 @@ def _create_warm(engine: Engine, name: str) -> tuple[str, list[str], Path]:
     info = engine.containers.create(ContainerSpec(name=name, image=IMAGE, command=("sleep", "30")),
                                     start=True, warm=warm)
     assert warm.returncode == 0
-    run = engine.paths.container_run(info.id)
+    run = Path(engine.paths.container_run(info.id))
     mon = json.loads((run / "monitor.json").read_text())
     monitor = mon.get("process") or mon["pid"]
     argv = cmdline(monitor)                               # found by its command line as a spawned one
@@ -87,7 +87,7 @@ def test_a_warm_monitor_becomes_the_lone_containers_shared_monitor(engine: Engin
     assert not warm_monitor.wanted(engine.paths, None)    # the next lone container needs none
     second = engine.containers.create(ContainerSpec(name="next", image=IMAGE, command=("sleep", "30")),
                                       start=True)
-    mon = json.loads((engine.paths.container_run(second.id) / "monitor.json").read_text())
+    mon = json.loads((Path(engine.paths.container_run(second.id)) / "monitor.json").read_text())
     assert mon["process"] == process and mon["pid"] != process    # a thread of the same process
     engine.containers.stop(first, timeout=1)
     assert engine.containers.get(first).exit_code is not None
@@ -140,7 +140,7 @@ def test_a_warm_monitor_whose_command_died_exits(tmp_path: Path) -> None:
     It was never the command's child: the process the command spawned forked it and exited."""
     script = ("import os, signal, sys, time\nfrom pathlib import Path\nfrom runtime import warm_monitor\n"
               "from runtime.paths import Paths\nfrom tests.runtime.test_warm_monitor import _warm_pids\n"
-              "w = warm_monitor.start(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))\n"
+              "w = warm_monitor.start(Paths(root=sys.argv[1], rundir=sys.argv[2]))\n"
               "while not _warm_pids(w.pid): time.sleep(0.005)\n"
               "assert os.waitpid(w.pid, 0)[0] == w.pid\n"
               "print(*_warm_pids(w.pid), flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
@@ -153,7 +153,7 @@ def test_a_warm_monitor_whose_command_died_exits(tmp_path: Path) -> None:
 def test_discarding_after_an_interrupted_use_reaps_what_it_spawned(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
-    warm = warm_monitor.start(Paths(root=tmp_path / "root", rundir=tmp_path / "run"))
+    warm = warm_monitor.start(Paths(root=str(tmp_path / "root"), rundir=str(tmp_path / "run")))
     assert warm is not None and warm.alive()
     wait_for(lambda: _warm_pids(warm.pid))
     os.close(warm.status_r)  # as _read_all leaves it when Ctrl-C lands in a use()
@@ -169,7 +169,7 @@ def test_a_warm_monitor_that_died_is_not_alive(tmp_path: Path, monkeypatch: pyte
     """Its liveness is its status pipe's (its pid is not the command's child): a dead one is not
     handed a container (the direct spawn reports why)."""
     monkeypatch.delenv("COMPOSER_ZYGOTE", raising=False)
-    warm = warm_monitor.start(Paths(root=tmp_path / "root", rundir=tmp_path / "run"))
+    warm = warm_monitor.start(Paths(root=str(tmp_path / "root"), rundir=str(tmp_path / "run")))
     assert warm is not None
     wait_for(lambda: _warm_pids(warm.pid))
     [pid] = _warm_pids(warm.pid)

@@ -35,7 +35,7 @@ def rundir(eng: Engine) -> str:
 
 
 def monitor_pid(eng: Engine, cid: str) -> int:
-    return int(json.loads((eng.paths.container_run(cid) / "monitor.json").read_text())["pid"])
+    return int(json.loads((Path(eng.paths.container_run(cid)) / "monitor.json").read_text())["pid"])
 
 
 def forked(pid: int) -> bool:
@@ -320,7 +320,7 @@ def test_by_default_lone_containers_share_one_monitor_and_start_no_zygote(
     monkeypatch.delenv(zygote.POD_ENV, raising=False)
     first = zengine.containers.create(spec("z-lone-1", "sleep", "30"))
     second = zengine.containers.create(spec("z-lone-2", "sleep", "30"))
-    mons = [json.loads((zengine.paths.container_run(c.id) / "monitor.json").read_text())
+    mons = [json.loads((Path(zengine.paths.container_run(c.id)) / "monitor.json").read_text())
             for c in (first, second)]
     assert mons[0]["process"] == mons[1]["process"] and mons[0]["pid"] != mons[1]["pid"]
     assert zygote.zygote_pid(rundir(zengine)) is None

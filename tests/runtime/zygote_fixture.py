@@ -23,7 +23,7 @@ def zengine(
     monkeypatch.delenv(zygote.NO_ZYGOTE_ENV, raising=False)
     monkeypatch.setenv(zygote.ZYGOTE_ENV, "1")
     root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
+    eng = Engine(Paths(root=str(root), rundir=str(run)))
     eng.images.import_tarball(busybox_tar, IMAGE)
     yield eng
     for c in eng.containers.list():

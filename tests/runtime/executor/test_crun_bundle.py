@@ -42,7 +42,7 @@ def test_crun_runs_the_same_bundle_with_the_same_result(
 ) -> None:
     assert CRUN
     root, run = engine_paths
-    engine = Engine(Paths(root=root, rundir=run))
+    engine = Engine(Paths(root=str(root), rundir=str(run)))
     engine.images.import_tarball(busybox_tar, "localhost/busybox:latest")
     spec = ContainerSpec(
         name="t-crun",
@@ -58,7 +58,7 @@ def test_crun_runs_the_same_bundle_with_the_same_result(
     ours = "".join(r.text.decode() + "\n" for r in join_partials(engine.containers.logs(c.id)))
 
     _hugetlb_v1()
-    cdir = engine.paths.container_dir(c.id)
+    cdir = Path(engine.paths.container_dir(c.id))
     config = json.loads((cdir / "config.json").read_text())
     meta = json.loads((cdir / "container.json").read_text())
     bundle, upper, work, rootfs = (tmp_path / n for n in ("bundle", "upper", "work", "rootfs"))

@@ -21,7 +21,7 @@ needs_skopeo = pytest.mark.skipif(SKOPEO is None, reason="skopeo is not installe
 
 @pytest.fixture
 def images(engine_paths: tuple[Path, Path]) -> ImageStore:
-    paths = Paths(root=engine_paths[0], rundir=engine_paths[1])
+    paths = Paths(root=str(engine_paths[0]), rundir=str(engine_paths[1]))
     store = Store(paths.db)
     yield ImageStore(paths, store)  # type: ignore[misc]
     store.close()
@@ -69,7 +69,7 @@ def test_load_an_archive_written_by_skopeo(images: ImageStore, busybox: str, tmp
     # --dest-compress: layers arrive gzip-compressed, so their diff ids must be computed on unpack
     _skopeo("copy", "-q", "--dest-compress", f"dir:{skdir}", dest.format(p=theirs))
 
-    fresh_paths = Paths(root=tmp_path / "fresh", rundir=tmp_path / "fresh-run")
+    fresh_paths = Paths(root=str(tmp_path / "fresh"), rundir=str(tmp_path / "fresh-run"))
     fresh_store = Store(fresh_paths.db)
     try:
         fresh = ImageStore(fresh_paths, fresh_store)
@@ -120,7 +120,7 @@ def test_tampered_layer_is_refused_and_nothing_is_left(images: ImageStore, busyb
     with pytest.raises(ImageError, match="diff id mismatch"):
         images.load(bad)
     assert images.list() == []
-    root = images.paths.root
+    root = Path(images.paths.root)
     assert list((root / "layers").iterdir()) == []
     assert list((root / "blobs" / "sha256").iterdir()) == []
 

@@ -24,7 +24,7 @@ SKOPEO = shutil.which("skopeo")
 
 
 def _images(root: Path) -> tuple[ImageStore, Store]:
-    paths = Paths(root=root / "root", rundir=root / "run")
+    paths = Paths(root=str(root / "root"), rundir=str(root / "run"))
     store = Store(paths.db)
     return ImageStore(paths, store), store
 

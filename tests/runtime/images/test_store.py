@@ -17,7 +17,7 @@ from tests.runtime.images.layertar import LayerTar
 
 @pytest.fixture
 def images(engine_paths: tuple[Path, Path]) -> Iterator[ImageStore]:
-    paths = Paths(root=engine_paths[0], rundir=engine_paths[1])
+    paths = Paths(root=str(engine_paths[0]), rundir=str(engine_paths[1]))
     store = Store(paths.db)
     yield ImageStore(paths, store)
     store.close()
@@ -131,7 +131,7 @@ def test_tag_and_remove_by_name_only_untags_until_the_last_name(images: ImageSto
     assert images.remove("example.com/app:prod") == ["Untagged: example.com/app:prod", f"Deleted: {info.id}"]
     with pytest.raises(NotFound):
         images.resolve(info.id)
-    root = images.paths.root
+    root = Path(images.paths.root)
     assert list((root / "layers").iterdir()) == [] and list((root / "blobs" / "sha256").iterdir()) == []
 
 
@@ -165,7 +165,7 @@ def test_failed_import_leaves_nothing(images: ImageStore, tmp_path: Path) -> Non
     bad = LayerTar().file("../escape").write(tmp_path / "bad.tar")
     with pytest.raises(Exception, match="leaves the layer"):
         images.import_tarball(bad, "localhost/bad")
-    root = images.paths.root
+    root = Path(images.paths.root)
     assert [p for p in (root / "blobs" / "sha256").iterdir()] == []
     assert images.list() == []
 
@@ -193,5 +193,5 @@ def test_junk_input_is_an_image_error_and_leaves_nothing(images: ImageStore, tmp
     junk.write_bytes(b"this is not a tarball at all" * 100)
     with pytest.raises(ImageError, match="cannot unpack"):
         images.import_tarball(junk, "localhost/junk")
-    assert list((images.paths.root / "blobs" / "sha256").iterdir()) == []
-    assert list((images.paths.root / "layers").iterdir()) == []
+    assert list((Path(images.paths.root) / "blobs" / "sha256").iterdir()) == []
+    assert list((Path(images.paths.root) / "layers").iterdir()) == []

@@ -20,7 +20,7 @@ from runtime.state import Store
 
 def measure(n: int = 20) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory() as d:
-        paths = Paths(root=Path(d) / "root", rundir=Path(d) / "run")
+        paths = Paths(root=str(Path(d) / "root"), rundir=str(Path(d) / "run"))
         store = Store(paths.db)
         m = NetworkManager(paths, store)
         m.create(NetworkSpec(name="bench_default"))

@@ -30,7 +30,7 @@ def nft_tables() -> str:
 def manager(engine_paths: tuple[Path, Path]) -> Iterator[NetworkManager]:
     root, run = engine_paths
     store = Store(root / "state.db")
-    m = NetworkManager(Paths(root=root, rundir=run), store)
+    m = NetworkManager(Paths(root=str(root), rundir=str(run)), store)
     seen_links: set[str] = set()
     orig_create = m.create
 

@@ -32,7 +32,7 @@ from runtime.paths import Paths
 from runtime.spec import NetworkSpec
 from runtime.state import Store
 root, run, verb, secs = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-m = NetworkManager(Paths(root=root, rundir=run), Store(root / "state.db"))
+m = NetworkManager(Paths(root=str(root), rundir=str(run)), Store(root / "state.db"))
 done, end = 0, time.monotonic() + secs
 while time.monotonic() < end:
     try:

@@ -22,7 +22,7 @@ from runtime.paths import Paths
 from runtime.spec import ContainerSpec, NetworkAttachment
 from runtime.state import Store
 root, run, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-m = NetworkManager(Paths(root=root, rundir=run), Store(root / "state.db"))
+m = NetworkManager(Paths(root=str(root), rundir=str(run)), Store(root / "state.db"))
 for i in range(3):
     cid = f"{n:02d}{i:02d}".ljust(64, "0")
     net = m.setup_container(cid, ContainerSpec(name=f"demo-w{n}-{i}", image="i",
@@ -44,7 +44,7 @@ def test_parallel_processes_never_share_an_address(
     members = manager.get("demo_default").containers
     assert sorted(members.values()) == sorted(addrs)
     for cid in members:
-        hosts = Path(manager.paths.container_run(cid) / "hosts").read_text()
+        hosts = Path(manager.paths.container_run(cid), "hosts").read_text()
         # the 11 peers, and its own line: a container resolves its alias to itself too
         assert sum(1 for ln in hosts.splitlines() if " w " in f" {ln} " or ln.split()[1:2] == ["w"]) == 12
 
@@ -67,7 +67,7 @@ def test_parallel_threads_in_one_process(manager: NetworkManager) -> None:
         addrs = list(pool.map(one, range(16)))
     assert len(set(addrs)) == 16
     for i in range(16):
-        hosts = (manager.paths.container_run(f"{i:064x}") / "hosts").read_text().splitlines()
+        hosts = Path(manager.paths.container_run(f"{i:064x}"), "hosts").read_text().splitlines()
         assert sum(1 for ln in hosts if ln.split()[1:2] == ["t"]) == 15
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: manager.teardown_container(f"{i:064x}"), range(16)))

@@ -27,7 +27,7 @@ RETRY = ("for i in $(seq 30); do out=$(echo | nc -w 2 {host} 8080) && [ -n \"$ou
 @pytest.fixture
 def engine(engine_paths: tuple[Path, Path], busybox_tar: Path) -> Iterator[Engine]:
     root, run = engine_paths
-    eng = Engine(Paths(root=root, rundir=run))
+    eng = Engine(Paths(root=str(root), rundir=str(run)))
     eng.images.import_tarball(busybox_tar, IMAGE)
     yield eng
     for c in eng.containers.list():

@@ -166,7 +166,7 @@ def test_a_killed_relay_is_restored_by_the_next_repair(manager: NetworkManager, 
         if (got := answers("::1", p)) is not None:
             break
         threading.Event().wait(0.1)
-    log = manager.relay_dir() / "relay.log"
+    log = Path(manager.relay_dir(), "relay.log")
     assert got == "back", (manager.warnings, log.read_text() if log.exists() else "")
     assert _relay_pid(manager) != pid
 

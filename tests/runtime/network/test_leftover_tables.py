@@ -92,7 +92,8 @@ def _table(name: str) -> str | None:
 
 
 def _manager(base: Path) -> NetworkManager:
-    return NetworkManager(Paths(root=base / "root", rundir=base / "run"), Store(base / "root" / "state.db"))
+    paths = Paths(root=str(base / "root"), rundir=str(base / "run"))
+    return NetworkManager(paths, Store(base / "root" / "state.db"))
 
 
 @pytest.mark.privileged
@@ -132,7 +133,7 @@ def test_a_table_a_killed_network_rm_left_for_a_reused_subnet_goes_when_another_
         from runtime.paths import Paths
         die_at("before runtime.network.manager.NetworkManager._refresh_nft")
         k = Path({str(tmp_path / "k")!r})
-        Engine(Paths(root=k / "root", rundir=k / "run")).networks.remove("t-lt-k")
+        Engine(Paths(root=str(k / "root"), rundir=str(k / "run"))).networks.remove("t-lt-k")
     """)
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[3]
 C = "c" * 64
 
 
-def _pins(paths_root: Path) -> list[str]:
-    pins = paths_root / "netns"
-    return sorted(os.listdir(pins)) if pins.exists() else []
+def _pins(rundir: str) -> list[str]:
+    pins = os.path.join(rundir, "netns")
+    return sorted(os.listdir(pins)) if os.path.exists(pins) else []
 
 
 def _fds() -> int:
@@ -113,7 +113,7 @@ KILLED = DIE_AT + textwrap.dedent("""
     from runtime.spec import ContainerSpec, NetworkAttachment
 
     die_at(sys.argv[3])
-    eng = Engine(Paths(root=Path(sys.argv[1]), rundir=Path(sys.argv[2])))
+    eng = Engine(Paths(root=sys.argv[1], rundir=sys.argv[2]))
     eng.containers.create(ContainerSpec(name="t-pa-kill", image="localhost/busybox:latest",
                                         command=("sleep", "100"),
                                         networks=(NetworkAttachment(network="t-pa-net"),)))

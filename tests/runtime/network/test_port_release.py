@@ -4,6 +4,7 @@ meanwhile fails the start naming the container and the port, with nothing starte
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -76,7 +77,7 @@ def test_a_container_that_exits_by_itself_frees_its_port(engine: Engine) -> None
     assert answer(port) == "t-a"  # its one answer: then it exits, and no command looks at it
     run = engine.paths.container_run(a.id)
     end = time.monotonic() + 10
-    while not (run / "exit.json").exists() and time.monotonic() < end:
+    while not os.path.exists(f"{run}/exit.json") and time.monotonic() < end:
         time.sleep(0.02)
     b = engine.containers.create(server("t-b", PortMapping(container_port=80, host_port=port)))
     engine.containers.start(b.id)

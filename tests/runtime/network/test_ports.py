@@ -3,6 +3,7 @@ non-loopback host address, host_ip binding, and a host port already in use."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
@@ -97,7 +98,7 @@ def test_port_in_use_on_host_is_a_clear_error(manager: NetworkManager) -> None:
             manager.setup_container(A, web(PortMapping(container_port=80, host_port=port)))
     assert manager.get("demo_default").containers == {}
     assert manager.store.read().list("ip") == []
-    assert not manager.paths.netns(A).exists()
+    assert not os.path.exists(manager.paths.netns(A))
 
 
 def test_port_taken_by_another_container_is_an_error(manager: NetworkManager) -> None:

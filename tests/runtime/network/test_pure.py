@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import random
+import socket
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
 
 from runtime.errors import NetworkError
-from runtime.network import files, ipam, nft
+from runtime.network import addr as v4addr
+from runtime.network import files, ipam, nft, rtnl
 
 
 def net(s: str) -> ipam.Net:
@@ -36,6 +40,111 @@ def test_allocation_is_serial_and_skips_reserved_addresses() -> None:
     assert ipam.first_free(s, None, full) is None
     ranged = ipam.first_free(net("10.89.0.0/24"), net("10.89.0.64/30"), {gw})
     assert ranged == ipaddress.ip_address("10.89.0.64")
+
+
+def test_a_lease_from_the_states_text_matches_first_free() -> None:
+    """ipam.lease takes IPv4 subnets without ipaddress (ints): its choice must be first_free's."""
+    reserved = {"10.89.0.1", "10.89.0.2", "fd89::1", "fd89::2"}
+    for subnet, rng, after in (("10.89.0.0/29", None, None), ("10.89.0.0/29", None, "10.89.0.5"),
+                               ("10.89.0.0/29", None, "10.89.0.6"), ("10.89.0.0/24", "10.89.0.64/30", None),
+                               ("10.89.0.0/30", None, "10.89.0.9"), ("fd89::/64", None, "fd89::2"),
+                               ("fd89::/126", None, "fd89::3")):
+        want = ipam.first_free(net(subnet), net(rng) if rng else None,
+                               {ipaddress.ip_address(r) for r in reserved},
+                               ipaddress.ip_address(after) if after else None)
+        assert ipam.lease(subnet, rng, reserved, after) == (str(want) if want else None)
+    assert ipam.lease("10.89.0.0/29", None, {"10.89.0.1"}, "10.89.0.6") == "10.89.0.2"  # wraps
+    assert ipam.lease("10.89.0.0/30", None, reserved, None) is None  # full
+    assert ipam.version("fd89::/64") == 6 and ipam.prefixlen("10.89.0.0/24") == 24
+    assert ipam.static_lease("c", "n", "10.89.0.10", "10.89.0.0/24", {"10.89.0.9"}) == "10.89.0.10"
+    with pytest.raises(NetworkError, match="already in use"):
+        ipam.static_lease("c", "n", "fd89:0::9", "fd89::/64", {"fd89::9"})
+
+
+def _first_free_reference(subnet: ipam.Net, ip_range: ipam.Net | None, reserved: Collection[ipam.Addr],
+                          after: ipam.Addr | None) -> ipam.Addr | None:
+    """first_free as it was over ipaddress objects alone: what the int arithmetic must agree with."""
+    span = ip_range or subnet
+    first, last = int(span.network_address), int(span.broadcast_address)
+    start = int(after) + 1 if after is not None and first <= int(after) < last else first
+    for i in range(last - first + 1):
+        value = first + (start - first + i) % (last - first + 1)
+        addr: ipam.Addr = (ipaddress.IPv6Address(value) if subnet.version == 6
+                           else ipaddress.IPv4Address(value))
+        if addr not in subnet or addr == subnet.network_address or addr in reserved:
+            continue
+        if subnet.version == 4 and addr == subnet.broadcast_address:
+            continue
+        return addr
+    return None
+
+
+@pytest.mark.parametrize("subnet", ["10.77.0.0/24", "10.77.1.16/28", "10.77.2.8/29", "10.77.3.4/30",
+                                    "10.77.4.6/31", "10.77.5.9/32", "10.77.6.0/23", "fd77::/124",
+                                    "fd77::4/126", "fd77::6/127", "fd77::7/128"])
+def test_int_leases_agree_with_ipaddress_over_random_states(subnet: str) -> None:
+    """ipam.lease (ints for IPv4, runtime.network.addr) against the ipaddress-only reference: random
+    reserved sets and last-lease positions (none, inside, the network and broadcast addresses,
+    outside the subnet), with and without a range."""
+    rng = random.Random(subnet)
+    s = net(subnet)
+    hosts = [s.network_address + i for i in range(s.num_addresses)]
+    outside = [s.broadcast_address + 1] + ([s.network_address - 1] if s.version == 4 else [])
+    ranges: list[str | None] = [None]
+    if s.prefixlen + 2 <= s.max_prefixlen:  # the first and the last quarter (IPv4 ones: ipaddress's way)
+        quarters = list(s.subnets(prefixlen_diff=2))
+        ranges += [str(quarters[0]), str(quarters[-1])]
+    for _ in range(200):
+        taken = {a for a in hosts if rng.random() < rng.choice((0.1, 0.5, 0.9, 1.0))}
+        taken |= {ipaddress.ip_address("fd77::1" if s.version == 4 else "10.77.0.1")}  # another version
+        after = rng.choice([None, *hosts, *outside])
+        rng_text = rng.choice(ranges)
+        want = _first_free_reference(s, net(rng_text) if rng_text else None, taken, after)
+        got = ipam.lease(subnet, rng_text, {str(a) for a in taken}, str(after) if after else None)
+        assert got == (str(want) if want else None), (subnet, rng_text, sorted(map(str, taken)), after)
+        assert ipam.first_free(s, net(rng_text) if rng_text else None, taken, after) == want
+
+
+def test_int_leases_edges() -> None:
+    # never the network address, nor IPv4's broadcast: a /31 or /32 has no address to lease
+    assert ipam.lease("10.77.0.0/31", None, set(), None) is None
+    assert ipam.lease("10.77.0.5/32", None, set(), None) is None
+    assert ipam.lease("10.77.0.0/30", None, set(), None) == "10.77.0.1"
+    assert ipam.lease("10.77.0.0/30", None, {"10.77.0.1"}, None) == "10.77.0.2"
+    assert ipam.lease("10.77.0.0/30", None, {"10.77.0.1", "10.77.0.2"}, None) is None
+    # serial, and round from the broadcast (or past the end) back to the first host
+    assert ipam.lease("10.77.0.0/24", None, {"10.77.0.1"}, "10.77.0.7") == "10.77.0.8"
+    assert ipam.lease("10.77.0.0/24", None, {"10.77.0.1"}, "10.77.0.254") == "10.77.0.2"
+    assert ipam.lease("10.77.0.0/24", None, {"10.77.0.1"}, "10.77.0.255") == "10.77.0.2"
+    assert ipam.lease("10.77.0.0/24", None, {"10.77.0.1"}, "10.78.0.9") == "10.77.0.2"
+    assert ipam.lease("10.77.0.0/24", None, {"10.77.0.1", "10.77.0.251"}, "10.77.0.250") == "10.77.0.252"
+    # across an octet: a /23's .255 of its first half is a host address
+    assert ipam.lease("10.77.0.0/23", None, {"10.77.0.1"}, "10.77.0.254") == "10.77.0.255"
+    assert ipam.lease("10.77.0.0/23", None, {"10.77.0.1"}, "10.77.0.255") == "10.77.1.0"
+    assert ipam.lease("10.77.0.0/23", None, {"10.77.0.1"}, "10.77.1.254") == "10.77.0.2"
+
+
+def test_v4_text_and_ints() -> None:
+    assert v4addr.v4("10.77.0.1") == 0x0A4D0001 and v4addr.v4_text(0x0A4D0001) == "10.77.0.1"
+    assert v4addr.v4_text(0) == "0.0.0.0" and v4addr.v4_text(0xFFFFFFFF) == "255.255.255.255"
+    assert v4addr.v4_span("10.77.3.7/24") == (v4addr.v4("10.77.3.0"), v4addr.v4("10.77.3.255"))
+    assert v4addr.v4_span("10.77.3.7/32") == (v4addr.v4("10.77.3.7"),) * 2
+    assert v4addr.v4_span("10.77.3.7/0") == (0, 0xFFFFFFFF)
+    for plen in range(33):
+        assert v4addr.v4_mask(plen) == str(net(f"0.0.0.0/{plen}").netmask)
+    for bad in ("10.77.0", "10.77.0.256", "fd77::1", "", "10.77.0.1/24"):
+        with pytest.raises(ValueError):
+            v4addr.v4(bad)
+    with pytest.raises(ValueError):
+        v4addr.v4_mask(33)
+
+
+def test_netlink_addresses_are_packed_as_ipaddress_packs_them() -> None:
+    for text in ("10.77.0.1", "0.0.0.0", "fd77::1", "fe80::1:2", "::1", "::ffff:10.77.0.1"):
+        addr = ipaddress.ip_address(text)
+        assert rtnl._packed(text) == (socket.AF_INET6 if addr.version == 6 else socket.AF_INET, addr.packed)
+    with pytest.raises(ValueError):
+        rtnl._packed("10.77.0.300")
 
 
 def test_static_addresses_and_macs_are_checked() -> None:

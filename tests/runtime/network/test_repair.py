@@ -36,7 +36,7 @@ CHILD = textwrap.dedent("""
     from runtime.spec import ContainerSpec, NetworkAttachment, PortMapping
 
     root, run, net, port, churn = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-    m = NetworkManager(Paths(root=Path(root), rundir=Path(run)), Store(Path(root) / "state.db"))
+    m = NetworkManager(Paths(root=str(root), rundir=str(run)), Store(Path(root) / "state.db"))
     spec = ContainerSpec(name="crash-1", image="i", networks=(NetworkAttachment(network=net),),
                          ports=(PortMapping(container_port=80, host_port=port),))
     m.setup_container("c" * 64, spec)
@@ -69,9 +69,9 @@ def _nothing_left(manager: NetworkManager) -> None:
     tx = manager.store.read()
     assert tx.list(CTR) == [], "container records left"
     assert tx.list(IP) == [], "address leases left"
-    pins = manager.paths.netns("x").parent
+    pins = Path(manager.paths.netns("x")).parent
     assert not pins.exists() or os.listdir(pins) == [], "netns pins left"
-    runs = manager.paths.container_run("x").parent
+    runs = Path(manager.paths.container_run("x")).parent
     assert not runs.exists() or os.listdir(runs) == [], "run dirs left"
 
 
