@@ -24,7 +24,6 @@ is ~10 ms of a `container run`); the monitor closes the fds it inherited beyond 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -76,9 +75,11 @@ class WarmMonitor:
         go-ahead, and says so)."""
         if meanwhile is not None:
             args = [*args, "--gate"]
-        with contextlib.suppress(BrokenPipeError):  # it died: what it said, if anything, is read below
+        try:  # noqa: SIM105 - no contextlib here: it would delay the spawn (composer/cli/run_ahead.py)
             # a pipe holds it whole (well under PIPE_BUF)
             os.write(self.request_w, b"\0".join(os.fsencode(a) for a in args))
+        except BrokenPipeError:  # it died: what it said, if anything, is read below
+            pass
         self._close_request()
         failed: BaseException | None = None
         if meanwhile is not None:
@@ -100,8 +101,11 @@ class WarmMonitor:
             return
         self._close_request()
         if self.status_r >= 0:
-            with contextlib.suppress(TimeoutError):
+            try:  # noqa: SIM105 - no contextlib (above)
                 self._read_all(time.monotonic() + 5)
+            except TimeoutError:
+                pass
+
         self._reap()
 
     def _close_request(self) -> None:

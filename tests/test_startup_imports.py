@@ -96,6 +96,8 @@ RUN_MAY_IMPORT = frozenset({
     "composer.cli", "composer.cli.main", "composer.cli.context", "composer.cli.cmd_container",
     "composer.cli.fastspec", "composer.errors", "composer.cli.container_flags", "composer.cli.container_spec",
     "composer.cli.container_attach",
+    "composer.cli.run_ahead",  # the container's monitor spawned before the command's imports
+
     "composer.cli.sig_proxy", "runtime.autoremove",  # --sig-proxy; an --rm container's removal claim
     "runtime", "runtime.digest", "runtime.engine", "runtime.errors", "runtime.lazy", "runtime.paths",
     "runtime.procs", "runtime.attach_lock",  # the cgroup attach lock opened ahead

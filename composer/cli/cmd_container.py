@@ -237,10 +237,17 @@ def _create(args: argparse.Namespace, ctx: Context, *, start: bool = False,
 
 
 def _warm_monitor(args: argparse.Namespace) -> WarmMonitor | None:
-    """Start the container's monitor now (if it will have one of its own): its interpreter starts
-    on the other core while we import and set the container up (runtime/warm_monitor.py)."""
+    """The container's monitor, started now if main did not as the command began (if it will have
+    one of its own): its interpreter starts on the other core while we set the container up
+    (runtime/warm_monitor.py, composer/cli/run_ahead.py)."""
+    from composer.cli import run_ahead
+
+    ahead = run_ahead.take()
+    if ahead is not None:
+        return ahead
     from runtime import attach_lock, warm_monitor
     from runtime.paths import Paths
+
 
     # its write waits ~a grace period holding the kernel's cgroup mutex: long before our cgroup
     # mkdirs and the init's move into its cgroup (runtime/attach_lock.py)

@@ -122,6 +122,49 @@ def test_run_uses_the_warm_monitor_and_a_failed_run_leaves_none(busybox_image: s
     assert _engines_warm_pids() == []                   # discarded: reaped before the command ended
 
 
+def test_run_and_create_spawn_their_monitor_before_importing_the_command(busybox_image: str) -> None:
+    # composer/cli/run_ahead.py: the spawn comes before the command's own modules are imported
+    probe = ("import sys\nfrom composer.cli import main\nfrom runtime import warm_monitor\n"
+             "spawn = warm_monitor.spawn\nseen = []\n"
+             "def spy():\n    seen.append('composer.cli.cmd_container' in sys.modules)\n    return spawn()\n"
+             "warm_monitor.spawn = spy\nrc = main.main(sys.argv[1:])\nprint('@@', rc, seen)\n")
+    for verb in (["run", "--rm"], ["create", "--name", "ahead"]):
+        out = subprocess.run([sys.executable, "-c", probe, "container", *verb, busybox_image, "true"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.splitlines()[-1:] == ["@@ 0 [False]"], out.stderr
+    assert composer_cli("container", "rm", "-f", "ahead").returncode == 0
+
+
+def test_a_monitor_spawned_ahead_goes_when_the_command_fails_before_its_create(busybox_image: str) -> None:
+    # looked for while the command's process still lives: a monitor it left would wait on its stdin
+    probe = ("import sys\nfrom composer.cli import main\n"
+             "try:\n    rc = main.main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
+             "from tests.runtime.test_warm_monitor import _engines_warm_pids\n"
+             "print('@@', rc, _engines_warm_pids())\n")
+    for argv in (["--no-such-flag", busybox_image, "true"], ["--memory", "lots", busybox_image, "true"]):
+        out = subprocess.run([sys.executable, "-c", probe, "container", "run", "--rm", *argv],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.splitlines()[-1:] in (["@@ 2 []"], ["@@ 125 []"]), out.stderr
+
+
+@pytest.mark.parametrize(("line", "wanted"), [
+    (["container", "run", "--rm", "img", "true"], True),
+    (["container", "create", "img"], True),
+    (["--ansi", "never", "container", "run", "img"], True),
+    (["container", "run", "--pod", "p", "img"], False),      # its pod's shared monitor
+    (["container", "run", "--pod=p", "img"], False),
+    (["container", "run", "--help"], False),
+    (["container", "start", "c"], False),
+    (["run", "web"], False),                                 # compose's run: the project's pod
+    (["-p", "container", "container", "run", "img"], False),  # unsure: left to the handler
+])
+def test_which_command_lines_spawn_ahead(line: list[str], wanted: bool) -> None:
+    from composer.cli import main, run_ahead
+
+    assert run_ahead.wanted(line, main.command_word(line)) is wanted
+
+
+
 def _engines_warm_pids() -> list[int]:
     """The waiting monitors of this test's engine (its run dir in their environment): not
     another session's on the same host."""
