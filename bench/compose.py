@@ -116,7 +116,7 @@ def _composer_reading(project: list[str], d: str, n: int) -> list[Result]:
     without a file, and the CPU an idle `events` (it polls: no daemon) spends in 10 s."""
     from runtime.paths import Paths
 
-    cache = Paths.from_env().rundir / "cache" / "project"
+    cache = f"{Paths.from_env().rundir}/cache/project"
     cold = summarize(
         f"compose: ps, {n} services, project cache cold", "composer",
         time_command([*project, "ps"], runs=10, cwd=d,

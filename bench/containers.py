@@ -217,7 +217,7 @@ def _zygote_pss_mb() -> float:
     from runtime import zygote
     from runtime.paths import Paths
 
-    pid = zygote.zygote_pid(str(Paths.from_env().rundir))
+    pid = zygote.zygote_pid(Paths.from_env().rundir)
     try:
         return smaps_rollup(pid)["Pss"] / 1024 if pid else 0.0
     except (OSError, KeyError):
