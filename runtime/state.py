@@ -143,7 +143,6 @@ class Store:
         if conn is None:
             try:
                 os.makedirs(os.path.dirname(self.path), exist_ok=True)
-
             except OSError as exc:
                 raise StateError(f"state database {self.path}: cannot make its directory: "
                                  f"{exc.strerror.lower() if exc.strerror else exc}") from exc
