@@ -63,7 +63,6 @@ def _write_in_thread(call: str) -> None:
         _busy.clear()
 
 
-
 def own_procs_file() -> str | None:
     """A cgroup.procs file of a cgroup this process is in (pids v1, else cgroup2), or None."""
     try:

@@ -659,7 +659,6 @@ def _seccomp(mgr: ContainerManager, cid: str, spec: ContainerSpec, caps: frozens
     return path
 
 
-
 def _image_path(layers: list[str], target: str) -> list[str] | None:
     """Directory *target* of the image as the container sees it: its chain in *layers* (topmost
     first; runtime.layer_view), or None when it is no directory there."""

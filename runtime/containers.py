@@ -593,8 +593,6 @@ class ContainerManager:
 
     def copy_from(self, ref: str, src: str, dst: str | os.PathLike[str], *,
                   follow_link: bool = False) -> None:
-
-
         """Copy *src* inside the container to host path *dst* (``-``: a tar stream on stdout)."""
         from runtime import container_access
 

@@ -38,7 +38,6 @@ class Paths:
         return cls(root=os.path.normpath(env.get("COMPOSER_ROOT", root)),
                    rundir=os.path.normpath(env.get("COMPOSER_RUNDIR", run)))
 
-
     @property
     def db(self) -> str:
         return f"{self.root}/state.db"

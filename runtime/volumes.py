@@ -263,7 +263,6 @@ class VolumeManager:
                 if entry.startswith(_TRASH):
                     shutil.rmtree(Path(self.paths.volumes) / entry, ignore_errors=True)
 
-
     def remove_owned(self, name: str, owner: str) -> bool:
         """Remove anonymous volume *name* with container *owner* (rm -v, down -v), before the
         owner's row goes: its data first, then its row, so that a kill at any point leaves a

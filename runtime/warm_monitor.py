@@ -105,7 +105,6 @@ class WarmMonitor:
                 self._read_all(time.monotonic() + 5)
             except TimeoutError:
                 pass
-
         self._reap()
 
     def _close_request(self) -> None:
@@ -147,7 +146,6 @@ def wanted(paths: Paths, pod: str | None) -> bool:
         return not os.path.exists(zygote.pod_socket(paths.rundir, zygote.LONE))
     # as container_monitor.spawn_monitor decides, before this container has a run dir
     return not zygote.worth_it(paths.rundir, zygote.others_in(os.path.dirname(paths.container_run("x"))))
-
 
 
 def start(paths: Paths, pod: str | None = None) -> WarmMonitor | None:

@@ -78,7 +78,6 @@ def composer_cli(*args: str, env: dict[str, str] | None = None, input: str | Non
     )
 
 
-
 BUSYBOX_IMAGE = "localhost/busybox:latest"
 
 

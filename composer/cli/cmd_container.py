@@ -242,17 +242,7 @@ def _warm_monitor(args: argparse.Namespace) -> WarmMonitor | None:
     (runtime/warm_monitor.py, composer/cli/run_ahead.py)."""
     from composer.cli import run_ahead
 
-    ahead = run_ahead.take()
-    if ahead is not None:
-        return ahead
-    from runtime import attach_lock, warm_monitor
-    from runtime.paths import Paths
-
-
-    # its write waits ~a grace period holding the kernel's cgroup mutex: long before our cgroup
-    # mkdirs and the init's move into its cgroup (runtime/attach_lock.py)
-    attach_lock.open_ahead()
-    return warm_monitor.start(Paths.from_env(), args.pod)  # the paths Engine() takes
+    return run_ahead.take() or run_ahead.spawn(args.pod)
 
 
 def _cmd_create(args: argparse.Namespace, ctx: Context) -> int:

@@ -33,18 +33,23 @@ def wanted(argv: Sequence[str], word: str | None) -> bool:
 
 
 def spawn_for(argv: Sequence[str], word: str | None) -> None:
-    """Spawn the warm monitor (and open the cgroup attach lock ahead) when *argv* wants one."""
-    if _ahead or not wanted(argv, word):
-        return
+    """Spawn the warm monitor ahead when *argv* wants one."""
+    if not _ahead and wanted(argv, word):
+        warm = spawn(None)
+        if warm is not None:
+            _ahead.append(warm)
+
+
+def spawn(pod: str | None) -> WarmMonitor | None:
+    """Open the cgroup attach lock ahead and start a warm monitor, if the container of *pod* will
+    have a monitor process of its own (warm_monitor.wanted)."""
     from runtime import attach_lock, warm_monitor
     from runtime.paths import Paths
 
     # its write waits ~a grace period holding the kernel's cgroup mutex: long before our cgroup
     # mkdirs and the init's move into its cgroup (runtime/attach_lock.py)
     attach_lock.open_ahead()
-    warm = warm_monitor.start(Paths.from_env())  # the paths Engine() takes
-    if warm is not None:
-        _ahead.append(warm)
+    return warm_monitor.start(Paths.from_env(), pod)  # the paths Engine() takes
 
 
 def take() -> WarmMonitor | None:

@@ -161,7 +161,6 @@ def test_run_defaults() -> None:
     assert build_spec(ctx.args, ctx).volatile  # its storage skips syncs, as podman's --rm
 
 
-
 def test_publish_all_takes_each_port_of_an_exposed_range_and_refuses_a_bad_one() -> None:
     ctx = _parsed("run", "-P", "--expose", "8000-8001/udp", "--expose", "80", "busybox")
     spec = build_spec(ctx.args, ctx, {"ExposedPorts": {"80/tcp": {}, "443/tcp": {}}})

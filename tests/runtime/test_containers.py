@@ -556,7 +556,6 @@ def test_always_restarts_until_a_user_stop(engine: Engine) -> None:
     assert engine.containers.get(c.id).status == "exited" and len(list(engine.containers.logs(c.id))) == n
 
 
-
 @pytest.mark.parametrize(("stop_signal", "sig", "restarts"), [
     (None, "SIGKILL", False),      # docker's kill: the restart manager is cancelled
     (None, "SIGUSR1", False),      # any signal, when no stop signal is named

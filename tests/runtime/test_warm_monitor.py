@@ -164,7 +164,6 @@ def test_which_command_lines_spawn_ahead(line: list[str], wanted: bool) -> None:
     assert run_ahead.wanted(line, main.command_word(line)) is wanted
 
 
-
 def _engines_warm_pids() -> list[int]:
     """The waiting monitors of this test's engine (its run dir in their environment): not
     another session's on the same host."""

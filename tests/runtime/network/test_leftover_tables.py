@@ -85,7 +85,6 @@ def test_a_table_is_a_leftover_when_its_engine_state_is_gone_or_it_serves_no_lin
 # ---- real tables -------------------------------------------------------------------------------
 
 
-
 def _table(name: str) -> str | None:
     r = subprocess.run(["nft", "list", "table", "inet", name], capture_output=True, text=True)
     return r.stdout if r.returncode == 0 else None
